@@ -1,0 +1,39 @@
+// The test command (`npm test`, also what .ci/run calls), after `tsc` built dist/:
+// installs missing OS packages (apt-get as root, else prints the command), makes the loopback test CA that the
+// Graph emulator's HTTPS certificate chains to, and runs every dist/test/**/*.test.js with Node's test runner
+// (NODE_EXTRA_CA_CERTS makes child processes and fetch trust the CA). Arguments filter test files by substring.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ensureOsPackages, PROSODY, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
+import { ensureTlsMaterial } from '../dist/src/sandbox/tls.js';
+
+function testFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? testFiles(join(dir, e.name)) : e.name.endsWith('.test.js') ? [join(dir, e.name)] : [],
+  );
+}
+
+try {
+  ensureOsPackages([PROSODY]);
+} catch (err) {
+  if (err instanceof MissingOsPackagesError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+const tls = await ensureTlsMaterial(resolve('.test-tls'));
+const filters = process.argv.slice(2);
+const files = testFiles('dist/test')
+  .sort()
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+if (files.length === 0) {
+  process.stderr.write('no test files matched\n');
+  process.exit(1);
+}
+const child = spawn(process.execPath, ['--test', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caCertPath, XTG_TEST_TLS_DIR: resolve('.test-tls') },
+});
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,453 @@
+/**
+ * UserPairActor: one Teams user and one XMPP user (DESIGN.md). It owns both sides' presence for the pair, the
+ * Teams chat between them, the ordered outbox of XMPP messages on their way to Teams, and the dedup of Teams
+ * messages on their way to XMPP. Durable state lives in the store; presence is re-learnt on activation.
+ *
+ * Key: "<Teams user id>|<XMPP bare JID>".
+ */
+import { randomUUID } from 'node:crypto';
+import type { Element } from '@xmpp/xml';
+import { textToTeamsHtml, teamsHtmlToText } from '../protocol/message-body.js';
+import {
+  aggregateResources,
+  teamsToXmpp,
+  xmppToTeams,
+  type ResourcePresence,
+  type TeamsPresence,
+  type XmppPresence,
+} from '../protocol/presence-map.js';
+import { chatMessage, presence, receipt, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
+import { StanzaError, messageError } from '../protocol/stanza-error.js';
+import { capsElement, userInfo } from '../protocol/disco.js';
+import { formatJid } from '../protocol/jid.js';
+import { errorMessage, type Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { OutboxRow, PairKey, PairRecord, Store } from '../store/store.js';
+import type { Directory } from '../teams/directory.js';
+import { TeamsError, type Puppet, type TeamsPort, type TeamsUser } from '../teams/teams-port.js';
+import { XmppLinkDownError, type XmppPort } from '../xmpp/component-link.js';
+import type { Actor, ActorContext, Envelope } from './actor.js';
+
+export type PairMessage =
+  | { readonly type: 'xmpp-chat'; readonly message: InboundMessage }
+  | { readonly type: 'xmpp-presence'; readonly presence: InboundPresence }
+  | { readonly type: 'xmpp-subscription'; readonly presence: InboundPresence }
+  | { readonly type: 'teams-message'; readonly chatId: string; readonly messageId: string }
+  | { readonly type: 'teams-presence'; readonly presence: TeamsPresence }
+  | { readonly type: 'drain' }
+  | { readonly type: 'refresh-presence' }
+  | { readonly type: 'resync' };
+
+/** What became of a message: done, worth retrying later, or failed for good. Crashes are thrown instead. */
+export type Outcome =
+  | { readonly status: 'done' }
+  | { readonly status: 'retry'; readonly reason: string; readonly retryAfterMs?: number | undefined }
+  | { readonly status: 'failed'; readonly reason: string };
+
+const DONE: Outcome = { status: 'done' };
+
+export interface PairSettings {
+  readonly componentDomain: string;
+  /** Largest Teams message body (HTML) Graph accepts. */
+  readonly maxTeamsHtmlBytes: number;
+  readonly presenceSessionMinutes: number;
+  readonly outboxMaxAttempts: number;
+  readonly outboxBackoffInitialMs: number;
+  readonly outboxBackoffMaxMs: number;
+}
+
+/** The Graph subscriptions a pair needs (owned by the XMPP user's account; see SubscriptionManager). */
+export interface PairSubscriptions {
+  /** The account exists: its message subscription must too, so that Teams replies arrive. */
+  puppetReady(puppet: Puppet): Promise<void>;
+  /** The set of Teams users the XMPP user is subscribed to changed: watch their presence. */
+  presenceInterestChanged(puppet: Puppet): Promise<void>;
+}
+
+export interface PairDeps {
+  readonly store: Store;
+  readonly teams: TeamsPort;
+  readonly directory: Directory;
+  readonly xmpp: XmppPort;
+  readonly subscriptions: PairSubscriptions;
+  readonly metrics: Metrics;
+  readonly settings: PairSettings;
+  readonly now: () => number;
+}
+
+export function pairKey(key: PairKey): string {
+  return `${key.teamsUserId}|${key.remoteJid}`;
+}
+
+export function parsePairKey(key: string): PairKey {
+  const bar = key.indexOf('|');
+  return { teamsUserId: key.slice(0, bar), remoteJid: key.slice(bar + 1) };
+}
+
+/** Graph failures that the next attempt may not repeat; the rest fail the message. */
+function classify(err: unknown): { transient: boolean; reason: string; retryAfterMs?: number | undefined; status: number } {
+  if (err instanceof TeamsError) return { transient: err.transient, reason: err.message, retryAfterMs: err.retryAfterMs, status: err.status };
+  if (err instanceof XmppLinkDownError) return { transient: true, reason: err.message, status: 0 };
+  throw err; // anything else is a bug: let the supervisor restart the actor
+}
+
+/** The stanza error an XMPP sender gets when Teams refused a message for good. */
+export function stanzaErrorForTeams(status: number, reason: string): StanzaError {
+  if (status === 404) return new StanzaError('item-not-found', 'the Teams user or chat no longer exists');
+  if (status === 413) return new StanzaError('policy-violation', 'the message is too large for Teams');
+  if (status === 400) return new StanzaError('not-acceptable', `Teams rejected the message: ${reason}`);
+  if (status === 401 || status === 403) return new StanzaError('service-unavailable', 'the gateway is not allowed to post to Teams; an administrator must check its permissions');
+  if (status === 0 || status === 429 || status >= 500) return new StanzaError('remote-server-timeout', 'Teams did not accept the message in time');
+  return new StanzaError('undefined-condition', `Teams refused the message (HTTP ${status})`);
+}
+
+export class UserPairActor implements Actor<PairMessage, Outcome> {
+  private readonly key: PairKey;
+  private pair!: PairRecord;
+  private teamsUser!: TeamsUser;
+  private teamsJid!: string;
+  private puppet: Puppet | undefined;
+  private readonly resources = new Map<string, ResourcePresence>();
+  private lastPresenceSent: string | undefined;
+  private lastIntentSent: string | undefined;
+  private presenceRefresh: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    ctx: ActorContext,
+    private readonly d: PairDeps,
+    /** Lets the actor send itself a message later (retry timers) through its supervisor's mailbox. */
+    private readonly self: (message: PairMessage) => void,
+  ) {
+    this.key = parsePairKey(ctx.key);
+    this.log = ctx.log;
+  }
+
+  async activate(): Promise<void> {
+    const user = await this.d.directory.byId(this.key.teamsUserId);
+    if (!user) throw new Error(`Teams user ${this.key.teamsUserId} not found`);
+    this.teamsUser = user;
+    this.teamsJid = this.d.directory.jidOf(user);
+    this.pair = (await this.d.store.getPair(this.key)) ?? (await this.d.store.updatePair(this.key, {}));
+    this.puppet = await this.d.store.getPuppet(this.key.remoteJid);
+    // Messages accepted before a restart or a move wait in the outbox: deliver them in order.
+    if ((await this.d.store.pendingOutbound(this.key)).length > 0) this.self({ type: 'drain' });
+  }
+
+  async passivate(): Promise<void> {
+    clearTimeout(this.presenceRefresh);
+    clearTimeout(this.drainTimer);
+  }
+
+  isBusy(): boolean {
+    return this.presenceRefresh !== undefined;
+  }
+
+  async receive(m: PairMessage, env: Envelope): Promise<Outcome> {
+    const log = this.log.child({ correlationId: env.correlationId });
+    switch (m.type) {
+      case 'xmpp-chat':
+        return this.acceptFromXmpp(m.message, log);
+      case 'drain':
+        return this.drain(log);
+      case 'teams-message':
+        return this.relayFromTeams(m.chatId, m.messageId, log);
+      case 'xmpp-presence':
+        return this.onXmppPresence(m.presence, log);
+      case 'xmpp-subscription':
+        return this.onSubscription(m.presence, log);
+      case 'teams-presence':
+        return this.onTeamsPresence(m.presence);
+      case 'refresh-presence':
+        return this.pushXmppPresenceToTeams(log, true);
+      case 'resync':
+        return this.resync(log);
+    }
+  }
+
+  // ---- XMPP -> Teams messages ------------------------------------------------------------------------------
+
+  private async acceptFromXmpp(msg: InboundMessage, log: Logger): Promise<Outcome> {
+    const body = msg.body ?? '';
+    if (body.trim() === '') return DONE; // chat states and other body-less messages are not relayed here
+    const html = textToTeamsHtml(body);
+    if (Buffer.byteLength(html, 'utf8') > this.d.settings.maxTeamsHtmlBytes) {
+      await this.sendError(formatJid(msg.from), msg.id, new StanzaError('policy-violation', `message too long for Teams (limit ${this.d.settings.maxTeamsHtmlBytes} bytes once formatted)`));
+      return DONE;
+    }
+    const stableId = msg.originId ?? msg.id;
+    const { row, inserted } = await this.d.store.enqueueOutbound(
+      {
+        ...this.key,
+        dedupKey: stableId ? `${this.key.teamsUserId}|${formatJid({ ...msg.from, resource: '' })}|${stableId}` : undefined,
+        sender: formatJid(msg.from),
+        stanzaId: msg.id,
+        receiptRequested: msg.receiptRequested,
+        body,
+      },
+      this.d.now(),
+    );
+    if (!inserted) {
+      log.info('retransmitted message ignored (already accepted)', { outboxId: row.id, state: row.state });
+      if (row.state === 'delivered' && msg.receiptRequested && msg.id) await this.sendReceipt(formatJid(msg.from), msg.id);
+      return DONE;
+    }
+    log.debug('message accepted into the outbox', { outboxId: row.id, body });
+    return this.drain(log);
+  }
+
+  /** Delivers the pair's pending messages in order; stops at the first one that must wait. */
+  private async drain(log: Logger): Promise<Outcome> {
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    for (const row of await this.d.store.pendingOutbound(this.key)) {
+      const now = this.d.now();
+      if (row.nextAttemptAt > now) {
+        this.scheduleDrain(row.nextAttemptAt - now);
+        return DONE;
+      }
+      const waiting = await this.deliver(row, log);
+      if (waiting) return DONE;
+    }
+    return DONE;
+  }
+
+  /** Returns true when the row must wait (retry scheduled), so later rows keep their order behind it. */
+  private async deliver(row: OutboxRow, log: Logger): Promise<boolean> {
+    let chatId: string;
+    let teamsMessageId: string;
+    try {
+      const puppet = await this.ensurePuppet();
+      chatId = await this.ensureChat(puppet);
+      teamsMessageId = await this.d.teams.sendMessage(puppet, chatId, textToTeamsHtml(row.body));
+    } catch (err) {
+      const c = classify(err);
+      const attempts = row.attempts + 1;
+      if (c.transient && attempts < this.d.settings.outboxMaxAttempts) {
+        const backoff = Math.min(this.d.settings.outboxBackoffMaxMs, this.d.settings.outboxBackoffInitialMs * 2 ** (attempts - 1));
+        const delay = Math.max(backoff, c.retryAfterMs ?? 0);
+        await this.d.store.markOutboundRetry(row.id, c.reason, this.d.now() + delay);
+        log.warn('Teams did not accept the message yet; will retry', { outboxId: row.id, attempts, delayMs: delay, reason: c.reason });
+        this.scheduleDrain(delay);
+        return true;
+      }
+      await this.d.store.markOutboundDead(row.id, c.reason, this.d.now());
+      this.d.metrics.deadLetters.inc({ kind: 'user-pair', reason: c.transient ? 'retries_exhausted' : 'rejected_by_teams' });
+      log.error('message dead-lettered; the sender is told', { outboxId: row.id, attempts, status: c.status, reason: c.reason });
+      await this.sendError(row.sender, row.stanzaId, stanzaErrorForTeams(c.transient ? 0 : c.status, c.reason));
+      return false;
+    }
+    await this.d.store.markOutboundDelivered(row.id, teamsMessageId, this.d.now());
+    await this.d.store.recordRelayed({ chatId, teamsMessageId, direction: 'xmpp_to_teams', xmppId: row.stanzaId }, this.d.now());
+    this.d.metrics.messagesRelayed.inc({ direction: 'xmpp_to_teams' });
+    log.info('message relayed to Teams', { outboxId: row.id, teamsMessageId });
+    // XEP-0184: the receipt says Teams has the message, so it goes only now.
+    if (row.receiptRequested && row.stanzaId) await this.sendReceipt(row.sender, row.stanzaId);
+    return false;
+  }
+
+  private scheduleDrain(delayMs: number): void {
+    clearTimeout(this.drainTimer);
+    this.drainTimer = setTimeout(() => this.self({ type: 'drain' }), delayMs);
+    this.drainTimer.unref();
+  }
+
+  private async ensurePuppet(): Promise<Puppet> {
+    if (this.puppet) return this.puppet;
+    const puppet = await this.d.teams.ensurePuppet(this.key.remoteJid);
+    await this.d.store.putPuppet(puppet);
+    await this.d.subscriptions.puppetReady(puppet);
+    this.puppet = puppet;
+    return puppet;
+  }
+
+  private async ensureChat(puppet: Puppet): Promise<string> {
+    if (this.pair.chatId) return this.pair.chatId;
+    const chatId = await this.d.teams.ensureChat(puppet, this.key.teamsUserId);
+    this.pair = await this.d.store.updatePair(this.key, { chatId });
+    return chatId;
+  }
+
+  private async sendReceipt(to: string, forId: string): Promise<void> {
+    await this.trySend(receipt({ from: this.teamsJid, to, forId, id: randomUUID() }));
+  }
+
+  private async sendError(to: string, id: string | undefined, err: StanzaError): Promise<void> {
+    this.d.metrics.stanzaErrors.inc({ condition: err.condition });
+    await this.trySend(messageError({ from: this.teamsJid, to, id }, err));
+  }
+
+  /** Receipts, errors and presence are best effort: the link being down must not fail the message. */
+  private async trySend(stanza: Element): Promise<boolean> {
+    try {
+      await this.d.xmpp.send(stanza);
+      return true;
+    } catch (err) {
+      if (err instanceof XmppLinkDownError) return false;
+      throw err;
+    }
+  }
+
+  // ---- Teams -> XMPP messages ------------------------------------------------------------------------------
+
+  private async relayFromTeams(chatId: string, messageId: string, log: Logger): Promise<Outcome> {
+    if (await this.d.store.findRelayed(chatId, messageId)) return DONE; // redelivered notification, or our own post
+    let message;
+    try {
+      const puppet = await this.ensurePuppet();
+      message = await this.d.teams.getMessage(puppet, chatId, messageId);
+    } catch (err) {
+      const c = classify(err);
+      return c.transient ? { status: 'retry', reason: c.reason, retryAfterMs: c.retryAfterMs } : { status: 'failed', reason: c.reason };
+    }
+    // Only what the Teams user wrote is relayed: the puppet's own posts and system events are not.
+    if (message.messageType !== 'message' || message.fromUserId !== this.key.teamsUserId) return DONE;
+    const text = message.contentType === 'html' ? teamsHtmlToText(message.content) : message.content;
+    if (text.trim() === '') {
+      log.info('Teams message without text not relayed', { teamsMessageId: messageId });
+      return DONE;
+    }
+    if (!this.pair.chatId) this.pair = await this.d.store.updatePair(this.key, { chatId });
+    const sent = await this.trySend(chatMessage({ from: this.teamsJid, to: this.key.remoteJid, id: messageId, body: text }));
+    if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };
+    await this.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.d.now());
+    this.d.metrics.messagesRelayed.inc({ direction: 'teams_to_xmpp' });
+    log.info('message relayed to XMPP', { teamsMessageId: messageId });
+    log.debug('relayed body', { body: text });
+    return DONE;
+  }
+
+  // ---- Presence ----------------------------------------------------------------------------------------------
+
+  /** An XMPP resource's presence: the aggregate becomes the XMPP user's account presence in Teams. */
+  private async onXmppPresence(p: InboundPresence, log: Logger): Promise<Outcome> {
+    const resource = p.from.resource;
+    if (p.type === 'unavailable') this.resources.delete(resource);
+    else this.resources.set(resource, { resource, available: true, show: p.show, status: p.status, priority: p.priority });
+    return this.pushXmppPresenceToTeams(log, false);
+  }
+
+  private async pushXmppPresenceToTeams(log: Logger, refresh: boolean): Promise<Outcome> {
+    const intent = xmppToTeams(aggregateResources(this.resources.values()));
+    const fingerprint = JSON.stringify(intent);
+    if (!refresh && fingerprint === this.lastIntentSent) return DONE;
+    try {
+      const puppet = await this.ensurePuppet();
+      await this.d.teams.setPuppetPresence(puppet, intent, this.d.settings.presenceSessionMinutes);
+    } catch (err) {
+      const c = classify(err);
+      log.warn('could not set the XMPP user presence in Teams', { reason: c.reason });
+      return c.transient ? { status: 'retry', reason: c.reason } : { status: 'failed', reason: c.reason };
+    }
+    this.lastIntentSent = fingerprint;
+    this.d.metrics.presenceRelayed.inc({ direction: 'xmpp_to_teams' });
+    clearTimeout(this.presenceRefresh);
+    this.presenceRefresh = undefined;
+    if (intent.session) {
+      // The presence session lapses after its expirationDuration; renew it well before.
+      const ms = Math.max(60_000, (this.d.settings.presenceSessionMinutes - 5) * 60_000);
+      this.presenceRefresh = setTimeout(() => this.self({ type: 'refresh-presence' }), ms);
+      this.presenceRefresh.unref();
+    }
+    return DONE;
+  }
+
+  /** RFC 6121 §3: the gateway answers for the Teams user as her server would. */
+  private async onSubscription(p: InboundPresence, log: Logger): Promise<Outcome> {
+    const remote = this.key.remoteJid;
+    switch (p.type) {
+      case 'subscribe': {
+        // §3.1.3-3.1.5: approve, then send her current presence; ask for his in return so Teams can show it.
+        this.pair = await this.d.store.updatePair(this.key, { subFrom: true });
+        await this.trySend(presence({ from: this.teamsJid, to: remote, type: 'subscribed' }));
+        await this.watchPresence(log);
+        this.lastPresenceSent = undefined;
+        await this.sendCurrentTeamsPresence(log);
+        if (!this.pair.subTo && !this.pair.subToPending) {
+          this.pair = await this.d.store.updatePair(this.key, { subToPending: true });
+          await this.trySend(presence({ from: this.teamsJid, to: remote, type: 'subscribe' }));
+        }
+        return DONE;
+      }
+      case 'subscribed':
+        this.pair = await this.d.store.updatePair(this.key, { subTo: true, subToPending: false });
+        return DONE;
+      case 'unsubscribe':
+        // §3.3.3: the contact's server sends unavailable presence once the subscription is gone.
+        this.pair = await this.d.store.updatePair(this.key, { subFrom: false });
+        await this.trySend(presence({ from: this.teamsJid, to: remote, type: 'unavailable' }));
+        await this.watchPresence(log);
+        return DONE;
+      case 'unsubscribed':
+        this.pair = await this.d.store.updatePair(this.key, { subTo: false, subToPending: false });
+        this.resources.clear();
+        return DONE;
+      case 'probe':
+        // §4.3.2: presence only for a subscribed user; otherwise say there is no subscription.
+        if (!this.pair.subFrom) {
+          await this.trySend(presence({ from: this.teamsJid, to: remote, type: 'unsubscribed' }));
+          return DONE;
+        }
+        this.lastPresenceSent = undefined;
+        return this.sendCurrentTeamsPresence(log);
+      default:
+        return DONE;
+    }
+  }
+
+  /** Best effort: without the presence subscription she still gets the current presence at subscribe and probe. */
+  private async watchPresence(log: Logger): Promise<void> {
+    try {
+      await this.d.subscriptions.presenceInterestChanged(await this.ensurePuppet());
+    } catch (err) {
+      const c = classify(err);
+      log.warn('could not update the presence subscription', { reason: c.reason });
+    }
+  }
+
+  private async sendCurrentTeamsPresence(log: Logger): Promise<Outcome> {
+    try {
+      return await this.onTeamsPresence(await this.d.teams.getPresence(this.key.teamsUserId));
+    } catch (err) {
+      const c = classify(err);
+      log.warn('could not read the Teams user presence', { reason: c.reason });
+      return c.transient ? { status: 'retry', reason: c.reason } : { status: 'failed', reason: c.reason };
+    }
+  }
+
+  private async onTeamsPresence(p: TeamsPresence): Promise<Outcome> {
+    if (!this.pair.subFrom) return DONE;
+    const x: XmppPresence = teamsToXmpp(p);
+    const fingerprint = JSON.stringify(x);
+    if (fingerprint === this.lastPresenceSent) return DONE;
+    const sent = await this.trySend(
+      presence({
+        from: this.teamsJid,
+        to: this.key.remoteJid,
+        type: x.available ? undefined : 'unavailable',
+        show: x.show,
+        status: x.status,
+        extra: x.available ? [capsElement(userInfo(this.teamsUser.displayName))] : [],
+      }),
+    );
+    if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };
+    this.lastPresenceSent = fingerprint;
+    this.d.metrics.presenceRelayed.inc({ direction: 'teams_to_xmpp' });
+    return DONE;
+  }
+
+  /** After activation, a restart or a reconnect: send her presence again and ask for his (RFC 6121 §4.3). */
+  private async resync(log: Logger): Promise<Outcome> {
+    let outcome: Outcome = DONE;
+    if (this.pair.subFrom) {
+      this.lastPresenceSent = undefined;
+      outcome = await this.sendCurrentTeamsPresence(log);
+    }
+    if (this.pair.subTo) {
+      if (this.resources.size > 0) await this.pushXmppPresenceToTeams(log, true);
+      await this.trySend(presence({ from: this.teamsJid, to: this.key.remoteJid, type: 'probe' }));
+    }
+    return outcome;
+  }
+}

@@ -1,0 +1,11 @@
+/** `check-config`: validates a configuration file and prints what the node would use (secrets hidden). */
+import { loadConfigFile } from '../config/load.js';
+
+export function runCheckConfig(configPath: string, out: NodeJS.WritableStream = process.stdout): void {
+  const c = loadConfigFile(configPath);
+  out.write(`${configPath}: valid\n`);
+  out.write(`  XMPP component ${c.xmpp.domain} via ${c.xmpp.service}\n`);
+  out.write(`  tenant ${c.teams.tenantId}, app ${c.teams.clientId}, Graph ${c.teams.graphBaseUrl}\n`);
+  out.write(`  webhook ${c.teams.webhook.listen} (public ${c.teams.webhook.publicUrl})\n`);
+  out.write(`  store sqlite ${c.store.sqlite.path}\n`);
+}

@@ -1,0 +1,112 @@
+/**
+ * Reads, validates and resolves the configuration file. Every problem is reported with the key it concerns;
+ * relative paths in the file are taken relative to the file's own directory.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigSchema, type Config, type SecretRef } from './schema.js';
+import { Secret } from './secret.js';
+
+export interface ConfigProblem {
+  readonly key: string;
+  readonly problem: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(`invalid configuration in ${source}:\n${problems.map((p) => `  ${p.key || '(root)'}: ${p.problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Puppets = Config['teams']['puppets'];
+export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams'> & {
+  readonly xmpp: Omit<Config['xmpp'], 'password'> & { readonly password: Secret };
+  readonly teams: Omit<Config['teams'], 'clientSecret' | 'puppets'> & {
+    readonly clientSecret: Secret | undefined;
+    readonly puppets: Omit<Puppets, 'passwordSecret'> & { readonly passwordSecret: Secret };
+  };
+};
+
+function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
+  const key = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => ({ key: key ? `${key}.${k}` : k, problem: 'unknown key (check the spelling against the README)' }));
+  }
+  const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined');
+  if (issue.code === 'invalid_union') {
+    const absent = issue.errors.every((branch) => branch.some((i) => i.code === 'invalid_type' && i.path.length === 0 && i.message.endsWith('received undefined')));
+    return [{ key, problem: absent ? 'required key is missing' : 'expected a string, {env: NAME} or {file: PATH}' }];
+  }
+  return [{ key, problem: missing ? 'required key is missing' : issue.message }];
+}
+
+export interface LoadOptions {
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfigFile(path: string, options: LoadOptions = {}): RuntimeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [{ key: '', problem: `cannot read the file: ${(err as Error).message}` }]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(path, [{ key: '', problem: `not valid YAML/JSON: ${(err as Error).message}` }]);
+  }
+  return resolveConfig(raw, { ...options, source: path, baseDir: dirname(resolve(path)) });
+}
+
+export function resolveConfig(raw: unknown, options: LoadOptions & { source?: string; baseDir?: string } = {}): RuntimeConfig {
+  const source = options.source ?? '(inline)';
+  const baseDir = options.baseDir ?? process.cwd();
+  const env = options.env ?? process.env;
+  const parsed = ConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.flatMap(describeIssue));
+  const c = parsed.data;
+  const problems: ConfigProblem[] = [];
+  const path = (p: string) => resolve(baseDir, p);
+  const secret = (key: string, ref: SecretRef): Secret => {
+    if (typeof ref === 'string') return new Secret(ref);
+    if ('env' in ref) {
+      const value = env[ref.env];
+      if (!value) problems.push({ key, problem: `environment variable ${ref.env} is not set` });
+      return new Secret(value ?? '');
+    }
+    try {
+      const value = readFileSync(path(ref.file), 'utf8').replace(/\r?\n$/u, '');
+      if (!value) problems.push({ key, problem: `secret file ${ref.file} is empty` });
+      return new Secret(value);
+    } catch (err) {
+      problems.push({ key, problem: `cannot read secret file ${ref.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      return new Secret('');
+    }
+  };
+  const { tls } = c.teams.webhook;
+  const out: RuntimeConfig = {
+    ...c,
+    xmpp: { ...c.xmpp, password: secret('xmpp.password', c.xmpp.password) },
+    teams: {
+      ...c.teams,
+      clientSecret: c.teams.clientSecret === undefined ? undefined : secret('teams.clientSecret', c.teams.clientSecret),
+      clientCertificatePath: c.teams.clientCertificatePath && path(c.teams.clientCertificatePath),
+      webhook: { ...c.teams.webhook, tls: tls && { certFile: path(tls.certFile), keyFile: path(tls.keyFile) } },
+      puppets: { ...c.teams.puppets, passwordSecret: secret('teams.puppets.passwordSecret', c.teams.puppets.passwordSecret) },
+    },
+    store: { sqlite: { path: path(c.store.sqlite.path) } },
+  };
+  if (c.teams.renewBeforeMinutes >= c.teams.subscriptionMinutes) {
+    problems.push({ key: 'teams.renewBeforeMinutes', problem: 'must be smaller than teams.subscriptionMinutes' });
+  }
+  if (problems.length) throw new ConfigError(source, problems);
+  return out;
+}

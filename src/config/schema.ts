@@ -1,0 +1,157 @@
+/**
+ * The configuration schema: one YAML or JSON file, validated at start. Every key is described here; the README's
+ * configuration table and config/schema.json are generated from this schema (`npm run docs:config`), and a test
+ * keeps them in step.
+ */
+import { z } from 'zod';
+
+/** A secret: a literal string, or where to read it (an environment variable or a file), so it need not sit in the file. */
+export const SecretRef = z.union([
+  z.string().min(1),
+  z.object({ env: z.string().min(1).describe('name of the environment variable holding the secret') }).strict(),
+  z.object({ file: z.string().min(1).describe('path of a file holding the secret (trailing newline ignored)') }).strict(),
+]);
+export type SecretRef = z.infer<typeof SecretRef>;
+
+const HostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/u, 'expected host:port, e.g. 127.0.0.1:8090');
+
+const Domain = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/u, 'expected a lower-case DNS domain');
+
+const HttpsUrl = z.url({ protocol: /^https$/u, error: 'expected an https:// URL' });
+
+export const ConfigSchema = z
+  .object({
+    xmpp: z
+      .object({
+        service: z
+          .url({ protocol: /^xmpp$/u, error: 'expected xmpp://host:port of the XMPP server component listener' })
+          .describe("the XMPP server's XEP-0114 component listener, e.g. xmpp://127.0.0.1:5347"),
+        domain: Domain.describe('the component domain the gateway serves, e.g. teams.xmpp.example'),
+        password: SecretRef.describe('the component secret shared with the XMPP server'),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .default(16_000)
+          .describe('largest message body accepted from XMPP, in UTF-8 bytes; larger ones get <policy-violation/>'),
+        reconnectDelayMs: z.number().int().min(100).default(1000).describe('delay before reconnecting a lost component link'),
+      })
+      .strict(),
+    teams: z
+      .object({
+        tenantId: z.string().min(1).describe('the Entra ID tenant (directory) id'),
+        clientId: z.string().min(1).describe("the gateway's app registration (client) id"),
+        clientSecret: SecretRef.optional().describe('the app registration client secret (or use clientCertificatePath)'),
+        clientCertificatePath: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('a PEM file with the app certificate and private key (instead of clientSecret)'),
+        authorityHost: HttpsUrl.default('https://login.microsoftonline.com').describe(
+          'the Entra ID authority host (sovereign clouds, or the Graph emulator)',
+        ),
+        graphBaseUrl: HttpsUrl.default('https://graph.microsoft.com').describe('the Microsoft Graph endpoint (without /v1.0)'),
+        disableInstanceDiscovery: z
+          .boolean()
+          .default(false)
+          .describe('skip MSAL authority instance discovery; needed for authority hosts Microsoft does not know (the emulator)'),
+        defaultUpnDomain: Domain.optional().describe(
+          'UPN domain whose users get short JIDs (alice@contoso.com -> alice@<xmpp.domain>); others carry their domain escaped',
+        ),
+        webhook: z
+          .object({
+            listen: HostPort.describe('where the change-notification receiver listens, host:port'),
+            publicUrl: z
+              .url({ protocol: /^https?$/u, error: 'expected an https:// URL' })
+              .refine((u) => u.startsWith('https:') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/u.test(u), {
+                message: 'must be https:// (plain http only on loopback, for the Graph emulator)',
+              })
+              .describe('the https URL Graph posts change notifications to (reaches `listen`; http only on loopback for the emulator)'),
+            tls: z
+              .object({
+                certFile: z.string().min(1).describe('PEM certificate chain for the webhook listener'),
+                keyFile: z.string().min(1).describe('PEM private key for the webhook listener'),
+              })
+              .strict()
+              .optional()
+              .describe('serve the webhook over TLS (without it, terminate TLS in front of the gateway)'),
+          })
+          .strict(),
+        subscriptionMinutes: z
+          .number()
+          .int()
+          .min(5)
+          .max(4320)
+          .default(4320)
+          .describe(
+            'lifetime requested for Graph subscriptions, capped per resource by Graph (chat messages 4320, presence 60)',
+          ),
+        renewBeforeMinutes: z.number().int().min(1).max(30).default(10).describe('renew a subscription this long before it expires'),
+        puppets: z
+          .object({
+            upnDomain: Domain.describe('a verified tenant domain for the accounts that represent XMPP users in Teams'),
+            passwordSecret: SecretRef.describe(
+              'master secret from which each XMPP-user account password is derived (HMAC-SHA256); never stored',
+            ),
+            displayNameSuffix: z.string().default(' (XMPP)').describe("appended to an XMPP user's name in Teams"),
+            groupId: z.string().min(1).optional().describe('Entra group the accounts are added to (licensing, Conditional Access)'),
+            usageLocation: z
+              .string()
+              .regex(/^[A-Z]{2}$/u)
+              .optional()
+              .describe('two-letter country code set on new accounts (needed before a licence can be assigned)'),
+            presenceSessionMinutes: z
+              .number()
+              .int()
+              .min(5)
+              .max(240)
+              .default(60)
+              .describe('expirationDuration of the presence session set for an XMPP user; refreshed before it lapses'),
+          })
+          .strict(),
+      })
+      .strict()
+      .refine((t) => (t.clientSecret === undefined) !== (t.clientCertificatePath === undefined), {
+        message: 'set exactly one of teams.clientSecret and teams.clientCertificatePath',
+        path: ['clientSecret'],
+      }),
+    store: z
+      .object({
+        sqlite: z
+          .object({
+            path: z.string().min(1).default('./data/gateway.sqlite').describe('the SQLite database file (created if missing)'),
+          })
+          .strict()
+          .default({ path: './data/gateway.sqlite' }),
+      })
+      .strict()
+      .default({ sqlite: { path: './data/gateway.sqlite' } }),
+    admin: z
+      .object({
+        listen: HostPort.default('127.0.0.1:9464').describe('where /metrics and /healthz are served, host:port'),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:9464' }),
+    log: z
+      .object({
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('log level; message bodies appear only at debug'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+    actors: z
+      .object({
+        idleSeconds: z.number().int().min(1).default(600).describe('an actor idle this long is passivated (stopped; rebuilt on demand)'),
+        maxRestarts: z.number().int().min(0).default(5).describe('restarts allowed per actor within restartWindowSeconds before it is stopped'),
+        restartWindowSeconds: z.number().int().min(1).default(60).describe('window for maxRestarts'),
+      })
+      .strict()
+      .default({ idleSeconds: 600, maxRestarts: 5, restartWindowSeconds: 60 }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;

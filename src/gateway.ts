@@ -1,0 +1,319 @@
+/**
+ * The composition root of one gateway node (DESIGN.md): builds the edges (XMPP component link, Graph webhook,
+ * admin endpoint), the actor supervisors and the router, the Graph adapter and the store, and starts and stops
+ * them in an order that loses nothing: the store first and last, the webhook before any subscription is made
+ * (Graph validates it), the XMPP link last in and first out.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { RemoteDomainActor, type DomainMessage, type DomainReply } from './actors/remote-domain-actor.js';
+import { UserPairActor, parsePairKey, type Outcome, type PairMessage, type PairSettings } from './actors/user-pair-actor.js';
+import { LocalRouter } from './cluster/actor-router.js';
+import type { RuntimeConfig } from './config/load.js';
+import { AdminServer } from './observability/admin-server.js';
+import { createLogger, errorMessage, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import type { Store } from './store/store.js';
+import { ActorRuntime } from './supervisors/actor-runtime.js';
+import { ActorSupervisor } from './supervisors/actor-supervisor.js';
+import { Directory } from './teams/directory.js';
+import { CredentialGraphClients } from './teams/graph-clients.js';
+import { GraphTeamsAdapter } from './teams/graph-teams-adapter.js';
+import { NotificationProcessor } from './teams/notification-processor.js';
+import { SubscriptionManager } from './teams/subscription-manager.js';
+import type { Puppet } from './teams/teams-port.js';
+import { WebhookServer, splitHostPort } from './teams/webhook-server.js';
+import { ComponentLink } from './xmpp/component-link.js';
+import { StanzaRouter } from './xmpp/stanza-router.js';
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Limits that are not (yet) configuration. */
+const SETTINGS = {
+  /** Graph rejects chat messages whose body is larger than about 28 KB. */
+  maxTeamsHtmlBytes: 28_000,
+  outboxMaxAttempts: 10,
+  outboxBackoffInitialMs: 1_000,
+  outboxBackoffMaxMs: 5 * 60_000,
+  inboxMaxAttempts: 10,
+  outboxSweepMs: 5_000,
+  inboxPollMs: 2_000,
+  subscriptionCheckMs: 60_000,
+} as const;
+
+export interface GatewayOptions {
+  readonly config: RuntimeConfig;
+  readonly nodeId?: string;
+  /** Where log lines go (stdout by default). */
+  readonly logStream?: NodeJS.WritableStream;
+}
+
+export class Gateway {
+  readonly log: Logger;
+  readonly metrics = new Metrics();
+  private readonly store: Store;
+  private readonly link: ComponentLink;
+  private readonly webhook: WebhookServer;
+  private readonly admin: AdminServer;
+  private readonly subscriptions: SubscriptionManager;
+  private readonly processor: NotificationProcessor;
+  private runtime: ActorRuntime | undefined;
+  private pairs: ActorSupervisor<PairMessage, Outcome> | undefined;
+  private domains: ActorSupervisor<DomainMessage, DomainReply> | undefined;
+  private router: LocalRouter | undefined;
+  private stanzaRouter: StanzaRouter | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly teams: GraphTeamsAdapter;
+  private readonly directory: Directory;
+
+  constructor(private readonly o: GatewayOptions) {
+    const c = o.config;
+    const nodeId = o.nodeId ?? `node-${randomUUID().slice(0, 8)}`;
+    this.log = createLogger({ level: c.log.level, nodeId, ...(o.logStream ? { stream: o.logStream } : {}) });
+    this.store = SqliteStore.open(c.store.sqlite.path);
+    const clients = new CredentialGraphClients(
+      {
+        tenantId: c.teams.tenantId,
+        clientId: c.teams.clientId,
+        clientSecret: c.teams.clientSecret,
+        clientCertificatePath: c.teams.clientCertificatePath,
+        authorityHost: c.teams.authorityHost,
+        graphBaseUrl: c.teams.graphBaseUrl,
+        disableInstanceDiscovery: c.teams.disableInstanceDiscovery,
+        puppetPasswordSecret: c.teams.puppets.passwordSecret,
+      },
+      this.metrics,
+    );
+    this.teams = new GraphTeamsAdapter({
+      clients,
+      clientId: c.teams.clientId,
+      puppets: {
+        upnDomain: c.teams.puppets.upnDomain,
+        passwordSecret: () => c.teams.puppets.passwordSecret.reveal(),
+        displayNameSuffix: c.teams.puppets.displayNameSuffix,
+        groupId: c.teams.puppets.groupId,
+        usageLocation: c.teams.puppets.usageLocation,
+      },
+      log: this.log,
+    });
+    this.directory = new Directory({ teams: this.teams, book: { defaultUpnDomain: c.teams.defaultUpnDomain }, componentDomain: c.xmpp.domain });
+    this.link = new ComponentLink({
+      service: c.xmpp.service,
+      domain: c.xmpp.domain,
+      password: () => c.xmpp.password.reveal(),
+      reconnectDelayMs: c.xmpp.reconnectDelayMs,
+      log: this.log,
+      metrics: this.metrics,
+    });
+    this.subscriptions = new SubscriptionManager({
+      api: this.teams,
+      store: this.store,
+      publicUrl: c.teams.webhook.publicUrl,
+      subscriptionMinutes: c.teams.subscriptionMinutes,
+      renewBeforeMinutes: c.teams.renewBeforeMinutes,
+      log: this.log,
+    });
+    this.processor = new NotificationProcessor({
+      store: this.store,
+      teams: this.teams,
+      router: { pair: (k, m, e) => this.requireRouter().pair(k, m, e), domain: (d, m, e) => this.requireRouter().domain(d, m, e) },
+      subscriptions: this.subscriptions,
+      resync: (puppetUserId) => this.resyncPuppet(puppetUserId),
+      log: this.log,
+      metrics: this.metrics,
+      maxAttempts: SETTINGS.inboxMaxAttempts,
+      backoffInitialMs: 1_000,
+      backoffMaxMs: 5 * 60_000,
+      pollIntervalMs: SETTINGS.inboxPollMs,
+    });
+    this.webhook = new WebhookServer({
+      listen: c.teams.webhook.listen,
+      publicUrl: c.teams.webhook.publicUrl,
+      tls: c.teams.webhook.tls,
+      store: this.store,
+      log: this.log,
+      metrics: this.metrics,
+      onRecorded: () => this.processor.kick(),
+    });
+    const [adminHost, adminPort] = splitHostPort(c.admin.listen);
+    this.admin = new AdminServer({
+      host: adminHost,
+      port: adminPort,
+      metrics: this.metrics,
+      log: this.log,
+      checks: {
+        xmpp: () => this.link.isOnline(),
+        store: async () => {
+          await this.store.ping();
+          return true;
+        },
+      },
+    });
+  }
+
+  private requireRouter(): LocalRouter {
+    if (!this.router) throw new Error('the gateway is not started');
+    return this.router;
+  }
+
+  get adminPort(): number {
+    return this.admin.port;
+  }
+
+  async start(): Promise<void> {
+    const c = this.o.config;
+    this.runtime = await ActorRuntime.start(this.log);
+    const policy = { maxRestarts: c.actors.maxRestarts, windowMs: c.actors.restartWindowSeconds * 1000, backoffInitialMs: 100, backoffMaxMs: 5_000 };
+    const settings: PairSettings = {
+      componentDomain: c.xmpp.domain,
+      maxTeamsHtmlBytes: SETTINGS.maxTeamsHtmlBytes,
+      presenceSessionMinutes: c.teams.puppets.presenceSessionMinutes,
+      outboxMaxAttempts: SETTINGS.outboxMaxAttempts,
+      outboxBackoffInitialMs: SETTINGS.outboxBackoffInitialMs,
+      outboxBackoffMaxMs: SETTINGS.outboxBackoffMaxMs,
+    };
+    const onEscalate = (kind: string, key: string, error: unknown) =>
+      this.log.error('actor escalated to the node supervisor', { actorKind: kind, actorKey: key, error: errorMessage(error) });
+    this.pairs = new ActorSupervisor<PairMessage, Outcome>({
+      kind: 'user-pair',
+      runtime: this.runtime,
+      policy,
+      idleMs: c.actors.idleSeconds * 1000,
+      metrics: this.metrics,
+      log: this.log,
+      onEscalate,
+      factory: (ctx) =>
+        new UserPairActor(
+          ctx,
+          {
+            store: this.store,
+            teams: this.teams,
+            directory: this.directory,
+            xmpp: this.link,
+            subscriptions: {
+              puppetReady: (p) => this.subscriptions.ensureMessages(p),
+              presenceInterestChanged: (p) => this.syncPresence(p),
+            },
+            metrics: this.metrics,
+            settings,
+            now: Date.now,
+          },
+          (message) => this.tell(ctx.key, message),
+        ),
+    });
+    this.domains = new ActorSupervisor<DomainMessage, DomainReply>({
+      kind: 'remote-domain',
+      runtime: this.runtime,
+      policy,
+      idleMs: c.actors.idleSeconds * 1000,
+      metrics: this.metrics,
+      log: this.log,
+      onEscalate,
+      factory: (ctx) => new RemoteDomainActor(ctx, Date.now),
+    });
+    this.router = new LocalRouter(this.pairs, this.domains);
+    this.stanzaRouter = new StanzaRouter({
+      componentDomain: c.xmpp.domain,
+      maxBodyBytes: c.xmpp.maxBodyBytes,
+      version: packageVersion(),
+      xmpp: this.link,
+      router: this.router,
+      directory: this.directory,
+      log: this.log,
+      metrics: this.metrics,
+    });
+    const stanzaRouter = this.stanzaRouter;
+    this.link.on('stanza', (el) => void stanzaRouter.route(el));
+    this.link.on('online', () => void this.resyncAll());
+
+    await this.admin.start();
+    await this.webhook.start();
+    this.processor.start();
+    this.subscriptions.start(SETTINGS.subscriptionCheckMs);
+    this.sweeper = setInterval(() => void this.sweepOutbox(), SETTINGS.outboxSweepMs);
+    this.sweeper.unref();
+    void this.restoreSubscriptions();
+    await this.link.start();
+    this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion() });
+  }
+
+  /** A message an actor sends itself (retry timers): through the router, so it is supervised like any other. */
+  private tell(key: string, message: PairMessage): void {
+    this.router
+      ?.pair(parsePairKey(key), message, { correlationId: randomUUID() })
+      .catch((err: unknown) => this.log.warn('self-message failed', { actorKey: key, type: message.type, error: errorMessage(err) }));
+  }
+
+  private async syncPresence(puppet: Puppet): Promise<void> {
+    const ids = (await this.store.pairsOfRemote(puppet.remoteJid)).filter((p) => p.subFrom).map((p) => p.teamsUserId);
+    await this.subscriptions.syncPresence(puppet, ids);
+  }
+
+  /** After a restart: every puppet's subscriptions exist again (renewed or re-created). */
+  private async restoreSubscriptions(): Promise<void> {
+    await this.subscriptions.renewDue().catch(() => undefined);
+    for (const puppet of await this.store.puppets()) {
+      try {
+        await this.subscriptions.ensureMessages(puppet);
+        await this.syncPresence(puppet);
+      } catch (err) {
+        this.log.warn('could not restore the Graph subscriptions of an XMPP user', { remoteJid: puppet.remoteJid, error: errorMessage(err) });
+      }
+    }
+  }
+
+  /** Pending outbox rows whose actor is not active (after a restart) get their pair woken up. */
+  private async sweepOutbox(): Promise<void> {
+    try {
+      for (const key of await this.store.pairsWithDueOutbound(Date.now(), 100)) this.tell(`${key.teamsUserId}|${key.remoteJid}`, { type: 'drain' });
+    } catch (err) {
+      this.log.warn('outbox sweep failed', { error: errorMessage(err) });
+    }
+  }
+
+  private async resyncPuppet(puppetUserId: string): Promise<void> {
+    const puppet = await this.store.getPuppetByUserId(puppetUserId);
+    if (!puppet) return;
+    for (const pair of await this.store.pairsOfRemote(puppet.remoteJid)) this.tell(`${pair.teamsUserId}|${pair.remoteJid}`, { type: 'resync' });
+  }
+
+  /** The link came (back) up: presence is re-sent both ways (RFC 6121 §4.3 probes), one pair at a time. */
+  private async resyncAll(): Promise<void> {
+    try {
+      const seen = new Set<string>();
+      const pairs = [...(await this.store.pairsWithSubTo())];
+      for (const id of await this.store.watchedTeamsUsers()) pairs.push(...(await this.store.pairsOfTeamsUser(id)));
+      for (const p of pairs) {
+        const key = `${p.teamsUserId}|${p.remoteJid}`;
+        if (seen.has(key) || (!p.subFrom && !p.subTo)) continue;
+        seen.add(key);
+        await this.router?.pair(p, { type: 'resync' }, { correlationId: randomUUID() }).catch(() => undefined);
+      }
+    } catch (err) {
+      this.log.warn('presence resync failed', { error: errorMessage(err) });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.log.info('gateway node stopping');
+    clearInterval(this.sweeper);
+    await this.link.stop();
+    await this.webhook.stop();
+    await this.processor.stop();
+    await this.subscriptions.stop();
+    await this.pairs?.stop();
+    await this.domains?.stop();
+    await this.runtime?.stop();
+    await this.admin.stop();
+    await this.store.close();
+    this.log.info('gateway node stopped');
+  }
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * The `xmpp-teams-gateway` command. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration.
+ */
+import { ConfigError } from './config/load.js';
+import { StoreError } from './store/store.js';
+import { UsageError, parseArgs, stringOption } from './cli/args.js';
+import { runCheckConfig } from './cli/check-config.js';
+import { runStart } from './cli/start.js';
+import { packageVersion } from './gateway.js';
+
+const USAGE = `usage: xmpp-teams-gateway <command> [options]
+
+commands:
+  start          run a gateway node            --config FILE (or XTG_CONFIG; default ./config/gateway.yaml)
+  check-config   validate a configuration file --config FILE
+  sandbox        run a complete federation on loopback (Prosody, Graph emulator, one node)
+                 --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
+  help           this text
+options: --version`;
+
+const OPTIONS = new Set(['config', 'dir', 'c2s-port', 'component-port', 'version', 'help']);
+
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, OPTIONS);
+  if (args.options.has('version')) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const config = stringOption(args, 'config') ?? process.env.XTG_CONFIG ?? './config/gateway.yaml';
+  switch (args.command) {
+    case 'start':
+      await runStart(config);
+      return 0;
+    case 'check-config':
+      runCheckConfig(config);
+      return 0;
+    case 'sandbox': {
+      const { runSandbox } = await import('./sandbox/sandbox.js');
+      const port = (name: string, dflt: number) => {
+        const v = stringOption(args, name);
+        const n = v === undefined ? dflt : Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--${name} must be a port number`);
+        return n;
+      };
+      await runSandbox({ dir: stringOption(args, 'dir') ?? './.sandbox', c2sPort: port('c2s-port', 5222), componentPort: port('component-port', 5347) });
+      return 0;
+    }
+    case undefined:
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return args.command === 'help' ? 0 : 2;
+    default:
+      throw new UsageError(`unknown command '${args.command}'`);
+  }
+}
+
+/** Exits once output is flushed, even if a library left a handle open. */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 1000).unref();
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    exitSoon();
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`xmpp-teams-gateway: ${err.message}\n`);
+      if (err instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+      process.exitCode = 2;
+      exitSoon();
+      return;
+    }
+    const message = err instanceof StoreError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`xmpp-teams-gateway: ${message}\n`);
+    process.exitCode = 1;
+    exitSoon();
+  },
+);

@@ -1,0 +1,95 @@
+/**
+ * The node's Prometheus metrics (prom-client), one registry per node. Label values are bounded sets (directions,
+ * conditions, status codes, endpoint templates): never a JID or a user id.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly messagesRelayed = new Counter({
+    name: 'xtg_messages_relayed_total',
+    help: 'Chat messages relayed, by direction',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly presenceRelayed = new Counter({
+    name: 'xtg_presence_updates_relayed_total',
+    help: 'Presence updates relayed, by direction',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly stanzaErrors = new Counter({
+    name: 'xtg_stanza_errors_total',
+    help: 'Stanza errors the gateway sent, by RFC 6120 condition',
+    labelNames: ['condition'] as const,
+    registers: [this.registry],
+  });
+  readonly graphRequests = new Counter({
+    name: 'xtg_graph_requests_total',
+    help: 'Microsoft Graph requests, by method, endpoint template and HTTP status',
+    labelNames: ['method', 'endpoint', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly graphLatency = new Histogram({
+    name: 'xtg_graph_request_duration_seconds',
+    help: 'Microsoft Graph request latency',
+    labelNames: ['method', 'endpoint'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly actorsLive = new Gauge({
+    name: 'xtg_actors_live',
+    help: 'Actors activated on this node, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly actorRestarts = new Counter({
+    name: 'xtg_actor_restarts_total',
+    help: 'Actor restarts after a crash, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly deadLetters = new Counter({
+    name: 'xtg_dead_letters_total',
+    help: 'Messages given up after retries, by kind of actor and reason',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookNotifications = new Counter({
+    name: 'xtg_webhook_notifications_total',
+    help: 'Graph change notifications received, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly xmppLinkUp = new Gauge({
+    name: 'xtg_xmpp_link_up',
+    help: '1 while the XEP-0114 component link is authenticated',
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'xtg_' });
+  }
+}
+
+/**
+ * Graph path -> endpoint template for a bounded label: ids, UPNs and quoted keys become placeholders,
+ * e.g. /v1.0/chats/19:abc@thread.v2/messages -> /chats/{id}/messages.
+ */
+export function graphEndpointTemplate(path: string): string {
+  const clean = path.split('?')[0] ?? '';
+  const segments = clean.split('/').filter(Boolean);
+  if (segments[0] && /^(v1\.0|beta)$/u.test(segments[0])) segments.shift();
+  return (
+    '/' +
+    segments
+      .map((s, i) => {
+        if (i === 0) return s;
+        if (/^\$?[a-zA-Z][a-zA-Z.]*$/u.test(s)) return s; // a navigation property, action or $ref
+        if (/^[a-zA-Z.]+\(.*\)$/u.test(s)) return `${s.slice(0, s.indexOf('('))}(...)`;
+        return '{id}';
+      })
+      .join('/')
+  );
+}

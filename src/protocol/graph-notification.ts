@@ -1,0 +1,87 @@
+/**
+ * Microsoft Graph change notifications, parsed into what the gateway acts on. Pure functions.
+ * Shapes: https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks (notification
+ * collection) and https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events (lifecycle).
+ */
+
+export type NotificationTarget =
+  | { readonly kind: 'chatMessage'; readonly chatId: string; readonly messageId: string }
+  | { readonly kind: 'presence'; readonly userId: string }
+  | { readonly kind: 'unknown'; readonly resource: string };
+
+export interface ParsedNotification {
+  readonly subscriptionId: string;
+  readonly clientState: string | undefined;
+  readonly changeType: string;
+  readonly resource: string;
+  readonly lifecycleEvent: string | undefined;
+  readonly target: NotificationTarget;
+}
+
+export class NotificationFormatError extends Error {
+  constructor(reason: string) {
+    super(`malformed change notification: ${reason}`);
+    this.name = 'NotificationFormatError';
+  }
+}
+
+/** Key segments appear as chats('id') or chats/id; ids may be quoted and URL-encoded. */
+function segmentsOf(resource: string): string[] {
+  const out: string[] = [];
+  for (const raw of resource.replace(/^\/+/u, '').split('/')) {
+    const m = /^([A-Za-z.]+)\('(.*)'\)$/u.exec(raw);
+    if (m) out.push(m[1] as string, m[2] as string);
+    else out.push(raw);
+  }
+  return out.map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  });
+}
+
+export function parseResource(resource: string): NotificationTarget {
+  const s = segmentsOf(resource);
+  const lower = s.map((x) => x.toLowerCase());
+  // chats/{chatId}/messages/{messageId}, also under users/{id}/chats/...
+  const chatIdx = lower.lastIndexOf('chats');
+  if (chatIdx !== -1 && lower[chatIdx + 2] === 'messages' && s[chatIdx + 1] && s[chatIdx + 3]) {
+    return { kind: 'chatMessage', chatId: s[chatIdx + 1] as string, messageId: s[chatIdx + 3] as string };
+  }
+  const presIdx = lower.indexOf('presences');
+  if (presIdx !== -1 && s[presIdx + 1]) return { kind: 'presence', userId: s[presIdx + 1] as string };
+  const userIdx = lower.indexOf('users');
+  if (userIdx !== -1 && lower[userIdx + 2] === 'presence' && s[userIdx + 1]) return { kind: 'presence', userId: s[userIdx + 1] as string };
+  return { kind: 'unknown', resource };
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** Parses a notification collection body ({"value": [...]}); items that are not objects are errors. */
+export function parseNotificationCollection(body: unknown): ParsedNotification[] {
+  if (typeof body !== 'object' || body === null || !Array.isArray((body as { value?: unknown }).value)) {
+    throw new NotificationFormatError("expected an object with a 'value' array");
+  }
+  return ((body as { value: unknown[] }).value).map((item, i) => {
+    if (typeof item !== 'object' || item === null) throw new NotificationFormatError(`value[${i}] is not an object`);
+    const o = item as Record<string, unknown>;
+    const subscriptionId = str(o.subscriptionId);
+    if (!subscriptionId) throw new NotificationFormatError(`value[${i}].subscriptionId is missing`);
+    const lifecycleEvent = str(o.lifecycleEvent);
+    const resource = str(o.resource) ?? '';
+    if (!lifecycleEvent && !resource) throw new NotificationFormatError(`value[${i}].resource is missing`);
+    return {
+      subscriptionId,
+      clientState: str(o.clientState),
+      // Teams examples spell it "Created" as well as "created".
+      changeType: (str(o.changeType) ?? '').toLowerCase(),
+      resource,
+      lifecycleEvent,
+      target: lifecycleEvent ? { kind: 'unknown', resource } : parseResource(resource),
+    };
+  });
+}

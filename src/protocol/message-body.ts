@@ -1,0 +1,116 @@
+/**
+ * Message bodies between XMPP (plain text, RFC 6121 §5.2.3) and Teams (chatMessage body with contentType
+ * "html", https://learn.microsoft.com/en-us/graph/api/resources/itembody). Pure functions.
+ *
+ * Direction XMPP -> Teams escapes everything, so no markup from XMPP ever reaches Teams as markup.
+ * Direction Teams -> XMPP parses the HTML and keeps only its text; scripts, styles and every attribute are
+ * dropped, links keep their target in parentheses, emoji keep their Unicode alt text.
+ */
+import { Parser } from 'htmlparser2';
+
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/gu, (ch) => HTML_ESCAPES[ch] ?? ch);
+}
+
+/**
+ * Plain text to Teams HTML: escaped, newlines as <br>, and runs of spaces kept with &nbsp; because HTML would
+ * collapse them (indentation in pasted text matters to readers).
+ */
+export function textToTeamsHtml(text: string): string {
+  return escapeHtml(text.replace(/\r\n?/gu, '\n'))
+    .replace(/ {2,}/gu, (run) => ' ' + '&nbsp;'.repeat(run.length - 1))
+    .replace(/\t/gu, '&nbsp;&nbsp;&nbsp;&nbsp;')
+    .replace(/\n/gu, '<br>');
+}
+
+const BLOCK = new Set([
+  'p', 'div', 'section', 'article', 'header', 'footer', 'blockquote', 'pre', 'table', 'tr', 'ul', 'ol', 'li',
+  'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'hr', 'dl', 'dt', 'dd', 'figure', 'address',
+]);
+/** Elements whose content is never text for a reader. */
+const DROPPED = new Set(['script', 'style', 'head', 'title', 'template', 'noscript', 'iframe', 'object', 'embed', 'svg', 'math', 'select', 'textarea', 'button']);
+const SAFE_LINK = /^(https?:|mailto:|xmpp:|tel:)/iu;
+
+/** Teams HTML to plain text for an XMPP <body/>. */
+export function teamsHtmlToText(html: string): string {
+  const out: string[] = [];
+  let dropDepth = 0;
+  let preDepth = 0;
+  const links: Array<{ href: string | undefined; start: number }> = [];
+  const newline = () => {
+    const last = out.length ? out[out.length - 1] : '';
+    if (out.length && !last?.endsWith('\n')) out.push('\n');
+  };
+  const parser = new Parser(
+    {
+      onopentag(name, attrs) {
+        if (dropDepth > 0 || DROPPED.has(name)) {
+          if (DROPPED.has(name)) dropDepth++;
+          return;
+        }
+        if (name === 'pre') preDepth++;
+        if (BLOCK.has(name)) newline();
+        if (name === 'li') out.push('• ');
+        if (name === 'br') out.push('\n');
+        if (name === 'td' || name === 'th') out.push(' ');
+        // Teams renders emoji as <emoji alt="😀" ...></emoji> and custom ones as images with an alt.
+        if (name === 'emoji' || name === 'img') {
+          const alt = attrs.alt ?? '';
+          out.push(alt !== '' ? alt : name === 'img' ? '[image]' : '');
+        }
+        if (name === 'a') links.push({ href: attrs.href, start: out.join('').length });
+      },
+      ontext(text) {
+        if (dropDepth > 0) return;
+        out.push(preDepth > 0 ? text : text.replace(/\s+/gu, ' '));
+      },
+      onclosetag(name) {
+        if (DROPPED.has(name)) {
+          dropDepth = Math.max(0, dropDepth - 1);
+          return;
+        }
+        if (dropDepth > 0) return;
+        if (name === 'pre') preDepth = Math.max(0, preDepth - 1);
+        if (name === 'a') {
+          const link = links.pop();
+          const shown = out.join('').slice(link?.start ?? 0).trim();
+          if (link?.href && SAFE_LINK.test(link.href) && shown !== link.href && `mailto:${shown}` !== link.href) {
+            out.push(` (${link.href})`);
+          }
+        }
+        if (BLOCK.has(name)) newline();
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true, recognizeSelfClosing: true },
+  );
+  parser.write(html);
+  parser.end();
+  return stripXmlInvalid(
+    out
+      .join('')
+      .split('\n')
+      .map((line) => line.replace(/[ \t\u00a0]+$/u, '').replace(/^ (?=\S)/u, ''))
+      .join('\n')
+      .replace(/\u00a0/gu, ' ')
+      .replace(/\n{3,}/gu, '\n\n')
+      .trim(),
+  );
+}
+
+/**
+ * Removes code points XML 1.0 cannot carry (§2.2 Char): C0 controls but tab/LF/CR, lone surrogates, U+FFFE/FFFF.
+ * A Teams message may contain them; an XMPP stanza must not.
+ */
+export function stripXmlInvalid(text: string): string {
+  // With the u flag a well-formed surrogate pair is one code point, so the class only matches lone halves.
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\ud800-\udfff]/gu, '');
+}

@@ -1,0 +1,12 @@
+/** XML namespaces the gateway reads or writes, with the specification that defines each. */
+export const NS = {
+  discoInfo: 'http://jabber.org/protocol/disco#info', // XEP-0030
+  discoItems: 'http://jabber.org/protocol/disco#items', // XEP-0030
+  caps: 'http://jabber.org/protocol/caps', // XEP-0115
+  ping: 'urn:xmpp:ping', // XEP-0199
+  receipts: 'urn:xmpp:receipts', // XEP-0184
+  version: 'jabber:iq:version', // XEP-0092
+  sid: 'urn:xmpp:sid:0', // XEP-0359
+  jidEscaping: 'jid\\20escaping', // XEP-0106 §6 (the feature string contains a literal "\20")
+  delay: 'urn:xmpp:delay', // XEP-0203
+} as const;

@@ -1,0 +1,181 @@
+/**
+ * Stanzas as the component sees them (XEP-0114 with RFC 6120/6121 semantics): parsing into a typed model, and
+ * building the stanzas the gateway sends. Pure functions over @xmpp/xml elements.
+ */
+import xml, { type Element } from '@xmpp/xml';
+import { parseJid, JidError, type Jid } from './jid.js';
+import { StanzaError } from './stanza-error.js';
+import { NS } from './namespaces.js';
+import type { XmppShow } from './presence-map.js';
+
+export type MessageType = 'chat' | 'normal' | 'groupchat' | 'headline' | 'error';
+export type PresenceType = 'available' | 'unavailable' | 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed' | 'probe' | 'error';
+export type IqType = 'get' | 'set' | 'result' | 'error';
+
+interface Addressed {
+  readonly from: Jid;
+  readonly to: Jid;
+  readonly id: string | undefined;
+}
+
+export interface InboundMessage extends Addressed {
+  readonly kind: 'message';
+  readonly type: MessageType;
+  readonly body: string | undefined;
+  /** XEP-0184 §5.1: the sender asks for a receipt. */
+  readonly receiptRequested: boolean;
+  /** XEP-0359 origin-id, the sender's own stable id, preferred over the stanza id for dedup. */
+  readonly originId: string | undefined;
+  /** XEP-0184 <received id=.../>: the contact's client acknowledges a message the gateway sent. */
+  readonly receiptFor: string | undefined;
+}
+
+export interface InboundPresence extends Addressed {
+  readonly kind: 'presence';
+  readonly type: PresenceType;
+  readonly show: XmppShow | undefined;
+  readonly status: string | undefined;
+  readonly priority: number;
+}
+
+export interface InboundIq extends Addressed {
+  readonly kind: 'iq';
+  readonly type: IqType;
+  readonly id: string;
+  /** The single payload child of a get/set (RFC 6120 §8.2.3). */
+  readonly payload: Element | undefined;
+}
+
+export type Inbound = InboundMessage | InboundPresence | InboundIq;
+
+export interface ParseLimits {
+  /** Largest <body/> accepted, in UTF-8 bytes. */
+  readonly maxBodyBytes: number;
+}
+
+const MESSAGE_TYPES: readonly MessageType[] = ['chat', 'normal', 'groupchat', 'headline', 'error'];
+const PRESENCE_TYPES: readonly PresenceType[] = ['unavailable', 'subscribe', 'subscribed', 'unsubscribe', 'unsubscribed', 'probe', 'error'];
+const SHOWS: readonly XmppShow[] = ['chat', 'away', 'xa', 'dnd'];
+
+/** Whether the gateway may answer this stanza with an error (RFC 6120 §8.3.1: never to an error, nor to an iq result). */
+export function mayReplyWithError(stanza: Element): boolean {
+  const type = stanza.attrs.type;
+  if (type === 'error') return false;
+  if (stanza.name === 'iq') return type === 'get' || type === 'set';
+  return stanza.name === 'message' || stanza.name === 'presence';
+}
+
+function address(stanza: Element): { from: Jid; to: Jid } {
+  const { from, to } = stanza.attrs;
+  if (!from || !to) throw new StanzaError('bad-request', "a stanza to a component must carry 'from' and 'to' (XEP-0114 §3)");
+  try {
+    return { from: parseJid(from), to: parseJid(to) };
+  } catch (err) {
+    if (err instanceof JidError) throw new StanzaError('jid-malformed', err.reason);
+    throw err;
+  }
+}
+
+/** The body in the stanza's own language, else the first (RFC 6121 §5.2.3). */
+function pickBody(stanza: Element): string | undefined {
+  const bodies = stanza.getChildren('body');
+  if (bodies.length === 0) return undefined;
+  const lang = stanza.attrs['xml:lang'];
+  const chosen = bodies.find((b) => !b.attrs['xml:lang'] || b.attrs['xml:lang'] === lang) ?? bodies[0];
+  return chosen?.text();
+}
+
+/**
+ * Parses a stanza into the model, or throws {@link StanzaError} naming what is wrong. Checks that cost nothing
+ * (size of the body) come before any work on the content.
+ */
+export function parseInbound(stanza: Element, limits: ParseLimits): Inbound {
+  const { from, to } = address(stanza);
+  const id = stanza.attrs.id;
+  switch (stanza.name) {
+    case 'message': {
+      const type = (stanza.attrs.type ?? 'normal') as MessageType;
+      if (!MESSAGE_TYPES.includes(type)) throw new StanzaError('bad-request', `unknown message type '${type}'`);
+      const body = pickBody(stanza);
+      if (body !== undefined && Buffer.byteLength(body, 'utf8') > limits.maxBodyBytes) {
+        throw new StanzaError('policy-violation', `message body exceeds ${limits.maxBodyBytes} bytes`);
+      }
+      return {
+        kind: 'message',
+        from,
+        to,
+        id,
+        type,
+        body,
+        receiptRequested: stanza.getChild('request', NS.receipts) !== undefined,
+        originId: stanza.getChild('origin-id', NS.sid)?.attrs.id,
+        receiptFor: stanza.getChild('received', NS.receipts)?.attrs.id,
+      };
+    }
+    case 'presence': {
+      const raw = stanza.attrs.type;
+      const type: PresenceType = raw === undefined ? 'available' : (raw as PresenceType);
+      if (raw !== undefined && !PRESENCE_TYPES.includes(type)) throw new StanzaError('bad-request', `unknown presence type '${raw}'`);
+      const showText = stanza.getChildText('show') ?? undefined;
+      const show = showText !== undefined && SHOWS.includes(showText as XmppShow) ? (showText as XmppShow) : undefined;
+      if (showText !== undefined && show === undefined) throw new StanzaError('bad-request', `unknown show value '${showText}'`);
+      const priorityText = stanza.getChildText('priority');
+      const priority = priorityText === null ? 0 : Number.parseInt(priorityText, 10);
+      if (!Number.isInteger(priority) || priority < -128 || priority > 127) {
+        throw new StanzaError('bad-request', 'priority must be an integer from -128 to 127 (RFC 6121 §4.7.2.3)');
+      }
+      return { kind: 'presence', from, to, id, type, show, status: stanza.getChildText('status') ?? undefined, priority };
+    }
+    case 'iq': {
+      const type = stanza.attrs.type as IqType | undefined;
+      if (!id) throw new StanzaError('bad-request', "an iq must carry an 'id' (RFC 6120 §8.2.3)");
+      if (type !== 'get' && type !== 'set' && type !== 'result' && type !== 'error') {
+        throw new StanzaError('bad-request', "an iq 'type' must be get, set, result or error (RFC 6120 §8.2.3)");
+      }
+      const children = stanza.getChildElements();
+      if ((type === 'get' || type === 'set') && children.length !== 1) {
+        throw new StanzaError('bad-request', 'an iq get or set must contain exactly one payload element (RFC 6120 §8.2.3)');
+      }
+      return { kind: 'iq', from, to, id, type, payload: type === 'get' || type === 'set' ? children[0] : undefined };
+    }
+    default:
+      throw new StanzaError('bad-request', `unknown stanza '${stanza.name}'`);
+  }
+}
+
+export function chatMessage(m: { from: string; to: string; id: string; body: string }): Element {
+  return xml(
+    'message',
+    { from: m.from, to: m.to, id: m.id, type: 'chat' },
+    xml('body', {}, m.body),
+    // XEP-0359: the Teams message id as a stable id assigned by the gateway, for later corrections and dedup.
+    xml('stanza-id', { xmlns: NS.sid, id: m.id, by: m.from }),
+  );
+}
+
+/** XEP-0184 §5.2: the receipt for the message with id `forId`. */
+export function receipt(r: { from: string; to: string; forId: string; id: string }): Element {
+  return xml('message', { from: r.from, to: r.to, id: r.id }, xml('received', { xmlns: NS.receipts, id: r.forId }));
+}
+
+export function presence(p: {
+  from: string;
+  to: string;
+  type?: Exclude<PresenceType, 'available' | 'error'>;
+  show?: XmppShow | undefined;
+  status?: string | undefined;
+  extra?: Element[];
+}): Element {
+  return xml(
+    'presence',
+    { from: p.from, to: p.to, type: p.type },
+    p.show ? xml('show', {}, p.show) : null,
+    p.status ? xml('status', {}, p.status) : null,
+    ...(p.extra ?? []),
+  );
+}
+
+/** RFC 6120 §8.2.3: the result of an iq get/set, with its optional payload. */
+export function iqResult(iq: Element, payload?: Element): Element {
+  return xml('iq', { type: 'result', id: iq.attrs.id, from: iq.attrs.to, to: iq.attrs.from }, payload ?? null);
+}

@@ -1,0 +1,30 @@
+/**
+ * The sandbox's demo tenant: a few Teams users (one whose UPN needs XEP-0106 escaping, one in a second domain),
+ * the gateway's app registration with the permissions docs/teams-identity.md lists, and the XMPP side's users.
+ * Fixed values, so the printed instructions stay the same from run to run; nothing here is a real credential.
+ */
+
+export const DEMO = {
+  tenantId: '8c6e2a43-5d1f-4b8e-9a7c-2f0d4e6b1a90',
+  clientId: '3f1c9b27-6a4e-4d2b-8f5a-1e7c0b9d2a64',
+  clientSecret: 'sandbox-client-secret',
+  teamsDomain: 'contoso.example',
+  puppetDomain: 'xmpp.contoso.example',
+  xmppDomain: 'xmpp.example',
+  componentDomain: 'teams.xmpp.example',
+  componentSecret: 'sandbox-component-secret',
+  puppetPasswordSecret: 'sandbox-puppet-master-secret',
+  teamsUsers: [
+    { userPrincipalName: 'alice.smith@contoso.example', displayName: 'Alice Smith', givenName: 'Alice', surname: 'Smith', jobTitle: 'Liaison officer', password: 'Alice-pass-1' },
+    { userPrincipalName: 'bob.jones@contoso.example', displayName: 'Bob Jones', givenName: 'Bob', surname: 'Jones', jobTitle: 'Analyst', password: 'Bob-pass-1' },
+    { userPrincipalName: "sean.o'brien@contoso.example", displayName: "Seán O'Brien", givenName: 'Seán', surname: "O'Brien", jobTitle: 'Engineer', password: 'Sean-pass-1' },
+    { userPrincipalName: 'dave@fabrikam.example', displayName: 'Dave (Fabrikam)', givenName: 'Dave', surname: 'Miller', jobTitle: 'Partner', password: 'Dave-pass-1' },
+  ],
+  xmppUsers: [
+    { user: 'juliet', password: 'juliet-pass' },
+    { user: 'romeo', password: 'romeo-pass' },
+  ],
+  /** docs/teams-identity.md: what an administrator grants the gateway's app registration. */
+  applicationPermissions: ['User.ReadWrite.All', 'GroupMember.ReadWrite.All', 'Presence.Read.All'],
+  delegatedPermissions: ['User.Read', 'Chat.Create', 'ChatMessage.Send', 'Chat.Read', 'Presence.Read.All', 'Presence.ReadWrite'],
+} as const;

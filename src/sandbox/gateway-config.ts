@@ -1,0 +1,39 @@
+/** The gateway configuration for a loopback federation (sandbox and end-to-end tests), as a YAML file. */
+import { writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import { DEMO } from './demo-tenant.js';
+
+export interface LoopbackConfig {
+  readonly componentPort: number;
+  readonly emulatorUrl: string;
+  readonly webhookPort: number;
+  readonly adminPort: number;
+  readonly sqlitePath: string;
+  readonly logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  readonly idleSeconds?: number;
+}
+
+export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
+  return {
+    xmpp: { service: `xmpp://127.0.0.1:${o.componentPort}`, domain: DEMO.componentDomain, password: DEMO.componentSecret, reconnectDelayMs: 500 },
+    teams: {
+      tenantId: DEMO.tenantId,
+      clientId: DEMO.clientId,
+      clientSecret: DEMO.clientSecret,
+      authorityHost: o.emulatorUrl,
+      graphBaseUrl: o.emulatorUrl,
+      disableInstanceDiscovery: true,
+      defaultUpnDomain: DEMO.teamsDomain,
+      webhook: { listen: `127.0.0.1:${o.webhookPort}`, publicUrl: `http://127.0.0.1:${o.webhookPort}/graph/notifications` },
+      puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret },
+    },
+    store: { sqlite: { path: o.sqlitePath } },
+    admin: { listen: `127.0.0.1:${o.adminPort}` },
+    log: { level: o.logLevel ?? 'info' },
+    actors: { idleSeconds: o.idleSeconds ?? 600 },
+  };
+}
+
+export async function writeLoopbackConfig(path: string, o: LoopbackConfig): Promise<void> {
+  await writeFile(path, `# generated for a loopback federation; see README "Configuration"\n${stringify(loopbackConfig(o))}`);
+}

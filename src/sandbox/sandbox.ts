@@ -1,0 +1,148 @@
+/**
+ * `sandbox`: a complete federation on loopback with embedded defaults — a real Prosody with two XMPP users, the
+ * Graph emulator with a demo tenant, and one gateway node (a child process, configured exactly as a real node
+ * would be, trusting the emulator's CA through NODE_EXTRA_CA_CERTS). Runs until Ctrl-C.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startGraphEmulator, type GraphEmulator } from '../../test/emulators/graph/index.js';
+import { DEMO } from './demo-tenant.js';
+import { writeLoopbackConfig } from './gateway-config.js';
+import { PROSODY, ensureOsPackages } from './os-deps.js';
+import { ProsodyServer } from './prosody.js';
+import { ensureTlsMaterial } from './tls.js';
+import { escapeLocalpart } from '../protocol/jid.js';
+import { upnToLocalpart } from '../protocol/teams-address.js';
+
+export interface SandboxOptions {
+  readonly dir: string;
+  readonly c2sPort: number;
+  readonly componentPort: number;
+  readonly emulatorPort?: number;
+  readonly webhookPort?: number;
+  readonly adminPort?: number;
+}
+
+const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+const TEAMS_CLI = fileURLToPath(new URL('../../test/emulators/graph/teams-cli.js', import.meta.url));
+
+async function waitForHealthy(adminPort: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the gateway exited with code ${child.exitCode}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${adminPort}/healthz`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the gateway did not become healthy within ${timeoutMs / 1000} s`);
+}
+
+export async function runSandbox(o: SandboxOptions): Promise<void> {
+  ensureOsPackages([PROSODY]);
+  const dir = resolve(o.dir);
+  await mkdir(dir, { recursive: true });
+  const tls = await ensureTlsMaterial(join(dir, 'tls'));
+  const emulatorPort = o.emulatorPort ?? 8443;
+  const webhookPort = o.webhookPort ?? 8090;
+  const adminPort = o.adminPort ?? 9464;
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const emulator: GraphEmulator = await startGraphEmulator({
+      tls: { key: tls.key, cert: tls.cert },
+      port: emulatorPort,
+      tenantId: DEMO.tenantId,
+      verifiedDomains: [DEMO.teamsDomain, 'fabrikam.example', DEMO.puppetDomain],
+      apps: [
+        {
+          clientId: DEMO.clientId,
+          clientSecret: DEMO.clientSecret,
+          allowPublicClient: true,
+          applicationPermissions: [...DEMO.applicationPermissions],
+          delegatedPermissions: [...DEMO.delegatedPermissions],
+        },
+      ],
+      users: DEMO.teamsUsers.map((u) => ({ ...u })),
+    });
+    stops.push(() => emulator.close());
+
+    const prosody = await ProsodyServer.start({
+      dir: join(dir, 'prosody'),
+      vhost: DEMO.xmppDomain,
+      components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }],
+      c2sPort: o.c2sPort,
+      componentPort: o.componentPort,
+      users: DEMO.xmppUsers,
+    });
+    stops.push(() => prosody.stop());
+
+    const configPath = join(dir, 'gateway.yaml');
+    await writeLoopbackConfig(configPath, {
+      componentPort: o.componentPort,
+      emulatorUrl: emulator.url,
+      webhookPort,
+      adminPort,
+      sqlitePath: join(dir, 'gateway.sqlite'),
+    });
+    const logPath = join(dir, 'gateway.log');
+    const logFile = createWriteStream(logPath, { flags: 'a' });
+    const gateway = spawn(process.execPath, [MAIN, 'start', '--config', configPath], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caCertPath },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    gateway.stdout?.pipe(logFile);
+    gateway.stderr?.pipe(logFile);
+    stops.push(async () => {
+      if (gateway.exitCode !== null) return;
+      const exited = new Promise((r) => gateway.once('exit', r));
+      gateway.kill('SIGTERM');
+      await exited;
+    });
+    await waitForHealthy(adminPort, gateway, 30_000);
+
+    const rel = (p: string) => relative(process.cwd(), p) || '.';
+    const cli = `NODE_EXTRA_CA_CERTS=${rel(tls.caCertPath)} node ${rel(TEAMS_CLI)} --emulator ${emulator.url}`;
+    const teamsJids = DEMO.teamsUsers.map((u) => `${upnToLocalpart(u.userPrincipalName, { defaultUpnDomain: DEMO.teamsDomain })}@${DEMO.componentDomain}`);
+    process.stdout.write(`
+The sandbox federation is up (everything on 127.0.0.1; Ctrl-C stops it).
+
+XMPP side — Prosody ${DEMO.xmppDomain}, client port ${o.c2sPort} (no TLS, plain password):
+${DEMO.xmppUsers.map((u) => `  ${u.user}@${DEMO.xmppDomain}   password ${u.password}`).join('\n')}
+  e.g. with any XMPP client (Gajim, Dino, profanity: server 127.0.0.1 port ${o.c2sPort}, allow plaintext).
+
+Teams users, as XMPP contacts (add them to the roster to see their presence):
+${teamsJids.map((j) => `  ${j}`).join('\n')}
+  (a UPN outside ${DEMO.teamsDomain}, or with characters a JID forbids, is escaped by XEP-0106, e.g. ${escapeLocalpart("o'brien")})
+
+Act as a Teams user (Graph emulator at ${emulator.url}):
+  ${cli} send alice.smith@contoso.example juliet@${DEMO.xmppDomain} "Hello from Teams"
+  ${cli} chats alice.smith@contoso.example
+  ${cli} presence alice.smith@contoso.example Busy InACall
+  ${cli} presence alice.smith@contoso.example        # what Teams shows for her (or for an XMPP user's account)
+  ${cli} users
+
+Gateway node: metrics http://127.0.0.1:${adminPort}/metrics, health /healthz, logs ${rel(logPath)}, config ${rel(configPath)}
+`);
+    await new Promise<void>((resolveStop) => {
+      process.once('SIGINT', () => resolveStop());
+      process.once('SIGTERM', () => resolveStop());
+      gateway.once('exit', (code) => {
+        process.stderr.write(`the gateway exited (code ${code}); see ${rel(logPath)}\n`);
+        resolveStop();
+      });
+    });
+    process.stdout.write('stopping the sandbox ...\n');
+  } finally {
+    await stopAll();
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * A throwaway certificate authority for loopback demos and tests: Graph (and the emulator standing in for it)
+ * is HTTPS only, and MSAL refuses a plain-http authority, so the emulator needs a certificate the gateway
+ * trusts. The gateway trusts it through NODE_EXTRA_CA_CERTS, the same way an operator would add a corporate CA.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+
+export interface TlsMaterial {
+  /** PEM of the CA certificate, what clients must trust. */
+  readonly caCert: string;
+  readonly caCertPath: string;
+  /** Server key and certificate (signed by the CA) for 127.0.0.1 and localhost. */
+  readonly key: string;
+  readonly cert: string;
+}
+
+const DAY = 86_400_000;
+
+async function createMaterial(): Promise<{ caCert: string; key: string; cert: string }> {
+  const now = Date.now();
+  const ca = await generate([{ name: 'commonName', value: 'xmpp-teams-gateway sandbox CA' }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now - DAY),
+    notAfterDate: new Date(now + 365 * DAY),
+    extensions: [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    ],
+  });
+  const leaf = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now - DAY),
+    notAfterDate: new Date(now + 365 * DAY),
+    ca: { key: ca.private, cert: ca.cert },
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+    ],
+  });
+  return { caCert: ca.cert, key: leaf.private, cert: leaf.cert };
+}
+
+/** Loads the material from `dir`, creating it on first use (kept so that a restarted demo keeps trusting it). */
+export async function ensureTlsMaterial(dir: string): Promise<TlsMaterial> {
+  await mkdir(dir, { recursive: true });
+  const paths = { ca: join(dir, 'ca.pem'), key: join(dir, 'server-key.pem'), cert: join(dir, 'server.pem') };
+  try {
+    const [caCert, key, cert] = await Promise.all([readFile(paths.ca, 'utf8'), readFile(paths.key, 'utf8'), readFile(paths.cert, 'utf8')]);
+    return { caCert, caCertPath: paths.ca, key, cert };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const m = await createMaterial();
+  await writeFile(paths.key, m.key, { mode: 0o600 });
+  await writeFile(paths.cert, m.cert);
+  await writeFile(paths.ca, m.caCert);
+  return { ...m, caCertPath: paths.ca };
+}

@@ -1,0 +1,305 @@
+/**
+ * TeamsPort on Microsoft Graph v1.0. Which identity makes which call follows docs/teams-identity.md: the
+ * application token for the directory and for reading presence, the XMPP user's own account (puppet, delegated)
+ * for everything Graph allows only a signed-in user to do (create a 1:1 chat, post in it, read it, subscribe to
+ * it, set its own presence). Graph failures become {@link TeamsError}s, classified transient or permanent.
+ */
+import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
+import { puppetDisplayName, puppetMailNickname, puppetPassword, puppetUpn } from '../protocol/puppet-identity.js';
+import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
+import type { Logger } from '../observability/logger.js';
+import type { GraphClients } from './graph-clients.js';
+import { TeamsError, type Puppet, type TeamsChatMessage, type TeamsPort, type TeamsUser } from './teams-port.js';
+
+export interface PuppetSettings {
+  readonly upnDomain: string;
+  readonly passwordSecret: () => string;
+  readonly displayNameSuffix: string;
+  readonly groupId: string | undefined;
+  readonly usageLocation: string | undefined;
+}
+
+export interface GraphTeamsAdapterOptions {
+  readonly clients: GraphClients;
+  /** The app's client id: Graph requires it as the sessionId of setPresence. */
+  readonly clientId: string;
+  readonly puppets: PuppetSettings;
+  readonly log: Logger;
+}
+
+/** A Graph subscription as the gateway asks for it (https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions). */
+export interface SubscriptionRequest {
+  readonly resource: string;
+  readonly changeType: string;
+  readonly notificationUrl: string;
+  readonly lifecycleNotificationUrl: string | undefined;
+  readonly clientState: string;
+  readonly expirationDateTime: Date;
+}
+
+export interface CreatedSubscription {
+  readonly id: string;
+  readonly expiresAt: number;
+}
+
+/** Subscription management; `owner` is the puppet whose delegated token owns it, undefined for the app. */
+export interface SubscriptionApi {
+  createSubscription(owner: Puppet | undefined, request: SubscriptionRequest): Promise<CreatedSubscription>;
+  renewSubscription(owner: Puppet | undefined, id: string, expirationDateTime: Date): Promise<CreatedSubscription>;
+  reauthorizeSubscription(owner: Puppet | undefined, id: string): Promise<void>;
+  deleteSubscription(owner: Puppet | undefined, id: string): Promise<void>;
+}
+
+interface GraphUser {
+  readonly id: string;
+  readonly userPrincipalName: string;
+  readonly displayName?: string | null;
+}
+
+interface GraphChatMessage {
+  readonly id: string;
+  readonly messageType?: string;
+  readonly from?: { user?: { id?: string } | null } | null;
+  readonly body?: { contentType?: string; content?: string };
+}
+
+interface GraphPresence {
+  readonly id: string;
+  readonly availability: string;
+  readonly activity: string;
+  readonly statusMessage?: { message?: { content?: string } | null } | null;
+}
+
+const USER_FIELDS = ['id', 'userPrincipalName', 'displayName'];
+
+/** Retry-After is seconds (or an HTTP date) per RFC 9110 §10.2.3. */
+function retryAfterMs(headers: Headers | undefined): number | undefined {
+  const v = headers?.get('retry-after');
+  if (!v) return undefined;
+  const s = Number(v);
+  if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** Classifies a Graph client failure (https://learn.microsoft.com/en-us/graph/errors). */
+export function toTeamsError(err: unknown, what: string): TeamsError {
+  if (err instanceof TeamsError) return err;
+  if (err instanceof GraphError) {
+    const status = err.statusCode;
+    // statusCode -1 is the client's "no response" (network failure, TLS, DNS).
+    if (status <= 0) return new TeamsError(`${what}: Graph not reachable (${err.message})`, 0, err.code ?? undefined, true);
+    const transient = status === 429 || status >= 500;
+    return new TeamsError(`${what}: ${err.code ?? 'error'} ${err.message}`.trim(), status, err.code ?? undefined, transient, retryAfterMs(err.headers));
+  }
+  const e = err as { name?: string; message?: string; errorResponse?: { errorDescription?: string } };
+  // @azure/identity failures: a puppet or the app cannot sign in. Not transient: a retry repeats it.
+  if (e.name === 'AuthenticationError' || e.name === 'CredentialUnavailableError' || e.name === 'AuthenticationRequiredError') {
+    return new TeamsError(`${what}: sign-in failed (${e.errorResponse?.errorDescription ?? e.message ?? 'unknown'})`, 401, 'SignInFailed', false);
+  }
+  if (err instanceof Error) return new TeamsError(`${what}: ${err.message}`, 0, undefined, true);
+  return new TeamsError(`${what}: ${String(err)}`, 0, undefined, true);
+}
+
+function quoteODataString(s: string): string {
+  return `'${s.replace(/'/gu, "''")}'`;
+}
+
+function toUser(u: GraphUser): TeamsUser {
+  return { id: u.id, upn: u.userPrincipalName, displayName: u.displayName ?? undefined };
+}
+
+export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
+  constructor(private readonly o: GraphTeamsAdapterOptions) {}
+
+  private as(owner: Puppet | undefined): Client {
+    return owner ? this.o.clients.puppet(owner.upn) : this.o.clients.app();
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toTeamsError(err, what);
+    }
+  }
+
+  /** GET /users/{id | userPrincipalName}; 404 means no such user. */
+  private async getUser(idOrUpn: string): Promise<TeamsUser | undefined> {
+    try {
+      const u = (await this.o.clients.app().api(`/users/${encodeURIComponent(idOrUpn)}`).select(USER_FIELDS).get()) as GraphUser;
+      return toUser(u);
+    } catch (err) {
+      const e = toTeamsError(err, 'look up a Teams user');
+      if (e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async userByUpn(upn: string): Promise<TeamsUser | undefined> {
+    // A UPN with a quote or slash cannot be used as a path key reliably; $filter takes any string.
+    if (/[/'#?%]/u.test(upn)) {
+      const r = (await this.call('look up a Teams user', () =>
+        this.o.clients.app().api('/users').filter(`userPrincipalName eq ${quoteODataString(upn)}`).select(USER_FIELDS).get(),
+      )) as { value: GraphUser[] };
+      const u = r.value[0];
+      return u ? toUser(u) : undefined;
+    }
+    return this.getUser(upn);
+  }
+
+  userById(id: string): Promise<TeamsUser | undefined> {
+    return this.getUser(id);
+  }
+
+  /** Finds the XMPP user's account, creating it (POST /users) on first contact. */
+  async ensurePuppet(remoteJid: string): Promise<Puppet> {
+    const p = this.o.puppets;
+    const upn = puppetUpn(remoteJid, p.upnDomain);
+    const existing = await this.getUser(upn);
+    if (existing) return { remoteJid, userId: existing.id, upn: existing.upn };
+    const domain = remoteJid.slice(remoteJid.indexOf('@') + 1);
+    const body = {
+      accountEnabled: true,
+      displayName: puppetDisplayName(remoteJid, p.displayNameSuffix),
+      mailNickname: puppetMailNickname(upn),
+      userPrincipalName: upn,
+      companyName: domain,
+      ...(p.usageLocation ? { usageLocation: p.usageLocation } : {}),
+      passwordPolicies: 'DisablePasswordExpiration',
+      passwordProfile: { forceChangePasswordNextSignIn: false, password: puppetPassword(p.passwordSecret(), upn) },
+    };
+    let created: GraphUser;
+    try {
+      created = (await this.o.clients.app().api('/users').post(body)) as GraphUser;
+    } catch (err) {
+      const e = toTeamsError(err, 'create the Teams account of an XMPP user');
+      // Another node created it between the lookup and the POST.
+      const again = e.status === 400 ? await this.getUser(upn) : undefined;
+      if (!again) throw e;
+      return { remoteJid, userId: again.id, upn: again.upn };
+    }
+    this.o.log.info('created the Teams account of an XMPP user', { remoteJid, userId: created.id, upn });
+    if (p.groupId) {
+      await this.call('add the XMPP user account to its group', () =>
+        this.o.clients
+          .app()
+          .api(`/groups/${encodeURIComponent(p.groupId as string)}/members/$ref`)
+          .post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${created.id}` }),
+      );
+    }
+    return { remoteJid, userId: created.id, upn: created.userPrincipalName };
+  }
+
+  /** POST /chats as the puppet; Graph answers with the existing 1:1 chat when there is one. */
+  async ensureChat(puppet: Puppet, teamsUserId: string): Promise<string> {
+    const member = (id: string) => ({
+      '@odata.type': '#microsoft.graph.aadUserConversationMember',
+      roles: ['owner'],
+      'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${id}')`,
+    });
+    const chat = (await this.call('create the one-to-one chat', () =>
+      this.as(puppet).api('/chats').post({ chatType: 'oneOnOne', members: [member(puppet.userId), member(teamsUserId)] }),
+    )) as { id: string };
+    return chat.id;
+  }
+
+  async sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string> {
+    const m = (await this.call('post the message to Teams', () =>
+      this.as(puppet)
+        .api(`/chats/${encodeURIComponent(chatId)}/messages`)
+        .post({ body: { contentType: 'html', content: html } }),
+    )) as { id: string };
+    return m.id;
+  }
+
+  async getMessage(puppet: Puppet, chatId: string, messageId: string): Promise<TeamsChatMessage> {
+    const m = (await this.call('read a Teams message', () =>
+      this.as(puppet).api(`/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}`).get(),
+    )) as GraphChatMessage;
+    return {
+      id: m.id,
+      chatId,
+      fromUserId: m.from?.user?.id ?? undefined,
+      messageType: m.messageType ?? 'message',
+      contentType: m.body?.contentType === 'text' ? 'text' : 'html',
+      content: m.body?.content ?? '',
+    };
+  }
+
+  async chatMemberIds(puppet: Puppet, chatId: string): Promise<{ chatType: string; memberIds: string[] }> {
+    const chat = (await this.call('read a Teams chat', () => this.as(puppet).api(`/chats/${encodeURIComponent(chatId)}`).get())) as {
+      chatType: string;
+    };
+    const members = (await this.call('read the chat members', () =>
+      this.as(puppet).api(`/chats/${encodeURIComponent(chatId)}/members`).get(),
+    )) as { value: { userId?: string }[] };
+    return { chatType: chat.chatType, memberIds: members.value.flatMap((m) => (m.userId ? [m.userId] : [])) };
+  }
+
+  async getPresence(userId: string): Promise<TeamsPresence> {
+    const p = (await this.call('read a Teams user presence', () =>
+      this.o.clients.app().api(`/users/${encodeURIComponent(userId)}/presence`).get(),
+    )) as GraphPresence;
+    return { availability: p.availability, activity: p.activity, statusMessage: p.statusMessage?.message?.content ?? undefined };
+  }
+
+  /**
+   * The XMPP user's presence on its account, as the account itself (delegated Presence.ReadWrite):
+   * https://learn.microsoft.com/en-us/graph/api/presence-setpresence,
+   * https://learn.microsoft.com/en-us/graph/api/presence-setuserpreferredpresence,
+   * https://learn.microsoft.com/en-us/graph/api/presence-setstatusmessage
+   */
+  async setPuppetPresence(puppet: Puppet, intent: TeamsPresenceIntent, sessionMinutes: number): Promise<void> {
+    const api = (action: string) => this.as(puppet).api(`/users/${encodeURIComponent(puppet.userId)}/presence/${action}`);
+    const sessionId = this.o.clientId;
+    await this.call('set the XMPP user presence in Teams', async () => {
+      if (intent.session) {
+        await api('setPresence').post({ sessionId, ...intent.session, expirationDuration: `PT${sessionMinutes}M` });
+      } else {
+        await api('clearPresence').post({ sessionId });
+      }
+      if (intent.preferred) await api('setUserPreferredPresence').post({ ...intent.preferred, expirationDuration: `PT${sessionMinutes}M` });
+      else await api('clearUserPreferredPresence').post({});
+      await api('setStatusMessage').post({ statusMessage: { message: { content: intent.statusMessage ?? '', contentType: 'text' } } });
+    });
+  }
+
+  // ---- subscriptions ----------------------------------------------------------------------------------------
+
+  async createSubscription(owner: Puppet | undefined, r: SubscriptionRequest): Promise<CreatedSubscription> {
+    const s = (await this.call('create a Graph subscription', () =>
+      this.as(owner)
+        .api('/subscriptions')
+        .post({
+          changeType: r.changeType,
+          notificationUrl: r.notificationUrl,
+          ...(r.lifecycleNotificationUrl ? { lifecycleNotificationUrl: r.lifecycleNotificationUrl } : {}),
+          resource: r.resource,
+          expirationDateTime: r.expirationDateTime.toISOString(),
+          clientState: r.clientState,
+        }),
+    )) as { id: string; expirationDateTime: string };
+    return { id: s.id, expiresAt: Date.parse(s.expirationDateTime) };
+  }
+
+  async renewSubscription(owner: Puppet | undefined, id: string, expirationDateTime: Date): Promise<CreatedSubscription> {
+    const s = (await this.call('renew a Graph subscription', () =>
+      this.as(owner).api(`/subscriptions/${encodeURIComponent(id)}`).patch({ expirationDateTime: expirationDateTime.toISOString() }),
+    )) as { id: string; expirationDateTime: string };
+    return { id: s.id, expiresAt: Date.parse(s.expirationDateTime) };
+  }
+
+  async reauthorizeSubscription(owner: Puppet | undefined, id: string): Promise<void> {
+    await this.call('reauthorize a Graph subscription', () => this.as(owner).api(`/subscriptions/${encodeURIComponent(id)}/reauthorize`).post({}));
+  }
+
+  async deleteSubscription(owner: Puppet | undefined, id: string): Promise<void> {
+    try {
+      await this.as(owner).api(`/subscriptions/${encodeURIComponent(id)}`).delete();
+    } catch (err) {
+      const e = toTeamsError(err, 'delete a Graph subscription');
+      if (e.status !== 404) throw e;
+    }
+  }
+}

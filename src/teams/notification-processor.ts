@@ -1,0 +1,157 @@
+/**
+ * Works through the durable inbox of Graph change notifications (the webhook committed them before answering
+ * Graph): a new chat message goes to the UserPairActor of (Teams user, XMPP user), a presence change to every
+ * pair whose XMPP user is subscribed to that Teams user, a lifecycle event to the subscription manager. A row is
+ * marked done only after its actor finished; failures are retried with backoff, then dead-lettered.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseResource } from '../protocol/graph-notification.js';
+import type { ActorRouter } from '../cluster/actor-router.js';
+import type { Outcome } from '../actors/user-pair-actor.js';
+import { errorMessage, type Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { InboxRow, PairKey, Store } from '../store/store.js';
+import type { SubscriptionManager } from './subscription-manager.js';
+import { TeamsError, type TeamsPort } from './teams-port.js';
+
+export interface NotificationProcessorOptions {
+  readonly store: Store;
+  readonly teams: TeamsPort;
+  readonly router: ActorRouter;
+  readonly subscriptions: SubscriptionManager;
+  /** Re-sends presence for the pairs of a puppet after notifications may have been missed. */
+  readonly resync: (puppetUserId: string) => Promise<void>;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly maxAttempts: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  readonly pollIntervalMs: number;
+  readonly now?: () => number;
+}
+
+const DONE: Outcome = { status: 'done' };
+
+export class NotificationProcessor {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly o: NotificationProcessorOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.o.pollIntervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Processes what is due now; called by the webhook after a commit and by the poll timer for retries. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain()
+      .catch((err: unknown) => {
+        this.o.log.error('inbox processing failed', { error: errorMessage(err) });
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const rows = await this.o.store.dueNotifications(this.now(), 50);
+      if (rows.length === 0 || this.stopped) return;
+      // Rows of different pairs run concurrently; each actor keeps its own order.
+      await Promise.all(rows.map((row) => this.processRow(row)));
+    }
+  }
+
+  private async processRow(row: InboxRow): Promise<void> {
+    const correlationId = randomUUID();
+    const log = this.o.log.child({ correlationId, inboxId: row.id, subscriptionId: row.subscriptionId });
+    let outcome: Outcome;
+    try {
+      outcome = await this.process(row, correlationId, log);
+    } catch (err) {
+      const transient = !(err instanceof TeamsError) || err.transient;
+      outcome = transient ? { status: 'retry', reason: errorMessage(err) } : { status: 'failed', reason: errorMessage(err) };
+    }
+    const attempts = row.attempts + 1;
+    if (outcome.status === 'done') {
+      await this.o.store.markNotificationDone(row.id, this.now());
+    } else if (outcome.status === 'retry' && attempts < this.o.maxAttempts) {
+      const backoff = Math.min(this.o.backoffMaxMs, this.o.backoffInitialMs * 2 ** (attempts - 1));
+      const delay = Math.max(backoff, outcome.retryAfterMs ?? 0);
+      await this.o.store.markNotificationRetry(row.id, outcome.reason, this.now() + delay);
+      log.warn('notification not processed yet; will retry', { attempts, delayMs: delay, reason: outcome.reason });
+    } else {
+      await this.o.store.markNotificationDead(row.id, outcome.reason, this.now());
+      this.o.metrics.deadLetters.inc({ kind: 'inbox', reason: outcome.status === 'failed' ? 'failed' : 'retries_exhausted' });
+      log.error('notification dead-lettered', { attempts, reason: outcome.reason });
+    }
+  }
+
+  private async process(row: InboxRow, correlationId: string, log: Logger): Promise<Outcome> {
+    const envelope = { correlationId };
+    if (row.kind === 'lifecycle') {
+      const missed = await this.o.subscriptions.onLifecycle(row.subscriptionId, row.detail ?? '');
+      log.info('lifecycle notification handled', { event: row.detail, resync: missed });
+      const sub = await this.o.store.findSubscription(row.subscriptionId);
+      if (missed && sub?.ownerUserId) await this.o.resync(sub.ownerUserId);
+      return DONE;
+    }
+    const target = parseResource(row.resource);
+    if (target.kind === 'presence') {
+      const pairs = (await this.o.store.pairsOfTeamsUser(target.userId)).filter((p) => p.subFrom);
+      if (pairs.length === 0) return DONE;
+      const presence = await this.o.teams.getPresence(target.userId);
+      const outcomes = await Promise.all(pairs.map((p) => this.o.router.pair(p, { type: 'teams-presence', presence }, envelope)));
+      return outcomes.find((x) => x.status !== 'done') ?? DONE;
+    }
+    if (target.kind !== 'chatMessage') {
+      log.warn('notification for an unexpected resource ignored', { resource: row.resource });
+      return DONE;
+    }
+    const key = await this.pairOfChat(row.subscriptionId, target.chatId, log);
+    if (!key) return DONE;
+    return this.o.router.pair(key, { type: 'teams-message', chatId: target.chatId, messageId: target.messageId }, envelope);
+  }
+
+  /** The pair a chat belongs to: known from the store, or (a chat a Teams user started) from its members. */
+  private async pairOfChat(subscriptionId: string, chatId: string, log: Logger): Promise<PairKey | undefined> {
+    const sub = await this.o.store.findSubscription(subscriptionId);
+    const puppet = sub?.ownerUserId ? await this.o.store.getPuppetByUserId(sub.ownerUserId) : undefined;
+    if (!puppet) {
+      log.warn('message notification from a subscription without a known XMPP user', {});
+      return undefined;
+    }
+    const known = await this.o.store.findPairByChat(chatId);
+    if (known && known.remoteJid === puppet.remoteJid) return known;
+    const chat = await this.o.teams.chatMemberIds(puppet, chatId);
+    if (chat.chatType !== 'oneOnOne') {
+      // Group chats with XMPP users are not federated (XMPP one-to-one chat has no room semantics).
+      log.info('message in a group chat not relayed', { chatType: chat.chatType });
+      return undefined;
+    }
+    const other = chat.memberIds.find((id) => id !== puppet.userId);
+    return other ? { teamsUserId: other, remoteJid: puppet.remoteJid } : undefined;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * What actors need from Teams, independent of Graph's wire format. The Graph adapter implements it.
+ */
+import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
+
+export interface TeamsUser {
+  readonly id: string;
+  readonly upn: string;
+  readonly displayName: string | undefined;
+}
+
+/** The Entra account that represents one XMPP user (docs/teams-identity.md). */
+export interface Puppet {
+  readonly remoteJid: string;
+  readonly userId: string;
+  readonly upn: string;
+}
+
+export interface TeamsChatMessage {
+  readonly id: string;
+  readonly chatId: string;
+  /** Sender's user id; undefined for system and application messages. */
+  readonly fromUserId: string | undefined;
+  readonly messageType: string;
+  readonly contentType: 'html' | 'text';
+  readonly content: string;
+}
+
+/**
+ * A Graph failure, classified: transient ones (429, 5xx, network) are retried with backoff, the rest are
+ * permanent for the request that caused them.
+ */
+export class TeamsError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | undefined,
+    readonly transient: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'TeamsError';
+  }
+}
+
+export interface TeamsPort {
+  userByUpn(upn: string): Promise<TeamsUser | undefined>;
+  userById(id: string): Promise<TeamsUser | undefined>;
+  /** Finds or creates the account of an XMPP user (idempotent: the UPN is derived from the JID). */
+  ensurePuppet(remoteJid: string): Promise<Puppet>;
+  /** The one-to-one chat between the puppet and a Teams user (Graph returns the existing one if any). */
+  ensureChat(puppet: Puppet, teamsUserId: string): Promise<string>;
+  /** Posts as the puppet; resolves with the Teams message id once Graph accepted it. */
+  sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string>;
+  getMessage(puppet: Puppet, chatId: string, messageId: string): Promise<TeamsChatMessage>;
+  chatMemberIds(puppet: Puppet, chatId: string): Promise<{ chatType: string; memberIds: string[] }>;
+  getPresence(userId: string): Promise<TeamsPresence>;
+  setPuppetPresence(puppet: Puppet, intent: TeamsPresenceIntent, sessionMinutes: number): Promise<void>;
+}

@@ -1,0 +1,104 @@
+/**
+ * The XEP-0114 link to the XMPP server, on xmpp.js's component building blocks: @xmpp/component-core (the
+ * jabber:component:accept stream and its SHA-1 handshake) and @xmpp/reconnect. (@xmpp/component itself adds
+ * an iq middleware that answers every iq on its own; the gateway answers iqs after actor work, with its own
+ * error conditions, so it uses the building blocks directly.)
+ */
+import { EventEmitter } from 'node:events';
+import { Component } from '@xmpp/component-core';
+import reconnect from '@xmpp/reconnect';
+import type { Element } from '@xmpp/xml';
+import { errorMessage, type Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+
+export class XmppLinkDownError extends Error {
+  constructor() {
+    super('the XMPP component link is down');
+    this.name = 'XmppLinkDownError';
+  }
+}
+
+/** What actors and the router use to send stanzas. */
+export interface XmppPort {
+  send(stanza: Element): Promise<void>;
+  isOnline(): boolean;
+}
+
+export interface ComponentLinkOptions {
+  readonly service: string;
+  readonly domain: string;
+  readonly password: () => string;
+  readonly reconnectDelayMs: number;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+export interface ComponentLinkEvents {
+  stanza: [Element];
+  online: [];
+  offline: [];
+}
+
+export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements XmppPort {
+  private readonly entity: Component;
+  private readonly reconnector: ReturnType<typeof reconnect>;
+  private online = false;
+
+  constructor(private readonly o: ComponentLinkOptions) {
+    super();
+    this.entity = new Component({ service: o.service, domain: o.domain });
+    this.reconnector = reconnect({ entity: this.entity });
+    this.reconnector.delay = o.reconnectDelayMs;
+    this.entity.on('open', (el: Element) => {
+      const id = el.attrs.id ?? '';
+      this.entity.authenticate(id, o.password()).catch((err: unknown) => this.entity.emit('error', err));
+    });
+    this.entity.on('online', () => {
+      this.online = true;
+      o.metrics.xmppLinkUp.set(1);
+      o.log.info('XMPP component link online', { service: o.service, domain: o.domain });
+      this.emit('online');
+    });
+    this.entity.on('offline', () => this.markOffline());
+    this.entity.on('disconnect', () => this.markOffline());
+    this.entity.on('error', (err: unknown) => {
+      // A failed handshake is a <not-authorized/> stream error from the server (XEP-0114 §3).
+      o.log.error('XMPP component link error', { service: o.service, error: errorMessage(err) });
+    });
+    this.entity.on('stanza', (el: Element) => this.emit('stanza', el));
+  }
+
+  private markOffline(): void {
+    if (!this.online) return;
+    this.online = false;
+    this.o.metrics.xmppLinkUp.set(0);
+    this.o.log.warn('XMPP component link offline; reconnecting', { service: this.o.service, delayMs: this.o.reconnectDelayMs });
+    this.emit('offline');
+  }
+
+  /** Connects; keeps retrying in the background when the server is not there yet. */
+  async start(): Promise<void> {
+    try {
+      await this.entity.start();
+    } catch (err) {
+      // The failed connect ends in a 'disconnect' event, on which @xmpp/reconnect schedules the next attempt.
+      this.o.log.warn('XMPP server not reachable yet; will retry', { service: this.o.service, error: errorMessage(err) });
+    }
+  }
+
+  isOnline(): boolean {
+    return this.online;
+  }
+
+  async send(stanza: Element): Promise<void> {
+    if (!this.online) throw new XmppLinkDownError();
+    await this.entity.send(stanza);
+  }
+
+  async stop(): Promise<void> {
+    this.reconnector.stop();
+    this.online = false;
+    this.o.metrics.xmppLinkUp.set(0);
+    await this.entity.stop().catch(() => undefined);
+  }
+}

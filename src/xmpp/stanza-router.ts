@@ -1,0 +1,193 @@
+/**
+ * Everything that arrives on the component link goes through here: parsed (with a stanza error for anything
+ * malformed), admitted by the sender's RemoteDomainActor, then answered directly (disco, ping, version) or
+ * routed to the UserPairActor of (Teams user, XMPP user). Nothing here blocks the link: each stanza is handled
+ * on its own promise, and order per pair is kept by the actor's mailbox.
+ */
+import { randomUUID } from 'node:crypto';
+import xml, { type Element } from '@xmpp/xml';
+import { bareJid } from '../protocol/jid.js';
+import { COMPONENT_INFO, CAPS_NODE, capsElement, capsVer, discoInfoQuery, userInfo } from '../protocol/disco.js';
+import { NS } from '../protocol/namespaces.js';
+import { iqResult, mayReplyWithError, parseInbound, presence, type Inbound, type InboundIq } from '../protocol/stanza.js';
+import { StanzaError, errorReply, readStanzaError } from '../protocol/stanza-error.js';
+import type { ActorRouter } from '../cluster/actor-router.js';
+import type { Outcome } from '../actors/user-pair-actor.js';
+import type { Directory } from '../teams/directory.js';
+import { TeamsError, type TeamsUser } from '../teams/teams-port.js';
+import { errorMessage, type Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { XmppPort } from './component-link.js';
+
+export interface StanzaRouterOptions {
+  readonly componentDomain: string;
+  readonly maxBodyBytes: number;
+  readonly version: string;
+  readonly xmpp: XmppPort;
+  readonly router: ActorRouter;
+  readonly directory: Directory;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+export class StanzaRouter {
+  private inFlight = 0;
+
+  constructor(private readonly o: StanzaRouterOptions) {}
+
+  /** Number of stanzas still being handled (for a graceful stop). */
+  pending(): number {
+    return this.inFlight;
+  }
+
+  /** Handles one stanza; never throws (failures become stanza errors and log lines). */
+  async route(stanza: Element): Promise<void> {
+    const correlationId = randomUUID();
+    const log = this.o.log.child({ correlationId });
+    this.inFlight++;
+    try {
+      const inbound = parseInbound(stanza, { maxBodyBytes: this.o.maxBodyBytes });
+      await this.dispatch(stanza, inbound, correlationId, log);
+    } catch (err) {
+      if (err instanceof StanzaError) {
+        log.info('stanza refused', { stanza: stanza.name, condition: err.condition, reason: err.text, from: stanza.attrs.from });
+        await this.replyError(stanza, err);
+        return;
+      }
+      log.error('stanza handling failed', { stanza: stanza.name, error: errorMessage(err), from: stanza.attrs.from });
+      await this.replyError(stanza, new StanzaError('internal-server-error', 'the gateway could not process this stanza; try again', 'wait'));
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async dispatch(stanza: Element, inbound: Inbound, correlationId: string, log: Logger): Promise<void> {
+    if (inbound.to.domain !== this.o.componentDomain) return; // the server routed something not for us
+    const envelope = { correlationId };
+    if (inbound.kind === 'message' && inbound.type === 'error') {
+      await this.o.router.domain(inbound.from.domain, { type: 'bounced', condition: readStanzaError(stanza).condition }, envelope);
+      return;
+    }
+    if (inbound.kind === 'iq' && (inbound.type === 'result' || inbound.type === 'error')) return; // answers to our own iqs
+    const verdict = await this.o.router.domain(inbound.from.domain, { type: 'admit', stanza: inbound.kind }, envelope);
+    if ('allowed' in verdict && !verdict.allowed) throw verdict.error;
+
+    if (!inbound.to.local) {
+      await this.toComponent(stanza, inbound);
+      return;
+    }
+    const user = await this.lookup(inbound.to.local);
+    if (!user) {
+      await this.toUnknownUser(stanza, inbound);
+      return;
+    }
+    const remoteJid = bareJid(inbound.from);
+    const key = { teamsUserId: user.id, remoteJid };
+    let outcome: Outcome | undefined;
+    switch (inbound.kind) {
+      case 'message':
+        if (inbound.type === 'groupchat') throw new StanzaError('service-unavailable', 'a Teams user is not a chat room');
+        if (inbound.type === 'headline') return;
+        outcome = await this.o.router.pair(key, { type: 'xmpp-chat', message: inbound }, envelope);
+        break;
+      case 'presence':
+        if (inbound.type === 'error') return;
+        outcome = await this.o.router.pair(
+          key,
+          inbound.type === 'available' || inbound.type === 'unavailable'
+            ? { type: 'xmpp-presence', presence: inbound }
+            : { type: 'xmpp-subscription', presence: inbound },
+          envelope,
+        );
+        break;
+      case 'iq':
+        await this.userIq(stanza, inbound, user);
+        return;
+    }
+    if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
+  }
+
+  private async lookup(localpart: string): Promise<TeamsUser | undefined> {
+    try {
+      return await this.o.directory.byLocalpart(localpart);
+    } catch (err) {
+      if (err instanceof TeamsError) throw new StanzaError('remote-server-timeout', 'the Teams directory is not reachable; try again later');
+      throw err;
+    }
+  }
+
+  /** RFC 6121 §8.5.1: no such user. */
+  private async toUnknownUser(stanza: Element, inbound: Inbound): Promise<void> {
+    if (inbound.kind === 'message') {
+      if (inbound.type === 'chat' || inbound.type === 'normal') throw new StanzaError('item-not-found', 'no such Teams user');
+      return;
+    }
+    if (inbound.kind === 'iq') throw new StanzaError('service-unavailable');
+    if (inbound.type === 'subscribe') throw new StanzaError('item-not-found', 'no such Teams user');
+    if (inbound.type === 'probe') await this.send(presence({ from: stanza.attrs.to ?? '', to: bareJid(inbound.from), type: 'unsubscribed' }));
+  }
+
+  private async toComponent(stanza: Element, inbound: Inbound): Promise<void> {
+    const me = this.o.componentDomain;
+    if (inbound.kind === 'iq') {
+      const payload = inbound.payload;
+      if (inbound.type === 'get' && payload?.is('query', NS.discoInfo)) {
+        await this.send(iqResult(stanza, discoInfoQuery(COMPONENT_INFO, payload.attrs.node)));
+      } else if (inbound.type === 'get' && payload?.is('query', NS.discoItems)) {
+        await this.send(iqResult(stanza, xml('query', { xmlns: NS.discoItems })));
+      } else if (inbound.type === 'get' && payload?.is('ping', NS.ping)) {
+        await this.send(iqResult(stanza));
+      } else if (inbound.type === 'get' && payload?.is('query', NS.version)) {
+        await this.send(
+          iqResult(stanza, xml('query', { xmlns: NS.version }, xml('name', {}, 'xmpp-teams-gateway'), xml('version', {}, this.o.version))),
+        );
+      } else {
+        throw new StanzaError('service-unavailable');
+      }
+      return;
+    }
+    if (inbound.kind === 'message') {
+      if (inbound.type === 'chat' || inbound.type === 'normal') {
+        throw new StanzaError('service-unavailable', `this is the Microsoft Teams gateway; write to a Teams user as user@${me}`);
+      }
+      return;
+    }
+    const to = bareJid(inbound.from);
+    if (inbound.type === 'subscribe') await this.send(presence({ from: me, to, type: 'subscribed' }));
+    if (inbound.type === 'subscribe' || inbound.type === 'probe') {
+      await this.send(presence({ from: me, to, extra: [capsElement(COMPONENT_INFO)] }));
+    }
+  }
+
+  private async userIq(stanza: Element, iq: InboundIq, user: TeamsUser): Promise<void> {
+    const payload = iq.payload;
+    if (iq.type === 'get' && payload?.is('query', NS.discoInfo)) {
+      const info = userInfo(user.displayName);
+      const node = payload.attrs.node;
+      // XEP-0115 §6.2: a query for the caps node#ver answers with the same info.
+      if (node !== undefined && node !== `${CAPS_NODE}#${capsVer(info)}`) throw new StanzaError('item-not-found');
+      await this.send(iqResult(stanza, discoInfoQuery(info, node)));
+      return;
+    }
+    if (iq.type === 'get' && payload?.is('ping', NS.ping)) {
+      await this.send(iqResult(stanza));
+      return;
+    }
+    throw new StanzaError('service-unavailable');
+  }
+
+  private async replyError(stanza: Element, err: StanzaError): Promise<void> {
+    if (!mayReplyWithError(stanza)) return;
+    this.o.metrics.stanzaErrors.inc({ condition: err.condition });
+    await this.send(errorReply(stanza, err));
+  }
+
+  private async send(stanza: Element): Promise<void> {
+    try {
+      await this.o.xmpp.send(stanza);
+    } catch (err) {
+      this.o.log.warn('could not send a reply stanza', { error: errorMessage(err) });
+    }
+  }
+}
+

@@ -1,0 +1,252 @@
+/**
+ * The tenant's directory (Entra ID): users and groups, and the rules Graph applies when creating a user
+ * (https://learn.microsoft.com/en-us/graph/api/user-post-users: required accountEnabled, displayName,
+ * mailNickname, userPrincipalName, passwordProfile; UPN domain must be a verified domain of the tenant; UPNs are
+ * unique, compared case-insensitively) and adding a group member
+ * (https://learn.microsoft.com/en-us/graph/api/group-post-members).
+ */
+import { randomUUID } from 'node:crypto';
+import { faults } from './errors.js';
+import { isGuid } from './ids.js';
+import type { EmulatedGroup, EmulatedUser } from './types.js';
+
+export interface DirectoryUser {
+  readonly id: string;
+  readonly userPrincipalName: string;
+  readonly displayName: string;
+  readonly password: string | undefined;
+  readonly accountEnabled: boolean;
+  readonly givenName: string | null;
+  readonly surname: string | null;
+  readonly jobTitle: string | null;
+  readonly mail: string | null;
+  readonly companyName: string | null;
+  readonly mailNickname: string | null;
+  readonly usageLocation: string | null;
+  readonly passwordPolicies: string | null;
+  readonly department: string | null;
+  readonly officeLocation: string | null;
+  readonly mobilePhone: string | null;
+  readonly preferredLanguage: string | null;
+  readonly businessPhones: readonly string[];
+  readonly createdDateTime: string;
+}
+
+/** The properties GET /users returns without $select (v1.0 default set). */
+export const DEFAULT_USER_PROPERTIES = [
+  'businessPhones',
+  'displayName',
+  'givenName',
+  'jobTitle',
+  'mail',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'surname',
+  'userPrincipalName',
+  'id',
+] as const;
+
+export const SELECTABLE_USER_PROPERTIES: ReadonlySet<string> = new Set<string>([
+  ...DEFAULT_USER_PROPERTIES,
+  'accountEnabled',
+  'companyName',
+  'createdDateTime',
+  'department',
+  'mailNickname',
+  'passwordPolicies',
+  'usageLocation',
+  'userType',
+]);
+
+/** Properties POST /users may carry (a subset of microsoft.graph.user that the emulator keeps). */
+const CREATABLE = new Set([
+  'accountEnabled',
+  'displayName',
+  'mailNickname',
+  'userPrincipalName',
+  'passwordProfile',
+  'passwordPolicies',
+  'givenName',
+  'surname',
+  'jobTitle',
+  'mail',
+  'companyName',
+  'usageLocation',
+  'department',
+  'officeLocation',
+  'mobilePhone',
+  'preferredLanguage',
+  'businessPhones',
+]);
+
+/**
+ * Entra's password rule for cloud accounts: 8-256 characters, three of lower case, upper case, digits, symbols
+ * (https://learn.microsoft.com/en-us/entra/identity/authentication/concept-password-ban-bad-combined-policy).
+ */
+function passwordComplies(p: string): boolean {
+  if (p.length < 8 || p.length > 256) return false;
+  const classes = [/[a-z]/u, /[A-Z]/u, /[0-9]/u, /[^A-Za-z0-9]/u].filter((r) => r.test(p)).length;
+  return classes >= 3;
+}
+
+function optString(body: Record<string, unknown>, key: string): string | null {
+  const v = body[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') throw faults.directoryBadRequest(`Invalid value specified for property '${key}' of resource 'User'.`);
+  return v;
+}
+
+export class Directory {
+  private readonly users = new Map<string, DirectoryUser>();
+  private readonly groups = new Map<string, { id: string; displayName: string; members: Set<string> }>();
+  private readonly verifiedDomains: Set<string>;
+
+  constructor(users: readonly EmulatedUser[], groups: readonly EmulatedGroup[], verifiedDomains: readonly string[]) {
+    this.verifiedDomains = new Set(verifiedDomains.map((d) => d.toLowerCase()));
+    for (const u of users) this.add(u);
+    for (const g of groups) this.groups.set(g.id.toLowerCase(), { id: g.id, displayName: g.displayName, members: new Set() });
+  }
+
+  private add(u: EmulatedUser): DirectoryUser {
+    const user: DirectoryUser = {
+      id: u.id ?? randomUUID(),
+      userPrincipalName: u.userPrincipalName,
+      displayName: u.displayName,
+      password: u.password,
+      accountEnabled: true,
+      givenName: u.givenName ?? null,
+      surname: u.surname ?? null,
+      jobTitle: u.jobTitle ?? null,
+      mail: u.mail ?? null,
+      companyName: u.companyName ?? null,
+      mailNickname: u.userPrincipalName.split('@')[0] ?? null,
+      usageLocation: null,
+      passwordPolicies: null,
+      department: null,
+      officeLocation: null,
+      mobilePhone: null,
+      preferredLanguage: null,
+      businessPhones: [],
+      createdDateTime: new Date().toISOString().replace(/\.\d{3}Z$/u, 'Z'),
+    };
+    if (this.byUpn(user.userPrincipalName)) throw new Error(`duplicate user ${user.userPrincipalName}`);
+    this.users.set(user.id.toLowerCase(), user);
+    return user;
+  }
+
+  all(): DirectoryUser[] {
+    return [...this.users.values()];
+  }
+
+  byId(id: string): DirectoryUser | undefined {
+    return this.users.get(id.toLowerCase());
+  }
+
+  byUpn(upn: string): DirectoryUser | undefined {
+    const key = upn.toLowerCase();
+    return this.all().find((u) => u.userPrincipalName.toLowerCase() === key);
+  }
+
+  /** GET /users/{id | userPrincipalName} accepts either key. */
+  find(idOrUpn: string): DirectoryUser | undefined {
+    return (isGuid(idOrUpn) ? this.byId(idOrUpn) : undefined) ?? this.byUpn(idOrUpn);
+  }
+
+  /**
+   * The loose lookup of the control API and CLI: id, UPN, or a case-insensitive display-name (or UPN) prefix that
+   * names exactly one user.
+   */
+  resolve(query: string): DirectoryUser {
+    const exact = this.find(query);
+    if (exact) return exact;
+    const q = query.toLowerCase();
+    const hits = this.all().filter((u) => u.displayName.toLowerCase().startsWith(q) || u.userPrincipalName.toLowerCase().startsWith(q));
+    if (hits.length === 1) return hits[0] as DirectoryUser;
+    if (hits.length === 0) throw new Error(`no Teams user matches '${query}'`);
+    throw new Error(`'${query}' matches several users: ${hits.map((u) => u.userPrincipalName).join(', ')}`);
+  }
+
+  /** The JSON Graph returns for a user; `select` limits it ($select). */
+  toJson(u: DirectoryUser, select: readonly string[] | undefined): Record<string, unknown> {
+    const full: Record<string, unknown> = { ...u, userType: 'Member' };
+    delete full.password;
+    const out: Record<string, unknown> = {};
+    for (const k of select ?? DEFAULT_USER_PROPERTIES) out[k] = full[k] ?? null;
+    return out;
+  }
+
+  /** POST /users. Validation order and messages follow what Graph answers. */
+  create(body: unknown): DirectoryUser {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw faults.malformedJson();
+    const b = body as Record<string, unknown>;
+    for (const k of Object.keys(b)) {
+      if (!CREATABLE.has(k) && !k.startsWith('@odata')) {
+        throw faults.directoryBadRequest(`Property '${k}' is read-only or does not exist on type 'microsoft.graph.user'.`);
+      }
+    }
+    if (typeof b.accountEnabled !== 'boolean') throw faults.directoryBadRequest("Invalid value specified for property 'accountEnabled' of resource 'User'.");
+    for (const k of ['displayName', 'mailNickname', 'userPrincipalName']) {
+      const v = b[k];
+      if (typeof v !== 'string' || v.trim() === '') throw faults.directoryBadRequest(`Invalid value specified for property '${k}' of resource 'User'.`);
+    }
+    const upn = b.userPrincipalName as string;
+    const profile = b.passwordProfile as { password?: unknown } | undefined;
+    if (typeof profile !== 'object' || profile === null || typeof profile.password !== 'string' || profile.password === '') {
+      throw faults.directoryBadRequest('A password must be specified to create a new user.');
+    }
+    const at = upn.lastIndexOf('@');
+    const domain = at > 0 ? upn.slice(at + 1).toLowerCase() : '';
+    if (!/^[A-Za-z0-9'._!#^~-]+@[A-Za-z0-9.-]+$/u.test(upn) || !this.verifiedDomains.has(domain)) {
+      throw faults.directoryBadRequest(
+        'The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.',
+      );
+    }
+    if (this.byUpn(upn)) throw faults.directoryBadRequest('Another object with the same value for property userPrincipalName already exists.');
+    if (!passwordComplies(profile.password)) {
+      throw faults.directoryBadRequest('The specified password does not comply with password complexity requirements. Please provide a different password.');
+    }
+    const phones = b.businessPhones;
+    const user: DirectoryUser = {
+      ...this.add({ userPrincipalName: upn, displayName: b.displayName as string, password: profile.password }),
+      accountEnabled: b.accountEnabled,
+      givenName: optString(b, 'givenName'),
+      surname: optString(b, 'surname'),
+      jobTitle: optString(b, 'jobTitle'),
+      mail: optString(b, 'mail'),
+      companyName: optString(b, 'companyName'),
+      mailNickname: b.mailNickname as string,
+      usageLocation: optString(b, 'usageLocation'),
+      passwordPolicies: optString(b, 'passwordPolicies'),
+      department: optString(b, 'department'),
+      officeLocation: optString(b, 'officeLocation'),
+      mobilePhone: optString(b, 'mobilePhone'),
+      preferredLanguage: optString(b, 'preferredLanguage'),
+      businessPhones: Array.isArray(phones) ? phones.filter((p): p is string => typeof p === 'string') : [],
+    };
+    this.users.set(user.id.toLowerCase(), user);
+    return user;
+  }
+
+  groupMembers(groupId: string): string[] | undefined {
+    const g = this.groups.get(groupId.toLowerCase());
+    return g ? [...g.members] : undefined;
+  }
+
+  /** POST /groups/{id}/members/$ref with {"@odata.id": ".../directoryObjects/{id}"}. */
+  addGroupMember(groupId: string, body: unknown): void {
+    const g = this.groups.get(groupId.toLowerCase());
+    if (!g) throw faults.directoryNotFound(groupId);
+    const ref = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['@odata.id'] : undefined;
+    if (typeof ref !== 'string') throw faults.directoryBadRequest("Invalid value specified for property '@odata.id'.");
+    const m = /\/(?:directoryObjects|users)(?:\/|\(')([^/'()]+)(?:'\))?\/?$/u.exec(ref);
+    if (!m) throw faults.directoryBadRequest(`Invalid object identifier '${ref}'.`);
+    const memberId = decodeURIComponent(m[1] as string);
+    const user = this.byId(memberId);
+    if (!user) throw faults.directoryNotFound(memberId);
+    if (g.members.has(user.id)) {
+      throw faults.directoryBadRequest("One or more added object references already exist for the following modified properties: 'members'.");
+    }
+    g.members.add(user.id);
+  }
+}

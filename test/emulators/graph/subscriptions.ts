@@ -1,0 +1,402 @@
+/**
+ * Change-notification subscriptions (https://learn.microsoft.com/en-us/graph/api/resources/subscription) for the
+ * resources the gateway uses:
+ * - /users/{id}/chats/getAllMessages and /chats/{id}/messages (chatMessage; created/updated/deleted;
+ *   https://learn.microsoft.com/en-us/graph/teams-changenotifications-chatmessage),
+ * - /communications/presences/{id} and /communications/presences?$filter=id in ('a','b') (presence; updated only;
+ *   at most 650 ids; https://learn.microsoft.com/en-us/graph/changenotifications-for-presence).
+ * Creation validates as Graph does, including the endpoint validation handshake
+ * (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks#notification-endpoint-validation):
+ * POST {url}?validationToken={token}, expecting 200, text/plain and the decoded token back within 10 seconds —
+ * for the notificationUrl and for the lifecycleNotificationUrl alike.
+ * Lifetimes: chatMessage at most 4320 minutes, and past 60 minutes only with a lifecycleNotificationUrl; presence
+ * at most 60 minutes (https://learn.microsoft.com/en-us/graph/api/resources/subscription#subscription-lifetime).
+ * Expired subscriptions are deleted and deliver nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ChatStore, StoredChat } from './chats.js';
+import type { Directory } from './directory.js';
+import { faults, GraphFault } from './errors.js';
+import { isGuid } from './ids.js';
+import type { Notifier } from './notifier.js';
+import { post } from './outbound.js';
+import { authorize, type Operation } from './permissions.js';
+import type { AuthContext } from './tokens.js';
+import type { EmulatedMessage, EmulatedSubscription, LifecycleEvent } from './types.js';
+
+export type SubscriptionTarget =
+  | { readonly kind: 'userChats'; readonly userId: string }
+  | { readonly kind: 'chatMessages'; readonly chatId: string }
+  | { readonly kind: 'presence'; readonly userIds: readonly string[] };
+
+interface StoredSubscription {
+  readonly id: string;
+  readonly resource: string;
+  readonly target: SubscriptionTarget;
+  readonly changeTypes: ReadonlySet<string>;
+  readonly changeType: string;
+  readonly clientState: string | null;
+  notificationUrl: string;
+  readonly lifecycleNotificationUrl: string | null;
+  expiresAt: number;
+  readonly applicationId: string;
+  readonly creatorId: string;
+  readonly ownerKind: 'app' | 'delegated';
+  readonly ownerUserId: string | undefined;
+}
+
+const MAX_MINUTES = { chatMessage: 4320, presence: 60 } as const;
+const MAX_PRESENCE_IDS = 650;
+
+export interface SubscriptionServiceOptions {
+  readonly tenantId: string;
+  readonly url: string;
+  readonly directory: Directory;
+  readonly chats: ChatStore;
+  readonly notifier: Notifier;
+  readonly allowHttpLoopback: boolean;
+  readonly validationTimeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+/** Graph writes DateTimeOffset with seven fractional digits. */
+function graphTime(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '0000Z');
+}
+
+function keyOf(segment: string, name: string): string | undefined {
+  // Accepts both key forms: name/{key} is handled by the caller; name('{key}') here.
+  const m = new RegExp(`^${name}\\('(.*)'\\)$`, 'iu').exec(segment);
+  return m ? (m[1] as string) : undefined;
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Parses a subscription resource; undefined when the emulator does not support it. */
+export function parseResource(resource: string): SubscriptionTarget | undefined {
+  const trimmed = resource.trim().replace(/^\/+/u, '');
+  const q = trimmed.indexOf('?');
+  const path = q === -1 ? trimmed : trimmed.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : trimmed.slice(q + 1));
+  const segs: string[] = [];
+  for (const s of path.split('/')) {
+    const users = keyOf(s, 'users');
+    const chats = keyOf(s, 'chats');
+    const presences = keyOf(s, 'presences');
+    if (users !== undefined) segs.push('users', users);
+    else if (chats !== undefined) segs.push('chats', chats);
+    else if (presences !== undefined) segs.push('presences', presences);
+    else segs.push(decode(s));
+  }
+  const lower = segs.map((s) => s.toLowerCase());
+  if (segs.length === 4 && lower[0] === 'users' && lower[2] === 'chats' && lower[3] === 'getallmessages') {
+    return { kind: 'userChats', userId: segs[1] as string };
+  }
+  if (segs.length === 3 && lower[0] === 'chats' && lower[2] === 'messages') return { kind: 'chatMessages', chatId: segs[1] as string };
+  if (lower[0] === 'communications' && lower[1] === 'presences') {
+    if (segs.length === 3) return { kind: 'presence', userIds: [segs[2] as string] };
+    const filter = query.get('$filter');
+    if (segs.length === 2 && filter !== null) {
+      const m = /^\s*id\s+in\s+\((.*)\)\s*$/iu.exec(filter);
+      if (!m) return undefined;
+      const ids = (m[1] as string).split(',').map((s) => s.trim().replace(/^'(.*)'$/u, '$1'));
+      return { kind: 'presence', userIds: ids.filter(Boolean) };
+    }
+  }
+  return undefined;
+}
+
+export class SubscriptionService {
+  private readonly subs = new Map<string, StoredSubscription>();
+
+  constructor(private readonly o: SubscriptionServiceOptions) {}
+
+  private live(): StoredSubscription[] {
+    const now = Date.now();
+    for (const [id, s] of this.subs) {
+      if (s.expiresAt <= now) {
+        this.subs.delete(id);
+        this.o.log(`subscription ${id} expired and was deleted`);
+      }
+    }
+    return [...this.subs.values()];
+  }
+
+  exists(id: string): boolean {
+    return this.live().some((s) => s.id === id);
+  }
+
+  all(): EmulatedSubscription[] {
+    return this.live().map((s) => this.view(s));
+  }
+
+  private view(s: StoredSubscription): EmulatedSubscription {
+    return {
+      id: s.id,
+      resource: s.resource,
+      changeType: s.changeType,
+      clientState: s.clientState,
+      notificationUrl: s.notificationUrl,
+      lifecycleNotificationUrl: s.lifecycleNotificationUrl,
+      expirationDateTime: graphTime(s.expiresAt),
+      applicationId: s.applicationId,
+      creatorId: s.creatorId,
+      includeResourceData: false,
+      ownerKind: s.ownerKind,
+    };
+  }
+
+  json(s: StoredSubscription | EmulatedSubscription): Record<string, unknown> {
+    const v = 'target' in s ? this.view(s) : s;
+    return {
+      id: v.id,
+      resource: v.resource,
+      applicationId: v.applicationId,
+      changeType: v.changeType,
+      clientState: v.clientState,
+      notificationUrl: v.notificationUrl,
+      notificationQueryOptions: null,
+      lifecycleNotificationUrl: v.lifecycleNotificationUrl,
+      expirationDateTime: v.expirationDateTime,
+      creatorId: v.creatorId,
+      includeResourceData: v.includeResourceData,
+      latestSupportedTlsVersion: 'v1_2',
+      encryptionCertificate: null,
+      encryptionCertificateId: null,
+      notificationUrlAppId: null,
+    };
+  }
+
+  /**
+   * https is required; http on loopback is allowed (unless disabled) because the gateway's webhook listens on plain
+   * http in tests and in the sandbox. Graph itself would refuse it.
+   */
+  private checkUrl(name: string, value: unknown): string {
+    if (typeof value !== 'string' || value === '') throw faults.badRequest(`The '${name}' property is required.`);
+    let u: URL;
+    try {
+      u = new URL(value);
+    } catch {
+      throw faults.badRequest(`Invalid ${name}: '${value}' is not an absolute URL.`);
+    }
+    const loopback = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback && this.o.allowHttpLoopback)) {
+      throw faults.badRequest(`Invalid ${name}: the URL must use the https scheme.`);
+    }
+    return value;
+  }
+
+  private async validateEndpoint(url: string): Promise<void> {
+    const token = `Validation: Testing client application reachability for subscription Request-Id: ${randomUUID()}`;
+    const target = `${url}${url.includes('?') ? '&' : '?'}validationToken=${encodeURIComponent(token)}`;
+    const r = await post(target, '', 'text/plain; charset=utf-8', this.o.validationTimeoutMs);
+    if (!('status' in r) || r.status !== 200) {
+      this.o.log(`validation of ${url} failed: ${'status' in r ? `HTTP ${r.status}` : r.error}`);
+      throw new GraphFault(400, 'ValidationError', 'Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.');
+    }
+    if (!(r.contentType ?? '').toLowerCase().startsWith('text/plain') || r.body !== token) {
+      this.o.log(`validation of ${url} failed: the response did not echo the token as text/plain`);
+      throw new GraphFault(400, 'ValidationError', 'Subscription validation request failed. Response must exactly match validationToken query parameter.');
+    }
+  }
+
+  private expiration(value: unknown, target: SubscriptionTarget, lifecycleUrl: string | null): number {
+    const at = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+    if (Number.isNaN(at)) throw faults.badRequest("The 'expirationDateTime' property is required and must be a date and time.");
+    const now = Date.now();
+    if (at <= now) throw new GraphFault(400, 'ExtensionError', 'Subscription expiration must be in the future.');
+    const max = target.kind === 'presence' ? MAX_MINUTES.presence : MAX_MINUTES.chatMessage;
+    // A little grace, as a client computes "now + max" a moment before Graph receives it.
+    if (at > now + max * 60_000 + 60_000) throw new GraphFault(400, 'ExtensionError', `Subscription expiration can only be ${max} minutes in the future.`);
+    if (target.kind !== 'presence' && lifecycleUrl === null && at > now + 60 * 60_000 + 60_000) {
+      throw faults.badRequest(
+        'lifecycleNotificationUrl is a required property for subscription creation on this resource when the expirationDateTime value is set to greater than 1 hour.',
+      );
+    }
+    return at;
+  }
+
+  /** The permission and membership checks of a resource, for the token creating or renewing a subscription. */
+  private authorizeTarget(auth: AuthContext, target: SubscriptionTarget): void {
+    const op: Operation =
+      target.kind === 'userChats' ? 'subscription.userChatMessages' : target.kind === 'chatMessages' ? 'subscription.chatMessages' : 'subscription.presence';
+    authorize(op, auth);
+    if (target.kind === 'userChats') {
+      const user = this.o.directory.find(target.userId);
+      if (!user) throw faults.directoryNotFound(target.userId);
+      if (auth.kind === 'delegated' && user.id.toLowerCase() !== auth.userId?.toLowerCase()) {
+        throw faults.forbidden("A delegated token can subscribe only to the signed-in user's own chats (/users/{signed-in user id}/chats/getAllMessages).");
+      }
+    } else if (target.kind === 'chatMessages') {
+      const chat = this.o.chats.get(target.chatId);
+      if (!chat) throw faults.notFound(`Chat '${target.chatId}' was not found.`);
+      if (auth.kind === 'delegated' && !this.o.chats.isMember(chat, auth.userId ?? '')) throw faults.forbidden('The signed-in user is not a member of the chat.');
+    } else {
+      if (target.userIds.length === 0) throw faults.badRequest('The presence subscription resource names no user id.');
+      if (target.userIds.length > MAX_PRESENCE_IDS) throw faults.badRequest(`A presence subscription supports at most ${MAX_PRESENCE_IDS} user ids.`);
+      const bad = target.userIds.find((id) => !isGuid(id));
+      if (bad !== undefined) throw faults.badRequest(`Invalid user id '${bad}': presence subscriptions take user object ids (GUIDs).`);
+    }
+  }
+
+  async create(auth: AuthContext, body: unknown): Promise<Record<string, unknown>> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw faults.malformedJson();
+    const b = body as Record<string, unknown>;
+    if (typeof b.resource !== 'string' || b.resource === '') throw faults.badRequest("The 'resource' property is required.");
+    if (typeof b.changeType !== 'string' || b.changeType === '') throw faults.badRequest("The 'changeType' property is required.");
+    const target = parseResource(b.resource);
+    if (!target) throw faults.badRequest(`Resource '${b.resource}' is not supported by the Graph emulator (it supports chat messages and presence).`);
+    const changeTypes = new Set(b.changeType.split(',').map((s) => s.trim().toLowerCase()));
+    const allowed = target.kind === 'presence' ? ['updated'] : ['created', 'updated', 'deleted'];
+    for (const c of changeTypes) {
+      if (!allowed.includes(c)) throw faults.badRequest(`ChangeType '${c}' is not supported for resource '${b.resource}'; supported: ${allowed.join(', ')}.`);
+    }
+    const notificationUrl = this.checkUrl('notificationUrl', b.notificationUrl);
+    const lifecycleUrl = b.lifecycleNotificationUrl === undefined || b.lifecycleNotificationUrl === null ? null : this.checkUrl('lifecycleNotificationUrl', b.lifecycleNotificationUrl);
+    if (b.clientState !== undefined && b.clientState !== null && (typeof b.clientState !== 'string' || b.clientState.length > 128)) {
+      throw faults.badRequest("The 'clientState' property must be a string of at most 128 characters.");
+    }
+    if (b.includeResourceData === true) {
+      if (typeof b.encryptionCertificate !== 'string' || b.encryptionCertificate === '') {
+        throw faults.badRequest("The 'encryptionCertificate' property is required when 'includeResourceData' is true.");
+      }
+      throw faults.badRequest('The Graph emulator does not implement notifications with resource data (includeResourceData).');
+    }
+    const expiresAt = this.expiration(b.expirationDateTime, target, lifecycleUrl);
+    this.authorizeTarget(auth, target);
+    await this.validateEndpoint(notificationUrl);
+    if (lifecycleUrl !== null) await this.validateEndpoint(lifecycleUrl);
+    const s: StoredSubscription = {
+      id: randomUUID(),
+      resource: b.resource,
+      target,
+      changeTypes,
+      changeType: [...changeTypes].join(','),
+      clientState: typeof b.clientState === 'string' ? b.clientState : null,
+      notificationUrl,
+      lifecycleNotificationUrl: lifecycleUrl,
+      expiresAt,
+      applicationId: auth.appId,
+      creatorId: auth.principalId,
+      ownerKind: auth.kind,
+      ownerUserId: auth.userId,
+    };
+    this.subs.set(s.id, s);
+    this.o.log(`subscription ${s.id} created on ${s.resource} by ${auth.kind} ${auth.principalId}`);
+    return this.json(s);
+  }
+
+  /**
+   * The subscriptions a token may see: the app's own, and with a delegated token only those created for the
+   * signed-in user (https://learn.microsoft.com/en-us/graph/api/subscription-list).
+   */
+  private visible(auth: AuthContext): StoredSubscription[] {
+    return this.live().filter(
+      (s) => s.applicationId === auth.appId && (auth.kind === 'app' ? s.ownerKind === 'app' : s.ownerUserId?.toLowerCase() === auth.userId?.toLowerCase()),
+    );
+  }
+
+  private find(auth: AuthContext, id: string): StoredSubscription {
+    const s = this.visible(auth).find((x) => x.id === id);
+    if (!s) throw new GraphFault(404, 'ResourceNotFound', `The subscription '${id}' was not found.`);
+    return s;
+  }
+
+  list(auth: AuthContext): Record<string, unknown>[] {
+    return this.visible(auth).map((s) => this.json(s));
+  }
+
+  get(auth: AuthContext, id: string): Record<string, unknown> {
+    return this.json(this.find(auth, id));
+  }
+
+  /** PATCH: renew (expirationDateTime) and/or move (notificationUrl, validated again). */
+  async update(auth: AuthContext, id: string, body: unknown): Promise<Record<string, unknown>> {
+    const s = this.find(auth, id);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw faults.malformedJson();
+    const b = body as Record<string, unknown>;
+    this.authorizeTarget(auth, s.target);
+    const expiresAt = b.expirationDateTime === undefined ? s.expiresAt : this.expiration(b.expirationDateTime, s.target, s.lifecycleNotificationUrl);
+    let notificationUrl = s.notificationUrl;
+    if (b.notificationUrl !== undefined) {
+      notificationUrl = this.checkUrl('notificationUrl', b.notificationUrl);
+      await this.validateEndpoint(notificationUrl);
+    }
+    s.expiresAt = expiresAt;
+    s.notificationUrl = notificationUrl;
+    return this.json(s);
+  }
+
+  delete(auth: AuthContext, id: string): void {
+    this.subs.delete(this.find(auth, id).id);
+  }
+
+  /** POST /subscriptions/{id}/reauthorize (https://learn.microsoft.com/en-us/graph/api/subscription-reauthorize). */
+  reauthorize(auth: AuthContext, id: string): void {
+    const s = this.find(auth, id);
+    this.authorizeTarget(auth, s.target);
+  }
+
+  private notify(s: StoredSubscription, item: Record<string, unknown>): void {
+    const payload = { value: [{ subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), ...item, clientState: s.clientState, tenantId: this.o.tenantId }] };
+    void this.o.notifier.send(s.id, 'change', s.notificationUrl, payload);
+  }
+
+  /**
+   * A message was posted: notify (basic notification, no resource data) every subscription covering the chat whose
+   * owner may read it. Resource format per the payload example of
+   * https://learn.microsoft.com/en-us/graph/teams-changenotifications-chatmessage#notifications-without-resource-data.
+   */
+  messageCreated(chat: StoredChat, m: EmulatedMessage): void {
+    const resource = `chats('${chat.id}')/messages('${m.id}')`;
+    for (const s of this.live()) {
+      if (!s.changeTypes.has('created')) continue;
+      const t = s.target;
+      const covers =
+        t.kind === 'userChats'
+          ? this.o.chats.isMember(chat, this.o.directory.find(t.userId)?.id ?? t.userId)
+          : t.kind === 'chatMessages' && t.chatId === chat.id && (s.ownerKind === 'app' || this.o.chats.isMember(chat, s.ownerUserId ?? ''));
+      if (!covers) continue;
+      this.notify(s, {
+        changeType: 'created',
+        resource,
+        resourceData: { id: m.id, '@odata.type': '#Microsoft.Graph.chatMessage', '@odata.id': resource },
+      });
+    }
+  }
+
+  /** A user's shown presence changed (https://learn.microsoft.com/en-us/graph/changenotifications-for-presence#receive-presence-event-notifications). */
+  presenceChanged(userId: string): void {
+    for (const s of this.live()) {
+      const t = s.target;
+      if (t.kind !== 'presence' || !t.userIds.some((id) => id.toLowerCase() === userId.toLowerCase())) continue;
+      this.notify(s, {
+        changeType: 'updated',
+        resource: `communications/presences/${userId}`,
+        resourceData: { '@odata.id': `users/${userId}/presence`, '@odata.type': '#microsoft.graph.presence', id: userId },
+        organizationId: this.o.tenantId,
+      });
+    }
+  }
+
+  /**
+   * Sends a lifecycle notification (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events);
+   * subscriptionRemoved also deletes the subscription, as Graph has by then.
+   */
+  async fireLifecycle(id: string, event: LifecycleEvent): Promise<void> {
+    const s = this.live().find((x) => x.id === id);
+    if (!s) throw new Error(`no subscription ${id}`);
+    if (!s.lifecycleNotificationUrl) throw new Error(`subscription ${id} has no lifecycleNotificationUrl`);
+    if (event === 'subscriptionRemoved') this.subs.delete(id);
+    const payload = {
+      value: [{ subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), tenantId: this.o.tenantId, clientState: s.clientState, lifecycleEvent: event }],
+    };
+    await this.o.notifier.send(s.id, 'lifecycle', s.lifecycleNotificationUrl, payload);
+  }
+}

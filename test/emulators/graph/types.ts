@@ -1,0 +1,156 @@
+/**
+ * Public types of the Microsoft Graph + Entra ID emulator (test and demo tool). Everything a caller of
+ * startGraphEmulator() sees is declared here; the modules beside it implement one concern each.
+ */
+
+export interface EmulatedApp {
+  clientId: string;
+  clientSecret?: string;
+  /** Allows ROPC (public client flows), as the app registration's "Allow public client flows" switch does. */
+  allowPublicClient: boolean;
+  /** Admin-consented application permissions (token claim `roles`). */
+  applicationPermissions: string[];
+  /** Admin-consented delegated permissions (token claim `scp`). */
+  delegatedPermissions: string[];
+}
+
+export interface EmulatedUser {
+  /** Object id; a GUID is generated when absent. */
+  id?: string;
+  userPrincipalName: string;
+  displayName: string;
+  password?: string;
+  givenName?: string;
+  surname?: string;
+  jobTitle?: string;
+  mail?: string;
+  companyName?: string;
+}
+
+export interface EmulatedGroup {
+  id: string;
+  displayName: string;
+}
+
+export interface GraphEmulatorOptions {
+  tls: { key: string; cert: string };
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (ephemeral). */
+  port?: number;
+  tenantId: string;
+  /** The UPN domains POST /users accepts. */
+  verifiedDomains: string[];
+  apps: EmulatedApp[];
+  users: EmulatedUser[];
+  /** Groups that POST /groups/{id}/members/$ref can add to. */
+  groups?: EmulatedGroup[];
+  /** Pauses between notification delivery attempts; default [1000, 2000, 5000, 10000, 30000, 60000]. */
+  notificationRetryDelaysMs?: number[];
+  /** How long a notification POST may take before it counts as failed; default 10000 (Learn's 10 s window). */
+  notificationTimeoutMs?: number;
+  /** How long the validation handshake may take; default 10000 (Learn: "within 10 seconds"). */
+  validationTimeoutMs?: number;
+  /**
+   * Graph requires https notification URLs. The gateway's webhook listens on plain http on loopback in tests and
+   * in the sandbox, so http://127.0.0.1 and http://localhost are accepted unless this is false. Default true.
+   */
+  allowHttpNotificationUrlOnLoopback?: boolean;
+  /** Access token lifetime (expires_in); default 3599 as Entra ID issues. */
+  tokenLifetimeSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export interface EmulatedMessage {
+  id: string;
+  chatId: string;
+  createdDateTime: string;
+  from: { userId: string; displayName: string };
+  body: { contentType: 'html' | 'text'; content: string };
+}
+
+export interface EmulatedChatMember {
+  userId: string;
+  upn: string;
+  displayName: string;
+}
+
+export interface EmulatedChat {
+  id: string;
+  chatType: 'oneOnOne';
+  members: EmulatedChatMember[];
+  messages: EmulatedMessage[];
+}
+
+export interface ThrottleRule {
+  method?: string;
+  /** RegExp tested on the request path (with query), or a substring of it. */
+  path: RegExp | string;
+  count: number;
+  retryAfterSeconds: number;
+  status?: 429 | 503;
+}
+
+export interface EmulatedSubscription {
+  id: string;
+  resource: string;
+  changeType: string;
+  clientState: string | null;
+  notificationUrl: string;
+  lifecycleNotificationUrl: string | null;
+  expirationDateTime: string;
+  applicationId: string;
+  /** The signed-in user (delegated) or the app's service principal (application). */
+  creatorId: string;
+  includeResourceData: boolean;
+  ownerKind: 'app' | 'delegated';
+}
+
+export interface DeliveryRecord {
+  subscriptionId: string;
+  url: string;
+  kind: 'change' | 'lifecycle';
+  /** 1 for the first try. */
+  attempt: number;
+  /** Epoch milliseconds when the attempt started. */
+  at: number;
+  status?: number;
+  error?: string;
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  tokenKind: 'app' | 'delegated' | 'none';
+  /** Epoch milliseconds when the request arrived. */
+  at: number;
+}
+
+export interface PresenceView {
+  availability: string;
+  activity: string;
+  statusMessage: string | undefined;
+}
+
+export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
+
+export interface GraphEmulator {
+  /** https://127.0.0.1:<port> — both the authority host and the Graph base URL. */
+  readonly url: string;
+  readonly tenantId: string;
+  /** Posts as a Teams user into the 1:1 chat with `to` (upn, id, or display-name prefix), creating it if needed. */
+  sendAs(user: string, to: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
+  /** The user's own Teams client presence session; availability Offline signs the client out. */
+  setPresence(user: string, availability: string, activity: string): void;
+  presenceOf(user: string): PresenceView;
+  chatsOf(user: string): EmulatedChat[];
+  user(userOrUpn: string): (EmulatedUser & { id: string }) | undefined;
+  groupMembers(groupId: string): string[] | undefined;
+  throttle(rule: ThrottleRule): void;
+  subscriptions(): readonly EmulatedSubscription[];
+  deliveries(): readonly DeliveryRecord[];
+  fireLifecycle(subscriptionId: string, event: LifecycleEvent): Promise<void>;
+  requests(): readonly RequestRecord[];
+  close(): Promise<void>;
+}

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { NotificationFormatError, parseNotificationCollection, parseResource } from '../../src/protocol/graph-notification.js';
+
+describe('Graph change notification resources', () => {
+  const table: [string, ReturnType<typeof parseResource>][] = [
+    ["chats('19:a_b@unq.gbl.spaces')/messages('1700000000000')", { kind: 'chatMessage', chatId: '19:a_b@unq.gbl.spaces', messageId: '1700000000000' }],
+    ['chats/19:a_b@unq.gbl.spaces/messages/17', { kind: 'chatMessage', chatId: '19:a_b@unq.gbl.spaces', messageId: '17' }],
+    ["users('u1')/chats('c1')/messages('m1')", { kind: 'chatMessage', chatId: 'c1', messageId: 'm1' }],
+    ["communications/presences('5a1b')", { kind: 'presence', userId: '5a1b' }],
+    ['/users/5a1b/presence', { kind: 'presence', userId: '5a1b' }],
+    ['/teams/x/channels/y', { kind: 'unknown', resource: '/teams/x/channels/y' }],
+  ];
+  for (const [resource, expected] of table) it(resource, () => assert.deepEqual(parseResource(resource), expected));
+});
+
+describe('notification collections', () => {
+  it('parses change and lifecycle notifications', () => {
+    const items = parseNotificationCollection({
+      value: [
+        { subscriptionId: 's1', clientState: 'cs', changeType: 'created', resource: "chats('c')/messages('m')" },
+        { subscriptionId: 's2', clientState: 'cs', lifecycleEvent: 'reauthorizationRequired' },
+      ],
+    });
+    assert.equal(items[0]?.target.kind, 'chatMessage');
+    assert.equal(items[1]?.lifecycleEvent, 'reauthorizationRequired');
+  });
+  for (const bad of [null, {}, { value: 'x' }, { value: [1] }, { value: [{ clientState: 'x' }] }, { value: [{ subscriptionId: 's' }] }]) {
+    it(`rejects ${JSON.stringify(bad)}`, () => assert.throws(() => parseNotificationCollection(bad), NotificationFormatError));
+  }
+});

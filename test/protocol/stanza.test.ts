@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import xml from '@xmpp/xml';
+import { chatMessage, iqResult, mayReplyWithError, parseInbound, presence, receipt } from '../../src/protocol/stanza.js';
+import { StanzaError, errorReply, readStanzaError } from '../../src/protocol/stanza-error.js';
+
+const limits = { maxBodyBytes: 100 };
+const base = { from: 'juliet@xmpp.example/balcony', to: 'alice@teams.xmpp.example' };
+
+function condition(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof StanzaError) return err.condition;
+    throw err;
+  }
+  return 'none';
+}
+
+describe('parsing inbound stanzas', () => {
+  it('reads a chat message with a receipt request and origin-id', () => {
+    const m = parseInbound(
+      xml('message', { ...base, type: 'chat', id: 'm1' }, xml('body', {}, 'hi'), xml('request', { xmlns: 'urn:xmpp:receipts' }), xml('origin-id', { xmlns: 'urn:xmpp:sid:0', id: 'o1' })),
+      limits,
+    );
+    assert.equal(m.kind, 'message');
+    if (m.kind !== 'message') return;
+    assert.equal(m.body, 'hi');
+    assert.equal(m.receiptRequested, true);
+    assert.equal(m.originId, 'o1');
+    assert.equal(m.from.resource, 'balcony');
+  });
+  it('reads presence show, status and priority', () => {
+    const p = parseInbound(xml('presence', base, xml('show', {}, 'dnd'), xml('status', {}, 'busy'), xml('priority', {}, '5')), limits);
+    assert.deepEqual(p.kind === 'presence' && [p.type, p.show, p.status, p.priority], ['available', 'dnd', 'busy', 5]);
+  });
+  const errors: [string, () => unknown, string][] = [
+    ['missing from', () => parseInbound(xml('message', { to: base.to }), limits), 'bad-request'],
+    ['malformed JID', () => parseInbound(xml('message', { ...base, from: "o'brien@x" }), limits), 'jid-malformed'],
+    ['unknown message type', () => parseInbound(xml('message', { ...base, type: 'shout' }), limits), 'bad-request'],
+    ['oversized body', () => parseInbound(xml('message', base, xml('body', {}, 'é'.repeat(51))), limits), 'policy-violation'],
+    ['bad show', () => parseInbound(xml('presence', base, xml('show', {}, 'sleepy')), limits), 'bad-request'],
+    ['bad priority', () => parseInbound(xml('presence', base, xml('priority', {}, '300')), limits), 'bad-request'],
+    ['iq without id', () => parseInbound(xml('iq', { ...base, type: 'get' }, xml('ping', { xmlns: 'urn:xmpp:ping' })), limits), 'bad-request'],
+    ['iq with two payloads', () => parseInbound(xml('iq', { ...base, type: 'get', id: '1' }, xml('a'), xml('b')), limits), 'bad-request'],
+    ['unknown stanza', () => parseInbound(xml('foo', base), limits), 'bad-request'],
+  ];
+  for (const [name, fn, cond] of errors) it(`${name} -> <${cond}/>`, () => assert.equal(condition(fn), cond));
+});
+
+describe('building stanzas', () => {
+  it('chat message, receipt, presence and iq result', () => {
+    const m = chatMessage({ from: 'a@t', to: 'j@x', id: '1', body: 'x < y\nz' });
+    assert.deepEqual([m.attrs.type, m.attrs.from, m.attrs.to, m.getChildText('body')], ['chat', 'a@t', 'j@x', 'x < y\nz']);
+    assert.match(m.toString(), /<body>x &lt; y\nz<\/body>/u);
+    assert.equal(m.getChild('stanza-id', 'urn:xmpp:sid:0')?.attrs.id, '1');
+    const r = receipt({ from: 'a@t', to: 'j@x/r', forId: 'm1', id: '2' });
+    assert.equal(r.getChild('received', 'urn:xmpp:receipts')?.attrs.id, 'm1');
+    const p = presence({ from: 'a@t', to: 'j@x', show: 'dnd', status: 'In a call' });
+    assert.equal(p.attrs.type, undefined);
+    assert.equal(p.getChildText('show'), 'dnd');
+    assert.equal(presence({ from: 'a@t', to: 'j@x', type: 'unavailable' }).attrs.type, 'unavailable');
+    const res = iqResult(xml('iq', { from: 'j@x/r', to: 'a@t', id: '7', type: 'get' }));
+    assert.deepEqual([res.attrs.type, res.attrs.to, res.attrs.from, res.attrs.id], ['result', 'j@x/r', 'a@t', '7']);
+  });
+  it('error replies swap addresses, keep the id and carry the condition (RFC 6120 §8.3)', () => {
+    const req = xml('message', { ...base, id: 'm9', type: 'chat' }, xml('body', {}, 'x'));
+    const err = errorReply(req, new StanzaError('item-not-found', 'no such user'));
+    assert.deepEqual([err.attrs.type, err.attrs.to, err.attrs.from, err.attrs.id], ['error', base.from, base.to, 'm9']);
+    const read = readStanzaError(err);
+    assert.equal(read.condition, 'item-not-found');
+    assert.equal(read.type, 'cancel');
+    assert.equal(read.text, 'no such user');
+  });
+  it('never answers an error with an error', () => {
+    assert.equal(mayReplyWithError(xml('message', { type: 'error' })), false);
+    assert.equal(mayReplyWithError(xml('iq', { type: 'result' })), false);
+    assert.equal(mayReplyWithError(xml('iq', { type: 'get' })), true);
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * A complete federation on loopback for end-to-end tests: real Prosody, the Graph emulator (HTTPS, the test
+ * CA), and one gateway node as a child process started by the CLI. Each test file gets its own ports and
+ * directory, so files can run in parallel.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index.js';
+import { DEMO } from '../../src/sandbox/demo-tenant.js';
+import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
+import { ProsodyServer } from '../../src/sandbox/prosody.js';
+import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
+import { GatewayProcess } from './gateway-process.js';
+import { freePorts } from './ports.js';
+import { TestXmppClient } from './xmpp-client.js';
+
+export const COMPONENT = DEMO.componentDomain;
+export const XMPP_DOMAIN = DEMO.xmppDomain;
+
+export function testTlsDir(): string {
+  const dir = process.env.XTG_TEST_TLS_DIR;
+  if (!dir || !process.env.NODE_EXTRA_CA_CERTS) throw new Error('run the tests with `npm test` (it sets XTG_TEST_TLS_DIR and NODE_EXTRA_CA_CERTS)');
+  return dir;
+}
+
+export interface FederationOptions {
+  readonly applicationPermissions?: readonly string[];
+  readonly delegatedPermissions?: readonly string[];
+  readonly idleSeconds?: number;
+}
+
+export class Federation {
+  private clients: TestXmppClient[] = [];
+  gateway!: GatewayProcess;
+
+  private constructor(
+    readonly dir: string,
+    readonly emulator: GraphEmulator,
+    readonly prosody: ProsodyServer,
+    readonly configPath: string,
+    readonly ports: { c2s: number; component: number; webhook: number; admin: number },
+  ) {}
+
+  static async start(o: FederationOptions = {}): Promise<Federation> {
+    const tls = await ensureTlsMaterial(testTlsDir());
+    const dir = await mkdtemp(join(tmpdir(), 'xtg-e2e-'));
+    const [c2s, component, webhook, admin] = (await freePorts(4)) as [number, number, number, number];
+    const emulator = await startGraphEmulator({
+      tls: { key: tls.key, cert: tls.cert },
+      port: 0,
+      tenantId: DEMO.tenantId,
+      verifiedDomains: [DEMO.teamsDomain, 'fabrikam.example', DEMO.puppetDomain],
+      apps: [
+        {
+          clientId: DEMO.clientId,
+          clientSecret: DEMO.clientSecret,
+          allowPublicClient: true,
+          applicationPermissions: [...(o.applicationPermissions ?? DEMO.applicationPermissions)],
+          delegatedPermissions: [...(o.delegatedPermissions ?? DEMO.delegatedPermissions)],
+        },
+      ],
+      users: DEMO.teamsUsers.map((u) => ({ ...u })),
+      notificationRetryDelaysMs: [300, 600, 1200, 2400],
+    });
+    const prosody = await ProsodyServer.start({
+      dir: join(dir, 'prosody'),
+      vhost: DEMO.xmppDomain,
+      components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }],
+      c2sPort: c2s,
+      componentPort: component,
+      users: DEMO.xmppUsers,
+    });
+    const configPath = join(dir, 'gateway.yaml');
+    await writeLoopbackConfig(configPath, {
+      componentPort: component,
+      emulatorUrl: emulator.url,
+      webhookPort: webhook,
+      adminPort: admin,
+      sqlitePath: join(dir, 'gateway.sqlite'),
+      logLevel: 'debug',
+      ...(o.idleSeconds ? { idleSeconds: o.idleSeconds } : {}),
+    });
+    const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin });
+    f.gateway = await GatewayProcess.start(configPath, admin);
+    await f.waitForLink();
+    return f;
+  }
+
+  /** The component is bound once the link is online; /healthz says so. */
+  async waitForLink(): Promise<void> {
+    await this.gateway.waitHealthy();
+  }
+
+  async restartGateway(how: 'stop' | 'kill' = 'stop'): Promise<void> {
+    if (how === 'kill') await this.gateway.kill();
+    else await this.gateway.stop();
+    this.gateway = await GatewayProcess.start(this.configPath, this.ports.admin);
+  }
+
+  async client(user: 'juliet' | 'romeo', resource = 'test'): Promise<TestXmppClient> {
+    const u = DEMO.xmppUsers.find((x) => x.user === user);
+    if (!u) throw new Error(`no XMPP user ${user}`);
+    const c = await TestXmppClient.connect({ port: this.ports.c2s, domain: DEMO.xmppDomain, user, password: u.password, resource });
+    this.clients.push(c);
+    return c;
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.clients) await c.stop();
+    await this.gateway?.stop().catch(() => undefined);
+    await this.prosody.stop();
+    await this.emulator.close();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `check` until it returns a value (not undefined) or the time is up. */
+export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

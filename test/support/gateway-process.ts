@@ -1,0 +1,85 @@
+/**
+ * A gateway node as a child process, started by the real CLI with a real config file, exactly as an operator
+ * would start it. Its JSON log lines are kept for assertions (and printed when a test fails).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+export type LogLine = Record<string, unknown> & { level?: string; message?: string };
+
+export class GatewayProcess {
+  readonly lines: LogLine[] = [];
+  readonly stderr: string[] = [];
+  private exit: Promise<number | null>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly adminPort: number,
+  ) {
+    let buf = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      let i: number;
+      while ((i = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.stderr.push(line);
+        }
+      }
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => this.stderr.push(d));
+    this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  static async start(configPath: string, adminPort: number, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+    const child = spawn(process.execPath, [MAIN, 'start', '--config', configPath], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const g = new GatewayProcess(child, adminPort);
+    await g.waitHealthy();
+    return g;
+  }
+
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`gateway exited (${this.child.exitCode}):\n${this.stderr.join('')}`);
+      try {
+        if ((await fetch(`http://127.0.0.1:${this.adminPort}/healthz`)).ok) return;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`gateway not healthy after ${timeoutMs} ms:\n${this.dump()}`);
+  }
+
+  async metrics(): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${this.adminPort}/metrics`)).text();
+  }
+
+  dump(): string {
+    return [...this.lines.map((l) => JSON.stringify(l)), ...this.stderr].join('\n');
+  }
+
+  /** Graceful stop (SIGTERM); resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    const code = await this.exit;
+    clearTimeout(timer);
+    return code;
+  }
+
+  /** Crash (SIGKILL): nothing gets to clean up. */
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exit;
+  }
+}

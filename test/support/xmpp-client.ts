@@ -1,0 +1,78 @@
+/**
+ * A real XMPP client (xmpp.js @xmpp/client) for end-to-end tests: logs in to the test Prosody over c2s and
+ * records every stanza it receives, so a test can wait for the one it expects.
+ */
+import { client, xml, type XmppClient } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+
+export class TestXmppClient {
+  readonly received: Element[] = [];
+  private waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
+  private constructor(
+    readonly jid: string,
+    private readonly c: XmppClient,
+  ) {}
+
+  static async connect(o: { port: number; domain: string; user: string; password: string; resource?: string }): Promise<TestXmppClient> {
+    const c = client({ service: `xmpp://127.0.0.1:${o.port}`, domain: o.domain, username: o.user, password: o.password, resource: o.resource ?? 'test' });
+    c.on('error', () => undefined);
+    const jid = await c.start();
+    const t = new TestXmppClient(jid.toString(), c);
+    c.on('stanza', (el: Element) => t.onStanza(el));
+    return t;
+  }
+
+  get bare(): string {
+    return this.jid.split('/')[0] as string;
+  }
+
+  private onStanza(el: Element): void {
+    this.received.push(el);
+    for (const w of [...this.waiters]) {
+      if (w.pred(el)) {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        w.resolve(el);
+      }
+    }
+  }
+
+  /** Resolves with the first stanza (already received or future) matching `pred`. */
+  waitFor(pred: (el: Element) => boolean, timeoutMs = 10_000, what = 'stanza'): Promise<Element> {
+    const hit = this.received.find(pred);
+    if (hit) return Promise.resolve(hit);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x.resolve !== done);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received:\n${this.received.map(String).join('\n')}`));
+      }, timeoutMs);
+      const done = (el: Element) => {
+        clearTimeout(timer);
+        resolve(el);
+      };
+      this.waiters.push({ pred, resolve: done });
+    });
+  }
+
+  async send(el: Element): Promise<void> {
+    await this.c.send(el);
+  }
+
+  async sendPresence(attrs: Record<string, string> = {}, ...children: Element[]): Promise<void> {
+    await this.c.send(xml('presence', attrs, ...children));
+  }
+
+  /** Sends an iq and resolves with the answer (result or error), whatever its type. */
+  async iq(to: string, type: 'get' | 'set', payload: Element, timeoutMs = 10_000): Promise<Element> {
+    const id = `iq-${Math.random().toString(36).slice(2)}`;
+    const answer = this.waitFor((el) => el.name === 'iq' && el.attrs.id === id, timeoutMs, `iq answer ${id}`);
+    await this.c.send(xml('iq', { to, type, id }, payload));
+    return answer;
+  }
+
+  async stop(): Promise<void> {
+    this.c.reconnect.stop();
+    await this.c.stop().catch(() => undefined);
+  }
+}
+
+export { xml };
