@@ -30,6 +30,7 @@ describe('federation path on one node', { timeout: 180_000 }, () => {
   before(async () => {
     f = await Federation.start();
     juliet = await f.client('juliet');
+    await juliet.requestRoster();
     await juliet.sendPresence(); // initial presence: the server delivers messages to available resources
   });
 

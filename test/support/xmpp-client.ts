@@ -69,6 +69,14 @@ export class TestXmppClient {
     return answer;
   }
 
+  /** RFC 6121 §2.2: a client that fetched the roster is an "interested resource" and gets subscription stanzas. */
+  async requestRoster(): Promise<Element> {
+    const id = `roster-${Math.random().toString(36).slice(2)}`;
+    const answer = this.waitFor((el) => el.name === 'iq' && el.attrs.id === id, 10_000, 'roster result');
+    await this.c.send(xml('iq', { type: 'get', id }, xml('query', { xmlns: 'jabber:iq:roster' })));
+    return answer;
+  }
+
   async stop(): Promise<void> {
     this.c.reconnect.stop();
     await this.c.stop().catch(() => undefined);

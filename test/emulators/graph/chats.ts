@@ -24,6 +24,7 @@ function iso(ms: number): string {
 
 export class ChatStore {
   private readonly chats = new Map<string, StoredChat>();
+  private readonly listeners: ((chat: StoredChat, m: EmulatedMessage) => void)[] = [];
   private lastMessageId = 0;
 
   constructor(
@@ -51,6 +52,11 @@ export class ChatStore {
     return { chat, created: true };
   }
 
+  /** Called for every new message (change notifications). */
+  onMessage(listener: (chat: StoredChat, m: EmulatedMessage) => void): void {
+    this.listeners.push(listener);
+  }
+
   isMember(chat: StoredChat, userId: string): boolean {
     return chat.memberIds.includes(userId.toLowerCase());
   }
@@ -72,6 +78,7 @@ export class ChatStore {
     };
     chat.messages.push(message);
     chat.lastUpdatedDateTime = message.createdDateTime;
+    for (const l of this.listeners) l(chat, message);
     return message;
   }
 

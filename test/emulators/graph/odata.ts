@@ -65,10 +65,3 @@ export function parseFilter(raw: string): FilterClause[] {
     rest = rest.slice(and[0].length);
   }
 }
-
-/** Returns only the selected properties (and always @odata.type-free plain values). */
-export function project(full: Record<string, unknown>, select: readonly string[] | undefined, defaults: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of select ?? defaults) out[k] = full[k] ?? null;
-  return out;
-}

@@ -252,6 +252,7 @@ export class SubscriptionService {
     if (typeof b.changeType !== 'string' || b.changeType === '') throw faults.badRequest("The 'changeType' property is required.");
     const target = parseResource(b.resource);
     if (!target) throw faults.badRequest(`Resource '${b.resource}' is not supported by the Graph emulator (it supports chat messages and presence).`);
+    this.authorizeTarget(auth, target);
     const changeTypes = new Set(b.changeType.split(',').map((s) => s.trim().toLowerCase()));
     const allowed = target.kind === 'presence' ? ['updated'] : ['created', 'updated', 'deleted'];
     for (const c of changeTypes) {
@@ -269,7 +270,6 @@ export class SubscriptionService {
       throw faults.badRequest('The Graph emulator does not implement notifications with resource data (includeResourceData).');
     }
     const expiresAt = this.expiration(b.expirationDateTime, target, lifecycleUrl);
-    this.authorizeTarget(auth, target);
     await this.validateEndpoint(notificationUrl);
     if (lifecycleUrl !== null) await this.validateEndpoint(lifecycleUrl);
     const s: StoredSubscription = {

@@ -6,7 +6,7 @@
  * - ID token claims (v2.0: aud = client id, preferred_username, oid, tid): https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference
  * - client_info (base64url JSON {uid, utid}), which MSAL turns into the account's home id.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { faults } from './errors.js';
 import { guidFrom } from './ids.js';
 import type { JwtClaims, JwtSigner } from './jwt.js';
@@ -27,8 +27,8 @@ export interface TokenUser {
   readonly id: string;
   readonly userPrincipalName: string;
   readonly displayName: string;
-  readonly givenName?: string | undefined;
-  readonly surname?: string | undefined;
+  readonly givenName?: string | null | undefined;
+  readonly surname?: string | null | undefined;
 }
 
 export interface TokenApp {
@@ -229,13 +229,4 @@ export function resourceOfScopes(scopes: readonly string[]): string | undefined 
     return 'https://graph.microsoft.com';
   }
   return undefined;
-}
-
-export function correlationIdOf(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const v = headers['client-request-id'];
-  return typeof v === 'string' && v ? v : undefined;
-}
-
-export function newTraceId(): string {
-  return randomUUID();
 }

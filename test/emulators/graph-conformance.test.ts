@@ -1,0 +1,520 @@
+/**
+ * Conformance of the Graph + Entra ID emulator, exercised through the real client libraries the gateway uses
+ * (@azure/identity credentials, @microsoft/microsoft-graph-client with TokenCredentialAuthenticationProvider),
+ * and through plain HTTP where the libraries hide what is checked. Needs NODE_EXTRA_CA_CERTS=<dir>/ca.pem and
+ * XTG_TEST_TLS_DIR=<dir> (src/sandbox/tls.ts material).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ClientSecretCredential, UsernamePasswordCredential, type TokenCredential } from '@azure/identity';
+import { Client, GraphError, PageIterator, type PageCollection } from '@microsoft/microsoft-graph-client';
+import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
+import { parseNotificationCollection } from '../../src/protocol/graph-notification.js';
+import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
+import { startGraphEmulator, type GraphEmulator } from './graph/index.js';
+
+const TENANT = '0d5f7a3e-8b1c-4e2a-9f6d-3c4b5a697e80';
+const GATEWAY_APP = 'a1b2c3d4-0000-4000-8000-00000000000a';
+const GATEWAY_SECRET = 'gateway-secret-value';
+/** A public client without ChatMessage.Send. */
+const READER_APP = 'a1b2c3d4-0000-4000-8000-00000000000b';
+/** A confidential client that does not allow public client flows. */
+const CONFIDENTIAL_APP = 'a1b2c3d4-0000-4000-8000-00000000000c';
+const ALICE_ID = '11111111-1111-4111-8111-111111111111';
+const GROUP_ID = '99999999-9999-4999-8999-999999999999';
+const CLI = fileURLToPath(new URL('./graph/teams-cli.js', import.meta.url));
+
+/** A plain-http webhook on loopback, as the gateway's is in tests: echoes validation tokens, records the rest. */
+class Webhook {
+  private server: Server | undefined;
+  private base = '';
+  readonly received = new Map<string, unknown[]>();
+  /** Per hook name: statuses to answer notifications with, in order (then 202). */
+  readonly script = new Map<string, number[]>();
+  /** Hook names whose validation requests are answered without echoing the token. */
+  readonly refuseValidation = new Set<string>();
+  private waiters: (() => void)[] = [];
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', () => resolve()));
+    const a = this.server.address();
+    this.base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+  }
+
+  url(name: string): string {
+    return `${this.base}/hooks/${name}`;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', this.base);
+      const name = url.pathname.split('/').pop() ?? '';
+      const token = url.searchParams.get('validationToken');
+      if (token !== null) {
+        if (this.refuseValidation.has(name)) res.writeHead(200, { 'content-type': 'text/plain' }).end('not the token');
+        else res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(token);
+        return;
+      }
+      const status = this.script.get(name)?.shift() ?? 202;
+      if (status >= 200 && status < 300) {
+        const list = this.received.get(name) ?? [];
+        list.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+        this.received.set(name, list);
+        for (const w of this.waiters.splice(0)) w();
+      }
+      res.writeHead(status).end();
+    });
+  }
+
+  async waitFor(name: string, count: number, timeoutMs = 5000): Promise<unknown[]> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.received.get(name)?.length ?? 0) < count) {
+      if (Date.now() > deadline) throw new Error(`webhook ${name}: expected ${count} notifications, got ${this.received.get(name)?.length ?? 0}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return this.received.get(name) ?? [];
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    s?.closeAllConnections();
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof Error, 'rejected with an Error');
+    return err as Error & Record<string, unknown>;
+  }
+  assert.fail('expected a rejection');
+}
+
+async function waitUntil(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function graphError(p: Promise<unknown>): Promise<GraphError> {
+  const err = await rejection(p);
+  assert.ok(err instanceof GraphError, `a GraphError, got ${err.name}: ${err.message}`);
+  return err;
+}
+
+describe('Graph + Entra ID emulator conformance', () => {
+  let em: GraphEmulator;
+  const hooks = new Webhook();
+  let opts: { authorityHost: string; disableInstanceDiscovery: boolean };
+  let scope: string;
+  let appCredential: TokenCredential;
+  let app: Client;
+  const userClient = (appId: string, upn: string, password: string) =>
+    client(new UsernamePasswordCredential(TENANT, appId, upn, password, opts));
+  const client = (credential: TokenCredential) =>
+    Client.initWithMiddleware({
+      authProvider: new TokenCredentialAuthenticationProvider(credential, { scopes: [scope] }),
+      baseUrl: `${em.url}/`,
+      customHosts: new Set(['127.0.0.1']),
+    });
+  const userId = (upn: string) => {
+    const u = em.user(upn);
+    assert.ok(u, upn);
+    return u.id;
+  };
+
+  before(async () => {
+    const dir = process.env.XTG_TEST_TLS_DIR;
+    if (!dir) throw new Error('XTG_TEST_TLS_DIR is not set (and NODE_EXTRA_CA_CERTS must name its ca.pem)');
+    const tls = await ensureTlsMaterial(dir);
+    await hooks.start();
+    em = await startGraphEmulator({
+      tls: { key: tls.key, cert: tls.cert },
+      tenantId: TENANT,
+      verifiedDomains: ['contoso.example', 'xmpp.contoso.example'],
+      notificationRetryDelaysMs: [200, 400],
+      groups: [{ id: GROUP_ID, displayName: 'XMPP users' }],
+      apps: [
+        {
+          clientId: GATEWAY_APP,
+          clientSecret: GATEWAY_SECRET,
+          allowPublicClient: true,
+          applicationPermissions: ['User.ReadWrite.All', 'GroupMember.ReadWrite.All', 'Presence.Read.All', 'Chat.Read.All'],
+          delegatedPermissions: ['User.Read', 'Chat.Create', 'ChatMessage.Send', 'Chat.Read', 'Presence.Read.All', 'Presence.ReadWrite'],
+        },
+        { clientId: READER_APP, allowPublicClient: true, applicationPermissions: [], delegatedPermissions: ['Chat.Create', 'Chat.Read'] },
+        { clientId: CONFIDENTIAL_APP, clientSecret: 'other-secret', allowPublicClient: false, applicationPermissions: [], delegatedPermissions: ['Chat.Read'] },
+      ],
+      users: [
+        { id: ALICE_ID, userPrincipalName: 'alice@contoso.example', displayName: 'Alice Smith', givenName: 'Alice', surname: 'Smith', password: 'Alice-pass-1' },
+        { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', password: 'Bob-pass-1' },
+        { userPrincipalName: "sean.o'brien@contoso.example", displayName: "Seán O'Brien", password: 'Sean-pass-1' },
+        { userPrincipalName: 'carol@contoso.example', displayName: 'Carol White', password: 'Carol-pass-1' },
+      ],
+    });
+    opts = { authorityHost: em.url, disableInstanceDiscovery: true };
+    scope = `${em.url}/.default`;
+    appCredential = new ClientSecretCredential(TENANT, GATEWAY_APP, GATEWAY_SECRET, opts);
+    app = client(appCredential);
+  });
+
+  after(async () => {
+    await em?.close();
+    await hooks.stop();
+  });
+
+  describe('identity platform', () => {
+    it('issues an app-only token to ClientSecretCredential', async () => {
+      const t = await appCredential.getToken(scope);
+      assert.ok(t);
+      const claims = JSON.parse(Buffer.from(t.token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+      assert.equal(claims.aud, em.url);
+      assert.equal(claims.idtyp, 'app');
+      assert.equal(claims.appid, GATEWAY_APP);
+      assert.equal(claims.tid, TENANT);
+      assert.equal(claims.iss, `https://sts.windows.net/${TENANT}/`);
+      assert.deepEqual(claims.roles, ['User.ReadWrite.All', 'GroupMember.ReadWrite.All', 'Presence.Read.All', 'Chat.Read.All']);
+      assert.ok(t.expiresOnTimestamp > Date.now() + 3500_000);
+    });
+
+    it('rejects a wrong client secret with AADSTS7000215', async () => {
+      const err = await rejection(new ClientSecretCredential(TENANT, GATEWAY_APP, 'wrong', opts).getToken(scope));
+      // @azure/identity 4.x wraps MSAL's ServerError as AuthenticationRequiredError.
+      assert.ok(['AuthenticationError', 'AuthenticationRequiredError', 'CredentialUnavailableError'].includes(err.name), err.name);
+      assert.match(err.message, /AADSTS7000215/u);
+    });
+
+    it('rejects an unknown tenant: discovery answers AADSTS90002, which MSAL reports as endpoints_resolution_error', async () => {
+      const other = '00000000-0000-4000-8000-000000000000';
+      const r = await fetch(`${em.url}/${other}/v2.0/.well-known/openid-configuration`);
+      assert.equal(r.status, 400);
+      const body = (await r.json()) as { error: string; error_codes: number[]; error_description: string };
+      assert.equal(body.error, 'invalid_tenant');
+      assert.deepEqual(body.error_codes, [90002]);
+      assert.match(body.error_description, /^AADSTS90002: Tenant '0{8}-0{4}-4000-8000-0{12}' not found\. .* Trace ID: .* Correlation ID: .* Timestamp: /u);
+      const err = await rejection(new ClientSecretCredential(other, GATEWAY_APP, GATEWAY_SECRET, opts).getToken(scope));
+      assert.equal(err.name, 'CredentialUnavailableError');
+      assert.match(err.message, /endpoints_resolution_error/u);
+    });
+
+    it('issues a delegated token to UsernamePasswordCredential (ROPC)', async () => {
+      const t = await new UsernamePasswordCredential(TENANT, GATEWAY_APP, 'alice@contoso.example', 'Alice-pass-1', opts).getToken(scope);
+      const claims = JSON.parse(Buffer.from(t.token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+      assert.equal(claims.oid, ALICE_ID);
+      assert.equal(claims.upn, 'alice@contoso.example');
+      assert.equal(claims.scp, 'User.Read Chat.Create ChatMessage.Send Chat.Read Presence.Read.All Presence.ReadWrite');
+      assert.equal(claims.aud, em.url);
+    });
+
+    it('rejects a wrong password with AADSTS50126', async () => {
+      const err = await rejection(new UsernamePasswordCredential(TENANT, GATEWAY_APP, 'alice@contoso.example', 'nope', opts).getToken(scope));
+      assert.match(err.message, /AADSTS50126/u);
+    });
+
+    it('refuses ROPC without a secret when public client flows are not allowed (AADSTS7000218)', async () => {
+      const err = await rejection(new UsernamePasswordCredential(TENANT, CONFIDENTIAL_APP, 'alice@contoso.example', 'Alice-pass-1', opts).getToken(scope));
+      assert.match(err.message, /AADSTS7000218/u);
+    });
+  });
+
+  describe('directory through the Graph client', () => {
+    it('gets a user by UPN, with $select', async () => {
+      const u = (await app.api('/users/alice@contoso.example').select(['id', 'userPrincipalName', 'displayName']).get()) as Record<string, unknown>;
+      assert.deepEqual(u, {
+        '@odata.context': `${em.url}/v1.0/$metadata#users(id,userPrincipalName,displayName)/$entity`,
+        id: ALICE_ID,
+        userPrincipalName: 'alice@contoso.example',
+        displayName: 'Alice Smith',
+      });
+      const full = (await app.api(`/users/${ALICE_ID}`).get()) as Record<string, unknown>;
+      assert.equal(full.givenName, 'Alice');
+      assert.equal(full.jobTitle, null);
+      assert.deepEqual(full.businessPhones, []);
+    });
+
+    it("finds a user by $filter with an escaped quote", async () => {
+      const r = (await app.api('/users').filter("userPrincipalName eq 'sean.o''brien@contoso.example'").get()) as { value: { displayName: string }[] };
+      assert.deepEqual(r.value.map((u) => u.displayName), ["Seán O'Brien"]);
+    });
+
+    it("answers an unknown user with 404 Request_ResourceNotFound in Graph's error shape", async () => {
+      const err = await graphError(app.api('/users/nobody@contoso.example').get());
+      assert.equal(err.statusCode, 404);
+      assert.equal(err.code, 'Request_ResourceNotFound');
+      assert.equal(err.message, "Resource 'nobody@contoso.example' does not exist or one of its queried reference-property objects are not present.");
+      assert.ok(err.requestId);
+    });
+
+    it('retries a throttled request after Retry-After (the client default RetryHandler)', async () => {
+      em.throttle({ method: 'GET', path: '/v1.0/users/bob@contoso.example', count: 1, retryAfterSeconds: 1 });
+      const started = Date.now();
+      const u = (await app.api('/users/bob@contoso.example').get()) as { userPrincipalName: string };
+      assert.equal(u.userPrincipalName, 'bob@contoso.example');
+      const seen = em.requests().filter((r) => r.path.startsWith('/v1.0/users/bob@contoso.example'));
+      assert.deepEqual(seen.map((r) => r.status), [429, 200]);
+      const [first, second] = seen as [(typeof seen)[number], (typeof seen)[number]];
+      assert.ok(second.at - first.at >= 950, `retried after ${second.at - first.at} ms`);
+      assert.ok(Date.now() - started >= 950);
+      assert.equal(first.tokenKind, 'app');
+    });
+
+    it('pages GET /users with $top and an absolute @odata.nextLink', async () => {
+      const firstPage = (await app.api('/users').top(2).select(['id', 'userPrincipalName']).get()) as PageCollection;
+      assert.equal(firstPage.value.length, 2);
+      assert.ok(firstPage['@odata.nextLink']?.startsWith(`${em.url}/v1.0/users?`), firstPage['@odata.nextLink']);
+      const upns: string[] = [];
+      const it = new PageIterator(app, firstPage, (u: { userPrincipalName: string }) => {
+        upns.push(u.userPrincipalName);
+        return true;
+      });
+      await it.iterate();
+      for (const upn of ['alice@contoso.example', 'bob@contoso.example', "sean.o'brien@contoso.example", 'carol@contoso.example']) assert.ok(upns.includes(upn), upn);
+      assert.equal(new Set(upns).size, upns.length);
+    });
+
+    it('creates a user (POST /users) who can then sign in with ROPC, and adds it to a group', async () => {
+      const created = (await app.api('/users').post({
+        accountEnabled: true,
+        displayName: 'juliet@xmpp.example (XMPP)',
+        mailNickname: 'juliet_xmpp.example',
+        userPrincipalName: 'juliet_xmpp.example@xmpp.contoso.example',
+        companyName: 'xmpp.example',
+        passwordPolicies: 'DisablePasswordExpiration',
+        passwordProfile: { forceChangePasswordNextSignIn: false, password: 'Xg7!generated-secret' },
+      })) as { id: string; userPrincipalName: string };
+      assert.equal(created.userPrincipalName, 'juliet_xmpp.example@xmpp.contoso.example');
+      const t = await new UsernamePasswordCredential(TENANT, GATEWAY_APP, created.userPrincipalName, 'Xg7!generated-secret', opts).getToken(scope);
+      assert.ok(t.token);
+      await app.api(`/groups/${GROUP_ID}/members/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${created.id}` });
+      assert.deepEqual(em.groupMembers(GROUP_ID), [created.id]);
+
+      const dup = await graphError(
+        app.api('/users').post({ accountEnabled: true, displayName: 'x', mailNickname: 'x', userPrincipalName: 'JULIET_xmpp.example@xmpp.contoso.example', passwordProfile: { password: 'Xg7!another-one' } }),
+      );
+      assert.equal(dup.statusCode, 400);
+      assert.equal(dup.code, 'Request_BadRequest');
+      assert.equal(dup.message, 'Another object with the same value for property userPrincipalName already exists.');
+      const domain = await graphError(
+        app.api('/users').post({ accountEnabled: true, displayName: 'x', mailNickname: 'x', userPrincipalName: 'x@elsewhere.example', passwordProfile: { password: 'Xg7!another-one' } }),
+      );
+      assert.match(domain.message, /verified domain names/u);
+      const missing = await graphError(app.api('/users').post({ accountEnabled: true, displayName: 'x', userPrincipalName: 'y@contoso.example', passwordProfile: { password: 'Xg7!another-one' } }));
+      assert.match(missing.message, /mailNickname/u);
+    });
+  });
+
+  describe('permissions', () => {
+    it('refuses an app-only token posting a chat message (403 Forbidden)', async () => {
+      const alice = userClient(GATEWAY_APP, 'alice@contoso.example', 'Alice-pass-1');
+      const chat = (await alice.api('/chats').post({
+        chatType: 'oneOnOne',
+        members: [ALICE_ID, userId('bob@contoso.example')].map((id) => ({
+          '@odata.type': '#microsoft.graph.aadUserConversationMember',
+          roles: ['owner'],
+          'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${id}')`,
+        })),
+      })) as { id: string };
+      const err = await graphError(app.api(`/chats/${encodeURIComponent(chat.id)}/messages`).post({ body: { contentType: 'text', content: 'hi' } }));
+      assert.equal(err.statusCode, 403);
+      assert.equal(err.code, 'Forbidden');
+      assert.match(err.message, /^Missing role permissions on the request\. API requires one of 'Teamwork\.Migrate\.All'\./u);
+    });
+
+    it('refuses a delegated token without ChatMessage.Send', async () => {
+      const reader = userClient(READER_APP, 'alice@contoso.example', 'Alice-pass-1');
+      const chat = (await reader.api('/chats').post({
+        chatType: 'oneOnOne',
+        members: ['alice@contoso.example', 'carol@contoso.example'].map((upn) => ({
+          '@odata.type': '#microsoft.graph.aadUserConversationMember',
+          roles: ['owner'],
+          'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${upn}')`,
+        })),
+      })) as { id: string };
+      const err = await graphError(reader.api(`/chats/${encodeURIComponent(chat.id)}/messages`).post({ body: { contentType: 'html', content: '<p>hi</p>' } }));
+      assert.equal(err.statusCode, 403);
+      assert.equal(err.message, "Missing scope permissions on the request. API requires one of 'ChatMessage.Send, Chat.ReadWrite, Group.ReadWrite.All'. Scopes on the request 'Chat.Create, Chat.Read'.");
+    });
+
+    it('refuses a presence subscription with an app-only token', async () => {
+      const err = await graphError(
+        app.api('/subscriptions').post({
+          changeType: 'updated',
+          notificationUrl: hooks.url('app-presence'),
+          resource: `/communications/presences/${ALICE_ID}`,
+          expirationDateTime: new Date(Date.now() + 30 * 60_000).toISOString(),
+          clientState: 'x',
+        }),
+      );
+      assert.equal(err.statusCode, 403);
+    });
+  });
+
+  describe('subscriptions and notifications', () => {
+    const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
+
+    it('validates the endpoint, then notifies the other member of a new chat message', async () => {
+      const bobId = userId('bob@contoso.example');
+      const bob = userClient(GATEWAY_APP, 'bob@contoso.example', 'Bob-pass-1');
+      const sub = (await bob.api('/subscriptions').post({
+        changeType: 'created',
+        notificationUrl: hooks.url('bob'),
+        lifecycleNotificationUrl: hooks.url('bob-lifecycle'),
+        resource: `/users/${bobId}/chats/getAllMessages`,
+        expirationDateTime: inMinutes(180),
+        clientState: 'bob-state',
+      })) as { id: string; creatorId: string; applicationId: string; expirationDateTime: string };
+      assert.equal(sub.creatorId, bobId);
+      assert.equal(sub.applicationId, GATEWAY_APP);
+
+      const alice = userClient(GATEWAY_APP, 'alice@contoso.example', 'Alice-pass-1');
+      const member = (id: string) => ({ '@odata.type': '#microsoft.graph.aadUserConversationMember', roles: ['owner'], 'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${id}')` });
+      const chat = (await alice.api('/chats').post({ chatType: 'oneOnOne', members: [member(ALICE_ID), member(bobId)] })) as { id: string; chatType: string };
+      assert.equal(chat.id, `19:${[ALICE_ID, bobId].sort().join('_')}@unq.gbl.spaces`);
+      const sent = (await alice.api(`/chats/${encodeURIComponent(chat.id)}/messages`).post({ body: { contentType: 'html', content: '<p>Hello Bob</p>' } })) as {
+        id: string;
+        from: { user: { id: string } };
+      };
+      assert.equal(sent.from.user.id, ALICE_ID);
+
+      const [collection] = await hooks.waitFor('bob', 1);
+      const [n] = parseNotificationCollection(collection);
+      assert.ok(n);
+      assert.equal(n.subscriptionId, sub.id);
+      assert.equal(n.clientState, 'bob-state');
+      assert.equal(n.changeType, 'created');
+      assert.deepEqual(n.target, { kind: 'chatMessage', chatId: chat.id, messageId: sent.id });
+      const item = (collection as { value: Record<string, unknown>[] }).value[0];
+      assert.equal(item?.resource, `chats('${chat.id}')/messages('${sent.id}')`);
+      assert.equal(item?.tenantId, TENANT);
+      assert.equal('validationTokens' in (collection as object), false);
+
+      const read = (await bob.api(`/chats/${encodeURIComponent(chat.id)}/messages/${sent.id}`).get()) as { body: { content: string } };
+      assert.equal(read.body.content, '<p>Hello Bob</p>');
+    });
+
+    it('refuses a subscription whose endpoint does not echo the validation token', async () => {
+      hooks.refuseValidation.add('silent');
+      const bob = userClient(GATEWAY_APP, 'bob@contoso.example', 'Bob-pass-1');
+      const err = await graphError(
+        bob.api('/subscriptions').post({
+          changeType: 'created',
+          notificationUrl: hooks.url('silent'),
+          resource: `/users/${userId('bob@contoso.example')}/chats/getAllMessages`,
+          expirationDateTime: inMinutes(30),
+          clientState: 'x',
+        }),
+      );
+      assert.equal(err.statusCode, 400);
+      assert.match(err.message, /^Subscription validation request failed\./u);
+    });
+
+    it('redelivers a notification the webhook answered with 500', async () => {
+      hooks.script.set('carol', [500]);
+      const carolId = userId('carol@contoso.example');
+      const carol = userClient(GATEWAY_APP, 'carol@contoso.example', 'Carol-pass-1');
+      const sub = (await carol.api('/subscriptions').post({
+        changeType: 'created',
+        notificationUrl: hooks.url('carol'),
+        resource: `/users/${carolId}/chats/getAllMessages`,
+        expirationDateTime: inMinutes(45),
+        clientState: 'carol-state',
+      })) as { id: string };
+      const m = await em.sendAs('alice@contoso.example', 'Carol', 'ping');
+      const [collection] = await hooks.waitFor('carol', 1);
+      assert.equal(parseNotificationCollection(collection)[0]?.resource, `chats('${m.chatId}')/messages('${m.id}')`);
+      const attempts = () => em.deliveries().filter((d) => d.subscriptionId === sub.id);
+      await waitUntil('the second attempt completed', () => attempts()[1]?.status !== undefined);
+      assert.deepEqual(attempts().map((d) => [d.attempt, d.status]), [
+        [1, 500],
+        [2, 202],
+      ]);
+    });
+
+    it('refuses renewing a chat message subscription beyond 4320 minutes, and a presence one beyond 60', async () => {
+      const bob = userClient(GATEWAY_APP, 'bob@contoso.example', 'Bob-pass-1');
+      const list = (await bob.api('/subscriptions').get()) as { value: { id: string; resource: string }[] };
+      const messages = list.value.find((s) => s.resource.endsWith('/chats/getAllMessages'));
+      assert.ok(messages);
+      const err = await graphError(bob.api(`/subscriptions/${messages.id}`).patch({ expirationDateTime: inMinutes(4330) }));
+      assert.equal(err.statusCode, 400);
+      assert.equal(err.message, 'Subscription expiration can only be 4320 minutes in the future.');
+      const renewed = (await bob.api(`/subscriptions/${messages.id}`).patch({ expirationDateTime: inMinutes(4000) })) as { expirationDateTime: string };
+      assert.ok(Date.parse(renewed.expirationDateTime) > Date.now() + 3990 * 60_000);
+
+      const noLifecycle = await graphError(
+        bob.api('/subscriptions').post({
+          changeType: 'created',
+          notificationUrl: hooks.url('bob2'),
+          resource: `/users/${userId('bob@contoso.example')}/chats/getAllMessages`,
+          expirationDateTime: inMinutes(120),
+          clientState: 'x',
+        }),
+      );
+      assert.match(noLifecycle.message, /^lifecycleNotificationUrl is a required property/u);
+
+      const presence = await graphError(
+        bob.api('/subscriptions').post({
+          changeType: 'updated',
+          notificationUrl: hooks.url('bob-presence'),
+          resource: `/communications/presences?$filter=id in ('${ALICE_ID}')`,
+          expirationDateTime: inMinutes(90),
+          clientState: 'x',
+        }),
+      );
+      assert.equal(presence.message, 'Subscription expiration can only be 60 minutes in the future.');
+    });
+
+    it("notifies a delegated presence subscription when the watched user's presence changes", async () => {
+      const bob = userClient(GATEWAY_APP, 'bob@contoso.example', 'Bob-pass-1');
+      await bob.api('/subscriptions').post({
+        changeType: 'updated',
+        notificationUrl: hooks.url('presence'),
+        resource: `/communications/presences?$filter=id in ('${ALICE_ID}','${userId('carol@contoso.example')}')`,
+        expirationDateTime: inMinutes(55),
+        clientState: 'presence-state',
+      });
+      em.setPresence('alice@contoso.example', 'Available', 'Available');
+      const [collection] = await hooks.waitFor('presence', 1);
+      const [n] = parseNotificationCollection(collection);
+      assert.deepEqual(n?.target, { kind: 'presence', userId: ALICE_ID });
+
+      // Aggregation: an app session set by Alice's own (delegated) token outranks her client's Available.
+      const alice = userClient(GATEWAY_APP, 'alice@contoso.example', 'Alice-pass-1');
+      await alice.api(`/users/${ALICE_ID}/presence/setPresence`).post({ sessionId: GATEWAY_APP, availability: 'Busy', activity: 'InACall', expirationDuration: 'PT10M' });
+      const p = (await app.api(`/users/${ALICE_ID}/presence`).get()) as { availability: string; activity: string };
+      assert.deepEqual([p.availability, p.activity], ['Busy', 'InACall']);
+      await hooks.waitFor('presence', 2);
+      const wrongSession = await graphError(alice.api(`/users/${ALICE_ID}/presence/setPresence`).post({ sessionId: READER_APP, availability: 'Away', activity: 'Away' }));
+      assert.equal(wrongSession.statusCode, 400);
+      const notOwn = await graphError(alice.api(`/users/${userId('bob@contoso.example')}/presence/setUserPreferredPresence`).post({ availability: 'Away', activity: 'Away' }));
+      assert.equal(notOwn.statusCode, 403);
+    });
+  });
+
+  describe('teams CLI', () => {
+    it('sends as a user and prints the chat', async () => {
+      const run = promisify(execFile);
+      const env = { ...process.env, XTG_EMULATOR_URL: em.url };
+      const sent = await run(process.execPath, [CLI, 'send', '--html', 'bob@contoso.example', 'Carol', '<b>Hi</b> &amp; bye'], { env });
+      assert.match(sent.stdout, /^sent message \d+ in chat 19:/u);
+      const chats = await run(process.execPath, [CLI, 'chats', 'carol@contoso.example'], { env });
+      assert.match(chats.stdout, /\d{2}:\d{2}:\d{2} Bob Jones: Hi & bye\n/u);
+      const bad = await rejection(run(process.execPath, [CLI, 'presence', 'nobody-here'], { env }));
+      assert.equal((bad as { code?: unknown }).code, 1);
+    });
+  });
+});

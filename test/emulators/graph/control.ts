@@ -1,0 +1,115 @@
+/**
+ * The emulator's own control API under /_emulator/ (JSON, no authentication: a loopback test and demo tool). It
+ * lets a person or a test act as Teams users — post in a 1:1 chat, change their Teams client presence — and
+ * inspect or steer the emulator (throttling, subscriptions, deliveries, lifecycle events). Not part of Graph.
+ */
+import { jsonReply, type Call, type Reply } from './http.js';
+import type { DeliveryRecord, EmulatedChat, EmulatedMessage, EmulatedSubscription, LifecycleEvent, PresenceView, RequestRecord, ThrottleRule } from './types.js';
+
+export interface ControlUser {
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+  accountEnabled: boolean;
+  presence: PresenceView;
+}
+
+export interface ControlTarget {
+  listUsers(): ControlUser[];
+  sendAs(user: string, to: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
+  chatsOf(user: string): EmulatedChat[];
+  setPresence(user: string, availability: string, activity: string): void;
+  presenceOf(user: string): PresenceView;
+  throttle(rule: ThrottleRule): void;
+  subscriptions(): readonly EmulatedSubscription[];
+  deliveries(): readonly DeliveryRecord[];
+  requests(): readonly RequestRecord[];
+  fireLifecycle(subscriptionId: string, event: LifecycleEvent): Promise<void>;
+}
+
+const LIFECYCLE_EVENTS: readonly LifecycleEvent[] = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'];
+
+class ControlError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function bodyOf(call: Call): Record<string, unknown> {
+  const text = call.body.toString('utf8');
+  if (text.trim() === '') return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new ControlError(400, 'the body is not valid JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ControlError(400, 'the body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function str(b: Record<string, unknown>, key: string): string {
+  const v = b[key];
+  if (typeof v !== 'string' || v === '') throw new ControlError(400, `'${key}' (a non-empty string) is required`);
+  return v;
+}
+
+export async function handleControl(call: Call, t: ControlTarget): Promise<Reply> {
+  try {
+    const segs = call.url.pathname.split('/').slice(2).filter(Boolean).map((s) => decodeURIComponent(s));
+    const route = `${call.method} ${segs.map((s, i) => (segs[0] === 'users' && i === 1) || (segs[0] === 'subscriptions' && i === 1) ? '*' : s).join('/')}`;
+    const [, key] = segs;
+    switch (route) {
+      case 'GET users':
+        return jsonReply(200, { value: t.listUsers() });
+      case 'POST users/*/messages': {
+        const b = bodyOf(call);
+        const message = await t.sendAs(key as string, str(b, 'to'), str(b, 'text'), { html: b.html === true });
+        return jsonReply(201, message);
+      }
+      case 'GET users/*/chats':
+        return jsonReply(200, { value: t.chatsOf(key as string) });
+      case 'GET users/*/presence':
+        return jsonReply(200, t.presenceOf(key as string));
+      case 'PUT users/*/presence': {
+        const b = bodyOf(call);
+        t.setPresence(key as string, str(b, 'availability'), str(b, 'activity'));
+        return jsonReply(200, t.presenceOf(key as string));
+      }
+      case 'POST throttle': {
+        const b = bodyOf(call);
+        const pathRegex = typeof b.pathRegex === 'string' ? new RegExp(b.pathRegex, 'u') : undefined;
+        const status = b.status === 503 ? 503 : b.status === undefined || b.status === 429 ? 429 : undefined;
+        if (status === undefined) throw new ControlError(400, "'status' must be 429 or 503");
+        t.throttle({
+          ...(typeof b.method === 'string' ? { method: b.method } : {}),
+          path: pathRegex ?? str(b, 'path'),
+          count: typeof b.count === 'number' ? b.count : 1,
+          retryAfterSeconds: typeof b.retryAfterSeconds === 'number' ? b.retryAfterSeconds : 1,
+          status,
+        });
+        return { status: 204, headers: {}, body: '' };
+      }
+      case 'GET subscriptions':
+        return jsonReply(200, { value: t.subscriptions() });
+      case 'GET deliveries':
+        return jsonReply(200, { value: t.deliveries() });
+      case 'GET requests':
+        return jsonReply(200, { value: t.requests() });
+      case 'POST subscriptions/*/lifecycle': {
+        const event = str(bodyOf(call), 'event');
+        if (!LIFECYCLE_EVENTS.includes(event as LifecycleEvent)) throw new ControlError(400, `'event' must be one of ${LIFECYCLE_EVENTS.join(', ')}`);
+        await t.fireLifecycle(key as string, event as LifecycleEvent);
+        return jsonReply(202, {});
+      }
+      default:
+        return jsonReply(404, { error: { code: 'NotFound', message: `no control endpoint ${call.method} ${call.url.pathname}` } });
+    }
+  } catch (err) {
+    const status = err instanceof ControlError ? err.status : 400;
+    return jsonReply(status, { error: { code: status === 404 ? 'NotFound' : 'BadRequest', message: err instanceof Error ? err.message : String(err) } });
+  }
+}

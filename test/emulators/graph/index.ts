@@ -1,0 +1,143 @@
+/**
+ * Microsoft Graph + Entra ID emulator: one HTTPS origin that is both the authority host (identity platform token
+ * endpoints, for @azure/identity with disableInstanceDiscovery) and the Graph base URL (v1.0), behaving as Learn
+ * documents Graph for the calls the gateway makes, permission checks included. See types.ts for the public API and
+ * the modules beside this one for each behaviour.
+ */
+import { randomUUID } from 'node:crypto';
+import { ChatStore } from './chats.js';
+import { chatRoutes } from './chats-api.js';
+import { handleControl, type ControlTarget } from './control.js';
+import { Directory } from './directory.js';
+import { faults, graphErrorBody } from './errors.js';
+import { GraphRouter } from './graph-router.js';
+import { jsonReply, type Call, type Reply } from './http.js';
+import { JwtSigner } from './jwt.js';
+import { Notifier } from './notifier.js';
+import { IdentityEndpoints } from './oidc.js';
+import { PresenceService } from './presence.js';
+import { presenceRoutes } from './presence-api.js';
+import { listen } from './server.js';
+import { SubscriptionService } from './subscriptions.js';
+import { subscriptionRoutes } from './subscriptions-api.js';
+import { Throttle } from './throttle.js';
+import { TokenService } from './tokens.js';
+import type { EmulatedUser, GraphEmulator, GraphEmulatorOptions, RequestRecord } from './types.js';
+import { userRoutes } from './users-api.js';
+
+export type * from './types.js';
+
+const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000, 60000];
+
+export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<GraphEmulator> {
+  const log = o.log ?? (() => undefined);
+  const clientIds = new Set<string>();
+  for (const a of o.apps) {
+    if (clientIds.has(a.clientId.toLowerCase())) throw new Error(`duplicate app ${a.clientId}`);
+    clientIds.add(a.clientId.toLowerCase());
+  }
+
+  // The URL (ephemeral port) is known only once listening; requests are served once everything is built.
+  let handler: (call: Call) => Promise<Reply> = () => Promise.resolve(jsonReply(503, { error: 'starting' }));
+  const server = await listen({ tls: o.tls, host: o.host ?? '127.0.0.1', port: o.port ?? 0 }, (call) => handler(call));
+  const url = server.url;
+
+  const signer = new JwtSigner();
+  const tokens = new TokenService({ signer, tenantId: o.tenantId, url, lifetimeSeconds: o.tokenLifetimeSeconds ?? 3599 });
+  const directory = new Directory(o.users, o.groups ?? [], o.verifiedDomains);
+  const chats = new ChatStore(o.tenantId, (id) => directory.byId(id));
+  let subscriptions: SubscriptionService | undefined;
+  const presence = new PresenceService((userId) => subscriptions?.presenceChanged(userId));
+  const notifier = new Notifier({
+    retryDelaysMs: o.notificationRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
+    timeoutMs: o.notificationTimeoutMs ?? 10_000,
+    log,
+    subscriptionExists: (id) => subscriptions?.exists(id) ?? false,
+  });
+  const subs = new SubscriptionService({
+    tenantId: o.tenantId,
+    url,
+    directory,
+    chats,
+    notifier,
+    allowHttpLoopback: o.allowHttpNotificationUrlOnLoopback ?? true,
+    validationTimeoutMs: o.validationTimeoutMs ?? 10_000,
+    log,
+  });
+  subscriptions = subs;
+  chats.onMessage((chat, m) => subs.messageCreated(chat, m));
+  const throttle = new Throttle();
+  const identity = new IdentityEndpoints({ tenantId: o.tenantId, url, apps: o.apps, directory, tokens, signer });
+  const graph = new GraphRouter(
+    [...userRoutes(directory, url), ...chatRoutes(directory, chats, url), ...presenceRoutes(directory, presence, url), ...subscriptionRoutes(subs, url)],
+    tokens,
+    throttle,
+  );
+  const requests: RequestRecord[] = [];
+
+  const emulator: GraphEmulator & ControlTarget = {
+    url,
+    tenantId: o.tenantId,
+    sendAs: (user, to, text, opts) => {
+      const from = directory.resolve(user);
+      const other = directory.resolve(to);
+      if (from.id === other.id) return Promise.reject(new Error(`${from.userPrincipalName} cannot start a one-on-one chat with itself`));
+      const { chat } = chats.ensureOneOnOne(from.id, other.id);
+      return Promise.resolve(chats.addMessage(chat, from, { contentType: opts?.html ? 'html' : 'text', content: text }));
+    },
+    setPresence: (user, availability, activity) => presence.setClient(directory.resolve(user).id, availability, activity),
+    presenceOf: (user) => presence.view(directory.resolve(user).id),
+    chatsOf: (user) => chats.chatsOf(directory.resolve(user).id).map((c) => chats.view(c)),
+    user: (userOrUpn) => {
+      const u = directory.find(userOrUpn);
+      if (!u) return undefined;
+      const out: EmulatedUser & { id: string } = { id: u.id, userPrincipalName: u.userPrincipalName, displayName: u.displayName };
+      if (u.password !== undefined) out.password = u.password;
+      if (u.givenName !== null) out.givenName = u.givenName;
+      if (u.surname !== null) out.surname = u.surname;
+      if (u.jobTitle !== null) out.jobTitle = u.jobTitle;
+      if (u.mail !== null) out.mail = u.mail;
+      if (u.companyName !== null) out.companyName = u.companyName;
+      return out;
+    },
+    groupMembers: (groupId) => directory.groupMembers(groupId),
+    listUsers: () =>
+      directory.all().map((u) => ({ id: u.id, userPrincipalName: u.userPrincipalName, displayName: u.displayName, accountEnabled: u.accountEnabled, presence: presence.view(u.id) })),
+    throttle: (rule) => throttle.add(rule),
+    subscriptions: () => subs.all(),
+    deliveries: () => notifier.deliveries(),
+    fireLifecycle: (id, event) => subs.fireLifecycle(id, event),
+    requests: () => requests.map((r) => ({ ...r })),
+    close: async () => {
+      handler = () => Promise.resolve(jsonReply(503, { error: 'closed' }));
+      presence.close();
+      notifier.close();
+      await server.close();
+    },
+  };
+
+  handler = async (call) => {
+    const at = Date.now();
+    const path = call.url.pathname;
+    if (path === '/_emulator' || path.startsWith('/_emulator/')) return handleControl(call, emulator);
+    let reply: Reply;
+    if (path === '/v1.0' || path.startsWith('/v1.0/')) {
+      reply = await graph.handle(call);
+    } else {
+      reply = identity.handle(call) ?? notGraph(call);
+    }
+    requests.push({ method: call.method, path: `${path}${call.url.search}`, status: reply.status, tokenKind: reply.tokenKind ?? 'none', at });
+    log(`${call.method} ${path} -> ${reply.status}`);
+    return reply;
+  };
+  log(`Graph emulator listening on ${url} (tenant ${o.tenantId})`);
+  return emulator;
+}
+
+/** Outside /v1.0 and the identity endpoints: /beta is not emulated; anything else is an unknown segment. */
+function notGraph(call: Call): Reply {
+  const first = call.url.pathname.split('/')[1] ?? '';
+  const f = first.toLowerCase() === 'beta' ? faults.badRequest('The Graph emulator serves only the v1.0 endpoint.') : faults.segmentNotFound(decodeURIComponent(first));
+  const id = randomUUID();
+  return jsonReply(f.status, graphErrorBody(f.code, f.message, id, id), { 'request-id': id, 'client-request-id': id });
+}
