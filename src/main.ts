@@ -8,6 +8,11 @@ import { UsageError, parseArgs, stringOption } from './cli/args.js';
 import { runCheckConfig } from './cli/check-config.js';
 import { runStart } from './cli/start.js';
 import { packageVersion } from './gateway.js';
+import { MissingOsPackagesError } from './sandbox/os-deps.js';
+import { ProsodyError } from './sandbox/prosody.js';
+
+/** Failures whose message says everything; anything else is a bug and gets its stack. */
+const EXPECTED_FAILURES = [StoreError, MissingOsPackagesError, ProsodyError];
 
 const USAGE = `usage: xmpp-teams-gateway <command> [options]
 
@@ -16,10 +21,11 @@ commands:
   check-config   validate a configuration file --config FILE
   sandbox        run a complete federation on loopback (Prosody, Graph emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
+                 --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
   help           this text
 options: --version`;
 
-const OPTIONS = new Set(['config', 'dir', 'c2s-port', 'component-port', 'version', 'help']);
+const OPTIONS = new Set(['config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help']);
 
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
@@ -43,7 +49,14 @@ async function main(argv: readonly string[]): Promise<number> {
         if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--${name} must be a port number`);
         return n;
       };
-      await runSandbox({ dir: stringOption(args, 'dir') ?? './.sandbox', c2sPort: port('c2s-port', 5222), componentPort: port('component-port', 5347) });
+      await runSandbox({
+        dir: stringOption(args, 'dir') ?? './.sandbox',
+        c2sPort: port('c2s-port', 5222),
+        componentPort: port('component-port', 5347),
+        emulatorPort: port('emulator-port', 8443),
+        webhookPort: port('webhook-port', 8090),
+        adminPort: port('admin-port', 9464),
+      });
       return 0;
     }
     case undefined:
@@ -73,7 +86,8 @@ main(process.argv.slice(2)).then(
       exitSoon();
       return;
     }
-    const message = err instanceof StoreError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    const expected = EXPECTED_FAILURES.some((cls) => err instanceof cls);
+    const message = err instanceof Error ? (expected ? err.message : (err.stack ?? err.message)) : String(err);
     process.stderr.write(`xmpp-teams-gateway: ${message}\n`);
     process.exitCode = 1;
     exitSoon();

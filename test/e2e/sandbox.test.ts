@@ -1,0 +1,79 @@
+/**
+ * The README's first command: `sandbox` brings up Prosody, the Graph emulator and a gateway node, prints how
+ * to use them, works as printed, and stops cleanly on Ctrl-C.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import xml from '@xmpp/xml';
+import { freePorts } from '../support/ports.js';
+import { TestXmppClient } from '../support/xmpp-client.js';
+import { eventually } from '../support/federation.js';
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const TEAMS_CLI = fileURLToPath(new URL('../emulators/graph/teams-cli.js', import.meta.url));
+
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+
+describe('npm run sandbox', { timeout: 120_000 }, () => {
+  let dir: string | undefined;
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs a complete federation on loopback that works as its printout says, and stops on SIGINT', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'xtg-sandbox-'));
+    const [c2s, component, emulator, webhook, admin] = (await freePorts(5)) as [number, number, number, number, number];
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'sandbox', '--dir', dir, '--c2s-port', String(c2s), '--component-port', String(component), '--emulator-port', String(emulator), '--webhook-port', String(webhook), '--admin-port', String(admin)],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await eventually(() => (out.includes('The sandbox federation is up') ? true : undefined), 60_000, `sandbox start; output so far:\n${out}`);
+      assert.match(out, /juliet@xmpp\.example +password juliet-pass/u);
+      assert.match(out, /alice\.smith@teams\.xmpp\.example/u);
+      assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${admin}/metrics`, 'u'));
+
+      // Log in as printed and write to Alice.
+      const juliet = await TestXmppClient.connect({ port: c2s, domain: 'xmpp.example', user: 'juliet', password: 'juliet-pass' });
+      await juliet.sendPresence();
+      await juliet.send(xml('message', { to: 'alice.smith@teams.xmpp.example', type: 'chat', id: 's1' }, xml('body', {}, 'hello from the sandbox test')));
+
+      // Act as Alice with the CLI exactly as printed (trusting the sandbox CA through NODE_EXTRA_CA_CERTS).
+      const cliEnv = { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'tls', 'ca.pem') };
+      const cli = (...args: string[]) => spawnSync(process.execPath, [TEAMS_CLI, '--emulator', `https://127.0.0.1:${emulator}`, ...args], { encoding: 'utf8', env: cliEnv });
+      const chats = await eventually(() => {
+        const r = cli('chats', 'alice.smith@contoso.example');
+        return r.stdout.includes('hello from the sandbox test') ? r : undefined;
+      }, 20_000, 'the message in Alice\'s chats');
+      assert.equal(chats.status, 0, chats.stderr);
+      const sent = cli('send', 'alice.smith@contoso.example', 'juliet@xmpp.example', 'Hi Juliet, from the CLI');
+      assert.equal(sent.status, 0, sent.stderr);
+      await juliet.waitFor((el) => el.name === 'message' && el.getChildText('body') === 'Hi Juliet, from the CLI', 20_000, 'reply sent with the CLI');
+      await juliet.stop();
+    } finally {
+      child.kill('SIGINT');
+      const code = await exited;
+      assert.equal(code, 0, out);
+    }
+    // Everything it started is gone.
+    for (const port of [c2s, component, emulator, webhook, admin]) assert.equal(await listening(port), false, `port ${port} still open`);
+  });
+});
