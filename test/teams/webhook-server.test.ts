@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { WebhookServer } from '../../src/teams/webhook-server.js';
+import { freePort } from '../support/ports.js';
+
+const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+describe('change-notification webhook', () => {
+  const store = SqliteStore.open(':memory:');
+  let server: WebhookServer;
+  let url: string;
+  let kicks = 0;
+  before(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}/graph/notifications`;
+    server = new WebhookServer({ listen: `127.0.0.1:${port}`, publicUrl: url, tls: undefined, store, log, metrics: new Metrics({ defaultMetrics: false }), onRecorded: () => kicks++ });
+    await server.start();
+    await store.saveSubscription({ id: 'sub-1', purpose: 'messages:p1', resource: '/users/p1/chats/getAllMessages', changeType: 'created', ownerUserId: 'p1', clientState: 'right-secret', expiresAt: Date.now() + 3_600_000 });
+  });
+  after(async () => {
+    await server.stop();
+    await store.close();
+  });
+
+  const post = (body: unknown, path = url) => fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const note = (clientState: string, messageId: string) => ({
+    value: [{ subscriptionId: 'sub-1', clientState, changeType: 'created', resource: `chats('19:a_b@unq.gbl.spaces')/messages('${messageId}')`, tenantId: 't' }],
+  });
+
+  it('answers the validation handshake with the decoded token as text/plain', async () => {
+    const token = 'Validation: Testing client application reachability for subscription Request-Id: 1b2c & more';
+    const r = await fetch(`${url}?validationToken=${encodeURIComponent(token)}`, { method: 'POST', headers: { 'content-type': 'text/plain' } });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain/u);
+    assert.equal(await r.text(), token);
+  });
+
+  it('commits a notification with the right clientState, then answers 202; a redelivery is not recorded twice', async () => {
+    const r = await post(note('right-secret', 'm1'));
+    assert.equal(r.status, 202);
+    const again = await post(note('right-secret', 'm1'));
+    assert.equal(again.status, 202);
+    const due = await store.dueNotifications(Date.now(), 10);
+    assert.deepEqual(due.map((n) => n.dedupKey), ['created:19:a_b@unq.gbl.spaces/m1']);
+    assert.equal(kicks, 1);
+  });
+
+  it('ignores a notification with a wrong clientState or for an unknown subscription', async () => {
+    assert.equal((await post(note('wrong-secret', 'm2'))).status, 202);
+    assert.equal((await post({ value: [{ ...note('right-secret', 'm3').value[0], subscriptionId: 'nope' }] })).status, 202);
+    assert.deepEqual((await store.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:19:a_b@unq.gbl.spaces/m1']);
+  });
+
+  it('rejects malformed and oversized bodies, and other paths', async () => {
+    assert.equal((await post('{not json')).status, 400);
+    assert.equal((await post({ value: [{ clientState: 'x' }] })).status, 400);
+    assert.equal((await post('x'.repeat(1_100_000))).status, 413);
+    assert.equal((await post({ value: [] }, url.replace('/graph/notifications', '/other'))).status, 404);
+  });
+});
