@@ -1,11 +1,11 @@
 // The test command (`npm test`, also what .ci/run calls), after `tsc` built dist/:
-// installs missing OS packages (apt-get as root, else prints the command), makes the loopback test CA that the
+// installs missing OS packages: prosody, redis-server (apt-get as root, else prints the command), makes the loopback test CA that the
 // Graph emulator's HTTPS certificate chains to, and runs every dist/test/**/*.test.js with Node's test runner
 // (NODE_EXTRA_CA_CERTS makes child processes and fetch trust the CA). Arguments filter test files by substring.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ensureOsPackages, PROSODY, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
+import { ensureOsPackages, PROSODY, REDIS, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
 import { ensureTlsMaterial } from '../dist/src/sandbox/tls.js';
 
 function testFiles(dir) {
@@ -15,7 +15,7 @@ function testFiles(dir) {
 }
 
 try {
-  ensureOsPackages([PROSODY]);
+  ensureOsPackages([PROSODY, REDIS]);
 } catch (err) {
   if (err instanceof MissingOsPackagesError) {
     process.stderr.write(`${err.message}\n`);

@@ -13,7 +13,7 @@ import type { RuntimeConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { openStore, pruneCutoffs } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { ActorRuntime } from './supervisors/actor-runtime.js';
 import { ActorSupervisor } from './supervisors/actor-supervisor.js';
@@ -25,6 +25,10 @@ import { SubscriptionManager } from './teams/subscription-manager.js';
 import type { Puppet } from './teams/teams-port.js';
 import { WebhookServer, splitHostPort } from './teams/webhook-server.js';
 import { ComponentLink } from './xmpp/component-link.js';
+import Bottleneck from 'bottleneck';
+import { Redis } from 'ioredis';
+import { PolicyService } from './policy/policy-service.js';
+import { Throttler } from './policy/throttle.js';
 import { StanzaRouter } from './xmpp/stanza-router.js';
 
 export function packageVersion(): string {
@@ -71,14 +75,31 @@ export class Gateway {
   private router: LocalRouter | undefined;
   private stanzaRouter: StanzaRouter | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private pruner: NodeJS.Timeout | undefined;
   private readonly teams: GraphTeamsAdapter;
   private readonly directory: Directory;
+  readonly policy: PolicyService;
+  private readonly throttler: Throttler;
+  private readonly redis: Redis | undefined;
+  private readonly graphRedis: Bottleneck.IORedisConnection | undefined;
 
-  constructor(private readonly o: GatewayOptions) {
+  /** Opens the store (running its migrations) and builds the node; start() connects it. */
+  static async create(o: GatewayOptions): Promise<Gateway> {
+    return new Gateway(o, await openStore(o.config.store));
+  }
+
+  private constructor(
+    private readonly o: GatewayOptions,
+    store: Store,
+  ) {
     const c = o.config;
     const nodeId = o.nodeId ?? `node-${randomUUID().slice(0, 8)}`;
     this.log = createLogger({ level: c.log.level, nodeId, ...(o.logStream ? { stream: o.logStream } : {}) });
-    this.store = SqliteStore.open(c.store.sqlite.path);
+    this.store = store;
+    // Cluster-wide rate limits live in Redis when it is configured (bottleneck's clustering).
+    this.redis = c.cluster.redis ? new Redis(c.cluster.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : undefined;
+    this.redis?.on('error', (err: Error) => this.log.warn('Redis connection error', { error: err.message }));
+    this.graphRedis = this.redis ? new Bottleneck.IORedisConnection({ client: this.redis }) : undefined;
     const clients = new CredentialGraphClients(
       {
         tenantId: c.teams.tenantId,
@@ -103,7 +124,11 @@ export class Gateway {
         usageLocation: c.teams.puppets.usageLocation,
       },
       log: this.log,
+      messagePostsPerSecond: c.throttle.graphRequestsPerSecond,
+      redis: this.graphRedis,
     });
+    this.policy = new PolicyService({ config: c.policy, store: this.store, teams: this.teams, log: this.log });
+    this.throttler = new Throttler(c.throttle, this.metrics, this.redis?.duplicate());
     this.directory = new Directory({ teams: this.teams, book: { defaultUpnDomain: c.teams.defaultUpnDomain }, componentDomain: c.xmpp.domain });
     this.link = new ComponentLink({
       service: c.xmpp.service,
@@ -179,6 +204,8 @@ export class Gateway {
       outboxMaxAttempts: SETTINGS.outboxMaxAttempts,
       outboxBackoffInitialMs: SETTINGS.outboxBackoffInitialMs,
       outboxBackoffMaxMs: SETTINGS.outboxBackoffMaxMs,
+      onRateExceeded: c.throttle.onExceeded,
+      maxThrottleDelayMs: c.throttle.maxDelaySeconds * 1000,
     };
     const onEscalate = (kind: string, key: string, error: unknown) =>
       this.log.error('actor escalated to the node supervisor', { actorKind: kind, actorKey: key, error: errorMessage(error) });
@@ -202,6 +229,8 @@ export class Gateway {
               puppetReady: (p) => this.subscriptions.ensureMessages(p),
               presenceInterestChanged: (p) => this.syncPresence(p),
             },
+            policy: this.policy,
+            throttle: this.throttler,
             metrics: this.metrics,
             settings,
             now: Date.now,
@@ -217,7 +246,7 @@ export class Gateway {
       metrics: this.metrics,
       log: this.log,
       onEscalate,
-      factory: (ctx) => new RemoteDomainActor(ctx, Date.now),
+      factory: (ctx) => new RemoteDomainActor(ctx, Date.now, (domain) => this.policy.domainAllowed(domain)),
     });
     this.router = new LocalRouter(this.pairs, this.domains);
     this.stanzaRouter = new StanzaRouter({
@@ -227,6 +256,7 @@ export class Gateway {
       xmpp: this.link,
       router: this.router,
       directory: this.directory,
+      policy: this.policy,
       log: this.log,
       metrics: this.metrics,
     });
@@ -234,12 +264,16 @@ export class Gateway {
     this.link.on('stanza', (el) => void stanzaRouter.route(el));
     this.link.on('online', () => void this.resyncAll());
 
+    await this.policy.start();
     await this.admin.start();
     await this.webhook.start();
     this.processor.start();
     this.subscriptions.start(SETTINGS.subscriptionCheckMs);
     this.sweeper = setInterval(() => void this.sweepOutbox(), SETTINGS.outboxSweepMs);
     this.sweeper.unref();
+    this.pruner = setInterval(() => void this.prune(), c.store.retention.pruneIntervalMinutes * 60_000);
+    this.pruner.unref();
+    void this.prune();
     void this.restoreSubscriptions();
     await this.link.start();
     this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion() });
@@ -279,6 +313,16 @@ export class Gateway {
     }
   }
 
+  /** Retention: finished inbox/outbox rows and old relayed ids go (DESIGN.md: data minimisation). */
+  private async prune(): Promise<void> {
+    try {
+      const r = await this.store.prune(pruneCutoffs(this.o.config.store.retention, Date.now()));
+      if (r.outbox + r.inbox + r.relayed > 0) this.log.info('store pruned', { ...r });
+    } catch (err) {
+      this.log.warn('store pruning failed', { error: errorMessage(err) });
+    }
+  }
+
   private async resyncPuppet(puppetUserId: string): Promise<void> {
     const puppet = await this.store.getPuppetByUserId(puppetUserId);
     if (!puppet) return;
@@ -305,6 +349,7 @@ export class Gateway {
   async stop(): Promise<void> {
     this.log.info('gateway node stopping');
     clearInterval(this.sweeper);
+    clearInterval(this.pruner);
     await this.link.stop();
     await this.webhook.stop();
     await this.processor.stop();
@@ -312,6 +357,10 @@ export class Gateway {
     await this.pairs?.stop();
     await this.domains?.stop();
     await this.runtime?.stop();
+    this.policy.stop();
+    await this.throttler.stop();
+    await this.teams.stop();
+    await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber
     await this.admin.stop();
     await this.store.close();
     this.log.info('gateway node stopped');

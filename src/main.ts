@@ -19,6 +19,7 @@ const USAGE = `usage: xmpp-teams-gateway <command> [options]
 commands:
   start          run a gateway node            --config FILE (or XTG_CONFIG; default ./config/gateway.yaml)
   check-config   validate a configuration file --config FILE
+  migrate        apply store migrations now    --config FILE (start does it too; safe on several nodes at once)
   sandbox        run a complete federation on loopback (Prosody, Graph emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
                  --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
@@ -41,6 +42,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'check-config':
       runCheckConfig(config);
       return 0;
+    case 'migrate': {
+      const { runMigrate } = await import('./cli/migrate.js');
+      await runMigrate(config);
+      return 0;
+    }
     case 'sandbox': {
       const { runSandbox } = await import('./sandbox/sandbox.js');
       const port = (name: string, dflt: number) => {

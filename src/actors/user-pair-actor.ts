@@ -26,6 +26,7 @@ import type { OutboxRow, PairKey, PairRecord, Store } from '../store/store.js';
 import type { Directory } from '../teams/directory.js';
 import { TeamsError, type Puppet, type TeamsPort, type TeamsUser } from '../teams/teams-port.js';
 import { XmppLinkDownError, type XmppPort } from '../xmpp/component-link.js';
+import type { Admission, AdmissionResult, Direction } from '../policy/throttle.js';
 import type { Actor, ActorContext, Envelope } from './actor.js';
 
 export type PairMessage =
@@ -54,6 +55,10 @@ export interface PairSettings {
   readonly outboxMaxAttempts: number;
   readonly outboxBackoffInitialMs: number;
   readonly outboxBackoffMaxMs: number;
+  /** XMPP -> Teams over a rate limit: refuse at once, or wait in a bounded queue. */
+  readonly onRateExceeded: 'refuse' | 'queue';
+  /** Teams -> XMPP: the longest a message waits for its rate limit before its sender is told. */
+  readonly maxThrottleDelayMs: number;
 }
 
 /** The Graph subscriptions a pair needs (owned by the XMPP user's account; see SubscriptionManager). */
@@ -64,12 +69,22 @@ export interface PairSubscriptions {
   presenceInterestChanged(puppet: Puppet): Promise<void>;
 }
 
+export interface PairPolicy {
+  verdict(user: TeamsUser, remoteDomain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+}
+
+export interface PairThrottle {
+  admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs?: number): Promise<AdmissionResult>;
+}
+
 export interface PairDeps {
   readonly store: Store;
   readonly teams: TeamsPort;
   readonly directory: Directory;
   readonly xmpp: XmppPort;
   readonly subscriptions: PairSubscriptions;
+  readonly policy: PairPolicy;
+  readonly throttle: PairThrottle;
   readonly metrics: Metrics;
   readonly settings: PairSettings;
   readonly now: () => number;
@@ -172,6 +187,13 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     const body = msg.body ?? '';
     if (body.trim() === '') return DONE; // chat states and other body-less messages are not relayed here
     const html = textToTeamsHtml(body);
+    const admitted = await this.d.throttle.admit('xmpp_to_teams', this.admission(body), this.d.settings.onRateExceeded);
+    if (!admitted.ok) {
+      log.info('message over the rate limit refused', { scope: admitted.scope });
+      // RFC 6120 §8.3.3.18: <resource-constraint/> (wait): the sender may retry later.
+      await this.sendError(formatJid(msg.from), msg.id, new StanzaError('resource-constraint', `rate limit exceeded (${admitted.scope}); slow down and retry later`, 'wait'));
+      return DONE;
+    }
     if (Buffer.byteLength(html, 'utf8') > this.d.settings.maxTeamsHtmlBytes) {
       await this.sendError(formatJid(msg.from), msg.id, new StanzaError('policy-violation', `message too long for Teams (limit ${this.d.settings.maxTeamsHtmlBytes} bytes once formatted)`));
       return DONE;
@@ -197,6 +219,35 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     return this.drain(log);
   }
 
+  /** The buckets one message draws from: its remote domain, both users, and the pair. */
+  private admission(body: string): Admission {
+    const domain = this.key.remoteJid.slice(this.key.remoteJid.indexOf('@') + 1);
+    return {
+      scopes: [
+        { scope: 'domain', key: domain },
+        { scope: 'user', key: `teams:${this.key.teamsUserId}` },
+        { scope: 'user', key: `xmpp:${this.key.remoteJid}` },
+        { scope: 'pair', key: `${this.key.teamsUserId}|${this.key.remoteJid}` },
+      ],
+      bytes: Buffer.byteLength(body, 'utf8'),
+    };
+  }
+
+  private remoteDomain(): string {
+    return this.key.remoteJid.slice(this.key.remoteJid.indexOf('@') + 1);
+  }
+
+  /** Tells the Teams user, in the chat, why her message did not reach XMPP (as the XMPP user's account). */
+  private async noticeToTeams(chatId: string, text: string, log: Logger): Promise<void> {
+    try {
+      const puppet = await this.ensurePuppet();
+      const id = await this.d.teams.sendMessage(puppet, chatId, `<p><em>${textToTeamsHtml(`[XMPP gateway] ${text}`)}</em></p>`);
+      await this.d.store.recordRelayed({ chatId, teamsMessageId: id, direction: 'xmpp_to_teams', xmppId: undefined }, this.d.now());
+    } catch (err) {
+      log.warn('could not post a notice to Teams', { reason: classify(err).reason });
+    }
+  }
+
   /** Delivers the pair's pending messages in order; stops at the first one that must wait. */
   private async drain(log: Logger): Promise<Outcome> {
     clearTimeout(this.drainTimer);
@@ -220,7 +271,14 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     try {
       const puppet = await this.ensurePuppet();
       chatId = await this.ensureChat(puppet);
-      teamsMessageId = await this.d.teams.sendMessage(puppet, chatId, textToTeamsHtml(row.body));
+      const html = textToTeamsHtml(row.body);
+      const earlier = row.sendingSince === undefined ? undefined : await this.findEarlierPost(puppet, chatId, row, log);
+      if (earlier) {
+        teamsMessageId = earlier;
+      } else {
+        await this.d.store.markOutboundSending(row.id, this.d.now());
+        teamsMessageId = await this.d.teams.sendMessage(puppet, chatId, html);
+      }
     } catch (err) {
       const c = classify(err);
       const attempts = row.attempts + 1;
@@ -245,6 +303,24 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     // XEP-0184: the receipt says Teams has the message, so it goes only now.
     if (row.receiptRequested && row.stanzaId) await this.sendReceipt(row.sender, row.stanzaId);
     return false;
+  }
+
+  /**
+   * An earlier attempt's outcome is unknown (crash or lost answer): Graph may already have the message. It is the
+   * newest post of the puppet with the same text, made since that attempt and not yet claimed by another row.
+   */
+  private async findEarlierPost(puppet: Puppet, chatId: string, row: OutboxRow, log: Logger): Promise<string | undefined> {
+    const text = row.body.replace(/\r\n?/gu, '\n');
+    const since = (row.sendingSince ?? 0) - 60_000; // clock skew between the node and Graph
+    for (const m of await this.d.teams.recentMessages(puppet, chatId)) {
+      if (m.fromUserId !== puppet.userId || m.createdAt < since) continue;
+      const posted = m.contentType === 'html' ? teamsHtmlToText(m.content) : m.content;
+      if (posted !== teamsHtmlToText(textToTeamsHtml(text))) continue;
+      if (await this.d.store.findRelayed(chatId, m.id)) continue;
+      log.info('an earlier attempt had reached Teams; not posting again', { outboxId: row.id, teamsMessageId: m.id });
+      return m.id;
+    }
+    return undefined;
   }
 
   private scheduleDrain(delayMs: number): void {
@@ -306,6 +382,21 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     const text = message.contentType === 'html' ? teamsHtmlToText(message.content) : message.content;
     if (text.trim() === '') {
       log.info('Teams message without text not relayed', { teamsMessageId: messageId });
+      return DONE;
+    }
+    const verdict = this.d.policy.verdict(this.teamsUser, this.remoteDomain());
+    if (!verdict.allowed) {
+      this.d.metrics.policyRefusals.inc({ direction: 'teams_to_xmpp', reason: verdict.reason });
+      log.info('Teams message from a user outside the whitelist not relayed; the user is told', { teamsMessageId: messageId, reason: verdict.reason });
+      await this.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: undefined }, this.d.now());
+      await this.noticeToTeams(chatId, `Not delivered: your account is not enabled for chat with ${this.remoteDomain()} over XMPP. Ask your administrator.`, log);
+      return DONE;
+    }
+    const admitted = await this.d.throttle.admit('teams_to_xmpp', this.admission(text), 'queue', this.d.settings.maxThrottleDelayMs);
+    if (!admitted.ok) {
+      log.info('Teams message over the rate limit not relayed; the user is told', { teamsMessageId: messageId, scope: admitted.scope });
+      await this.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: undefined }, this.d.now());
+      await this.noticeToTeams(chatId, 'Not delivered: too many messages to XMPP in a short time. Please wait a moment and send it again.', log);
       return DONE;
     }
     if (!this.pair.chatId) this.pair = await this.d.store.updatePair(this.key, { chatId });
@@ -418,6 +509,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
 
   private async onTeamsPresence(p: TeamsPresence): Promise<Outcome> {
     if (!this.pair.subFrom) return DONE;
+    if (!this.d.policy.verdict(this.teamsUser, this.remoteDomain()).allowed) return DONE; // presence obeys the whitelist too
     const x: XmppPresence = teamsToXmpp(p);
     const fingerprint = JSON.stringify(x);
     if (fingerprint === this.lastPresenceSent) return DONE;

@@ -7,5 +7,6 @@ export function runCheckConfig(configPath: string, out: NodeJS.WritableStream = 
   out.write(`  XMPP component ${c.xmpp.domain} via ${c.xmpp.service}\n`);
   out.write(`  tenant ${c.teams.tenantId}, app ${c.teams.clientId}, Graph ${c.teams.graphBaseUrl}\n`);
   out.write(`  webhook ${c.teams.webhook.listen} (public ${c.teams.webhook.publicUrl})\n`);
-  out.write(`  store sqlite ${c.store.sqlite.path}\n`);
+  const m = c.store.mssql;
+  out.write(c.store.driver === 'mssql' && m ? `  store SQL Server ${m.server}:${m.port}/${m.database}\n` : `  store SQLite ${c.store.sqlite.path}\n`);
 }

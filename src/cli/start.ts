@@ -4,7 +4,7 @@ import { Gateway } from '../gateway.js';
 
 export async function runStart(configPath: string): Promise<void> {
   const config = loadConfigFile(configPath);
-  const gateway = new Gateway({ config });
+  const gateway = await Gateway.create({ config });
   try {
     await gateway.start();
   } catch (err) {

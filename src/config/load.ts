@@ -25,7 +25,11 @@ export class ConfigError extends Error {
 }
 
 type Puppets = Config['teams']['puppets'];
-export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams'> & {
+type StoreConfig = Config['store'];
+type MssqlConfig = NonNullable<StoreConfig['mssql']>;
+export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin'> & {
+  readonly admin: Omit<Config['admin'], 'token'> & { readonly token: Secret | undefined };
+  readonly store: Omit<StoreConfig, 'mssql'> & { readonly mssql: (Omit<MssqlConfig, 'password'> & { readonly password: Secret | undefined }) | undefined };
   readonly xmpp: Omit<Config['xmpp'], 'password'> & { readonly password: Secret };
   readonly teams: Omit<Config['teams'], 'clientSecret' | 'puppets'> & {
     readonly clientSecret: Secret | undefined;
@@ -102,7 +106,15 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
       webhook: { ...c.teams.webhook, tls: tls && { certFile: path(tls.certFile), keyFile: path(tls.keyFile) } },
       puppets: { ...c.teams.puppets, passwordSecret: secret('teams.puppets.passwordSecret', c.teams.puppets.passwordSecret) },
     },
-    store: { sqlite: { path: path(c.store.sqlite.path) } },
+    admin: { ...c.admin, token: c.admin.token === undefined ? undefined : secret('admin.token', c.admin.token) },
+    store: {
+      ...c.store,
+      sqlite: { ...c.store.sqlite, path: path(c.store.sqlite.path) },
+      mssql: c.store.mssql && {
+        ...c.store.mssql,
+        password: c.store.mssql.password === undefined ? undefined : secret('store.mssql.password', c.store.mssql.password),
+      },
+    },
   };
   if (c.teams.renewBeforeMinutes >= c.teams.subscriptionMinutes) {
     problems.push({ key: 'teams.renewBeforeMinutes', problem: 'must be smaller than teams.subscriptionMinutes' });

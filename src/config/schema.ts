@@ -21,6 +21,21 @@ const Domain = z
   .string()
   .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/u, 'expected a lower-case DNS domain');
 
+const DomainRule = z
+  .string()
+  .regex(/^(\*\.)?(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/u, 'expected a lower-case domain or *.domain');
+
+const UserRule = z.string().min(1);
+
+const Limit = z
+  .object({
+    messagesPerSecond: z.number().positive().optional().describe('sustained messages per second'),
+    messageBurst: z.number().int().min(1).optional().describe('messages allowed at once above the sustained rate'),
+    bytesPerSecond: z.number().positive().optional().describe('sustained body bytes per second'),
+    byteBurst: z.number().int().min(1).optional().describe('body bytes allowed at once above the sustained rate'),
+  })
+  .strict();
+
 const HttpsUrl = z.url({ protocol: /^https$/u, error: 'expected an https:// URL' });
 
 export const ConfigSchema = z
@@ -122,18 +137,110 @@ export const ConfigSchema = z
       }),
     store: z
       .object({
+        driver: z.enum(['sqlite', 'mssql']).default('sqlite').describe('sqlite: an embedded file (one host); mssql: SQL Server 2022+ or Azure SQL'),
         sqlite: z
           .object({
             path: z.string().min(1).default('./data/gateway.sqlite').describe('the SQLite database file (created if missing)'),
+            synchronous: z
+              .enum(['full', 'normal'])
+              .default('full')
+              .describe('full: every commit reaches the disk (survives power loss); normal: faster, survives process crashes only'),
+            busyTimeoutMs: z.number().int().min(0).default(5000).describe("how long to wait for another process's write lock"),
+            groupCommit: z.boolean().default(true).describe('messages accepted in the same instant share one commit (see npm run bench)'),
           })
           .strict()
-          .default({ path: './data/gateway.sqlite' }),
+          .default({ path: './data/gateway.sqlite', synchronous: 'full', busyTimeoutMs: 5000, groupCommit: true }),
+        mssql: z
+          .object({
+            server: z.string().min(1).describe('SQL Server host, Azure SQL server, or availability-group listener name'),
+            port: z.number().int().min(1).max(65535).default(1433).describe('TCP port'),
+            database: z.string().min(1).describe('database name (created by the DBA; the gateway creates its tables)'),
+            authentication: z
+              .enum(['sql', 'azure-active-directory-default', 'azure-active-directory-service-principal-secret'])
+              .default('sql')
+              .describe('sql: user/password; azure-active-directory-*: Entra ID (Azure SQL)'),
+            user: z.string().min(1).optional().describe('SQL login, or the service principal client id'),
+            password: SecretRef.optional().describe('SQL login password, or the service principal secret'),
+            tenantId: z.string().min(1).optional().describe('tenant of the service principal (Entra authentication)'),
+            encrypt: z.boolean().default(true).describe('TLS to the server (required by Azure SQL)'),
+            trustServerCertificate: z.boolean().default(false).describe('accept a server certificate not signed by a trusted CA (test only)'),
+            multiSubnetFailover: z.boolean().default(false).describe('set for an availability-group listener spanning subnets'),
+            poolMax: z.number().int().min(1).default(10).describe('largest connection pool per node'),
+            connectionTimeoutMs: z.number().int().min(1000).default(15000).describe('connect timeout'),
+            requestTimeoutMs: z.number().int().min(1000).default(15000).describe('statement timeout'),
+          })
+          .strict()
+          .refine((m) => m.authentication === 'azure-active-directory-default' || (m.user !== undefined && m.password !== undefined), {
+            message: 'this authentication needs user and password',
+            path: ['user'],
+          })
+          .optional()
+          .describe('SQL Server connection (when driver is mssql)'),
+        retention: z
+          .object({
+            deliveredDays: z.number().min(0).default(7).describe('delivered inbox/outbox rows are deleted after this many days'),
+            deadDays: z.number().min(0).default(30).describe('dead-lettered rows are deleted after this many days'),
+            relayedDays: z.number().min(0).default(30).describe('ids of relayed Teams messages (redelivery dedup) are kept this long'),
+            keepBodies: z.boolean().default(false).describe('keep message bodies after delivery or dead-lettering (off: data minimisation)'),
+            pruneIntervalMinutes: z.number().int().min(1).default(60).describe('how often the pruning runs'),
+          })
+          .strict()
+          .default({ deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60 }),
       })
       .strict()
-      .default({ sqlite: { path: './data/gateway.sqlite' } }),
+      .refine((st) => st.driver !== 'mssql' || st.mssql !== undefined, { message: 'store.driver is mssql but store.mssql is missing', path: ['mssql'] })
+      .default({
+        driver: 'sqlite',
+        sqlite: { path: './data/gateway.sqlite', synchronous: 'full', busyTimeoutMs: 5000, groupCommit: true },
+        retention: { deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60 },
+      }),
+    policy: z
+      .object({
+        domains: z.array(DomainRule).default([]).describe('remote XMPP domains that may federate: exact, or *.suffix for subdomains; empty: none (deny by default)'),
+        users: z.array(UserRule).default([]).describe('Teams users that may federate: UPN or object id; "*" for every user; empty: none'),
+        groups: z.array(z.string().min(1)).default([]).describe('Entra group ids whose (transitive) members may federate'),
+        pairing: z
+          .array(
+            z
+              .object({
+                users: z.array(UserRule).default([]),
+                groups: z.array(z.string().min(1)).default([]),
+                domains: z.array(DomainRule).min(1),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe('optional rules: these users (or group members) may talk only to these domains, and these domains only to them'),
+        groupRefreshSeconds: z.number().int().min(10).default(300).describe('how often group memberships are read again from Graph'),
+        reloadSeconds: z.number().int().min(1).default(10).describe('how often the lists changed at run time (store) are re-read'),
+      })
+      .strict()
+      .default({ domains: [], users: [], groups: [], pairing: [], groupRefreshSeconds: 300, reloadSeconds: 10 }),
+    throttle: z
+      .object({
+        onExceeded: z.enum(['refuse', 'queue']).default('refuse').describe('XMPP -> Teams over a limit: refuse with <resource-constraint/>, or queue (bounded)'),
+        queueDepth: z.number().int().min(1).default(20).describe('messages waiting per limit when onExceeded is queue'),
+        maxDelaySeconds: z.number().int().min(1).default(30).describe('longest a Teams -> XMPP message waits for its limit before the sender is told'),
+        pair: Limit.default({}).describe('per user pair (Teams user and XMPP user)'),
+        user: Limit.default({}).describe('per user, across all their pairs (Teams user or XMPP user)'),
+        domain: Limit.default({}).describe('per remote XMPP domain'),
+        graphRequestsPerSecond: z.number().positive().default(15).describe('outbound Graph message posts per second for the tenant (Graph allows 20 per app per tenant)'),
+      })
+      .strict()
+      .default({ onExceeded: 'refuse', queueDepth: 20, maxDelaySeconds: 30, pair: {}, user: {}, domain: {}, graphRequestsPerSecond: 15 }),
+    cluster: z
+      .object({
+        redis: z
+          .object({ url: z.string().regex(/^rediss?:\/\//u, 'expected redis:// or rediss://').describe('Redis for cluster-wide limits (and, later, placement)') })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
     admin: z
       .object({
         listen: HostPort.default('127.0.0.1:9464').describe('where /metrics and /healthz are served, host:port'),
+        token: SecretRef.optional().describe('bearer token for the /admin API (whitelist changes); without it the API is off'),
       })
       .strict()
       .default({ listen: '127.0.0.1:9464' }),

@@ -62,6 +62,18 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly throttled = new Counter({
+    name: 'xtg_throttled_total',
+    help: 'Messages held back by a rate limit, by direction, limit scope and outcome (refused, queue_full, timed_out, delayed)',
+    labelNames: ['direction', 'scope', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly policyRefusals = new Counter({
+    name: 'xtg_policy_refusals_total',
+    help: 'Stanzas and Teams messages refused by the whitelist, by reason (domain, user, pairing)',
+    labelNames: ['direction', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly xmppLinkUp = new Gauge({
     name: 'xtg_xmpp_link_up',
     help: '1 while the XEP-0114 component link is authenticated',

@@ -11,6 +11,10 @@ export interface LoopbackConfig {
   readonly sqlitePath: string;
   readonly logLevel?: 'error' | 'warn' | 'info' | 'debug';
   readonly idleSeconds?: number;
+  /** Whitelist; default: the sandbox's XMPP domain and every Teams user. */
+  readonly policy?: Record<string, unknown>;
+  readonly throttle?: Record<string, unknown>;
+  readonly redisUrl?: string;
 }
 
 export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
@@ -31,6 +35,9 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
     admin: { listen: `127.0.0.1:${o.adminPort}` },
     log: { level: o.logLevel ?? 'info' },
     actors: { idleSeconds: o.idleSeconds ?? 600 },
+    policy: o.policy ?? { domains: [DEMO.xmppDomain], users: ['*'], reloadSeconds: 1 },
+    ...(o.throttle ? { throttle: o.throttle } : {}),
+    ...(o.redisUrl ? { cluster: { redis: { url: o.redisUrl } } } : {}),
   };
 }
 

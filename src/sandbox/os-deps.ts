@@ -11,6 +11,7 @@ export interface OsPackage {
 }
 
 export const PROSODY: OsPackage = { command: 'prosody', debianPackage: 'prosody' };
+export const REDIS: OsPackage = { command: 'redis-server', debianPackage: 'redis-server' };
 
 export class MissingOsPackagesError extends Error {
   constructor(readonly packages: readonly string[]) {
@@ -41,7 +42,7 @@ export function ensureOsPackages(packages: readonly OsPackage[], log: (line: str
   run('apt-get', ['update', '-q']);
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing]);
   // Debian starts the packaged service; the sandbox and the tests run their own instances on their own ports.
-  spawnSync('sh', ['-c', 'service prosody stop >/dev/null 2>&1 || true'], { stdio: 'ignore' });
+  spawnSync('sh', ['-c', 'service prosody stop >/dev/null 2>&1; service redis-server stop >/dev/null 2>&1; true'], { stdio: 'ignore' });
   const still = packages.filter((p) => !has(p.command)).map((p) => p.debianPackage);
   if (still.length) throw new MissingOsPackagesError(still);
 }

@@ -7,6 +7,8 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sqlite: string;
+  /** T-SQL for SQL Server 2022+ / Azure SQL; batches separated by lines holding only GO. */
+  readonly mssql: string;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -90,6 +92,177 @@ export const MIGRATIONS: readonly Migration[] = [
         client_state   TEXT NOT NULL,
         expires_at     INTEGER NOT NULL
       );
+`,
+    mssql: `
+      -- SQL Server 2022+ / Azure SQL. Text keys use a binary collation so that comparisons are
+      -- case- and accent-sensitive like SQLite's (the server default is usually case-insensitive).
+      -- Key sizes: a clustered index key holds at most 900 bytes, a nonclustered one 1,700 bytes
+      -- (https://learn.microsoft.com/sql/sql-server/maximum-capacity-specifications-for-sql-server);
+      -- NVARCHAR(n) takes 2n bytes, so an indexed JID is NVARCHAR(450) (JIDs may be up to 3071
+      -- bytes, RFC 7622, but such a key could not be indexed). Entra object ids are GUIDs: NVARCHAR(128).
+      CREATE TABLE puppets (
+        remote_jid   NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT puppets_pk PRIMARY KEY,
+        user_id      NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT puppets_user_id_uq UNIQUE,
+        upn          NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT puppets_upn_uq UNIQUE,
+        created_at   BIGINT NOT NULL
+      );
+
+      -- 128 + 450 characters = 1,156 bytes: too long for a clustered key, so the primary key is
+      -- nonclustered and the (small) table a heap.
+      CREATE TABLE pairs (
+        teams_user_id  NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        remote_jid     NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        chat_id        NVARCHAR(256) COLLATE Latin1_General_100_BIN2 NULL,
+        sub_from       BIT NOT NULL CONSTRAINT pairs_sub_from_df DEFAULT 0,
+        sub_to         BIT NOT NULL CONSTRAINT pairs_sub_to_df DEFAULT 0,
+        sub_to_pending BIT NOT NULL CONSTRAINT pairs_sub_to_pending_df DEFAULT 0,
+        updated_at     BIGINT NOT NULL,
+        CONSTRAINT pairs_pk PRIMARY KEY NONCLUSTERED (teams_user_id, remote_jid)
+      );
+      CREATE INDEX pairs_by_chat ON pairs (chat_id);
+      CREATE INDEX pairs_by_remote ON pairs (remote_jid);
+
+      CREATE TABLE outbox (
+        id                BIGINT IDENTITY(1,1) NOT NULL CONSTRAINT outbox_pk PRIMARY KEY,
+        teams_user_id     NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        remote_jid        NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        dedup_key         NVARCHAR(850) COLLATE Latin1_General_100_BIN2 NULL,
+        sender            NVARCHAR(3071) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        stanza_id         NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL,
+        receipt_requested BIT NOT NULL,
+        body              NVARCHAR(MAX) NULL,
+        state             NVARCHAR(16) COLLATE Latin1_General_100_BIN2 NOT NULL
+                          CONSTRAINT outbox_state_ck CHECK (state IN (N'pending', N'delivered', N'dead')),
+        attempts          INT NOT NULL CONSTRAINT outbox_attempts_df DEFAULT 0,
+        next_attempt_at   BIGINT NOT NULL,
+        last_error        NVARCHAR(MAX) NULL,
+        teams_message_id  NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NULL,
+        created_at        BIGINT NOT NULL,
+        done_at           BIGINT NULL
+      );
+      -- SQLite's UNIQUE allows many NULLs; a SQL Server UNIQUE constraint treats NULLs as equal
+      -- and would allow only one message without a dedup key. A filtered unique index keeps
+      -- SQLite's meaning (https://learn.microsoft.com/sql/relational-databases/indexes/create-filtered-indexes).
+      -- 850 characters = 1,700 bytes, the nonclustered key limit.
+      CREATE UNIQUE INDEX outbox_dedup_key ON outbox (dedup_key) WHERE dedup_key IS NOT NULL;
+      CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+      CREATE INDEX outbox_by_pair ON outbox (teams_user_id, remote_jid, state, id);
+
+      CREATE TABLE inbox (
+        id               BIGINT IDENTITY(1,1) NOT NULL CONSTRAINT inbox_pk PRIMARY KEY,
+        dedup_key        NVARCHAR(850) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT inbox_dedup_key_uq UNIQUE,
+        kind             NVARCHAR(32) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        subscription_id  NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        resource         NVARCHAR(2048) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        change_type      NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        detail           NVARCHAR(MAX) NULL,
+        state            NVARCHAR(16) COLLATE Latin1_General_100_BIN2 NOT NULL
+                         CONSTRAINT inbox_state_ck CHECK (state IN (N'pending', N'delivered', N'dead')),
+        attempts         INT NOT NULL CONSTRAINT inbox_attempts_df DEFAULT 0,
+        next_attempt_at  BIGINT NOT NULL,
+        last_error       NVARCHAR(MAX) NULL,
+        received_at      BIGINT NOT NULL,
+        done_at          BIGINT NULL
+      );
+      CREATE INDEX inbox_due ON inbox (state, next_attempt_at);
+
+      -- 256 + 128 characters = 768 bytes: fits a clustered key.
+      CREATE TABLE relayed (
+        chat_id           NVARCHAR(256) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        teams_message_id  NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        direction         NVARCHAR(16) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        xmpp_id           NVARCHAR(MAX) COLLATE Latin1_General_100_BIN2 NULL,
+        created_at        BIGINT NOT NULL,
+        CONSTRAINT relayed_pk PRIMARY KEY (chat_id, teams_message_id)
+      );
+
+      CREATE TABLE graph_subscriptions (
+        id             NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT graph_subscriptions_pk PRIMARY KEY,
+        purpose        NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT graph_subscriptions_purpose_uq UNIQUE,
+        resource       NVARCHAR(2048) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        change_type    NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        owner_user_id  NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NULL,
+        client_state   NVARCHAR(256) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        expires_at     BIGINT NOT NULL
+      );
+`,
+  },
+  {
+    version: 2,
+    name: 'in-doubt sends, whitelist, audit log, licence seats',
+    sqlite: `
+      -- A post whose outcome is unknown is reconciled before it is retried (never posted twice).
+      ALTER TABLE outbox ADD COLUMN sending_since INTEGER;
+      CREATE INDEX outbox_done ON outbox (state, done_at);
+      CREATE INDEX inbox_done ON inbox (state, done_at);
+      CREATE INDEX relayed_age ON relayed (created_at);
+
+      CREATE TABLE whitelist (
+        kind      TEXT NOT NULL CHECK (kind IN ('domain', 'user', 'group')),
+        value     TEXT NOT NULL,
+        added_at  INTEGER NOT NULL,
+        added_by  TEXT NOT NULL,
+        PRIMARY KEY (kind, value)
+      );
+
+      CREATE TABLE audit_log (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       INTEGER NOT NULL,
+        actor    TEXT NOT NULL,
+        action   TEXT NOT NULL,
+        subject  TEXT NOT NULL,
+        detail   TEXT
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+
+      CREATE TABLE licence_seats (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          INTEGER NOT NULL,
+        node_id     TEXT NOT NULL,
+        licence_id  TEXT NOT NULL,
+        event       TEXT NOT NULL CHECK (event IN ('claimed', 'renewed', 'released', 'expired'))
+      );
+      CREATE INDEX licence_seats_at ON licence_seats (at);
+`,
+    mssql: `
+      -- A statement that uses a column added earlier in the same batch can fail to compile
+      -- (error 207), hence GO after ALTER TABLE.
+      ALTER TABLE outbox ADD sending_since BIGINT NULL;
+      GO
+      CREATE INDEX outbox_done ON outbox (state, done_at);
+      CREATE INDEX inbox_done ON inbox (state, done_at);
+      CREATE INDEX relayed_age ON relayed (created_at);
+
+      -- value: a domain rule (at most 253 characters plus "*."), a UPN, or an Entra id; 400
+      -- characters keeps the clustered key (16 + 400 characters) under 900 bytes.
+      CREATE TABLE whitelist (
+        kind      NVARCHAR(16) COLLATE Latin1_General_100_BIN2 NOT NULL
+                  CONSTRAINT whitelist_kind_ck CHECK (kind IN (N'domain', N'user', N'group')),
+        value     NVARCHAR(400) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        added_at  BIGINT NOT NULL,
+        added_by  NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        CONSTRAINT whitelist_pk PRIMARY KEY (kind, value)
+      );
+
+      CREATE TABLE audit_log (
+        id       BIGINT IDENTITY(1,1) NOT NULL CONSTRAINT audit_log_pk PRIMARY KEY,
+        at       BIGINT NOT NULL,
+        actor    NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        action   NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        subject  NVARCHAR(3071) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        detail   NVARCHAR(MAX) NULL
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+
+      CREATE TABLE licence_seats (
+        id          BIGINT IDENTITY(1,1) NOT NULL CONSTRAINT licence_seats_pk PRIMARY KEY,
+        at          BIGINT NOT NULL,
+        node_id     NVARCHAR(256) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        licence_id  NVARCHAR(256) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        event       NVARCHAR(16) COLLATE Latin1_General_100_BIN2 NOT NULL
+                    CONSTRAINT licence_seats_event_ck CHECK (event IN (N'claimed', N'renewed', N'released', N'expired'))
+      );
+      CREATE INDEX licence_seats_at ON licence_seats (at);
 `,
   },
 ];

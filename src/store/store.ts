@@ -48,6 +48,12 @@ export interface OutboxRow extends OutboundMessage {
   readonly nextAttemptAt: number;
   readonly lastError: string | undefined;
   readonly teamsMessageId: string | undefined;
+  /**
+   * Set when a post to Graph started and its outcome is not known (the node crashed, or the connection failed
+   * without an answer): before posting again, the actor looks for the message in the chat, so it is never
+   * posted twice.
+   */
+  readonly sendingSince: number | undefined;
 }
 
 export interface EnqueueResult {
@@ -94,6 +100,46 @@ export interface RelayedMessage {
   readonly xmppId: string | undefined;
 }
 
+export type WhitelistKind = 'domain' | 'user' | 'group';
+
+export interface WhitelistEntry {
+  readonly kind: WhitelistKind;
+  /** A domain or `*.suffix` rule, a UPN or Entra user id, or an Entra group id. */
+  readonly value: string;
+  readonly addedAt: number;
+  readonly addedBy: string;
+}
+
+export interface AuditEntry {
+  readonly at: number;
+  /** Who did it: an operator name, a node id, or "gateway". */
+  readonly actor: string;
+  readonly action: string;
+  readonly subject: string;
+  /** Never a message body or a secret. */
+  readonly detail: string | undefined;
+}
+
+export interface SeatEvent {
+  readonly at: number;
+  readonly nodeId: string;
+  readonly licenceId: string;
+  readonly event: 'claimed' | 'renewed' | 'released' | 'expired';
+}
+
+/** Rows finished before these times (epoch ms) are deleted by {@link Store.prune}. */
+export interface PruneCutoffs {
+  readonly delivered: number;
+  readonly dead: number;
+  readonly relayed: number;
+}
+
+export interface PruneResult {
+  readonly outbox: number;
+  readonly inbox: number;
+  readonly relayed: number;
+}
+
 export interface Store {
   close(): Promise<void>;
   /** Throws when the database cannot be used (for /healthz). */
@@ -121,6 +167,9 @@ export interface Store {
   pendingOutbound(key: PairKey): Promise<OutboxRow[]>;
   /** Pairs that have a pending row due at `now`. */
   pairsWithDueOutbound(now: number, limit: number): Promise<PairKey[]>;
+  /** A post to Graph is about to start (see {@link OutboxRow.sendingSince}). */
+  markOutboundSending(id: number, now: number): Promise<void>;
+  /** Clears the body unless the store was opened to keep bodies (data minimisation). */
   markOutboundDelivered(id: number, teamsMessageId: string, now: number): Promise<void>;
   markOutboundRetry(id: number, error: string, nextAttemptAt: number): Promise<void>;
   markOutboundDead(id: number, error: string, now: number): Promise<void>;
@@ -139,6 +188,30 @@ export interface Store {
   subscriptions(): Promise<GraphSubscriptionRecord[]>;
   findSubscription(id: string): Promise<GraphSubscriptionRecord | undefined>;
   deleteSubscription(id: string): Promise<void>;
+
+  /** Deletes delivered/dead inbox and outbox rows and relayed ids older than the cutoffs. */
+  prune(cutoffs: PruneCutoffs): Promise<PruneResult>;
+
+  whitelist(): Promise<WhitelistEntry[]>;
+  putWhitelistEntry(entry: WhitelistEntry): Promise<void>;
+  deleteWhitelistEntry(kind: WhitelistKind, value: string): Promise<boolean>;
+
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Newest first. */
+  auditLog(limit: number): Promise<AuditEntry[]>;
+
+  recordSeatEvent(event: SeatEvent): Promise<void>;
+  /** Newest first. */
+  seatHistory(limit: number): Promise<SeatEvent[]>;
+
+  /** The highest applied migration version. */
+  schemaVersion(): Promise<number>;
+}
+
+/** What both stores accept when opened. */
+export interface StoreOptions {
+  /** Keep message bodies of delivered and dead-lettered outbox rows (default false: data minimisation). */
+  readonly keepBodies?: boolean;
 }
 
 export class StoreError extends Error {

@@ -5,6 +5,7 @@
  * it, set its own presence). Graph failures become {@link TeamsError}s, classified transient or permanent.
  */
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
+import Bottleneck from 'bottleneck';
 import { puppetDisplayName, puppetMailNickname, puppetPassword, puppetUpn } from '../protocol/puppet-identity.js';
 import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
 import type { Logger } from '../observability/logger.js';
@@ -25,6 +26,13 @@ export interface GraphTeamsAdapterOptions {
   readonly clientId: string;
   readonly puppets: PuppetSettings;
   readonly log: Logger;
+  /**
+   * Chat message posts per second for the tenant, kept under Graph's limit for the app in a tenant
+   * (https://learn.microsoft.com/en-us/graph/throttling-limits#microsoft-teams-service-limits); posts wait their
+   * turn rather than draw 429s. With a Redis connection the limit holds across the cluster.
+   */
+  readonly messagePostsPerSecond: number;
+  readonly redis?: Bottleneck.IORedisConnection | undefined;
 }
 
 /** A Graph subscription as the gateway asks for it (https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions). */
@@ -58,6 +66,7 @@ interface GraphUser {
 
 interface GraphChatMessage {
   readonly id: string;
+  readonly createdDateTime?: string;
   readonly messageType?: string;
   readonly from?: { user?: { id?: string } | null } | null;
   readonly body?: { contentType?: string; content?: string };
@@ -105,12 +114,44 @@ function quoteODataString(s: string): string {
   return `'${s.replace(/'/gu, "''")}'`;
 }
 
+function toChatMessage(chatId: string, m: GraphChatMessage): TeamsChatMessage {
+  return {
+    id: m.id,
+    chatId,
+    fromUserId: m.from?.user?.id ?? undefined,
+    messageType: m.messageType ?? 'message',
+    contentType: m.body?.contentType === 'text' ? 'text' : 'html',
+    content: m.body?.content ?? '',
+    createdAt: m.createdDateTime ? Date.parse(m.createdDateTime) : 0,
+  };
+}
+
 function toUser(u: GraphUser): TeamsUser {
   return { id: u.id, upn: u.userPrincipalName, displayName: u.displayName ?? undefined };
 }
 
 export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
-  constructor(private readonly o: GraphTeamsAdapterOptions) {}
+  private readonly posts: Bottleneck;
+
+  constructor(private readonly o: GraphTeamsAdapterOptions) {
+    const rate = o.messagePostsPerSecond;
+    this.posts = new Bottleneck({
+      id: 'xtg:graph:chat-message-posts',
+      reservoir: Math.max(1, Math.floor(rate)),
+      reservoirIncreaseAmount: rate / 4,
+      reservoirIncreaseInterval: 250,
+      reservoirIncreaseMaximum: Math.max(1, Math.floor(rate)),
+      ...(o.redis ? { datastore: 'ioredis', connection: o.redis, clearDatastore: false } : {}),
+    });
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.posts.disconnect(false);
+    } catch {
+      // already disconnected
+    }
+  }
 
   private as(owner: Puppet | undefined): Client {
     return owner ? this.o.clients.puppet(owner.upn) : this.o.clients.app();
@@ -206,9 +247,11 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
 
   async sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string> {
     const m = (await this.call('post the message to Teams', () =>
-      this.as(puppet)
-        .api(`/chats/${encodeURIComponent(chatId)}/messages`)
-        .post({ body: { contentType: 'html', content: html } }),
+      this.posts.schedule(() =>
+        this.as(puppet)
+          .api(`/chats/${encodeURIComponent(chatId)}/messages`)
+          .post({ body: { contentType: 'html', content: html } }) as Promise<unknown>,
+      ),
     )) as { id: string };
     return m.id;
   }
@@ -217,14 +260,15 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
     const m = (await this.call('read a Teams message', () =>
       this.as(puppet).api(`/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}`).get(),
     )) as GraphChatMessage;
-    return {
-      id: m.id,
-      chatId,
-      fromUserId: m.from?.user?.id ?? undefined,
-      messageType: m.messageType ?? 'message',
-      contentType: m.body?.contentType === 'text' ? 'text' : 'html',
-      content: m.body?.content ?? '',
-    };
+    return toChatMessage(chatId, m);
+  }
+
+  /** https://learn.microsoft.com/en-us/graph/api/chat-list-messages ($top at most 50; newest first by default). */
+  async recentMessages(puppet: Puppet, chatId: string): Promise<TeamsChatMessage[]> {
+    const page = (await this.call('list recent Teams messages', () =>
+      this.as(puppet).api(`/chats/${encodeURIComponent(chatId)}/messages`).top(50).get(),
+    )) as { value: GraphChatMessage[] };
+    return page.value.map((m) => toChatMessage(chatId, m)).sort((a, b) => b.createdAt - a.createdAt);
   }
 
   async chatMemberIds(puppet: Puppet, chatId: string): Promise<{ chatType: string; memberIds: string[] }> {
@@ -242,6 +286,20 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
       this.o.clients.app().api(`/users/${encodeURIComponent(userId)}/presence`).get(),
     )) as GraphPresence;
     return { availability: p.availability, activity: p.activity, statusMessage: p.statusMessage?.message?.content ?? undefined };
+  }
+
+  /** https://learn.microsoft.com/en-us/graph/api/group-list-transitivemembers (app GroupMember.Read.All); all pages. */
+  async groupMemberIds(groupId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let page = (await this.call('read group members', () =>
+      this.o.clients.app().api(`/groups/${encodeURIComponent(groupId)}/transitiveMembers`).select(['id']).top(999).get(),
+    )) as { value: { id: string; '@odata.type'?: string }[]; '@odata.nextLink'?: string };
+    for (;;) {
+      for (const m of page.value) if (!m['@odata.type'] || m['@odata.type'] === '#microsoft.graph.user') ids.push(m.id);
+      const next = page['@odata.nextLink'];
+      if (!next) return ids;
+      page = (await this.call('read group members', () => this.o.clients.app().api(next).get())) as typeof page;
+    }
   }
 
   /**

@@ -24,6 +24,7 @@ export interface TeamsChatMessage {
   readonly messageType: string;
   readonly contentType: 'html' | 'text';
   readonly content: string;
+  readonly createdAt: number;
 }
 
 /**
@@ -53,7 +54,11 @@ export interface TeamsPort {
   /** Posts as the puppet; resolves with the Teams message id once Graph accepted it. */
   sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string>;
   getMessage(puppet: Puppet, chatId: string, messageId: string): Promise<TeamsChatMessage>;
+  /** The newest messages of a chat (at most 50, Graph's page size for chat messages), newest first. */
+  recentMessages(puppet: Puppet, chatId: string): Promise<TeamsChatMessage[]>;
   chatMemberIds(puppet: Puppet, chatId: string): Promise<{ chatType: string; memberIds: string[] }>;
   getPresence(userId: string): Promise<TeamsPresence>;
+  /** Ids of the users in a group, nested groups included (transitive members). */
+  groupMemberIds(groupId: string): Promise<string[]>;
   setPuppetPresence(puppet: Puppet, intent: TeamsPresenceIntent, sessionMinutes: number): Promise<void>;
 }

@@ -19,6 +19,11 @@ import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { XmppPort } from './component-link.js';
 
+/** The whitelist as the router needs it. */
+export interface FederationPolicy {
+  verdict(user: TeamsUser, remoteDomain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+}
+
 export interface StanzaRouterOptions {
   readonly componentDomain: string;
   readonly maxBodyBytes: number;
@@ -26,6 +31,7 @@ export interface StanzaRouterOptions {
   readonly xmpp: XmppPort;
   readonly router: ActorRouter;
   readonly directory: Directory;
+  readonly policy: FederationPolicy;
   readonly log: Logger;
   readonly metrics: Metrics;
 }
@@ -69,8 +75,11 @@ export class StanzaRouter {
       return;
     }
     if (inbound.kind === 'iq' && (inbound.type === 'result' || inbound.type === 'error')) return; // answers to our own iqs
-    const verdict = await this.o.router.domain(inbound.from.domain, { type: 'admit', stanza: inbound.kind }, envelope);
-    if ('allowed' in verdict && !verdict.allowed) throw verdict.error;
+    const admission = await this.o.router.domain(inbound.from.domain, { type: 'admit', stanza: inbound.kind }, envelope);
+    if ('allowed' in admission && !admission.allowed) {
+      this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: 'domain' });
+      throw admission.error;
+    }
 
     if (!inbound.to.local) {
       await this.toComponent(stanza, inbound);
@@ -78,6 +87,14 @@ export class StanzaRouter {
     }
     const user = await this.lookup(inbound.to.local);
     if (!user) {
+      await this.toUnknownUser(stanza, inbound);
+      return;
+    }
+    const verdict = this.o.policy.verdict(user, inbound.from.domain);
+    if (!verdict.allowed) {
+      // A Teams user who may not federate (with this domain) does not exist for the sender (issue: whitelisting).
+      this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: verdict.reason });
+      log.info('stanza to a Teams user outside the whitelist answered as for no such user', { reason: verdict.reason });
       await this.toUnknownUser(stanza, inbound);
       return;
     }

@@ -26,6 +26,11 @@ const READER_APP = 'a1b2c3d4-0000-4000-8000-00000000000b';
 const CONFIDENTIAL_APP = 'a1b2c3d4-0000-4000-8000-00000000000c';
 const ALICE_ID = '11111111-1111-4111-8111-111111111111';
 const GROUP_ID = '99999999-9999-4999-8999-999999999999';
+/** Whitelisting groups: Alice directly, Bob (and Alice again) through a nested group. */
+const WHITELIST_GROUP_ID = '88888888-8888-4888-8888-888888888888';
+const PILOTS_GROUP_ID = '77777777-7777-4777-8777-777777777777';
+/** A confidential client whose app-only token reads users but not group membership. */
+const NO_GROUP_APP = 'a1b2c3d4-0000-4000-8000-00000000000d';
 const CLI = fileURLToPath(new URL('./graph/teams-cli.js', import.meta.url));
 
 /** A plain-http webhook on loopback, as the gateway's is in tests: echoes validation tokens, records the rest. */
@@ -147,7 +152,11 @@ describe('Graph + Entra ID emulator conformance', () => {
       tenantId: TENANT,
       verifiedDomains: ['contoso.example', 'xmpp.contoso.example'],
       notificationRetryDelaysMs: [200, 400],
-      groups: [{ id: GROUP_ID, displayName: 'XMPP users' }],
+      groups: [
+        { id: GROUP_ID, displayName: 'XMPP users' },
+        { id: WHITELIST_GROUP_ID, displayName: 'Federation allowed', members: ['alice@contoso.example', PILOTS_GROUP_ID] },
+        { id: PILOTS_GROUP_ID, displayName: 'Federation pilots', members: ['bob@contoso.example', ALICE_ID] },
+      ],
       apps: [
         {
           clientId: GATEWAY_APP,
@@ -158,6 +167,7 @@ describe('Graph + Entra ID emulator conformance', () => {
         },
         { clientId: READER_APP, allowPublicClient: true, applicationPermissions: [], delegatedPermissions: ['Chat.Create', 'Chat.Read'] },
         { clientId: CONFIDENTIAL_APP, clientSecret: 'other-secret', allowPublicClient: false, applicationPermissions: [], delegatedPermissions: ['Chat.Read'] },
+        { clientId: NO_GROUP_APP, clientSecret: 'no-group-secret', allowPublicClient: false, applicationPermissions: ['User.Read.All'], delegatedPermissions: [] },
       ],
       users: [
         { id: ALICE_ID, userPrincipalName: 'alice@contoso.example', displayName: 'Alice Smith', givenName: 'Alice', surname: 'Smith', password: 'Alice-pass-1' },
@@ -314,6 +324,102 @@ describe('Graph + Entra ID emulator conformance', () => {
       assert.match(domain.message, /verified domain names/u);
       const missing = await graphError(app.api('/users').post({ accountEnabled: true, displayName: 'x', userPrincipalName: 'y@contoso.example', passwordProfile: { password: 'Xg7!another-one' } }));
       assert.match(missing.message, /mailNickname/u);
+    });
+  });
+
+  describe('group membership through the Graph client', () => {
+    const transitive = `/groups/${WHITELIST_GROUP_ID}/transitiveMembers`;
+    /** All pages, following @odata.nextLink; returns the items and the page sizes. */
+    const allPages = async (first: PageCollection) => {
+      const items = [...(first.value as Record<string, unknown>[])];
+      const sizes = [first.value.length];
+      for (let link = first['@odata.nextLink']; link !== undefined; ) {
+        const page = (await app.api(link).get()) as PageCollection;
+        items.push(...(page.value as Record<string, unknown>[]));
+        sizes.push(page.value.length);
+        link = page['@odata.nextLink'];
+      }
+      return { items, sizes };
+    };
+    const transitiveUpns = async () => {
+      const r = (await app.api(transitive).select(['id', 'userPrincipalName']).get()) as { value: { '@odata.type': string; userPrincipalName?: string }[] };
+      return r.value.filter((o) => o['@odata.type'] === '#microsoft.graph.user').map((o) => o.userPrincipalName);
+    };
+
+    it('lists transitiveMembers flattened through a nested group, paging with $top=1 via @odata.nextLink', async () => {
+      const first = (await app.api(transitive).select(['id', 'displayName', 'userPrincipalName']).top(1).get()) as PageCollection;
+      assert.equal(first['@odata.context'], `${em.url}/v1.0/$metadata#directoryObjects(id,displayName,userPrincipalName)`);
+      assert.ok(first['@odata.nextLink']?.startsWith(`${em.url}/v1.0/groups/${WHITELIST_GROUP_ID}/transitiveMembers?`), first['@odata.nextLink']);
+      const { items, sizes } = await allPages(first);
+      assert.deepEqual(sizes, [1, 1, 1]);
+      // Alice is a direct member and a member of the nested group: listed once. The nested group is listed too.
+      assert.deepEqual(items, [
+        { '@odata.type': '#microsoft.graph.user', id: ALICE_ID, displayName: 'Alice Smith', userPrincipalName: 'alice@contoso.example' },
+        { '@odata.type': '#microsoft.graph.group', id: PILOTS_GROUP_ID, displayName: 'Federation pilots' },
+        { '@odata.type': '#microsoft.graph.user', id: userId('bob@contoso.example'), displayName: 'Bob Jones', userPrincipalName: 'bob@contoso.example' },
+      ]);
+
+      const direct = (await app.api(`/groups/${WHITELIST_GROUP_ID}/members`).get()) as { '@odata.context': string; '@odata.nextLink'?: string; value: Record<string, unknown>[] };
+      assert.equal(direct['@odata.context'], `${em.url}/v1.0/$metadata#directoryObjects`);
+      assert.equal(direct['@odata.nextLink'], undefined);
+      assert.deepEqual(direct.value.map((o) => [o['@odata.type'], o.id]), [
+        ['#microsoft.graph.user', ALICE_ID],
+        ['#microsoft.graph.group', PILOTS_GROUP_ID],
+      ]);
+      // Without $select: the default user properties.
+      assert.equal(direct.value[0]?.givenName, 'Alice');
+      assert.deepEqual(direct.value[0]?.businessPhones, []);
+    });
+
+    it("answers an unknown group with 404 Request_ResourceNotFound, and a bad $top with 400", async () => {
+      const unknown = '00000000-0000-4000-8000-0000000000ff';
+      const err = await graphError(app.api(`/groups/${unknown}/transitiveMembers`).get());
+      assert.equal(err.statusCode, 404);
+      assert.equal(err.code, 'Request_ResourceNotFound');
+      assert.equal(err.message, `Resource '${unknown}' does not exist or one of its queried reference-property objects are not present.`);
+      const top = await graphError(app.api(transitive).top(1000).get());
+      assert.equal(top.statusCode, 400);
+    });
+
+    it("refuses a token without a group permission with 403 in Graph's shape", async () => {
+      const noGroups = client(new ClientSecretCredential(TENANT, NO_GROUP_APP, 'no-group-secret', opts));
+      for (const path of [transitive, `/groups/${WHITELIST_GROUP_ID}/members`]) {
+        const err = await graphError(noGroups.api(path).get());
+        assert.equal(err.statusCode, 403);
+        assert.equal(err.code, 'Authorization_RequestDenied');
+        assert.equal(err.message, 'Insufficient privileges to complete the operation.');
+        // The client takes requestId and date from the error's innerError.
+        assert.ok(err.requestId);
+        assert.equal(err.headers?.get('request-id'), err.requestId);
+        assert.ok(!Number.isNaN(err.date.getTime()));
+      }
+      // A delegated token whose scopes include no group permission.
+      const alice = userClient(GATEWAY_APP, 'alice@contoso.example', 'Alice-pass-1');
+      assert.equal((await graphError(alice.api(transitive).get())).statusCode, 403);
+    });
+
+    it('shows membership changes made with addGroupMember/removeGroupMember and the control API on the next GET', async () => {
+      assert.deepEqual(await transitiveUpns(), ['alice@contoso.example', 'bob@contoso.example']);
+      em.addGroupMember(PILOTS_GROUP_ID, 'carol@contoso.example');
+      assert.deepEqual(await transitiveUpns(), ['alice@contoso.example', 'bob@contoso.example', 'carol@contoso.example']);
+      em.removeGroupMember(WHITELIST_GROUP_ID, PILOTS_GROUP_ID);
+      assert.deepEqual(await transitiveUpns(), ['alice@contoso.example']);
+      assert.throws(() => em.addGroupMember(WHITELIST_GROUP_ID, 'nobody@contoso.example'), /no user or group/u);
+      assert.throws(() => em.removeGroupMember(WHITELIST_GROUP_ID, 'bob@contoso.example'), /is not a member/u);
+
+      const control = `${em.url}/_emulator/groups/${WHITELIST_GROUP_ID}/members`;
+      const added = await fetch(control, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ member: PILOTS_GROUP_ID }) });
+      assert.equal(added.status, 200);
+      assert.deepEqual(((await added.json()) as { value: string[] }).value, [ALICE_ID, PILOTS_GROUP_ID]);
+      assert.deepEqual(await transitiveUpns(), ['alice@contoso.example', 'bob@contoso.example', 'carol@contoso.example']);
+      const removed = await fetch(`${em.url}/_emulator/groups/${PILOTS_GROUP_ID}/members/${encodeURIComponent('carol@contoso.example')}`, { method: 'DELETE' });
+      assert.equal(removed.status, 200);
+      assert.deepEqual(await transitiveUpns(), ['alice@contoso.example', 'bob@contoso.example']);
+      assert.deepEqual(em.groupMembers(PILOTS_GROUP_ID), [userId('bob@contoso.example'), ALICE_ID]);
+      const duplicate = await fetch(control, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ member: ALICE_ID }) });
+      assert.equal(duplicate.status, 400);
+      const unknown = await fetch(`${em.url}/_emulator/groups/00000000-0000-4000-8000-0000000000ff/members`, { method: 'POST', body: JSON.stringify({ member: ALICE_ID }) });
+      assert.equal(unknown.status, 404);
     });
   });
 

@@ -28,6 +28,7 @@ export interface FederationOptions {
   readonly applicationPermissions?: readonly string[];
   readonly delegatedPermissions?: readonly string[];
   readonly idleSeconds?: number;
+  readonly notificationRetryDelaysMs?: number[];
 }
 
 export class Federation {
@@ -61,7 +62,7 @@ export class Federation {
         },
       ],
       users: DEMO.teamsUsers.map((u) => ({ ...u })),
-      notificationRetryDelaysMs: [300, 600, 1200, 2400],
+      notificationRetryDelaysMs: o.notificationRetryDelaysMs ?? [300, 600, 1200, 2400],
     });
     const prosody = await ProsodyServer.start({
       dir: join(dir, 'prosody'),

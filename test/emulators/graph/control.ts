@@ -1,7 +1,12 @@
 /**
  * The emulator's own control API under /_emulator/ (JSON, no authentication: a loopback test and demo tool). It
  * lets a person or a test act as Teams users — post in a 1:1 chat, change their Teams client presence — and
- * inspect or steer the emulator (throttling, subscriptions, deliveries, lifecycle events). Not part of Graph.
+ * inspect or steer the emulator (group membership, throttling, subscriptions, deliveries, lifecycle events). Not
+ * part of Graph.
+ *
+ * Group membership: GET /_emulator/groups/{id}/members, POST /_emulator/groups/{id}/members {"member": user id or
+ * UPN, or group id}, DELETE /_emulator/groups/{id}/members/{member}; each answers {"value": [direct member ids]}
+ * (404 for an unknown group, 400 for an unknown member, a duplicate or a non-member).
  */
 import { jsonReply, type Call, type Reply } from './http.js';
 import type { DeliveryRecord, EmulatedChat, EmulatedMessage, EmulatedSubscription, LifecycleEvent, PresenceView, RequestRecord, ThrottleRule } from './types.js';
@@ -21,6 +26,9 @@ export interface ControlTarget {
   setPresence(user: string, availability: string, activity: string): void;
   presenceOf(user: string): PresenceView;
   throttle(rule: ThrottleRule): void;
+  groupMembers(groupId: string): string[] | undefined;
+  addGroupMember(groupId: string, member: string): void;
+  removeGroupMember(groupId: string, member: string): void;
   subscriptions(): readonly EmulatedSubscription[];
   deliveries(): readonly DeliveryRecord[];
   requests(): readonly RequestRecord[];
@@ -60,8 +68,14 @@ function str(b: Record<string, unknown>, key: string): string {
 export async function handleControl(call: Call, t: ControlTarget): Promise<Reply> {
   try {
     const segs = call.url.pathname.split('/').slice(2).filter(Boolean).map((s) => decodeURIComponent(s));
-    const route = `${call.method} ${segs.map((s, i) => (segs[0] === 'users' && i === 1) || (segs[0] === 'subscriptions' && i === 1) ? '*' : s).join('/')}`;
-    const [, key] = segs;
+    const wildcard = (i: number) => ((segs[0] === 'users' || segs[0] === 'subscriptions' || segs[0] === 'groups') && i === 1) || (segs[0] === 'groups' && i === 3);
+    const route = `${call.method} ${segs.map((s, i) => (wildcard(i) ? '*' : s)).join('/')}`;
+    const [, key, , sub] = segs;
+    const members = () => {
+      const m = t.groupMembers(key as string);
+      if (!m) throw new ControlError(404, `no group '${key as string}'`);
+      return m;
+    };
     switch (route) {
       case 'GET users':
         return jsonReply(200, { value: t.listUsers() });
@@ -93,6 +107,17 @@ export async function handleControl(call: Call, t: ControlTarget): Promise<Reply
         });
         return { status: 204, headers: {}, body: '' };
       }
+      case 'GET groups/*/members':
+        return jsonReply(200, { value: members() });
+      case 'POST groups/*/members': {
+        members();
+        t.addGroupMember(key as string, str(bodyOf(call), 'member'));
+        return jsonReply(200, { value: members() });
+      }
+      case 'DELETE groups/*/members/*':
+        members();
+        t.removeGroupMember(key as string, sub as string);
+        return jsonReply(200, { value: members() });
       case 'GET subscriptions':
         return jsonReply(200, { value: t.subscriptions() });
       case 'GET deliveries':

@@ -2,13 +2,27 @@
  * The tenant's directory (Entra ID): users and groups, and the rules Graph applies when creating a user
  * (https://learn.microsoft.com/en-us/graph/api/user-post-users: required accountEnabled, displayName,
  * mailNickname, userPrincipalName, passwordProfile; UPN domain must be a verified domain of the tenant; UPNs are
- * unique, compared case-insensitively) and adding a group member
- * (https://learn.microsoft.com/en-us/graph/api/group-post-members).
+ * unique, compared case-insensitively), adding a group member
+ * (https://learn.microsoft.com/en-us/graph/api/group-post-members), and listing a group's direct and transitive
+ * members (https://learn.microsoft.com/en-us/graph/api/group-list-members,
+ * https://learn.microsoft.com/en-us/graph/api/group-list-transitivemembers). Groups may contain users and groups.
  */
 import { randomUUID } from 'node:crypto';
 import { faults } from './errors.js';
 import { isGuid } from './ids.js';
 import type { EmulatedGroup, EmulatedUser } from './types.js';
+
+export interface DirectoryGroup {
+  readonly id: string;
+  readonly displayName: string;
+  readonly mailNickname: string;
+  readonly createdDateTime: string;
+  /** Direct members' object ids (users and groups), canonical case. */
+  readonly members: Set<string>;
+}
+
+/** What a group's member list holds. */
+export type DirectoryObject = { readonly kind: 'user'; readonly user: DirectoryUser } | { readonly kind: 'group'; readonly group: DirectoryGroup };
 
 export interface DirectoryUser {
   readonly id: string;
@@ -99,13 +113,24 @@ function optString(body: Record<string, unknown>, key: string): string | null {
 
 export class Directory {
   private readonly users = new Map<string, DirectoryUser>();
-  private readonly groups = new Map<string, { id: string; displayName: string; members: Set<string> }>();
+  private readonly groups = new Map<string, DirectoryGroup>();
   private readonly verifiedDomains: Set<string>;
 
   constructor(users: readonly EmulatedUser[], groups: readonly EmulatedGroup[], verifiedDomains: readonly string[]) {
     this.verifiedDomains = new Set(verifiedDomains.map((d) => d.toLowerCase()));
     for (const u of users) this.add(u);
-    for (const g of groups) this.groups.set(g.id.toLowerCase(), { id: g.id, displayName: g.displayName, members: new Set() });
+    for (const g of groups) {
+      if (this.groups.has(g.id.toLowerCase()) || this.byId(g.id)) throw new Error(`duplicate object id ${g.id}`);
+      this.groups.set(g.id.toLowerCase(), {
+        id: g.id,
+        displayName: g.displayName,
+        mailNickname: g.displayName.replace(/[^A-Za-z0-9._-]/gu, '') || g.id,
+        createdDateTime: new Date().toISOString().replace(/\.\d{3}Z$/u, 'Z'),
+        members: new Set(),
+      });
+    }
+    // Every group exists before members are added: groups may contain groups listed after them.
+    for (const g of groups) for (const m of g.members ?? []) this.addMember(g.id, m);
   }
 
   private add(u: EmulatedUser): DirectoryUser {
@@ -228,25 +253,118 @@ export class Directory {
     return user;
   }
 
+  group(id: string): DirectoryGroup | undefined {
+    return this.groups.get(id.toLowerCase());
+  }
+
+  /** A group member named by object id (user or group) or by user principal name. */
+  private memberObject(idOrUpn: string): DirectoryObject | undefined {
+    const g = this.group(idOrUpn);
+    if (g) return { kind: 'group', group: g };
+    const u = this.find(idOrUpn);
+    return u ? { kind: 'user', user: u } : undefined;
+  }
+
+  private objectId(o: DirectoryObject): string {
+    return o.kind === 'user' ? o.user.id : o.group.id;
+  }
+
+  /** The direct members' object ids (users and groups), in the order they were added. */
   groupMembers(groupId: string): string[] | undefined {
-    const g = this.groups.get(groupId.toLowerCase());
+    const g = this.group(groupId);
     return g ? [...g.members] : undefined;
   }
 
-  /** POST /groups/{id}/members/$ref with {"@odata.id": ".../directoryObjects/{id}"}. */
-  addGroupMember(groupId: string, body: unknown): void {
-    const g = this.groups.get(groupId.toLowerCase());
+  /** GET /groups/{id}/members: direct members, users and groups. */
+  members(g: DirectoryGroup): DirectoryObject[] {
+    return [...g.members].flatMap((id) => {
+      const o = this.memberObject(id);
+      return o ? [o] : [];
+    });
+  }
+
+  /**
+   * GET /groups/{id}/transitiveMembers: the direct members, then the members of nested groups (breadth first), each
+   * object once; nested groups are listed too. Membership cycles end where an object was already listed.
+   */
+  transitiveMembers(g: DirectoryGroup): DirectoryObject[] {
+    const out: DirectoryObject[] = [];
+    const seen = new Set<string>([g.id.toLowerCase()]);
+    const queue: DirectoryGroup[] = [g];
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      for (const o of this.members(next)) {
+        const key = this.objectId(o).toLowerCase();
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(o);
+        if (o.kind === 'group') queue.push(o.group);
+      }
+    }
+    return out;
+  }
+
+  /** A member of a directoryObject collection: `@odata.type`, then the type's properties (`select` limits them). */
+  objectJson(o: DirectoryObject, select: readonly string[] | undefined): Record<string, unknown> {
+    if (o.kind === 'user') {
+      return { '@odata.type': '#microsoft.graph.user', ...this.toJson(o.user, select?.filter((p) => SELECTABLE_USER_PROPERTIES.has(p))) };
+    }
+    const full: Record<string, unknown> = {
+      id: o.group.id,
+      deletedDateTime: null,
+      classification: null,
+      createdDateTime: o.group.createdDateTime,
+      description: null,
+      displayName: o.group.displayName,
+      groupTypes: [],
+      mail: null,
+      mailEnabled: false,
+      mailNickname: o.group.mailNickname,
+      securityEnabled: true,
+      visibility: null,
+    };
+    const out: Record<string, unknown> = { '@odata.type': '#microsoft.graph.group' };
+    for (const k of select?.filter((p) => p in full) ?? Object.keys(full)) out[k] = full[k];
+    return out;
+  }
+
+  /**
+   * Adds a member (user id or UPN, or group id) to a group: the emulator's own API and the groups option. Plain
+   * errors, not Graph faults.
+   */
+  addMember(groupId: string, member: string): void {
+    const g = this.group(groupId);
+    if (!g) throw new Error(`no group '${groupId}'`);
+    const o = this.memberObject(member);
+    if (!o) throw new Error(`no user or group '${member}'`);
+    const id = this.objectId(o);
+    if (id.toLowerCase() === g.id.toLowerCase()) throw new Error(`group '${g.id}' cannot be a member of itself`);
+    if (g.members.has(id)) throw new Error(`'${member}' is already a member of group '${g.id}'`);
+    g.members.add(id);
+  }
+
+  removeMember(groupId: string, member: string): void {
+    const g = this.group(groupId);
+    if (!g) throw new Error(`no group '${groupId}'`);
+    const o = this.memberObject(member);
+    if (!o || !g.members.delete(this.objectId(o))) throw new Error(`'${member}' is not a member of group '${g.id}'`);
+  }
+
+  /** POST /groups/{id}/members/$ref with {"@odata.id": ".../directoryObjects/{id}"} (a user or a group). */
+  addMemberRef(groupId: string, body: unknown): void {
+    const g = this.group(groupId);
     if (!g) throw faults.directoryNotFound(groupId);
     const ref = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['@odata.id'] : undefined;
     if (typeof ref !== 'string') throw faults.directoryBadRequest("Invalid value specified for property '@odata.id'.");
-    const m = /\/(?:directoryObjects|users)(?:\/|\(')([^/'()]+)(?:'\))?\/?$/u.exec(ref);
+    const m = /\/(?:directoryObjects|users|groups)(?:\/|\(')([^/'()]+)(?:'\))?\/?$/u.exec(ref);
     if (!m) throw faults.directoryBadRequest(`Invalid object identifier '${ref}'.`);
     const memberId = decodeURIComponent(m[1] as string);
-    const user = this.byId(memberId);
-    if (!user) throw faults.directoryNotFound(memberId);
-    if (g.members.has(user.id)) {
+    const target = this.byId(memberId)?.id ?? this.group(memberId)?.id;
+    if (!target) throw faults.directoryNotFound(memberId);
+    // The emulator's wording: Learn does not document Graph's answer to a group added to itself.
+    if (target.toLowerCase() === g.id.toLowerCase()) throw faults.directoryBadRequest('A group cannot be added as a member of itself.');
+    if (g.members.has(target)) {
       throw faults.directoryBadRequest("One or more added object references already exist for the following modified properties: 'members'.");
     }
-    g.members.add(user.id);
+    g.members.add(target);
   }
 }

@@ -71,6 +71,8 @@ export class GraphRouter {
       tokenKind = auth.kind;
       this.throttle.check(call.method, `${call.url.pathname}${call.url.search}`);
       const reply = await this.dispatch(call, auth);
+      const delay = this.throttle.replyDelay(call.method, `${call.url.pathname}${call.url.search}`);
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       if (reply.body === undefined) {
         return { status: reply.status, headers: { ...base, ...reply.headers, 'Content-Length': '0' }, body: '', tokenKind };
       }

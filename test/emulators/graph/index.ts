@@ -11,6 +11,7 @@ import { handleControl, type ControlTarget } from './control.js';
 import { Directory } from './directory.js';
 import { faults, graphErrorBody } from './errors.js';
 import { GraphRouter } from './graph-router.js';
+import { groupRoutes } from './groups-api.js';
 import { jsonReply, type Call, type Reply } from './http.js';
 import { JwtSigner } from './jwt.js';
 import { Notifier } from './notifier.js';
@@ -69,7 +70,7 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
   const throttle = new Throttle();
   const identity = new IdentityEndpoints({ tenantId: o.tenantId, url, apps: o.apps, directory, tokens, signer });
   const graph = new GraphRouter(
-    [...userRoutes(directory, url), ...chatRoutes(directory, chats, url), ...presenceRoutes(directory, presence, url), ...subscriptionRoutes(subs, url)],
+    [...userRoutes(directory, url), ...groupRoutes(directory, url), ...chatRoutes(directory, chats, url), ...presenceRoutes(directory, presence, url), ...subscriptionRoutes(subs, url)],
     tokens,
     throttle,
   );
@@ -101,9 +102,12 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
       return out;
     },
     groupMembers: (groupId) => directory.groupMembers(groupId),
+    addGroupMember: (groupId, member) => directory.addMember(groupId, member),
+    removeGroupMember: (groupId, member) => directory.removeMember(groupId, member),
     listUsers: () =>
       directory.all().map((u) => ({ id: u.id, userPrincipalName: u.userPrincipalName, displayName: u.displayName, accountEnabled: u.accountEnabled, presence: presence.view(u.id) })),
     throttle: (rule) => throttle.add(rule),
+    slowReplies: (rule) => throttle.addSlowReply(rule),
     subscriptions: () => subs.all(),
     deliveries: () => notifier.deliveries(),
     fireLifecycle: (id, event) => subs.fireLifecycle(id, event),

@@ -58,6 +58,19 @@ export const PERMISSIONS = {
     delegated: ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'],
     application: ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'],
   },
+  /** Learn lists the same permissions for both kinds (Directory.ReadWrite.All is not among them). */
+  'group.listMembers': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/group-list-members',
+    style: 'directory',
+    delegated: ['GroupMember.Read.All', 'Directory.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', 'GroupMember.ReadWrite.All'],
+    application: ['GroupMember.Read.All', 'Directory.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', 'GroupMember.ReadWrite.All'],
+  },
+  'group.listTransitiveMembers': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/group-list-transitivemembers',
+    style: 'directory',
+    delegated: ['GroupMember.Read.All', 'Directory.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', 'GroupMember.ReadWrite.All'],
+    application: ['GroupMember.Read.All', 'Directory.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', 'GroupMember.ReadWrite.All'],
+  },
   'chat.create': {
     learn: 'https://learn.microsoft.com/en-us/graph/api/chat-post',
     style: 'teams',

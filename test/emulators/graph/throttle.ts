@@ -4,7 +4,7 @@
  * or 503 ServiceUnavailable (which Graph also sends with Retry-After).
  */
 import { GraphFault } from './errors.js';
-import type { ThrottleRule } from './types.js';
+import type { SlowReplyRule, ThrottleRule } from './types.js';
 
 interface ActiveRule {
   readonly method: string | undefined;
@@ -14,8 +14,31 @@ interface ActiveRule {
   readonly status: 429 | 503;
 }
 
+function matches(rule: { method: string | undefined; path: RegExp | string }, method: string, pathWithQuery: string): boolean {
+  if (rule.method !== undefined && rule.method !== method.toUpperCase()) return false;
+  if (typeof rule.path === 'string') return pathWithQuery.includes(rule.path);
+  rule.path.lastIndex = 0;
+  return rule.path.test(pathWithQuery);
+}
+
 export class Throttle {
   private readonly rules: ActiveRule[] = [];
+  private readonly slow: { method: string | undefined; path: RegExp | string; remaining: number; delayMs: number }[] = [];
+
+  addSlowReply(rule: SlowReplyRule): void {
+    if (!Number.isInteger(rule.count) || rule.count < 1) throw new Error('slow reply count must be a positive integer');
+    this.slow.push({ method: rule.method?.toUpperCase(), path: rule.path, remaining: rule.count, delayMs: rule.delayMs });
+  }
+
+  /** How long to hold the answer of this request (consumes one use of the first matching rule). */
+  replyDelay(method: string, pathWithQuery: string): number {
+    const i = this.slow.findIndex((r) => matches(r, method, pathWithQuery));
+    const rule = this.slow[i];
+    if (!rule) return 0;
+    rule.remaining -= 1;
+    if (rule.remaining <= 0) this.slow.splice(i, 1);
+    return rule.delayMs;
+  }
 
   add(rule: ThrottleRule): void {
     if (!Number.isInteger(rule.count) || rule.count < 1) throw new Error('throttle count must be a positive integer');
@@ -31,9 +54,7 @@ export class Throttle {
 
   /** Consumes one use of the first matching rule and throws the throttling error; otherwise returns. */
   check(method: string, pathWithQuery: string): void {
-    const i = this.rules.findIndex(
-      (r) => (r.method === undefined || r.method === method.toUpperCase()) && (typeof r.path === 'string' ? pathWithQuery.includes(r.path) : ((r.path.lastIndex = 0), r.path.test(pathWithQuery))),
-    );
+    const i = this.rules.findIndex((r) => matches(r, method, pathWithQuery));
     const rule = this.rules[i];
     if (!rule) return;
     rule.remaining -= 1;

@@ -30,6 +30,8 @@ export interface EmulatedUser {
 export interface EmulatedGroup {
   id: string;
   displayName: string;
+  /** Direct members: user ids or UPNs, or ids of other groups (nesting; any order, cycles tolerated). */
+  members?: string[];
 }
 
 export interface GraphEmulatorOptions {
@@ -43,7 +45,9 @@ export interface GraphEmulatorOptions {
   verifiedDomains: string[];
   apps: EmulatedApp[];
   users: EmulatedUser[];
-  /** Groups that POST /groups/{id}/members/$ref can add to. */
+  /**
+   * Groups: GET /groups/{id}/members and /transitiveMembers list them, POST /groups/{id}/members/$ref adds to them.
+   */
   groups?: EmulatedGroup[];
   /** Pauses between notification delivery attempts; default [1000, 2000, 5000, 10000, 30000, 60000]. */
   notificationRetryDelaysMs?: number[];
@@ -80,6 +84,14 @@ export interface EmulatedChat {
   chatType: 'oneOnOne';
   members: EmulatedChatMember[];
   messages: EmulatedMessage[];
+}
+
+/** The next `count` matching requests are processed at once but answered only after `delayMs` (a slow network). */
+export interface SlowReplyRule {
+  method?: string;
+  path: RegExp | string;
+  count: number;
+  delayMs: number;
 }
 
 export interface ThrottleRule {
@@ -146,8 +158,18 @@ export interface GraphEmulator {
   presenceOf(user: string): PresenceView;
   chatsOf(user: string): EmulatedChat[];
   user(userOrUpn: string): (EmulatedUser & { id: string }) | undefined;
+  /** Direct members' object ids (users and groups) in the order added; undefined for an unknown group. */
   groupMembers(groupId: string): string[] | undefined;
+  /**
+   * Changes a group's direct members at run time (next Graph request sees it). `member`: user id or UPN, or a group
+   * id. Throws on an unknown group or member, on adding an existing member or a group to itself, and on removing
+   * a non-member.
+   */
+  addGroupMember(groupId: string, member: string): void;
+  removeGroupMember(groupId: string, member: string): void;
   throttle(rule: ThrottleRule): void;
+  /** Delays the answers (not the processing) of matching requests: lets a test kill a client mid-request. */
+  slowReplies(rule: SlowReplyRule): void;
   subscriptions(): readonly EmulatedSubscription[];
   deliveries(): readonly DeliveryRecord[];
   fireLifecycle(subscriptionId: string, event: LifecycleEvent): Promise<void>;

@@ -81,7 +81,7 @@ export function userRoutes(directory: Directory, url: string): Route[] {
       path: 'groups/:id/members/$ref',
       handle: (req) => {
         authorize('group.addMember', req.auth);
-        directory.addGroupMember(req.params[0] as string, req.json());
+        directory.addMemberRef(req.params[0] as string, req.json());
         return { status: 204 };
       },
     },

@@ -1,0 +1,140 @@
+/**
+ * The live whitelist of a node: the lists from configuration joined with those changed at run time (in the
+ * store, so every node sees them), and Entra group memberships read from Graph and refreshed on a timer.
+ * Changes through {@link PolicyService.change} are audit-logged and apply without a restart.
+ */
+import { errorMessage, type Logger } from '../observability/logger.js';
+import type { Store, WhitelistKind } from '../store/store.js';
+import type { TeamsPort } from '../teams/teams-port.js';
+import { domainAllowed, mayFederate, normaliseUserRule, type PairingRule, type Policy, type TeamsIdentity, type Verdict } from './whitelist.js';
+
+export interface PolicyConfig {
+  readonly domains: readonly string[];
+  readonly users: readonly string[];
+  readonly groups: readonly string[];
+  readonly pairing: readonly { users: readonly string[]; groups: readonly string[]; domains: readonly string[] }[];
+  readonly groupRefreshSeconds: number;
+  readonly reloadSeconds: number;
+}
+
+export interface PolicyServiceOptions {
+  readonly config: PolicyConfig;
+  readonly store: Store;
+  readonly teams: Pick<TeamsPort, 'groupMemberIds'>;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export class PolicyChangeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyChangeError';
+  }
+}
+
+const DOMAIN_RULE = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/u;
+
+export class PolicyService {
+  private policy: Policy;
+  /** group id -> member user ids; a group not (yet) read has no members (deny by default). */
+  private members = new Map<string, ReadonlySet<string>>();
+  private timers: NodeJS.Timeout[] = [];
+  private readonly now: () => number;
+
+  constructor(private readonly o: PolicyServiceOptions) {
+    this.now = o.now ?? Date.now;
+    this.policy = this.compose([]);
+  }
+
+  private compose(stored: readonly { kind: WhitelistKind; value: string }[]): Policy {
+    const c = this.o.config;
+    const of = (kind: WhitelistKind) => stored.filter((e) => e.kind === kind).map((e) => e.value);
+    const pairing: PairingRule[] = c.pairing.map((r) => ({ domains: r.domains, users: new Set(r.users.map(normaliseUserRule)), groups: new Set(r.groups) }));
+    return {
+      domains: [...c.domains, ...of('domain')],
+      users: { users: new Set([...c.users, ...of('user')].map(normaliseUserRule)), groups: new Set([...c.groups, ...of('group')]) },
+      pairing,
+    };
+  }
+
+  /** Re-reads the run-time lists from the store. */
+  async reload(): Promise<void> {
+    this.policy = this.compose(await this.o.store.whitelist());
+  }
+
+  /** Re-reads the members of every group the policy names (whitelist and pairing rules). */
+  async refreshGroups(): Promise<void> {
+    const groups = new Set([...this.policy.users.groups, ...this.policy.pairing.flatMap((r) => [...r.groups])]);
+    const next = new Map<string, ReadonlySet<string>>();
+    for (const g of groups) {
+      try {
+        next.set(g, new Set(await this.o.teams.groupMemberIds(g)));
+      } catch (err) {
+        // Keep the last known members rather than locking everyone out on a Graph hiccup.
+        const last = this.members.get(g);
+        if (last) next.set(g, last);
+        this.o.log.warn('could not read the members of a whitelisted group', { groupId: g, error: errorMessage(err) });
+      }
+    }
+    this.members = next;
+  }
+
+  private groupsOf(userId: string): ReadonlySet<string> {
+    const out = new Set<string>();
+    for (const [g, m] of this.members) if (m.has(userId)) out.add(g);
+    return out;
+  }
+
+  /** Cheap, before any lookup: stanzas from other domains are refused without touching Graph. */
+  domainAllowed(domain: string): boolean {
+    return domainAllowed(this.policy.domains, domain);
+  }
+
+  verdict(user: TeamsIdentity, remoteDomain: string): Verdict {
+    return mayFederate(this.policy, user, this.groupsOf(user.id), remoteDomain);
+  }
+
+  /** Adds or removes a run-time entry, with an audit record, and applies it on this node at once. */
+  async change(op: 'add' | 'remove', kind: WhitelistKind, rawValue: string, actor: string): Promise<boolean> {
+    const value = kind === 'domain' ? rawValue.toLowerCase() : kind === 'user' ? normaliseUserRule(rawValue) : rawValue;
+    if (kind === 'domain' && !DOMAIN_RULE.test(value)) throw new PolicyChangeError(`not a domain rule: '${rawValue}' (expected example.org or *.example.org)`);
+    if (value === '') throw new PolicyChangeError('empty value');
+    const at = this.now();
+    const changed =
+      op === 'add'
+        ? (await this.o.store.putWhitelistEntry({ kind, value, addedAt: at, addedBy: actor }), true)
+        : await this.o.store.deleteWhitelistEntry(kind, value);
+    await this.o.store.appendAudit({ at, actor, action: `whitelist.${op}`, subject: `${kind}:${value}`, detail: changed ? undefined : 'no such entry' });
+    await this.reload();
+    if (kind === 'group' && op === 'add') await this.refreshGroups();
+    this.o.log.info('whitelist changed', { op, kind, value, actor });
+    return changed;
+  }
+
+  async entries(): Promise<{ source: 'config' | 'store'; kind: WhitelistKind; value: string }[]> {
+    const c = this.o.config;
+    return [
+      ...c.domains.map((value) => ({ source: 'config' as const, kind: 'domain' as const, value })),
+      ...c.users.map((value) => ({ source: 'config' as const, kind: 'user' as const, value })),
+      ...c.groups.map((value) => ({ source: 'config' as const, kind: 'group' as const, value })),
+      ...(await this.o.store.whitelist()).map((e) => ({ source: 'store' as const, kind: e.kind, value: e.value })),
+    ];
+  }
+
+  async start(): Promise<void> {
+    await this.reload();
+    await this.refreshGroups();
+    const every = (seconds: number, fn: () => Promise<void>) => {
+      const t = setInterval(() => void fn().catch((err: unknown) => this.o.log.warn('policy refresh failed', { error: errorMessage(err) })), seconds * 1000);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.o.config.reloadSeconds, () => this.reload());
+    every(this.o.config.groupRefreshSeconds, () => this.refreshGroups());
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+}

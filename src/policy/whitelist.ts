@@ -1,0 +1,64 @@
+/**
+ * Who may federate (deny by default, DESIGN.md decision 7). Pure decisions over the lists from configuration and
+ * from the store; group membership is resolved elsewhere and passed in.
+ */
+
+/** `example.org` matches itself only; `*.example.org` matches every subdomain of example.org (not itself). */
+export function domainMatches(rule: string, domain: string): boolean {
+  const r = rule.toLowerCase();
+  const d = domain.toLowerCase();
+  if (r.startsWith('*.')) return d.endsWith(r.slice(1)) && d.length > r.length - 1;
+  return r === d;
+}
+
+export function domainAllowed(rules: Iterable<string>, domain: string): boolean {
+  for (const rule of rules) if (domainMatches(rule, domain)) return true;
+  return false;
+}
+
+export interface TeamsIdentity {
+  readonly id: string;
+  readonly upn: string;
+}
+
+/** Users by UPN or object id; `*` allows every user of the tenant. */
+export interface UserRules {
+  readonly users: ReadonlySet<string>;
+  readonly groups: ReadonlySet<string>;
+}
+
+export function userMatches(rules: UserRules, user: TeamsIdentity, groupsOfUser: ReadonlySet<string>): boolean {
+  if (rules.users.has('*') || rules.users.has(user.id) || rules.users.has(user.upn.toLowerCase())) return true;
+  for (const g of rules.groups) if (groupsOfUser.has(g)) return true;
+  return false;
+}
+
+/** Optional: these users may talk only to these domains (and these domains only to these users). */
+export interface PairingRule extends UserRules {
+  readonly domains: readonly string[];
+}
+
+export type Verdict = { readonly allowed: true } | { readonly allowed: false; readonly reason: 'domain' | 'user' | 'pairing' };
+
+export interface Policy {
+  readonly domains: readonly string[];
+  readonly users: UserRules;
+  readonly pairing: readonly PairingRule[];
+}
+
+/**
+ * May this Teams user and this remote domain federate? The domain and the user must each be listed; when pairing
+ * rules exist, a rule must name both (a user or domain no rule names is free to pair with any listed party).
+ */
+export function mayFederate(p: Policy, user: TeamsIdentity, groupsOfUser: ReadonlySet<string>, domain: string): Verdict {
+  if (!domainAllowed(p.domains, domain)) return { allowed: false, reason: 'domain' };
+  if (!userMatches(p.users, user, groupsOfUser)) return { allowed: false, reason: 'user' };
+  const forUser = p.pairing.filter((r) => userMatches(r, user, groupsOfUser));
+  const forDomain = p.pairing.filter((r) => domainAllowed(r.domains, domain));
+  if (forUser.length === 0 && forDomain.length === 0) return { allowed: true };
+  return forUser.some((r) => domainAllowed(r.domains, domain)) ? { allowed: true } : { allowed: false, reason: 'pairing' };
+}
+
+export function normaliseUserRule(v: string): string {
+  return v.includes('@') ? v.toLowerCase() : v;
+}

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { domainMatches, mayFederate, type Policy } from '../../src/policy/whitelist.js';
+
+describe('domain rules', () => {
+  const table: [string, string, boolean][] = [
+    ['partner.example', 'partner.example', true],
+    ['partner.example', 'PARTNER.example', true],
+    ['partner.example', 'sub.partner.example', false],
+    ['*.partner.example', 'sub.partner.example', true],
+    ['*.partner.example', 'a.b.partner.example', true],
+    ['*.partner.example', 'partner.example', false],
+    ['*.partner.example', 'evilpartner.example', false],
+    ['*.partner.example', 'partner.example.evil', false],
+  ];
+  for (const [rule, domain, ok] of table) it(`${rule} ${ok ? 'matches' : 'does not match'} ${domain}`, () => assert.equal(domainMatches(rule, domain), ok));
+});
+
+describe('who may federate', () => {
+  const alice = { id: 'id-alice', upn: 'Alice@Contoso.com' };
+  const bob = { id: 'id-bob', upn: 'bob@contoso.com' };
+  const carol = { id: 'id-carol', upn: 'carol@contoso.com' };
+  const base: Policy = {
+    domains: ['xmpp.example', '*.allied.example'],
+    users: { users: new Set(['alice@contoso.com', 'id-bob']), groups: new Set(['g-liaison']) },
+    pairing: [],
+  };
+  const none = new Set<string>();
+  const table: [string, Policy, typeof alice, ReadonlySet<string>, string, string][] = [
+    ['listed user, listed domain', base, alice, none, 'xmpp.example', 'allowed'],
+    ['user listed by id', base, bob, none, 'hq.allied.example', 'allowed'],
+    ['unlisted domain', base, alice, none, 'stranger.example', 'domain'],
+    ['unlisted user', base, carol, none, 'xmpp.example', 'user'],
+    ['user via group', base, carol, new Set(['g-liaison']), 'xmpp.example', 'allowed'],
+    ['everyone', { ...base, users: { users: new Set(['*']), groups: new Set() } }, carol, none, 'xmpp.example', 'allowed'],
+    ['empty lists deny', { domains: [], users: { users: new Set(), groups: new Set() }, pairing: [] }, alice, none, 'xmpp.example', 'domain'],
+  ];
+  const paired: Policy = { ...base, pairing: [{ users: new Set(['alice@contoso.com']), groups: new Set(), domains: ['*.allied.example'] }] };
+  table.push(
+    ['pairing: alice only to allied', paired, alice, none, 'xmpp.example', 'pairing'],
+    ['pairing: alice to allied', paired, alice, none, 'hq.allied.example', 'allowed'],
+    ['pairing: allied only to alice', paired, bob, none, 'hq.allied.example', 'pairing'],
+    ['pairing: bob free elsewhere', paired, bob, none, 'xmpp.example', 'allowed'],
+  );
+  for (const [name, policy, user, groups, domain, expected] of table) {
+    it(name, () => {
+      const v = mayFederate(policy, user, groups, domain);
+      assert.equal(v.allowed ? 'allowed' : v.reason, expected);
+    });
+  }
+});

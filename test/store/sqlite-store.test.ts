@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { StoreError } from '../../src/store/store.js';
+import { defineStoreContract } from './store-contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'xtg-sqlite-'));
+let n = 0;
+defineStoreContract('SQLite', async () => SqliteStore.open(join(dir, `contract-${++n}.sqlite`)));
+defineStoreContract('SQLite with group commit', async () => SqliteStore.open(join(dir, `contract-${++n}.sqlite`), { groupCommit: true }));
+
+describe('SQLite store specifics', () => {
+  it('is shared by two connections (two node processes on one host) in WAL mode', async () => {
+    const file = join(dir, 'shared.sqlite');
+    const a = SqliteStore.open(file);
+    const b = SqliteStore.open(file);
+    await a.putPuppet({ remoteJid: 'x@y', userId: 'u', upn: 'x@p' });
+    assert.equal((await b.getPuppet('x@y'))?.userId, 'u');
+    await a.close();
+    await b.close();
+  });
+
+  it('migrates once when several processes open a new file at the same time', async () => {
+    const file = join(dir, 'race.sqlite');
+    const module = fileURLToPath(new URL('../../src/store/sqlite-store.js', import.meta.url));
+    const script = `import(${JSON.stringify(module)}).then(async (m) => { const s = m.SqliteStore.open(${JSON.stringify(file)}); console.log(await s.schemaVersion()); await s.close(); })`;
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, () => new Promise<{ code: number | null; out: string }>((resolve) => {
+        const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        c.on('exit', (code) => resolve({ code, out }));
+      })),
+    );
+    for (const r of runs) assert.deepEqual([r.code, r.out.trim()], [0, '2']);
+    const db = new Database(file, { readonly: true });
+    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), [{ version: 1 }, { version: 2 }]);
+    db.close();
+  });
+
+  it('fails with a clear error on a file that is not a database', () => {
+    const file = join(dir, 'garbage.sqlite');
+    writeFileSync(file, 'not a database '.repeat(1000));
+    assert.throws(() => SqliteStore.open(file), (err: unknown) => err instanceof StoreError && /garbage\.sqlite: file is not a database \(the file is damaged or not a gateway database\)/u.test(err.message));
+  });
+
+  it('fails with a clear error on a corrupted database', () => {
+    const file = join(dir, 'corrupt.sqlite');
+    const s = SqliteStore.open(file);
+    void s.close();
+    const db = new Database(file);
+    db.pragma('journal_mode = DELETE');
+    db.close();
+    // Overwrite pages after the header: the schema is unreadable.
+    const bytes = Buffer.alloc(8192, 0x41);
+    writeFileSync(file, Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(84, 0), bytes]));
+    assert.throws(() => SqliteStore.open(file), (err: unknown) => err instanceof StoreError && /corrupt\.sqlite/u.test(err.message) && /(malformed|corrupt|not a database)/u.test(err.message));
+  });
+
+  it('fails with a clear error when another process holds the write lock too long', () => {
+    const file = join(dir, 'locked.sqlite');
+    const holder = new Database(file);
+    holder.exec('CREATE TABLE t (x)');
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      assert.throws(() => SqliteStore.open(file, { busyTimeoutMs: 200 }), (err: unknown) => err instanceof StoreError && /locked\.sqlite: the database is locked by another process for more than 200 ms/u.test(err.message));
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+  });
+
+  it('group commit: concurrent enqueues share a transaction and still dedup within the batch', async () => {
+    const s = SqliteStore.open(join(dir, 'group.sqlite'), { groupCommit: true });
+    const m = (i: number, dedupKey?: string) => ({ teamsUserId: 'u', remoteJid: 'j@x', dedupKey, sender: 'j@x/r', stanzaId: `s${i}`, receiptRequested: false, body: `b${i}` });
+    const results = await Promise.all([s.enqueueOutbound(m(1, 'same'), 1), s.enqueueOutbound(m(2, 'same'), 1), ...Array.from({ length: 50 }, (_, i) => s.enqueueOutbound(m(i + 3), 1))]);
+    assert.deepEqual([results[0]?.inserted, results[1]?.inserted], [true, false]);
+    assert.equal(results[1]?.row.id, results[0]?.row.id);
+    assert.equal((await s.pendingOutbound({ teamsUserId: 'u', remoteJid: 'j@x' })).length, 51);
+    await s.close();
+  });
+
+  it('keeps bodies after delivery only when configured', async () => {
+    const keep = SqliteStore.open(join(dir, 'keep.sqlite'), { keepBodies: true });
+    const { row } = await keep.enqueueOutbound({ teamsUserId: 'u', remoteJid: 'j@x', dedupKey: 'd', sender: 'j@x/r', stanzaId: 's', receiptRequested: false, body: 'kept' }, 1);
+    await keep.markOutboundDelivered(row.id, 'tm', 2);
+    assert.equal((await keep.enqueueOutbound({ teamsUserId: 'u', remoteJid: 'j@x', dedupKey: 'd', sender: 'j@x/r', stanzaId: 's', receiptRequested: false, body: 'kept' }, 3)).row.body, 'kept');
+    await keep.close();
+  });
+});
