@@ -28,6 +28,7 @@ import { ComponentLink } from './xmpp/component-link.js';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { PolicyService } from './policy/policy-service.js';
+import { policyAdminApi } from './policy/admin-api.js';
 import { Throttler } from './policy/throttle.js';
 import { StanzaRouter } from './xmpp/stanza-router.js';
 
@@ -174,6 +175,7 @@ export class Gateway {
       port: adminPort,
       metrics: this.metrics,
       log: this.log,
+      api: c.admin.token ? policyAdminApi(c.admin.token.reveal(), this.policy, this.store) : undefined,
       checks: {
         xmpp: () => this.link.isOnline(),
         store: async () => {

@@ -20,13 +20,16 @@ commands:
   start          run a gateway node            --config FILE (or XTG_CONFIG; default ./config/gateway.yaml)
   check-config   validate a configuration file --config FILE
   migrate        apply store migrations now    --config FILE (start does it too; safe on several nodes at once)
+  whitelist      list | add KIND VALUE | remove KIND VALUE   (KIND: domain, user, group) --config FILE [--actor NAME]
+                 run-time changes, audit-logged; running nodes apply them without restart
+  audit          the audit log, newest first   --config FILE [--limit N]
   sandbox        run a complete federation on loopback (Prosody, Graph emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
                  --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
   help           this text
 options: --version`;
 
-const OPTIONS = new Set(['config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help']);
+const OPTIONS = new Set(['actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help']);
 
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
@@ -42,6 +45,16 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'check-config':
       runCheckConfig(config);
       return 0;
+    case 'whitelist': {
+      const { runWhitelist } = await import('./cli/whitelist.js');
+      await runWhitelist(config, args.rest, stringOption(args, 'actor'));
+      return 0;
+    }
+    case 'audit': {
+      const { runAudit } = await import('./cli/whitelist.js');
+      await runAudit(config, Number(stringOption(args, 'limit') ?? 50) || 50);
+      return 0;
+    }
     case 'migrate': {
       const { runMigrate } = await import('./cli/migrate.js');
       await runMigrate(config);

@@ -211,7 +211,7 @@ export const ConfigSchema = z
           )
           .default([])
           .describe('optional rules: these users (or group members) may talk only to these domains, and these domains only to them'),
-        groupRefreshSeconds: z.number().int().min(10).default(300).describe('how often group memberships are read again from Graph'),
+        groupRefreshSeconds: z.number().int().min(1).default(300).describe('how often group memberships are read again from Graph'),
         reloadSeconds: z.number().int().min(1).default(10).describe('how often the lists changed at run time (store) are re-read'),
       })
       .strict()

@@ -1,8 +1,55 @@
 /**
  * The node's admin endpoint: GET /metrics (Prometheus text format from the node's registry) and GET /healthz
- * (200 when the node serves: XMPP link up and store reachable; 503 with the failing checks otherwise).
+ * (200 when the node serves: XMPP link up and store reachable; 503 with the failing checks otherwise), and, when
+ * a token is configured, the /admin API (bearer token; operator changes are audit-logged by the handler).
  */
-import { createServer, type Server } from 'node:http';
+
+export interface AdminRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+  /** Who acts, from the X-Admin-Actor header (for the audit log). */
+  readonly actor: string;
+}
+
+export interface AdminApi {
+  readonly token: string;
+  handle(req: AdminRequest): Promise<{ status: number; body: unknown }>;
+}
+
+const MAX_ADMIN_BODY = 64 * 1024;
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_ADMIN_BODY) {
+        req.destroy();
+        reject(new Error('body too large'));
+      } else chunks.push(c);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        resolve(text ? JSON.parse(text) : undefined);
+      } catch {
+        reject(new Error('body is not JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header?.replace(/^Bearer\s+/iu, '') ?? '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Metrics } from './metrics.js';
 import type { Logger } from './logger.js';
 import { errorMessage } from './logger.js';
@@ -15,6 +62,7 @@ export interface AdminServerOptions {
   readonly metrics: Metrics;
   readonly checks: Readonly<Record<string, HealthCheck>>;
   readonly log: Logger;
+  readonly api?: AdminApi | undefined;
 }
 
 export class AdminServer {
@@ -29,7 +77,15 @@ export class AdminServer {
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://admin').pathname;
+      const url = new URL(req.url ?? '/', 'http://admin');
+      const path = url.pathname;
+      if (path.startsWith('/admin/')) {
+        void this.admin(req, path, url.searchParams).then(
+          (r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body)),
+          (err: unknown) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: errorMessage(err) })),
+        );
+        return;
+      }
       if (req.method !== 'GET') {
         res.writeHead(405).end();
         return;
@@ -54,6 +110,15 @@ export class AdminServer {
     const addr = this.server.address();
     this.boundPort = typeof addr === 'object' && addr ? addr.port : this.o.port;
     this.o.log.info('admin endpoint listening', { host: this.o.host, port: this.boundPort });
+  }
+
+  private async admin(req: IncomingMessage, path: string, query: URLSearchParams): Promise<{ status: number; body: unknown }> {
+    const api = this.o.api;
+    if (!api) return { status: 404, body: { error: 'the admin API is off (set admin.token)' } };
+    if (!bearerMatches(req.headers.authorization, api.token)) return { status: 401, body: { error: 'missing or wrong bearer token' } };
+    const body = req.method === 'POST' || req.method === 'DELETE' ? await readJson(req) : undefined;
+    const actor = String(req.headers['x-admin-actor'] ?? 'admin-api').slice(0, 100);
+    return api.handle({ method: req.method ?? 'GET', path, query, body, actor });
   }
 
   private async health(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {

@@ -6,7 +6,7 @@
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Store, WhitelistKind } from '../store/store.js';
 import type { TeamsPort } from '../teams/teams-port.js';
-import { domainAllowed, mayFederate, normaliseUserRule, type PairingRule, type Policy, type TeamsIdentity, type Verdict } from './whitelist.js';
+import { compileDomainRules, mayFederate, normaliseUserRule, type PairingRule, type Policy, type TeamsIdentity, type Verdict } from './whitelist.js';
 
 export interface PolicyConfig {
   readonly domains: readonly string[];
@@ -34,6 +34,29 @@ export class PolicyChangeError extends Error {
 
 const DOMAIN_RULE = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/u;
 
+/**
+ * Writes one run-time whitelist change and its audit record (who, what, when). Used by the admin API and the
+ * `whitelist` CLI; nodes pick the change up on their next reload.
+ */
+export async function applyWhitelistChange(
+  store: Store,
+  op: 'add' | 'remove',
+  kind: WhitelistKind,
+  rawValue: string,
+  actor: string,
+  at: number,
+): Promise<{ changed: boolean; value: string }> {
+  const value = kind === 'domain' ? rawValue.toLowerCase() : kind === 'user' ? normaliseUserRule(rawValue) : rawValue;
+  if (value === '') throw new PolicyChangeError('empty value');
+  if (kind === 'domain' && !DOMAIN_RULE.test(value)) throw new PolicyChangeError(`not a domain rule: '${rawValue}' (expected example.org or *.example.org)`);
+  const changed =
+    op === 'add'
+      ? (await store.whitelist()).every((e) => e.kind !== kind || e.value !== value) && (await store.putWhitelistEntry({ kind, value, addedAt: at, addedBy: actor }), true)
+      : await store.deleteWhitelistEntry(kind, value);
+  await store.appendAudit({ at, actor, action: `whitelist.${op}`, subject: `${kind}:${value}`, detail: changed ? undefined : op === 'add' ? 'already listed' : 'no such entry' });
+  return { changed, value };
+}
+
 export class PolicyService {
   private policy: Policy;
   /** group id -> member user ids; a group not (yet) read has no members (deny by default). */
@@ -50,8 +73,10 @@ export class PolicyService {
     const c = this.o.config;
     const of = (kind: WhitelistKind) => stored.filter((e) => e.kind === kind).map((e) => e.value);
     const pairing: PairingRule[] = c.pairing.map((r) => ({ domains: r.domains, users: new Set(r.users.map(normaliseUserRule)), groups: new Set(r.groups) }));
+    const domains = [...c.domains, ...of('domain')];
     return {
-      domains: [...c.domains, ...of('domain')],
+      domains,
+      domainCheck: compileDomainRules(domains),
       users: { users: new Set([...c.users, ...of('user')].map(normaliseUserRule)), groups: new Set([...c.groups, ...of('group')]) },
       pairing,
     };
@@ -87,7 +112,7 @@ export class PolicyService {
 
   /** Cheap, before any lookup: stanzas from other domains are refused without touching Graph. */
   domainAllowed(domain: string): boolean {
-    return domainAllowed(this.policy.domains, domain);
+    return this.policy.domainCheck ? this.policy.domainCheck(domain) : false;
   }
 
   verdict(user: TeamsIdentity, remoteDomain: string): Verdict {
@@ -96,15 +121,7 @@ export class PolicyService {
 
   /** Adds or removes a run-time entry, with an audit record, and applies it on this node at once. */
   async change(op: 'add' | 'remove', kind: WhitelistKind, rawValue: string, actor: string): Promise<boolean> {
-    const value = kind === 'domain' ? rawValue.toLowerCase() : kind === 'user' ? normaliseUserRule(rawValue) : rawValue;
-    if (kind === 'domain' && !DOMAIN_RULE.test(value)) throw new PolicyChangeError(`not a domain rule: '${rawValue}' (expected example.org or *.example.org)`);
-    if (value === '') throw new PolicyChangeError('empty value');
-    const at = this.now();
-    const changed =
-      op === 'add'
-        ? (await this.o.store.putWhitelistEntry({ kind, value, addedAt: at, addedBy: actor }), true)
-        : await this.o.store.deleteWhitelistEntry(kind, value);
-    await this.o.store.appendAudit({ at, actor, action: `whitelist.${op}`, subject: `${kind}:${value}`, detail: changed ? undefined : 'no such entry' });
+    const { changed, value } = await applyWhitelistChange(this.o.store, op, kind, rawValue, actor, this.now());
     await this.reload();
     if (kind === 'group' && op === 'add') await this.refreshGroups();
     this.o.log.info('whitelist changed', { op, kind, value, actor });

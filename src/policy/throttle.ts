@@ -4,9 +4,10 @@
  * live in the process; with `cluster.redis.url` bottleneck keeps them in Redis, so every node draws from the same
  * bucket (https://github.com/SGrondin/bottleneck#clustering).
  *
- * A bucket is bottleneck's reservoir: it starts full (the burst) and is topped up every 250 ms by rate x 0.25, up
- * to the burst. Admission in "refuse" mode uses highWater 0 with the OVERFLOW strategy: a message that cannot take
- * its tokens at once is dropped instead of queued; "queue" mode lets `queueDepth` messages wait their turn.
+ * A bucket is a bottleneck reservoir: it starts full (the burst) and bottleneck tops it up by a whole number of
+ * tokens per period, up to the burst. A message takes its tokens with one atomic `incrementReservoir(-weight)`
+ * (a Lua script with Redis); a result below zero means there were not enough, and the tokens are given back.
+ * Scheduling jobs through bottleneck instead would queue concurrent submissions rather than refuse them.
  */
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
@@ -36,7 +37,12 @@ export interface Admission {
 
 export type AdmissionResult = { readonly ok: true; readonly waitedMs: number } | { readonly ok: false; readonly scope: Scope; readonly reason: 'rate' | 'timeout' };
 
-const TICK_MS = 250;
+/** Target refill period; the real one is adjusted so that each refill is a whole number of tokens (Redis HINCRBY). */
+const TICK_MS = 500;
+/** The in-process store checks for a due refill this often. */
+const HEARTBEAT_MS = 20;
+/** How often a queued message looks for tokens again. */
+const QUEUE_POLL_MS = 50;
 const IDLE_EXPIRY_MS = 10 * 60_000;
 
 interface Bucket {
@@ -49,6 +55,15 @@ function buckets(c: LimitConfig): { messages?: Bucket; bytes?: Bucket } {
   if (c.messagesPerSecond) out.messages = { rate: c.messagesPerSecond, burst: c.messageBurst ?? Math.max(1, Math.ceil(c.messagesPerSecond)) };
   if (c.bytesPerSecond) out.bytes = { rate: c.bytesPerSecond, burst: c.byteBurst ?? Math.max(1, Math.ceil(c.bytesPerSecond)) };
   return out;
+}
+
+/**
+ * Whole tokens per refill, and the period that gives the configured rate with them. A refill never exceeds the
+ * burst (the bucket's capacity), or the excess would be lost and the sustained rate fall short.
+ */
+export function refill(rate: number, burst: number): { amount: number; intervalMs: number } {
+  const amount = Math.max(1, Math.min(burst, Math.round((rate * TICK_MS) / 1000)));
+  return { amount, intervalMs: Math.max(1, Math.round((amount * 1000) / rate)) };
 }
 
 export class Throttler {
@@ -70,31 +85,42 @@ export class Throttler {
     return (['pair', 'user', 'domain'] as const).some((s) => Object.keys(buckets(this.config[s])).length > 0);
   }
 
-  private group(scope: Scope, dimension: 'messages' | 'bytes', b: Bucket, mode: 'refuse' | 'queue'): Bottleneck.Group {
-    const id = `${this.prefix}:${scope}:${dimension}:${mode}`;
+  private readonly waiting = new Map<string, number>();
+
+  private group(scope: Scope, dimension: 'messages' | 'bytes', b: Bucket): Bottleneck.Group {
+    const id = `${this.prefix}:${scope}:${dimension}`;
     let g = this.groups.get(id);
     if (!g) {
-      const options: Bottleneck.ConstructorOptions = {
+      const r = refill(b.rate, b.burst);
+      g = new Bottleneck.Group({
+        id,
         reservoir: b.burst,
-        reservoirIncreaseAmount: (b.rate * TICK_MS) / 1000,
-        reservoirIncreaseInterval: TICK_MS,
+        reservoirIncreaseAmount: r.amount,
+        reservoirIncreaseInterval: r.intervalMs,
         reservoirIncreaseMaximum: b.burst,
-        highWater: mode === 'refuse' ? 0 : this.config.queueDepth,
-        strategy: Bottleneck.strategy.OVERFLOW,
+        heartbeatInterval: HEARTBEAT_MS,
         timeout: IDLE_EXPIRY_MS,
-        // Buckets are shared by mode: a message refused in one mode still drew from the same Redis keys.
-        id: `${this.prefix}:${scope}:${dimension}`,
         ...(this.connection ? { datastore: 'ioredis', connection: this.connection, clearDatastore: false } : {}),
-      };
-      g = new Bottleneck.Group(options);
+      });
       this.groups.set(id, g);
     }
     return g;
   }
 
+  /** Takes `weight` tokens at once, or none. */
+  private async take(limiter: Bottleneck, weight: number): Promise<boolean> {
+    const left = await limiter.incrementReservoir(-weight);
+    if (typeof left === 'number' && left < 0) {
+      await limiter.incrementReservoir(weight);
+      return false;
+    }
+    return true;
+  }
+
   /**
    * Takes the tokens of one message from every bucket it draws on (domain, users, pair: broadest first, so a
-   * flood is stopped before it drains narrower buckets). Resolves when admitted, or with the scope that refused.
+   * flood is stopped before it drains narrower buckets). "refuse" answers at once; "queue" waits for tokens
+   * while fewer than queueDepth messages wait on that bucket (on this node) and maxWaitMs has not passed.
    */
   async admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs = Number.POSITIVE_INFINITY): Promise<AdmissionResult> {
     const start = Date.now();
@@ -107,25 +133,36 @@ export class Throttler {
         if (!bucket) continue;
         // A message larger than the burst could never pass; it takes the whole bucket instead.
         const weight = dimension === 'messages' ? 1 : Math.max(1, Math.min(a.bytes, bucket.burst));
-        const limiter = this.group(scope, dimension, bucket, mode).key(key);
-        const job = limiter.schedule({ weight, expiration: undefined }, () => Promise.resolve(true)).then(
-          () => true,
-          () => false, // dropped by OVERFLOW: no tokens now (refuse) or the queue is full (queue)
-        );
-        const remaining = maxWaitMs - (Date.now() - start);
-        const ok = Number.isFinite(remaining)
-          ? await Promise.race([job, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, remaining)).unref())])
-          : await job;
-        if (ok !== true) {
-          const reason = ok === 'timeout' ? 'timeout' : 'rate';
-          this.metrics.throttled.inc({ direction, scope, outcome: mode === 'refuse' ? 'refused' : reason === 'timeout' ? 'timed_out' : 'queue_full' });
-          return { ok: false, scope, reason };
+        const limiter = this.group(scope, dimension, bucket).key(key);
+        if (await this.take(limiter, weight)) continue;
+        const refusal = mode === 'refuse' ? 'refused' : await this.wait(limiter, weight, `${scope}:${dimension}:${key}`, start, maxWaitMs);
+        if (refusal) {
+          this.metrics.throttled.inc({ direction, scope, outcome: refusal });
+          return { ok: false, scope, reason: refusal === 'timed_out' ? 'timeout' : 'rate' };
         }
       }
     }
     const waitedMs = Date.now() - start;
-    if (waitedMs > TICK_MS) this.metrics.throttled.inc({ direction, scope: 'any', outcome: 'delayed' });
+    if (waitedMs >= QUEUE_POLL_MS) this.metrics.throttled.inc({ direction, scope: 'any', outcome: 'delayed' });
     return { ok: true, waitedMs };
+  }
+
+  /** Waits in the bounded queue of one bucket; undefined when the tokens were taken, else why not. */
+  private async wait(limiter: Bottleneck, weight: number, queue: string, start: number, maxWaitMs: number): Promise<'queue_full' | 'timed_out' | undefined> {
+    const depth = this.waiting.get(queue) ?? 0;
+    if (depth >= this.config.queueDepth) return 'queue_full';
+    this.waiting.set(queue, depth + 1);
+    try {
+      for (;;) {
+        if (Date.now() - start >= maxWaitMs) return 'timed_out';
+        await new Promise((r) => setTimeout(r, QUEUE_POLL_MS));
+        if (await this.take(limiter, weight)) return undefined;
+      }
+    } finally {
+      const left = (this.waiting.get(queue) ?? 1) - 1;
+      if (left > 0) this.waiting.set(queue, left);
+      else this.waiting.delete(queue);
+    }
   }
 
   /** Stops the limiters; with Redis this also closes the connection (and the subscriber bottleneck opened). */

@@ -19,12 +19,19 @@ export const DEMO = {
     { userPrincipalName: 'bob.jones@contoso.example', displayName: 'Bob Jones', givenName: 'Bob', surname: 'Jones', jobTitle: 'Analyst', password: 'Bob-pass-1' },
     { userPrincipalName: "sean.o'brien@contoso.example", displayName: "Seán O'Brien", givenName: 'Seán', surname: "O'Brien", jobTitle: 'Engineer', password: 'Sean-pass-1' },
     { userPrincipalName: 'dave@fabrikam.example', displayName: 'Dave (Fabrikam)', givenName: 'Dave', surname: 'Miller', jobTitle: 'Partner', password: 'Dave-pass-1' },
+    { userPrincipalName: 'eve.internal@contoso.example', displayName: 'Eve Internal', givenName: 'Eve', surname: 'Internal', jobTitle: 'Auditor', password: 'Eve-pass-1' },
   ],
+  /** An Entra group whose members may federate (whitelisting by group). */
+  liaisonGroup: { id: '5d0c1a6e-0b7f-4b1e-9f43-7c2a9e4d8b11', displayName: 'XMPP liaison', members: ['bob.jones@contoso.example'] },
+  /** A second XMPP domain on the same Prosody, outside the whitelist. */
+  strangerDomain: 'stranger.example',
+  strangerUsers: [{ user: 'mallory', password: 'mallory-pass' }],
   xmppUsers: [
     { user: 'juliet', password: 'juliet-pass' },
     { user: 'romeo', password: 'romeo-pass' },
   ],
   /** docs/teams-identity.md: what an administrator grants the gateway's app registration. */
   applicationPermissions: ['User.ReadWrite.All', 'GroupMember.ReadWrite.All', 'Presence.Read.All'],
+  /** GroupMember.ReadWrite.All also covers reading members (group whitelisting). */
   delegatedPermissions: ['User.Read', 'Chat.Create', 'ChatMessage.Send', 'Chat.Read', 'Presence.Read.All', 'Presence.ReadWrite'],
 } as const;

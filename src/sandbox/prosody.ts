@@ -16,6 +16,8 @@ export interface ProsodyOptions {
   readonly c2sPort: number;
   readonly componentPort: number;
   readonly users: readonly { user: string; password: string }[];
+  /** More virtual hosts on the same server (e.g. a second, non-whitelisted domain for tests). */
+  readonly extraHosts?: readonly { vhost: string; users: readonly { user: string; password: string }[] }[];
 }
 
 export class ProsodyError extends Error {
@@ -47,6 +49,7 @@ storage = "internal"
 modules_enabled = { "roster", "saslauth", "disco", "ping", "version", "uptime", "time", "dialback" }
 modules_disabled = { "s2s" }
 VirtualHost ${lua(o.vhost)}
+${(o.extraHosts ?? []).map((h) => `VirtualHost ${lua(h.vhost)}`).join('\n')}
 ${o.components.map((c) => `Component ${lua(c.domain)}\n  component_secret = ${lua(c.secret)}`).join('\n')}
 `;
 }
@@ -87,6 +90,7 @@ export class ProsodyServer {
     const configPath = join(o.dir, 'prosody.cfg.lua');
     await writeFile(configPath, configText(o));
     for (const u of o.users) register(configPath, o.vhost, u.user, u.password);
+    for (const h of o.extraHosts ?? []) for (const u of h.users) register(configPath, h.vhost, u.user, u.password);
     const server = new ProsodyServer(o, configPath, spawn('prosody', ['--config', configPath], { stdio: 'ignore' }));
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {

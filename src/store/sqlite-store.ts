@@ -134,7 +134,17 @@ export class SqliteStore implements Store {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       const db = new Database(path, { timeout });
       // WAL lets several node processes on one host share the file: readers never block the writer.
-      db.pragma('journal_mode = WAL');
+      // Switching a new file to WAL needs an exclusive lock and does not always wait on the busy handler: when
+      // several nodes create the file at once, the losers retry until the winner is done.
+      for (const deadline = Date.now() + timeout; ; ) {
+        try {
+          db.pragma('journal_mode = WAL');
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        }
+      }
       db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma('foreign_keys = ON');
       const integrity = db.pragma('quick_check', { simple: true });

@@ -49,3 +49,14 @@ describe('who may federate', () => {
     });
   }
 });
+
+describe('compiled domain rules', () => {
+  it('decide exactly as the rules do', async () => {
+    const { compileDomainRules, domainAllowed } = await import('../../src/policy/whitelist.js');
+    const rules = ['partner.example', '*.allied.example', '*.deep.sub.example'];
+    const check = compileDomainRules(rules);
+    for (const d of ['partner.example', 'x.partner.example', 'allied.example', 'a.allied.example', 'a.b.allied.example', 'deep.sub.example', 'x.deep.sub.example', 'sub.example', 'evilallied.example', 'PARTNER.EXAMPLE']) {
+      assert.equal(check(d), domainAllowed(rules, d), d);
+    }
+  });
+});

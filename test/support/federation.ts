@@ -10,9 +10,10 @@ import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index
 import { DEMO } from '../../src/sandbox/demo-tenant.js';
 import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
 import { ProsodyServer } from '../../src/sandbox/prosody.js';
+import { RedisServer } from '../../src/sandbox/redis.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { GatewayProcess } from './gateway-process.js';
-import { freePorts } from './ports.js';
+import { freePort, freePorts } from './ports.js';
 import { TestXmppClient } from './xmpp-client.js';
 
 export const COMPONENT = DEMO.componentDomain;
@@ -29,6 +30,10 @@ export interface FederationOptions {
   readonly delegatedPermissions?: readonly string[];
   readonly idleSeconds?: number;
   readonly notificationRetryDelaysMs?: number[];
+  readonly policy?: Record<string, unknown>;
+  readonly throttle?: Record<string, unknown>;
+  /** Starts a redis-server and points the node at it (cluster-wide limits). */
+  readonly redis?: boolean;
 }
 
 export class Federation {
@@ -41,6 +46,7 @@ export class Federation {
     readonly prosody: ProsodyServer,
     readonly configPath: string,
     readonly ports: { c2s: number; component: number; webhook: number; admin: number },
+    readonly redis: RedisServer | undefined,
   ) {}
 
   static async start(o: FederationOptions = {}): Promise<Federation> {
@@ -62,6 +68,7 @@ export class Federation {
         },
       ],
       users: DEMO.teamsUsers.map((u) => ({ ...u })),
+      groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }],
       notificationRetryDelaysMs: o.notificationRetryDelaysMs ?? [300, 600, 1200, 2400],
     });
     const prosody = await ProsodyServer.start({
@@ -71,7 +78,9 @@ export class Federation {
       c2sPort: c2s,
       componentPort: component,
       users: DEMO.xmppUsers,
+      extraHosts: [{ vhost: DEMO.strangerDomain, users: DEMO.strangerUsers }],
     });
+    const redis = o.redis ? await RedisServer.start(await freePort()) : undefined;
     const configPath = join(dir, 'gateway.yaml');
     await writeLoopbackConfig(configPath, {
       componentPort: component,
@@ -81,8 +90,11 @@ export class Federation {
       sqlitePath: join(dir, 'gateway.sqlite'),
       logLevel: 'debug',
       ...(o.idleSeconds ? { idleSeconds: o.idleSeconds } : {}),
+      ...(o.policy ? { policy: o.policy } : {}),
+      ...(o.throttle ? { throttle: o.throttle } : {}),
+      ...(redis ? { redisUrl: redis.url } : {}),
     });
-    const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin });
+    const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis);
     f.gateway = await GatewayProcess.start(configPath, admin);
     await f.waitForLink();
     return f;
@@ -99,10 +111,12 @@ export class Federation {
     this.gateway = await GatewayProcess.start(this.configPath, this.ports.admin);
   }
 
-  async client(user: 'juliet' | 'romeo', resource = 'test'): Promise<TestXmppClient> {
-    const u = DEMO.xmppUsers.find((x) => x.user === user);
+  async client(user: 'juliet' | 'romeo' | 'mallory', resource = 'test'): Promise<TestXmppClient> {
+    const stranger = user === 'mallory';
+    const u = (stranger ? DEMO.strangerUsers : DEMO.xmppUsers).find((x) => x.user === user);
     if (!u) throw new Error(`no XMPP user ${user}`);
-    const c = await TestXmppClient.connect({ port: this.ports.c2s, domain: DEMO.xmppDomain, user, password: u.password, resource });
+    const domain = stranger ? DEMO.strangerDomain : DEMO.xmppDomain;
+    const c = await TestXmppClient.connect({ port: this.ports.c2s, domain, user, password: u.password, resource });
     this.clients.push(c);
     return c;
   }
@@ -112,6 +126,7 @@ export class Federation {
     await this.gateway?.stop().catch(() => undefined);
     await this.prosody.stop();
     await this.emulator.close();
+    await this.redis?.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
 }
