@@ -149,3 +149,31 @@ describe('whitelisting and throttling', { timeout: 180_000 }, () => {
     assert.match(metrics, /xtg_policy_refusals_total\{direction="xmpp_to_teams",reason="domain"\} [1-9]/u);
   });
 });
+
+describe('Teams -> XMPP over the rate limit', { timeout: 120_000 }, () => {
+  let f: Federation;
+  let juliet: TestXmppClient;
+  before(async () => {
+    f = await Federation.start({ throttle: { pair: { messagesPerSecond: 0.2, messageBurst: 2 }, maxDelaySeconds: 1 } });
+    juliet = await f.client('juliet');
+    await juliet.sendPresence();
+    // Juliet's account must exist before Alice can write to it.
+    await juliet.send(xml('message', { to: ALICE, type: 'chat', id: 'hello' }, xml('body', {}, 'hello'), xml('request', { xmlns: NS_RECEIPTS })));
+    await juliet.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === 'hello', 20_000, 'receipt');
+  });
+  after(async () => f?.stop());
+
+  it('delays within the bound, then tells the Teams user instead of dropping silently', async () => {
+    await new Promise((r) => setTimeout(r, 5000)); // the pair's bucket refills after Juliet's hello
+    const texts = Array.from({ length: 5 }, (_, i) => `from Alice ${i}`);
+    for (const t of texts) await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, t);
+    const notices = await eventually(() => {
+      const n = f.emulator.chatsOf(ALICE_UPN).flatMap((c) => c.messages).filter((m) => m.body.content.includes('too many messages'));
+      const relayed = texts.filter((t) => juliet.received.some((el) => el.getChildText('body') === t));
+      return relayed.length + n.length === texts.length ? { n, relayed } : undefined;
+    }, 30_000, 'every message relayed or answered with a notice');
+    assert.ok(notices.relayed.length >= 2 && notices.relayed.length < 5, `relayed ${notices.relayed.length}`);
+    assert.equal(notices.n.length, 5 - notices.relayed.length);
+    assert.match(await f.gateway.metrics(), /xtg_throttled_total\{direction="teams_to_xmpp",scope="pair",outcome="timed_out"\} [1-9]/u);
+  });
+});
