@@ -28,6 +28,7 @@ import { ComponentLink } from './xmpp/component-link.js';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { PolicyService } from './policy/policy-service.js';
+import { ProfileCache } from './teams/profile-cache.js';
 import { policyAdminApi } from './policy/admin-api.js';
 import { Throttler } from './policy/throttle.js';
 import { StanzaRouter } from './xmpp/stanza-router.js';
@@ -80,6 +81,7 @@ export class Gateway {
   private readonly teams: GraphTeamsAdapter;
   private readonly directory: Directory;
   readonly policy: PolicyService;
+  private readonly cards: ProfileCache;
   private readonly throttler: Throttler;
   private readonly redis: Redis | undefined;
   private readonly graphRedis: Bottleneck.IORedisConnection | undefined;
@@ -128,6 +130,7 @@ export class Gateway {
       messagePostsPerSecond: c.throttle.graphRequestsPerSecond,
       redis: this.graphRedis,
     });
+    this.cards = new ProfileCache(this.teams, c.cards.cacheSeconds * 1000, c.cards.fields.includes('photo'));
     this.policy = new PolicyService({ config: c.policy, store: this.store, teams: this.teams, log: this.log });
     this.throttler = new Throttler(c.throttle, this.metrics, this.redis?.duplicate());
     this.directory = new Directory({ teams: this.teams, book: { defaultUpnDomain: c.teams.defaultUpnDomain }, componentDomain: c.xmpp.domain });
@@ -233,6 +236,14 @@ export class Gateway {
             },
             policy: this.policy,
             throttle: this.throttler,
+            avatarHash: async (id) => {
+              if (!c.cards.fields.includes('photo')) return undefined;
+              try {
+                return (await this.cards.card(id)).hash;
+              } catch {
+                return undefined; // XEP-0153 §4.3: no <photo/> child means "not ready to advertise"
+              }
+            },
             metrics: this.metrics,
             settings,
             now: Date.now,
@@ -259,6 +270,8 @@ export class Gateway {
       router: this.router,
       directory: this.directory,
       policy: this.policy,
+      cards: this.cards,
+      cardFields: new Set(c.cards.fields),
       log: this.log,
       metrics: this.metrics,
     });

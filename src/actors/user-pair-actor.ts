@@ -16,9 +16,13 @@ import {
   type TeamsPresence,
   type XmppPresence,
 } from '../protocol/presence-map.js';
-import { chatMessage, presence, receipt, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
+import { chatMessage, correction, presence, reactionsMessage, receipt, retraction, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
+import { emojiToTeamsReaction, reactionDiff, teamsReactionToEmoji } from '../protocol/reactions.js';
 import { StanzaError, messageError } from '../protocol/stanza-error.js';
 import { capsElement, userInfo } from '../protocol/disco.js';
+import { avatarUpdate, vcardTempToProfile } from '../protocol/vcard.js';
+import { NS } from '../protocol/namespaces.js';
+import xml from '@xmpp/xml';
 import { formatJid } from '../protocol/jid.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -34,6 +38,7 @@ export type PairMessage =
   | { readonly type: 'xmpp-presence'; readonly presence: InboundPresence }
   | { readonly type: 'xmpp-subscription'; readonly presence: InboundPresence }
   | { readonly type: 'teams-message'; readonly chatId: string; readonly messageId: string }
+  | { readonly type: 'teams-message-changed'; readonly chatId: string; readonly messageId: string }
   | { readonly type: 'teams-presence'; readonly presence: TeamsPresence }
   | { readonly type: 'drain' }
   | { readonly type: 'refresh-presence' }
@@ -84,6 +89,8 @@ export interface PairDeps {
   readonly xmpp: XmppPort;
   readonly subscriptions: PairSubscriptions;
   readonly policy: PairPolicy;
+  /** The XEP-0153 avatar hash of a Teams user, for her presence ('' when she has no photo). */
+  readonly avatarHash: (teamsUserId: string) => Promise<string | undefined>;
   readonly throttle: PairThrottle;
   readonly metrics: Metrics;
   readonly settings: PairSettings;
@@ -168,6 +175,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
         return this.drain(log);
       case 'teams-message':
         return this.relayFromTeams(m.chatId, m.messageId, log);
+      case 'teams-message-changed':
+        return this.relayChangeFromTeams(m.chatId, m.messageId, log);
       case 'xmpp-presence':
         return this.onXmppPresence(m.presence, log);
       case 'xmpp-subscription':
@@ -184,6 +193,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
   // ---- XMPP -> Teams messages ------------------------------------------------------------------------------
 
   private async acceptFromXmpp(msg: InboundMessage, log: Logger): Promise<Outcome> {
+    if (msg.retractId || msg.reactions || (msg.replaceId && msg.body)) return this.changeFromXmpp(msg, log);
     const body = msg.body ?? '';
     if (body.trim() === '') return DONE; // chat states and other body-less messages are not relayed here
     const html = textToTeamsHtml(body);
@@ -365,6 +375,51 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     }
   }
 
+  /**
+   * XEP-0308 corrections, XEP-0424 retractions and XEP-0444 reactions, applied to the Teams message they refer to
+   * (found by the XMPP id it was relayed with). Graph lets the sender edit and delete only its own messages.
+   */
+  private async changeFromXmpp(msg: InboundMessage, log: Logger): Promise<Outcome> {
+    const sender = formatJid(msg.from);
+    const refId = msg.retractId ?? msg.reactions?.id ?? msg.replaceId ?? '';
+    const relayed = this.pair.chatId ? await this.d.store.findRelayedByXmppId(this.pair.chatId, refId) : undefined;
+    if (!relayed || !this.pair.chatId) {
+      await this.sendError(sender, msg.id, new StanzaError('item-not-found', 'the message this refers to is not known in Teams'));
+      return DONE;
+    }
+    const chatId = this.pair.chatId;
+    const own = relayed.direction === 'xmpp_to_teams';
+    try {
+      const puppet = await this.ensurePuppet();
+      if (msg.retractId) {
+        if (!own) throw new StanzaError('forbidden', "only the sender's own messages can be retracted");
+        await this.d.teams.softDeleteMessage(puppet, chatId, relayed.teamsMessageId);
+        log.info('retraction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
+      } else if (msg.reactions) {
+        const current = (await this.d.teams.getMessage(puppet, chatId, relayed.teamsMessageId)).reactions ?? [];
+        const mine = current.filter((r) => r.userId === puppet.userId).map((r) => r.reactionType);
+        const diff = reactionDiff(mine, msg.reactions.emojis.map(emojiToTeamsReaction));
+        for (const r of diff.unset) await this.d.teams.unsetReaction(puppet, chatId, relayed.teamsMessageId, r);
+        for (const r of diff.set) await this.d.teams.setReaction(puppet, chatId, relayed.teamsMessageId, r);
+        log.info('reactions relayed to Teams', { teamsMessageId: relayed.teamsMessageId, set: diff.set.length, unset: diff.unset.length });
+      } else {
+        if (!own) throw new StanzaError('forbidden', "only the sender's own messages can be corrected");
+        await this.d.teams.editMessage(puppet, chatId, relayed.teamsMessageId, textToTeamsHtml(msg.body ?? ''));
+        log.info('correction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
+      }
+    } catch (err) {
+      if (err instanceof StanzaError) {
+        await this.sendError(sender, msg.id, err);
+        return DONE;
+      }
+      const c = classify(err);
+      await this.sendError(sender, msg.id, stanzaErrorForTeams(c.transient ? 0 : c.status, c.reason));
+      return DONE;
+    }
+    if (msg.receiptRequested && msg.id) await this.sendReceipt(sender, msg.id);
+    return DONE;
+  }
+
   // ---- Teams -> XMPP messages ------------------------------------------------------------------------------
 
   private async relayFromTeams(chatId: string, messageId: string, log: Logger): Promise<Outcome> {
@@ -409,10 +464,77 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     return DONE;
   }
 
+  /** Reactions of the Teams user last sent per message (XEP-0444 sends the full set, so only changes go out). */
+  private readonly reactionsSent = new Map<string, string>();
+
+  /**
+   * A relayed message changed in Teams: her edit becomes an XEP-0308 correction, her delete an XEP-0424
+   * retraction, and her reactions (on any message of the chat) an XEP-0444 reaction set. Messages that were never
+   * relayed are not announced.
+   */
+  private async relayChangeFromTeams(chatId: string, messageId: string, log: Logger): Promise<Outcome> {
+    const relayed = await this.d.store.findRelayed(chatId, messageId);
+    if (!relayed) return DONE;
+    let message;
+    try {
+      message = await this.d.teams.getMessage(await this.ensurePuppet(), chatId, messageId);
+    } catch (err) {
+      const c = classify(err);
+      return c.transient ? { status: 'retry', reason: c.reason, retryAfterMs: c.retryAfterMs } : { status: 'failed', reason: c.reason };
+    }
+    const xmppId = relayed.xmppId ?? messageId;
+    const to = this.key.remoteJid;
+    const hers = message.fromUserId === this.key.teamsUserId;
+    if (hers && message.deletedAt !== undefined) {
+      if (await this.trySend(retraction({ from: this.teamsJid, to, id: randomUUID(), retractId: xmppId }))) log.info('Teams delete relayed as a retraction', { teamsMessageId: messageId });
+      return DONE;
+    }
+    if (hers && message.editedAt !== undefined) {
+      const text = message.contentType === 'html' ? teamsHtmlToText(message.content) : message.content;
+      const fingerprint = `edit:${message.editedAt}`;
+      if (this.reactionsSent.get(`${messageId}:edit`) !== fingerprint && text.trim() !== '') {
+        await this.trySend(correction({ from: this.teamsJid, to, id: randomUUID(), replaceId: xmppId, body: text }));
+        this.reactionsSent.set(`${messageId}:edit`, fingerprint);
+        log.info('Teams edit relayed as a correction', { teamsMessageId: messageId });
+      }
+    }
+    const emojis = (message.reactions ?? []).filter((r) => r.userId === this.key.teamsUserId).map((r) => teamsReactionToEmoji(r.reactionType));
+    const fingerprint = JSON.stringify(emojis);
+    if ((this.reactionsSent.get(messageId) ?? '[]') !== fingerprint) {
+      await this.trySend(reactionsMessage({ from: this.teamsJid, to, id: randomUUID(), messageId: xmppId, emojis }));
+      this.reactionsSent.set(messageId, fingerprint);
+      log.info('Teams reactions relayed', { teamsMessageId: messageId, count: emojis.length });
+    }
+    return DONE;
+  }
+
   // ---- Presence ----------------------------------------------------------------------------------------------
 
   /** An XMPP resource's presence: the aggregate becomes the XMPP user's account presence in Teams. */
+  private cardHash: string | undefined;
+
+  /**
+   * The XMPP user's vCard on the account Teams users see: read once per activation and again when the presence
+   * advertises a new avatar (XEP-0153). Best effort: a card that cannot be read leaves the account as it is.
+   */
+  private async syncCard(advertised: string | undefined, log: Logger): Promise<void> {
+    if (this.cardHash !== undefined && (advertised === undefined || advertised === this.cardHash)) return;
+    this.cardHash = advertised ?? '';
+    try {
+      const answer = await this.d.xmpp.request(
+        xml('iq', { type: 'get', from: this.d.settings.componentDomain, to: this.key.remoteJid }, xml('vCard', { xmlns: NS.vcardTemp })),
+        5_000,
+      );
+      const { profile, photo } = vcardTempToProfile(answer.getChild('vCard', NS.vcardTemp));
+      await this.d.teams.updatePuppetProfile(await this.ensurePuppet(), profile, photo);
+      log.info('XMPP user card shown on its Teams account', { photo: photo !== undefined });
+    } catch (err) {
+      log.info('XMPP user card not updated', { reason: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
   private async onXmppPresence(p: InboundPresence, log: Logger): Promise<Outcome> {
+    if (p.type !== 'unavailable') await this.syncCard(p.avatarHash, log);
     const resource = p.from.resource;
     if (p.type === 'unavailable') this.resources.delete(resource);
     else this.resources.set(resource, { resource, available: true, show: p.show, status: p.status, priority: p.priority });
@@ -520,7 +642,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
         type: x.available ? undefined : 'unavailable',
         show: x.show,
         status: x.status,
-        extra: x.available ? [capsElement(userInfo(this.teamsUser.displayName))] : [],
+        extra: x.available ? [capsElement(userInfo(this.teamsUser.displayName)), avatarUpdate(await this.d.avatarHash(this.key.teamsUserId))] : [],
       }),
     );
     if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };

@@ -4,6 +4,7 @@
  * keeps them in step.
  */
 import { z } from 'zod';
+import { CARD_FIELDS } from '../protocol/vcard.js';
 
 /** A secret: a literal string, or where to read it (an environment variable or a file), so it need not sit in the file. */
 export const SecretRef = z.union([
@@ -228,6 +229,16 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ onExceeded: 'refuse', queueDepth: 20, maxDelaySeconds: 30, pair: {}, user: {}, domain: {}, graphRequestsPerSecond: 15 }),
+    cards: z
+      .object({
+        fields: z
+          .array(z.enum(CARD_FIELDS))
+          .default([...CARD_FIELDS])
+          .describe(`Graph profile fields a Teams user's vCard shows (${CARD_FIELDS.join(', ')}); e.g. leave out phone and mobile`),
+        cacheSeconds: z.number().int().min(0).default(3600).describe('how long a Teams user card (and avatar hash) is cached'),
+      })
+      .strict()
+      .default({ fields: [...CARD_FIELDS], cacheSeconds: 3600 }),
     cluster: z
       .object({
         redis: z

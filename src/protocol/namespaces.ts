@@ -9,4 +9,12 @@ export const NS = {
   sid: 'urn:xmpp:sid:0', // XEP-0359
   jidEscaping: 'jid\\20escaping', // XEP-0106 §6 (the feature string contains a literal "\20")
   delay: 'urn:xmpp:delay', // XEP-0203
+  vcardTemp: 'vcard-temp', // XEP-0054
+  vcardUpdate: 'vcard-temp:x:update', // XEP-0153
+  chatStates: 'http://jabber.org/protocol/chatstates', // XEP-0085
+  correction: 'urn:xmpp:message-correct:0', // XEP-0308
+  retract: 'urn:xmpp:message-retract:1', // XEP-0424
+  reactions: 'urn:xmpp:reactions:0', // XEP-0444
+  fallback: 'urn:xmpp:fallback:0', // XEP-0428
+  oob: 'jabber:x:oob', // XEP-0066
 } as const;

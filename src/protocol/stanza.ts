@@ -28,6 +28,14 @@ export interface InboundMessage extends Addressed {
   readonly originId: string | undefined;
   /** XEP-0184 <received id=.../>: the contact's client acknowledges a message the gateway sent. */
   readonly receiptFor: string | undefined;
+  /** XEP-0308: this message corrects the one with this id. */
+  readonly replaceId: string | undefined;
+  /** XEP-0424: the sender retracts the message with this id. */
+  readonly retractId: string | undefined;
+  /** XEP-0444: the sender's complete set of reactions to the message with this id (empty: all removed). */
+  readonly reactions: { readonly id: string; readonly emojis: readonly string[] } | undefined;
+  /** XEP-0085 chat state (composing, paused, active, inactive, gone). */
+  readonly chatState: string | undefined;
 }
 
 export interface InboundPresence extends Addressed {
@@ -36,6 +44,8 @@ export interface InboundPresence extends Addressed {
   readonly show: XmppShow | undefined;
   readonly status: string | undefined;
   readonly priority: number;
+  /** XEP-0153 avatar hash advertised in the presence ('' for no avatar; undefined when not advertised). */
+  readonly avatarHash: string | undefined;
 }
 
 export interface InboundIq extends Addressed {
@@ -85,6 +95,13 @@ function pickBody(stanza: Element): string | undefined {
   return chosen?.text();
 }
 
+function readReactions(stanza: Element): InboundMessage['reactions'] {
+  const r = stanza.getChild('reactions', NS.reactions);
+  const id = r?.attrs.id;
+  if (!r || !id) return undefined;
+  return { id, emojis: r.getChildren('reaction').map((x) => x.text().trim()).filter((e) => e !== '') };
+}
+
 /**
  * Parses a stanza into the model, or throws {@link StanzaError} naming what is wrong. Checks that cost nothing
  * (size of the body) come before any work on the content.
@@ -110,6 +127,10 @@ export function parseInbound(stanza: Element, limits: ParseLimits): Inbound {
         receiptRequested: stanza.getChild('request', NS.receipts) !== undefined,
         originId: stanza.getChild('origin-id', NS.sid)?.attrs.id,
         receiptFor: stanza.getChild('received', NS.receipts)?.attrs.id,
+        replaceId: stanza.getChild('replace', NS.correction)?.attrs.id,
+        retractId: stanza.getChild('retract', NS.retract)?.attrs.id,
+        reactions: readReactions(stanza),
+        chatState: stanza.getChildElements().find((c) => c.attrs.xmlns === NS.chatStates)?.name,
       };
     }
     case 'presence': {
@@ -124,7 +145,8 @@ export function parseInbound(stanza: Element, limits: ParseLimits): Inbound {
       if (!Number.isInteger(priority) || priority < -128 || priority > 127) {
         throw new StanzaError('bad-request', 'priority must be an integer from -128 to 127 (RFC 6121 §4.7.2.3)');
       }
-      return { kind: 'presence', from, to, id, type, show, status: stanza.getChildText('status') ?? undefined, priority };
+      const update = stanza.getChild('x', NS.vcardUpdate)?.getChild('photo');
+      return { kind: 'presence', from, to, id, type, show, status: stanza.getChildText('status') ?? undefined, priority, avatarHash: update ? update.text().trim() : undefined };
     }
     case 'iq': {
       const type = stanza.attrs.type as IqType | undefined;
@@ -141,6 +163,33 @@ export function parseInbound(stanza: Element, limits: ParseLimits): Inbound {
     default:
       throw new StanzaError('bad-request', `unknown stanza '${stanza.name}'`);
   }
+}
+
+/** XEP-0308: a correction of the message `replaceId` (the Teams user edited it). */
+export function correction(m: { from: string; to: string; id: string; replaceId: string; body: string }): Element {
+  return xml('message', { from: m.from, to: m.to, id: m.id, type: 'chat' }, xml('body', {}, m.body), xml('replace', { xmlns: NS.correction, id: m.replaceId }));
+}
+
+/** XEP-0424 §4 with the XEP-0428 fallback body for clients without retraction support. */
+export function retraction(m: { from: string; to: string; id: string; retractId: string }): Element {
+  return xml(
+    'message',
+    { from: m.from, to: m.to, id: m.id, type: 'chat' },
+    xml('retract', { xmlns: NS.retract, id: m.retractId }),
+    xml('fallback', { xmlns: NS.fallback, for: NS.retract }),
+    xml('body', {}, 'This person attempted to retract a previous message, but it\'s unsupported by your client.'),
+    xml('store', { xmlns: 'urn:xmpp:hints' }),
+  );
+}
+
+/** XEP-0444 §3.2: the complete set of the sender's reactions to message `to` (empty: none left). */
+export function reactionsMessage(m: { from: string; to: string; id: string; messageId: string; emojis: readonly string[] }): Element {
+  return xml(
+    'message',
+    { from: m.from, to: m.to, id: m.id, type: 'chat' },
+    xml('reactions', { xmlns: NS.reactions, id: m.messageId }, ...m.emojis.map((e) => xml('reaction', {}, e))),
+    xml('store', { xmlns: 'urn:xmpp:hints' }),
+  );
 }
 
 export function chatMessage(m: { from: string; to: string; id: string; body: string }): Element {

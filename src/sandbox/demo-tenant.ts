@@ -15,7 +15,19 @@ export const DEMO = {
   componentSecret: 'sandbox-component-secret',
   puppetPasswordSecret: 'sandbox-puppet-master-secret',
   teamsUsers: [
-    { userPrincipalName: 'alice.smith@contoso.example', displayName: 'Alice Smith', givenName: 'Alice', surname: 'Smith', jobTitle: 'Liaison officer', password: 'Alice-pass-1' },
+    {
+      userPrincipalName: 'alice.smith@contoso.example',
+      displayName: 'Alice Smith',
+      givenName: 'Alice',
+      surname: 'Smith',
+      jobTitle: 'Liaison officer',
+      department: 'J5 Plans',
+      officeLocation: 'Building 2, room 114',
+      mail: 'alice.smith@contoso.example',
+      businessPhones: ['+44 20 7946 0000'] as string[],
+      mobilePhone: '+44 7700 900000',
+      password: 'Alice-pass-1',
+    },
     { userPrincipalName: 'bob.jones@contoso.example', displayName: 'Bob Jones', givenName: 'Bob', surname: 'Jones', jobTitle: 'Analyst', password: 'Bob-pass-1' },
     { userPrincipalName: "sean.o'brien@contoso.example", displayName: "Seán O'Brien", givenName: 'Seán', surname: "O'Brien", jobTitle: 'Engineer', password: 'Sean-pass-1' },
     { userPrincipalName: 'dave@fabrikam.example', displayName: 'Dave (Fabrikam)', givenName: 'Dave', surname: 'Miller', jobTitle: 'Partner', password: 'Dave-pass-1' },
@@ -33,5 +45,5 @@ export const DEMO = {
   /** docs/teams-identity.md: what an administrator grants the gateway's app registration. */
   applicationPermissions: ['User.ReadWrite.All', 'GroupMember.ReadWrite.All', 'Presence.Read.All'],
   /** GroupMember.ReadWrite.All also covers reading members (group whitelisting). */
-  delegatedPermissions: ['User.Read', 'Chat.Create', 'ChatMessage.Send', 'Chat.Read', 'Presence.Read.All', 'Presence.ReadWrite'],
+  delegatedPermissions: ['User.Read', 'Chat.Create', 'ChatMessage.Send', 'Chat.ReadWrite', 'Presence.Read.All', 'Presence.ReadWrite'],
 } as const;

@@ -46,7 +46,7 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
 storage = "internal"
-modules_enabled = { "roster", "saslauth", "disco", "ping", "version", "uptime", "time", "dialback" }
+modules_enabled = { "roster", "saslauth", "disco", "ping", "version", "uptime", "time", "dialback", "pep", "vcard_legacy" }
 modules_disabled = { "s2s" }
 VirtualHost ${lua(o.vhost)}
 ${(o.extraHosts ?? []).map((h) => `VirtualHost ${lua(h.vhost)}`).join('\n')}

@@ -265,4 +265,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX licence_seats_at ON licence_seats (at);
 `,
   },
+  {
+    version: 3,
+    name: 'find relayed messages by their XMPP id (corrections, retractions, reactions)',
+    sqlite: `
+      CREATE INDEX relayed_by_xmpp_id ON relayed (chat_id, xmpp_id);
+`,
+    // NVARCHAR(MAX) cannot be an index key: XMPP ids are bounded to 400 characters (key: 512 + 800 bytes).
+    mssql: `
+      ALTER TABLE relayed ALTER COLUMN xmpp_id NVARCHAR(400) COLLATE Latin1_General_100_BIN2 NULL;
+GO
+      CREATE INDEX relayed_by_xmpp_id ON relayed (chat_id, xmpp_id);
+`,
+  },
 ];

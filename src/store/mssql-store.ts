@@ -331,6 +331,8 @@ SELECT @dedup_key, @kind, @subscription_id, @resource, @change_type, @detail, N'
 SELECT @chat_id, @teams_message_id, @direction, @xmpp_id, @now
  WHERE NOT EXISTS (SELECT 1 FROM relayed WITH (UPDLOCK, HOLDLOCK) WHERE chat_id = @chat_id AND teams_message_id = @teams_message_id)`,
   findRelayed: 'SELECT chat_id, teams_message_id, direction, xmpp_id FROM relayed WHERE chat_id = @chat_id AND teams_message_id = @teams_message_id',
+  findRelayedByXmppId:
+    'SELECT TOP (1) chat_id, teams_message_id, direction, xmpp_id FROM relayed WHERE chat_id = @chat_id AND xmpp_id = @xmpp_id ORDER BY created_at DESC',
 
   // One subscription per purpose: another id with the same purpose is replaced; the same id only gets its new
   // expiry and client state.
@@ -789,6 +791,18 @@ export class MssqlStore implements Store {
 
   async findRelayed(chatId: string, teamsMessageId: string): Promise<RelayedMessage | undefined> {
     const r = (await this.run('findRelayed', { chat_id: nvarchar(chatId), teams_message_id: nvarchar(teamsMessageId) })).recordset[0];
+    return (
+      r && {
+        chatId: str(r.chat_id),
+        teamsMessageId: str(r.teams_message_id),
+        direction: str(r.direction) as RelayedMessage['direction'],
+        xmppId: optStr(r.xmpp_id),
+      }
+    );
+  }
+
+  async findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined> {
+    const r = (await this.run('findRelayedByXmppId', { chat_id: nvarchar(chatId), xmpp_id: nvarchar(xmppId) })).recordset[0];
     return (
       r && {
         chatId: str(r.chat_id),

@@ -415,6 +415,18 @@ export class SqliteStore implements Store {
     );
   }
 
+  async findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined> {
+    const r = this.db.prepare('SELECT * FROM relayed WHERE chat_id = ? AND xmpp_id = ? ORDER BY created_at DESC LIMIT 1').get(chatId, xmppId) as Row | undefined;
+    return (
+      r && {
+        chatId: str(r.chat_id),
+        teamsMessageId: str(r.teams_message_id),
+        direction: str(r.direction) as RelayedMessage['direction'],
+        xmppId: optStr(r.xmpp_id),
+      }
+    );
+  }
+
   async saveSubscription(s: GraphSubscriptionRecord): Promise<void> {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM graph_subscriptions WHERE purpose = ? AND id <> ?').run(s.purpose, s.id);

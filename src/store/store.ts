@@ -183,6 +183,8 @@ export interface Store {
 
   recordRelayed(m: RelayedMessage, now: number): Promise<boolean>;
   findRelayed(chatId: string, teamsMessageId: string): Promise<RelayedMessage | undefined>;
+  /** The relayed message an XMPP id names in a chat (what a correction, retraction or reaction refers to). */
+  findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined>;
 
   saveSubscription(s: GraphSubscriptionRecord): Promise<void>;
   subscriptions(): Promise<GraphSubscriptionRecord[]>;

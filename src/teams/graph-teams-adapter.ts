@@ -4,7 +4,8 @@
  * for everything Graph allows only a signed-in user to do (create a 1:1 chat, post in it, read it, subscribe to
  * it, set its own presence). Graph failures become {@link TeamsError}s, classified transient or permanent.
  */
-import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
+import { GraphError, ResponseType, type Client } from '@microsoft/microsoft-graph-client';
+import { PROFILE_SELECT, type GraphProfile, type Photo } from '../protocol/vcard.js';
 import Bottleneck from 'bottleneck';
 import { puppetDisplayName, puppetMailNickname, puppetPassword, puppetUpn } from '../protocol/puppet-identity.js';
 import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
@@ -67,6 +68,9 @@ interface GraphUser {
 interface GraphChatMessage {
   readonly id: string;
   readonly createdDateTime?: string;
+  readonly lastEditedDateTime?: string | null;
+  readonly deletedDateTime?: string | null;
+  readonly reactions?: readonly { reactionType?: string; user?: { user?: { id?: string } | null } | null }[];
   readonly messageType?: string;
   readonly from?: { user?: { id?: string } | null } | null;
   readonly body?: { contentType?: string; content?: string };
@@ -123,6 +127,9 @@ function toChatMessage(chatId: string, m: GraphChatMessage): TeamsChatMessage {
     contentType: m.body?.contentType === 'text' ? 'text' : 'html',
     content: m.body?.content ?? '',
     createdAt: m.createdDateTime ? Date.parse(m.createdDateTime) : 0,
+    editedAt: m.lastEditedDateTime ? Date.parse(m.lastEditedDateTime) : undefined,
+    deletedAt: m.deletedDateTime ? Date.parse(m.deletedDateTime) : undefined,
+    reactions: (m.reactions ?? []).flatMap((r) => (r.reactionType ? [{ reactionType: r.reactionType, userId: r.user?.user?.id ?? undefined }] : [])),
   };
 }
 
@@ -263,6 +270,34 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
     return toChatMessage(chatId, m);
   }
 
+  /** https://learn.microsoft.com/en-us/graph/api/chatmessage-update (the sender edits its own message). */
+  async editMessage(puppet: Puppet, chatId: string, messageId: string, html: string): Promise<void> {
+    await this.call('edit a Teams message', () =>
+      this.as(puppet).api(this.messagePath(chatId, messageId)).patch({ body: { contentType: 'html', content: html } }),
+    );
+  }
+
+  /** https://learn.microsoft.com/en-us/graph/api/chatmessage-softdelete */
+  async softDeleteMessage(puppet: Puppet, chatId: string, messageId: string): Promise<void> {
+    await this.call('delete a Teams message', () => this.as(puppet).api(`${this.messagePath(chatId, messageId)}/softDelete`).post({}));
+  }
+
+  /** https://learn.microsoft.com/en-us/graph/api/chatmessage-setreaction */
+  async setReaction(puppet: Puppet, chatId: string, messageId: string, reactionType: string): Promise<void> {
+    await this.call('react to a Teams message', () => this.as(puppet).api(`${this.messagePath(chatId, messageId)}/setReaction`).post({ reactionType }));
+  }
+
+  /** https://learn.microsoft.com/en-us/graph/api/chatmessage-unsetreaction */
+  async unsetReaction(puppet: Puppet, chatId: string, messageId: string, reactionType: string): Promise<void> {
+    await this.call('remove a reaction from a Teams message', () =>
+      this.as(puppet).api(`${this.messagePath(chatId, messageId)}/unsetReaction`).post({ reactionType }),
+    );
+  }
+
+  private messagePath(chatId: string, messageId: string): string {
+    return `/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}`;
+  }
+
   /** https://learn.microsoft.com/en-us/graph/api/chat-list-messages ($top at most 50; newest first by default). */
   async recentMessages(puppet: Puppet, chatId: string): Promise<TeamsChatMessage[]> {
     const page = (await this.call('list recent Teams messages', () =>
@@ -286,6 +321,51 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
       this.o.clients.app().api(`/users/${encodeURIComponent(userId)}/presence`).get(),
     )) as GraphPresence;
     return { availability: p.availability, activity: p.activity, statusMessage: p.statusMessage?.message?.content ?? undefined };
+  }
+
+  /** https://learn.microsoft.com/en-us/graph/api/user-get (app User.Read.All); only the card's fields. */
+  async userProfile(userId: string): Promise<GraphProfile> {
+    return (await this.call('read a Teams user profile', () =>
+      this.o.clients.app().api(`/users/${encodeURIComponent(userId)}`).select(PROFILE_SELECT).get(),
+    )) as GraphProfile;
+  }
+
+  /**
+   * https://learn.microsoft.com/en-us/graph/api/user-update and profilephoto-update (app User.ReadWrite.All): the
+   * account keeps the JID in its display name, so a Teams user always sees who is behind it.
+   */
+  async updatePuppetProfile(puppet: Puppet, profile: GraphProfile, photo: Photo | undefined): Promise<void> {
+    const name = profile.displayName?.trim();
+    const body: Record<string, unknown> = {
+      displayName: name ? `${name} (${puppet.remoteJid})` : puppetDisplayName(puppet.remoteJid, this.o.puppets.displayNameSuffix),
+    };
+    for (const k of ['givenName', 'surname', 'jobTitle', 'department'] as const) if (profile[k]) body[k] = profile[k];
+    if (profile.companyName) body.companyName = profile.companyName;
+    await this.call('update the XMPP user account profile', () => this.o.clients.app().api(`/users/${encodeURIComponent(puppet.userId)}`).patch(body));
+    if (photo && (photo.type === 'image/jpeg' || photo.type === 'image/png') && photo.bytes.length <= 4 * 1024 * 1024) {
+      await this.call('update the XMPP user account photo', () =>
+        this.o.clients.app().api(`/users/${encodeURIComponent(puppet.userId)}/photo/$value`).header('Content-Type', photo.type).put(photo.bytes),
+      );
+    }
+  }
+
+  /**
+   * https://learn.microsoft.com/en-us/graph/api/profilephoto-get: the 96x96 size, small enough for an XMPP avatar
+   * (XEP-0153 recommends small images); 404 means no photo.
+   */
+  async userPhoto(userId: string): Promise<Photo | undefined> {
+    try {
+      const bytes = (await this.o.clients
+        .app()
+        .api(`/users/${encodeURIComponent(userId)}/photos/96x96/$value`)
+        .responseType(ResponseType.ARRAYBUFFER)
+        .get()) as ArrayBuffer;
+      return { type: 'image/jpeg', bytes: Buffer.from(bytes) };
+    } catch (err) {
+      const e = toTeamsError(err, 'read a Teams user photo');
+      if (e.status === 404) return undefined;
+      throw e;
+    }
   }
 
   /** https://learn.microsoft.com/en-us/graph/api/group-list-transitivemembers (app GroupMember.Read.All); all pages. */

@@ -132,7 +132,8 @@ export class NotificationProcessor {
     }
     const key = await this.pairOfChat(row.subscriptionId, target.chatId, log);
     if (!key) return DONE;
-    return this.o.router.pair(key, { type: 'teams-message', chatId: target.chatId, messageId: target.messageId }, envelope);
+    const changed = row.changeType === 'updated' || row.changeType === 'deleted';
+    return this.o.router.pair(key, { type: changed ? 'teams-message-changed' : 'teams-message', chatId: target.chatId, messageId: target.messageId }, envelope);
   }
 
   /** The pair a chat belongs to: known from the store, or (a chat a Teams user started) from its members. */

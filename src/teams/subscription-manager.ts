@@ -20,6 +20,9 @@ import { lifecycleUrl } from './webhook-server.js';
 
 /** Graph's longest lifetimes per resource (minutes); past 60 a lifecycleNotificationUrl is required. */
 export const MAX_MINUTES = { messages: 4320, presence: 60 } as const;
+/** New messages, and edits, reactions and deletes of existing ones. */
+export const MESSAGE_CHANGES = 'created,updated,deleted';
+
 /** At most this many ids in one presence subscription filter. */
 export const MAX_PRESENCE_IDS = 650;
 
@@ -103,9 +106,13 @@ export class SubscriptionManager {
     const purpose = purposeOf('messages', puppet.userId);
     return this.exclusive(purpose, async () => {
       const existing = await this.find(purpose);
-      if (existing && existing.expiresAt > this.now()) return;
-      if (existing) await this.o.store.deleteSubscription(existing.id);
-      await this.create('messages', puppet, `/users/${puppet.userId}/chats/getAllMessages`, 'created');
+      if (existing && existing.expiresAt > this.now() && existing.changeType === MESSAGE_CHANGES) return;
+      if (existing) {
+        // Expired, or made by an older version for fewer change types: replaced.
+        await this.o.api.deleteSubscription(puppet, existing.id).catch(() => undefined);
+        await this.o.store.deleteSubscription(existing.id);
+      }
+      await this.create('messages', puppet, `/users/${puppet.userId}/chats/getAllMessages`, MESSAGE_CHANGES);
     });
   }
 

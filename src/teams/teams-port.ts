@@ -2,6 +2,7 @@
  * What actors need from Teams, independent of Graph's wire format. The Graph adapter implements it.
  */
 import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
+import type { GraphProfile, Photo } from '../protocol/vcard.js';
 
 export interface TeamsUser {
   readonly id: string;
@@ -25,6 +26,11 @@ export interface TeamsChatMessage {
   readonly contentType: 'html' | 'text';
   readonly content: string;
   readonly createdAt: number;
+  /** Set when the message was edited (lastEditedDateTime). */
+  readonly editedAt?: number | undefined;
+  /** Set when the message was (soft) deleted (deletedDateTime). */
+  readonly deletedAt?: number | undefined;
+  readonly reactions?: readonly { readonly reactionType: string; readonly userId: string | undefined }[];
 }
 
 /**
@@ -54,10 +60,19 @@ export interface TeamsPort {
   /** Posts as the puppet; resolves with the Teams message id once Graph accepted it. */
   sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string>;
   getMessage(puppet: Puppet, chatId: string, messageId: string): Promise<TeamsChatMessage>;
+  editMessage(puppet: Puppet, chatId: string, messageId: string, html: string): Promise<void>;
+  softDeleteMessage(puppet: Puppet, chatId: string, messageId: string): Promise<void>;
+  setReaction(puppet: Puppet, chatId: string, messageId: string, reactionType: string): Promise<void>;
+  unsetReaction(puppet: Puppet, chatId: string, messageId: string, reactionType: string): Promise<void>;
   /** The newest messages of a chat (at most 50, Graph's page size for chat messages), newest first. */
   recentMessages(puppet: Puppet, chatId: string): Promise<TeamsChatMessage[]>;
   chatMemberIds(puppet: Puppet, chatId: string): Promise<{ chatType: string; memberIds: string[] }>;
   getPresence(userId: string): Promise<TeamsPresence>;
+  userProfile(userId: string): Promise<GraphProfile>;
+  /** Shows an XMPP user's vCard on its account: profile fields and photo (docs/teams-identity.md). */
+  updatePuppetProfile(puppet: Puppet, profile: GraphProfile, photo: Photo | undefined): Promise<void>;
+  /** The user's photo at a small size, or undefined when she has none. */
+  userPhoto(userId: string): Promise<Photo | undefined>;
   /** Ids of the users in a group, nested groups included (transitive members). */
   groupMemberIds(groupId: string): Promise<string[]>;
   setPuppetPresence(puppet: Puppet, intent: TeamsPresenceIntent, sessionMinutes: number): Promise<void>;

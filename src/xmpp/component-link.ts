@@ -18,10 +18,22 @@ export class XmppLinkDownError extends Error {
   }
 }
 
+export class XmppRequestError extends Error {
+  constructor(
+    message: string,
+    readonly condition: string | undefined,
+  ) {
+    super(message);
+    this.name = 'XmppRequestError';
+  }
+}
+
 /** What actors and the router use to send stanzas. */
 export interface XmppPort {
   send(stanza: Element): Promise<void>;
   isOnline(): boolean;
+  /** Sends an iq get/set and resolves with its result (RFC 6120 §8.2.3); an error reply rejects. */
+  request(iq: Element, timeoutMs?: number): Promise<Element>;
 }
 
 export interface ComponentLinkOptions {
@@ -43,6 +55,8 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
   private readonly entity: Component;
   private readonly reconnector: ReturnType<typeof reconnect>;
   private online = false;
+  private readonly pending = new Map<string, (answer: Element) => void>();
+  private nextId = 0;
 
   constructor(private readonly o: ComponentLinkOptions) {
     super();
@@ -65,7 +79,15 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
       // A failed handshake is a <not-authorized/> stream error from the server (XEP-0114 §3).
       o.log.error('XMPP component link error', { service: o.service, error: errorMessage(err) });
     });
-    this.entity.on('stanza', (el: Element) => this.emit('stanza', el));
+    this.entity.on('stanza', (el: Element) => {
+      const waiter = el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error') ? this.pending.get(el.attrs.id ?? '') : undefined;
+      if (waiter) {
+        this.pending.delete(el.attrs.id ?? '');
+        waiter(el);
+        return;
+      }
+      this.emit('stanza', el);
+    });
   }
 
   private markOffline(): void {
@@ -93,6 +115,28 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
   async send(stanza: Element): Promise<void> {
     if (!this.online) throw new XmppLinkDownError();
     await this.entity.send(stanza);
+  }
+
+  async request(iq: Element, timeoutMs = 10_000): Promise<Element> {
+    const id = `xtg-${Date.now().toString(36)}-${++this.nextId}`;
+    iq.attrs.id = id;
+    const answer = new Promise<Element>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new XmppRequestError(`no answer to iq ${id} within ${timeoutMs} ms`, 'remote-server-timeout'));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, (el) => {
+        clearTimeout(timer);
+        if (el.attrs.type === 'result') resolve(el);
+        else {
+          const condition = el.getChild('error')?.getChildElements()[0]?.name;
+          reject(new XmppRequestError(`iq ${id} answered with an error (${condition ?? 'unknown'})`, condition));
+        }
+      });
+    });
+    await this.send(iq);
+    return answer;
   }
 
   async stop(): Promise<void> {

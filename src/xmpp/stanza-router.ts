@@ -14,6 +14,8 @@ import { StanzaError, errorReply, readStanzaError } from '../protocol/stanza-err
 import type { ActorRouter } from '../cluster/actor-router.js';
 import type { Outcome } from '../actors/user-pair-actor.js';
 import type { Directory } from '../teams/directory.js';
+import type { ProfileCache } from '../teams/profile-cache.js';
+import { profileToVcardTemp, type CardField } from '../protocol/vcard.js';
 import { TeamsError, type TeamsUser } from '../teams/teams-port.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -32,6 +34,8 @@ export interface StanzaRouterOptions {
   readonly router: ActorRouter;
   readonly directory: Directory;
   readonly policy: FederationPolicy;
+  readonly cards: ProfileCache;
+  readonly cardFields: ReadonlySet<CardField>;
   readonly log: Logger;
   readonly metrics: Metrics;
 }
@@ -190,6 +194,19 @@ export class StanzaRouter {
       await this.send(iqResult(stanza));
       return;
     }
+    if (iq.type === 'get' && payload?.is('vCard', NS.vcardTemp)) {
+      // XEP-0054 §3.2: her card from her Graph profile, only the fields the configuration exposes.
+      let card;
+      try {
+        card = await this.o.cards.card(user.id);
+      } catch (err) {
+        if (err instanceof TeamsError) throw new StanzaError('remote-server-timeout', 'the Teams profile is not reachable; try again later');
+        throw err;
+      }
+      await this.send(iqResult(stanza, profileToVcardTemp(card.profile, stanza.attrs.to ?? '', this.o.cardFields, card.photo)));
+      return;
+    }
+    if (iq.type === 'set' && payload?.is('vCard', NS.vcardTemp)) throw new StanzaError('forbidden', 'a Teams user card is edited in Microsoft 365');
     throw new StanzaError('service-unavailable');
   }
 

@@ -66,11 +66,11 @@ describe('Graph throttling and outages', { timeout: 120_000 }, () => {
   });
 });
 
-describe('a tenant that did not grant ChatMessage.Send', { timeout: 120_000 }, () => {
+describe('a tenant that did not grant ChatMessage.Send (nor Chat.ReadWrite)', { timeout: 120_000 }, () => {
   let f: Federation;
   let juliet: TestXmppClient;
   before(async () => {
-    f = await Federation.start({ delegatedPermissions: DEMO.delegatedPermissions.filter((p) => p !== 'ChatMessage.Send') });
+    f = await Federation.start({ delegatedPermissions: [...DEMO.delegatedPermissions.filter((p) => p !== 'ChatMessage.Send' && p !== 'Chat.ReadWrite'), 'Chat.Read'] });
     juliet = await f.client('juliet');
     await juliet.sendPresence();
   });

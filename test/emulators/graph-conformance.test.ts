@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ClientSecretCredential, UsernamePasswordCredential, type TokenCredential } from '@azure/identity';
-import { Client, GraphError, PageIterator, type PageCollection } from '@microsoft/microsoft-graph-client';
+import { Client, GraphError, PageIterator, ResponseType, type PageCollection } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { parseNotificationCollection } from '../../src/protocol/graph-notification.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
@@ -31,6 +31,11 @@ const WHITELIST_GROUP_ID = '88888888-8888-4888-8888-888888888888';
 const PILOTS_GROUP_ID = '77777777-7777-4777-8777-777777777777';
 /** A confidential client whose app-only token reads users but not group membership. */
 const NO_GROUP_APP = 'a1b2c3d4-0000-4000-8000-00000000000d';
+/** A public client whose delegated tokens may edit, delete and react (Chat.ReadWrite) and update one's profile. */
+const EDITOR_APP = 'a1b2c3d4-0000-4000-8000-00000000000e';
+/** Stand-ins for JPEG files: the emulator stores and serves the bytes without decoding them. */
+const DAN_JPEG = Buffer.from('ffd8ffe000104a4649460001010000010001000000ffdb0043000101ffd9', 'hex');
+const NEW_JPEG = Buffer.from('ffd8ffe000104a4649460001010000010001000000ffdb0043000202ffd9', 'hex');
 const CLI = fileURLToPath(new URL('./graph/teams-cli.js', import.meta.url));
 
 /** A plain-http webhook on loopback, as the gateway's is in tests: echoes validation tokens, records the rest. */
@@ -168,12 +173,31 @@ describe('Graph + Entra ID emulator conformance', () => {
         { clientId: READER_APP, allowPublicClient: true, applicationPermissions: [], delegatedPermissions: ['Chat.Create', 'Chat.Read'] },
         { clientId: CONFIDENTIAL_APP, clientSecret: 'other-secret', allowPublicClient: false, applicationPermissions: [], delegatedPermissions: ['Chat.Read'] },
         { clientId: NO_GROUP_APP, clientSecret: 'no-group-secret', allowPublicClient: false, applicationPermissions: ['User.Read.All'], delegatedPermissions: [] },
+        {
+          clientId: EDITOR_APP,
+          allowPublicClient: true,
+          applicationPermissions: [],
+          delegatedPermissions: ['User.ReadWrite', 'Chat.Create', 'Chat.ReadWrite', 'ChatMessage.Send'],
+        },
       ],
       users: [
         { id: ALICE_ID, userPrincipalName: 'alice@contoso.example', displayName: 'Alice Smith', givenName: 'Alice', surname: 'Smith', password: 'Alice-pass-1' },
         { userPrincipalName: 'bob@contoso.example', displayName: 'Bob Jones', password: 'Bob-pass-1' },
         { userPrincipalName: "sean.o'brien@contoso.example", displayName: "Seán O'Brien", password: 'Sean-pass-1' },
         { userPrincipalName: 'carol@contoso.example', displayName: 'Carol White', password: 'Carol-pass-1' },
+        {
+          userPrincipalName: 'dan@contoso.example',
+          displayName: 'Dan Brown',
+          password: 'Dan-pass-1',
+          jobTitle: 'Engineer',
+          department: 'Engineering',
+          officeLocation: 'B1 2.04',
+          mobilePhone: '+1 555 0100',
+          businessPhones: ['+1 555 0101'],
+          mail: 'dan@contoso.example',
+          photo: DAN_JPEG,
+        },
+        { userPrincipalName: 'erin@contoso.example', displayName: 'Erin Gray', password: 'Erin-pass-1' },
       ],
     });
     opts = { authorityHost: em.url, disableInstanceDiscovery: true };
@@ -608,6 +632,278 @@ describe('Graph + Entra ID emulator conformance', () => {
       assert.equal(wrongSession.statusCode, 400);
       const notOwn = await graphError(alice.api(`/users/${userId('bob@contoso.example')}/presence/setUserPreferredPresence`).post({ availability: 'Away', activity: 'Away' }));
       assert.equal(notOwn.statusCode, 403);
+    });
+  });
+
+  describe('contact cards: profiles and photos', () => {
+    it('serves photo metadata and bytes for every documented size, and 404 ImageNotFound without a photo', async () => {
+      const danId = userId('dan@contoso.example');
+      const meta = (await app.api('/users/dan@contoso.example/photo').get()) as Record<string, unknown>;
+      assert.equal(meta['@odata.mediaContentType'], 'image/jpeg');
+      assert.match(String(meta['@odata.mediaEtag']), /^"[0-9A-F]{8}"$/u);
+      assert.deepEqual([meta.id, meta.width, meta.height], ['648x648', 648, 648]);
+      const sized = (await app.api(`/users/${danId}/photos/96x96`).get()) as Record<string, unknown>;
+      assert.deepEqual([sized.id, sized.width, sized.height, sized['@odata.mediaEtag']], ['96x96', 96, 96, meta['@odata.mediaEtag']]);
+      const all = (await app.api(`/users/${danId}/photos`).get()) as { value: { id: string }[] };
+      assert.deepEqual(all.value.map((p) => p.id), ['48x48', '64x64', '96x96', '120x120', '240x240', '360x360', '432x432', '504x504', '648x648']);
+      // As the gateway reads it (ResponseType.ARRAYBUFFER): the same bytes for every size.
+      const small = (await app.api(`/users/${danId}/photos/96x96/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer;
+      assert.deepEqual(Buffer.from(small), DAN_JPEG);
+      const token = (await appCredential.getToken(scope))?.token ?? '';
+      const raw = await fetch(`${em.url}/v1.0/users/dan@contoso.example/photo/$value`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(raw.status, 200);
+      assert.equal(raw.headers.get('content-type'), 'image/jpeg');
+      assert.deepEqual(Buffer.from(await raw.arrayBuffer()), DAN_JPEG);
+      // The signed-in user's own photo with a delegated token (User.ReadWrite is among Learn's permissions).
+      const dan = userClient(EDITOR_APP, 'dan@contoso.example', 'Dan-pass-1');
+      assert.equal(((await dan.api('/me/photo').get()) as { id: string }).id, '648x648');
+
+      const none = await graphError(app.api('/users/erin@contoso.example/photo/$value').get());
+      assert.equal(none.statusCode, 404);
+      assert.equal(none.code, 'ImageNotFound');
+      const noneSized = await rejection(app.api('/users/erin@contoso.example/photos/96x96/$value').responseType(ResponseType.ARRAYBUFFER).get());
+      assert.equal((noneSized as { statusCode?: unknown }).statusCode, 404);
+      assert.equal((await graphError(app.api('/users/erin@contoso.example/photo').get())).statusCode, 404);
+      assert.equal((await graphError(app.api(`/users/${danId}/photos/100x100/$value`).get())).statusCode, 404);
+      const denied = await graphError(userClient(READER_APP, 'alice@contoso.example', 'Alice-pass-1').api(`/users/${danId}/photo`).get());
+      assert.equal(denied.statusCode, 403);
+      assert.equal(denied.code, 'Authorization_RequestDenied');
+    });
+
+    it('returns the contact card properties with $select and updates them with PATCH /users/{id}', async () => {
+      const select = ['displayName', 'jobTitle', 'department', 'officeLocation', 'mobilePhone', 'businessPhones', 'mail'];
+      const dan = (await app.api('/users/dan@contoso.example').select(select).get()) as Record<string, unknown>;
+      assert.deepEqual(dan, {
+        '@odata.context': `${em.url}/v1.0/$metadata#users(${select.join(',')})/$entity`,
+        displayName: 'Dan Brown',
+        jobTitle: 'Engineer',
+        department: 'Engineering',
+        officeLocation: 'B1 2.04',
+        mobilePhone: '+1 555 0100',
+        businessPhones: ['+1 555 0101'],
+        mail: 'dan@contoso.example',
+      });
+      const patched = await app.api('/users/erin@contoso.example').patch({ department: 'Sales', officeLocation: 'B2', mobilePhone: '+1 555 0200', businessPhones: ['+1 555 0201'], aboutMe: 'Hi' });
+      assert.equal(patched, undefined, '204 No Content');
+      const erin = (await app.api('/users/erin@contoso.example').select(['department', 'officeLocation', 'mobilePhone', 'businessPhones', 'aboutMe', 'jobTitle']).get()) as Record<string, unknown>;
+      assert.deepEqual([erin.department, erin.officeLocation, erin.mobilePhone, erin.businessPhones, erin.aboutMe, erin.jobTitle], ['Sales', 'B2', '+1 555 0200', ['+1 555 0201'], 'Hi', null]);
+      const twoPhones = await graphError(app.api('/users/erin@contoso.example').patch({ businessPhones: ['1', '2'] }));
+      assert.equal(twoPhones.statusCode, 400);
+      assert.equal(twoPhones.code, 'Request_BadRequest');
+      assert.equal((await graphError(app.api('/users/erin@contoso.example').patch({ displayName: null }))).statusCode, 400);
+      assert.equal((await graphError(app.api('/users/erin@contoso.example').patch({ id: 'x' }))).statusCode, 400);
+
+      // Delegated User.ReadWrite: one's own profile only.
+      const erinClient = userClient(EDITOR_APP, 'erin@contoso.example', 'Erin-pass-1');
+      await erinClient.api('/me').patch({ jobTitle: 'Account manager' });
+      assert.equal(em.user('erin@contoso.example')?.jobTitle, 'Account manager');
+      const other = await graphError(erinClient.api('/users/dan@contoso.example').patch({ jobTitle: 'Intern' }));
+      assert.equal(other.statusCode, 403);
+      assert.equal(other.code, 'Authorization_RequestDenied');
+      assert.equal(em.user('dan@contoso.example')?.jobTitle, 'Engineer');
+    });
+
+    it('stores a photo PUT to .../photo/$value (own with User.ReadWrite, anyone with app User.ReadWrite.All)', async () => {
+      const erinClient = userClient(EDITOR_APP, 'erin@contoso.example', 'Erin-pass-1');
+      await erinClient.api('/me/photo/$value').header('Content-Type', 'image/jpeg').put(NEW_JPEG);
+      const bytes = (await app.api('/users/erin@contoso.example/photos/48x48/$value').responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer;
+      assert.deepEqual(Buffer.from(bytes), NEW_JPEG);
+      assert.deepEqual(em.user('erin@contoso.example')?.photo, NEW_JPEG);
+      const notOwn = await graphError(erinClient.api('/users/dan@contoso.example/photo/$value').header('Content-Type', 'image/jpeg').put(NEW_JPEG));
+      assert.equal(notOwn.statusCode, 403);
+      const notImage = await graphError(erinClient.api('/me/photo/$value').header('Content-Type', 'text/plain').put(Buffer.from('hello')));
+      assert.equal(notImage.statusCode, 400);
+
+      const before = ((await app.api('/users/dan@contoso.example/photo').get()) as Record<string, unknown>)['@odata.mediaEtag'];
+      await app.api('/users/dan@contoso.example/photo/$value').header('Content-Type', 'image/jpeg').put(NEW_JPEG);
+      const after = ((await app.api('/users/dan@contoso.example/photo').get()) as Record<string, unknown>)['@odata.mediaEtag'];
+      assert.notEqual(after, before);
+      em.setPhoto('dan@contoso.example', DAN_JPEG);
+      assert.equal(((await app.api('/users/dan@contoso.example/photo').get()) as Record<string, unknown>)['@odata.mediaEtag'], before);
+      em.setPhoto('erin@contoso.example', undefined);
+      assert.equal((await graphError(app.api('/users/erin@contoso.example/photo/$value').get())).statusCode, 404);
+    });
+  });
+
+  describe('message edits, deletes, reactions and quotes', () => {
+    const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
+    const member = (id: string) => ({ '@odata.type': '#microsoft.graph.aadUserConversationMember', roles: ['owner'], 'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${id}')` });
+    let dan: Client;
+    let erin: Client;
+    let chatId: string;
+    let messagePath: (id: string) => string;
+    const changes = async (hook: string, count: number) =>
+      (await hooks.waitFor(hook, count)).flatMap((c) => parseNotificationCollection(c)).map((n) => [n.changeType, n.target.kind === 'chatMessage' ? n.target.messageId : '']);
+
+    before(async () => {
+      dan = userClient(EDITOR_APP, 'dan@contoso.example', 'Dan-pass-1');
+      erin = userClient(EDITOR_APP, 'erin@contoso.example', 'Erin-pass-1');
+      const chat = (await dan.api('/chats').post({ chatType: 'oneOnOne', members: [member(userId('dan@contoso.example')), member(userId('erin@contoso.example'))] })) as { id: string };
+      chatId = chat.id;
+      messagePath = (id) => `/chats/${encodeURIComponent(chatId)}/messages/${id}`;
+      // Erin watches the chat for every change, and all her chats for created and updated only.
+      await erin.api('/subscriptions').post({
+        changeType: 'created,updated,deleted',
+        notificationUrl: hooks.url('erin-chat'),
+        resource: `/chats/${chatId}/messages`,
+        expirationDateTime: inMinutes(30),
+        clientState: 'erin-chat',
+      });
+      await erin.api('/subscriptions').post({
+        changeType: 'created,updated',
+        notificationUrl: hooks.url('erin-cu'),
+        resource: `/users/${userId('erin@contoso.example')}/chats/getAllMessages`,
+        expirationDateTime: inMinutes(30),
+        clientState: 'erin-cu',
+      });
+    });
+
+    it('refuses a change type chat messages do not have', async () => {
+      const err = await graphError(
+        erin.api('/subscriptions').post({ changeType: 'created,moved', notificationUrl: hooks.url('x'), resource: `/chats/${chatId}/messages`, expirationDateTime: inMinutes(30) }),
+      );
+      assert.equal(err.statusCode, 400);
+    });
+
+    it('lets the sender edit its message (204, lastEditedDateTime) and notifies updated; refuses another member', async () => {
+      const sent = (await dan.api(`/chats/${encodeURIComponent(chatId)}/messages`).post({ body: { contentType: 'text', content: 'hello Erin' } })) as { id: string; lastModifiedDateTime: string };
+      assert.deepEqual(await changes('erin-chat', 1), [['created', sent.id]]);
+      const edited = await dan.api(messagePath(sent.id)).patch({ body: { contentType: 'html', content: '<p>hello Erin, edited</p>' } });
+      assert.equal(edited, undefined, '204 No Content');
+      const read = (await erin.api(messagePath(sent.id)).get()) as Record<string, unknown> & { body: { content: string } };
+      assert.equal(read.body.content, '<p>hello Erin, edited</p>');
+      assert.ok(typeof read.lastEditedDateTime === 'string' && Date.parse(read.lastEditedDateTime) >= Date.parse(sent.lastModifiedDateTime));
+      assert.equal(read.lastModifiedDateTime, read.lastEditedDateTime);
+      assert.deepEqual((await changes('erin-chat', 2))[1], ['updated', sent.id]);
+      assert.deepEqual((await changes('erin-cu', 2)).map((c) => c[0]), ['created', 'updated']);
+
+      const notSender = await graphError(erin.api(messagePath(sent.id)).patch({ body: { contentType: 'text', content: 'hijacked' } }));
+      assert.equal(notSender.statusCode, 403);
+      assert.equal(notSender.code, 'Forbidden');
+      const noScope = await graphError(userClient(GATEWAY_APP, 'dan@contoso.example', 'Dan-pass-1').api(messagePath(sent.id)).patch({ body: { content: 'x' } }));
+      assert.equal(noScope.statusCode, 403);
+      assert.match(noScope.message, /API requires one of 'Chat\.ReadWrite'/u);
+      assert.equal(em.chatsOf('dan@contoso.example').find((c) => c.id === chatId)?.messages.find((m) => m.id === sent.id)?.body.content, '<p>hello Erin, edited</p>');
+    });
+
+    it('sets and unsets a reaction (one of a type per user) and notifies updated', async () => {
+      const sent = (await dan.api(`/chats/${encodeURIComponent(chatId)}/messages`).post({ body: { content: 'react to this' } })) as { id: string };
+      const before = (await hooks.waitFor('erin-chat', 3)).length;
+      assert.equal(await erin.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: '👍' }), undefined);
+      await erin.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: '👍' });
+      await dan.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: 'heart' });
+      const read = (await dan.api(messagePath(sent.id)).get()) as { reactions: Record<string, unknown>[]; lastEditedDateTime: unknown; messageHistory: { actions: string }[] };
+      assert.equal(read.reactions.length, 2);
+      const [thumb] = read.reactions as [Record<string, unknown> & { user: { user: Record<string, unknown> } }];
+      assert.equal(thumb.reactionType, '👍');
+      assert.equal(thumb.displayName, 'Like');
+      assert.ok(typeof thumb.createdDateTime === 'string');
+      assert.deepEqual([thumb.user.user.id, thumb.user.user.displayName, thumb.user.user.userIdentityType], [userId('erin@contoso.example'), 'Erin Gray', 'aadUser']);
+      assert.equal(read.lastEditedDateTime, null, 'a reaction is not an edit');
+      assert.deepEqual(read.messageHistory.map((h) => h.actions), ['reactionAdded', 'reactionAdded']);
+      const notified = await changes('erin-chat', before + 2);
+      assert.deepEqual(notified.slice(before), [
+        ['updated', sent.id],
+        ['updated', sent.id],
+      ]);
+      await erin.api(`${messagePath(sent.id)}/unsetReaction`).post({ reactionType: '👍' });
+      const after = (await dan.api(messagePath(sent.id)).get()) as { reactions: { reactionType: string }[] };
+      assert.deepEqual(after.reactions.map((r) => r.reactionType), ['heart']);
+      const bad = await graphError(erin.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: 'thumbsup' }));
+      assert.equal(bad.statusCode, 400);
+      const appOnly = await graphError(app.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: '👍' }));
+      assert.equal(appOnly.statusCode, 403);
+    });
+
+    it('soft-deletes (sender only): GET shows deletedDateTime and an empty body, deleted is notified; undoSoftDelete restores', async () => {
+      const sent = (await dan.api(`/chats/${encodeURIComponent(chatId)}/messages`).post({ body: { content: 'oops' } })) as { id: string };
+      // So far each subscription got: 2 (edit test) + 4 (reaction test: created, three reaction changes) + this created.
+      const seen = 7;
+      const cuSeen = 7;
+      await hooks.waitFor('erin-chat', seen);
+      await hooks.waitFor('erin-cu', cuSeen);
+      const notSender = await graphError(erin.api(`${messagePath(sent.id)}/softDelete`).post({}));
+      assert.equal(notSender.statusCode, 403);
+      assert.equal(await dan.api(`${messagePath(sent.id)}/softDelete`).post({}), undefined, '204 No Content');
+      const read = (await erin.api(messagePath(sent.id)).get()) as { deletedDateTime: string | null; body: { content: string }; lastModifiedDateTime: string };
+      assert.ok(read.deletedDateTime && !Number.isNaN(Date.parse(read.deletedDateTime)));
+      assert.equal(read.body.content, '');
+      const listed = (await erin.api(`/chats/${encodeURIComponent(chatId)}/messages`).get()) as { value: { id: string; deletedDateTime: string | null }[] };
+      assert.equal(listed.value.find((m) => m.id === sent.id)?.deletedDateTime, read.deletedDateTime);
+      assert.deepEqual((await changes('erin-chat', seen + 1)).at(-1), ['deleted', sent.id]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(hooks.received.get('erin-cu')?.length, cuSeen, 'a created,updated subscription is not told of the delete');
+      assert.equal(em.chatsOf('erin@contoso.example').find((c) => c.id === chatId)?.messages.find((m) => m.id === sent.id)?.deletedDateTime, read.deletedDateTime);
+
+      // Learn's path for chats: /users/{userId}/chats/{chatId}/messages/{id}/undoSoftDelete.
+      await dan.api(`/users/${userId('dan@contoso.example')}/chats/${encodeURIComponent(chatId)}/messages/${sent.id}/undoSoftDelete`).post({});
+      const restored = (await erin.api(messagePath(sent.id)).get()) as { deletedDateTime: string | null; body: { content: string } };
+      assert.deepEqual([restored.deletedDateTime, restored.body.content], [null, 'oops']);
+      assert.deepEqual((await changes('erin-chat', seen + 2)).at(-1), ['updated', sent.id]);
+      const appOnly = await graphError(app.api(`${messagePath(sent.id)}/softDelete`).post({}));
+      assert.equal(appOnly.statusCode, 403);
+    });
+
+    it('stores a messageReference attachment (quote) and answers replyWithQuote', async () => {
+      const original = (await dan.api(`/chats/${encodeURIComponent(chatId)}/messages`).post({ body: { content: 'quote me' } })) as { id: string };
+      const reference = {
+        id: original.id,
+        contentType: 'messageReference',
+        content: JSON.stringify({ messageId: original.id, messagePreview: 'quote me', messageSender: { user: { id: userId('dan@contoso.example'), displayName: 'Dan Brown', userIdentityType: 'aadUser' } } }),
+      };
+      const reply = (await erin.api(`/chats/${encodeURIComponent(chatId)}/messages`).post({
+        body: { contentType: 'html', content: `<attachment id="${original.id}"></attachment><p>quoted</p>` },
+        attachments: [reference],
+      })) as { id: string; attachments: { id: string; contentType: string; content: string }[] };
+      assert.deepEqual(reply.attachments.map((a) => [a.id, a.contentType, a.content]), [[original.id, 'messageReference', reference.content]]);
+      const read = (await dan.api(messagePath(reply.id)).get()) as { attachments: { contentType: string }[] };
+      assert.equal(read.attachments[0]?.contentType, 'messageReference');
+      const untagged = await graphError(erin.api(`/chats/${encodeURIComponent(chatId)}/messages`).post({ body: { contentType: 'html', content: '<p>no tag</p>' }, attachments: [reference] }));
+      assert.equal(untagged.statusCode, 400);
+
+      const quoted = (await erin.api(`/chats/${encodeURIComponent(chatId)}/messages/replyWithQuote`).post({ messageIds: [original.id], replyMessage: { body: { content: 'agreed' } } })) as {
+        body: { contentType: string; content: string };
+        attachments: { id: string; contentType: string; content: string }[];
+      };
+      assert.equal(quoted.body.contentType, 'html');
+      assert.match(quoted.body.content, new RegExp(`<attachment id="${original.id}"></attachment>\\nagreed`, 'u'));
+      const ref = JSON.parse(quoted.attachments[0]?.content ?? '{}') as { messageId: string; messagePreview: string; messageSender: { user: { id: string } } };
+      assert.deepEqual([quoted.attachments[0]?.contentType, ref.messageId, ref.messagePreview, ref.messageSender.user.id], ['messageReference', original.id, 'quote me', userId('dan@contoso.example')]);
+      assert.equal(em.chatsOf('erin@contoso.example').find((c) => c.id === chatId)?.messages.at(-1)?.attachments[0]?.contentType, 'messageReference');
+    });
+
+    it('acts as Teams users through the emulator API, the control API and the CLI', async () => {
+      const m = await em.sendAs('dan@contoso.example', 'erin@contoso.example', 'from the API');
+      const edited = await em.editAs('dan@contoso.example', undefined, m.id, 'from the API, edited');
+      assert.ok(edited.lastEditedDateTime);
+      await assert.rejects(em.editAs('erin@contoso.example', chatId, m.id, 'not mine'), /only its sender/u);
+      const reacted = await em.reactAs('erin@contoso.example', 'Dan', m.id, '❤️');
+      assert.deepEqual(reacted.reactions.map((r) => [r.reactionType, r.user.displayName]), [['❤️', 'Erin Gray']]);
+      await em.unreactAs('erin@contoso.example', chatId, m.id, '❤️');
+      const control = (path: string, method: string, body?: unknown) =>
+        fetch(`${em.url}/_emulator/users/${encodeURIComponent('erin@contoso.example')}/messages/${m.id}${path}`, {
+          method,
+          ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+        });
+      const viaControl = await control('/reactions', 'POST', { reactionType: '😆' });
+      assert.equal(viaControl.status, 200);
+      assert.deepEqual(((await viaControl.json()) as { reactions: { reactionType: string }[] }).reactions.map((r) => r.reactionType), ['😆']);
+      assert.equal((await control(`/reactions/${encodeURIComponent('😆')}`, 'DELETE')).status, 200);
+      assert.equal((await control('', 'PATCH', { text: 'not mine' })).status, 400);
+
+      const run = promisify(execFile);
+      const env = { ...process.env, XTG_EMULATOR_URL: em.url };
+      await run(process.execPath, [CLI, 'react', 'erin@contoso.example', m.id, '👍'], { env });
+      await run(process.execPath, [CLI, 'edit', 'dan@contoso.example', m.id, 'edited', 'by', 'the', 'CLI'], { env });
+      const deletable = await em.sendAs('dan@contoso.example', 'erin@contoso.example', 'short-lived');
+      await run(process.execPath, [CLI, 'delete', '--chat', 'erin@contoso.example', 'dan@contoso.example', deletable.id], { env });
+      const out = (await run(process.execPath, [CLI, 'chats', 'erin@contoso.example'], { env })).stdout;
+      assert.match(out, new RegExp(`#${m.id} \\S+ \\S+ Dan Brown: edited by the CLI \\(edited\\) \\[👍 Erin Gray\\]\\n`, 'u'));
+      assert.match(out, new RegExp(`#${deletable.id} \\S+ \\S+ Dan Brown: short-lived \\(deleted\\)\\n`, 'u'));
+      const quote = em.chatsOf('erin@contoso.example').find((c) => c.id === chatId)?.messages.find((x) => x.attachments.length > 0);
+      assert.ok(quote && out.includes(`(quotes #${JSON.parse(quote.attachments[0]?.content ?? '{}').messageId as string})`));
+      const refused = await rejection(run(process.execPath, [CLI, 'delete', 'erin@contoso.example', m.id], { env }));
+      assert.equal((refused as { code?: unknown }).code, 1);
     });
   });
 

@@ -44,6 +44,18 @@ const KNOWN_EXCEPTIONS: Partial<Record<MssqlStatementName, { readonly reason: st
   },
 };
 
+/**
+ * Migration constructs the parser cannot read, rewritten to a form it can, with the same check as above: the
+ * original must still fail (so the entry goes when the parser learns it) and the rewrite must parse.
+ */
+const MIGRATION_REWRITES: readonly { readonly match: RegExp; readonly reason: string; readonly rewrite: (sql: string) => string }[] = [
+  {
+    match: /ALTER COLUMN (\w+) (NVARCHAR\(\d+\)) COLLATE \w+ (?:NOT )?NULL/u,
+    reason: 'sqlparser-rs 0.62 reads only the ANSI form ALTER COLUMN c SET DATA TYPE t, not T-SQL\'s ALTER COLUMN c t',
+    rewrite: (s) => s.replace(/ALTER COLUMN (\w+) (NVARCHAR\(\d+\)) COLLATE \w+ (?:NOT )?NULL/u, 'ALTER COLUMN $1 SET DATA TYPE $2'),
+  },
+];
+
 type Ast = unknown;
 
 function parseTsql(sql: string): Ast[] {
@@ -67,8 +79,13 @@ function assertParses(sql: string, what: string): Ast[] {
   return statements;
 }
 
-const migrationBatches = (): { readonly what: string; readonly sql: string }[] =>
-  MIGRATIONS.flatMap((m) => splitBatches(m.mssql).map((sql, i) => ({ what: `migration ${m.version} batch ${i + 1}`, sql })));
+const migrationBatches = (): { readonly what: string; readonly sql: string; readonly original: string }[] =>
+  MIGRATIONS.flatMap((m) =>
+    splitBatches(m.mssql).map((original, i) => {
+      const rule = MIGRATION_REWRITES.find((r) => r.match.test(original));
+      return { what: `migration ${m.version} batch ${i + 1}${rule ? ` (known exception: ${rule.reason})` : ''}`, sql: rule ? rule.rewrite(original) : original, original };
+    }),
+  );
 
 const statementNames = Object.keys(MSSQL_STATEMENTS) as MssqlStatementName[];
 
@@ -82,7 +99,10 @@ describe('T-SQL of the SQL Server store parses', () => {
   });
 
   it('every migration batch parses', () => {
-    for (const b of migrationBatches()) assertParses(b.sql, b.what);
+    for (const b of migrationBatches()) {
+      if (b.sql !== b.original) assert.notEqual(parseError(b.original), undefined, `${b.what} now parses as written: remove its MIGRATION_REWRITES entry`);
+      assertParses(b.sql, b.what);
+    }
   });
 
   for (const name of statementNames) {
@@ -225,6 +245,13 @@ describe('index keys fit SQL Server limits', () => {
           for (const op of arr(alter.operations)) {
             const add = obj(obj(op).AddColumn);
             if (Object.keys(add).length > 0) columns.get(table)?.set(ident(obj(add.column_def).name).toLowerCase(), declaredBytes(sql, add.column_def));
+            const altered = obj(obj(op).AlterColumn);
+            if (Object.keys(altered).length > 0) {
+              const name = ident(altered.column_name).toLowerCase();
+              const type = new RegExp(`ALTER COLUMN ${name} SET DATA TYPE NVARCHAR\\((\\d+)\\)`, 'iu').exec(sql);
+              assert.ok(type, `${what}: cannot read the new type of ${name}`);
+              columns.get(table)?.set(name, 2 * Number(type[1]));
+            }
           }
         } else if (Object.keys(index).length > 0) {
           const table = lastName(index.table_name);

@@ -13,22 +13,56 @@
  * - GET /chats/{id}/messages ($top at most 50, newest first, nextLink paging;
  *   https://learn.microsoft.com/en-us/graph/api/chat-list-messages) and GET /chats/{id}/messages/{id}
  *   (https://learn.microsoft.com/en-us/graph/api/chatmessage-get).
+ * - Attachments on POST (https://learn.microsoft.com/en-us/graph/api/chatmessage-post, "Send message containing
+ *   cards": "the attachment's ID must be the same in the body and attachments elements"): each attachment needs an
+ *   <attachment id="..."></attachment> tag in the body; a messageReference attachment (a quoted message, as
+ *   replyWithQuote makes them) must carry JSON content naming a message of the same chat ({"messageId": ...}).
+ * - POST /chats/{id}/messages/replyWithQuote {messageIds (1-10), replyMessage}
+ *   (https://learn.microsoft.com/en-us/graph/api/chatmessage-replywithquote): 201 with the new message, whose body
+ *   starts with an attachment tag per quoted message and whose attachments are messageReference ones.
+ * - PATCH /chats/{id}/messages/{id} (https://learn.microsoft.com/en-us/graph/api/chatmessage-update): delegated,
+ *   "all properties of a chatMessage can be updated" except policyViolation, 204; application, "Only the
+ *   policyViolation property", 200. The emulator applies body and attachments (an edit: lastEditedDateTime) and ignores
+ *   the other properties Learn's examples send back unchanged (messageType, from, mentions, reactions...). Only the
+ *   sender may edit its message: Learn says so of DLP updates ("Only the user in the tenant who sent the message can
+ *   perform data loss prevention (DLP) updates"); for edits it is the Teams rule, enforced here with 403.
+ * - POST .../softDelete and .../undoSoftDelete (https://learn.microsoft.com/en-us/graph/api/chatmessage-softdelete,
+ *   https://learn.microsoft.com/en-us/graph/api/chatmessage-undosoftdelete): 204, delegated Chat.ReadWrite only. Learn
+ *   documents them at /users/{userId}/chats/{chatId}/messages/{id}/...; /chats/{chatId}/messages/{id}/... is the same
+ *   bound action on the same message and is served too. The sender only may (un)delete (the Teams rule; not on Learn).
+ * - POST .../setReaction and .../unsetReaction {reactionType}
+ *   (https://learn.microsoft.com/en-us/graph/api/chatmessage-setreaction,
+ *   https://learn.microsoft.com/en-us/graph/api/chatmessage-unsetreaction): 204, any member, one reaction of a type
+ *   per user (setting it again or unsetting one not set changes nothing).
+ * Editing a soft-deleted message or reacting to it is refused with 400; softDelete of a deleted message and
+ * undoSoftDelete of a live one change nothing (204). Both are the emulator's choices (not on Learn).
  * With a delegated token, reading a chat or posting in it requires the signed-in user to be a member.
  */
-import type { ChatStore, StoredChat } from './chats.js';
+import { isReactionType, type ChatStore, type StoredChat, type StoredMessage } from './chats.js';
 import type { Directory, DirectoryUser } from './directory.js';
 import { faults, GraphFault } from './errors.js';
 import { odataContext, type GraphRequest, type Route } from './graph-router.js';
+import { htmlToText } from './html-text.js';
 import { nextLink, parseTop, skipOf } from './odata.js';
-import { authorize } from './permissions.js';
-import type { EmulatedMessage } from './types.js';
+import { authorize, type Operation } from './permissions.js';
+import type { EmulatedAttachment, EmulatedMessage } from './types.js';
+
+/** At most 10 quoted messages (replyWithQuote: "a maximum of 10 messages can be used for the reply"). */
+const MAX_QUOTED = 10;
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/gu, '&amp;').replace(/</gu, '&lt;').replace(/>/gu, '&gt;').replace(/"/gu, '&quot;');
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
+}
 
 /** About 28 KB per post (Teams limits); measured on the body content. */
 export const MAX_MESSAGE_BYTES = 28 * 1024;
 
 export function chatRoutes(directory: Directory, chats: ChatStore, url: string): Route[] {
-  const chatFor = (req: GraphRequest): StoredChat => {
-    const id = req.params[0] as string;
+  const chatFor = (req: GraphRequest, id = req.params[0] as string): StoredChat => {
     const chat = chats.get(id);
     if (!chat) throw faults.notFound(`Chat '${id}' was not found.`);
     if (req.auth.kind === 'delegated' && !chats.isMember(chat, req.auth.userId ?? '')) throw faults.forbidden('The signed-in user is not a member of this chat.');
@@ -63,6 +97,104 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
     if (typeof type !== 'string' || !['html', 'text'].includes(type.toLowerCase())) throw faults.badRequest(`Invalid contentType '${String(type)}'.`);
     if (Buffer.byteLength(content, 'utf8') > MAX_MESSAGE_BYTES) throw new GraphFault(413, 'RequestEntityTooLarge', 'Request Entity Too Large');
     return { contentType: type.toLowerCase() === 'html' ? 'html' : 'text', content };
+  };
+
+  const optString = (o: Record<string, unknown>, key: string, where: string): string | null => {
+    const v = o[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'string') throw faults.badRequest(`${where}.${key} must be a string.`);
+    return v;
+  };
+
+  /** The attachments of a posted or patched message; `content` is the message body they must appear in. */
+  const attachmentsOf = (raw: unknown, chat: StoredChat, content: string): EmulatedAttachment[] => {
+    if (raw === undefined || raw === null) return [];
+    if (!Array.isArray(raw)) throw faults.badRequest('attachments must be an array.');
+    const seen = new Set<string>();
+    return raw.map((a: unknown, i) => {
+      const where = `attachments[${i}]`;
+      if (typeof a !== 'object' || a === null || Array.isArray(a)) throw faults.badRequest(`${where} must be an object.`);
+      const o = a as Record<string, unknown>;
+      const id = optString(o, 'id', where);
+      const contentType = optString(o, 'contentType', where);
+      if (!id) throw faults.badRequest(`${where}.id is required.`);
+      if (!contentType) throw faults.badRequest(`${where}.contentType is required.`);
+      if (seen.has(id)) throw faults.badRequest(`Attachment id '${id}' is used twice.`);
+      seen.add(id);
+      if (!new RegExp(`<attachment\\s+id=["']${escapeRegExp(id)}["']\\s*>\\s*</attachment>`, 'u').test(content)) {
+        throw faults.badRequest(`Attachment '${id}' is not referenced in the message body: it must contain <attachment id="${id}"></attachment>.`);
+      }
+      const attachment: EmulatedAttachment = {
+        id,
+        contentType,
+        content: optString(o, 'content', where),
+        contentUrl: optString(o, 'contentUrl', where),
+        name: optString(o, 'name', where),
+        thumbnailUrl: optString(o, 'thumbnailUrl', where),
+        teamsAppId: optString(o, 'teamsAppId', where),
+      };
+      if (contentType === 'messageReference') {
+        let ref: unknown;
+        try {
+          ref = JSON.parse(attachment.content ?? '');
+        } catch {
+          throw faults.badRequest(`${where}: the content of a messageReference attachment must be a JSON string.`);
+        }
+        const messageId = typeof ref === 'object' && ref !== null ? (ref as Record<string, unknown>).messageId : undefined;
+        if (typeof messageId !== 'string' || !chats.message(chat, messageId)) {
+          throw faults.badRequest(`${where}: the messageReference content must name a message of this chat in messageId.`);
+        }
+      }
+      return attachment;
+    });
+  };
+
+  const messageFor = (chat: StoredChat, mid: string): StoredMessage => {
+    const m = chats.message(chat, mid);
+    if (!m) throw faults.notFound(`Message '${mid}' was not found in chat '${chat.id}'.`);
+    return m;
+  };
+
+  const notDeleted = (m: StoredMessage): void => {
+    if (m.deletedMs !== null) throw faults.badRequest(`Message '${m.id}' has been deleted.`);
+  };
+
+  const signedIn = (req: GraphRequest): DirectoryUser => {
+    const user = directory.byId(req.auth.userId ?? '');
+    if (!user) throw faults.forbidden('The signed-in user does not exist.');
+    return user;
+  };
+
+  /** softDelete / undoSoftDelete at /chats/{chatId}/... or /users/{userId}/chats/{chatId}/... (userId undefined for the former). */
+  const deletion = (req: GraphRequest, op: Operation & ('chatMessage.softDelete' | 'chatMessage.undoSoftDelete'), userKey: string | undefined, chatId: string, mid: string) => {
+    authorize(op, req.auth);
+    if (userKey !== undefined) {
+      const user = directory.find(userKey);
+      if (!user) throw faults.directoryNotFound(userKey);
+      // The emulator's rule: with a delegated token the path names the signed-in user.
+      if (user.id.toLowerCase() !== req.auth.userId?.toLowerCase()) throw faults.forbidden('The user in the path must be the signed-in user.');
+    }
+    const chat = chatFor(req, chatId);
+    const m = messageFor(chat, mid);
+    if (m.from.userId.toLowerCase() !== req.auth.userId?.toLowerCase()) throw faults.forbidden('Only the sender of a message can delete or restore it.');
+    if (op === 'chatMessage.softDelete') chats.softDelete(chat, m);
+    else chats.undoSoftDelete(chat, m);
+    return { status: 204 };
+  };
+
+  const reaction = (req: GraphRequest, op: 'chatMessage.setReaction' | 'chatMessage.unsetReaction') => {
+    authorize(op, req.auth);
+    const chat = chatFor(req);
+    const m = messageFor(chat, req.params[1] as string);
+    const b = req.json();
+    const type = typeof b === 'object' && b !== null ? (b as Record<string, unknown>).reactionType : undefined;
+    if (typeof type !== 'string' || type === '') throw faults.badRequest("The 'reactionType' property is required.");
+    if (!isReactionType(type)) throw faults.badRequest(`Invalid reactionType '${type}': supply a unicode emoji or one of like, angry, sad, laugh, heart, surprised.`);
+    notDeleted(m);
+    const user = signedIn(req);
+    if (op === 'chatMessage.setReaction') chats.setReaction(chat, m, user.id, type);
+    else chats.unsetReaction(chat, m, user.id, type);
+    return { status: 204 };
   };
 
   return [
@@ -124,9 +256,10 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
             'Message POST is allowed in application-only context only for import purposes. Refer to https://docs.microsoft.com/microsoftteams/platform/graph-api/import-messages/import-external-messages-to-teams for more details.',
           );
         }
-        const sender = directory.byId(req.auth.userId ?? '');
-        if (!sender) throw faults.forbidden('The signed-in user does not exist.');
-        const m = chats.addMessage(chat, sender, messageBody(req.json()));
+        const sender = signedIn(req);
+        const body = messageBody(req.json());
+        const attachments = attachmentsOf((req.json() as Record<string, unknown>).attachments, chat, body.content);
+        const m = chats.addMessage(chat, sender, body, attachments);
         return { status: 201, body: { '@odata.context': odataContext(url, `chats('${chat.id}')/messages/$entity`), ...chats.messageJson(m) } };
       },
     },
@@ -151,11 +284,77 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
       handle: (req) => {
         authorize('chat.readMessages', req.auth);
         const chat = chatFor(req);
-        const mid = req.params[1] as string;
-        const m = chat.messages.find((x) => x.id === mid);
-        if (!m) throw faults.notFound(`Message '${mid}' was not found in chat '${chat.id}'.`);
+        const m = messageFor(chat, req.params[1] as string);
         return { status: 200, body: { '@odata.context': odataContext(url, `chats('${chat.id}')/messages/$entity`), ...chats.messageJson(m) } };
       },
     },
+    {
+      method: 'POST',
+      path: 'chats/:id/messages/replyWithQuote',
+      handle: (req) => {
+        authorize('chatMessage.replyWithQuote', req.auth);
+        const chat = chatFor(req);
+        const sender = signedIn(req);
+        const b = req.json();
+        if (typeof b !== 'object' || b === null || Array.isArray(b)) throw faults.malformedJson();
+        const { messageIds, replyMessage } = b as Record<string, unknown>;
+        if (!Array.isArray(messageIds) || messageIds.length === 0 || messageIds.some((id) => typeof id !== 'string')) {
+          throw faults.badRequest("The 'messageIds' property must list the ids of the quoted messages.");
+        }
+        if (messageIds.length > MAX_QUOTED) throw faults.badRequest(`At most ${MAX_QUOTED} messages can be quoted in a reply.`);
+        const quoted = (messageIds as string[]).map((id) => messageFor(chat, id));
+        quoted.forEach(notDeleted);
+        const reply = messageBody(replyMessage);
+        const preview = (q: StoredMessage) => (q.body.contentType === 'html' ? htmlToText(q.body.content) : q.body.content);
+        const text = reply.contentType === 'html' ? reply.content : escapeHtml(reply.content);
+        const content = `<p></p>\n${quoted.map((q) => `<attachment id="${q.id}"></attachment>`).join('\n')}\n${text}\n<p></p>`;
+        const m = chats.addMessage(chat, sender, { contentType: 'html', content }, quoted.map((q) => chats.quoteAttachment(q, preview(q))));
+        return { status: 201, body: { '@odata.context': odataContext(url, `chats('${chat.id}')/messages/$entity`), ...chats.messageJson(m) } };
+      },
+    },
+    {
+      method: 'PATCH',
+      path: 'chats/:id/messages/:mid',
+      handle: (req) => {
+        authorize('chatMessage.update', req.auth);
+        const chat = chatFor(req);
+        const m = messageFor(chat, req.params[1] as string);
+        const b = req.json();
+        if (typeof b !== 'object' || b === null || Array.isArray(b)) throw faults.malformedJson();
+        const patch = b as Record<string, unknown>;
+        if (req.auth.kind === 'app') {
+          const others = Object.keys(patch).filter((k) => k !== 'policyViolation' && !k.startsWith('@odata'));
+          if (others.length > 0) {
+            throw faults.forbidden(`Only the policyViolation property of a chatMessage can be updated with application permissions; the request also sets '${others.join(', ')}'.`);
+          }
+          const pv = patch.policyViolation;
+          if (typeof pv !== 'object' || pv === null || Array.isArray(pv)) throw faults.badRequest("The 'policyViolation' property must be an object.");
+          chats.setPolicyViolation(chat, m, pv as Record<string, unknown>);
+          return { status: 200 };
+        }
+        if ('policyViolation' in patch) throw faults.forbidden('The policyViolation property of a chatMessage can be updated only with application permissions.');
+        if (m.from.userId.toLowerCase() !== req.auth.userId?.toLowerCase()) throw faults.forbidden('Only the sender of a message can edit it.');
+        notDeleted(m);
+        if (patch.body === undefined && patch.attachments === undefined) return { status: 204 };
+        const body = patch.body === undefined ? m.body : messageBody(patch);
+        const attachments = patch.attachments === undefined ? undefined : attachmentsOf(patch.attachments, chat, body.content);
+        chats.edit(chat, m, body, attachments);
+        return { status: 204 };
+      },
+    },
+    { method: 'POST', path: 'chats/:id/messages/:mid/softDelete', handle: (req) => deletion(req, 'chatMessage.softDelete', undefined, req.params[0] as string, req.params[1] as string) },
+    { method: 'POST', path: 'chats/:id/messages/:mid/undoSoftDelete', handle: (req) => deletion(req, 'chatMessage.undoSoftDelete', undefined, req.params[0] as string, req.params[1] as string) },
+    {
+      method: 'POST',
+      path: 'users/:uid/chats/:id/messages/:mid/softDelete',
+      handle: (req) => deletion(req, 'chatMessage.softDelete', req.params[0] as string, req.params[1] as string, req.params[2] as string),
+    },
+    {
+      method: 'POST',
+      path: 'users/:uid/chats/:id/messages/:mid/undoSoftDelete',
+      handle: (req) => deletion(req, 'chatMessage.undoSoftDelete', req.params[0] as string, req.params[1] as string, req.params[2] as string),
+    },
+    { method: 'POST', path: 'chats/:id/messages/:mid/setReaction', handle: (req) => reaction(req, 'chatMessage.setReaction') },
+    { method: 'POST', path: 'chats/:id/messages/:mid/unsetReaction', handle: (req) => reaction(req, 'chatMessage.unsetReaction') },
   ];
 }

@@ -4,18 +4,84 @@
  *   "19:{userId1}_{userId2}@unq.gbl.spaces" (both ids, sorted), and only one 1:1 chat exists per pair
  *   (https://learn.microsoft.com/en-us/graph/api/chat-post: "returns the existing chat").
  * - chatMessage: https://learn.microsoft.com/en-us/graph/api/resources/chatmessage ; ids are the creation time in
- *   milliseconds, as Teams assigns them.
+ *   milliseconds, as Teams assigns them. lastModifiedDateTime is "when the chat message is created (initial setting)
+ *   or modified, including when a reaction is added or removed"; lastEditedDateTime is set by edits only ("Triggers an
+ *   'Edited' flag in the Teams UI"); deletedDateTime by softDelete. The etag follows lastModifiedDateTime in
+ *   milliseconds, as Teams' do (e.g. etag "1643191185034" with lastModifiedDateTime 2022-01-26T09:59:45.034Z in
+ *   https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/2533).
+ * - reactions: https://learn.microsoft.com/en-us/graph/api/resources/chatmessagereaction (reactionType "Unicode
+ *   characters, custom, and some backward-compatible reaction types, such as like, angry, sad, laugh, heart, and
+ *   surprised"), with messageHistory items reactionAdded / reactionRemoved
+ *   (https://learn.microsoft.com/en-us/graph/api/resources/chatmessagehistoryitem).
  * - conversationMember ids are opaque; Teams' are base64 of "0##0##{tenant}##{chat}##{user}".
  */
 import type { DirectoryUser } from './directory.js';
-import type { EmulatedChat, EmulatedMessage } from './types.js';
+import type { EmulatedAttachment, EmulatedChat, EmulatedMessage, EmulatedReaction } from './types.js';
 
 export interface StoredChat {
   readonly id: string;
   readonly memberIds: readonly [string, string];
   readonly createdDateTime: string;
   lastUpdatedDateTime: string;
-  readonly messages: EmulatedMessage[];
+  readonly messages: StoredMessage[];
+}
+
+export interface StoredReaction {
+  readonly reactionType: string;
+  readonly displayName: string | null;
+  readonly createdMs: number;
+  readonly userId: string;
+}
+
+export interface StoredMessage {
+  readonly id: string;
+  readonly chatId: string;
+  readonly createdMs: number;
+  readonly from: { readonly userId: string; readonly displayName: string };
+  body: EmulatedMessage['body'];
+  attachments: EmulatedAttachment[];
+  lastModifiedMs: number;
+  lastEditedMs: number | null;
+  deletedMs: number | null;
+  readonly reactions: StoredReaction[];
+  readonly history: { readonly modifiedMs: number; readonly action: 'reactionAdded' | 'reactionRemoved'; readonly reaction: StoredReaction }[];
+  policyViolation: Record<string, unknown> | null;
+}
+
+/** What happened to a message, as change notifications name it (created / updated / deleted). */
+export type MessageChange = 'created' | 'updated' | 'deleted';
+
+/**
+ * Names for the classic reactions. Learn documents displayName only as "The name of the reaction"; these names are
+ * the emulator's choice (the Teams client's labels), null for other emoji.
+ */
+const REACTION_NAMES: Readonly<Record<string, string>> = {
+  like: 'Like',
+  heart: 'Heart',
+  laugh: 'Laugh',
+  surprised: 'Surprised',
+  sad: 'Sad',
+  angry: 'Angry',
+  '👍': 'Like',
+  '❤️': 'Heart',
+  '❤': 'Heart',
+  '😆': 'Laugh',
+  '😮': 'Surprised',
+  '😢': 'Sad',
+  '😡': 'Angry',
+};
+
+/**
+ * reactionType: "Supported values include Unicode characters, custom, and some backward-compatible reaction types,
+ * such as like, angry, sad, laugh, heart, and surprised" (chatmessagereaction), "supply the reactionType as unicode"
+ * (chatmessage-setreaction). The emulator takes those legacy names and emoji (no letters, at least one pictograph);
+ * custom reactions are not emulated.
+ */
+export const LEGACY_REACTIONS: readonly string[] = ['like', 'angry', 'sad', 'laugh', 'heart', 'surprised'];
+
+export function isReactionType(t: string): boolean {
+  if (LEGACY_REACTIONS.includes(t)) return true;
+  return t.length <= 32 && /^[^\sA-Za-z]+$/u.test(t) && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(t);
 }
 
 function iso(ms: number): string {
@@ -24,7 +90,7 @@ function iso(ms: number): string {
 
 export class ChatStore {
   private readonly chats = new Map<string, StoredChat>();
-  private readonly listeners: ((chat: StoredChat, m: EmulatedMessage) => void)[] = [];
+  private readonly listeners: ((change: MessageChange, chat: StoredChat, m: StoredMessage) => void)[] = [];
   private lastMessageId = 0;
 
   constructor(
@@ -52,9 +118,13 @@ export class ChatStore {
     return { chat, created: true };
   }
 
-  /** Called for every new message (change notifications). */
-  onMessage(listener: (chat: StoredChat, m: EmulatedMessage) => void): void {
+  /** Called for every new message and every change to one (change notifications). */
+  onChange(listener: (change: MessageChange, chat: StoredChat, m: StoredMessage) => void): void {
     this.listeners.push(listener);
+  }
+
+  private emit(change: MessageChange, chat: StoredChat, m: StoredMessage): void {
+    for (const l of this.listeners) l(change, chat, m);
   }
 
   isMember(chat: StoredChat, userId: string): boolean {
@@ -65,21 +135,120 @@ export class ChatStore {
     return [...this.chats.values()].filter((c) => this.isMember(c, userId));
   }
 
-  addMessage(chat: StoredChat, from: DirectoryUser, body: EmulatedMessage['body']): EmulatedMessage {
+  message(chat: StoredChat, id: string): StoredMessage | undefined {
+    return chat.messages.find((m) => m.id === id);
+  }
+
+  /** A message by id among the user's chats (ids are unique across the store). */
+  findMessage(userId: string, messageId: string): { chat: StoredChat; message: StoredMessage } | undefined {
+    for (const chat of this.chatsOf(userId)) {
+      const message = this.message(chat, messageId);
+      if (message) return { chat, message };
+    }
+    return undefined;
+  }
+
+  addMessage(chat: StoredChat, from: DirectoryUser, body: EmulatedMessage['body'], attachments: readonly EmulatedAttachment[] = []): StoredMessage {
     // Millisecond ids, strictly increasing so that two messages in the same millisecond stay distinct and ordered.
     const ms = Math.max(Date.now(), this.lastMessageId + 1);
     this.lastMessageId = ms;
-    const message: EmulatedMessage = {
+    const message: StoredMessage = {
       id: String(ms),
       chatId: chat.id,
-      createdDateTime: iso(ms),
+      createdMs: ms,
       from: { userId: from.id, displayName: from.displayName },
       body: { ...body },
+      attachments: attachments.map((a) => ({ ...a })),
+      lastModifiedMs: ms,
+      lastEditedMs: null,
+      deletedMs: null,
+      reactions: [],
+      history: [],
+      policyViolation: null,
     };
     chat.messages.push(message);
-    chat.lastUpdatedDateTime = message.createdDateTime;
-    for (const l of this.listeners) l(chat, message);
+    chat.lastUpdatedDateTime = iso(ms);
+    this.emit('created', chat, message);
     return message;
+  }
+
+  /** A modification time after the previous one, so that the etag changes with every change. */
+  private touch(m: StoredMessage): number {
+    m.lastModifiedMs = Math.max(Date.now(), m.lastModifiedMs + 1);
+    return m.lastModifiedMs;
+  }
+
+  /** Replaces the body (and the attachments when given): an edit. */
+  edit(chat: StoredChat, m: StoredMessage, body: EmulatedMessage['body'], attachments?: readonly EmulatedAttachment[]): void {
+    m.body = { ...body };
+    if (attachments) m.attachments = attachments.map((a) => ({ ...a }));
+    m.lastEditedMs = this.touch(m);
+    this.emit('updated', chat, m);
+  }
+
+  setPolicyViolation(chat: StoredChat, m: StoredMessage, policyViolation: Record<string, unknown>): void {
+    m.policyViolation = policyViolation;
+    this.touch(m);
+    this.emit('updated', chat, m);
+  }
+
+  /** False (and nothing happens) when the message is already deleted. */
+  softDelete(chat: StoredChat, m: StoredMessage): boolean {
+    if (m.deletedMs !== null) return false;
+    m.deletedMs = this.touch(m);
+    this.emit('deleted', chat, m);
+    return true;
+  }
+
+  /** False (and nothing happens) when the message is not deleted. */
+  undoSoftDelete(chat: StoredChat, m: StoredMessage): boolean {
+    if (m.deletedMs === null) return false;
+    m.deletedMs = null;
+    this.touch(m);
+    this.emit('updated', chat, m);
+    return true;
+  }
+
+  /** One reaction of a type per user: false (and nothing happens) when the user already has it. */
+  setReaction(chat: StoredChat, m: StoredMessage, userId: string, reactionType: string): boolean {
+    if (m.reactions.some((r) => r.userId.toLowerCase() === userId.toLowerCase() && r.reactionType === reactionType)) return false;
+    const at = this.touch(m);
+    const reaction: StoredReaction = { reactionType, displayName: REACTION_NAMES[reactionType] ?? null, createdMs: at, userId };
+    m.reactions.push(reaction);
+    m.history.push({ modifiedMs: at, action: 'reactionAdded', reaction });
+    this.emit('updated', chat, m);
+    return true;
+  }
+
+  /** False (and nothing happens) when the user has no reaction of that type. */
+  unsetReaction(chat: StoredChat, m: StoredMessage, userId: string, reactionType: string): boolean {
+    const i = m.reactions.findIndex((r) => r.userId.toLowerCase() === userId.toLowerCase() && r.reactionType === reactionType);
+    if (i === -1) return false;
+    const [reaction] = m.reactions.splice(i, 1) as [StoredReaction];
+    m.history.push({ modifiedMs: this.touch(m), action: 'reactionRemoved', reaction });
+    this.emit('updated', chat, m);
+    return true;
+  }
+
+  /**
+   * The messageReference attachment that quotes `m`, in the shape of Learn's replyWithQuote response
+   * (https://learn.microsoft.com/en-us/graph/api/chatmessage-replywithquote): id = the quoted message's id, content =
+   * JSON {messageId, messagePreview, messageSender}.
+   */
+  quoteAttachment(m: StoredMessage, preview: string): EmulatedAttachment {
+    return {
+      id: m.id,
+      contentType: 'messageReference',
+      contentUrl: null,
+      content: JSON.stringify({
+        messageId: m.id,
+        messagePreview: preview,
+        messageSender: { application: null, device: null, user: { userIdentityType: 'aadUser', tenantId: this.tenantId, id: m.from.userId, displayName: m.from.displayName } },
+      }),
+      name: null,
+      thumbnailUrl: null,
+      teamsAppId: null,
+    };
   }
 
   chatJson(chat: StoredChat): Record<string, unknown> {
@@ -111,16 +280,42 @@ export class ChatStore {
     };
   }
 
-  messageJson(m: EmulatedMessage): Record<string, unknown> {
+  private userIdentity(userId: string, displayName: string | undefined): Record<string, unknown> {
+    return {
+      '@odata.type': '#microsoft.graph.teamworkUserIdentity',
+      id: userId,
+      displayName: displayName ?? this.users(userId)?.displayName ?? null,
+      userIdentityType: 'aadUser',
+      tenantId: this.tenantId,
+    };
+  }
+
+  private reactionJson(r: StoredReaction): Record<string, unknown> {
+    return {
+      reactionType: r.reactionType,
+      displayName: r.displayName,
+      reactionContentUrl: null,
+      createdDateTime: iso(r.createdMs),
+      user: { application: null, device: null, user: this.userIdentity(r.userId, undefined) },
+    };
+  }
+
+  /**
+   * A soft-deleted message keeps its id, sender and times, with deletedDateTime set and no content: an empty body and
+   * no attachments. Learn documents deletedDateTime ("Timestamp at which the chat message was deleted, or null if not
+   * deleted") but not the rest of a deleted message's shape: the empty body is the emulator's choice (not on Learn).
+   */
+  messageJson(m: StoredMessage): Record<string, unknown> {
+    const deleted = m.deletedMs !== null;
     return {
       id: m.id,
       replyToId: null,
-      etag: m.id,
+      etag: String(m.lastModifiedMs),
       messageType: 'message',
-      createdDateTime: m.createdDateTime,
-      lastModifiedDateTime: m.createdDateTime,
-      lastEditedDateTime: null,
-      deletedDateTime: null,
+      createdDateTime: iso(m.createdMs),
+      lastModifiedDateTime: iso(m.lastModifiedMs),
+      lastEditedDateTime: m.lastEditedMs === null ? null : iso(m.lastEditedMs),
+      deletedDateTime: m.deletedMs === null ? null : iso(m.deletedMs),
       subject: null,
       summary: null,
       chatId: m.chatId,
@@ -128,17 +323,34 @@ export class ChatStore {
       locale: 'en-us',
       webUrl: null,
       channelIdentity: null,
-      policyViolation: null,
+      policyViolation: m.policyViolation,
       eventDetail: null,
-      from: {
-        application: null,
-        device: null,
-        user: { '@odata.type': '#microsoft.graph.teamworkUserIdentity', id: m.from.userId, displayName: m.from.displayName, userIdentityType: 'aadUser', tenantId: this.tenantId },
-      },
-      body: { contentType: m.body.contentType, content: m.body.content },
-      attachments: [],
+      from: { application: null, device: null, user: this.userIdentity(m.from.userId, m.from.displayName) },
+      body: { contentType: m.body.contentType, content: deleted ? '' : m.body.content },
+      attachments: deleted ? [] : m.attachments.map((a) => ({ ...a })),
       mentions: [],
-      reactions: [],
+      reactions: m.reactions.map((r) => this.reactionJson(r)),
+      messageHistory: m.history.map((h) => ({ modifiedDateTime: iso(h.modifiedMs), actions: h.action, reaction: this.reactionJson(h.reaction) })),
+    };
+  }
+
+  private reactionView(r: StoredReaction): EmulatedReaction {
+    return { reactionType: r.reactionType, displayName: r.displayName, createdDateTime: iso(r.createdMs), user: { id: r.userId, displayName: this.users(r.userId)?.displayName ?? '' } };
+  }
+
+  /** The public view (EmulatedMessage): the stored body even when deleted, so that tests can tell which one it was. */
+  messageView(m: StoredMessage): EmulatedMessage {
+    return {
+      id: m.id,
+      chatId: m.chatId,
+      createdDateTime: iso(m.createdMs),
+      lastModifiedDateTime: iso(m.lastModifiedMs),
+      lastEditedDateTime: m.lastEditedMs === null ? null : iso(m.lastEditedMs),
+      deletedDateTime: m.deletedMs === null ? null : iso(m.deletedMs),
+      from: { ...m.from },
+      body: { ...m.body },
+      attachments: m.attachments.map((a) => ({ ...a })),
+      reactions: m.reactions.map((r) => this.reactionView(r)),
     };
   }
 
@@ -151,7 +363,7 @@ export class ChatStore {
         const u = this.users(id);
         return { userId: u?.id ?? id, upn: u?.userPrincipalName ?? '', displayName: u?.displayName ?? '' };
       }),
-      messages: chat.messages.map((m) => ({ ...m, from: { ...m.from }, body: { ...m.body } })),
+      messages: chat.messages.map((m) => this.messageView(m)),
     };
   }
 }

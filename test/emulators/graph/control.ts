@@ -7,6 +7,13 @@
  * Group membership: GET /_emulator/groups/{id}/members, POST /_emulator/groups/{id}/members {"member": user id or
  * UPN, or group id}, DELETE /_emulator/groups/{id}/members/{member}; each answers {"value": [direct member ids]}
  * (404 for an unknown group, 400 for an unknown member, a duplicate or a non-member).
+ *
+ * Messages of a Teams user (the message is found among the user's chats, or in the chat named by "chat" — a chat id
+ * or the other member — in the body or the ?chat= query; each answers the message as EmulatedMessage):
+ * PATCH /_emulator/users/{user}/messages/{id} {"text", "html"?} edits (sender only), DELETE
+ * /_emulator/users/{user}/messages/{id} soft-deletes (sender only), POST /_emulator/users/{user}/messages/{id}/reactions
+ * {"reactionType"} reacts, DELETE /_emulator/users/{user}/messages/{id}/reactions/{reactionType} takes it back.
+ * Photos: PUT /_emulator/users/{user}/photo with the image as the body (Content-Type image/...), DELETE removes it.
  */
 import { jsonReply, type Call, type Reply } from './http.js';
 import type { DeliveryRecord, EmulatedChat, EmulatedMessage, EmulatedSubscription, LifecycleEvent, PresenceView, RequestRecord, ThrottleRule } from './types.js';
@@ -22,6 +29,11 @@ export interface ControlUser {
 export interface ControlTarget {
   listUsers(): ControlUser[];
   sendAs(user: string, to: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
+  editAs(user: string, chat: string | undefined, messageId: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
+  deleteAs(user: string, chat: string | undefined, messageId: string): Promise<EmulatedMessage>;
+  reactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
+  unreactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
+  setPhoto(user: string, jpeg: Buffer | undefined): void;
   chatsOf(user: string): EmulatedChat[];
   setPresence(user: string, availability: string, activity: string): void;
   presenceOf(user: string): PresenceView;
@@ -68,9 +80,14 @@ function str(b: Record<string, unknown>, key: string): string {
 export async function handleControl(call: Call, t: ControlTarget): Promise<Reply> {
   try {
     const segs = call.url.pathname.split('/').slice(2).filter(Boolean).map((s) => decodeURIComponent(s));
-    const wildcard = (i: number) => ((segs[0] === 'users' || segs[0] === 'subscriptions' || segs[0] === 'groups') && i === 1) || (segs[0] === 'groups' && i === 3);
+    const wildcard = (i: number) =>
+      ((segs[0] === 'users' || segs[0] === 'subscriptions' || segs[0] === 'groups') && i === 1) ||
+      (segs[0] === 'groups' && i === 3) ||
+      (segs[0] === 'users' && segs[2] === 'messages' && (i === 3 || (segs[4] === 'reactions' && i === 5)));
     const route = `${call.method} ${segs.map((s, i) => (wildcard(i) ? '*' : s)).join('/')}`;
-    const [, key, , sub] = segs;
+    const [, key, , sub, , reactionType] = segs;
+    /** The chat a message request names, if any: "chat" in the body, else ?chat=. */
+    const chatOf = (b: Record<string, unknown>): string | undefined => (typeof b.chat === 'string' && b.chat !== '' ? b.chat : (call.url.searchParams.get('chat') ?? undefined));
     const members = () => {
       const m = t.groupMembers(key as string);
       if (!m) throw new ControlError(404, `no group '${key as string}'`);
@@ -84,6 +101,28 @@ export async function handleControl(call: Call, t: ControlTarget): Promise<Reply
         const message = await t.sendAs(key as string, str(b, 'to'), str(b, 'text'), { html: b.html === true });
         return jsonReply(201, message);
       }
+      case 'PATCH users/*/messages/*': {
+        const b = bodyOf(call);
+        return jsonReply(200, await t.editAs(key as string, chatOf(b), sub as string, str(b, 'text'), { html: b.html === true }));
+      }
+      case 'DELETE users/*/messages/*':
+        return jsonReply(200, await t.deleteAs(key as string, chatOf({}), sub as string));
+      case 'POST users/*/messages/*/reactions': {
+        const b = bodyOf(call);
+        return jsonReply(200, await t.reactAs(key as string, chatOf(b), sub as string, str(b, 'reactionType')));
+      }
+      case 'DELETE users/*/messages/*/reactions/*':
+        return jsonReply(200, await t.unreactAs(key as string, chatOf({}), sub as string, reactionType as string));
+      case 'PUT users/*/photo': {
+        const type = (call.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+        if (!type.startsWith('image/')) throw new ControlError(400, 'send the photo as the body with Content-Type image/jpeg');
+        if (call.body.length === 0) throw new ControlError(400, 'the body is empty');
+        t.setPhoto(key as string, call.body);
+        return { status: 204, headers: {}, body: '' };
+      }
+      case 'DELETE users/*/photo':
+        t.setPhoto(key as string, undefined);
+        return { status: 204, headers: {}, body: '' };
       case 'GET users/*/chats':
         return jsonReply(200, { value: t.chatsOf(key as string) });
       case 'GET users/*/presence':

@@ -43,6 +43,7 @@ export interface DirectoryUser {
   readonly mobilePhone: string | null;
   readonly preferredLanguage: string | null;
   readonly businessPhones: readonly string[];
+  readonly aboutMe: string | null;
   readonly createdDateTime: string;
 }
 
@@ -63,6 +64,7 @@ export const DEFAULT_USER_PROPERTIES = [
 
 export const SELECTABLE_USER_PROPERTIES: ReadonlySet<string> = new Set<string>([
   ...DEFAULT_USER_PROPERTIES,
+  'aboutMe',
   'accountEnabled',
   'companyName',
   'createdDateTime',
@@ -93,6 +95,30 @@ const CREATABLE = new Set([
   'preferredLanguage',
   'businessPhones',
 ]);
+
+/**
+ * Properties PATCH /users/{id} may change (https://learn.microsoft.com/en-us/graph/api/user-update): the profile
+ * fields a contact card shows, and a few more. Others that Graph accepts are refused as not emulated.
+ */
+const UPDATABLE = new Set([
+  'accountEnabled',
+  'displayName',
+  'givenName',
+  'surname',
+  'jobTitle',
+  'department',
+  'companyName',
+  'officeLocation',
+  'mobilePhone',
+  'businessPhones',
+  'aboutMe',
+  'mail',
+  'preferredLanguage',
+  'usageLocation',
+]);
+
+/** Never writable (Graph: read-only). */
+const READ_ONLY = new Set(['id', 'createdDateTime']);
 
 /**
  * Entra's password rule for cloud accounts: 8-256 characters, three of lower case, upper case, digits, symbols
@@ -148,11 +174,12 @@ export class Directory {
       mailNickname: u.userPrincipalName.split('@')[0] ?? null,
       usageLocation: null,
       passwordPolicies: null,
-      department: null,
-      officeLocation: null,
-      mobilePhone: null,
+      department: u.department ?? null,
+      officeLocation: u.officeLocation ?? null,
+      mobilePhone: u.mobilePhone ?? null,
       preferredLanguage: null,
-      businessPhones: [],
+      businessPhones: [...(u.businessPhones ?? [])],
+      aboutMe: u.aboutMe ?? null,
       createdDateTime: new Date().toISOString().replace(/\.\d{3}Z$/u, 'Z'),
     };
     if (this.byUpn(user.userPrincipalName)) throw new Error(`duplicate user ${user.userPrincipalName}`);
@@ -248,7 +275,42 @@ export class Directory {
       mobilePhone: optString(b, 'mobilePhone'),
       preferredLanguage: optString(b, 'preferredLanguage'),
       businessPhones: Array.isArray(phones) ? phones.filter((p): p is string => typeof p === 'string') : [],
+      aboutMe: null,
     };
+    this.users.set(user.id.toLowerCase(), user);
+    return user;
+  }
+
+  /**
+   * PATCH /users/{id}: only the properties in the body change; null clears one, except displayName ("it cannot be
+   * cleared during updates"). businessPhones: "Although this is a string collection, only one number can be set for
+   * this property." (https://learn.microsoft.com/en-us/graph/api/user-update).
+   */
+  update(target: DirectoryUser, body: unknown): DirectoryUser {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw faults.malformedJson();
+    const b = body as Record<string, unknown>;
+    const invalid = (k: string) => faults.directoryBadRequest(`Invalid value specified for property '${k}' of resource 'User'.`);
+    const changes: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(b)) {
+      if (k.startsWith('@odata')) continue;
+      if (READ_ONLY.has(k) || (!UPDATABLE.has(k) && !SELECTABLE_USER_PROPERTIES.has(k))) {
+        throw faults.directoryBadRequest(`Property '${k}' is read-only or does not exist on type 'microsoft.graph.user'.`);
+      }
+      if (!UPDATABLE.has(k)) throw faults.directoryBadRequest(`The Graph emulator does not update the property '${k}'.`);
+      if (k === 'accountEnabled') {
+        if (typeof v !== 'boolean') throw invalid(k);
+      } else if (k === 'businessPhones') {
+        if (v !== null && (!Array.isArray(v) || v.length > 1 || v.some((p) => typeof p !== 'string'))) throw invalid(k);
+      } else if (k === 'displayName') {
+        if (typeof v !== 'string' || v.trim() === '') throw invalid(k);
+      } else if (v !== null && typeof v !== 'string') {
+        throw invalid(k);
+      }
+      changes[k] = k === 'businessPhones' ? [...((v as string[] | null) ?? [])] : v;
+    }
+    const current = this.byId(target.id);
+    if (!current) throw faults.directoryNotFound(target.id);
+    const user = { ...current, ...changes } as DirectoryUser;
     this.users.set(user.id.toLowerCase(), user);
     return user;
   }

@@ -17,16 +17,22 @@ export interface GraphRequest {
   readonly auth: AuthContext;
   /** The parsed JSON body; a malformed one is Graph's 400. */
   json(): unknown;
+  /** The raw request body (binary uploads such as PUT .../photo/$value). */
+  readonly raw: Buffer;
+  /** A request header, case-insensitively. */
+  header(name: string): string | undefined;
 }
 
 export interface GraphReply {
   readonly status: number;
   readonly body?: unknown;
+  /** Binary content sent as is (its Content-Type in `headers`), instead of a JSON `body`. */
+  readonly binary?: Buffer;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface Route {
-  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Segments after /v1.0/, ":name" captures one segment. */
   readonly path: string;
   handle(req: GraphRequest): GraphReply | Promise<GraphReply>;
@@ -73,6 +79,14 @@ export class GraphRouter {
       const reply = await this.dispatch(call, auth);
       const delay = this.throttle.replyDelay(call.method, `${call.url.pathname}${call.url.search}`);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      if (reply.binary !== undefined) {
+        return {
+          status: reply.status,
+          headers: { ...base, 'Content-Type': 'application/octet-stream', ...reply.headers, 'Content-Length': String(reply.binary.length) },
+          body: reply.binary,
+          tokenKind,
+        };
+      }
       if (reply.body === undefined) {
         return { status: reply.status, headers: { ...base, ...reply.headers, 'Content-Length': '0' }, body: '', tokenKind };
       }
@@ -116,6 +130,8 @@ export class GraphRouter {
       params,
       query: call.url.searchParams,
       auth,
+      raw: call.body,
+      header: (name) => header(call.headers, name),
       json: () => {
         if (parsed) return parsed.value;
         const text = call.body.toString('utf8');

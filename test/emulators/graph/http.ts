@@ -11,7 +11,8 @@ export interface Call {
 export interface Reply {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
+  /** JSON or text; a Buffer for binary content (profile photos). */
+  readonly body: string | Buffer;
   /** For the request log: the kind of bearer token the request carried. */
   readonly tokenKind?: 'app' | 'delegated' | 'none';
 }

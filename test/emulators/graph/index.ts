@@ -5,10 +5,10 @@
  * the modules beside this one for each behaviour.
  */
 import { randomUUID } from 'node:crypto';
-import { ChatStore } from './chats.js';
+import { ChatStore, isReactionType, type StoredChat, type StoredMessage } from './chats.js';
 import { chatRoutes } from './chats-api.js';
 import { handleControl, type ControlTarget } from './control.js';
-import { Directory } from './directory.js';
+import { Directory, type DirectoryUser } from './directory.js';
 import { faults, graphErrorBody } from './errors.js';
 import { GraphRouter } from './graph-router.js';
 import { groupRoutes } from './groups-api.js';
@@ -18,6 +18,8 @@ import { Notifier } from './notifier.js';
 import { IdentityEndpoints } from './oidc.js';
 import { PresenceService } from './presence.js';
 import { presenceRoutes } from './presence-api.js';
+import { PhotoStore } from './photos.js';
+import { photoRoutes } from './photos-api.js';
 import { listen } from './server.js';
 import { SubscriptionService } from './subscriptions.js';
 import { subscriptionRoutes } from './subscriptions-api.js';
@@ -47,6 +49,13 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
   const tokens = new TokenService({ signer, tenantId: o.tenantId, url, lifetimeSeconds: o.tokenLifetimeSeconds ?? 3599 });
   const directory = new Directory(o.users, o.groups ?? [], o.verifiedDomains);
   const chats = new ChatStore(o.tenantId, (id) => directory.byId(id));
+  const photos = new PhotoStore();
+  for (const u of o.users) if (u.photo) photos.set((directory.find(u.userPrincipalName) as DirectoryUser).id, u.photo);
+  for (const [key, bytes] of Object.entries(o.photos ?? {})) {
+    const u = directory.find(key);
+    if (!u) throw new Error(`photos: no user '${key}'`);
+    photos.set(u.id, bytes);
+  }
   let subscriptions: SubscriptionService | undefined;
   const presence = new PresenceService((userId) => subscriptions?.presenceChanged(userId));
   const notifier = new Notifier({
@@ -66,15 +75,38 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     log,
   });
   subscriptions = subs;
-  chats.onMessage((chat, m) => subs.messageCreated(chat, m));
+  chats.onChange((change, chat, m) => subs.messageChanged(change, chat, m));
   const throttle = new Throttle();
   const identity = new IdentityEndpoints({ tenantId: o.tenantId, url, apps: o.apps, directory, tokens, signer });
   const graph = new GraphRouter(
-    [...userRoutes(directory, url), ...groupRoutes(directory, url), ...chatRoutes(directory, chats, url), ...presenceRoutes(directory, presence, url), ...subscriptionRoutes(subs, url)],
+    [...userRoutes(directory, url), ...photoRoutes(directory, photos, url), ...groupRoutes(directory, url), ...chatRoutes(directory, chats, url), ...presenceRoutes(directory, presence, url), ...subscriptionRoutes(subs, url)],
     tokens,
     throttle,
   );
   const requests: RequestRecord[] = [];
+
+  /**
+   * The message a Teams user acts on: `chat` is a chat id, the other member of a 1:1 chat, or empty (search the user's
+   * chats).
+   */
+  const locate = (user: DirectoryUser, chat: string | undefined, messageId: string): { chat: StoredChat; message: StoredMessage } => {
+    if (chat === undefined || chat === '') {
+      const hit = chats.findMessage(user.id, messageId);
+      if (!hit) throw new Error(`${user.userPrincipalName} has no message ${messageId} in any chat`);
+      return hit;
+    }
+    const stored = chats.get(chat) ?? chats.get(ChatStore.oneOnOneId(user.id, directory.resolve(chat).id));
+    if (!stored || !chats.isMember(stored, user.id)) throw new Error(`${user.userPrincipalName} has no chat '${chat}'`);
+    const message = chats.message(stored, messageId);
+    if (!message) throw new Error(`no message ${messageId} in chat ${stored.id}`);
+    return { chat: stored, message };
+  };
+  const ownMessage = (user: DirectoryUser, m: StoredMessage, what: string): void => {
+    if (m.from.userId.toLowerCase() !== user.id.toLowerCase()) throw new Error(`${user.userPrincipalName} cannot ${what} message ${m.id}: only its sender can`);
+  };
+  const notDeleted = (m: StoredMessage): void => {
+    if (m.deletedMs !== null) throw new Error(`message ${m.id} has been deleted`);
+  };
 
   const emulator: GraphEmulator & ControlTarget = {
     url,
@@ -84,8 +116,40 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
       const other = directory.resolve(to);
       if (from.id === other.id) return Promise.reject(new Error(`${from.userPrincipalName} cannot start a one-on-one chat with itself`));
       const { chat } = chats.ensureOneOnOne(from.id, other.id);
-      return Promise.resolve(chats.addMessage(chat, from, { contentType: opts?.html ? 'html' : 'text', content: text }));
+      return Promise.resolve(chats.messageView(chats.addMessage(chat, from, { contentType: opts?.html ? 'html' : 'text', content: text })));
     },
+    editAs: async (user, chat, messageId, text, opts) => {
+      const u = directory.resolve(user);
+      const { chat: c, message } = locate(u, chat, messageId);
+      ownMessage(u, message, 'edit');
+      notDeleted(message);
+      if (text.trim() === '') throw new Error('the new text is empty');
+      chats.edit(c, message, { contentType: opts?.html ? 'html' : 'text', content: text });
+      return chats.messageView(message);
+    },
+    deleteAs: async (user, chat, messageId) => {
+      const u = directory.resolve(user);
+      const { chat: c, message } = locate(u, chat, messageId);
+      ownMessage(u, message, 'delete');
+      notDeleted(message);
+      chats.softDelete(c, message);
+      return chats.messageView(message);
+    },
+    reactAs: async (user, chat, messageId, reactionType) => {
+      const u = directory.resolve(user);
+      const { chat: c, message } = locate(u, chat, messageId);
+      if (!isReactionType(reactionType)) throw new Error(`invalid reaction '${reactionType}': a unicode emoji or one of like, angry, sad, laugh, heart, surprised`);
+      notDeleted(message);
+      chats.setReaction(c, message, u.id, reactionType);
+      return chats.messageView(message);
+    },
+    unreactAs: async (user, chat, messageId, reactionType) => {
+      const u = directory.resolve(user);
+      const { chat: c, message } = locate(u, chat, messageId);
+      if (!chats.unsetReaction(c, message, u.id, reactionType)) throw new Error(`${u.userPrincipalName} has no '${reactionType}' reaction on message ${messageId}`);
+      return chats.messageView(message);
+    },
+    setPhoto: (user, jpeg) => photos.set(directory.resolve(user).id, jpeg),
     setPresence: (user, availability, activity) => presence.setClient(directory.resolve(user).id, availability, activity),
     presenceOf: (user) => presence.view(directory.resolve(user).id),
     chatsOf: (user) => chats.chatsOf(directory.resolve(user).id).map((c) => chats.view(c)),
@@ -99,6 +163,13 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
       if (u.jobTitle !== null) out.jobTitle = u.jobTitle;
       if (u.mail !== null) out.mail = u.mail;
       if (u.companyName !== null) out.companyName = u.companyName;
+      if (u.department !== null) out.department = u.department;
+      if (u.officeLocation !== null) out.officeLocation = u.officeLocation;
+      if (u.mobilePhone !== null) out.mobilePhone = u.mobilePhone;
+      if (u.businessPhones.length > 0) out.businessPhones = [...u.businessPhones];
+      if (u.aboutMe !== null) out.aboutMe = u.aboutMe;
+      const photo = photos.get(u.id);
+      if (photo) out.photo = Buffer.from(photo.bytes);
       return out;
     },
     groupMembers: (groupId) => directory.groupMembers(groupId),

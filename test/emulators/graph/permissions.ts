@@ -52,6 +52,54 @@ export const PERMISSIONS = {
     delegated: ['User.ReadWrite.All', 'Directory.ReadWrite.All'],
     application: ['User.ReadWrite.All', 'Directory.ReadWrite.All'],
   },
+  /** PATCH /users/{other user}. */
+  'user.update': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/user-update',
+    style: 'directory',
+    delegated: ['User.ReadWrite.All', 'Directory.ReadWrite.All', 'Directory.AccessAsUser.All'],
+    application: ['User.ReadWrite.All', 'Directory.ReadWrite.All'],
+  },
+  /** PATCH /users/{the signed-in user} and PATCH /me: User.ReadWrite covers one's own profile. */
+  'user.updateSelf': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/user-update',
+    style: 'directory',
+    delegated: ['User.ReadWrite', 'User.ReadWrite.All', 'Directory.ReadWrite.All', 'Directory.AccessAsUser.All'],
+    application: ['User.ReadWrite.All', 'Directory.ReadWrite.All'],
+  },
+  /**
+   * GET /users/{id}/photo, /photo/$value, /photos, /photos/{size}, /photos/{size}/$value ("To retrieve the profile
+   * photo of a user": least privileged ProfilePhoto.Read.All, higher ProfilePhoto.ReadWrite.All, User.Read,
+   * User.ReadBasic.All, User.Read.All, User.ReadWrite, User.ReadWrite.All; application ProfilePhoto.Read.All, higher
+   * ProfilePhoto.ReadWrite.All, User.Read.All, User.ReadWrite.All). Learn does not document the refusal's shape; the
+   * directory one is used.
+   */
+  'user.photo.read': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/profilephoto-get',
+    style: 'directory',
+    delegated: ['ProfilePhoto.Read.All', 'ProfilePhoto.ReadWrite.All', 'User.Read', 'User.ReadBasic.All', 'User.Read.All', 'User.ReadWrite', 'User.ReadWrite.All'],
+    application: ['ProfilePhoto.Read.All', 'ProfilePhoto.ReadWrite.All', 'User.Read.All', 'User.ReadWrite.All'],
+  },
+  /**
+   * PUT|PATCH /users/{the signed-in user}/photo/$value and /me/photo/$value ("Profile photo of the signed-in user -
+   * User.ReadWrite, User.ReadWrite.All"; ProfilePhoto.ReadWrite.All in the current table).
+   */
+  'user.photo.updateSelf': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/profilephoto-update',
+    style: 'directory',
+    delegated: ['ProfilePhoto.ReadWrite.All', 'User.ReadWrite', 'User.ReadWrite.All'],
+    application: ['ProfilePhoto.ReadWrite.All', 'User.ReadWrite.All'],
+  },
+  /**
+   * Another user's photo: "To update the photo of any user in the organization, your app must have the
+   * User.ReadWrite.All application permission"; delegated ProfilePhoto.ReadWrite.All or User.ReadWrite.All (Entra
+   * would also require an admin role of the signed-in user, which the emulator does not model).
+   */
+  'user.photo.update': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/profilephoto-update',
+    style: 'directory',
+    delegated: ['ProfilePhoto.ReadWrite.All', 'User.ReadWrite.All'],
+    application: ['ProfilePhoto.ReadWrite.All', 'User.ReadWrite.All'],
+  },
   'group.addMember': {
     learn: 'https://learn.microsoft.com/en-us/graph/api/group-post-members',
     style: 'directory',
@@ -109,6 +157,47 @@ export const PERMISSIONS = {
     style: 'teams',
     delegated: ['Chat.Read', 'Chat.ReadWrite'],
     application: ['ChatMessage.Read.Chat', 'Chat.Read.All', 'Chat.ReadWrite.All'],
+  },
+  /**
+   * PATCH /chats/{id}/messages/{id} ("Permissions for chat"): delegated Chat.ReadWrite may update any property but
+   * policyViolation; application Chat.UpdatePolicyViolation.All or Chat.ReadWrite.All only policyViolation.
+   */
+  'chatMessage.update': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/chatmessage-update',
+    style: 'teams',
+    delegated: ['Chat.ReadWrite'],
+    application: ['Chat.UpdatePolicyViolation.All', 'Chat.ReadWrite.All'],
+  },
+  'chatMessage.softDelete': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/chatmessage-softdelete',
+    style: 'teams',
+    delegated: ['Chat.ReadWrite'],
+    application: 'unsupported',
+  },
+  'chatMessage.undoSoftDelete': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/chatmessage-undosoftdelete',
+    style: 'teams',
+    delegated: ['Chat.ReadWrite'],
+    application: 'unsupported',
+  },
+  'chatMessage.setReaction': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/chatmessage-setreaction',
+    style: 'teams',
+    delegated: ['Chat.ReadWrite', 'ChatMessage.Send'],
+    application: 'unsupported',
+  },
+  'chatMessage.unsetReaction': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/chatmessage-unsetreaction',
+    style: 'teams',
+    delegated: ['Chat.ReadWrite', 'ChatMessage.Send'],
+    application: 'unsupported',
+  },
+  /** POST /chats/{id}/messages/replyWithQuote: ChatMessage.Send, "Higher privileged permissions: Not available". */
+  'chatMessage.replyWithQuote': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/chatmessage-replywithquote',
+    style: 'teams',
+    delegated: ['ChatMessage.Send'],
+    application: 'unsupported',
   },
   /** Another user's presence; Presence.Read covers only one's own. */
   'presence.read': {

@@ -14,7 +14,7 @@
  * Expired subscriptions are deleted and deliver nothing.
  */
 import { randomUUID } from 'node:crypto';
-import type { ChatStore, StoredChat } from './chats.js';
+import type { ChatStore, MessageChange, StoredChat, StoredMessage } from './chats.js';
 import type { Directory } from './directory.js';
 import { faults, GraphFault } from './errors.js';
 import { isGuid } from './ids.js';
@@ -22,7 +22,7 @@ import type { Notifier } from './notifier.js';
 import { post } from './outbound.js';
 import { authorize, type Operation } from './permissions.js';
 import type { AuthContext } from './tokens.js';
-import type { EmulatedMessage, EmulatedSubscription, LifecycleEvent } from './types.js';
+import type { EmulatedSubscription, LifecycleEvent } from './types.js';
 
 export type SubscriptionTarget =
   | { readonly kind: 'userChats'; readonly userId: string }
@@ -254,6 +254,9 @@ export class SubscriptionService {
     if (!target) throw faults.badRequest(`Resource '${b.resource}' is not supported by the Graph emulator (it supports chat messages and presence).`);
     this.authorizeTarget(auth, target);
     const changeTypes = new Set(b.changeType.split(',').map((s) => s.trim().toLowerCase()));
+    // chatMessage: "subscribe to changes (create, update, and delete) to messages in a channel or chat"
+    // (https://learn.microsoft.com/en-us/graph/teams-changenotifications-chatmessage), in any combination
+    // ("created,updated,deleted"); presence: updated only.
     const allowed = target.kind === 'presence' ? ['updated'] : ['created', 'updated', 'deleted'];
     for (const c of changeTypes) {
       if (!allowed.includes(c)) throw faults.badRequest(`ChangeType '${c}' is not supported for resource '${b.resource}'; supported: ${allowed.join(', ')}.`);
@@ -349,14 +352,22 @@ export class SubscriptionService {
   }
 
   /**
-   * A message was posted: notify (basic notification, no resource data) every subscription covering the chat whose
-   * owner may read it. Resource format per the payload example of
+   * A message was posted, edited, reacted to, or (un)deleted: notify (basic notification, no resource data) every
+   * subscription covering the chat whose changeType includes the change and whose owner may read the chat. The same
+   * resource format for every change, per the payload example of
    * https://learn.microsoft.com/en-us/graph/teams-changenotifications-chatmessage#notifications-without-resource-data.
+   * Which change a Graph operation is (ChatStore in chats.ts): an edit or a reaction is 'updated' (a reaction change
+   * arrives as changeType "updated" in https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/1022);
+   * softDelete is 'deleted' and undoSoftDelete 'updated'. Learn does not name the change type of a soft delete: it
+   * calls softDelete "Delete a single chatMessage" (https://learn.microsoft.com/en-us/graph/api/chatmessage-softdelete)
+   * and message subscriptions "Listen for new, edited, and deleted messages, and reactions to them"
+   * (https://learn.microsoft.com/en-us/graph/api/resources/chatmessage), hence 'deleted'; undoSoftDelete is the
+   * emulator's choice. A subscription without 'deleted' hears nothing of a soft delete.
    */
-  messageCreated(chat: StoredChat, m: EmulatedMessage): void {
+  messageChanged(change: MessageChange, chat: StoredChat, m: StoredMessage): void {
     const resource = `chats('${chat.id}')/messages('${m.id}')`;
     for (const s of this.live()) {
-      if (!s.changeTypes.has('created')) continue;
+      if (!s.changeTypes.has(change)) continue;
       const t = s.target;
       const covers =
         t.kind === 'userChats'
@@ -364,7 +375,7 @@ export class SubscriptionService {
           : t.kind === 'chatMessages' && t.chatId === chat.id && (s.ownerKind === 'app' || this.o.chats.isMember(chat, s.ownerUserId ?? ''));
       if (!covers) continue;
       this.notify(s, {
-        changeType: 'created',
+        changeType: change,
         resource,
         resourceData: { id: m.id, '@odata.type': '#Microsoft.Graph.chatMessage', '@odata.id': resource },
       });

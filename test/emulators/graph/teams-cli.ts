@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Acts as Teams users against a running Graph emulator, through its control API (/_emulator/):
- *   node teams-cli.js [--emulator URL] [--ca FILE] users | send | chats | presence ...
+ *   node teams-cli.js [--emulator URL] [--ca FILE] users | send | chats | edit | delete | react | unreact | photo | presence ...
  * The emulator URL comes from --emulator or XTG_EMULATOR_URL; its certificate is trusted through
  * NODE_EXTRA_CA_CERTS or --ca FILE.
  */
@@ -16,7 +16,16 @@ Commands:
   send [--html] <as-user> <to> <text...>    post as <as-user> in the one-to-one chat with <to>
                                             (created if needed); users are a UPN, an object id or
                                             a display-name prefix
-  chats <user>                              print the user's chats, each message as "time from: text"
+  chats <user>                              print the user's chats, each message as
+                                            "#id time from: text", then (edited), (deleted),
+                                            (quotes #id) and [reactions] where they apply
+  edit [--html] <user> <messageId> <text...>
+                                            edit one's own message
+  delete <user> <messageId>                 delete one's own message (soft delete)
+  react <user> <messageId> <reaction>       react to a message: an emoji (👍 ❤️ 😆 😮 😢 😡 ...)
+                                            or like, heart, laugh, surprised, sad, angry
+  unreact <user> <messageId> <reaction>     take one's reaction back
+  photo <user> <file.jpg | none>            set (or remove) the user's profile photo
   presence <user>                           show what Teams shows for the user
   presence <user> <availability> <activity> set the user's own Teams client presence
                                             (e.g. Available Available, Busy InACall, Away Away;
@@ -25,6 +34,8 @@ Commands:
 Options:
   --emulator URL   the emulator, e.g. https://127.0.0.1:8443 (default: $XTG_EMULATOR_URL)
   --ca FILE        CA certificate to trust (default: NODE_EXTRA_CA_CERTS)
+  --chat CHAT      for edit, delete, react, unreact: the chat (its id, or the other member);
+                   by default the message is looked up in all of the user's chats
 `;
 
 class UsageError extends Error {}
@@ -34,6 +45,7 @@ interface Options {
   emulator: string;
   ca: Buffer | undefined;
   html: boolean;
+  chat: string | undefined;
   args: string[];
 }
 
@@ -41,14 +53,16 @@ function parseArgs(argv: readonly string[]): Options {
   let emulator = process.env.XTG_EMULATOR_URL ?? '';
   let ca: Buffer | undefined;
   let html = false;
+  let chat: string | undefined;
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--help' || a === '-h') throw new HelpRequested();
-    if (a === '--emulator' || a === '--ca') {
+    if (a === '--emulator' || a === '--ca' || a === '--chat') {
       const v = argv[++i];
       if (v === undefined) throw new UsageError(`${a} needs a value`);
       if (a === '--emulator') emulator = v;
+      else if (a === '--chat') chat = v;
       else ca = readFileSync(v);
     } else if (a === '--html') {
       html = true;
@@ -57,17 +71,17 @@ function parseArgs(argv: readonly string[]): Options {
     }
   }
   if (!emulator) throw new UsageError('no emulator URL: pass --emulator URL or set XTG_EMULATOR_URL');
-  return { emulator: emulator.replace(/\/+$/u, ''), ca, html, args };
+  return { emulator: emulator.replace(/\/+$/u, ''), ca, html, chat, args };
 }
 
-function call(o: Options, method: string, path: string, body?: unknown): Promise<unknown> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
+function call(o: Options, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> {
+  const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
       new URL(`/_emulator/${path}`, o.emulator),
       {
         method,
-        headers: { accept: 'application/json', ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+        headers: { accept: 'application/json', ...(payload ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } : {}) },
         ...(o.ca ? { ca: o.ca } : {}),
       },
       (res) => {
@@ -113,6 +127,37 @@ function time(iso: string): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+interface Message {
+  id: string;
+  createdDateTime: string;
+  lastEditedDateTime: string | null;
+  deletedDateTime: string | null;
+  from: { displayName: string };
+  body: { contentType: string; content: string };
+  attachments: { contentType: string; content: string | null }[];
+  reactions: { reactionType: string; user: { displayName: string } }[];
+}
+
+/** "#id time from: text", then what happened to the message. */
+function messageLine(m: Message): string {
+  const text = m.body.contentType === 'html' ? htmlToText(m.body.content) : m.body.content;
+  let line = `#${m.id} ${time(m.createdDateTime)} ${m.from.displayName}: ${text}`;
+  for (const a of m.attachments) {
+    if (a.contentType !== 'messageReference') continue;
+    let quoted = '?';
+    try {
+      quoted = String((JSON.parse(a.content ?? '') as { messageId?: unknown }).messageId ?? '?');
+    } catch {
+      // not JSON: shown as '?'
+    }
+    line += ` (quotes #${quoted})`;
+  }
+  if (m.lastEditedDateTime) line += ' (edited)';
+  if (m.deletedDateTime) line += ' (deleted)';
+  if (m.reactions.length > 0) line += ` [${m.reactions.map((r) => `${r.reactionType} ${r.user.displayName}`).join(', ')}]`;
+  return line;
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const o = parseArgs(argv);
   const [command, ...rest] = o.args;
@@ -138,18 +183,53 @@ async function main(argv: readonly string[]): Promise<void> {
         value: {
           id: string;
           members: { userId: string; upn: string; displayName: string }[];
-          messages: { createdDateTime: string; from: { displayName: string }; body: { contentType: string; content: string } }[];
+          messages: Message[];
         }[];
       };
       if (r.value.length === 0) process.stdout.write('no chats\n');
       for (const chat of r.value) {
         const names = chat.members.map((m) => `${m.displayName} <${m.upn}>`).join(' and ');
         process.stdout.write(`== ${names}  (${chat.id})\n`);
-        for (const m of chat.messages) {
-          const text = m.body.contentType === 'html' ? htmlToText(m.body.content) : m.body.content;
-          process.stdout.write(`${time(m.createdDateTime)} ${m.from.displayName}: ${text}\n`);
-        }
+        for (const m of chat.messages) process.stdout.write(`${messageLine(m)}\n`);
       }
+      return;
+    }
+    case 'edit': {
+      const [user, id, ...words] = rest;
+      if (!user || !id || words.length === 0) throw new UsageError('edit needs <user> <messageId> <text...>');
+      const m = (await call(o, 'PATCH', `users/${seg(user)}/messages/${seg(id)}`, { text: words.join(' '), html: o.html, ...(o.chat ? { chat: o.chat } : {}) })) as Message;
+      process.stdout.write(`${messageLine(m)}\n`);
+      return;
+    }
+    case 'delete': {
+      const [user, id] = rest;
+      if (!user || !id || rest.length !== 2) throw new UsageError('delete needs <user> <messageId>');
+      const m = (await call(o, 'DELETE', `users/${seg(user)}/messages/${seg(id)}${o.chat ? `?chat=${seg(o.chat)}` : ''}`)) as Message;
+      process.stdout.write(`${messageLine(m)}\n`);
+      return;
+    }
+    case 'react':
+    case 'unreact': {
+      const [user, id, reaction] = rest;
+      if (!user || !id || !reaction || rest.length !== 3) throw new UsageError(`${command} needs <user> <messageId> <reaction>`);
+      const m = (command === 'react'
+        ? await call(o, 'POST', `users/${seg(user)}/messages/${seg(id)}/reactions`, { reactionType: reaction, ...(o.chat ? { chat: o.chat } : {}) })
+        : await call(o, 'DELETE', `users/${seg(user)}/messages/${seg(id)}/reactions/${seg(reaction)}${o.chat ? `?chat=${seg(o.chat)}` : ''}`)) as Message;
+      process.stdout.write(`${messageLine(m)}\n`);
+      return;
+    }
+    case 'photo': {
+      const [user, file] = rest;
+      if (!user || !file || rest.length !== 2) throw new UsageError('photo needs <user> <file.jpg | none>');
+      if (file === 'none') {
+        await call(o, 'DELETE', `users/${seg(user)}/photo`);
+        process.stdout.write('photo removed\n');
+        return;
+      }
+      const bytes = readFileSync(file);
+      const type = /\.png$/iu.test(file) ? 'image/png' : /\.gif$/iu.test(file) ? 'image/gif' : 'image/jpeg';
+      await call(o, 'PUT', `users/${seg(user)}/photo`, bytes, type);
+      process.stdout.write(`photo set (${bytes.length} bytes)\n`);
       return;
     }
     case 'presence': {

@@ -25,6 +25,17 @@ export interface EmulatedUser {
   jobTitle?: string;
   mail?: string;
   companyName?: string;
+  department?: string;
+  officeLocation?: string;
+  mobilePhone?: string;
+  /** Learn: a string collection, but only one number can be set. */
+  businessPhones?: string[];
+  aboutMe?: string;
+  /**
+   * The profile photo (served by GET /users/{id}/photo/$value and every /photos/{size}/$value). Bytes as stored;
+   * the emulator neither decodes nor resizes them.
+   */
+  photo?: Buffer;
 }
 
 export interface EmulatedGroup {
@@ -49,6 +60,8 @@ export interface GraphEmulatorOptions {
    * Groups: GET /groups/{id}/members and /transitiveMembers list them, POST /groups/{id}/members/$ref adds to them.
    */
   groups?: EmulatedGroup[];
+  /** Profile photos by user principal name (or object id), in addition to EmulatedUser.photo. */
+  photos?: Record<string, Buffer>;
   /** Pauses between notification delivery attempts; default [1000, 2000, 5000, 10000, 30000, 60000]. */
   notificationRetryDelaysMs?: number[];
   /** How long a notification POST may take before it counts as failed; default 10000 (Learn's 10 s window). */
@@ -65,12 +78,40 @@ export interface GraphEmulatorOptions {
   log?: (line: string) => void;
 }
 
+export interface EmulatedReaction {
+  /** A unicode emoji ("💘") or a legacy name (like, angry, sad, laugh, heart, surprised), as set. */
+  reactionType: string;
+  displayName: string | null;
+  createdDateTime: string;
+  user: { id: string; displayName: string };
+}
+
+/** chatMessageAttachment (https://learn.microsoft.com/en-us/graph/api/resources/chatmessageattachment). */
+export interface EmulatedAttachment {
+  id: string;
+  /** e.g. 'messageReference' (a quoted message; content is a JSON string), 'reference', a card type. */
+  contentType: string;
+  content: string | null;
+  contentUrl: string | null;
+  name: string | null;
+  thumbnailUrl: string | null;
+  teamsAppId: string | null;
+}
+
 export interface EmulatedMessage {
   id: string;
   chatId: string;
   createdDateTime: string;
+  /** Changes with edits, reactions, deletes (Learn: "including when a reaction is added or removed"). */
+  lastModifiedDateTime: string;
+  /** Set by an edit of the body; null if never edited. */
+  lastEditedDateTime: string | null;
+  /** Set while soft-deleted. Graph then returns an empty body; this view keeps the stored text. */
+  deletedDateTime: string | null;
   from: { userId: string; displayName: string };
   body: { contentType: 'html' | 'text'; content: string };
+  attachments: EmulatedAttachment[];
+  reactions: EmulatedReaction[];
 }
 
 export interface EmulatedChatMember {
@@ -157,6 +198,19 @@ export interface GraphEmulator {
   setPresence(user: string, availability: string, activity: string): void;
   presenceOf(user: string): PresenceView;
   chatsOf(user: string): EmulatedChat[];
+  /**
+   * Acting as a Teams user on an existing message, as the Teams client does. `chat` names the chat: its id, the other
+   * member of the 1:1 chat (upn, id, display-name prefix), or undefined/'' to find the message among the user's
+   * chats. Editing and deleting are allowed to the sender only, reacting to any member; errors are plain Errors.
+   * Each change notifies message subscriptions as the Graph call would (see subscriptions.ts).
+   */
+  editAs(user: string, chat: string | undefined, messageId: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
+  /** Soft delete (Graph: softDelete). */
+  deleteAs(user: string, chat: string | undefined, messageId: string): Promise<EmulatedMessage>;
+  reactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
+  unreactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
+  /** Sets (or with undefined removes) a user's profile photo. */
+  setPhoto(user: string, jpeg: Buffer | undefined): void;
   user(userOrUpn: string): (EmulatedUser & { id: string }) | undefined;
   /** Direct members' object ids (users and groups) in the order added; undefined for an unknown group. */
   groupMembers(groupId: string): string[] | undefined;

@@ -4,6 +4,8 @@
  * - GET /users with $filter, $select, $top and @odata.nextLink paging (https://learn.microsoft.com/en-us/graph/api/user-list;
  *   page size default 100, at most 999)
  * - POST /users (https://learn.microsoft.com/en-us/graph/api/user-post-users) — 201 with the user
+ * - PATCH /users/{id | userPrincipalName}, PATCH /me (https://learn.microsoft.com/en-us/graph/api/user-update) — 204;
+ *   User.ReadWrite covers only the signed-in user's own profile
  * - POST /groups/{id}/members/$ref (https://learn.microsoft.com/en-us/graph/api/group-post-members) — 204
  */
 import { DEFAULT_USER_PROPERTIES, SELECTABLE_USER_PROPERTIES, type Directory, type DirectoryUser } from './directory.js';
@@ -40,6 +42,15 @@ export function userRoutes(directory: Directory, url: string): Route[] {
     });
   };
 
+  const updateUser = (req: GraphRequest, key: string) => {
+    const target = directory.find(key);
+    const self = req.auth.kind === 'delegated' && target !== undefined && target.id.toLowerCase() === req.auth.userId?.toLowerCase();
+    authorize(self ? 'user.updateSelf' : 'user.update', req.auth);
+    if (!target) throw faults.directoryNotFound(key);
+    directory.update(target, req.json());
+    return { status: 204 };
+  };
+
   return [
     {
       method: 'GET',
@@ -65,6 +76,15 @@ export function userRoutes(directory: Directory, url: string): Route[] {
       handle: (req) => {
         if (req.auth.kind !== 'delegated' || !req.auth.userId) throw faults.badRequest('/me request is only valid with delegated authentication flow.');
         return getUser(req, req.auth.userId);
+      },
+    },
+    { method: 'PATCH', path: 'users/:id', handle: (req) => updateUser(req, req.params[0] as string) },
+    {
+      method: 'PATCH',
+      path: 'me',
+      handle: (req) => {
+        if (req.auth.kind !== 'delegated' || !req.auth.userId) throw faults.badRequest('/me request is only valid with delegated authentication flow.');
+        return updateUser(req, req.auth.userId);
       },
     },
     {
