@@ -211,6 +211,7 @@ export class Gateway {
       outboxBackoffMaxMs: SETTINGS.outboxBackoffMaxMs,
       onRateExceeded: c.throttle.onExceeded,
       maxThrottleDelayMs: c.throttle.maxDelaySeconds * 1000,
+      longMessages: c.xmpp.longMessages,
     };
     const onEscalate = (kind: string, key: string, error: unknown) =>
       this.log.error('actor escalated to the node supervisor', { actorKind: kind, actorKey: key, error: errorMessage(error) });

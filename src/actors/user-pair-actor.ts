@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Element } from '@xmpp/xml';
-import { textToTeamsHtml, teamsHtmlToText } from '../protocol/message-body.js';
+import { splitForTeams, textToTeamsHtml, teamsHtmlToText } from '../protocol/message-body.js';
 import {
   aggregateResources,
   teamsToXmpp,
@@ -64,6 +64,8 @@ export interface PairSettings {
   readonly onRateExceeded: 'refuse' | 'queue';
   /** Teams -> XMPP: the longest a message waits for its rate limit before its sender is told. */
   readonly maxThrottleDelayMs: number;
+  /** A message too long for one Teams message: refuse it, or post it in parts. */
+  readonly longMessages: 'refuse' | 'split';
 }
 
 /** The Graph subscriptions a pair needs (owned by the XMPP user's account; see SubscriptionManager). */
@@ -204,27 +206,40 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       await this.sendError(formatJid(msg.from), msg.id, new StanzaError('resource-constraint', `rate limit exceeded (${admitted.scope}); slow down and retry later`, 'wait'));
       return DONE;
     }
-    if (Buffer.byteLength(html, 'utf8') > this.d.settings.maxTeamsHtmlBytes) {
+    const tooLong = Buffer.byteLength(html, 'utf8') > this.d.settings.maxTeamsHtmlBytes;
+    if (tooLong && this.d.settings.longMessages === 'refuse') {
       await this.sendError(formatJid(msg.from), msg.id, new StanzaError('policy-violation', `message too long for Teams (limit ${this.d.settings.maxTeamsHtmlBytes} bytes once formatted)`));
       return DONE;
     }
+    // One outbox row per part, committed in order (a retransmission fills in any part a crash left out); the
+    // receipt rides on the last part.
+    const parts = tooLong ? splitForTeams(body, this.d.settings.maxTeamsHtmlBytes) : [body];
     const stableId = msg.originId ?? msg.id;
-    const { row, inserted } = await this.d.store.enqueueOutbound(
-      {
-        ...this.key,
-        dedupKey: stableId ? `${this.key.teamsUserId}|${formatJid({ ...msg.from, resource: '' })}|${stableId}` : undefined,
-        sender: formatJid(msg.from),
-        stanzaId: msg.id,
-        receiptRequested: msg.receiptRequested,
-        body,
-      },
-      this.d.now(),
-    );
+    const baseKey = stableId ? `${this.key.teamsUserId}|${formatJid({ ...msg.from, resource: '' })}|${stableId}` : undefined;
+    let row: OutboxRow | undefined;
+    let inserted = false;
+    for (const [i, part] of parts.entries()) {
+      const r = await this.d.store.enqueueOutbound(
+        {
+          ...this.key,
+          dedupKey: baseKey && parts.length > 1 ? `${baseKey}#${i + 1}/${parts.length}` : baseKey,
+          sender: formatJid(msg.from),
+          stanzaId: msg.id,
+          receiptRequested: msg.receiptRequested && i === parts.length - 1,
+          body: part,
+        },
+        this.d.now(),
+      );
+      row = r.row;
+      inserted ||= r.inserted;
+    }
+    if (!row) return DONE;
     if (!inserted) {
       log.info('retransmitted message ignored (already accepted)', { outboxId: row.id, state: row.state });
       if (row.state === 'delivered' && msg.receiptRequested && msg.id) await this.sendReceipt(formatJid(msg.from), msg.id);
       return DONE;
     }
+    if (parts.length > 1) log.info('long message split for Teams', { parts: parts.length });
     log.debug('message accepted into the outbox', { outboxId: row.id, body });
     return this.drain(log);
   }

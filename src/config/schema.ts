@@ -56,6 +56,10 @@ export const ConfigSchema = z
           .default(16_000)
           .describe('largest message body accepted from XMPP, in UTF-8 bytes; larger ones get <policy-violation/>'),
         reconnectDelayMs: z.number().int().min(100).default(1000).describe('delay before reconnecting a lost component link'),
+        longMessages: z
+          .enum(['refuse', 'split'])
+          .default('refuse')
+          .describe("a message too long for one Teams message (about 28 KB of HTML): refuse with <policy-violation/>, or split it into several"),
       })
       .strict(),
     teams: z

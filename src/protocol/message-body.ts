@@ -114,3 +114,35 @@ export function stripXmlInvalid(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\ud800-\udfff]/gu, '');
 }
+
+/**
+ * Splits a text that is too long for one Teams message into parts whose Teams HTML fits `maxHtmlBytes`, breaking
+ * at line ends, then at spaces, and only inside a word when a word alone is too long. Never splits a character.
+ */
+export function splitForTeams(text: string, maxHtmlBytes: number): string[] {
+  const fits = (t: string) => Buffer.byteLength(textToTeamsHtml(t), 'utf8') <= maxHtmlBytes;
+  if (fits(text)) return [text];
+  const parts: string[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    if (fits(rest)) {
+      parts.push(rest);
+      break;
+    }
+    // The longest prefix that fits (binary search over code points), then back off to a line end or a space.
+    const chars = Array.from(rest);
+    let lo = 1;
+    let hi = chars.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (fits(chars.slice(0, mid).join(''))) lo = mid;
+      else hi = mid - 1;
+    }
+    const prefix = chars.slice(0, lo).join('');
+    const cut = Math.max(prefix.lastIndexOf('\n'), prefix.lastIndexOf(' '));
+    const head = cut > prefix.length / 2 ? prefix.slice(0, cut) : prefix;
+    parts.push(head);
+    rest = rest.slice(head.length).replace(/^[ \n]/u, '');
+  }
+  return parts;
+}

@@ -15,11 +15,12 @@ export interface LoopbackConfig {
   readonly policy?: Record<string, unknown>;
   readonly throttle?: Record<string, unknown>;
   readonly redisUrl?: string;
+  readonly longMessages?: 'refuse' | 'split';
 }
 
 export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
   return {
-    xmpp: { service: `xmpp://127.0.0.1:${o.componentPort}`, domain: DEMO.componentDomain, password: DEMO.componentSecret, reconnectDelayMs: 500 },
+    xmpp: { service: `xmpp://127.0.0.1:${o.componentPort}`, domain: DEMO.componentDomain, password: DEMO.componentSecret, reconnectDelayMs: 500, ...(o.longMessages ? { longMessages: o.longMessages } : {}) },
     teams: {
       tenantId: DEMO.tenantId,
       clientId: DEMO.clientId,

@@ -28,7 +28,7 @@ describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, ()
   };
 
   before(async () => {
-    f = await Federation.start();
+    f = await Federation.start({ longMessages: 'split' });
     f.emulator.setPhoto(ALICE_UPN, PHOTO);
     juliet = await f.client('juliet');
     await juliet.requestRoster();
@@ -105,6 +105,16 @@ describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, ()
     const hers = await juliet.waitFor((el) => el.getChildText('body') === 'not yours to edit', 20_000, "Alice's message");
     const forbidden = await sendWithReceipt('bad-2', 'edited by Juliet', xml('replace', { xmlns: 'urn:xmpp:message-correct:0', id: hers.attrs.id ?? '' }));
     assert.ok(forbidden.getChild('error')?.getChild('forbidden'), forbidden.toString());
+  });
+
+  it('splits a message too long for one Teams message, with one receipt after the last part', async () => {
+    const text = `${'<tag> & '.repeat(1800)}end`; // 14.4 kB of text (under xmpp.maxBodyBytes), 32 kB once HTML-escaped
+    const outcome = await sendWithReceipt('long-1', text);
+    assert.ok(outcome.getChild('received', NS_RECEIPTS), outcome.toString());
+    const parts = messagesOfAlice().filter((m) => m.body.content.includes('&lt;tag&gt;'));
+    assert.ok(parts.length >= 2, `${parts.length} parts`);
+    for (const p of parts) assert.ok(Buffer.byteLength(p.body.content, 'utf8') <= 28_000);
+    assert.equal(juliet.received.filter((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === 'long-1').length, 1);
   });
 
   it("shows the XMPP user's vCard on their Teams account", async () => {

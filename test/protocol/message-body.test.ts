@@ -40,3 +40,22 @@ describe('Teams HTML -> XMPP text (hostile input)', () => {
     assert.equal(stripXmlInvalid('a\ud800b😀\uffff'), 'ab😀');
   });
 });
+
+describe('splitting long messages for Teams', async () => {
+  const { splitForTeams } = await import('../../src/protocol/message-body.js');
+  it('leaves a message that fits alone', () => assert.deepEqual(splitForTeams('short', 100), ['short']));
+  it('splits at line ends, then spaces, each part fitting once escaped', () => {
+    const text = Array.from({ length: 40 }, (_, i) => `line ${i} with <angle> & ampersand`).join('\n');
+    const parts = splitForTeams(text, 200);
+    assert.ok(parts.length > 1);
+    for (const p of parts) assert.ok(Buffer.byteLength(textToTeamsHtml(p), 'utf8') <= 200, p);
+    // Only the separator at each cut (a line end or a space) is dropped.
+    assert.equal(parts.join(' ').replace(/\s+/gu, ' '), text.replace(/\s+/gu, ' '));
+  });
+  it('cuts inside an over-long word without splitting a character', () => {
+    const text = '😀'.repeat(100);
+    const parts = splitForTeams(text, 50);
+    for (const p of parts) assert.ok(Buffer.byteLength(textToTeamsHtml(p), 'utf8') <= 50);
+    assert.equal(parts.join(''), text);
+  });
+});

@@ -32,6 +32,7 @@ export interface FederationOptions {
   readonly notificationRetryDelaysMs?: number[];
   readonly policy?: Record<string, unknown>;
   readonly throttle?: Record<string, unknown>;
+  readonly longMessages?: 'refuse' | 'split';
   /** Starts a redis-server and points the node at it (cluster-wide limits). */
   readonly redis?: boolean;
 }
@@ -93,6 +94,7 @@ export class Federation {
       ...(o.policy ? { policy: o.policy } : {}),
       ...(o.throttle ? { throttle: o.throttle } : {}),
       ...(redis ? { redisUrl: redis.url } : {}),
+      ...(o.longMessages ? { longMessages: o.longMessages } : {}),
     });
     const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis);
     f.gateway = await GatewayProcess.start(configPath, admin);
