@@ -16,7 +16,8 @@ import {
   type TeamsPresence,
   type XmppPresence,
 } from '../protocol/presence-map.js';
-import { chatMessage, correction, presence, reactionsMessage, receipt, retraction, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
+import { mapAttachments } from '../protocol/attachments.js';
+import { chatMessage, correction, type ReplyRef, presence, reactionsMessage, receipt, retraction, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
 import { emojiToTeamsReaction, reactionDiff, teamsReactionToEmoji } from '../protocol/reactions.js';
 import { StanzaError, messageError } from '../protocol/stanza-error.js';
 import { capsElement, userInfo } from '../protocol/disco.js';
@@ -450,7 +451,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     // Only what the Teams user wrote is relayed: the puppet's own posts and system events are not.
     if (message.messageType !== 'message' || message.fromUserId !== this.key.teamsUserId) return DONE;
     const text = message.contentType === 'html' ? teamsHtmlToText(message.content) : message.content;
-    if (text.trim() === '') {
+    if (text.trim() === '' && (message.attachments ?? []).length === 0) {
       log.info('Teams message without text not relayed', { teamsMessageId: messageId });
       return DONE;
     }
@@ -470,13 +471,24 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       return DONE;
     }
     if (!this.pair.chatId) this.pair = await this.d.store.updatePair(this.key, { chatId });
-    const sent = await this.trySend(chatMessage({ from: this.teamsJid, to: this.key.remoteJid, id: messageId, body: text }));
+    const mapped = mapAttachments(message.attachments ?? []);
+    const reply = mapped.quoted ? await this.replyRef(chatId, mapped.quoted.messageId, mapped.quoted.preview) : undefined;
+    const note = mapped.unshown.length ? `\n[${mapped.unshown.join(', ')} not shown: open Teams to see it]` : '';
+    const sent = await this.trySend(chatMessage({ from: this.teamsJid, to: this.key.remoteJid, id: messageId, body: `${text}${note}`, reply, links: mapped.links }));
     if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };
     await this.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.d.now());
     this.d.metrics.messagesRelayed.inc({ direction: 'teams_to_xmpp' });
     log.info('message relayed to XMPP', { teamsMessageId: messageId });
     log.debug('relayed body', { body: text });
     return DONE;
+  }
+
+  /** The XEP-0461 reference for a quoted Teams message: its XMPP id and author, when it was relayed. */
+  private async replyRef(chatId: string, quotedId: string, preview: string): Promise<ReplyRef | undefined> {
+    const relayed = await this.d.store.findRelayed(chatId, quotedId);
+    if (!relayed) return { to: this.teamsJid, id: quotedId, quote: preview };
+    const author = relayed.direction === 'xmpp_to_teams' ? this.key.remoteJid : this.teamsJid;
+    return { to: author, id: relayed.xmppId ?? quotedId, quote: preview };
   }
 
   /** Reactions of the Teams user last sent per message (XEP-0444 sends the full set, so only changes go out). */

@@ -17,4 +17,5 @@ export const NS = {
   reactions: 'urn:xmpp:reactions:0', // XEP-0444
   fallback: 'urn:xmpp:fallback:0', // XEP-0428
   oob: 'jabber:x:oob', // XEP-0066
+  reply: 'urn:xmpp:reply:0', // XEP-0461
 } as const;

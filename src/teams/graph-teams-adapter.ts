@@ -71,6 +71,7 @@ interface GraphChatMessage {
   readonly lastEditedDateTime?: string | null;
   readonly deletedDateTime?: string | null;
   readonly reactions?: readonly { reactionType?: string; user?: { user?: { id?: string } | null } | null }[];
+  readonly attachments?: readonly { id?: string; contentType?: string; contentUrl?: string | null; name?: string | null; content?: string | null }[];
   readonly messageType?: string;
   readonly from?: { user?: { id?: string } | null } | null;
   readonly body?: { contentType?: string; content?: string };
@@ -130,6 +131,13 @@ function toChatMessage(chatId: string, m: GraphChatMessage): TeamsChatMessage {
     editedAt: m.lastEditedDateTime ? Date.parse(m.lastEditedDateTime) : undefined,
     deletedAt: m.deletedDateTime ? Date.parse(m.deletedDateTime) : undefined,
     reactions: (m.reactions ?? []).flatMap((r) => (r.reactionType ? [{ reactionType: r.reactionType, userId: r.user?.user?.id ?? undefined }] : [])),
+    attachments: (m.attachments ?? []).map((a) => ({
+      id: a.id ?? '',
+      contentType: a.contentType ?? '',
+      contentUrl: a.contentUrl ?? undefined,
+      name: a.name ?? undefined,
+      content: a.content ?? undefined,
+    })),
   };
 }
 

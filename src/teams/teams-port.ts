@@ -31,6 +31,8 @@ export interface TeamsChatMessage {
   /** Set when the message was (soft) deleted (deletedDateTime). */
   readonly deletedAt?: number | undefined;
   readonly reactions?: readonly { readonly reactionType: string; readonly userId: string | undefined }[];
+  /** chatMessageAttachment: quoted messages ('messageReference'), shared files ('reference'), cards. */
+  readonly attachments?: readonly { readonly id: string; readonly contentType: string; readonly contentUrl: string | undefined; readonly name: string | undefined; readonly content: string | undefined }[];
 }
 
 /**

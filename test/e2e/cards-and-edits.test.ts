@@ -107,6 +107,20 @@ describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, ()
     assert.ok(forbidden.getChild('error')?.getChild('forbidden'), forbidden.toString());
   });
 
+  it('relays a Teams reply as an XEP-0461 reply to the right message, and a shared file as an XEP-0066 link', async () => {
+    await sendWithReceipt('q1', 'shall we meet at ten?');
+    const mine = await eventually(() => byText('shall we meet at ten?'), 10_000, 'the message in Teams');
+    await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'yes, room 114', {
+      replyTo: mine.id,
+      files: [{ name: 'agenda.docx', url: 'https://contoso.sharepoint.com/sites/j5/agenda.docx' }],
+    });
+    const reply = await juliet.waitFor((el) => el.getChild('reply', 'urn:xmpp:reply:0') !== undefined, 20_000, 'the reply');
+    assert.equal(reply.getChild('reply', 'urn:xmpp:reply:0')?.attrs.id, 'q1');
+    assert.equal(reply.getChild('reply', 'urn:xmpp:reply:0')?.attrs.to, `juliet@${XMPP_DOMAIN}`);
+    assert.match(reply.getChildText('body') ?? '', /^> shall we meet at ten\?\nyes, room 114\n📎 agenda\.docx: https:\/\/contoso/u);
+    assert.equal(reply.getChild('x', 'jabber:x:oob')?.getChildText('url'), 'https://contoso.sharepoint.com/sites/j5/agenda.docx');
+  });
+
   it('splits a message too long for one Teams message, with one receipt after the last part', async () => {
     const text = `${'<tag> & '.repeat(1800)}end`; // 14.4 kB of text (under xmpp.maxBodyBytes), 32 kB once HTML-escaped
     const outcome = await sendWithReceipt('long-1', text);

@@ -28,7 +28,7 @@ export interface ControlUser {
 
 export interface ControlTarget {
   listUsers(): ControlUser[];
-  sendAs(user: string, to: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
+  sendAs(user: string, to: string, text: string, opts?: { html?: boolean; replyTo?: string; files?: { name: string; url: string }[] }): Promise<EmulatedMessage>;
   editAs(user: string, chat: string | undefined, messageId: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
   deleteAs(user: string, chat: string | undefined, messageId: string): Promise<EmulatedMessage>;
   reactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;

@@ -25,7 +25,7 @@ import { SubscriptionService } from './subscriptions.js';
 import { subscriptionRoutes } from './subscriptions-api.js';
 import { Throttle } from './throttle.js';
 import { TokenService } from './tokens.js';
-import type { EmulatedUser, GraphEmulator, GraphEmulatorOptions, RequestRecord } from './types.js';
+import type { EmulatedAttachment, EmulatedUser, GraphEmulator, GraphEmulatorOptions, RequestRecord } from './types.js';
 import { userRoutes } from './users-api.js';
 
 export type * from './types.js';
@@ -116,7 +116,32 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
       const other = directory.resolve(to);
       if (from.id === other.id) return Promise.reject(new Error(`${from.userPrincipalName} cannot start a one-on-one chat with itself`));
       const { chat } = chats.ensureOneOnOne(from.id, other.id);
-      return Promise.resolve(chats.messageView(chats.addMessage(chat, from, { contentType: opts?.html ? 'html' : 'text', content: text })));
+      const attachments: EmulatedAttachment[] = [];
+      let content = opts?.html ? text : text.replace(/[&<>"]/gu, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+      if (opts?.replyTo) {
+        const stored = chats.message(chat, opts.replyTo);
+        if (!stored) return Promise.reject(new Error(`no message ${opts.replyTo} in that chat`));
+        const quoted = chats.messageView(stored);
+        // https://learn.microsoft.com/en-us/graph/api/chatmessage-replywithquote: the reply carries a
+        // messageReference attachment and an <attachment> tag for it in its HTML body.
+        attachments.push({
+          id: quoted.id,
+          contentType: 'messageReference',
+          content: JSON.stringify({ messageId: quoted.id, messagePreview: quoted.body.content.replace(/<[^>]*>/gu, '').slice(0, 100), messageSender: { user: { id: quoted.from.userId, displayName: quoted.from.displayName } } }),
+          contentUrl: null,
+          name: null,
+          thumbnailUrl: null,
+          teamsAppId: null,
+        });
+        content = `<attachment id="${quoted.id}"></attachment>${opts.html ? text : `<p>${content}</p>`}`;
+      }
+      for (const f of opts?.files ?? []) {
+        const id = randomUUID();
+        attachments.push({ id, contentType: 'reference', content: null, contentUrl: f.url, name: f.name, thumbnailUrl: null, teamsAppId: null });
+        content += `<attachment id="${id}"></attachment>`;
+      }
+      const html = opts?.html === true || attachments.length > 0;
+      return Promise.resolve(chats.messageView(chats.addMessage(chat, from, { contentType: html ? 'html' : 'text', content: html ? content : text }, attachments)));
     },
     editAs: async (user, chat, messageId, text, opts) => {
       const u = directory.resolve(user);

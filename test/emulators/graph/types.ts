@@ -193,7 +193,11 @@ export interface GraphEmulator {
   readonly url: string;
   readonly tenantId: string;
   /** Posts as a Teams user into the 1:1 chat with `to` (upn, id, or display-name prefix), creating it if needed. */
-  sendAs(user: string, to: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
+  /**
+   * `replyTo`: quote that message of the chat, as replyWithQuote does (a messageReference attachment and its
+   * <attachment> tag); `files`: file attachments ('reference', as a shared OneDrive/SharePoint file appears).
+   */
+  sendAs(user: string, to: string, text: string, opts?: { html?: boolean; replyTo?: string; files?: { name: string; url: string }[] }): Promise<EmulatedMessage>;
   /** The user's own Teams client presence session; availability Offline signs the client out. */
   setPresence(user: string, availability: string, activity: string): void;
   presenceOf(user: string): PresenceView;
