@@ -29,7 +29,7 @@ export const COMPONENT_INFO: DiscoInfo = {
 export function userInfo(displayName: string | undefined): DiscoInfo {
   return {
     identities: [{ category: 'account', type: 'registered', name: displayName }],
-    features: [NS.discoInfo, NS.ping, NS.receipts, NS.vcardTemp],
+    features: [NS.discoInfo, NS.ping, NS.receipts, NS.vcardTemp, NS.vcard4],
   };
 }
 

@@ -10,6 +10,7 @@ export const NS = {
   jidEscaping: 'jid\\20escaping', // XEP-0106 §6 (the feature string contains a literal "\20")
   delay: 'urn:xmpp:delay', // XEP-0203
   vcardTemp: 'vcard-temp', // XEP-0054
+  vcard4: 'urn:ietf:params:xml:ns:vcard-4.0', // XEP-0292, RFC 6351
   vcardUpdate: 'vcard-temp:x:update', // XEP-0153
   chatStates: 'http://jabber.org/protocol/chatstates', // XEP-0085
   correction: 'urn:xmpp:message-correct:0', // XEP-0308

@@ -86,3 +86,29 @@ export function vcardTempToProfile(vcard: Element | undefined): { profile: Graph
     photo: bytes && bytes.length > 0 ? { type: t(photoEl, 'TYPE') ?? 'image/jpeg', bytes } : undefined,
   };
 }
+
+/**
+ * XEP-0292 (vCard4 over XMPP, the RFC 6351 XML form): the same card for clients that ask in vCard4. Photos are a
+ * data: URI, as XEP-0292 §3.2 allows.
+ */
+export function profileToVcard4(p: GraphProfile, jid: string, fields: ReadonlySet<CardField>, photo: Photo | undefined): Element {
+  const has = (f: CardField) => fields.has(f);
+  const t = (name: string, value: string | null | undefined, kind = 'text'): Element | null => (value ? xml(name, {}, xml(kind, {}, value)) : null);
+  const tel = (type: string, n: string) =>
+    xml('tel', {}, xml('parameters', {}, xml('type', {}, xml('text', {}, type))), xml('uri', {}, `tel:${n.replace(/\s+/gu, '')}`));
+  return xml(
+    'vcard',
+    { xmlns: NS.vcard4 },
+    has('name') ? t('fn', p.displayName) : null,
+    has('name') && (p.givenName || p.surname) ? xml('n', {}, xml('surname', {}, p.surname ?? ''), xml('given', {}, p.givenName ?? '')) : null,
+    xml('impp', {}, xml('uri', {}, `xmpp:${jid}`)),
+    has('title') ? t('title', p.jobTitle) : null,
+    (has('company') && p.companyName) || (has('department') && p.department)
+      ? xml('org', {}, ...[has('company') ? p.companyName : null, has('department') ? p.department : null].filter((x): x is string => !!x).map((v) => xml('text', {}, v)))
+      : null,
+    has('email') ? t('email', p.mail) : null,
+    ...(has('phone') ? (p.businessPhones ?? []).map((n) => tel('work', n)) : []),
+    has('mobile') && p.mobilePhone ? tel('cell', p.mobilePhone) : null,
+    has('photo') && photo ? xml('photo', {}, xml('uri', {}, `data:${photo.type};base64,${photo.bytes.toString('base64')}`)) : null,
+  );
+}

@@ -15,7 +15,7 @@ import type { ActorRouter } from '../cluster/actor-router.js';
 import type { Outcome } from '../actors/user-pair-actor.js';
 import type { Directory } from '../teams/directory.js';
 import type { ProfileCache } from '../teams/profile-cache.js';
-import { profileToVcardTemp, type CardField } from '../protocol/vcard.js';
+import { profileToVcard4, profileToVcardTemp, type CardField } from '../protocol/vcard.js';
 import { TeamsError, type TeamsUser } from '../teams/teams-port.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -194,8 +194,9 @@ export class StanzaRouter {
       await this.send(iqResult(stanza));
       return;
     }
-    if (iq.type === 'get' && payload?.is('vCard', NS.vcardTemp)) {
-      // XEP-0054 §3.2: her card from her Graph profile, only the fields the configuration exposes.
+    const vcard4 = payload?.is('vcard', NS.vcard4) === true;
+    if (iq.type === 'get' && (payload?.is('vCard', NS.vcardTemp) || vcard4)) {
+      // XEP-0054 §3.2 / XEP-0292: her card from her Graph profile, only the fields the configuration exposes.
       let card;
       try {
         card = await this.o.cards.card(user.id);
@@ -203,7 +204,9 @@ export class StanzaRouter {
         if (err instanceof TeamsError) throw new StanzaError('remote-server-timeout', 'the Teams profile is not reachable; try again later');
         throw err;
       }
-      await this.send(iqResult(stanza, profileToVcardTemp(card.profile, stanza.attrs.to ?? '', this.o.cardFields, card.photo)));
+      const jid = stanza.attrs.to ?? '';
+      const build = vcard4 ? profileToVcard4 : profileToVcardTemp;
+      await this.send(iqResult(stanza, build(card.profile, jid, this.o.cardFields, card.photo)));
       return;
     }
     if (iq.type === 'set' && payload?.is('vCard', NS.vcardTemp)) throw new StanzaError('forbidden', 'a Teams user card is edited in Microsoft 365');

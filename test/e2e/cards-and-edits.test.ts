@@ -49,6 +49,8 @@ describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, ()
     assert.equal(v?.getChild('EMAIL')?.getChildText('USERID'), ALICE_UPN);
     assert.ok(v?.getChildren('TEL').some((t) => t.getChildText('NUMBER') === '+44 7700 900000'));
     assert.equal(v?.getChild('PHOTO')?.getChildText('BINVAL'), PHOTO.toString('base64'));
+    const v4 = await juliet.iq(ALICE, 'get', xml('vcard', { xmlns: 'urn:ietf:params:xml:ns:vcard-4.0' }));
+    assert.equal(v4.getChild('vcard', 'urn:ietf:params:xml:ns:vcard-4.0')?.getChild('fn')?.getChildText('text'), 'Alice Smith');
 
     f.emulator.setPresence(ALICE_UPN, 'Available', 'Available');
     await juliet.send(xml('presence', { to: ALICE, type: 'subscribe' }));

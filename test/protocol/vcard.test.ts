@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import xml from '@xmpp/xml';
-import { CARD_FIELDS, avatarHash, avatarUpdate, profileToVcardTemp, vcardTempToProfile, type CardField } from '../../src/protocol/vcard.js';
+import { CARD_FIELDS, avatarHash, avatarUpdate, profileToVcard4, profileToVcardTemp, vcardTempToProfile, type CardField } from '../../src/protocol/vcard.js';
 
 const profile = {
   displayName: 'Alice Smith',
@@ -50,6 +50,20 @@ describe('Graph profile -> vcard-temp (XEP-0054)', () => {
     assert.equal(avatarUpdate('abc').getChildText('photo'), 'abc');
     assert.equal(avatarUpdate('').getChild('photo')?.getText(), '');
     assert.equal(avatarUpdate(undefined).getChild('photo'), undefined);
+  });
+});
+
+describe('Graph profile -> vCard4 (XEP-0292)', () => {
+  it('maps the same fields in RFC 6351 XML', () => {
+    const v = profileToVcard4(profile, 'alice.smith@teams.xmpp.example', all, photo);
+    assert.equal(v.attrs.xmlns, 'urn:ietf:params:xml:ns:vcard-4.0');
+    assert.equal(v.getChild('fn')?.getChildText('text'), 'Alice Smith');
+    assert.equal(v.getChild('n')?.getChildText('given'), 'Alice');
+    assert.equal(v.getChild('impp')?.getChildText('uri'), 'xmpp:alice.smith@teams.xmpp.example');
+    assert.deepEqual(v.getChild('org')?.getChildren('text').map((t) => t.text()), ['Contoso', 'J5 Plans']);
+    assert.deepEqual(v.getChildren('tel').map((t) => [t.getChild('parameters')?.getChild('type')?.getChildText('text'), t.getChildText('uri')]), [['work', 'tel:+442079460000'], ['cell', 'tel:+447700900000']]);
+    assert.equal(v.getChild('photo')?.getChildText('uri'), `data:image/jpeg;base64,${photo.bytes.toString('base64')}`);
+    assert.equal(profileToVcard4(profile, 'a@t', new Set<CardField>(['name']), photo).getChildren('tel').length, 0);
   });
 });
 
