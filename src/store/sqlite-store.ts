@@ -147,8 +147,8 @@ export class SqliteStore implements Store {
       }
       db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma('foreign_keys = ON');
-      const integrity = db.pragma('quick_check', { simple: true });
-      if (integrity !== 'ok') throw new StoreError(`SQLite store ${path} is corrupt (quick_check: ${String(integrity)}); restore it from a backup`);
+      // Reading the schema (below, in migrate) is what finds a damaged file at start; a full integrity check would
+      // scan the whole database and delay every start of a large one.
       const store = new SqliteStore(db, options);
       store.migrate();
       return store;
