@@ -197,7 +197,9 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
 
   private async acceptFromXmpp(msg: InboundMessage, log: Logger): Promise<Outcome> {
     if (msg.retractId || msg.reactions || (msg.replaceId && msg.body)) return this.changeFromXmpp(msg, log);
-    const body = msg.body ?? '';
+    // XEP-0461: a reply to a message Teams knows is posted as a Teams quote, without the quote XMPP added as fallback.
+    const quoted = msg.reply && this.pair.chatId ? await this.d.store.findRelayedByXmppId(this.pair.chatId, msg.reply.id) : undefined;
+    const body = (quoted ? msg.reply?.body : msg.body) ?? '';
     if (body.trim() === '') return DONE; // chat states and other body-less messages are not relayed here
     const html = textToTeamsHtml(body);
     const admitted = await this.d.throttle.admit('xmpp_to_teams', this.admission(body), this.d.settings.onRateExceeded);
@@ -228,6 +230,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
           stanzaId: msg.id,
           receiptRequested: msg.receiptRequested && i === parts.length - 1,
           body: part,
+          replyToTeamsId: i === 0 ? quoted?.teamsMessageId : undefined,
         },
         this.d.now(),
       );
@@ -303,7 +306,9 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
         teamsMessageId = earlier;
       } else {
         await this.d.store.markOutboundSending(row.id, this.d.now());
-        teamsMessageId = await this.d.teams.sendMessage(puppet, chatId, html);
+        teamsMessageId = row.replyToTeamsId
+          ? await this.d.teams.replyWithQuote(puppet, chatId, row.replyToTeamsId, html)
+          : await this.d.teams.sendMessage(puppet, chatId, html);
       }
     } catch (err) {
       const c = classify(err);

@@ -36,6 +36,8 @@ export interface InboundMessage extends Addressed {
   readonly reactions: { readonly id: string; readonly emojis: readonly string[] } | undefined;
   /** XEP-0085 chat state (composing, paused, active, inactive, gone). */
   readonly chatState: string | undefined;
+  /** XEP-0461: the message this one replies to, and the body without the quote marked as fallback (XEP-0428). */
+  readonly reply: { readonly id: string; readonly to: string | undefined; readonly body: string | undefined } | undefined;
 }
 
 export interface InboundPresence extends Addressed {
@@ -95,6 +97,25 @@ function pickBody(stanza: Element): string | undefined {
   return chosen?.text();
 }
 
+/** XEP-0461 with XEP-0428: ranges are in code points (XEP-0426); an invalid range leaves the body whole. */
+function readReply(stanza: Element, body: string | undefined): InboundMessage['reply'] {
+  const r = stanza.getChild('reply', NS.reply);
+  const id = r?.attrs.id;
+  if (!r || !id) return undefined;
+  if (body === undefined) return { id, to: r.attrs.to, body };
+  const chars = Array.from(body);
+  const cut = new Set<number>();
+  for (const fb of stanza.getChildren('fallback', NS.fallback).filter((f) => f.attrs.for === NS.reply)) {
+    for (const range of fb.getChildren('body')) {
+      const start = Number(range.attrs.start ?? 0);
+      const end = Number(range.attrs.end ?? chars.length);
+      if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > chars.length || start > end) continue;
+      for (let i = start; i < end; i++) cut.add(i);
+    }
+  }
+  return { id, to: r.attrs.to, body: chars.filter((_, i) => !cut.has(i)).join('') };
+}
+
 function readReactions(stanza: Element): InboundMessage['reactions'] {
   const r = stanza.getChild('reactions', NS.reactions);
   const id = r?.attrs.id;
@@ -131,6 +152,7 @@ export function parseInbound(stanza: Element, limits: ParseLimits): Inbound {
         retractId: stanza.getChild('retract', NS.retract)?.attrs.id,
         reactions: readReactions(stanza),
         chatState: stanza.getChildElements().find((c) => c.attrs.xmlns === NS.chatStates)?.name,
+        reply: readReply(stanza, body),
       };
     }
     case 'presence': {

@@ -278,4 +278,14 @@ GO
       CREATE INDEX relayed_by_xmpp_id ON relayed (chat_id, xmpp_id);
 `,
   },
+  {
+    version: 4,
+    name: 'outbox replies (XEP-0461 -> Teams quote)',
+    sqlite: `
+      ALTER TABLE outbox ADD COLUMN reply_to_teams_id TEXT;
+`,
+    mssql: `
+      ALTER TABLE outbox ADD reply_to_teams_id NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NULL;
+`,
+  },
 ];

@@ -228,7 +228,7 @@ export function splitBatches(script: string): string[] {
 }
 
 const OUTBOX_COLUMNS = `id, teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state, attempts,
-       next_attempt_at, last_error, teams_message_id, sending_since`;
+       next_attempt_at, last_error, teams_message_id, sending_since, reply_to_teams_id`;
 const PAIR_COLUMNS = 'teams_user_id, remote_jid, chat_id, sub_from, sub_to, sub_to_pending';
 const INBOX_COLUMNS = 'id, dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at';
 const SUBSCRIPTION_COLUMNS = 'id, purpose, resource, change_type, owner_user_id, client_state, expires_at';
@@ -297,9 +297,9 @@ COMMIT TRANSACTION;`,
   // statement ends, so a second node with the same dedup key waits, then finds the row. OUTPUT returns the new row
   // in the same round trip (the outbox has no triggers, which OUTPUT without INTO would forbid).
   enqueueOutbound: `INSERT INTO outbox (teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state,
-                    attempts, next_attempt_at, created_at)
+                    attempts, next_attempt_at, created_at, reply_to_teams_id)
 OUTPUT INSERTED.*
-SELECT @teams_user_id, @remote_jid, @dedup_key, @sender, @stanza_id, @receipt_requested, @body, N'pending', 0, @now, @now
+SELECT @teams_user_id, @remote_jid, @dedup_key, @sender, @stanza_id, @receipt_requested, @body, N'pending', 0, @now, @now, @reply_to_teams_id
  WHERE @dedup_key IS NULL
     OR NOT EXISTS (SELECT 1 FROM outbox WITH (UPDLOCK, HOLDLOCK) WHERE dedup_key = @dedup_key)`,
   outboxByDedupKey: `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE dedup_key = @dedup_key`,
@@ -428,6 +428,7 @@ function toOutbox(r: Row): OutboxRow {
     lastError: optStr(r.last_error),
     teamsMessageId: optStr(r.teams_message_id),
     sendingSince: optNum(r.sending_since),
+    replyToTeamsId: optStr(r.reply_to_teams_id),
   };
 }
 
@@ -700,6 +701,7 @@ export class MssqlStore implements Store {
       receipt_requested: bit(m.receiptRequested),
       body: nvarcharMax(m.body),
       now: bigint(now),
+      reply_to_teams_id: nvarchar(m.replyToTeamsId),
     };
     try {
       const inserted = (await this.query('enqueueOutbound', params)).recordset[0];

@@ -61,6 +61,7 @@ function toOutbox(r: Row): OutboxRow {
     lastError: optStr(r.last_error),
     teamsMessageId: optStr(r.teams_message_id),
     sendingSince: r.sending_since === null || r.sending_since === undefined ? undefined : Number(r.sending_since),
+    replyToTeamsId: optStr(r.reply_to_teams_id),
   };
 }
 
@@ -312,10 +313,10 @@ export class SqliteStore implements Store {
     const info = this.db
       .prepare(
         `INSERT INTO outbox (teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state,
-                             attempts, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+                             attempts, next_attempt_at, created_at, reply_to_teams_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
       )
-      .run(m.teamsUserId, m.remoteJid, m.dedupKey ?? null, m.sender, m.stanzaId ?? null, m.receiptRequested ? 1 : 0, m.body, now, now);
+      .run(m.teamsUserId, m.remoteJid, m.dedupKey ?? null, m.sender, m.stanzaId ?? null, m.receiptRequested ? 1 : 0, m.body, now, now, m.replyToTeamsId ?? null);
     return { row: toOutbox(this.db.prepare('SELECT * FROM outbox WHERE id = ?').get(info.lastInsertRowid) as Row), inserted: true };
   }
 

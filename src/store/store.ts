@@ -37,6 +37,8 @@ export interface OutboundMessage extends PairKey {
   readonly stanzaId: string | undefined;
   readonly receiptRequested: boolean;
   readonly body: string;
+  /** XEP-0461: the Teams id of the message this one replies to (posted as a Teams quote). */
+  readonly replyToTeamsId?: string | undefined;
 }
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';

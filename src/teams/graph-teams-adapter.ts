@@ -271,6 +271,17 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
     return m.id;
   }
 
+  async replyWithQuote(puppet: Puppet, chatId: string, quotedId: string, html: string): Promise<string> {
+    const m = (await this.call('post the reply to Teams', () =>
+      this.posts.schedule(() =>
+        this.as(puppet)
+          .api(`/chats/${encodeURIComponent(chatId)}/messages/replyWithQuote`)
+          .post({ messageIds: [quotedId], replyMessage: { body: { contentType: 'html', content: html } } }) as Promise<unknown>,
+      ),
+    )) as { id: string };
+    return m.id;
+  }
+
   async getMessage(puppet: Puppet, chatId: string, messageId: string): Promise<TeamsChatMessage> {
     const m = (await this.call('read a Teams message', () =>
       this.as(puppet).api(`/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}`).get(),

@@ -61,6 +61,8 @@ export interface TeamsPort {
   ensureChat(puppet: Puppet, teamsUserId: string): Promise<string>;
   /** Posts as the puppet; resolves with the Teams message id once Graph accepted it. */
   sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string>;
+  /** Posts as a reply quoting `quotedId` (https://learn.microsoft.com/en-us/graph/api/chatmessage-replywithquote). */
+  replyWithQuote(puppet: Puppet, chatId: string, quotedId: string, html: string): Promise<string>;
   getMessage(puppet: Puppet, chatId: string, messageId: string): Promise<TeamsChatMessage>;
   editMessage(puppet: Puppet, chatId: string, messageId: string, html: string): Promise<void>;
   softDeleteMessage(puppet: Puppet, chatId: string, messageId: string): Promise<void>;

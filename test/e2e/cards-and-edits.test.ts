@@ -123,6 +123,22 @@ describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, ()
     assert.equal(reply.getChild('x', 'jabber:x:oob')?.getChildText('url'), 'https://contoso.sharepoint.com/sites/j5/agenda.docx');
   });
 
+  it('posts an XEP-0461 reply as a Teams quote of the right message, without the fallback quote', async () => {
+    await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'can you confirm?');
+    const hers = await juliet.waitFor((el) => el.getChildText('body') === 'can you confirm?', 20_000, "Alice's message");
+    const quote = '> can you confirm?\n';
+    const outcome = await sendWithReceipt(
+      'reply-1',
+      `${quote}confirmed`,
+      xml('reply', { xmlns: 'urn:xmpp:reply:0', to: ALICE, id: hers.attrs.id ?? '' }),
+      xml('fallback', { xmlns: 'urn:xmpp:fallback:0', for: 'urn:xmpp:reply:0' }, xml('body', { start: '0', end: String(Array.from(quote).length) })),
+    );
+    assert.ok(outcome.getChild('received', NS_RECEIPTS), outcome.toString());
+    const posted = await eventually(() => messagesOfAlice().find((m) => m.attachments.some((a) => a.contentType === 'messageReference' && a.id === hers.attrs.id)), 10_000, 'the quote in Teams');
+    assert.match(posted.body.content, /confirmed/u);
+    assert.doesNotMatch(posted.body.content, /can you confirm/u);
+  });
+
   it('splits a message too long for one Teams message, with one receipt after the last part', async () => {
     const text = `${'<tag> & '.repeat(1800)}end`; // 14.4 kB of text (under xmpp.maxBodyBytes), 32 kB once HTML-escaped
     const outcome = await sendWithReceipt('long-1', text);

@@ -30,6 +30,20 @@ describe('parsing inbound stanzas', () => {
     assert.equal(m.originId, 'o1');
     assert.equal(m.from.resource, 'balcony');
   });
+  it('reads an XEP-0461 reply and drops its XEP-0428 fallback quote (code point offsets)', () => {
+    const body = '> 😀 quoted\nthe answer';
+    const m = parseInbound(
+      xml('message', { ...base, type: 'chat', id: 'm2' }, xml('body', {}, body), xml('reply', { xmlns: 'urn:xmpp:reply:0', to: 'alice@teams.x', id: 'orig' }), xml('fallback', { xmlns: 'urn:xmpp:fallback:0', for: 'urn:xmpp:reply:0' }, xml('body', { start: '0', end: '11' }))),
+      limits,
+    );
+    assert.deepEqual(m.kind === 'message' && m.reply, { id: 'orig', to: 'alice@teams.x', body: 'the answer' });
+    const bad = parseInbound(
+      xml('message', { ...base, type: 'chat' }, xml('body', {}, 'abc'), xml('reply', { xmlns: 'urn:xmpp:reply:0', id: 'o' }), xml('fallback', { xmlns: 'urn:xmpp:fallback:0', for: 'urn:xmpp:reply:0' }, xml('body', { start: '2', end: '99' }))),
+      limits,
+    );
+    assert.equal(bad.kind === 'message' && bad.reply?.body, 'abc', 'an out-of-range fallback leaves the body whole');
+  });
+
   it('reads presence show, status and priority', () => {
     const p = parseInbound(xml('presence', base, xml('show', {}, 'dnd'), xml('status', {}, 'busy'), xml('priority', {}, '5')), limits);
     assert.deepEqual(p.kind === 'presence' && [p.type, p.show, p.status, p.priority], ['available', 'dnd', 'busy', 5]);

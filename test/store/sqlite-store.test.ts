@@ -39,9 +39,9 @@ describe('SQLite store specifics', () => {
         c.on('exit', (code) => resolve({ code, out }));
       })),
     );
-    for (const r of runs) assert.deepEqual([r.code, r.out.trim()], [0, '3']);
+    for (const r of runs) assert.deepEqual([r.code, r.out.trim()], [0, '4']);
     const db = new Database(file, { readonly: true });
-    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
+    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     db.close();
   });
 

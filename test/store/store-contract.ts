@@ -28,7 +28,7 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
     });
 
     it('is migrated to the latest schema version', async () => {
-      assert.equal(await s.schemaVersion(), 3);
+      assert.equal(await s.schemaVersion(), 4);
       await s.ping();
     });
 
@@ -62,7 +62,9 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal(again.inserted, false);
       assert.equal(again.row.id, a.row.id);
       const b = await s.enqueueOutbound(msg({ stanzaId: 'b' }), 1002);
-      const c = await s.enqueueOutbound(msg({ stanzaId: 'c' }), 1003);
+      const c = await s.enqueueOutbound(msg({ stanzaId: 'c', replyToTeamsId: 'tm-0' }), 1003);
+      assert.equal(c.row.replyToTeamsId, 'tm-0');
+      assert.equal(b.row.replyToTeamsId, undefined);
       assert.deepEqual((await s.pendingOutbound(key)).map((r) => r.stanzaId), ['a', 'b', 'c']);
       assert.equal(a.row.body, 'Grüße 👋 <b>');
       assert.equal(a.row.sendingSince, undefined);
