@@ -156,6 +156,7 @@ export class Gateway {
       router: { pair: (k, m, e) => this.requireRouter().pair(k, m, e), domain: (d, m, e) => this.requireRouter().domain(d, m, e) },
       subscriptions: this.subscriptions,
       resync: (puppetUserId) => this.resyncPuppet(puppetUserId),
+      profileChanged: (userId) => this.cards.invalidate(userId),
       log: this.log,
       metrics: this.metrics,
       maxAttempts: SETTINGS.inboxMaxAttempts,
@@ -310,6 +311,9 @@ export class Gateway {
   /** After a restart: every puppet's subscriptions exist again (renewed or re-created). */
   private async restoreSubscriptions(): Promise<void> {
     await this.subscriptions.renewDue().catch(() => undefined);
+    await this.subscriptions
+      .ensureUsers()
+      .catch((err: unknown) => this.log.warn('no Graph subscription to profile changes; cards refresh on their TTL only', { error: errorMessage(err) }));
     for (const puppet of await this.store.puppets()) {
       try {
         await this.subscriptions.ensureMessages(puppet);

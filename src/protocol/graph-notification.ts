@@ -7,6 +7,7 @@
 export type NotificationTarget =
   | { readonly kind: 'chatMessage'; readonly chatId: string; readonly messageId: string }
   | { readonly kind: 'presence'; readonly userId: string }
+  | { readonly kind: 'user'; readonly userId: string }
   | { readonly kind: 'unknown'; readonly resource: string };
 
 export interface ParsedNotification {
@@ -54,6 +55,8 @@ export function parseResource(resource: string): NotificationTarget {
   if (presIdx !== -1 && s[presIdx + 1]) return { kind: 'presence', userId: s[presIdx + 1] as string };
   const userIdx = lower.indexOf('users');
   if (userIdx !== -1 && lower[userIdx + 2] === 'presence' && s[userIdx + 1]) return { kind: 'presence', userId: s[userIdx + 1] as string };
+  // A directory change: Users/{id} (https://learn.microsoft.com/en-us/graph/change-notifications-overview).
+  if (userIdx === 0 && s.length === 2 && s[1]) return { kind: 'user', userId: s[1] };
   return { kind: 'unknown', resource };
 }
 

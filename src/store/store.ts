@@ -64,7 +64,7 @@ export interface EnqueueResult {
   readonly inserted: boolean;
 }
 
-export type NotificationKind = 'chatMessage' | 'presence' | 'lifecycle';
+export type NotificationKind = 'chatMessage' | 'presence' | 'user' | 'lifecycle';
 
 export interface InboundNotification {
   readonly dedupKey: string;

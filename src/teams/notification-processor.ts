@@ -21,6 +21,8 @@ export interface NotificationProcessorOptions {
   readonly subscriptions: SubscriptionManager;
   /** Re-sends presence for the pairs of a puppet after notifications may have been missed. */
   readonly resync: (puppetUserId: string) => Promise<void>;
+  /** A Teams user's profile or photo changed: drop her cached card. */
+  readonly profileChanged: (userId: string) => void;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly maxAttempts: number;
@@ -125,6 +127,13 @@ export class NotificationProcessor {
       const presence = await this.o.teams.getPresence(target.userId);
       const outcomes = await Promise.all(pairs.map((p) => this.o.router.pair(p, { type: 'teams-presence', presence }, envelope)));
       return outcomes.find((x) => x.status !== 'done') ?? DONE;
+    }
+    if (target.kind === 'user') {
+      // Her card changed: forget it, and send her presence again so the new XEP-0153 avatar hash reaches XMPP.
+      this.o.profileChanged(target.userId);
+      const pairs = (await this.o.store.pairsOfTeamsUser(target.userId)).filter((p) => p.subFrom);
+      await Promise.all(pairs.map((p) => this.o.router.pair(p, { type: 'resync' }, envelope)));
+      return DONE;
     }
     if (target.kind !== 'chatMessage') {
       log.warn('notification for an unexpected resource ignored', { resource: row.resource });

@@ -23,6 +23,11 @@ export class ProfileCache {
     private readonly maxEntries = 20_000,
   ) {}
 
+  /** Forgets a user's card (her profile or photo changed in Graph). */
+  invalidate(userId: string): void {
+    this.entries.delete(userId);
+  }
+
   card(userId: string): Promise<Card> {
     const hit = this.entries.get(userId);
     if (hit && hit.expires > this.now()) return hit.card;

@@ -19,7 +19,7 @@ import type { Puppet } from './teams-port.js';
 import { lifecycleUrl } from './webhook-server.js';
 
 /** Graph's longest lifetimes per resource (minutes); past 60 a lifecycleNotificationUrl is required. */
-export const MAX_MINUTES = { messages: 4320, presence: 60 } as const;
+export const MAX_MINUTES = { messages: 4320, presence: 60, users: 41760 } as const;
 /** New messages, and edits, reactions and deletes of existing ones. */
 export const MESSAGE_CHANGES = 'created,updated,deleted';
 
@@ -76,7 +76,7 @@ export class SubscriptionManager {
     return (await this.o.store.subscriptions()).find((s) => s.purpose === purpose);
   }
 
-  private async create(kind: Kind, owner: Puppet, resource: string, changeType: string): Promise<GraphSubscriptionRecord> {
+  private async create(kind: Kind, owner: Puppet | undefined, resource: string, changeType: string): Promise<GraphSubscriptionRecord> {
     const minutes = this.minutes(kind);
     const clientState = randomBytes(24).toString('base64url');
     const created = await this.o.api.createSubscription(owner, {
@@ -89,10 +89,10 @@ export class SubscriptionManager {
     });
     const record: GraphSubscriptionRecord = {
       id: created.id,
-      purpose: purposeOf(kind, owner.userId),
+      purpose: purposeOf(kind, owner?.userId ?? 'tenant'),
       resource,
       changeType,
-      ownerUserId: owner.userId,
+      ownerUserId: owner?.userId,
       clientState,
       expiresAt: created.expiresAt,
     };
@@ -113,6 +113,20 @@ export class SubscriptionManager {
         await this.o.store.deleteSubscription(existing.id);
       }
       await this.create('messages', puppet, `/users/${puppet.userId}/chats/getAllMessages`, MESSAGE_CHANGES);
+    });
+  }
+
+  /**
+   * One application subscription to profile changes of the tenant's users, so that cached cards (and the avatar
+   * hash in presence) are refreshed when a profile or photo changes.
+   */
+  ensureUsers(): Promise<void> {
+    const purpose = purposeOf('users', 'tenant');
+    return this.exclusive(purpose, async () => {
+      const existing = await this.find(purpose);
+      if (existing && existing.expiresAt > this.now()) return;
+      if (existing) await this.o.store.deleteSubscription(existing.id);
+      await this.create('users', undefined, '/users', 'updated');
     });
   }
 
@@ -156,7 +170,7 @@ export class SubscriptionManager {
   }
 
   private kindOf(s: GraphSubscriptionRecord): Kind {
-    return s.purpose.startsWith('presence:') ? 'presence' : 'messages';
+    return s.purpose.startsWith('presence:') ? 'presence' : s.purpose.startsWith('users:') ? 'users' : 'messages';
   }
 
   private async renewOne(s: GraphSubscriptionRecord): Promise<void> {
@@ -169,7 +183,7 @@ export class SubscriptionManager {
       await this.o.store.saveSubscription({ ...current, expiresAt: renewed.expiresAt });
       this.o.log.info('Graph subscription renewed', { subscriptionId: current.id, expiresAt: new Date(renewed.expiresAt).toISOString() });
     } catch (err) {
-      if ((err as { status?: number }).status !== 404 || !owner) throw err;
+      if ((err as { status?: number }).status !== 404 || (!owner && current.ownerUserId)) throw err;
       this.o.log.warn('Graph no longer has the subscription; re-creating it', { subscriptionId: current.id });
       await this.o.store.deleteSubscription(current.id);
       await this.create(kind, owner, current.resource, current.changeType);
@@ -197,7 +211,7 @@ export class SubscriptionManager {
       case 'subscriptionRemoved':
         await this.exclusive(s.purpose, async () => {
           await this.o.store.deleteSubscription(s.id);
-          if (owner) await this.create(this.kindOf(s), owner, s.resource, s.changeType);
+          if (owner || !s.ownerUserId) await this.create(this.kindOf(s), owner, s.resource, s.changeType);
         });
         return true;
       case 'missed':

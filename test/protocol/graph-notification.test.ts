@@ -9,6 +9,7 @@ describe('Graph change notification resources', () => {
     ["users('u1')/chats('c1')/messages('m1')", { kind: 'chatMessage', chatId: 'c1', messageId: 'm1' }],
     ["communications/presences('5a1b')", { kind: 'presence', userId: '5a1b' }],
     ['/users/5a1b/presence', { kind: 'presence', userId: '5a1b' }],
+    ['Users/8a2b-11', { kind: 'user', userId: '8a2b-11' }],
     ['/teams/x/channels/y', { kind: 'unknown', resource: '/teams/x/channels/y' }],
   ];
   for (const [resource, expected] of table) it(resource, () => assert.deepEqual(parseResource(resource), expected));

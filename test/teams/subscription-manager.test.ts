@@ -86,6 +86,17 @@ describe('Graph subscription upkeep', () => {
     assert.equal((await store.subscriptions()).length, 0);
   });
 
+  it("keeps one application subscription to the tenant's user profiles", async () => {
+    const now = { t: 1_000_000 };
+    const { api, m, store } = setup(now);
+    await m.ensureUsers();
+    await m.ensureUsers();
+    assert.deepEqual(api.calls, ['create undefined /users lifecycle']);
+    const [s] = await store.subscriptions();
+    assert.deepEqual([s?.purpose, s?.ownerUserId, s?.changeType], ['users:tenant', undefined, 'updated']);
+    assert.equal(s?.expiresAt, now.t + 4320 * 60_000); // the configured lifetime, under the users maximum
+  });
+
   it('answers lifecycle events: reauthorize, re-create after removal, resync after missed', async () => {
     const now = { t: 1_000_000 };
     const { api, m, store } = setup(now);
