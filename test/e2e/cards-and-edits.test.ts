@@ -61,6 +61,22 @@ describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, ()
     assert.equal(p.getChild('x', 'vcard-temp:x:update')?.getChildText('photo'), createHash('sha1').update(PHOTO).digest('hex'));
   });
 
+  it('refreshes her card and avatar hash when Graph reports a profile or photo change', async () => {
+    const newPhoto = Buffer.from('ffd8ffe000104a46494600010100000100010000aaaaffd9', 'hex');
+    f.emulator.setPhoto(ALICE_UPN, newPhoto);
+    const hash = createHash('sha1').update(newPhoto).digest('hex');
+    await juliet.waitFor(
+      (el) => el.name === 'presence' && el.attrs.from?.startsWith(ALICE) === true && el.getChild('x', 'vcard-temp:x:update')?.getChildText('photo') === hash,
+      20_000,
+      'presence with the new avatar hash',
+    );
+    f.emulator.updateUser(ALICE_UPN, { jobTitle: 'Chief liaison officer' });
+    await eventually(async () => {
+      const r = await juliet.iq(ALICE, 'get', xml('vCard', { xmlns: NS_VCARD }));
+      return r.getChild('vCard', NS_VCARD)?.getChildText('TITLE') === 'Chief liaison officer' ? true : undefined;
+    }, 20_000, 'the new title in her card');
+  });
+
   it('relays a correction and a retraction of an XMPP message to Teams as an edit and a delete', async () => {
     assert.ok((await sendWithReceipt('e1', 'teh first draft')).getChild('received', NS_RECEIPTS));
     const original = await eventually(() => byText('teh first draft'), 10_000, 'the message in Teams');

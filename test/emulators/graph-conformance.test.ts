@@ -633,6 +633,78 @@ describe('Graph + Entra ID emulator conformance', () => {
       const notOwn = await graphError(alice.api(`/users/${userId('bob@contoso.example')}/presence/setUserPreferredPresence`).post({ availability: 'Away', activity: 'Away' }));
       assert.equal(notOwn.statusCode, 403);
     });
+
+    it('notifies a /users subscription (app User.Read.All) of profile and photo changes as updated Users/{id}', async () => {
+      const reader = client(new ClientSecretCredential(TENANT, NO_GROUP_APP, 'no-group-secret', opts));
+      const carolId = userId('carol@contoso.example');
+      const sub = (await reader.api('/subscriptions').post({
+        changeType: 'updated',
+        notificationUrl: hooks.url('users'),
+        resource: '/users',
+        expirationDateTime: inMinutes(41_000),
+        clientState: 'users-state',
+      })) as { id: string; resource: string; expirationDateTime: string; lifecycleNotificationUrl: string | null };
+      assert.equal(sub.resource, '/users');
+      assert.equal(sub.lifecycleNotificationUrl, null, 'no lifecycleNotificationUrl is needed past an hour');
+      const aliceSub = (await reader.api('/subscriptions').post({
+        changeType: 'updated,deleted',
+        notificationUrl: hooks.url('users-alice'),
+        resource: `users/${ALICE_ID}`,
+        expirationDateTime: inMinutes(60),
+        clientState: 'alice-state',
+      })) as { id: string };
+
+      const expectUpdated = (collection: unknown, id: string, subscriptionId: string, clientState: string) => {
+        const [n] = parseNotificationCollection(collection);
+        assert.deepEqual(n?.target, { kind: 'user', userId: id });
+        const item = (collection as { value: Record<string, unknown>[] }).value[0] ?? {};
+        assert.deepEqual(Object.keys(item).sort(), ['changeType', 'clientState', 'resource', 'resourceData', 'subscriptionExpirationDateTime', 'subscriptionId', 'tenantId']);
+        assert.equal(item.subscriptionId, subscriptionId);
+        assert.equal(item.changeType, 'updated');
+        assert.equal(item.resource, `Users/${id}`);
+        assert.deepEqual(item.resourceData, { '@odata.type': '#Microsoft.Graph.User', '@odata.id': `Users/${id}`, id });
+        assert.equal(item.clientState, clientState);
+        assert.equal(item.tenantId, TENANT);
+        assert.match(String(item.subscriptionExpirationDateTime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$/u);
+      };
+
+      em.setPhoto('carol@contoso.example', NEW_JPEG);
+      expectUpdated((await hooks.waitFor('users', 1))[0], carolId, sub.id, 'users-state');
+      const updated = em.updateUser('carol@contoso.example', { jobTitle: 'Support lead', department: 'Support', businessPhones: ['+1 555 0300'] });
+      assert.deepEqual([updated.jobTitle, updated.department, updated.businessPhones], ['Support lead', 'Support', ['+1 555 0300']]);
+      expectUpdated((await hooks.waitFor('users', 2))[1], carolId, sub.id, 'users-state');
+      const read = (await app.api(`/users/${carolId}`).select(['jobTitle', 'department']).get()) as Record<string, unknown>;
+      assert.deepEqual([read.jobTitle, read.department], ['Support lead', 'Support']);
+      // Graph's own writes notify too: PATCH /users/{id} and PUT .../photo/$value.
+      await app.api(`/users/${carolId}`).patch({ officeLocation: 'C3' });
+      await app.api(`/users/${carolId}/photo/$value`).header('Content-Type', 'image/jpeg').put(DAN_JPEG);
+      const all = await hooks.waitFor('users', 4);
+      for (const c of all.slice(2)) expectUpdated(c, carolId, sub.id, 'users-state');
+      em.setPhoto('carol@contoso.example', undefined);
+      await hooks.waitFor('users', 5);
+      assert.equal(hooks.received.get('users-alice'), undefined, "a /users/{id} subscription is not told of another user's changes");
+      em.updateUser(ALICE_ID, { mobilePhone: '+1 555 0400' });
+      expectUpdated((await hooks.waitFor('users-alice', 1))[0], ALICE_ID, aliceSub.id, 'alice-state');
+      await waitUntil('the /users notifications were delivered', () => em.deliveries().filter((d) => d.subscriptionId === sub.id && d.status === 202).length === 6);
+
+      const tooLong = await graphError(
+        reader.api('/subscriptions').post({ changeType: 'updated', notificationUrl: hooks.url('users2'), resource: 'users', expirationDateTime: inMinutes(41_770), clientState: 'x' }),
+      );
+      assert.equal(tooLong.statusCode, 400);
+      assert.equal(tooLong.message, 'Subscription expiration can only be 41760 minutes in the future.');
+      const renew = await graphError(reader.api(`/subscriptions/${sub.id}`).patch({ expirationDateTime: inMinutes(41_770) }));
+      assert.equal(renew.statusCode, 400);
+      const created = await graphError(
+        reader.api('/subscriptions').post({ changeType: 'created', notificationUrl: hooks.url('users2'), resource: '/users', expirationDateTime: inMinutes(60), clientState: 'x' }),
+      );
+      assert.equal(created.statusCode, 400);
+      const noPermission = await graphError(
+        userClient(READER_APP, 'alice@contoso.example', 'Alice-pass-1')
+          .api('/subscriptions')
+          .post({ changeType: 'updated', notificationUrl: hooks.url('users2'), resource: '/users', expirationDateTime: inMinutes(60), clientState: 'x' }),
+      );
+      assert.equal(noPermission.statusCode, 403);
+    });
   });
 
   describe('contact cards: profiles and photos', () => {

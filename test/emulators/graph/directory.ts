@@ -141,6 +141,7 @@ export class Directory {
   private readonly users = new Map<string, DirectoryUser>();
   private readonly groups = new Map<string, DirectoryGroup>();
   private readonly verifiedDomains: Set<string>;
+  private readonly listeners: ((user: DirectoryUser) => void)[] = [];
 
   constructor(users: readonly EmulatedUser[], groups: readonly EmulatedGroup[], verifiedDomains: readonly string[]) {
     this.verifiedDomains = new Set(verifiedDomains.map((d) => d.toLowerCase()));
@@ -185,6 +186,19 @@ export class Directory {
     if (this.byUpn(user.userPrincipalName)) throw new Error(`duplicate user ${user.userPrincipalName}`);
     this.users.set(user.id.toLowerCase(), user);
     return user;
+  }
+
+  /**
+   * Called after a user was created (POST /users) or its profile changed (PATCH /users/{id}): change notifications.
+   * Learn: "Creation and soft-deletion of users also trigger the updated changeType"
+   * (https://learn.microsoft.com/en-us/graph/change-notifications-overview#supported-resources).
+   */
+  onUserChange(listener: (user: DirectoryUser) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(user: DirectoryUser): void {
+    for (const l of this.listeners) l(user);
   }
 
   all(): DirectoryUser[] {
@@ -278,6 +292,7 @@ export class Directory {
       aboutMe: null,
     };
     this.users.set(user.id.toLowerCase(), user);
+    this.emit(user);
     return user;
   }
 
@@ -312,6 +327,7 @@ export class Directory {
     if (!current) throw faults.directoryNotFound(target.id);
     const user = { ...current, ...changes } as DirectoryUser;
     this.users.set(user.id.toLowerCase(), user);
+    this.emit(user);
     return user;
   }
 

@@ -76,6 +76,8 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
   });
   subscriptions = subs;
   chats.onChange((change, chat, m) => subs.messageChanged(change, chat, m));
+  directory.onUserChange((u) => subs.userChanged(u.id));
+  photos.onChange((userId) => subs.userChanged(userId));
   const throttle = new Throttle();
   const identity = new IdentityEndpoints({ tenantId: o.tenantId, url, apps: o.apps, directory, tokens, signer });
   const graph = new GraphRouter(
@@ -106,6 +108,25 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
   };
   const notDeleted = (m: StoredMessage): void => {
     if (m.deletedMs !== null) throw new Error(`message ${m.id} has been deleted`);
+  };
+
+  /** The emulator API's view of a user. */
+  const userView = (u: DirectoryUser): EmulatedUser & { id: string } => {
+    const out: EmulatedUser & { id: string } = { id: u.id, userPrincipalName: u.userPrincipalName, displayName: u.displayName };
+    if (u.password !== undefined) out.password = u.password;
+    if (u.givenName !== null) out.givenName = u.givenName;
+    if (u.surname !== null) out.surname = u.surname;
+    if (u.jobTitle !== null) out.jobTitle = u.jobTitle;
+    if (u.mail !== null) out.mail = u.mail;
+    if (u.companyName !== null) out.companyName = u.companyName;
+    if (u.department !== null) out.department = u.department;
+    if (u.officeLocation !== null) out.officeLocation = u.officeLocation;
+    if (u.mobilePhone !== null) out.mobilePhone = u.mobilePhone;
+    if (u.businessPhones.length > 0) out.businessPhones = [...u.businessPhones];
+    if (u.aboutMe !== null) out.aboutMe = u.aboutMe;
+    const photo = photos.get(u.id);
+    if (photo) out.photo = Buffer.from(photo.bytes);
+    return out;
   };
 
   const emulator: GraphEmulator & ControlTarget = {
@@ -180,22 +201,16 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     chatsOf: (user) => chats.chatsOf(directory.resolve(user).id).map((c) => chats.view(c)),
     user: (userOrUpn) => {
       const u = directory.find(userOrUpn);
-      if (!u) return undefined;
-      const out: EmulatedUser & { id: string } = { id: u.id, userPrincipalName: u.userPrincipalName, displayName: u.displayName };
-      if (u.password !== undefined) out.password = u.password;
-      if (u.givenName !== null) out.givenName = u.givenName;
-      if (u.surname !== null) out.surname = u.surname;
-      if (u.jobTitle !== null) out.jobTitle = u.jobTitle;
-      if (u.mail !== null) out.mail = u.mail;
-      if (u.companyName !== null) out.companyName = u.companyName;
-      if (u.department !== null) out.department = u.department;
-      if (u.officeLocation !== null) out.officeLocation = u.officeLocation;
-      if (u.mobilePhone !== null) out.mobilePhone = u.mobilePhone;
-      if (u.businessPhones.length > 0) out.businessPhones = [...u.businessPhones];
-      if (u.aboutMe !== null) out.aboutMe = u.aboutMe;
-      const photo = photos.get(u.id);
-      if (photo) out.photo = Buffer.from(photo.bytes);
-      return out;
+      return u ? userView(u) : undefined;
+    },
+    updateUser: (user, fields) => {
+      const u = directory.resolve(user);
+      const body: Record<string, unknown> = {};
+      for (const k of ['displayName', 'jobTitle', 'department', 'officeLocation', 'mobilePhone', 'businessPhones'] as const) {
+        if (fields[k] !== undefined) body[k] = fields[k];
+      }
+      // As PATCH /users/{id} by an administrator: the same validation, and the same change notifications.
+      return userView(directory.update(u, body));
     },
     groupMembers: (groupId) => directory.groupMembers(groupId),
     addGroupMember: (groupId, member) => directory.addMember(groupId, member),

@@ -244,6 +244,19 @@ export const PERMISSIONS = {
     delegated: ['Presence.Read.All'],
     application: 'unsupported',
   },
+  /**
+   * Subscription to /users or /users/{id}. Learn's table names User.Read.All for delegated (work or school account)
+   * and application tokens alike ("Creating a subscription requires read scope to the resource"; the table gives the
+   * least privileged permission). The higher privileged permissions that read every user (user-get's table:
+   * User.ReadWrite.All, Directory.Read.All, Directory.ReadWrite.All) are accepted too. Learn documents no refusal
+   * shape for it; the directory one is used.
+   */
+  'subscription.users': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions#permissions',
+    style: 'directory',
+    delegated: ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+    application: ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+  },
 } as const satisfies Record<string, PermissionRule>;
 
 export type Operation = keyof typeof PERMISSIONS;

@@ -21,6 +21,12 @@ export interface StoredPhoto {
 
 export class PhotoStore {
   private readonly photos = new Map<string, StoredPhoto>();
+  private readonly listeners: ((userId: string) => void)[] = [];
+
+  /** Called after a user's photo was set or removed (a profile change: change notifications). */
+  onChange(listener: (userId: string) => void): void {
+    this.listeners.push(listener);
+  }
 
   get(userId: string): StoredPhoto | undefined {
     return this.photos.get(userId.toLowerCase());
@@ -30,11 +36,12 @@ export class PhotoStore {
   set(userId: string, bytes: Buffer | undefined, contentType = sniff(bytes)): void {
     if (bytes === undefined) {
       this.photos.delete(userId.toLowerCase());
-      return;
+    } else {
+      const copy = Buffer.from(bytes);
+      const etag = `"${createHash('sha256').update(copy).digest('hex').slice(0, 8).toUpperCase()}"`;
+      this.photos.set(userId.toLowerCase(), { bytes: copy, contentType, etag });
     }
-    const copy = Buffer.from(bytes);
-    const etag = `"${createHash('sha256').update(copy).digest('hex').slice(0, 8).toUpperCase()}"`;
-    this.photos.set(userId.toLowerCase(), { bytes: copy, contentType, etag });
+    for (const l of this.listeners) l(userId);
   }
 }
 

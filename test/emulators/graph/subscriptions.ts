@@ -4,13 +4,18 @@
  * - /users/{id}/chats/getAllMessages and /chats/{id}/messages (chatMessage; created/updated/deleted;
  *   https://learn.microsoft.com/en-us/graph/teams-changenotifications-chatmessage),
  * - /communications/presences/{id} and /communications/presences?$filter=id in ('a','b') (presence; updated only;
- *   at most 650 ids; https://learn.microsoft.com/en-us/graph/changenotifications-for-presence).
+ *   at most 650 ids; https://learn.microsoft.com/en-us/graph/changenotifications-for-presence),
+ * - /users and /users/{id} (user; updated and deleted: "User and group change notifications support updated and
+ *   deleted changeType", https://learn.microsoft.com/en-us/graph/api/resources/subscription; "Creation and
+ *   soft-deletion of users also trigger the updated changeType",
+ *   https://learn.microsoft.com/en-us/graph/change-notifications-overview#supported-resources).
  * Creation validates as Graph does, including the endpoint validation handshake
  * (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks#notification-endpoint-validation):
  * POST {url}?validationToken={token}, expecting 200, text/plain and the decoded token back within 10 seconds —
  * for the notificationUrl and for the lifecycleNotificationUrl alike.
  * Lifetimes: chatMessage at most 4320 minutes, and past 60 minutes only with a lifecycleNotificationUrl; presence
- * at most 60 minutes (https://learn.microsoft.com/en-us/graph/api/resources/subscription#subscription-lifetime).
+ * at most 60 minutes; user ("user, group, other directory resources") at most 41,760 minutes, "under 29 days"
+ * (https://learn.microsoft.com/en-us/graph/change-notifications-overview#subscription-lifetime).
  * Expired subscriptions are deleted and deliver nothing.
  */
 import { randomUUID } from 'node:crypto';
@@ -27,7 +32,9 @@ import type { EmulatedSubscription, LifecycleEvent } from './types.js';
 export type SubscriptionTarget =
   | { readonly kind: 'userChats'; readonly userId: string }
   | { readonly kind: 'chatMessages'; readonly chatId: string }
-  | { readonly kind: 'presence'; readonly userIds: readonly string[] };
+  | { readonly kind: 'presence'; readonly userIds: readonly string[] }
+  /** userId undefined: every user (/users). */
+  | { readonly kind: 'users'; readonly userId: string | undefined };
 
 interface StoredSubscription {
   readonly id: string;
@@ -45,7 +52,7 @@ interface StoredSubscription {
   readonly ownerUserId: string | undefined;
 }
 
-const MAX_MINUTES = { chatMessage: 4320, presence: 60 } as const;
+const MAX_MINUTES = { chatMessage: 4320, presence: 60, users: 41_760 } as const;
 const MAX_PRESENCE_IDS = 650;
 
 export interface SubscriptionServiceOptions {
@@ -99,6 +106,7 @@ export function parseResource(resource: string): SubscriptionTarget | undefined 
     return { kind: 'userChats', userId: segs[1] as string };
   }
   if (segs.length === 3 && lower[0] === 'chats' && lower[2] === 'messages') return { kind: 'chatMessages', chatId: segs[1] as string };
+  if (lower[0] === 'users' && q === -1 && (segs.length === 1 || (segs.length === 2 && segs[1] !== ''))) return { kind: 'users', userId: segs[1] };
   if (lower[0] === 'communications' && lower[1] === 'presences') {
     if (segs.length === 3) return { kind: 'presence', userIds: [segs[2] as string] };
     const filter = query.get('$filter');
@@ -211,10 +219,11 @@ export class SubscriptionService {
     if (Number.isNaN(at)) throw faults.badRequest("The 'expirationDateTime' property is required and must be a date and time.");
     const now = Date.now();
     if (at <= now) throw new GraphFault(400, 'ExtensionError', 'Subscription expiration must be in the future.');
-    const max = target.kind === 'presence' ? MAX_MINUTES.presence : MAX_MINUTES.chatMessage;
+    const max = target.kind === 'presence' ? MAX_MINUTES.presence : target.kind === 'users' ? MAX_MINUTES.users : MAX_MINUTES.chatMessage;
     // A little grace, as a client computes "now + max" a moment before Graph receives it.
     if (at > now + max * 60_000 + 60_000) throw new GraphFault(400, 'ExtensionError', `Subscription expiration can only be ${max} minutes in the future.`);
-    if (target.kind !== 'presence' && lifecycleUrl === null && at > now + 60 * 60_000 + 60_000) {
+    // The lifecycleNotificationUrl rule is Teams' (chatMessage); presence and user subscriptions do without.
+    if ((target.kind === 'userChats' || target.kind === 'chatMessages') && lifecycleUrl === null && at > now + 60 * 60_000 + 60_000) {
       throw faults.badRequest(
         'lifecycleNotificationUrl is a required property for subscription creation on this resource when the expirationDateTime value is set to greater than 1 hour.',
       );
@@ -225,9 +234,17 @@ export class SubscriptionService {
   /** The permission and membership checks of a resource, for the token creating or renewing a subscription. */
   private authorizeTarget(auth: AuthContext, target: SubscriptionTarget): void {
     const op: Operation =
-      target.kind === 'userChats' ? 'subscription.userChatMessages' : target.kind === 'chatMessages' ? 'subscription.chatMessages' : 'subscription.presence';
+      target.kind === 'userChats'
+        ? 'subscription.userChatMessages'
+        : target.kind === 'chatMessages'
+          ? 'subscription.chatMessages'
+          : target.kind === 'users'
+            ? 'subscription.users'
+            : 'subscription.presence';
     authorize(op, auth);
-    if (target.kind === 'userChats') {
+    if (target.kind === 'users') {
+      if (target.userId !== undefined && !this.o.directory.find(target.userId)) throw faults.directoryNotFound(target.userId);
+    } else if (target.kind === 'userChats') {
       const user = this.o.directory.find(target.userId);
       if (!user) throw faults.directoryNotFound(target.userId);
       if (auth.kind === 'delegated' && user.id.toLowerCase() !== auth.userId?.toLowerCase()) {
@@ -251,13 +268,14 @@ export class SubscriptionService {
     if (typeof b.resource !== 'string' || b.resource === '') throw faults.badRequest("The 'resource' property is required.");
     if (typeof b.changeType !== 'string' || b.changeType === '') throw faults.badRequest("The 'changeType' property is required.");
     const target = parseResource(b.resource);
-    if (!target) throw faults.badRequest(`Resource '${b.resource}' is not supported by the Graph emulator (it supports chat messages and presence).`);
+    if (!target) throw faults.badRequest(`Resource '${b.resource}' is not supported by the Graph emulator (it supports chat messages, presence and users).`);
     this.authorizeTarget(auth, target);
     const changeTypes = new Set(b.changeType.split(',').map((s) => s.trim().toLowerCase()));
     // chatMessage: "subscribe to changes (create, update, and delete) to messages in a channel or chat"
     // (https://learn.microsoft.com/en-us/graph/teams-changenotifications-chatmessage), in any combination
     // ("created,updated,deleted"); presence: updated only.
-    const allowed = target.kind === 'presence' ? ['updated'] : ['created', 'updated', 'deleted'];
+    // users: updated and deleted (see the header).
+    const allowed = target.kind === 'presence' ? ['updated'] : target.kind === 'users' ? ['updated', 'deleted'] : ['created', 'updated', 'deleted'];
     for (const c of changeTypes) {
       if (!allowed.includes(c)) throw faults.badRequest(`ChangeType '${c}' is not supported for resource '${b.resource}'; supported: ${allowed.join(', ')}.`);
     }
@@ -392,6 +410,31 @@ export class SubscriptionService {
         resource: `communications/presences/${userId}`,
         resourceData: { '@odata.id': `users/${userId}/presence`, '@odata.type': '#microsoft.graph.presence', id: userId },
         organizationId: this.o.tenantId,
+      });
+    }
+  }
+
+  /**
+   * A user was created or its profile changed (PATCH /users/{id}, its photo, or the emulator API): an 'updated'
+   * notification (basic, no resource data) to every subscription on /users, or on /users/{that user}, whose
+   * changeType includes updated. Learn publishes no user payload example; the emulator writes resource and
+   * @odata.id "Users/{id}" and @odata.type "#Microsoft.Graph.User", in the casing of Learn's only webhook example
+   * ("#Microsoft.Graph.Message", "Users/{id}/Messages/{id}",
+   * https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks#change-notification-example).
+   * Fields Graph may add for directory objects (organizationId, sequenceNumber) are not written: Learn does not
+   * document them.
+   */
+  userChanged(userId: string): void {
+    const user = this.o.directory.byId(userId);
+    if (!user) return;
+    for (const s of this.live()) {
+      const t = s.target;
+      if (t.kind !== 'users' || !s.changeTypes.has('updated')) continue;
+      if (t.userId !== undefined && this.o.directory.find(t.userId)?.id.toLowerCase() !== user.id.toLowerCase()) continue;
+      this.notify(s, {
+        changeType: 'updated',
+        resource: `Users/${user.id}`,
+        resourceData: { '@odata.type': '#Microsoft.Graph.User', '@odata.id': `Users/${user.id}`, id: user.id },
       });
     }
   }

@@ -38,6 +38,16 @@ export interface EmulatedUser {
   photo?: Buffer;
 }
 
+/** The profile fields updateUser changes; undefined leaves one as it is. */
+export interface EmulatedProfileFields {
+  displayName?: string;
+  jobTitle?: string | null;
+  department?: string | null;
+  officeLocation?: string | null;
+  mobilePhone?: string | null;
+  businessPhones?: string[] | null;
+}
+
 export interface EmulatedGroup {
   id: string;
   displayName: string;
@@ -213,9 +223,15 @@ export interface GraphEmulator {
   deleteAs(user: string, chat: string | undefined, messageId: string): Promise<EmulatedMessage>;
   reactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
   unreactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
-  /** Sets (or with undefined removes) a user's profile photo. */
+  /** Sets (or with undefined removes) a user's profile photo; notifies user subscriptions ('updated'). */
   setPhoto(user: string, jpeg: Buffer | undefined): void;
   user(userOrUpn: string): (EmulatedUser & { id: string }) | undefined;
+  /**
+   * Changes a user's profile as an administrator would (PATCH /users/{id}: the same validation, null clears a field
+   * but displayName, businessPhones holds at most one number) and notifies user subscriptions ('updated', see
+   * subscriptions.ts). setPhoto and Graph's PATCH /users/{id} and PUT .../photo/$value notify the same way.
+   */
+  updateUser(user: string, fields: EmulatedProfileFields): EmulatedUser & { id: string };
   /** Direct members' object ids (users and groups) in the order added; undefined for an unknown group. */
   groupMembers(groupId: string): string[] | undefined;
   /**
