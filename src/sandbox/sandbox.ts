@@ -73,6 +73,7 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
         },
       ],
       users: DEMO.teamsUsers.map((u) => ({ ...u })),
+      groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }],
     });
     stops.push(() => emulator.close());
 
@@ -83,6 +84,7 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
       c2sPort: o.c2sPort,
       componentPort: o.componentPort,
       users: DEMO.xmppUsers,
+      extraHosts: [{ vhost: DEMO.strangerDomain, users: DEMO.strangerUsers }],
     });
     stops.push(() => prosody.stop());
 
@@ -93,6 +95,12 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
       webhookPort,
       adminPort,
       sqlitePath: join(dir, 'gateway.sqlite'),
+      // Deny by default: one XMPP domain; Teams users by name and (Bob) by group; Eve is left out on purpose.
+      policy: {
+        domains: [DEMO.xmppDomain],
+        users: DEMO.teamsUsers.map((u) => u.userPrincipalName).filter((u) => u !== 'eve.internal@contoso.example' && !(DEMO.liaisonGroup.members as readonly string[]).includes(u)),
+        groups: [DEMO.liaisonGroup.id],
+      },
     });
     const logPath = join(dir, 'gateway.log');
     const logFile = createWriteStream(logPath, { flags: 'a' });
@@ -121,7 +129,9 @@ ${DEMO.xmppUsers.map((u) => `  ${u.user}@${DEMO.xmppDomain}   password ${u.passw
   e.g. with any XMPP client (Gajim, Dino, profanity: server 127.0.0.1 port ${o.c2sPort}, allow plaintext).
 
 Teams users, as XMPP contacts (add them to the roster to see their presence):
-${teamsJids.map((j) => `  ${j}`).join('\n')}
+${teamsJids.filter((j) => !j.startsWith('eve.')).map((j) => `  ${j}`).join('\n')}
+  (eve.internal@${DEMO.componentDomain} exists in Teams but is not whitelisted: she looks nonexistent from XMPP;
+   ${DEMO.strangerUsers[0]?.user}@${DEMO.strangerDomain}, password ${DEMO.strangerUsers[0]?.password}, is on a domain outside the whitelist: everything it sends is refused.)
   (a UPN outside ${DEMO.teamsDomain}, or with characters a JID forbids, is escaped by XEP-0106, e.g. ${escapeLocalpart("o'brien")})
 
 Act as a Teams user (Graph emulator at ${emulator.url}):
@@ -130,6 +140,7 @@ Act as a Teams user (Graph emulator at ${emulator.url}):
   ${cli} presence alice.smith@contoso.example Busy InACall
   ${cli} presence alice.smith@contoso.example        # what Teams shows for her (or for an XMPP user's account)
   ${cli} users
+  node ${rel(MAIN)} whitelist add domain ${DEMO.strangerDomain} --config ${rel(configPath)}   # let ${DEMO.strangerDomain} in, no restart
 
 Gateway node: metrics http://127.0.0.1:${adminPort}/metrics, health /healthz, logs ${rel(logPath)}, config ${rel(configPath)}
 `);
