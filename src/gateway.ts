@@ -291,7 +291,7 @@ export class Gateway {
     this.pruner = setInterval(() => void this.prune(), c.store.retention.pruneIntervalMinutes * 60_000);
     this.pruner.unref();
     void this.prune();
-    void this.restoreSubscriptions();
+    void this.restoreSubscriptions().catch((err: unknown) => this.log.warn('restoring Graph subscriptions failed; the renewal pass retries', { error: errorMessage(err) }));
     await this.link.start();
     this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion() });
   }

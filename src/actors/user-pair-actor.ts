@@ -158,6 +158,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     this.puppet = await this.d.store.getPuppet(this.key.remoteJid);
     // Messages accepted before a restart or a move wait in the outbox: deliver them in order.
     if ((await this.d.store.pendingOutbound(this.key)).length > 0) this.self({ type: 'drain' });
+    // Presence is not stored: after a restart (or a crash) it is learnt again by a probe (RFC 6121 §4.3).
+    if (this.pair.subTo) this.self({ type: 'resync' });
   }
 
   async passivate(): Promise<void> {
@@ -202,7 +204,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     const body = (quoted ? msg.reply?.body : msg.body) ?? '';
     if (body.trim() === '') return DONE; // chat states and other body-less messages are not relayed here
     const html = textToTeamsHtml(body);
-    const admitted = await this.d.throttle.admit('xmpp_to_teams', this.admission(body), this.d.settings.onRateExceeded);
+    // Bounded: the message is not yet committed while it waits, so it must not wait long.
+    const admitted = await this.d.throttle.admit('xmpp_to_teams', this.admission(body), this.d.settings.onRateExceeded, this.d.settings.maxThrottleDelayMs);
     if (!admitted.ok) {
       log.info('message over the rate limit refused', { scope: admitted.scope });
       // RFC 6120 §8.3.3.18: <resource-constraint/> (wait): the sender may retry later.
@@ -514,18 +517,21 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       const c = classify(err);
       return c.transient ? { status: 'retry', reason: c.reason, retryAfterMs: c.retryAfterMs } : { status: 'failed', reason: c.reason };
     }
+    if (!this.d.policy.verdict(this.teamsUser, this.remoteDomain()).allowed) return DONE; // changes obey the whitelist too
     const xmppId = relayed.xmppId ?? messageId;
     const to = this.key.remoteJid;
     const hers = message.fromUserId === this.key.teamsUserId;
+    const linkDown: Outcome = { status: 'retry', reason: 'the XMPP link is down' };
     if (hers && message.deletedAt !== undefined) {
-      if (await this.trySend(retraction({ from: this.teamsJid, to, id: randomUUID(), retractId: xmppId }))) log.info('Teams delete relayed as a retraction', { teamsMessageId: messageId });
+      if (!(await this.trySend(retraction({ from: this.teamsJid, to, id: randomUUID(), retractId: xmppId })))) return linkDown;
+      log.info('Teams delete relayed as a retraction', { teamsMessageId: messageId });
       return DONE;
     }
     if (hers && message.editedAt !== undefined) {
       const text = message.contentType === 'html' ? teamsHtmlToText(message.content) : message.content;
       const fingerprint = `edit:${message.editedAt}`;
       if (this.reactionsSent.get(`${messageId}:edit`) !== fingerprint && text.trim() !== '') {
-        await this.trySend(correction({ from: this.teamsJid, to, id: randomUUID(), replaceId: xmppId, body: text }));
+        if (!(await this.trySend(correction({ from: this.teamsJid, to, id: randomUUID(), replaceId: xmppId, body: text })))) return linkDown;
         this.reactionsSent.set(`${messageId}:edit`, fingerprint);
         log.info('Teams edit relayed as a correction', { teamsMessageId: messageId });
       }
@@ -533,7 +539,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     const emojis = (message.reactions ?? []).filter((r) => r.userId === this.key.teamsUserId).map((r) => teamsReactionToEmoji(r.reactionType));
     const fingerprint = JSON.stringify(emojis);
     if ((this.reactionsSent.get(messageId) ?? '[]') !== fingerprint) {
-      await this.trySend(reactionsMessage({ from: this.teamsJid, to, id: randomUUID(), messageId: xmppId, emojis }));
+      if (!(await this.trySend(reactionsMessage({ from: this.teamsJid, to, id: randomUUID(), messageId: xmppId, emojis })))) return linkDown;
       this.reactionsSent.set(messageId, fingerprint);
       log.info('Teams reactions relayed', { teamsMessageId: messageId, count: emojis.length });
     }
@@ -616,6 +622,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
         return DONE;
       }
       case 'subscribed':
+        // RFC 6121 §3.1.6: a "subscribed" nobody asked for is ignored.
+        if (!this.pair.subToPending && !this.pair.subTo) return DONE;
         this.pair = await this.d.store.updatePair(this.key, { subTo: true, subToPending: false });
         return DONE;
       case 'unsubscribe':

@@ -5,6 +5,10 @@ import { Gateway } from '../gateway.js';
 export async function runStart(configPath: string): Promise<void> {
   const config = loadConfigFile(configPath);
   const gateway = await Gateway.create({ config });
+  // A stray rejection is a bug to log, not a reason to drop every conversation of the node.
+  process.on('unhandledRejection', (reason: unknown) => {
+    gateway.log.error('unhandled promise rejection', { error: reason instanceof Error ? reason.message : String(reason) });
+  });
   try {
     await gateway.start();
   } catch (err) {

@@ -126,6 +126,12 @@ export class Throttler {
     const start = Date.now();
     const order: Scope[] = ['domain', 'user', 'pair'];
     const scopes = [...a.scopes].sort((x, y) => order.indexOf(x.scope) - order.indexOf(y.scope));
+    // Tokens already taken from broader buckets go back when a narrower one refuses: one user's flood must not
+    // drain the bucket of their whole domain.
+    const taken: { limiter: Bottleneck; weight: number }[] = [];
+    const giveBack = async () => {
+      for (const t of taken) await t.limiter.incrementReservoir(t.weight).catch(() => undefined);
+    };
     for (const { scope, key } of scopes) {
       const b = buckets(this.config[scope]);
       for (const dimension of ['messages', 'bytes'] as const) {
@@ -134,9 +140,14 @@ export class Throttler {
         // A message larger than the burst could never pass; it takes the whole bucket instead.
         const weight = dimension === 'messages' ? 1 : Math.max(1, Math.min(a.bytes, bucket.burst));
         const limiter = this.group(scope, dimension, bucket).key(key);
-        if (await this.take(limiter, weight)) continue;
+        if (await this.take(limiter, weight)) {
+          taken.push({ limiter, weight });
+          continue;
+        }
         const refusal = mode === 'refuse' ? 'refused' : await this.wait(limiter, weight, `${scope}:${dimension}:${key}`, start, maxWaitMs);
+        if (!refusal) taken.push({ limiter, weight });
         if (refusal) {
+          await giveBack();
           this.metrics.throttled.inc({ direction, scope, outcome: refusal });
           return { ok: false, scope, reason: refusal === 'timed_out' ? 'timeout' : 'rate' };
         }

@@ -10,6 +10,9 @@ interface Entry {
   readonly expires: number;
 }
 
+/** Lookups in flight, shared so that stanzas arriving together continue in arrival order after one Graph read. */
+type Pending = Map<string, Promise<TeamsUser | undefined>>;
+
 export interface DirectoryOptions {
   readonly teams: TeamsPort;
   readonly book: AddressBook;
@@ -23,6 +26,7 @@ export interface DirectoryOptions {
 export class Directory {
   private readonly byUpn = new Map<string, Entry>();
   private readonly byIdCache = new Map<string, Entry>();
+  private readonly pending: Pending = new Map();
   private readonly now: () => number;
 
   constructor(private readonly o: DirectoryOptions) {
@@ -49,7 +53,17 @@ export class Directory {
     const hit = map.get(key);
     const now = this.now();
     if (hit && hit.expires > now) return hit.user;
-    const user = await load();
+    const pendingKey = `${map === this.byUpn ? 'upn' : 'id'}:${key}`;
+    const inFlight = this.pending.get(pendingKey);
+    if (inFlight) return inFlight;
+    const loading = load();
+    this.pending.set(pendingKey, loading);
+    let user: TeamsUser | undefined;
+    try {
+      user = await loading;
+    } finally {
+      this.pending.delete(pendingKey);
+    }
     // Graph matches UPNs case-insensitively; a hit must also be the same user (a UPN can be reassigned).
     const ttl = user ? (this.o.positiveTtlMs ?? 300_000) : (this.o.negativeTtlMs ?? 30_000);
     if (map.size >= (this.o.maxEntries ?? 50_000)) map.delete(map.keys().next().value as string);

@@ -34,6 +34,14 @@ export interface NotificationProcessorOptions {
 
 const DONE: Outcome = { status: 'done' };
 
+/** Rows about the same chat (or the same user) keep their order. */
+function groupKey(row: InboxRow): string {
+  const t = parseResource(row.resource);
+  if (t.kind === 'chatMessage') return `chat:${t.chatId}`;
+  if (t.kind === 'presence' || t.kind === 'user') return `${t.kind}:${t.userId}`;
+  return `row:${row.id}`;
+}
+
 export class NotificationProcessor {
   private running: Promise<void> | undefined;
   private again = false;
@@ -78,15 +86,34 @@ export class NotificationProcessor {
   }
 
   private async drain(): Promise<void> {
+    // Chats whose earliest row is waiting to retry: their later rows wait too (until the next poll), so a chat's
+    // messages reach XMPP in the order Teams sent them.
+    const held = new Set<string>();
     for (;;) {
-      const rows = await this.o.store.dueNotifications(this.now(), 50);
-      if (rows.length === 0 || this.stopped) return;
-      // Rows of different pairs run concurrently; each actor keeps its own order.
-      await Promise.all(rows.map((row) => this.processRow(row)));
+      const due = await this.o.store.dueNotifications(this.now(), 50);
+      if (this.stopped) return;
+      const groups = new Map<string, InboxRow[]>();
+      for (const row of due) {
+        const key = groupKey(row);
+        if (!held.has(key)) groups.set(key, [...(groups.get(key) ?? []), row]);
+      }
+      if (groups.size === 0) return;
+      // Different chats run concurrently; the rows of one chat one after another, in inbox order.
+      await Promise.all(
+        [...groups.entries()].map(async ([key, group]) => {
+          for (const row of group) {
+            if (!(await this.processRow(row))) {
+              held.add(key);
+              return;
+            }
+          }
+        }),
+      );
     }
   }
 
-  private async processRow(row: InboxRow): Promise<void> {
+  /** Returns false when the row must wait (retry), so later rows of its chat wait too. */
+  private async processRow(row: InboxRow): Promise<boolean> {
     const correlationId = randomUUID();
     const log = this.o.log.child({ correlationId, inboxId: row.id, subscriptionId: row.subscriptionId });
     let outcome: Outcome;
@@ -99,25 +126,29 @@ export class NotificationProcessor {
     const attempts = row.attempts + 1;
     if (outcome.status === 'done') {
       await this.o.store.markNotificationDone(row.id, this.now());
+      return true;
     } else if (outcome.status === 'retry' && attempts < this.o.maxAttempts) {
       const backoff = Math.min(this.o.backoffMaxMs, this.o.backoffInitialMs * 2 ** (attempts - 1));
       const delay = Math.max(backoff, outcome.retryAfterMs ?? 0);
       await this.o.store.markNotificationRetry(row.id, outcome.reason, this.now() + delay);
       log.warn('notification not processed yet; will retry', { attempts, delayMs: delay, reason: outcome.reason });
+      return false;
     } else {
       await this.o.store.markNotificationDead(row.id, outcome.reason, this.now());
       this.o.metrics.deadLetters.inc({ kind: 'inbox', reason: outcome.status === 'failed' ? 'failed' : 'retries_exhausted' });
       log.error('notification dead-lettered', { attempts, reason: outcome.reason });
+      return true;
     }
   }
 
   private async process(row: InboxRow, correlationId: string, log: Logger): Promise<Outcome> {
     const envelope = { correlationId };
     if (row.kind === 'lifecycle') {
+      // The owner is read first: re-creating the subscription replaces this record.
+      const owner = (await this.o.store.findSubscription(row.subscriptionId))?.ownerUserId;
       const missed = await this.o.subscriptions.onLifecycle(row.subscriptionId, row.detail ?? '');
       log.info('lifecycle notification handled', { event: row.detail, resync: missed });
-      const sub = await this.o.store.findSubscription(row.subscriptionId);
-      if (missed && sub?.ownerUserId) await this.o.resync(sub.ownerUserId);
+      if (missed && owner) await this.o.resync(owner);
       return DONE;
     }
     const target = parseResource(row.resource);

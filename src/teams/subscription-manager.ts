@@ -185,7 +185,8 @@ export class SubscriptionManager {
     } catch (err) {
       if ((err as { status?: number }).status !== 404 || (!owner && current.ownerUserId)) throw err;
       this.o.log.warn('Graph no longer has the subscription; re-creating it', { subscriptionId: current.id });
-      await this.o.store.deleteSubscription(current.id);
+      // The new record replaces the old one (same purpose) only once it exists: a failed create leaves the old
+      // record, so the next renewal pass tries again.
       await this.create(kind, owner, current.resource, current.changeType);
     }
   }
@@ -210,8 +211,9 @@ export class SubscriptionManager {
         return false;
       case 'subscriptionRemoved':
         await this.exclusive(s.purpose, async () => {
-          await this.o.store.deleteSubscription(s.id);
+          // Create first: if it fails, the old record stays and the renewal pass re-creates it (404 on renew).
           if (owner || !s.ownerUserId) await this.create(this.kindOf(s), owner, s.resource, s.changeType);
+          else await this.o.store.deleteSubscription(s.id);
         });
         return true;
       case 'missed':
@@ -223,7 +225,9 @@ export class SubscriptionManager {
   }
 
   start(intervalMs = 60_000): void {
-    this.timer = setInterval(() => void this.renewDue(), intervalMs);
+    this.timer = setInterval(() => {
+      this.renewDue().catch((err: unknown) => this.o.log.warn('Graph subscription renewal pass failed', { error: errorMessage(err) }));
+    }, intervalMs);
     this.timer.unref();
   }
 

@@ -31,6 +31,18 @@ describe('rate limits in one process', () => {
     await t.stop();
   });
 
+  it("gives back a broader bucket's tokens when a narrower one refuses: one flooder does not starve their domain", async () => {
+    const t = new Throttler({ pair: { messagesPerSecond: 0.1, messageBurst: 1 }, user: {}, domain: { messagesPerSecond: 0.1, messageBurst: 3 }, queueDepth: 1 }, new Metrics({ defaultMetrics: false }));
+    const a = (pair: string) => ({ scopes: [{ scope: 'domain' as const, key: 'partner.example' }, { scope: 'pair' as const, key: pair }], bytes: 1 });
+    const flood = await Promise.all(Array.from({ length: 10 }, () => t.admit('xmpp_to_teams', a('flooder'), 'refuse')));
+    assert.equal(flood.filter((r) => r.ok).length, 1);
+    assert.deepEqual(
+      (await Promise.all([t.admit('xmpp_to_teams', a('quiet-1'), 'refuse'), t.admit('xmpp_to_teams', a('quiet-2'), 'refuse')])).map((r) => r.ok),
+      [true, true],
+    );
+    await t.stop();
+  });
+
   it('limits bytes as well as messages', async () => {
     const t = new Throttler(config({ bytesPerSecond: 100, byteBurst: 100 }), new Metrics({ defaultMetrics: false }));
     const r = await Promise.all(Array.from({ length: 5 }, () => t.admit('xmpp_to_teams', { scopes: [{ scope: 'pair', key: 'b' }], bytes: 40 }, 'refuse')));
