@@ -5,7 +5,7 @@
  *
  * Key: "<Teams user id>|<XMPP bare JID>".
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Element } from '@xmpp/xml';
 import { splitForTeams, textToTeamsHtml, teamsHtmlToText } from '../protocol/message-body.js';
 import {
@@ -220,7 +220,9 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     // One outbox row per part, committed in order (a retransmission fills in any part a crash left out); the
     // receipt rides on the last part.
     const parts = tooLong ? splitForTeams(body, this.d.settings.maxTeamsHtmlBytes) : [body];
-    const stableId = msg.originId ?? msg.id;
+    // XEP-0359 origin-id is unique per sender; a plain stanza id only per stream, so it counts as the same message
+    // only with the same text (a retransmission), never a new message that reuses an id.
+    const stableId = msg.originId ?? (msg.id ? `${msg.id}#${createHash('sha256').update(body).digest('base64url').slice(0, 16)}` : undefined);
     const baseKey = stableId ? `${this.key.teamsUserId}|${formatJid({ ...msg.from, resource: '' })}|${stableId}` : undefined;
     let row: OutboxRow | undefined;
     let inserted = false;
