@@ -119,6 +119,7 @@ export class Gateway {
     this.teams = new GraphTeamsAdapter({
       clients,
       clientId: c.teams.clientId,
+      tenantId: c.teams.tenantId,
       puppets: {
         upnDomain: c.teams.puppets.upnDomain,
         passwordSecret: () => c.teams.puppets.passwordSecret.reveal(),

@@ -202,7 +202,12 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     // XEP-0461: a reply to a message Teams knows is posted as a Teams quote, without the quote XMPP added as fallback.
     const quoted = msg.reply && this.pair.chatId ? await this.d.store.findRelayedByXmppId(this.pair.chatId, msg.reply.id) : undefined;
     const body = (quoted ? msg.reply?.body : msg.body) ?? '';
-    if (body.trim() === '') return DONE; // chat states and other body-less messages are not relayed here
+    if (body.trim() === '') {
+      // XEP-0333 "displayed" becomes the Teams read state of the chat (what Alice sees as "Seen"); chat states
+      // (XEP-0085) have no Graph counterpart and are not relayed.
+      if (msg.displayedId && this.pair.chatId) await this.markRead(this.pair.chatId, log);
+      return DONE;
+    }
     const html = textToTeamsHtml(body);
     // Bounded: the message is not yet committed while it waits, so it must not wait long.
     const admitted = await this.d.throttle.admit('xmpp_to_teams', this.admission(body), this.d.settings.onRateExceeded, this.d.settings.maxThrottleDelayMs);
@@ -251,6 +256,14 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     if (parts.length > 1) log.info('long message split for Teams', { parts: parts.length });
     log.debug('message accepted into the outbox', { outboxId: row.id, body });
     return this.drain(log);
+  }
+
+  private async markRead(chatId: string, log: Logger): Promise<void> {
+    try {
+      await this.d.teams.markChatRead(await this.ensurePuppet(), chatId);
+    } catch (err) {
+      log.info('could not mark the Teams chat read', { reason: classify(err).reason });
+    }
   }
 
   /** The buckets one message draws from: its remote domain, both users, and the pair. */

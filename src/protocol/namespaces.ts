@@ -19,4 +19,5 @@ export const NS = {
   fallback: 'urn:xmpp:fallback:0', // XEP-0428
   oob: 'jabber:x:oob', // XEP-0066
   reply: 'urn:xmpp:reply:0', // XEP-0461
+  chatMarkers: 'urn:xmpp:chat-markers:0', // XEP-0333
 } as const;

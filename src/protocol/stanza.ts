@@ -36,6 +36,8 @@ export interface InboundMessage extends Addressed {
   readonly reactions: { readonly id: string; readonly emojis: readonly string[] } | undefined;
   /** XEP-0085 chat state (composing, paused, active, inactive, gone). */
   readonly chatState: string | undefined;
+  /** XEP-0333: the sender has displayed (read) messages up to this id. */
+  readonly displayedId: string | undefined;
   /** XEP-0461: the message this one replies to, and the body without the quote marked as fallback (XEP-0428). */
   readonly reply: { readonly id: string; readonly to: string | undefined; readonly body: string | undefined } | undefined;
 }
@@ -153,6 +155,7 @@ export function parseInbound(stanza: Element, limits: ParseLimits): Inbound {
         reactions: readReactions(stanza),
         chatState: stanza.getChildElements().find((c) => c.attrs.xmlns === NS.chatStates)?.name,
         reply: readReply(stanza, body),
+        displayedId: stanza.getChild('displayed', NS.chatMarkers)?.attrs.id,
       };
     }
     case 'presence': {

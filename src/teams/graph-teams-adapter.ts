@@ -25,6 +25,7 @@ export interface GraphTeamsAdapterOptions {
   readonly clients: GraphClients;
   /** The app's client id: Graph requires it as the sessionId of setPresence. */
   readonly clientId: string;
+  readonly tenantId: string;
   readonly puppets: PuppetSettings;
   readonly log: Logger;
   /**
@@ -293,6 +294,12 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
   async editMessage(puppet: Puppet, chatId: string, messageId: string, html: string): Promise<void> {
     await this.call('edit a Teams message', () =>
       this.as(puppet).api(this.messagePath(chatId, messageId)).patch({ body: { contentType: 'html', content: html } }),
+    );
+  }
+
+  async markChatRead(puppet: Puppet, chatId: string): Promise<void> {
+    await this.call('mark the Teams chat read', () =>
+      this.as(puppet).api(`/chats/${encodeURIComponent(chatId)}/markChatReadForUser`).post({ user: { id: puppet.userId, tenantId: this.o.tenantId } }),
     );
   }
 

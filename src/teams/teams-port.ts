@@ -64,6 +64,8 @@ export interface TeamsPort {
   /** Posts as a reply quoting `quotedId` (https://learn.microsoft.com/en-us/graph/api/chatmessage-replywithquote). */
   replyWithQuote(puppet: Puppet, chatId: string, quotedId: string, html: string): Promise<string>;
   getMessage(puppet: Puppet, chatId: string, messageId: string): Promise<TeamsChatMessage>;
+  /** The puppet has read the chat (https://learn.microsoft.com/en-us/graph/api/chat-markchatreadforuser). */
+  markChatRead(puppet: Puppet, chatId: string): Promise<void>;
   editMessage(puppet: Puppet, chatId: string, messageId: string, html: string): Promise<void>;
   softDeleteMessage(puppet: Puppet, chatId: string, messageId: string): Promise<void>;
   setReaction(puppet: Puppet, chatId: string, messageId: string, reactionType: string): Promise<void>;

@@ -155,6 +155,15 @@ describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, ()
     assert.doesNotMatch(posted.body.content, /can you confirm/u);
   });
 
+  it('turns an XEP-0333 displayed marker into the Teams read state of the chat', async () => {
+    await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'did you read this?');
+    const hers = await juliet.waitFor((el) => el.getChildText('body') === 'did you read this?', 20_000, "Alice's message");
+    const puppetRead = () => f.emulator.chatsOf(ALICE_UPN)[0]?.members.find((m) => m.displayName.startsWith(`juliet@${XMPP_DOMAIN}`))?.lastReadDateTime;
+    assert.equal(puppetRead() ?? null, null);
+    await juliet.send(xml('message', { to: ALICE, type: 'chat', id: 'seen-1' }, xml('displayed', { xmlns: 'urn:xmpp:chat-markers:0', id: hers.attrs.id ?? '' })));
+    await eventually(() => puppetRead() ?? undefined, 10_000, 'the chat marked read for Juliet in Teams');
+  });
+
   it('splits a message too long for one Teams message, with one receipt after the last part', async () => {
     const text = `${'<tag> & '.repeat(1800)}end`; // 14.4 kB of text (under xmpp.maxBodyBytes), 32 kB once HTML-escaped
     const outcome = await sendWithReceipt('long-1', text);

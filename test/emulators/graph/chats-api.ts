@@ -245,6 +245,21 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
       },
     },
     {
+      // https://learn.microsoft.com/en-us/graph/api/chat-markchatreadforuser: delegated only; 204. That only the
+      // signed-in member may mark the chat read for themselves is the emulator's reading, not stated on Learn.
+      method: 'POST',
+      path: 'chats/:id/markChatReadForUser',
+      handle: (req) => {
+        authorize('chat.markRead', req.auth);
+        const chat = chatFor(req);
+        const user = ((req.json() ?? {}) as { user?: { id?: unknown } }).user;
+        if (typeof user?.id !== 'string') throw faults.badRequest('user.id is required.');
+        if (user.id !== req.auth.userId) throw faults.forbidden('A chat can be marked read only for the signed-in user.');
+        chat.readUpTo = { ...(chat.readUpTo ?? {}), [user.id]: Date.now() };
+        return { status: 204 };
+      },
+    },
+    {
       method: 'POST',
       path: 'chats/:id/messages',
       handle: (req) => {

@@ -24,6 +24,8 @@ export interface StoredChat {
   readonly createdDateTime: string;
   lastUpdatedDateTime: string;
   readonly messages: StoredMessage[];
+  /** markChatReadForUser: when each member last marked the chat read (epoch ms). */
+  readUpTo?: Record<string, number>;
 }
 
 export interface StoredReaction {
@@ -361,7 +363,8 @@ export class ChatStore {
       chatType: 'oneOnOne',
       members: chat.memberIds.map((id) => {
         const u = this.users(id);
-        return { userId: u?.id ?? id, upn: u?.userPrincipalName ?? '', displayName: u?.displayName ?? '' };
+        const read = chat.readUpTo?.[id];
+        return { userId: u?.id ?? id, upn: u?.userPrincipalName ?? '', displayName: u?.displayName ?? '', lastReadDateTime: read === undefined ? null : new Date(read).toISOString() };
       }),
       messages: chat.messages.map((m) => this.messageView(m)),
     };

@@ -125,6 +125,12 @@ export const PERMISSIONS = {
     delegated: ['Chat.Create', 'Chat.ReadWrite'],
     application: ['Chat.Create'],
   },
+  'chat.markRead': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/chat-markchatreadforuser',
+    style: 'teams',
+    delegated: ['Chat.ReadWrite'],
+    application: [],
+  },
   'chat.read': {
     learn: 'https://learn.microsoft.com/en-us/graph/api/chat-get',
     style: 'teams',

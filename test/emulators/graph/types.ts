@@ -128,6 +128,8 @@ export interface EmulatedChatMember {
   userId: string;
   upn: string;
   displayName: string;
+  /** When the member last marked the chat read (markChatReadForUser), or null. */
+  lastReadDateTime: string | null;
 }
 
 export interface EmulatedChat {
