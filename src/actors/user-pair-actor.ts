@@ -209,6 +209,18 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       return DONE;
     }
     const html = textToTeamsHtml(body);
+    // XEP-0359 origin-id is unique per sender; a plain stanza id only per stream, so it counts as the same message
+    // only with the same text (a retransmission), never a new message that reuses an id.
+    const stableId = msg.originId ?? (msg.id ? `${msg.id}#${createHash('sha256').update(body).digest('base64url').slice(0, 16)}` : undefined);
+    const baseKey = stableId ? `${this.key.teamsUserId}|${formatJid({ ...msg.from, resource: '' })}|${stableId}` : undefined;
+    // A retransmission of an accepted message is answered without costing rate-limit tokens.
+    // (A split message's parts have their own keys; its retransmission is caught by the enqueue below.)
+    const known = baseKey ? await this.d.store.findOutbound(baseKey) : undefined;
+    if (known) {
+      log.info('retransmitted message ignored (already accepted)', { outboxId: known.id, state: known.state });
+      if (known.state === 'delivered' && msg.receiptRequested && msg.id) await this.sendReceipt(formatJid(msg.from), msg.id);
+      return DONE;
+    }
     // Bounded: the message is not yet committed while it waits, so it must not wait long.
     const admitted = await this.d.throttle.admit('xmpp_to_teams', this.admission(body), this.d.settings.onRateExceeded, this.d.settings.maxThrottleDelayMs);
     if (!admitted.ok) {
@@ -225,10 +237,6 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     // One outbox row per part, committed in order (a retransmission fills in any part a crash left out); the
     // receipt rides on the last part.
     const parts = tooLong ? splitForTeams(body, this.d.settings.maxTeamsHtmlBytes) : [body];
-    // XEP-0359 origin-id is unique per sender; a plain stanza id only per stream, so it counts as the same message
-    // only with the same text (a retransmission), never a new message that reuses an id.
-    const stableId = msg.originId ?? (msg.id ? `${msg.id}#${createHash('sha256').update(body).digest('base64url').slice(0, 16)}` : undefined);
-    const baseKey = stableId ? `${this.key.teamsUserId}|${formatJid({ ...msg.from, resource: '' })}|${stableId}` : undefined;
     let row: OutboxRow | undefined;
     let inserted = false;
     for (const [i, part] of parts.entries()) {

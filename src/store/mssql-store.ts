@@ -715,6 +715,11 @@ export class MssqlStore implements Store {
     return { row: toOutbox(existing), inserted: false };
   }
 
+  async findOutbound(dedupKey: string): Promise<OutboxRow | undefined> {
+    const r = (await this.run('outboxByDedupKey', { dedup_key: nvarchar(dedupKey) })).recordset[0];
+    return r ? toOutbox(r) : undefined;
+  }
+
   async pendingOutbound(key: PairKey): Promise<OutboxRow[]> {
     return (await this.run('pendingOutbound', pairParams(key))).recordset.map(toOutbox);
   }

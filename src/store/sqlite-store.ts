@@ -320,6 +320,11 @@ export class SqliteStore implements Store {
     return { row: toOutbox(this.db.prepare('SELECT * FROM outbox WHERE id = ?').get(info.lastInsertRowid) as Row), inserted: true };
   }
 
+  async findOutbound(dedupKey: string): Promise<OutboxRow | undefined> {
+    const r = this.db.prepare('SELECT * FROM outbox WHERE dedup_key = ?').get(dedupKey) as Row | undefined;
+    return r && toOutbox(r);
+  }
+
   async pendingOutbound(key: PairKey): Promise<OutboxRow[]> {
     return (
       this.db

@@ -165,6 +165,8 @@ export interface Store {
   pairsWithSubTo(): Promise<PairRecord[]>;
 
   enqueueOutbound(message: OutboundMessage, now: number): Promise<EnqueueResult>;
+  /** The row a dedup key names (a retransmission is recognised before it costs rate-limit tokens). */
+  findOutbound(dedupKey: string): Promise<OutboxRow | undefined>;
   /** Pending rows of one pair, oldest first. */
   pendingOutbound(key: PairKey): Promise<OutboxRow[]>;
   /** Pairs that have a pending row due at `now`. */

@@ -61,6 +61,8 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal(a.inserted, true);
       assert.equal(again.inserted, false);
       assert.equal(again.row.id, a.row.id);
+      assert.equal((await s.findOutbound('k1'))?.id, a.row.id);
+      assert.equal(await s.findOutbound('unknown'), undefined);
       const b = await s.enqueueOutbound(msg({ stanzaId: 'b' }), 1002);
       const c = await s.enqueueOutbound(msg({ stanzaId: 'c', replyToTeamsId: 'tm-0' }), 1003);
       assert.equal(c.row.replyToTeamsId, 'tm-0');
