@@ -85,25 +85,28 @@ export class NotificationProcessor {
     await this.running;
   }
 
+  /** Chats whose earliest row waits to retry, until when: their later rows wait too, keeping the chat's order. */
+  private readonly holdUntil = new Map<string, number>();
+
   private async drain(): Promise<void> {
-    // Chats whose earliest row is waiting to retry: their later rows wait too (until the next poll), so a chat's
-    // messages reach XMPP in the order Teams sent them.
-    const held = new Set<string>();
     for (;;) {
-      const due = await this.o.store.dueNotifications(this.now(), 50);
+      const now = this.now();
+      for (const [key, until] of this.holdUntil) if (until <= now) this.holdUntil.delete(key);
+      const due = await this.o.store.dueNotifications(now, 50);
       if (this.stopped) return;
       const groups = new Map<string, InboxRow[]>();
       for (const row of due) {
         const key = groupKey(row);
-        if (!held.has(key)) groups.set(key, [...(groups.get(key) ?? []), row]);
+        if (!this.holdUntil.has(key)) groups.set(key, [...(groups.get(key) ?? []), row]);
       }
       if (groups.size === 0) return;
       // Different chats run concurrently; the rows of one chat one after another, in inbox order.
       await Promise.all(
         [...groups.entries()].map(async ([key, group]) => {
           for (const row of group) {
-            if (!(await this.processRow(row))) {
-              held.add(key);
+            const retryAt = await this.processRow(row);
+            if (retryAt !== undefined) {
+              this.holdUntil.set(key, retryAt);
               return;
             }
           }
@@ -112,8 +115,8 @@ export class NotificationProcessor {
     }
   }
 
-  /** Returns false when the row must wait (retry), so later rows of its chat wait too. */
-  private async processRow(row: InboxRow): Promise<boolean> {
+  /** Returns when the row will be tried again (it must wait), or undefined when it is finished. */
+  private async processRow(row: InboxRow): Promise<number | undefined> {
     const correlationId = randomUUID();
     const log = this.o.log.child({ correlationId, inboxId: row.id, subscriptionId: row.subscriptionId });
     let outcome: Outcome;
@@ -126,18 +129,18 @@ export class NotificationProcessor {
     const attempts = row.attempts + 1;
     if (outcome.status === 'done') {
       await this.o.store.markNotificationDone(row.id, this.now());
-      return true;
+      return undefined;
     } else if (outcome.status === 'retry' && attempts < this.o.maxAttempts) {
       const backoff = Math.min(this.o.backoffMaxMs, this.o.backoffInitialMs * 2 ** (attempts - 1));
       const delay = Math.max(backoff, outcome.retryAfterMs ?? 0);
       await this.o.store.markNotificationRetry(row.id, outcome.reason, this.now() + delay);
       log.warn('notification not processed yet; will retry', { attempts, delayMs: delay, reason: outcome.reason });
-      return false;
+      return this.now() + delay;
     } else {
       await this.o.store.markNotificationDead(row.id, outcome.reason, this.now());
       this.o.metrics.deadLetters.inc({ kind: 'inbox', reason: outcome.status === 'failed' ? 'failed' : 'retries_exhausted' });
       log.error('notification dead-lettered', { attempts, reason: outcome.reason });
-      return true;
+      return undefined;
     }
   }
 

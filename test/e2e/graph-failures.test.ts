@@ -55,6 +55,16 @@ describe('Graph throttling and outages', { timeout: 120_000 }, () => {
     assert.equal(copies.length, 1);
   });
 
+  it("keeps a chat's order when an earlier Teams message must be retried (Graph 503 while reading it)", async () => {
+    // Four 503s outlast the Graph client's own three retries, so the first message goes back to the inbox.
+    f.emulator.throttle({ method: 'GET', path: /\/chats\/[^/]+\/messages\/\d+$/u, count: 4, retryAfterSeconds: 0, status: 503 });
+    await f.emulator.sendAs(ALICE_UPN, `juliet@${DEMO.xmppDomain}`, 'first');
+    await f.emulator.sendAs(ALICE_UPN, `juliet@${DEMO.xmppDomain}`, 'second');
+    const second = await juliet.waitFor((el) => el.getChildText('body') === 'second', 30_000, 'the second message');
+    const bodies = juliet.received.filter((el) => el.name === 'message' && (el.getChildText('body') === 'first' || el.getChildText('body') === 'second')).map((el) => el.getChildText('body'));
+    assert.deepEqual(bodies, ['first', 'second'], `order: ${bodies.join(', ')} (second arrived as ${second.attrs.id})`);
+  });
+
   it('ignores a retransmission of an accepted message (same id): Teams gets it once, the sender gets the receipt again', async () => {
     await sendWithReceipt(juliet, 't-dup', 'only once');
     await juliet.waitFor(receiptFor('t-dup'), 20_000);
