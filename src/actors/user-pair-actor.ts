@@ -522,8 +522,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     return { to: author, id: relayed.xmppId ?? quotedId, quote: preview };
   }
 
-  /** Reactions of the Teams user last sent per message (XEP-0444 sends the full set, so only changes go out). */
-  private readonly reactionsSent = new Map<string, string>();
+  /** What was last sent per Teams message: her reaction set (XEP-0444 sends the full set, so only changes go out) under the message id, and the edit under "<id>:edit". */
+  private readonly changesSent = new Map<string, string>();
 
   /**
    * A relayed message changed in Teams: her edit becomes an XEP-0308 correction, her delete an XEP-0424
@@ -553,17 +553,17 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     if (hers && message.editedAt !== undefined) {
       const text = message.contentType === 'html' ? teamsHtmlToText(message.content) : message.content;
       const fingerprint = `edit:${message.editedAt}`;
-      if (this.reactionsSent.get(`${messageId}:edit`) !== fingerprint && text.trim() !== '') {
+      if (this.changesSent.get(`${messageId}:edit`) !== fingerprint && text.trim() !== '') {
         if (!(await this.trySend(correction({ from: this.teamsJid, to, id: randomUUID(), replaceId: xmppId, body: text })))) return linkDown;
-        this.reactionsSent.set(`${messageId}:edit`, fingerprint);
+        this.changesSent.set(`${messageId}:edit`, fingerprint);
         log.info('Teams edit relayed as a correction', { teamsMessageId: messageId });
       }
     }
     const emojis = (message.reactions ?? []).filter((r) => r.userId === this.key.teamsUserId).map((r) => teamsReactionToEmoji(r.reactionType));
     const fingerprint = JSON.stringify(emojis);
-    if ((this.reactionsSent.get(messageId) ?? '[]') !== fingerprint) {
+    if ((this.changesSent.get(messageId) ?? '[]') !== fingerprint) {
       if (!(await this.trySend(reactionsMessage({ from: this.teamsJid, to, id: randomUUID(), messageId: xmppId, emojis })))) return linkDown;
-      this.reactionsSent.set(messageId, fingerprint);
+      this.changesSent.set(messageId, fingerprint);
       log.info('Teams reactions relayed', { teamsMessageId: messageId, count: emojis.length });
     }
     return DONE;

@@ -21,6 +21,7 @@
 import sql from 'mssql';
 import type { config as MssqlConfig, ConnectionPool, IResult, ISqlType, Transaction } from 'mssql';
 import { MIGRATIONS } from './migrations.js';
+import { num, str, toAuditEntry, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import {
   StoreError,
   type AuditEntry,
@@ -389,75 +390,11 @@ const limit = (n: number): Param => int(Math.max(0, Math.min(2 ** 31 - 1, Math.f
 
 // ---- rows: BIGINT arrives as a string (tedious keeps 64-bit precision), BIT as a boolean ----
 
-type Row = Record<string, unknown>;
 
-const str = (v: unknown): string => String(v);
-const optStr = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
-const num = (v: unknown): number => Number(v);
-const optNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
-const bool = (v: unknown): boolean => v === true || v === 1;
 
-function toPuppet(r: Row): PuppetRecord {
-  return { remoteJid: str(r.remote_jid), userId: str(r.user_id), upn: str(r.upn) };
-}
 
-function toPair(r: Row): PairRecord {
-  return {
-    teamsUserId: str(r.teams_user_id),
-    remoteJid: str(r.remote_jid),
-    chatId: optStr(r.chat_id),
-    subFrom: bool(r.sub_from),
-    subTo: bool(r.sub_to),
-    subToPending: bool(r.sub_to_pending),
-  };
-}
 
-function toOutbox(r: Row): OutboxRow {
-  return {
-    id: num(r.id),
-    teamsUserId: str(r.teams_user_id),
-    remoteJid: str(r.remote_jid),
-    dedupKey: optStr(r.dedup_key),
-    sender: str(r.sender),
-    stanzaId: optStr(r.stanza_id),
-    receiptRequested: bool(r.receipt_requested),
-    body: r.body === null || r.body === undefined ? '' : str(r.body),
-    state: str(r.state) as OutboxRow['state'],
-    attempts: num(r.attempts),
-    nextAttemptAt: num(r.next_attempt_at),
-    lastError: optStr(r.last_error),
-    teamsMessageId: optStr(r.teams_message_id),
-    sendingSince: optNum(r.sending_since),
-    replyToTeamsId: optStr(r.reply_to_teams_id),
-  };
-}
 
-function toInbox(r: Row): InboxRow {
-  return {
-    id: num(r.id),
-    dedupKey: str(r.dedup_key),
-    kind: str(r.kind) as InboxRow['kind'],
-    subscriptionId: str(r.subscription_id),
-    resource: str(r.resource),
-    changeType: str(r.change_type),
-    detail: optStr(r.detail),
-    state: str(r.state) as InboxRow['state'],
-    attempts: num(r.attempts),
-    nextAttemptAt: num(r.next_attempt_at),
-  };
-}
-
-function toSubscription(r: Row): GraphSubscriptionRecord {
-  return {
-    id: str(r.id),
-    purpose: str(r.purpose),
-    resource: str(r.resource),
-    changeType: str(r.change_type),
-    ownerUserId: optStr(r.owner_user_id),
-    clientState: str(r.client_state),
-    expiresAt: num(r.expires_at),
-  };
-}
 
 // ---- errors ----
 
@@ -798,26 +735,12 @@ export class MssqlStore implements Store {
 
   async findRelayed(chatId: string, teamsMessageId: string): Promise<RelayedMessage | undefined> {
     const r = (await this.run('findRelayed', { chat_id: nvarchar(chatId), teams_message_id: nvarchar(teamsMessageId) })).recordset[0];
-    return (
-      r && {
-        chatId: str(r.chat_id),
-        teamsMessageId: str(r.teams_message_id),
-        direction: str(r.direction) as RelayedMessage['direction'],
-        xmppId: optStr(r.xmpp_id),
-      }
-    );
+    return r && toRelayed(r);
   }
 
   async findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined> {
     const r = (await this.run('findRelayedByXmppId', { chat_id: nvarchar(chatId), xmpp_id: nvarchar(xmppId) })).recordset[0];
-    return (
-      r && {
-        chatId: str(r.chat_id),
-        teamsMessageId: str(r.teams_message_id),
-        direction: str(r.direction) as RelayedMessage['direction'],
-        xmppId: optStr(r.xmpp_id),
-      }
-    );
+    return r && toRelayed(r);
   }
 
   async saveSubscription(s: GraphSubscriptionRecord): Promise<void> {
@@ -864,12 +787,7 @@ export class MssqlStore implements Store {
   }
 
   async whitelist(): Promise<WhitelistEntry[]> {
-    return (await this.run('whitelist')).recordset.map((r) => ({
-      kind: str(r.kind) as WhitelistKind,
-      value: str(r.value),
-      addedAt: num(r.added_at),
-      addedBy: str(r.added_by),
-    }));
+    return (await this.run('whitelist')).recordset.map(toWhitelistEntry);
   }
 
   async putWhitelistEntry(e: WhitelistEntry): Promise<void> {
@@ -885,13 +803,7 @@ export class MssqlStore implements Store {
   }
 
   async auditLog(max: number): Promise<AuditEntry[]> {
-    return (await this.run('auditLog', { limit: limit(max) })).recordset.map((r) => ({
-      at: num(r.at),
-      actor: str(r.actor),
-      action: str(r.action),
-      subject: str(r.subject),
-      detail: optStr(r.detail),
-    }));
+    return (await this.run('auditLog', { limit: limit(max) })).recordset.map(toAuditEntry);
   }
 
   async recordSeatEvent(e: SeatEvent): Promise<void> {
@@ -899,12 +811,7 @@ export class MssqlStore implements Store {
   }
 
   async seatHistory(max: number): Promise<SeatEvent[]> {
-    return (await this.run('seatHistory', { limit: limit(max) })).recordset.map((r) => ({
-      at: num(r.at),
-      nodeId: str(r.node_id),
-      licenceId: str(r.licence_id),
-      event: str(r.event) as SeatEvent['event'],
-    }));
+    return (await this.run('seatHistory', { limit: limit(max) })).recordset.map(toSeatEvent);
   }
 }
 

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
+import { str, toAuditEntry, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import {
   StoreError,
   type EnqueueResult,
@@ -29,68 +30,10 @@ import {
   type WhitelistKind,
 } from './store.js';
 
-type Row = Record<string, unknown>;
 
-const str = (v: unknown): string => String(v);
-const optStr = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
-function toPair(r: Row): PairRecord {
-  return {
-    teamsUserId: str(r.teams_user_id),
-    remoteJid: str(r.remote_jid),
-    chatId: optStr(r.chat_id),
-    subFrom: r.sub_from === 1,
-    subTo: r.sub_to === 1,
-    subToPending: r.sub_to_pending === 1,
-  };
-}
 
-function toOutbox(r: Row): OutboxRow {
-  return {
-    id: Number(r.id),
-    teamsUserId: str(r.teams_user_id),
-    remoteJid: str(r.remote_jid),
-    dedupKey: optStr(r.dedup_key),
-    sender: str(r.sender),
-    stanzaId: optStr(r.stanza_id),
-    receiptRequested: r.receipt_requested === 1,
-    body: r.body === null ? '' : str(r.body),
-    state: str(r.state) as OutboxRow['state'],
-    attempts: Number(r.attempts),
-    nextAttemptAt: Number(r.next_attempt_at),
-    lastError: optStr(r.last_error),
-    teamsMessageId: optStr(r.teams_message_id),
-    sendingSince: r.sending_since === null || r.sending_since === undefined ? undefined : Number(r.sending_since),
-    replyToTeamsId: optStr(r.reply_to_teams_id),
-  };
-}
 
-function toInbox(r: Row): InboxRow {
-  return {
-    id: Number(r.id),
-    dedupKey: str(r.dedup_key),
-    kind: str(r.kind) as InboxRow['kind'],
-    subscriptionId: str(r.subscription_id),
-    resource: str(r.resource),
-    changeType: str(r.change_type),
-    detail: optStr(r.detail),
-    state: str(r.state) as InboxRow['state'],
-    attempts: Number(r.attempts),
-    nextAttemptAt: Number(r.next_attempt_at),
-  };
-}
-
-function toSubscription(r: Row): GraphSubscriptionRecord {
-  return {
-    id: str(r.id),
-    purpose: str(r.purpose),
-    resource: str(r.resource),
-    changeType: str(r.change_type),
-    ownerUserId: optStr(r.owner_user_id),
-    clientState: str(r.client_state),
-    expiresAt: Number(r.expires_at),
-  };
-}
 
 export interface SqliteOptions extends StoreOptions {
   /** How long a statement waits for another process's write lock before failing. */
@@ -196,12 +139,12 @@ export class SqliteStore implements Store {
 
   async getPuppet(remoteJid: string): Promise<PuppetRecord | undefined> {
     const r = this.db.prepare('SELECT * FROM puppets WHERE remote_jid = ?').get(remoteJid) as Row | undefined;
-    return r && { remoteJid: str(r.remote_jid), userId: str(r.user_id), upn: str(r.upn) };
+    return r && toPuppet(r);
   }
 
   async getPuppetByUserId(userId: string): Promise<PuppetRecord | undefined> {
     const r = this.db.prepare('SELECT * FROM puppets WHERE user_id = ?').get(userId) as Row | undefined;
-    return r && { remoteJid: str(r.remote_jid), userId: str(r.user_id), upn: str(r.upn) };
+    return r && toPuppet(r);
   }
 
   async putPuppet(p: PuppetRecord): Promise<void> {
@@ -214,11 +157,7 @@ export class SqliteStore implements Store {
   }
 
   async puppets(): Promise<PuppetRecord[]> {
-    return (this.db.prepare('SELECT * FROM puppets ORDER BY remote_jid').all() as Row[]).map((r) => ({
-      remoteJid: str(r.remote_jid),
-      userId: str(r.user_id),
-      upn: str(r.upn),
-    }));
+    return (this.db.prepare('SELECT * FROM puppets ORDER BY remote_jid').all() as Row[]).map(toPuppet);
   }
 
   async getPair(key: PairKey): Promise<PairRecord | undefined> {
@@ -411,26 +350,12 @@ export class SqliteStore implements Store {
 
   async findRelayed(chatId: string, teamsMessageId: string): Promise<RelayedMessage | undefined> {
     const r = this.db.prepare('SELECT * FROM relayed WHERE chat_id = ? AND teams_message_id = ?').get(chatId, teamsMessageId) as Row | undefined;
-    return (
-      r && {
-        chatId: str(r.chat_id),
-        teamsMessageId: str(r.teams_message_id),
-        direction: str(r.direction) as RelayedMessage['direction'],
-        xmppId: optStr(r.xmpp_id),
-      }
-    );
+    return r && toRelayed(r);
   }
 
   async findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined> {
     const r = this.db.prepare('SELECT * FROM relayed WHERE chat_id = ? AND xmpp_id = ? ORDER BY created_at DESC LIMIT 1').get(chatId, xmppId) as Row | undefined;
-    return (
-      r && {
-        chatId: str(r.chat_id),
-        teamsMessageId: str(r.teams_message_id),
-        direction: str(r.direction) as RelayedMessage['direction'],
-        xmppId: optStr(r.xmpp_id),
-      }
-    );
+    return r && toRelayed(r);
   }
 
   async saveSubscription(s: GraphSubscriptionRecord): Promise<void> {
@@ -474,12 +399,7 @@ export class SqliteStore implements Store {
   }
 
   async whitelist(): Promise<WhitelistEntry[]> {
-    return (this.db.prepare('SELECT * FROM whitelist ORDER BY kind, value').all() as Row[]).map((r) => ({
-      kind: str(r.kind) as WhitelistKind,
-      value: str(r.value),
-      addedAt: Number(r.added_at),
-      addedBy: str(r.added_by),
-    }));
+    return (this.db.prepare('SELECT * FROM whitelist ORDER BY kind, value').all() as Row[]).map(toWhitelistEntry);
   }
 
   async putWhitelistEntry(e: WhitelistEntry): Promise<void> {
@@ -497,13 +417,7 @@ export class SqliteStore implements Store {
   }
 
   async auditLog(limit: number): Promise<AuditEntry[]> {
-    return (this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((r) => ({
-      at: Number(r.at),
-      actor: str(r.actor),
-      action: str(r.action),
-      subject: str(r.subject),
-      detail: optStr(r.detail),
-    }));
+    return (this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toAuditEntry);
   }
 
   async recordSeatEvent(e: SeatEvent): Promise<void> {
@@ -511,11 +425,6 @@ export class SqliteStore implements Store {
   }
 
   async seatHistory(limit: number): Promise<SeatEvent[]> {
-    return (this.db.prepare('SELECT * FROM licence_seats ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((r) => ({
-      at: Number(r.at),
-      nodeId: str(r.node_id),
-      licenceId: str(r.licence_id),
-      event: str(r.event) as SeatEvent['event'],
-    }));
+    return (this.db.prepare('SELECT * FROM licence_seats ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toSeatEvent);
   }
 }

@@ -1,0 +1,108 @@
+/**
+ * Rows of both SQL dialects as the store's records. The column names are the same in SQLite and SQL Server; the
+ * value types differ only in ways these converters absorb (SQLite booleans are 0/1 and SQL Server's are BIT
+ * true/false; SQL Server BIGINTs arrive as strings).
+ */
+import type {
+  AuditEntry,
+  GraphSubscriptionRecord,
+  InboxRow,
+  OutboxRow,
+  PairRecord,
+  PuppetRecord,
+  RelayedMessage,
+  SeatEvent,
+  WhitelistEntry,
+  WhitelistKind,
+} from './store.js';
+
+export type Row = Record<string, unknown>;
+
+export const str = (v: unknown): string => String(v);
+export const optStr = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+export const num = (v: unknown): number => Number(v);
+export const optNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+export const bool = (v: unknown): boolean => v === true || v === 1;
+
+export function toPuppet(r: Row): PuppetRecord {
+  return { remoteJid: str(r.remote_jid), userId: str(r.user_id), upn: str(r.upn) };
+}
+
+export function toPair(r: Row): PairRecord {
+  return {
+    teamsUserId: str(r.teams_user_id),
+    remoteJid: str(r.remote_jid),
+    chatId: optStr(r.chat_id),
+    subFrom: bool(r.sub_from),
+    subTo: bool(r.sub_to),
+    subToPending: bool(r.sub_to_pending),
+  };
+}
+
+export function toOutbox(r: Row): OutboxRow {
+  return {
+    id: num(r.id),
+    teamsUserId: str(r.teams_user_id),
+    remoteJid: str(r.remote_jid),
+    dedupKey: optStr(r.dedup_key),
+    sender: str(r.sender),
+    stanzaId: optStr(r.stanza_id),
+    receiptRequested: bool(r.receipt_requested),
+    body: r.body === null || r.body === undefined ? '' : str(r.body),
+    state: str(r.state) as OutboxRow['state'],
+    attempts: num(r.attempts),
+    nextAttemptAt: num(r.next_attempt_at),
+    lastError: optStr(r.last_error),
+    teamsMessageId: optStr(r.teams_message_id),
+    sendingSince: optNum(r.sending_since),
+    replyToTeamsId: optStr(r.reply_to_teams_id),
+  };
+}
+
+export function toInbox(r: Row): InboxRow {
+  return {
+    id: num(r.id),
+    dedupKey: str(r.dedup_key),
+    kind: str(r.kind) as InboxRow['kind'],
+    subscriptionId: str(r.subscription_id),
+    resource: str(r.resource),
+    changeType: str(r.change_type),
+    detail: optStr(r.detail),
+    state: str(r.state) as InboxRow['state'],
+    attempts: num(r.attempts),
+    nextAttemptAt: num(r.next_attempt_at),
+  };
+}
+
+export function toSubscription(r: Row): GraphSubscriptionRecord {
+  return {
+    id: str(r.id),
+    purpose: str(r.purpose),
+    resource: str(r.resource),
+    changeType: str(r.change_type),
+    ownerUserId: optStr(r.owner_user_id),
+    clientState: str(r.client_state),
+    expiresAt: num(r.expires_at),
+  };
+}
+
+export function toRelayed(r: Row): RelayedMessage {
+  return {
+    chatId: str(r.chat_id),
+    teamsMessageId: str(r.teams_message_id),
+    direction: str(r.direction) as RelayedMessage['direction'],
+    xmppId: optStr(r.xmpp_id),
+  };
+}
+
+export function toWhitelistEntry(r: Row): WhitelistEntry {
+  return { kind: str(r.kind) as WhitelistKind, value: str(r.value), addedAt: num(r.added_at), addedBy: str(r.added_by) };
+}
+
+export function toAuditEntry(r: Row): AuditEntry {
+  return { at: num(r.at), actor: str(r.actor), action: str(r.action), subject: str(r.subject), detail: optStr(r.detail) };
+}
+
+export function toSeatEvent(r: Row): SeatEvent {
+  return { at: num(r.at), nodeId: str(r.node_id), licenceId: str(r.licence_id), event: str(r.event) as SeatEvent['event'] };
+}
