@@ -27,7 +27,8 @@ export class ConfigError extends Error {
 type Puppets = Config['teams']['puppets'];
 type StoreConfig = Config['store'];
 type MssqlConfig = NonNullable<StoreConfig['mssql']>;
-export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin'> & {
+export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin' | 'cluster'> & {
+  readonly cluster: Omit<Config['cluster'], 'secret'> & { readonly secret: Secret | undefined };
   readonly admin: Omit<Config['admin'], 'token'> & { readonly token: Secret | undefined };
   readonly store: Omit<StoreConfig, 'mssql'> & { readonly mssql: (Omit<MssqlConfig, 'password'> & { readonly password: Secret | undefined }) | undefined };
   readonly xmpp: Omit<Config['xmpp'], 'password'> & { readonly password: Secret };
@@ -105,6 +106,14 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
       clientCertificatePath: c.teams.clientCertificatePath && path(c.teams.clientCertificatePath),
       webhook: { ...c.teams.webhook, tls: tls && { certFile: path(tls.certFile), keyFile: path(tls.keyFile) } },
       puppets: { ...c.teams.puppets, passwordSecret: secret('teams.puppets.passwordSecret', c.teams.puppets.passwordSecret) },
+    },
+    cluster: {
+      ...c.cluster,
+      secret: c.cluster.secret === undefined ? undefined : secret('cluster.secret', c.cluster.secret),
+      licence: {
+        file: c.cluster.licence.file && path(c.cluster.licence.file),
+        publicKeys: c.cluster.licence.publicKeys.map((k) => (k.startsWith('-----BEGIN') ? k : path(k))),
+      },
     },
     admin: { ...c.admin, token: c.admin.token === undefined ? undefined : secret('admin.token', c.admin.token) },
     store: {

@@ -60,6 +60,12 @@ export const ConfigSchema = z
           .enum(['refuse', 'split'])
           .default('refuse')
           .describe("a message too long for one Teams message (about 28 KB of HTML): refuse with <policy-violation/>, or split it into several"),
+        links: z
+          .enum(['one', 'every-node'])
+          .default('one')
+          .describe(
+            "in a cluster: 'one' node holds the component link and the others send through it (Prosody accepts one connection per component); 'every-node' connects every node (ejabberd balances several)",
+          ),
       })
       .strict(),
     teams: z
@@ -246,12 +252,38 @@ export const ConfigSchema = z
     cluster: z
       .object({
         redis: z
-          .object({ url: z.string().regex(/^rediss?:\/\//u, 'expected redis:// or rediss://').describe('Redis for cluster-wide limits (and, later, placement)') })
+          .object({ url: z.string().regex(/^rediss?:\/\//u, 'expected redis:// or rediss://').describe('Redis: with it the node joins a cluster (membership, licence seats, placement, cluster-wide limits); without it the node runs alone') })
           .strict()
           .optional(),
+        name: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{0,39}$/u, 'expected lower-case letters, digits and dashes')
+          .default('xtg')
+          .describe('prefix of every Redis key of this cluster (several clusters may share one Redis)'),
+        nodeId: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/u, 'expected letters, digits, dots, dashes, underscores')
+          .optional()
+          .describe('this node\'s id (default: host name and a random suffix); must be unique in the cluster'),
+        listen: HostPort.default('127.0.0.1:9470').describe('where this node listens for actor messages from other nodes, host:port'),
+        advertiseUrl: z
+          .string()
+          .regex(/^https?:\/\//u, 'expected an http:// or https:// URL')
+          .optional()
+          .describe('how other nodes reach cluster.listen (default http://<listen>)'),
+        secret: SecretRef.optional().describe('shared secret authenticating calls between nodes; required with cluster.redis'),
+        leaseSeconds: z.number().int().min(2).max(120).default(5).describe('a node that misses heartbeats this long is dead: its actors and seat are taken over'),
+        licence: z
+          .object({
+            file: z.string().min(1).optional().describe('path of this node\'s licence file (see docs/licensing.md)'),
+            publicKeys: z.array(z.string().min(1)).default([]).describe('trusted licence signing keys: PEM texts or paths of PEM files'),
+          })
+          .strict()
+          .default({ publicKeys: [] }),
       })
       .strict()
-      .default({}),
+      .refine((cl) => cl.redis === undefined || cl.secret !== undefined, { message: 'cluster.redis is set but cluster.secret is missing', path: ['secret'] })
+      .default({ name: 'xtg', listen: '127.0.0.1:9470', leaseSeconds: 5, licence: { publicKeys: [] } }),
     admin: z
       .object({
         listen: HostPort.default('127.0.0.1:9464').describe('where /metrics and /healthz are served, host:port'),

@@ -74,6 +74,42 @@ export class Metrics {
     labelNames: ['direction', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly activations = new Counter({
+    name: 'xtg_actor_activations_total',
+    help: 'Actor activations on this node, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly passivations = new Counter({
+    name: 'xtg_actor_passivations_total',
+    help: 'Actor passivations on this node, by kind and reason (idle, handoff, stale, shutdown)',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly placementMoves = new Counter({
+    name: 'xtg_placement_moves_total',
+    help: 'Actor keys this node gave up or took over, by reason (handoff on join/leave, takeover from a dead node, stale owner)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly clusterNodes = new Gauge({
+    name: 'xtg_cluster_nodes',
+    help: 'Live nodes this node sees, by whether they serve (licensed and not leaving)',
+    labelNames: ['serving'] as const,
+    registers: [this.registry],
+  });
+  readonly licenceSeat = new Gauge({
+    name: 'xtg_licence_seat',
+    help: '1 while this node holds a licence seat',
+    registers: [this.registry],
+  });
+  readonly remoteCalls = new Histogram({
+    name: 'xtg_cluster_call_seconds',
+    help: 'Calls to other nodes, by path and outcome',
+    labelNames: ['path', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
   readonly xmppLinkUp = new Gauge({
     name: 'xtg_xmpp_link_up',
     help: '1 while the XEP-0114 component link is authenticated',

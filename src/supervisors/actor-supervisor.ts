@@ -54,6 +54,8 @@ export interface SupervisorOptions<M, R> {
   readonly log: Logger;
   /** Called when an actor exceeds its restart intensity (the node supervisor decides what else to do). */
   readonly onEscalate: (kind: ActorKind, key: string, error: unknown) => void;
+  /** An activation was dropped (idle, handed off, shut down): the cluster releases its directory entry. */
+  readonly onStopped?: (key: string) => void;
   readonly now?: () => number;
 }
 
@@ -142,6 +144,7 @@ export class ActorSupervisor<M, R> {
       act.handle = undefined;
       throw err;
     });
+    this.o.metrics.activations.inc({ kind: this.o.kind });
     this.updateGauge();
     return act.handle;
   }
@@ -178,12 +181,33 @@ export class ActorSupervisor<M, R> {
       this.activations.delete(act.key);
       stopped++;
       await act.handle?.stop().catch((err: unknown) => this.o.log.warn('passivation failed', { actorKey: act.key, error: errorMessage(err) }));
+      this.o.metrics.passivations.inc({ kind: this.o.kind, reason: 'idle' });
+      this.o.onStopped?.(act.key);
     }
     for (const [key, times] of this.restartHistory) {
       if (times.every((t) => now - t >= this.o.policy.windowMs)) this.restartHistory.delete(key);
     }
     if (stopped) this.updateGauge();
     return stopped;
+  }
+
+  /** Whether `key` has an activation here. */
+  has(key: string): boolean {
+    return this.activations.has(key);
+  }
+
+  /**
+   * Lets the messages already given to `key` finish, then stops it (handoff to another node, or a stale
+   * activation fenced off). Messages asked after this call start a new activation, so the caller holds them back.
+   */
+  async passivate(key: string, reason: 'handoff' | 'stale' | 'shutdown'): Promise<void> {
+    const act = this.activations.get(key);
+    if (!act) return;
+    this.activations.delete(key);
+    await act.tail;
+    await act.handle?.stop().catch((err: unknown) => this.o.log.warn('passivation failed', { actorKey: key, error: errorMessage(err) }));
+    this.o.metrics.passivations.inc({ kind: this.o.kind, reason });
+    this.updateGauge();
   }
 
   /** Lets in-flight messages finish, then passivates every activation. */
@@ -196,6 +220,7 @@ export class ActorSupervisor<M, R> {
       all.map(async (act) => {
         await act.tail;
         await act.handle?.stop().catch(() => undefined);
+        this.o.metrics.passivations.inc({ kind: this.o.kind, reason: 'shutdown' });
       }),
     );
     this.updateGauge();

@@ -30,6 +30,8 @@ export interface NotificationProcessorOptions {
   readonly backoffMaxMs: number;
   readonly pollIntervalMs: number;
   readonly now?: () => number;
+  /** In a cluster only the node holding the duties lease processes the inbox (one processor, in order). */
+  readonly active?: () => boolean;
 }
 
 const DONE: Outcome = { status: 'done' };
@@ -61,7 +63,7 @@ export class NotificationProcessor {
 
   /** Processes what is due now; called by the webhook after a commit and by the poll timer for retries. */
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || !(this.o.active?.() ?? true)) return;
     if (this.running) {
       this.again = true;
       return;

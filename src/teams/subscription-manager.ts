@@ -34,6 +34,8 @@ export interface SubscriptionManagerOptions {
   readonly renewBeforeMinutes: number;
   readonly log: Logger;
   readonly now?: () => number;
+  /** In a cluster only the node holding the duties lease runs the renewal pass. */
+  readonly active?: () => boolean;
 }
 
 type Kind = keyof typeof MAX_MINUTES;
@@ -226,6 +228,7 @@ export class SubscriptionManager {
 
   start(intervalMs = 60_000): void {
     this.timer = setInterval(() => {
+      if (!(this.o.active?.() ?? true)) return;
       this.renewDue().catch((err: unknown) => this.o.log.warn('Graph subscription renewal pass failed', { error: errorMessage(err) }));
     }, intervalMs);
     this.timer.unref();

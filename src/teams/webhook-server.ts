@@ -26,6 +26,8 @@ export interface WebhookOptions {
   readonly metrics: Metrics;
   /** Called after new notifications were committed, so processing starts at once. */
   readonly onRecorded: () => void;
+  /** False while the node serves nothing (cluster: unlicensed or leaving): notifications get 503. */
+  readonly accepting?: () => boolean;
   readonly now?: () => number;
 }
 
@@ -99,6 +101,12 @@ export class WebhookServer {
       // URLSearchParams has already decoded the token, as Graph requires it back decoded.
       this.o.metrics.webhookNotifications.inc({ outcome: 'validation' });
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(token);
+      return;
+    }
+    if (!(this.o.accepting?.() ?? true)) {
+      // An unlicensed or leaving node records nothing: Graph retries, and the load balancer picks another node.
+      this.o.metrics.webhookNotifications.inc({ outcome: 'not_serving' });
+      res.writeHead(503, { 'retry-after': '5' }).end();
       return;
     }
     const body = await readBody(req, MAX_BODY_BYTES);

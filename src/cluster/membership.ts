@@ -1,0 +1,201 @@
+/**
+ * Node membership (DESIGN.md "cluster"): every node renews a lease in Redis (a key that expires, and its score in
+ * a sorted set) a few times per lease period. A node whose lease lapsed is dead: its seat and its actors are taken
+ * over. Time is Redis's (TIME inside the script), so node clocks need not agree.
+ *
+ * Like Orleans' membership table and Akka's cluster membership, but with a lease instead of a gossip protocol: the
+ * cluster already depends on Redis for placement, and a lease there is the one thing every node can agree on.
+ */
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { errorMessage, type Logger } from '../observability/logger.js';
+import type { ClusterKeys } from './redis-keys.js';
+
+export type NodeRole = 'xmpp-link' | 'duties';
+
+/** What a node says about itself in Redis; what `cluster status` shows. */
+export interface NodeInfo {
+  readonly id: string;
+  /** Where other nodes send actor messages. */
+  readonly rpcUrl: string;
+  readonly version: string;
+  readonly startedAt: number;
+  /** True while the node holds a licence seat; only licensed nodes are given actors. */
+  readonly licensed: boolean;
+  readonly licenceId: string | undefined;
+  /** Why the node serves nothing, for operators (licence problem, seat refused, leaving). */
+  readonly problem: string | undefined;
+  readonly roles: readonly NodeRole[];
+  readonly actors: number;
+  readonly leaving: boolean;
+}
+
+export interface LiveNode extends NodeInfo {
+  /** Lease expiry, epoch ms (Redis time). */
+  readonly leaseUntil: number;
+}
+
+// Renews the caller's lease and forgets dead nodes (their owned-key sets go with them; their directory entries
+// stay and are taken over on the next message, because the claim script sees the owner's lease is gone).
+// KEYS: nodes zset, this node's key. ARGV: node id, lease ms, info JSON, node key prefix, owned-set prefix.
+const HEARTBEAT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, id in ipairs(dead) do
+  if redis.call('EXISTS', ARGV[4] .. id) == 0 then redis.call('DEL', ARGV[5] .. id) end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return now
+`;
+
+export interface MembershipOptions {
+  readonly redis: Redis;
+  readonly keys: ClusterKeys;
+  readonly leaseMs: number;
+  /** The node's current description (roles, licence, actor count change over time). */
+  readonly self: () => Omit<NodeInfo, 'leaseUntil'>;
+  readonly log: Logger;
+}
+
+export interface MembershipEvents {
+  change: [nodes: readonly LiveNode[]];
+  /** The node could not renew its lease for a whole lease period: it must stop serving (self-fencing). */
+  lapsed: [];
+}
+
+export class Membership extends EventEmitter<MembershipEvents> {
+  private view: LiveNode[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private subscriber: Redis | undefined;
+  private lastRenewed = 0;
+  private redisOffset = 0;
+  private joined = false;
+
+  constructor(private readonly o: MembershipOptions) {
+    super();
+  }
+
+  get id(): string {
+    return this.o.self().id;
+  }
+
+  /** Renews the lease now and then every third of a lease period; listens for other nodes' join/leave. */
+  async join(): Promise<void> {
+    this.joined = true;
+    await this.heartbeat();
+    this.subscriber = this.o.redis.duplicate();
+    this.subscriber.on('error', () => undefined);
+    this.subscriber.on('message', () => void this.refresh());
+    await this.subscriber.subscribe(this.o.keys.events);
+    await this.o.redis.publish(this.o.keys.events, JSON.stringify({ node: this.id, event: 'join' }));
+    this.timer = setInterval(() => void this.heartbeat(), Math.max(200, Math.floor(this.o.leaseMs / 3)));
+  }
+
+  /** Tells the others at once that the node's state changed (licence, leaving), instead of at their next poll. */
+  async announce(event: string): Promise<void> {
+    await this.heartbeat();
+    await this.o.redis.publish(this.o.keys.events, JSON.stringify({ node: this.id, event })).catch(() => undefined);
+  }
+
+  /** Whether this node's lease is (still) valid as far as it knows. */
+  leaseValid(): boolean {
+    return this.joined && Date.now() - this.lastRenewed < this.o.leaseMs;
+  }
+
+  /** Redis time, estimated from the last heartbeat. */
+  redisNow(): number {
+    return Date.now() + this.redisOffset;
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.joined) return;
+    const k = this.o.keys;
+    try {
+      const info = JSON.stringify(this.o.self());
+      const sentAt = Date.now();
+      const now = Number(await this.o.redis.eval(HEARTBEAT, 2, k.nodes, k.node(this.id), this.id, this.o.leaseMs, info, k.node(''), k.owned('')));
+      this.lastRenewed = sentAt;
+      this.redisOffset = now - sentAt;
+    } catch (err) {
+      this.o.log.warn('cluster heartbeat failed', { error: errorMessage(err) });
+      if (this.lastRenewed && !this.leaseValid()) this.emit('lapsed');
+    }
+    await this.refresh();
+  }
+
+  /** Reads the live nodes; emits 'change' when the set of serving nodes changed. */
+  async refresh(): Promise<readonly LiveNode[]> {
+    try {
+      const nodes = await readLiveNodes(this.o.redis, this.o.keys);
+      const before = servingIds(this.view).join(',');
+      this.view = nodes;
+      if (servingIds(nodes).join(',') !== before) this.emit('change', nodes);
+    } catch (err) {
+      this.o.log.debug('membership refresh failed', { error: errorMessage(err) });
+    }
+    return this.view;
+  }
+
+  nodes(): readonly LiveNode[] {
+    return this.view;
+  }
+
+  /** The nodes that may be given actors: live, licensed, not leaving. */
+  servingIds(): string[] {
+    return servingIds(this.view);
+  }
+
+  node(id: string): LiveNode | undefined {
+    return this.view.find((n) => n.id === id);
+  }
+
+  async leave(): Promise<void> {
+    if (!this.joined) return;
+    this.joined = false;
+    clearInterval(this.timer);
+    const k = this.o.keys;
+    await this.o.redis
+      .multi()
+      .zrem(k.nodes, this.id)
+      .del(k.node(this.id))
+      .publish(k.events, JSON.stringify({ node: this.id, event: 'leave' }))
+      .exec()
+      .catch((err: unknown) => this.o.log.warn('could not leave the cluster cleanly; the lease will lapse', { error: errorMessage(err) }));
+    await this.subscriber?.quit().catch(() => undefined);
+  }
+}
+
+function servingIds(nodes: readonly LiveNode[]): string[] {
+  return nodes
+    .filter((n) => n.licensed && !n.leaving)
+    .map((n) => n.id)
+    .sort();
+}
+
+/** The live nodes as Redis has them (also used by `cluster status`, which is not a member). */
+export async function readLiveNodes(redis: Redis, keys: ClusterKeys): Promise<LiveNode[]> {
+  const withScores = await redis.zrange(keys.nodes, '0', '-1', 'WITHSCORES');
+  const ids: string[] = [];
+  const until = new Map<string, number>();
+  for (let i = 0; i + 1 < withScores.length; i += 2) {
+    const id = withScores[i] as string;
+    ids.push(id);
+    until.set(id, Number(withScores[i + 1]));
+  }
+  if (!ids.length) return [];
+  const infos = await redis.mget(ids.map((id) => keys.node(id)));
+  const out: LiveNode[] = [];
+  infos.forEach((text, i) => {
+    if (!text) return; // lease expired between the two reads
+    try {
+      const info = JSON.parse(text) as NodeInfo;
+      out.push({ ...info, leaseUntil: until.get(ids[i] as string) ?? 0 });
+    } catch {
+      // a foreign or corrupt entry is not a node
+    }
+  });
+  return out;
+}
