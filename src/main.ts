@@ -10,9 +10,11 @@ import { runStart } from './cli/start.js';
 import { packageVersion } from './gateway.js';
 import { MissingOsPackagesError } from './sandbox/os-deps.js';
 import { ProsodyError } from './sandbox/prosody.js';
+import { LicenceKeyError } from './cluster/licence.js';
+import { LicenceRejectedError } from './cli/licence.js';
 
 /** Failures whose message says everything; anything else is a bug and gets its stack. */
-const EXPECTED_FAILURES = [StoreError, MissingOsPackagesError, ProsodyError];
+const EXPECTED_FAILURES = [StoreError, MissingOsPackagesError, ProsodyError, LicenceKeyError, LicenceRejectedError];
 
 const USAGE = `usage: xmpp-teams-gateway <command> [options]
 
@@ -23,13 +25,20 @@ commands:
   whitelist      list | add KIND VALUE | remove KIND VALUE   (KIND: domain, user, group) --config FILE [--actor NAME]
                  run-time changes, audit-logged; running nodes apply them without restart
   audit          the audit log, newest first   --config FILE [--limit N]
+  licence        keygen --out DIR              write an Ed25519 signing key pair (never overwrites)
+                 sign --key PRIVATE.pem --licensee NAME --max-nodes N --expires ISO-DATE --out FILE
+                      [--id ID] [--not-before ISO-DATE] [--tenant ID]... [--max-remote-domains N]
+                 show --file FILE [--public-key PEM_FILE]...   print the terms; verify when keys are given
   sandbox        run a complete federation on loopback (Prosody, Graph emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
                  --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
   help           this text
 options: --version`;
 
-const OPTIONS = new Set(['actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help']);
+const OPTIONS = new Set([
+  'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help',
+  'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key',
+]);
 
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
@@ -58,6 +67,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'migrate': {
       const { runMigrate } = await import('./cli/migrate.js');
       await runMigrate(config);
+      return 0;
+    }
+    case 'licence': {
+      const { runLicence } = await import('./cli/licence.js');
+      runLicence(args.rest, args);
       return 0;
     }
     case 'sandbox': {

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  LicenceKeyError,
+  canonicalJson,
+  generateKeyPair,
+  keyIdOf,
+  loadLicence,
+  readTrustedKeys,
+  signLicence,
+  verifyLicence,
+  type LicenceProblem,
+  type LicenceTerms,
+} from '../../src/cluster/licence.js';
+
+const vendor = generateKeyPair();
+const stranger = generateKeyPair();
+const NOW = Date.parse('2026-06-01T00:00:00Z');
+const TERMS: LicenceTerms = {
+  id: 'L-42',
+  licensee: 'Contoso Ltd',
+  maxNodes: 3,
+  issuedAt: '2026-01-01T00:00:00Z',
+  expiresAt: '2026-10-01T00:00:00Z',
+  limits: { tenants: ['11111111-2222-3333-4444-555555555555'], maxRemoteDomains: 20 },
+};
+const TENANT = '11111111-2222-3333-4444-555555555555';
+
+const text = (value: unknown) => JSON.stringify(value, null, 2);
+const signed = (terms: LicenceTerms = TERMS, key = vendor.privateKeyPem) => JSON.parse(text(signLicence(terms, key))) as Record<string, unknown> & { terms: Record<string, unknown> };
+
+describe('canonicalJson', () => {
+  it('sorts keys recursively, keeps array order, and has no whitespace', () => {
+    assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' } }), '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
+    assert.equal(canonicalJson({ b: 2, a: 1 }), canonicalJson({ a: 1, b: 2 }));
+  });
+  it('encodes strings and numbers as JSON does and drops undefined fields', () => {
+    assert.equal(canonicalJson({ s: 'é "q"\n', n: 1.5, t: true, z: null, u: undefined }), '{"n":1.5,"s":"é \\"q\\"\\n","t":true,"z":null}');
+  });
+});
+
+describe('verifyLicence', () => {
+  const trusted = [vendor.publicKeyPem];
+  const cases: { name: string; file: () => string; now?: number; tenant?: string; keys?: string[]; problem: LicenceProblem; detail: RegExp }[] = [
+    { name: 'a tampered terms field', file: () => text({ ...signed(), terms: { ...signed().terms, maxNodes: 30 } }), problem: 'bad-signature', detail: /licence L-42 does not match its signature/u },
+    { name: 'a signature from another key under the right key id', file: () => text({ ...signed(), signature: signed(TERMS, stranger.privateKeyPem).signature }), problem: 'bad-signature', detail: /does not match its signature/u },
+    { name: 'a licence signed by another key', file: () => text(signed(TERMS, stranger.privateKeyPem)), problem: 'untrusted-key', detail: new RegExp(`signed with key ${stranger.keyId}, which is not trusted \\(trusted: ${vendor.keyId}\\)`, 'u') },
+    { name: 'no trusted keys at all', file: () => text(signed()), keys: [], problem: 'untrusted-key', detail: /no licence public keys are trusted/u },
+    { name: 'an expired licence', file: () => text(signed()), now: Date.parse('2026-10-01T00:00:00Z'), problem: 'expired', detail: /^licence L-42 expired on 2026-10-01T00:00:00\.000Z$/u },
+    {
+      name: 'a licence before its notBefore',
+      file: () => text(signed({ ...TERMS, notBefore: '2026-07-01' })),
+      problem: 'not-yet-valid',
+      detail: /^licence L-42 is not valid before 2026-07-01T00:00:00\.000Z \(now 2026-06-01T00:00:00\.000Z\)$/u,
+    },
+    { name: 'a tenant the licence does not cover', file: () => text(signed()), tenant: 'other-tenant', problem: 'tenant-not-licensed', detail: /does not cover Entra tenant other-tenant \(it covers 11111111-/u },
+    { name: 'text that is not JSON', file: () => 'format: xtg-licence/1', problem: 'malformed', detail: /^licence file is not JSON/u },
+    { name: 'a JSON array', file: () => '[]', problem: 'malformed', detail: /not a JSON object/u },
+    { name: 'another format', file: () => text({ ...signed(), format: 'xtg-licence/2' }), problem: 'malformed', detail: /licence format is "xtg-licence\/2", expected "xtg-licence\/1"/u },
+    { name: 'no signature', file: () => text({ ...signed(), signature: undefined }), problem: 'malformed', detail: /signature is missing/u },
+    { name: 'a damaged signature', file: () => text({ ...signed(), signature: 'not*base64' }), problem: 'malformed', detail: /base64 of a 64-byte Ed25519 signature/u },
+    { name: 'no terms', file: () => text({ ...signed(), terms: undefined }), problem: 'malformed', detail: /terms are missing/u },
+    { name: 'no licensee', file: () => text({ ...signed(), terms: { ...signed().terms, licensee: undefined } }), problem: 'malformed', detail: /licence L-42: terms\.licensee must be a non-empty string/u },
+    { name: 'an empty id', file: () => text({ ...signed(), terms: { ...signed().terms, id: ' ' } }), problem: 'malformed', detail: /terms\.id must be a non-empty string/u },
+    { name: 'maxNodes 0', file: () => text({ ...signed(), terms: { ...signed().terms, maxNodes: 0 } }), problem: 'malformed', detail: /terms\.maxNodes must be a positive whole number, got 0/u },
+    { name: 'maxNodes 2.5', file: () => text({ ...signed(), terms: { ...signed().terms, maxNodes: 2.5 } }), problem: 'malformed', detail: /terms\.maxNodes must be a positive whole number, got 2\.5/u },
+    { name: 'a date that does not parse', file: () => text({ ...signed(), terms: { ...signed().terms, expiresAt: 'next year' } }), problem: 'malformed', detail: /terms\.expiresAt must be an ISO 8601 date .* got "next year"/u },
+    { name: 'a day that does not exist', file: () => text({ ...signed(), terms: { ...signed().terms, expiresAt: '2026-02-30' } }), problem: 'malformed', detail: /terms\.expiresAt must be an ISO 8601 date/u },
+    { name: 'a date-time without zone', file: () => text({ ...signed(), terms: { ...signed().terms, expiresAt: '2026-10-01T00:00:00' } }), problem: 'malformed', detail: /terms\.expiresAt must be an ISO 8601 date/u },
+    { name: 'expiry before issue', file: () => text({ ...signed(), terms: { ...signed().terms, expiresAt: '2025-01-01' } }), problem: 'malformed', detail: /terms\.expiresAt \(2025-01-01\) is not after terms\.issuedAt/u },
+    { name: 'an unknown terms field', file: () => text({ ...signed(), terms: { ...signed().terms, regions: ['eu'] } }), problem: 'malformed', detail: /terms have unknown field 'regions'/u },
+    { name: 'an empty tenant list', file: () => text({ ...signed(), terms: { ...signed().terms, limits: { tenants: [] } } }), problem: 'malformed', detail: /terms\.limits\.tenants is empty; leave it out to allow any tenant/u },
+    { name: 'maxRemoteDomains 0', file: () => text({ ...signed(), terms: { ...signed().terms, limits: { maxRemoteDomains: 0 } } }), problem: 'malformed', detail: /terms\.limits\.maxRemoteDomains must be a positive whole number/u },
+  ];
+  for (const c of cases) {
+    it(`refuses ${c.name}: ${c.problem}`, () => {
+      const verdict = verifyLicence(c.file(), c.keys ?? trusted, c.now ?? NOW, c.tenant);
+      assert.equal(verdict.ok, false);
+      if (verdict.ok) return;
+      assert.equal(verdict.problem, c.problem, verdict.detail);
+      assert.match(verdict.detail, c.detail);
+    });
+  }
+
+  it('accepts a valid licence, whatever its formatting and key order, with or without a tenant to check', () => {
+    const file = signed();
+    const reordered = `{"signature":${JSON.stringify(file.signature)},"keyId":"${vendor.keyId}","terms":${canonicalJson(file.terms)},"format":"xtg-licence/1"}`;
+    for (const t of [text(file), reordered]) {
+      for (const tenant of [undefined, TENANT, TENANT.toUpperCase()]) {
+        const verdict = verifyLicence(t, [stranger.publicKeyPem, vendor.publicKeyPem], NOW, tenant);
+        assert.deepEqual(verdict, { ok: true, terms: file.terms });
+      }
+    }
+  });
+
+  it('accepts any tenant when the licence names none, and is valid from notBefore until just before expiry', () => {
+    const file = text(signed({ ...TERMS, notBefore: '2026-02-01T00:00:00Z', limits: undefined }));
+    assert.equal(verifyLicence(file, trusted, NOW, 'any-tenant').ok, true);
+    assert.equal(verifyLicence(file, trusted, Date.parse('2026-02-01T00:00:00Z')).ok, true);
+    assert.equal(verifyLicence(file, trusted, Date.parse('2026-10-01T00:00:00Z') - 1).ok, true);
+  });
+
+  it('throws LicenceKeyError for an unusable trusted key rather than blaming the licence', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    assert.throws(() => verifyLicence(text(signed()), [rsa.publicKey], NOW), LicenceKeyError);
+  });
+});
+
+describe('signLicence and generateKeyPair', () => {
+  it('names the key by a fingerprint of its public half and refuses malformed terms or a non-Ed25519 key', () => {
+    assert.match(vendor.keyId, /^[0-9a-f]{16}$/u);
+    assert.equal(keyIdOf(vendor.publicKeyPem), vendor.keyId);
+    assert.notEqual(stranger.keyId, vendor.keyId);
+    assert.equal(signLicence(TERMS, vendor.privateKeyPem).keyId, vendor.keyId);
+    assert.throws(() => signLicence({ ...TERMS, maxNodes: 0 }, vendor.privateKeyPem), /cannot sign: licence L-42: terms\.maxNodes must be a positive whole number/u);
+    assert.throws(() => signLicence(TERMS, vendor.publicKeyPem), (err) => err instanceof LicenceKeyError && /is a public key/u.test(err.message));
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    assert.throws(() => signLicence(TERMS, rsa.privateKey), /of type rsa; licences are signed with Ed25519/u);
+  });
+});
+
+describe('readTrustedKeys and loadLicence', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xtg-licence-'));
+  const pubFile = join(dir, 'vendor.pub');
+  writeFileSync(pubFile, vendor.publicKeyPem);
+
+  it('takes PEM texts and PEM file paths alike', () => {
+    const keys = readTrustedKeys([pubFile, stranger.publicKeyPem]);
+    assert.deepEqual(keys.map((k) => keyIdOf(k)), [vendor.keyId, stranger.keyId]);
+  });
+
+  it('names the entry it cannot use', () => {
+    const privFile = join(dir, 'vendor.key');
+    writeFileSync(privFile, vendor.privateKeyPem);
+    const garbage = join(dir, 'garbage.pub');
+    writeFileSync(garbage, 'hello');
+    const cases: [string, RegExp][] = [
+      [join(dir, 'nope.pub'), /cannot read licence public key file .*nope\.pub: ENOENT/u],
+      [privFile, /licence public key file .*vendor\.key is a private key; give the public key/u],
+      [garbage, /licence public key file .*garbage\.pub is not a PEM public key/u],
+      ['-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n', /licence public key #1 \(inline PEM\) is not a PEM public key/u],
+    ];
+    for (const [entry, message] of cases) assert.throws(() => readTrustedKeys([entry]), (err) => err instanceof LicenceKeyError && message.test(err.message));
+  });
+
+  it("reports 'missing' for no path or no file, and names the file when it is malformed", () => {
+    assert.deepEqual(loadLicence(undefined, [vendor.publicKeyPem], NOW), { ok: false, problem: 'missing', detail: 'no licence file is configured (cluster.licence.file)' });
+    const absent = join(dir, 'absent.json');
+    assert.deepEqual(loadLicence(absent, [vendor.publicKeyPem], NOW), { ok: false, problem: 'missing', detail: `licence file ${absent} does not exist` });
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, '{');
+    const verdict = loadLicence(broken, [vendor.publicKeyPem], NOW);
+    assert.equal(verdict.ok, false);
+    if (!verdict.ok) assert.match(verdict.detail, new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&')}: licence file is not JSON`, 'u'));
+    const good = join(dir, 'good.json');
+    writeFileSync(good, text(signed()));
+    assert.equal(loadLicence(good, readTrustedKeys([pubFile]), NOW, TENANT).ok, true);
+  });
+});
