@@ -5,10 +5,20 @@
  * (Graph validates it), the XMPP link last in and first out.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { RemoteDomainActor, type DomainMessage, type DomainReply } from './actors/remote-domain-actor.js';
 import { UserPairActor, parsePairKey, type Outcome, type PairMessage, type PairSettings } from './actors/user-pair-actor.js';
-import { LocalRouter } from './cluster/actor-router.js';
+import { LocalRouter, type ActorRouter } from './cluster/actor-router.js';
+import { ClusterNode } from './cluster/cluster-node.js';
+import { ClusterRouter } from './cluster/cluster-router.js';
+import type { LeaderLease } from './cluster/leader-lease.js';
+import type { NodeRole } from './cluster/membership.js';
+import { NodeTransport } from './cluster/node-transport.js';
+import { SharedXmppLink } from './cluster/shared-xmpp-link.js';
+import { clusterStatus } from './cluster/cluster-status.js';
+import { StanzaError } from './protocol/stanza-error.js';
+import { KeyedQueue } from './xmpp/keyed-queue.js';
 import type { RuntimeConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
@@ -66,7 +76,15 @@ export class Gateway {
   readonly log: Logger;
   readonly metrics = new Metrics();
   private readonly store: Store;
-  private readonly link: ComponentLink;
+  private readonly link: ComponentLink | SharedXmppLink;
+  readonly nodeId: string;
+  private readonly cluster: ClusterNode | undefined;
+  private readonly transport: NodeTransport | undefined;
+  private readonly duties: LeaderLease | undefined;
+  private readonly linkLease: LeaderLease | undefined;
+  private clusterRouter: ClusterRouter | undefined;
+  private fencing: NodeJS.Timeout | undefined;
+  private subscriber: Redis | undefined;
   private readonly webhook: WebhookServer;
   private readonly admin: AdminServer;
   private readonly subscriptions: SubscriptionManager;
@@ -74,7 +92,7 @@ export class Gateway {
   private runtime: ActorRuntime | undefined;
   private pairs: ActorSupervisor<PairMessage, Outcome> | undefined;
   private domains: ActorSupervisor<DomainMessage, DomainReply> | undefined;
-  private router: LocalRouter | undefined;
+  private router: ActorRouter | undefined;
   private stanzaRouter: StanzaRouter | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private pruner: NodeJS.Timeout | undefined;
@@ -96,7 +114,8 @@ export class Gateway {
     store: Store,
   ) {
     const c = o.config;
-    const nodeId = o.nodeId ?? `node-${randomUUID().slice(0, 8)}`;
+    const nodeId = c.cluster.nodeId ?? o.nodeId ?? `${hostname().replace(/[^A-Za-z0-9._-]/gu, '-').slice(0, 40)}-${randomUUID().slice(0, 6)}`;
+    this.nodeId = nodeId;
     this.log = createLogger({ level: c.log.level, nodeId, ...(o.logStream ? { stream: o.logStream } : {}) });
     this.store = store;
     // Cluster-wide rate limits live in Redis when it is configured (bottleneck's clustering).
@@ -135,14 +154,51 @@ export class Gateway {
     this.policy = new PolicyService({ config: c.policy, store: this.store, teams: this.teams, log: this.log });
     this.throttler = new Throttler(c.throttle, this.metrics, this.redis?.duplicate());
     this.directory = new Directory({ teams: this.teams, book: { defaultUpnDomain: c.teams.defaultUpnDomain }, componentDomain: c.xmpp.domain });
-    this.link = new ComponentLink({
-      service: c.xmpp.service,
-      domain: c.xmpp.domain,
-      password: () => c.xmpp.password.reveal(),
-      reconnectDelayMs: c.xmpp.reconnectDelayMs,
-      log: this.log,
-      metrics: this.metrics,
-    });
+    const createLink = () =>
+      new ComponentLink({
+        service: c.xmpp.service,
+        domain: c.xmpp.domain,
+        password: () => c.xmpp.password.reveal(),
+        reconnectDelayMs: c.xmpp.reconnectDelayMs,
+        log: this.log,
+        metrics: this.metrics,
+      });
+    if (this.redis && c.cluster.secret) {
+      // A cluster (DESIGN.md "cluster"): membership, licence seat, placement, and the link shared or per node.
+      const [host, port] = splitHostPort(c.cluster.listen);
+      this.transport = new NodeTransport({ host, port, secret: c.cluster.secret.reveal(), log: this.log, describeError });
+      this.cluster = new ClusterNode({
+        redis: this.redis,
+        name: c.cluster.name,
+        nodeId,
+        rpcUrl: c.cluster.advertiseUrl ?? `http://${c.cluster.listen}`,
+        version: packageVersion(),
+        leaseMs: c.cluster.leaseSeconds * 1000,
+        licenceFile: c.cluster.licence.file,
+        publicKeys: c.cluster.licence.publicKeys,
+        tenantId: c.teams.tenantId,
+        store: this.store,
+        metrics: this.metrics,
+        log: this.log,
+        actorCount: () => (this.pairs?.keys().length ?? 0) + (this.domains?.keys().length ?? 0),
+        roles: () => this.roles(),
+      });
+      this.duties = this.cluster.lease('duties');
+      this.linkLease = this.cluster.lease('xmpp-link');
+      this.link = new SharedXmppLink({
+        mode: c.xmpp.links,
+        nodeId,
+        createLink,
+        lease: this.linkLease,
+        membership: this.cluster.membership,
+        transport: this.transport,
+        serving: () => this.cluster?.serving() ?? false,
+        callTimeoutMs: 10_000,
+        log: this.log,
+      });
+    } else {
+      this.link = createLink();
+    }
     this.subscriptions = new SubscriptionManager({
       api: this.teams,
       store: this.store,
@@ -150,6 +206,7 @@ export class Gateway {
       subscriptionMinutes: c.teams.subscriptionMinutes,
       renewBeforeMinutes: c.teams.renewBeforeMinutes,
       log: this.log,
+      active: () => this.holdsDuties(),
     });
     this.processor = new NotificationProcessor({
       store: this.store,
@@ -164,6 +221,7 @@ export class Gateway {
       backoffInitialMs: 1_000,
       backoffMaxMs: 5 * 60_000,
       pollIntervalMs: SETTINGS.inboxPollMs,
+      active: () => this.holdsDuties(),
     });
     this.webhook = new WebhookServer({
       listen: c.teams.webhook.listen,
@@ -172,7 +230,8 @@ export class Gateway {
       store: this.store,
       log: this.log,
       metrics: this.metrics,
-      onRecorded: () => this.processor.kick(),
+      onRecorded: () => this.inboxChanged(),
+      accepting: () => this.cluster?.serving() ?? true,
     });
     const [adminHost, adminPort] = splitHostPort(c.admin.listen);
     this.admin = new AdminServer({
@@ -187,11 +246,37 @@ export class Gateway {
           await this.store.ping();
           return true;
         },
+        ...(this.cluster ? { licence: () => this.cluster?.serving() ?? false } : {}),
       },
+      details: () => (this.cluster ? { node: nodeId, licence: this.cluster.licence() } : { node: nodeId }),
+      views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
     });
   }
 
-  private requireRouter(): LocalRouter {
+  /** Cluster-wide duties (inbox, subscription renewal, outbox sweep, retention) run on one node; alone, here. */
+  private holdsDuties(): boolean {
+    return this.duties ? this.duties.isHeld : true;
+  }
+
+  private roles(): NodeRole[] {
+    const roles: NodeRole[] = [];
+    if (this.link instanceof SharedXmppLink ? this.link.holdsLink() : this.link.isOnline()) roles.push('xmpp-link');
+    if (this.duties?.isHeld) roles.push('duties');
+    return roles;
+  }
+
+  /** A notification was committed: the node with the duties processes it (told through Redis when elsewhere). */
+  private inboxChanged(): void {
+    if (this.holdsDuties()) this.processor.kick();
+    else if (this.cluster) void this.redis?.publish(this.cluster.keys.channel('inbox'), '1').catch(() => undefined);
+  }
+
+  private async clusterView(): Promise<unknown> {
+    if (!this.redis || !this.cluster) return {};
+    return clusterStatus(this.redis, this.cluster.keys);
+  }
+
+  private requireRouter(): ActorRouter {
     if (!this.router) throw new Error('the gateway is not started');
     return this.router;
   }
@@ -225,6 +310,7 @@ export class Gateway {
       metrics: this.metrics,
       log: this.log,
       onEscalate,
+      onStopped: (key) => this.clusterRouter?.released('user-pair', key),
       factory: (ctx) =>
         new UserPairActor(
           ctx,
@@ -262,9 +348,29 @@ export class Gateway {
       metrics: this.metrics,
       log: this.log,
       onEscalate,
+      onStopped: (key) => this.clusterRouter?.released('remote-domain', key),
       factory: (ctx) => new RemoteDomainActor(ctx, Date.now, (domain) => this.policy.domainAllowed(domain)),
     });
-    this.router = new LocalRouter(this.pairs, this.domains);
+    if (this.cluster && this.transport) {
+      const cluster = this.cluster;
+      this.clusterRouter = new ClusterRouter({
+        nodeId: this.nodeId,
+        pairs: this.pairs,
+        domains: this.domains,
+        membership: cluster.membership,
+        directory: cluster.directory,
+        transport: this.transport,
+        serving: () => cluster.serving(),
+        // A dead node's keys are free once its lease lapsed; messages for them wait that long and a bit more.
+        deliveryDeadlineMs: c.cluster.leaseSeconds * 2000 + 5_000,
+        callTimeoutMs: 60_000,
+        metrics: this.metrics,
+        log: this.log,
+      });
+      this.router = this.clusterRouter;
+    } else {
+      this.router = new LocalRouter(this.pairs, this.domains);
+    }
     this.stanzaRouter = new StanzaRouter({
       componentDomain: c.xmpp.domain,
       maxBodyBytes: c.xmpp.maxBodyBytes,
@@ -279,11 +385,15 @@ export class Gateway {
       metrics: this.metrics,
     });
     const stanzaRouter = this.stanzaRouter;
-    this.link.on('stanza', (el) => void stanzaRouter.route(el));
+    // Stanzas between the same two addresses are handled one after another, so a pair sees them in order
+    // (RFC 6120 §10.1 in-order processing) even when its actor lives on another node.
+    const inOrder = new KeyedQueue();
+    this.link.on('stanza', (el) => void inOrder.run(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`, () => stanzaRouter.route(el)));
     this.link.on('online', () => void this.resyncAll());
 
     await this.policy.start();
     await this.admin.start();
+    if (this.cluster && this.transport && this.clusterRouter && this.duties && this.redis) await this.joinCluster(this.cluster, this.transport, this.clusterRouter, this.duties, this.redis);
     await this.webhook.start();
     this.processor.start();
     this.subscriptions.start(SETTINGS.subscriptionCheckMs);
@@ -291,10 +401,40 @@ export class Gateway {
     this.sweeper.unref();
     this.pruner = setInterval(() => void this.prune(), c.store.retention.pruneIntervalMinutes * 60_000);
     this.pruner.unref();
+    if (!this.duties) this.takeDuties();
+    await this.link.start();
+    this.duties?.start();
+    this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion(), node: this.nodeId, cluster: this.cluster !== undefined });
+  }
+
+  /** What the node holding the duties does when it gets them (alone: at start). */
+  private takeDuties(): void {
+    this.processor.kick();
     void this.prune();
     void this.restoreSubscriptions().catch((err: unknown) => this.log.warn('restoring Graph subscriptions failed; the renewal pass retries', { error: errorMessage(err) }));
-    await this.link.start();
-    this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion() });
+  }
+
+  private async joinCluster(cluster: ClusterNode, transport: NodeTransport, router: ClusterRouter, duties: LeaderLease, redis: Redis): Promise<void> {
+    await transport.start();
+    duties.on('acquired', () => this.takeDuties());
+    cluster.on('membership', () => {
+      void router.rebalance().then((moved) => moved && this.log.info('actors handed off after a membership change', { moved }));
+      void this.linkLease?.tick();
+      void duties.tick();
+    });
+    cluster.on('serving', (serving) => {
+      // Not serving (licence, seat, lease): every actor goes, its directory entry released for the others.
+      if (!serving) void router.handOffAll();
+      if (this.link instanceof SharedXmppLink) void this.link.servingChanged();
+      void duties.tick();
+    });
+    this.subscriber = redis.duplicate();
+    this.subscriber.on('error', () => undefined);
+    this.subscriber.on('message', () => this.processor.kick());
+    await this.subscriber.subscribe(cluster.keys.channel('inbox'));
+    await cluster.start();
+    this.fencing = setInterval(() => void router.verifyOwnership().catch(() => undefined), this.o.config.cluster.leaseSeconds * 1000);
+    this.fencing.unref();
   }
 
   /** A message an actor sends itself (retry timers): through the router, so it is supervised like any other. */
@@ -327,6 +467,7 @@ export class Gateway {
 
   /** Pending outbox rows whose actor is not active (after a restart) get their pair woken up. */
   private async sweepOutbox(): Promise<void> {
+    if (!this.holdsDuties()) return;
     try {
       for (const key of await this.store.pairsWithDueOutbound(Date.now(), 100)) this.tell(`${key.teamsUserId}|${key.remoteJid}`, { type: 'drain' });
     } catch (err) {
@@ -336,6 +477,7 @@ export class Gateway {
 
   /** Retention: finished inbox/outbox rows and old relayed ids go (DESIGN.md: data minimisation). */
   private async prune(): Promise<void> {
+    if (!this.holdsDuties()) return;
     try {
       const r = await this.store.prune(pruneCutoffs(this.o.config.store.retention, Date.now()));
       if (r.outbox + r.inbox + r.relayed > 0) this.log.info('store pruned', { ...r });
@@ -371,6 +513,15 @@ export class Gateway {
     this.log.info('gateway node stopping');
     clearInterval(this.sweeper);
     clearInterval(this.pruner);
+    clearInterval(this.fencing);
+    if (this.cluster && this.clusterRouter) {
+      // Graceful leave: no new keys come here; the actors finish their messages and move; then the link and the
+      // duties go, so another node takes them at once rather than after the lease.
+      await this.cluster.beginLeaving();
+      await this.clusterRouter.handOffAll();
+      this.log.info('actors handed off; leaving the cluster');
+      await this.duties?.stop();
+    }
     await this.link.stop();
     await this.webhook.stop();
     await this.processor.stop();
@@ -378,6 +529,9 @@ export class Gateway {
     await this.pairs?.stop();
     await this.domains?.stop();
     await this.runtime?.stop();
+    await this.cluster?.leave();
+    await this.transport?.stop();
+    await this.subscriber?.quit().catch(() => undefined);
     this.policy.stop();
     await this.throttler.stop();
     await this.teams.stop();
@@ -386,4 +540,20 @@ export class Gateway {
     await this.store.close();
     this.log.info('gateway node stopped');
   }
+}
+
+function bare(jid: string | undefined): string {
+  const s = jid ?? '';
+  const slash = s.indexOf('/');
+  return (slash === -1 ? s : s.slice(0, slash)).toLowerCase();
+}
+
+/** What a node sends back when an actor message failed, so the sender can rebuild typed errors. */
+function describeError(err: unknown): { name: string; message: string; detail?: Record<string, unknown> } {
+  if (err instanceof StanzaError) return { name: err.name, message: err.message, detail: { condition: err.condition, text: err.text, type: err.type } };
+  if (err instanceof Error) {
+    const condition = (err as { condition?: unknown }).condition;
+    return { name: err.name, message: err.message, ...(typeof condition === 'string' ? { detail: { condition } } : {}) };
+  }
+  return { name: 'Error', message: String(err) };
 }

@@ -29,6 +29,7 @@ commands:
                  sign --key PRIVATE.pem --licensee NAME --max-nodes N --expires ISO-DATE --out FILE
                       [--id ID] [--not-before ISO-DATE] [--tenant ID]... [--max-remote-domains N]
                  show --file FILE [--public-key PEM_FILE]...   print the terms; verify when keys are given
+  cluster        status [--json]               live nodes, licence seats, roles and actors per node --config FILE
   sandbox        run a complete federation on loopback (Prosody, Graph emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
                  --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
@@ -37,7 +38,7 @@ options: --version`;
 
 const OPTIONS = new Set([
   'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help',
-  'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key',
+  'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key', 'json',
 ]);
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -67,6 +68,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'migrate': {
       const { runMigrate } = await import('./cli/migrate.js');
       await runMigrate(config);
+      return 0;
+    }
+    case 'cluster': {
+      const { runCluster } = await import('./cli/cluster.js');
+      await runCluster(config, args.rest, args.options.has('json'));
       return 0;
     }
     case 'licence': {

@@ -63,6 +63,10 @@ export interface AdminServerOptions {
   readonly checks: Readonly<Record<string, HealthCheck>>;
   readonly log: Logger;
   readonly api?: AdminApi | undefined;
+  /** Extra fields of the /healthz body (node id, licence state). */
+  readonly details?: () => Record<string, unknown>;
+  /** Read-only JSON views by path (e.g. /cluster). */
+  readonly views?: Readonly<Record<string, () => Promise<unknown>>>;
 }
 
 export class AdminServer {
@@ -97,6 +101,14 @@ export class AdminServer {
           .catch((err: unknown) => res.writeHead(500).end(errorMessage(err)));
         return;
       }
+      const view = this.o.views?.[path];
+      if (view) {
+        view().then(
+          (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+          (err: unknown) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: errorMessage(err) })),
+        );
+        return;
+      }
       if (path === '/healthz') {
         void this.health().then((h) => res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h)));
         return;
@@ -121,7 +133,7 @@ export class AdminServer {
     return api.handle({ method: req.method ?? 'GET', path, query, body, actor });
   }
 
-  private async health(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {
+  private async health(): Promise<Record<string, unknown> & { ok: boolean; checks: Record<string, boolean> }> {
     const checks: Record<string, boolean> = {};
     for (const [name, check] of Object.entries(this.o.checks)) {
       try {
@@ -130,7 +142,7 @@ export class AdminServer {
         checks[name] = false;
       }
     }
-    return { ok: Object.values(checks).every(Boolean), checks };
+    return { ok: Object.values(checks).every(Boolean), checks, ...(this.o.details?.() ?? {}) };
   }
 
   async stop(): Promise<void> {
