@@ -24,6 +24,8 @@ import { NotificationProcessor } from './teams/notification-processor.js';
 import { SubscriptionManager } from './teams/subscription-manager.js';
 import type { Puppet } from './teams/teams-port.js';
 import { WebhookServer, splitHostPort } from './teams/webhook-server.js';
+import { DEFAULT_MEDIA_MAX_BYTES, MediaProxy } from './teams/media-proxy.js';
+import { deriveMediaKey } from './teams/media-token.js';
 import { ComponentLink } from './xmpp/component-link.js';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
@@ -68,6 +70,7 @@ export class Gateway {
   private readonly store: Store;
   private readonly link: ComponentLink;
   private readonly webhook: WebhookServer;
+  private readonly media: MediaProxy;
   private readonly admin: AdminServer;
   private readonly subscriptions: SubscriptionManager;
   private readonly processor: NotificationProcessor;
@@ -165,6 +168,17 @@ export class Gateway {
       backoffMaxMs: 5 * 60_000,
       pollIntervalMs: SETTINGS.inboxPollMs,
     });
+    // Media links (Teams inline images): every node derives the same key, so any node serves any link.
+    this.media = new MediaProxy({
+      publicUrl: c.teams.webhook.publicUrl,
+      key: deriveMediaKey((c.teams.webhook.mediaSecret ?? c.teams.clientSecret ?? c.teams.puppets.passwordSecret).reveal()),
+      linkHours: c.teams.webhook.mediaLinkHours,
+      maxBytes: DEFAULT_MEDIA_MAX_BYTES,
+      puppetByUserId: (id) => this.store.getPuppetByUserId(id),
+      source: this.teams,
+      log: this.log,
+      metrics: this.metrics,
+    });
     this.webhook = new WebhookServer({
       listen: c.teams.webhook.listen,
       publicUrl: c.teams.webhook.publicUrl,
@@ -173,6 +187,7 @@ export class Gateway {
       log: this.log,
       metrics: this.metrics,
       onRecorded: () => this.processor.kick(),
+      media: this.media,
     });
     const [adminHost, adminPort] = splitHostPort(c.admin.listen);
     this.admin = new AdminServer({
@@ -239,6 +254,7 @@ export class Gateway {
             },
             policy: this.policy,
             throttle: this.throttler,
+            media: this.media,
             avatarHash: async (id) => {
               if (!c.cards.fields.includes('photo')) return undefined;
               try {
