@@ -34,6 +34,8 @@ import { NotificationProcessor } from './teams/notification-processor.js';
 import { SubscriptionManager } from './teams/subscription-manager.js';
 import type { Puppet } from './teams/teams-port.js';
 import { WebhookServer, splitHostPort } from './teams/webhook-server.js';
+import { DEFAULT_MEDIA_MAX_BYTES, MediaProxy } from './teams/media-proxy.js';
+import { deriveMediaKey } from './teams/media-token.js';
 import { ComponentLink } from './xmpp/component-link.js';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
@@ -86,6 +88,7 @@ export class Gateway {
   private fencing: NodeJS.Timeout | undefined;
   private subscriber: Redis | undefined;
   private readonly webhook: WebhookServer;
+  private readonly media: MediaProxy;
   private readonly admin: AdminServer;
   private readonly subscriptions: SubscriptionManager;
   private readonly processor: NotificationProcessor;
@@ -223,6 +226,17 @@ export class Gateway {
       pollIntervalMs: SETTINGS.inboxPollMs,
       active: () => this.holdsDuties(),
     });
+    // Media links (Teams inline images): every node derives the same key, so any node serves any link.
+    this.media = new MediaProxy({
+      publicUrl: c.teams.webhook.publicUrl,
+      key: deriveMediaKey((c.teams.webhook.mediaSecret ?? c.teams.clientSecret ?? c.teams.puppets.passwordSecret).reveal()),
+      linkHours: c.teams.webhook.mediaLinkHours,
+      maxBytes: DEFAULT_MEDIA_MAX_BYTES,
+      puppetByUserId: (id) => this.store.getPuppetByUserId(id),
+      source: this.teams,
+      log: this.log,
+      metrics: this.metrics,
+    });
     this.webhook = new WebhookServer({
       listen: c.teams.webhook.listen,
       publicUrl: c.teams.webhook.publicUrl,
@@ -232,6 +246,7 @@ export class Gateway {
       metrics: this.metrics,
       onRecorded: () => this.inboxChanged(),
       accepting: () => this.cluster?.serving() ?? true,
+      media: this.media,
     });
     const [adminHost, adminPort] = splitHostPort(c.admin.listen);
     this.admin = new AdminServer({
@@ -325,6 +340,7 @@ export class Gateway {
             },
             policy: this.policy,
             throttle: this.throttler,
+            media: this.media,
             avatarHash: async (id) => {
               if (!c.cards.fields.includes('photo')) return undefined;
               try {

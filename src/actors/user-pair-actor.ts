@@ -17,6 +17,7 @@ import {
   type XmppPresence,
 } from '../protocol/presence-map.js';
 import { mapAttachments } from '../protocol/attachments.js';
+import { hostedImagesOf, type HostedContentRef } from '../protocol/hosted-content.js';
 import { chatMessage, correction, type ReplyRef, presence, reactionsMessage, receipt, retraction, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
 import { emojiToTeamsReaction, reactionDiff, teamsReactionToEmoji } from '../protocol/reactions.js';
 import { StanzaError, messageError } from '../protocol/stanza-error.js';
@@ -29,7 +30,7 @@ import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { OutboxRow, PairKey, PairRecord, Store } from '../store/store.js';
 import type { Directory } from '../teams/directory.js';
-import { TeamsError, type Puppet, type TeamsPort, type TeamsUser } from '../teams/teams-port.js';
+import { TeamsError, type Puppet, type TeamsChatMessage, type TeamsPort, type TeamsUser } from '../teams/teams-port.js';
 import { XmppLinkDownError, type XmppPort } from '../xmpp/component-link.js';
 import type { Admission, AdmissionResult, Direction } from '../policy/throttle.js';
 import type { Actor, ActorContext, Envelope } from './actor.js';
@@ -95,6 +96,8 @@ export interface PairDeps {
   /** The XEP-0153 avatar hash of a Teams user, for her presence ('' when she has no photo). */
   readonly avatarHash: (teamsUserId: string) => Promise<string | undefined>;
   readonly throttle: PairThrottle;
+  /** Links to Teams inline images that XMPP users can open (the media proxy); without it they show as "[image]". */
+  readonly media?: { link(ref: HostedContentRef, puppetUserId: string): string } | undefined;
   readonly metrics: Metrics;
   readonly settings: PairSettings;
   readonly now: () => number;
@@ -472,8 +475,9 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
   private async relayFromTeams(chatId: string, messageId: string, log: Logger): Promise<Outcome> {
     if (await this.d.store.findRelayed(chatId, messageId)) return DONE; // redelivered notification, or our own post
     let message;
+    let puppet: Puppet;
     try {
-      const puppet = await this.ensurePuppet();
+      puppet = await this.ensurePuppet();
       message = await this.d.teams.getMessage(puppet, chatId, messageId);
     } catch (err) {
       const c = classify(err);
@@ -481,7 +485,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     }
     // Only what the Teams user wrote is relayed: the puppet's own posts and system events are not.
     if (message.messageType !== 'message' || message.fromUserId !== this.key.teamsUserId) return DONE;
-    const text = message.contentType === 'html' ? teamsHtmlToText(message.content) : message.content;
+    const { text, media } = this.textOf(message, puppet);
     if (text.trim() === '' && (message.attachments ?? []).length === 0) {
       log.info('Teams message without text not relayed', { teamsMessageId: messageId });
       return DONE;
@@ -505,13 +509,25 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     const mapped = mapAttachments(message.attachments ?? []);
     const reply = mapped.quoted ? await this.replyRef(chatId, mapped.quoted.messageId, mapped.quoted.preview) : undefined;
     const note = mapped.unshown.length ? `\n[${mapped.unshown.join(', ')} not shown: open Teams to see it]` : '';
-    const sent = await this.trySend(chatMessage({ from: this.teamsJid, to: this.key.remoteJid, id: messageId, body: `${text}${note}`, reply, links: mapped.links }));
+    const sent = await this.trySend(chatMessage({ from: this.teamsJid, to: this.key.remoteJid, id: messageId, body: `${text}${note}`, reply, links: mapped.links, media }));
     if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };
     await this.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.d.now());
     this.d.metrics.messagesRelayed.inc({ direction: 'teams_to_xmpp' });
     log.info('message relayed to XMPP', { teamsMessageId: messageId });
     log.debug('relayed body', { body: text });
     return DONE;
+  }
+
+  /**
+   * The text of a Teams message for XMPP. Its inline images (hosted contents of this chat) become media proxy links,
+   * written where each image was and returned for XEP-0066; other images keep their alt text or "[image]".
+   */
+  private textOf(message: TeamsChatMessage, puppet: Puppet): { text: string; media: { url: string; desc: string }[] } {
+    if (message.contentType !== 'html') return { text: message.content, media: [] };
+    const media = this.d.media;
+    const urls = new Map(media ? hostedImagesOf(message.content, message.chatId).map((i) => [i.src, media.link(i.ref, puppet.userId)] as const) : []);
+    const text = teamsHtmlToText(message.content, { imageText: (src) => urls.get(src) });
+    return { text, media: [...urls.values()].map((url) => ({ url, desc: 'image' })) };
   }
 
   /** The XEP-0461 reference for a quoted Teams message: its XMPP id and author, when it was relayed. */
@@ -534,8 +550,10 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     const relayed = await this.d.store.findRelayed(chatId, messageId);
     if (!relayed) return DONE;
     let message;
+    let puppet: Puppet;
     try {
-      message = await this.d.teams.getMessage(await this.ensurePuppet(), chatId, messageId);
+      puppet = await this.ensurePuppet();
+      message = await this.d.teams.getMessage(puppet, chatId, messageId);
     } catch (err) {
       const c = classify(err);
       return c.transient ? { status: 'retry', reason: c.reason, retryAfterMs: c.retryAfterMs } : { status: 'failed', reason: c.reason };
@@ -551,7 +569,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       return DONE;
     }
     if (hers && message.editedAt !== undefined) {
-      const text = message.contentType === 'html' ? teamsHtmlToText(message.content) : message.content;
+      const { text } = this.textOf(message, puppet);
       const fingerprint = `edit:${message.editedAt}`;
       if (this.changesSent.get(`${messageId}:edit`) !== fingerprint && text.trim() !== '') {
         if (!(await this.trySend(correction({ from: this.teamsJid, to, id: randomUUID(), replaceId: xmppId, body: text })))) return linkDown;

@@ -32,8 +32,9 @@ export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin' | 
   readonly admin: Omit<Config['admin'], 'token'> & { readonly token: Secret | undefined };
   readonly store: Omit<StoreConfig, 'mssql'> & { readonly mssql: (Omit<MssqlConfig, 'password'> & { readonly password: Secret | undefined }) | undefined };
   readonly xmpp: Omit<Config['xmpp'], 'password'> & { readonly password: Secret };
-  readonly teams: Omit<Config['teams'], 'clientSecret' | 'puppets'> & {
+  readonly teams: Omit<Config['teams'], 'clientSecret' | 'puppets' | 'webhook'> & {
     readonly clientSecret: Secret | undefined;
+    readonly webhook: Omit<Config['teams']['webhook'], 'mediaSecret'> & { readonly mediaSecret?: Secret | undefined };
     readonly puppets: Omit<Puppets, 'passwordSecret'> & { readonly passwordSecret: Secret };
   };
 };
@@ -104,7 +105,11 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
       ...c.teams,
       clientSecret: c.teams.clientSecret === undefined ? undefined : secret('teams.clientSecret', c.teams.clientSecret),
       clientCertificatePath: c.teams.clientCertificatePath && path(c.teams.clientCertificatePath),
-      webhook: { ...c.teams.webhook, tls: tls && { certFile: path(tls.certFile), keyFile: path(tls.keyFile) } },
+      webhook: {
+        ...c.teams.webhook,
+        tls: tls && { certFile: path(tls.certFile), keyFile: path(tls.keyFile) },
+        mediaSecret: c.teams.webhook.mediaSecret === undefined ? undefined : secret('teams.webhook.mediaSecret', c.teams.webhook.mediaSecret),
+      },
       puppets: { ...c.teams.puppets, passwordSecret: secret('teams.puppets.passwordSecret', c.teams.puppets.passwordSecret) },
     },
     cluster: {

@@ -106,6 +106,10 @@ export const ConfigSchema = z
               .strict()
               .optional()
               .describe('serve the webhook over TLS (without it, terminate TLS in front of the gateway)'),
+            mediaSecret: SecretRef.optional().describe(
+              'key for signing media links (Teams inline images, served under publicUrl + /media/); default: derived (HKDF) from teams.clientSecret, else teams.puppets.passwordSecret, so all nodes of a cluster share it',
+            ),
+            mediaLinkHours: z.number().int().min(1).max(720).default(24).describe('how long a media link to a Teams inline image works for the XMPP user'),
           })
           .strict(),
         subscriptionMinutes: z

@@ -62,6 +62,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly mediaRequests = new Counter({
+    name: 'xtg_media_requests_total',
+    help: 'Media proxy requests (Teams inline images), by outcome (served, expired, bad-signature, malformed, graph_error)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly throttled = new Counter({
     name: 'xtg_throttled_total',
     help: 'Messages held back by a rate limit, by direction, limit scope and outcome (refused, queue_full, timed_out, delayed)',

@@ -39,11 +39,20 @@ const BLOCK = new Set([
 const DROPPED = new Set(['script', 'style', 'head', 'title', 'template', 'noscript', 'iframe', 'object', 'embed', 'svg', 'math', 'select', 'textarea', 'button']);
 const SAFE_LINK = /^(https?:|mailto:|xmpp:|tel:)/iu;
 
+export interface HtmlToTextOptions {
+  /**
+   * The text that stands for an image, by its src (e.g. the link to a Teams inline image); undefined keeps the default:
+   * its alt text, or "[image]".
+   */
+  readonly imageText?: (src: string) => string | undefined;
+}
+
 /** Teams HTML to plain text for an XMPP <body/>. */
-export function teamsHtmlToText(html: string): string {
+export function teamsHtmlToText(html: string, options: HtmlToTextOptions = {}): string {
   const out: string[] = [];
   let dropDepth = 0;
   let preDepth = 0;
+  let spaceAfter = false;
   const links: Array<{ href: string | undefined; start: number }> = [];
   const newline = () => {
     const last = out.length ? out[out.length - 1] : '';
@@ -61,8 +70,15 @@ export function teamsHtmlToText(html: string): string {
         if (name === 'li') out.push('• ');
         if (name === 'br') out.push('\n');
         if (name === 'td' || name === 'th') out.push(' ');
-        // Teams renders emoji as <emoji alt="😀" ...></emoji> and custom ones as images with an alt.
-        if (name === 'emoji' || name === 'img') {
+        // An image the caller names (a Teams inline image: its link) is replaced; Teams renders emoji as
+        // <emoji alt="😀" ...></emoji> and custom ones as images with an alt.
+        const replaced = name === 'img' && attrs.src !== undefined ? options.imageText?.(attrs.src) : undefined;
+        if (replaced !== undefined) {
+          // A link stands apart from the words around it, or clients would not see where it ends.
+          const before = out.join('');
+          out.push(before === '' || /\s$/u.test(before) ? replaced : ` ${replaced}`);
+          spaceAfter = true;
+        } else if (name === 'emoji' || name === 'img') {
           const alt = attrs.alt ?? '';
           out.push(alt !== '' ? alt : name === 'img' ? '[image]' : '');
         }
@@ -70,6 +86,8 @@ export function teamsHtmlToText(html: string): string {
       },
       ontext(text) {
         if (dropDepth > 0) return;
+        if (spaceAfter && /^\S/u.test(text)) out.push(' ');
+        if (text !== '') spaceAfter = false;
         out.push(preDepth > 0 ? text : text.replace(/\s+/gu, ' '));
       },
       onclosetag(name) {

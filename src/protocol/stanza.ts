@@ -228,9 +228,18 @@ export interface ReplyRef {
 
 /**
  * A chat message; with `reply`, an XEP-0461 reply whose body starts with a "> " quote marked as XEP-0428 fallback
- * (offsets in code points, XEP-0426); with `links`, XEP-0066 out-of-band links (Teams files), also in the body.
+ * (offsets in code points, XEP-0426); with `links`, XEP-0066 out-of-band links (Teams files), also in the body;
+ * with `media`, XEP-0066 links whose URL the body already shows where it belongs (Teams inline images).
  */
-export function chatMessage(m: { from: string; to: string; id: string; body: string; reply?: ReplyRef | undefined; links?: readonly { url: string; desc: string }[] }): Element {
+export function chatMessage(m: {
+  from: string;
+  to: string;
+  id: string;
+  body: string;
+  reply?: ReplyRef | undefined;
+  links?: readonly { url: string; desc: string }[];
+  media?: readonly { url: string; desc: string }[];
+}): Element {
   const quote = m.reply ? `${m.reply.quote.split('\n').map((l) => `> ${l}`).join('\n')}\n` : '';
   const links = (m.links ?? []).map((l) => `\n📎 ${l.desc}: ${l.url}`).join('');
   return xml(
@@ -239,7 +248,7 @@ export function chatMessage(m: { from: string; to: string; id: string; body: str
     xml('body', {}, `${quote}${m.body}${links}`),
     m.reply ? xml('reply', { xmlns: NS.reply, to: m.reply.to, id: m.reply.id }) : null,
     m.reply ? xml('fallback', { xmlns: NS.fallback, for: NS.reply }, xml('body', { start: '0', end: String(Array.from(quote).length) })) : null,
-    ...(m.links ?? []).map((l) => xml('x', { xmlns: NS.oob }, xml('url', {}, l.url), xml('desc', {}, l.desc))),
+    ...[...(m.media ?? []), ...(m.links ?? [])].map((l) => xml('x', { xmlns: NS.oob }, xml('url', {}, l.url), xml('desc', {}, l.desc))),
     // XEP-0359: the Teams message id as a stable id assigned by the gateway, for later corrections and dedup.
     xml('stanza-id', { xmlns: NS.sid, id: m.id, by: m.from }),
   );

@@ -16,6 +16,8 @@ export interface LoopbackConfig {
   readonly throttle?: Record<string, unknown>;
   readonly redisUrl?: string;
   readonly longMessages?: 'refuse' | 'split';
+  /** Serve the webhook (and media links) over TLS with these PEM files; publicUrl is then https. */
+  readonly webhookTls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
@@ -29,7 +31,11 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
       graphBaseUrl: o.emulatorUrl,
       disableInstanceDiscovery: true,
       defaultUpnDomain: DEMO.teamsDomain,
-      webhook: { listen: `127.0.0.1:${o.webhookPort}`, publicUrl: `http://127.0.0.1:${o.webhookPort}/graph/notifications` },
+      webhook: {
+        listen: `127.0.0.1:${o.webhookPort}`,
+        publicUrl: `${o.webhookTls ? 'https' : 'http'}://127.0.0.1:${o.webhookPort}/graph/notifications`,
+        ...(o.webhookTls ? { tls: o.webhookTls } : {}),
+      },
       puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret },
     },
     store: { sqlite: { path: o.sqlitePath } },

@@ -21,6 +21,14 @@ export interface PuppetSettings {
   readonly usageLocation: string | undefined;
 }
 
+/** A hosted content's bytes on their way from Graph. */
+export interface HostedContentStream {
+  readonly contentType: string;
+  /** Content-Length when Graph sent one. */
+  readonly contentLength: number | undefined;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
 export interface GraphTeamsAdapterOptions {
   readonly clients: GraphClients;
   /** The app's client id: Graph requires it as the sessionId of setPresence. */
@@ -288,6 +296,43 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
       this.as(puppet).api(`/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}`).get(),
     )) as GraphChatMessage;
     return toChatMessage(chatId, m);
+  }
+
+  /**
+   * The bytes of a Teams inline image, as a stream, read as the puppet (a member of the chat):
+   * GET /chats/{chat-id}/messages/{message-id}/hostedContents/{hosted-content-id}/$value
+   * (https://learn.microsoft.com/en-us/graph/api/chatmessagehostedcontent-get, example 2: "Response contains bytes
+   * for the hosted content in the body. content-type header specifies the kind of hosted content"). The caller
+   * must consume or cancel `body`.
+   */
+  async openHostedContent(puppet: Puppet, chatId: string, messageId: string, hostedContentId: string): Promise<HostedContentStream> {
+    const what = 'read a Teams inline image';
+    const response = (await this.call(what, () =>
+      this.as(puppet)
+        .api(`${this.messagePath(chatId, messageId)}/hostedContents/${encodeURIComponent(hostedContentId)}/$value`)
+        .responseType(ResponseType.RAW)
+        .get(),
+    )) as Response;
+    if (!response.ok) {
+      // RAW responses are not turned into GraphErrors by the client: read Graph's error envelope here.
+      let code: string | undefined;
+      let message = response.statusText;
+      try {
+        const e = ((await response.json()) as { error?: { code?: string; message?: string } }).error;
+        code = e?.code;
+        message = e?.message ?? message;
+      } catch {
+        // not JSON
+      }
+      const status = response.status;
+      throw new TeamsError(`${what}: ${code ?? 'error'} ${message}`.trim(), status, code, status === 429 || status >= 500, retryAfterMs(response.headers));
+    }
+    const length = response.headers.get('content-length');
+    return {
+      contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+      contentLength: length !== null && /^\d+$/u.test(length) ? Number(length) : undefined,
+      body: response.body,
+    };
   }
 
   /** https://learn.microsoft.com/en-us/graph/api/chatmessage-update (the sender edits its own message). */

@@ -5,6 +5,7 @@
  *   are committed to the inbox before the response, and only then is 202 returned (DESIGN.md decision 4). If the
  *   commit fails the answer is 500, and Graph redelivers.
  * Bodies are bounded before parsing.
+ * The same listener serves the media proxy's links, GET <publicUrl>/media/<token> (media-proxy.ts).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -14,6 +15,7 @@ import { parseNotificationCollection, type ParsedNotification } from '../protoco
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { InboundNotification, Store } from '../store/store.js';
+import type { MediaProxy } from './media-proxy.js';
 
 const MAX_BODY_BYTES = 1_000_000;
 
@@ -29,6 +31,8 @@ export interface WebhookOptions {
   /** False while the node serves nothing (cluster: unlicensed or leaving): notifications get 503. */
   readonly accepting?: () => boolean;
   readonly now?: () => number;
+  /** Teams inline images for XMPP users (GET <publicUrl>/media/<token>). */
+  readonly media?: MediaProxy | undefined;
 }
 
 export function lifecycleUrl(publicUrl: string): string {
@@ -91,6 +95,17 @@ export class WebhookServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://webhook');
+    const media = this.o.media;
+    if (media && url.pathname.startsWith(media.pathPrefix)) {
+      const token = url.pathname.slice(media.pathPrefix.length);
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      req.resume();
+      await media.serve(token, req, res);
+      return;
+    }
     const path = url.pathname.replace(/\/+$/u, '') || '/';
     if (req.method !== 'POST' || (path !== this.notifyPath && path !== this.lifecyclePath)) {
       res.writeHead(404).end();

@@ -14,6 +14,7 @@ import { ClientSecretCredential, UsernamePasswordCredential, type TokenCredentia
 import { Client, GraphError, PageIterator, ResponseType, type PageCollection } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { parseNotificationCollection } from '../../src/protocol/graph-notification.js';
+import { parseHostedContentUrl } from '../../src/protocol/hosted-content.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { startGraphEmulator, type GraphEmulator } from './graph/index.js';
 
@@ -976,6 +977,31 @@ describe('Graph + Entra ID emulator conformance', () => {
       assert.ok(quote && out.includes(`(quotes #${JSON.parse(quote.attachments[0]?.content ?? '{}').messageId as string})`));
       const refused = await rejection(run(process.execPath, [CLI, 'delete', 'erin@contoso.example', m.id], { env }));
       assert.equal((refused as { code?: unknown }).code, 1);
+    });
+  });
+
+  describe('inline images (hosted contents)', () => {
+    const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001', 'hex');
+    it('serves a message image to chat members and to an app with Chat.Read.All, as its Learn pages show it', async () => {
+      const m = await em.sendAs('dan@contoso.example', 'carol@contoso.example', 'see this', { images: [{ contentType: 'image/png', bytes: PNG }] });
+      const src = /<img src="([^"]+)"/u.exec(m.body.content)?.[1] ?? '';
+      const ref = parseHostedContentUrl(src);
+      assert.ok(ref && ref.chatId === m.chatId && ref.messageId === m.id, src);
+      const base = `/chats/${encodeURIComponent(m.chatId)}/messages/${m.id}/hostedContents`;
+      const carol = userClient(EDITOR_APP, 'carol@contoso.example', 'Carol-pass-1');
+      const list = (await carol.api(base).get()) as { value: { id: string; contentBytes: unknown; contentType: unknown }[] };
+      assert.deepEqual(list.value, [{ id: ref.hostedContentId, contentBytes: null, contentType: null }]);
+      const one = (await carol.api(`${base}/${ref.hostedContentId}`).get()) as Record<string, unknown>;
+      assert.equal(one.id, ref.hostedContentId);
+      for (const reader of [carol, app]) {
+        const raw = (await reader.api(`${base}/${ref.hostedContentId}/$value`).responseType(ResponseType.RAW).get()) as Response;
+        assert.equal(raw.status, 200);
+        assert.equal(raw.headers.get('content-type'), 'image/png');
+        assert.deepEqual(Buffer.from(await raw.arrayBuffer()), PNG);
+      }
+      const erin = userClient(EDITOR_APP, 'erin@contoso.example', 'Erin-pass-1');
+      assert.equal((await graphError(erin.api(`${base}/${ref.hostedContentId}/$value`).get())).statusCode, 403, 'not a member');
+      assert.equal((await graphError(carol.api(`${base}/bm9uZQ/$value`).get())).statusCode, 404);
     });
   });
 

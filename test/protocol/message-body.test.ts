@@ -59,3 +59,17 @@ describe('splitting long messages for Teams', async () => {
     assert.equal(parts.join(''), text);
   });
 });
+
+describe('Teams HTML -> XMPP text: images replaced by links', () => {
+  const link = (src: string) => (src.startsWith('https://graph/') ? `https://gw/media/${src.slice(14)}` : undefined);
+  const table: [string, string, string][] = [
+    ['an image alone', '<p><img src="https://graph/a" alt="image"></p>', 'https://gw/media/a'],
+    ['between words, set apart by spaces', 'look<img src="https://graph/a">here', 'look https://gw/media/a here'],
+    ['spaces already there are not doubled', 'look <img src="https://graph/a"> here', 'look https://gw/media/a here'],
+    ['two images in a row', '<img src="https://graph/a"><img src="https://graph/b">', 'https://gw/media/a https://gw/media/b'],
+    ['an image in its own paragraph', '<p>see</p><p><img src="https://graph/a"></p><p>done</p>', 'see\nhttps://gw/media/a\ndone'],
+    ['other images keep their alt text or [image]', '<img src="https://x/e.png" alt="🙂"> <img src="https://x/y">', '🙂 [image]'],
+  ];
+  for (const [name, html, text] of table) it(name, () => assert.equal(teamsHtmlToText(html, { imageText: link }), text));
+  it('without the option images stay "[image]"', () => assert.equal(teamsHtmlToText('<img src="https://graph/a">'), '[image]'));
+});

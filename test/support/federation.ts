@@ -33,6 +33,8 @@ export interface FederationOptions {
   readonly policy?: Record<string, unknown>;
   readonly throttle?: Record<string, unknown>;
   readonly longMessages?: 'refuse' | 'split';
+  /** Serves the webhook (and media links) over HTTPS with the test CA's certificate. */
+  readonly webhookTls?: boolean;
   /** Starts a redis-server and points the node at it (cluster-wide limits). */
   readonly redis?: boolean;
 }
@@ -95,6 +97,7 @@ export class Federation {
       ...(o.throttle ? { throttle: o.throttle } : {}),
       ...(redis ? { redisUrl: redis.url } : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
+      ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
     });
     const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis);
     f.gateway = await GatewayProcess.start(configPath, admin);

@@ -34,11 +34,18 @@
  *   (https://learn.microsoft.com/en-us/graph/api/chatmessage-setreaction,
  *   https://learn.microsoft.com/en-us/graph/api/chatmessage-unsetreaction): 204, any member, one reaction of a type
  *   per user (setting it again or unsetting one not set changes nothing).
+ * - GET /chats/{id}/messages/{id}/hostedContents (https://learn.microsoft.com/en-us/graph/api/chatmessage-list-hostedcontents),
+ *   GET .../hostedContents/{id} and GET .../hostedContents/{id}/$value
+ *   (https://learn.microsoft.com/en-us/graph/api/chatmessagehostedcontent-get): the list and the entity carry id only,
+ *   "contentBytes and contentType are always set to null"; $value answers the bytes, "content-type header specifies
+ *   the kind of hosted content". Any member of the chat (delegated Chat.Read), or an app with Chat.Read.All. A
+ *   hosted content the message does not have, or any of a deleted message, is 404 (the emulator's choice: Learn does
+ *   not say).
  * Editing a soft-deleted message or reacting to it is refused with 400; softDelete of a deleted message and
  * undoSoftDelete of a live one change nothing (204). Both are the emulator's choices (not on Learn).
  * With a delegated token, reading a chat or posting in it requires the signed-in user to be a member.
  */
-import { isReactionType, type ChatStore, type StoredChat, type StoredMessage } from './chats.js';
+import { isReactionType, type ChatStore, type StoredChat, type StoredHostedContent, type StoredMessage } from './chats.js';
 import type { Directory, DirectoryUser } from './directory.js';
 import { faults, GraphFault } from './errors.js';
 import { odataContext, type GraphRequest, type Route } from './graph-router.js';
@@ -180,6 +187,15 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
     if (op === 'chatMessage.softDelete') chats.softDelete(chat, m);
     else chats.undoSoftDelete(chat, m);
     return { status: 204 };
+  };
+
+  const hosted = (req: GraphRequest): { chat: StoredChat; m: StoredMessage; h: StoredHostedContent } => {
+    authorize('chatMessage.hostedContents', req.auth);
+    const chat = chatFor(req);
+    const m = messageFor(chat, req.params[1] as string);
+    const h = m.deletedMs === null ? m.hostedContents.find((x) => x.id === req.params[2]) : undefined;
+    if (!h) throw faults.notFound(`Hosted content '${req.params[2] as string}' was not found in message '${m.id}'.`);
+    return { chat, m, h };
   };
 
   const reaction = (req: GraphRequest, op: 'chatMessage.setReaction' | 'chatMessage.unsetReaction') => {
@@ -368,6 +384,43 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
       method: 'POST',
       path: 'users/:uid/chats/:id/messages/:mid/undoSoftDelete',
       handle: (req) => deletion(req, 'chatMessage.undoSoftDelete', req.params[0] as string, req.params[1] as string, req.params[2] as string),
+    },
+    {
+      method: 'GET',
+      path: 'chats/:id/messages/:mid/hostedContents',
+      handle: (req) => {
+        authorize('chatMessage.hostedContents', req.auth);
+        const chat = chatFor(req);
+        const m = messageFor(chat, req.params[1] as string);
+        const list = m.deletedMs === null ? m.hostedContents : [];
+        return {
+          status: 200,
+          body: {
+            '@odata.context': odataContext(url, `chats('${encodeURIComponent(chat.id)}')/messages('${m.id}')/hostedContents`),
+            '@odata.count': list.length,
+            value: list.map((h) => ({ id: h.id, contentBytes: null, contentType: null })),
+          },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: 'chats/:id/messages/:mid/hostedContents/:hid',
+      handle: (req) => {
+        const { chat, m, h } = hosted(req);
+        return {
+          status: 200,
+          body: { '@odata.context': odataContext(url, `chats('${encodeURIComponent(chat.id)}')/messages('${m.id}')/hostedContents/$entity`), id: h.id, contentBytes: null, contentType: null },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: 'chats/:id/messages/:mid/hostedContents/:hid/$value',
+      handle: (req) => {
+        const { h } = hosted(req);
+        return { status: 200, binary: h.bytes, headers: { 'Content-Type': h.contentType } };
+      },
     },
     { method: 'POST', path: 'chats/:id/messages/:mid/setReaction', handle: (req) => reaction(req, 'chatMessage.setReaction') },
     { method: 'POST', path: 'chats/:id/messages/:mid/unsetReaction', handle: (req) => reaction(req, 'chatMessage.unsetReaction') },

@@ -14,6 +14,12 @@
  *   surprised"), with messageHistory items reactionAdded / reactionRemoved
  *   (https://learn.microsoft.com/en-us/graph/api/resources/chatmessagehistoryitem).
  * - conversationMember ids are opaque; Teams' are base64 of "0##0##{tenant}##{chat}##{user}".
+ * - hosted contents (inline images; https://learn.microsoft.com/en-us/graph/api/resources/chatmessagehostedcontent):
+ *   the bytes and content type of each, under an opaque id. Teams' ids are base64 of
+ *   "id=x_...,type=1,url=https://us-api.asm.skype.com/v1/objects/.../views/imgo"; the emulator's are base64url of a
+ *   similar text (no '/' or '+', so they stay one URL path segment). The body shows each one as
+ *   <img src="{graph}/v1.0/chats/{chat-id}/messages/{message-id}/hostedContents/{id}/$value">, the chat id unencoded
+ *   as in Learn's examples (https://learn.microsoft.com/en-us/graph/api/chat-list-messages).
  */
 import type { DirectoryUser } from './directory.js';
 import type { EmulatedAttachment, EmulatedChat, EmulatedMessage, EmulatedReaction } from './types.js';
@@ -46,8 +52,16 @@ export interface StoredMessage {
   lastEditedMs: number | null;
   deletedMs: number | null;
   readonly reactions: StoredReaction[];
+  /** Inline images (hosted contents) of the message. */
+  readonly hostedContents: readonly StoredHostedContent[];
   readonly history: { readonly modifiedMs: number; readonly action: 'reactionAdded' | 'reactionRemoved'; readonly reaction: StoredReaction }[];
   policyViolation: Record<string, unknown> | null;
+}
+
+export interface StoredHostedContent {
+  readonly id: string;
+  readonly contentType: string;
+  readonly bytes: Buffer;
 }
 
 /** What happened to a message, as change notifications name it (created / updated / deleted). */
@@ -150,16 +164,28 @@ export class ChatStore {
     return undefined;
   }
 
-  addMessage(chat: StoredChat, from: DirectoryUser, body: EmulatedMessage['body'], attachments: readonly EmulatedAttachment[] = []): StoredMessage {
+  /**
+   * `body` may be a function of the new message's id (a body whose inline images name their message);
+   * `hostedContents` are its inline images.
+   */
+  addMessage(
+    chat: StoredChat,
+    from: DirectoryUser,
+    body: EmulatedMessage['body'] | ((messageId: string) => EmulatedMessage['body']),
+    attachments: readonly EmulatedAttachment[] = [],
+    hostedContents: readonly StoredHostedContent[] = [],
+  ): StoredMessage {
     // Millisecond ids, strictly increasing so that two messages in the same millisecond stay distinct and ordered.
     const ms = Math.max(Date.now(), this.lastMessageId + 1);
     this.lastMessageId = ms;
+    const id = String(ms);
     const message: StoredMessage = {
-      id: String(ms),
+      id,
       chatId: chat.id,
       createdMs: ms,
       from: { userId: from.id, displayName: from.displayName },
-      body: { ...body },
+      body: { ...(typeof body === 'function' ? body(id) : body) },
+      hostedContents: hostedContents.map((h) => ({ ...h, bytes: Buffer.from(h.bytes) })),
       attachments: attachments.map((a) => ({ ...a })),
       lastModifiedMs: ms,
       lastEditedMs: null,

@@ -8,6 +8,9 @@
  * UPN, or group id}, DELETE /_emulator/groups/{id}/members/{member}; each answers {"value": [direct member ids]}
  * (404 for an unknown group, 400 for an unknown member, a duplicate or a non-member).
  *
+ * Sending as a Teams user: POST /_emulator/users/{user}/messages {"to", "text", "html"?, "images"?: [{"contentType",
+ * "base64"}]} (images become inline images, hosted contents of the message).
+ *
  * Messages of a Teams user (the message is found among the user's chats, or in the chat named by "chat" — a chat id
  * or the other member — in the body or the ?chat= query; each answers the message as EmulatedMessage):
  * PATCH /_emulator/users/{user}/messages/{id} {"text", "html"?} edits (sender only), DELETE
@@ -16,7 +19,7 @@
  * Photos: PUT /_emulator/users/{user}/photo with the image as the body (Content-Type image/...), DELETE removes it.
  */
 import { jsonReply, type Call, type Reply } from './http.js';
-import type { DeliveryRecord, EmulatedChat, EmulatedMessage, EmulatedSubscription, LifecycleEvent, PresenceView, RequestRecord, ThrottleRule } from './types.js';
+import type { DeliveryRecord, EmulatedChat, EmulatedMessage, EmulatedSubscription, LifecycleEvent, PresenceView, RequestRecord, SendOptions, ThrottleRule } from './types.js';
 
 export interface ControlUser {
   id: string;
@@ -28,7 +31,7 @@ export interface ControlUser {
 
 export interface ControlTarget {
   listUsers(): ControlUser[];
-  sendAs(user: string, to: string, text: string, opts?: { html?: boolean; replyTo?: string; files?: { name: string; url: string }[] }): Promise<EmulatedMessage>;
+  sendAs(user: string, to: string, text: string, opts?: SendOptions): Promise<EmulatedMessage>;
   editAs(user: string, chat: string | undefined, messageId: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
   deleteAs(user: string, chat: string | undefined, messageId: string): Promise<EmulatedMessage>;
   reactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
@@ -77,6 +80,19 @@ function str(b: Record<string, unknown>, key: string): string {
   return v;
 }
 
+/** "images": [{"contentType": "image/png", "base64": "..."}] of a message sent through the control API. */
+function imagesOf(b: Record<string, unknown>): { contentType: string; bytes: Buffer }[] {
+  const v = b.images;
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new ControlError(400, "'images' must be an array");
+  return v.map((i: unknown, n) => {
+    const o = (typeof i === 'object' && i !== null ? i : {}) as Record<string, unknown>;
+    if (typeof o.contentType !== 'string' || !o.contentType.startsWith('image/')) throw new ControlError(400, `images[${n}].contentType must be image/...`);
+    if (typeof o.base64 !== 'string' || o.base64 === '') throw new ControlError(400, `images[${n}].base64 (the bytes) is required`);
+    return { contentType: o.contentType, bytes: Buffer.from(o.base64, 'base64') };
+  });
+}
+
 export async function handleControl(call: Call, t: ControlTarget): Promise<Reply> {
   try {
     const segs = call.url.pathname.split('/').slice(2).filter(Boolean).map((s) => decodeURIComponent(s));
@@ -98,7 +114,7 @@ export async function handleControl(call: Call, t: ControlTarget): Promise<Reply
         return jsonReply(200, { value: t.listUsers() });
       case 'POST users/*/messages': {
         const b = bodyOf(call);
-        const message = await t.sendAs(key as string, str(b, 'to'), str(b, 'text'), { html: b.html === true });
+        const message = await t.sendAs(key as string, str(b, 'to'), str(b, 'text'), { html: b.html === true, images: imagesOf(b) });
         return jsonReply(201, message);
       }
       case 'PATCH users/*/messages/*': {

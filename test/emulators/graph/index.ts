@@ -161,8 +161,21 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
         attachments.push({ id, contentType: 'reference', content: null, contentUrl: f.url, name: f.name, thumbnailUrl: null, teamsAppId: null });
         content += `<attachment id="${id}"></attachment>`;
       }
-      const html = opts?.html === true || attachments.length > 0;
-      return Promise.resolve(chats.messageView(chats.addMessage(chat, from, { contentType: html ? 'html' : 'text', content: html ? content : text }, attachments)));
+      const images = (opts?.images ?? []).map((i) => {
+        const key = randomUUID();
+        // Shaped like Teams' ids (see chats.ts), base64url so that it stays one path segment.
+        const id = Buffer.from(`id=x_0-emu-${key},type=1,url=${url}/_emulator/objects/${key}/views/imgo`, 'utf8').toString('base64url');
+        return { id, contentType: i.contentType, bytes: Buffer.from(i.bytes) };
+      });
+      const html = opts?.html === true || attachments.length > 0 || images.length > 0;
+      if (images.length > 0 && !opts?.html && attachments.length === 0) content = `<p>${content}</p>`;
+      const body = (messageId: string) => ({
+        contentType: html ? ('html' as const) : ('text' as const),
+        content: html
+          ? `${content}${images.map((i) => `<p><img src="${url}/v1.0/chats/${chat.id}/messages/${messageId}/hostedContents/${i.id}/$value" alt="image" itemtype="http://schema.skype.com/AMSImage"></p>`).join('')}`
+          : text,
+      });
+      return Promise.resolve(chats.messageView(chats.addMessage(chat, from, body, attachments, images)));
     },
     editAs: async (user, chat, messageId, text, opts) => {
       const u = directory.resolve(user);

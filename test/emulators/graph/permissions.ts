@@ -164,6 +164,13 @@ export const PERMISSIONS = {
     delegated: ['Chat.Read', 'Chat.ReadWrite'],
     application: ['ChatMessage.Read.Chat', 'Chat.Read.All', 'Chat.ReadWrite.All'],
   },
+  /** GET .../hostedContents, .../hostedContents/{id} and .../hostedContents/{id}/$value ("Permissions for chat"). */
+  'chatMessage.hostedContents': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/chatmessagehostedcontent-get',
+    style: 'teams',
+    delegated: ['Chat.Read', 'Chat.ReadWrite'],
+    application: ['Chat.Read.All', 'Chat.ReadWrite.All'],
+  },
   /**
    * PATCH /chats/{id}/messages/{id} ("Permissions for chat"): delegated Chat.ReadWrite may update any property but
    * policyViolation; application Chat.UpdatePolicyViolation.All or Chat.ReadWrite.All only policyViolation.

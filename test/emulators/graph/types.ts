@@ -200,6 +200,13 @@ export interface PresenceView {
 
 export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
 
+export interface SendOptions {
+  html?: boolean;
+  replyTo?: string;
+  files?: { name: string; url: string }[];
+  images?: { contentType: string; bytes: Buffer }[];
+}
+
 export interface GraphEmulator {
   /** https://127.0.0.1:<port> — both the authority host and the Graph base URL. */
   readonly url: string;
@@ -207,9 +214,10 @@ export interface GraphEmulator {
   /** Posts as a Teams user into the 1:1 chat with `to` (upn, id, or display-name prefix), creating it if needed. */
   /**
    * `replyTo`: quote that message of the chat, as replyWithQuote does (a messageReference attachment and its
-   * <attachment> tag); `files`: file attachments ('reference', as a shared OneDrive/SharePoint file appears).
+   * <attachment> tag); `files`: file attachments ('reference', as a shared OneDrive/SharePoint file appears);
+   * `images`: inline images, pasted after the text (hosted contents, each an <img> whose src is its Graph $value URL).
    */
-  sendAs(user: string, to: string, text: string, opts?: { html?: boolean; replyTo?: string; files?: { name: string; url: string }[] }): Promise<EmulatedMessage>;
+  sendAs(user: string, to: string, text: string, opts?: SendOptions): Promise<EmulatedMessage>;
   /** The user's own Teams client presence session; availability Offline signs the client out. */
   setPresence(user: string, availability: string, activity: string): void;
   presenceOf(user: string): PresenceView;
