@@ -1,11 +1,12 @@
 // The test command (`npm test`, also what .ci/run calls), after `tsc` built dist/:
-// installs missing OS packages: prosody, redis-server (apt-get as root, else prints the command), makes the loopback test CA that the
+// installs missing OS packages: prosody, redis-server, and ejabberd when a selected test file needs it (apt-get as root, else
+// prints the command), makes the loopback test CA that the
 // Graph emulator's HTTPS certificate chains to, and runs every dist/test/**/*.test.js with Node's test runner
 // (NODE_EXTRA_CA_CERTS makes child processes and fetch trust the CA). Arguments filter test files by substring.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ensureOsPackages, PROSODY, REDIS, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
+import { EJABBERD, ensureOsPackages, PROSODY, REDIS, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
 import { ensureTlsMaterial } from '../dist/src/sandbox/tls.js';
 
 function testFiles(dir) {
@@ -14,15 +15,6 @@ function testFiles(dir) {
   );
 }
 
-try {
-  ensureOsPackages([PROSODY, REDIS]);
-} catch (err) {
-  if (err instanceof MissingOsPackagesError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
 const tls = await ensureTlsMaterial(resolve('.test-tls'));
 const filters = process.argv.slice(2);
 const files = testFiles('dist/test')
@@ -31,6 +23,17 @@ const files = testFiles('dist/test')
 if (files.length === 0) {
   process.stderr.write('no test files matched\n');
   process.exit(1);
+}
+// ejabberd (with its Erlang runtime, ~45 packages) only for the files that start one: test/xmpp/ejabberd-*.
+const needsEjabberd = files.some((f) => /ejabberd/.test(f));
+try {
+  ensureOsPackages([PROSODY, REDIS, ...(needsEjabberd ? [EJABBERD] : [])]);
+} catch (err) {
+  if (err instanceof MissingOsPackagesError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
 }
 const child = spawn(process.execPath, ['--test', ...files], {
   stdio: 'inherit',

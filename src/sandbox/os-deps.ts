@@ -8,10 +8,17 @@ export interface OsPackage {
   /** An executable the package provides, used to detect it. */
   readonly command: string;
   readonly debianPackage: string;
+  /** The system service the package installs and starts; stopped and disabled right after installing it. */
+  readonly service?: string;
 }
 
-export const PROSODY: OsPackage = { command: 'prosody', debianPackage: 'prosody' };
-export const REDIS: OsPackage = { command: 'redis-server', debianPackage: 'redis-server' };
+export const PROSODY: OsPackage = { command: 'prosody', debianPackage: 'prosody', service: 'prosody' };
+export const REDIS: OsPackage = { command: 'redis-server', debianPackage: 'redis-server', service: 'redis-server' };
+/**
+ * ejabberd (23.01 on bookworm, with the Erlang runtime it needs), the XMPP server that balances one component
+ * domain over several XEP-0114 links. Detected by its absolute path: /usr/sbin is not on every user's PATH.
+ */
+export const EJABBERD: OsPackage = { command: '/usr/sbin/ejabberdctl', debianPackage: 'ejabberd', service: 'ejabberd' };
 
 export class MissingOsPackagesError extends Error {
   constructor(readonly packages: readonly string[]) {
@@ -34,15 +41,20 @@ function run(cmd: string, args: string[]): void {
 
 /** Installs what is missing (root), or throws {@link MissingOsPackagesError} naming the command to run. */
 export function ensureOsPackages(packages: readonly OsPackage[], log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
-  const missing = packages.filter((p) => !has(p.command)).map((p) => p.debianPackage);
+  const missingPackages = packages.filter((p) => !has(p.command));
+  const missing = missingPackages.map((p) => p.debianPackage);
   if (missing.length === 0) return;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!root || !has('apt-get')) throw new MissingOsPackagesError(missing);
   log(`installing ${missing.join(', ')} with apt-get ...`);
   run('apt-get', ['update', '-q']);
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing]);
-  // Debian starts the packaged service; the sandbox and the tests run their own instances on their own ports.
-  spawnSync('sh', ['-c', 'service prosody stop >/dev/null 2>&1; service redis-server stop >/dev/null 2>&1; true'], { stdio: 'ignore' });
+  // Debian starts the packaged services and enables them at boot; the sandbox and the tests run their own
+  // instances on their own ports, so the system ones just installed are stopped and disabled and hold no port.
+  // (Only those: a service the machine already had is left alone.)
+  for (const service of missingPackages.flatMap((p) => (p.service ? [p.service] : []))) {
+    spawnSync('sh', ['-c', `service ${service} stop; systemctl disable ${service} || update-rc.d ${service} disable; true`], { stdio: 'ignore' });
+  }
   const still = packages.filter((p) => !has(p.command)).map((p) => p.debianPackage);
   if (still.length) throw new MissingOsPackagesError(still);
 }

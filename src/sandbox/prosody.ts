@@ -119,7 +119,7 @@ export class ProsodyServer {
     if (this.exited) return;
     const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.kill('SIGTERM');
-    const killed = await Promise.race([done.then(() => true), sleep(5000).then(() => false)]);
+    const killed = await Promise.race([done.then(() => true), sleep(5000, undefined, { ref: false }).then(() => false)]);
     if (!killed) {
       this.child.kill('SIGKILL');
       await done;
