@@ -380,6 +380,7 @@ export class Gateway {
         // A dead node's keys are free once its lease lapsed; messages for them wait that long and a bit more.
         deliveryDeadlineMs: c.cluster.leaseSeconds * 2000 + 5_000,
         callTimeoutMs: 60_000,
+        wakeMessage: (kind) => (kind === 'user-pair' ? ({ type: 'drain' } satisfies PairMessage) : ({ type: 'stats' } satisfies DomainMessage)),
         metrics: this.metrics,
         log: this.log,
       });

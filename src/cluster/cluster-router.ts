@@ -13,6 +13,7 @@
  * Fencing: messages carry the epoch the sender saw; an owner that sees a newer epoch, or finds on its periodic
  * check that the directory names someone else, stops its activation at once.
  */
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Envelope } from '../actors/actor.js';
 import type { DomainMessage, DomainReply } from '../actors/remote-domain-actor.js';
@@ -71,6 +72,8 @@ export interface ClusterRouterOptions {
   /** How long a message may wait for an owner (a dead node's lease must lapse first). */
   readonly deliveryDeadlineMs: number;
   readonly callTimeoutMs: number;
+  /** A harmless message that re-activates a handed-off actor at its new home (virtual actors keep running). */
+  readonly wakeMessage: (kind: Kind) => unknown;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -225,9 +228,7 @@ export class ClusterRouter implements ActorRouter {
   }
 
   private supervisorOf(full: string): { sup: ActorSupervisor<never, unknown>; key: string } {
-    const colon = full.indexOf(':');
-    const kind = full.slice(0, colon) as Kind;
-    const key = full.slice(colon + 1);
+    const { kind, key } = splitActorKey(full);
     return { sup: (kind === 'user-pair' ? this.o.pairs : this.o.domains) as unknown as ActorSupervisor<never, unknown>, key };
   }
 
@@ -267,7 +268,14 @@ export class ClusterRouter implements ActorRouter {
     });
     if (!moving.length) return 0;
     this.o.log.info('handing off actors to their new home', { count: moving.length, nodes: serving.length });
-    await runLimited(moving, 16, (full) => this.handOff(full, 'handoff'));
+    await runLimited(moving, 16, async (full) => {
+      await this.handOff(full, 'handoff');
+      // Re-activated at the new home at once: its presence and timers resume there without waiting for traffic.
+      const { kind, key } = splitActorKey(full);
+      this.send(kind, key, this.o.wakeMessage(kind), { correlationId: randomUUID() }).catch((err: unknown) =>
+        this.o.log.warn('re-activating a handed-off actor failed; its next message will', { actorKey: full, error: errorMessage(err) }),
+      );
+    });
     return moving.length;
   }
 
@@ -287,6 +295,11 @@ export class ClusterRouter implements ActorRouter {
   async fenceAll(why: string): Promise<void> {
     await Promise.all([...this.owned.keys()].map((full) => this.fence(full, why)));
   }
+}
+
+function splitActorKey(full: string): { kind: Kind; key: string } {
+  const colon = full.indexOf(':');
+  return { kind: full.slice(0, colon) as Kind, key: full.slice(colon + 1) };
 }
 
 function isRemote(err: unknown, name: string): boolean {

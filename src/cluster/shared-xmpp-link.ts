@@ -14,7 +14,27 @@ import type { LeaderLease } from './leader-lease.js';
 import type { Membership } from './membership.js';
 import { NodeUnreachableError, RemoteCallError, type NodeTransport } from './node-transport.js';
 
-const parse = (xml as unknown as { parse: (text: string) => Element }).parse;
+interface XmlParser {
+  on(event: 'start' | 'element', cb: (el: Element) => void): void;
+  on(event: 'error', cb: (err: Error) => void): void;
+  write(data: string): void;
+  end(): void;
+}
+
+/** A stanza as text (how it crossed between nodes) back into an element, with @xmpp/xml's own parser. */
+function parse(text: string): Element {
+  const Parser = (xml as unknown as { Parser: new () => XmlParser }).Parser;
+  const p = new Parser();
+  let root: Element | undefined;
+  let error: Error | undefined;
+  p.on('start', (el) => (root = el));
+  p.on('element', (el) => root?.append(el));
+  p.on('error', (err) => (error = err));
+  p.write(text);
+  p.end();
+  if (error || !root) throw error ?? new Error('empty stanza');
+  return root;
+}
 
 export interface SharedXmppLinkEvents {
   stanza: [Element];

@@ -15,6 +15,17 @@ export interface LoopbackConfig {
   readonly policy?: Record<string, unknown>;
   readonly throttle?: Record<string, unknown>;
   readonly redisUrl?: string;
+  /** With redisUrl: this node's cluster settings (a cluster needs a shared secret and, to serve, a licence). */
+  readonly cluster?: {
+    readonly nodeId?: string;
+    readonly listenPort: number;
+    readonly secret: string;
+    readonly leaseSeconds?: number;
+    readonly licenceFile?: string;
+    readonly publicKeys?: readonly string[];
+  };
+  /** Where Graph sends notifications, when not straight to this node (a load balancer in front of a cluster). */
+  readonly publicUrl?: string;
   readonly longMessages?: 'refuse' | 'split';
   /** Serve the webhook (and media links) over TLS with these PEM files; publicUrl is then https. */
   readonly webhookTls?: { readonly certFile: string; readonly keyFile: string };
@@ -33,7 +44,7 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
       defaultUpnDomain: DEMO.teamsDomain,
       webhook: {
         listen: `127.0.0.1:${o.webhookPort}`,
-        publicUrl: `${o.webhookTls ? 'https' : 'http'}://127.0.0.1:${o.webhookPort}/graph/notifications`,
+        publicUrl: o.publicUrl ?? `${o.webhookTls ? 'https' : 'http'}://127.0.0.1:${o.webhookPort}/graph/notifications`,
         ...(o.webhookTls ? { tls: o.webhookTls } : {}),
       },
       puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret },
@@ -44,7 +55,22 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
     actors: { idleSeconds: o.idleSeconds ?? 600 },
     policy: o.policy ?? { domains: [DEMO.xmppDomain], users: ['*'], reloadSeconds: 1 },
     ...(o.throttle ? { throttle: o.throttle } : {}),
-    ...(o.redisUrl ? { cluster: { redis: { url: o.redisUrl } } } : {}),
+    ...(o.redisUrl
+      ? {
+          cluster: {
+            redis: { url: o.redisUrl },
+            ...(o.cluster
+              ? {
+                  ...(o.cluster.nodeId ? { nodeId: o.cluster.nodeId } : {}),
+                  listen: `127.0.0.1:${o.cluster.listenPort}`,
+                  secret: o.cluster.secret,
+                  leaseSeconds: o.cluster.leaseSeconds ?? 5,
+                  licence: { ...(o.cluster.licenceFile ? { file: o.cluster.licenceFile } : {}), publicKeys: [...(o.cluster.publicKeys ?? [])] },
+                }
+              : {}),
+          },
+        }
+      : {}),
   };
 }
 

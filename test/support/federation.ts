@@ -13,6 +13,7 @@ import { ProsodyServer } from '../../src/sandbox/prosody.js';
 import { RedisServer } from '../../src/sandbox/redis.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { GatewayProcess } from './gateway-process.js';
+import { writeTestLicence } from './test-licence.js';
 import { freePort, freePorts } from './ports.js';
 import { TestXmppClient } from './xmpp-client.js';
 
@@ -84,6 +85,7 @@ export class Federation {
       extraHosts: [{ vhost: DEMO.strangerDomain, users: DEMO.strangerUsers }],
     });
     const redis = o.redis ? await RedisServer.start(await freePort()) : undefined;
+    const licence = redis ? await writeTestLicence(dir, { maxNodes: 1 }) : undefined;
     const configPath = join(dir, 'gateway.yaml');
     await writeLoopbackConfig(configPath, {
       componentPort: component,
@@ -95,7 +97,9 @@ export class Federation {
       ...(o.idleSeconds ? { idleSeconds: o.idleSeconds } : {}),
       ...(o.policy ? { policy: o.policy } : {}),
       ...(o.throttle ? { throttle: o.throttle } : {}),
-      ...(redis ? { redisUrl: redis.url } : {}),
+      ...(redis && licence
+        ? { redisUrl: redis.url, cluster: { listenPort: await freePort(), secret: 'test-cluster-secret', licenceFile: licence.file, publicKeys: [licence.publicKeyFile] } }
+        : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
     });

@@ -36,13 +36,14 @@ export class GatewayProcess {
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  static async start(configPath: string, adminPort: number, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+  static async start(configPath: string, adminPort: number, env: NodeJS.ProcessEnv = {}, o: { waitHealthy?: boolean } = {}): Promise<GatewayProcess> {
     const child = spawn(process.execPath, [MAIN, 'start', '--config', configPath], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const g = new GatewayProcess(child, adminPort);
-    await g.waitHealthy();
+    if (o.waitHealthy ?? true) await g.waitHealthy();
+    else await g.waitListening();
     return g;
   }
 
@@ -58,6 +59,26 @@ export class GatewayProcess {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`gateway not healthy after ${timeoutMs} ms:\n${this.dump()}`);
+  }
+
+  /** The admin endpoint answers (healthy or not). */
+  async waitListening(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`gateway exited (${this.child.exitCode}):\n${this.stderr.join('')}`);
+      try {
+        await fetch(`http://127.0.0.1:${this.adminPort}/healthz`);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error(`gateway admin endpoint not up after ${timeoutMs} ms`);
+  }
+
+  async health(): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(`http://127.0.0.1:${this.adminPort}/healthz`);
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
   async metrics(): Promise<string> {

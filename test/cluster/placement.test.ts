@@ -1,0 +1,152 @@
+/**
+ * The placement directory, licence seats and leases against a real redis-server: two nodes racing to claim a key
+ * never both own it (many keys, many rounds), a dead owner's key is taken over by exactly one node, epochs only
+ * grow, seats are limited and reclaimed after a lease lapses. Rendezvous hashing moves about 1/N keys on a join.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { LeaderLease } from '../../src/cluster/leader-lease.js';
+import { LicenceSeats } from '../../src/cluster/licence-seats.js';
+import { PlacementDirectory } from '../../src/cluster/placement-directory.js';
+import { ClusterKeys } from '../../src/cluster/redis-keys.js';
+import { rendezvousHome } from '../../src/cluster/rendezvous.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { RedisServer } from '../../src/sandbox/redis.js';
+import { freePort } from '../support/ports.js';
+
+const keys = new ClusterKeys('t');
+const quiet = createLogger({ level: 'error', nodeId: 'test', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+describe('placement directory on redis-server', { timeout: 60_000 }, () => {
+  let server: RedisServer;
+  const conns: Redis[] = [];
+  const connect = () => {
+    const r = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    conns.push(r);
+    return r;
+  };
+  const alive = (r: Redis, id: string, ms = 60_000) => r.set(keys.node(id), '{}', 'PX', ms);
+
+  before(async () => {
+    server = await RedisServer.start(await freePort());
+  });
+  after(async () => {
+    for (const c of conns) c.disconnect();
+    await server.stop();
+  });
+
+  it('two nodes racing to activate the same key never both own it (500 keys x 3 rounds)', async () => {
+    const a = new PlacementDirectory(connect(), keys);
+    const b = new PlacementDirectory(connect(), keys);
+    const admin = connect();
+    await alive(admin, 'A');
+    await alive(admin, 'B');
+    for (let round = 0; round < 3; round++) {
+      const ks = Array.from({ length: 500 }, (_, i) => `user-pair:race${round}-${i}`);
+      const results = await Promise.all(ks.flatMap((k) => [a.claim(k, 'A').then((r) => ({ k, n: 'A', r })), b.claim(k, 'B').then((r) => ({ k, n: 'B', r }))]));
+      for (const k of ks) {
+        const claims = results.filter((x) => x.k === k && x.r.claimed);
+        assert.equal(claims.length, 1, `${k} claimed ${claims.length} times`);
+        const loser = results.find((x) => x.k === k && !x.r.claimed);
+        assert.ok(loser && !loser.r.claimed && loser.r.owner?.node === claims[0]?.n, 'the loser is told the owner');
+        assert.deepEqual(await a.resolve(k), { node: claims[0]?.n, epoch: (claims[0]?.r as { epoch: number }).epoch });
+      }
+    }
+  });
+
+  it('a dead owner\'s key is taken over by exactly one of the racing nodes, with a higher epoch', async () => {
+    const admin = connect();
+    const dirs = ['C', 'D', 'E'].map((id) => ({ id, dir: new PlacementDirectory(connect(), keys) }));
+    await alive(admin, 'Z', 60_000);
+    for (const { id } of dirs) await alive(admin, id);
+    const z = new PlacementDirectory(connect(), keys);
+    const ks = Array.from({ length: 100 }, (_, i) => `remote-domain:dead${i}.example`);
+    const old = new Map<string, number>();
+    for (const k of ks) {
+      const r = await z.claim(k, 'Z');
+      assert.ok(r.claimed);
+      old.set(k, r.epoch);
+    }
+    await admin.del(keys.node('Z')); // Z's lease lapsed
+    for (const k of ks) assert.equal(await z.resolve(k), undefined, 'a dead owner is no owner');
+    const results = await Promise.all(ks.flatMap((k) => dirs.map(({ id, dir }) => dir.claim(k, id).then((r) => ({ k, r })))));
+    for (const k of ks) {
+      const won = results.filter((x) => x.k === k && x.r.claimed);
+      assert.equal(won.length, 1);
+      assert.ok((won[0]?.r as { epoch: number }).epoch > (old.get(k) ?? Infinity), 'epochs only grow');
+    }
+    // The stale owner cannot release what is no longer its own.
+    const k0 = ks[0] as string;
+    assert.equal(await z.release(k0, 'Z', old.get(k0) ?? 0), false);
+    assert.ok(await z.resolve(k0));
+  });
+
+  it('a node without a live lease cannot claim', async () => {
+    const d = new PlacementDirectory(connect(), keys);
+    const r = await d.claim('user-pair:nolease', 'ghost');
+    assert.deepEqual(r, { claimed: false, owner: undefined });
+  });
+
+  it('licence seats: at most maxNodes holders; a lapsed seat is reclaimed', async () => {
+    const seats = new LicenceSeats(connect(), keys);
+    assert.equal((await seats.claim('L1', 'n1', 60_000, 2)).status, 'claimed');
+    assert.equal((await seats.claim('L1', 'n2', 600, 2)).status, 'claimed');
+    assert.equal((await seats.claim('L1', 'n1', 60_000, 2)).status, 'renewed');
+    assert.equal((await seats.claim('L1', 'n3', 60_000, 2)).status, 'refused');
+    await new Promise((r) => setTimeout(r, 700)); // n2 stops renewing
+    const r = await seats.claim('L1', 'n3', 60_000, 2);
+    assert.deepEqual(r, { status: 'claimed', reclaimedFrom: ['n2'] });
+    await seats.release('L1', 'n1');
+    assert.deepEqual((await seats.holders('L1')).map((h) => h.nodeId), ['n3']);
+  });
+
+  it('a leader lease has one holder; it moves when the holder releases or stops renewing', async () => {
+    const mk = (id: string) => new LeaderLease({ redis: connect(), key: keys.lease('link'), nodeId: id, leaseMs: 600, eligible: () => true, log: quiet });
+    const p = mk('P');
+    const q = mk('Q');
+    await p.tick();
+    await q.tick();
+    assert.equal(p.isHeld, true);
+    assert.equal(q.isHeld, false);
+    await p.release();
+    await q.tick();
+    assert.equal(q.isHeld, true);
+    assert.equal(await q.holder(), 'Q');
+    await new Promise((r) => setTimeout(r, 700)); // Q stops renewing: the lease lapses in Redis
+    await p.tick();
+    assert.equal(p.isHeld, true);
+    await q.tick();
+    assert.equal(q.isHeld, false, 'the old holder learns it lost the lease');
+    await p.stop();
+  });
+});
+
+describe('rendezvous hashing', () => {
+  const keysOf = (n: number) => Array.from({ length: n }, (_, i) => `user-pair:u${i}|x${i}@example.org`);
+
+  it('spreads keys evenly and moves only the new node\'s share on a join', () => {
+    const ks = keysOf(4000);
+    const three = ['node1', 'node2', 'node3'];
+    const four = [...three, 'node4'];
+    const count = new Map<string, number>();
+    let moved = 0;
+    for (const k of ks) {
+      const before = rendezvousHome(k, three);
+      const afterJoin = rendezvousHome(k, four);
+      count.set(before ?? '', (count.get(before ?? '') ?? 0) + 1);
+      if (before !== afterJoin) {
+        moved++;
+        assert.equal(afterJoin, 'node4', 'a key only ever moves to the node that joined');
+      }
+    }
+    for (const id of three) assert.ok(Math.abs((count.get(id) ?? 0) - 4000 / 3) < 150, `${id}: ${count.get(id)}`);
+    assert.ok(Math.abs(moved - 1000) < 120, `moved ${moved} of 4000`);
+  });
+
+  it('gives the same answer whatever the order of the nodes, and none for no nodes', () => {
+    assert.equal(rendezvousHome('k', ['b', 'a', 'c']), rendezvousHome('k', ['c', 'b', 'a']));
+    assert.equal(rendezvousHome('k', []), undefined);
+  });
+});
