@@ -197,6 +197,9 @@ export class Gateway {
         transport: this.transport,
         serving: () => this.cluster?.serving() ?? false,
         callTimeoutMs: 10_000,
+        relayAnswer: (stanza) => {
+          if (this.cluster) void this.redis?.publish(this.cluster.keys.channel('iq'), stanza).catch(() => undefined);
+        },
         log: this.log,
       });
     } else {
@@ -447,8 +450,11 @@ export class Gateway {
     });
     this.subscriber = redis.duplicate();
     this.subscriber.on('error', () => undefined);
-    this.subscriber.on('message', () => this.processor.kick());
-    await this.subscriber.subscribe(cluster.keys.channel('inbox'));
+    this.subscriber.on('message', (channel: string, text: string) => {
+      if (channel === cluster.keys.channel('inbox')) this.processor.kick();
+      else if (this.link instanceof SharedXmppLink) this.link.foreignAnswer(text);
+    });
+    await this.subscriber.subscribe(cluster.keys.channel('inbox'), cluster.keys.channel('iq'));
     await cluster.start();
     this.fencing = setInterval(() => void router.verifyOwnership().catch(() => undefined), this.o.config.cluster.leaseSeconds * 1000);
     this.fencing.unref();

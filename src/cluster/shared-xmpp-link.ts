@@ -53,6 +53,11 @@ export interface SharedXmppLinkOptions {
   /** Whether this node may connect (licensed, not leaving). */
   readonly serving: () => boolean;
   readonly callTimeoutMs: number;
+  /**
+   * 'every-node': ejabberd may deliver the answer to an iq on another node's connection (it balances each stanza
+   * on its own), so unmatched answers are passed to the other nodes (Redis pub/sub) to find their requester.
+   */
+  readonly relayAnswer?: (stanza: string) => void;
   readonly log: Logger;
 }
 
@@ -101,7 +106,11 @@ export class SharedXmppLink extends EventEmitter<SharedXmppLinkEvents> implement
     this.switching = this.switching.then(async () => {
       if (connected && !this.link) {
         const link = this.o.createLink();
-        link.on('stanza', (el) => this.emit('stanza', el));
+        link.on('stanza', (el) => {
+          const isAnswer = el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error');
+          if (isAnswer && this.o.mode === 'every-node' && this.o.relayAnswer) this.o.relayAnswer(el.toString());
+          else this.emit('stanza', el);
+        });
         link.on('online', () => this.emit('online'));
         this.link = link;
         await link.start();
@@ -119,6 +128,15 @@ export class SharedXmppLink extends EventEmitter<SharedXmppLinkEvents> implement
       this.holder = await this.o.lease.holder();
     } catch {
       this.holder = undefined;
+    }
+  }
+
+  /** An iq answer another node received (see relayAnswer): resolves this node's request if it is one. */
+  foreignAnswer(text: string): void {
+    try {
+      this.link?.answer(parse(text));
+    } catch {
+      // not a stanza: ignored
     }
   }
 

@@ -80,6 +80,12 @@ export class Metrics {
     labelNames: ['direction', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly xmppStanzasIn = new Counter({
+    name: 'xtg_xmpp_stanzas_received_total',
+    help: "Stanzas received on this node's component link, by stanza name",
+    labelNames: ['stanza'] as const,
+    registers: [this.registry],
+  });
   readonly activations = new Counter({
     name: 'xtg_actor_activations_total',
     help: 'Actor activations on this node, by kind',

@@ -24,6 +24,10 @@ export interface LoopbackConfig {
     readonly licenceFile?: string;
     readonly publicKeys?: readonly string[];
   };
+  /** The gateway's XMPP component domain (default: the demo's). */
+  readonly componentDomain?: string;
+  /** In a cluster: one node holds the XMPP link, or every node connects (ejabberd). */
+  readonly xmppLinks?: 'one' | 'every-node';
   /** Where Graph sends notifications, when not straight to this node (a load balancer in front of a cluster). */
   readonly publicUrl?: string;
   readonly longMessages?: 'refuse' | 'split';
@@ -33,7 +37,7 @@ export interface LoopbackConfig {
 
 export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
   return {
-    xmpp: { service: `xmpp://127.0.0.1:${o.componentPort}`, domain: DEMO.componentDomain, password: DEMO.componentSecret, reconnectDelayMs: 500, ...(o.longMessages ? { longMessages: o.longMessages } : {}) },
+    xmpp: { service: `xmpp://127.0.0.1:${o.componentPort}`, domain: o.componentDomain ?? DEMO.componentDomain, password: DEMO.componentSecret, reconnectDelayMs: 500, ...(o.xmppLinks ? { links: o.xmppLinks } : {}), ...(o.longMessages ? { longMessages: o.longMessages } : {}) },
     teams: {
       tenantId: DEMO.tenantId,
       clientId: DEMO.clientId,

@@ -80,6 +80,7 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
       o.log.error('XMPP component link error', { service: o.service, error: errorMessage(err) });
     });
     this.entity.on('stanza', (el: Element) => {
+      o.metrics.xmppStanzasIn.inc({ stanza: el.name === 'message' || el.name === 'presence' || el.name === 'iq' ? el.name : 'other' });
       const waiter = el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error') ? this.pending.get(el.attrs.id ?? '') : undefined;
       if (waiter) {
         this.pending.delete(el.attrs.id ?? '');
@@ -88,6 +89,15 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
       }
       this.emit('stanza', el);
     });
+  }
+
+  /** Resolves a request of this link with an answer that arrived on another connection; false if not ours. */
+  answer(el: Element): boolean {
+    const waiter = this.pending.get(el.attrs.id ?? '');
+    if (!waiter) return false;
+    this.pending.delete(el.attrs.id ?? '');
+    waiter(el);
+    return true;
   }
 
   private markOffline(): void {
