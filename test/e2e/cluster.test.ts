@@ -52,24 +52,6 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
     assert.ok(owners.length >= 1);
   });
 
-  it('a crashed actor is restarted from its durable state and the conversation continues', async () => {
-    // Activating a pair reads the Teams user from Graph; a 503 there makes activation throw: the actor crashes.
-    const bob = f.emulator.user('bob.jones@contoso.example');
-    assert.ok(bob);
-    f.emulator.throttle({ method: 'GET', path: `/users/${bob.id}`, count: 1, retryAfterSeconds: 0, status: 503 });
-    const BOB = `bob.jones@${COMPONENT}`;
-    await juliet.send(xml('message', { to: BOB, type: 'chat', id: 'r1' }, xml('body', {}, 'after a crash'), xml('request', { xmlns: NS_RECEIPTS })));
-    await receipt('r1');
-    const restarted = f.nodes.flatMap((n) => n.process.lines).find((l) => l.message === 'actor crashed; restarting from its durable state');
-    assert.ok(restarted, 'the supervisor logged the restart');
-    assert.match(String(restarted.actorKey), /juliet@/u);
-    const metrics = (await Promise.all(f.nodes.map((n) => n.process.metrics()))).join('\n');
-    assert.match(metrics, /xtg_actor_restarts_total\{kind="user-pair"\} [1-9]/u);
-    assert.equal(f.emulator.chatsOf('bob.jones@contoso.example').flatMap((c) => c.messages).filter((m) => m.body.content === 'after a crash').length, 1);
-    await f.emulator.sendAs('bob.jones@contoso.example', `juliet@${XMPP_DOMAIN}`, 'bob answers');
-    await juliet.waitFor((el) => el.getChildText('body') === 'bob answers', 20_000, 'the answer from Teams');
-  });
-
   it('an unlicensed node starts, says why, and serves nothing', async () => {
     const node = await f.addNode({ licensed: false });
     try {
