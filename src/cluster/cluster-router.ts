@@ -133,7 +133,10 @@ export class ClusterRouter implements ActorRouter {
         if (target !== undefined) return await this.remote(target, { kind, key, message, envelope, epoch: owner?.epoch ?? 0, hops: 0 });
         lastError = new Error('no licensed node is serving');
       } catch (err) {
-        if (!(err instanceof NodeUnreachableError || err instanceof NodeNotServingError || isRemote(err, 'NodeNotServingError'))) throw err;
+        // A dead or leaving node, seen here or by the node that forwarded the message: re-resolve and retry.
+        const retryable =
+          err instanceof NodeUnreachableError || err instanceof NodeNotServingError || isRemote(err, 'NodeNotServingError') || isRemote(err, 'NodeUnreachableError');
+        if (!retryable) throw err;
         lastError = err;
       }
       if (Date.now() >= deadline) throw new NoServingNodeError(full, lastError);

@@ -126,8 +126,24 @@ export class Membership extends EventEmitter<MembershipEvents> {
     await this.refresh();
   }
 
-  /** Reads the live nodes; emits 'change' when the set of serving nodes changed. */
-  async refresh(): Promise<readonly LiveNode[]> {
+  private refreshing: Promise<readonly LiveNode[]> | undefined;
+  private refreshedAt = 0;
+
+  /**
+   * Reads the live nodes; emits 'change' when the set of serving nodes changed. Callers that ask together (many
+   * messages waiting for a dead node's lease) share one read, and reads are at most every 100 ms.
+   */
+  refresh(): Promise<readonly LiveNode[]> {
+    if (this.refreshing) return this.refreshing;
+    if (Date.now() - this.refreshedAt < 100) return Promise.resolve(this.view);
+    this.refreshing = this.read().finally(() => {
+      this.refreshing = undefined;
+      this.refreshedAt = Date.now();
+    });
+    return this.refreshing;
+  }
+
+  private async read(): Promise<readonly LiveNode[]> {
     try {
       const nodes = await readLiveNodes(this.o.redis, this.o.keys);
       const before = servingIds(this.view).join(',');
