@@ -14,7 +14,7 @@ import { ClusterNode } from './cluster/cluster-node.js';
 import { ClusterRouter } from './cluster/cluster-router.js';
 import type { LeaderLease } from './cluster/leader-lease.js';
 import type { NodeRole } from './cluster/membership.js';
-import { NodeTransport } from './cluster/node-transport.js';
+import { NodeTransport, RemoteCallError } from './cluster/node-transport.js';
 import { SharedXmppLink } from './cluster/shared-xmpp-link.js';
 import { clusterStatus } from './cluster/cluster-status.js';
 import { StanzaError } from './protocol/stanza-error.js';
@@ -24,6 +24,9 @@ import { AdminServer } from './observability/admin-server.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { openStore, pruneCutoffs } from './store/open-store.js';
+import { timedStore } from './store/timed-store.js';
+import { Tracing } from './observability/tracing.js';
+import { logLevelAdminApi } from './observability/log-level-api.js';
 import type { Store } from './store/store.js';
 import { ActorRuntime } from './supervisors/actor-runtime.js';
 import { ActorSupervisor } from './supervisors/actor-supervisor.js';
@@ -77,6 +80,7 @@ export interface GatewayOptions {
 export class Gateway {
   readonly log: Logger;
   readonly metrics = new Metrics();
+  private readonly tracing: Tracing;
   private readonly store: Store;
   private readonly link: ComponentLink | SharedXmppLink;
   readonly nodeId: string;
@@ -120,7 +124,8 @@ export class Gateway {
     const nodeId = c.cluster.nodeId ?? o.nodeId ?? `${hostname().replace(/[^A-Za-z0-9._-]/gu, '-').slice(0, 40)}-${randomUUID().slice(0, 6)}`;
     this.nodeId = nodeId;
     this.log = createLogger({ level: c.log.level, nodeId, ...(o.logStream ? { stream: o.logStream } : {}) });
-    this.store = store;
+    this.tracing = Tracing.start({ endpoint: c.tracing.otlpEndpoint, headers: c.tracing.headers, nodeId, version: packageVersion() });
+    this.store = timedStore(store, this.metrics);
     // Cluster-wide rate limits live in Redis when it is configured (bottleneck's clustering).
     this.redis = c.cluster.redis ? new Redis(c.cluster.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : undefined;
     this.redis?.on('error', (err: Error) => this.log.warn('Redis connection error', { error: err.message }));
@@ -257,14 +262,23 @@ export class Gateway {
       port: adminPort,
       metrics: this.metrics,
       log: this.log,
-      api: c.admin.token ? policyAdminApi(c.admin.token.reveal(), this.policy, this.store) : undefined,
+      api: c.admin.token ? logLevelAdminApi(policyAdminApi(c.admin.token.reveal(), this.policy, this.store), this.log, this.store, nodeId) : undefined,
       checks: {
-        xmpp: () => this.link.isOnline(),
+        xmpp: () => this.link.isOnline() || (this.cluster ? 'no node of the cluster holds an online XMPP component link' : 'the XMPP component link is down'),
         store: async () => {
           await this.store.ping();
           return true;
         },
-        ...(this.cluster ? { licence: () => this.cluster?.serving() ?? false } : {}),
+        graph: async () => (await clients.appTokenOk()) || 'cannot get a Graph token for the application (check teams.clientSecret/certificate and the authority)',
+        ...(this.redis
+          ? {
+              redis: async () => {
+                await this.redis?.ping();
+                return true;
+              },
+            }
+          : {}),
+        ...(this.cluster ? { licence: () => this.cluster?.serving() || (this.cluster?.problem() ?? 'not serving') } : {}),
       },
       details: () => (this.cluster ? { node: nodeId, licence: this.cluster.licence() } : { node: nodeId }),
       views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
@@ -561,6 +575,7 @@ export class Gateway {
     await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber
     await this.admin.stop();
     await this.store.close();
+    await this.tracing.shutdown();
     this.log.info('gateway node stopped');
   }
 }
@@ -574,6 +589,8 @@ function bare(jid: string | undefined): string {
 /** What a node sends back when an actor message failed, so the sender can rebuild typed errors. */
 function describeError(err: unknown): { name: string; message: string; detail?: Record<string, unknown> } {
   if (err instanceof StanzaError) return { name: err.name, message: err.message, detail: { condition: err.condition, text: err.text, type: err.type } };
+  // Forwarded by this node from another: the original failure travels on, so the first sender can retry it.
+  if (err instanceof RemoteCallError) return { name: err.remoteName, message: err.message, detail: { ...err.detail } };
   if (err instanceof Error) {
     const condition = (err as { condition?: unknown }).condition;
     return { name: err.name, message: err.message, ...(typeof condition === 'string' ? { detail: { condition } } : {}) };

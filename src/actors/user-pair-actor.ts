@@ -140,6 +140,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
   private lastIntentSent: string | undefined;
   private presenceRefresh: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
+  /** When this activation accepted each outbox row (for the relay latency histogram; not durable). */
+  private readonly acceptedAt = new Map<number, number>();
   private readonly log: Logger;
 
   constructor(
@@ -257,6 +259,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       );
       row = r.row;
       inserted ||= r.inserted;
+      if (r.inserted) this.acceptedAt.set(r.row.id, this.d.now());
     }
     if (!row) return DONE;
     if (!inserted) {
@@ -345,6 +348,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       if (c.transient && attempts < this.d.settings.outboxMaxAttempts) {
         const backoff = Math.min(this.d.settings.outboxBackoffMaxMs, this.d.settings.outboxBackoffInitialMs * 2 ** (attempts - 1));
         const delay = Math.max(backoff, c.retryAfterMs ?? 0);
+        if (c.retryAfterMs) this.d.metrics.retryAfterWaits.inc({ queue: 'outbox' }, c.retryAfterMs / 1000);
         await this.d.store.markOutboundRetry(row.id, c.reason, this.d.now() + delay);
         log.warn('Teams did not accept the message yet; will retry', { outboxId: row.id, attempts, delayMs: delay, reason: c.reason });
         this.scheduleDrain(delay);
@@ -359,6 +363,12 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     await this.d.store.markOutboundDelivered(row.id, teamsMessageId, this.d.now());
     await this.d.store.recordRelayed({ chatId, teamsMessageId, direction: 'xmpp_to_teams', xmppId: row.stanzaId }, this.d.now());
     this.d.metrics.messagesRelayed.inc({ direction: 'xmpp_to_teams' });
+    this.d.metrics.messageBytes.inc({ direction: 'xmpp_to_teams' }, Buffer.byteLength(row.body));
+    const acceptedAt = this.acceptedAt.get(row.id);
+    if (acceptedAt !== undefined) {
+      this.acceptedAt.delete(row.id);
+      this.d.metrics.relayLatency.observe({ direction: 'xmpp_to_teams' }, (this.d.now() - acceptedAt) / 1000);
+    }
     log.info('message relayed to Teams', { outboxId: row.id, teamsMessageId });
     // XEP-0184: the receipt says Teams has the message, so it goes only now.
     if (row.receiptRequested && row.stanzaId) await this.sendReceipt(row.sender, row.stanzaId);
@@ -513,6 +523,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };
     await this.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.d.now());
     this.d.metrics.messagesRelayed.inc({ direction: 'teams_to_xmpp' });
+    this.d.metrics.messageBytes.inc({ direction: 'teams_to_xmpp' }, Buffer.byteLength(text));
+    if (message.createdAt > 0) this.d.metrics.relayLatency.observe({ direction: 'teams_to_xmpp' }, Math.max(0, this.d.now() - message.createdAt) / 1000);
     log.info('message relayed to XMPP', { teamsMessageId: messageId });
     log.debug('relayed body', { body: text });
     return DONE;

@@ -74,6 +74,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       keys: this.keys,
       leaseMs: o.leaseMs,
       log: o.log,
+      observe: (op, seconds) => o.metrics.redisLatency.observe({ op }, seconds),
       self: () => ({
         id: o.nodeId,
         rpcUrl: o.rpcUrl,
@@ -153,7 +154,9 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     }
     const terms = this.verdict.terms;
     try {
+      const started = performance.now();
       const r = await this.seats.claim(terms.id, this.o.nodeId, this.o.leaseMs, terms.maxNodes);
+      this.o.metrics.redisLatency.observe({ op: 'seat' }, (performance.now() - started) / 1000);
       for (const from of r.reclaimedFrom) {
         this.o.log.warn('licence seat of a dead node reclaimed', { licenceId: terms.id, deadNode: from });
         await this.o.store.recordSeatEvent({ at: Date.now(), nodeId: from, licenceId: terms.id, event: 'expired' }).catch(() => undefined);

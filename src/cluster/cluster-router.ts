@@ -28,6 +28,7 @@ import type { Membership } from './membership.js';
 import { NodeUnreachableError, RemoteCallError, type NodeTransport } from './node-transport.js';
 import type { PlacementDirectory } from './placement-directory.js';
 import { rendezvousHome } from './rendezvous.js';
+import { inSpan, traceCarrier, withTraceCarrier, type TraceCarrier } from '../observability/tracing.js';
 
 type Kind = 'user-pair' | 'remote-domain';
 
@@ -55,6 +56,8 @@ interface ActorCall {
   /** The owner's epoch as the sender saw it in the directory (0: the sender proposed a home). */
   readonly epoch: number;
   readonly hops: number;
+  /** W3C trace context of the sender's span, so the trace continues on this node. */
+  readonly trace?: TraceCarrier;
 }
 
 /** How many times a message may be forwarded between nodes while their views of the cluster disagree. */
@@ -85,7 +88,10 @@ export class ClusterRouter implements ActorRouter {
   private readonly chains = new Map<string, Promise<unknown>>();
 
   constructor(private readonly o: ClusterRouterOptions) {
-    o.transport.handle('/actor', (body) => this.onCall(body as ActorCall));
+    o.transport.handle('/actor', (body) => {
+      const call = body as ActorCall;
+      return withTraceCarrier(call.trace, () => inSpan('actor call', { 'actor.kind': call.kind, 'xtg.hops': call.hops }, () => this.onCall(call)));
+    });
   }
 
   pair(key: PairKey, message: PairMessage, envelope: Envelope): Promise<Outcome> {
@@ -127,7 +133,9 @@ export class ClusterRouter implements ActorRouter {
       try {
         await this.handoffs.get(full);
         if (this.owned.has(full) && this.o.serving()) return await this.local(kind, key, full, message, envelope);
+        const started = performance.now();
         const owner = await this.o.directory.resolve(full);
+        this.o.metrics.redisLatency.observe({ op: 'resolve' }, (performance.now() - started) / 1000);
         const target = owner?.node ?? rendezvousHome(full, this.o.membership.servingIds());
         if (target === this.o.nodeId) return await this.here({ kind, key, message, envelope, epoch: owner?.epoch ?? 0, hops: 0 });
         if (target !== undefined) return await this.remote(target, { kind, key, message, envelope, epoch: owner?.epoch ?? 0, hops: 0 });
@@ -150,7 +158,7 @@ export class ClusterRouter implements ActorRouter {
     if (!node) throw new NodeUnreachableError(nodeId, new Error('not a live member'));
     const started = performance.now();
     try {
-      const reply = await this.o.transport.call(nodeId, node.rpcUrl, '/actor', call, this.o.callTimeoutMs);
+      const reply = await this.o.transport.call(nodeId, node.rpcUrl, '/actor', { ...call, trace: traceCarrier() }, this.o.callTimeoutMs);
       this.o.metrics.remoteCalls.observe({ path: '/actor', outcome: 'ok' }, (performance.now() - started) / 1000);
       return reply;
     } catch (err) {
@@ -200,7 +208,9 @@ export class ClusterRouter implements ActorRouter {
     let other: { node: string; epoch: number } | undefined;
     if (!pending) {
       pending = (async () => {
+        const started = performance.now();
         const r = await this.o.directory.claim(full, this.o.nodeId);
+        this.o.metrics.redisLatency.observe({ op: 'claim' }, (performance.now() - started) / 1000);
         if (r.claimed) {
           this.owned.set(full, r.epoch);
           this.o.metrics.placementMoves.inc({ reason: 'claim' });
@@ -271,20 +281,22 @@ export class ClusterRouter implements ActorRouter {
     });
     if (!moving.length) return 0;
     this.o.log.info('handing off actors to their new home', { count: moving.length, nodes: serving.length });
-    await runLimited(moving, 16, async (full) => {
-      await this.handOff(full, 'handoff');
-      // Re-activated at the new home at once: its presence and timers resume there without waiting for traffic.
-      const { kind, key } = splitActorKey(full);
-      this.send(kind, key, this.o.wakeMessage(kind), { correlationId: randomUUID() }).catch((err: unknown) =>
-        this.o.log.warn('re-activating a handed-off actor failed; its next message will', { actorKey: full, error: errorMessage(err) }),
-      );
-    });
+    await runLimited(moving, 16, (full) => this.moveAway(full, 'handoff'));
     return moving.length;
   }
 
-  /** Graceful leave: every owned key is handed off (the node is already marked leaving). */
+  /** Hands `full` off and re-activates it at its new home at once, so its presence and timers resume there. */
+  private async moveAway(full: string, reason: 'handoff' | 'shutdown'): Promise<void> {
+    await this.handOff(full, reason);
+    const { kind, key } = splitActorKey(full);
+    await this.send(kind, key, this.o.wakeMessage(kind), { correlationId: randomUUID() }).catch((err: unknown) =>
+      this.o.log.warn('re-activating a handed-off actor failed; its next message will', { actorKey: full, error: errorMessage(err) }),
+    );
+  }
+
+  /** Graceful leave (the node is already marked leaving): every owned key moves to its new home. */
   async handOffAll(): Promise<void> {
-    await runLimited([...this.owned.keys()], 16, (full) => this.handOff(full, 'shutdown'));
+    await runLimited([...this.owned.keys()], 16, (full) => this.moveAway(full, 'shutdown'));
   }
 
   /** Periodic fencing check: activations the directory no longer gives this node stop. */

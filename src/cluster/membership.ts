@@ -58,6 +58,8 @@ export interface MembershipOptions {
   /** The node's current description (roles, licence, actor count change over time). */
   readonly self: () => Omit<NodeInfo, 'leaseUntil'>;
   readonly log: Logger;
+  /** Round-trip time of each heartbeat, for the Redis latency metric. */
+  readonly observe?: (op: string, seconds: number) => void;
 }
 
 export interface MembershipEvents {
@@ -119,6 +121,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       const now = Number(await this.o.redis.eval(HEARTBEAT, 2, k.nodes, k.node(this.id), this.id, this.o.leaseMs, info, k.node(''), k.owned('')));
       this.lastRenewed = sentAt;
       this.redisOffset = now - sentAt;
+      this.o.observe?.('heartbeat', (Date.now() - sentAt) / 1000);
     } catch (err) {
       this.o.log.warn('cluster heartbeat failed', { error: errorMessage(err) });
       if (this.lastRenewed && !this.leaseValid()) this.emit('lapsed');

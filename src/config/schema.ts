@@ -301,6 +301,17 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ level: 'info' }),
+    tracing: z
+      .object({
+        otlpEndpoint: z
+          .string()
+          .regex(/^https?:\/\//u, 'expected an http:// or https:// URL')
+          .optional()
+          .describe('OTLP/HTTP traces endpoint (e.g. http://otel-collector:4318/v1/traces); without it tracing is off'),
+        headers: z.record(z.string(), z.string()).default({}).describe('extra HTTP headers for the OTLP exporter (e.g. an API key)'),
+      })
+      .strict()
+      .default({ headers: {} }),
     actors: z
       .object({
         idleSeconds: z.number().int().min(1).default(600).describe('an actor idle this long is passivated (stopped; rebuilt on demand)'),

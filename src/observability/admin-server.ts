@@ -1,7 +1,8 @@
 /**
- * The node's admin endpoint: GET /metrics (Prometheus text format from the node's registry) and GET /healthz
- * (200 when the node serves: XMPP link up and store reachable; 503 with the failing checks otherwise), and, when
- * a token is configured, the /admin API (bearer token; operator changes are audit-logged by the handler).
+ * The node's admin endpoint: GET /metrics (Prometheus text format from the node's registry), GET /healthz
+ * (liveness: 200 while the process answers, with the checks in the body), GET /readyz (readiness: 200 when every
+ * check passes, 503 with the failing ones named), and, when a token is configured, the /admin API (bearer token;
+ * operator changes are audit-logged by the handler).
  */
 
 export interface AdminRequest {
@@ -54,7 +55,8 @@ import type { Metrics } from './metrics.js';
 import type { Logger } from './logger.js';
 import { errorMessage } from './logger.js';
 
-export type HealthCheck = () => Promise<boolean> | boolean;
+/** true: fine; false or a text: not ready (the text says what is wrong). */
+export type HealthCheck = () => Promise<boolean | string> | boolean | string;
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -110,6 +112,11 @@ export class AdminServer {
         return;
       }
       if (path === '/healthz') {
+        // Liveness: the process answers. What it can or cannot do now is in the body and in /readyz.
+        void this.health().then((h) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...h, alive: true })));
+        return;
+      }
+      if (path === '/readyz') {
         void this.health().then((h) => res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h)));
         return;
       }
@@ -135,14 +142,20 @@ export class AdminServer {
 
   private async health(): Promise<Record<string, unknown> & { ok: boolean; checks: Record<string, boolean> }> {
     const checks: Record<string, boolean> = {};
-    for (const [name, check] of Object.entries(this.o.checks)) {
-      try {
-        checks[name] = await check();
-      } catch {
-        checks[name] = false;
-      }
-    }
-    return { ok: Object.values(checks).every(Boolean), checks, ...(this.o.details?.() ?? {}) };
+    const problems: Record<string, string> = {};
+    await Promise.all(
+      Object.entries(this.o.checks).map(async ([name, check]) => {
+        try {
+          const r = await Promise.race([check(), new Promise<string>((resolve) => setTimeout(() => resolve('no answer within 3 s'), 3_000).unref())]);
+          checks[name] = r === true;
+          if (r !== true) problems[name] = typeof r === 'string' ? r : 'failed';
+        } catch (err) {
+          checks[name] = false;
+          problems[name] = errorMessage(err);
+        }
+      }),
+    );
+    return { ok: Object.values(checks).every(Boolean), checks, ...(Object.keys(problems).length ? { problems } : {}), ...(this.o.details?.() ?? {}) };
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,17 @@
  * (config secrets are {@link Secret} values that print as "[secret]").
  */
 import winston from 'winston';
+import { activeTraceIds } from './tracing.js';
+
+/** Adds the active span's trace id, so one stanza's lines can be found across nodes (issue: operations). */
+const traceIds = winston.format((info) => {
+  const ids = activeTraceIds();
+  if (ids) {
+    info.traceId = ids.traceId;
+    info.spanId = ids.spanId;
+  }
+  return info;
+});
 
 export type Logger = winston.Logger;
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -19,7 +30,7 @@ export function createLogger(options: LoggerOptions): Logger {
   return winston.createLogger({
     level: options.level,
     defaultMeta: { nodeId: options.nodeId },
-    format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json()),
+    format: winston.format.combine(traceIds(), winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json()),
     transports: [
       options.stream
         ? new winston.transports.Stream({ stream: options.stream })

@@ -80,6 +80,39 @@ export class Metrics {
     labelNames: ['direction', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly messageBytes = new Counter({
+    name: 'xtg_message_bytes_total',
+    help: 'UTF-8 bytes of relayed message bodies, by direction',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly relayLatency = new Histogram({
+    name: 'xtg_relay_latency_seconds',
+    help: 'End-to-end relay time: XMPP message accepted to Graph accepted it; Teams message created to stanza sent',
+    labelNames: ['direction'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly retryAfterWaits = new Counter({
+    name: 'xtg_graph_retry_after_seconds_total',
+    help: 'Seconds of waiting that Graph asked for with Retry-After (429/503), by what waited',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+  readonly storeLatency = new Histogram({
+    name: 'xtg_store_latency_seconds',
+    help: 'Store (SQLite / SQL Server) call time, by operation',
+    labelNames: ['op'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly redisLatency = new Histogram({
+    name: 'xtg_redis_latency_seconds',
+    help: 'Redis round trips of the cluster (heartbeat, seat, placement), by operation',
+    labelNames: ['op'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
   readonly xmppStanzasIn = new Counter({
     name: 'xtg_xmpp_stanzas_received_total',
     help: "Stanzas received on this node's component link, by stanza name",

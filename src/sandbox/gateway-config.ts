@@ -24,6 +24,10 @@ export interface LoopbackConfig {
     readonly licenceFile?: string;
     readonly publicKeys?: readonly string[];
   };
+  /** Bearer token of the admin API (off when absent). */
+  readonly adminToken?: string;
+  /** OTLP/HTTP endpoint for traces (off when absent). */
+  readonly otlpEndpoint?: string;
   /** The gateway's XMPP component domain (default: the demo's). */
   readonly componentDomain?: string;
   /** In a cluster: one node holds the XMPP link, or every node connects (ejabberd). */
@@ -54,11 +58,12 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
       puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret },
     },
     store: { sqlite: { path: o.sqlitePath } },
-    admin: { listen: `127.0.0.1:${o.adminPort}` },
+    admin: { listen: `127.0.0.1:${o.adminPort}`, ...(o.adminToken ? { token: o.adminToken } : {}) },
     log: { level: o.logLevel ?? 'info' },
     actors: { idleSeconds: o.idleSeconds ?? 600 },
     policy: o.policy ?? { domains: [DEMO.xmppDomain], users: ['*'], reloadSeconds: 1 },
     ...(o.throttle ? { throttle: o.throttle } : {}),
+    ...(o.otlpEndpoint ? { tracing: { otlpEndpoint: o.otlpEndpoint } } : {}),
     ...(o.redisUrl
       ? {
           cluster: {

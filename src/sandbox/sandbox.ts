@@ -34,7 +34,7 @@ async function waitForHealthy(adminPort: number, child: ChildProcess, timeoutMs:
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the gateway exited with code ${child.exitCode}`);
     try {
-      const r = await fetch(`http://127.0.0.1:${adminPort}/healthz`);
+      const r = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
       if (r.ok) return;
     } catch {
       // not listening yet
@@ -142,7 +142,7 @@ Act as a Teams user (Graph emulator at ${emulator.url}):
   ${cli} users
   node ${rel(MAIN)} whitelist add domain ${DEMO.strangerDomain} --config ${rel(configPath)}   # let ${DEMO.strangerDomain} in, no restart
 
-Gateway node: metrics http://127.0.0.1:${adminPort}/metrics, health /healthz, logs ${rel(logPath)}, config ${rel(configPath)}
+Gateway node: metrics http://127.0.0.1:${adminPort}/metrics, health /healthz, readiness /readyz, logs ${rel(logPath)}, config ${rel(configPath)}
 `);
     await new Promise<void>((resolveStop) => {
       process.once('SIGINT', () => resolveStop());

@@ -9,6 +9,7 @@ import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ActivationHandle, ActorRuntime } from './actor-runtime.js';
 import { decideRestart, type RestartPolicy } from './restart-policy.js';
+import { inSpan } from '../observability/tracing.js';
 
 /** The message could not be processed even after a restart; it is logged and counted as a dead letter. */
 export class DeadLetterError extends Error {
@@ -97,7 +98,9 @@ export class ActorSupervisor<M, R> {
     }
     const current = act;
     current.inFlight++;
-    const result = current.tail.then(() => this.process(current, message, envelope));
+    const result = current.tail.then(() =>
+      inSpan('actor', { 'actor.kind': this.o.kind, 'actor.message': (message as { type?: string }).type ?? 'message' }, () => this.process(current, message, envelope)),
+    );
     current.tail = result.catch(() => undefined);
     try {
       return (await result) as R;

@@ -48,6 +48,23 @@ export class CredentialGraphClients implements GraphClients {
       ? new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret.reveal(), common)
       : new ClientCertificateCredential(c.tenantId, c.clientId, { certificatePath: c.clientCertificatePath ?? '' }, common);
     this.appClient = createGraphClient(credential, c, metrics);
+    this.credential = credential;
+  }
+
+  private readonly credential: TokenCredential;
+  private tokenCheck: { at: number; ok: Promise<boolean> } | undefined;
+
+  /** Whether the application can get a Graph token (for /readyz); MSAL caches it, so this is cheap. */
+  appTokenOk(): Promise<boolean> {
+    const now = Date.now();
+    if (!this.tokenCheck || now - this.tokenCheck.at > 30_000) {
+      const ok = this.credential
+        .getToken(`${new URL(this.c.graphBaseUrl).origin}/.default`)
+        .then((t) => t !== null)
+        .catch(() => false);
+      this.tokenCheck = { at: now, ok };
+    }
+    return this.tokenCheck.ok;
   }
 
   app(): Client {

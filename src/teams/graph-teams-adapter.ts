@@ -4,6 +4,7 @@
  * for everything Graph allows only a signed-in user to do (create a 1:1 chat, post in it, read it, subscribe to
  * it, set its own presence). Graph failures become {@link TeamsError}s, classified transient or permanent.
  */
+import { inSpan } from '../observability/tracing.js';
 import { GraphError, ResponseType, type Client } from '@microsoft/microsoft-graph-client';
 import { PROFILE_SELECT, type GraphProfile, type Photo } from '../protocol/vcard.js';
 import Bottleneck from 'bottleneck';
@@ -182,11 +183,13 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toTeamsError(err, what);
-    }
+    return inSpan('graph', { 'graph.operation': what }, async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        throw toTeamsError(err, what);
+      }
+    });
   }
 
   /** GET /users/{id | userPrincipalName}; 404 means no such user. */

@@ -4,6 +4,7 @@
  * pair whose XMPP user is subscribed to that Teams user, a lifecycle event to the subscription manager. A row is
  * marked done only after its actor finished; failures are retried with backoff, then dead-lettered.
  */
+import { inSpan } from '../observability/tracing.js';
 import { randomUUID } from 'node:crypto';
 import { parseResource } from '../protocol/graph-notification.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
@@ -123,7 +124,7 @@ export class NotificationProcessor {
     const log = this.o.log.child({ correlationId, inboxId: row.id, subscriptionId: row.subscriptionId });
     let outcome: Outcome;
     try {
-      outcome = await this.process(row, correlationId, log);
+      outcome = await inSpan(`graph notification ${row.kind}`, { 'graph.change_type': row.changeType, 'xtg.correlation_id': correlationId }, () => this.process(row, correlationId, log));
     } catch (err) {
       const transient = !(err instanceof TeamsError) || err.transient;
       outcome = transient ? { status: 'retry', reason: errorMessage(err) } : { status: 'failed', reason: errorMessage(err) };
@@ -135,6 +136,7 @@ export class NotificationProcessor {
     } else if (outcome.status === 'retry' && attempts < this.o.maxAttempts) {
       const backoff = Math.min(this.o.backoffMaxMs, this.o.backoffInitialMs * 2 ** (attempts - 1));
       const delay = Math.max(backoff, outcome.retryAfterMs ?? 0);
+      if (outcome.retryAfterMs) this.o.metrics.retryAfterWaits.inc({ queue: 'inbox' }, outcome.retryAfterMs / 1000);
       await this.o.store.markNotificationRetry(row.id, outcome.reason, this.now() + delay);
       log.warn('notification not processed yet; will retry', { attempts, delayMs: delay, reason: outcome.reason });
       return this.now() + delay;

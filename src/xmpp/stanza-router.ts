@@ -4,6 +4,7 @@
  * routed to the UserPairActor of (Teams user, XMPP user). Nothing here blocks the link: each stanza is handled
  * on its own promise, and order per pair is kept by the actor's mailbox.
  */
+import { inSpan } from '../observability/tracing.js';
 import { randomUUID } from 'node:crypto';
 import xml, { type Element } from '@xmpp/xml';
 import { bareJid } from '../protocol/jid.js';
@@ -57,7 +58,10 @@ export class StanzaRouter {
     this.inFlight++;
     try {
       const inbound = parseInbound(stanza, { maxBodyBytes: this.o.maxBodyBytes });
-      await this.dispatch(stanza, inbound, correlationId, log);
+      await inSpan(`xmpp ${stanza.name}`, { 'xmpp.stanza': stanza.name, 'xtg.correlation_id': correlationId }, () => {
+        log.debug('stanza received', { stanza: stanza.name, type: stanza.attrs.type });
+        return this.dispatch(stanza, inbound, correlationId, log);
+      });
     } catch (err) {
       if (err instanceof StanzaError) {
         log.info('stanza refused', { stanza: stanza.name, condition: err.condition, reason: err.text, from: stanza.attrs.from });

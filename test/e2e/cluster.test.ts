@@ -9,6 +9,7 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { rendezvousHome } from '../../src/cluster/rendezvous.js';
 import { ClusterFederation } from '../support/cluster-federation.js';
+import { parsePrometheus, total } from '../support/prometheus.js';
 import { COMPONENT, XMPP_DOMAIN, eventually } from '../support/federation.js';
 import type { TestXmppClient } from '../support/xmpp-client.js';
 
@@ -58,9 +59,12 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
       const health = await eventually(async () => {
         const h = await node.process.health();
         return (h.body.licence as { problem?: string } | undefined)?.problem ? h : undefined;
-      }, 10_000, 'the licence problem on /healthz');
+      }, 10_000, 'the licence problem on /readyz');
       assert.equal(health.status, 503);
       assert.match(String((health.body.licence as { problem: string }).problem), /licence missing/u);
+      assert.match(String((health.body.problems as Record<string, string>).licence), /no licence file is configured/u);
+      const alive = await node.process.health('/healthz');
+      assert.equal(alive.status, 200, 'the process is alive: liveness probes must not restart it for a licence problem');
       assert.ok(node.process.lines.some((l) => l.message === 'this node is not licensed and serves nothing'));
       const me = (await f.status()).nodes.find((n) => n.id === node.id);
       assert.equal(me?.serving, false);
@@ -122,6 +126,98 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
     // The handing-off nodes said so.
     const handoffs = f.nodes.flatMap((n) => n.process.lines).filter((l) => l.message === 'handing off actors to their new home');
     assert.ok(expectedMoves.length === 0 || handoffs.length >= 1);
+  });
+
+  it('one trace follows a stanza across nodes: its trace id is in the logs of the node that owns the actor', async () => {
+    const alice = f.emulator.user(ALICE_UPN);
+    assert.ok(alice);
+    const status = await f.status();
+    const holder = status.nodes.find((n) => n.roles.includes('xmpp-link'))?.id;
+    const serving = status.nodes.filter((n) => n.serving).map((n) => n.id);
+    const users = Array.from({ length: EXTRA_USERS }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
+    const sender = users.find((u) => rendezvousHome(`user-pair:${alice.id}|${u}@${XMPP_DOMAIN}`, serving) !== holder);
+    assert.ok(sender && holder);
+    const client = await f.client(sender, 'trace');
+    await client.send(xml('message', { to: ALICE, type: 'chat', id: 't1' }, xml('body', {}, 'traced'), xml('request', { xmlns: NS_RECEIPTS })));
+    await client.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === 't1', 30_000, 'receipt t1');
+    const owner = rendezvousHome(`user-pair:${alice.id}|${sender}@${XMPP_DOMAIN}`, serving);
+    const accepted = f.node(owner ?? '').process.lines.find((l) => l.message === 'message accepted into the outbox' && String(l.actorKey).endsWith(`|${sender}@${XMPP_DOMAIN}`));
+    assert.ok(accepted?.traceId, 'the owner logged the message with a trace id');
+    const received = f.node(holder).process.lines.find((l) => l.message === 'stanza received' && l.correlationId === accepted.correlationId);
+    assert.equal(received?.traceId, accepted.traceId, 'the link holder started the trace the owner continued');
+    // Both nodes exported spans of that trace over OTLP, the owner's under the holder's.
+    const spans = await eventually(() => {
+      const s = f.otlp.spans.filter((x) => x.traceId === accepted.traceId);
+      return new Set(s.map((x) => x.node)).size >= 2 && s.some((x) => x.name.startsWith('graph')) ? s : undefined;
+    }, 10_000, 'spans of the trace from both nodes');
+    assert.ok(spans.some((x) => x.node === holder && x.name === 'xmpp message'));
+    assert.ok(spans.some((x) => x.node === owner && x.name === 'actor call' && x.parentSpanId !== undefined));
+  });
+
+  it('/metrics on each node exposes the operations families with bounded labels after a conversation', async () => {
+    const all = await Promise.all(f.nodes.map(async (n) => parsePrometheus(await n.process.metrics())));
+    const families = [
+      'xtg_messages_relayed_total', 'xtg_message_bytes_total', 'xtg_relay_latency_seconds', 'xtg_stanza_errors_total',
+      'xtg_graph_requests_total', 'xtg_graph_retry_after_seconds_total', 'xtg_throttled_total', 'xtg_actors_live',
+      'xtg_actor_activations_total', 'xtg_actor_passivations_total', 'xtg_actor_restarts_total', 'xtg_dead_letters_total',
+      'xtg_placement_moves_total', 'xtg_licence_seat', 'xtg_cluster_nodes', 'xtg_redis_latency_seconds', 'xtg_store_latency_seconds',
+      'xtg_webhook_notifications_total', 'xtg_xmpp_link_up', 'xtg_cluster_call_seconds',
+    ];
+    for (const m of all) for (const name of families) assert.ok(m.has(name), `${name} is exposed`);
+    const sum = (sample: string, where: Record<string, string> = {}) => all.reduce((n, m) => n + total(m, sample, where), 0);
+    assert.ok(sum('xtg_messages_relayed_total', { direction: 'xmpp_to_teams' }) >= 1);
+    assert.ok(sum('xtg_messages_relayed_total', { direction: 'teams_to_xmpp' }) >= 1);
+    assert.ok(sum('xtg_message_bytes_total', { direction: 'xmpp_to_teams' }) >= 'traced'.length);
+    assert.ok(sum('xtg_relay_latency_seconds_count', { direction: 'xmpp_to_teams' }) >= 1);
+    assert.ok(sum('xtg_graph_requests_total') >= 1);
+    assert.ok(sum('xtg_store_latency_seconds_count') >= 1);
+    assert.ok(sum('xtg_redis_latency_seconds_count', { op: 'heartbeat' }) >= 1);
+    assert.ok(sum('xtg_webhook_notifications_total', { outcome: 'accepted' }) >= 1);
+    assert.ok(sum('xtg_placement_moves_total', { reason: 'handoff' }) >= 1, 'the join moved keys');
+    assert.equal(sum('xtg_licence_seat'), f.nodes.length);
+    // Bounded cardinality: never a JID, UPN, user id or chat id as a label value.
+    for (const m of all) {
+      for (const fam of m.values()) {
+        for (const s of fam.samples) {
+          for (const v of Object.values(s.labels)) assert.doesNotMatch(v, /@|[0-9a-f]{8}-[0-9a-f]{4}-|19:/u, `${s.name} label ${v}`);
+        }
+      }
+    }
+  });
+
+  it('SIGTERM under load: the node hands its actors off and no message is lost or doubled', async () => {
+    const alice = f.emulator.user(ALICE_UPN);
+    assert.ok(alice);
+    const status = await f.status();
+    const holder = status.nodes.find((n) => n.roles.includes('xmpp-link'))?.id;
+    const serving = status.nodes.filter((n) => n.serving).map((n) => n.id);
+    // A pair whose owner is not the link holder, so stopping the owner does not also move the link.
+    const users = Array.from({ length: EXTRA_USERS }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
+    const sender = users.find((u) => {
+      const home = rendezvousHome(`user-pair:${alice.id}|${u}@${XMPP_DOMAIN}`, serving);
+      return home !== holder;
+    });
+    assert.ok(sender);
+    const ownerId = rendezvousHome(`user-pair:${alice.id}|${sender}@${XMPP_DOMAIN}`, serving) ?? '';
+    const client = await f.client(sender, 'load');
+    const texts = Array.from({ length: 40 }, (_, i) => `load ${sender} ${i}`);
+    const sending = (async () => {
+      for (const [i, t] of texts.entries()) {
+        await client.send(xml('message', { to: ALICE, type: 'chat', id: `l${i}` }, xml('body', {}, t), xml('request', { xmlns: NS_RECEIPTS })));
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const owner = f.node(ownerId);
+    const code = await owner.process.stop();
+    f.retire(owner);
+    await sending;
+    assert.equal(code, 0, 'a clean exit');
+    assert.ok(owner.process.lines.some((l) => l.message === 'actors handed off; leaving the cluster'));
+    for (let i = 0; i < texts.length; i++) await client.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === `l${i}`, 30_000, `receipt l${i}`);
+    const inTeams = teamsTexts().filter((t) => t.startsWith(`load ${sender} `));
+    assert.deepEqual(inTeams, texts, 'every message once, in order');
+    assert.ok(!client.received.some((el) => el.attrs.type === 'error'), 'no stanza error reached the sender');
   });
 
   it('after kill -9 of the owner, its pair serves again on another node and the accepted message arrives once', async () => {

@@ -18,6 +18,7 @@ import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index
 import { testTlsDir } from './federation.js';
 import { GatewayProcess } from './gateway-process.js';
 import { HttpBalancer } from './http-balancer.js';
+import { OtlpReceiver } from './otlp-receiver.js';
 import { freePort, freePorts } from './ports.js';
 import { writeTestLicence, type TestLicence } from './test-licence.js';
 import { TestXmppClient } from './xmpp-client.js';
@@ -50,6 +51,7 @@ export class ClusterFederation {
     readonly redis: RedisServer,
     readonly balancer: HttpBalancer,
     readonly licence: TestLicence,
+    readonly otlp: OtlpReceiver,
     readonly ports: { c2s: number; component: number },
     private readonly o: ClusterFederationOptions,
   ) {
@@ -91,7 +93,8 @@ export class ClusterFederation {
     const redis = await RedisServer.start(await freePort());
     const licence = await writeTestLicence(dir, { maxNodes: o.maxNodes ?? 4 });
     const balancer = await HttpBalancer.start(lb, []);
-    const f = new ClusterFederation(dir, emulator, prosody, redis, balancer, licence, { c2s, component }, o);
+    const otlp = await OtlpReceiver.start();
+    const f = new ClusterFederation(dir, emulator, prosody, redis, balancer, licence, otlp, { c2s, component }, o);
     for (let i = 0; i < o.nodes; i++) await f.addNode();
     await f.waitForLink();
     return f;
@@ -113,6 +116,7 @@ export class ClusterFederation {
       idleSeconds: this.o.idleSeconds ?? 600,
       redisUrl: this.redis.url,
       publicUrl: `http://127.0.0.1:${this.balancer.port}/graph/notifications`,
+      otlpEndpoint: this.otlp.url,
       cluster: {
         nodeId: id,
         listenPort: cluster,
@@ -184,6 +188,7 @@ export class ClusterFederation {
     for (const c of this.clients) await c.stop().catch(() => undefined);
     await Promise.all(this.nodes.map((n) => n.process.stop().catch(() => undefined)));
     await this.balancer.stop();
+    await this.otlp.stop();
     this.redisClient.disconnect();
     await this.prosody.stop();
     await this.emulator.close();

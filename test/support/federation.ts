@@ -38,6 +38,7 @@ export interface FederationOptions {
   readonly webhookTls?: boolean;
   /** Starts a redis-server and points the node at it (cluster-wide limits). */
   readonly redis?: boolean;
+  readonly adminToken?: string;
 }
 
 export class Federation {
@@ -47,10 +48,11 @@ export class Federation {
   private constructor(
     readonly dir: string,
     readonly emulator: GraphEmulator,
-    readonly prosody: ProsodyServer,
+    public prosody: ProsodyServer,
     readonly configPath: string,
     readonly ports: { c2s: number; component: number; webhook: number; admin: number },
-    readonly redis: RedisServer | undefined,
+    public redis: RedisServer | undefined,
+    private readonly prosodyOptions: Parameters<typeof ProsodyServer.start>[0],
   ) {}
 
   static async start(o: FederationOptions = {}): Promise<Federation> {
@@ -75,7 +77,7 @@ export class Federation {
       groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }],
       notificationRetryDelaysMs: o.notificationRetryDelaysMs ?? [300, 600, 1200, 2400],
     });
-    const prosody = await ProsodyServer.start({
+    const prosodyOptions = {
       dir: join(dir, 'prosody'),
       vhost: DEMO.xmppDomain,
       components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }],
@@ -83,7 +85,8 @@ export class Federation {
       componentPort: component,
       users: DEMO.xmppUsers,
       extraHosts: [{ vhost: DEMO.strangerDomain, users: DEMO.strangerUsers }],
-    });
+    };
+    const prosody = await ProsodyServer.start(prosodyOptions);
     const redis = o.redis ? await RedisServer.start(await freePort()) : undefined;
     const licence = redis ? await writeTestLicence(dir, { maxNodes: 1 }) : undefined;
     const configPath = join(dir, 'gateway.yaml');
@@ -100,16 +103,17 @@ export class Federation {
       ...(redis && licence
         ? { redisUrl: redis.url, cluster: { listenPort: await freePort(), secret: 'test-cluster-secret', licenceFile: licence.file, publicKeys: [licence.publicKeyFile] } }
         : {}),
+      ...(o.adminToken ? { adminToken: o.adminToken } : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
     });
-    const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis);
+    const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis, prosodyOptions);
     f.gateway = await GatewayProcess.start(configPath, admin);
     await f.waitForLink();
     return f;
   }
 
-  /** The component is bound once the link is online; /healthz says so. */
+  /** The component is bound once the link is online; /readyz says so. */
   async waitForLink(): Promise<void> {
     await this.gateway.waitHealthy();
   }
@@ -118,6 +122,26 @@ export class Federation {
     if (how === 'kill') await this.gateway.kill();
     else await this.gateway.stop();
     this.gateway = await GatewayProcess.start(this.configPath, this.ports.admin);
+  }
+
+  /** Stops the XMPP server (its users' sessions end); `startProsody` brings it back on the same ports. */
+  async stopProsody(): Promise<void> {
+    for (const c of this.clients) await c.stop().catch(() => undefined);
+    this.clients = [];
+    await this.prosody.stop();
+  }
+
+  async startProsody(): Promise<void> {
+    this.prosody = await ProsodyServer.start(this.prosodyOptions);
+  }
+
+  /** Stops redis-server; `startRedis` brings an empty one back on the same port (as after a Redis crash). */
+  async stopRedis(): Promise<void> {
+    await this.redis?.stop();
+  }
+
+  async startRedis(): Promise<void> {
+    if (this.redis) this.redis = await RedisServer.start(this.redis.port);
   }
 
   async client(user: 'juliet' | 'romeo' | 'mallory', resource = 'test'): Promise<TestXmppClient> {

@@ -52,7 +52,7 @@ export class GatewayProcess {
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) throw new Error(`gateway exited (${this.child.exitCode}):\n${this.stderr.join('')}`);
       try {
-        if ((await fetch(`http://127.0.0.1:${this.adminPort}/healthz`)).ok) return;
+        if ((await fetch(`http://127.0.0.1:${this.adminPort}/readyz`)).ok) return;
       } catch {
         // not up yet
       }
@@ -76,8 +76,9 @@ export class GatewayProcess {
     throw new Error(`gateway admin endpoint not up after ${timeoutMs} ms`);
   }
 
-  async health(): Promise<{ status: number; body: Record<string, unknown> }> {
-    const res = await fetch(`http://127.0.0.1:${this.adminPort}/healthz`);
+  /** GET /readyz (or /healthz): status and JSON body. */
+  async health(path: '/readyz' | '/healthz' = '/readyz'): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(`http://127.0.0.1:${this.adminPort}${path}`);
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
