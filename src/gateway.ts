@@ -320,7 +320,10 @@ export class Gateway {
   async start(): Promise<void> {
     const c = this.o.config;
     this.runtime = await ActorRuntime.start(this.log);
-    const policy = { maxRestarts: c.actors.maxRestarts, windowMs: c.actors.restartWindowSeconds * 1000, backoffInitialMs: 100, backoffMaxMs: 5_000 };
+    const restartPolicy = (kind: 'userPair' | 'remoteDomain') => {
+      const a = { ...c.actors, ...(c.actors[kind] ?? {}) };
+      return { maxRestarts: a.maxRestarts, windowMs: a.restartWindowSeconds * 1000, backoffInitialMs: a.backoffInitialMs, backoffMaxMs: a.backoffMaxMs };
+    };
     const settings: PairSettings = {
       componentDomain: c.xmpp.domain,
       maxTeamsHtmlBytes: SETTINGS.maxTeamsHtmlBytes,
@@ -337,7 +340,7 @@ export class Gateway {
     this.pairs = new ActorSupervisor<PairMessage, Outcome>({
       kind: 'user-pair',
       runtime: this.runtime,
-      policy,
+      policy: restartPolicy('userPair'),
       idleMs: c.actors.idleSeconds * 1000,
       metrics: this.metrics,
       log: this.log,
@@ -376,7 +379,7 @@ export class Gateway {
     this.domains = new ActorSupervisor<DomainMessage, DomainReply>({
       kind: 'remote-domain',
       runtime: this.runtime,
-      policy,
+      policy: restartPolicy('remoteDomain'),
       idleMs: c.actors.idleSeconds * 1000,
       metrics: this.metrics,
       log: this.log,
@@ -444,6 +447,7 @@ export class Gateway {
   /** What the node holding the duties does when it gets them (alone: at start). */
   private takeDuties(): void {
     this.processor.kick();
+    void this.sweepOutbox(); // a dead holder's pending rows go on now, not at the next sweep
     void this.prune();
     void this.restoreSubscriptions().catch((err: unknown) => this.log.warn('restoring Graph subscriptions failed; the renewal pass retries', { error: errorMessage(err) }));
   }
@@ -455,8 +459,11 @@ export class Gateway {
       void router.rebalance().then((moved) => moved && this.log.info('actors handed off after a membership change', { moved }));
       void this.linkLease?.tick();
       void duties.tick();
+      // A node left or died: the rows it had accepted wait in the store for their pairs' new owners.
+      void this.sweepOutbox();
     });
     cluster.on('serving', (serving) => {
+      this.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
       // Not serving (licence, seat, lease): every actor goes, its directory entry released for the others.
       if (!serving) void router.handOffAll();
       if (this.link instanceof SharedXmppLink) void this.link.servingChanged();
@@ -470,6 +477,7 @@ export class Gateway {
     });
     await this.subscriber.subscribe(cluster.keys.channel('inbox'), cluster.keys.channel('iq'));
     await cluster.start();
+    this.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
     this.fencing = setInterval(() => void router.verifyOwnership().catch(() => undefined), this.o.config.cluster.leaseSeconds * 1000);
     this.fencing.unref();
   }

@@ -47,6 +47,7 @@ export interface LicenceState {
   readonly licensee: string | undefined;
   readonly expiresAt: string | undefined;
   readonly maxNodes: number | undefined;
+  readonly maxRemoteDomains: number | undefined;
   /** Why the node serves nothing, when it does not. */
   readonly problem: string | undefined;
 }
@@ -117,7 +118,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
 
   licence(): LicenceState {
     const t: LicenceTerms | undefined = this.verdict.ok ? this.verdict.terms : undefined;
-    return { ok: this.serving(), licenceId: t?.id, licensee: t?.licensee, expiresAt: t?.expiresAt, maxNodes: t?.maxNodes, problem: this.problem() };
+    return { ok: this.serving(), licenceId: t?.id, licensee: t?.licensee, expiresAt: t?.expiresAt, maxNodes: t?.maxNodes, maxRemoteDomains: t?.limits?.maxRemoteDomains, problem: this.problem() };
   }
 
   async start(): Promise<void> {

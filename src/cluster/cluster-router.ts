@@ -295,9 +295,14 @@ export class ClusterRouter implements ActorRouter {
   }
 
   /** Graceful leave (the node is already marked leaving): every owned key moves to its new home. */
-  async handOffAll(): Promise<void> {
-    await runLimited([...this.owned.keys()], 16, (full) => this.moveAway(full, 'shutdown'));
+  handOffAll(): Promise<void> {
+    // One pass at a time: the 'not serving' event and the shutdown sequence both ask for it.
+    this.handingOffAll ??= runLimited([...this.owned.keys()], 16, (full) => this.moveAway(full, 'shutdown')).finally(() => {
+      this.handingOffAll = undefined;
+    });
+    return this.handingOffAll;
   }
+  private handingOffAll: Promise<void> | undefined;
 
   /** Periodic fencing check: activations the directory no longer gives this node stop. */
   async verifyOwnership(): Promise<void> {

@@ -39,6 +39,16 @@ const Limit = z
 
 const HttpsUrl = z.url({ protocol: /^https$/u, error: 'expected an https:// URL' });
 
+/** One actor kind's restart policy (DESIGN.md decision 3: one-for-one, N restarts in T, exponential backoff). */
+const RestartOverride = z
+  .object({
+    maxRestarts: z.number().int().min(0).optional(),
+    restartWindowSeconds: z.number().int().min(1).optional(),
+    backoffInitialMs: z.number().int().min(0).optional(),
+    backoffMaxMs: z.number().int().min(0).optional(),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     xmpp: z
@@ -317,9 +327,13 @@ export const ConfigSchema = z
         idleSeconds: z.number().int().min(1).default(600).describe('an actor idle this long is passivated (stopped; rebuilt on demand)'),
         maxRestarts: z.number().int().min(0).default(5).describe('restarts allowed per actor within restartWindowSeconds before it is stopped'),
         restartWindowSeconds: z.number().int().min(1).default(60).describe('window for maxRestarts'),
+        backoffInitialMs: z.number().int().min(0).default(100).describe('delay before the first restart after a crash; doubles with each further restart in the window'),
+        backoffMaxMs: z.number().int().min(0).default(5000).describe('longest delay between restarts'),
+        userPair: RestartOverride.optional().describe('restart policy of user-pair actors, overriding the four keys above'),
+        remoteDomain: RestartOverride.optional().describe('restart policy of remote-domain actors, overriding the four keys above'),
       })
       .strict()
-      .default({ idleSeconds: 600, maxRestarts: 5, restartWindowSeconds: 60 }),
+      .default({ idleSeconds: 600, maxRestarts: 5, restartWindowSeconds: 60, backoffInitialMs: 100, backoffMaxMs: 5000 }),
   })
   .strict();
 

@@ -63,6 +63,9 @@ export class PolicyService {
   private members = new Map<string, ReadonlySet<string>>();
   private timers: NodeJS.Timeout[] = [];
   private readonly now: () => number;
+  /** The licence's limit on remote domain rules (undefined: none). */
+  private domainLimit: number | undefined;
+  private stored: readonly { kind: WhitelistKind; value: string }[] = [];
 
   constructor(private readonly o: PolicyServiceOptions) {
     this.now = o.now ?? Date.now;
@@ -73,7 +76,16 @@ export class PolicyService {
     const c = this.o.config;
     const of = (kind: WhitelistKind) => stored.filter((e) => e.kind === kind).map((e) => e.value);
     const pairing: PairingRule[] = c.pairing.map((r) => ({ domains: r.domains, users: new Set(r.users.map(normaliseUserRule)), groups: new Set(r.groups) }));
-    const domains = [...c.domains, ...of('domain')];
+    let domains = [...c.domains, ...of('domain')];
+    if (this.domainLimit !== undefined && domains.length > this.domainLimit) {
+      // The licence caps federated domains: the first rules (configuration, then oldest run-time) apply.
+      this.o.log.error('more remote domain rules than the licence allows; the rest are ignored', {
+        allowed: this.domainLimit,
+        configured: domains.length,
+        ignored: domains.slice(this.domainLimit),
+      });
+      domains = domains.slice(0, this.domainLimit);
+    }
     return {
       domains,
       domainCheck: compileDomainRules(domains),
@@ -84,7 +96,15 @@ export class PolicyService {
 
   /** Re-reads the run-time lists from the store. */
   async reload(): Promise<void> {
-    this.policy = this.compose(await this.o.store.whitelist());
+    this.stored = await this.o.store.whitelist();
+    this.policy = this.compose(this.stored);
+  }
+
+  /** Applies the licence's `maxRemoteDomains` (from the cluster licence; undefined lifts the limit). */
+  setDomainLimit(limit: number | undefined): void {
+    if (limit === this.domainLimit) return;
+    this.domainLimit = limit;
+    this.policy = this.compose(this.stored);
   }
 
   /** Re-reads the members of every group the policy names (whitelist and pairing rules). */
@@ -121,6 +141,12 @@ export class PolicyService {
 
   /** Adds or removes a run-time entry, with an audit record, and applies it on this node at once. */
   async change(op: 'add' | 'remove', kind: WhitelistKind, rawValue: string, actor: string): Promise<boolean> {
+    if (op === 'add' && kind === 'domain' && this.domainLimit !== undefined) {
+      const all = [...this.o.config.domains, ...this.stored.filter((e) => e.kind === 'domain').map((e) => e.value)];
+      if (!all.includes(rawValue.trim().toLowerCase()) && all.length >= this.domainLimit) {
+        throw new PolicyChangeError(`the licence allows ${this.domainLimit} remote domain rules and ${all.length} are in use`);
+      }
+    }
     const { changed, value } = await applyWhitelistChange(this.o.store, op, kind, rawValue, actor, this.now());
     await this.reload();
     if (kind === 'group' && op === 'add') await this.refreshGroups();

@@ -53,6 +53,34 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
     assert.ok(owners.length >= 1);
   });
 
+  it('a crashed actor is restarted from its durable state and the conversation continues', async () => {
+    // Activating a pair reads the Teams user from Graph (unless the node has her cached from routing a stanza, as
+    // the link holder has). Four 503s outlast the Graph client's three retries: activation throws, the actor
+    // crashes, and its supervisor restarts it, retrying the message once.
+    const bob = f.emulator.user('bob.jones@contoso.example');
+    assert.ok(bob);
+    const status = await f.status();
+    const holder = status.nodes.find((n) => n.roles.includes('xmpp-link'))?.id;
+    const serving = status.nodes.filter((n) => n.serving).map((n) => n.id);
+    const users = Array.from({ length: EXTRA_USERS }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
+    const sender = users.find((u) => rendezvousHome(`user-pair:${bob.id}|${u}@${XMPP_DOMAIN}`, serving) !== holder);
+    assert.ok(sender, 'a sender whose pair with Bob lives away from the link holder');
+    const client = await f.client(sender, 'crash');
+    await client.sendPresence();
+    f.emulator.throttle({ method: 'GET', path: `/users/${bob.id}`, count: 4, retryAfterSeconds: 0, status: 503 });
+    const BOB = `bob.jones@${COMPONENT}`;
+    await client.send(xml('message', { to: BOB, type: 'chat', id: 'r1' }, xml('body', {}, 'after a crash'), xml('request', { xmlns: NS_RECEIPTS })));
+    await client.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === 'r1', 40_000, 'receipt r1');
+    const restarted = f.nodes.flatMap((n) => n.process.lines).find((l) => l.message === 'actor crashed; restarting from its durable state');
+    assert.ok(restarted, 'the supervisor logged the restart');
+    assert.ok(String(restarted.actorKey).endsWith(`|${sender}@${XMPP_DOMAIN}`));
+    const metrics = (await Promise.all(f.nodes.map((n) => n.process.metrics()))).join('\n');
+    assert.match(metrics, /xtg_actor_restarts_total\{kind="user-pair"\} [1-9]/u);
+    assert.equal(f.emulator.chatsOf('bob.jones@contoso.example').flatMap((c) => c.messages).filter((m) => m.body.content === 'after a crash').length, 1);
+    await f.emulator.sendAs('bob.jones@contoso.example', `${sender}@${XMPP_DOMAIN}`, 'bob answers');
+    await client.waitFor((el) => el.getChildText('body') === 'bob answers', 20_000, 'the answer from Teams');
+  });
+
   it('an unlicensed node starts, says why, and serves nothing', async () => {
     const node = await f.addNode({ licensed: false });
     try {
