@@ -300,7 +300,7 @@ export const ConfigSchema = z
       .default({ name: 'xtg', listen: '127.0.0.1:9470', leaseSeconds: 5, licence: { publicKeys: [] } }),
     admin: z
       .object({
-        listen: HostPort.default('127.0.0.1:9464').describe('where /metrics and /healthz are served, host:port'),
+        listen: HostPort.default('127.0.0.1:9464').describe('where /metrics, /healthz, /readyz, /cluster and the /admin API are served, host:port'),
         token: SecretRef.optional().describe('bearer token for the /admin API (whitelist changes); without it the API is off'),
       })
       .strict()
