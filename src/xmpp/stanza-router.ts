@@ -68,7 +68,7 @@ export class StanzaRouter {
         await this.replyError(stanza, err);
         return;
       }
-      log.error('stanza handling failed', { stanza: stanza.name, error: errorMessage(err), from: stanza.attrs.from });
+      log.error('stanza handling failed', { stanza: stanza.name, errorName: err instanceof Error ? err.name : typeof err, error: errorMessage(err), from: stanza.attrs.from });
       await this.replyError(stanza, new StanzaError('internal-server-error', 'the gateway could not process this stanza; try again', 'wait'));
     } finally {
       this.inFlight--;

@@ -100,7 +100,7 @@ describe('a cluster on ejabberd: every node holds a component connection', { tim
         redisUrl: redis.url,
         // Graph notifications go to node 1 (no balancer needed here: both nodes route to the owner).
         publicUrl: `http://127.0.0.1:${webhookPorts[0] ?? webhook}/graph/notifications`,
-        cluster: { nodeId: `node${i}`, listenPort: clusterPort, secret: 's3cret', leaseSeconds: 2, licenceFile: licence.file, publicKeys: [licence.publicKeyFile] },
+        cluster: { nodeId: `node${i}`, listenPort: clusterPort, secret: 's3cret', leaseSeconds: 5, licenceFile: licence.file, publicKeys: [licence.publicKeyFile] },
       });
       nodes.push(await GatewayProcess.start(configPath, admin));
     }
@@ -114,6 +114,7 @@ describe('a cluster on ejabberd: every node holds a component connection', { tim
   });
 
   after(async () => {
+    for (const [i, n] of nodes.entries()) process.stdout.write(n.errorReport(`node${i + 1}`));
     const logDir = process.env.XTG_TEST_LOG_DIR;
     if (logDir) {
       const { writeFile } = await import('node:fs/promises');

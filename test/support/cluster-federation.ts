@@ -180,6 +180,7 @@ export class ClusterFederation {
   }
 
   async stop(): Promise<void> {
+    for (const n of [...this.nodes, ...this.retired]) process.stdout.write(n.process.errorReport(n.id));
     const logDir = process.env.XTG_TEST_LOG_DIR;
     if (logDir) {
       const { writeFile } = await import('node:fs/promises');

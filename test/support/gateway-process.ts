@@ -86,6 +86,14 @@ export class GatewayProcess {
     return (await fetch(`http://127.0.0.1:${this.adminPort}/metrics`)).text();
   }
 
+  /** Error lines of the node's log, for a test report (TAP comments). */
+  errorReport(name: string): string {
+    return this.lines
+      .filter((l) => l.level === 'error')
+      .map((l) => `# ${name}: ${JSON.stringify(l).slice(0, 600)}\n`)
+      .join('');
+  }
+
   dump(): string {
     return [...this.lines.map((l) => JSON.stringify(l)), ...this.stderr].join('\n');
   }
