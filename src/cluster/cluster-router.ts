@@ -132,7 +132,7 @@ export class ClusterRouter implements ActorRouter {
     for (;;) {
       try {
         await this.handoffs.get(full);
-        if (this.owned.has(full) && this.o.serving()) return await this.local(kind, key, full, message, envelope);
+        if (this.owned.has(full) && this.o.serving()) return await this.local(kind, key, message, envelope);
         const started = performance.now();
         const owner = await this.o.directory.resolve(full);
         this.o.metrics.redisLatency.observe({ op: 'resolve' }, (performance.now() - started) / 1000);
@@ -199,7 +199,7 @@ export class ClusterRouter implements ActorRouter {
         return this.remote(other.node, { ...call, epoch: other.epoch, hops: call.hops + 1 });
       }
     }
-    return this.local(call.kind, call.key, full, call.message, call.envelope);
+    return this.local(call.kind, call.key, call.message, call.envelope);
   }
 
   /** Claims `full` for this node; returns the other owner when someone else holds it. */
@@ -225,8 +225,7 @@ export class ClusterRouter implements ActorRouter {
     return this.owned.has(full) ? undefined : this.o.directory.resolve(full);
   }
 
-  private local(kind: Kind, key: string, full: string, message: unknown, envelope: Envelope): Promise<unknown> {
-    void full;
+  private local(kind: Kind, key: string, message: unknown, envelope: Envelope): Promise<unknown> {
     return kind === 'user-pair' ? this.o.pairs.ask(key, message as PairMessage, envelope) : this.o.domains.ask(key, message as DomainMessage, envelope);
   }
 
