@@ -439,8 +439,10 @@ export class Gateway {
     this.pruner = setInterval(() => void this.prune(), c.store.retention.pruneIntervalMinutes * 60_000);
     this.pruner.unref();
     if (!this.duties) this.takeDuties();
-    await this.link.start();
+    // Duties only once the webhook listens (Graph validates it when a subscription is made), and before the link,
+    // whose first connection may take long.
     this.duties?.start();
+    await this.link.start();
     this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion(), node: this.nodeId, cluster: this.cluster !== undefined });
   }
 
@@ -462,6 +464,7 @@ export class Gateway {
       // A node left or died: the rows it had accepted wait in the store for their pairs' new owners.
       void this.sweepOutbox();
     });
+    cluster.on('lapsed', () => void router.fenceAll('this node\'s lease lapsed'));
     cluster.on('serving', (serving) => {
       this.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
       // Not serving (licence, seat, lease): every actor goes, its directory entry released for the others.
@@ -565,6 +568,8 @@ export class Gateway {
       await this.cluster.beginLeaving();
       await this.clusterRouter.handOffAll();
       this.log.info('actors handed off; leaving the cluster');
+      // The inbox stops before the duties lease goes, so the next holder never drains alongside this node.
+      await this.processor.stop();
       await this.duties?.stop();
     }
     await this.link.stop();

@@ -39,6 +39,8 @@ export interface ClusterNodeEvents {
   serving: [boolean];
   /** The set of serving nodes changed. */
   membership: [];
+  /** This node's lease lapsed (it stalled or lost Redis): others may own its keys; its activations must stop. */
+  lapsed: [];
 }
 
 export interface LicenceState {
@@ -59,6 +61,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   private readonly seats: LicenceSeats;
   private verdict: LicenceVerdict = { ok: false, problem: 'missing', detail: 'not checked yet' };
   private seatHeld = false;
+  private seatLicenceId: string | undefined;
   private seatProblem: string | undefined;
   private leaving = false;
   private timer: NodeJS.Timeout | undefined;
@@ -94,7 +97,10 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       o.metrics.clusterNodes.set({ serving: 'false' }, nodes.filter((n) => !n.licensed || n.leaving).length);
       this.emit('membership');
     });
-    this.membership.on('lapsed', () => this.update());
+    this.membership.on('lapsed', () => {
+      this.emit('lapsed');
+      this.update();
+    });
   }
 
   get nodeId(): string {
@@ -174,6 +180,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
           await this.o.store.recordSeatEvent({ at: Date.now(), nodeId: this.o.nodeId, licenceId: terms.id, event: 'claimed' }).catch(() => undefined);
         }
         this.seatHeld = true;
+        this.seatLicenceId = terms.id;
         this.seatProblem = undefined;
       }
     } catch (err) {
@@ -184,7 +191,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   }
 
   private async releaseSeat(): Promise<void> {
-    const id = this.verdict.ok ? this.verdict.terms.id : undefined;
+    const id = this.seatLicenceId; // the licence the seat was claimed under (it may have expired since)
+    this.seatLicenceId = undefined;
     this.seatHeld = false;
     this.o.metrics.licenceSeat.set(0);
     if (!id) return;

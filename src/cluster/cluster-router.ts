@@ -40,6 +40,14 @@ export class NodeNotServingError extends Error {
   }
 }
 
+/** Redis did not answer a directory lookup or claim (down, or failing over): the sender retries until its deadline. */
+export class DirectoryUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the placement directory (Redis) is unavailable: ${errorMessage(cause)}`, { cause });
+    this.name = 'DirectoryUnavailableError';
+  }
+}
+
 /** No serving node could take the message before the deadline (no licensed node alive, or Redis down). */
 export class NoServingNodeError extends Error {
   constructor(readonly actorKey: string, cause?: unknown) {
@@ -134,7 +142,9 @@ export class ClusterRouter implements ActorRouter {
         await this.handoffs.get(full);
         if (this.owned.has(full) && this.o.serving()) return await this.local(kind, key, message, envelope);
         const started = performance.now();
-        const owner = await this.o.directory.resolve(full);
+        const owner = await this.o.directory.resolve(full).catch((err: unknown) => {
+          throw new DirectoryUnavailableError(err);
+        });
         this.o.metrics.redisLatency.observe({ op: 'resolve' }, (performance.now() - started) / 1000);
         const target = owner?.node ?? rendezvousHome(full, this.o.membership.servingIds());
         if (target === this.o.nodeId) return await this.here({ kind, key, message, envelope, epoch: owner?.epoch ?? 0, hops: 0 });
@@ -142,8 +152,15 @@ export class ClusterRouter implements ActorRouter {
         lastError = new Error('no licensed node is serving');
       } catch (err) {
         // A dead or leaving node, seen here or by the node that forwarded the message: re-resolve and retry.
+        // Actors are idempotent (dedup keys both ways), so a call whose outcome is unknown (the owner died while it
+        // ran) is safely sent again to the next owner.
         const retryable =
-          err instanceof NodeUnreachableError || err instanceof NodeNotServingError || isRemote(err, 'NodeNotServingError') || isRemote(err, 'NodeUnreachableError');
+          err instanceof NodeUnreachableError ||
+          err instanceof NodeNotServingError ||
+          err instanceof DirectoryUnavailableError ||
+          isRemote(err, 'NodeNotServingError') ||
+          isRemote(err, 'NodeUnreachableError') ||
+          isRemote(err, 'DirectoryUnavailableError');
         if (!retryable) throw err;
         lastError = err;
       }
@@ -190,13 +207,18 @@ export class ClusterRouter implements ActorRouter {
     if (!this.owned.has(full)) {
       // Only the key's home claims it, unless the views of the cluster disagree for too long.
       const home = rendezvousHome(full, this.o.membership.servingIds());
-      if (call.epoch === 0 && home !== undefined && home !== this.o.nodeId && call.hops < MAX_HOPS - 1) {
+      if (home !== undefined && home !== this.o.nodeId && call.hops < MAX_HOPS - 1) {
         return this.remote(home, { ...call, hops: call.hops + 1 });
       }
       const other = await this.claim(full);
       if (other !== undefined) {
         if (call.hops >= MAX_HOPS) throw new NodeNotServingError(this.o.nodeId);
         return this.remote(other.node, { ...call, epoch: other.epoch, hops: call.hops + 1 });
+      }
+      if (!this.o.serving()) {
+        // Stopped serving while the claim ran: give the key back rather than keep it where nothing serves it.
+        this.released(call.kind, call.key);
+        throw new NodeNotServingError(this.o.nodeId);
       }
     }
     return this.local(call.kind, call.key, call.message, call.envelope);
@@ -209,7 +231,9 @@ export class ClusterRouter implements ActorRouter {
     if (!pending) {
       pending = (async () => {
         const started = performance.now();
-        const r = await this.o.directory.claim(full, this.o.nodeId);
+        const r = await this.o.directory.claim(full, this.o.nodeId).catch((err: unknown) => {
+          throw new DirectoryUnavailableError(err);
+        });
         this.o.metrics.redisLatency.observe({ op: 'claim' }, (performance.now() - started) / 1000);
         if (r.claimed) {
           this.owned.set(full, r.epoch);
@@ -222,10 +246,16 @@ export class ClusterRouter implements ActorRouter {
       return other;
     }
     await pending;
-    return this.owned.has(full) ? undefined : this.o.directory.resolve(full);
+    if (this.owned.has(full)) return undefined;
+    // The first claim lost, and its winner may be gone already: the sender routes the message afresh.
+    const owner = await this.o.directory.resolve(full).catch(() => undefined);
+    if (!owner) throw new NodeNotServingError(this.o.nodeId);
+    return owner;
   }
 
   private local(kind: Kind, key: string, message: unknown, envelope: Envelope): Promise<unknown> {
+    // A handoff began after the caller checked: the message waits for it and goes to the new home.
+    if (this.handoffs.has(`${kind}:${key}`)) return Promise.reject(new NodeNotServingError(this.o.nodeId));
     return kind === 'user-pair' ? this.o.pairs.ask(key, message as PairMessage, envelope) : this.o.domains.ask(key, message as DomainMessage, envelope);
   }
 
@@ -287,10 +317,13 @@ export class ClusterRouter implements ActorRouter {
   /** Hands `full` off and re-activates it at its new home at once, so its presence and timers resume there. */
   private async moveAway(full: string, reason: 'handoff' | 'shutdown'): Promise<void> {
     await this.handOff(full, reason);
+    if (this.o.membership.servingIds().every((id) => id === this.o.nodeId)) return; // nowhere to go: its next message places it
     const { kind, key } = splitActorKey(full);
-    await this.send(kind, key, this.o.wakeMessage(kind), { correlationId: randomUUID() }).catch((err: unknown) =>
+    const wake = this.send(kind, key, this.o.wakeMessage(kind), { correlationId: randomUUID() }).catch((err: unknown) =>
       this.o.log.warn('re-activating a handed-off actor failed; its next message will', { actorKey: full, error: errorMessage(err) }),
     );
+    // A leaving node does not wait for its actors to start elsewhere (that could outlast the orchestrator's grace).
+    if (reason === 'handoff') await wake;
   }
 
   /** Graceful leave (the node is already marked leaving): every owned key moves to its new home. */

@@ -55,15 +55,19 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
     void this.tick();
   }
 
-  /** One acquire/renew attempt (also called when the cluster changes, to take over without waiting). */
+  /**
+   * One acquire/renew attempt (also called when the cluster changes, to take over without waiting). Nothing
+   * before start(): the node takes no role before it is ready for it (e.g. its webhook listens).
+   */
   tick(): Promise<void> {
+    if (!this.timer) return this.ticking;
     this.ticking = this.ticking.then(() => this.attempt());
     return this.ticking;
   }
 
   private async attempt(): Promise<void> {
     if (!this.o.eligible()) {
-      if (this.held) await this.release();
+      if (this.held) await this.releaseNow();
       return;
     }
     try {
@@ -97,8 +101,13 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
   }
 
   /** Gives the lease up (graceful shutdown, or no longer eligible) so that another node takes it at once. */
-  async release(): Promise<void> {
-    await this.ticking;
+  release(): Promise<void> {
+    // Queued behind a running attempt, never awaited from inside one (that would wait for itself).
+    this.ticking = this.ticking.then(() => this.releaseNow());
+    return this.ticking;
+  }
+
+  private async releaseNow(): Promise<void> {
     const wasHeld = this.held;
     this.held = false;
     await this.o.redis.eval(RELEASE, 1, this.o.key, this.o.nodeId).catch(() => undefined);
@@ -110,6 +119,7 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.timer = undefined;
     await this.release();
   }
 }

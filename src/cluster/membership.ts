@@ -37,7 +37,9 @@ export interface LiveNode extends NodeInfo {
 
 // Renews the caller's lease and forgets dead nodes (their owned-key sets go with them; their directory entries
 // stay and are taken over on the next message, because the claim script sees the owner's lease is gone).
-// KEYS: nodes zset, this node's key. ARGV: node id, lease ms, info JSON, node key prefix, owned-set prefix.
+// KEYS: nodes zset, this node's key, this node's serving marker. ARGV: node id, lease ms, info JSON, node key
+// prefix, owned-set prefix, '1' when the node serves. The serving marker is what the placement scripts trust: a
+// node that is alive but unlicensed or leaving owns nothing (its keys can be claimed by the others).
 const HEARTBEAT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -47,6 +49,7 @@ for _, id in ipairs(dead) do
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+if ARGV[6] == '1' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) else redis.call('DEL', KEYS[3]) end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return now
 `;
@@ -116,9 +119,18 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (!this.joined) return;
     const k = this.o.keys;
     try {
-      const info = JSON.stringify(this.o.self());
+      const self = this.o.self();
       const sentAt = Date.now();
-      const now = Number(await this.o.redis.eval(HEARTBEAT, 2, k.nodes, k.node(this.id), this.id, this.o.leaseMs, info, k.node(''), k.owned('')));
+      if (this.lastRenewed && sentAt - this.lastRenewed >= this.o.leaseMs) {
+        // The process stalled (GC, VM pause) past its lease: others may own its keys now. It stops them before it
+        // serves again (fencing), rather than finding out at the next ownership check.
+        this.o.log.warn('the lease lapsed while this node was stalled; stopping its activations', { stalledMs: sentAt - this.lastRenewed });
+        this.emit('lapsed');
+      }
+      const serving = self.licensed && !self.leaving ? '1' : '0';
+      const now = Number(
+        await this.o.redis.eval(HEARTBEAT, 3, k.nodes, k.node(this.id), k.serving(this.id), this.id, this.o.leaseMs, JSON.stringify(self), k.node(''), k.owned(''), serving),
+      );
       this.lastRenewed = sentAt;
       this.redisOffset = now - sentAt;
       this.o.observe?.('heartbeat', (Date.now() - sentAt) / 1000);
@@ -180,6 +192,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       .multi()
       .zrem(k.nodes, this.id)
       .del(k.node(this.id))
+      .del(k.serving(this.id))
       .publish(k.events, JSON.stringify({ node: this.id, event: 'leave' }))
       .exec()
       .catch((err: unknown) => this.o.log.warn('could not leave the cluster cleanly; the lease will lapse', { error: errorMessage(err) }));

@@ -15,15 +15,15 @@ export interface Placement {
   readonly epoch: number;
 }
 
-// KEYS: actor hash. ARGV: node key prefix. The owner, if its lease is live.
+// KEYS: actor hash. ARGV: serving-marker prefix. The owner, if it is alive and serving.
 const RESOLVE = `
 local v = redis.call('HMGET', KEYS[1], 'node', 'epoch')
 if v[1] and redis.call('EXISTS', ARGV[1] .. v[1]) == 1 then return {v[1], tonumber(v[2])} end
 return false
 `;
 
-// KEYS: actor hash, epoch counter. ARGV: claimant, node key prefix, owned-set prefix, actor key.
-// Returns {owner, epoch, code}: code 1 claimed, 0 someone else owns it, -1 the claimant has no live lease.
+// KEYS: actor hash, epoch counter. ARGV: claimant, serving-marker prefix, owned-set prefix, actor key.
+// Returns {owner, epoch, code}: code 1 claimed, 0 someone else owns it, -1 the claimant does not serve.
 const CLAIM = `
 if redis.call('EXISTS', ARGV[2] .. ARGV[1]) == 0 then return {'', 0, -1} end
 local v = redis.call('HMGET', KEYS[1], 'node', 'epoch')
@@ -59,14 +59,14 @@ export class PlacementDirectory {
 
   /** The live owner of an actor key, if any. */
   async resolve(actorKey: string): Promise<Placement | undefined> {
-    const r = (await this.redis.eval(RESOLVE, 1, this.keys.actor(actorKey), this.keys.node(''))) as [string, number] | null;
+    const r = (await this.redis.eval(RESOLVE, 1, this.keys.actor(actorKey), this.keys.serving(''))) as [string, number] | null;
     return r ? { node: r[0], epoch: Number(r[1]) } : undefined;
   }
 
   /** Makes `nodeId` the owner unless another live node owns the key. */
   async claim(actorKey: string, nodeId: string): Promise<ClaimResult> {
     const k = this.keys;
-    const [owner, epoch, code] = (await this.redis.eval(CLAIM, 2, k.actor(actorKey), k.epoch, nodeId, k.node(''), k.owned(''), actorKey)) as [string, number, number];
+    const [owner, epoch, code] = (await this.redis.eval(CLAIM, 2, k.actor(actorKey), k.epoch, nodeId, k.serving(''), k.owned(''), actorKey)) as [string, number, number];
     if (code === 1) return { claimed: true, epoch: Number(epoch) };
     if (code === 0) return { claimed: false, owner: { node: owner, epoch: Number(epoch) } };
     return { claimed: false, owner: undefined };

@@ -14,6 +14,10 @@ export class ClusterKeys {
   node(id: string): string {
     return `${this.prefix}:node:${id}`;
   }
+  /** Exists while the node serves (licensed, not leaving), expiring with its lease. */
+  serving(id: string): string {
+    return `${this.prefix}:serving:${id}`;
+  }
   /** node id -> seat expiry (epoch ms), for one licence. */
   seats(licenceId: string): string {
     return `${this.prefix}:seats:${licenceId}`;

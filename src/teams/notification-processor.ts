@@ -96,7 +96,8 @@ export class NotificationProcessor {
       const now = this.now();
       for (const [key, until] of this.holdUntil) if (until <= now) this.holdUntil.delete(key);
       const due = await this.o.store.dueNotifications(now, 50);
-      if (this.stopped) return;
+      // Stopped, or the duties moved to another node: that node processes from here (one processor, in order).
+      if (this.stopped || !(this.o.active?.() ?? true)) return;
       const groups = new Map<string, InboxRow[]>();
       for (const row of due) {
         const key = groupKey(row);

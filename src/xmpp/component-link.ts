@@ -4,6 +4,7 @@
  * an iq middleware that answers every iq on its own; the gateway answers iqs after actor work, with its own
  * error conditions, so it uses the building blocks directly.)
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Component } from '@xmpp/component-core';
 import reconnect from '@xmpp/reconnect';
@@ -57,6 +58,7 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
   private online = false;
   private readonly pending = new Map<string, (answer: Element) => void>();
   private nextId = 0;
+  private readonly idPrefix = randomBytes(4).toString('hex');
 
   constructor(private readonly o: ComponentLinkOptions) {
     super();
@@ -128,7 +130,8 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
   }
 
   async request(iq: Element, timeoutMs = 10_000): Promise<Element> {
-    const id = `xtg-${Date.now().toString(36)}-${++this.nextId}`;
+    // Unique across nodes: in 'every-node' mode another node's connection may receive the answer (see SharedXmppLink).
+    const id = `xtg-${this.idPrefix}-${Date.now().toString(36)}-${++this.nextId}`;
     iq.attrs.id = id;
     const answer = new Promise<Element>((resolve, reject) => {
       const timer = setTimeout(() => {

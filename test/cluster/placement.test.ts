@@ -27,7 +27,11 @@ describe('placement directory on redis-server', { timeout: 60_000 }, () => {
     conns.push(r);
     return r;
   };
-  const alive = (r: Redis, id: string, ms = 60_000) => r.set(keys.node(id), '{}', 'PX', ms);
+  /** What a serving node's heartbeat keeps in Redis: its lease and its serving marker. */
+  const alive = async (r: Redis, id: string, ms = 60_000) => {
+    await r.set(keys.node(id), '{}', 'PX', ms);
+    await r.set(keys.serving(id), '1', 'PX', ms);
+  };
 
   before(async () => {
     server = await RedisServer.start(await freePort());
@@ -69,7 +73,7 @@ describe('placement directory on redis-server', { timeout: 60_000 }, () => {
       assert.ok(r.claimed);
       old.set(k, r.epoch);
     }
-    await admin.del(keys.node('Z')); // Z's lease lapsed
+    await admin.del(keys.node('Z'), keys.serving('Z')); // Z's lease lapsed
     for (const k of ks) assert.equal(await z.resolve(k), undefined, 'a dead owner is no owner');
     const results = await Promise.all(ks.flatMap((k) => dirs.map(({ id, dir }) => dir.claim(k, id).then((r) => ({ k, r })))));
     for (const k of ks) {
@@ -89,6 +93,17 @@ describe('placement directory on redis-server', { timeout: 60_000 }, () => {
     assert.deepEqual(r, { claimed: false, owner: undefined });
   });
 
+  it('an owner that is alive but no longer serves (unlicensed, leaving) owns nothing: its keys can be claimed', async () => {
+    const admin = connect();
+    const d = new PlacementDirectory(connect(), keys);
+    await alive(admin, 'S');
+    await alive(admin, 'T');
+    assert.ok((await d.claim('user-pair:stuck', 'S')).claimed);
+    await admin.del(keys.serving('S')); // S heartbeats on, but stopped serving
+    assert.equal(await d.resolve('user-pair:stuck'), undefined);
+    assert.ok((await d.claim('user-pair:stuck', 'T')).claimed);
+  });
+
   it('licence seats: at most maxNodes holders; a lapsed seat is reclaimed', async () => {
     const seats = new LicenceSeats(connect(), keys);
     assert.equal((await seats.claim('L1', 'n1', 60_000, 2)).status, 'claimed');
@@ -102,24 +117,39 @@ describe('placement directory on redis-server', { timeout: 60_000 }, () => {
     assert.deepEqual((await seats.holders('L1')).map((h) => h.nodeId), ['n3']);
   });
 
-  it('a leader lease has one holder; it moves when the holder releases or stops renewing', async () => {
-    const mk = (id: string) => new LeaderLease({ redis: connect(), key: keys.lease('link'), nodeId: id, leaseMs: 600, eligible: () => true, log: quiet });
+  it('a leader lease has one holder; it moves when the holder stops being eligible, lapses, or is overtaken', async () => {
+    const admin = connect();
+    const eligible = new Map<string, boolean>([
+      ['P', true],
+      ['Q', true],
+    ]);
+    const mk = (id: string) => new LeaderLease({ redis: connect(), key: keys.lease('link'), nodeId: id, leaseMs: 600, eligible: () => eligible.get(id) ?? false, log: quiet });
     const p = mk('P');
     const q = mk('Q');
-    await p.tick();
-    await q.tick();
-    assert.equal(p.isHeld, true);
-    assert.equal(q.isHeld, false);
-    await p.release();
-    await q.tick();
-    assert.equal(q.isHeld, true);
-    assert.equal(await q.holder(), 'Q');
-    await new Promise((r) => setTimeout(r, 700)); // Q stops renewing: the lease lapses in Redis
-    await p.tick();
-    assert.equal(p.isHeld, true);
-    await q.tick();
-    assert.equal(q.isHeld, false, 'the old holder learns it lost the lease');
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const holders = () => [p, q].filter((l) => l.isHeld).length;
+    p.start();
+    q.start();
+    await sleep(300);
+    assert.equal(holders(), 1, 'exactly one holder');
+    const [first, second] = p.isHeld ? [p, q] : [q, p];
+    const firstId = first === p ? 'P' : 'Q';
+    assert.equal(await admin.get(keys.lease('link')), firstId);
+    // The holder stops being eligible (unlicensed, leaving): it releases, and the other takes over at its next tick.
+    eligible.set(firstId, false);
+    await sleep(500);
+    assert.equal(first.isHeld, false);
+    assert.equal(second.isHeld, true);
+    // Someone else holds the key now (a stalled holder's lease lapsed and was taken): the old holder learns it.
+    await admin.set(keys.lease('link'), 'Z', 'PX', 600);
+    await sleep(400);
+    assert.equal(second.isHeld, false, 'the overtaken holder gives the role up');
+    // Z never renews: its lease lapses and an eligible node takes it.
+    await sleep(700);
+    assert.equal(second.isHeld, true);
     await p.stop();
+    await q.stop();
+    assert.equal(await admin.get(keys.lease('link')), null, 'stop releases the lease');
   });
 });
 
