@@ -191,7 +191,7 @@ export class SqliteStore implements Store {
           now: Date.now(),
         });
       return toPair(this.db.prepare('SELECT * FROM pairs WHERE teams_user_id = ? AND remote_jid = ?').get(key.teamsUserId, key.remoteJid) as Row);
-    })();
+    }).immediate();
   }
 
   async findPairByChat(chatId: string): Promise<PairRecord | undefined> {
@@ -215,8 +215,10 @@ export class SqliteStore implements Store {
     return (this.db.prepare('SELECT * FROM pairs WHERE sub_to = 1').all() as Row[]).map(toPair);
   }
 
+  // Write transactions begin IMMEDIATE: a deferred one that reads and then writes cannot wait for another process's
+  // write lock (SQLite answers SQLITE_BUSY at once to avoid a deadlock), which several nodes sharing a file hit.
   async enqueueOutbound(m: OutboundMessage, now: number): Promise<EnqueueResult> {
-    if (!this.options.groupCommit) return this.db.transaction(() => this.enqueueOne(m, now))();
+    if (!this.options.groupCommit) return this.db.transaction(() => this.enqueueOne(m, now)).immediate();
     return new Promise((resolve, reject) => {
       this.pendingEnqueues.push({ message: m, now, resolve, reject });
       if (this.pendingEnqueues.length === 1) setImmediate(() => this.flushEnqueues());
@@ -228,12 +230,12 @@ export class SqliteStore implements Store {
     this.pendingEnqueues = [];
     let results: EnqueueResult[];
     try {
-      results = this.db.transaction(() => batch.map((b) => this.enqueueOne(b.message, b.now)))();
+      results = this.db.transaction(() => batch.map((b) => this.enqueueOne(b.message, b.now))).immediate();
     } catch {
       // One failing row must not fail the others: fall back to a transaction each.
       for (const b of batch) {
         try {
-          b.resolve(this.db.transaction(() => this.enqueueOne(b.message, b.now))());
+          b.resolve(this.db.transaction(() => this.enqueueOne(b.message, b.now)).immediate());
         } catch (err) {
           b.reject(err);
         }
@@ -368,7 +370,7 @@ export class SqliteStore implements Store {
            ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, client_state = excluded.client_state`,
         )
         .run(s.id, s.purpose, s.resource, s.changeType, s.ownerUserId ?? null, s.clientState, s.expiresAt);
-    })();
+    }).immediate();
   }
 
   async subscriptions(): Promise<GraphSubscriptionRecord[]> {
@@ -395,7 +397,7 @@ export class SqliteStore implements Store {
         inbox: done('inbox'),
         relayed: this.db.prepare('DELETE FROM relayed WHERE created_at < ?').run(c.relayed).changes,
       };
-    })();
+    }).immediate();
   }
 
   async whitelist(): Promise<WhitelistEntry[]> {
