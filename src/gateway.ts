@@ -18,7 +18,8 @@ import { NodeTransport, RemoteCallError } from './cluster/node-transport.js';
 import { SharedXmppLink } from './cluster/shared-xmpp-link.js';
 import { clusterStatus } from './cluster/cluster-status.js';
 import { StanzaError } from './protocol/stanza-error.js';
-import { KeyedQueue } from './xmpp/keyed-queue.js';
+import { bareJid, tryParseJid } from './protocol/jid.js';
+import { KeyedQueue } from './supervisors/keyed-queue.js';
 import type { RuntimeConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
@@ -30,6 +31,7 @@ import { logLevelAdminApi } from './observability/log-level-api.js';
 import type { Store } from './store/store.js';
 import { ActorRuntime } from './supervisors/actor-runtime.js';
 import { ActorSupervisor } from './supervisors/actor-supervisor.js';
+import { restartPolicyFor } from './supervisors/restart-policy.js';
 import { Directory } from './teams/directory.js';
 import { CredentialGraphClients } from './teams/graph-clients.js';
 import { GraphTeamsAdapter } from './teams/graph-teams-adapter.js';
@@ -320,10 +322,6 @@ export class Gateway {
   async start(): Promise<void> {
     const c = this.o.config;
     this.runtime = await ActorRuntime.start(this.log);
-    const restartPolicy = (kind: 'userPair' | 'remoteDomain') => {
-      const a = { ...c.actors, ...(c.actors[kind] ?? {}) };
-      return { maxRestarts: a.maxRestarts, windowMs: a.restartWindowSeconds * 1000, backoffInitialMs: a.backoffInitialMs, backoffMaxMs: a.backoffMaxMs };
-    };
     const settings: PairSettings = {
       componentDomain: c.xmpp.domain,
       maxTeamsHtmlBytes: SETTINGS.maxTeamsHtmlBytes,
@@ -340,7 +338,7 @@ export class Gateway {
     this.pairs = new ActorSupervisor<PairMessage, Outcome>({
       kind: 'user-pair',
       runtime: this.runtime,
-      policy: restartPolicy('userPair'),
+      policy: restartPolicyFor(c.actors, 'userPair'),
       idleMs: c.actors.idleSeconds * 1000,
       metrics: this.metrics,
       log: this.log,
@@ -379,7 +377,7 @@ export class Gateway {
     this.domains = new ActorSupervisor<DomainMessage, DomainReply>({
       kind: 'remote-domain',
       runtime: this.runtime,
-      policy: restartPolicy('remoteDomain'),
+      policy: restartPolicyFor(c.actors, 'remoteDomain'),
       idleMs: c.actors.idleSeconds * 1000,
       metrics: this.metrics,
       log: this.log,
@@ -425,7 +423,7 @@ export class Gateway {
     // Stanzas between the same two addresses are handled one after another, so a pair sees them in order
     // (RFC 6120 §10.1 in-order processing) even when its actor lives on another node.
     const inOrder = new KeyedQueue();
-    this.link.on('stanza', (el) => void inOrder.run(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`, () => stanzaRouter.route(el)));
+    this.link.on('stanza', (el) => void inOrder.run(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`, () => stanzaRouter.route(el)).catch(() => undefined));
     this.link.on('online', () => void this.resyncAll());
 
     await this.policy.start();
@@ -558,6 +556,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    const stoppingAt = Date.now();
     this.log.info('gateway node stopping');
     clearInterval(this.sweeper);
     clearInterval(this.pruner);
@@ -589,14 +588,14 @@ export class Gateway {
     await this.admin.stop();
     await this.store.close();
     await this.tracing.shutdown();
-    this.log.info('gateway node stopped');
+    this.log.info('gateway node stopped', { durationMs: Date.now() - stoppingAt });
   }
 }
 
+/** The bare JID of a stanza address, for keying; an unparsable address keys as itself (the router refuses it). */
 function bare(jid: string | undefined): string {
-  const s = jid ?? '';
-  const slash = s.indexOf('/');
-  return (slash === -1 ? s : s.slice(0, slash)).toLowerCase();
+  const parsed = tryParseJid(jid);
+  return parsed ? bareJid(parsed) : (jid ?? '');
 }
 
 /** What a node sends back when an actor message failed, so the sender can rebuild typed errors. */

@@ -23,6 +23,7 @@ import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PairKey } from '../store/store.js';
 import type { ActorSupervisor } from '../supervisors/actor-supervisor.js';
+import { KeyedQueue } from '../supervisors/keyed-queue.js';
 import type { ActorRouter } from './actor-router.js';
 import type { Membership } from './membership.js';
 import { NodeUnreachableError, RemoteCallError, type NodeTransport } from './node-transport.js';
@@ -68,6 +69,9 @@ interface ActorCall {
   readonly trace?: TraceCarrier;
 }
 
+/** How long a leaving node waits for its handed-off actors to start elsewhere. */
+const SHUTDOWN_WAKE_WAIT_MS = 5_000;
+
 /** How many times a message may be forwarded between nodes while their views of the cluster disagree. */
 const MAX_HOPS = 3;
 
@@ -93,7 +97,7 @@ export class ClusterRouter implements ActorRouter {
   private readonly owned = new Map<string, number>();
   private readonly handoffs = new Map<string, Promise<void>>();
   private readonly claims = new Map<string, Promise<void>>();
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly outgoing = new KeyedQueue();
 
   constructor(private readonly o: ClusterRouterOptions) {
     o.transport.handle('/actor', (body) => {
@@ -124,15 +128,9 @@ export class ClusterRouter implements ActorRouter {
   /** Messages from this node to one actor go one at a time, so they arrive in the order they were sent. */
   private send(kind: Kind, key: string, message: unknown, envelope: Envelope): Promise<unknown> {
     const full = `${kind}:${key}`;
-    const previous = this.chains.get(full) ?? Promise.resolve();
-    const result = previous.then(() => this.route(kind, key, full, message, envelope));
-    const tail = result.catch(() => undefined);
-    this.chains.set(full, tail);
-    void tail.then(() => {
-      if (this.chains.get(full) === tail) this.chains.delete(full);
-    });
-    return result;
+    return this.outgoing.run(full, () => this.route(kind, key, full, message, envelope));
   }
+
 
   private async route(kind: Kind, key: string, full: string, message: unknown, envelope: Envelope): Promise<unknown> {
     const deadline = Date.now() + this.o.deliveryDeadlineMs;
@@ -310,26 +308,39 @@ export class ClusterRouter implements ActorRouter {
     });
     if (!moving.length) return 0;
     this.o.log.info('handing off actors to their new home', { count: moving.length, nodes: serving.length });
-    await runLimited(moving, 16, (full) => this.moveAway(full, 'handoff'));
+    await runLimited(moving, 16, async (full) => {
+      await (await this.moveAway(full, 'handoff'));
+    });
     return moving.length;
   }
 
   /** Hands `full` off and re-activates it at its new home at once, so its presence and timers resume there. */
-  private async moveAway(full: string, reason: 'handoff' | 'shutdown'): Promise<void> {
+  /** Hands `full` off, then resolves with the re-activation at its new home (undefined when there is none). */
+  private async moveAway(full: string, reason: 'handoff' | 'shutdown'): Promise<Promise<void> | undefined> {
     await this.handOff(full, reason);
-    if (this.o.membership.servingIds().every((id) => id === this.o.nodeId)) return; // nowhere to go: its next message places it
+    if (this.o.membership.servingIds().every((id) => id === this.o.nodeId)) return undefined; // nowhere to go: its next message places it
     const { kind, key } = splitActorKey(full);
-    const wake = this.send(kind, key, this.o.wakeMessage(kind), { correlationId: randomUUID() }).catch((err: unknown) =>
-      this.o.log.warn('re-activating a handed-off actor failed; its next message will', { actorKey: full, error: errorMessage(err) }),
+    return this.send(kind, key, this.o.wakeMessage(kind), { correlationId: randomUUID() }).then(
+      () => undefined,
+      (err: unknown) => {
+        this.o.log.warn('re-activating a handed-off actor failed; its next message will', { actorKey: full, error: errorMessage(err) });
+      },
     );
-    // A leaving node does not wait for its actors to start elsewhere (that could outlast the orchestrator's grace).
-    if (reason === 'handoff') await wake;
   }
 
   /** Graceful leave (the node is already marked leaving): every owned key moves to its new home. */
   handOffAll(): Promise<void> {
     // One pass at a time: the 'not serving' event and the shutdown sequence both ask for it.
-    this.handingOffAll ??= runLimited([...this.owned.keys()], 16, (full) => this.moveAway(full, 'shutdown')).finally(() => {
+    this.handingOffAll ??= (async () => {
+      const wakes: Promise<void>[] = [];
+      await runLimited([...this.owned.keys()], 16, async (full) => {
+        const wake = await this.moveAway(full, 'shutdown');
+        if (wake) wakes.push(wake);
+      });
+      // The actors start at their new homes (presence sessions resume there), but a leaving node waits for that
+      // a bounded time only: an orchestrator's grace period is short.
+      await Promise.race([Promise.all(wakes), sleep(SHUTDOWN_WAKE_WAIT_MS)]);
+    })().finally(() => {
       this.handingOffAll = undefined;
     });
     return this.handingOffAll;

@@ -10,6 +10,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { readBody } from '../http/read-body.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 
 const MAX_BODY = 2 * 1024 * 1024;
@@ -54,20 +55,10 @@ export interface NodeTransportOptions {
   readonly describeError: (err: unknown) => ErrorShape;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        req.destroy();
-        reject(new Error('body too large'));
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+async function readText(req: IncomingMessage): Promise<string> {
+  const body = await readBody(req, MAX_BODY);
+  if (body === undefined) throw new Error('body too large');
+  return body.toString('utf8');
 }
 
 export class NodeTransport {
@@ -103,7 +94,7 @@ export class NodeTransport {
         res.writeHead(404).end();
         return;
       }
-      void readBody(req)
+      void readText(req)
         .then((text) => handler(JSON.parse(text) as unknown))
         .then(
           (reply) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ reply: reply ?? null })),

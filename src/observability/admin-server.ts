@@ -21,27 +21,15 @@ export interface AdminApi {
 
 const MAX_ADMIN_BODY = 64 * 1024;
 
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_ADMIN_BODY) {
-        req.destroy();
-        reject(new Error('body too large'));
-      } else chunks.push(c);
-    });
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(text ? JSON.parse(text) : undefined);
-      } catch {
-        reject(new Error('body is not JSON'));
-      }
-    });
-    req.on('error', reject);
-  });
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const body = await readBody(req, MAX_ADMIN_BODY);
+  if (body === undefined) throw new Error('body too large');
+  const text = body.toString('utf8');
+  try {
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  } catch {
+    throw new Error('body is not JSON');
+  }
 }
 
 function bearerMatches(header: string | undefined, token: string): boolean {
@@ -51,6 +39,7 @@ function bearerMatches(header: string | undefined, token: string): boolean {
 }
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { readBody } from '../http/read-body.js';
 import type { Metrics } from './metrics.js';
 import type { Logger } from './logger.js';
 import { errorMessage } from './logger.js';

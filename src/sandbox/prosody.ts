@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { portOpen } from './port-open.js';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -52,16 +52,6 @@ VirtualHost ${lua(o.vhost)}
 ${(o.extraHosts ?? []).map((h) => `VirtualHost ${lua(h.vhost)}`).join('\n')}
 ${o.components.map((c) => `Component ${lua(c.domain)}\n  component_secret = ${lua(c.secret)}`).join('\n')}
 `;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 }
 
 function register(configPath: string, vhost: string, user: string, password: string): void {

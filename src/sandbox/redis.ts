@@ -1,6 +1,6 @@
 /** A private redis-server (Debian's package) on loopback, without persistence: for the sandbox and the tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
+import { portOpen } from './port-open.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export class RedisServer {
@@ -27,14 +27,7 @@ export class RedisServer {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (server.exited) throw new Error(`redis-server exited at start:\n${server.output}`);
-      const open = await new Promise<boolean>((resolve) => {
-        const s = connect({ host: '127.0.0.1', port }, () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (open) return server;
+      if (await portOpen(port)) return server;
       await sleep(50);
     }
     await server.stop();

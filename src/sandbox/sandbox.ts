@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGraphEmulator, type GraphEmulator } from '../../test/emulators/graph/index.js';
+import { demoTenantEmulatorOptions } from '../../test/emulators/graph/demo-tenant.js';
 import { DEMO } from './demo-tenant.js';
 import { writeLoopbackConfig } from './gateway-config.js';
 import { PROSODY, ensureOsPackages } from './os-deps.js';
@@ -58,23 +59,7 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const emulator: GraphEmulator = await startGraphEmulator({
-      tls: { key: tls.key, cert: tls.cert },
-      port: emulatorPort,
-      tenantId: DEMO.tenantId,
-      verifiedDomains: [DEMO.teamsDomain, 'fabrikam.example', DEMO.puppetDomain],
-      apps: [
-        {
-          clientId: DEMO.clientId,
-          clientSecret: DEMO.clientSecret,
-          allowPublicClient: true,
-          applicationPermissions: [...DEMO.applicationPermissions],
-          delegatedPermissions: [...DEMO.delegatedPermissions],
-        },
-      ],
-      users: DEMO.teamsUsers.map((u) => ({ ...u })),
-      groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }],
-    });
+    const emulator: GraphEmulator = await startGraphEmulator(demoTenantEmulatorOptions({ tls, port: emulatorPort }));
     stops.push(() => emulator.close());
 
     const prosody = await ProsodyServer.start({

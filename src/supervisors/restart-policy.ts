@@ -11,6 +11,27 @@ export interface RestartPolicy {
   readonly backoffMaxMs: number;
 }
 
+/** The `actors` configuration: defaults for every kind, and overrides per kind. */
+export interface RestartSettings {
+  readonly maxRestarts: number;
+  readonly restartWindowSeconds: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  readonly userPair?: Partial<Omit<RestartSettings, 'userPair' | 'remoteDomain'>> | undefined;
+  readonly remoteDomain?: Partial<Omit<RestartSettings, 'userPair' | 'remoteDomain'>> | undefined;
+}
+
+/** The restart policy of one actor kind: its override where set, the default otherwise. */
+export function restartPolicyFor(settings: RestartSettings, kind: 'userPair' | 'remoteDomain'): RestartPolicy {
+  const o = settings[kind] ?? {};
+  return {
+    maxRestarts: o.maxRestarts ?? settings.maxRestarts,
+    windowMs: (o.restartWindowSeconds ?? settings.restartWindowSeconds) * 1000,
+    backoffInitialMs: o.backoffInitialMs ?? settings.backoffInitialMs,
+    backoffMaxMs: o.backoffMaxMs ?? settings.backoffMaxMs,
+  };
+}
+
 export type RestartDecision =
   | { readonly action: 'restart'; readonly delayMs: number; readonly history: readonly number[] }
   | { readonly action: 'escalate'; readonly history: readonly number[] };

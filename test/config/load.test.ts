@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfigFile, resolveConfig } from '../../src/config/load.js';
+import { restartPolicyFor } from '../../src/supervisors/restart-policy.js';
 
 const valid = () => ({
   xmpp: { service: 'xmpp://127.0.0.1:5347', domain: 'teams.xmpp.example', password: 'secret' },
@@ -42,6 +43,7 @@ describe('configuration', () => {
     ['http webhook off loopback', (c) => ({ ...c, teams: { ...c.teams, webhook: { ...c.teams.webhook, publicUrl: 'http://gw.example.org/x' } } }), /^teams\.webhook\.publicUrl: must be https/u],
     ['bad listen', (c) => ({ ...c, teams: { ...c.teams, webhook: { ...c.teams.webhook, listen: '8090' } } }), /^teams\.webhook\.listen: expected host:port/u],
     ['two credentials', (c) => ({ ...c, teams: { ...c.teams, clientCertificatePath: '/x.pem' } }), /^teams\.clientSecret: set exactly one/u],
+    ['cluster without a shared secret', (c) => ({ ...c, cluster: { redis: { url: 'redis://127.0.0.1:6379' } } }), /^cluster\.secret: cluster\.redis is set but cluster\.secret is missing$/u],
     ['bad secret reference', (c) => ({ ...c, xmpp: { ...c.xmpp, password: { vault: 'x' } } }), /^xmpp\.password: expected a string, \{env: NAME\} or \{file: PATH\}$/u],
   ];
   for (const [name, mutate, expected] of cases) {
@@ -50,6 +52,11 @@ describe('configuration', () => {
       assert.ok(found.some((p) => expected.test(p)), found.join('\n'));
     });
   }
+  it('gives each actor kind its restart policy: the override where set, the defaults otherwise', () => {
+    const c = resolveConfig({ ...valid(), actors: { maxRestarts: 3, userPair: { maxRestarts: 8, backoffMaxMs: 30_000 } } }, { env: { XTG_TEST_SECRET: 's' } });
+    assert.deepEqual(restartPolicyFor(c.actors, 'userPair'), { maxRestarts: 8, windowMs: 60_000, backoffInitialMs: 100, backoffMaxMs: 30_000 });
+    assert.deepEqual(restartPolicyFor(c.actors, 'remoteDomain'), { maxRestarts: 3, windowMs: 60_000, backoffInitialMs: 100, backoffMaxMs: 5_000 });
+  });
   it('reports an unset environment variable and an unreadable secret file', () => {
     const c = valid();
     const found = problems({ ...c, xmpp: { ...c.xmpp, password: { file: '/nonexistent/secret' } } }, {});

@@ -19,6 +19,7 @@ import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
 import { RedisServer } from '../../src/sandbox/redis.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index.js';
+import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { eventually, testTlsDir } from '../support/federation.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { freePort, freePorts } from '../support/ports.js';
@@ -61,24 +62,7 @@ describe('a cluster on ejabberd: every node holds a component connection', { tim
       // every stanza, which reorders a conversation (README "Running a cluster").
       domainBalancing: { [COMPONENT]: { type: 'bare_source', componentNumber: 2 } },
     });
-    emulator = await startGraphEmulator({
-      tls: { key: tls.key, cert: tls.cert },
-      port: 0,
-      tenantId: DEMO.tenantId,
-      verifiedDomains: [DEMO.teamsDomain, DEMO.puppetDomain],
-      apps: [
-        {
-          clientId: DEMO.clientId,
-          clientSecret: DEMO.clientSecret,
-          allowPublicClient: true,
-          applicationPermissions: [...DEMO.applicationPermissions],
-          delegatedPermissions: [...DEMO.delegatedPermissions],
-        },
-      ],
-      users: DEMO.teamsUsers.map((u) => ({ ...u })),
-      groups: [],
-      notificationRetryDelaysMs: [500, 1000, 2000],
-    });
+    emulator = await startGraphEmulator(demoTenantEmulatorOptions({ tls, notificationRetryDelaysMs: [500, 1000, 2000] }));
     redis = await RedisServer.start(await freePort());
     redisClient = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     const licence = await writeTestLicence(dir, { maxNodes: 2 });

@@ -4,6 +4,8 @@
  * and the conversation continues on the others with nothing lost or doubled; an unlicensed node serves nothing.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
@@ -17,6 +19,7 @@ const ALICE_UPN = 'alice.smith@contoso.example';
 const ALICE = `alice.smith@${COMPONENT}`;
 const NS_RECEIPTS = 'urn:xmpp:receipts';
 const EXTRA_USERS = 16;
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
 describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
   let f: ClusterFederation;
@@ -26,6 +29,21 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
   const send = (id: string, text: string) =>
     juliet.send(xml('message', { to: ALICE, type: 'chat', id }, xml('body', {}, text), xml('request', { xmlns: NS_RECEIPTS })));
   const receipt = (id: string, timeoutMs = 30_000) => juliet.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === id, timeoutMs, `receipt for ${id}`);
+  /**
+   * One of the extra XMPP users whose pair with a Teams user lives (by rendezvous hashing over the serving nodes)
+   * on a node that does not hold the XMPP link, with that owner and the link holder.
+   */
+  const senderAwayFromLink = async (teamsUserId: string) => {
+    const status = await f.status();
+    const holder = status.nodes.find((n) => n.roles.includes('xmpp-link'))?.id;
+    const serving = status.nodes.filter((n) => n.serving).map((n) => n.id);
+    const ownerOf = (u: string) => rendezvousHome(`user-pair:${teamsUserId}|${u}@${XMPP_DOMAIN}`, serving);
+    const users = Array.from({ length: EXTRA_USERS }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
+    const sender = users.find((u) => ownerOf(u) !== holder);
+    const owner = sender === undefined ? undefined : ownerOf(sender);
+    assert.ok(sender && owner && holder, 'a sender whose pair lives away from the link holder');
+    return { sender, owner, holder };
+  };
   const julietPair = async () => {
     const s = await f.status();
     for (const n of s.nodes) {
@@ -53,18 +71,27 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
     assert.ok(owners.length >= 1);
   });
 
+  it('`cluster status` and GET /cluster show the nodes, their roles, actors and licence seats', async () => {
+    const node1 = f.node('node1');
+    const cli = spawnSync(process.execPath, [MAIN, 'cluster', 'status', '--config', node1.configPath], { encoding: 'utf8' });
+    assert.equal(cli.status, 0, cli.stderr);
+    const rows = cli.stdout.split('\n');
+    assert.match(rows[0] ?? '', /^NODE\s+SERVING\s+ACTORS\s+ROLES\s+LICENCE\s+LEASE/u);
+    for (const id of ['node1', 'node2', 'node3']) assert.ok(rows.some((r) => new RegExp(`^${id}\\s+yes\\s+\\d+`, 'u').test(r)), `${id} is listed as serving`);
+    assert.ok(rows.some((r) => /xmpp-link/u.test(r)), 'the link holder is shown');
+    assert.match(cli.stdout, /licence L-test: 3 seat\(s\) held/u);
+    const view = (await (await fetch(`http://127.0.0.1:${node1.ports.admin}/cluster`)).json()) as { nodes: { id: string; serving: boolean; actors: number }[] };
+    assert.deepEqual(view.nodes.map((n) => n.id), ['node1', 'node2', 'node3']);
+    assert.ok(view.nodes.reduce((sum, n) => sum + n.actors, 0) >= 2, 'the pair and the remote domain are placed');
+  });
+
   it('a crashed actor is restarted from its durable state and the conversation continues', async () => {
     // Activating a pair reads the Teams user from Graph (unless the node has her cached from routing a stanza, as
     // the link holder has). Four 503s outlast the Graph client's three retries: activation throws, the actor
     // crashes, and its supervisor restarts it, retrying the message once.
     const bob = f.emulator.user('bob.jones@contoso.example');
     assert.ok(bob);
-    const status = await f.status();
-    const holder = status.nodes.find((n) => n.roles.includes('xmpp-link'))?.id;
-    const serving = status.nodes.filter((n) => n.serving).map((n) => n.id);
-    const users = Array.from({ length: EXTRA_USERS }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
-    const sender = users.find((u) => rendezvousHome(`user-pair:${bob.id}|${u}@${XMPP_DOMAIN}`, serving) !== holder);
-    assert.ok(sender, 'a sender whose pair with Bob lives away from the link holder');
+    const { sender } = await senderAwayFromLink(bob.id);
     const client = await f.client(sender, 'crash');
     await client.sendPresence();
     f.emulator.throttle({ method: 'GET', path: `/users/${bob.id}`, count: 4, retryAfterSeconds: 0, status: 503 });
@@ -159,27 +186,23 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
   it('one trace follows a stanza across nodes: its trace id is in the logs of the node that owns the actor', async () => {
     const alice = f.emulator.user(ALICE_UPN);
     assert.ok(alice);
-    const status = await f.status();
-    const holder = status.nodes.find((n) => n.roles.includes('xmpp-link'))?.id;
-    const serving = status.nodes.filter((n) => n.serving).map((n) => n.id);
-    const users = Array.from({ length: EXTRA_USERS }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
-    const sender = users.find((u) => rendezvousHome(`user-pair:${alice.id}|${u}@${XMPP_DOMAIN}`, serving) !== holder);
-    assert.ok(sender && holder);
+    const { sender, owner, holder } = await senderAwayFromLink(alice.id);
     const client = await f.client(sender, 'trace');
     await client.send(xml('message', { to: ALICE, type: 'chat', id: 't1' }, xml('body', {}, 'traced'), xml('request', { xmlns: NS_RECEIPTS })));
     await client.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === 't1', 30_000, 'receipt t1');
-    const owner = rendezvousHome(`user-pair:${alice.id}|${sender}@${XMPP_DOMAIN}`, serving);
-    const accepted = f.node(owner ?? '').process.lines.find((l) => l.message === 'message accepted into the outbox' && String(l.actorKey).endsWith(`|${sender}@${XMPP_DOMAIN}`));
+    const accepted = f.node(owner).process.lines.find((l) => l.message === 'message accepted into the outbox' && String(l.actorKey).endsWith(`|${sender}@${XMPP_DOMAIN}`));
     assert.ok(accepted?.traceId, 'the owner logged the message with a trace id');
     const received = f.node(holder).process.lines.find((l) => l.message === 'stanza received' && l.correlationId === accepted.correlationId);
     assert.equal(received?.traceId, accepted.traceId, 'the link holder started the trace the owner continued');
     // Both nodes exported spans of that trace over OTLP, the owner's under the holder's.
+    // Spans are exported in batches as they end (the holder's root span last), so wait for the ones asserted.
     const spans = await eventually(() => {
       const s = f.otlp.spans.filter((x) => x.traceId === accepted.traceId);
-      return new Set(s.map((x) => x.node)).size >= 2 && s.some((x) => x.name.startsWith('graph')) ? s : undefined;
-    }, 10_000, 'spans of the trace from both nodes');
-    assert.ok(spans.some((x) => x.node === holder && x.name === 'xmpp message'));
-    assert.ok(spans.some((x) => x.node === owner && x.name === 'actor call' && x.parentSpanId !== undefined));
+      const root = s.some((x) => x.node === holder && x.name === 'xmpp message');
+      const remote = s.some((x) => x.node === owner && x.name === 'actor call' && x.parentSpanId !== undefined);
+      return root && remote && s.some((x) => x.name.startsWith('graph')) ? s : undefined;
+    }, 10_000, 'the root span from the link holder, the actor call span from the owner, and a Graph span');
+    assert.ok(new Set(spans.map((x) => x.node)).size >= 2);
   });
 
   it('/metrics on each node exposes the operations families with bounded labels after a conversation', async () => {
@@ -216,17 +239,8 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
   it('SIGTERM under load: the node hands its actors off and no message is lost or doubled', async () => {
     const alice = f.emulator.user(ALICE_UPN);
     assert.ok(alice);
-    const status = await f.status();
-    const holder = status.nodes.find((n) => n.roles.includes('xmpp-link'))?.id;
-    const serving = status.nodes.filter((n) => n.serving).map((n) => n.id);
     // A pair whose owner is not the link holder, so stopping the owner does not also move the link.
-    const users = Array.from({ length: EXTRA_USERS }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
-    const sender = users.find((u) => {
-      const home = rendezvousHome(`user-pair:${alice.id}|${u}@${XMPP_DOMAIN}`, serving);
-      return home !== holder;
-    });
-    assert.ok(sender);
-    const ownerId = rendezvousHome(`user-pair:${alice.id}|${sender}@${XMPP_DOMAIN}`, serving) ?? '';
+    const { sender, owner: ownerId } = await senderAwayFromLink(alice.id);
     const client = await f.client(sender, 'load');
     const texts = Array.from({ length: 40 }, (_, i) => `load ${sender} ${i}`);
     const sending = (async () => {
@@ -242,6 +256,7 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
     await sending;
     assert.equal(code, 0, 'a clean exit');
     assert.ok(owner.process.lines.some((l) => l.message === 'actors handed off; leaving the cluster'));
+    process.stdout.write(`# SIGTERM under load: node stopped in ${String(owner.process.lines.find((l) => l.message === 'gateway node stopped')?.durationMs)} ms\n`);
     for (let i = 0; i < texts.length; i++) await client.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === `l${i}`, 30_000, `receipt l${i}`);
     const inTeams = teamsTexts().filter((t) => t.startsWith(`load ${sender} `));
     assert.deepEqual(inTeams, texts, 'every message once, in order');
@@ -249,6 +264,9 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
   });
 
   it('after kill -9 of the owner, its pair serves again on another node and the accepted message arrives once', async () => {
+    // The conversation is live (after the SIGTERM above, its pair is placed again by its next message).
+    await send('k0', 'before the kill');
+    await receipt('k0');
     const pair = await eventually(julietPair, 5_000, 'the pair in the directory');
     const owner = f.node(pair.node);
     // Graph fails the first posts: the message is accepted into the durable outbox, then the owner dies.

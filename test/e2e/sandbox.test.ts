@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { portOpen } from '../../src/sandbox/port-open.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,14 +18,7 @@ import { eventually } from '../support/federation.js';
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const TEAMS_CLI = fileURLToPath(new URL('../emulators/graph/teams-cli.js', import.meta.url));
 
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
+const listening = (port: number) => portOpen(port);
 
 describe('npm run sandbox', { timeout: 120_000 }, () => {
   let dir: string | undefined;

@@ -15,6 +15,7 @@ import { ProsodyServer } from '../../src/sandbox/prosody.js';
 import { RedisServer } from '../../src/sandbox/redis.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index.js';
+import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { testTlsDir } from './federation.js';
 import { GatewayProcess } from './gateway-process.js';
 import { HttpBalancer } from './http-balancer.js';
@@ -62,24 +63,7 @@ export class ClusterFederation {
     const tls = await ensureTlsMaterial(testTlsDir());
     const dir = await mkdtemp(join(tmpdir(), 'xtg-cluster-'));
     const [c2s, component, lb] = (await freePorts(3)) as [number, number, number];
-    const emulator = await startGraphEmulator({
-      tls: { key: tls.key, cert: tls.cert },
-      port: 0,
-      tenantId: DEMO.tenantId,
-      verifiedDomains: [DEMO.teamsDomain, 'fabrikam.example', DEMO.puppetDomain],
-      apps: [
-        {
-          clientId: DEMO.clientId,
-          clientSecret: DEMO.clientSecret,
-          allowPublicClient: true,
-          applicationPermissions: [...DEMO.applicationPermissions],
-          delegatedPermissions: [...DEMO.delegatedPermissions],
-        },
-      ],
-      users: DEMO.teamsUsers.map((u) => ({ ...u })),
-      groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }],
-      notificationRetryDelaysMs: [500, 1000, 2000, 4000, 8000],
-    });
+    const emulator = await startGraphEmulator(demoTenantEmulatorOptions({ tls, notificationRetryDelaysMs: [500, 1000, 2000, 4000, 8000] }));
     const extra = Array.from({ length: o.extraUsers ?? 0 }, (_, i) => ({ user: `user${String(i + 1).padStart(2, '0')}`, password: 'pass' }));
     const prosody = await ProsodyServer.start({
       dir: join(dir, 'prosody'),

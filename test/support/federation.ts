@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index.js';
+import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { DEMO } from '../../src/sandbox/demo-tenant.js';
 import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
 import { ProsodyServer } from '../../src/sandbox/prosody.js';
@@ -59,24 +60,14 @@ export class Federation {
     const tls = await ensureTlsMaterial(testTlsDir());
     const dir = await mkdtemp(join(tmpdir(), 'xtg-e2e-'));
     const [c2s, component, webhook, admin] = (await freePorts(4)) as [number, number, number, number];
-    const emulator = await startGraphEmulator({
-      tls: { key: tls.key, cert: tls.cert },
-      port: 0,
-      tenantId: DEMO.tenantId,
-      verifiedDomains: [DEMO.teamsDomain, 'fabrikam.example', DEMO.puppetDomain],
-      apps: [
-        {
-          clientId: DEMO.clientId,
-          clientSecret: DEMO.clientSecret,
-          allowPublicClient: true,
-          applicationPermissions: [...(o.applicationPermissions ?? DEMO.applicationPermissions)],
-          delegatedPermissions: [...(o.delegatedPermissions ?? DEMO.delegatedPermissions)],
-        },
-      ],
-      users: DEMO.teamsUsers.map((u) => ({ ...u })),
-      groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }],
-      notificationRetryDelaysMs: o.notificationRetryDelaysMs ?? [300, 600, 1200, 2400],
-    });
+    const emulator = await startGraphEmulator(
+      demoTenantEmulatorOptions({
+        tls,
+        ...(o.applicationPermissions ? { applicationPermissions: o.applicationPermissions } : {}),
+        ...(o.delegatedPermissions ? { delegatedPermissions: o.delegatedPermissions } : {}),
+        notificationRetryDelaysMs: o.notificationRetryDelaysMs ?? [300, 600, 1200, 2400],
+      }),
+    );
     const prosodyOptions = {
       dir: join(dir, 'prosody'),
       vhost: DEMO.xmppDomain,

@@ -101,7 +101,8 @@ export class GatewayProcess {
   /** Graceful stop (SIGTERM); resolves with the exit code. */
   async stop(): Promise<number | null> {
     if (this.child.exitCode === null) this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    // As an orchestrator does (Kubernetes' default grace period): a draining node gets 30 s, then SIGKILL.
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
     const code = await this.exit;
     clearTimeout(timer);
     return code;
