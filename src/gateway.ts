@@ -49,6 +49,8 @@ import { ProfileCache } from './teams/profile-cache.js';
 import { policyAdminApi } from './policy/admin-api.js';
 import { Throttler } from './policy/throttle.js';
 import { StanzaRouter } from './xmpp/stanza-router.js';
+import { ConsoleService } from './console/console-service.js';
+import { pairKeyString } from './store/store.js';
 
 export function packageVersion(): string {
   try {
@@ -96,6 +98,7 @@ export class Gateway {
   private readonly webhook: WebhookServer;
   private readonly media: MediaProxy;
   private readonly admin: AdminServer;
+  private readonly console: ConsoleService | undefined;
   private readonly subscriptions: SubscriptionManager;
   private readonly processor: NotificationProcessor;
   private runtime: ActorRuntime | undefined;
@@ -258,6 +261,17 @@ export class Gateway {
       accepting: () => this.cluster?.serving() ?? true,
       media: this.media,
     });
+    // The operator console (issue 18), served by the admin endpoint.
+    this.console = c.console.enabled
+      ? new ConsoleService({
+          ...{ config: c, nodeId, version: packageVersion(), store: this.store, policy: this.policy, metrics: this.metrics, log: this.log, redis: this.redis, cluster: this.cluster },
+          readiness: () => this.admin.readiness(),
+          roles: () => this.roles(),
+          wakePair: (pair) => this.tell(pairKeyString(pair), { type: 'drain' }),
+          inboxChanged: () => this.inboxChanged(),
+          groupMemberIds: (groupId) => this.teams.groupMemberIds(groupId),
+        })
+      : undefined;
     const [adminHost, adminPort] = splitHostPort(c.admin.listen);
     this.admin = new AdminServer({
       host: adminHost,
@@ -284,6 +298,7 @@ export class Gateway {
       },
       details: () => (this.cluster ? { node: nodeId, licence: this.cluster.licence() } : { node: nodeId }),
       views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
+      console: this.console,
     });
   }
 
@@ -428,6 +443,7 @@ export class Gateway {
 
     await this.policy.start();
     await this.admin.start();
+    await this.console?.start();
     if (this.cluster && this.transport && this.clusterRouter && this.duties && this.redis) await this.joinCluster(this.cluster, this.transport, this.clusterRouter, this.duties, this.redis);
     await this.webhook.start();
     this.processor.start();
@@ -585,6 +601,7 @@ export class Gateway {
     await this.throttler.stop();
     await this.teams.stop();
     await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber
+    await this.console?.stop();
     await this.admin.stop();
     await this.store.close();
     await this.tracing.shutdown();

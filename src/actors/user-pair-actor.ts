@@ -503,6 +503,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     const verdict = this.d.policy.verdict(this.teamsUser, this.remoteDomain());
     if (!verdict.allowed) {
       this.d.metrics.policyRefusals.inc({ direction: 'teams_to_xmpp', reason: verdict.reason });
+      this.d.metrics.refusalsByDomain.add(this.remoteDomain(), 'teams_to_xmpp', verdict.reason);
       log.info('Teams message from a user outside the whitelist not relayed; the user is told', { teamsMessageId: messageId, reason: verdict.reason });
       await this.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: undefined }, this.d.now());
       await this.noticeToTeams(chatId, `Not delivered: your account is not enabled for chat with ${this.remoteDomain()} over XMPP. Ask your administrator.`, log);

@@ -296,7 +296,7 @@ GO
       CREATE INDEX inbox_dead ON inbox (state, id);
 
       -- Bounded tallies, not one row per refused stanza: a stranger's flood costs a counter in memory, and each
-      -- node writes at most a few hundred rows a minute (src/console/refusal-tally.ts).
+      -- node writes at most a few hundred rows a minute (src/observability/domain-tally.ts).
       CREATE TABLE refusal_counts (
         minute     INTEGER NOT NULL,
         domain     TEXT NOT NULL,
