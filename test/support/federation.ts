@@ -40,6 +40,8 @@ export interface FederationOptions {
   /** Starts a redis-server and points the node at it (cluster-wide limits). */
   readonly redis?: boolean;
   readonly adminToken?: string;
+  readonly keepBodies?: boolean;
+  readonly console?: Record<string, unknown>;
 }
 
 export class Federation {
@@ -95,6 +97,8 @@ export class Federation {
         ? { redisUrl: redis.url, cluster: { listenPort: await freePort(), secret: 'test-cluster-secret', licenceFile: licence.file, publicKeys: [licence.publicKeyFile] } }
         : {}),
       ...(o.adminToken ? { adminToken: o.adminToken } : {}),
+      ...(o.keepBodies ? { keepBodies: true } : {}),
+      ...(o.console ? { console: o.console } : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
     });
