@@ -226,7 +226,6 @@ export class ApiRoutes {
   /** The audit log as CSV, newest first, every row matching the filters up to AUDIT_EXPORT_MAX. */
   private async auditCsv(res: ServerResponse, q: URLSearchParams, s: Session): Promise<void> {
     const filters = this.auditQuery(q);
-    await this.c.audit(s.actor, 'audit.export', 'audit-log', JSON.stringify(filters));
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       'content-type': 'text/csv; charset=utf-8',
@@ -235,7 +234,8 @@ export class ApiRoutes {
     });
     res.write(csvRow(['id', 'time (UTC)', 'actor', 'action', 'subject', 'detail']));
     let before = filters.beforeId;
-    for (let written = 0; written < AUDIT_EXPORT_MAX; ) {
+    let written = 0;
+    while (written < AUDIT_EXPORT_MAX) {
       const page = await this.c.deps.store.searchAudit({ ...filters, beforeId: before, limit: Math.min(PAGE_SIZE * 10, AUDIT_EXPORT_MAX - written) });
       for (const e of page) res.write(csvRow([e.id, new Date(e.at).toISOString(), e.actor, e.action, e.subject, e.detail]));
       written += page.length;
@@ -243,5 +243,7 @@ export class ApiRoutes {
       before = page[page.length - 1]?.id;
     }
     res.end();
+    // Recorded after the export, so that it is not part of what it exports.
+    await this.c.audit(s.actor, 'audit.export', 'audit-log', `${written} rows; filters ${JSON.stringify(filters)}`);
   }
 }
