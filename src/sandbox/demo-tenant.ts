@@ -35,6 +35,8 @@ export const DEMO = {
   ],
   /** An Entra group whose members may federate (whitelisting by group). */
   liaisonGroup: { id: '5d0c1a6e-0b7f-4b1e-9f43-7c2a9e4d8b11', displayName: 'XMPP liaison', members: ['bob.jones@contoso.example'] },
+  /** The Entra group whose members may sign in to the operator console (console.oidc.adminGroups). */
+  consoleAdminGroup: { id: '2b9e4f71-6c3d-4a8e-b5f0-9d1c7e3a6b24', displayName: 'Gateway console admins', members: ['alice.smith@contoso.example'] },
   /** A second XMPP domain on the same Prosody, outside the whitelist. */
   strangerDomain: 'stranger.example',
   strangerUsers: [{ user: 'mallory', password: 'mallory-pass' }],

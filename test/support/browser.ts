@@ -27,10 +27,20 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<TestBrowser> {
+/**
+ * `ignoreHTTPSErrors`: for pages of the Graph emulator, whose certificate chains to the tests' own CA (which Node
+ * trusts through NODE_EXTRA_CA_CERTS, Chromium does not).
+ */
+export async function launchBrowser(o: { ignoreHTTPSErrors?: boolean } = {}): Promise<TestBrowser> {
   const profile = await mkdtemp(join(tmpdir(), 'xtg-chromium-'));
   // A persistent context is how Playwright takes a --user-data-dir: this one is new and empty.
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args: FLAGS, acceptDownloads: true });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: FLAGS,
+    acceptDownloads: true,
+    ignoreHTTPSErrors: o.ignoreHTTPSErrors ?? false,
+  });
   return {
     context,
     page: () => context.newPage(),

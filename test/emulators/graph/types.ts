@@ -12,6 +12,13 @@ export interface EmulatedApp {
   applicationPermissions: string[];
   /** Admin-consented delegated permissions (token claim `scp`). */
   delegatedPermissions: string[];
+  /** Web platform redirect URIs (the authorization code flow redirects only to these, exactly). */
+  redirectUris?: string[];
+  /**
+   * The app manifest's groupMembershipClaims: 'SecurityGroup' puts the user's groups (transitive) in the groups claim
+   * of ID and access tokens; default 'None', as a new registration has.
+   */
+  groupMembershipClaims?: 'None' | 'SecurityGroup';
 }
 
 export interface EmulatedUser {
