@@ -129,12 +129,14 @@ export class AuthorizationCodes {
     if (pending.redeemed) return err(400, 'invalid_grant', 54005, 'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.');
     if (pending.expiresAt <= this.now()) return err(400, 'invalid_grant', 70008, 'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.');
     if (redirectUri !== pending.redirectUri) return err(400, 'invalid_grant', 50011, `The redirect URI '${redirectUri}' specified in the request does not match the redirect URI used to obtain the authorization code.`);
+    // Any redemption by its client spends the code, a failed one too (RFC 6749 §4.1.2: used once; the stricter
+    // reading, so that the emulator is never kinder than Entra ID).
+    pending.redeemed = true;
     if (pending.challenge !== undefined) {
       const verifier = form.get('code_verifier') ?? '';
       const computed = pending.method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
       if (computed !== pending.challenge) return err(400, 'invalid_grant', 501481, 'The Code_Verifier does not match the code_challenge supplied in the authorization request.');
     }
-    pending.redeemed = true;
     const user = this.o.directory.byId(pending.userId);
     if (!user || !user.accountEnabled) return err(400, 'invalid_grant', 50057, 'The user account is disabled.');
     const extra: JwtClaims = { ...(pending.nonce !== undefined ? { nonce: pending.nonce } : {}) };
