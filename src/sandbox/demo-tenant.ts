@@ -14,6 +14,8 @@ export const DEMO = {
   componentDomain: 'teams.xmpp.example',
   componentSecret: 'sandbox-component-secret',
   puppetPasswordSecret: 'sandbox-puppet-master-secret',
+  /** admin.token of the sandbox's node: the /admin API and the operator console. */
+  adminToken: 'sandbox-admin-token',
   teamsUsers: [
     {
       userPrincipalName: 'alice.smith@contoso.example',
