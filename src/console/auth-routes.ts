@@ -137,19 +137,27 @@ export class AuthRoutes {
 
   private async oidcCallback(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
     const clear = clearCookie(this.oidcCookie(req), this.c.secure(req));
+    const address = clientAddress(req);
+    // Each return costs a call to Entra ID's token endpoint: failed ones count against the address as wrong tokens do.
+    if (!this.throttle.allowed(address, this.c.now())) {
+      redirect(res, '/console/sign-in?notice=too-many', [clear]);
+      return;
+    }
     const t = this.c.codec.unseal<OidcTransaction>('oidc', parseCookies(req.headers.cookie).get(this.oidcCookie(req)));
     if (!this.oidc || !t || this.c.now() - t.at > OIDC_TRANSACTION_MS) {
+      this.throttle.failed(address, this.c.now());
       this.c.log.warn('console sign-in with Entra ID: no sign-in in progress in this browser (or it took too long)');
       redirect(res, '/console/sign-in?notice=oidc-failed', [clear]);
       return;
     }
     try {
       const user = await this.oidc.complete(query, t, this.redirectUri());
-      await this.c.audit(user.username, 'console.sign-in', 'console', `Entra ID (oid ${user.oid}), from ${clientAddress(req)}`);
+      await this.c.audit(user.username, 'console.sign-in', 'console', `Entra ID (oid ${user.oid}), from ${address}`);
       this.c.log.info('console sign-in', { actor: user.username, via: 'oidc' });
       this.startSession(req, res, { actor: user.username, name: user.name || user.username, via: 'oidc' }, [clear]);
     } catch (err) {
       const code = err instanceof OidcError ? err.code : 'oidc-failed';
+      if (code === 'oidc-failed') this.throttle.failed(address, this.c.now());
       this.c.log.warn('console sign-in with Entra ID failed', { error: errorMessage(err) });
       redirect(res, `/console/sign-in?notice=${code}`, [clear]);
     }

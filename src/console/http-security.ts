@@ -80,7 +80,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /**
- * Failed sign-ins per client address in the current minute. Past the limit a sign-in is refused without the token
+ * Failed sign-ins (wrong tokens, failed Entra ID returns) per client address in the current minute. Past the limit a sign-in is refused without the token
  * being compared, so guessing costs the guesser a minute per few tries. The map is bounded: when full, the
  * oldest minute's entries go first.
  */
