@@ -300,8 +300,8 @@ export const ConfigSchema = z
       .default({ name: 'xtg', listen: '127.0.0.1:9470', leaseSeconds: 5, licence: { publicKeys: [] } }),
     admin: z
       .object({
-        listen: HostPort.default('127.0.0.1:9464').describe('where /metrics, /healthz, /readyz, /cluster and the /admin API are served, host:port'),
-        token: SecretRef.optional().describe('bearer token for the /admin API (whitelist changes); without it the API is off'),
+        listen: HostPort.default('127.0.0.1:9464').describe('where /metrics, /healthz, /readyz, /cluster, the /admin API and the operator console (/console/) are served, host:port'),
+        token: SecretRef.optional().describe("bearer token for the /admin API (whitelist changes) and the console's token sign-in; without it both are off"),
       })
       .strict()
       .default({ listen: '127.0.0.1:9464' }),
