@@ -31,7 +31,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .card h2, .card h3 { margin-top: 0; font-size: 1em; }
 .big { font-size: 1.7em; font-weight: 600; font-variant-numeric: tabular-nums; }
 form.inline { display: flex; flex-wrap: wrap; gap: .5em .8em; align-items: end; margin: .5em 0 1em; }
-form.inline label { display: flex; flex-direction: column; font-size: .9em; gap: .2em; }
+form.inline .field { display: flex; flex-direction: column; font-size: .9em; gap: .2em; }
 .sign-in { max-width: 30em; margin: 2em auto; }
 .sign-in form label { display: block; margin-top: .7em; }
 .sign-in input { width: 100%; box-sizing: border-box; }

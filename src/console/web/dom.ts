@@ -64,3 +64,8 @@ export function table(caption: string, head: readonly string[], rows: readonly (
     h('tbody', null, rows.map((r) => h('tr', null, r.map((c, i) => h('td', { class: numeric.includes(i) ? 'num' : undefined }, c))))),
   );
 }
+
+/** A labelled form control (the label beside it, not around it, so that its name is the label alone). */
+export function field(label: string, control: HTMLInputElement | HTMLSelectElement): HTMLElement {
+  return h('span', { class: 'field' }, h('label', { for: control.id }, label), control);
+}

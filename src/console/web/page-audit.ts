@@ -1,6 +1,6 @@
 /** Audit log: search by text, who, what and when; page back; export what matches as CSV. */
 import { getJson } from './api.js';
-import { fill, h, notice, table, time } from './dom.js';
+import { field, fill, h, notice, table, time } from './dom.js';
 
 interface AuditRecord {
   readonly id: number;
@@ -53,11 +53,11 @@ export function auditPage(main: HTMLElement): void {
     h(
       'form',
       { class: 'inline', role: 'search', id: 'audit-search', onsubmit: (e: Event) => { e.preventDefault(); void load(false); } },
-      h('label', { for: 'audit-text' }, 'Contains', textIn),
-      h('label', { for: 'audit-actor' }, 'Who (exact)', actorIn),
-      h('label', { for: 'audit-action' }, 'Action', actionIn),
-      h('label', { for: 'audit-from' }, 'From', fromIn),
-      h('label', { for: 'audit-to' }, 'To', toIn),
+      field('Contains', textIn),
+      field('Who (exact)', actorIn),
+      field('Action', actionIn),
+      field('From', fromIn),
+      field('To', toIn),
       h('button', { type: 'submit' }, 'Search'),
       exportLink,
     ),

@@ -1,6 +1,6 @@
 /** Cluster: nodes, seats, roles, actors, placement moves, live; drain or resume a node. */
 import { getJson, postJson } from './api.js';
-import { count, fill, h, notice, table, time } from './dom.js';
+import { field, count, fill, h, notice, table, time } from './dom.js';
 import { subscribe } from './live.js';
 import type { ClusterView } from './types.js';
 
@@ -31,8 +31,8 @@ export function clusterPage(main: HTMLElement): void {
   const form = h(
     'form',
     { class: 'inline', 'aria-label': 'Drain or resume a node', onsubmit: (e: Event) => e.preventDefault() },
-    h('label', { for: 'drain-node' }, 'Node', nodeSelect),
-    h('label', { for: 'drain-reason' }, 'Reason (audited)', reason),
+    field('Node', nodeSelect),
+    field('Reason (audited)', reason),
     h('button', { type: 'button', class: 'danger', id: 'drain', onclick: () => void act('drain') }, 'Drain (hand off its actors)'),
     h('button', { type: 'button', class: 'secondary', id: 'resume', onclick: () => void act('resume') }, 'Resume'),
   );

@@ -1,6 +1,6 @@
 /** Dead letters (metadata; text only where retention keeps it), retried or discarded; refusals by domain. */
 import { getJson, postJson } from './api.js';
-import { count, fill, h, notice, table, time } from './dom.js';
+import { field, count, fill, h, notice, table, time } from './dom.js';
 
 interface DeadLetter {
   readonly queue: 'outbox' | 'inbox';
@@ -116,7 +116,7 @@ export function deadLettersPage(main: HTMLElement): void {
     result,
     list,
     h('h2', null, 'Refusals and throttling by domain'),
-    h('form', { class: 'inline', onsubmit: (e: Event) => e.preventDefault() }, h('label', { for: 'refusal-hours' }, 'Period', hours)),
+    h('form', { class: 'inline', onsubmit: (e: Event) => e.preventDefault() }, field('Period', hours)),
     refusals,
   );
   void load();

@@ -1,6 +1,6 @@
 /** Federation: the domain, user and group whitelists, changed with a reason (audited), and a domain's users. */
 import { getJson, postJson } from './api.js';
-import { fill, h, notice, table, time } from './dom.js';
+import { field, fill, h, notice, table, time } from './dom.js';
 
 interface Entry {
   readonly source: 'config' | 'store';
@@ -100,16 +100,16 @@ export function federationPage(main: HTMLElement): void {
     h(
       'form',
       { class: 'inline', id: 'whitelist-form', onsubmit: (e: Event) => void submit(e) },
-      h('label', { for: 'wl-op' }, 'Change', op),
-      h('label', { for: 'wl-kind' }, 'Kind', kind),
-      h('label', { for: 'wl-value' }, 'Value', value),
-      h('label', { for: 'wl-reason' }, 'Reason (audited)', reason),
+      field('Change', op),
+      field('Kind', kind),
+      field('Value', value),
+      field('Reason (audited)', reason),
       h('button', { type: 'submit' }, 'Apply'),
     ),
     result,
     lists,
     h('h2', null, 'Users of a domain'),
-    h('form', { class: 'inline', onsubmit: (e: Event) => { e.preventDefault(); void showUsers(lookup.value.trim().toLowerCase()); } }, h('label', { for: 'users-domain' }, 'Domain', lookup), h('button', { type: 'submit' }, 'Show users')),
+    h('form', { class: 'inline', onsubmit: (e: Event) => { e.preventDefault(); void showUsers(lookup.value.trim().toLowerCase()); } }, field('Domain', lookup), h('button', { type: 'submit' }, 'Show users')),
     usersOut,
   );
   void load();
