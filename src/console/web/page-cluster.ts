@@ -1,7 +1,7 @@
 /** Cluster: nodes, seats, roles, actors, placement moves, live; drain or resume a node. */
 import { getJson, postJson } from './api.js';
 import { field, count, fill, h, notice, table, time } from './dom.js';
-import { subscribe } from './live.js';
+import { live } from './live.js';
 import type { ClusterView } from './types.js';
 
 export function clusterPage(main: HTMLElement): void {
@@ -72,13 +72,5 @@ export function clusterPage(main: HTMLElement): void {
   };
 
   void getJson<ClusterView>('/console/api/cluster').then(render, (err: Error) => fill(problems, notice('error', `Cannot read the cluster: ${err.message}`)));
-  subscribe(
-    (s) => {
-      render(s.cluster);
-      fill(status, 'Live · updated ', time(s.cluster.at));
-    },
-    (state) => {
-      if (state === 'reconnecting') fill(status, h('span', { class: 'warn' }, 'Live updates interrupted; reconnecting…'));
-    },
-  );
+  live(status, (s) => s.cluster, render);
 }

@@ -2,7 +2,7 @@
 import { getJson } from './api.js';
 import { relayChart } from './chart.js';
 import { count, fill, h, notice, table, time } from './dom.js';
-import { subscribe } from './live.js';
+import { live } from './live.js';
 import type { Overview, Readiness } from './types.js';
 
 const CHECKS: Record<string, string> = { xmpp: 'XMPP link', graph: 'Graph token', store: 'Store', redis: 'Redis', licence: 'Licence' };
@@ -76,13 +76,5 @@ export function overviewPage(main: HTMLElement): void {
   };
 
   void getJson<Overview>('/console/api/overview').then(render, (err: Error) => fill(problems, notice('error', `Cannot read the overview: ${err.message}`)));
-  subscribe(
-    (s) => {
-      render(s.overview);
-      fill(status, 'Live · updated ', time(s.overview.at));
-    },
-    (state) => {
-      if (state === 'reconnecting') fill(status, h('span', { class: 'warn' }, 'Live updates interrupted; reconnecting…'));
-    },
-  );
+  live(status, (s) => s.overview, render);
 }
