@@ -233,10 +233,6 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     await this.membership.announce('leaving');
   }
 
-  get drained(): boolean {
-    return this.drainedBy !== undefined;
-  }
-
   /** Ends a drain: the node claims a seat again and serves (if one is free). */
   async resume(): Promise<void> {
     if (this.drainedBy === undefined) return;
