@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { RemoteDomainActor, type DomainMessage, type DomainReply } from './actors/remote-domain-actor.js';
 import { UserPairActor, type Outcome, type PairMessage, type PairSettings } from './actors/user-pair-actor.js';
-import { parsePairKey } from './actors/actor-keys.js';
+import { pairKey, parsePairKey } from './actors/actor-keys.js';
 import { NodeDuties } from './gateway/node-duties.js';
 import { SETTINGS } from './gateway/settings.js';
 import { readinessChecks } from './gateway/readiness.js';
@@ -52,6 +52,7 @@ import { ProfileCache } from './teams/profile-cache.js';
 import { policyAdminApi } from './policy/admin-api.js';
 import { Throttler } from './policy/throttle.js';
 import { StanzaRouter } from './xmpp/stanza-router.js';
+import { ConsoleService } from './console/console-service.js';
 
 export function packageVersion(): string {
   try {
@@ -86,6 +87,7 @@ export class Gateway {
   private readonly webhook: WebhookServer;
   private readonly media: MediaProxy;
   private readonly admin: AdminServer;
+  private readonly console: ConsoleService | undefined;
   private readonly subscriptions: SubscriptionManager;
   private readonly processor: NotificationProcessor;
   private runtime: ActorRuntime | undefined;
@@ -256,6 +258,25 @@ export class Gateway {
       accepting: () => this.cluster?.serving() ?? true,
       media: this.media,
     });
+    // The operator console (issue 18), served by the admin endpoint.
+    this.console = c.console.enabled
+      ? new ConsoleService({
+          config: c,
+          nodeId,
+          version: packageVersion(),
+          store: this.store,
+          policy: this.policy,
+          metrics: this.metrics,
+          log: this.log,
+          redis: this.redis,
+          cluster: this.cluster,
+          readiness: () => this.admin.readiness(),
+          roles: () => this.roles(),
+          wakePair: (pair) => this.tell(pairKey(pair), { type: 'drain' }),
+          inboxChanged: () => this.inboxChanged(),
+          groupMemberIds: (groupId) => this.teams.groupMemberIds(groupId),
+        })
+      : undefined;
     const [adminHost, adminPort] = splitHostPort(c.admin.listen);
     this.admin = new AdminServer({
       host: adminHost,
@@ -266,6 +287,7 @@ export class Gateway {
       checks: readinessChecks({ linkOnline: () => this.link.isOnline(), store: this.store, appTokenOk: () => clients.appTokenOk(), redis: this.redis, cluster: this.cluster }),
       details: () => (this.cluster ? { node: nodeId, licence: this.cluster.licence() } : { node: nodeId }),
       views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
+      console: this.console,
     });
   }
 
@@ -410,6 +432,7 @@ export class Gateway {
 
     await this.policy.start();
     await this.admin.start();
+    await this.console?.start();
     if (this.cluster && this.transport && this.clusterRouter && this.duties && this.redis) await this.joinCluster(this.cluster, this.transport, this.clusterRouter, this.duties, this.redis);
     await this.webhook.start();
     this.processor.start();
@@ -488,6 +511,7 @@ export class Gateway {
     await this.throttler.stop();
     await this.teams.stop();
     await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber
+    await this.console?.stop();
     await this.admin.stop();
     await this.store.close();
     await this.tracing.shutdown();

@@ -64,6 +64,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   private seatLicenceId: string | undefined;
   private seatProblem: string | undefined;
   private leaving = false;
+  /** Who drained the node from the console (issue 18); undefined when it is not drained. */
+  private drainedBy: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastServing = false;
   private readonly startedAt = Date.now();
@@ -117,6 +119,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   }
 
   problem(): string | undefined {
+    if (this.drainedBy !== undefined) return `drained by ${this.drainedBy}`;
     if (this.leaving) return 'leaving the cluster';
     if (!this.verdict.ok) return `licence ${this.verdict.problem}: ${this.verdict.detail}`;
     return this.seatProblem;
@@ -216,6 +219,27 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     this.leaving = true;
     this.update();
     await this.membership.announce('leaving');
+  }
+
+  /**
+   * An operator's drain: like a graceful leave (the node stops serving, its seat goes, and the caller's 'serving'
+   * handler hands its actors off), but the process stays up and {@link resume} brings it back.
+   */
+  async drain(by: string): Promise<void> {
+    this.drainedBy = by;
+    this.leaving = true;
+    await this.renewSeat(); // releases the seat
+    this.update();
+    await this.membership.announce('leaving');
+  }
+
+  /** Ends a drain: the node claims a seat again and serves (if one is free). */
+  async resume(): Promise<void> {
+    if (this.drainedBy === undefined) return;
+    this.drainedBy = undefined;
+    this.leaving = false;
+    await this.renewSeat();
+    this.update();
   }
 
   /** Graceful leave, step 2: seat and lease go, so the others take over at once. */

@@ -27,7 +27,12 @@ export class ConfigError extends Error {
 type Puppets = Config['teams']['puppets'];
 type StoreConfig = Config['store'];
 type MssqlConfig = NonNullable<StoreConfig['mssql']>;
-export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin' | 'cluster'> & {
+type ConsoleOidc = NonNullable<Config['console']['oidc']>;
+export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin' | 'cluster' | 'console'> & {
+  readonly console: Omit<Config['console'], 'sessionSecret' | 'oidc'> & {
+    readonly sessionSecret: Secret | undefined;
+    readonly oidc: (Omit<ConsoleOidc, 'clientSecret'> & { readonly clientSecret: Secret | undefined }) | undefined;
+  };
   readonly cluster: Omit<Config['cluster'], 'secret'> & { readonly secret: Secret | undefined };
   readonly admin: Omit<Config['admin'], 'token'> & { readonly token: Secret | undefined };
   readonly store: Omit<StoreConfig, 'mssql'> & { readonly mssql: (Omit<MssqlConfig, 'password'> & { readonly password: Secret | undefined }) | undefined };
@@ -121,6 +126,14 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
       },
     },
     admin: { ...c.admin, token: c.admin.token === undefined ? undefined : secret('admin.token', c.admin.token) },
+    console: {
+      ...c.console,
+      sessionSecret: c.console.sessionSecret === undefined ? undefined : secret('console.sessionSecret', c.console.sessionSecret),
+      oidc: c.console.oidc && {
+        ...c.console.oidc,
+        clientSecret: c.console.oidc.clientSecret === undefined ? undefined : secret('console.oidc.clientSecret', c.console.oidc.clientSecret),
+      },
+    },
     store: {
       ...c.store,
       sqlite: { ...c.store.sqlite, path: path(c.store.sqlite.path) },
@@ -132,6 +145,9 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
   };
   if (c.teams.renewBeforeMinutes >= c.teams.subscriptionMinutes) {
     problems.push({ key: 'teams.renewBeforeMinutes', problem: 'must be smaller than teams.subscriptionMinutes' });
+  }
+  if (c.console.oidc && c.console.oidc.clientSecret === undefined && c.teams.clientSecret === undefined) {
+    problems.push({ key: 'console.oidc.clientSecret', problem: 'required when teams has no clientSecret (the console redeems its sign-in code with a secret)' });
   }
   if (problems.length) throw new ConfigError(source, problems);
   return out;

@@ -300,11 +300,47 @@ export const ConfigSchema = z
       .default({ name: 'xtg', listen: '127.0.0.1:9470', leaseSeconds: 5, licence: { publicKeys: [] } }),
     admin: z
       .object({
-        listen: HostPort.default('127.0.0.1:9464').describe('where /metrics, /healthz, /readyz, /cluster and the /admin API are served, host:port'),
-        token: SecretRef.optional().describe('bearer token for the /admin API (whitelist changes); without it the API is off'),
+        listen: HostPort.default('127.0.0.1:9464').describe('where /metrics, /healthz, /readyz, /cluster, the /admin API and the operator console (/console/) are served, host:port'),
+        token: SecretRef.optional().describe("bearer token for the /admin API (whitelist changes) and the console's token sign-in; without it both are off"),
       })
       .strict()
       .default({ listen: '127.0.0.1:9464' }),
+    console: z
+      .object({
+        enabled: z.boolean().default(true).describe('serve the operator console at /console/ on admin.listen (sign-in needs admin.token or console.oidc)'),
+        publicUrl: z
+          .url({ protocol: /^https?$/u, error: 'expected the http(s):// origin browsers use to reach admin.listen' })
+          .optional()
+          .describe(
+            'the origin browsers use to reach the console (e.g. https://gw.example.org, through a TLS proxy to admin.listen); needed for Entra ID sign-in; https makes the session cookie Secure; when set, requests for another host are refused',
+          ),
+        sessionMinutes: z.number().int().min(5).max(1440).default(480).describe('how long a console sign-in lasts'),
+        sessionSecret: SecretRef.optional().describe(
+          'key signing console session cookies (the same on every node); default: derived (HKDF) from cluster.secret, else teams.clientSecret, else teams.puppets.passwordSecret',
+        ),
+        maxLiveViewers: z.number().int().min(1).max(1000).default(20).describe('console pages with live updates (Server-Sent Events) open at once on one node'),
+        signInAttemptsPerMinute: z
+          .number()
+          .int()
+          .min(1)
+          .default(10)
+          .describe('failed token sign-ins allowed per client address and minute; more are refused without checking'),
+        oidc: z
+          .object({
+            clientId: z.string().min(1).optional().describe("the console's app registration (client) id; default teams.clientId"),
+            clientSecret: SecretRef.optional().describe('its client secret (a web app redeems the code with it); default teams.clientSecret'),
+            adminGroups: z
+              .array(z.string().min(1))
+              .min(1)
+              .describe('Entra group ids whose (transitive) members may use the console: from the groups claim, else read from Graph'),
+          })
+          .strict()
+          .optional()
+          .describe("sign-in with Entra ID (OpenID Connect authorization code flow with PKCE) against teams.tenantId; redirect URI: <publicUrl>/console/auth/callback"),
+      })
+      .strict()
+      .refine((c) => c.oidc === undefined || c.publicUrl !== undefined, { message: 'console.oidc needs console.publicUrl (its redirect URI)', path: ['publicUrl'] })
+      .default({ enabled: true, sessionMinutes: 480, maxLiveViewers: 20, signInAttemptsPerMinute: 10 }),
     log: z
       .object({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('log level; message bodies appear only at debug'),

@@ -38,7 +38,7 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 import { timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readBody } from '../http/read-body.js';
 import type { Metrics } from './metrics.js';
 import type { Logger } from './logger.js';
@@ -58,7 +58,12 @@ export interface AdminServerOptions {
   readonly details?: () => Record<string, unknown>;
   /** Read-only JSON views by path (e.g. /cluster). */
   readonly views?: Readonly<Record<string, () => Promise<unknown>>>;
+  /** The operator console (src/console): every request under /console is handed to it. */
+  readonly console?: { handle(req: IncomingMessage, res: ServerResponse): void } | undefined;
 }
+
+/** What /readyz reports. */
+export type Readiness = Record<string, unknown> & { ok: boolean; checks: Record<string, boolean>; problems?: Record<string, string> };
 
 export class AdminServer {
   private server: Server | undefined;
@@ -74,6 +79,10 @@ export class AdminServer {
     this.server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://admin');
       const path = url.pathname;
+      if (this.o.console && (path === '/console' || path.startsWith('/console/'))) {
+        this.o.console.handle(req, res);
+        return;
+      }
       if (path.startsWith('/admin/')) {
         void this.admin(req, path, url.searchParams).then(
           (r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body)),
@@ -102,11 +111,11 @@ export class AdminServer {
       }
       if (path === '/healthz') {
         // Liveness: the process answers. What it can or cannot do now is in the body and in /readyz.
-        void this.health().then((h) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...h, alive: true })));
+        void this.readiness().then((h) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...h, alive: true })));
         return;
       }
       if (path === '/readyz') {
-        void this.health().then((h) => res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h)));
+        void this.readiness().then((h) => res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h)));
         return;
       }
       res.writeHead(404).end();
@@ -129,7 +138,8 @@ export class AdminServer {
     return api.handle({ method: req.method ?? 'GET', path, query, body, actor });
   }
 
-  private async health(): Promise<Record<string, unknown> & { ok: boolean; checks: Record<string, boolean> }> {
+  /** Runs every check (each bounded to 3 s): the body of /readyz. */
+  async readiness(): Promise<Readiness> {
     const checks: Record<string, boolean> = {};
     const problems: Record<string, string> = {};
     await Promise.all(

@@ -3,9 +3,12 @@
  * conditions, status codes, endpoint templates): never a JID or a user id.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DomainTally } from './domain-tally.js';
 
 export class Metrics {
   readonly registry = new Registry();
+  /** Refusals and throttling by remote domain, for the console (not a Prometheus metric: domains are unbounded). */
+  readonly refusalsByDomain = new DomainTally();
 
   readonly messagesRelayed = new Counter({
     name: 'xtg_messages_relayed_total',

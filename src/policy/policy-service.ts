@@ -45,6 +45,8 @@ export async function applyWhitelistChange(
   rawValue: string,
   actor: string,
   at: number,
+  /** Why, as the operator gave it (the console asks for one). */
+  reason?: string,
 ): Promise<{ changed: boolean; value: string }> {
   const value = kind === 'domain' ? rawValue.toLowerCase() : kind === 'user' ? normaliseUserRule(rawValue) : rawValue;
   if (value === '') throw new PolicyChangeError('empty value');
@@ -53,7 +55,8 @@ export async function applyWhitelistChange(
     op === 'add'
       ? (await store.whitelist()).every((e) => e.kind !== kind || e.value !== value) && (await store.putWhitelistEntry({ kind, value, addedAt: at, addedBy: actor }), true)
       : await store.deleteWhitelistEntry(kind, value);
-  await store.appendAudit({ at, actor, action: `whitelist.${op}`, subject: `${kind}:${value}`, detail: changed ? undefined : op === 'add' ? 'already listed' : 'no such entry' });
+  const detail = [reason?.trim(), changed ? undefined : op === 'add' ? 'already listed' : 'no such entry'].filter(Boolean).join('; ');
+  await store.appendAudit({ at, actor, action: `whitelist.${op}`, subject: `${kind}:${value}`, detail: detail || undefined });
   return { changed, value };
 }
 
@@ -140,14 +143,14 @@ export class PolicyService {
   }
 
   /** Adds or removes a run-time entry, with an audit record, and applies it on this node at once. */
-  async change(op: 'add' | 'remove', kind: WhitelistKind, rawValue: string, actor: string): Promise<boolean> {
+  async change(op: 'add' | 'remove', kind: WhitelistKind, rawValue: string, actor: string, reason?: string): Promise<boolean> {
     if (op === 'add' && kind === 'domain' && this.domainLimit !== undefined) {
       const all = [...this.o.config.domains, ...this.stored.filter((e) => e.kind === 'domain').map((e) => e.value)];
       if (!all.includes(rawValue.trim().toLowerCase()) && all.length >= this.domainLimit) {
         throw new PolicyChangeError(`the licence allows ${this.domainLimit} remote domain rules and ${all.length} are in use`);
       }
     }
-    const { changed, value } = await applyWhitelistChange(this.o.store, op, kind, rawValue, actor, this.now());
+    const { changed, value } = await applyWhitelistChange(this.o.store, op, kind, rawValue, actor, this.now(), reason);
     await this.reload();
     if (kind === 'group' && op === 'add') await this.refreshGroups();
     this.o.log.info('whitelist changed', { op, kind, value, actor });

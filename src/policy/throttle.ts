@@ -149,6 +149,8 @@ export class Throttler {
         if (refusal) {
           await giveBack();
           this.metrics.throttled.inc({ direction, scope, outcome: refusal });
+          const domain = a.scopes.find((s) => s.scope === 'domain')?.key;
+          if (domain) this.metrics.refusalsByDomain.add(domain, direction, `throttle:${scope}:${refusal}`);
           return { ok: false, scope, reason: refusal === 'timed_out' ? 'timeout' : 'rate' };
         }
       }

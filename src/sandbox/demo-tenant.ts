@@ -14,6 +14,8 @@ export const DEMO = {
   componentDomain: 'teams.xmpp.example',
   componentSecret: 'sandbox-component-secret',
   puppetPasswordSecret: 'sandbox-puppet-master-secret',
+  /** admin.token of the sandbox's node: the /admin API and the operator console. */
+  adminToken: 'sandbox-admin-token',
   teamsUsers: [
     {
       userPrincipalName: 'alice.smith@contoso.example',
@@ -35,6 +37,8 @@ export const DEMO = {
   ],
   /** An Entra group whose members may federate (whitelisting by group). */
   liaisonGroup: { id: '5d0c1a6e-0b7f-4b1e-9f43-7c2a9e4d8b11', displayName: 'XMPP liaison', members: ['bob.jones@contoso.example'] },
+  /** The Entra group whose members may sign in to the operator console (console.oidc.adminGroups). */
+  consoleAdminGroup: { id: '2b9e4f71-6c3d-4a8e-b5f0-9d1c7e3a6b24', displayName: 'Gateway console admins', members: ['alice.smith@contoso.example'] },
   /** A second XMPP domain on the same Prosody, outside the whitelist. */
   strangerDomain: 'stranger.example',
   strangerUsers: [{ user: 'mallory', password: 'mallory-pass' }],

@@ -37,6 +37,10 @@ export interface LoopbackConfig {
   readonly longMessages?: 'refuse' | 'split';
   /** Serve the webhook (and media links) over TLS with these PEM files; publicUrl is then https. */
   readonly webhookTls?: { readonly certFile: string; readonly keyFile: string };
+  /** Keep message bodies after delivery or dead-lettering (a dead letter can then be retried). */
+  readonly keepBodies?: boolean;
+  /** The operator console's settings (console.*). */
+  readonly console?: Record<string, unknown>;
 }
 
 export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
@@ -57,7 +61,8 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
       },
       puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret },
     },
-    store: { sqlite: { path: o.sqlitePath } },
+    store: { sqlite: { path: o.sqlitePath }, ...(o.keepBodies ? { retention: { keepBodies: true } } : {}) },
+    ...(o.console ? { console: o.console } : {}),
     admin: { listen: `127.0.0.1:${o.adminPort}`, ...(o.adminToken ? { token: o.adminToken } : {}) },
     log: { level: o.logLevel ?? 'info' },
     actors: { idleSeconds: o.idleSeconds ?? 600 },

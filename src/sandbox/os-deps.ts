@@ -20,6 +20,12 @@ export const REDIS: OsPackage = { command: 'redis-server', debianPackage: 'redis
  */
 export const EJABBERD: OsPackage = { command: '/usr/sbin/ejabberdctl', debianPackage: 'ejabberd', service: 'ejabberd' };
 
+/**
+ * Debian's Chromium, the browser the console's end-to-end tests drive with playwright-core (never a browser that
+ * Playwright downloads). Detected by its absolute path.
+ */
+export const CHROMIUM: OsPackage = { command: '/usr/bin/chromium', debianPackage: 'chromium' };
+
 export class MissingOsPackagesError extends Error {
   constructor(readonly packages: readonly string[]) {
     super(

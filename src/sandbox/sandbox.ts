@@ -86,6 +86,7 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
         users: DEMO.teamsUsers.map((u) => u.userPrincipalName).filter((u) => u !== 'eve.internal@contoso.example' && !(DEMO.liaisonGroup.members as readonly string[]).includes(u)),
         groups: [DEMO.liaisonGroup.id],
       },
+      adminToken: DEMO.adminToken,
     });
     const logPath = join(dir, 'gateway.log');
     const logFile = createWriteStream(logPath, { flags: 'a' });
@@ -128,6 +129,7 @@ Act as a Teams user (Graph emulator at ${emulator.url}):
   node ${rel(MAIN)} whitelist add domain ${DEMO.strangerDomain} --config ${rel(configPath)}   # let ${DEMO.strangerDomain} in, no restart
 
 Gateway node: metrics http://127.0.0.1:${adminPort}/metrics, health /healthz, readiness /readyz, logs ${rel(logPath)}, config ${rel(configPath)}
+Operator console: http://127.0.0.1:${adminPort}/console/ (sign in with the admin token ${DEMO.adminToken})
 `);
     await new Promise<void>((resolveStop) => {
       process.once('SIGINT', () => resolveStop());

@@ -288,4 +288,37 @@ GO
       ALTER TABLE outbox ADD reply_to_teams_id NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NULL;
 `,
   },
+  {
+    version: 5,
+    name: 'operator console: dead letters by id, refusals and throttling by domain per minute',
+    sqlite: `
+      CREATE INDEX outbox_dead ON outbox (state, id);
+      CREATE INDEX inbox_dead ON inbox (state, id);
+
+      -- Bounded tallies, not one row per refused stanza: a stranger's flood costs a counter in memory, and each
+      -- node writes at most a few hundred rows a minute (src/observability/domain-tally.ts).
+      CREATE TABLE refusal_counts (
+        minute     INTEGER NOT NULL,
+        domain     TEXT NOT NULL,
+        direction  TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        count      INTEGER NOT NULL,
+        PRIMARY KEY (minute, domain, direction, reason)
+      );
+`,
+    // Key: 8 + 2 x (255 + 16 + 64) = 678 bytes, under the 900 of a clustered key.
+    mssql: `
+      CREATE INDEX outbox_dead ON outbox (state, id);
+      CREATE INDEX inbox_dead ON inbox (state, id);
+
+      CREATE TABLE refusal_counts (
+        minute     BIGINT NOT NULL,
+        domain     NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        direction  NVARCHAR(16) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        reason     NVARCHAR(64) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        count      BIGINT NOT NULL,
+        CONSTRAINT refusal_counts_pk PRIMARY KEY (minute, domain, direction, reason)
+      );
+`,
+  },
 ];

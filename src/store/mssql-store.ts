@@ -21,10 +21,19 @@
 import sql from 'mssql';
 import type { config as MssqlConfig, ConnectionPool, IResult, ISqlType, Transaction } from 'mssql';
 import { MIGRATIONS } from './migrations.js';
-import { num, str, toAuditEntry, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
+import { likeContaining, num, str, toAuditEntry, toAuditRecord, toDeadLetter, toRefusalTotal, toRemoteUserActivity, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import {
   StoreError,
   type AuditEntry,
+  type AuditQuery,
+  type AuditRecord,
+  type DeadLetter,
+  type DeadLetterQuery,
+  type DeadLetterRef,
+  type RefusalCount,
+  type RefusalTotal,
+  type RemoteUserActivity,
+  type RetryResult,
   type EnqueueResult,
   type GraphSubscriptionRecord,
   type InboundNotification,
@@ -364,6 +373,46 @@ SELECT @kind, @value, @added_at, @added_by
   auditLog: 'SELECT TOP (@limit) at, actor, action, subject, detail FROM audit_log ORDER BY id DESC',
   recordSeatEvent: 'INSERT INTO licence_seats (at, node_id, licence_id, event) VALUES (@at, @node_id, @licence_id, @event)',
   seatHistory: 'SELECT TOP (@limit) at, node_id, licence_id, event FROM licence_seats ORDER BY id DESC',
+
+  // ---- Operator console (issue 18) ----
+  deadOutbox: `SELECT TOP (@limit) id, teams_user_id, remote_jid, sender, stanza_id, body, attempts, last_error, done_at FROM outbox
+ WHERE state = N'dead' AND id < @before_id ORDER BY id DESC`,
+  deadInbox: `SELECT TOP (@limit) id, kind, resource, change_type, attempts, last_error, done_at FROM inbox
+ WHERE state = N'dead' AND id < @before_id ORDER BY id DESC`,
+  retryOutbox: `UPDATE outbox SET state = N'pending', attempts = 0, next_attempt_at = @now, done_at = NULL, sending_since = NULL
+OUTPUT inserted.teams_user_id, inserted.remote_jid
+ WHERE id = @id AND state = N'dead' AND body IS NOT NULL`,
+  retryInbox: `UPDATE inbox SET state = N'pending', attempts = 0, next_attempt_at = @now, done_at = NULL WHERE id = @id AND state = N'dead'`,
+  // Only read when a retry changed nothing, to say why.
+  outboxRowState: 'SELECT state, CASE WHEN body IS NULL THEN 0 ELSE 1 END AS has_body FROM outbox WHERE id = @id',
+  inboxRowState: 'SELECT state, 1 AS has_body FROM inbox WHERE id = @id',
+  discardOutbox: `DELETE FROM outbox WHERE id = @id AND state = N'dead'`,
+  discardInbox: `DELETE FROM inbox WHERE id = @id AND state = N'dead'`,
+  // A NULL filter matches everything; @text is a lower-case LIKE pattern escaped with a backslash.
+  searchAudit: `SELECT TOP (@limit) id, at, actor, action, subject, detail FROM audit_log
+ WHERE (@text IS NULL OR LOWER(actor) LIKE @text ESCAPE N'\\' OR LOWER(action) LIKE @text ESCAPE N'\\'
+        OR LOWER(subject) LIKE @text ESCAPE N'\\' OR LOWER(COALESCE(detail, N'')) LIKE @text ESCAPE N'\\')
+   AND (@actor IS NULL OR actor = @actor)
+   AND (@action IS NULL OR (@action_prefix = 0 AND action = @action) OR (@action_prefix = 1 AND LEFT(action, LEN(@action)) = @action))
+   AND (@from IS NULL OR at >= @from) AND (@to IS NULL OR at < @to) AND (@before_id IS NULL OR id < @before_id)
+ ORDER BY id DESC`,
+  addRefusalCount: `SET XACT_ABORT ON;
+BEGIN TRANSACTION;
+UPDATE refusal_counts WITH (UPDLOCK, SERIALIZABLE) SET count = count + @count
+ WHERE minute = @minute AND domain = @domain AND direction = @direction AND reason = @reason;
+IF @@ROWCOUNT = 0
+  INSERT INTO refusal_counts (minute, domain, direction, reason, count) VALUES (@minute, @domain, @direction, @reason, @count);
+COMMIT TRANSACTION;`,
+  pruneRefusalCounts: 'DELETE FROM refusal_counts WHERE minute < @keep_since',
+  refusalTotals: `SELECT TOP (@limit) domain, direction, reason, SUM(count) AS count, MAX(minute) AS last_minute FROM refusal_counts
+ WHERE minute >= @since GROUP BY domain, direction, reason ORDER BY SUM(count) DESC, domain`,
+  remoteUsersOfDomain: `WITH per_user AS (
+  SELECT remote_jid, COUNT(*) AS partners, SUM(CASE WHEN sub_from = 1 OR sub_to = 1 THEN 1 ELSE 0 END) AS subscribed, MAX(updated_at) AS pair_at
+    FROM pairs WHERE RIGHT(remote_jid, LEN(@suffix)) = @suffix GROUP BY remote_jid)
+SELECT TOP (@limit) u.remote_jid, u.partners, u.subscribed,
+       CASE WHEN m.last_at > u.pair_at THEN m.last_at ELSE u.pair_at END AS last_activity_at
+  FROM per_user u OUTER APPLY (SELECT MAX(o.created_at) AS last_at FROM outbox o WHERE o.remote_jid = u.remote_jid) m
+ ORDER BY last_activity_at DESC, u.remote_jid`,
 } as const;
 
 export type MssqlStatementName = keyof typeof MSSQL_STATEMENTS;
@@ -812,6 +861,69 @@ export class MssqlStore implements Store {
 
   async seatHistory(max: number): Promise<SeatEvent[]> {
     return (await this.run('seatHistory', { limit: limit(max) })).recordset.map(toSeatEvent);
+  }
+
+  // ---- Operator console (issue 18) ----
+
+  async deadLetters(q: DeadLetterQuery): Promise<DeadLetter[]> {
+    const params = { before_id: bigint(q.beforeId ?? Number.MAX_SAFE_INTEGER), limit: limit(q.limit) };
+    const of = async (queue: 'outbox' | 'inbox') =>
+      (await this.run(queue === 'outbox' ? 'deadOutbox' : 'deadInbox', params)).recordset.map((r: Row) => toDeadLetter(queue, r));
+    const rows = q.queue ? await of(q.queue) : [...(await of('outbox')), ...(await of('inbox'))];
+    return rows.sort((a, b) => b.at - a.at || b.id - a.id).slice(0, q.limit);
+  }
+
+  async retryDeadLetter(ref: DeadLetterRef, now: number): Promise<RetryResult> {
+    const params = { id: bigint(ref.id), now: bigint(now) };
+    const r = await this.run(ref.queue === 'outbox' ? 'retryOutbox' : 'retryInbox', params);
+    if ((r.rowsAffected[0] ?? 0) === 1) {
+      const row = r.recordset?.[0];
+      return { retried: true, pair: row ? { teamsUserId: str(row.teams_user_id), remoteJid: str(row.remote_jid) } : undefined };
+    }
+    const state = (await this.run(ref.queue === 'outbox' ? 'outboxRowState' : 'inboxRowState', { id: bigint(ref.id) })).recordset[0];
+    if (!state) return { retried: false, reason: 'not-found' };
+    return { retried: false, reason: str(state.state) !== 'dead' ? 'not-dead' : 'no-body' };
+  }
+
+  async discardDeadLetter(ref: DeadLetterRef): Promise<boolean> {
+    return ((await this.run(ref.queue === 'outbox' ? 'discardOutbox' : 'discardInbox', { id: bigint(ref.id) })).rowsAffected[0] ?? 0) === 1;
+  }
+
+  async searchAudit(q: AuditQuery): Promise<AuditRecord[]> {
+    const prefix = q.action?.endsWith('.') ?? false;
+    return (
+      await this.run('searchAudit', {
+        text: nvarchar(q.text ? likeContaining(q.text) : undefined),
+        actor: nvarchar(q.actor || undefined),
+        action: nvarchar(q.action || undefined),
+        action_prefix: bit(prefix),
+        from: bigint(q.from),
+        to: bigint(q.to),
+        before_id: bigint(q.beforeId),
+        limit: limit(q.limit),
+      })
+    ).recordset.map(toAuditRecord);
+  }
+
+  async addRefusalCounts(counts: readonly RefusalCount[], keepSince: number): Promise<void> {
+    for (const c of counts) {
+      await this.run('addRefusalCount', {
+        minute: bigint(c.minute),
+        domain: nvarchar(c.domain),
+        direction: nvarchar(c.direction),
+        reason: nvarchar(c.reason),
+        count: bigint(c.count),
+      });
+    }
+    await this.run('pruneRefusalCounts', { keep_since: bigint(keepSince) });
+  }
+
+  async refusalTotals(since: number, max: number): Promise<RefusalTotal[]> {
+    return (await this.run('refusalTotals', { since: bigint(since), limit: limit(max) })).recordset.map(toRefusalTotal);
+  }
+
+  async remoteUsersOfDomain(domain: string, max: number): Promise<RemoteUserActivity[]> {
+    return (await this.run('remoteUsersOfDomain', { suffix: nvarchar(`@${domain}`), limit: limit(max) })).recordset.map(toRemoteUserActivity);
   }
 }
 

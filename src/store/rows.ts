@@ -5,6 +5,12 @@
  */
 import type {
   AuditEntry,
+  AuditRecord,
+  DeadLetter,
+  DeadLetterQueue,
+  InboxDeadLetter,
+  RefusalTotal,
+  RemoteUserActivity,
   GraphSubscriptionRecord,
   InboxRow,
   OutboxRow,
@@ -105,4 +111,39 @@ export function toAuditEntry(r: Row): AuditEntry {
 
 export function toSeatEvent(r: Row): SeatEvent {
   return { at: num(r.at), nodeId: str(r.node_id), licenceId: str(r.licence_id), event: str(r.event) as SeatEvent['event'] };
+}
+
+// ---- Operator console (issue 18) ----
+
+export function toDeadLetter(queue: DeadLetterQueue, r: Row): DeadLetter {
+  const common = { id: num(r.id), at: num(r.done_at ?? 0), attempts: num(r.attempts), lastError: optStr(r.last_error) };
+  if (queue === 'inbox') {
+    return { queue, ...common, kind: str(r.kind) as InboxDeadLetter['kind'], resource: str(r.resource), changeType: str(r.change_type) };
+  }
+  return {
+    queue,
+    ...common,
+    teamsUserId: str(r.teams_user_id),
+    remoteJid: str(r.remote_jid),
+    sender: str(r.sender),
+    stanzaId: optStr(r.stanza_id),
+    body: optStr(r.body),
+  };
+}
+
+export function toAuditRecord(r: Row): AuditRecord {
+  return { id: num(r.id), ...toAuditEntry(r) };
+}
+
+export function toRefusalTotal(r: Row): RefusalTotal {
+  return { domain: str(r.domain), direction: str(r.direction) as RefusalTotal['direction'], reason: str(r.reason), count: num(r.count), lastMinute: num(r.last_minute) };
+}
+
+export function toRemoteUserActivity(r: Row): RemoteUserActivity {
+  return { remoteJid: str(r.remote_jid), teamsPartners: num(r.partners), subscribed: num(r.subscribed) > 0, lastActivityAt: num(r.last_activity_at) };
+}
+
+/** A LIKE pattern that matches `text` literally anywhere (escape character: backslash). */
+export function likeContaining(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_[]/gu, (c) => `\\${c}`)}%`;
 }

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
-import { str, toAuditEntry, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
+import { likeContaining, str, toAuditEntry, toAuditRecord, toDeadLetter, toRefusalTotal, toRemoteUserActivity, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import {
   StoreError,
   type EnqueueResult,
@@ -20,6 +20,15 @@ import {
   type PairUpdate,
   type PuppetRecord,
   type AuditEntry,
+  type AuditQuery,
+  type AuditRecord,
+  type DeadLetter,
+  type DeadLetterQuery,
+  type DeadLetterRef,
+  type RefusalCount,
+  type RefusalTotal,
+  type RemoteUserActivity,
+  type RetryResult,
   type PruneCutoffs,
   type PruneResult,
   type RelayedMessage,
@@ -29,11 +38,6 @@ import {
   type WhitelistEntry,
   type WhitelistKind,
 } from './store.js';
-
-
-
-
-
 
 export interface SqliteOptions extends StoreOptions {
   /** How long a statement waits for another process's write lock before failing. */
@@ -428,5 +432,89 @@ export class SqliteStore implements Store {
 
   async seatHistory(limit: number): Promise<SeatEvent[]> {
     return (this.db.prepare('SELECT * FROM licence_seats ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toSeatEvent);
+  }
+
+  // ---- Operator console (issue 18) ----
+
+  async deadLetters(q: DeadLetterQuery): Promise<DeadLetter[]> {
+    const before = q.beforeId ?? Number.MAX_SAFE_INTEGER;
+    const of = (queue: 'outbox' | 'inbox') =>
+      (this.db.prepare(`SELECT * FROM ${queue} WHERE state = 'dead' AND id < ? ORDER BY id DESC LIMIT ?`).all(before, q.limit) as Row[]).map((r) => toDeadLetter(queue, r));
+    const rows = q.queue ? of(q.queue) : [...of('outbox'), ...of('inbox')];
+    return rows.sort((a, b) => b.at - a.at || b.id - a.id).slice(0, q.limit);
+  }
+
+  async retryDeadLetter(ref: DeadLetterRef, now: number): Promise<RetryResult> {
+    return this.db.transaction((): RetryResult => {
+      const r = this.db.prepare(`SELECT * FROM ${ref.queue} WHERE id = ?`).get(ref.id) as Row | undefined;
+      if (!r) return { retried: false, reason: 'not-found' };
+      if (str(r.state) !== 'dead') return { retried: false, reason: 'not-dead' };
+      if (ref.queue === 'outbox') {
+        if (r.body === null || r.body === undefined) return { retried: false, reason: 'no-body' };
+        this.db.prepare("UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, done_at = NULL, sending_since = NULL WHERE id = ?").run(now, ref.id);
+        return { retried: true, pair: { teamsUserId: str(r.teams_user_id), remoteJid: str(r.remote_jid) } };
+      }
+      this.db.prepare("UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = ?, done_at = NULL WHERE id = ?").run(now, ref.id);
+      return { retried: true, pair: undefined };
+    }).immediate();
+  }
+
+  async discardDeadLetter(ref: DeadLetterRef): Promise<boolean> {
+    return this.db.prepare(`DELETE FROM ${ref.queue} WHERE id = ? AND state = 'dead'`).run(ref.id).changes === 1;
+  }
+
+  async searchAudit(q: AuditQuery): Promise<AuditRecord[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.text) {
+      where.push("(LOWER(actor) LIKE ? ESCAPE '\\' OR LOWER(action) LIKE ? ESCAPE '\\' OR LOWER(subject) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(detail, '')) LIKE ? ESCAPE '\\')");
+      const p = likeContaining(q.text);
+      args.push(p, p, p, p);
+    }
+    if (q.actor) (where.push('actor = ?'), args.push(q.actor));
+    if (q.action) {
+      if (q.action.endsWith('.')) (where.push('substr(action, 1, ?) = ?'), args.push(q.action.length, q.action));
+      else (where.push('action = ?'), args.push(q.action));
+    }
+    if (q.from !== undefined) (where.push('at >= ?'), args.push(q.from));
+    if (q.to !== undefined) (where.push('at < ?'), args.push(q.to));
+    if (q.beforeId !== undefined) (where.push('id < ?'), args.push(q.beforeId));
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, q.limit) as Row[]).map(toAuditRecord);
+  }
+
+  async addRefusalCounts(counts: readonly RefusalCount[], keepSince: number): Promise<void> {
+    const add = this.db.prepare(
+      `INSERT INTO refusal_counts (minute, domain, direction, reason, count) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (minute, domain, direction, reason) DO UPDATE SET count = count + excluded.count`,
+    );
+    this.db.transaction(() => {
+      for (const c of counts) add.run(c.minute, c.domain, c.direction, c.reason, c.count);
+      this.db.prepare('DELETE FROM refusal_counts WHERE minute < ?').run(keepSince);
+    }).immediate();
+  }
+
+  async refusalTotals(since: number, limit: number): Promise<RefusalTotal[]> {
+    return (
+      this.db
+        .prepare(
+          `SELECT domain, direction, reason, SUM(count) AS count, MAX(minute) AS last_minute FROM refusal_counts
+           WHERE minute >= ? GROUP BY domain, direction, reason ORDER BY SUM(count) DESC, domain LIMIT ?`,
+        )
+        .all(since, limit) as Row[]
+    ).map(toRefusalTotal);
+  }
+
+  async remoteUsersOfDomain(domain: string, limit: number): Promise<RemoteUserActivity[]> {
+    return (
+      this.db
+        .prepare(
+          `SELECT p.remote_jid, COUNT(*) AS partners, SUM(CASE WHEN p.sub_from = 1 OR p.sub_to = 1 THEN 1 ELSE 0 END) AS subscribed,
+                  MAX(MAX(p.updated_at), COALESCE((SELECT MAX(o.created_at) FROM outbox o WHERE o.remote_jid = p.remote_jid), 0)) AS last_activity_at
+             FROM pairs p WHERE substr(p.remote_jid, -?) = ?
+            GROUP BY p.remote_jid ORDER BY last_activity_at DESC, p.remote_jid LIMIT ?`,
+        )
+        .all(domain.length + 1, `@${domain}`, limit) as Row[]
+    ).map(toRemoteUserActivity);
   }
 }

@@ -212,6 +212,117 @@ export interface Store {
 
   /** The highest applied migration version. */
   schemaVersion(): Promise<number>;
+
+  // ---- Operator console (issue 18): dead letters, audit search, refusals by domain, users of a domain ----
+
+  /** Dead-lettered outbox and inbox rows, newest first (metadata; a body only where retention kept it). */
+  deadLetters(q: DeadLetterQuery): Promise<DeadLetter[]>;
+  /**
+   * Puts a dead letter back in its queue as a fresh pending row (attempts 0, due now). An outbox row whose body was
+   * erased cannot be sent again: `no-body`.
+   */
+  retryDeadLetter(ref: DeadLetterRef, now: number): Promise<RetryResult>;
+  /** Deletes a dead letter; false when there was none. */
+  discardDeadLetter(ref: DeadLetterRef): Promise<boolean>;
+  /** Audit records matching every given filter, newest first. */
+  searchAudit(q: AuditQuery): Promise<AuditRecord[]>;
+  /** Adds counts to the per-minute tallies (refusals and throttling by remote domain); drops minutes before keepSince. */
+  addRefusalCounts(counts: readonly RefusalCount[], keepSince: number): Promise<void>;
+  /** Tallies since `since` (epoch ms), summed per domain, direction and reason, largest first. */
+  refusalTotals(since: number, limit: number): Promise<RefusalTotal[]>;
+  /** XMPP users of a remote domain known to the gateway (their pairs), most recently active first. */
+  remoteUsersOfDomain(domain: string, limit: number): Promise<RemoteUserActivity[]>;
+}
+
+export type DeadLetterQueue = 'outbox' | 'inbox';
+
+export interface DeadLetterRef {
+  readonly queue: DeadLetterQueue;
+  readonly id: number;
+}
+
+export interface DeadLetterQuery {
+  readonly queue?: DeadLetterQueue | undefined;
+  /** Rows dead-lettered before this row id (paging backwards), per queue. */
+  readonly beforeId?: number | undefined;
+  readonly limit: number;
+}
+
+interface DeadLetterCommon extends DeadLetterRef {
+  /** When it was dead-lettered (epoch ms). */
+  readonly at: number;
+  readonly attempts: number;
+  readonly lastError: string | undefined;
+}
+
+/** An XMPP -> Teams message that was given up. */
+export interface OutboxDeadLetter extends DeadLetterCommon, PairKey {
+  readonly queue: 'outbox';
+  readonly sender: string;
+  readonly stanzaId: string | undefined;
+  /** Only when store.retention.keepBodies kept it; retry needs it. */
+  readonly body: string | undefined;
+}
+
+/** A Graph change notification (Teams -> XMPP) that was given up; it carries no body. */
+export interface InboxDeadLetter extends DeadLetterCommon {
+  readonly queue: 'inbox';
+  readonly kind: NotificationKind;
+  readonly resource: string;
+  readonly changeType: string;
+}
+
+export type DeadLetter = OutboxDeadLetter | InboxDeadLetter;
+
+export type RetryResult =
+  | { readonly retried: true; readonly pair: PairKey | undefined }
+  | { readonly retried: false; readonly reason: 'not-found' | 'not-dead' | 'no-body' };
+
+export interface AuditQuery {
+  /** Case-insensitive substring of actor, action, subject or detail. */
+  readonly text?: string | undefined;
+  readonly actor?: string | undefined;
+  /** Exact action, or a prefix ending in "." (e.g. "whitelist."). */
+  readonly action?: string | undefined;
+  readonly from?: number | undefined;
+  readonly to?: number | undefined;
+  readonly beforeId?: number | undefined;
+  readonly limit: number;
+}
+
+export interface AuditRecord extends AuditEntry {
+  readonly id: number;
+}
+
+export type RefusalDirection = 'xmpp_to_teams' | 'teams_to_xmpp';
+
+export interface RefusalCount {
+  /** Start of the minute (epoch ms). */
+  readonly minute: number;
+  readonly domain: string;
+  readonly direction: RefusalDirection;
+  /** A policy reason (domain, user, pairing) or "throttle:<scope>:<outcome>". */
+  readonly reason: string;
+  readonly count: number;
+}
+
+export interface RefusalTotal {
+  readonly domain: string;
+  readonly direction: RefusalDirection;
+  readonly reason: string;
+  readonly count: number;
+  /** Start of the latest minute counted. */
+  readonly lastMinute: number;
+}
+
+export interface RemoteUserActivity {
+  readonly remoteJid: string;
+  /** Teams users the XMPP user has a pair with. */
+  readonly teamsPartners: number;
+  /** Any presence subscription either way. */
+  readonly subscribed: boolean;
+  /** The later of the last pair change and the last message accepted from the user (epoch ms). */
+  readonly lastActivityAt: number;
 }
 
 /** What both stores accept when opened. */

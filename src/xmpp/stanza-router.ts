@@ -86,6 +86,7 @@ export class StanzaRouter {
     const admission = await this.o.router.domain(inbound.from.domain, { type: 'admit', stanza: inbound.kind }, envelope);
     if ('allowed' in admission && !admission.allowed) {
       this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: 'domain' });
+      this.o.metrics.refusalsByDomain.add(inbound.from.domain, 'xmpp_to_teams', 'domain');
       throw admission.error;
     }
 
@@ -102,6 +103,7 @@ export class StanzaRouter {
     if (!verdict.allowed) {
       // A Teams user who may not federate (with this domain) does not exist for the sender (issue: whitelisting).
       this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: verdict.reason });
+      this.o.metrics.refusalsByDomain.add(inbound.from.domain, 'xmpp_to_teams', verdict.reason);
       log.info('stanza to a Teams user outside the whitelist answered as for no such user', { reason: verdict.reason });
       await this.toUnknownUser(stanza, inbound);
       return;

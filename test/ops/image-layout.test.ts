@@ -177,6 +177,11 @@ describe('the image layout and start command, outside Docker', { timeout: 120_00
       const readyBody = (await ready.json()) as { checks: Record<string, boolean>; problems?: Record<string, string> };
       assert.equal(readyBody.checks.xmpp, false);
       assert.match(readyBody.problems?.xmpp ?? '', /XMPP component link/u);
+      // The operator console's front end is in the image: its sign-in page and its entry module are served.
+      assert.equal((await fetch(`http://127.0.0.1:${adminPort}/console/sign-in`)).status, 200);
+      const mainJs = await fetch(`http://127.0.0.1:${adminPort}/console/assets/main.js`);
+      assert.equal(mainJs.status, 200, 'dist/src/console/web is copied into the image');
+      assert.match(mainJs.headers.get('content-type') ?? '', /^text\/javascript/u);
       // The image's HEALTHCHECK command gives the same answer as /healthz.
       const hc = last(of(runtime, 'HEALTHCHECK'))?.getArgumentsContent() ?? '';
       const hcCmd = JSON.parse(/CMD\s+(\[.*\])\s*$/su.exec(hc)?.[1] ?? 'null') as string[];

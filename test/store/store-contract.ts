@@ -28,7 +28,7 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
     });
 
     it('is migrated to the latest schema version', async () => {
-      assert.equal(await s.schemaVersion(), 4);
+      assert.equal(await s.schemaVersion(), 5);
       await s.ping();
     });
 
@@ -146,6 +146,97 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       await s.recordSeatEvent({ at: 1, nodeId: 'n1', licenceId: 'L1', event: 'claimed' });
       await s.recordSeatEvent({ at: 2, nodeId: 'n1', licenceId: 'L1', event: 'released' });
       assert.deepEqual((await s.seatHistory(1)).map((e) => e.event), ['released']);
+    });
+
+    // ---- Operator console (issue 18) ----
+
+    it('lists dead letters newest first, retries them as fresh rows and discards them', async () => {
+      const other = { teamsUserId: 'u-dl', remoteJid: 'romeo@dl.example' };
+      const x = await s.enqueueOutbound({ ...msg(), ...other, stanzaId: 'dl-1', body: 'kept?' }, 10_000);
+      await s.markOutboundRetry(x.row.id, 'HTTP 503', 10_001);
+      await s.markOutboundDead(x.row.id, 'HTTP 403 Forbidden', 10_002);
+      await s.recordNotification({ dedupKey: 'dl-n', kind: 'chatMessage', subscriptionId: 'sub', resource: "chats('c9')/messages('m9')", changeType: 'created', detail: undefined }, 10_003);
+      const n = (await s.dueNotifications(10_003, 100)).find((r) => r.dedupKey === 'dl-n');
+      assert.ok(n);
+      await s.markNotificationDead(n.id, 'chat not found', 10_004);
+
+      const dead = await s.deadLetters({ limit: 10 });
+      const mine = dead.filter((d) => (d.queue === 'outbox' && d.id === x.row.id) || (d.queue === 'inbox' && d.id === n.id));
+      assert.deepEqual(mine.map((d) => [d.queue, d.at, d.attempts, d.lastError]), [['inbox', 10_004, 1, 'chat not found'], ['outbox', 10_002, 2, 'HTTP 403 Forbidden']]);
+      const out = mine[1];
+      assert.ok(out?.queue === 'outbox');
+      assert.deepEqual([out.remoteJid, out.sender, out.stanzaId, out.body], [other.remoteJid, 'juliet@xmpp.example/balcony', 'dl-1', undefined], 'the body is erased (keepBodies off)');
+      assert.deepEqual((await s.deadLetters({ queue: 'inbox', limit: 10 })).map((d) => d.queue), ['inbox']);
+      assert.deepEqual(await s.deadLetters({ queue: 'outbox', beforeId: x.row.id, limit: 10 }).then((r) => r.some((d) => d.id === x.row.id)), false);
+
+      assert.deepEqual(await s.retryDeadLetter({ queue: 'outbox', id: x.row.id }, 11_000), { retried: false, reason: 'no-body' });
+      assert.deepEqual(await s.retryDeadLetter({ queue: 'outbox', id: 999_999 }, 11_000), { retried: false, reason: 'not-found' });
+      assert.deepEqual(await s.retryDeadLetter({ queue: 'inbox', id: n.id }, 11_000), { retried: true, pair: undefined });
+      assert.deepEqual(await s.retryDeadLetter({ queue: 'inbox', id: n.id }, 11_001), { retried: false, reason: 'not-dead' });
+      const again = (await s.dueNotifications(11_000, 100)).find((r) => r.id === n.id);
+      assert.deepEqual([again?.state, again?.attempts, again?.nextAttemptAt], ['pending', 0, 11_000]);
+
+      assert.equal(await s.discardDeadLetter({ queue: 'outbox', id: x.row.id }), true);
+      assert.equal(await s.discardDeadLetter({ queue: 'outbox', id: x.row.id }), false);
+      assert.equal(await s.discardDeadLetter({ queue: 'inbox', id: n.id }), false, 'a pending row is not a dead letter');
+      await s.markNotificationDone(n.id, 11_002);
+    });
+
+    it('searches the audit log by text, actor, action prefix and time, and pages by id', async () => {
+      const base = 50_000;
+      await s.appendAudit({ at: base + 1, actor: 'token:Ops Olga', action: 'console.sign-in', subject: 'console', detail: undefined });
+      await s.appendAudit({ at: base + 2, actor: 'alice@contoso.example', action: 'whitelist.add', subject: 'domain:partner_100%.example', detail: 'Ticket CHG-42' });
+      await s.appendAudit({ at: base + 3, actor: 'alice@contoso.example', action: 'dead-letter.retry', subject: 'outbox:7', detail: undefined });
+      const since = { from: base, limit: 10 };
+      assert.deepEqual((await s.searchAudit({ ...since, text: 'chg-42' })).map((e) => e.action), ['whitelist.add'], 'case-insensitive, in detail');
+      assert.deepEqual((await s.searchAudit({ ...since, text: '_100%' })).map((e) => e.action), ['whitelist.add'], 'LIKE wildcards are literal');
+      assert.deepEqual((await s.searchAudit({ ...since, text: '1_0' })).length, 0);
+      assert.deepEqual((await s.searchAudit({ ...since, actor: 'alice@contoso.example' })).map((e) => e.action), ['dead-letter.retry', 'whitelist.add']);
+      assert.deepEqual((await s.searchAudit({ ...since, action: 'whitelist.' })).map((e) => e.action), ['whitelist.add']);
+      assert.deepEqual((await s.searchAudit({ ...since, action: 'whitelist' })).length, 0, 'without a dot, the action is exact');
+      assert.deepEqual((await s.searchAudit({ from: base + 2, to: base + 3, limit: 10 })).map((e) => e.at), [base + 2]);
+      const page1 = await s.searchAudit({ ...since, limit: 2 });
+      assert.deepEqual(page1.map((e) => e.at), [base + 3, base + 2]);
+      const page2 = await s.searchAudit({ ...since, limit: 2, beforeId: page1[1]?.id });
+      assert.deepEqual(page2.map((e) => e.at), [base + 1]);
+    });
+
+    it('adds up refusal tallies per minute and domain, and forgets old minutes', async () => {
+      const m = 60_000;
+      await s.addRefusalCounts(
+        [
+          { minute: 10 * m, domain: 'stranger.example', direction: 'xmpp_to_teams', reason: 'domain', count: 3 },
+          { minute: 11 * m, domain: 'stranger.example', direction: 'xmpp_to_teams', reason: 'domain', count: 2 },
+          { minute: 11 * m, domain: 'partner.example', direction: 'xmpp_to_teams', reason: 'throttle:pair:refused', count: 1 },
+        ],
+        0,
+      );
+      await s.addRefusalCounts([{ minute: 11 * m, domain: 'stranger.example', direction: 'xmpp_to_teams', reason: 'domain', count: 4 }], 0);
+      assert.deepEqual(await s.refusalTotals(10 * m, 10), [
+        { domain: 'stranger.example', direction: 'xmpp_to_teams', reason: 'domain', count: 9, lastMinute: 11 * m },
+        { domain: 'partner.example', direction: 'xmpp_to_teams', reason: 'throttle:pair:refused', count: 1, lastMinute: 11 * m },
+      ]);
+      assert.equal((await s.refusalTotals(11 * m, 10))[0]?.count, 6);
+      await s.addRefusalCounts([], 11 * m);
+      assert.equal((await s.refusalTotals(0, 10))[0]?.count, 6, 'minute 10 was dropped');
+    });
+
+    it("lists a remote domain's users with their Teams partners and last activity", async () => {
+      await s.updatePair({ teamsUserId: 'u-1', remoteJid: 'ann@far.example' }, { subFrom: true });
+      await s.updatePair({ teamsUserId: 'u-2', remoteJid: 'ann@far.example' }, {});
+      await s.updatePair({ teamsUserId: 'u-1', remoteJid: 'ben@far.example' }, {});
+      await s.updatePair({ teamsUserId: 'u-1', remoteJid: 'cat@notfar.example' }, {});
+      await s.enqueueOutbound({ ...msg(), teamsUserId: 'u-1', remoteJid: 'ben@far.example', stanzaId: 'late' }, Date.now() + 60_000);
+      const users = await s.remoteUsersOfDomain('far.example', 10);
+      assert.deepEqual(
+        users.map((u) => [u.remoteJid, u.teamsPartners, u.subscribed]),
+        [
+          ['ben@far.example', 1, false],
+          ['ann@far.example', 2, true],
+        ],
+      );
+      assert.ok((users[0]?.lastActivityAt ?? 0) > Date.now(), 'the message accepted counts as activity');
+      assert.deepEqual((await s.remoteUsersOfDomain('far.example', 1)).length, 1);
     });
   });
 }

@@ -38,6 +38,8 @@ export interface ClusterFederationOptions {
   /** Extra XMPP users user01..userNN (for many pairs). */
   readonly extraUsers?: number;
   readonly idleSeconds?: number;
+  /** admin.token of every node (the /admin API and the console). */
+  readonly adminToken?: string;
 }
 
 export class ClusterFederation {
@@ -101,6 +103,7 @@ export class ClusterFederation {
       redisUrl: this.redis.url,
       publicUrl: `http://127.0.0.1:${this.balancer.port}/graph/notifications`,
       otlpEndpoint: this.otlp.url,
+      ...(this.o.adminToken ? { adminToken: this.o.adminToken } : {}),
       cluster: {
         nodeId: id,
         listenPort: cluster,

@@ -40,6 +40,13 @@ export interface FederationOptions {
   /** Starts a redis-server and points the node at it (cluster-wide limits). */
   readonly redis?: boolean;
   readonly adminToken?: string;
+  readonly keepBodies?: boolean;
+  readonly console?: Record<string, unknown>;
+  /**
+   * Console sign-in with Entra ID against the emulator: the app registration gets the console's redirect URI, and
+   * the node console.publicUrl and console.oidc (admins: DEMO.consoleAdminGroup).
+   */
+  readonly consoleOidc?: { readonly groupClaims: boolean };
 }
 
 export class Federation {
@@ -66,6 +73,9 @@ export class Federation {
         ...(o.applicationPermissions ? { applicationPermissions: o.applicationPermissions } : {}),
         ...(o.delegatedPermissions ? { delegatedPermissions: o.delegatedPermissions } : {}),
         notificationRetryDelaysMs: o.notificationRetryDelaysMs ?? [300, 600, 1200, 2400],
+        ...(o.consoleOidc
+          ? { redirectUris: [`http://127.0.0.1:${admin}/console/auth/callback`], groupMembershipClaims: o.consoleOidc.groupClaims ? ('SecurityGroup' as const) : ('None' as const) }
+          : {}),
       }),
     );
     const prosodyOptions = {
@@ -95,6 +105,10 @@ export class Federation {
         ? { redisUrl: redis.url, cluster: { listenPort: await freePort(), secret: 'test-cluster-secret', licenceFile: licence.file, publicKeys: [licence.publicKeyFile] } }
         : {}),
       ...(o.adminToken ? { adminToken: o.adminToken } : {}),
+      ...(o.keepBodies ? { keepBodies: true } : {}),
+      ...(o.console || o.consoleOidc
+        ? { console: { ...(o.consoleOidc ? { publicUrl: `http://127.0.0.1:${admin}`, oidc: { adminGroups: [DEMO.consoleAdminGroup.id] } } : {}), ...o.console } }
+        : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
     });

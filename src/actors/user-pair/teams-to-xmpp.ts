@@ -37,6 +37,7 @@ export class TeamsToXmpp {
     const verdict = this.c.d.policy.verdict(this.c.teamsUser, this.c.remoteDomain());
     if (!verdict.allowed) {
       this.c.d.metrics.policyRefusals.inc({ direction: 'teams_to_xmpp', reason: verdict.reason });
+      this.c.d.metrics.refusalsByDomain.add(this.c.remoteDomain(), 'teams_to_xmpp', verdict.reason);
       log.info('Teams message from a user outside the whitelist not relayed; the user is told', { teamsMessageId: messageId, reason: verdict.reason });
       await this.c.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: undefined }, this.c.d.now());
       await this.c.noticeToTeams(chatId, `Not delivered: your account is not enabled for chat with ${this.c.remoteDomain()} over XMPP. Ask your administrator.`, log);

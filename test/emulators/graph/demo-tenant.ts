@@ -12,6 +12,9 @@ export interface DemoTenantOptions {
   readonly applicationPermissions?: readonly string[];
   readonly delegatedPermissions?: readonly string[];
   readonly notificationRetryDelaysMs?: number[];
+  /** Web redirect URIs of the gateway's app registration (the console's Entra ID sign-in). */
+  readonly redirectUris?: readonly string[];
+  readonly groupMembershipClaims?: 'None' | 'SecurityGroup';
 }
 
 export function demoTenantEmulatorOptions(o: DemoTenantOptions): GraphEmulatorOptions {
@@ -27,10 +30,15 @@ export function demoTenantEmulatorOptions(o: DemoTenantOptions): GraphEmulatorOp
         allowPublicClient: true,
         applicationPermissions: [...(o.applicationPermissions ?? DEMO.applicationPermissions)],
         delegatedPermissions: [...(o.delegatedPermissions ?? DEMO.delegatedPermissions)],
+        ...(o.redirectUris ? { redirectUris: [...o.redirectUris] } : {}),
+        ...(o.groupMembershipClaims ? { groupMembershipClaims: o.groupMembershipClaims } : {}),
       },
     ],
     users: DEMO.teamsUsers.map((u) => ({ ...u })),
-    groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }],
+    groups: [
+      { ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] },
+      { ...DEMO.consoleAdminGroup, members: [...DEMO.consoleAdminGroup.members] },
+    ],
     ...(o.notificationRetryDelaysMs ? { notificationRetryDelaysMs: o.notificationRetryDelaysMs } : {}),
   };
 }

@@ -381,6 +381,12 @@ export class Directory {
     return out;
   }
 
+  /** The groups a user belongs to, directly or through nested groups (what a token's groups claim lists). */
+  groupIdsOf(userId: string): string[] {
+    const id = userId.toLowerCase();
+    return [...this.groups.values()].filter((g) => this.transitiveMembers(g).some((o) => o.kind === 'user' && o.user.id.toLowerCase() === id)).map((g) => g.id);
+  }
+
   /** A member of a directoryObject collection: `@odata.type`, then the type's properties (`select` limits them). */
   objectJson(o: DirectoryObject, select: readonly string[] | undefined): Record<string, unknown> {
     if (o.kind === 'user') {

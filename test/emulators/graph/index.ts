@@ -231,6 +231,7 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     listUsers: () =>
       directory.all().map((u) => ({ id: u.id, userPrincipalName: u.userPrincipalName, displayName: u.displayName, accountEnabled: u.accountEnabled, presence: presence.view(u.id) })),
     throttle: (rule) => throttle.add(rule),
+    refuse: (rule) => throttle.addRefusal(rule),
     slowReplies: (rule) => throttle.addSlowReply(rule),
     subscriptions: () => subs.all(),
     deliveries: () => notifier.deliveries(),

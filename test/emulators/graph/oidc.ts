@@ -9,10 +9,12 @@
  *   (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow), password (ROPC,
  *   https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth-ropc) and refresh_token
  *   (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token).
+ * - GET/POST /{tenant}/oauth2/v2.0/authorize and the authorization_code grant: authorize.ts.
  * Only the configured tenant id is a valid tenant (no "common", no domain names).
  * Error codes and texts: https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
  */
 import { randomUUID } from 'node:crypto';
+import { AuthorizationCodes } from './authorize.js';
 import type { Directory } from './directory.js';
 import { aadError, type AadError } from './errors.js';
 import { header, jsonReply, type Call, type Reply } from './http.js';
@@ -32,7 +34,11 @@ export interface IdentityEndpointsOptions {
 const NO_CACHE = { 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache' };
 
 export class IdentityEndpoints {
-  constructor(private readonly o: IdentityEndpointsOptions) {}
+  private readonly codes: AuthorizationCodes;
+
+  constructor(private readonly o: IdentityEndpointsOptions) {
+    this.codes = new AuthorizationCodes({ tenantId: o.tenantId, apps: o.apps, directory: o.directory, tokens: o.tokens });
+  }
 
   /** Handles identity platform paths; undefined for anything else. */
   handle(call: Call): Reply | undefined {
@@ -65,8 +71,9 @@ export class IdentityEndpoints {
       const r = this.token(call, correlationId);
       return 'access_token' in r ? jsonReply(200, r, headers) : this.error(r, headers);
     }
+    if (endpoint === 'oauth2/v2.0/authorize') return this.codes.authorize(call);
     return this.error(
-      aadError(400, 'unsupported_response_type', 700054, 'The emulator supports only the token endpoint flows: client_credentials, password and refresh_token.', correlationId),
+      aadError(400, 'unsupported_response_type', 700054, 'The emulator does not emulate this endpoint (device code, logout).', correlationId),
       headers,
     );
   }
@@ -198,6 +205,12 @@ export class IdentityEndpoints {
       if (!user) return err(400, 'invalid_grant', 50034, 'The user account does not exist in the directory.');
       if (!user.accountEnabled) return err(400, 'invalid_grant', 50057, 'The user account is disabled.');
       return this.o.tokens.issueDelegated(app, user, resource ?? 'https://graph.microsoft.com', scopes);
+    }
+    if (grant === 'authorization_code') {
+      // Redirect URIs here are the web platform's: a web app redeems its code with its secret, whatever
+      // "Allow public client flows" says.
+      if (secret === null) return confidentialMissing();
+      return this.codes.redeem(app, form, err);
     }
     return err(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`);
   }

@@ -4,7 +4,7 @@
  * or 503 ServiceUnavailable (which Graph also sends with Retry-After).
  */
 import { GraphFault } from './errors.js';
-import type { SlowReplyRule, ThrottleRule } from './types.js';
+import type { RefusalRule, SlowReplyRule, ThrottleRule } from './types.js';
 
 interface ActiveRule {
   readonly method: string | undefined;
@@ -24,6 +24,12 @@ function matches(rule: { method: string | undefined; path: RegExp | string }, me
 export class Throttle {
   private readonly rules: ActiveRule[] = [];
   private readonly slow: { method: string | undefined; path: RegExp | string; remaining: number; delayMs: number }[] = [];
+  private readonly refusals: { method: string | undefined; path: RegExp | string; remaining: number }[] = [];
+
+  addRefusal(rule: RefusalRule): void {
+    if (!Number.isInteger(rule.count) || rule.count < 1) throw new Error('refusal count must be a positive integer');
+    this.refusals.push({ method: rule.method?.toUpperCase(), path: rule.path, remaining: rule.count });
+  }
 
   addSlowReply(rule: SlowReplyRule): void {
     if (!Number.isInteger(rule.count) || rule.count < 1) throw new Error('slow reply count must be a positive integer');
@@ -54,6 +60,13 @@ export class Throttle {
 
   /** Consumes one use of the first matching rule and throws the throttling error; otherwise returns. */
   check(method: string, pathWithQuery: string): void {
+    const r = this.refusals.findIndex((x) => matches(x, method, pathWithQuery));
+    const refusal = this.refusals[r];
+    if (refusal) {
+      refusal.remaining -= 1;
+      if (refusal.remaining <= 0) this.refusals.splice(r, 1);
+      throw new GraphFault(403, 'Forbidden', 'Forbidden by the tenant policy (injected by a test).');
+    }
     const i = this.rules.findIndex((r) => matches(r, method, pathWithQuery));
     const rule = this.rules[i];
     if (!rule) return;

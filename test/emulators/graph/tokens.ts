@@ -127,7 +127,7 @@ export class TokenService {
   }
 
   /** ROPC and refresh_token grants: scp = the app's admin-consented delegated permissions. */
-  issueDelegated(app: TokenApp, user: TokenUser, resource: string, requestedScopes: readonly string[]): TokenResponse {
+  issueDelegated(app: TokenApp, user: TokenUser, resource: string, requestedScopes: readonly string[], idTokenExtra: JwtClaims = {}): TokenResponse {
     const t = this.times();
     const access: JwtClaims = {
       aud: resource,
@@ -165,6 +165,7 @@ export class TokenService {
       tid: this.o.tenantId,
       uti: randomBytes(16).toString('base64url'),
       ver: '2.0',
+      ...idTokenExtra,
     };
     const refresh = randomBytes(48).toString('base64url');
     this.refreshTokens.set(refresh, { clientId: app.clientId, userId: user.id, resource, requestedScopes });

@@ -12,6 +12,13 @@ export interface EmulatedApp {
   applicationPermissions: string[];
   /** Admin-consented delegated permissions (token claim `scp`). */
   delegatedPermissions: string[];
+  /** Web platform redirect URIs (the authorization code flow redirects only to these, exactly). */
+  redirectUris?: string[];
+  /**
+   * The app manifest's groupMembershipClaims: 'SecurityGroup' puts the user's groups (transitive) in the groups claim
+   * of ID and access tokens; default 'None', as a new registration has.
+   */
+  groupMembershipClaims?: 'None' | 'SecurityGroup';
 }
 
 export interface EmulatedUser {
@@ -156,6 +163,17 @@ export interface ThrottleRule {
   status?: 429 | 503;
 }
 
+/**
+ * The next `count` matching requests are refused with 403 Forbidden, as Graph refuses a request the tenant's policy
+ * forbids (e.g. a Teams messaging policy or a consent revoked and granted again): a permanent failure for a test.
+ */
+export interface RefusalRule {
+  method?: string;
+  /** RegExp tested on the request path (with query), or a substring of it. */
+  path: RegExp | string;
+  count: number;
+}
+
 export interface EmulatedSubscription {
   id: string;
   resource: string;
@@ -252,6 +270,7 @@ export interface GraphEmulator {
   addGroupMember(groupId: string, member: string): void;
   removeGroupMember(groupId: string, member: string): void;
   throttle(rule: ThrottleRule): void;
+  refuse(rule: RefusalRule): void;
   /** Delays the answers (not the processing) of matching requests: lets a test kill a client mid-request. */
   slowReplies(rule: SlowReplyRule): void;
   subscriptions(): readonly EmulatedSubscription[];

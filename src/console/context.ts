@@ -1,0 +1,109 @@
+/**
+ * What the console's routes share: the node's parts they read and change (ConsoleDeps, given by the gateway), the
+ * session codec, and the per-request checks (origin, session, CSRF).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Redis } from 'ioredis';
+import type { LicenceState } from '../cluster/cluster-node.js';
+import type { ClusterKeys } from '../cluster/redis-keys.js';
+import type { RuntimeConfig } from '../config/load.js';
+import type { Readiness } from '../observability/admin-server.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { PolicyService } from '../policy/policy-service.js';
+import type { PairKey, Store } from '../store/store.js';
+import { checkSameOrigin, cookieName, parseCookies, type OriginVerdict } from './http-security.js';
+import type { Revocations, Session, SessionCodec } from './session.js';
+
+export interface ConsoleCluster {
+  readonly keys: ClusterKeys;
+  licence(): LicenceState;
+  /** Drains this node (its actors move to the others) or ends the drain. */
+  drain(by: string): Promise<void>;
+  resume(): Promise<void>;
+}
+
+/** What the gateway gives the console: a few wiring lines in gateway.ts. */
+export interface ConsoleDeps {
+  readonly config: RuntimeConfig;
+  readonly nodeId: string;
+  readonly version: string;
+  readonly store: Store;
+  readonly policy: PolicyService;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly readiness: () => Promise<Readiness>;
+  readonly roles: () => readonly string[];
+  readonly redis: Redis | undefined;
+  readonly cluster: ConsoleCluster | undefined;
+  /** A retried outbox row's pair delivers it now (not at the next sweep). */
+  readonly wakePair: (pair: PairKey) => void;
+  /** A retried notification is processed now. */
+  readonly inboxChanged: () => void;
+  /** Transitive members of an Entra group (Graph), for admin groups without a groups claim. */
+  readonly groupMemberIds: (groupId: string) => Promise<string[]>;
+  /** Where the compiled front end is (tests); default dist/src/console/web. */
+  readonly webDir?: URL;
+  readonly now?: () => number;
+}
+
+export const SESSION_COOKIE = 'xtg_console';
+export const OIDC_COOKIE = 'xtg_console_oidc';
+
+export class ConsoleContext {
+  readonly now: () => number;
+
+  constructor(
+    readonly deps: ConsoleDeps,
+    readonly codec: SessionCodec,
+    readonly revocations: Revocations,
+  ) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  get log(): Logger {
+    return this.deps.log;
+  }
+
+  /** The console's origin as browsers see it: console.publicUrl, else what the request's Host names. */
+  origin(req: IncomingMessage): string {
+    const configured = this.deps.config.console.publicUrl;
+    if (configured) return new URL(configured).origin;
+    const proto = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+    return `${proto}://${req.headers.host ?? 'localhost'}`;
+  }
+
+  /** With console.publicUrl set, a request naming another host (DNS rebinding) is refused. */
+  hostAllowed(req: IncomingMessage): boolean {
+    const configured = this.deps.config.console.publicUrl;
+    return !configured || req.headers.host === new URL(configured).host;
+  }
+
+  secure(req: IncomingMessage): boolean {
+    return this.origin(req).startsWith('https:');
+  }
+
+  sessionCookieName(req: IncomingMessage): string {
+    return cookieName(SESSION_COOKIE, this.secure(req));
+  }
+
+  sameOrigin(req: IncomingMessage): OriginVerdict {
+    return checkSameOrigin(req, this.origin(req));
+  }
+
+  /** The signed-in session of the request, if any (valid signature, not expired, not signed out). */
+  async session(req: IncomingMessage): Promise<Session | undefined> {
+    const s = this.codec.read(parseCookies(req.headers.cookie).get(this.sessionCookieName(req)), this.now());
+    if (!s || (await this.revocations.isRevoked(s))) return undefined;
+    return s;
+  }
+
+  async audit(actor: string, action: string, subject: string, detail?: string): Promise<void> {
+    await this.deps.store.appendAudit({ at: this.now(), actor, action, subject, detail: detail?.slice(0, 2000) });
+  }
+}
+
+/** The client address, for throttling sign-ins (the proxy's, behind one: bounded either way). */
+export function clientAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
