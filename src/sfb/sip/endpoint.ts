@@ -13,6 +13,9 @@ import { ClientTransaction, ServerTransaction, type Wire } from './transaction.j
 import { DEFAULT_TIMER_VALUES, realTimers, type TimerHandle, type TimerValues, type Timers } from './timers.js';
 import type { SipConnection, SipTlsTransport } from './transport.js';
 
+/** The keep-alive period announced in an Ms-Keep-Alive answer, in seconds (the transport's ping interval is below it). */
+export const KEEP_ALIVE_SECONDS = 300;
+
 export interface Hop {
   readonly host: string;
   readonly port: number;
@@ -195,6 +198,16 @@ export class SipEndpoint {
     await this.request(request, headerValues(res, 'Record-Route').length ? {} : { hop });
   }
 
+  /**
+   * Sends a request outside any transaction: BENOTIFY ([MS-SIP] ms-benotify, a best-effort NOTIFY that gets no
+   * response) and nothing else.
+   */
+  async sendUnanswered(req: SipRequest, hop?: Hop): Promise<void> {
+    const sent: SipRequest = { ...req, headers: [this.via(newBranch()), ...req.headers] };
+    const next = hop ?? this.nextHop(sent);
+    await this.o.transport.send(sent, next.host, next.port);
+  }
+
   /** Sends a request within a dialog; returns its outcome and the dialog with its CSeq advanced. */
   sendInDialog(d: DialogState, method: string, o: Parameters<typeof inDialogRequest>[2] = {}): { sent: Promise<SipResponse>; dialog: DialogState } {
     const { request, dialog } = inDialogRequest(d, method, o);
@@ -299,6 +312,11 @@ export class SipEndpoint {
       }
       return;
     }
+    if (req.method === 'BENOTIFY') {
+      // [MS-SIP] ms-benotify: best-effort NOTIFY, never answered; the application sees it once.
+      this.onRequest(new IncomingRequest(req, conn, this, undefined));
+      return;
+    }
     if (req.method === 'CANCEL') {
       const target = this.servers.get(key);
       const cancelTx = new ServerTransaction(this.timers, this.t, wire, req, { onFailure: () => undefined });
@@ -328,6 +346,12 @@ export class SipEndpoint {
     const incoming = new IncomingRequest(req, conn, this, tx);
     this.servers.set(storeKey, { tx, incoming });
     if (req.method === 'INVITE') tx.respond(makeResponse(req, 100)); // §17.2.1: at once, the TU may take longer
+    if (req.method === 'NEGOTIATE' && header(req, 'Ms-Keep-Alive')) {
+      // [MS-CONMGMT] §2.2.1, §3.4.5: keep-alive negotiation; this side answers as UAS and keeps the connection
+      // alive with RFC 5626 CRLF pings (its transport sends them) while it is idle.
+      incoming.respond(200, { headers: [{ name: 'ms-keep-alive', value: `UAS;tcp=no;hop-hop=yes;end-end=no;timeout=${KEEP_ALIVE_SECONDS}` }] });
+      return;
+    }
     const maxForwards = header(req, 'Max-Forwards');
     if (maxForwards !== undefined && Number(maxForwards) <= 0 && req.method !== 'OPTIONS') {
       incoming.respond(483);
