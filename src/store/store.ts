@@ -212,6 +212,20 @@ export interface Store {
 
   /** The highest applied migration version. */
   schemaVersion(): Promise<number>;
+
+  // ---- Skype for Business pairs (issue 17; migration 5) -----------------------------------------------------
+  /** The durable state of an SfB pair (subscriptions, IM and presence dialogs), as the SfB side serialised it. */
+  getSfbPairState(key: SfbPairKey): Promise<string | undefined>;
+  /** Creates or replaces the pair's state. */
+  putSfbPairState(key: SfbPairKey, state: string, now: number): Promise<void>;
+  /** SfB pairs in key order after `after` (paging), to re-establish subscriptions at start. */
+  sfbPairKeys(after: SfbPairKey | undefined, limit: number): Promise<SfbPairKey[]>;
+}
+
+/** Issue 17: an SfB user (SIP address of record, at most 128 characters) and an XMPP user (bare JID). */
+export interface SfbPairKey {
+  readonly sfbUri: string;
+  readonly remoteJid: string;
 }
 
 /** What both stores accept when opened. */
