@@ -284,9 +284,9 @@ export const ConfigSchema = z
           .strict(),
         trustedPeers: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+$/u, 'expected a lower-case FQDN or *.domain')).min(1).describe('certificate names the gateway accepts from SfB servers: the pool and its Front End servers (exact, or *.domain)'),
         hosts: z.record(z.string(), z.string()).default({}).describe('static FQDN -> IP entries for SfB servers DNS does not resolve (labs); others go through DNS'),
-        domains: z.array(Domain).min(1).describe('SIP domains whose users are homed on SfB: they are reached through SfB, not Teams'),
+        domains: z.array(Domain).default([]).describe('SIP domains whose users are all homed on SfB: they are reached through SfB, not Teams'),
         users: z.array(z.string().regex(/^[^@\s]+@[a-z0-9.-]+$/u, 'expected user@domain')).default([]).describe('SIP addresses homed on SfB although their domain is not in sfb.domains (users not yet moved to Teams)'),
-        defaultDomain: Domain.optional().describe('SIP domain whose users get short JIDs (carol@contoso.com -> carol@<xmpp.domain>); default: the first of sfb.domains'),
+        defaultDomain: Domain.optional().describe('SIP domain whose users get short JIDs (carol@contoso.com -> carol@<xmpp.domain>); usually teams.defaultUpnDomain, so each internal user has one address; default: the first of sfb.domains, else the domain of the first of sfb.users'),
         keepAliveSeconds: z.number().int().min(5).max(3600).default(30).describe('CRLF keep-alive ping on an idle SIP connection (RFC 5626 §3.5.1)'),
         idleConnectionSeconds: z.number().int().min(10).default(300).describe('a SIP connection that received nothing (keep-alives included) this long is closed'),
         maxMessageBytes: z.number().int().min(4096).max(1_048_576).default(65_536).describe('largest SIP message body accepted; larger ones get 513 and the connection closes'),
@@ -295,6 +295,7 @@ export const ConfigSchema = z
         sessionIdleSeconds: z.number().int().min(30).default(600).describe('the gateway ends an IM session idle this long with BYE, as SfB clients do'),
       })
       .strict()
+      .refine((x) => x.domains.length > 0 || x.users.length > 0, { message: 'list the SfB-homed users in sfb.domains or sfb.users', path: ['domains'] })
       .optional()
       .describe('Skype for Business Server: without it the gateway serves Teams only'),
     cluster: z

@@ -53,13 +53,13 @@ async function createMaterial(): Promise<{ caCert: string; caKey: string; key: s
  * client certificate: SfB servers and trusted applications authenticate each other with such machine certificates
  * (mutual TLS). Kept in `dir` by name, so restarts reuse it.
  */
-export async function issueCertificate(m: TlsMaterial, dir: string, names: readonly string[]): Promise<{ key: string; cert: string }> {
+export async function issueCertificate(m: TlsMaterial, dir: string, names: readonly string[]): Promise<{ key: string; cert: string; file: string }> {
   // Key and certificate in one file, written by rename: test files issuing the same names at once never mix pairs.
   const file = join(dir, `leaf-${names.join('+').replace(/[^a-z0-9.+-]/giu, '_')}.pem`);
   try {
     const both = await readFile(file, 'utf8');
     const at = both.indexOf('-----BEGIN CERTIFICATE-----');
-    return { key: both.slice(0, at), cert: both.slice(at) };
+    return { key: both.slice(0, at), cert: both.slice(at), file };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -80,7 +80,7 @@ export async function issueCertificate(m: TlsMaterial, dir: string, names: reado
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   await writeFile(tmp, `${leaf.private.trim()}\n${leaf.cert}`, { mode: 0o600 });
   await rename(tmp, file);
-  return { key: leaf.private, cert: leaf.cert };
+  return { key: leaf.private, cert: leaf.cert, file };
 }
 
 /** Loads the material from `dir`, creating it on first use (kept so that a restarted demo keeps trusting it). */

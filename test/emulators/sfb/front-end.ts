@@ -706,6 +706,18 @@ export class FrontEnd {
     else w.user.watching.set(w.target, { at: Date.now(), body: w.user.watching.get(w.target)?.body ?? '', state });
   }
 
+  /** The pool forgets a user's IM sessions without BYE (a Front End restart or failover): later requests get 481. */
+  dropSessions(user: SfbUser): number {
+    let n = 0;
+    for (const [k, s] of this.sessions) {
+      if (s.user !== user) continue;
+      clearTimeout(s.idleTimer);
+      this.sessions.delete(k);
+      n++;
+    }
+    return n;
+  }
+
   openSessions(user: SfbUser): { remote: string; device: string }[] {
     return [...this.sessions.values()].filter((s) => s.user === user).map((s) => ({ remote: s.remote, device: s.device.epid }));
   }

@@ -103,6 +103,8 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
             return { status: await fe.watch(u, toUri(need('to')), typeof body.expires === 'number' ? body.expires : 3600) };
           case 'POST unwatch':
             return { status: await fe.unwatch(u, toUri(need('to'))) };
+          case 'POST drop-sessions':
+            return { dropped: fe.dropSessions(u) };
           case 'POST refresh':
             return { statuses: await fe.refreshWatches(u) };
           case 'POST presence': {
