@@ -10,16 +10,18 @@ import { dirname } from 'node:path';
 export async function startSfbPool(
   tls: TlsMaterial,
   o: { readonly idleByeMs?: number; readonly sessionIdleSeconds?: number; readonly subscriptionSeconds?: number },
+  /** The SIP ports of the gateway's nodes (a cluster): the pool FQDN leads to all of them. */
+  nodePorts?: readonly number[],
 ): Promise<{ emulator: SfbEmulator; gatewayConfig: NonNullable<LoopbackConfig['sfb']> }> {
   const dir = dirname(tls.caCertPath);
-  const gatewayPort = await freePort();
+  const gatewayPort = nodePorts?.[0] ?? (await freePort());
   const fe = await issueCertificate(tls, dir, [DEMO_SFB.frontEnd, DEMO_SFB.pool]);
   const gw = await issueCertificate(tls, dir, [DEMO_SFB.gateway]);
   const emulator = await startSfbEmulator({
     fqdn: DEMO_SFB.frontEnd,
     identity: { key: fe.key, cert: fe.cert, ca: tls.caCert },
     trustedApplications: [DEMO_SFB.gateway],
-    routes: [{ domain: DEMO.xmppDomain, host: DEMO_SFB.gateway, port: gatewayPort }],
+    routes: [{ domain: DEMO.xmppDomain, host: DEMO_SFB.gateway, port: gatewayPort, alternates: nodePorts?.slice(1) ?? [] }],
     hosts: new Map([[DEMO_SFB.gateway, '127.0.0.1']]),
     ...(o.idleByeMs ? { idleByeMs: o.idleByeMs } : {}),
   });

@@ -32,6 +32,11 @@ export interface StaticRoute {
   /** The trusted application pool's FQDN and port it listens on. */
   readonly host: string;
   readonly port: number;
+  /**
+   * The pool's other computers (on loopback: other ports). The pool FQDN resolves to all of them and the Front End
+   * fails over to the next when one does not answer (a trusted application pool of several computers).
+   */
+  readonly alternates?: readonly number[];
 }
 
 export interface FrontEndOptions {
@@ -485,12 +490,28 @@ export class FrontEnd {
     this.log('out', method);
     const hop = this.hopOf(sub.dialog.remoteTarget);
     if (method === 'BENOTIFY') await this.endpoint.sendUnanswered(request, hop).catch(() => undefined);
-    else await this.endpoint.request(request, { hop });
+    else await this.toApp(request, hop);
   }
 
   private hopOf(target: string): Hop {
     const u = parseUri(target);
     return { host: u.host, port: u.port ?? 5061 };
+  }
+
+  /**
+   * A request to the trusted application: to `hop`, and when that computer does not answer (transport failure), to
+   * the other computers of its pool, as a pool FQDN that resolves to several addresses gives.
+   */
+  private async toApp(req: SipRequest, hop: Hop): Promise<SipResponse> {
+    const route = this.o.routes.find((r) => r.host === hop.host);
+    const ports = route ? [hop.port, ...[route.port, ...(route.alternates ?? [])].filter((p) => p !== hop.port)] : [hop.port];
+    let res: SipResponse | undefined;
+    for (const port of ports) {
+      res = await this.endpoint.request(req, { hop: { host: hop.host, port } });
+      if (!(res.status === 503 && /transport/u.test(res.reason))) return res;
+      this.log('out', req.method, 503, `computer on port ${port} unreachable; next in the pool`);
+    }
+    return res as SipResponse;
   }
 
   /**
@@ -582,7 +603,7 @@ export class FrontEnd {
     }
     const invite: SipRequest = { kind: 'request', method: 'INVITE', uri: remote, headers, body };
     this.log('out', 'INVITE');
-    const res = await this.endpoint.request(invite, { hop: { host: route.host, port: route.port } });
+    const res = await this.toApp(invite, { host: route.host, port: route.port });
     this.log('in', 'INVITE', res.status);
     if (res.status >= 200 && res.status < 300) {
       this.checkCopiedRecordRoute(res, rr);
@@ -604,7 +625,7 @@ export class FrontEnd {
     s.dialog = dialog;
     this.touch(s);
     this.log('out', method);
-    const res = await this.endpoint.request(request, { hop: this.hopOf(s.dialog.remoteTarget) });
+    const res = await this.toApp(request, this.hopOf(s.dialog.remoteTarget));
     this.log('in', method, res.status);
     return res.status;
   }
@@ -625,7 +646,7 @@ export class FrontEnd {
     this.closeSession(session, why);
     const { request } = inDialogRequest(session.dialog, 'BYE', { headers: this.clientVia() });
     this.log('out', 'BYE', undefined, why);
-    return (await this.endpoint.request(request, { hop: this.hopOf(session.dialog.remoteTarget) })).status;
+    return (await this.toApp(request, this.hopOf(session.dialog.remoteTarget))).status;
   }
 
   async conference(user: SfbUser, remote: string): Promise<number> {
@@ -667,7 +688,7 @@ export class FrontEnd {
         `<batchSub xmlns="http://schemas.microsoft.com/2006/01/sip/batch-subscribe" uri="${user.uri}" name=""><action name="subscribe" id="1"><adhocList><resource uri="${remote}"/></adhocList><categoryList xmlns="http://schemas.microsoft.com/2006/09/sip/categorylist"><category name="state"/><category name="note"/><category name="contactCard"/></categoryList></action></batchSub>`,
       ),
     };
-    const res = await this.endpoint.request(req, { hop: { host: route.host, port: route.port } });
+    const res = await this.toApp(req, { host: route.host, port: route.port });
     if (res.status >= 200 && res.status < 300) {
       this.checkCopiedRecordRoute(res, rr);
       const d = { ...uacDialog(req, res), routeSet: [] };
@@ -684,7 +705,7 @@ export class FrontEnd {
     const [key, w] = entry;
     this.watches.delete(key);
     const { request } = inDialogRequest(w.dialog, 'SUBSCRIBE', { headers: [{ name: 'Event', value: 'presence' }, { name: 'Expires', value: '0' }, { name: 'Accept', value: CATEGORIES }] });
-    return (await this.endpoint.request(request, { hop: this.hopOf(w.dialog.remoteTarget) })).status;
+    return (await this.toApp(request, this.hopOf(w.dialog.remoteTarget))).status;
   }
 
   /** Refreshes every watch of a user (what SfB clients do before a subscription lapses). */
@@ -694,7 +715,7 @@ export class FrontEnd {
       if (w.user !== user) continue;
       const { request, dialog } = inDialogRequest(w.dialog, 'SUBSCRIBE', { headers: [{ name: 'Event', value: 'presence' }, { name: 'Expires', value: String(expires) }, { name: 'Accept', value: CATEGORIES }, { name: 'Supported', value: 'ms-benotify, ms-piggyback-first-notify' }] });
       w.dialog = dialog;
-      out.push((await this.endpoint.request(request, { hop: this.hopOf(w.dialog.remoteTarget) })).status);
+      out.push((await this.toApp(request, this.hopOf(w.dialog.remoteTarget))).status);
     }
     return out;
   }
