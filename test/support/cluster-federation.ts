@@ -23,7 +23,7 @@ import { OtlpReceiver } from './otlp-receiver.js';
 import { freePort, freePorts } from './ports.js';
 import { writeTestLicence, type TestLicence } from './test-licence.js';
 import { TestXmppClient } from './xmpp-client.js';
-import { startSfbPool } from './sfb-pool.js';
+import { startSfbPool } from '../../src/sandbox/sfb-pool.js';
 import type { SfbEmulator } from '../emulators/sfb/index.js';
 import type { LoopbackConfig } from '../../src/sandbox/gateway-config.js';
 

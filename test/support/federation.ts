@@ -16,7 +16,7 @@ import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { GatewayProcess } from './gateway-process.js';
 import { writeTestLicence } from './test-licence.js';
 import { freePort, freePorts } from './ports.js';
-import { startSfbPool } from './sfb-pool.js';
+import { startSfbPool } from '../../src/sandbox/sfb-pool.js';
 import type { SfbEmulator } from '../emulators/sfb/index.js';
 import { TestXmppClient } from './xmpp-client.js';
 

@@ -1,15 +1,29 @@
-/** Issue 17: the SfB emulator's pool for a loopback federation, and the gateway's matching `sfb` configuration. */
-import { DEMO } from '../../src/sandbox/demo-tenant.js';
-import { DEMO_SFB } from '../../src/sandbox/demo-sfb.js';
-import { issueCertificate, type TlsMaterial } from '../../src/sandbox/tls.js';
-import type { LoopbackConfig } from '../../src/sandbox/gateway-config.js';
-import { startSfbEmulator, type SfbEmulator } from '../emulators/sfb/index.js';
-import { freePort } from './ports.js';
+/**
+ * Issue 17: the SfB emulator's Front End pool for a loopback federation (sandbox and tests), with certificates from
+ * the loopback CA, and the gateway's matching `sfb` configuration.
+ */
+import { createServer } from 'node:net';
 import { dirname } from 'node:path';
+import { DEMO } from './demo-tenant.js';
+import { DEMO_SFB } from './demo-sfb.js';
+import { issueCertificate, type TlsMaterial } from './tls.js';
+import type { LoopbackConfig } from './gateway-config.js';
+import { startSfbEmulator, type SfbEmulator } from '../../test/emulators/sfb/index.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
 
 export async function startSfbPool(
   tls: TlsMaterial,
-  o: { readonly idleByeMs?: number; readonly sessionIdleSeconds?: number; readonly subscriptionSeconds?: number },
+  o: { readonly idleByeMs?: number; readonly sessionIdleSeconds?: number; readonly subscriptionSeconds?: number; readonly sipPort?: number; readonly controlPort?: number },
   /** The SIP ports of the gateway's nodes (a cluster): the pool FQDN leads to all of them. */
   nodePorts?: readonly number[],
 ): Promise<{ emulator: SfbEmulator; gatewayConfig: NonNullable<LoopbackConfig['sfb']> }> {
@@ -24,6 +38,8 @@ export async function startSfbPool(
     routes: [{ domain: DEMO.xmppDomain, host: DEMO_SFB.gateway, port: gatewayPort, alternates: nodePorts?.slice(1) ?? [] }],
     hosts: new Map([[DEMO_SFB.gateway, '127.0.0.1']]),
     ...(o.idleByeMs ? { idleByeMs: o.idleByeMs } : {}),
+    ...(o.sipPort ? { sipPort: o.sipPort } : {}),
+    ...(o.controlPort ? { controlPort: o.controlPort } : {}),
   });
   return {
     emulator,
