@@ -1,12 +1,12 @@
 // The test command (`npm test`, also what .ci/run calls), after `tsc` built dist/:
-// installs missing OS packages: prosody, redis-server, and ejabberd when a selected test file needs it (apt-get as root, else
+// installs missing OS packages: prosody, redis-server, and ejabberd, kamailio and baresip when a selected test file needs them (apt-get as root, else
 // prints the command), makes the loopback test CA that the
 // Graph emulator's HTTPS certificate chains to, and runs every dist/test/**/*.test.js with Node's test runner
 // (NODE_EXTRA_CA_CERTS makes child processes and fetch trust the CA). Arguments filter test files by substring.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EJABBERD, ensureOsPackages, PROSODY, REDIS, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
+import { BARESIP, EJABBERD, KAMAILIO, ensureOsPackages, PROSODY, REDIS, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
 import { ensureTlsMaterial } from '../dist/src/sandbox/tls.js';
 
 function testFiles(dir) {
@@ -26,8 +26,10 @@ if (files.length === 0) {
 }
 // ejabberd (with its Erlang runtime, ~45 packages) only for the files that start one: test/xmpp/ejabberd-*.
 const needsEjabberd = files.some((f) => /ejabberd/.test(f));
+// Kamailio and baresip only for the SIP standards smoke test (issue 17): test/sfb/sip/kamailio-baresip.
+const needsSipSmoke = files.some((f) => /kamailio/.test(f));
 try {
-  ensureOsPackages([PROSODY, REDIS, ...(needsEjabberd ? [EJABBERD] : [])]);
+  ensureOsPackages([PROSODY, REDIS, ...(needsEjabberd ? [EJABBERD] : []), ...(needsSipSmoke ? [KAMAILIO, BARESIP] : [])]);
 } catch (err) {
   if (err instanceof MissingOsPackagesError) {
     process.stderr.write(`${err.message}\n`);

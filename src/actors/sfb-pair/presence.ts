@@ -142,6 +142,8 @@ export class SfbPresence {
       // A one-time query (Expires: 0): the current document, no subscription kept.
       return { status: 200, toTag: newTag(), headers: [...stateHeaders(0), { name: 'Content-Type', value: CATEGORIES_TYPE }], body: Buffer.from(this.document()).toString('base64') };
     }
+    // A new subscription draws on the subscriber's rate buckets like a message (hostile input, DESIGN.md decision 9).
+    if (!(await this.d.throttle.admit('sfb_to_xmpp', this.p.admissionFor(''), 'refuse')).ok) return this.p.tooMany();
     const tag = newTag();
     const watcher: Watcher = { dialog: uasDialog(req, tag), expiresAt: now + expires * 1000, benotify: supported.includes('ms-benotify') };
     // Bounded: a client that subscribes again and again replaces its oldest subscriptions.

@@ -67,6 +67,8 @@ export interface PairContext {
   self(m: SfbPairMessage): void;
   send(stanza: Element): Promise<boolean>;
   remoteDomain(): string;
+  admissionFor(body: string): Admission;
+  tooMany(): WireAnswer;
 }
 
 export class SfbPairActor implements Actor<SfbPairMessage, SfbPairReply>, PairContext {
@@ -324,6 +326,8 @@ export class SfbPairActor implements Actor<SfbPairMessage, SfbPairReply>, PairCo
         return undefined;
       }
     })();
+    // A new session costs the sender a message from its rate buckets, its first message or not (DESIGN.md decision 9).
+    if (!(await this.d.throttle.admit('sfb_to_xmpp', this.admission(first ?? ''), 'queue', this.d.settings.maxThrottleDelayMs)).ok) return this.tooMany();
     if (first !== undefined && !(await this.relayText(first, log))) return { status: 480, headers: [{ name: 'Retry-After', value: '10' }] };
     const tag = newTag();
     await this.save({ im: uasDialog(req, tag), imLastActivity: this.d.now() });
@@ -366,11 +370,20 @@ export class SfbPairActor implements Actor<SfbPairMessage, SfbPairReply>, PairCo
     }
     if (!this.d.allowed(this.key.sfbUri, this.remoteDomain())) return { status: 403 };
     const admitted = await this.d.throttle.admit('sfb_to_xmpp', this.admission(text), 'queue', this.d.settings.maxThrottleDelayMs);
-    if (!admitted.ok) return { status: 503, headers: [{ name: 'Retry-After', value: '5' }, { name: 'Warning', value: `399 ${this.d.settings.fqdn} "Too many messages to XMPP; wait a moment"` }] };
+    if (!admitted.ok) return this.tooMany();
     if (!(await this.relayText(text, log))) return { status: 480, headers: [{ name: 'Retry-After', value: '10' }] };
     await this.save({ im: next, imLastActivity: this.d.now() });
     this.armIdle();
     return { status: 200 };
+  }
+
+  /** RFC 3261 §21.5.4: 503 with Retry-After; the Warning says why (SfB clients show it). */
+  tooMany(): WireAnswer {
+    return { status: 503, headers: [{ name: 'Retry-After', value: '5' }, { name: 'Warning', value: `399 ${this.d.settings.fqdn} "Too many messages to XMPP; wait a moment"` }] };
+  }
+
+  admissionFor(body: string): Admission {
+    return this.admission(body);
   }
 
   /** SfB -> XMPP: sent before SfB hears 200, so a message SfB was told is delivered was handed to the XMPP server. */

@@ -42,6 +42,8 @@ export interface EndpointOptions {
   readonly timers?: Timers;
   readonly timerValues?: TimerValues;
   readonly userAgent?: string;
+  /** Via transport and default port: TLS/5061 (every SfB hop), TCP/5060 only for the standards smoke test. */
+  readonly viaTransport?: 'TLS' | 'TCP';
 }
 
 /** A request received, and the one way to answer it. */
@@ -66,6 +68,11 @@ export class IncomingRequest {
       this.ackReceived.catch(() => undefined);
     }
     return res;
+  }
+
+  /** The server transaction's state (RFC 3261 §17.2); undefined for a request answered outside one (BENOTIFY). */
+  get transactionState(): string | undefined {
+    return this.tx?.state;
   }
 
   get answered(): boolean {
@@ -101,11 +108,15 @@ export class SipEndpoint {
     const route = headerValues(req, 'Route')[0];
     if (!route && this.o.outboundProxy) return this.o.outboundProxy;
     const uri = parseUri(route ? parseNameAddr(route).uri : req.uri);
-    return { host: uri.host, port: uri.port ?? 5061 };
+    return { host: uri.host, port: uri.port ?? this.defaultPort };
+  }
+
+  private get defaultPort(): number {
+    return this.o.viaTransport === 'TCP' ? 5060 : 5061;
   }
 
   private via(branch: string): SipHeader {
-    return { name: 'Via', value: `SIP/2.0/TLS ${this.o.host}:${this.o.port};branch=${branch}` };
+    return { name: 'Via', value: `SIP/2.0/${this.o.viaTransport ?? 'TLS'} ${this.o.host}:${this.o.port};branch=${branch}` };
   }
 
   /** Sends a transaction's messages to `hop`; when the connection closes while it waits, the transaction fails. */
@@ -281,7 +292,7 @@ export class SipEndpoint {
     const method = req.method === 'ACK' || req.method === 'CANCEL' ? 'INVITE' : req.method;
     // §17.2.3: RFC 3261 branches match by branch, sent-by and method; older ones are not supported here.
     if (!branch.startsWith(BRANCH_COOKIE)) return undefined;
-    return `${branch}|${via.host}:${via.port ?? 5061}|${method}`;
+    return `${branch}|${via.host}:${via.port ?? this.defaultPort}|${method}`;
   }
 
   private receiveRequest(req: SipRequest, conn: SipConnection): void {
@@ -291,9 +302,9 @@ export class SipEndpoint {
     } catch {
       return; // unanswerable without a Via
     }
-    this.o.transport.alias(conn, via.host, via.port ?? 5061);
+    this.o.transport.alias(conn, via.host, via.port ?? this.defaultPort);
     const key = this.serverKey(req);
-    const wire: Wire = { reliable: true, send: (m) => this.o.transport.respond(m as SipResponse, conn, via.host, via.port ?? 5061) };
+    const wire: Wire = { reliable: true, send: (m) => this.o.transport.respond(m as SipResponse, conn, via.host, via.port ?? this.defaultPort) };
     if (!key) {
       if (req.method !== 'ACK') void wire.send(makeResponse(req, 400, { reason: 'Bad Request (Via branch without the RFC 3261 magic cookie)' }));
       return;

@@ -9,7 +9,7 @@
  * sends nothing at all (not even a keep-alive) for idleMs is closed.
  */
 import { EventEmitter } from 'node:events';
-import { isIP, type LookupFunction } from 'node:net';
+import net, { isIP, type LookupFunction } from 'node:net';
 import tls from 'node:tls';
 import { DEFAULT_LIMITS, SipParseError, SipStreamParser, serialize, type CodecLimits } from './codec.js';
 import { makeResponse } from './build.js';
@@ -37,6 +37,11 @@ export interface TransportOptions {
   /** Close a connection that received nothing (keep-alives included) for this long. */
   readonly idleMs?: number | undefined;
   readonly connectTimeoutMs?: number | undefined;
+  /**
+   * SIP over plain TCP instead of TLS, for the standards smoke test against Kamailio and baresip only (RFC 3261
+   * §18 over TCP); the gateway's configuration cannot select it. No certificate is checked: `trusted` is not called.
+   */
+  readonly plainTcp?: boolean | undefined;
 }
 
 export class SipTransportError extends Error {
@@ -56,7 +61,7 @@ export class SipConnection {
   closed = false;
 
   constructor(
-    readonly socket: tls.TLSSocket,
+    readonly socket: net.Socket,
     readonly inbound: boolean,
     /** DNS names (and CN) of the peer's certificate, lower-cased. */
     readonly peerNames: readonly string[],
@@ -180,7 +185,7 @@ export declare interface SipTlsTransport {
 }
 
 export class SipTlsTransport extends EventEmitter {
-  private server: tls.Server | undefined;
+  private server: net.Server | undefined;
   /** Connections by "host:port" they reach (outbound target or proven alias). */
   private readonly byTarget = new Map<string, SipConnection>();
   private readonly all = new Set<SipConnection>();
@@ -202,6 +207,7 @@ export class SipTlsTransport extends EventEmitter {
   async start(): Promise<void> {
     const l = this.o.listen;
     if (!l) return;
+    if (this.o.plainTcp) return this.listenPlain(l);
     const server = tls.createServer({
       key: this.o.identity.key,
       cert: this.o.identity.cert,
@@ -236,12 +242,29 @@ export class SipTlsTransport extends EventEmitter {
     });
   }
 
+  private async listenPlain(l: { host: string; port: number }): Promise<void> {
+    const server = net.createServer((socket) => {
+      const conn = new SipConnection(socket, true, [], this, this.limits, 0, this.idleMs);
+      this.all.add(conn);
+    });
+    server.maxConnections = this.o.maxConnections ?? 256;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(l.port, l.host, () => {
+        const a = server.address();
+        this.port = typeof a === 'object' && a ? a.port : 0;
+        resolve();
+      });
+    });
+  }
+
   /**
    * A request arrived on `conn` from `host:port` (its top Via): when the certificate proves that name, later
    * requests to it reuse the connection (RFC 5923 §5; SfB Front Ends send from ephemeral ports).
    */
   alias(conn: SipConnection, host: string, port: number): void {
-    if (!conn.peerNames.some((n) => nameMatches(n, host))) return;
+    if (!this.o.plainTcp && !conn.peerNames.some((n) => nameMatches(n, host))) return;
     const key = `${host.toLowerCase()}:${port}`;
     const current = this.byTarget.get(key);
     if (!current || current.closed) this.byTarget.set(key, conn);
@@ -269,6 +292,7 @@ export class SipTlsTransport extends EventEmitter {
           else cb(null, mapped, family);
         }
       : undefined;
+    if (this.o.plainTcp) return this.connectPlain(host, port, mapped);
     return new Promise((resolve, reject) => {
       const socket = tls.connect({
         host,
@@ -297,6 +321,19 @@ export class SipTlsTransport extends EventEmitter {
         this.all.add(conn);
         this.byTarget.set(`${host}:${port}`, conn);
         this.emit('log', 'info', 'SIP connection opened', { peer: conn.label, port });
+        resolve(conn);
+      });
+    });
+  }
+
+  private connectPlain(host: string, port: number, mapped: string | undefined): Promise<SipConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: mapped ?? host, port });
+      socket.once('error', (err) => reject(new SipTransportError(`cannot connect to ${host}:${port}: ${err.message}`, err)));
+      socket.once('connect', () => {
+        const conn = new SipConnection(socket, false, [host], this, this.limits, this.keepAliveMs, this.idleMs);
+        this.all.add(conn);
+        this.byTarget.set(`${host}:${port}`, conn);
         resolve(conn);
       });
     });

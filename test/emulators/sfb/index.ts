@@ -79,7 +79,7 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
         const need = (k: string) => str(k) ?? thrower(`${k} is required`);
         if (what === 'trace') return fe.trace;
         if (what === 'violations') return fe.violations;
-        if (what === 'subscriptions') return fe.activeSubscriptions();
+        if (what === 'subscriptions') return fe.presence.activeSubscriptions();
         if (what !== 'users') throw new HttpError(404, 'not found');
         if (!name) return [...users.values()].map((u) => ({ uri: u.uri, displayName: u.card.displayName, devices: u.devices.length, presence: u.presence, sessions: fe.openSessions(u) }));
         const u = user(name);
@@ -92,28 +92,28 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
           case 'GET sessions':
             return fe.openSessions(u);
           case 'POST messages':
-            return { status: await fe.sendIm(u, toUri(need('to')), need('text'), (str('form') as 'plain' | 'html' | 'multipart' | undefined) ?? 'plain') };
+            return { status: await fe.clients.sendIm(u, toUri(need('to')), need('text'), (str('form') as 'plain' | 'html' | 'multipart' | undefined) ?? 'plain') };
           case 'POST typing':
-            return { status: await fe.typing(u, toUri(need('to')), str('state') === 'idle' ? 'idle' : 'composing') };
+            return { status: await fe.clients.typing(u, toUri(need('to')), str('state') === 'idle' ? 'idle' : 'composing') };
           case 'POST bye':
-            return { status: await fe.bye({ user: u, remote: toUri(need('to')) }) };
+            return { status: await fe.clients.bye({ user: u, remote: toUri(need('to')) }) };
           case 'POST conference':
-            return { status: await fe.conference(u, toUri(need('to'))) };
+            return { status: await fe.clients.conference(u, toUri(need('to'))) };
           case 'POST watch':
-            return { status: await fe.watch(u, toUri(need('to')), typeof body.expires === 'number' ? body.expires : 3600) };
+            return { status: await fe.clients.watch(u, toUri(need('to')), typeof body.expires === 'number' ? body.expires : 3600) };
           case 'POST unwatch':
-            return { status: await fe.unwatch(u, toUri(need('to'))) };
+            return { status: await fe.clients.unwatch(u, toUri(need('to'))) };
           case 'POST drop-sessions':
             return { dropped: fe.dropSessions(u) };
           case 'POST refresh':
-            return { statuses: await fe.refreshWatches(u) };
+            return { statuses: await fe.clients.refreshWatches(u) };
           case 'POST presence': {
             const apply = async (p: Record<string, unknown>) => {
               if (typeof p.availability === 'number') u.presence.availability = p.availability;
               if ('activity' in p) u.presence.activity = typeof p.activity === 'string' ? p.activity : undefined;
               if ('note' in p) u.presence.note = typeof p.note === 'string' ? p.note : undefined;
               if (Array.isArray(p.noteContainers)) u.presence.noteContainers = p.noteContainers.filter((x): x is number => typeof x === 'number');
-              await fe.presenceChanged(u);
+              await fe.presence.presenceChanged(u);
             };
             // Scripted changes: each step after its delay (what a day of presence changes looks like, compressed).
             if (Array.isArray(body.script)) {
