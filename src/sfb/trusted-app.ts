@@ -10,7 +10,7 @@ import { newCallId, newTag } from './sip/build.js';
 import { inDialogRequest, uacDialog, type DialogState } from './sip/dialog.js';
 import { SipEndpoint, type IncomingRequest } from './sip/endpoint.js';
 import { header, headerValues, type SipHeader, type SipRequest, type SipResponse } from './sip/message.js';
-import { SipTlsTransport, nameMatches, type TlsIdentity } from './sip/transport.js';
+import { SipTlsTransport, peerTrusted, type TlsIdentity } from './sip/transport.js';
 import { imSdp, msTextFormatHeader } from './protocol/im.js';
 import { CATEGORIES_TYPE } from './protocol/categories.js';
 import type { DialogOutcome, SfbPort } from './sfb-port.js';
@@ -60,7 +60,7 @@ export class SfbTrustedApp implements SfbPort {
     this.transport = new SipTlsTransport({
       identity: o.identity,
       listen: { host, port },
-      trusted: (names) => names.some((n) => c.trustedPeers.some((t) => nameMatches(n, t) || (t.startsWith('*.') && n === t))),
+      trusted: (names) => peerTrusted(names, c.trustedPeers),
       hosts: new Map(Object.entries(c.hosts)),
       limits: { maxHeaderBytes: 16 * 1024, maxHeaders: 100, maxBodyBytes: c.maxMessageBytes },
       maxConnections: c.maxConnections,

@@ -85,10 +85,12 @@ export class SfbPresence {
       if (this.p.state.watchers.length) await this.p.save({ watchers: [] });
       return DONE;
     }
-    const body = this.document();
-    if (!force && body.replace(/publishTime="[^"]*"/u, '') === this.lastPublished) return DONE;
-    this.lastPublished = body.replace(/publishTime="[^"]*"/u, '');
+    // Only a change goes out (the version and publish time differ in every document, so the content is compared).
+    const fingerprint = JSON.stringify([this.p.state.subTo, aggregateResources(this.resources.values()), this.xmppCard]);
+    if (!force && fingerprint === this.lastPublished) return DONE;
+    this.lastPublished = fingerprint;
     await this.p.save({ version: this.p.state.version + 1 });
+    const body = this.document();
     const next: Watcher[] = [];
     for (const w of live) {
       const headers = [

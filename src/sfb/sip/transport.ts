@@ -179,6 +179,14 @@ export function nameMatches(certName: string, host: string): boolean {
   return false;
 }
 
+/**
+ * Whether a peer's certificate names one of the trusted hosts: a configured name matches a certificate name
+ * exactly or by the certificate's wildcard, and a configured `*.domain` matches any one-label name under it.
+ */
+export function peerTrusted(certNames: readonly string[], trusted: readonly string[]): boolean {
+  return certNames.some((n) => trusted.some((t) => nameMatches(n, t) || (t.startsWith('*.') && !n.startsWith('*.') && nameMatches(t, n))));
+}
+
 export declare interface SipTlsTransport {
   on(event: 'message', fn: (m: SipMessage, conn: SipConnection) => void): this;
   on(event: 'log', fn: (level: 'info' | 'warn' | 'debug', message: string, meta: Record<string, unknown>) => void): this;

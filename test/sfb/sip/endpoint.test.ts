@@ -5,7 +5,7 @@ import { makeResponse, newCallId, newTag } from '../../../src/sfb/sip/build.js';
 import { uacDialog } from '../../../src/sfb/sip/dialog.js';
 import { SipEndpoint, type IncomingRequest } from '../../../src/sfb/sip/endpoint.js';
 import { header, type SipRequest } from '../../../src/sfb/sip/message.js';
-import { SipTlsTransport, nameMatches } from '../../../src/sfb/sip/transport.js';
+import { SipTlsTransport, nameMatches, peerTrusted } from '../../../src/sfb/sip/transport.js';
 import { loopbackHosts, testIdentity, waitFor } from '../support.js';
 import { serialize } from '../../../src/sfb/sip/codec.js';
 
@@ -51,6 +51,19 @@ function invite(from: Side, to: Side, toUser = 'alice'): SipRequest {
     body: Buffer.alloc(0),
   };
 }
+
+describe('which certificates name a trusted peer', () => {
+  const table: [string[], string[], boolean][] = [
+    [['fe01.contoso.example'], ['fe01.contoso.example'], true],
+    [['fe01.contoso.example'], ['*.contoso.example'], true],
+    [['a.b.contoso.example'], ['*.contoso.example'], false], // a wildcard covers one label (RFC 6125 §6.4.3)
+    [['*.contoso.example'], ['fe01.contoso.example'], true], // a wildcard certificate for a configured host
+    [['*.contoso.example'], ['*.contoso.example'], true], // the certificate covers the domain the configuration trusts
+    [['rogue.example', 'fe01.contoso.example.evil'], ['fe01.contoso.example', '*.contoso.example'], false],
+    [[], ['*.contoso.example'], false],
+  ];
+  for (const [names, trusted, ok] of table) it(`${names.join(',') || '(none)'} vs ${trusted.join(',')} -> ${ok}`, () => assert.equal(peerTrusted(names, trusted), ok));
+});
 
 describe('SIP over mutual TLS: transport and user agent core', () => {
   let gw: Side;
