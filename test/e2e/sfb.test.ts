@@ -108,6 +108,9 @@ describe('Skype for Business through the gateway', { timeout: 240_000 }, () => {
     }, 10_000, 'Juliet busy as Carol sees her');
     assert.match(seen, /writing/u);
     assert.match(seen, /container="100"/u);
+    // Refresh (in-dialog SUBSCRIBE) and unsubscribe (Expires: 0) are answered by the gateway.
+    assert.deepEqual((await control(emu, 'POST', '/users/carol/refresh')).statuses, [200]);
+    assert.equal((await control(emu, 'POST', '/users/carol/unwatch', { to: 'juliet@xmpp.example' })).status, 200);
     await juliet.sendPresence();
   });
 
