@@ -1,12 +1,12 @@
 // The test command (`npm test`, also what .ci/run calls), after `tsc` built dist/:
-// installs missing OS packages: prosody, redis-server, and ejabberd or chromium when a selected test file needs it (apt-get as root, else
+// installs missing OS packages: prosody, redis-server, and ejabberd, chromium, kamailio and baresip when a selected test file needs them (apt-get as root, else
 // prints the command), makes the loopback test CA that the
 // Graph emulator's HTTPS certificate chains to, and runs every dist/test/**/*.test.js with Node's test runner
 // (NODE_EXTRA_CA_CERTS makes child processes and fetch trust the CA). Arguments filter test files by substring.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CHROMIUM, EJABBERD, ensureOsPackages, PROSODY, REDIS, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
+import { BARESIP, CHROMIUM, EJABBERD, KAMAILIO, ensureOsPackages, PROSODY, REDIS, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
 import { ensureTlsMaterial } from '../dist/src/sandbox/tls.js';
 
 function testFiles(dir) {
@@ -28,8 +28,10 @@ if (files.length === 0) {
 const needsEjabberd = files.some((f) => /ejabberd/.test(f));
 // Chromium (about 90 packages) only for the console's browser tests: test/console/*.
 const needsChromium = files.some((f) => /[\\/]console[\\/]/.test(f));
+// Kamailio and baresip only for the SIP standards smoke test (issue 17): test/sfb/sip/kamailio-baresip.
+const needsSipSmoke = files.some((f) => /kamailio/.test(f));
 try {
-  ensureOsPackages([PROSODY, REDIS, ...(needsEjabberd ? [EJABBERD] : []), ...(needsChromium ? [CHROMIUM] : [])]);
+  ensureOsPackages([PROSODY, REDIS, ...(needsEjabberd ? [EJABBERD] : []), ...(needsChromium ? [CHROMIUM] : []), ...(needsSipSmoke ? [KAMAILIO, BARESIP] : [])]);
 } catch (err) {
   if (err instanceof MissingOsPackagesError) {
     process.stderr.write(`${err.message}\n`);

@@ -53,6 +53,8 @@ import { policyAdminApi } from './policy/admin-api.js';
 import { Throttler } from './policy/throttle.js';
 import { StanzaRouter } from './xmpp/stanza-router.js';
 import { ConsoleService } from './console/console-service.js';
+import { SfbSide } from './sfb/sfb-side.js'; // issue 17
+import type { SfbPairReply } from './actors/sfb-pair/messages.js'; // issue 17
 
 export function packageVersion(): string {
   try {
@@ -103,6 +105,8 @@ export class Gateway {
   private readonly throttler: Throttler;
   private readonly redis: Redis | undefined;
   private readonly graphRedis: Bottleneck.IORedisConnection | undefined;
+  /** Issue 17: the Skype for Business side (src/sfb), when `sfb` is configured. */
+  private readonly sfb: SfbSide | undefined;
 
   /** Opens the store (running its migrations) and builds the node; start() connects it. */
   static async create(o: GatewayOptions): Promise<Gateway> {
@@ -181,7 +185,7 @@ export class Gateway {
         store: this.store,
         metrics: this.metrics,
         log: this.log,
-        actorCount: () => (this.pairs?.keys().length ?? 0) + (this.domains?.keys().length ?? 0),
+        actorCount: () => (this.pairs?.keys().length ?? 0) + (this.domains?.keys().length ?? 0) + (this.sfb?.supervisor?.keys().length ?? 0),
         roles: () => this.roles(),
       });
       this.duties = this.cluster.lease('duties');
@@ -203,6 +207,23 @@ export class Gateway {
     } else {
       this.link = createLink();
     }
+    // ---- issue 17: the Skype for Business side ----
+    this.sfb = c.sfb
+      ? new SfbSide({
+          config: c.sfb,
+          componentDomain: c.xmpp.domain,
+          store: this.store,
+          xmpp: this.link,
+          policy: this.policy,
+          throttle: this.throttler,
+          metrics: this.metrics,
+          log: this.log,
+          actors: c.actors,
+          throttleConfig: c.throttle,
+          outbox: { maxAttempts: SETTINGS.outboxMaxAttempts, backoffInitialMs: SETTINGS.outboxBackoffInitialMs, backoffMaxMs: SETTINGS.outboxBackoffMaxMs },
+          version: packageVersion(),
+        })
+      : undefined;
     this.subscriptions = new SubscriptionManager({
       api: this.teams,
       store: this.store,
@@ -219,6 +240,7 @@ export class Gateway {
       retention: c.store.retention,
       holdsDuties: () => this.holdsDuties(),
       kickInbox: () => this.processor.kick(),
+      claimedElsewhere: (key) => this.sfb?.claimsOutbox(key) ?? false, // issue 17: an SfB pair's row
       log: this.log,
     });
     this.processor = new NotificationProcessor({
@@ -284,7 +306,10 @@ export class Gateway {
       metrics: this.metrics,
       log: this.log,
       api: c.admin.token ? logLevelAdminApi(policyAdminApi(c.admin.token.reveal(), this.policy, this.store), this.log, this.store, nodeId) : undefined,
-      checks: readinessChecks({ linkOnline: () => this.link.isOnline(), store: this.store, appTokenOk: () => clients.appTokenOk(), redis: this.redis, cluster: this.cluster }),
+      checks: {
+        ...readinessChecks({ linkOnline: () => this.link.isOnline(), store: this.store, appTokenOk: () => clients.appTokenOk(), redis: this.redis, cluster: this.cluster }),
+        ...(this.sfb ? { sfb: () => this.sfb?.listening || 'the SfB trusted application is not listening' } : {}), // issue 17
+      },
       details: () => (this.cluster ? { node: nodeId, licence: this.cluster.licence() } : { node: nodeId }),
       views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
       console: this.console,
@@ -389,12 +414,14 @@ export class Gateway {
       onStopped: (key) => this.clusterRouter?.released('remote-domain', key),
       factory: (ctx) => new RemoteDomainActor(ctx, Date.now, (domain) => this.policy.domainAllowed(domain)),
     });
+    const sfbPairs = this.sfb?.supervise(this.runtime, onEscalate, (key) => this.clusterRouter?.released('sfb-pair', key)); // issue 17
     if (this.cluster && this.transport) {
       const cluster = this.cluster;
       this.clusterRouter = new ClusterRouter({
         nodeId: this.nodeId,
         pairs: this.pairs,
         domains: this.domains,
+        sfbPairs: sfbPairs as never, // issue 17
         membership: cluster.membership,
         directory: cluster.directory,
         transport: this.transport,
@@ -402,7 +429,7 @@ export class Gateway {
         // A dead node's keys are free once its lease lapsed; messages for them wait that long and a bit more.
         deliveryDeadlineMs: c.cluster.leaseSeconds * 2000 + 5_000,
         callTimeoutMs: SETTINGS.actorCallTimeoutMs,
-        wakeMessage: (kind) => (kind === 'user-pair' ? ({ type: 'drain' } satisfies PairMessage) : ({ type: 'stats' } satisfies DomainMessage)),
+        wakeMessage: (kind) => (kind === 'remote-domain' ? ({ type: 'stats' } satisfies DomainMessage) : ({ type: 'drain' } satisfies PairMessage)),
         metrics: this.metrics,
         log: this.log,
       });
@@ -410,6 +437,9 @@ export class Gateway {
     } else {
       this.router = new LocalRouter(this.pairs, this.domains);
     }
+    // issue 17: SfB pair actors, placed by the cluster router like the others (or the local supervisor alone).
+    const clusterRouter = this.clusterRouter;
+    if (sfbPairs) this.sfb?.routeThrough(clusterRouter ? (k, m, e) => clusterRouter.actor('sfb-pair', k, m, e) as Promise<SfbPairReply> : (k, m, e) => sfbPairs.ask(k, m, e));
     this.stanzaRouter = new StanzaRouter({
       componentDomain: c.xmpp.domain,
       maxBodyBytes: c.xmpp.maxBodyBytes,
@@ -420,6 +450,7 @@ export class Gateway {
       policy: this.policy,
       cards: this.cards,
       cardFields: new Set(c.cards.fields),
+      sfb: this.sfb?.stanzas, // issue 17
       log: this.log,
       metrics: this.metrics,
     });
@@ -428,7 +459,10 @@ export class Gateway {
     // (RFC 6120 §10.1 in-order processing) even when its actor lives on another node.
     const inOrder = new KeyedQueue();
     this.link.on('stanza', (el) => void inOrder.run(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`, () => stanzaRouter.route(el)).catch(() => undefined));
-    this.link.on('online', () => void this.chores.resyncAll());
+    this.link.on('online', () => {
+      void this.chores.resyncAll();
+      void this.sfb?.resyncAll(); // issue 17
+    });
 
     await this.policy.start();
     await this.admin.start();
@@ -442,6 +476,7 @@ export class Gateway {
     // Duties only once the webhook listens (Graph validates it when a subscription is made), and before the link,
     // whose first connection may take long.
     this.duties?.start();
+    await this.sfb?.start(); // issue 17: SIP from the pool is taken before the XMPP link comes up
     await this.link.start();
     this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion(), node: this.nodeId, cluster: this.cluster !== undefined });
   }
@@ -502,6 +537,7 @@ export class Gateway {
     await this.processor.stop();
     await this.subscriptions.stop();
     await this.pairs?.stop();
+    await this.sfb?.stop(); // issue 17
     await this.domains?.stop();
     await this.runtime?.stop();
     await this.cluster?.leave();

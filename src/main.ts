@@ -30,14 +30,15 @@ commands:
                       [--id ID] [--not-before ISO-DATE] [--tenant ID]... [--max-remote-domains N]
                  show --file FILE [--public-key PEM_FILE]...   print the terms; verify when keys are given
   cluster        status [--json]               live nodes, licence seats, roles and actors per node --config FILE
-  sandbox        run a complete federation on loopback (Prosody, Graph emulator, one node)
+  sandbox        run a complete federation on loopback (Prosody, Graph emulator, SfB emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
                  --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
+                 --sfb-port N (5061)  --sfb-pool-port N (5062)  --sfb-control-port N (8444)
   help           this text
 options: --version`;
 
 const OPTIONS = new Set([
-  'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help',
+  'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'sfb-port', 'sfb-pool-port', 'sfb-control-port', 'version', 'help',
   'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key', 'json',
 ]);
 
@@ -95,6 +96,9 @@ async function main(argv: readonly string[]): Promise<number> {
         emulatorPort: port('emulator-port', 8443),
         webhookPort: port('webhook-port', 8090),
         adminPort: port('admin-port', 9464),
+        sfbPort: port('sfb-port', 5061),
+        sfbPoolPort: port('sfb-pool-port', 5062),
+        sfbControlPort: port('sfb-control-port', 8444),
       });
       return 0;
     }

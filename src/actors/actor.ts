@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 
-export type ActorKind = 'user-pair' | 'remote-domain';
+export type ActorKind = 'user-pair' | 'remote-domain' | 'sfb-pair'; // sfb-pair: issue 17
 
 /** Travels with every actor message: ties the log lines of one stanza or notification together. */
 export interface Envelope {

@@ -78,6 +78,8 @@ export interface ClusterRouterOptions {
   readonly nodeId: string;
   readonly pairs: ActorSupervisor<PairMessage, Outcome>;
   readonly domains: ActorSupervisor<DomainMessage, DomainReply>;
+  /** Issue 17: SfB pair actors, when the node has an SfB side. */
+  readonly sfbPairs?: ActorSupervisor<never, unknown> | undefined;
   readonly membership: Membership;
   readonly directory: PlacementDirectory;
   readonly transport: NodeTransport;
@@ -117,6 +119,11 @@ export class ClusterRouter implements ActorRouter {
       return { allowed: false, error: new StanzaError(e.condition, e.text, e.type) };
     }
     return reply;
+  }
+
+  /** Issue 17: a message to an actor of another kind (SfB pairs), placed like any other. */
+  actor(kind: 'sfb-pair', key: string, message: unknown, envelope: Envelope): Promise<unknown> {
+    return this.send(kind, key, message, envelope);
   }
 
   /** Actor keys owned here, with their epochs. */
@@ -253,6 +260,7 @@ export class ClusterRouter implements ActorRouter {
   private local(kind: ActorKind, key: string, message: unknown, envelope: Envelope): Promise<unknown> {
     // A handoff began after the caller checked: the message waits for it and goes to the new home.
     if (this.handoffs.has(actorAddress(kind, key))) return Promise.reject(new NodeNotServingError(this.o.nodeId));
+    if (kind === 'sfb-pair') return this.sfbSupervisor().ask(key, message as never, envelope); // issue 17
     return kind === 'user-pair' ? this.o.pairs.ask(key, message as PairMessage, envelope) : this.o.domains.ask(key, message as DomainMessage, envelope);
   }
 
@@ -268,7 +276,13 @@ export class ClusterRouter implements ActorRouter {
 
   private supervisorOf(full: string): { sup: ActorSupervisor<never, unknown>; key: string } {
     const { kind, key } = parseActorAddress(full);
+    if (kind === 'sfb-pair') return { sup: this.sfbSupervisor(), key }; // issue 17
     return { sup: (kind === 'user-pair' ? this.o.pairs : this.o.domains) as unknown as ActorSupervisor<never, unknown>, key };
+  }
+
+  private sfbSupervisor(): ActorSupervisor<never, unknown> {
+    if (!this.o.sfbPairs) throw new Error('this node has no SfB side (sfb is not configured)');
+    return this.o.sfbPairs;
   }
 
   /** Orderly handoff of one key: later messages wait, earlier ones finish, the actor stops, the entry goes. */

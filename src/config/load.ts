@@ -28,11 +28,13 @@ type Puppets = Config['teams']['puppets'];
 type StoreConfig = Config['store'];
 type MssqlConfig = NonNullable<StoreConfig['mssql']>;
 type ConsoleOidc = NonNullable<Config['console']['oidc']>;
-export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin' | 'cluster' | 'console'> & {
+export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin' | 'cluster' | 'console' | 'sfb'> & {
   readonly console: Omit<Config['console'], 'sessionSecret' | 'oidc'> & {
     readonly sessionSecret: Secret | undefined;
     readonly oidc: (Omit<ConsoleOidc, 'clientSecret'> & { readonly clientSecret: Secret | undefined }) | undefined;
   };
+  /** Issue 17: the SfB side, its file paths resolved. */
+  readonly sfb: Config['sfb'];
   readonly cluster: Omit<Config['cluster'], 'secret'> & { readonly secret: Secret | undefined };
   readonly admin: Omit<Config['admin'], 'token'> & { readonly token: Secret | undefined };
   readonly store: Omit<StoreConfig, 'mssql'> & { readonly mssql: (Omit<MssqlConfig, 'password'> & { readonly password: Secret | undefined }) | undefined };
@@ -125,6 +127,7 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
         publicKeys: c.cluster.licence.publicKeys.map((k) => (k.startsWith('-----BEGIN') ? k : path(k))),
       },
     },
+    sfb: c.sfb && { ...c.sfb, tls: { certFile: path(c.sfb.tls.certFile), keyFile: path(c.sfb.tls.keyFile), caFile: path(c.sfb.tls.caFile) } },
     admin: { ...c.admin, token: c.admin.token === undefined ? undefined : secret('admin.token', c.admin.token) },
     console: {
       ...c.console,

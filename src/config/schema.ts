@@ -263,6 +263,41 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ fields: [...CARD_FIELDS], cacheSeconds: 3600 }),
+    // ---- Skype for Business (issue 17): the gateway as an SfB trusted application (docs/sfb-setup.md) ----
+    sfb: z
+      .object({
+        listen: HostPort.describe('where the trusted application listens for SIP over mutual TLS from the Front End pool, host:port (port 5061 in production)'),
+        fqdn: Domain.describe("this node's FQDN as the pool knows it (Via; never an IP); its certificate must name it"),
+        applicationFqdn: Domain.optional().describe('the trusted application pool FQDN (New-CsTrustedApplicationPool), put in Contact so the pool may send in-dialog requests to any node; default: fqdn'),
+        tls: z
+          .object({
+            certFile: z.string().min(1).describe('PEM certificate chain of this node (server and client authentication)'),
+            keyFile: z.string().min(1).describe('PEM private key of that certificate'),
+            caFile: z.string().min(1).describe('PEM CA certificates that sign the Front End servers\' certificates'),
+          })
+          .strict(),
+        pool: z
+          .object({
+            fqdn: Domain.describe('the Front End pool FQDN the gateway sends to'),
+            port: z.number().int().min(1).max(65535).default(5061).describe('its SIP/TLS port'),
+          })
+          .strict(),
+        trustedPeers: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+$/u, 'expected a lower-case FQDN or *.domain')).min(1).describe('certificate names the gateway accepts from SfB servers: the pool and its Front End servers (exact, or *.domain)'),
+        hosts: z.record(z.string(), z.string()).default({}).describe('static FQDN -> IP entries for SfB servers DNS does not resolve (labs); others go through DNS'),
+        domains: z.array(Domain).default([]).describe('SIP domains whose users are all homed on SfB: they are reached through SfB, not Teams'),
+        users: z.array(z.string().regex(/^[^@\s]+@[a-z0-9.-]+$/u, 'expected user@domain')).default([]).describe('SIP addresses homed on SfB although their domain is not in sfb.domains (users not yet moved to Teams)'),
+        defaultDomain: Domain.optional().describe('SIP domain whose users get short JIDs (carol@contoso.com -> carol@<xmpp.domain>); usually teams.defaultUpnDomain, so each internal user has one address; default: the first of sfb.domains, else the domain of the first of sfb.users'),
+        keepAliveSeconds: z.number().int().min(5).max(3600).default(30).describe('CRLF keep-alive ping on an idle SIP connection (RFC 5626 §3.5.1)'),
+        idleConnectionSeconds: z.number().int().min(10).default(300).describe('a SIP connection that received nothing (keep-alives included) this long is closed'),
+        maxMessageBytes: z.number().int().min(4096).max(1_048_576).default(65_536).describe('largest SIP message body accepted; larger ones get 513 and the connection closes'),
+        maxConnections: z.number().int().min(1).default(256).describe('SIP connections accepted at once'),
+        subscriptionSeconds: z.number().int().min(60).max(86_400).default(3600).describe('presence subscription lifetime the gateway asks for and grants'),
+        sessionIdleSeconds: z.number().int().min(30).default(600).describe('the gateway ends an IM session idle this long with BYE, as SfB clients do'),
+      })
+      .strict()
+      .refine((x) => x.domains.length > 0 || x.users.length > 0, { message: 'list the SfB-homed users in sfb.domains or sfb.users', path: ['domains'] })
+      .optional()
+      .describe('Skype for Business Server: without it the gateway serves Teams only'),
     cluster: z
       .object({
         redis: z
@@ -367,6 +402,7 @@ export const ConfigSchema = z
         backoffMaxMs: z.number().int().min(0).default(5000).describe('longest delay between restarts'),
         userPair: RestartOverride.optional().describe('restart policy of user-pair actors, overriding the four keys above'),
         remoteDomain: RestartOverride.optional().describe('restart policy of remote-domain actors, overriding the four keys above'),
+        sfbPair: RestartOverride.optional().describe('restart policy of SfB pair actors (issue 17), overriding the four keys above'),
       })
       .strict()
       .default({ idleSeconds: 600, maxRestarts: 5, restartWindowSeconds: 60, backoffInitialMs: 100, backoffMaxMs: 5000 }),

@@ -25,6 +25,8 @@ export interface NodeDutiesOptions {
   readonly holdsDuties: () => boolean;
   /** Wakes the inbox processor. */
   readonly kickInbox: () => void;
+  /** True when an outbox row's pair belongs to another side (SfB, issue 17), which wakes it itself. */
+  readonly claimedElsewhere?: (key: PairKey) => boolean;
   readonly log: Logger;
 }
 
@@ -87,7 +89,10 @@ export class NodeDuties {
   async sweepOutbox(): Promise<void> {
     if (!this.o.holdsDuties()) return;
     try {
-      for (const key of await this.o.store.pairsWithDueOutbound(Date.now(), 100)) this.tell(key, { type: 'drain' });
+      for (const key of await this.o.store.pairsWithDueOutbound(Date.now(), 100)) {
+        if (this.o.claimedElsewhere?.(key)) continue;
+        this.tell(key, { type: 'drain' });
+      }
     } catch (err) {
       this.o.log.warn('outbox sweep failed', { error: errorMessage(err) });
     }

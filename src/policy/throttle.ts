@@ -21,7 +21,7 @@ export interface LimitConfig {
 }
 
 export type Scope = 'pair' | 'user' | 'domain';
-export type Direction = 'xmpp_to_teams' | 'teams_to_xmpp';
+export type Direction = 'xmpp_to_teams' | 'teams_to_xmpp' | 'xmpp_to_sfb' | 'sfb_to_xmpp'; // the last two: issue 17 (SfB)
 
 export interface ThrottleConfig {
   readonly pair: LimitConfig;

@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { DEMO } from './demo-tenant.js';
+import { DEMO_SFB } from './demo-sfb.js';
 
 export interface LoopbackConfig {
   readonly componentPort: number;
@@ -41,6 +42,16 @@ export interface LoopbackConfig {
   readonly keepBodies?: boolean;
   /** The operator console's settings (console.*). */
   readonly console?: Record<string, unknown>;
+  /** Issue 17: the SfB side, as a trusted application of the SfB emulator's pool. */
+  readonly sfb?: {
+    readonly port: number;
+    readonly poolPort: number;
+    readonly certFile: string;
+    readonly keyFile: string;
+    readonly caFile: string;
+    readonly sessionIdleSeconds?: number;
+    readonly subscriptionSeconds?: number;
+  };
 }
 
 export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
@@ -68,6 +79,22 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
     actors: { idleSeconds: o.idleSeconds ?? 600 },
     policy: o.policy ?? { domains: [DEMO.xmppDomain], users: ['*'], reloadSeconds: 1 },
     ...(o.throttle ? { throttle: o.throttle } : {}),
+    ...(o.sfb
+      ? {
+          sfb: {
+            listen: `127.0.0.1:${o.sfb.port}`,
+            fqdn: DEMO_SFB.gateway,
+            tls: { certFile: o.sfb.certFile, keyFile: o.sfb.keyFile, caFile: o.sfb.caFile },
+            pool: { fqdn: DEMO_SFB.frontEnd, port: o.sfb.poolPort },
+            trustedPeers: [DEMO_SFB.frontEnd, DEMO_SFB.pool],
+            hosts: { [DEMO_SFB.frontEnd]: '127.0.0.1', [DEMO_SFB.pool]: '127.0.0.1' },
+            users: [...DEMO_SFB.users],
+            defaultDomain: DEMO_SFB.sipDomain,
+            ...(o.sfb.sessionIdleSeconds ? { sessionIdleSeconds: o.sfb.sessionIdleSeconds } : {}),
+            ...(o.sfb.subscriptionSeconds ? { subscriptionSeconds: o.sfb.subscriptionSeconds } : {}),
+          },
+        }
+      : {}),
     ...(o.otlpEndpoint ? { tracing: { otlpEndpoint: o.otlpEndpoint } } : {}),
     ...(o.redisUrl
       ? {

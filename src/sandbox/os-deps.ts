@@ -26,6 +26,14 @@ export const EJABBERD: OsPackage = { command: '/usr/sbin/ejabberdctl', debianPac
  */
 export const CHROMIUM: OsPackage = { command: '/usr/bin/chromium', debianPackage: 'chromium' };
 
+/**
+ * Issue 17's standards smoke test of the project's SIP stack (test/sfb/sip/kamailio-baresip.test.ts): Kamailio
+ * (5.6 on bookworm) as proxy and registrar over TCP, baresip (1.0) as an independent user agent. Installed by the
+ * test command only when that test is selected.
+ */
+export const KAMAILIO: OsPackage = { command: '/usr/sbin/kamailio', debianPackage: 'kamailio', service: 'kamailio' };
+export const BARESIP: OsPackage = { command: 'baresip', debianPackage: 'baresip' };
+
 export class MissingOsPackagesError extends Error {
   constructor(readonly packages: readonly string[]) {
     super(

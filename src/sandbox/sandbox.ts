@@ -15,6 +15,8 @@ import { writeLoopbackConfig } from './gateway-config.js';
 import { PROSODY, ensureOsPackages } from './os-deps.js';
 import { ProsodyServer } from './prosody.js';
 import { ensureTlsMaterial } from './tls.js';
+import { startSfbPool } from './sfb-pool.js';
+import { DEMO_SFB } from './demo-sfb.js';
 import { escapeLocalpart } from '../protocol/jid.js';
 import { upnToLocalpart } from '../protocol/teams-address.js';
 
@@ -25,10 +27,15 @@ export interface SandboxOptions {
   readonly emulatorPort?: number;
   readonly webhookPort?: number;
   readonly adminPort?: number;
+  /** Issue 17: the gateway's SIP listener, the SfB emulator's Front End and its control API. */
+  readonly sfbPort?: number;
+  readonly sfbPoolPort?: number;
+  readonly sfbControlPort?: number;
 }
 
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 const TEAMS_CLI = fileURLToPath(new URL('../../test/emulators/graph/teams-cli.js', import.meta.url));
+const SFB_CLI = fileURLToPath(new URL('../../test/emulators/sfb/sfb-cli.js', import.meta.url));
 
 async function waitForHealthy(adminPort: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -73,8 +80,13 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
     });
     stops.push(() => prosody.stop());
 
+    // Issue 17: an SfB Front End pool, the gateway as its trusted application (SfB users homed by name).
+    const sfb = await startSfbPool(tls, { sipPort: o.sfbPoolPort ?? 5062, controlPort: o.sfbControlPort ?? 8444 }, [o.sfbPort ?? 5061]);
+    stops.push(() => sfb.emulator.close());
+
     const configPath = join(dir, 'gateway.yaml');
     await writeLoopbackConfig(configPath, {
+      sfb: sfb.gatewayConfig,
       componentPort: o.componentPort,
       emulatorUrl: emulator.url,
       webhookPort,
@@ -83,7 +95,10 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
       // Deny by default: one XMPP domain; Teams users by name and (Bob) by group; Eve is left out on purpose.
       policy: {
         domains: [DEMO.xmppDomain],
-        users: DEMO.teamsUsers.map((u) => u.userPrincipalName).filter((u) => u !== 'eve.internal@contoso.example' && !(DEMO.liaisonGroup.members as readonly string[]).includes(u)),
+        users: [
+          ...DEMO.teamsUsers.map((u) => u.userPrincipalName).filter((u) => u !== 'eve.internal@contoso.example' && !(DEMO.liaisonGroup.members as readonly string[]).includes(u)),
+          ...DEMO_SFB.users,
+        ],
         groups: [DEMO.liaisonGroup.id],
       },
       adminToken: DEMO.adminToken,
@@ -106,6 +121,7 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
 
     const rel = (p: string) => relative(process.cwd(), p) || '.';
     const cli = `NODE_EXTRA_CA_CERTS=${rel(tls.caCertPath)} node ${rel(TEAMS_CLI)} --emulator ${emulator.url}`;
+    const sfbCli = `node ${rel(SFB_CLI)} --emulator ${sfb.emulator.controlUrl}`;
     const teamsJids = DEMO.teamsUsers.map((u) => `${upnToLocalpart(u.userPrincipalName, { defaultUpnDomain: DEMO.teamsDomain })}@${DEMO.componentDomain}`);
     process.stdout.write(`
 The sandbox federation is up (everything on 127.0.0.1; Ctrl-C stops it).
@@ -127,6 +143,15 @@ Act as a Teams user (Graph emulator at ${emulator.url}):
   ${cli} presence alice.smith@contoso.example        # what Teams shows for her (or for an XMPP user's account)
   ${cli} users
   node ${rel(MAIN)} whitelist add domain ${DEMO.strangerDomain} --config ${rel(configPath)}   # let ${DEMO.strangerDomain} in, no restart
+
+Skype for Business users (the SfB emulator's pool ${DEMO_SFB.frontEnd}; the gateway is its trusted application):
+${DEMO_SFB.users.filter((u) => !u.startsWith('nobody')).map((u) => `  ${u.split('@')[0]}@${DEMO.componentDomain}`).join('\n')}
+  (dan is signed in on two devices, erin is signed out)
+Act as an SfB user (control API ${sfb.emulator.controlUrl}):
+  ${sfbCli} send carol juliet@${DEMO.xmppDomain} "Hello from Skype for Business"
+  ${sfbCli} inbox carol
+  ${sfbCli} presence carol 6500 in-a-meeting back at 3
+  ${sfbCli} watch carol juliet@${DEMO.xmppDomain}     # then: ${sfbCli} watching carol
 
 Gateway node: metrics http://127.0.0.1:${adminPort}/metrics, health /healthz, readiness /readyz, logs ${rel(logPath)}, config ${rel(configPath)}
 Operator console: http://127.0.0.1:${adminPort}/console/ (sign in with the admin token ${DEMO.adminToken})

@@ -321,4 +321,27 @@ GO
       );
 `,
   },
+  {
+    version: 6,
+    name: 'Skype for Business pairs (issue 17)',
+    sqlite: `
+      CREATE TABLE sfb_pairs (
+        sfb_uri     TEXT NOT NULL,
+        remote_jid  TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (sfb_uri, remote_jid)
+      );
+`,
+    // Key: 128 + 450 characters = 1,156 bytes, under the 1,700 of a nonclustered key.
+    mssql: `
+      CREATE TABLE sfb_pairs (
+        sfb_uri     NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        remote_jid  NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL,
+        state       NVARCHAR(MAX) NOT NULL,
+        updated_at  BIGINT NOT NULL,
+        CONSTRAINT sfb_pairs_pk PRIMARY KEY NONCLUSTERED (sfb_uri, remote_jid)
+      );
+`,
+  },
 ];

@@ -48,6 +48,7 @@ import {
   type PuppetRecord,
   type RelayedMessage,
   type SeatEvent,
+  type SfbPairKey,
   type Store,
   type StoreOptions,
   type WhitelistEntry,
@@ -413,6 +414,17 @@ SELECT TOP (@limit) u.remote_jid, u.partners, u.subscribed,
        CASE WHEN m.last_at > u.pair_at THEN m.last_at ELSE u.pair_at END AS last_activity_at
   FROM per_user u OUTER APPLY (SELECT MAX(o.created_at) AS last_at FROM outbox o WHERE o.remote_jid = u.remote_jid) m
  ORDER BY last_activity_at DESC, u.remote_jid`,
+  // ---- Skype for Business pairs (issue 17) ----
+  getSfbPairState: 'SELECT state FROM sfb_pairs WHERE sfb_uri = @sfb_uri AND remote_jid = @remote_jid',
+  putSfbPairState: `SET XACT_ABORT ON;
+BEGIN TRANSACTION;
+UPDATE sfb_pairs WITH (UPDLOCK, SERIALIZABLE) SET state = @state, updated_at = @now WHERE sfb_uri = @sfb_uri AND remote_jid = @remote_jid;
+IF @@ROWCOUNT = 0
+  INSERT INTO sfb_pairs (sfb_uri, remote_jid, state, updated_at) VALUES (@sfb_uri, @remote_jid, @state, @now);
+COMMIT TRANSACTION;`,
+  sfbPairKeys: `SELECT TOP (@limit) sfb_uri, remote_jid FROM sfb_pairs
+ WHERE @after_uri IS NULL OR sfb_uri > @after_uri OR (sfb_uri = @after_uri AND remote_jid > @after_jid)
+ ORDER BY sfb_uri, remote_jid`,
 } as const;
 
 export type MssqlStatementName = keyof typeof MSSQL_STATEMENTS;
@@ -924,6 +936,22 @@ export class MssqlStore implements Store {
 
   async remoteUsersOfDomain(domain: string, max: number): Promise<RemoteUserActivity[]> {
     return (await this.run('remoteUsersOfDomain', { suffix: nvarchar(`@${domain}`), limit: limit(max) })).recordset.map(toRemoteUserActivity);
+  }
+
+  // ---- Skype for Business pairs (issue 17) ----
+
+  async getSfbPairState(key: SfbPairKey): Promise<string | undefined> {
+    const r = (await this.run('getSfbPairState', { sfb_uri: nvarchar(key.sfbUri), remote_jid: nvarchar(key.remoteJid) })).recordset[0];
+    return r ? String(r.state) : undefined;
+  }
+
+  async putSfbPairState(key: SfbPairKey, state: string, now: number): Promise<void> {
+    await this.run('putSfbPairState', { sfb_uri: nvarchar(key.sfbUri), remote_jid: nvarchar(key.remoteJid), state: nvarcharMax(state), now: bigint(now) });
+  }
+
+  async sfbPairKeys(after: SfbPairKey | undefined, max: number): Promise<SfbPairKey[]> {
+    const rows = (await this.run('sfbPairKeys', { after_uri: nvarchar(after?.sfbUri), after_jid: nvarchar(after?.remoteJid), limit: limit(max) })).recordset;
+    return rows.map((r) => ({ sfbUri: String(r.sfb_uri), remoteJid: String(r.remote_jid) }));
   }
 }
 

@@ -33,6 +33,7 @@ import {
   type PruneResult,
   type RelayedMessage,
   type SeatEvent,
+  type SfbPairKey,
   type Store,
   type StoreOptions,
   type WhitelistEntry,
@@ -516,5 +517,27 @@ export class SqliteStore implements Store {
         )
         .all(domain.length + 1, `@${domain}`, limit) as Row[]
     ).map(toRemoteUserActivity);
+  }
+
+  // ---- Skype for Business pairs (issue 17) ----
+
+  async getSfbPairState(key: SfbPairKey): Promise<string | undefined> {
+    const r = this.db.prepare('SELECT state FROM sfb_pairs WHERE sfb_uri = ? AND remote_jid = ?').get(key.sfbUri, key.remoteJid) as Row | undefined;
+    return r ? String(r.state) : undefined;
+  }
+
+  async putSfbPairState(key: SfbPairKey, state: string, now: number): Promise<void> {
+    this.db
+      .prepare('INSERT INTO sfb_pairs (sfb_uri, remote_jid, state, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (sfb_uri, remote_jid) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at')
+      .run(key.sfbUri, key.remoteJid, state, now);
+  }
+
+  async sfbPairKeys(after: SfbPairKey | undefined, limit: number): Promise<SfbPairKey[]> {
+    const rows = (
+      after
+        ? this.db.prepare('SELECT sfb_uri, remote_jid FROM sfb_pairs WHERE sfb_uri > ? OR (sfb_uri = ? AND remote_jid > ?) ORDER BY sfb_uri, remote_jid LIMIT ?').all(after.sfbUri, after.sfbUri, after.remoteJid, limit)
+        : this.db.prepare('SELECT sfb_uri, remote_jid FROM sfb_pairs ORDER BY sfb_uri, remote_jid LIMIT ?').all(limit)
+    ) as Row[];
+    return rows.map((r) => ({ sfbUri: String(r.sfb_uri), remoteJid: String(r.remote_jid) }));
   }
 }

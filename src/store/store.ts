@@ -232,6 +232,14 @@ export interface Store {
   refusalTotals(since: number, limit: number): Promise<RefusalTotal[]>;
   /** XMPP users of a remote domain known to the gateway (their pairs), most recently active first. */
   remoteUsersOfDomain(domain: string, limit: number): Promise<RemoteUserActivity[]>;
+
+  // ---- Skype for Business pairs (issue 17; migration 5) -----------------------------------------------------
+  /** The durable state of an SfB pair (subscriptions, IM and presence dialogs), as the SfB side serialised it. */
+  getSfbPairState(key: SfbPairKey): Promise<string | undefined>;
+  /** Creates or replaces the pair's state. */
+  putSfbPairState(key: SfbPairKey, state: string, now: number): Promise<void>;
+  /** SfB pairs in key order after `after` (paging), to re-establish subscriptions at start. */
+  sfbPairKeys(after: SfbPairKey | undefined, limit: number): Promise<SfbPairKey[]>;
 }
 
 export type DeadLetterQueue = 'outbox' | 'inbox';
@@ -294,7 +302,7 @@ export interface AuditRecord extends AuditEntry {
   readonly id: number;
 }
 
-export type RefusalDirection = 'xmpp_to_teams' | 'teams_to_xmpp';
+export type RefusalDirection = 'xmpp_to_teams' | 'teams_to_xmpp' | 'xmpp_to_sfb' | 'sfb_to_xmpp';
 
 export interface RefusalCount {
   /** Start of the minute (epoch ms). */
@@ -323,6 +331,12 @@ export interface RemoteUserActivity {
   readonly subscribed: boolean;
   /** The later of the last pair change and the last message accepted from the user (epoch ms). */
   readonly lastActivityAt: number;
+}
+
+/** Issue 17: an SfB user (SIP address of record, at most 128 characters) and an XMPP user (bare JID). */
+export interface SfbPairKey {
+  readonly sfbUri: string;
+  readonly remoteJid: string;
 }
 
 /** What both stores accept when opened. */

@@ -19,10 +19,12 @@ export interface RestartSettings {
   readonly backoffMaxMs: number;
   readonly userPair?: Partial<Omit<RestartSettings, 'userPair' | 'remoteDomain'>> | undefined;
   readonly remoteDomain?: Partial<Omit<RestartSettings, 'userPair' | 'remoteDomain'>> | undefined;
+  /** Issue 17: SfB pair actors. */
+  readonly sfbPair?: Partial<Omit<RestartSettings, 'userPair' | 'remoteDomain'>> | undefined;
 }
 
 /** The restart policy of one actor kind: its override where set, the default otherwise. */
-export function restartPolicyFor(settings: RestartSettings, kind: 'userPair' | 'remoteDomain'): RestartPolicy {
+export function restartPolicyFor(settings: RestartSettings, kind: 'userPair' | 'remoteDomain' | 'sfbPair'): RestartPolicy {
   const o = settings[kind] ?? {};
   return {
     maxRestarts: o.maxRestarts ?? settings.maxRestarts,

@@ -21,6 +21,7 @@ import { TeamsError, type TeamsUser } from '../teams/teams-port.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { XmppPort } from './component-link.js';
+import type { SfbStanzaHandler } from '../sfb/stanza-handler.js'; // issue 17
 
 /** The whitelist as the router needs it. */
 export interface FederationPolicy {
@@ -37,6 +38,8 @@ export interface StanzaRouterOptions {
   readonly policy: FederationPolicy;
   readonly cards: ProfileCache;
   readonly cardFields: ReadonlySet<CardField>;
+  /** Issue 17: users homed on Skype for Business are handed to the SfB side. */
+  readonly sfb?: SfbStanzaHandler | undefined;
   readonly log: Logger;
   readonly metrics: Metrics;
 }
@@ -94,6 +97,9 @@ export class StanzaRouter {
       await this.toComponent(stanza, inbound);
       return;
     }
+    // Issue 17: a user homed on SfB (by domain or by name) is the SfB side's; everyone else is on Teams.
+    const sfbUri = this.o.sfb?.homeOf(inbound.to.local);
+    if (sfbUri && this.o.sfb) return this.o.sfb.handle(stanza, inbound, sfbUri, correlationId, log);
     const user = await this.lookup(inbound.to.local);
     if (!user) {
       await this.toUnknownUser(stanza, inbound);

@@ -17,6 +17,7 @@ import { eventually } from '../support/federation.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const TEAMS_CLI = fileURLToPath(new URL('../emulators/graph/teams-cli.js', import.meta.url));
+const SFB_CLI = fileURLToPath(new URL('../emulators/sfb/sfb-cli.js', import.meta.url));
 
 const listening = (port: number) => portOpen(port);
 
@@ -28,10 +29,10 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
 
   it('runs a complete federation on loopback that works as its printout says, and stops on SIGINT', async () => {
     dir = await mkdtemp(join(tmpdir(), 'xtg-sandbox-'));
-    const [c2s, component, emulator, webhook, admin] = (await freePorts(5)) as [number, number, number, number, number];
+    const [c2s, component, emulator, webhook, admin, sfbPort, sfbPool, sfbControl] = (await freePorts(8)) as [number, number, number, number, number, number, number, number];
     const child = spawn(
       process.execPath,
-      [MAIN, 'sandbox', '--dir', dir, '--c2s-port', String(c2s), '--component-port', String(component), '--emulator-port', String(emulator), '--webhook-port', String(webhook), '--admin-port', String(admin)],
+      [MAIN, 'sandbox', '--dir', dir, '--c2s-port', String(c2s), '--component-port', String(component), '--emulator-port', String(emulator), '--webhook-port', String(webhook), '--admin-port', String(admin), '--sfb-port', String(sfbPort), '--sfb-pool-port', String(sfbPool), '--sfb-control-port', String(sfbControl)],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
     );
     let out = '';
@@ -60,6 +61,14 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
       const sent = cli('send', 'alice.smith@contoso.example', 'juliet@xmpp.example', 'Hi Juliet, from the CLI');
       assert.equal(sent.status, 0, sent.stderr);
       await juliet.waitFor((el) => el.name === 'message' && el.getChildText('body') === 'Hi Juliet, from the CLI', 20_000, 'reply sent with the CLI');
+      // Issue 17: an SfB user, acted as with the sfb-cli as printed.
+      assert.match(out, /carol@teams\.xmpp\.example/u);
+      const sfbCli = (...args: string[]) => spawnSync(process.execPath, [SFB_CLI, '--emulator', `http://127.0.0.1:${sfbControl}`, ...args], { encoding: 'utf8' });
+      const fromSfb = sfbCli('send', 'carol', 'juliet@xmpp.example', 'Hi Juliet, from SfB');
+      assert.equal(fromSfb.status, 0, fromSfb.stderr);
+      await juliet.waitFor((el) => el.name === 'message' && el.attrs.from?.startsWith('carol@teams.xmpp.example') === true && el.getChildText('body') === 'Hi Juliet, from SfB', 20_000, 'SfB message');
+      await juliet.send(xml('message', { to: 'carol@teams.xmpp.example', type: 'chat', id: 's2' }, xml('body', {}, 'Hi Carol')));
+      await eventually(() => (sfbCli('inbox', 'carol').stdout.includes('Hi Carol') ? true : undefined), 20_000, 'the reply in Carol\'s inbox');
       await juliet.stop();
     } finally {
       child.kill('SIGINT');
@@ -67,6 +76,6 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
       assert.equal(code, 0, out);
     }
     // Everything it started is gone.
-    for (const port of [c2s, component, emulator, webhook, admin]) assert.equal(await listening(port), false, `port ${port} still open`);
+    for (const port of [c2s, component, emulator, webhook, admin, sfbPort, sfbPool, sfbControl]) assert.equal(await listening(port), false, `port ${port} still open`);
   });
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { OutboundMessage, Store } from '../../src/store/store.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 
 export function defineStoreContract(name: string, open: () => Promise<Store>): void {
   describe(`Store contract: ${name}`, () => {
@@ -28,7 +29,7 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
     });
 
     it('is migrated to the latest schema version', async () => {
-      assert.equal(await s.schemaVersion(), 5);
+      assert.equal(await s.schemaVersion(), Math.max(...MIGRATIONS.map((m) => m.version)));
       await s.ping();
     });
 
@@ -237,6 +238,23 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       );
       assert.ok((users[0]?.lastActivityAt ?? 0) > Date.now(), 'the message accepted counts as activity');
       assert.deepEqual((await s.remoteUsersOfDomain('far.example', 1)).length, 1);
+    });
+
+    // ---- Skype for Business pairs (issue 17) ----
+    it('keeps SfB pair states by (SIP address, JID), replaces them, and pages their keys in order', async () => {
+      const a = { sfbUri: 'sip:carol@contoso.example', remoteJid: 'juliet@xmpp.example' };
+      const b = { sfbUri: 'sip:carol@contoso.example', remoteJid: 'romeo@xmpp.example' };
+      const c = { sfbUri: 'sip:dan@contoso.example', remoteJid: 'juliet@xmpp.example' };
+      assert.equal(await s.getSfbPairState(a), undefined);
+      await s.putSfbPairState(c, '{"v":1}', 1);
+      await s.putSfbPairState(a, '{"v":1}', 1);
+      await s.putSfbPairState(b, '{"big":"' + 'x'.repeat(10_000) + '"}', 2);
+      await s.putSfbPairState(a, '{"v":2}', 3);
+      assert.equal(await s.getSfbPairState(a), '{"v":2}');
+      assert.equal((await s.getSfbPairState(b))?.length, 10_010);
+      assert.deepEqual(await s.sfbPairKeys(undefined, 2), [a, b]);
+      assert.deepEqual(await s.sfbPairKeys(b, 2), [c]);
+      assert.deepEqual(await s.sfbPairKeys(c, 2), []);
     });
   });
 }

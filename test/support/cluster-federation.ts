@@ -23,6 +23,9 @@ import { OtlpReceiver } from './otlp-receiver.js';
 import { freePort, freePorts } from './ports.js';
 import { writeTestLicence, type TestLicence } from './test-licence.js';
 import { TestXmppClient } from './xmpp-client.js';
+import { startSfbPool } from '../../src/sandbox/sfb-pool.js';
+import type { SfbEmulator } from '../emulators/sfb/index.js';
+import type { LoopbackConfig } from '../../src/sandbox/gateway-config.js';
 
 export interface ClusterNodeHandle {
   readonly id: string;
@@ -40,12 +43,16 @@ export interface ClusterFederationOptions {
   readonly idleSeconds?: number;
   /** admin.token of every node (the /admin API and the console). */
   readonly adminToken?: string;
+  /** Issue 17: an SfB emulator pool, every node one computer of the gateway's trusted application pool. */
+  readonly sfb?: boolean;
 }
 
 export class ClusterFederation {
   readonly nodes: ClusterNodeHandle[] = [];
   private clients: TestXmppClient[] = [];
   private redisClient: Redis;
+  /** Issue 17: the SfB emulator and each node's SIP port, when started with `sfb`. */
+  sfb: { emulator: SfbEmulator; ports: number[]; config: NonNullable<LoopbackConfig['sfb']> } | undefined;
 
   private constructor(
     readonly dir: string,
@@ -81,6 +88,11 @@ export class ClusterFederation {
     const balancer = await HttpBalancer.start(lb, []);
     const otlp = await OtlpReceiver.start();
     const f = new ClusterFederation(dir, emulator, prosody, redis, balancer, licence, otlp, { c2s, component }, o);
+    if (o.sfb) {
+      const ports = await freePorts(o.nodes);
+      const pool = await startSfbPool(tls, {}, ports);
+      f.sfb = { emulator: pool.emulator, ports, config: pool.gatewayConfig };
+    }
     for (let i = 0; i < o.nodes; i++) await f.addNode();
     await f.waitForLink();
     return f;
@@ -104,6 +116,7 @@ export class ClusterFederation {
       publicUrl: `http://127.0.0.1:${this.balancer.port}/graph/notifications`,
       otlpEndpoint: this.otlp.url,
       ...(this.o.adminToken ? { adminToken: this.o.adminToken } : {}),
+      ...(this.sfb ? { sfb: { ...this.sfb.config, port: this.sfb.ports[this.nodes.length] ?? (await freePort()) } } : {}),
       cluster: {
         nodeId: id,
         listenPort: cluster,
@@ -180,6 +193,7 @@ export class ClusterFederation {
     this.redisClient.disconnect();
     await this.prosody.stop();
     await this.emulator.close();
+    await this.sfb?.emulator.close();
     await this.redis.stop();
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -16,6 +16,8 @@ import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { GatewayProcess } from './gateway-process.js';
 import { writeTestLicence } from './test-licence.js';
 import { freePort, freePorts } from './ports.js';
+import { startSfbPool } from '../../src/sandbox/sfb-pool.js';
+import type { SfbEmulator } from '../emulators/sfb/index.js';
 import { TestXmppClient } from './xmpp-client.js';
 
 export const COMPONENT = DEMO.componentDomain;
@@ -47,11 +49,15 @@ export interface FederationOptions {
    * the node console.publicUrl and console.oidc (admins: DEMO.consoleAdminGroup).
    */
   readonly consoleOidc?: { readonly groupClaims: boolean };
+  /** Issue 17: an SfB emulator pool, and the gateway as its trusted application (short timers where a test says why). */
+  readonly sfb?: { readonly idleByeMs?: number; readonly sessionIdleSeconds?: number; readonly subscriptionSeconds?: number };
 }
 
 export class Federation {
   private clients: TestXmppClient[] = [];
   gateway!: GatewayProcess;
+  /** Issue 17: the SfB emulator, when started with `sfb`. */
+  sfb: SfbEmulator | undefined;
 
   private constructor(
     readonly dir: string,
@@ -91,7 +97,9 @@ export class Federation {
     const redis = o.redis ? await RedisServer.start(await freePort()) : undefined;
     const licence = redis ? await writeTestLicence(dir, { maxNodes: 1 }) : undefined;
     const configPath = join(dir, 'gateway.yaml');
+    const sfb = o.sfb ? await startSfbPool(tls, o.sfb) : undefined;
     await writeLoopbackConfig(configPath, {
+      ...(sfb ? { sfb: sfb.gatewayConfig } : {}),
       componentPort: component,
       emulatorUrl: emulator.url,
       webhookPort: webhook,
@@ -113,6 +121,7 @@ export class Federation {
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
     });
     const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis, prosodyOptions);
+    f.sfb = sfb?.emulator;
     f.gateway = await GatewayProcess.start(configPath, admin);
     await f.waitForLink();
     return f;
@@ -164,6 +173,7 @@ export class Federation {
     await this.gateway?.stop().catch(() => undefined);
     await this.prosody.stop();
     await this.emulator.close();
+    await this.sfb?.close();
     await this.redis?.stop();
     await rm(this.dir, { recursive: true, force: true });
   }

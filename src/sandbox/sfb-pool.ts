@@ -1,0 +1,56 @@
+/**
+ * Issue 17: the SfB emulator's Front End pool for a loopback federation (sandbox and tests), with certificates from
+ * the loopback CA, and the gateway's matching `sfb` configuration.
+ */
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { DEMO } from './demo-tenant.js';
+import { DEMO_SFB } from './demo-sfb.js';
+import { issueCertificate, type TlsMaterial } from './tls.js';
+import type { LoopbackConfig } from './gateway-config.js';
+import { startSfbEmulator, type SfbEmulator } from '../../test/emulators/sfb/index.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+export async function startSfbPool(
+  tls: TlsMaterial,
+  o: { readonly idleByeMs?: number; readonly sessionIdleSeconds?: number; readonly subscriptionSeconds?: number; readonly sipPort?: number; readonly controlPort?: number },
+  /** The SIP ports of the gateway's nodes (a cluster): the pool FQDN leads to all of them. */
+  nodePorts?: readonly number[],
+): Promise<{ emulator: SfbEmulator; gatewayConfig: NonNullable<LoopbackConfig['sfb']> }> {
+  const dir = dirname(tls.caCertPath);
+  const gatewayPort = nodePorts?.[0] ?? (await freePort());
+  const fe = await issueCertificate(tls, dir, [DEMO_SFB.frontEnd, DEMO_SFB.pool]);
+  const gw = await issueCertificate(tls, dir, [DEMO_SFB.gateway]);
+  const emulator = await startSfbEmulator({
+    fqdn: DEMO_SFB.frontEnd,
+    identity: { key: fe.key, cert: fe.cert, ca: tls.caCert },
+    trustedApplications: [DEMO_SFB.gateway],
+    routes: [{ domain: DEMO.xmppDomain, host: DEMO_SFB.gateway, port: gatewayPort, alternates: nodePorts?.slice(1) ?? [] }],
+    hosts: new Map([[DEMO_SFB.gateway, '127.0.0.1']]),
+    ...(o.idleByeMs ? { idleByeMs: o.idleByeMs } : {}),
+    ...(o.sipPort ? { sipPort: o.sipPort } : {}),
+    ...(o.controlPort ? { controlPort: o.controlPort } : {}),
+  });
+  return {
+    emulator,
+    gatewayConfig: {
+      port: gatewayPort,
+      poolPort: emulator.sipPort,
+      certFile: gw.file,
+      keyFile: gw.file,
+      caFile: tls.caCertPath,
+      ...(o.sessionIdleSeconds ? { sessionIdleSeconds: o.sessionIdleSeconds } : {}),
+      ...(o.subscriptionSeconds ? { subscriptionSeconds: o.subscriptionSeconds } : {}),
+    },
+  };
+}

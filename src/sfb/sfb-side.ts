@@ -1,0 +1,174 @@
+/**
+ * The Skype for Business side of a gateway node (issue 17; DESIGN.md "src/sfb"): the trusted application (SIP
+ * over mutual TLS), the directory that tells which internal users are homed on SfB, the supervisor of SfB pair
+ * actors and the stanza handler the StanzaRouter calls for SfB users. The gateway composes it with a few marked
+ * lines; the cluster router delivers to its actors like to any other kind.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Envelope } from '../actors/actor.js';
+import type { SfbPairMessage, SfbPairReply } from '../actors/sfb-pair/messages.js';
+import { SfbPairActor, type SfbPairSettings } from '../actors/sfb-pair/sfb-pair-actor.js';
+import { outboxUserId, parseSfbPairKey, sfbPairKey } from '../actors/sfb-pair/state.js';
+import type { RuntimeConfig } from '../config/load.js';
+import { errorMessage, type Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Admission, AdmissionResult, Direction } from '../policy/throttle.js';
+import type { SfbPairKey, Store } from '../store/store.js';
+import type { ActorRuntime } from '../supervisors/actor-runtime.js';
+import { ActorSupervisor } from '../supervisors/actor-supervisor.js';
+import { restartPolicyFor } from '../supervisors/restart-policy.js';
+import type { XmppPort } from '../xmpp/component-link.js';
+import { SfbDirectory } from './sfb-directory.js';
+import { SfbStanzaHandler } from './stanza-handler.js';
+import { SfbTrustedApp } from './trusted-app.js';
+import type { WireAnswer } from './wire.js';
+
+export type SfbConfig = NonNullable<RuntimeConfig['sfb']>;
+
+export interface SfbSideOptions {
+  readonly config: SfbConfig;
+  readonly componentDomain: string;
+  readonly store: Store;
+  readonly xmpp: XmppPort;
+  readonly policy: {
+    verdict(user: { id: string; upn: string }, remoteDomain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+  };
+  readonly throttle: { admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs?: number): Promise<AdmissionResult> };
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly actors: RuntimeConfig['actors'];
+  readonly throttleConfig: RuntimeConfig['throttle'];
+  readonly outbox: { readonly maxAttempts: number; readonly backoffInitialMs: number; readonly backoffMaxMs: number };
+  readonly version: string;
+}
+
+/** Delivers a message to an SfB pair actor wherever it lives (the cluster router, or the local supervisor). */
+export type SfbRoute = (key: string, message: SfbPairMessage, envelope: Envelope) => Promise<SfbPairReply>;
+
+export class SfbSide {
+  readonly directory: SfbDirectory;
+  readonly app: SfbTrustedApp;
+  readonly stanzas: SfbStanzaHandler;
+  supervisor: ActorSupervisor<SfbPairMessage, SfbPairReply> | undefined;
+  private route: SfbRoute | undefined;
+
+  constructor(private readonly o: SfbSideOptions) {
+    const c = o.config;
+    this.directory = new SfbDirectory({ domains: c.domains, users: c.users, defaultDomain: c.defaultDomain ?? c.domains[0] ?? (c.users[0] ?? '').split('@')[1] ?? '', componentDomain: o.componentDomain });
+    this.app = new SfbTrustedApp({
+      config: c,
+      identity: { cert: readFileSync(c.tls.certFile, 'utf8'), key: readFileSync(c.tls.keyFile, 'utf8'), ca: readFileSync(c.tls.caFile, 'utf8') },
+      directory: this.directory,
+      allowed: (aor, domain) => this.verdict(aor, domain).allowed,
+      deliver: async (key, request, correlationId) => {
+        const reply = await this.tell(key, { type: 'sip', request }, correlationId);
+        return reply.status === 'sip' ? reply.answer : ({ status: 500 } satisfies WireAnswer);
+      },
+      log: o.log.child({ side: 'sfb' }),
+      userAgent: `xmpp-teams-gateway/${o.version}`,
+    });
+    this.stanzas = new SfbStanzaHandler({
+      directory: this.directory,
+      allowed: (aor, domain) => this.verdict(aor, domain),
+      pair: (key, message, correlationId) => this.tell(key, message, correlationId),
+      xmpp: o.xmpp,
+      metrics: o.metrics,
+    });
+  }
+
+  /** The whitelist for an SfB user: listed in policy.users by her SIP address (user@domain) or "*". */
+  private verdict(aor: string, domain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string } {
+    return this.o.policy.verdict({ id: aor, upn: SfbDirectory.upnOf(aor) }, domain);
+  }
+
+  /** Builds the SfB pair supervisor on the node's actor runtime. */
+  supervise(runtime: ActorRuntime, onEscalate: (kind: string, key: string, error: unknown) => void, onStopped: (key: string) => void): ActorSupervisor<SfbPairMessage, SfbPairReply> {
+    const c = this.o.config;
+    const settings: SfbPairSettings = {
+      componentDomain: this.o.componentDomain,
+      fqdn: c.fqdn,
+      subscriptionSeconds: c.subscriptionSeconds,
+      sessionIdleSeconds: c.sessionIdleSeconds,
+      outboxMaxAttempts: this.o.outbox.maxAttempts,
+      outboxBackoffInitialMs: this.o.outbox.backoffInitialMs,
+      outboxBackoffMaxMs: this.o.outbox.backoffMaxMs,
+      onRateExceeded: this.o.throttleConfig.onExceeded,
+      maxThrottleDelayMs: this.o.throttleConfig.maxDelaySeconds * 1000,
+    };
+    this.supervisor = new ActorSupervisor<SfbPairMessage, SfbPairReply>({
+      kind: 'sfb-pair',
+      runtime,
+      policy: restartPolicyFor(this.o.actors, 'sfbPair'),
+      idleMs: this.o.actors.idleSeconds * 1000,
+      metrics: this.o.metrics,
+      log: this.o.log,
+      onEscalate,
+      onStopped,
+      factory: (ctx) =>
+        new SfbPairActor(
+          ctx,
+          {
+            store: this.o.store,
+            sip: this.app,
+            xmpp: this.o.xmpp,
+            directory: this.directory,
+            allowed: (aor, domain) => this.verdict(aor, domain).allowed,
+            throttle: this.o.throttle,
+            metrics: this.o.metrics,
+            settings,
+            now: Date.now,
+          },
+          (message) => void this.tell(parseSfbPairKey(ctx.key), message, randomUUID()).catch((err: unknown) => this.o.log.warn('SfB self-message failed', { actorKey: ctx.key, type: message.type, error: errorMessage(err) })),
+        ),
+    });
+    return this.supervisor;
+  }
+
+  /** Where messages to SfB pair actors go (set once the node's router exists). */
+  routeThrough(route: SfbRoute): void {
+    this.route = route;
+  }
+
+  tell(key: SfbPairKey, message: SfbPairMessage, correlationId: string): Promise<SfbPairReply> {
+    if (!this.route) return Promise.reject(new Error('the SfB side is not started'));
+    return this.route(sfbPairKey(key), message, { correlationId });
+  }
+
+  async start(): Promise<void> {
+    await this.app.start();
+  }
+
+  /** No new SIP requests first, then the actors stop (their timers with them). */
+  async stop(): Promise<void> {
+    await this.app.stop();
+    await this.supervisor?.stop();
+  }
+
+  /** An outbox row's internal user id names an SfB pair: its actor drains it (the node's outbox sweep). */
+  claimsOutbox(key: { teamsUserId: string; remoteJid: string }): boolean {
+    const prefix = outboxUserId('');
+    if (!key.teamsUserId.startsWith(prefix)) return false;
+    void this.tell({ sfbUri: key.teamsUserId.slice(prefix.length), remoteJid: key.remoteJid }, { type: 'drain' }, randomUUID()).catch(() => undefined);
+    return true;
+  }
+
+  /** After a (re)connection of the XMPP link or at start: every SfB pair learns presence again, one at a time. */
+  async resyncAll(): Promise<void> {
+    try {
+      let after: SfbPairKey | undefined;
+      for (;;) {
+        const keys = await this.o.store.sfbPairKeys(after, 200);
+        for (const k of keys) await this.tell(k, { type: 'resync' }, randomUUID()).catch(() => undefined);
+        if (keys.length < 200) return;
+        after = keys[keys.length - 1];
+      }
+    } catch (err) {
+      this.o.log.warn('SfB presence resync failed', { error: errorMessage(err) });
+    }
+  }
+
+  get listening(): boolean {
+    return this.app.port > 0;
+  }
+}
