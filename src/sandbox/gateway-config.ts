@@ -55,7 +55,7 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
         publicUrl: o.publicUrl ?? `${o.webhookTls ? 'https' : 'http'}://127.0.0.1:${o.webhookPort}/graph/notifications`,
         ...(o.webhookTls ? { tls: o.webhookTls } : {}),
       },
-      puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret },
+      puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret, groupId: DEMO.puppetGroup.id },
     },
     store: { sqlite: { path: o.sqlitePath } },
     admin: { listen: `127.0.0.1:${o.adminPort}`, ...(o.adminToken ? { token: o.adminToken } : {}) },

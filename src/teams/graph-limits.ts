@@ -46,10 +46,10 @@ function identityBaseCost(method: string, segments: readonly string[]): number {
   const [first, , third] = segments;
   if (method === 'GET' && first === 'users' && segments.length === 1) return 2;
   if (method === 'GET' && first === 'groups' && third === 'members' && segments.length === 3) return 3;
-  if (method === 'GET' && first === 'groups' && third === 'transitiveMembers') return 5;
-  if (method === 'GET' && first === 'subscribedSkus') return 3;
-  if (method === 'GET' && first === 'oauth2PermissionGrants') return 2;
-  if (method === 'GET' && first === 'users' && third === 'licenseDetails') return 2;
+  if (method === 'GET' && first === 'groups' && third === 'transitivemembers') return 5;
+  if (method === 'GET' && first === 'subscribedskus') return 3;
+  if (method === 'GET' && first === 'oauth2permissiongrants') return 2;
+  if (method === 'GET' && first === 'users' && third === 'licensedetails') return 2;
   return 1;
 }
 

@@ -30,7 +30,7 @@ export function demoTenantEmulatorOptions(o: DemoTenantOptions): GraphEmulatorOp
       },
     ],
     users: DEMO.teamsUsers.map((u) => ({ ...u })),
-    groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }],
+    groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }, { ...DEMO.puppetGroup, members: [] }],
     ...(o.notificationRetryDelaysMs ? { notificationRetryDelaysMs: o.notificationRetryDelaysMs } : {}),
   };
 }
