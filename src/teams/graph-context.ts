@@ -23,8 +23,8 @@ export interface PuppetSettings {
   readonly provisioningMs: number;
 }
 
-/** How long a provisioning failure waits before the next try: a licence takes minutes, not seconds. */
-export const PROVISIONING_RETRY_MS = 15_000;
+/** No Retry-After of our own for a provisioning failure: the outbox backoff (1 s, doubling) paces the tries. */
+export const PROVISIONING_RETRY_MS: number | undefined = undefined;
 
 export class GraphContext {
   /** Creation times of accounts (by object id), learnt once: they never change. Bounded. */

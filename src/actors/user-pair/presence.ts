@@ -20,6 +20,8 @@ export class PairPresence {
   private lastIntentSent: string | undefined;
   /** True while the XMPP user's presence shows a session this pair reported (the keeper keeps it alive). */
   private holding = false;
+  /** A failed push waits for its retry (a new account's licence, throttling): its timer and how many tries so far. */
+  private retry: { timer: NodeJS.Timeout; attempts: number } | undefined;
 
   constructor(
     private readonly c: PairContext,
@@ -28,10 +30,12 @@ export class PairPresence {
 
   /** True while the XMPP user is online in Teams through this pair: its presence must stay known (no passivation). */
   isBusy(): boolean {
-    return this.holding;
+    return this.holding || this.retry !== undefined;
   }
 
   stop(): void {
+    clearTimeout(this.retry?.timer);
+    this.retry = undefined;
     if (this.c.puppet) this.c.d.presenceKeeper.release(this.c.puppet.userId, pairKey(this.c.key));
     this.holding = false;
   }
@@ -53,13 +57,31 @@ export class PairPresence {
       await this.c.d.presenceKeeper.apply(puppet, pairKey(this.c.key), intent, refresh);
     } catch (err) {
       const c = classify(err);
-      log.warn('could not set the XMPP user presence in Teams', { reason: c.reason });
+      log.warn('could not set the XMPP user presence in Teams', { reason: c.reason, transient: c.transient });
+      if (c.transient) this.retryLater(c.retryAfterMs);
       return c.transient ? { status: 'retry', reason: c.reason } : { status: 'failed', reason: c.reason };
     }
+    clearTimeout(this.retry?.timer);
+    this.retry = undefined;
     this.lastIntentSent = fingerprint;
     this.c.d.metrics.presenceRelayed.inc({ direction: 'xmpp_to_teams' });
     this.holding = intent.session !== null;
     return DONE;
+  }
+
+  /**
+   * Nobody resends a presence the gateway could not show (a new account still waiting for its licence, Graph
+   * throttling): try again with the outbox's backoff (1 s, doubling, at most 5 minutes), until it succeeds or the
+   * XMPP user's presence changes.
+   */
+  private retryLater(retryAfterMs: number | undefined): void {
+    const attempts = (this.retry?.attempts ?? 0) + 1;
+    clearTimeout(this.retry?.timer);
+    const s = this.c.d.settings;
+    const delay = Math.max(retryAfterMs ?? 0, Math.min(s.outboxBackoffMaxMs, s.outboxBackoffInitialMs * 2 ** (attempts - 1)));
+    const timer = setTimeout(() => this.c.self({ type: 'refresh-presence' }), delay);
+    timer.unref();
+    this.retry = { timer, attempts };
   }
 
   /** RFC 6121 §3: the gateway answers for the Teams user as her server would. */
