@@ -37,6 +37,8 @@ export interface LoopbackConfig {
   readonly longMessages?: 'refuse' | 'split';
   /** Serve the webhook (and media links) over TLS with these PEM files; publicUrl is then https. */
   readonly webhookTls?: { readonly certFile: string; readonly keyFile: string };
+  /** Changes the finished configuration before it is written (a test breaking one setting). */
+  readonly transform?: (config: Record<string, unknown>) => void;
 }
 
 export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
@@ -84,5 +86,7 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
 }
 
 export async function writeLoopbackConfig(path: string, o: LoopbackConfig): Promise<void> {
-  await writeFile(path, `# generated for a loopback federation; see README "Configuration"\n${stringify(loopbackConfig(o))}`);
+  const config = loopbackConfig(o);
+  o.transform?.(config);
+  await writeFile(path, `# generated for a loopback federation; see README "Configuration"\n${stringify(config)}`);
 }

@@ -11,7 +11,7 @@
  * (https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/). A user made by
  * POST /users is invisible to Graph reads and references for `replicationMs` (isVisible).
  *
- * Licences: seeded users hold a Teams licence (unless `licensed: false`); a user created through Graph holds none
+ * Licences: seeded users hold a Teams licence of their own (unless `licensed: false`); any other user holds none
  * until it is a member of a group with a licence (group-based licensing,
  * https://learn.microsoft.com/en-us/entra/identity/users/licensing-groups-assign), and then only `licenceMs` after
  * it joined: assignment through a group is processed in the background and takes a while. Learn gives no figure for
@@ -252,7 +252,7 @@ export class Directory {
   /** Whether the user holds an active Teams licence now. */
   licenceActive(userId: string): boolean {
     const id = userId.toLowerCase();
-    if (!this.created.has(id)) return !this.unlicensedSeeds.has(id);
+    if (!this.created.has(id) && !this.unlicensedSeeds.has(id)) return true;
     const now = this.now();
     for (const g of this.groups.values()) {
       if (!g.licensed) continue;
