@@ -154,8 +154,7 @@ export const ConfigSchema = z
               .describe('expirationDuration of the presence session set for an XMPP user; refreshed before it lapses'),
             presenceKeepAliveSeconds: z
               .number()
-              .int()
-              .min(30)
+              .min(1)
               .max(290)
               .default(240)
               .describe(

@@ -21,6 +21,9 @@ interface GraphUser {
 
 const USER_FIELDS = ['id', 'userPrincipalName', 'displayName'];
 
+/** Pauses between tries to add a new account to its group while it replicates (about 4 s in all). */
+const JOIN_PAUSES_MS = [250, 500, 1000, 2000] as const;
+
 function quoteODataString(s: string): string {
   return `'${s.replace(/'/gu, "''")}'`;
 }
@@ -103,6 +106,16 @@ export class GraphDirectory {
     }
     this.g.log.info('created the Teams account of an XMPP user', { remoteJid, userId: created.id, upn });
     const puppet = { remoteJid, userId: created.id, upn: created.userPrincipalName };
+    // Replication usually takes a moment: wait for it here a few times before handing the wait to the caller.
+    for (const pause of JOIN_PAUSES_MS) {
+      try {
+        await this.joinGroup(puppet, true);
+        return puppet;
+      } catch (err) {
+        if (!(err instanceof TeamsError && err.code === PROVISIONING)) throw err;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
     await this.joinGroup(puppet, true);
     return puppet;
   }

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index.js';
+import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../emulators/graph/index.js';
 import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { DEMO } from '../../src/sandbox/demo-tenant.js';
 import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
@@ -40,6 +40,10 @@ export interface FederationOptions {
   /** Starts a redis-server and points the node at it (cluster-wide limits). */
   readonly redis?: boolean;
   readonly adminToken?: string;
+  /** Emulator options beyond the demo tenant (e.g. scaled-down presence timeouts); a test that sets one says why. */
+  readonly emulator?: Partial<Omit<GraphEmulatorOptions, 'tls' | 'tenantId' | 'apps' | 'users'>>;
+  /** Changes the gateway configuration before it is written. */
+  readonly transform?: (config: Record<string, unknown>) => void;
 }
 
 export class Federation {
@@ -60,14 +64,15 @@ export class Federation {
     const tls = await ensureTlsMaterial(testTlsDir());
     const dir = await mkdtemp(join(tmpdir(), 'xtg-e2e-'));
     const [c2s, component, webhook, admin] = (await freePorts(4)) as [number, number, number, number];
-    const emulator = await startGraphEmulator(
-      demoTenantEmulatorOptions({
+    const emulator = await startGraphEmulator({
+      ...demoTenantEmulatorOptions({
         tls,
         ...(o.applicationPermissions ? { applicationPermissions: o.applicationPermissions } : {}),
         ...(o.delegatedPermissions ? { delegatedPermissions: o.delegatedPermissions } : {}),
         notificationRetryDelaysMs: o.notificationRetryDelaysMs ?? [300, 600, 1200, 2400],
       }),
-    );
+      ...o.emulator,
+    });
     const prosodyOptions = {
       dir: join(dir, 'prosody'),
       vhost: DEMO.xmppDomain,
@@ -97,6 +102,7 @@ export class Federation {
       ...(o.adminToken ? { adminToken: o.adminToken } : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
+      ...(o.transform ? { transform: o.transform } : {}),
     });
     const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis, prosodyOptions);
     f.gateway = await GatewayProcess.start(configPath, admin);

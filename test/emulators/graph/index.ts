@@ -37,8 +37,8 @@ const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000, 60000];
  * group-based licence takes. The defaults are short so that every test crosses both delays without waiting long;
  * test/e2e/eventual-consistency.test.ts lengthens them.
  */
-const DEFAULT_REPLICATION_MS = 1000;
-const DEFAULT_LICENCE_MS = 2000;
+const DEFAULT_REPLICATION_MS = 500;
+const DEFAULT_LICENCE_MS = 1000;
 
 export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<GraphEmulator> {
   const log = o.log ?? (() => undefined);

@@ -99,9 +99,9 @@ export interface GraphEmulatorOptions {
   serviceLimits?: Partial<Record<import('./service-limits.js').LimitName, import('./service-limits.js').LimitRule | null>>;
   /** The app presence session timeout (Learn: 5 minutes); a test of hours of presence scales it down. */
   presenceTimeoutMs?: number;
-  /** How long a user created by POST /users reads as 404 (eventual consistency); default 1000. */
+  /** How long a user created by POST /users reads as 404 (eventual consistency); default 500. */
   userReplicationMs?: number;
-  /** How long after joining a licensed group a new user's Teams licence becomes active; default 2000. */
+  /** How long after joining a licensed group a new user's Teams licence becomes active; default 1000. */
   licenceAssignmentMs?: number;
   /** UPN domains that are verified but federated (ROPC does not work for them); the others are managed. */
   federatedDomains?: string[];
