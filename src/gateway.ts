@@ -39,6 +39,8 @@ import { restartPolicyFor } from './supervisors/restart-policy.js';
 import { Directory } from './teams/directory.js';
 import { CredentialGraphClients } from './teams/graph-clients.js';
 import { GraphTeamsAdapter } from './teams/graph-teams-adapter.js';
+import { GraphPacer } from './teams/graph-pacing.js';
+import { PresenceKeeper } from './teams/presence-keeper.js';
 import { NotificationProcessor } from './teams/notification-processor.js';
 import { SubscriptionManager } from './teams/subscription-manager.js';
 import { WebhookServer, splitHostPort } from './teams/webhook-server.js';
@@ -107,6 +109,8 @@ export class Gateway {
   private readonly graphRedis: Bottleneck.IORedisConnection | undefined;
   /** Issue 17: the Skype for Business side (src/sfb), when `sfb` is configured. */
   private readonly sfb: SfbSide | undefined;
+  private readonly pacer: GraphPacer;
+  private readonly presenceKeeper: PresenceKeeper;
 
   /** Opens the store (running its migrations) and builds the node; start() connects it. */
   static async create(o: GatewayOptions): Promise<Gateway> {
@@ -127,6 +131,17 @@ export class Gateway {
     this.redis = c.cluster.redis ? new Redis(c.cluster.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : undefined;
     this.redis?.on('error', (err: Error) => this.log.warn('Redis connection error', { error: err.message }));
     this.graphRedis = this.redis ? new Bottleneck.IORedisConnection({ client: this.redis }) : undefined;
+    // Every Graph call of this tenant waits its turn under Graph's documented limits (DESIGN.md decision 8).
+    this.pacer = new GraphPacer(
+      {
+        share: c.teams.pacing.share,
+        tenantSize: c.teams.pacing.tenantSize,
+        chatMessagePostsPerSecond: c.throttle.graphRequestsPerSecond,
+        tenantId: c.teams.tenantId,
+        redis: this.graphRedis,
+      },
+      this.metrics,
+    );
     const clients = new CredentialGraphClients(
       {
         tenantId: c.teams.tenantId,
@@ -139,22 +154,29 @@ export class Gateway {
         puppetPasswordSecret: c.teams.puppets.passwordSecret,
       },
       this.metrics,
+      this.pacer,
     );
     this.teams = new GraphTeamsAdapter({
       clients,
       clientId: c.teams.clientId,
       tenantId: c.teams.tenantId,
+      graphBaseUrl: c.teams.graphBaseUrl,
       puppets: {
         upnDomain: c.teams.puppets.upnDomain,
         passwordSecret: () => c.teams.puppets.passwordSecret.reveal(),
         displayNameSuffix: c.teams.puppets.displayNameSuffix,
         groupId: c.teams.puppets.groupId,
         usageLocation: c.teams.puppets.usageLocation,
+        provisioningMs: c.teams.puppets.provisioningMinutes * 60_000,
       },
       log: this.log,
-      messagePostsPerSecond: c.throttle.graphRequestsPerSecond,
-      redis: this.graphRedis,
     });
+    this.presenceKeeper = new PresenceKeeper(
+      this.teams,
+      { sessionMinutes: c.teams.puppets.presenceSessionMinutes, keepAliveMs: c.teams.puppets.presenceKeepAliveSeconds * 1000 },
+      this.metrics,
+      this.log,
+    );
     this.cards = new ProfileCache(this.teams, c.cards.cacheSeconds * 1000, c.cards.fields.includes('photo'));
     this.policy = new PolicyService({ config: c.policy, store: this.store, teams: this.teams, log: this.log });
     this.throttler = new Throttler(c.throttle, this.metrics, this.redis?.duplicate());
@@ -354,7 +376,6 @@ export class Gateway {
     const settings: PairSettings = {
       componentDomain: c.xmpp.domain,
       maxTeamsHtmlBytes: SETTINGS.maxTeamsHtmlBytes,
-      presenceSessionMinutes: c.teams.puppets.presenceSessionMinutes,
       outboxMaxAttempts: SETTINGS.outboxMaxAttempts,
       outboxBackoffInitialMs: SETTINGS.outboxBackoffInitialMs,
       outboxBackoffMaxMs: SETTINGS.outboxBackoffMaxMs,
@@ -379,6 +400,7 @@ export class Gateway {
           {
             store: this.store,
             teams: this.teams,
+            presenceKeeper: this.presenceKeeper,
             directory: this.directory,
             xmpp: this.link,
             subscriptions: {
@@ -545,7 +567,8 @@ export class Gateway {
     await this.subscriber?.quit().catch(() => undefined);
     this.policy.stop();
     await this.throttler.stop();
-    await this.teams.stop();
+    this.presenceKeeper.stop();
+    await this.pacer.stop();
     await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber
     await this.console?.stop();
     await this.admin.stop();

@@ -21,6 +21,7 @@ const USAGE = `usage: xmpp-teams-gateway <command> [options]
 commands:
   start          run a gateway node            --config FILE (or XTG_CONFIG; default ./config/gateway.yaml)
   check-config   validate a configuration file --config FILE
+  doctor         check the tenant before go-live --config FILE [--puppet JID]: one line per check, exit 1 on a failure
   migrate        apply store migrations now    --config FILE (start does it too; safe on several nodes at once)
   whitelist      list | add KIND VALUE | remove KIND VALUE   (KIND: domain, user, group) --config FILE [--actor NAME]
                  run-time changes, audit-logged; running nodes apply them without restart
@@ -39,7 +40,7 @@ options: --version`;
 
 const OPTIONS = new Set([
   'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'sfb-port', 'sfb-pool-port', 'sfb-control-port', 'version', 'help',
-  'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key', 'json',
+  'puppet', 'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key', 'json',
 ]);
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -56,6 +57,10 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'check-config':
       runCheckConfig(config);
       return 0;
+    case 'doctor': {
+      const { runDoctor } = await import('./cli/doctor.js');
+      return runDoctor(config, stringOption(args, 'puppet'));
+    }
     case 'whitelist': {
       const { runWhitelist } = await import('./cli/whitelist.js');
       await runWhitelist(config, args.rest, stringOption(args, 'actor'));

@@ -152,8 +152,40 @@ export const ConfigSchema = z
               .max(240)
               .default(60)
               .describe('expirationDuration of the presence session set for an XMPP user; refreshed before it lapses'),
+            presenceKeepAliveSeconds: z
+              .number()
+              .min(1)
+              .max(290)
+              .default(240)
+              .describe(
+                "how often an XMPP user's Available presence session is set again: Graph fades it to AvailableInactive after 5 minutes without a call (15 calls per hour per online user at 240)",
+              ),
+            provisioningMinutes: z
+              .number()
+              .int()
+              .min(1)
+              .max(1440)
+              .default(15)
+              .describe(
+                "how long a new XMPP user's account may lack its Teams licence (group-based licensing takes a while) or be missing from the directory before their messages fail with <service-unavailable/>",
+              ),
           })
           .strict(),
+        pacing: z
+          .object({
+            share: z
+              .number()
+              .gt(0)
+              .max(1)
+              .default(0.8)
+              .describe("share of each documented Graph limit (throttling-limits: Teams, presence, identity) the gateway's pacing uses"),
+            tenantSize: z
+              .enum(['small', 'medium', 'large'])
+              .default('small')
+              .describe('the tenant size Graph bases its identity limits on: small under 50 users, medium 50-500, large above 500'),
+          })
+          .strict()
+          .default({ share: 0.8, tenantSize: 'small' }),
       })
       .strict()
       .refine((t) => (t.clientSecret === undefined) !== (t.clientCertificatePath === undefined), {

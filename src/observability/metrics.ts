@@ -41,6 +41,25 @@ export class Metrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly graphPacingWait = new Histogram({
+    name: 'xtg_graph_pacing_wait_seconds',
+    help: "Time Graph requests waited for the gateway's own pacing under Graph's documented limits, by limit bucket",
+    labelNames: ['bucket'] as const,
+    buckets: [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly graphPacingLimit = new Gauge({
+    name: 'xtg_graph_pacing_limit_per_second',
+    help: 'The sustained rate the gateway allows itself per Graph limit bucket (requests, or identity resource units, per second)',
+    labelNames: ['bucket'] as const,
+    registers: [this.registry],
+  });
+  readonly presenceKeepAlive = new Counter({
+    name: 'xtg_presence_keepalive_total',
+    help: "setPresence calls that keep an XMPP user's Teams presence session from timing out, by outcome (ok, failed)",
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly actorsLive = new Gauge({
     name: 'xtg_actors_live',
     help: 'Actors activated on this node, by kind',

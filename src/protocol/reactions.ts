@@ -14,20 +14,23 @@ export const TEAMS_REACTIONS: Readonly<Record<string, string>> = {
   angry: '😡',
 };
 
-const BY_EMOJI = new Map<string, string>(Object.entries(TEAMS_REACTIONS).map(([name, emoji]) => [emoji.replace(/\uFE0F/gu, ''), name]));
-
 export function teamsReactionToEmoji(reactionType: string): string {
   return TEAMS_REACTIONS[reactionType] ?? reactionType;
 }
 
-/** The reactionType to send to Graph for an XEP-0444 emoji: a classic name when there is one, else the emoji. */
-export function emojiToTeamsReaction(emoji: string): string {
-  return BY_EMOJI.get(emoji.replace(/\uFE0F/gu, '')) ?? emoji;
+/** One reaction whatever its spelling: a classic name or its emoji, with or without the emoji variation selector. */
+function reactionKey(r: string): string {
+  return teamsReactionToEmoji(r).replace(/\uFE0F/gu, '');
 }
 
-/** What to set and unset so that `current` becomes `wanted` (both as Teams reaction types). */
+/**
+ * What to set and unset so that `current` (as Graph reads them: classic names or emoji) becomes `wanted` (XEP-0444
+ * emoji). Both lists come back as emoji: setReaction and unsetReaction take "a Unicode emoji"
+ * (https://learn.microsoft.com/en-us/graph/api/chatmessage-setreaction); the names are only what Graph returns
+ * when reading a classic reaction.
+ */
 export function reactionDiff(current: readonly string[], wanted: readonly string[]): { set: string[]; unset: string[] } {
-  const c = new Set(current);
-  const w = new Set(wanted);
-  return { set: [...w].filter((x) => !c.has(x)), unset: [...c].filter((x) => !w.has(x)) };
+  const c = new Map(current.map((x) => [reactionKey(x), teamsReactionToEmoji(x)]));
+  const w = new Map(wanted.map((x) => [reactionKey(x), teamsReactionToEmoji(x)]));
+  return { set: [...w].filter(([k]) => !c.has(k)).map(([, e]) => e), unset: [...c].filter(([k]) => !w.has(k)).map(([, e]) => e) };
 }

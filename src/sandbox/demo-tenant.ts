@@ -39,6 +39,11 @@ export const DEMO = {
   liaisonGroup: { id: '5d0c1a6e-0b7f-4b1e-9f43-7c2a9e4d8b11', displayName: 'XMPP liaison', members: ['bob.jones@contoso.example'] },
   /** The Entra group whose members may sign in to the operator console (console.oidc.adminGroups). */
   consoleAdminGroup: { id: '2b9e4f71-6c3d-4a8e-b5f0-9d1c7e3a6b24', displayName: 'Gateway console admins', members: ['alice.smith@contoso.example'] },
+  /**
+   * The group the XMPP users' accounts join (teams.puppets.groupId); its licence brings them Microsoft Teams
+   * (group-based licensing), as docs/teams-identity.md asks of a real tenant.
+   */
+  puppetGroup: { id: '2b7e4c19-6d3a-4f0e-8c21-9a5d7e3b1f64', displayName: 'XMPP users', licensed: true },
   /** A second XMPP domain on the same Prosody, outside the whitelist. */
   strangerDomain: 'stranger.example',
   strangerUsers: [{ user: 'mallory', password: 'mallory-pass' }],

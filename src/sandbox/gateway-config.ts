@@ -52,6 +52,8 @@ export interface LoopbackConfig {
     readonly sessionIdleSeconds?: number;
     readonly subscriptionSeconds?: number;
   };
+  /** Changes the finished configuration before it is written (a test breaking one setting). */
+  readonly transform?: (config: Record<string, unknown>) => void;
 }
 
 export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
@@ -70,7 +72,7 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
         publicUrl: o.publicUrl ?? `${o.webhookTls ? 'https' : 'http'}://127.0.0.1:${o.webhookPort}/graph/notifications`,
         ...(o.webhookTls ? { tls: o.webhookTls } : {}),
       },
-      puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret },
+      puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret, groupId: DEMO.puppetGroup.id },
     },
     store: { sqlite: { path: o.sqlitePath }, ...(o.keepBodies ? { retention: { keepBodies: true } } : {}) },
     ...(o.console ? { console: o.console } : {}),
@@ -116,5 +118,7 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
 }
 
 export async function writeLoopbackConfig(path: string, o: LoopbackConfig): Promise<void> {
-  await writeFile(path, `# generated for a loopback federation; see README "Configuration"\n${stringify(loopbackConfig(o))}`);
+  const config = loopbackConfig(o);
+  o.transform?.(config);
+  await writeFile(path, `# generated for a loopback federation; see README "Configuration"\n${stringify(config)}`);
 }

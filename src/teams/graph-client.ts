@@ -1,8 +1,9 @@
 /**
  * Builds Microsoft Graph clients (@microsoft/microsoft-graph-client) on a TokenCredential (@azure/identity).
  * The endpoint comes from configuration only (teams.graphBaseUrl), so the same code talks to Graph or to the
- * emulator. The middleware chain is: authentication -> retry (429/503/504, honouring Retry-After) -> metrics ->
- * HTTP, so metrics see every attempt, 429s included.
+ * emulator. The middleware chain is: authentication -> retry (429/503/504, honouring Retry-After) -> pacing (every
+ * attempt waits its turn under Graph's documented limits, graph-pacing.ts) -> metrics -> HTTP, so metrics see
+ * every attempt, 429s included.
  */
 import type { TokenCredential } from '@azure/identity';
 import {
@@ -16,6 +17,7 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { graphEndpointTemplate, type Metrics } from '../observability/metrics.js';
+import { PacingMiddleware, type GraphPacer } from './graph-pacing.js';
 
 /** Methods whose retry after a 503/504 cannot post twice; a POST is retried only on 429 (rejected unprocessed). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH']);
@@ -55,7 +57,7 @@ export function graphScope(endpoint: GraphEndpoint): string {
   return `${endpoint.graphBaseUrl.replace(/\/+$/u, '')}/.default`;
 }
 
-export function createGraphClient(credential: TokenCredential, endpoint: GraphEndpoint, metrics: Metrics): Client {
+export function createGraphClient(credential: TokenCredential, endpoint: GraphEndpoint, metrics: Metrics, pacer?: GraphPacer): Client {
   const base = new URL(endpoint.graphBaseUrl);
   const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(credential, { scopes: [graphScope(endpoint)] }));
   const retry = new RetryHandler(
@@ -64,7 +66,7 @@ export function createGraphClient(credential: TokenCredential, endpoint: GraphEn
       return response.status === 429 || IDEMPOTENT.has(method);
     }),
   );
-  const chain: Middleware[] = [auth, retry, new MetricsMiddleware(metrics), new HTTPMessageHandler()];
+  const chain: Middleware[] = [auth, retry, ...(pacer ? [new PacingMiddleware(pacer)] : []), new MetricsMiddleware(metrics), new HTTPMessageHandler()];
   return Client.initWithMiddleware({
     baseUrl: `${base.origin}/`,
     defaultVersion: 'v1.0',

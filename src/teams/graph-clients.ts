@@ -17,6 +17,7 @@ import { puppetPassword } from '../protocol/puppet-identity.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Secret } from '../config/secret.js';
 import { createGraphClient } from './graph-client.js';
+import type { GraphPacer } from './graph-pacing.js';
 
 export interface GraphIdentityConfig {
   readonly tenantId: string;
@@ -41,13 +42,15 @@ export class CredentialGraphClients implements GraphClients {
   constructor(
     private readonly c: GraphIdentityConfig,
     private readonly metrics: Metrics,
+    /** Shared by the application and every puppet client: Graph's limits are per app per tenant. */
+    private readonly pacer?: GraphPacer,
     private readonly maxPuppetClients = 2000,
   ) {
     const common = { authorityHost: c.authorityHost, disableInstanceDiscovery: c.disableInstanceDiscovery };
     const credential: TokenCredential = c.clientSecret
       ? new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret.reveal(), common)
       : new ClientCertificateCredential(c.tenantId, c.clientId, { certificatePath: c.clientCertificatePath ?? '' }, common);
-    this.appClient = createGraphClient(credential, c, metrics);
+    this.appClient = createGraphClient(credential, c, metrics, pacer);
     this.credential = credential;
   }
 
@@ -85,7 +88,7 @@ export class CredentialGraphClients implements GraphClients {
       authorityHost: this.c.authorityHost,
       disableInstanceDiscovery: this.c.disableInstanceDiscovery,
     });
-    const client = createGraphClient(credential, this.c, this.metrics);
+    const client = createGraphClient(credential, this.c, this.metrics, this.pacer);
     if (this.puppets.size >= this.maxPuppetClients) this.puppets.delete(this.puppets.keys().next().value as string);
     this.puppets.set(key, client);
     return client;

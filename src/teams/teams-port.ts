@@ -81,5 +81,8 @@ export interface TeamsPort {
   userPhoto(userId: string): Promise<Photo | undefined>;
   /** Ids of the users in a group, nested groups included (transitive members). */
   groupMemberIds(groupId: string): Promise<string[]>;
+  /** Sets the whole presence of the XMPP user's account: session (or none), preferred presence, status text. */
   setPuppetPresence(puppet: Puppet, intent: TeamsPresenceIntent, sessionMinutes: number): Promise<void>;
+  /** Calls setPresence again with the same session state, before the session times out or expires. */
+  keepPresenceAlive(puppet: Puppet, session: NonNullable<TeamsPresenceIntent['session']>, sessionMinutes: number): Promise<void>;
 }

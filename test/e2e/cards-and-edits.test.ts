@@ -96,11 +96,11 @@ describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, ()
     await f.emulator.reactAs(ALICE_UPN, '', mine.id, 'like');
     const reaction = await juliet.waitFor((el) => el.getChild('reactions', 'urn:xmpp:reactions:0')?.attrs.id === 'r1', 20_000, 'reaction from Teams');
     assert.deepEqual(reaction.getChild('reactions', 'urn:xmpp:reactions:0')?.getChildren('reaction').map((x) => x.text()), ['👍']);
-    // Juliet reacts to Alice's message: it shows in Teams as the classic "heart" on that message.
+    // Juliet reacts to Alice's message: the gateway sets it as the Unicode emoji (setReaction takes emoji only).
     await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'a message to react to');
     const hers = await juliet.waitFor((el) => el.getChildText('body') === 'a message to react to', 20_000, "Alice's message");
     await juliet.send(xml('message', { to: ALICE, type: 'chat', id: 'react-1' }, xml('reactions', { xmlns: 'urn:xmpp:reactions:0', id: hers.attrs.id }, xml('reaction', {}, '❤️'))));
-    await eventually(() => messagesOfAlice().find((m) => m.id === hers.attrs.id && (m.reactions ?? []).some((r) => r.reactionType === 'heart')), 10_000, 'heart in Teams');
+    await eventually(() => messagesOfAlice().find((m) => m.id === hers.attrs.id && (m.reactions ?? []).some((r) => r.reactionType === '❤️')), 10_000, 'heart in Teams');
     await juliet.send(xml('message', { to: ALICE, type: 'chat', id: 'react-2' }, xml('reactions', { xmlns: 'urn:xmpp:reactions:0', id: hers.attrs.id })));
     await eventually(() => messagesOfAlice().find((m) => m.id === hers.attrs.id && (m.reactions ?? []).length === 0), 10_000, 'reaction removed in Teams');
   });

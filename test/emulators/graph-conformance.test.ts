@@ -321,7 +321,8 @@ describe('Graph + Entra ID emulator conformance', () => {
       assert.equal(new Set(upns).size, upns.length);
     });
 
-    it('creates a user (POST /users) who can then sign in with ROPC, and adds it to a group', async () => {
+    it('creates a user (POST /users) who can then sign in with ROPC, and adds it to a group once replicated', async () => {
+      const createdAt = Date.now();
       const created = (await app.api('/users').post({
         accountEnabled: true,
         displayName: 'juliet@xmpp.example (XMPP)',
@@ -334,7 +335,17 @@ describe('Graph + Entra ID emulator conformance', () => {
       assert.equal(created.userPrincipalName, 'juliet_xmpp.example@xmpp.contoso.example');
       const t = await new UsernamePasswordCredential(TENANT, GATEWAY_APP, created.userPrincipalName, 'Xg7!generated-secret', opts).getToken(scope);
       assert.ok(t.token);
-      await app.api(`/groups/${GROUP_ID}/members/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${created.id}` });
+      // Eventual consistency: the new user reads as 404, and cannot be referenced, until it has replicated
+      // (https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/).
+      assert.equal((await graphError(app.api(`/users/${created.id}`).get())).statusCode, 404);
+      const early = await graphError(app.api(`/groups/${GROUP_ID}/members/$ref`).post({ '@odata.id': `${em.url}/v1.0/directoryObjects/${created.id}` }));
+      assert.equal(early.statusCode, 404);
+      await waitUntil('the new user has replicated', () => em.user(created.id) !== undefined && Date.now() - createdAt >= 1200, 3000);
+      assert.equal(((await app.api(`/users/${created.id}`).select(['id']).get()) as { id: string }).id, created.id);
+      // References name the Graph host of the cloud in use: another host's URL is refused.
+      const otherCloud = await graphError(app.api(`/groups/${GROUP_ID}/members/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${created.id}` }));
+      assert.equal(otherCloud.statusCode, 400);
+      await app.api(`/groups/${GROUP_ID}/members/$ref`).post({ '@odata.id': `${em.url}/v1.0/directoryObjects/${created.id}` });
       assert.deepEqual(em.groupMembers(GROUP_ID), [created.id]);
 
       const dup = await graphError(
@@ -456,7 +467,7 @@ describe('Graph + Entra ID emulator conformance', () => {
         members: [ALICE_ID, userId('bob@contoso.example')].map((id) => ({
           '@odata.type': '#microsoft.graph.aadUserConversationMember',
           roles: ['owner'],
-          'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${id}')`,
+          'user@odata.bind': `${em.url}/v1.0/users('${id}')`,
         })),
       })) as { id: string };
       const err = await graphError(app.api(`/chats/${encodeURIComponent(chat.id)}/messages`).post({ body: { contentType: 'text', content: 'hi' } }));
@@ -472,7 +483,7 @@ describe('Graph + Entra ID emulator conformance', () => {
         members: ['alice@contoso.example', 'carol@contoso.example'].map((upn) => ({
           '@odata.type': '#microsoft.graph.aadUserConversationMember',
           roles: ['owner'],
-          'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${upn}')`,
+          'user@odata.bind': `${em.url}/v1.0/users('${upn}')`,
         })),
       })) as { id: string };
       const err = await graphError(reader.api(`/chats/${encodeURIComponent(chat.id)}/messages`).post({ body: { contentType: 'html', content: '<p>hi</p>' } }));
@@ -512,7 +523,7 @@ describe('Graph + Entra ID emulator conformance', () => {
       assert.equal(sub.applicationId, GATEWAY_APP);
 
       const alice = userClient(GATEWAY_APP, 'alice@contoso.example', 'Alice-pass-1');
-      const member = (id: string) => ({ '@odata.type': '#microsoft.graph.aadUserConversationMember', roles: ['owner'], 'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${id}')` });
+      const member = (id: string) => ({ '@odata.type': '#microsoft.graph.aadUserConversationMember', roles: ['owner'], 'user@odata.bind': `${em.url}/v1.0/users('${id}')` });
       const chat = (await alice.api('/chats').post({ chatType: 'oneOnOne', members: [member(ALICE_ID), member(bobId)] })) as { id: string; chatType: string };
       assert.equal(chat.id, `19:${[ALICE_ID, bobId].sort().join('_')}@unq.gbl.spaces`);
       const sent = (await alice.api(`/chats/${encodeURIComponent(chat.id)}/messages`).post({ body: { contentType: 'html', content: '<p>Hello Bob</p>' } })) as {
@@ -800,7 +811,7 @@ describe('Graph + Entra ID emulator conformance', () => {
 
   describe('message edits, deletes, reactions and quotes', () => {
     const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
-    const member = (id: string) => ({ '@odata.type': '#microsoft.graph.aadUserConversationMember', roles: ['owner'], 'user@odata.bind': `https://graph.microsoft.com/v1.0/users('${id}')` });
+    const member = (id: string) => ({ '@odata.type': '#microsoft.graph.aadUserConversationMember', roles: ['owner'], 'user@odata.bind': `${em.url}/v1.0/users('${id}')` });
     let dan: Client;
     let erin: Client;
     let chatId: string;
@@ -864,7 +875,7 @@ describe('Graph + Entra ID emulator conformance', () => {
       const before = (await hooks.waitFor('erin-chat', 3)).length;
       assert.equal(await erin.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: '👍' }), undefined);
       await erin.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: '👍' });
-      await dan.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: 'heart' });
+      await dan.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: '❤️' });
       const read = (await dan.api(messagePath(sent.id)).get()) as { reactions: Record<string, unknown>[]; lastEditedDateTime: unknown; messageHistory: { actions: string }[] };
       assert.equal(read.reactions.length, 2);
       const [thumb] = read.reactions as [Record<string, unknown> & { user: { user: Record<string, unknown> } }];
@@ -881,9 +892,13 @@ describe('Graph + Entra ID emulator conformance', () => {
       ]);
       await erin.api(`${messagePath(sent.id)}/unsetReaction`).post({ reactionType: '👍' });
       const after = (await dan.api(messagePath(sent.id)).get()) as { reactions: { reactionType: string }[] };
-      assert.deepEqual(after.reactions.map((r) => r.reactionType), ['heart']);
+      assert.deepEqual(after.reactions.map((r) => r.reactionType), ['❤️']);
       const bad = await graphError(erin.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: 'thumbsup' }));
       assert.equal(bad.statusCode, 400);
+      // setReaction takes "a Unicode emoji" (https://learn.microsoft.com/en-us/graph/api/chatmessage-setreaction): the
+      // classic names are only what Graph returns when reading older reactions.
+      const legacy = await graphError(erin.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: 'like' }));
+      assert.equal(legacy.statusCode, 400);
       const appOnly = await graphError(app.api(`${messagePath(sent.id)}/setReaction`).post({ reactionType: '👍' }));
       assert.equal(appOnly.statusCode, 403);
     });
@@ -895,9 +910,13 @@ describe('Graph + Entra ID emulator conformance', () => {
       const cuSeen = 7;
       await hooks.waitFor('erin-chat', seen);
       await hooks.waitFor('erin-cu', cuSeen);
-      const notSender = await graphError(erin.api(`${messagePath(sent.id)}/softDelete`).post({}));
+      // Learn documents softDelete at /users/{userId}/chats/{chatId}/messages/{id}/softDelete only.
+      const deletePath = (upn: string) => `/users/${userId(upn)}/chats/${encodeURIComponent(chatId)}/messages/${sent.id}/softDelete`;
+      const undocumented = await graphError(dan.api(`${messagePath(sent.id)}/softDelete`).post({}));
+      assert.equal(undocumented.statusCode, 400);
+      const notSender = await graphError(erin.api(deletePath('erin@contoso.example')).post({}));
       assert.equal(notSender.statusCode, 403);
-      assert.equal(await dan.api(`${messagePath(sent.id)}/softDelete`).post({}), undefined, '204 No Content');
+      assert.equal(await dan.api(deletePath('dan@contoso.example')).post({}), undefined, '204 No Content');
       const read = (await erin.api(messagePath(sent.id)).get()) as { deletedDateTime: string | null; body: { content: string }; lastModifiedDateTime: string };
       assert.ok(read.deletedDateTime && !Number.isNaN(Date.parse(read.deletedDateTime)));
       assert.equal(read.body.content, '');
@@ -913,7 +932,7 @@ describe('Graph + Entra ID emulator conformance', () => {
       const restored = (await erin.api(messagePath(sent.id)).get()) as { deletedDateTime: string | null; body: { content: string } };
       assert.deepEqual([restored.deletedDateTime, restored.body.content], [null, 'oops']);
       assert.deepEqual((await changes('erin-chat', seen + 2)).at(-1), ['updated', sent.id]);
-      const appOnly = await graphError(app.api(`${messagePath(sent.id)}/softDelete`).post({}));
+      const appOnly = await graphError(app.api(deletePath('dan@contoso.example')).post({}));
       assert.equal(appOnly.statusCode, 403);
     });
 

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index.js';
+import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../emulators/graph/index.js';
 import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { DEMO } from '../../src/sandbox/demo-tenant.js';
 import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
@@ -51,6 +51,10 @@ export interface FederationOptions {
   readonly consoleOidc?: { readonly groupClaims: boolean };
   /** Issue 17: an SfB emulator pool, and the gateway as its trusted application (short timers where a test says why). */
   readonly sfb?: { readonly idleByeMs?: number; readonly sessionIdleSeconds?: number; readonly subscriptionSeconds?: number };
+  /** Emulator options beyond the demo tenant (e.g. scaled-down presence timeouts); a test that sets one says why. */
+  readonly emulator?: Partial<Omit<GraphEmulatorOptions, 'tls' | 'tenantId' | 'apps' | 'users'>>;
+  /** Changes the gateway configuration before it is written. */
+  readonly transform?: (config: Record<string, unknown>) => void;
 }
 
 export class Federation {
@@ -73,8 +77,8 @@ export class Federation {
     const tls = await ensureTlsMaterial(testTlsDir());
     const dir = await mkdtemp(join(tmpdir(), 'xtg-e2e-'));
     const [c2s, component, webhook, admin] = (await freePorts(4)) as [number, number, number, number];
-    const emulator = await startGraphEmulator(
-      demoTenantEmulatorOptions({
+    const emulator = await startGraphEmulator({
+      ...demoTenantEmulatorOptions({
         tls,
         ...(o.applicationPermissions ? { applicationPermissions: o.applicationPermissions } : {}),
         ...(o.delegatedPermissions ? { delegatedPermissions: o.delegatedPermissions } : {}),
@@ -83,7 +87,8 @@ export class Federation {
           ? { redirectUris: [`http://127.0.0.1:${admin}/console/auth/callback`], groupMembershipClaims: o.consoleOidc.groupClaims ? ('SecurityGroup' as const) : ('None' as const) }
           : {}),
       }),
-    );
+      ...o.emulator,
+    });
     const prosodyOptions = {
       dir: join(dir, 'prosody'),
       vhost: DEMO.xmppDomain,
@@ -119,6 +124,7 @@ export class Federation {
         : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
+      ...(o.transform ? { transform: o.transform } : {}),
     });
     const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis, prosodyOptions);
     f.sfb = sfb?.emulator;

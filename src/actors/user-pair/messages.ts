@@ -4,7 +4,7 @@
  */
 import type { HostedContentRef } from '../../protocol/hosted-content.js';
 import type { InboundMessage, InboundPresence } from '../../protocol/stanza.js';
-import type { TeamsPresence } from '../../protocol/presence-map.js';
+import type { TeamsPresence, TeamsPresenceIntent } from '../../protocol/presence-map.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Admission, AdmissionResult, Direction } from '../../policy/throttle.js';
 import type { Store } from '../../store/store.js';
@@ -33,7 +33,7 @@ export type PairEvent =
 export type PairTimer =
   /** Deliver due outbox rows (a retry is due, a sweep or a wake-up after a move). */
   | { readonly type: 'drain' }
-  /** Renew the XMPP user's Teams presence session before it lapses. */
+  /** Show the XMPP user's presence on their Teams account again (their session may have lapsed). */
   | { readonly type: 'refresh-presence' };
 
 export type PairMessage = PairEvent | PairTimer;
@@ -50,7 +50,6 @@ export interface PairSettings {
   readonly componentDomain: string;
   /** Largest Teams message body (HTML) Graph accepts. */
   readonly maxTeamsHtmlBytes: number;
-  readonly presenceSessionMinutes: number;
   readonly outboxMaxAttempts: number;
   readonly outboxBackoffInitialMs: number;
   readonly outboxBackoffMaxMs: number;
@@ -78,9 +77,16 @@ export interface PairThrottle {
   admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs?: number): Promise<AdmissionResult>;
 }
 
+/** Shows an XMPP user's presence on their account and keeps the session alive (teams/presence-keeper.ts). */
+export interface PairPresenceKeeper {
+  apply(puppet: Puppet, holder: string, intent: TeamsPresenceIntent, force?: boolean): Promise<void>;
+  release(userId: string, holder: string): void;
+}
+
 export interface PairDeps {
   readonly store: Store;
   readonly teams: TeamsPort;
+  readonly presenceKeeper: PairPresenceKeeper;
   readonly directory: Directory;
   readonly xmpp: XmppPort;
   readonly subscriptions: PairSubscriptions;

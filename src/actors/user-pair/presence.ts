@@ -1,7 +1,8 @@
 /**
  * Presence for one pair, both ways (RFC 6121): the gateway answers subscriptions for the Teams user as her server
  * would, sends her Teams presence to the XMPP user, and shows the XMPP user's presence (aggregated over their
- * resources) on their Teams account, renewing the presence session before it lapses.
+ * resources) on their Teams account. The node's PresenceKeeper keeps that session alive (Graph fades an Available
+ * session after 5 minutes without a call) once per account, whatever the number of pairs reporting it.
  */
 import { aggregateResources, teamsToXmpp, xmppToTeams, type ResourcePresence, type TeamsPresence, type XmppPresence } from '../../protocol/presence-map.js';
 import { presence, type InboundPresence } from '../../protocol/stanza.js';
@@ -11,25 +12,32 @@ import type { Logger } from '../../observability/logger.js';
 import type { CardSync } from './card-sync.js';
 import { DONE, type Outcome } from './messages.js';
 import { classify, type PairContext } from './pair-context.js';
+import { pairKey } from '../actor-keys.js';
 
 export class PairPresence {
   private readonly resources = new Map<string, ResourcePresence>();
   private lastPresenceSent: string | undefined;
   private lastIntentSent: string | undefined;
-  private presenceRefresh: NodeJS.Timeout | undefined;
+  /** True while the XMPP user's presence shows a session this pair reported (the keeper keeps it alive). */
+  private holding = false;
+  /** A failed push waits for its retry (a new account's licence, throttling): its timer and how many tries so far. */
+  private retry: { timer: NodeJS.Timeout; attempts: number } | undefined;
 
   constructor(
     private readonly c: PairContext,
     private readonly cards: CardSync,
   ) {}
 
-  /** True while a presence session is being kept alive (the actor must not passivate). */
+  /** True while the XMPP user is online in Teams through this pair: its presence must stay known (no passivation). */
   isBusy(): boolean {
-    return this.presenceRefresh !== undefined;
+    return this.holding || this.retry !== undefined;
   }
 
   stop(): void {
-    clearTimeout(this.presenceRefresh);
+    clearTimeout(this.retry?.timer);
+    this.retry = undefined;
+    if (this.c.puppet) this.c.d.presenceKeeper.release(this.c.puppet.userId, pairKey(this.c.key));
+    this.holding = false;
   }
 
   async onXmppPresence(p: InboundPresence, log: Logger): Promise<Outcome> {
@@ -46,23 +54,34 @@ export class PairPresence {
     if (!refresh && fingerprint === this.lastIntentSent) return DONE;
     try {
       const puppet = await this.c.ensurePuppet();
-      await this.c.d.teams.setPuppetPresence(puppet, intent, this.c.d.settings.presenceSessionMinutes);
+      await this.c.d.presenceKeeper.apply(puppet, pairKey(this.c.key), intent, refresh);
     } catch (err) {
       const c = classify(err);
-      log.warn('could not set the XMPP user presence in Teams', { reason: c.reason });
+      log.warn('could not set the XMPP user presence in Teams', { reason: c.reason, transient: c.transient });
+      if (c.transient) this.retryLater(c.retryAfterMs);
       return c.transient ? { status: 'retry', reason: c.reason } : { status: 'failed', reason: c.reason };
     }
+    clearTimeout(this.retry?.timer);
+    this.retry = undefined;
     this.lastIntentSent = fingerprint;
     this.c.d.metrics.presenceRelayed.inc({ direction: 'xmpp_to_teams' });
-    clearTimeout(this.presenceRefresh);
-    this.presenceRefresh = undefined;
-    if (intent.session) {
-      // The presence session lapses after its expirationDuration; renew it well before.
-      const ms = Math.max(60_000, (this.c.d.settings.presenceSessionMinutes - 5) * 60_000);
-      this.presenceRefresh = setTimeout(() => this.c.self({ type: 'refresh-presence' }), ms);
-      this.presenceRefresh.unref();
-    }
+    this.holding = intent.session !== null;
     return DONE;
+  }
+
+  /**
+   * Nobody resends a presence the gateway could not show (a new account still waiting for its licence, Graph
+   * throttling): try again with the outbox's backoff (1 s, doubling, at most 5 minutes), until it succeeds or the
+   * XMPP user's presence changes.
+   */
+  private retryLater(retryAfterMs: number | undefined): void {
+    const attempts = (this.retry?.attempts ?? 0) + 1;
+    clearTimeout(this.retry?.timer);
+    const s = this.c.d.settings;
+    const delay = Math.max(retryAfterMs ?? 0, Math.min(s.outboxBackoffMaxMs, s.outboxBackoffInitialMs * 2 ** (attempts - 1)));
+    const timer = setTimeout(() => this.c.self({ type: 'refresh-presence' }), delay);
+    timer.unref();
+    this.retry = { timer, attempts };
   }
 
   /** RFC 6121 §3: the gateway answers for the Teams user as her server would. */

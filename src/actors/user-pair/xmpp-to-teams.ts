@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { splitForTeams, textToTeamsHtml, teamsHtmlToText } from '../../protocol/message-body.js';
 import type { InboundMessage } from '../../protocol/stanza.js';
-import { emojiToTeamsReaction, reactionDiff } from '../../protocol/reactions.js';
+import { reactionDiff } from '../../protocol/reactions.js';
 import { StanzaError } from '../../protocol/stanza-error.js';
 import { formatJid } from '../../protocol/jid.js';
 import type { Logger } from '../../observability/logger.js';
@@ -218,7 +218,7 @@ export class XmppToTeams {
       } else if (msg.reactions) {
         const current = (await this.c.d.teams.getMessage(puppet, chatId, relayed.teamsMessageId)).reactions ?? [];
         const mine = current.filter((r) => r.userId === puppet.userId).map((r) => r.reactionType);
-        const diff = reactionDiff(mine, msg.reactions.emojis.map(emojiToTeamsReaction));
+        const diff = reactionDiff(mine, msg.reactions.emojis);
         for (const r of diff.unset) await this.c.d.teams.unsetReaction(puppet, chatId, relayed.teamsMessageId, r);
         for (const r of diff.set) await this.c.d.teams.setReaction(puppet, chatId, relayed.teamsMessageId, r);
         log.info('reactions relayed to Teams', { teamsMessageId: relayed.teamsMessageId, set: diff.set.length, unset: diff.unset.length });

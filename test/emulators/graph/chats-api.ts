@@ -27,13 +27,15 @@
  *   sender may edit its message: Learn says so of DLP updates ("Only the user in the tenant who sent the message can
  *   perform data loss prevention (DLP) updates"); for edits it is the Teams rule, enforced here with 403.
  * - POST .../softDelete and .../undoSoftDelete (https://learn.microsoft.com/en-us/graph/api/chatmessage-softdelete,
- *   https://learn.microsoft.com/en-us/graph/api/chatmessage-undosoftdelete): 204, delegated Chat.ReadWrite only. Learn
- *   documents them at /users/{userId}/chats/{chatId}/messages/{id}/...; /chats/{chatId}/messages/{id}/... is the same
- *   bound action on the same message and is served too. The sender only may (un)delete (the Teams rule; not on Learn).
+ *   https://learn.microsoft.com/en-us/graph/api/chatmessage-undosoftdelete): 204, delegated Chat.ReadWrite only, at
+ *   the path Learn documents, /users/{userId}/chats/{chatId}/messages/{id}/...; /chats/{chatId}/messages/{id}/... is
+ *   not documented and answers as an unknown segment. The sender only may (un)delete (the Teams rule; not on Learn).
  * - POST .../setReaction and .../unsetReaction {reactionType}
  *   (https://learn.microsoft.com/en-us/graph/api/chatmessage-setreaction,
  *   https://learn.microsoft.com/en-us/graph/api/chatmessage-unsetreaction): 204, any member, one reaction of a type
- *   per user (setting it again or unsetting one not set changes nothing).
+ *   per user (setting it again or unsetting one not set changes nothing). The reaction is a Unicode emoji; the
+ *   classic names (like, heart, ...) are only what Graph returns when reading older reactions, so setReaction
+ *   refuses them with 400, and unsetReaction of an emoji also takes back its classic-name twin.
  * - GET /chats/{id}/messages/{id}/hostedContents (https://learn.microsoft.com/en-us/graph/api/chatmessage-list-hostedcontents),
  *   GET .../hostedContents/{id} and GET .../hostedContents/{id}/$value
  *   (https://learn.microsoft.com/en-us/graph/api/chatmessagehostedcontent-get): the list and the entity carry id only,
@@ -45,13 +47,14 @@
  * undoSoftDelete of a live one change nothing (204). Both are the emulator's choices (not on Learn).
  * With a delegated token, reading a chat or posting in it requires the signed-in user to be a member.
  */
-import { isReactionType, type ChatStore, type StoredChat, type StoredHostedContent, type StoredMessage } from './chats.js';
+import { isLegacyReaction, isReactionType, type ChatStore, type StoredChat, type StoredHostedContent, type StoredMessage } from './chats.js';
 import type { Directory, DirectoryUser } from './directory.js';
 import { faults, GraphFault } from './errors.js';
 import { odataContext, type GraphRequest, type Route } from './graph-router.js';
 import { htmlToText } from './html-text.js';
 import { nextLink, parseTop, skipOf } from './odata.js';
 import { authorize, type Operation } from './permissions.js';
+import { requireTeamsLicence } from './teams-licence.js';
 import type { EmulatedAttachment, EmulatedMessage } from './types.js';
 
 /** At most 10 quoted messages (replyWithQuote: "a maximum of 10 messages can be used for the reply"). */
@@ -73,6 +76,7 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
     const chat = chats.get(id);
     if (!chat) throw faults.notFound(`Chat '${id}' was not found.`);
     if (req.auth.kind === 'delegated' && !chats.isMember(chat, req.auth.userId ?? '')) throw faults.forbidden('The signed-in user is not a member of this chat.');
+    if (req.auth.kind === 'delegated') requireTeamsLicence(directory, req.auth.userId ?? '');
     return chat;
   };
 
@@ -85,12 +89,13 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
     const roles = o.roles;
     if (!Array.isArray(roles) || !roles.some((r) => r === 'owner' || r === 'guest')) throw faults.badRequest(`members[${i}] must have the role 'owner' or 'guest'.`);
     const bind = o['user@odata.bind'];
-    // Any host: https://graph.microsoft.com/v1.0/users('{id}') as Learn writes it, or the emulator's own URL.
-    const m2 = typeof bind === 'string' ? /\/users(?:\('([^']+)'\)|\/([^/?'()]+))\/?$/u.exec(bind) : null;
-    if (!m2) throw faults.badRequest(`members[${i}] must carry user@odata.bind "https://graph.microsoft.com/v1.0/users('{id}')".`);
+    // Learn writes https://graph.microsoft.com/v1.0/users('{id}'): the Graph host of the cloud in use, here the
+    // emulator's own URL. Another host (another cloud) is refused.
+    const m2 = typeof bind === 'string' && bind.toLowerCase().startsWith(`${url}/v1.0/`.toLowerCase()) ? /\/users(?:\('([^']+)'\)|\/([^/?'()]+))\/?$/u.exec(bind) : null;
+    if (!m2) throw faults.badRequest(`members[${i}] must carry user@odata.bind "${url}/v1.0/users('{id}')".`);
     const key = decodeURIComponent((m2[1] ?? m2[2]) as string);
     const user = directory.find(key);
-    if (!user) throw faults.notFound(`The user '${key}' in members[${i}] was not found.`);
+    if (!user || !directory.isVisible(user)) throw faults.notFound(`The user '${key}' in members[${i}] was not found.`);
     return user;
   };
 
@@ -172,15 +177,13 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
     return user;
   };
 
-  /** softDelete / undoSoftDelete at /chats/{chatId}/... or /users/{userId}/chats/{chatId}/... (userId undefined for the former). */
-  const deletion = (req: GraphRequest, op: Operation & ('chatMessage.softDelete' | 'chatMessage.undoSoftDelete'), userKey: string | undefined, chatId: string, mid: string) => {
+  /** softDelete / undoSoftDelete at /users/{userId}/chats/{chatId}/messages/{id}/..., the path Learn documents. */
+  const deletion = (req: GraphRequest, op: Operation & ('chatMessage.softDelete' | 'chatMessage.undoSoftDelete'), userKey: string, chatId: string, mid: string) => {
     authorize(op, req.auth);
-    if (userKey !== undefined) {
-      const user = directory.find(userKey);
-      if (!user) throw faults.directoryNotFound(userKey);
-      // The emulator's rule: with a delegated token the path names the signed-in user.
-      if (user.id.toLowerCase() !== req.auth.userId?.toLowerCase()) throw faults.forbidden('The user in the path must be the signed-in user.');
-    }
+    const user = directory.find(userKey);
+    if (!user) throw faults.directoryNotFound(userKey);
+    // The emulator's rule: with a delegated token the path names the signed-in user.
+    if (user.id.toLowerCase() !== req.auth.userId?.toLowerCase()) throw faults.forbidden('The user in the path must be the signed-in user.');
     const chat = chatFor(req, chatId);
     const m = messageFor(chat, mid);
     if (m.from.userId.toLowerCase() !== req.auth.userId?.toLowerCase()) throw faults.forbidden('Only the sender of a message can delete or restore it.');
@@ -205,7 +208,7 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
     const b = req.json();
     const type = typeof b === 'object' && b !== null ? (b as Record<string, unknown>).reactionType : undefined;
     if (typeof type !== 'string' || type === '') throw faults.badRequest("The 'reactionType' property is required.");
-    if (!isReactionType(type)) throw faults.badRequest(`Invalid reactionType '${type}': supply a unicode emoji or one of like, angry, sad, laugh, heart, surprised.`);
+    if (!isReactionType(type) || isLegacyReaction(type)) throw faults.badRequest(`Invalid reactionType '${type}': supply a Unicode emoji.`);
     notDeleted(m);
     const user = signedIn(req);
     if (op === 'chatMessage.setReaction') chats.setReaction(chat, m, user.id, type);
@@ -228,6 +231,8 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
         if (!Array.isArray(body.members) || body.members.length !== 2) throw faults.badRequest('A oneOnOne chat must have exactly two members.');
         const [a, c] = [memberOf(body.members[0], 0), memberOf(body.members[1], 1)];
         if (a.id === c.id) throw faults.badRequest('The two members of a oneOnOne chat must be different users.');
+        requireTeamsLicence(directory, a.id);
+        requireTeamsLicence(directory, c.id);
         if (req.auth.kind === 'delegated' && ![a.id, c.id].some((id) => id.toLowerCase() === req.auth.userId?.toLowerCase())) {
           throw faults.forbidden('The signed-in user must be one of the members of the chat it creates.');
         }
@@ -373,8 +378,6 @@ export function chatRoutes(directory: Directory, chats: ChatStore, url: string):
         return { status: 204 };
       },
     },
-    { method: 'POST', path: 'chats/:id/messages/:mid/softDelete', handle: (req) => deletion(req, 'chatMessage.softDelete', undefined, req.params[0] as string, req.params[1] as string) },
-    { method: 'POST', path: 'chats/:id/messages/:mid/undoSoftDelete', handle: (req) => deletion(req, 'chatMessage.undoSoftDelete', undefined, req.params[0] as string, req.params[1] as string) },
     {
       method: 'POST',
       path: 'users/:uid/chats/:id/messages/:mid/softDelete',

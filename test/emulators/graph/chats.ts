@@ -95,6 +95,19 @@ const REACTION_NAMES: Readonly<Record<string, string>> = {
  */
 export const LEGACY_REACTIONS: readonly string[] = ['like', 'angry', 'sad', 'laugh', 'heart', 'surprised'];
 
+export function isLegacyReaction(t: string): boolean {
+  return LEGACY_REACTIONS.includes(t);
+}
+
+/** The emoji Teams shows for each classic reaction name. */
+const LEGACY_EMOJI: Readonly<Record<string, string>> = { like: '👍', heart: '❤', laugh: '😆', surprised: '😮', sad: '😢', angry: '😡' };
+
+/** One reaction whatever its spelling (a classic name or its emoji; with or without U+FE0F). */
+function sameReaction(a: string, b: string): boolean {
+  const key = (x: string) => (LEGACY_EMOJI[x] ?? x).replace(/\uFE0F/gu, '');
+  return key(a) === key(b);
+}
+
 export function isReactionType(t: string): boolean {
   if (LEGACY_REACTIONS.includes(t)) return true;
   return t.length <= 32 && /^[^\sA-Za-z]+$/u.test(t) && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(t);
@@ -239,7 +252,7 @@ export class ChatStore {
 
   /** One reaction of a type per user: false (and nothing happens) when the user already has it. */
   setReaction(chat: StoredChat, m: StoredMessage, userId: string, reactionType: string): boolean {
-    if (m.reactions.some((r) => r.userId.toLowerCase() === userId.toLowerCase() && r.reactionType === reactionType)) return false;
+    if (m.reactions.some((r) => r.userId.toLowerCase() === userId.toLowerCase() && sameReaction(r.reactionType, reactionType))) return false;
     const at = this.touch(m);
     const reaction: StoredReaction = { reactionType, displayName: REACTION_NAMES[reactionType] ?? null, createdMs: at, userId };
     m.reactions.push(reaction);
@@ -250,7 +263,7 @@ export class ChatStore {
 
   /** False (and nothing happens) when the user has no reaction of that type. */
   unsetReaction(chat: StoredChat, m: StoredMessage, userId: string, reactionType: string): boolean {
-    const i = m.reactions.findIndex((r) => r.userId.toLowerCase() === userId.toLowerCase() && r.reactionType === reactionType);
+    const i = m.reactions.findIndex((r) => r.userId.toLowerCase() === userId.toLowerCase() && sameReaction(r.reactionType, reactionType));
     if (i === -1) return false;
     const [reaction] = m.reactions.splice(i, 1) as [StoredReaction];
     m.history.push({ modifiedMs: this.touch(m), action: 'reactionRemoved', reaction });

@@ -38,6 +38,7 @@ export function demoTenantEmulatorOptions(o: DemoTenantOptions): GraphEmulatorOp
     groups: [
       { ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] },
       { ...DEMO.consoleAdminGroup, members: [...DEMO.consoleAdminGroup.members] },
+      { ...DEMO.puppetGroup, members: [] },
     ],
     ...(o.notificationRetryDelaysMs ? { notificationRetryDelaysMs: o.notificationRetryDelaysMs } : {}),
   };

@@ -6,6 +6,16 @@
  * (https://learn.microsoft.com/en-us/graph/api/group-post-members), and listing a group's direct and transitive
  * members (https://learn.microsoft.com/en-us/graph/api/group-list-members,
  * https://learn.microsoft.com/en-us/graph/api/group-list-transitivemembers). Groups may contain users and groups.
+ *
+ * Eventual consistency: Entra replicates writes asynchronously, so "a newly created object [may] return a Not Found"
+ * (https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/). A user made by
+ * POST /users is invisible to Graph reads and references for `replicationMs` (isVisible).
+ *
+ * Licences: seeded users hold a Teams licence of their own (unless `licensed: false`); any other user holds none
+ * until it is a member of a group with a licence (group-based licensing,
+ * https://learn.microsoft.com/en-us/entra/identity/users/licensing-groups-assign), and then only `licenceMs` after
+ * it joined: assignment through a group is processed in the background and takes a while. Learn gives no figure for
+ * either delay; both are options so that tests can choose them.
  */
 import { randomUUID } from 'node:crypto';
 import { faults } from './errors.js';
@@ -19,6 +29,16 @@ export interface DirectoryGroup {
   readonly createdDateTime: string;
   /** Direct members' object ids (users and groups), canonical case. */
   readonly members: Set<string>;
+  /** The group carries a licence with Microsoft Teams (group-based licensing). */
+  readonly licensed: boolean;
+}
+
+export interface DirectoryTimings {
+  /** How long a user created through Graph stays invisible to reads and references. */
+  readonly replicationMs: number;
+  /** How long after joining a licensed group a user's licence becomes active. */
+  readonly licenceMs: number;
+  readonly now?: () => number;
 }
 
 /** What a group's member list holds. */
@@ -142,10 +162,28 @@ export class Directory {
   private readonly groups = new Map<string, DirectoryGroup>();
   private readonly verifiedDomains: Set<string>;
   private readonly listeners: ((user: DirectoryUser) => void)[] = [];
+  /** Users created through Graph: when they become visible. */
+  private readonly visibleFrom = new Map<string, number>();
+  /** Seeded users without a licence; every other seeded user has one. */
+  private readonly unlicensedSeeds = new Set<string>();
+  /** Users created through Graph: neither seeded nor licensed until a licensed group brings one. */
+  private readonly created = new Set<string>();
+  /** When each user joined each group: `${groupId}|${userId}`, lower case. */
+  private readonly joinedAt = new Map<string, number>();
+  private readonly now: () => number;
 
-  constructor(users: readonly EmulatedUser[], groups: readonly EmulatedGroup[], verifiedDomains: readonly string[]) {
+  constructor(
+    users: readonly EmulatedUser[],
+    groups: readonly EmulatedGroup[],
+    verifiedDomains: readonly string[],
+    private readonly timings: DirectoryTimings = { replicationMs: 0, licenceMs: 0 },
+  ) {
+    this.now = timings.now ?? Date.now;
     this.verifiedDomains = new Set(verifiedDomains.map((d) => d.toLowerCase()));
-    for (const u of users) this.add(u);
+    for (const u of users) {
+      const added = this.add(u);
+      if (u.licensed === false) this.unlicensedSeeds.add(added.id.toLowerCase());
+    }
     for (const g of groups) {
       if (this.groups.has(g.id.toLowerCase()) || this.byId(g.id)) throw new Error(`duplicate object id ${g.id}`);
       this.groups.set(g.id.toLowerCase(), {
@@ -154,6 +192,7 @@ export class Directory {
         mailNickname: g.displayName.replace(/[^A-Za-z0-9._-]/gu, '') || g.id,
         createdDateTime: new Date().toISOString().replace(/\.\d{3}Z$/u, 'Z'),
         members: new Set(),
+        licensed: g.licensed === true,
       });
     }
     // Every group exists before members are added: groups may contain groups listed after them.
@@ -203,6 +242,24 @@ export class Directory {
 
   all(): DirectoryUser[] {
     return [...this.users.values()];
+  }
+
+  /** Whether Graph's reads see the user yet (users created through Graph appear after replicationMs). */
+  isVisible(u: DirectoryUser): boolean {
+    return (this.visibleFrom.get(u.id.toLowerCase()) ?? 0) <= this.now();
+  }
+
+  /** Whether the user holds an active Teams licence now. */
+  licenceActive(userId: string): boolean {
+    const id = userId.toLowerCase();
+    if (!this.created.has(id) && !this.unlicensedSeeds.has(id)) return true;
+    const now = this.now();
+    for (const g of this.groups.values()) {
+      if (!g.licensed) continue;
+      const at = this.joinedAt.get(`${g.id.toLowerCase()}|${id}`);
+      if (at !== undefined && [...g.members].some((m) => m.toLowerCase() === id) && at + this.timings.licenceMs <= now) return true;
+    }
+    return false;
   }
 
   byId(id: string): DirectoryUser | undefined {
@@ -292,6 +349,8 @@ export class Directory {
       aboutMe: null,
     };
     this.users.set(user.id.toLowerCase(), user);
+    this.created.add(user.id.toLowerCase());
+    this.visibleFrom.set(user.id.toLowerCase(), this.now() + this.timings.replicationMs);
     this.emit(user);
     return user;
   }
@@ -424,6 +483,7 @@ export class Directory {
     if (id.toLowerCase() === g.id.toLowerCase()) throw new Error(`group '${g.id}' cannot be a member of itself`);
     if (g.members.has(id)) throw new Error(`'${member}' is already a member of group '${g.id}'`);
     g.members.add(id);
+    this.joinedAt.set(`${g.id.toLowerCase()}|${id.toLowerCase()}`, this.now());
   }
 
   removeMember(groupId: string, member: string): void {
@@ -434,15 +494,19 @@ export class Directory {
   }
 
   /** POST /groups/{id}/members/$ref with {"@odata.id": ".../directoryObjects/{id}"} (a user or a group). */
-  addMemberRef(groupId: string, body: unknown): void {
+  addMemberRef(groupId: string, body: unknown, graphUrl: string): void {
     const g = this.group(groupId);
     if (!g) throw faults.directoryNotFound(groupId);
     const ref = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['@odata.id'] : undefined;
     if (typeof ref !== 'string') throw faults.directoryBadRequest("Invalid value specified for property '@odata.id'.");
+    // The reference names the Graph host of the cloud in use (https://graph.microsoft.com/v1.0/directoryObjects/{id}
+    // in Learn's global-cloud example); the emulator is that host.
+    if (!ref.toLowerCase().startsWith(`${graphUrl}/v1.0/`.toLowerCase())) throw faults.directoryBadRequest(`Invalid object identifier '${ref}': it must name ${graphUrl}/v1.0/.`);
     const m = /\/(?:directoryObjects|users|groups)(?:\/|\(')([^/'()]+)(?:'\))?\/?$/u.exec(ref);
     if (!m) throw faults.directoryBadRequest(`Invalid object identifier '${ref}'.`);
     const memberId = decodeURIComponent(m[1] as string);
-    const target = this.byId(memberId)?.id ?? this.group(memberId)?.id;
+    const user = this.byId(memberId);
+    const target = (user && this.isVisible(user) ? user.id : undefined) ?? this.group(memberId)?.id;
     if (!target) throw faults.directoryNotFound(memberId);
     // The emulator's wording: Learn does not document Graph's answer to a group added to itself.
     if (target.toLowerCase() === g.id.toLowerCase()) throw faults.directoryBadRequest('A group cannot be added as a member of itself.');
@@ -450,5 +514,6 @@ export class Directory {
       throw faults.directoryBadRequest("One or more added object references already exist for the following modified properties: 'members'.");
     }
     g.members.add(target);
+    this.joinedAt.set(`${g.id.toLowerCase()}|${target.toLowerCase()}`, this.now());
   }
 }

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { faults, GraphFault, graphErrorBody } from './errors.js';
 import { header, type Call, type Reply } from './http.js';
+import type { ServiceLimits } from './service-limits.js';
 import type { Throttle } from './throttle.js';
 import type { AuthContext, TokenService } from './tokens.js';
 
@@ -57,6 +58,7 @@ export class GraphRouter {
     routes: readonly Route[],
     private readonly tokens: TokenService,
     private readonly throttle: Throttle,
+    private readonly limits?: ServiceLimits,
   ) {
     this.routes = routes.map((route) => ({ route, pattern: route.path.split('/') }));
   }
@@ -76,6 +78,7 @@ export class GraphRouter {
       const auth = this.tokens.authenticate(header(call.headers, 'authorization'));
       tokenKind = auth.kind;
       this.throttle.check(call.method, `${call.url.pathname}${call.url.search}`);
+      this.limits?.check(auth.appId, call.method, call.url.pathname, call.url.searchParams);
       const reply = await this.dispatch(call, auth);
       const delay = this.throttle.replyDelay(call.method, `${call.url.pathname}${call.url.search}`);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));

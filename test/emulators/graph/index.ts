@@ -16,13 +16,14 @@ import { jsonReply, type Call, type Reply } from './http.js';
 import { JwtSigner } from './jwt.js';
 import { Notifier } from './notifier.js';
 import { IdentityEndpoints } from './oidc.js';
-import { PresenceService } from './presence.js';
+import { PRESENCE_TIMEOUT_MS, PresenceService } from './presence.js';
 import { presenceRoutes } from './presence-api.js';
 import { PhotoStore } from './photos.js';
 import { photoRoutes } from './photos-api.js';
 import { listen } from './server.js';
 import { SubscriptionService } from './subscriptions.js';
 import { subscriptionRoutes } from './subscriptions-api.js';
+import { documentedServiceLimits, ServiceLimits } from './service-limits.js';
 import { Throttle } from './throttle.js';
 import { TokenService } from './tokens.js';
 import type { EmulatedAttachment, EmulatedUser, GraphEmulator, GraphEmulatorOptions, RequestRecord } from './types.js';
@@ -31,6 +32,13 @@ import { userRoutes } from './users-api.js';
 export type * from './types.js';
 
 const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000, 60000];
+/**
+ * Eventual consistency (directory.ts): Learn gives no figure for how long a new user reads as 404 or how long a
+ * group-based licence takes. The defaults are short so that every test crosses both delays without waiting long;
+ * test/e2e/eventual-consistency.test.ts lengthens them.
+ */
+const DEFAULT_REPLICATION_MS = 500;
+const DEFAULT_LICENCE_MS = 1000;
 
 export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<GraphEmulator> {
   const log = o.log ?? (() => undefined);
@@ -42,12 +50,15 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
 
   // The URL (ephemeral port) is known only once listening; requests are served once everything is built.
   let handler: (call: Call) => Promise<Reply> = () => Promise.resolve(jsonReply(503, { error: 'starting' }));
-  const server = await listen({ tls: o.tls, host: o.host ?? '127.0.0.1', port: o.port ?? 0 }, (call) => handler(call));
+  const server = await listen({ tls: o.tls, host: o.host ?? '127.0.0.1', port: o.port ?? 0, clockOffsetMs: o.clockOffsetMs ?? 0 }, (call) => handler(call));
   const url = server.url;
 
   const signer = new JwtSigner();
   const tokens = new TokenService({ signer, tenantId: o.tenantId, url, lifetimeSeconds: o.tokenLifetimeSeconds ?? 3599 });
-  const directory = new Directory(o.users, o.groups ?? [], o.verifiedDomains);
+  const directory = new Directory(o.users, o.groups ?? [], o.verifiedDomains, {
+    replicationMs: o.userReplicationMs ?? DEFAULT_REPLICATION_MS,
+    licenceMs: o.licenceAssignmentMs ?? DEFAULT_LICENCE_MS,
+  });
   const chats = new ChatStore(o.tenantId, (id) => directory.byId(id));
   const photos = new PhotoStore();
   for (const u of o.users) if (u.photo) photos.set((directory.find(u.userPrincipalName) as DirectoryUser).id, u.photo);
@@ -57,7 +68,7 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     photos.set(u.id, bytes);
   }
   let subscriptions: SubscriptionService | undefined;
-  const presence = new PresenceService((userId) => subscriptions?.presenceChanged(userId));
+  const presence = new PresenceService((userId) => subscriptions?.presenceChanged(userId), Date.now, o.presenceTimeoutMs ?? PRESENCE_TIMEOUT_MS);
   const notifier = new Notifier({
     retryDelaysMs: o.notificationRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
     timeoutMs: o.notificationTimeoutMs ?? 10_000,
@@ -79,11 +90,13 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
   directory.onUserChange((u) => subs.userChanged(u.id));
   photos.onChange((userId) => subs.userChanged(userId));
   const throttle = new Throttle();
+  const limits = new ServiceLimits({ ...documentedServiceLimits(o.users.length), ...o.serviceLimits });
   const identity = new IdentityEndpoints({ tenantId: o.tenantId, url, apps: o.apps, directory, tokens, signer });
   const graph = new GraphRouter(
-    [...userRoutes(directory, url), ...photoRoutes(directory, photos, url), ...groupRoutes(directory, url), ...chatRoutes(directory, chats, url), ...presenceRoutes(directory, presence, url), ...subscriptionRoutes(subs, url)],
+    [...userRoutes(directory, url, { tenantId: o.tenantId, verifiedDomains: o.verifiedDomains, federatedDomains: o.federatedDomains ?? [] }), ...photoRoutes(directory, photos, url), ...groupRoutes(directory, url), ...chatRoutes(directory, chats, url), ...presenceRoutes(directory, presence, url), ...subscriptionRoutes(subs, url)],
     tokens,
     throttle,
+    limits,
   );
   const requests: RequestRecord[] = [];
 
@@ -232,6 +245,7 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
       directory.all().map((u) => ({ id: u.id, userPrincipalName: u.userPrincipalName, displayName: u.displayName, accountEnabled: u.accountEnabled, presence: presence.view(u.id) })),
     throttle: (rule) => throttle.add(rule),
     refuse: (rule) => throttle.addRefusal(rule),
+    throttledByLimits: () => Object.fromEntries(limits.refused),
     slowReplies: (rule) => throttle.addSlowReply(rule),
     subscriptions: () => subs.all(),
     deliveries: () => notifier.deliveries(),

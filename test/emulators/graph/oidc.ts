@@ -10,12 +10,18 @@
  *   https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth-ropc) and refresh_token
  *   (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token).
  * - GET/POST /{tenant}/oauth2/v2.0/authorize and the authorization_code grant: authorize.ts.
- * Only the configured tenant id is a valid tenant (no "common", no domain names).
+ * - client_assertion (certificate credentials, client-assertion.ts) as well as client secrets.
+ * - GET /common/discovery/instance?api-version=1.1&authorization_endpoint=... — the instance discovery MSAL makes
+ *   before it trusts an authority (its production default; disableInstanceDiscovery skips it): the answer names the
+ *   tenant's discovery document and the host's aliases. MSAL sends it to login.microsoftonline.com; a test routes
+ *   it here.
+ * Only the configured tenant id is a valid tenant (no domain names; "common" only for instance discovery).
  * Error codes and texts: https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
  */
 import { randomUUID } from 'node:crypto';
 import { AuthorizationCodes } from './authorize.js';
 import type { Directory } from './directory.js';
+import { checkClientAssertion, JWT_BEARER } from './client-assertion.js';
 import { aadError, type AadError } from './errors.js';
 import { header, jsonReply, type Call, type Reply } from './http.js';
 import type { JwtSigner } from './jwt.js';
@@ -42,6 +48,7 @@ export class IdentityEndpoints {
 
   /** Handles identity platform paths; undefined for anything else. */
   handle(call: Call): Reply | undefined {
+    if (call.url.pathname === '/common/discovery/instance') return this.instanceDiscovery(call);
     const m = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|discovery\/v2\.0\/keys|discovery\/keys|oauth2\/v2\.0\/(token|authorize|devicecode|logout))$/u.exec(
       call.url.pathname,
     );
@@ -74,6 +81,33 @@ export class IdentityEndpoints {
     if (endpoint === 'oauth2/v2.0/authorize') return this.codes.authorize(call);
     return this.error(
       aadError(400, 'unsupported_response_type', 700054, 'The emulator does not emulate this endpoint (device code, logout).', correlationId),
+      headers,
+    );
+  }
+
+  /** MSAL's instance discovery: the authority's metadata, for this host only (other hosts: invalid_instance). */
+  private instanceDiscovery(call: Call): Reply {
+    const headers = { ...NO_CACHE, 'x-ms-request-id': randomUUID() };
+    if (call.method !== 'GET') return this.methodNotAllowed(headers);
+    const host = new URL(this.o.url).host;
+    const endpoint = call.url.searchParams.get('authorization_endpoint') ?? '';
+    let asked: URL | undefined;
+    try {
+      asked = new URL(endpoint);
+    } catch {
+      asked = undefined;
+    }
+    if (!asked || asked.host !== host) {
+      return this.error(aadError(400, 'invalid_instance', 50049, "Unknown or invalid instance.", header(call.headers, 'client-request-id')), headers);
+    }
+    const tenant = asked.pathname.split('/')[1] ?? 'common';
+    return jsonReply(
+      200,
+      {
+        tenant_discovery_endpoint: `${this.o.url}/${tenant}/v2.0/.well-known/openid-configuration`,
+        'api-version': '1.1',
+        metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+      },
       headers,
     );
   }
@@ -141,8 +175,20 @@ export class IdentityEndpoints {
         `Application with identifier '${clientId}' was not found in the directory '${this.o.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
       );
     }
+    let assertionOk = false;
     if (form.has('client_assertion')) {
-      return err(401, 'invalid_client', 700027, 'Client assertion failed signature validation. The emulator supports client secrets only.');
+      if (form.get('client_assertion_type') !== JWT_BEARER) {
+        return err(400, 'invalid_request', 50027, `The client_assertion_type must be '${JWT_BEARER}'.`);
+      }
+      const check = checkClientAssertion(
+        form.get('client_assertion') ?? '',
+        app.clientId,
+        `${this.o.url}/${this.o.tenantId}/oauth2/v2.0/token`,
+        app.certificates ?? [],
+        Math.floor(Date.now() / 1000),
+      );
+      if (!check.ok) return err(401, 'invalid_client', check.code, check.text);
+      assertionOk = true;
     }
     if (secret !== null && secret !== app.clientSecret) {
       return err(
@@ -157,7 +203,7 @@ export class IdentityEndpoints {
     const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
 
     if (grant === 'client_credentials') {
-      if (secret === null) return confidentialMissing();
+      if (secret === null && !assertionOk) return confidentialMissing();
       if (scopes.length === 0) return err(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
       const nonDefault = scopes.find((s) => !s.toLowerCase().endsWith('/.default'));
       if (nonDefault !== undefined || scopes.length !== 1) {
@@ -173,7 +219,7 @@ export class IdentityEndpoints {
 
     if (grant === 'password' || grant === 'refresh_token') {
       // A public client (ROPC from a device) sends no secret; Entra then requires "Allow public client flows".
-      if (secret === null && !app.allowPublicClient) return confidentialMissing();
+      if (secret === null && !assertionOk && !app.allowPublicClient) return confidentialMissing();
       let userId: string;
       let resource: string | undefined = resourceOfScopes(scopes);
       if (grant === 'password') {

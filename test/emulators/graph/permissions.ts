@@ -100,6 +100,20 @@ export const PERMISSIONS = {
     delegated: ['ProfilePhoto.ReadWrite.All', 'User.ReadWrite.All'],
     application: ['ProfilePhoto.ReadWrite.All', 'User.ReadWrite.All'],
   },
+  /** GET /users/{id}/licenseDetails ("Application: User.Read.All"; delegated User.Read for one's own). */
+  'user.licenseDetails': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/user-list-licensedetails',
+    style: 'directory',
+    delegated: ['User.Read', 'User.ReadBasic.All', 'User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+    application: ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+  },
+  /** GET /organization (delegated User.Read: any signed-in member reads its own organization). */
+  'organization.read': {
+    learn: 'https://learn.microsoft.com/en-us/graph/api/organization-get',
+    style: 'directory',
+    delegated: ['User.Read', 'Organization.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'],
+    application: ['Organization.Read.All', 'Directory.Read.All', 'Organization.ReadWrite.All', 'Directory.ReadWrite.All'],
+  },
   'group.addMember': {
     learn: 'https://learn.microsoft.com/en-us/graph/api/group-post-members',
     style: 'directory',

@@ -8,12 +8,15 @@
  *   setStatusMessage (https://learn.microsoft.com/en-us/graph/api/presence-setpresence and siblings): 200 with no
  *   body. A delegated token (Presence.ReadWrite) may only change the signed-in user's own presence; setPresence and
  *   clearPresence take the calling application's id as sessionId.
+ * - clearPresence without a session of the app for the user: "If the presence session doesn't exist, this method
+ *   returns a 404 NotFound response code" (https://learn.microsoft.com/en-us/graph/api/presence-clearpresence).
  */
 import type { Directory, DirectoryUser } from './directory.js';
 import { faults, GraphFault } from './errors.js';
 import { odataContext, type GraphRequest, type Route } from './graph-router.js';
 import { isGuid } from './ids.js';
 import { authorize, type Operation } from './permissions.js';
+import { requireTeamsLicence } from './teams-licence.js';
 import { findCombination, parseIsoDuration, PREFERRED_COMBINATIONS, SESSION_COMBINATIONS, type PresenceService } from './presence.js';
 
 const MINUTE = 60_000;
@@ -34,7 +37,7 @@ export function presenceRoutes(directory: Directory, presence: PresenceService, 
   const target = (id: string): DirectoryUser => {
     if (!isGuid(id)) throw faults.badRequest(`Invalid user id '${id}': presence APIs take the user's object id (a GUID).`);
     const user = directory.byId(id);
-    if (!user) throw faults.notFound(`The user '${id}' was not found.`);
+    if (!user || !directory.isVisible(user)) throw faults.notFound(`The user '${id}' was not found.`);
     return user;
   };
 
@@ -51,7 +54,9 @@ export function presenceRoutes(directory: Directory, presence: PresenceService, 
     authorize(op, req.auth);
     const id = req.params[0] as string;
     if (req.auth.kind === 'delegated' && !isSelf(req, id)) throw faults.forbidden("A delegated token can change only the signed-in user's own presence.");
-    return target(id);
+    const user = target(id);
+    requireTeamsLicence(directory, user.id);
+    return user;
   };
 
   const sessionOf = (req: GraphRequest, body: Record<string, unknown>): void => {
@@ -116,7 +121,7 @@ export function presenceRoutes(directory: Directory, presence: PresenceService, 
       handle: (req) => {
         const user = writeTarget(req, 'presence.clearPresence');
         sessionOf(req, object(req.json()));
-        presence.clearAppSession(user.id, req.auth.appId);
+        if (!presence.clearAppSession(user.id, req.auth.appId)) throw faults.notFound(`The presence session '${req.auth.appId}' was not found for user '${user.id}'.`);
         return ok;
       },
     },

@@ -6,9 +6,13 @@
  * - the user's preferred presence (setUserPreferredPresence) overrides the session states, but "takes effect only
  *   when at least one presence session exists for the user. Otherwise, the user's presence shows as Offline"
  *   (https://learn.microsoft.com/en-us/graph/api/presence-setuserpreferredpresence);
- * - among sessions: DoNotDisturb > Busy > Available > Away (BeRightBack ranked between Available and Away).
- * Not modelled: the Available -> AvailableInactive -> Away fading of idle sessions, calendar and out-of-office
- * states (Graph derives those from Exchange).
+ * - among sessions: DoNotDisturb > Busy > Available > Away (BeRightBack ranked between Available and Away);
+ * - an app's Available session fades when the app stops calling: "A presence session can time out if the
+ *   availability is Available and the timeout is 5 minutes. [...] the state would change to
+ *   Available/AvailableInactive in 5 minutes with the first timeout, then Away/Away in another 5 minutes with the
+ *   second timeout" (https://learn.microsoft.com/en-us/graph/api/presence-setpresence, "Timeout, expiration, and keep
+ *   alive"). Only setPresence restarts the timeout. The timeout is an option, so that a test can scale it down.
+ * Not modelled: calendar and out-of-office states (Graph derives those from Exchange).
  */
 import type { PresenceView } from './types.js';
 
@@ -82,6 +86,14 @@ interface Expiring extends State {
   readonly expiresAt: number;
 }
 
+interface AppSession extends Expiring {
+  /** When the app last called setPresence: an Available session times out from there. */
+  readonly setAt: number;
+}
+
+/** Learn's session timeout: 5 minutes. */
+export const PRESENCE_TIMEOUT_MS = 5 * 60_000;
+
 export interface StatusMessage {
   readonly content: string;
   readonly contentType: string;
@@ -92,7 +104,7 @@ export interface StatusMessage {
 
 interface UserPresence {
   client: State | undefined;
-  readonly apps: Map<string, Expiring>;
+  readonly apps: Map<string, AppSession>;
   preferred: Expiring | undefined;
   statusMessage: StatusMessage | undefined;
   lastShown: string;
@@ -106,6 +118,7 @@ export class PresenceService {
     /** Called when the availability/activity a user shows changes (what presence change notifications report). */
     private readonly onChange: (userId: string, shown: State) => void,
     private readonly now: () => number = Date.now,
+    private readonly timeoutMs: number = PRESENCE_TIMEOUT_MS,
   ) {}
 
   private of(userId: string): UserPresence {
@@ -143,12 +156,21 @@ export class PresenceService {
     const now = this.now();
     for (const [id, s] of p.apps) if (s.expiresAt <= now) p.apps.delete(id);
     if (p.preferred && p.preferred.expiresAt <= now) p.preferred = undefined;
-    const sessions: State[] = [...(p.client ? [p.client] : []), ...p.apps.values()];
+    const sessions: State[] = [...(p.client ? [p.client] : []), ...[...p.apps.values()].map((a) => this.faded(a, now))];
     if (sessions.length === 0) return { availability: 'Offline', activity: 'Offline' };
     if (p.preferred) return { availability: p.preferred.availability, activity: p.preferred.activity };
     let best = sessions[0] as State;
     for (const s of sessions) if ((RANK[s.availability] ?? 0) > (RANK[best.availability] ?? 0)) best = s;
     return { availability: best.availability, activity: best.activity };
+  }
+
+  /** An app session as it shows now: an Available one fades after one timeout, then again after a second. */
+  private faded(a: AppSession, now: number): State {
+    if (a.availability !== 'Available') return a;
+    const idle = now - a.setAt;
+    if (idle >= 2 * this.timeoutMs) return { availability: 'Away', activity: 'Away' };
+    if (idle >= this.timeoutMs) return { availability: 'Available', activity: 'AvailableInactive' };
+    return a;
   }
 
   statusMessage(userId: string): StatusMessage | undefined {
@@ -172,15 +194,30 @@ export class PresenceService {
   }
 
   setAppSession(userId: string, appId: string, availability: string, activity: string, durationMs: number): void {
-    const expiresAt = this.now() + durationMs;
-    this.of(userId).apps.set(appId.toLowerCase(), { availability, activity, expiresAt });
+    const now = this.now();
+    const expiresAt = now + durationMs;
+    this.of(userId).apps.set(appId.toLowerCase(), { availability, activity, expiresAt, setAt: now });
     this.wakeAt(userId, expiresAt);
+    if (availability === 'Available') {
+      // The two timeouts, so that subscribers hear of the fading as it happens.
+      this.wakeAt(userId, now + this.timeoutMs);
+      this.wakeAt(userId, now + 2 * this.timeoutMs);
+    }
     this.changed(userId);
   }
 
-  clearAppSession(userId: string, appId: string): void {
-    this.of(userId).apps.delete(appId.toLowerCase());
+  /** False when the app has no session for the user (clearPresence answers 404 then). */
+  clearAppSession(userId: string, appId: string): boolean {
+    const p = this.of(userId);
+    const now = this.now();
+    const s = p.apps.get(appId.toLowerCase());
+    if (!s || s.expiresAt <= now) {
+      p.apps.delete(appId.toLowerCase());
+      return false;
+    }
+    p.apps.delete(appId.toLowerCase());
     this.changed(userId);
+    return true;
   }
 
   setPreferred(userId: string, availability: string, activity: string, durationMs: number): void {

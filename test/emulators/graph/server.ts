@@ -15,7 +15,7 @@ export interface Listening {
 }
 
 export async function listen(
-  o: { tls: { key: string; cert: string }; host: string; port: number },
+  o: { tls: { key: string; cert: string }; host: string; port: number; clockOffsetMs?: number },
   handle: (call: Call) => Promise<Reply>,
 ): Promise<Listening> {
   const sockets = new Set<Socket>();
@@ -33,7 +33,7 @@ export async function listen(
         reply = { status: 500, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ error: { code: 'UnknownError', message: String(err) } }) };
       }
       if (res.headersSent || res.destroyed) return;
-      res.writeHead(reply.status, { Date: new Date().toUTCString(), ...reply.headers });
+      res.writeHead(reply.status, { Date: new Date(Date.now() + (o.clockOffsetMs ?? 0)).toUTCString(), ...reply.headers });
       res.end(reply.body);
     })();
   });

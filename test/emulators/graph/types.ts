@@ -19,6 +19,11 @@ export interface EmulatedApp {
    * of ID and access tokens; default 'None', as a new registration has.
    */
   groupMembershipClaims?: 'None' | 'SecurityGroup';
+  /**
+   * PEM certificates registered on the app ("Certificates & secrets"): a client_assertion signed by the key of one
+   * of them authenticates the app (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials).
+   */
+  certificates?: string[];
 }
 
 export interface EmulatedUser {
@@ -38,6 +43,8 @@ export interface EmulatedUser {
   /** Learn: a string collection, but only one number can be set. */
   businessPhones?: string[];
   aboutMe?: string;
+  /** Holds an active Teams licence; default true (users created through POST /users hold none, see directory.ts). */
+  licensed?: boolean;
   /**
    * The profile photo (served by GET /users/{id}/photo/$value and every /photos/{size}/$value). Bytes as stored;
    * the emulator neither decodes nor resizes them.
@@ -60,6 +67,8 @@ export interface EmulatedGroup {
   displayName: string;
   /** Direct members: user ids or UPNs, or ids of other groups (nesting; any order, cycles tolerated). */
   members?: string[];
+  /** The group carries a Microsoft Teams licence: its direct members get one, `licenceAssignmentMs` after joining. */
+  licensed?: boolean;
 }
 
 export interface GraphEmulatorOptions {
@@ -90,6 +99,21 @@ export interface GraphEmulatorOptions {
    * in the sandbox, so http://127.0.0.1 and http://localhost are accepted unless this is false. Default true.
    */
   allowHttpNotificationUrlOnLoopback?: boolean;
+  /**
+   * Graph's service limits (service-limits.ts): on by default with the documented figures. A test that needs more
+   * lifts one (null: unlimited, or another rule) and says why.
+   */
+  serviceLimits?: Partial<Record<import('./service-limits.js').LimitName, import('./service-limits.js').LimitRule | null>>;
+  /** The app presence session timeout (Learn: 5 minutes); a test of hours of presence scales it down. */
+  presenceTimeoutMs?: number;
+  /** How long a user created by POST /users reads as 404 (eventual consistency); default 500. */
+  userReplicationMs?: number;
+  /** How long after joining a licensed group a new user's Teams licence becomes active; default 1000. */
+  licenceAssignmentMs?: number;
+  /** UPN domains that are verified but federated (ROPC does not work for them); the others are managed. */
+  federatedDomains?: string[];
+  /** Added to the emulator's clock in its Date headers (a clock-skew test); default 0. */
+  clockOffsetMs?: number;
   /** Access token lifetime (expires_in); default 3599 as Entra ID issues. */
   tokenLifetimeSeconds?: number;
   log?: (line: string) => void;
@@ -271,6 +295,8 @@ export interface GraphEmulator {
   removeGroupMember(groupId: string, member: string): void;
   throttle(rule: ThrottleRule): void;
   refuse(rule: RefusalRule): void;
+  /** Requests answered 429 by the documented service limits (not by `throttle` rules), by limit. */
+  throttledByLimits(): Record<string, number>;
   /** Delays the answers (not the processing) of matching requests: lets a test kill a client mid-request. */
   slowReplies(rule: SlowReplyRule): void;
   subscriptions(): readonly EmulatedSubscription[];

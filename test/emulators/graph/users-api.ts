@@ -7,6 +7,11 @@
  * - PATCH /users/{id | userPrincipalName}, PATCH /me (https://learn.microsoft.com/en-us/graph/api/user-update) — 204;
  *   User.ReadWrite covers only the signed-in user's own profile
  * - POST /groups/{id}/members/$ref (https://learn.microsoft.com/en-us/graph/api/group-post-members) — 204
+ * - GET /users/{id}/licenseDetails (https://learn.microsoft.com/en-us/graph/api/user-list-licensedetails): one
+ *   licence with the Teams service plan (TEAMS1, provisioningStatus Success) while the user's Teams licence is
+ *   active, else an empty list
+ * - GET /organization (https://learn.microsoft.com/en-us/graph/api/organization-get): the tenant, with its
+ *   verifiedDomains ({name, type: Managed | Federated, ...})
  */
 import { DEFAULT_USER_PROPERTIES, SELECTABLE_USER_PROPERTIES, type Directory, type DirectoryUser } from './directory.js';
 import { faults } from './errors.js';
@@ -17,7 +22,17 @@ import { authorize } from './permissions.js';
 const USER_TYPE = 'microsoft.graph.user';
 const FILTERABLE = new Set(['id', 'userPrincipalName', 'displayName', 'mail', 'mailNickname', 'givenName', 'surname', 'jobTitle', 'companyName']);
 
-export function userRoutes(directory: Directory, url: string): Route[] {
+/** The Microsoft 365 licence the emulator reports, with its Microsoft Teams service plan. */
+const TEAMS_SKU = { skuId: '6fd2c87f-b296-42f0-b197-1e91e994b900', skuPartNumber: 'ENTERPRISEPACK' };
+const TEAMS_PLAN = { servicePlanId: '57ff2da0-773e-42df-b2af-ffb7a2317929', servicePlanName: 'TEAMS1', provisioningStatus: 'Success', appliesTo: 'User' };
+
+export interface Organization {
+  readonly tenantId: string;
+  readonly verifiedDomains: readonly string[];
+  readonly federatedDomains: readonly string[];
+}
+
+export function userRoutes(directory: Directory, url: string, org?: Organization): Route[] {
   const context = (select: readonly string[] | undefined, entity: boolean) =>
     odataContext(url, `users${select ? `(${select.join(',')})` : ''}${entity ? '/$entity' : ''}`);
 
@@ -26,7 +41,7 @@ export function userRoutes(directory: Directory, url: string): Route[] {
     const self = req.auth.kind === 'delegated' && target !== undefined && target.id.toLowerCase() === req.auth.userId?.toLowerCase();
     authorize(self ? 'user.readSelf' : 'user.read', req.auth);
     const select = parseSelect(req.query, SELECTABLE_USER_PROPERTIES, USER_TYPE);
-    if (!target) throw faults.directoryNotFound(key);
+    if (!target || !directory.isVisible(target)) throw faults.directoryNotFound(key);
     return { status: 200, body: { '@odata.context': context(select, true), ...directory.toJson(target, select) } };
   };
 
@@ -46,7 +61,7 @@ export function userRoutes(directory: Directory, url: string): Route[] {
     const target = directory.find(key);
     const self = req.auth.kind === 'delegated' && target !== undefined && target.id.toLowerCase() === req.auth.userId?.toLowerCase();
     authorize(self ? 'user.updateSelf' : 'user.update', req.auth);
-    if (!target) throw faults.directoryNotFound(key);
+    if (!target || !directory.isVisible(target)) throw faults.directoryNotFound(key);
     directory.update(target, req.json());
     return { status: 204 };
   };
@@ -61,7 +76,7 @@ export function userRoutes(directory: Directory, url: string): Route[] {
         const filter = req.query.get('$filter');
         const top = parseTop(req.query, 100, 999);
         const skip = skipOf(req.query);
-        const all = directory.all().filter((u) => matchesFilter(u, filter));
+        const all = directory.all().filter((u) => directory.isVisible(u) && matchesFilter(u, filter));
         const page = all.slice(skip, skip + top);
         const body: Record<string, unknown> = { '@odata.context': context(select, false) };
         if (skip + top < all.length) body['@odata.nextLink'] = nextLink(url, '/v1.0/users', req.query, skip + top);
@@ -97,11 +112,40 @@ export function userRoutes(directory: Directory, url: string): Route[] {
       },
     },
     {
+      method: 'GET',
+      path: 'users/:id/licenseDetails',
+      handle: (req) => {
+        const key = req.params[0] as string;
+        const target = directory.find(key);
+        authorize('user.licenseDetails', req.auth);
+        if (!target || !directory.isVisible(target)) throw faults.directoryNotFound(key);
+        const value = directory.licenceActive(target.id) ? [{ id: `${target.id}-${TEAMS_SKU.skuId}`, ...TEAMS_SKU, servicePlans: [TEAMS_PLAN] }] : [];
+        return { status: 200, body: { '@odata.context': odataContext(url, `users('${target.id}')/licenseDetails`), value } };
+      },
+    },
+    {
+      method: 'GET',
+      path: 'organization',
+      handle: (req) => {
+        authorize('organization.read', req.auth);
+        const o = org ?? { tenantId: '', verifiedDomains: [], federatedDomains: [] };
+        const federated = new Set(o.federatedDomains.map((d) => d.toLowerCase()));
+        const verifiedDomains = o.verifiedDomains.map((name, i) => ({
+          capabilities: 'None',
+          isDefault: i === 0,
+          isInitial: i === 0,
+          name,
+          type: federated.has(name.toLowerCase()) ? 'Federated' : 'Managed',
+        }));
+        return { status: 200, body: { '@odata.context': odataContext(url, 'organization'), value: [{ id: o.tenantId, displayName: 'Emulated tenant', verifiedDomains }] } };
+      },
+    },
+    {
       method: 'POST',
       path: 'groups/:id/members/$ref',
       handle: (req) => {
         authorize('group.addMember', req.auth);
-        directory.addMemberRef(req.params[0] as string, req.json());
+        directory.addMemberRef(req.params[0] as string, req.json(), url);
         return { status: 204 };
       },
     },
