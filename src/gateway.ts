@@ -255,6 +255,8 @@ export class Gateway {
       onRecorded: () => this.inboxChanged(),
       accepting: () => this.cluster?.serving() ?? true,
       media: this.media,
+      tenantId: c.teams.tenantId,
+      maxNotificationsPerRequest: c.teams.webhook.maxNotificationsPerRequest,
     });
     const [adminHost, adminPort] = splitHostPort(c.admin.listen);
     this.admin = new AdminServer({

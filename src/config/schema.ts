@@ -120,6 +120,13 @@ export const ConfigSchema = z
               'key for signing media links (Teams inline images, served under publicUrl + /media/); default: derived (HKDF) from teams.clientSecret, else teams.puppets.passwordSecret, so all nodes of a cluster share it',
             ),
             mediaLinkHours: z.number().int().min(1).max(720).default(24).describe('how long a media link to a Teams inline image works for the XMPP user'),
+            maxNotificationsPerRequest: z
+              .number()
+              .int()
+              .min(10)
+              .max(20_000)
+              .default(1000)
+              .describe('change notifications one POST to the webhook may carry; a larger batch is refused (413) before any item is looked at'),
           })
           .strict(),
         subscriptionMinutes: z

@@ -685,16 +685,7 @@ export class MssqlStore implements Store {
   }
 
   async recordNotification(n: InboundNotification, now: number): Promise<boolean> {
-    const params: Params = {
-      dedup_key: nvarchar(n.dedupKey),
-      kind: nvarchar(n.kind),
-      subscription_id: nvarchar(n.subscriptionId),
-      resource: nvarchar(n.resource),
-      change_type: nvarchar(n.changeType),
-      detail: nvarcharMax(n.detail),
-      now: bigint(now),
-    };
-    return this.insertIfAbsent('recordNotification', params);
+    return this.insertIfAbsent('recordNotification', notificationParams(n, now));
   }
 
   async dueNotifications(now: number, max: number): Promise<InboxRow[]> {
@@ -813,6 +804,37 @@ export class MssqlStore implements Store {
   async seatHistory(max: number): Promise<SeatEvent[]> {
     return (await this.run('seatHistory', { limit: limit(max) })).recordset.map(toSeatEvent);
   }
+
+  // ---- Webhook intake and presence watching (issue 13: webhook) ----------------------------------------------
+  async recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]> {
+    if (batch.length === 0) return [];
+    const tx = new sql.Transaction(this.pool);
+    await tx.begin();
+    try {
+      const out: boolean[] = [];
+      for (const n of batch) {
+        const r = await this.query('recordNotification', notificationParams(n, now), tx);
+        out.push((r.rowsAffected[0] ?? 0) === 1);
+      }
+      await tx.commit();
+      return out;
+    } catch (err) {
+      await tx.rollback().catch(() => undefined);
+      throw this.wrap('recordNotifications', err);
+    }
+  }
+}
+
+function notificationParams(n: InboundNotification, now: number): Params {
+  return {
+    dedup_key: nvarchar(n.dedupKey),
+    kind: nvarchar(n.kind),
+    subscription_id: nvarchar(n.subscriptionId),
+    resource: nvarchar(n.resource),
+    change_type: nvarchar(n.changeType),
+    detail: nvarcharMax(n.detail),
+    now: bigint(now),
+  };
 }
 
 function pairParams(key: PairKey): Params {

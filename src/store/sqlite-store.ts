@@ -429,4 +429,17 @@ export class SqliteStore implements Store {
   async seatHistory(limit: number): Promise<SeatEvent[]> {
     return (this.db.prepare('SELECT * FROM licence_seats ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toSeatEvent);
   }
+
+  // ---- Webhook intake and presence watching (issue 13: webhook) ----------------------------------------------
+  async recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]> {
+    if (batch.length === 0) return [];
+    const insert = this.db.prepare(
+      `INSERT INTO inbox (dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+       ON CONFLICT (dedup_key) DO NOTHING`,
+    );
+    return this.db
+      .transaction(() => batch.map((n) => insert.run(n.dedupKey, n.kind, n.subscriptionId, n.resource, n.changeType, n.detail ?? null, now, now).changes === 1))
+      .immediate();
+  }
 }

@@ -212,6 +212,13 @@ export interface Store {
 
   /** The highest applied migration version. */
   schemaVersion(): Promise<number>;
+
+  // ---- Webhook intake and presence watching (issue 13: webhook) ----------------------------------------------
+  /**
+   * Records a webhook batch in one commit, in order (a burst of notifications must be answered within Graph's
+   * 3-second deadline); each result is {@link recordNotification}'s: false for a dedup key seen before.
+   */
+  recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]>;
 }
 
 /** What both stores accept when opened. */

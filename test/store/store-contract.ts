@@ -147,5 +147,15 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       await s.recordSeatEvent({ at: 2, nodeId: 'n1', licenceId: 'L1', event: 'released' });
       assert.deepEqual((await s.seatHistory(1)).map((e) => e.event), ['released']);
     });
+
+    // ---- Webhook intake and presence watching (issue 13: webhook) --------------------------------------------
+    it('records a webhook batch in one call, in order, each key once', async () => {
+      const n = (dedupKey: string) => ({ dedupKey, kind: 'chatMessage' as const, subscriptionId: 'sub', resource: `chats('c')/messages('${dedupKey}')`, changeType: 'created', detail: undefined });
+      assert.deepEqual(await s.recordNotifications([], 100), []);
+      assert.deepEqual(await s.recordNotifications([n('b1'), n('b2'), n('b1'), n('b3')], 100), [true, true, false, true]);
+      assert.deepEqual(await s.recordNotifications([n('b3'), n('b4')], 101), [false, true]);
+      const due = (await s.dueNotifications(200, 100)).map((r) => r.dedupKey).filter((k) => k.startsWith('b'));
+      assert.deepEqual(due, ['b1', 'b2', 'b3', 'b4']);
+    });
   });
 }
