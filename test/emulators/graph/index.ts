@@ -14,7 +14,8 @@ import { GraphRouter } from './graph-router.js';
 import { groupRoutes } from './groups-api.js';
 import { jsonReply, type Call, type Reply } from './http.js';
 import { JwtSigner } from './jwt.js';
-import { Notifier } from './notifier.js';
+import { DEFAULT_DELIVERY, Notifier } from './notifier.js';
+import { ValidationTokens } from './resource-data.js';
 import { IdentityEndpoints } from './oidc.js';
 import { PresenceService } from './presence.js';
 import { presenceRoutes } from './presence-api.js';
@@ -29,8 +30,6 @@ import type { EmulatedAttachment, EmulatedUser, GraphEmulator, GraphEmulatorOpti
 import { userRoutes } from './users-api.js';
 
 export type * from './types.js';
-
-const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000, 60000];
 
 export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<GraphEmulator> {
   const log = o.log ?? (() => undefined);
@@ -57,12 +56,18 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     photos.set(u.id, bytes);
   }
   let subscriptions: SubscriptionService | undefined;
+  const validationTokens = new ValidationTokens(signer, o.tenantId);
   const presence = new PresenceService((userId) => subscriptions?.presenceChanged(userId));
   const notifier = new Notifier({
-    retryDelaysMs: o.notificationRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
-    timeoutMs: o.notificationTimeoutMs ?? 10_000,
+    timings: {
+      ...DEFAULT_DELIVERY,
+      ...(o.notificationRetryDelaysMs ? { retryDelaysMs: o.notificationRetryDelaysMs } : {}),
+      ...(o.notificationTimeoutMs ? { timeoutMs: o.notificationTimeoutMs } : {}),
+      ...o.delivery,
+    },
     log,
     subscriptionExists: (id) => subscriptions?.exists(id) ?? false,
+    validationToken: (appId) => validationTokens.for(appId),
   });
   const subs = new SubscriptionService({
     tenantId: o.tenantId,
@@ -70,6 +75,7 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     directory,
     chats,
     notifier,
+    presenceJson: (userId) => presence.json(userId, false),
     allowHttpLoopback: o.allowHttpNotificationUrlOnLoopback ?? true,
     validationTimeoutMs: o.validationTimeoutMs ?? 10_000,
     log,
@@ -234,6 +240,7 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     slowReplies: (rule) => throttle.addSlowReply(rule),
     subscriptions: () => subs.all(),
     deliveries: () => notifier.deliveries(),
+    endpointHealth: (url) => notifier.health(url),
     fireLifecycle: (id, event) => subs.fireLifecycle(id, event),
     requests: () => requests.map((r) => ({ ...r })),
     close: async () => {
