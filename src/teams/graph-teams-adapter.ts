@@ -54,11 +54,27 @@ export interface SubscriptionRequest {
   readonly lifecycleNotificationUrl: string | undefined;
   readonly clientState: string;
   readonly expirationDateTime: Date;
+  /** Rich notifications: the encryption certificate (Base64 DER) and the gateway's id for it. */
+  readonly resourceData?: SubscriptionCertificate | undefined;
+}
+
+/** https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data#creating-a-subscription */
+export interface SubscriptionCertificate {
+  readonly certificate: string;
+  readonly certificateId: string;
 }
 
 export interface CreatedSubscription {
   readonly id: string;
   readonly expiresAt: number;
+  /** The certificate id Graph encrypts this subscription's resource data to; undefined without resource data. */
+  readonly certificateId?: string | undefined;
+}
+
+/** A subscription as GET /subscriptions lists it (the caller's own). */
+export interface ListedSubscription {
+  readonly id: string;
+  readonly resource: string;
 }
 
 /** Subscription management; `owner` is the puppet whose delegated token owns it, undefined for the app. */
@@ -67,6 +83,10 @@ export interface SubscriptionApi {
   renewSubscription(owner: Puppet | undefined, id: string, expirationDateTime: Date): Promise<CreatedSubscription>;
   reauthorizeSubscription(owner: Puppet | undefined, id: string): Promise<void>;
   deleteSubscription(owner: Puppet | undefined, id: string): Promise<void>;
+  /** Moves a subscription with resource data to another encryption certificate (key rotation). */
+  updateSubscriptionCertificate(owner: Puppet | undefined, id: string, certificate: SubscriptionCertificate): Promise<CreatedSubscription>;
+  /** The owner's subscriptions (this app's), e.g. one Graph has that the store lost. */
+  listSubscriptions(owner: Puppet | undefined): Promise<ListedSubscription[]>;
 }
 
 interface GraphUser {
@@ -75,7 +95,7 @@ interface GraphUser {
   readonly displayName?: string | null;
 }
 
-interface GraphChatMessage {
+export interface GraphChatMessage {
   readonly id: string;
   readonly createdDateTime?: string;
   readonly lastEditedDateTime?: string | null;
@@ -87,7 +107,7 @@ interface GraphChatMessage {
   readonly body?: { contentType?: string; content?: string };
 }
 
-interface GraphPresence {
+export interface GraphPresence {
   readonly id: string;
   readonly availability: string;
   readonly activity: string;
@@ -129,7 +149,8 @@ function quoteODataString(s: string): string {
   return `'${s.replace(/'/gu, "''")}'`;
 }
 
-function toChatMessage(chatId: string, m: GraphChatMessage): TeamsChatMessage {
+/** A chatMessage resource as Graph returns it (GET, or decrypted from a rich notification). */
+export function toChatMessage(chatId: string, m: GraphChatMessage): TeamsChatMessage {
   return {
     id: m.id,
     chatId,
@@ -151,8 +172,24 @@ function toChatMessage(chatId: string, m: GraphChatMessage): TeamsChatMessage {
   };
 }
 
+/** A presence resource as Graph returns it (GET, or decrypted from a rich notification). */
+export function toTeamsPresence(p: GraphPresence): TeamsPresence {
+  return { availability: p.availability, activity: p.activity, statusMessage: p.statusMessage?.message?.content ?? undefined };
+}
+
 function toUser(u: GraphUser): TeamsUser {
   return { id: u.id, upn: u.userPrincipalName, displayName: u.displayName ?? undefined };
+}
+
+interface GraphSubscription {
+  readonly id: string;
+  readonly expirationDateTime: string;
+  readonly includeResourceData?: boolean | null;
+  readonly encryptionCertificateId?: string | null;
+}
+
+function created(s: GraphSubscription): CreatedSubscription {
+  return { id: s.id, expiresAt: Date.parse(s.expirationDateTime), certificateId: s.includeResourceData ? (s.encryptionCertificateId ?? undefined) : undefined };
 }
 
 export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
@@ -394,7 +431,7 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
     const p = (await this.call('read a Teams user presence', () =>
       this.o.clients.app().api(`/users/${encodeURIComponent(userId)}/presence`).get(),
     )) as GraphPresence;
-    return { availability: p.availability, activity: p.activity, statusMessage: p.statusMessage?.message?.content ?? undefined };
+    return toTeamsPresence(p);
   }
 
   /** https://learn.microsoft.com/en-us/graph/api/user-get (app User.Read.All); only the card's fields. */
@@ -490,16 +527,29 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
           resource: r.resource,
           expirationDateTime: r.expirationDateTime.toISOString(),
           clientState: r.clientState,
+          ...(r.resourceData ? { includeResourceData: true, encryptionCertificate: r.resourceData.certificate, encryptionCertificateId: r.resourceData.certificateId } : {}),
         }),
-    )) as { id: string; expirationDateTime: string };
-    return { id: s.id, expiresAt: Date.parse(s.expirationDateTime) };
+    )) as GraphSubscription;
+    return created(s);
   }
 
   async renewSubscription(owner: Puppet | undefined, id: string, expirationDateTime: Date): Promise<CreatedSubscription> {
     const s = (await this.call('renew a Graph subscription', () =>
       this.as(owner).api(`/subscriptions/${encodeURIComponent(id)}`).patch({ expirationDateTime: expirationDateTime.toISOString() }),
-    )) as { id: string; expirationDateTime: string };
-    return { id: s.id, expiresAt: Date.parse(s.expirationDateTime) };
+    )) as GraphSubscription;
+    return created(s);
+  }
+
+  async updateSubscriptionCertificate(owner: Puppet | undefined, id: string, c: SubscriptionCertificate): Promise<CreatedSubscription> {
+    const s = (await this.call('rotate the encryption certificate of a Graph subscription', () =>
+      this.as(owner).api(`/subscriptions/${encodeURIComponent(id)}`).patch({ encryptionCertificate: c.certificate, encryptionCertificateId: c.certificateId }),
+    )) as GraphSubscription;
+    return created(s);
+  }
+
+  async listSubscriptions(owner: Puppet | undefined): Promise<ListedSubscription[]> {
+    const page = (await this.call('list Graph subscriptions', () => this.as(owner).api('/subscriptions').get())) as { value: { id: string; resource: string }[] };
+    return page.value.map((s) => ({ id: s.id, resource: s.resource }));
   }
 
   async reauthorizeSubscription(owner: Puppet | undefined, id: string): Promise<void> {

@@ -422,3 +422,55 @@ describe('Graph emulator: one presence subscription per user and application (ch
     await presence(bob, [idOf(em, 'carol@contoso.example')]);
   });
 });
+
+describe('Graph emulator: lifecycle notifications happen by themselves (change-notifications-lifecycle-events)', () => {
+  const hooks = new Webhook();
+  before(() => hooks.start());
+  after(() => hooks.stop());
+
+  it('challenges before the token expires, pauses delivery when it has, resumes on reauthorize (204), and removes a subscription left paused', async () => {
+    // Shortened: 4-second tokens (3599 s), challenges from 3 s before expiry every 0.5 s (15 and 5 minutes),
+    // removal after 2.5 s paused (1 hour).
+    const em = await emulator({}, { tokenLifetimeSeconds: 4, lifecycle: { reauthorizationLeadMs: 3000, reauthorizationIntervalMs: 500, removeAfterPausedMs: 2500 } });
+    try {
+      const changes = hooks.hook('lc-changes');
+      const lifecycle = hooks.hook('lc-lifecycle');
+      const credential = new UsernamePasswordCredential(TENANT, APP, 'bob@contoso.example', 'Bob-pass-1', { authorityHost: em.url, disableInstanceDiscovery: true });
+      const bob = graph(em, credential);
+      const sub = (await bob.api('/subscriptions').post({
+        changeType: 'created',
+        notificationUrl: hooks.url('lc-changes'),
+        lifecycleNotificationUrl: hooks.url('lc-lifecycle'),
+        resource: `/users/${idOf(em, 'bob@contoso.example')}/chats/getAllMessages`,
+        expirationDateTime: inMinutes(120),
+        clientState: 'lc',
+      })) as { id: string };
+      await waitUntil('a reauthorizationRequired challenge', () => items(lifecycle).some((i) => i.lifecycleEvent === 'reauthorizationRequired'), 5000);
+      const challenge = items(lifecycle)[0] as Record<string, unknown>;
+      assert.deepEqual(
+        { subscriptionId: challenge.subscriptionId, clientState: challenge.clientState, tenantId: challenge.tenantId },
+        { subscriptionId: sub.id, clientState: 'lc', tenantId: TENANT },
+      );
+      await em.sendAs('alice@contoso.example', 'bob@contoso.example', 'before the pause');
+      await waitUntil('delivered before the pause', () => items(changes).length === 1);
+
+      // Not reauthorized: once the token expired, changes are not delivered (lost, as Learn says).
+      await new Promise((resolve) => setTimeout(resolve, 4200));
+      const lost = await em.sendAs('alice@contoso.example', 'bob@contoso.example', 'during the pause');
+      assert.ok(em.deliveries().some((d) => d.subscriptionId === sub.id && /paused/u.test(d.dropped ?? '')), 'dropped while paused');
+      assert.equal(items(changes).some((i) => String(i.resource).includes(lost.id)), false);
+
+      const token = await credential.getToken(`${em.url}/.default`);
+      const r = await fetch(`${em.url}/v1.0/subscriptions/${sub.id}/reauthorize`, { method: 'POST', headers: { authorization: `Bearer ${token.token}` } });
+      assert.equal(r.status, 204);
+      await em.sendAs('alice@contoso.example', 'bob@contoso.example', 'after reauthorizing');
+      await waitUntil('delivered again', () => items(changes).length === 2);
+
+      // Left paused again: removed, with subscriptionRemoved.
+      await waitUntil('subscriptionRemoved', () => items(lifecycle).some((i) => i.lifecycleEvent === 'subscriptionRemoved'), 10_000);
+      assert.equal(em.subscriptions().some((s) => s.id === sub.id), false);
+    } finally {
+      await em.close();
+    }
+  });
+});

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/observability/logger.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import type { CreatedSubscription, SubscriptionApi, SubscriptionRequest } from '../../src/teams/graph-teams-adapter.js';
+import type { CreatedSubscription, ListedSubscription, SubscriptionApi, SubscriptionCertificate, SubscriptionRequest } from '../../src/teams/graph-teams-adapter.js';
 import { SubscriptionManager, presenceResource } from '../../src/teams/subscription-manager.js';
 import { TeamsError, type Puppet } from '../../src/teams/teams-port.js';
 
@@ -29,6 +29,14 @@ class RecordingApi implements SubscriptionApi {
   async deleteSubscription(_o: Puppet | undefined, id: string): Promise<void> {
     this.calls.push(`delete ${id}`);
     this.live.delete(id);
+  }
+  async updateSubscriptionCertificate(_o: Puppet | undefined, id: string, c: SubscriptionCertificate): Promise<CreatedSubscription> {
+    this.calls.push(`certificate ${id} ${c.certificateId}`);
+    return { id, expiresAt: 0, certificateId: c.certificateId };
+  }
+  async listSubscriptions(): Promise<ListedSubscription[]> {
+    this.calls.push('list');
+    return [...this.live.entries()].map(([id, r]) => ({ id, resource: r.resource }));
   }
 }
 

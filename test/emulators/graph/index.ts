@@ -22,7 +22,7 @@ import { presenceRoutes } from './presence-api.js';
 import { PhotoStore } from './photos.js';
 import { photoRoutes } from './photos-api.js';
 import { listen } from './server.js';
-import { SubscriptionService } from './subscriptions.js';
+import { DEFAULT_LIFECYCLE, SubscriptionService } from './subscriptions.js';
 import { subscriptionRoutes } from './subscriptions-api.js';
 import { Throttle } from './throttle.js';
 import { TokenService } from './tokens.js';
@@ -78,6 +78,7 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     presenceJson: (userId) => presence.json(userId, false),
     allowHttpLoopback: o.allowHttpNotificationUrlOnLoopback ?? true,
     validationTimeoutMs: o.validationTimeoutMs ?? 10_000,
+    lifecycle: { ...DEFAULT_LIFECYCLE, ...o.lifecycle },
     log,
   });
   subscriptions = subs;
@@ -246,6 +247,7 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     close: async () => {
       handler = () => Promise.resolve(jsonReply(503, { error: 'closed' }));
       presence.close();
+      subs.close();
       notifier.close();
       await server.close();
     },

@@ -275,8 +275,13 @@ export class Notifier {
   }
 
   private dropped(item: NotificationItem, attempts: number, why: string): void {
-    this.records.push({ subscriptionId: item.subscriptionId, url: item.url, kind: item.kind, attempt: attempts, at: this.now(), items: 1, dropped: why });
-    this.o.log(`notification for subscription ${item.subscriptionId} dropped after ${attempts} attempt(s): ${why}`);
+    this.discard(item.subscriptionId, item.url, why, item.kind, attempts);
+  }
+
+  /** Records a change notification that is not sent at all (e.g. while its subscription's delivery is paused). */
+  discard(subscriptionId: string, url: string, why: string, kind: DeliveryRecord['kind'] = 'change', attempts = 0): void {
+    this.records.push({ subscriptionId, url, kind, attempt: attempts, at: this.now(), items: 1, dropped: why });
+    this.o.log(`notification for subscription ${subscriptionId} dropped after ${attempts} attempt(s): ${why}`);
   }
 
   close(): void {

@@ -28,7 +28,7 @@ import { encryptResource, parseEncryptionCertificate, type EncryptionCertificate
 import { post } from './outbound.js';
 import { authorize, type Operation } from './permissions.js';
 import type { AuthContext } from './tokens.js';
-import type { EmulatedSubscription, LifecycleEvent } from './types.js';
+import type { EmulatedSubscription, LifecycleEvent, LifecycleTimings } from './types.js';
 
 export type SubscriptionTarget =
   | { readonly kind: 'userChats'; readonly userId: string }
@@ -53,7 +53,20 @@ interface StoredSubscription {
   readonly ownerUserId: string | undefined;
   /** Set when the subscription asked for resource data (includeResourceData): the certificate to encrypt to. */
   encryption: EncryptionCertificate | null;
+  /** When the token that created, renewed or reauthorized it expires: change notifications pause then. */
+  authorizedUntil: number;
+  /** When reauthorizationRequired was last sent, while it waits for a reauthorization. */
+  challengedAt: number | undefined;
+  /** When delivery paused (authorizedUntil passed without a reauthorization). */
+  pausedSince: number | undefined;
 }
+
+/** The emulator's cadence of lifecycle events (types.ts LifecycleTimings). */
+export const DEFAULT_LIFECYCLE: LifecycleTimings = {
+  reauthorizationLeadMs: 15 * 60_000,
+  reauthorizationIntervalMs: 5 * 60_000,
+  removeAfterPausedMs: 60 * 60_000,
+};
 
 const MAX_MINUTES = { chatMessage: 4320, presence: 60, users: 41_760 } as const;
 const MAX_PRESENCE_IDS = 650;
@@ -68,6 +81,7 @@ export interface SubscriptionServiceOptions {
   readonly presenceJson: (userId: string) => Record<string, unknown>;
   readonly allowHttpLoopback: boolean;
   readonly validationTimeoutMs: number;
+  readonly lifecycle: LifecycleTimings;
   readonly log: (line: string) => void;
 }
 
@@ -127,8 +141,59 @@ export function parseResource(resource: string): SubscriptionTarget | undefined 
 
 export class SubscriptionService {
   private readonly subs = new Map<string, StoredSubscription>();
+  private readonly ticker: NodeJS.Timeout;
 
-  constructor(private readonly o: SubscriptionServiceOptions) {}
+  constructor(private readonly o: SubscriptionServiceOptions) {
+    const every = Math.min(60_000, Math.max(50, Math.floor(Math.min(o.lifecycle.reauthorizationIntervalMs, o.lifecycle.reauthorizationLeadMs) / 5)));
+    this.ticker = setInterval(() => this.lifecycleTick(), every);
+    this.ticker.unref();
+  }
+
+  close(): void {
+    clearInterval(this.ticker);
+  }
+
+  /**
+   * Lifecycle notifications that happen by themselves
+   * (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events):
+   * - reauthorizationRequired, to subscriptions with a lifecycleNotificationUrl ("All resources"), from
+   *   reauthorizationLeadMs before the token that authorized the subscription expires ("When the access token is
+   *   about to expire"), again every reauthorizationIntervalMs until a reauthorize or a renewal with a valid token;
+   * - then "change notification delivery pauses, until you take the required action", and "any notifications about
+   *   resource changes that happen when the change notification delivery pauses [...] are lost" (notify());
+   * - subscriptionRemoved ("Teams chatMessage" among the resources here): a chat-message subscription left paused
+   *   for removeAfterPausedMs is removed ("the conditions of access to the resource data might change [...] an event
+   *   in the service might occur that requires the app to reauthenticate the user").
+   * "missed" is sent only for Outlook resources, none of which the emulator has.
+   */
+  private lifecycleTick(): void {
+    const now = Date.now();
+    const t = this.o.lifecycle;
+    for (const s of this.live()) {
+      if (now >= s.authorizedUntil && s.pausedSince === undefined) {
+        s.pausedSince = now;
+        this.o.log(`subscription ${s.id}: its token expired without a reauthorization; change notifications pause`);
+      }
+      if (s.lifecycleNotificationUrl === null) continue;
+      const chatMessages = s.target.kind === 'userChats' || s.target.kind === 'chatMessages';
+      if (chatMessages && s.pausedSince !== undefined && now - s.pausedSince >= t.removeAfterPausedMs) {
+        void this.fireLifecycle(s.id, 'subscriptionRemoved');
+        continue;
+      }
+      if (now >= s.authorizedUntil - t.reauthorizationLeadMs && (s.challengedAt === undefined || now - s.challengedAt >= t.reauthorizationIntervalMs)) {
+        s.challengedAt = now;
+        void this.fireLifecycle(s.id, 'reauthorizationRequired');
+      }
+    }
+  }
+
+  /** A create, renewal or reauthorization with a valid token: delivery resumes, challenges stop. */
+  private authorized(s: StoredSubscription, auth: AuthContext): void {
+    s.authorizedUntil = auth.expiresAt;
+    s.challengedAt = undefined;
+    if (s.pausedSince !== undefined) this.o.log(`subscription ${s.id}: reauthorized; change notifications resume`);
+    s.pausedSince = undefined;
+  }
 
   private live(): StoredSubscription[] {
     const now = Date.now();
@@ -309,6 +374,9 @@ export class SubscriptionService {
       ownerKind: auth.kind,
       ownerUserId: auth.userId,
       encryption,
+      authorizedUntil: auth.expiresAt,
+      challengedAt: undefined,
+      pausedSince: undefined,
     };
     if (target.kind === 'presence') this.onePresenceSubscription(auth);
     this.subs.set(s.id, s);
@@ -393,6 +461,8 @@ export class SubscriptionService {
     s.expiresAt = expiresAt;
     s.notificationUrl = notificationUrl;
     s.encryption = encryption;
+    // "renewing your subscription also reauthorizes your endpoint" (change-notifications-lifecycle-events).
+    if (b.expirationDateTime !== undefined) this.authorized(s, auth);
     return this.json(s);
   }
 
@@ -400,15 +470,23 @@ export class SubscriptionService {
     this.subs.delete(this.find(auth, id).id);
   }
 
-  /** POST /subscriptions/{id}/reauthorize (https://learn.microsoft.com/en-us/graph/api/subscription-reauthorize). */
+  /**
+   * POST /subscriptions/{id}/reauthorize (https://learn.microsoft.com/en-us/graph/api/subscription-reauthorize):
+   * "reauthorize the subscription without extending its expiration date"; 204.
+   */
   reauthorize(auth: AuthContext, id: string): void {
     const s = this.find(auth, id);
     this.authorizeTarget(auth, s.target);
+    this.authorized(s, auth);
   }
 
   /** A change notification; with resource data, `resource()` is encrypted to the subscription's certificate. */
   private notify(s: StoredSubscription, item: Record<string, unknown>, resource: () => Record<string, unknown>): void {
     const body: Record<string, unknown> = { subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), ...item, clientState: s.clientState, tenantId: this.o.tenantId };
+    if (Date.now() >= s.authorizedUntil) {
+      this.o.notifier.discard(s.id, s.notificationUrl, 'delivery paused until the subscription is reauthorized');
+      return;
+    }
     if (s.encryption) body.encryptedContent = encryptResource(resource(), s.encryption);
     void this.o.notifier.send({ subscriptionId: s.id, kind: 'change', url: s.notificationUrl, body, appId: s.applicationId, withResourceData: s.encryption !== null });
   }

@@ -77,6 +77,8 @@ export interface GraphEmulatorOptions {
    * throttled at 10% slow, dropped at 15%, 10-minute delays and windows, retries for 4 hours). Tests shorten them.
    */
   delivery?: Partial<DeliveryTimings>;
+  /** When lifecycle notifications happen by themselves (subscriptions.ts); shortened by tests. */
+  lifecycle?: Partial<LifecycleTimings>;
   /** Shorthand for delivery.retryDelaysMs. */
   notificationRetryDelaysMs?: number[];
   /** Shorthand for delivery.timeoutMs. */
@@ -202,6 +204,20 @@ export interface DeliveryTimings {
   maxItemsPerPost: number;
   /** POSTs in flight to one endpoint (not documented). */
   maxConcurrentPosts: number;
+}
+
+/**
+ * Lifecycle notifications the emulator sends by itself
+ * (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events). Learn gives no fixed cadence
+ * ("Don't assume the frequency of authorization challenges"); these are the emulator's.
+ */
+export interface LifecycleTimings {
+  /** reauthorizationRequired starts this long before the token that authorized a subscription expires. */
+  reauthorizationLeadMs: number;
+  /** ...and is sent again this often until the subscription is reauthorized. */
+  reauthorizationIntervalMs: number;
+  /** A chat-message subscription paused (never reauthorized) this long is removed, with subscriptionRemoved. */
+  removeAfterPausedMs: number;
 }
 
 export interface DeliveryRecord {
