@@ -73,6 +73,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
         return this.inbound.relay(m.chatId, m.messageId, log, m.message);
       case 'teams-message-changed':
         return this.inbound.relayChange(m.chatId, m.messageId, log, m.message);
+      case 'teams-catch-up':
+        return this.inbound.catchUp(m.chatId, m.since, log);
       case 'xmpp-presence':
         return this.presence.onXmppPresence(m.presence, log);
       case 'xmpp-subscription':

@@ -15,6 +15,7 @@ import { writeLoopbackConfig } from './gateway-config.js';
 import { PROSODY, ensureOsPackages } from './os-deps.js';
 import { ProsodyServer } from './prosody.js';
 import { ensureTlsMaterial } from './tls.js';
+import { ensureNotificationCertificate } from './notification-certificates.js';
 import { escapeLocalpart } from '../protocol/jid.js';
 import { upnToLocalpart } from '../protocol/teams-address.js';
 
@@ -86,6 +87,8 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
         users: DEMO.teamsUsers.map((u) => u.userPrincipalName).filter((u) => u !== 'eve.internal@contoso.example' && !(DEMO.liaisonGroup.members as readonly string[]).includes(u)),
         groups: [DEMO.liaisonGroup.id],
       },
+      // Rich notifications: Graph sends each Teams message and presence change encrypted to this certificate.
+      richNotifications: [await ensureNotificationCertificate(join(dir, 'tls'), 'sandbox-1')],
     });
     const logPath = join(dir, 'gateway.log');
     const logFile = createWriteStream(logPath, { flags: 'a' });

@@ -28,6 +28,7 @@ import {
   type EnqueueResult,
   type GraphSubscriptionRecord,
   type InboundNotification,
+  type PresenceWatch,
   type InboxRow,
   type OutboundMessage,
   type OutboxRow,
@@ -364,6 +365,10 @@ SELECT @kind, @value, @added_at, @added_by
   auditLog: 'SELECT TOP (@limit) at, actor, action, subject, detail FROM audit_log ORDER BY id DESC',
   recordSeatEvent: 'INSERT INTO licence_seats (at, node_id, licence_id, event) VALUES (@at, @node_id, @licence_id, @event)',
   seatHistory: 'SELECT TOP (@limit) at, node_id, licence_id, event FROM licence_seats ORDER BY id DESC',
+
+  // ---- Webhook intake and presence watching (issue 13: webhook) ----
+  presenceWatchers: `SELECT p.teams_user_id, u.user_id AS puppet_user_id FROM pairs p JOIN puppets u ON u.remote_jid = p.remote_jid
+ WHERE p.sub_from = 1 ORDER BY p.teams_user_id, u.user_id`,
 } as const;
 
 export type MssqlStatementName = keyof typeof MSSQL_STATEMENTS;
@@ -822,6 +827,10 @@ export class MssqlStore implements Store {
       await tx.rollback().catch(() => undefined);
       throw this.wrap('recordNotifications', err);
     }
+  }
+
+  async presenceWatchers(): Promise<PresenceWatch[]> {
+    return (await this.run('presenceWatchers')).recordset.map((r) => ({ teamsUserId: str(r.teams_user_id), puppetUserId: str(r.puppet_user_id) }));
   }
 }
 

@@ -12,6 +12,7 @@ import {
   type EnqueueResult,
   type GraphSubscriptionRecord,
   type InboundNotification,
+  type PresenceWatch,
   type InboxRow,
   type OutboundMessage,
   type OutboxRow,
@@ -441,5 +442,15 @@ export class SqliteStore implements Store {
     return this.db
       .transaction(() => batch.map((n) => insert.run(n.dedupKey, n.kind, n.subscriptionId, n.resource, n.changeType, n.detail ?? null, now, now).changes === 1))
       .immediate();
+  }
+
+  async presenceWatchers(): Promise<PresenceWatch[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT p.teams_user_id, u.user_id AS puppet_user_id FROM pairs p JOIN puppets u ON u.remote_jid = p.remote_jid
+          WHERE p.sub_from = 1 ORDER BY p.teams_user_id, u.user_id`,
+      )
+      .all() as Row[];
+    return rows.map((r) => ({ teamsUserId: str(r.teams_user_id), puppetUserId: str(r.puppet_user_id) }));
   }
 }

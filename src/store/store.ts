@@ -219,6 +219,14 @@ export interface Store {
    * 3-second deadline); each result is {@link recordNotification}'s: false for a dedup key seen before.
    */
   recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]>;
+  /** Who watches whose presence: each pair with subFrom, as (Teams user, the XMPP user's account). */
+  presenceWatchers(): Promise<PresenceWatch[]>;
+}
+
+/** An XMPP user (by the user id of their account) receives a Teams user's presence. */
+export interface PresenceWatch {
+  readonly teamsUserId: string;
+  readonly puppetUserId: string;
 }
 
 /** What both stores accept when opened. */

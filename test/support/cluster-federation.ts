@@ -14,6 +14,7 @@ import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
 import { ProsodyServer } from '../../src/sandbox/prosody.js';
 import { RedisServer } from '../../src/sandbox/redis.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
+import { ensureNotificationCertificate } from '../../src/sandbox/notification-certificates.js';
 import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index.js';
 import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { testTlsDir } from './federation.js';
@@ -101,6 +102,8 @@ export class ClusterFederation {
       redisUrl: this.redis.url,
       publicUrl: `http://127.0.0.1:${this.balancer.port}/graph/notifications`,
       otlpEndpoint: this.otlp.url,
+      // Every node decrypts what Graph encrypted for any of them: they share the certificate.
+      richNotifications: [await ensureNotificationCertificate(join(this.dir, 'certs'), 'cluster-1')],
       cluster: {
         nodeId: id,
         listenPort: cluster,

@@ -27,6 +27,11 @@ export type PairEvent =
   | { readonly type: 'teams-message'; readonly chatId: string; readonly messageId: string; readonly message?: TeamsChatMessage | undefined }
   /** Graph notified an edit, delete or reaction on a message of the pair's chat (`message` as above). */
   | { readonly type: 'teams-message-changed'; readonly chatId: string; readonly messageId: string; readonly message?: TeamsChatMessage | undefined }
+  /**
+   * Notifications about the pair's chat may have been lost since `since` (a paused or removed Graph subscription):
+   * her messages created since then that were not relayed are relayed now.
+   */
+  | { readonly type: 'teams-catch-up'; readonly chatId: string; readonly since: number }
   /** Graph notified the Teams user's presence. */
   | { readonly type: 'teams-presence'; readonly presence: TeamsPresence }
   /** The XMPP link came back, or the XMPP user's account was re-subscribed: send presence both ways again. */

@@ -68,6 +68,31 @@ export class TeamsToXmpp {
   }
 
   /**
+   * Catches up after notifications may have been lost (a Graph subscription paused or removed,
+   * https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events): the chat's newest messages
+   * (one Graph read) are relayed, oldest first, when she wrote them since `since` and they were not relayed yet.
+   * Edits and reactions made during the gap are not.
+   */
+  async catchUp(chatId: string, since: number, log: Logger): Promise<Outcome> {
+    let recent: TeamsChatMessage[];
+    try {
+      recent = await this.c.d.teams.recentMessages(await this.c.ensurePuppet(), chatId);
+    } catch (err) {
+      return outcomeOf(err);
+    }
+    const missed = recent.filter((m) => m.createdAt >= since && m.fromUserId === this.c.key.teamsUserId).sort((a, b) => a.createdAt - b.createdAt);
+    let relayed = 0;
+    for (const m of missed) {
+      if (await this.c.d.store.findRelayed(chatId, m.id)) continue;
+      const outcome = await this.relay(chatId, m.id, log, m);
+      if (outcome.status !== 'done') return outcome;
+      relayed++;
+    }
+    if (relayed > 0) log.info('Teams messages caught up after a gap in notifications', { relayed, since: new Date(since).toISOString() });
+    return DONE;
+  }
+
+  /**
    * The text of a Teams message for XMPP. Its inline images (hosted contents of this chat) become media proxy links,
    * written where each image was and returned for XEP-0066; other images keep their alt text or "[image]".
    */

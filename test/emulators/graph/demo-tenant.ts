@@ -4,7 +4,7 @@
  * the end-to-end tests start the emulator from this, changing only what they test.
  */
 import { DEMO } from '../../../src/sandbox/demo-tenant.js';
-import type { GraphEmulatorOptions } from './types.js';
+import type { DeliveryTimings, GraphEmulatorOptions, LifecycleTimings } from './types.js';
 
 export interface DemoTenantOptions {
   readonly tls: { key: string; cert: string };
@@ -12,6 +12,10 @@ export interface DemoTenantOptions {
   readonly applicationPermissions?: readonly string[];
   readonly delegatedPermissions?: readonly string[];
   readonly notificationRetryDelaysMs?: number[];
+  /** Shortened notification delivery and lifecycle timings, and token lifetime (tests that say why). */
+  readonly delivery?: Partial<DeliveryTimings>;
+  readonly lifecycle?: Partial<LifecycleTimings>;
+  readonly tokenLifetimeSeconds?: number;
 }
 
 export function demoTenantEmulatorOptions(o: DemoTenantOptions): GraphEmulatorOptions {
@@ -32,5 +36,8 @@ export function demoTenantEmulatorOptions(o: DemoTenantOptions): GraphEmulatorOp
     users: DEMO.teamsUsers.map((u) => ({ ...u })),
     groups: [{ ...DEMO.liaisonGroup, members: [...DEMO.liaisonGroup.members] }],
     ...(o.notificationRetryDelaysMs ? { notificationRetryDelaysMs: o.notificationRetryDelaysMs } : {}),
+    ...(o.delivery ? { delivery: o.delivery } : {}),
+    ...(o.lifecycle ? { lifecycle: o.lifecycle } : {}),
+    ...(o.tokenLifetimeSeconds ? { tokenLifetimeSeconds: o.tokenLifetimeSeconds } : {}),
   };
 }
