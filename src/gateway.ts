@@ -270,6 +270,7 @@ export class Gateway {
       tenantId: c.teams.tenantId,
       maxNotificationsPerRequest: c.teams.webhook.maxNotificationsPerRequest,
       verifyValidationTokens: verifier && ((tokens) => verifier.verify(tokens)),
+      lifecycleReplayMs: c.teams.webhook.lifecycleReplaySeconds * 1000,
     });
     const [adminHost, adminPort] = splitHostPort(c.admin.listen);
     this.admin = new AdminServer({

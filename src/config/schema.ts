@@ -127,6 +127,13 @@ export const ConfigSchema = z
               .max(20_000)
               .default(1000)
               .describe('change notifications one POST to the webhook may carry; a larger batch is refused (413) before any item is looked at'),
+            lifecycleReplaySeconds: z
+              .number()
+              .int()
+              .min(1)
+              .max(3600)
+              .default(60)
+              .describe('a lifecycle notice (reauthorizationRequired, ...) repeated for the same subscription within this is recorded once, so a replayed notice costs at most one Graph call per period'),
             richNotifications: z
               .object({
                 certificates: z

@@ -37,6 +37,8 @@ export interface LoopbackConfig {
   readonly longMessages?: 'refuse' | 'split';
   /** Serve the webhook (and media links) over TLS with these PEM files; publicUrl is then https. */
   readonly webhookTls?: { readonly certFile: string; readonly keyFile: string };
+  /** teams.webhook.lifecycleReplaySeconds (tests whose Graph asks for reauthorization every few seconds). */
+  readonly lifecycleReplaySeconds?: number;
   /** Rich notifications: encryption certificates, the current one first (none: basic notifications). */
   readonly richNotifications?: readonly { readonly id: string; readonly certFile: string; readonly keyFile: string }[];
 }
@@ -56,6 +58,7 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
         listen: `127.0.0.1:${o.webhookPort}`,
         publicUrl: o.publicUrl ?? `${o.webhookTls ? 'https' : 'http'}://127.0.0.1:${o.webhookPort}/graph/notifications`,
         ...(o.webhookTls ? { tls: o.webhookTls } : {}),
+        ...(o.lifecycleReplaySeconds ? { lifecycleReplaySeconds: o.lifecycleReplaySeconds } : {}),
         ...(o.richNotifications?.length ? { richNotifications: { certificates: o.richNotifications.map((c) => ({ ...c })) } } : {}),
       },
       puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret },

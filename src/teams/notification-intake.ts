@@ -15,12 +15,14 @@ import type { ParsedCollection, ParsedNotification } from '../protocol/graph-not
 import type { GraphSubscriptionRecord, InboundNotification } from '../store/store.js';
 
 /**
- * A replayed lifecycle notice (same event, subscription and expiry) within this window is a duplicate. Graph sends
- * reauthorizationRequired at most every 15 minutes for a subscription
- * (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events#reauthorizationrequired-notifications),
- * so two genuine notices never share a window; a replay outside it costs one more reauthorization at most.
+ * Default window within which a lifecycle notice repeated (same event, subscription and expiry) is a duplicate
+ * (teams.webhook.lifecycleReplaySeconds). A notice carries nothing that tells a replay from a genuine repeat, so a
+ * replay costs at most one inbox row and one reauthorization per window and subscription. Graph repeats
+ * reauthorizationRequired "from once every few minutes" for a subscription
+ * (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events#additional-information), so a
+ * genuine repeat is not dropped.
  */
-export const LIFECYCLE_REPLAY_WINDOW_MS = 5 * 60_000;
+export const DEFAULT_LIFECYCLE_REPLAY_MS = 60_000;
 
 export interface IntakeSummary {
   items: number;
@@ -42,6 +44,8 @@ export interface IntakeOptions {
   readonly findSubscription: (id: string) => Promise<GraphSubscriptionRecord | undefined>;
   /** Checks a collection's validation tokens; without it, items with resource data are refused. */
   readonly verifyValidationTokens?: ((tokens: readonly string[]) => Promise<TokenVerdict>) | undefined;
+  /** A lifecycle notice repeated within this is a duplicate (default {@link DEFAULT_LIFECYCLE_REPLAY_MS}). */
+  readonly lifecycleReplayMs?: number | undefined;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -52,14 +56,14 @@ function sameSecret(a: string, b: string): boolean {
 
 /**
  * The inbox dedup key. A "created" notification names one message once, so a redelivery has the same key; a
- * lifecycle notice is the same notice within {@link LIFECYCLE_REPLAY_WINDOW_MS}; a notification with resource data
+ * lifecycle notice is the same notice within the replay window; a notification with resource data
  * is the same when its encrypted data is (each is encrypted with a fresh key). Other notifications (presence
  * changes, edits) may legitimately repeat, and processing them twice is harmless.
  */
-export function dedupKeyOf(n: ParsedNotification, arrivalId: string, now: number): string {
+export function dedupKeyOf(n: ParsedNotification, arrivalId: string, now: number, replayWindowMs = DEFAULT_LIFECYCLE_REPLAY_MS): string {
   if (n.target.kind === 'chatMessage' && n.changeType === 'created') return `created:${n.target.chatId}/${n.target.messageId}`;
   if (n.lifecycleEvent) {
-    return `lifecycle:${n.lifecycleEvent}:${n.subscriptionId}:${n.subscriptionExpirationDateTime ?? ''}:${Math.floor(now / LIFECYCLE_REPLAY_WINDOW_MS)}`;
+    return `lifecycle:${n.lifecycleEvent}:${n.subscriptionId}:${n.subscriptionExpirationDateTime ?? ''}:${Math.floor(now / replayWindowMs)}`;
   }
   if (n.encryptedContent) return `${n.changeType}:${n.resource}:${createHash('sha256').update(n.encryptedContent.data).digest('base64url')}`;
   return `${n.changeType}:${n.resource}:${arrivalId}`;
@@ -118,7 +122,7 @@ export class NotificationIntake {
         }
       }
       records.push({
-        dedupKey: dedupKeyOf(n, `${now}.${++this.arrivals}`, now),
+        dedupKey: dedupKeyOf(n, `${now}.${++this.arrivals}`, now, this.o.lifecycleReplayMs),
         kind: n.lifecycleEvent ? 'lifecycle' : n.target.kind === 'unknown' ? 'chatMessage' : n.target.kind,
         subscriptionId: n.subscriptionId,
         resource: n.resource,

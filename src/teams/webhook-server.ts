@@ -58,6 +58,8 @@ export interface WebhookOptions {
   readonly maxNotificationsPerRequest?: number | undefined;
   /** Checks the validation tokens of notifications with resource data (rich-notifications.ts). */
   readonly verifyValidationTokens?: ((tokens: readonly string[]) => Promise<TokenVerdict>) | undefined;
+  /** A lifecycle notice repeated within this is recorded once. */
+  readonly lifecycleReplayMs?: number | undefined;
 }
 
 export function lifecycleUrl(publicUrl: string): string {
@@ -81,7 +83,12 @@ export class WebhookServer {
     this.lifecyclePath = new URL(lifecycleUrl(o.publicUrl)).pathname;
     this.now = o.now ?? Date.now;
     this.maxItems = o.maxNotificationsPerRequest ?? DEFAULT_MAX_NOTIFICATIONS_PER_REQUEST;
-    this.intake = new NotificationIntake({ tenantId: o.tenantId, findSubscription: (id) => o.store.findSubscription(id), verifyValidationTokens: o.verifyValidationTokens });
+    this.intake = new NotificationIntake({
+      tenantId: o.tenantId,
+      findSubscription: (id) => o.store.findSubscription(id),
+      verifyValidationTokens: o.verifyValidationTokens,
+      lifecycleReplayMs: o.lifecycleReplayMs,
+    });
     this.batcher = new InboxBatcher(o.store, this.now);
   }
 

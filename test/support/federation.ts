@@ -36,6 +36,8 @@ export interface FederationOptions {
   /** Shortened Graph lifecycle timings and token lifetime (tests of reauthorization). */
   readonly lifecycle?: Partial<LifecycleTimings>;
   readonly tokenLifetimeSeconds?: number;
+  /** teams.webhook.lifecycleReplaySeconds of the gateway. */
+  readonly lifecycleReplaySeconds?: number;
   readonly policy?: Record<string, unknown>;
   readonly throttle?: Record<string, unknown>;
   readonly longMessages?: 'refuse' | 'split';
@@ -115,6 +117,7 @@ export class Federation {
       ...(o.adminToken ? { adminToken: o.adminToken } : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
+      ...(o.lifecycleReplaySeconds ? { lifecycleReplaySeconds: o.lifecycleReplaySeconds } : {}),
       richNotifications: await Promise.all((o.certificates ?? ['test-1']).map((id) => ensureNotificationCertificate(join(dir, 'certs'), id))),
     };
     await writeLoopbackConfig(configPath, config);
@@ -129,9 +132,10 @@ export class Federation {
     await this.gateway.waitHealthy();
   }
 
-  async restartGateway(how: 'stop' | 'kill' = 'stop'): Promise<void> {
+  async restartGateway(how: 'stop' | 'kill' = 'stop', downMs = 0): Promise<void> {
     if (how === 'kill') await this.gateway.kill();
     else await this.gateway.stop();
+    if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
     this.gateway = await GatewayProcess.start(this.configPath, this.ports.admin);
   }
 
