@@ -20,6 +20,7 @@
  * Every timing is an option, so tests can shorten them; the defaults are the documented ones. Every POST is
  * recorded, and so is every notification dropped.
  */
+import { setMaxListeners } from 'node:events';
 import { post } from './outbound.js';
 import type { DeliveryRecord, DeliveryTimings } from './types.js';
 
@@ -104,6 +105,8 @@ export class Notifier {
   constructor(private readonly o: NotifierOptions) {
     this.now = o.now ?? Date.now;
     this.t = o.timings;
+    // Every POST in flight listens to the one abort signal.
+    setMaxListeners(0, this.abort.signal);
   }
 
   deliveries(): readonly DeliveryRecord[] {
