@@ -265,7 +265,7 @@ export class Gateway {
       log: this.log,
       metrics: this.metrics,
       onRecorded: () => this.inboxChanged(),
-      accepting: () => this.cluster?.serving() ?? true,
+      accepting: () => this.cluster?.mayRecordNotifications() ?? true,
       media: this.media,
       tenantId: c.teams.tenantId,
       maxNotificationsPerRequest: c.teams.webhook.maxNotificationsPerRequest,

@@ -47,7 +47,7 @@ export interface WebhookOptions {
   readonly metrics: Metrics;
   /** Called after new notifications were committed, so processing starts at once. */
   readonly onRecorded: () => void;
-  /** False while the node may not record notifications (cluster: unlicensed): they get 503. */
+  /** False while the node may not record notifications (cluster: unlicensed, no seat): they get 503. */
   readonly accepting?: () => boolean;
   readonly now?: () => number;
   /** Teams inline images for XMPP users (GET <publicUrl>/media/<token>). */
