@@ -17,27 +17,14 @@ import { Agent, request } from 'node:http';
 import { createLogger } from '../src/observability/logger.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
-import type { Store } from '../src/store/store.js';
 import { WebhookServer } from '../src/teams/webhook-server.js';
+import { countingStore } from '../test/support/counting-store.js';
 import { freePort } from '../test/support/ports.js';
 
 const TENANT = '0d5f7a3e-8b1c-4e2a-9f6d-3c4b5a697e80';
 const BURST = Number(process.env.BENCH_NOTIFICATIONS ?? 4000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 200);
-
-function counting(store: Store, counts: { lookups: number }): Store {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const v: unknown = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
-        if (prop === 'findSubscription' || prop === 'subscriptions') counts.lookups++;
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'xtg-bench-webhook-'));
@@ -47,7 +34,7 @@ async function main(): Promise<void> {
   const log = createLogger({ level: 'info', nodeId: 'bench', stream: new Writable({ write: (c: Buffer, _e, cb) => ((logLines += c.toString().split('\n').length - 1), cb()) }) });
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/graph/notifications`;
-  const server = new WebhookServer({ listen: `127.0.0.1:${port}`, publicUrl: url, tls: undefined, store: counting(store, counts), log, metrics: new Metrics({ defaultMetrics: false }), onRecorded: () => undefined, tenantId: TENANT });
+  const server = new WebhookServer({ listen: `127.0.0.1:${port}`, publicUrl: url, tls: undefined, store: countingStore(store, counts), log, metrics: new Metrics({ defaultMetrics: false }), onRecorded: () => undefined, tenantId: TENANT });
   await server.start();
   await store.saveSubscription({ id: 'sub-1', purpose: 'messages:p1', resource: '/users/p1/chats/getAllMessages', changeType: 'created,updated,deleted', ownerUserId: 'p1', clientState: 'secret', expiresAt: Date.now() + 3_600_000 });
 

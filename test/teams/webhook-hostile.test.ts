@@ -9,26 +9,12 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import type { Store } from '../../src/store/store.js';
 import { MAX_VALIDATION_TOKEN_CHARS, WebhookServer } from '../../src/teams/webhook-server.js';
+import { countingStore } from '../support/counting-store.js';
 import { freePort } from '../support/ports.js';
 
 const TENANT = '0d5f7a3e-8b1c-4e2a-9f6d-3c4b5a697e80';
 const MAX_ITEMS = 1000;
-
-/** The store with its subscription lookups counted. */
-function countingStore(store: Store, counts: { lookups: number }): Store {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const v: unknown = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
-        if (prop === 'findSubscription' || prop === 'subscriptions') counts.lookups++;
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
 
 describe('webhook under hostile input', () => {
   const store = SqliteStore.open(':memory:');
