@@ -73,4 +73,18 @@ describe('Graph lifecycle notifications end to end', { timeout: 240_000 }, () =>
     const copies = juliet.received.filter((el) => el.getChildText('body')?.startsWith('written during the pause') === true).length;
     assert.equal(copies, lost.length, 'each once');
   });
+
+  it('re-creates a subscription Graph removed (subscriptionRemoved) and relays what was written meanwhile', async () => {
+    const removed = messageSubscription();
+    assert.ok(removed);
+    await f.emulator.fireLifecycle(removed.id, 'subscriptionRemoved');
+    // Written right after the removal: no subscription notifies it; the catch-up after re-creating does.
+    await f.emulator.sendAs(ALICE_UPN, JULIET, 'written after the removal');
+    const next = await eventually(() => f.emulator.subscriptions().find((s) => s.resource.endsWith('/chats/getAllMessages') && s.id !== removed.id), 20_000, 'a new subscription');
+    assert.equal(next.includeResourceData, true);
+    await juliet.waitFor(isChatFrom(ALICE, 'written after the removal'), 30_000, 'the message written after the removal');
+    await f.emulator.sendAs(ALICE_UPN, JULIET, 'on the new subscription');
+    await juliet.waitFor(isChatFrom(ALICE, 'on the new subscription'), 20_000, 'on the new subscription');
+    assert.equal(juliet.received.filter((el) => el.getChildText('body') === 'written after the removal').length, 1);
+  });
 });
