@@ -28,6 +28,7 @@ import { encryptResource, parseEncryptionCertificate, type EncryptionCertificate
 import { post } from './outbound.js';
 import { authorize, type Operation } from './permissions.js';
 import type { AuthContext } from './tokens.js';
+import { LifecycleClock, type AuthorizationState } from './subscription-lifecycle.js';
 import type { EmulatedSubscription, LifecycleEvent, LifecycleTimings } from './types.js';
 
 export type SubscriptionTarget =
@@ -37,7 +38,7 @@ export type SubscriptionTarget =
   /** userId undefined: every user (/users). */
   | { readonly kind: 'users'; readonly userId: string | undefined };
 
-interface StoredSubscription {
+interface StoredSubscription extends AuthorizationState {
   readonly id: string;
   readonly resource: string;
   readonly target: SubscriptionTarget;
@@ -53,20 +54,7 @@ interface StoredSubscription {
   readonly ownerUserId: string | undefined;
   /** Set when the subscription asked for resource data (includeResourceData): the certificate to encrypt to. */
   encryption: EncryptionCertificate | null;
-  /** When the token that created, renewed or reauthorized it expires: change notifications pause then. */
-  authorizedUntil: number;
-  /** When reauthorizationRequired was last sent, while it waits for a reauthorization. */
-  challengedAt: number | undefined;
-  /** When delivery paused (authorizedUntil passed without a reauthorization). */
-  pausedSince: number | undefined;
 }
-
-/** The emulator's cadence of lifecycle events (types.ts LifecycleTimings). */
-export const DEFAULT_LIFECYCLE: LifecycleTimings = {
-  reauthorizationLeadMs: 15 * 60_000,
-  reauthorizationIntervalMs: 5 * 60_000,
-  removeAfterPausedMs: 60 * 60_000,
-};
 
 const MAX_MINUTES = { chatMessage: 4320, presence: 60, users: 41_760 } as const;
 const MAX_PRESENCE_IDS = 650;
@@ -141,58 +129,19 @@ export function parseResource(resource: string): SubscriptionTarget | undefined 
 
 export class SubscriptionService {
   private readonly subs = new Map<string, StoredSubscription>();
-  private readonly ticker: NodeJS.Timeout;
+  private readonly clock: LifecycleClock;
 
   constructor(private readonly o: SubscriptionServiceOptions) {
-    const every = Math.min(60_000, Math.max(50, Math.floor(Math.min(o.lifecycle.reauthorizationIntervalMs, o.lifecycle.reauthorizationLeadMs) / 5)));
-    this.ticker = setInterval(() => this.lifecycleTick(), every);
-    this.ticker.unref();
+    this.clock = new LifecycleClock(o.lifecycle, () => this.live(), (id, event) => void this.fireLifecycle(id, event), o.log);
   }
 
   close(): void {
-    clearInterval(this.ticker);
+    this.clock.close();
   }
 
-  /**
-   * Lifecycle notifications that happen by themselves
-   * (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events):
-   * - reauthorizationRequired, to subscriptions with a lifecycleNotificationUrl ("All resources"), from
-   *   reauthorizationLeadMs before the token that authorized the subscription expires ("When the access token is
-   *   about to expire"), again every reauthorizationIntervalMs until a reauthorize or a renewal with a valid token;
-   * - then "change notification delivery pauses, until you take the required action", and "any notifications about
-   *   resource changes that happen when the change notification delivery pauses [...] are lost" (notify());
-   * - subscriptionRemoved ("Teams chatMessage" among the resources here): a chat-message subscription left paused
-   *   for removeAfterPausedMs is removed ("the conditions of access to the resource data might change [...] an event
-   *   in the service might occur that requires the app to reauthenticate the user").
-   * "missed" is sent only for Outlook resources, none of which the emulator has.
-   */
-  private lifecycleTick(): void {
-    const now = Date.now();
-    const t = this.o.lifecycle;
-    for (const s of this.live()) {
-      if (now >= s.authorizedUntil && s.pausedSince === undefined) {
-        s.pausedSince = now;
-        this.o.log(`subscription ${s.id}: its token expired without a reauthorization; change notifications pause`);
-      }
-      if (s.lifecycleNotificationUrl === null) continue;
-      const chatMessages = s.target.kind === 'userChats' || s.target.kind === 'chatMessages';
-      if (chatMessages && s.pausedSince !== undefined && now - s.pausedSince >= t.removeAfterPausedMs) {
-        void this.fireLifecycle(s.id, 'subscriptionRemoved');
-        continue;
-      }
-      if (now >= s.authorizedUntil - t.reauthorizationLeadMs && (s.challengedAt === undefined || now - s.challengedAt >= t.reauthorizationIntervalMs)) {
-        s.challengedAt = now;
-        void this.fireLifecycle(s.id, 'reauthorizationRequired');
-      }
-    }
-  }
-
-  /** A create, renewal or reauthorization with a valid token: delivery resumes, challenges stop. */
+  /** A create, renewal or reauthorization with a valid token: delivery resumes (subscription-lifecycle.ts). */
   private authorized(s: StoredSubscription, auth: AuthContext): void {
-    s.authorizedUntil = auth.expiresAt;
-    s.challengedAt = undefined;
-    if (s.pausedSince !== undefined) this.o.log(`subscription ${s.id}: reauthorized; change notifications resume`);
-    s.pausedSince = undefined;
+    this.clock.authorized(s, auth.expiresAt);
   }
 
   private live(): StoredSubscription[] {
@@ -374,6 +323,7 @@ export class SubscriptionService {
       ownerKind: auth.kind,
       ownerUserId: auth.userId,
       encryption,
+      removable: target.kind === 'userChats' || target.kind === 'chatMessages',
       authorizedUntil: auth.expiresAt,
       challengedAt: undefined,
       pausedSince: undefined,
@@ -483,7 +433,7 @@ export class SubscriptionService {
   /** A change notification; with resource data, `resource()` is encrypted to the subscription's certificate. */
   private notify(s: StoredSubscription, item: Record<string, unknown>, resource: () => Record<string, unknown>): void {
     const body: Record<string, unknown> = { subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), ...item, clientState: s.clientState, tenantId: this.o.tenantId };
-    if (Date.now() >= s.authorizedUntil) {
+    if (LifecycleClock.paused(s)) {
       this.o.notifier.discard(s.id, s.notificationUrl, 'delivery paused until the subscription is reauthorized');
       return;
     }
