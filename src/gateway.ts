@@ -44,6 +44,7 @@ import { PresenceKeeper } from './teams/presence-keeper.js';
 import { NotificationProcessor } from './teams/notification-processor.js';
 import { SubscriptionManager } from './teams/subscription-manager.js';
 import { WebhookServer, splitHostPort } from './teams/webhook-server.js';
+import { ValidationTokenVerifier } from './teams/validation-token-verifier.js';
 import { DEFAULT_MEDIA_MAX_BYTES, MediaProxy } from './teams/media-proxy.js';
 import { deriveMediaKey } from './teams/media-token.js';
 import { ComponentLink } from './xmpp/component-link.js';
@@ -246,6 +247,9 @@ export class Gateway {
           version: packageVersion(),
         })
       : undefined;
+    // Rich notifications: the first configured certificate is the one subscriptions use; all of them decrypt.
+    const certificates = c.teams.webhook.richNotifications?.certificates ?? [];
+    const current = certificates[0];
     this.subscriptions = new SubscriptionManager({
       api: this.teams,
       store: this.store,
@@ -254,6 +258,8 @@ export class Gateway {
       renewBeforeMinutes: c.teams.renewBeforeMinutes,
       log: this.log,
       active: () => this.holdsDuties(),
+      certificate: current && { certificate: current.certificateBase64, certificateId: current.id },
+      presenceGap: (ids) => void this.processor.refreshPresence(ids),
     });
     this.chores = new NodeDuties({
       store: this.store,
@@ -263,6 +269,9 @@ export class Gateway {
       holdsDuties: () => this.holdsDuties(),
       kickInbox: () => this.processor.kick(),
       claimedElsewhere: (key) => this.sfb?.claimsOutbox(key) ?? false, // issue 17: an SfB pair's row
+      kickPresence: () => {
+        if (this.cluster) void this.redis?.publish(this.cluster.keys.channel('presence'), '1').catch(() => undefined);
+      },
       log: this.log,
     });
     this.processor = new NotificationProcessor({
@@ -270,7 +279,9 @@ export class Gateway {
       teams: this.teams,
       router: { pair: (k, m, e) => this.requireRouter().pair(k, m, e), domain: (d, m, e) => this.requireRouter().domain(d, m, e) },
       subscriptions: this.subscriptions,
-      resync: (puppetUserId) => this.chores.resyncPuppet(puppetUserId),
+      catchUp: (puppetUserId, since) => this.chores.catchUpPuppet(puppetUserId, since),
+      certificates: new Map(certificates.map((cert) => [cert.id, cert])),
+      currentCertificateId: current?.id,
       profileChanged: (userId) => this.cards.invalidate(userId),
       log: this.log,
       metrics: this.metrics,
@@ -291,6 +302,7 @@ export class Gateway {
       log: this.log,
       metrics: this.metrics,
     });
+    const verifier = current ? new ValidationTokenVerifier({ authorityHost: c.teams.authorityHost, tenantId: c.teams.tenantId, clientId: c.teams.clientId, log: this.log }) : undefined;
     this.webhook = new WebhookServer({
       listen: c.teams.webhook.listen,
       publicUrl: c.teams.webhook.publicUrl,
@@ -299,8 +311,12 @@ export class Gateway {
       log: this.log,
       metrics: this.metrics,
       onRecorded: () => this.inboxChanged(),
-      accepting: () => this.cluster?.serving() ?? true,
+      accepting: () => this.cluster?.mayRecordNotifications() ?? true,
       media: this.media,
+      tenantId: c.teams.tenantId,
+      maxNotificationsPerRequest: c.teams.webhook.maxNotificationsPerRequest,
+      verifyValidationTokens: verifier && ((tokens) => verifier.verify(tokens)),
+      lifecycleReplayMs: c.teams.webhook.lifecycleReplaySeconds * 1000,
     });
     // The operator console (issue 18), served by the admin endpoint.
     this.console = c.console.enabled
@@ -405,7 +421,7 @@ export class Gateway {
             xmpp: this.link,
             subscriptions: {
               puppetReady: (p) => this.subscriptions.ensureMessages(p),
-              presenceInterestChanged: (p) => this.chores.syncPresence(p),
+              presenceInterestChanged: () => this.chores.syncPresence(),
             },
             policy: this.policy,
             throttle: this.throttler,
@@ -525,9 +541,10 @@ export class Gateway {
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (channel: string, text: string) => {
       if (channel === cluster.keys.channel('inbox')) this.processor.kick();
+      else if (channel === cluster.keys.channel('presence')) void this.chores.syncPresence();
       else if (this.link instanceof SharedXmppLink) this.link.foreignAnswer(text);
     });
-    await this.subscriber.subscribe(cluster.keys.channel('inbox'), cluster.keys.channel('iq'));
+    await this.subscriber.subscribe(cluster.keys.channel('inbox'), cluster.keys.channel('iq'), cluster.keys.channel('presence'));
     await cluster.start();
     this.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
     this.fencing = setInterval(() => void router.verifyOwnership().catch(() => undefined), this.o.config.cluster.leaseSeconds * 1000);

@@ -70,9 +70,11 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       case 'drain':
         return this.outbound.drain(log);
       case 'teams-message':
-        return this.inbound.relay(m.chatId, m.messageId, log);
+        return this.inbound.relay(m.chatId, m.messageId, log, m.message);
       case 'teams-message-changed':
-        return this.inbound.relayChange(m.chatId, m.messageId, log);
+        return this.inbound.relayChange(m.chatId, m.messageId, log, m.message);
+      case 'teams-catch-up':
+        return this.inbound.catchUp(m.chatId, m.since, log);
       case 'xmpp-presence':
         return this.presence.onXmppPresence(m.presence, log);
       case 'xmpp-subscription':

@@ -118,6 +118,18 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     return this.verdict.ok && this.seatHeld && !this.leaving && this.membership.leaseValid();
   }
 
+  /**
+   * Whether this node may commit Graph notifications: licensed and holding a seat, even while it leaves. The inbox
+   * is shared, so what it commits during its handoff is processed by whichever node holds the duties; turning
+   * Graph away instead would cost a retry (and count against the webhook, issue 13).
+   */
+  mayRecordNotifications(): boolean {
+    return this.verdict.ok && (this.seatHeld || this.leftWithSeat);
+  }
+
+  /** Held a seat when it began leaving (the seat itself is released at the next renewal). */
+  private leftWithSeat = false;
+
   problem(): string | undefined {
     if (this.drainedBy !== undefined) return `drained by ${this.drainedBy}`;
     if (this.leaving) return 'leaving the cluster';
@@ -216,6 +228,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
 
   /** Graceful leave, step 1: the others stop sending new keys here; the caller then hands off its actors. */
   async beginLeaving(): Promise<void> {
+    this.leftWithSeat = this.seatHeld;
     this.leaving = true;
     this.update();
     await this.membership.announce('leaving');

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigSchema, type Config, type SecretRef } from './schema.js';
 import { Secret } from './secret.js';
+import { CertificateError, loadNotificationCertificate, type NotificationCertificate } from '../teams/rich-notifications.js';
 
 export interface ConfigProblem {
   readonly key: string;
@@ -41,7 +42,11 @@ export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin' | 
   readonly xmpp: Omit<Config['xmpp'], 'password'> & { readonly password: Secret };
   readonly teams: Omit<Config['teams'], 'clientSecret' | 'puppets' | 'webhook'> & {
     readonly clientSecret: Secret | undefined;
-    readonly webhook: Omit<Config['teams']['webhook'], 'mediaSecret'> & { readonly mediaSecret?: Secret | undefined };
+    readonly webhook: Omit<Config['teams']['webhook'], 'mediaSecret' | 'richNotifications'> & {
+      readonly mediaSecret?: Secret | undefined;
+      /** Loaded and checked; the first is current. */
+      readonly richNotifications: { readonly certificates: readonly NotificationCertificate[] } | undefined;
+    };
     readonly puppets: Omit<Puppets, 'passwordSecret'> & { readonly passwordSecret: Secret };
   };
 };
@@ -105,6 +110,20 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
     }
   };
   const { tls } = c.teams.webhook;
+  const certificate = (i: number, e: { id: string; certFile: string; keyFile: string }): NotificationCertificate[] => {
+    const key = `teams.webhook.richNotifications.certificates.${i}`;
+    try {
+      return [loadNotificationCertificate(e.id, readFileSync(path(e.certFile), 'utf8'), readFileSync(path(e.keyFile), 'utf8'))];
+    } catch (err) {
+      problems.push({ key, problem: err instanceof CertificateError ? err.message : `cannot read ${(err as Error).message}` });
+      return [];
+    }
+  };
+  const rich = c.teams.webhook.richNotifications;
+  const certificates = rich?.certificates.flatMap((e, i) => certificate(i, e));
+  if (rich && new Set(rich.certificates.map((e) => e.id)).size !== rich.certificates.length) {
+    problems.push({ key: 'teams.webhook.richNotifications.certificates', problem: 'each certificate needs its own id' });
+  }
   const out: RuntimeConfig = {
     ...c,
     xmpp: { ...c.xmpp, password: secret('xmpp.password', c.xmpp.password) },
@@ -115,6 +134,7 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
       webhook: {
         ...c.teams.webhook,
         tls: tls && { certFile: path(tls.certFile), keyFile: path(tls.keyFile) },
+        richNotifications: certificates && { certificates },
         mediaSecret: c.teams.webhook.mediaSecret === undefined ? undefined : secret('teams.webhook.mediaSecret', c.teams.webhook.mediaSecret),
       },
       puppets: { ...c.teams.puppets, passwordSecret: secret('teams.puppets.passwordSecret', c.teams.puppets.passwordSecret) },

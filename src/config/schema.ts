@@ -120,6 +120,42 @@ export const ConfigSchema = z
               'key for signing media links (Teams inline images, served under publicUrl + /media/); default: derived (HKDF) from teams.clientSecret, else teams.puppets.passwordSecret, so all nodes of a cluster share it',
             ),
             mediaLinkHours: z.number().int().min(1).max(720).default(24).describe('how long a media link to a Teams inline image works for the XMPP user'),
+            maxNotificationsPerRequest: z
+              .number()
+              .int()
+              .min(10)
+              .max(20_000)
+              .default(1000)
+              .describe('change notifications one POST to the webhook may carry; a larger batch is refused (413) before any item is looked at'),
+            lifecycleReplaySeconds: z
+              .number()
+              .int()
+              .min(1)
+              .max(3600)
+              .default(60)
+              .describe('a lifecycle notice (reauthorizationRequired, ...) repeated for the same subscription within this is recorded once, so a replayed notice costs at most one Graph call per period'),
+            richNotifications: z
+              .object({
+                certificates: z
+                  .array(
+                    z
+                      .object({
+                        id: z.string().min(1).max(128).describe('your name for the certificate (encryptionCertificateId), at most 128 characters'),
+                        certFile: z.string().min(1).describe('PEM X.509 certificate with an RSA key of 2048 to 4096 bits (self-signed is fine); Graph gets its public key'),
+                        keyFile: z.string().min(1).describe('PEM private key of the certificate; decrypts what Graph sends'),
+                      })
+                      .strict(),
+                  )
+                  .min(1)
+                  .describe(
+                    'encryption certificates as {id, certFile, keyFile}: the first is current (new subscriptions, and existing ones as they renew); the others are still decrypted while Graph may use them (key rotation)',
+                  ),
+              })
+              .strict()
+              .optional()
+              .describe(
+                'rich notifications: Graph sends each Teams message and presence change encrypted in its notification, instead of the gateway reading it (one Graph read less per message); without it, every notification costs a read',
+              ),
           })
           .strict(),
         subscriptionMinutes: z

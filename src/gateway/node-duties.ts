@@ -13,7 +13,6 @@ import { errorMessage, type Logger } from '../observability/logger.js';
 import { pruneCutoffs } from '../store/open-store.js';
 import type { PairKey, Store } from '../store/store.js';
 import type { SubscriptionManager } from '../teams/subscription-manager.js';
-import type { Puppet } from '../teams/teams-port.js';
 import { SETTINGS } from './settings.js';
 
 export interface NodeDutiesOptions {
@@ -27,6 +26,8 @@ export interface NodeDutiesOptions {
   readonly kickInbox: () => void;
   /** True when an outbox row's pair belongs to another side (SfB, issue 17), which wakes it itself. */
   readonly claimedElsewhere?: (key: PairKey) => boolean;
+  /** Asks the node holding the duties to reconcile presence subscriptions (when this node does not hold them). */
+  readonly kickPresence: () => void;
   readonly log: Logger;
 }
 
@@ -64,10 +65,13 @@ export class NodeDuties {
       .catch((err: unknown) => this.o.log.warn('self-message failed', { actorKey: pairKey(key), type: message.type, error: errorMessage(err) }));
   }
 
-  /** The Teams users the XMPP user is subscribed to: their presence is watched through the account's subscription. */
-  async syncPresence(puppet: Puppet): Promise<void> {
-    const ids = (await this.o.store.pairsOfRemote(puppet.remoteJid)).filter((p) => p.subFrom).map((p) => p.teamsUserId);
-    await this.o.subscriptions.syncPresence(puppet, ids);
+  /**
+   * Who watches whose presence changed: the presence subscriptions follow (subscription-manager.ts), reconciled by
+   * the one node holding the duties; another node asks it to.
+   */
+  async syncPresence(): Promise<void> {
+    if (this.o.holdsDuties()) await this.o.subscriptions.syncPresence();
+    else this.o.kickPresence();
   }
 
   /** After a restart: every puppet's subscriptions exist again (renewed or re-created). */
@@ -78,11 +82,11 @@ export class NodeDuties {
     for (const puppet of await this.o.store.puppets()) {
       try {
         await subs.ensureMessages(puppet);
-        await this.syncPresence(puppet);
       } catch (err) {
         this.o.log.warn('could not restore the Graph subscriptions of an XMPP user', { remoteJid: puppet.remoteJid, error: errorMessage(err) });
       }
     }
+    await subs.syncPresence().catch((err: unknown) => this.o.log.warn('could not restore the presence subscriptions; the renewal pass retries', { error: errorMessage(err) }));
   }
 
   /** Pending outbox rows whose actor is not active (after a restart, or a node left) get their pair woken up. */
@@ -109,11 +113,17 @@ export class NodeDuties {
     }
   }
 
-  /** Graph asked for a resync of an account's subscriptions (lifecycle "missed"): its pairs send presence again. */
-  async resyncPuppet(puppetUserId: string): Promise<void> {
+  /**
+   * Notifications of an account's message subscription may have been lost since `since` (lifecycle events): its
+   * pairs send presence again and relay what was written in their chats meanwhile.
+   */
+  async catchUpPuppet(puppetUserId: string, since: number): Promise<void> {
     const puppet = await this.o.store.getPuppetByUserId(puppetUserId);
     if (!puppet) return;
-    for (const pair of await this.o.store.pairsOfRemote(puppet.remoteJid)) this.tell(pair, { type: 'resync' });
+    for (const pair of await this.o.store.pairsOfRemote(puppet.remoteJid)) {
+      this.tell(pair, { type: 'resync' });
+      if (pair.chatId) this.tell(pair, { type: 'teams-catch-up', chatId: pair.chatId, since });
+    }
   }
 
   /** The link came (back) up: presence is re-sent both ways (RFC 6121 §4.3 probes), one pair at a time. */

@@ -84,6 +84,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly richNotifications = new Counter({
+    name: 'xtg_rich_notifications_total',
+    help: 'Graph notifications with resource data, by outcome when processed (decrypted, old_certificate: decrypted with a certificate being rotated out, undecryptable: read from Graph instead)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly mediaRequests = new Counter({
     name: 'xtg_media_requests_total',
     help: 'Media proxy requests (Teams inline images), by outcome (served, expired, bad-signature, malformed, graph_error)',

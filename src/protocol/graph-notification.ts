@@ -1,7 +1,9 @@
 /**
  * Microsoft Graph change notifications, parsed into what the gateway acts on. Pure functions.
  * Shapes: https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks (notification
- * collection) and https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events (lifecycle).
+ * collection), https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events (lifecycle) and
+ * https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data (encryptedContent and the
+ * collection's validationTokens).
  */
 
 export type NotificationTarget =
@@ -10,6 +12,15 @@ export type NotificationTarget =
   | { readonly kind: 'user'; readonly userId: string }
   | { readonly kind: 'unknown'; readonly resource: string };
 
+/** A rich notification's resource data, still encrypted to the gateway's certificate. */
+export interface EncryptedContent {
+  readonly data: string;
+  readonly dataKey: string;
+  readonly dataSignature: string;
+  readonly encryptionCertificateId: string;
+  readonly encryptionCertificateThumbprint: string | undefined;
+}
+
 export interface ParsedNotification {
   readonly subscriptionId: string;
   readonly clientState: string | undefined;
@@ -17,6 +28,17 @@ export interface ParsedNotification {
   readonly resource: string;
   readonly lifecycleEvent: string | undefined;
   readonly target: NotificationTarget;
+  /** The tenant the change happened in (always sent by Graph). */
+  readonly tenantId: string | undefined;
+  readonly subscriptionExpirationDateTime: string | undefined;
+  readonly encryptedContent: EncryptedContent | undefined;
+}
+
+/** A POSTed changeNotificationCollection. */
+export interface ParsedCollection {
+  readonly items: ParsedNotification[];
+  /** JWTs Graph adds when an item carries resource data: one per app and tenant with items in the collection. */
+  readonly validationTokens: string[];
 }
 
 export class NotificationFormatError extends Error {
@@ -64,11 +86,41 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-/** Parses a notification collection body ({"value": [...]}); items that are not objects are errors. */
-export function parseNotificationCollection(body: unknown): ParsedNotification[] {
+/** The number of items a collection body holds, checked before any item is looked at. */
+export function notificationCount(body: unknown): number {
   if (typeof body !== 'object' || body === null || !Array.isArray((body as { value?: unknown }).value)) {
     throw new NotificationFormatError("expected an object with a 'value' array");
   }
+  return (body as { value: unknown[] }).value.length;
+}
+
+function encryptedContentOf(v: unknown, i: number): EncryptedContent | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object') throw new NotificationFormatError(`value[${i}].encryptedContent is not an object`);
+  const o = v as Record<string, unknown>;
+  const data = str(o.data);
+  const dataKey = str(o.dataKey);
+  const dataSignature = str(o.dataSignature);
+  const encryptionCertificateId = str(o.encryptionCertificateId);
+  if (!data || !dataKey || !dataSignature || !encryptionCertificateId) {
+    throw new NotificationFormatError(`value[${i}].encryptedContent needs data, dataKey, dataSignature and encryptionCertificateId`);
+  }
+  return { data, dataKey, dataSignature, encryptionCertificateId, encryptionCertificateThumbprint: str(o.encryptionCertificateThumbprint) };
+}
+
+/** Parses a notification collection body ({"value": [...], "validationTokens"?: [...]}). */
+export function parseNotificationBody(body: unknown): ParsedCollection {
+  const items = parseNotificationCollection(body);
+  const raw = (body as { validationTokens?: unknown }).validationTokens;
+  if (raw !== undefined && (!Array.isArray(raw) || raw.some((t) => typeof t !== 'string'))) {
+    throw new NotificationFormatError('validationTokens must be an array of strings');
+  }
+  return { items, validationTokens: (raw as string[] | undefined) ?? [] };
+}
+
+/** Parses a notification collection body ({"value": [...]}); items that are not objects are errors. */
+export function parseNotificationCollection(body: unknown): ParsedNotification[] {
+  notificationCount(body);
   return ((body as { value: unknown[] }).value).map((item, i) => {
     if (typeof item !== 'object' || item === null) throw new NotificationFormatError(`value[${i}] is not an object`);
     const o = item as Record<string, unknown>;
@@ -85,6 +137,9 @@ export function parseNotificationCollection(body: unknown): ParsedNotification[]
       resource,
       lifecycleEvent,
       target: lifecycleEvent ? { kind: 'unknown', resource } : parseResource(resource),
+      tenantId: str(o.tenantId),
+      subscriptionExpirationDateTime: str(o.subscriptionExpirationDateTime),
+      encryptedContent: encryptedContentOf(o.encryptedContent, i),
     };
   });
 }

@@ -54,6 +54,10 @@ export interface LoopbackConfig {
   };
   /** Changes the finished configuration before it is written (a test breaking one setting). */
   readonly transform?: (config: Record<string, unknown>) => void;
+  /** teams.webhook.lifecycleReplaySeconds (tests whose Graph asks for reauthorization every few seconds). */
+  readonly lifecycleReplaySeconds?: number;
+  /** Rich notifications: encryption certificates, the current one first (none: basic notifications). */
+  readonly richNotifications?: readonly { readonly id: string; readonly certFile: string; readonly keyFile: string }[];
 }
 
 export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
@@ -71,6 +75,8 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
         listen: `127.0.0.1:${o.webhookPort}`,
         publicUrl: o.publicUrl ?? `${o.webhookTls ? 'https' : 'http'}://127.0.0.1:${o.webhookPort}/graph/notifications`,
         ...(o.webhookTls ? { tls: o.webhookTls } : {}),
+        ...(o.lifecycleReplaySeconds ? { lifecycleReplaySeconds: o.lifecycleReplaySeconds } : {}),
+        ...(o.richNotifications?.length ? { richNotifications: { certificates: o.richNotifications.map((c) => ({ ...c })) } } : {}),
       },
       puppets: { upnDomain: DEMO.puppetDomain, passwordSecret: DEMO.puppetPasswordSecret, groupId: DEMO.puppetGroup.id },
     },

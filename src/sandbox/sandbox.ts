@@ -17,6 +17,7 @@ import { ProsodyServer } from './prosody.js';
 import { ensureTlsMaterial } from './tls.js';
 import { startSfbPool } from './sfb-pool.js';
 import { DEMO_SFB } from './demo-sfb.js';
+import { ensureNotificationCertificate } from './notification-certificates.js';
 import { escapeLocalpart } from '../protocol/jid.js';
 import { upnToLocalpart } from '../protocol/teams-address.js';
 
@@ -102,6 +103,8 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
         groups: [DEMO.liaisonGroup.id],
       },
       adminToken: DEMO.adminToken,
+      // Rich notifications: Graph sends each Teams message and presence change encrypted to this certificate.
+      richNotifications: [await ensureNotificationCertificate(join(dir, 'tls'), 'sandbox-1')],
     });
     const logPath = join(dir, 'gateway.log');
     const logFile = createWriteStream(logPath, { flags: 'a' });

@@ -37,6 +37,7 @@ import {
   type EnqueueResult,
   type GraphSubscriptionRecord,
   type InboundNotification,
+  type PresenceWatch,
   type InboxRow,
   type OutboundMessage,
   type OutboxRow,
@@ -425,6 +426,9 @@ COMMIT TRANSACTION;`,
   sfbPairKeys: `SELECT TOP (@limit) sfb_uri, remote_jid FROM sfb_pairs
  WHERE @after_uri IS NULL OR sfb_uri > @after_uri OR (sfb_uri = @after_uri AND remote_jid > @after_jid)
  ORDER BY sfb_uri, remote_jid`,
+  // ---- Webhook intake and presence watching (issue 13: webhook) ----
+  presenceWatchers: `SELECT p.teams_user_id, u.user_id AS puppet_user_id FROM pairs p JOIN puppets u ON u.remote_jid = p.remote_jid
+ WHERE p.sub_from = 1 ORDER BY p.teams_user_id, u.user_id`,
 } as const;
 
 export type MssqlStatementName = keyof typeof MSSQL_STATEMENTS;
@@ -746,16 +750,7 @@ export class MssqlStore implements Store {
   }
 
   async recordNotification(n: InboundNotification, now: number): Promise<boolean> {
-    const params: Params = {
-      dedup_key: nvarchar(n.dedupKey),
-      kind: nvarchar(n.kind),
-      subscription_id: nvarchar(n.subscriptionId),
-      resource: nvarchar(n.resource),
-      change_type: nvarchar(n.changeType),
-      detail: nvarcharMax(n.detail),
-      now: bigint(now),
-    };
-    return this.insertIfAbsent('recordNotification', params);
+    return this.insertIfAbsent('recordNotification', notificationParams(n, now));
   }
 
   async dueNotifications(now: number, max: number): Promise<InboxRow[]> {
@@ -953,6 +948,41 @@ export class MssqlStore implements Store {
     const rows = (await this.run('sfbPairKeys', { after_uri: nvarchar(after?.sfbUri), after_jid: nvarchar(after?.remoteJid), limit: limit(max) })).recordset;
     return rows.map((r) => ({ sfbUri: String(r.sfb_uri), remoteJid: String(r.remote_jid) }));
   }
+
+  // ---- Webhook intake and presence watching (issue 13: webhook) ----------------------------------------------
+  async recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]> {
+    if (batch.length === 0) return [];
+    const tx = new sql.Transaction(this.pool);
+    await tx.begin();
+    try {
+      const out: boolean[] = [];
+      for (const n of batch) {
+        const r = await this.query('recordNotification', notificationParams(n, now), tx);
+        out.push((r.rowsAffected[0] ?? 0) === 1);
+      }
+      await tx.commit();
+      return out;
+    } catch (err) {
+      await tx.rollback().catch(() => undefined);
+      throw this.wrap('recordNotifications', err);
+    }
+  }
+
+  async presenceWatchers(): Promise<PresenceWatch[]> {
+    return (await this.run('presenceWatchers')).recordset.map((r) => ({ teamsUserId: str(r.teams_user_id), puppetUserId: str(r.puppet_user_id) }));
+  }
+}
+
+function notificationParams(n: InboundNotification, now: number): Params {
+  return {
+    dedup_key: nvarchar(n.dedupKey),
+    kind: nvarchar(n.kind),
+    subscription_id: nvarchar(n.subscriptionId),
+    resource: nvarchar(n.resource),
+    change_type: nvarchar(n.changeType),
+    detail: nvarcharMax(n.detail),
+    now: bigint(now),
+  };
 }
 
 function pairParams(key: PairKey): Params {

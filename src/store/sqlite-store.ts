@@ -12,6 +12,7 @@ import {
   type EnqueueResult,
   type GraphSubscriptionRecord,
   type InboundNotification,
+  type PresenceWatch,
   type InboxRow,
   type OutboundMessage,
   type OutboxRow,
@@ -539,5 +540,28 @@ export class SqliteStore implements Store {
         : this.db.prepare('SELECT sfb_uri, remote_jid FROM sfb_pairs ORDER BY sfb_uri, remote_jid LIMIT ?').all(limit)
     ) as Row[];
     return rows.map((r) => ({ sfbUri: String(r.sfb_uri), remoteJid: String(r.remote_jid) }));
+  }
+
+  // ---- Webhook intake and presence watching (issue 13: webhook) ----------------------------------------------
+  async recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]> {
+    if (batch.length === 0) return [];
+    const insert = this.db.prepare(
+      `INSERT INTO inbox (dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+       ON CONFLICT (dedup_key) DO NOTHING`,
+    );
+    return this.db
+      .transaction(() => batch.map((n) => insert.run(n.dedupKey, n.kind, n.subscriptionId, n.resource, n.changeType, n.detail ?? null, now, now).changes === 1))
+      .immediate();
+  }
+
+  async presenceWatchers(): Promise<PresenceWatch[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT p.teams_user_id, u.user_id AS puppet_user_id FROM pairs p JOIN puppets u ON u.remote_jid = p.remote_jid
+          WHERE p.sub_from = 1 ORDER BY p.teams_user_id, u.user_id`,
+      )
+      .all() as Row[];
+    return rows.map((r) => ({ teamsUserId: str(r.teams_user_id), puppetUserId: str(r.puppet_user_id) }));
   }
 }

@@ -240,6 +240,15 @@ export interface Store {
   putSfbPairState(key: SfbPairKey, state: string, now: number): Promise<void>;
   /** SfB pairs in key order after `after` (paging), to re-establish subscriptions at start. */
   sfbPairKeys(after: SfbPairKey | undefined, limit: number): Promise<SfbPairKey[]>;
+
+  // ---- Webhook intake and presence watching (issue 13: webhook) ----------------------------------------------
+  /**
+   * Records a webhook batch in one commit, in order (a burst of notifications must be answered within Graph's
+   * 3-second deadline); each result is {@link recordNotification}'s: false for a dedup key seen before.
+   */
+  recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]>;
+  /** Who watches whose presence: each pair with subFrom, as (Teams user, the XMPP user's account). */
+  presenceWatchers(): Promise<PresenceWatch[]>;
 }
 
 export type DeadLetterQueue = 'outbox' | 'inbox';
@@ -337,6 +346,12 @@ export interface RemoteUserActivity {
 export interface SfbPairKey {
   readonly sfbUri: string;
   readonly remoteJid: string;
+}
+
+/** An XMPP user (by the user id of their account) receives a Teams user's presence. */
+export interface PresenceWatch {
+  readonly teamsUserId: string;
+  readonly puppetUserId: string;
 }
 
 /** What both stores accept when opened. */

@@ -15,7 +15,7 @@ export interface HostedContentStream {
   readonly body: ReadableStream<Uint8Array> | null;
 }
 
-interface GraphChatMessage {
+export interface GraphChatMessage {
   readonly id: string;
   readonly createdDateTime?: string;
   readonly lastEditedDateTime?: string | null;
@@ -27,7 +27,8 @@ interface GraphChatMessage {
   readonly body?: { contentType?: string; content?: string };
 }
 
-function toChatMessage(chatId: string, m: GraphChatMessage): TeamsChatMessage {
+/** A chatMessage resource as Graph returns it (GET, or decrypted from a rich notification). */
+export function toChatMessage(chatId: string, m: GraphChatMessage): TeamsChatMessage {
   return {
     id: m.id,
     chatId,

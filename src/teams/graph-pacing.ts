@@ -29,7 +29,7 @@ export class GraphPacer {
   readonly ratePerSecond: ReadonlyMap<GraphLimitBucket, number>;
 
   constructor(
-    private readonly s: PacingSettings,
+    s: PacingSettings,
     private readonly metrics: Metrics,
   ) {
     const rates = new Map<GraphLimitBucket, number>();

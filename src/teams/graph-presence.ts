@@ -10,11 +10,16 @@ import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-ma
 import type { GraphContext } from './graph-context.js';
 import { TeamsError, type Puppet } from './teams-port.js';
 
-interface GraphPresence {
+export interface GraphPresence {
   readonly id: string;
   readonly availability: string;
   readonly activity: string;
   readonly statusMessage?: { message?: { content?: string } | null } | null;
+}
+
+/** A presence resource as Graph returns it (GET, or decrypted from a rich notification). */
+export function toTeamsPresence(p: GraphPresence): TeamsPresence {
+  return { availability: p.availability, activity: p.activity, statusMessage: p.statusMessage?.message?.content ?? undefined };
 }
 
 export class GraphPresenceApi {
@@ -26,7 +31,7 @@ export class GraphPresenceApi {
 
   async getPresence(userId: string): Promise<TeamsPresence> {
     const p = (await this.g.call('read a Teams user presence', () => this.g.clients.app().api(`/users/${encodeURIComponent(userId)}/presence`).get())) as GraphPresence;
-    return { availability: p.availability, activity: p.activity, statusMessage: p.statusMessage?.message?.content ?? undefined };
+    return toTeamsPresence(p);
   }
 
   private api(puppet: Puppet, action: string) {

@@ -15,11 +15,38 @@ export interface SubscriptionRequest {
   readonly lifecycleNotificationUrl: string | undefined;
   readonly clientState: string;
   readonly expirationDateTime: Date;
+  /** Rich notifications: the encryption certificate (Base64 DER) and the gateway's id for it. */
+  readonly resourceData?: SubscriptionCertificate | undefined;
+}
+
+/** https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data#creating-a-subscription */
+export interface SubscriptionCertificate {
+  readonly certificate: string;
+  readonly certificateId: string;
 }
 
 export interface CreatedSubscription {
   readonly id: string;
   readonly expiresAt: number;
+  /** The certificate id Graph encrypts this subscription's resource data to; undefined without resource data. */
+  readonly certificateId?: string | undefined;
+}
+
+/** A subscription as GET /subscriptions lists it (the caller's own). */
+export interface ListedSubscription {
+  readonly id: string;
+  readonly resource: string;
+}
+
+interface GraphSubscription {
+  readonly id: string;
+  readonly expirationDateTime: string;
+  readonly includeResourceData?: boolean | null;
+  readonly encryptionCertificateId?: string | null;
+}
+
+function created(s: GraphSubscription): CreatedSubscription {
+  return { id: s.id, expiresAt: Date.parse(s.expirationDateTime), certificateId: s.includeResourceData ? (s.encryptionCertificateId ?? undefined) : undefined };
 }
 
 /** Subscription management; `owner` is the puppet whose delegated token owns it, undefined for the app. */
@@ -28,6 +55,10 @@ export interface SubscriptionApi {
   renewSubscription(owner: Puppet | undefined, id: string, expirationDateTime: Date): Promise<CreatedSubscription>;
   reauthorizeSubscription(owner: Puppet | undefined, id: string): Promise<void>;
   deleteSubscription(owner: Puppet | undefined, id: string): Promise<void>;
+  /** Moves a subscription with resource data to another encryption certificate (key rotation). */
+  updateSubscriptionCertificate(owner: Puppet | undefined, id: string, certificate: SubscriptionCertificate): Promise<CreatedSubscription>;
+  /** The owner's subscriptions (this app's), e.g. one Graph has that the store lost. */
+  listSubscriptions(owner: Puppet | undefined): Promise<ListedSubscription[]>;
 }
 
 export class GraphSubscriptions implements SubscriptionApi {
@@ -45,16 +76,29 @@ export class GraphSubscriptions implements SubscriptionApi {
           resource: r.resource,
           expirationDateTime: r.expirationDateTime.toISOString(),
           clientState: r.clientState,
+          ...(r.resourceData ? { includeResourceData: true, encryptionCertificate: r.resourceData.certificate, encryptionCertificateId: r.resourceData.certificateId } : {}),
         }),
-    )) as { id: string; expirationDateTime: string };
-    return { id: s.id, expiresAt: Date.parse(s.expirationDateTime) };
+    )) as GraphSubscription;
+    return created(s);
   }
 
   async renewSubscription(owner: Puppet | undefined, id: string, expirationDateTime: Date): Promise<CreatedSubscription> {
     const s = (await this.g.call('renew a Graph subscription', () =>
       this.g.as(owner).api(`/subscriptions/${encodeURIComponent(id)}`).patch({ expirationDateTime: expirationDateTime.toISOString() }),
-    )) as { id: string; expirationDateTime: string };
-    return { id: s.id, expiresAt: Date.parse(s.expirationDateTime) };
+    )) as GraphSubscription;
+    return created(s);
+  }
+
+  async updateSubscriptionCertificate(owner: Puppet | undefined, id: string, c: SubscriptionCertificate): Promise<CreatedSubscription> {
+    const s = (await this.g.call('rotate the encryption certificate of a Graph subscription', () =>
+      this.g.as(owner).api(`/subscriptions/${encodeURIComponent(id)}`).patch({ encryptionCertificate: c.certificate, encryptionCertificateId: c.certificateId }),
+    )) as GraphSubscription;
+    return created(s);
+  }
+
+  async listSubscriptions(owner: Puppet | undefined): Promise<ListedSubscription[]> {
+    const page = (await this.g.call('list Graph subscriptions', () => this.g.as(owner).api('/subscriptions').get())) as { value: { id: string; resource: string }[] };
+    return page.value.map((s) => ({ id: s.id, resource: s.resource }));
   }
 
   async reauthorizeSubscription(owner: Puppet | undefined, id: string): Promise<void> {

@@ -13,16 +13,25 @@ import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-ma
 import type { GraphProfile, Photo } from '../protocol/vcard.js';
 import type { Logger } from '../observability/logger.js';
 import { GraphChats, type HostedContentStream } from './graph-chats.js';
+export { toChatMessage, type GraphChatMessage } from './graph-chats.js';
 import type { GraphClients } from './graph-clients.js';
 import { GraphContext, type PuppetSettings } from './graph-context.js';
 import { GraphDirectory } from './graph-directory.js';
 import { GraphPresenceApi } from './graph-presence.js';
+export { toTeamsPresence, type GraphPresence } from './graph-presence.js';
 import { GraphProfiles } from './graph-profile.js';
-import { GraphSubscriptions, type CreatedSubscription, type SubscriptionApi, type SubscriptionRequest } from './graph-subscriptions.js';
+import {
+  GraphSubscriptions,
+  type CreatedSubscription,
+  type ListedSubscription,
+  type SubscriptionApi,
+  type SubscriptionCertificate,
+  type SubscriptionRequest,
+} from './graph-subscriptions.js';
 import type { Puppet, TeamsChatMessage, TeamsPort, TeamsUser } from './teams-port.js';
 
 export { toTeamsError } from './graph-errors.js';
-export type { CreatedSubscription, HostedContentStream, PuppetSettings, SubscriptionApi, SubscriptionRequest };
+export type { CreatedSubscription, HostedContentStream, ListedSubscription, PuppetSettings, SubscriptionApi, SubscriptionCertificate, SubscriptionRequest };
 
 export interface GraphTeamsAdapterOptions {
   readonly clients: GraphClients;
@@ -132,5 +141,11 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
   }
   deleteSubscription(owner: Puppet | undefined, id: string): Promise<void> {
     return this.subscriptions.deleteSubscription(owner, id);
+  }
+  updateSubscriptionCertificate(owner: Puppet | undefined, id: string, certificate: SubscriptionCertificate): Promise<CreatedSubscription> {
+    return this.subscriptions.updateSubscriptionCertificate(owner, id, certificate);
+  }
+  listSubscriptions(owner: Puppet | undefined): Promise<ListedSubscription[]> {
+    return this.subscriptions.listSubscriptions(owner);
   }
 }

@@ -3,25 +3,36 @@
  * Graph): a new chat message goes to the UserPairActor of (Teams user, XMPP user), a presence change to every
  * pair whose XMPP user is subscribed to that Teams user, a lifecycle event to the subscription manager. A row is
  * marked done only after its actor finished; failures are retried with backoff, then dead-lettered.
+ * A notification with resource data (rich notification) was committed still encrypted; it is decrypted here
+ * (rich-notifications.ts), so the message or presence reaches the actor without a Graph read. One that cannot be
+ * decrypted (a certificate no longer configured, a bad signature) is read from Graph instead, as are notifications
+ * without resource data.
  */
 import { inSpan } from '../observability/tracing.js';
 import { randomUUID } from 'node:crypto';
-import { parseResource } from '../protocol/graph-notification.js';
+import { parseResource, type EncryptedContent } from '../protocol/graph-notification.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
 import type { Outcome } from '../actors/user-pair-actor.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { InboxRow, PairKey, Store } from '../store/store.js';
+import { toChatMessage, toTeamsPresence, type GraphChatMessage, type GraphPresence } from './graph-teams-adapter.js';
+import { decryptResourceData, type NotificationCertificate } from './rich-notifications.js';
 import type { SubscriptionManager } from './subscription-manager.js';
-import { TeamsError, type TeamsPort } from './teams-port.js';
+import { TeamsError, type TeamsChatMessage, type TeamsPort } from './teams-port.js';
+import type { TeamsPresence } from '../protocol/presence-map.js';
 
 export interface NotificationProcessorOptions {
   readonly store: Store;
   readonly teams: TeamsPort;
   readonly router: ActorRouter;
   readonly subscriptions: SubscriptionManager;
-  /** Re-sends presence for the pairs of a puppet after notifications may have been missed. */
-  readonly resync: (puppetUserId: string) => Promise<void>;
+  /** Notifications about a puppet's chats may have been missed since `since`: its pairs catch up. */
+  readonly catchUp: (puppetUserId: string, since: number) => Promise<void>;
+  /** The gateway's encryption certificates by id (rich notifications); empty without them. */
+  readonly certificates?: ReadonlyMap<string, NotificationCertificate> | undefined;
+  /** The id of the current one: a notification encrypted to another makes its subscription move. */
+  readonly currentCertificateId?: string | undefined;
   /** A Teams user's profile or photo changed: drop her cached card. */
   readonly profileChanged: (userId: string) => void;
   readonly log: Logger;
@@ -152,18 +163,22 @@ export class NotificationProcessor {
   private async process(row: InboxRow, correlationId: string, log: Logger): Promise<Outcome> {
     const envelope = { correlationId };
     if (row.kind === 'lifecycle') {
-      // The owner is read first: re-creating the subscription replaces this record.
-      const owner = (await this.o.store.findSubscription(row.subscriptionId))?.ownerUserId;
-      const missed = await this.o.subscriptions.onLifecycle(row.subscriptionId, row.detail ?? '');
-      log.info('lifecycle notification handled', { event: row.detail, resync: missed });
-      if (missed && owner) await this.o.resync(owner);
+      const outcome = await this.o.subscriptions.onLifecycle(row.subscriptionId, row.detail ?? '');
+      log.info('lifecycle notification handled', { event: row.detail, missed: outcome.missed, since: outcome.missed ? new Date(outcome.since).toISOString() : undefined });
+      if (outcome.missed) {
+        if (outcome.ownerUserId) await this.o.catchUp(outcome.ownerUserId, outcome.since);
+        if (outcome.presenceOf.length > 0) await this.refreshPresence(outcome.presenceOf, correlationId);
+      }
       return DONE;
     }
     const target = parseResource(row.resource);
+    const resource = this.decrypted(row, log);
     if (target.kind === 'presence') {
       const pairs = (await this.o.store.pairsOfTeamsUser(target.userId)).filter((p) => p.subFrom);
       if (pairs.length === 0) return DONE;
-      const presence = await this.o.teams.getPresence(target.userId);
+      const given = resource as (GraphPresence & { id?: string }) | undefined;
+      const presence: TeamsPresence =
+        given && given.id?.toLowerCase() === target.userId.toLowerCase() && typeof given.availability === 'string' ? toTeamsPresence(given) : await this.o.teams.getPresence(target.userId);
       const outcomes = await Promise.all(pairs.map((p) => this.o.router.pair(p, { type: 'teams-presence', presence }, envelope)));
       return outcomes.find((x) => x.status !== 'done') ?? DONE;
     }
@@ -181,7 +196,53 @@ export class NotificationProcessor {
     const key = await this.pairOfChat(row.subscriptionId, target.chatId, log);
     if (!key) return DONE;
     const changed = row.changeType === 'updated' || row.changeType === 'deleted';
-    return this.o.router.pair(key, { type: changed ? 'teams-message-changed' : 'teams-message', chatId: target.chatId, messageId: target.messageId }, envelope);
+    const given = resource as GraphChatMessage | undefined;
+    // The decrypted message must be the one the notification names; otherwise it is read from Graph.
+    const message: TeamsChatMessage | undefined = given && given.id === target.messageId ? toChatMessage(target.chatId, given) : undefined;
+    return this.o.router.pair(key, { type: changed ? 'teams-message-changed' : 'teams-message', chatId: target.chatId, messageId: target.messageId, message }, envelope);
+  }
+
+  /**
+   * The resource a rich notification carried, decrypted; undefined for a notification without resource data, or
+   * one that cannot be decrypted (then the resource is read from Graph, which is trusted).
+   */
+  private decrypted(row: InboxRow, log: Logger): unknown {
+    if (!row.detail?.startsWith('{')) return undefined;
+    let content: EncryptedContent;
+    try {
+      content = JSON.parse(row.detail) as EncryptedContent;
+    } catch {
+      return undefined;
+    }
+    const result = decryptResourceData(content, this.o.certificates ?? new Map());
+    if (!result.ok) {
+      this.o.metrics.richNotifications.inc({ outcome: 'undecryptable' });
+      log.warn('notification resource data not decrypted; reading it from Graph', { reason: result.reason, certificateId: content.encryptionCertificateId });
+      // Encrypted to a certificate no longer configured: the subscription moves to the current one.
+      if (result.reason === 'unknown-certificate') void this.o.subscriptions.rotateCertificate(row.subscriptionId);
+      return undefined;
+    }
+    if (this.o.currentCertificateId !== undefined && result.certificateId !== this.o.currentCertificateId) {
+      this.o.metrics.richNotifications.inc({ outcome: 'old_certificate' });
+      void this.o.subscriptions.rotateCertificate(row.subscriptionId);
+    } else {
+      this.o.metrics.richNotifications.inc({ outcome: 'decrypted' });
+    }
+    return result.resource;
+  }
+
+  /** Reads these Teams users' presence again and sends it to every pair watching them (after a gap). */
+  async refreshPresence(teamsUserIds: readonly string[], correlationId: string = randomUUID()): Promise<void> {
+    for (const userId of new Set(teamsUserIds)) {
+      try {
+        const pairs = (await this.o.store.pairsOfTeamsUser(userId)).filter((p) => p.subFrom);
+        if (pairs.length === 0) continue;
+        const presence = await this.o.teams.getPresence(userId);
+        await Promise.all(pairs.map((p) => this.o.router.pair(p, { type: 'teams-presence', presence }, { correlationId })));
+      } catch (err) {
+        this.o.log.warn('presence not refreshed after a gap in its subscription', { teamsUserId: userId, error: errorMessage(err) });
+      }
+    }
   }
 
   /** The pair a chat belongs to: known from the store, or (a chat a Teams user started) from its members. */

@@ -1,24 +1,42 @@
 /**
  * The change-notification receiver (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks).
- * - Validation: a POST with ?validationToken=... is answered 200 text/plain with the decoded token, within 10 s.
- * - Notifications: each item's clientState must match the one the gateway gave its subscription; valid items
- *   are committed to the inbox before the response, and only then is 202 returned (DESIGN.md decision 4). If the
- *   commit fails the answer is 500, and Graph redelivers.
- * Bodies are bounded before parsing.
+ * - Validation: a POST with ?validationToken=... is answered 200 text/plain with the decoded token, within 10 s;
+ *   the token is echoed as plain text only (nosniff) and only up to {@link MAX_VALIDATION_TOKEN_CHARS}.
+ * - Notifications: the items that authenticate (notification-intake.ts) are committed to the inbox, together with
+ *   those of every request that arrived in the same instant (inbox-batcher.ts), and only then is 202 returned
+ *   (DESIGN.md decision 4), well within Graph's 3-second deadline. If the commit fails the answer is 500, and Graph
+ *   redelivers. A batch none of whose items authenticates is refused (403) and costs no commit.
+ * Anyone can POST here (DESIGN.md decision 9): bodies are bounded before parsing, items per request before any
+ * is looked at, each subscription is looked up once per request, and each request writes at most one log line,
+ * within a budget of lines.
  * The same listener serves the media proxy's links, GET <publicUrl>/media/<token> (media-proxy.ts).
  */
 import { readBody } from '../http/read-body.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { timingSafeEqual } from 'node:crypto';
-import { parseNotificationCollection, type ParsedNotification } from '../protocol/graph-notification.js';
+import { notificationCount, parseNotificationBody, type ParsedCollection } from '../protocol/graph-notification.js';
+import { LogBudget } from '../observability/log-budget.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { InboundNotification, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { InboxBatcher } from './inbox-batcher.js';
 import type { MediaProxy } from './media-proxy.js';
+import { NotificationIntake, type IntakeSummary, type TokenVerdict } from './notification-intake.js';
 
 const MAX_BODY_BYTES = 1_000_000;
+/**
+ * Graph's validation tokens are short ("Validation: Testing client application reachability for subscription
+ * Request-Id: <guid>", https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks#notificationurl-validation);
+ * a longer one is not Graph's, and is not reflected.
+ */
+export const MAX_VALIDATION_TOKEN_CHARS = 1024;
+/** Default cap on the items of one POST (teams.webhook.maxNotificationsPerRequest). */
+export const DEFAULT_MAX_NOTIFICATIONS_PER_REQUEST = 1000;
+/** Log lines about refused requests: at most this many at once, then this many a minute. */
+const REFUSAL_LOG_BURST = 20;
+const REFUSAL_LOG_PER_MINUTE = 60;
+const PLAIN = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
 
 export interface WebhookOptions {
   readonly listen: string;
@@ -29,11 +47,19 @@ export interface WebhookOptions {
   readonly metrics: Metrics;
   /** Called after new notifications were committed, so processing starts at once. */
   readonly onRecorded: () => void;
-  /** False while the node serves nothing (cluster: unlicensed or leaving): notifications get 503. */
+  /** False while the node may not record notifications (cluster: unlicensed, no seat): they get 503. */
   readonly accepting?: () => boolean;
   readonly now?: () => number;
   /** Teams inline images for XMPP users (GET <publicUrl>/media/<token>). */
   readonly media?: MediaProxy | undefined;
+  /** The gateway's tenant: notifications of another tenant are refused. */
+  readonly tenantId?: string | undefined;
+  /** Items one POST may carry; more is refused (413) before any is looked at. */
+  readonly maxNotificationsPerRequest?: number | undefined;
+  /** Checks the validation tokens of notifications with resource data (rich-notifications.ts). */
+  readonly verifyValidationTokens?: ((tokens: readonly string[]) => Promise<TokenVerdict>) | undefined;
+  /** A lifecycle notice repeated within this is recorded once. */
+  readonly lifecycleReplayMs?: number | undefined;
 }
 
 export function lifecycleUrl(publicUrl: string): string {
@@ -42,30 +68,28 @@ export function lifecycleUrl(publicUrl: string): string {
   return u.toString();
 }
 
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/**
- * The inbox dedup key. A "created" notification names one message once, so a redelivery has the same key; other
- * notifications (presence changes, edits) may legitimately repeat, and processing them twice is harmless.
- */
-export function dedupKeyOf(n: ParsedNotification, arrivalId: string): string {
-  if (n.target.kind === 'chatMessage' && n.changeType === 'created') return `created:${n.target.chatId}/${n.target.messageId}`;
-  return `${n.lifecycleEvent ?? n.changeType}:${n.resource}:${arrivalId}`;
-}
-
 export class WebhookServer {
   private server: Server | undefined;
   private readonly notifyPath: string;
   private readonly lifecyclePath: string;
-  private arrivals = 0;
+  private readonly intake: NotificationIntake;
+  private readonly batcher: InboxBatcher;
+  private readonly budget = new LogBudget(REFUSAL_LOG_BURST, REFUSAL_LOG_PER_MINUTE);
+  private readonly maxItems: number;
+  private readonly now: () => number;
 
   constructor(private readonly o: WebhookOptions) {
     this.notifyPath = new URL(o.publicUrl).pathname.replace(/\/+$/u, '') || '/';
     this.lifecyclePath = new URL(lifecycleUrl(o.publicUrl)).pathname;
+    this.now = o.now ?? Date.now;
+    this.maxItems = o.maxNotificationsPerRequest ?? DEFAULT_MAX_NOTIFICATIONS_PER_REQUEST;
+    this.intake = new NotificationIntake({
+      tenantId: o.tenantId,
+      findSubscription: (id) => o.store.findSubscription(id),
+      verifyValidationTokens: o.verifyValidationTokens,
+      lifecycleReplayMs: o.lifecycleReplayMs,
+    });
+    this.batcher = new InboxBatcher(o.store, this.now);
   }
 
   async start(): Promise<void> {
@@ -92,6 +116,7 @@ export class WebhookServer {
     if (!server) return;
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
+    await this.batcher.drained();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -109,18 +134,28 @@ export class WebhookServer {
     }
     const path = url.pathname.replace(/\/+$/u, '') || '/';
     if (req.method !== 'POST' || (path !== this.notifyPath && path !== this.lifecyclePath)) {
+      req.resume();
       res.writeHead(404).end();
       return;
     }
     const token = url.searchParams.get('validationToken');
     if (token !== null) {
-      // URLSearchParams has already decoded the token, as Graph requires it back decoded.
+      req.resume();
+      if (token.length > MAX_VALIDATION_TOKEN_CHARS) {
+        this.o.metrics.webhookNotifications.inc({ outcome: 'bad_validation_request' });
+        this.refused('refused a validation request with an overlong token (not from Graph?)', { chars: token.length });
+        res.writeHead(400, PLAIN).end();
+        return;
+      }
+      // URLSearchParams has already decoded the token, as Graph requires it back decoded. Plain text, never
+      // sniffed as HTML by a browser that is led here.
       this.o.metrics.webhookNotifications.inc({ outcome: 'validation' });
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(token);
+      res.writeHead(200, PLAIN).end(token);
       return;
     }
     if (!(this.o.accepting?.() ?? true)) {
-      // An unlicensed or leaving node records nothing: Graph retries, and the load balancer picks another node.
+      // An unlicensed node records nothing: Graph retries, and the load balancer picks another node.
+      req.resume();
       this.o.metrics.webhookNotifications.inc({ outcome: 'not_serving' });
       res.writeHead(503, { 'retry-after': '5' }).end();
       return;
@@ -128,49 +163,65 @@ export class WebhookServer {
     const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) {
       this.o.metrics.webhookNotifications.inc({ outcome: 'too_large' });
+      this.refused('refused a notification body over the size limit', { maxBytes: MAX_BODY_BYTES });
       res.writeHead(413).end();
       return;
     }
-    let items: ParsedNotification[];
+    let collection: ParsedCollection;
     try {
-      items = parseNotificationCollection(JSON.parse(body.toString('utf8')));
+      const json: unknown = JSON.parse(body.toString('utf8'));
+      const items = notificationCount(json);
+      if (items > this.maxItems) {
+        this.o.metrics.webhookNotifications.inc({ outcome: 'too_many' });
+        this.refused('refused a notification body with too many items', { items, maxItems: this.maxItems });
+        res.writeHead(413).end();
+        return;
+      }
+      collection = parseNotificationBody(json);
     } catch (err) {
       this.o.metrics.webhookNotifications.inc({ outcome: 'malformed' });
-      this.o.log.warn('rejected a malformed notification body', { error: errorMessage(err) });
+      this.refused('refused a malformed notification body', { error: errorMessage(err) });
       res.writeHead(400).end();
       return;
     }
-    const now = (this.o.now ?? Date.now)();
-    let recorded = 0;
-    for (const n of items) {
-      const sub = await this.o.store.findSubscription(n.subscriptionId);
-      if (!sub) {
-        this.o.metrics.webhookNotifications.inc({ outcome: 'unknown_subscription' });
-        this.o.log.warn('notification for an unknown subscription ignored', { subscriptionId: n.subscriptionId });
-        continue;
-      }
-      if (n.clientState === undefined || !sameSecret(n.clientState, sub.clientState)) {
-        this.o.metrics.webhookNotifications.inc({ outcome: 'bad_client_state' });
-        this.o.log.warn('notification with a wrong clientState ignored (not from Graph?)', { subscriptionId: n.subscriptionId });
-        continue;
-      }
-      const record: InboundNotification = {
-        dedupKey: dedupKeyOf(n, `${now}.${++this.arrivals}`),
-        kind: n.lifecycleEvent ? 'lifecycle' : n.target.kind === 'unknown' ? 'chatMessage' : n.target.kind,
-        subscriptionId: n.subscriptionId,
-        resource: n.resource,
-        changeType: n.changeType,
-        detail: n.lifecycleEvent,
-      };
-      const fresh = await this.o.store.recordNotification(record, now);
-      this.o.metrics.webhookNotifications.inc({ outcome: fresh ? 'accepted' : 'duplicate' });
-      if (fresh) recorded++;
+    const { records, summary } = await this.intake.admit(collection, this.now());
+    if (records.length === 0 && summary.items > 0) {
+      this.count(summary);
+      this.refused('refused a notification batch in which no item authenticates (not from Graph?)', { ...summary });
+      res.writeHead(403).end();
+      return;
     }
+    const fresh = await this.batcher.record(records);
+    summary.accepted = fresh.filter(Boolean).length;
+    summary.duplicates = fresh.length - summary.accepted;
+    this.count(summary);
     res.writeHead(202).end();
-    if (recorded > 0) this.o.onRecorded();
+    if (summary.accepted > 0) this.o.onRecorded();
+    const rejected = summary.items - records.length;
+    if (rejected > 0) this.refused('notification items that do not authenticate ignored (not from Graph?)', { ...summary });
+    else this.o.log.debug('notifications committed', { ...summary });
+  }
+
+  private count(s: IntakeSummary): void {
+    const m = this.o.metrics.webhookNotifications;
+    const outcomes: [string, number][] = [
+      ['accepted', s.accepted],
+      ['duplicate', s.duplicates],
+      ['unknown_subscription', s.unknownSubscription],
+      ['bad_client_state', s.badClientState],
+      ['wrong_tenant', s.wrongTenant],
+      ['bad_validation_token', s.badValidationToken],
+    ];
+    for (const [outcome, n] of outcomes) if (n > 0) m.inc({ outcome }, n);
+  }
+
+  /** One warn line per refused request, within the budget; the next line written says how many were left out. */
+  private refused(message: string, fields: Record<string, unknown>): void {
+    const slot = this.budget.take();
+    if (!slot) return;
+    this.o.log.warn(message, slot.skipped > 0 ? { ...fields, linesLeftOut: slot.skipped } : fields);
   }
 }
-
 
 export function splitHostPort(hostPort: string): [string, number] {
   const i = hostPort.lastIndexOf(':');

@@ -15,7 +15,6 @@ import { DEMO } from '../../src/sandbox/demo-tenant.js';
 import { COMPONENT, eventually, Federation } from '../support/federation.js';
 import type { TestXmppClient } from '../support/xmpp-client.js';
 
-const ALICE_UPN = 'alice.smith@contoso.example';
 const ALICE = `alice.smith@${COMPONENT}`;
 const SCALE = 100;
 const TIMEOUT_MS = (5 * 60_000) / SCALE;

@@ -256,5 +256,29 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.deepEqual(await s.sfbPairKeys(b, 2), [c]);
       assert.deepEqual(await s.sfbPairKeys(c, 2), []);
     });
+
+    // ---- Webhook intake and presence watching (issue 13: webhook) --------------------------------------------
+    it('records a webhook batch in one call, in order, each key once', async () => {
+      const n = (dedupKey: string) => ({ dedupKey, kind: 'chatMessage' as const, subscriptionId: 'sub', resource: `chats('c')/messages('${dedupKey}')`, changeType: 'created', detail: undefined });
+      assert.deepEqual(await s.recordNotifications([], 100), []);
+      assert.deepEqual(await s.recordNotifications([n('b1'), n('b2'), n('b1'), n('b3')], 100), [true, true, false, true]);
+      assert.deepEqual(await s.recordNotifications([n('b3'), n('b4')], 101), [false, true]);
+      const due = (await s.dueNotifications(200, 100)).map((r) => r.dedupKey).filter((k) => k.startsWith('b'));
+      assert.deepEqual(due, ['b1', 'b2', 'b3', 'b4']);
+    });
+
+    it('lists who watches whose presence: pairs with subFrom, by the XMPP user account', async () => {
+      await s.putPuppet({ remoteJid: 'w1@xmpp.example', userId: 'pw1', upn: 'w1@p.example' });
+      await s.putPuppet({ remoteJid: 'w2@xmpp.example', userId: 'pw2', upn: 'w2@p.example' });
+      await s.updatePair({ teamsUserId: 'tw-alice', remoteJid: 'w1@xmpp.example' }, { subFrom: true });
+      await s.updatePair({ teamsUserId: 'tw-alice', remoteJid: 'w2@xmpp.example' }, { subFrom: true });
+      await s.updatePair({ teamsUserId: 'tw-bob', remoteJid: 'w2@xmpp.example' }, { subFrom: false, subTo: true });
+      await s.updatePair({ teamsUserId: 'tw-carol', remoteJid: 'nobody@xmpp.example' }, { subFrom: true });
+      const watches = (await s.presenceWatchers()).filter((w) => w.teamsUserId.startsWith('tw-'));
+      assert.deepEqual(watches, [
+        { teamsUserId: 'tw-alice', puppetUserId: 'pw1' },
+        { teamsUserId: 'tw-alice', puppetUserId: 'pw2' },
+      ]);
+    });
   });
 }

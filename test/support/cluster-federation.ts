@@ -14,6 +14,7 @@ import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
 import { ProsodyServer } from '../../src/sandbox/prosody.js';
 import { RedisServer } from '../../src/sandbox/redis.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
+import { ensureNotificationCertificate } from '../../src/sandbox/notification-certificates.js';
 import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index.js';
 import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { testTlsDir } from './federation.js';
@@ -117,6 +118,8 @@ export class ClusterFederation {
       otlpEndpoint: this.otlp.url,
       ...(this.o.adminToken ? { adminToken: this.o.adminToken } : {}),
       ...(this.sfb ? { sfb: { ...this.sfb.config, port: this.sfb.ports[this.nodes.length] ?? (await freePort()) } } : {}),
+      // Every node decrypts what Graph encrypted for any of them: they share the certificate.
+      richNotifications: [await ensureNotificationCertificate(join(this.dir, 'certs'), 'cluster-1')],
       cluster: {
         nodeId: id,
         listenPort: cluster,

@@ -6,13 +6,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../emulators/graph/index.js';
+import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions, type LifecycleTimings } from '../emulators/graph/index.js';
 import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { DEMO } from '../../src/sandbox/demo-tenant.js';
-import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
+import { writeLoopbackConfig, type LoopbackConfig } from '../../src/sandbox/gateway-config.js';
 import { ProsodyServer } from '../../src/sandbox/prosody.js';
 import { RedisServer } from '../../src/sandbox/redis.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
+import { ensureNotificationCertificate } from '../../src/sandbox/notification-certificates.js';
 import { GatewayProcess } from './gateway-process.js';
 import { writeTestLicence } from './test-licence.js';
 import { freePort, freePorts } from './ports.js';
@@ -34,11 +35,21 @@ export interface FederationOptions {
   readonly delegatedPermissions?: readonly string[];
   readonly idleSeconds?: number;
   readonly notificationRetryDelaysMs?: number[];
+  /** Shortened Graph lifecycle timings and token lifetime (tests of reauthorization). */
+  readonly lifecycle?: Partial<LifecycleTimings>;
+  readonly tokenLifetimeSeconds?: number;
+  /** teams.webhook.lifecycleReplaySeconds of the gateway. */
+  readonly lifecycleReplaySeconds?: number;
   readonly policy?: Record<string, unknown>;
   readonly throttle?: Record<string, unknown>;
   readonly longMessages?: 'refuse' | 'split';
   /** Serves the webhook (and media links) over HTTPS with the test CA's certificate. */
   readonly webhookTls?: boolean;
+  /**
+   * Rich notifications (the default): the ids of the encryption certificates, the current one first; [] for
+   * basic notifications (the gateway reads each message from Graph).
+   */
+  readonly certificates?: readonly string[];
   /** Starts a redis-server and points the node at it (cluster-wide limits). */
   readonly redis?: boolean;
   readonly adminToken?: string;
@@ -71,7 +82,14 @@ export class Federation {
     readonly ports: { c2s: number; component: number; webhook: number; admin: number },
     public redis: RedisServer | undefined,
     private readonly prosodyOptions: Parameters<typeof ProsodyServer.start>[0],
+    private config: LoopbackConfig,
   ) {}
+
+  /** Rewrites the gateway's configuration with other encryption certificates (takes effect at the next start). */
+  async useCertificates(ids: readonly string[]): Promise<void> {
+    this.config = { ...this.config, richNotifications: await Promise.all(ids.map((id) => ensureNotificationCertificate(join(this.dir, 'certs'), id))) };
+    await writeLoopbackConfig(this.configPath, this.config);
+  }
 
   static async start(o: FederationOptions = {}): Promise<Federation> {
     const tls = await ensureTlsMaterial(testTlsDir());
@@ -86,6 +104,8 @@ export class Federation {
         ...(o.consoleOidc
           ? { redirectUris: [`http://127.0.0.1:${admin}/console/auth/callback`], groupMembershipClaims: o.consoleOidc.groupClaims ? ('SecurityGroup' as const) : ('None' as const) }
           : {}),
+        ...(o.lifecycle ? { lifecycle: o.lifecycle } : {}),
+        ...(o.tokenLifetimeSeconds ? { tokenLifetimeSeconds: o.tokenLifetimeSeconds } : {}),
       }),
       ...o.emulator,
     });
@@ -103,7 +123,7 @@ export class Federation {
     const licence = redis ? await writeTestLicence(dir, { maxNodes: 1 }) : undefined;
     const configPath = join(dir, 'gateway.yaml');
     const sfb = o.sfb ? await startSfbPool(tls, o.sfb) : undefined;
-    await writeLoopbackConfig(configPath, {
+    const config: LoopbackConfig = {
       ...(sfb ? { sfb: sfb.gatewayConfig } : {}),
       componentPort: component,
       emulatorUrl: emulator.url,
@@ -125,8 +145,11 @@ export class Federation {
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
       ...(o.transform ? { transform: o.transform } : {}),
-    });
-    const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis, prosodyOptions);
+      ...(o.lifecycleReplaySeconds ? { lifecycleReplaySeconds: o.lifecycleReplaySeconds } : {}),
+      richNotifications: await Promise.all((o.certificates ?? ['test-1']).map((id) => ensureNotificationCertificate(join(dir, 'certs'), id))),
+    };
+    await writeLoopbackConfig(configPath, config);
+    const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis, prosodyOptions, config);
     f.sfb = sfb?.emulator;
     f.gateway = await GatewayProcess.start(configPath, admin);
     await f.waitForLink();
@@ -138,9 +161,10 @@ export class Federation {
     await this.gateway.waitHealthy();
   }
 
-  async restartGateway(how: 'stop' | 'kill' = 'stop'): Promise<void> {
+  async restartGateway(how: 'stop' | 'kill' = 'stop', downMs = 0): Promise<void> {
     if (how === 'kill') await this.gateway.kill();
     else await this.gateway.stop();
+    if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
     this.gateway = await GatewayProcess.start(this.configPath, this.ports.admin);
   }
 

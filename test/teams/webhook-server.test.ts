@@ -49,9 +49,9 @@ describe('change-notification webhook', () => {
     assert.equal(kicks, 1);
   });
 
-  it('ignores a notification with a wrong clientState or for an unknown subscription', async () => {
-    assert.equal((await post(note('wrong-secret', 'm2'))).status, 202);
-    assert.equal((await post({ value: [{ ...note('right-secret', 'm3').value[0], subscriptionId: 'nope' }] })).status, 202);
+  it('refuses a notification with a wrong clientState or for an unknown subscription', async () => {
+    assert.equal((await post(note('wrong-secret', 'm2'))).status, 403);
+    assert.equal((await post({ value: [{ ...note('right-secret', 'm3').value[0], subscriptionId: 'nope' }] })).status, 403);
     assert.deepEqual((await store.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:19:a_b@unq.gbl.spaces/m1']);
   });
 

@@ -9,7 +9,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import type { Admission, AdmissionResult, Direction } from '../../policy/throttle.js';
 import type { Store } from '../../store/store.js';
 import type { Directory } from '../../teams/directory.js';
-import type { Puppet, TeamsPort, TeamsUser } from '../../teams/teams-port.js';
+import type { Puppet, TeamsChatMessage, TeamsPort, TeamsUser } from '../../teams/teams-port.js';
 import type { XmppPort } from '../../xmpp/component-link.js';
 
 /** Sent by the stanza router and the notification processor. */
@@ -20,10 +20,18 @@ export type PairEvent =
   | { readonly type: 'xmpp-presence'; readonly presence: InboundPresence }
   /** subscribe / subscribed / unsubscribe / unsubscribed / probe from the XMPP user (RFC 6121 §3, §4.3). */
   | { readonly type: 'xmpp-subscription'; readonly presence: InboundPresence }
-  /** Graph notified a new message in the pair's chat. */
-  | { readonly type: 'teams-message'; readonly chatId: string; readonly messageId: string }
-  /** Graph notified an edit, delete or reaction on a message of the pair's chat. */
-  | { readonly type: 'teams-message-changed'; readonly chatId: string; readonly messageId: string }
+  /**
+   * Graph notified a new message in the pair's chat; `message` is the message itself when the notification
+   * carried it (rich notification), otherwise the actor reads it from Graph.
+   */
+  | { readonly type: 'teams-message'; readonly chatId: string; readonly messageId: string; readonly message?: TeamsChatMessage | undefined }
+  /** Graph notified an edit, delete or reaction on a message of the pair's chat (`message` as above). */
+  | { readonly type: 'teams-message-changed'; readonly chatId: string; readonly messageId: string; readonly message?: TeamsChatMessage | undefined }
+  /**
+   * Notifications about the pair's chat may have been lost since `since` (a paused or removed Graph subscription):
+   * her messages created since then that were not relayed are relayed now.
+   */
+  | { readonly type: 'teams-catch-up'; readonly chatId: string; readonly since: number }
   /** Graph notified the Teams user's presence. */
   | { readonly type: 'teams-presence'; readonly presence: TeamsPresence }
   /** The XMPP link came back, or the XMPP user's account was re-subscribed: send presence both ways again. */

@@ -1,7 +1,10 @@
 /**
- * Teams -> XMPP for one pair: a message the Teams user wrote in the 1:1 chat is read from Graph and sent to the
- * XMPP user once (dedup by Teams message id), within the whitelist and the rate limits; her edits, deletes and
- * reactions follow as XEP-0308 corrections, XEP-0424 retractions and XEP-0444 reactions.
+ * Teams -> XMPP for one pair: a message the Teams user wrote in the 1:1 chat is sent to the XMPP user once (dedup
+ * by Teams message id), within the whitelist and the rate limits; her edits, deletes and reactions follow as
+ * XEP-0308 corrections, XEP-0424 retractions and XEP-0444 reactions. The message comes with its notification when
+ * Graph sent it with resource data (rich notifications, decrypted by the notification processor); only otherwise
+ * is it read from Graph (GET), whose chat-message reads are limited per app and tenant
+ * (https://learn.microsoft.com/en-us/graph/throttling-limits#microsoft-teams-service-limits).
  */
 import { randomUUID } from 'node:crypto';
 import { teamsHtmlToText } from '../../protocol/message-body.js';
@@ -17,13 +20,13 @@ import { outcomeOf, type PairContext } from './pair-context.js';
 export class TeamsToXmpp {
   constructor(private readonly c: PairContext) {}
 
-  async relay(chatId: string, messageId: string, log: Logger): Promise<Outcome> {
+  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage): Promise<Outcome> {
     if (await this.c.d.store.findRelayed(chatId, messageId)) return DONE; // redelivered notification, or our own post
     let message;
     let puppet: Puppet;
     try {
       puppet = await this.c.ensurePuppet();
-      message = await this.c.d.teams.getMessage(puppet, chatId, messageId);
+      message = given ?? (await this.c.d.teams.getMessage(puppet, chatId, messageId));
     } catch (err) {
       return outcomeOf(err);
     }
@@ -66,6 +69,31 @@ export class TeamsToXmpp {
   }
 
   /**
+   * Catches up after notifications may have been lost (a Graph subscription paused or removed,
+   * https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events): the chat's newest messages
+   * (one Graph read) are relayed, oldest first, when she wrote them since `since` and they were not relayed yet.
+   * Edits and reactions made during the gap are not.
+   */
+  async catchUp(chatId: string, since: number, log: Logger): Promise<Outcome> {
+    let recent: TeamsChatMessage[];
+    try {
+      recent = await this.c.d.teams.recentMessages(await this.c.ensurePuppet(), chatId);
+    } catch (err) {
+      return outcomeOf(err);
+    }
+    const missed = recent.filter((m) => m.createdAt >= since && m.fromUserId === this.c.key.teamsUserId).sort((a, b) => a.createdAt - b.createdAt);
+    let relayed = 0;
+    for (const m of missed) {
+      if (await this.c.d.store.findRelayed(chatId, m.id)) continue;
+      const outcome = await this.relay(chatId, m.id, log, m);
+      if (outcome.status !== 'done') return outcome;
+      relayed++;
+    }
+    if (relayed > 0) log.info('Teams messages caught up after a gap in notifications', { relayed, since: new Date(since).toISOString() });
+    return DONE;
+  }
+
+  /**
    * The text of a Teams message for XMPP. Its inline images (hosted contents of this chat) become media proxy links,
    * written where each image was and returned for XEP-0066; other images keep their alt text or "[image]".
    */
@@ -93,14 +121,14 @@ export class TeamsToXmpp {
    * retraction, and her reactions (on any message of the chat) an XEP-0444 reaction set. Messages that were never
    * relayed are not announced.
    */
-  async relayChange(chatId: string, messageId: string, log: Logger): Promise<Outcome> {
+  async relayChange(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage): Promise<Outcome> {
     const relayed = await this.c.d.store.findRelayed(chatId, messageId);
     if (!relayed) return DONE;
     let message;
     let puppet: Puppet;
     try {
       puppet = await this.c.ensurePuppet();
-      message = await this.c.d.teams.getMessage(puppet, chatId, messageId);
+      message = given ?? (await this.c.d.teams.getMessage(puppet, chatId, messageId));
     } catch (err) {
       return outcomeOf(err);
     }

@@ -16,7 +16,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Directory } from './directory.js';
-import { aadError, type AadError } from './errors.js';
+import type { AadError } from './errors.js';
 import type { Call, Reply } from './http.js';
 import type { JwtClaims } from './jwt.js';
 import type { TokenResponse, TokenService } from './tokens.js';

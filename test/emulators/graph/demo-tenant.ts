@@ -4,7 +4,7 @@
  * the end-to-end tests start the emulator from this, changing only what they test.
  */
 import { DEMO } from '../../../src/sandbox/demo-tenant.js';
-import type { GraphEmulatorOptions } from './types.js';
+import type { DeliveryTimings, GraphEmulatorOptions, LifecycleTimings } from './types.js';
 
 export interface DemoTenantOptions {
   readonly tls: { key: string; cert: string };
@@ -15,6 +15,10 @@ export interface DemoTenantOptions {
   /** Web redirect URIs of the gateway's app registration (the console's Entra ID sign-in). */
   readonly redirectUris?: readonly string[];
   readonly groupMembershipClaims?: 'None' | 'SecurityGroup';
+  /** Shortened notification delivery and lifecycle timings, and token lifetime (tests that say why). */
+  readonly delivery?: Partial<DeliveryTimings>;
+  readonly lifecycle?: Partial<LifecycleTimings>;
+  readonly tokenLifetimeSeconds?: number;
 }
 
 export function demoTenantEmulatorOptions(o: DemoTenantOptions): GraphEmulatorOptions {
@@ -41,5 +45,8 @@ export function demoTenantEmulatorOptions(o: DemoTenantOptions): GraphEmulatorOp
       { ...DEMO.puppetGroup, members: [] },
     ],
     ...(o.notificationRetryDelaysMs ? { notificationRetryDelaysMs: o.notificationRetryDelaysMs } : {}),
+    ...(o.delivery ? { delivery: o.delivery } : {}),
+    ...(o.lifecycle ? { lifecycle: o.lifecycle } : {}),
+    ...(o.tokenLifetimeSeconds ? { tokenLifetimeSeconds: o.tokenLifetimeSeconds } : {}),
   };
 }

@@ -14,13 +14,15 @@ import { GraphRouter } from './graph-router.js';
 import { groupRoutes } from './groups-api.js';
 import { jsonReply, type Call, type Reply } from './http.js';
 import { JwtSigner } from './jwt.js';
-import { Notifier } from './notifier.js';
+import { DEFAULT_DELIVERY, Notifier } from './notifier.js';
+import { ValidationTokens } from './resource-data.js';
 import { IdentityEndpoints } from './oidc.js';
 import { PRESENCE_TIMEOUT_MS, PresenceService } from './presence.js';
 import { presenceRoutes } from './presence-api.js';
 import { PhotoStore } from './photos.js';
 import { photoRoutes } from './photos-api.js';
 import { listen } from './server.js';
+import { DEFAULT_LIFECYCLE } from './subscription-lifecycle.js';
 import { SubscriptionService } from './subscriptions.js';
 import { subscriptionRoutes } from './subscriptions-api.js';
 import { documentedServiceLimits, ServiceLimits } from './service-limits.js';
@@ -31,7 +33,6 @@ import { userRoutes } from './users-api.js';
 
 export type * from './types.js';
 
-const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000, 60000];
 /**
  * Eventual consistency (directory.ts): Learn gives no figure for how long a new user reads as 404 or how long a
  * group-based licence takes. The defaults are short so that every test crosses both delays without waiting long;
@@ -68,12 +69,18 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     photos.set(u.id, bytes);
   }
   let subscriptions: SubscriptionService | undefined;
+  const validationTokens = new ValidationTokens(signer, o.tenantId);
   const presence = new PresenceService((userId) => subscriptions?.presenceChanged(userId), Date.now, o.presenceTimeoutMs ?? PRESENCE_TIMEOUT_MS);
   const notifier = new Notifier({
-    retryDelaysMs: o.notificationRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
-    timeoutMs: o.notificationTimeoutMs ?? 10_000,
+    timings: {
+      ...DEFAULT_DELIVERY,
+      ...(o.notificationRetryDelaysMs ? { retryDelaysMs: o.notificationRetryDelaysMs } : {}),
+      ...(o.notificationTimeoutMs ? { timeoutMs: o.notificationTimeoutMs } : {}),
+      ...o.delivery,
+    },
     log,
     subscriptionExists: (id) => subscriptions?.exists(id) ?? false,
+    validationToken: (appId) => validationTokens.for(appId),
   });
   const subs = new SubscriptionService({
     tenantId: o.tenantId,
@@ -81,8 +88,10 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     directory,
     chats,
     notifier,
+    presenceJson: (userId) => presence.json(userId, false),
     allowHttpLoopback: o.allowHttpNotificationUrlOnLoopback ?? true,
     validationTimeoutMs: o.validationTimeoutMs ?? 10_000,
+    lifecycle: { ...DEFAULT_LIFECYCLE, ...o.lifecycle },
     log,
   });
   subscriptions = subs;
@@ -249,11 +258,13 @@ export async function startGraphEmulator(o: GraphEmulatorOptions): Promise<Graph
     slowReplies: (rule) => throttle.addSlowReply(rule),
     subscriptions: () => subs.all(),
     deliveries: () => notifier.deliveries(),
+    endpointHealth: (url) => notifier.health(url),
     fireLifecycle: (id, event) => subs.fireLifecycle(id, event),
     requests: () => requests.map((r) => ({ ...r })),
     close: async () => {
       handler = () => Promise.resolve(jsonReply(503, { error: 'closed' }));
       presence.close();
+      subs.close();
       notifier.close();
       await server.close();
     },

@@ -1,7 +1,7 @@
 /**
  * Subscription endpoints (https://learn.microsoft.com/en-us/graph/api/resources/subscription#methods):
  * POST /subscriptions (201), GET /subscriptions, GET|PATCH|DELETE /subscriptions/{id} (200, 200, 204),
- * POST /subscriptions/{id}/reauthorize (200). The rules themselves live in subscriptions.ts.
+ * POST /subscriptions/{id}/reauthorize (204). The rules themselves live in subscriptions.ts.
  */
 import { odataContext, type Route } from './graph-router.js';
 import type { SubscriptionService } from './subscriptions.js';
@@ -30,7 +30,7 @@ export function subscriptionRoutes(subs: SubscriptionService, url: string): Rout
       path: 'subscriptions/:id/reauthorize',
       handle: (req) => {
         subs.reauthorize(req.auth, req.params[0] as string);
-        return { status: 200 };
+        return { status: 204 };
       },
     },
   ];

@@ -24,10 +24,12 @@ import type { Directory } from './directory.js';
 import { faults, GraphFault } from './errors.js';
 import { isGuid } from './ids.js';
 import type { Notifier } from './notifier.js';
+import { encryptResource, parseEncryptionCertificate, type EncryptionCertificate } from './resource-data.js';
 import { post } from './outbound.js';
 import { authorize, type Operation } from './permissions.js';
 import type { AuthContext } from './tokens.js';
-import type { EmulatedSubscription, LifecycleEvent } from './types.js';
+import { LifecycleClock, type AuthorizationState } from './subscription-lifecycle.js';
+import type { EmulatedSubscription, LifecycleEvent, LifecycleTimings } from './types.js';
 
 export type SubscriptionTarget =
   | { readonly kind: 'userChats'; readonly userId: string }
@@ -36,7 +38,7 @@ export type SubscriptionTarget =
   /** userId undefined: every user (/users). */
   | { readonly kind: 'users'; readonly userId: string | undefined };
 
-interface StoredSubscription {
+interface StoredSubscription extends AuthorizationState {
   readonly id: string;
   readonly resource: string;
   readonly target: SubscriptionTarget;
@@ -50,6 +52,8 @@ interface StoredSubscription {
   readonly creatorId: string;
   readonly ownerKind: 'app' | 'delegated';
   readonly ownerUserId: string | undefined;
+  /** Set when the subscription asked for resource data (includeResourceData): the certificate to encrypt to. */
+  encryption: EncryptionCertificate | null;
 }
 
 const MAX_MINUTES = { chatMessage: 4320, presence: 60, users: 41_760 } as const;
@@ -61,8 +65,11 @@ export interface SubscriptionServiceOptions {
   readonly directory: Directory;
   readonly chats: ChatStore;
   readonly notifier: Notifier;
+  /** The presence resource of a user as another user reads it (rich presence notifications carry it). */
+  readonly presenceJson: (userId: string) => Record<string, unknown>;
   readonly allowHttpLoopback: boolean;
   readonly validationTimeoutMs: number;
+  readonly lifecycle: LifecycleTimings;
   readonly log: (line: string) => void;
 }
 
@@ -122,8 +129,20 @@ export function parseResource(resource: string): SubscriptionTarget | undefined 
 
 export class SubscriptionService {
   private readonly subs = new Map<string, StoredSubscription>();
+  private readonly clock: LifecycleClock;
 
-  constructor(private readonly o: SubscriptionServiceOptions) {}
+  constructor(private readonly o: SubscriptionServiceOptions) {
+    this.clock = new LifecycleClock(o.lifecycle, () => this.live(), (id, event) => void this.fireLifecycle(id, event), o.log);
+  }
+
+  close(): void {
+    this.clock.close();
+  }
+
+  /** A create, renewal or reauthorization with a valid token: delivery resumes (subscription-lifecycle.ts). */
+  private authorized(s: StoredSubscription, auth: AuthContext): void {
+    this.clock.authorized(s, auth.expiresAt);
+  }
 
   private live(): StoredSubscription[] {
     const now = Date.now();
@@ -155,13 +174,14 @@ export class SubscriptionService {
       expirationDateTime: graphTime(s.expiresAt),
       applicationId: s.applicationId,
       creatorId: s.creatorId,
-      includeResourceData: false,
+      includeResourceData: s.encryption !== null,
+      encryptionCertificateId: s.encryption?.id ?? null,
       ownerKind: s.ownerKind,
     };
   }
 
-  json(s: StoredSubscription | EmulatedSubscription): Record<string, unknown> {
-    const v = 'target' in s ? this.view(s) : s;
+  json(s: StoredSubscription): Record<string, unknown> {
+    const v = this.view(s);
     return {
       id: v.id,
       resource: v.resource,
@@ -175,8 +195,8 @@ export class SubscriptionService {
       creatorId: v.creatorId,
       includeResourceData: v.includeResourceData,
       latestSupportedTlsVersion: 'v1_2',
-      encryptionCertificate: null,
-      encryptionCertificateId: null,
+      encryptionCertificate: s.encryption?.base64 ?? null,
+      encryptionCertificateId: s.encryption?.id ?? null,
       notificationUrlAppId: null,
     };
   }
@@ -284,12 +304,7 @@ export class SubscriptionService {
     if (b.clientState !== undefined && b.clientState !== null && (typeof b.clientState !== 'string' || b.clientState.length > 128)) {
       throw faults.badRequest("The 'clientState' property must be a string of at most 128 characters.");
     }
-    if (b.includeResourceData === true) {
-      if (typeof b.encryptionCertificate !== 'string' || b.encryptionCertificate === '') {
-        throw faults.badRequest("The 'encryptionCertificate' property is required when 'includeResourceData' is true.");
-      }
-      throw faults.badRequest('The Graph emulator does not implement notifications with resource data (includeResourceData).');
-    }
+    const encryption = b.includeResourceData === true ? this.resourceDataFor(target, b) : null;
     const expiresAt = this.expiration(b.expirationDateTime, target, lifecycleUrl);
     await this.validateEndpoint(notificationUrl);
     if (lifecycleUrl !== null) await this.validateEndpoint(lifecycleUrl);
@@ -307,10 +322,43 @@ export class SubscriptionService {
       creatorId: auth.principalId,
       ownerKind: auth.kind,
       ownerUserId: auth.userId,
+      encryption,
+      removable: target.kind === 'userChats' || target.kind === 'chatMessages',
+      authorizedUntil: auth.expiresAt,
+      challengedAt: undefined,
+      pausedSince: undefined,
     };
+    if (target.kind === 'presence') this.onePresenceSubscription(auth);
     this.subs.set(s.id, s);
     this.o.log(`subscription ${s.id} created on ${s.resource} by ${auth.kind} ${auth.principalId}`);
     return this.json(s);
+  }
+
+  /**
+   * Rich notifications: chat messages and presence support them, users do not
+   * (https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data#supported-resources); the
+   * certificate rules are in resource-data.ts.
+   */
+  private resourceDataFor(target: SubscriptionTarget, b: Record<string, unknown>): EncryptionCertificate {
+    if (target.kind === 'users') throw faults.badRequest("The resource 'users' does not support notifications with resource data ('includeResourceData').");
+    return parseEncryptionCertificate(b.encryptionCertificate, b.encryptionCertificateId);
+  }
+
+  /**
+   * "A single user can create one presence subscription per unique application"
+   * (https://learn.microsoft.com/en-us/graph/changenotifications-for-presence); "One subscription allowed per
+   * application per delegated user" (https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data#supported-resources).
+   * Graph refuses a second one with 409 and this text, typos included (reported in
+   * https://github.com/microsoftgraph/msgraph-beta-sdk-dotnet/issues/174 and
+   * https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/2219).
+   */
+  private onePresenceSubscription(auth: AuthContext): void {
+    const existing = this.live().find(
+      (s) => s.target.kind === 'presence' && s.applicationId === auth.appId && s.ownerUserId !== undefined && s.ownerUserId.toLowerCase() === auth.userId?.toLowerCase(),
+    );
+    if (existing) {
+      throw new GraphFault(409, 'ExtensionError', 'Operation: Create; Exception: [Status Code: Conflict; Reason: A subscripton already exists. It must be deleted before a another can be made.]');
+    }
   }
 
   /**
@@ -349,8 +397,22 @@ export class SubscriptionService {
       notificationUrl = this.checkUrl('notificationUrl', b.notificationUrl);
       await this.validateEndpoint(notificationUrl);
     }
+    // Rotating the encryption certificate: "Use the PATCH operation on the subscription and update the
+    // encryptionCertificate and encryptionCertificateId properties"
+    // (https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data#rotating-keys).
+    const encryption =
+      b.encryptionCertificate !== undefined || b.encryptionCertificateId !== undefined
+        ? s.encryption === null
+          ? (() => {
+              throw faults.badRequest("The subscription was created without 'includeResourceData'; its encryption certificate cannot be set.");
+            })()
+          : parseEncryptionCertificate(b.encryptionCertificate ?? s.encryption.base64, b.encryptionCertificateId ?? s.encryption.id)
+        : s.encryption;
     s.expiresAt = expiresAt;
     s.notificationUrl = notificationUrl;
+    s.encryption = encryption;
+    // "renewing your subscription also reauthorizes your endpoint" (change-notifications-lifecycle-events).
+    if (b.expirationDateTime !== undefined) this.authorized(s, auth);
     return this.json(s);
   }
 
@@ -358,15 +420,25 @@ export class SubscriptionService {
     this.subs.delete(this.find(auth, id).id);
   }
 
-  /** POST /subscriptions/{id}/reauthorize (https://learn.microsoft.com/en-us/graph/api/subscription-reauthorize). */
+  /**
+   * POST /subscriptions/{id}/reauthorize (https://learn.microsoft.com/en-us/graph/api/subscription-reauthorize):
+   * "reauthorize the subscription without extending its expiration date"; 204.
+   */
   reauthorize(auth: AuthContext, id: string): void {
     const s = this.find(auth, id);
     this.authorizeTarget(auth, s.target);
+    this.authorized(s, auth);
   }
 
-  private notify(s: StoredSubscription, item: Record<string, unknown>): void {
-    const payload = { value: [{ subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), ...item, clientState: s.clientState, tenantId: this.o.tenantId }] };
-    void this.o.notifier.send(s.id, 'change', s.notificationUrl, payload);
+  /** A change notification; with resource data, `resource()` is encrypted to the subscription's certificate. */
+  private notify(s: StoredSubscription, item: Record<string, unknown>, resource: () => Record<string, unknown>): void {
+    const body: Record<string, unknown> = { subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), ...item, clientState: s.clientState, tenantId: this.o.tenantId };
+    if (LifecycleClock.paused(s)) {
+      this.o.notifier.discard(s.id, s.notificationUrl, 'delivery paused until the subscription is reauthorized');
+      return;
+    }
+    if (s.encryption) body.encryptedContent = encryptResource(resource(), s.encryption);
+    void this.o.notifier.send({ subscriptionId: s.id, kind: 'change', url: s.notificationUrl, body, appId: s.applicationId, withResourceData: s.encryption !== null });
   }
 
   /**
@@ -392,11 +464,8 @@ export class SubscriptionService {
           ? this.o.chats.isMember(chat, this.o.directory.find(t.userId)?.id ?? t.userId)
           : t.kind === 'chatMessages' && t.chatId === chat.id && (s.ownerKind === 'app' || this.o.chats.isMember(chat, s.ownerUserId ?? ''));
       if (!covers) continue;
-      this.notify(s, {
-        changeType: change,
-        resource,
-        resourceData: { id: m.id, '@odata.type': '#Microsoft.Graph.chatMessage', '@odata.id': resource },
-      });
+      const resourceData = { id: m.id, '@odata.type': '#Microsoft.Graph.chatMessage', '@odata.id': resource };
+      this.notify(s, { changeType: change, resource, resourceData }, () => ({ ...resourceData, ...this.o.chats.messageJson(m) }));
     }
   }
 
@@ -405,12 +474,14 @@ export class SubscriptionService {
     for (const s of this.live()) {
       const t = s.target;
       if (t.kind !== 'presence' || !t.userIds.some((id) => id.toLowerCase() === userId.toLowerCase())) continue;
-      this.notify(s, {
-        changeType: 'updated',
-        resource: `communications/presences/${userId}`,
-        resourceData: { '@odata.id': `users/${userId}/presence`, '@odata.type': '#microsoft.graph.presence', id: userId },
-        organizationId: this.o.tenantId,
-      });
+      const resourceData = { '@odata.id': `users/${userId}/presence`, '@odata.type': '#microsoft.graph.presence', id: userId };
+      this.notify(
+        s,
+        { changeType: 'updated', resource: `communications/presences/${userId}`, resourceData, organizationId: this.o.tenantId },
+        // "Presence notifications with resource data have the following additional properties encrypted in the
+        // payload": availability and activity; "the rich notification consists of all the properties".
+        () => ({ ...resourceData, ...this.o.presenceJson(userId) }),
+      );
     }
   }
 
@@ -431,11 +502,7 @@ export class SubscriptionService {
       const t = s.target;
       if (t.kind !== 'users' || !s.changeTypes.has('updated')) continue;
       if (t.userId !== undefined && this.o.directory.find(t.userId)?.id.toLowerCase() !== user.id.toLowerCase()) continue;
-      this.notify(s, {
-        changeType: 'updated',
-        resource: `Users/${user.id}`,
-        resourceData: { '@odata.type': '#Microsoft.Graph.User', '@odata.id': `Users/${user.id}`, id: user.id },
-      });
+      this.notify(s, { changeType: 'updated', resource: `Users/${user.id}`, resourceData: { '@odata.type': '#Microsoft.Graph.User', '@odata.id': `Users/${user.id}`, id: user.id } }, () => ({}));
     }
   }
 
@@ -448,9 +515,7 @@ export class SubscriptionService {
     if (!s) throw new Error(`no subscription ${id}`);
     if (!s.lifecycleNotificationUrl) throw new Error(`subscription ${id} has no lifecycleNotificationUrl`);
     if (event === 'subscriptionRemoved') this.subs.delete(id);
-    const payload = {
-      value: [{ subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), tenantId: this.o.tenantId, clientState: s.clientState, lifecycleEvent: event }],
-    };
-    await this.o.notifier.send(s.id, 'lifecycle', s.lifecycleNotificationUrl, payload);
+    const body = { subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), tenantId: this.o.tenantId, clientState: s.clientState, lifecycleEvent: event };
+    await this.o.notifier.send({ subscriptionId: s.id, kind: 'lifecycle', url: s.lifecycleNotificationUrl, body, appId: s.applicationId, withResourceData: false });
   }
 }

@@ -21,6 +21,8 @@ export interface AuthContext {
   readonly userId: string | undefined;
   readonly roles: readonly string[];
   readonly scopes: readonly string[];
+  /** When the token expires (epoch ms): a subscription it authorized pauses then (subscriptions.ts). */
+  readonly expiresAt: number;
 }
 
 export interface TokenUser {
@@ -213,10 +215,10 @@ export class TokenService {
     const oid = typeof c.oid === 'string' ? c.oid : '';
     if (c.idtyp === 'app') {
       const roles = Array.isArray(c.roles) ? c.roles.filter((r): r is string => typeof r === 'string') : [];
-      return { kind: 'app', appId, principalId: oid, userId: undefined, roles, scopes: [] };
+      return { kind: 'app', appId, principalId: oid, userId: undefined, roles, scopes: [], expiresAt: c.exp * 1000 };
     }
     const scopes = typeof c.scp === 'string' ? c.scp.split(' ').filter(Boolean) : [];
-    return { kind: 'delegated', appId, principalId: oid, userId: oid, roles: [], scopes };
+    return { kind: 'delegated', appId, principalId: oid, userId: oid, roles: [], scopes, expiresAt: c.exp * 1000 };
   }
 }
 

@@ -88,9 +88,16 @@ export interface GraphEmulatorOptions {
   groups?: EmulatedGroup[];
   /** Profile photos by user principal name (or object id), in addition to EmulatedUser.photo. */
   photos?: Record<string, Buffer>;
-  /** Pauses between notification delivery attempts; default [1000, 2000, 5000, 10000, 30000, 60000]. */
+  /**
+   * How notifications are delivered (notifier.ts): Learn's timings by default (3 s timeout, slow over 2.9 s,
+   * throttled at 10% slow, dropped at 15%, 10-minute delays and windows, retries for 4 hours). Tests shorten them.
+   */
+  delivery?: Partial<DeliveryTimings>;
+  /** When lifecycle notifications happen by themselves (subscriptions.ts); shortened by tests. */
+  lifecycle?: Partial<LifecycleTimings>;
+  /** Shorthand for delivery.retryDelaysMs. */
   notificationRetryDelaysMs?: number[];
-  /** How long a notification POST may take before it counts as failed; default 10000 (Learn's 10 s window). */
+  /** Shorthand for delivery.timeoutMs. */
   notificationTimeoutMs?: number;
   /** How long the validation handshake may take; default 10000 (Learn: "within 10 seconds"). */
   validationTimeoutMs?: number;
@@ -210,7 +217,49 @@ export interface EmulatedSubscription {
   /** The signed-in user (delegated) or the app's service principal (application). */
   creatorId: string;
   includeResourceData: boolean;
+  /** The subscriber's id of its encryption certificate (with includeResourceData). */
+  encryptionCertificateId: string | null;
   ownerKind: 'app' | 'delegated';
+}
+
+/** Change-notification delivery (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks#throttling). */
+export interface DeliveryTimings {
+  /** A POST not answered within this is a failure (Learn: 3 s). */
+  timeoutMs: number;
+  /** An answer slower than this is slow (Learn: 2,900 ms). */
+  slowMs: number;
+  /** Slowness is judged once an endpoint received this many notifications (Learn: 100). */
+  evaluateAfter: number;
+  /** At this share of slow answers (percent) the endpoint is throttled (Learn: 10). */
+  throttlePercent: number;
+  /** At this share of slow answers (percent) a throttled endpoint's notifications are dropped (Learn: 15). */
+  dropPercent: number;
+  /** A throttled endpoint's notifications, and its failed ones, wait this long (Learn: 10 minutes). */
+  throttleDelayMs: number;
+  /** The counts of answers are flushed this often (Learn: 10 minutes). */
+  windowMs: number;
+  /** A notification not delivered within this is discarded (Learn: 4 hours). */
+  retryForMs: number;
+  /** Pauses between tries of a failed POST, the last one repeating (not documented). */
+  retryDelaysMs: number[];
+  /** Notifications in one POST (not documented). */
+  maxItemsPerPost: number;
+  /** POSTs in flight to one endpoint (not documented). */
+  maxConcurrentPosts: number;
+}
+
+/**
+ * Lifecycle notifications the emulator sends by itself
+ * (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events). Learn gives no fixed cadence
+ * ("Don't assume the frequency of authorization challenges"); these are the emulator's.
+ */
+export interface LifecycleTimings {
+  /** reauthorizationRequired starts this long before the token that authorized a subscription expires. */
+  reauthorizationLeadMs: number;
+  /** ...and is sent again this often until the subscription is reauthorized. */
+  reauthorizationIntervalMs: number;
+  /** A chat-message subscription paused (never reauthorized) this long is removed, with subscriptionRemoved. */
+  removeAfterPausedMs: number;
 }
 
 export interface DeliveryRecord {
@@ -221,8 +270,16 @@ export interface DeliveryRecord {
   attempt: number;
   /** Epoch milliseconds when the attempt started. */
   at: number;
+  /** This subscription's notifications in the POST. */
+  items?: number;
+  /** How long the endpoint took to answer (or the timeout). */
+  durationMs?: number;
+  /** Slower than DeliveryTimings.slowMs: counts against the endpoint. */
+  slow?: boolean;
   status?: number;
   error?: string;
+  /** Set when the notification was discarded instead of sent: why. */
+  dropped?: string;
 }
 
 export interface RequestRecord {
@@ -301,6 +358,8 @@ export interface GraphEmulator {
   slowReplies(rule: SlowReplyRule): void;
   subscriptions(): readonly EmulatedSubscription[];
   deliveries(): readonly DeliveryRecord[];
+  /** How an endpoint (a notification URL) has been answering in the current window, and whether it is throttled. */
+  endpointHealth(url: string): { url: string; received: number; slow: number; state: 'normal' | 'throttled' | 'dropping' };
   fireLifecycle(subscriptionId: string, event: LifecycleEvent): Promise<void>;
   requests(): readonly RequestRecord[];
   close(): Promise<void>;
