@@ -40,6 +40,10 @@ export interface FederationOptions {
   /** Starts a redis-server and points the node at it (cluster-wide limits). */
   readonly redis?: boolean;
   readonly adminToken?: string;
+  /** More XEP-0114 components on Prosody (e.g. hostile peer servers in test/security). */
+  readonly components?: readonly { domain: string; secret: string; validateFrom?: boolean }[];
+  /** In a cluster: one node holds the XMPP link, or every node connects. */
+  readonly xmppLinks?: 'one' | 'every-node';
 }
 
 export class Federation {
@@ -71,7 +75,7 @@ export class Federation {
     const prosodyOptions = {
       dir: join(dir, 'prosody'),
       vhost: DEMO.xmppDomain,
-      components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }],
+      components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }, ...(o.components ?? [])],
       c2sPort: c2s,
       componentPort: component,
       users: DEMO.xmppUsers,
@@ -96,6 +100,7 @@ export class Federation {
         : {}),
       ...(o.adminToken ? { adminToken: o.adminToken } : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
+      ...(o.xmppLinks ? { xmppLinks: o.xmppLinks } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
     });
     const f = new Federation(dir, emulator, prosody, configPath, { c2s, component, webhook, admin }, redis, prosodyOptions);

@@ -76,6 +76,16 @@ export class GatewayProcess {
     throw new Error(`gateway admin endpoint not up after ${timeoutMs} ms`);
   }
 
+  /** The node's process id (for its memory figures in /proc). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** True while the node's process has not exited. */
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** GET /readyz (or /healthz): status and JSON body. */
   async health(path: '/readyz' | '/healthz' = '/readyz'): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`http://127.0.0.1:${this.adminPort}${path}`);
