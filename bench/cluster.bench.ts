@@ -228,7 +228,7 @@ const store = await openStore({
   driver: 'sqlite',
   mssql: undefined,
   sqlite: { path: join(dir, 'gateway.sqlite'), synchronous: 'full', busyTimeoutMs: 5000, groupCommit: true },
-  retention: { deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60 },
+  retention: { deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60, unusedPairDays: 180 },
 });
 const nodes: BenchNode[] = [];
 

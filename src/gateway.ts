@@ -45,6 +45,8 @@ import { WebhookServer, splitHostPort } from './teams/webhook-server.js';
 import { DEFAULT_MEDIA_MAX_BYTES, MediaProxy } from './teams/media-proxy.js';
 import { deriveMediaKey } from './teams/media-token.js';
 import { ComponentLink } from './xmpp/component-link.js';
+import { MAX_STANZA_DEPTH, MAX_STANZA_ELEMENTS, type StanzaLimits } from './xmpp/bounded-parser.js';
+import { IqIds } from './xmpp/iq-ids.js';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { PolicyService } from './policy/policy-service.js';
@@ -153,12 +155,17 @@ export class Gateway {
     this.policy = new PolicyService({ config: c.policy, store: this.store, teams: this.teams, log: this.log });
     this.throttler = new Throttler(c.throttle, this.metrics, this.redis?.duplicate());
     this.directory = new Directory({ teams: this.teams, book: { defaultUpnDomain: c.teams.defaultUpnDomain }, componentDomain: c.xmpp.domain });
+    const limits: StanzaLimits = { maxDepth: MAX_STANZA_DEPTH, maxElements: MAX_STANZA_ELEMENTS, maxBytes: c.xmpp.maxStanzaBytes };
+    // In a cluster every node recognises the others' iq ids (IqIds), so that only those answers cross nodes.
+    const ids = this.redis && c.cluster.secret ? IqIds.fromSecret(c.cluster.secret.reveal()) : IqIds.random();
     const createLink = () =>
       new ComponentLink({
         service: c.xmpp.service,
         domain: c.xmpp.domain,
         password: () => c.xmpp.password.reveal(),
         reconnectDelayMs: c.xmpp.reconnectDelayMs,
+        limits,
+        ids,
         log: this.log,
         metrics: this.metrics,
       });
@@ -193,6 +200,7 @@ export class Gateway {
         transport: this.transport,
         serving: () => this.cluster?.serving() ?? false,
         callTimeoutMs: SETTINGS.linkCallTimeoutMs,
+        limits,
         relayAnswer: (stanza) => {
           if (this.cluster) void this.redis?.publish(this.cluster.keys.channel('iq'), stanza).catch(() => undefined);
         },

@@ -212,6 +212,22 @@ export interface Store {
 
   /** The highest applied migration version. */
   schemaVersion(): Promise<number>;
+
+  // ---- hostile input (issue 12): accounts per remote domain, pairs nobody uses ----
+  /** Accounts (puppets) of one remote domain's users, or of all when `domain` is undefined. */
+  countPuppets(domain?: string): Promise<number>;
+  /** Accounts per remote domain, for the operator (admin view), by domain. */
+  puppetsPerDomain(): Promise<DomainAccounts[]>;
+  /** Records that the pair was used at `now` (a message or a subscription change), so it is not pruned. */
+  touchPair(key: PairKey, now: number): Promise<void>;
+  /** Pairs last used before `before` that have nothing pending in the outbox, least recently used first. */
+  unusedPairs(before: number, limit: number): Promise<PairRecord[]>;
+  deletePair(key: PairKey): Promise<void>;
+}
+
+export interface DomainAccounts {
+  readonly domain: string;
+  readonly accounts: number;
 }
 
 /** What both stores accept when opened. */
