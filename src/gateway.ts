@@ -53,6 +53,7 @@ import { PolicyService } from './policy/policy-service.js';
 import { ProfileCache } from './teams/profile-cache.js';
 import { policyAdminApi } from './policy/admin-api.js';
 import { Throttler } from './policy/throttle.js';
+import { ThrottledLookups } from './policy/lookup-budget.js';
 import { StanzaRouter } from './xmpp/stanza-router.js';
 
 export function packageVersion(): string {
@@ -101,6 +102,7 @@ export class Gateway {
   readonly policy: PolicyService;
   private readonly cards: ProfileCache;
   private readonly throttler: Throttler;
+  private readonly lookups: ThrottledLookups;
   private readonly redis: Redis | undefined;
   private readonly graphRedis: Bottleneck.IORedisConnection | undefined;
 
@@ -154,7 +156,17 @@ export class Gateway {
     this.cards = new ProfileCache(this.teams, c.cards.cacheSeconds * 1000, c.cards.fields.includes('photo'));
     this.policy = new PolicyService({ config: c.policy, store: this.store, teams: this.teams, log: this.log });
     this.throttler = new Throttler(c.throttle, this.metrics, this.redis?.duplicate());
-    this.directory = new Directory({ teams: this.teams, book: { defaultUpnDomain: c.teams.defaultUpnDomain }, componentDomain: c.xmpp.domain });
+    this.lookups = new ThrottledLookups(c.throttle.lookups, this.metrics, this.redis?.duplicate());
+    this.directory = new Directory({
+      teams: this.teams,
+      book: { defaultUpnDomain: c.teams.defaultUpnDomain },
+      componentDomain: c.xmpp.domain,
+      puppetUpnDomain: c.teams.puppets.upnDomain,
+      allowGuests: c.teams.allowGuests,
+      budget: this.lookups,
+      negativeTtlMs: c.throttle.lookups.negativeCacheSeconds * 1000,
+      onMismatch: (asked, got) => this.log.warn('Graph answered a user lookup with another user; treated as no such user', { asked, got }),
+    });
     const limits: StanzaLimits = { maxDepth: MAX_STANZA_DEPTH, maxElements: MAX_STANZA_ELEMENTS, maxBytes: c.xmpp.maxStanzaBytes };
     // In a cluster every node recognises the others' iq ids (IqIds), so that only those answers cross nodes.
     const ids = this.redis && c.cluster.secret ? IqIds.fromSecret(c.cluster.secret.reveal()) : IqIds.random();
@@ -494,6 +506,7 @@ export class Gateway {
     await this.subscriber?.quit().catch(() => undefined);
     this.policy.stop();
     await this.throttler.stop();
+    await this.lookups.stop();
     await this.teams.stop();
     await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber
     await this.admin.stop();

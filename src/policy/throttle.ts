@@ -21,7 +21,8 @@ export interface LimitConfig {
 }
 
 export type Scope = 'pair' | 'user' | 'domain';
-export type Direction = 'xmpp_to_teams' | 'teams_to_xmpp';
+/** What the tokens pay for (the metrics' `direction` label): a message either way, or a directory lookup. */
+export type Direction = 'xmpp_to_teams' | 'teams_to_xmpp' | 'directory_lookup';
 
 export interface ThrottleConfig {
   readonly pair: LimitConfig;
