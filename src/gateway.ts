@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { RemoteDomainActor, type DomainMessage, type DomainReply } from './actors/remote-domain-actor.js';
+import { RemoteDomainActor, type AccountQuota, type DomainMessage, type DomainReply } from './actors/remote-domain-actor.js';
 import { UserPairActor, type Outcome, type PairMessage, type PairSettings } from './actors/user-pair-actor.js';
 import { parsePairKey } from './actors/actor-keys.js';
 import { NodeDuties } from './gateway/node-duties.js';
@@ -289,6 +289,17 @@ export class Gateway {
     });
   }
 
+  /** What the domains' actors need to decide on new Teams accounts (issue 12 finding 5). */
+  private accountQuota(): AccountQuota {
+    return {
+      perDomain: () => this.o.config.policy.maxAccountsPerDomain,
+      total: () => undefined,
+      count: (domain) => this.store.countPuppets(domain),
+      counted: (domain, accounts) => this.metrics.accounts.set({ domain }, accounts),
+      refused: (limit) => this.metrics.accountRefusals.inc({ limit }),
+    };
+  }
+
   /** Cluster-wide duties (inbox, subscription renewal, outbox sweep, retention) run on one node; alone, here. */
   private holdsDuties(): boolean {
     return this.duties ? this.duties.isHeld : true;
@@ -328,6 +339,7 @@ export class Gateway {
       componentDomain: c.xmpp.domain,
       maxTeamsHtmlBytes: SETTINGS.maxTeamsHtmlBytes,
       presenceSessionMinutes: c.teams.puppets.presenceSessionMinutes,
+      maxResources: c.xmpp.maxResourcesPerJid,
       outboxMaxAttempts: SETTINGS.outboxMaxAttempts,
       outboxBackoffInitialMs: SETTINGS.outboxBackoffInitialMs,
       outboxBackoffMaxMs: SETTINGS.outboxBackoffMaxMs,
@@ -385,7 +397,7 @@ export class Gateway {
       log: this.log,
       onEscalate,
       onStopped: (key) => this.clusterRouter?.released('remote-domain', key),
-      factory: (ctx) => new RemoteDomainActor(ctx, Date.now, (domain) => this.policy.domainAllowed(domain)),
+      factory: (ctx) => new RemoteDomainActor(ctx, Date.now, (domain) => this.policy.domainAllowed(domain), this.accountQuota()),
     });
     if (this.cluster && this.transport) {
       const cluster = this.cluster;
@@ -418,6 +430,10 @@ export class Gateway {
       policy: this.policy,
       cards: this.cards,
       cardFields: new Set(c.cards.fields),
+      throttle: this.throttler,
+      onRateExceeded: c.throttle.onExceeded,
+      maxThrottleDelayMs: c.throttle.maxDelaySeconds * 1000,
+      store: this.store,
       log: this.log,
       metrics: this.metrics,
     });

@@ -66,7 +66,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     const log = this.c.log.child({ correlationId: env.correlationId });
     switch (m.type) {
       case 'xmpp-chat':
-        return this.outbound.accept(m.message, log);
+        return this.outbound.accept(m.message, log, m.admitted === true);
       case 'drain':
         return this.outbound.drain(log);
       case 'teams-message':

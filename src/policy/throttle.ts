@@ -11,6 +11,8 @@
  */
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
+import { pairKey } from '../actors/actor-keys.js';
+import type { PairKey } from '../store/store.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface LimitConfig {
@@ -34,6 +36,23 @@ export interface ThrottleConfig {
 export interface Admission {
   readonly scopes: readonly { readonly scope: Scope; readonly key: string }[];
   readonly bytes: number;
+}
+
+/**
+ * The buckets a message between a Teams user and an XMPP user draws from: the remote domain, both users, and the
+ * pair (presence and subscriptions draw from the same ones, issue 12 finding 5).
+ */
+export function pairAdmission(key: PairKey, bytes: number): Admission {
+  const domain = key.remoteJid.slice(key.remoteJid.indexOf('@') + 1);
+  return {
+    scopes: [
+      { scope: 'domain', key: domain },
+      { scope: 'user', key: `teams:${key.teamsUserId}` },
+      { scope: 'user', key: `xmpp:${key.remoteJid}` },
+      { scope: 'pair', key: pairKey(key) },
+    ],
+    bytes,
+  };
 }
 
 export type AdmissionResult = { readonly ok: true; readonly waitedMs: number } | { readonly ok: false; readonly scope: Scope; readonly reason: 'rate' | 'timeout' };

@@ -8,7 +8,7 @@ import { inSpan } from '../observability/tracing.js';
 import { GraphError, ResponseType, type Client } from '@microsoft/microsoft-graph-client';
 import { PROFILE_SELECT, type GraphProfile, type Photo } from '../protocol/vcard.js';
 import Bottleneck from 'bottleneck';
-import { puppetDisplayName, puppetMailNickname, puppetPassword, puppetUpn } from '../protocol/puppet-identity.js';
+import { puppetDisplayName, puppetMailNickname, puppetPassword, puppetProfile, puppetUpn } from '../protocol/puppet-identity.js';
 import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
 import type { Logger } from '../observability/logger.js';
 import type { GraphClients } from './graph-clients.js';
@@ -411,12 +411,8 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
    * account keeps the JID in its display name, so a Teams user always sees who is behind it.
    */
   async updatePuppetProfile(puppet: Puppet, profile: GraphProfile, photo: Photo | undefined): Promise<void> {
-    const name = profile.displayName?.trim();
-    const body: Record<string, unknown> = {
-      displayName: name ? `${name} (${puppet.remoteJid})` : puppetDisplayName(puppet.remoteJid, this.o.puppets.displayNameSuffix),
-    };
-    for (const k of ['givenName', 'surname', 'jobTitle', 'department'] as const) if (profile[k]) body[k] = profile[k];
-    if (profile.companyName) body.companyName = profile.companyName;
+    // The account keeps its marker and domain whatever the card says (protocol/puppet-identity.ts, issue 12).
+    const body = puppetProfile(puppet.remoteJid, profile, this.o.puppets.displayNameSuffix);
     await this.call('update the XMPP user account profile', () => this.o.clients.app().api(`/users/${encodeURIComponent(puppet.userId)}`).patch(body));
     if (photo && (photo.type === 'image/jpeg' || photo.type === 'image/png') && photo.bytes.length <= 4 * 1024 * 1024) {
       await this.call('update the XMPP user account photo', () =>

@@ -129,7 +129,7 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
     const request = this.pending.get(id);
     if (!request) return false;
     if (!sameAddress(el.attrs.from, request.to)) {
-      this.o.metrics.stanzaErrors.inc({ condition: 'iq-answer-from-wrong-sender' });
+      this.o.metrics.xmppRefused.inc({ reason: 'iq-answer-sender' });
       this.o.log.warn('iq answer from another address than the request went to; ignored', { from: el.attrs.from, expected: request.to });
       return true; // ours, and refused: not for the router either
     }

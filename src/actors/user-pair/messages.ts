@@ -15,7 +15,12 @@ import type { XmppPort } from '../../xmpp/component-link.js';
 /** Sent by the stanza router and the notification processor. */
 export type PairEvent =
   /** The XMPP user sent a chat message (or a correction, retraction, reaction, displayed marker). Reply: Outcome. */
-  | { readonly type: 'xmpp-chat'; readonly message: InboundMessage }
+  | {
+      readonly type: 'xmpp-chat';
+      readonly message: InboundMessage;
+      /** The stanza router already took the message's rate-limit tokens (the first message of a new pair). */
+      readonly admitted?: boolean;
+    }
   /** One of the XMPP user's resources became available or unavailable (RFC 6121 §4). */
   | { readonly type: 'xmpp-presence'; readonly presence: InboundPresence }
   /** subscribe / subscribed / unsubscribe / unsubscribed / probe from the XMPP user (RFC 6121 §3, §4.3). */
@@ -51,6 +56,8 @@ export interface PairSettings {
   /** Largest Teams message body (HTML) Graph accepts. */
   readonly maxTeamsHtmlBytes: number;
   readonly presenceSessionMinutes: number;
+  /** Resources of the XMPP user whose presence the pair keeps (xmpp.maxResourcesPerJid). */
+  readonly maxResources: number;
   readonly outboxMaxAttempts: number;
   readonly outboxBackoffInitialMs: number;
   readonly outboxBackoffMaxMs: number;

@@ -17,6 +17,8 @@ export class PairPresence {
   private lastPresenceSent: string | undefined;
   private lastIntentSent: string | undefined;
   private presenceRefresh: NodeJS.Timeout | undefined;
+  /** Presence from a resource over the limit was ignored (logged once until a place frees). */
+  private resourcesFull = false;
 
   constructor(
     private readonly c: PairContext,
@@ -33,10 +35,20 @@ export class PairPresence {
   }
 
   async onXmppPresence(p: InboundPresence, log: Logger): Promise<Outcome> {
-    if (p.type !== 'unavailable') await this.cards.sync(p.avatarHash, log);
     const resource = p.from.resource;
     if (p.type === 'unavailable') this.resources.delete(resource);
-    else this.resources.set(resource, { resource, available: true, show: p.show, status: p.status, priority: p.priority });
+    else if (this.resources.has(resource) || this.resources.size < this.c.d.settings.maxResources) {
+      this.resources.set(resource, { resource, available: true, show: p.show, status: p.status, priority: p.priority });
+    } else {
+      // One JID cannot grow memory by changing resource (issue 12 finding 13): further resources wait for a free place.
+      if (!this.resourcesFull) log.warn('presence from one resource too many ignored', { resources: this.resources.size });
+      this.resourcesFull = true;
+      return DONE;
+    }
+    this.resourcesFull = false;
+    // A presence alone never makes an account (issue 12 finding 5): it shows on one a message or a subscription made.
+    if (!(await this.c.knownPuppet())) return DONE;
+    if (p.type !== 'unavailable') await this.cards.sync(p.avatarHash, log);
     return this.pushXmppPresenceToTeams(log, false);
   }
 
@@ -45,7 +57,8 @@ export class PairPresence {
     const fingerprint = JSON.stringify(intent);
     if (!refresh && fingerprint === this.lastIntentSent) return DONE;
     try {
-      const puppet = await this.c.ensurePuppet();
+      const puppet = await this.c.knownPuppet();
+      if (!puppet) return DONE;
       await this.c.d.teams.setPuppetPresence(puppet, intent, this.c.d.settings.presenceSessionMinutes);
     } catch (err) {
       const c = classify(err);

@@ -1,0 +1,35 @@
+/**
+ * A budget of log lines for what senders can cause at will (refused stanzas): at most `lines` per window, then one
+ * summary line per window with how many were left out, so a flood costs a constant number of lines and an
+ * operator still sees that it happened (DESIGN.md decision 9: log lines are bounded before they are spent).
+ */
+import type { Logger } from './logger.js';
+
+export class LogBudget {
+  private windowStart = 0;
+  private used = 0;
+  private suppressed = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly lines: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  info(message: string, meta: Record<string, unknown>): void {
+    const now = this.now();
+    if (now - this.windowStart >= this.windowMs) {
+      if (this.suppressed > 0) this.log.warn('log lines about refused stanzas left out', { suppressed: this.suppressed, windowSeconds: this.windowMs / 1000 });
+      this.windowStart = now;
+      this.used = 0;
+      this.suppressed = 0;
+    }
+    if (this.used < this.lines) {
+      this.used++;
+      this.log.info(message, meta);
+    } else {
+      this.suppressed++;
+    }
+  }
+}
