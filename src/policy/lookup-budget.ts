@@ -17,7 +17,11 @@ export interface LookupLimits {
 export class ThrottledLookups implements LookupBudget {
   private readonly throttler: Throttler;
 
-  constructor(limits: LookupLimits, metrics: Metrics, redis?: Redis) {
+  constructor(
+    limits: LookupLimits,
+    private readonly metrics: Metrics,
+    redis?: Redis,
+  ) {
     const limit = (l: { perMinute: number; burst: number }) => ({ messagesPerSecond: l.perMinute / 60, messageBurst: l.burst });
     this.throttler = new Throttler({ pair: {}, user: limit(limits.sender), domain: limit(limits.domain), queueDepth: 1 }, metrics, redis, 'xtg:lookups');
   }
@@ -28,6 +32,7 @@ export class ThrottledLookups implements LookupBudget {
       { scopes: [{ scope: 'domain', key: payer.domain }, { scope: 'user', key: payer.sender }], bytes: 0 },
       'refuse',
     );
+    this.metrics.directoryLookups.inc({ outcome: r.ok ? 'graph' : 'refused' });
     return r.ok;
   }
 

@@ -213,7 +213,6 @@ export class StanzaRouter {
     } catch (err) {
       if (err instanceof TeamsError) throw new StanzaError('remote-server-timeout', 'the Teams directory is not reachable; try again later');
       if (err instanceof LookupRefusedError) {
-        this.o.metrics.directoryLookups.inc({ outcome: 'refused' });
         // RFC 6120 §8.3.3.18: the sender may try again later.
         throw new StanzaError('resource-constraint', 'too many lookups of unknown addresses; slow down and retry later', 'wait');
       }

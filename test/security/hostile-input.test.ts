@@ -157,9 +157,12 @@ describe('hostile input', { timeout: 600_000 }, () => {
     const started = Date.now();
     await ally.raw(text);
     await drained(f, stanzasBefore, n);
+    const answered = (c: string) => ally.count((el) => el.attrs.type === 'error' && /^rnd\d+$/u.test(el.attrs.id ?? '') && condition(el) === c);
+    await eventually(() => (answered('item-not-found') + answered('resource-constraint') >= n ? true : undefined), 60_000, 'an answer to every message');
     const lookups = graphCalls(f, graphBefore).filter((r) => r.method === 'GET' && r.path.startsWith('/v1.0/users'));
-    const answers = ally.count((el) => el.attrs.type === 'error' && /^rnd\d+$/u.test(el.attrs.id ?? ''));
-    note(`random addresses: ${n} messages to random localparts in ${Date.now() - started} ms -> ${lookups.length} GET /users, ${answers} error answers`);
+    note(
+      `random addresses: ${n} messages to random localparts in ${Date.now() - started} ms -> ${lookups.length} GET /users; answers: ${answered('item-not-found')} <item-not-found/>, ${answered('resource-constraint')} <resource-constraint/>`,
+    );
     assert.ok(lookups.length <= 40, `directory lookups bounded (${lookups.length})`);
   });
 

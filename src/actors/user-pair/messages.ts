@@ -32,7 +32,9 @@ export type PairEvent =
   /** Graph notified the Teams user's presence. */
   | { readonly type: 'teams-presence'; readonly presence: TeamsPresence }
   /** The XMPP link came back, or the XMPP user's account was re-subscribed: send presence both ways again. */
-  | { readonly type: 'resync' };
+  | { readonly type: 'resync' }
+  /** Nobody used the pair for store.retention.unusedPairDays: end its subscriptions and delete it. */
+  | { readonly type: 'forget' };
 
 /** Sent by the actor to itself (timers) or by a node waking a handed-off actor, always through its mailbox. */
 export type PairTimer =

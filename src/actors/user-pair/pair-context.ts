@@ -47,6 +47,8 @@ export function stanzaErrorForTeams(status: number, reason: string): StanzaError
   return new StanzaError('undefined-condition', `Teams refused the message (HTTP ${status})`);
 }
 
+const USE_WRITE_INTERVAL_MS = 3_600_000;
+
 export class PairContext {
   /** The durable pair row (chat id, subscription states), kept in step with the store. */
   pair!: PairRecord;
@@ -55,6 +57,8 @@ export class PairContext {
   teamsJid!: string;
   /** The XMPP user's Entra account, once it is known to exist. */
   puppet: Puppet | undefined;
+  /** When this activation last recorded a use of the pair (0: not yet). */
+  private lastUse = 0;
 
   constructor(
     readonly key: PairKey,
@@ -71,6 +75,17 @@ export class PairContext {
   /** The buckets one message draws from: its remote domain, both users, and the pair. */
   admission(body: string): Admission {
     return pairAdmission(this.key, Buffer.byteLength(body, 'utf8'));
+  }
+
+  /**
+   * A message went either way: the pair is in use and is not forgotten (store.retention.unusedPairDays). Written
+   * at most once an hour per activation, so that a busy pair costs no write per message.
+   */
+  async used(): Promise<void> {
+    const now = this.d.now();
+    if (now - this.lastUse < USE_WRITE_INTERVAL_MS) return;
+    this.lastUse = now;
+    await this.d.store.touchPair(this.key, now);
   }
 
   /** The XMPP user's account if it exists (made by this pair or another of theirs); never makes one. */

@@ -165,6 +165,23 @@ export class PairPresence {
     return DONE;
   }
 
+  /**
+   * Nobody used the pair for a long time: it is forgotten. Its subscriptions end as RFC 6121 §3.2 and §3.3 cancel
+   * them (the XMPP user's roster follows), the Teams user's presence is no longer watched for it, and the row goes.
+   */
+  async forget(log: Logger): Promise<Outcome> {
+    const { subFrom, subTo, subToPending } = this.c.pair;
+    if (subFrom) await this.c.trySend(presence({ from: this.c.teamsJid, to: this.c.key.remoteJid, type: 'unsubscribed' }));
+    if (subTo || subToPending) await this.c.trySend(presence({ from: this.c.teamsJid, to: this.c.key.remoteJid, type: 'unsubscribe' }));
+    await this.c.d.store.deletePair(this.c.key);
+    this.c.pair = { ...this.c.key, chatId: this.c.pair.chatId, subFrom: false, subTo: false, subToPending: false };
+    this.resources.clear();
+    if (subFrom && (await this.c.knownPuppet())) await this.watchPresence(log);
+    this.c.d.metrics.pairsPruned.inc();
+    log.info('unused pair forgotten', { subFrom, subTo });
+    return DONE;
+  }
+
   /** After activation, a restart or a reconnect: send her presence again and ask for his (RFC 6121 §4.3). */
   async resync(log: Logger): Promise<Outcome> {
     let outcome: Outcome = DONE;
