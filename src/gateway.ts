@@ -15,6 +15,7 @@ import { SETTINGS } from './gateway/settings.js';
 import { readinessChecks } from './gateway/readiness.js';
 import { LocalRouter, type ActorRouter } from './cluster/actor-router.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { LoneNodeLicence } from './cluster/lone-node-licence.js';
 import { ClusterRouter } from './cluster/cluster-router.js';
 import type { LeaderLease } from './cluster/leader-lease.js';
 import type { NodeRole } from './cluster/membership.js';
@@ -80,6 +81,8 @@ export class Gateway {
   private readonly link: ComponentLink | SharedXmppLink;
   readonly nodeId: string;
   private readonly cluster: ClusterNode | undefined;
+  /** A node alone: its licence, or evaluation mode. */
+  private readonly lone: LoneNodeLicence | undefined;
   private readonly transport: NodeTransport | undefined;
   private readonly duties: LeaderLease | undefined;
   private readonly linkLease: LeaderLease | undefined;
@@ -220,6 +223,17 @@ export class Gateway {
       });
     } else {
       this.link = createLink();
+      // Alone, a node serves under its licence, or in evaluation mode without one (docs/licensing.md).
+      this.lone = new LoneNodeLicence({
+        file: c.cluster.licence.file,
+        publicKeys: c.cluster.licence.publicKeys,
+        tenantId: c.teams.tenantId,
+        log: this.log,
+        onChange: (mode) => {
+          this.metrics.evaluationMode.set(mode.mode === 'evaluation' ? 1 : 0);
+          this.policy.setDomainLimit(this.lone?.maxRemoteDomains());
+        },
+      });
     }
     this.subscriptions = new SubscriptionManager({
       api: this.teams,
@@ -284,7 +298,7 @@ export class Gateway {
       log: this.log,
       api: c.admin.token ? logLevelAdminApi(policyAdminApi(c.admin.token.reveal(), this.policy, this.store), this.log, this.store, nodeId) : undefined,
       checks: readinessChecks({ linkOnline: () => this.link.isOnline(), store: this.store, appTokenOk: () => clients.appTokenOk(), redis: this.redis, cluster: this.cluster }),
-      details: () => (this.cluster ? { node: nodeId, licence: this.cluster.licence() } : { node: nodeId }),
+      details: () => ({ node: nodeId, licence: this.cluster ? this.cluster.licence() : this.lone?.view() }),
       views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
     });
   }
@@ -293,7 +307,7 @@ export class Gateway {
   private accountQuota(): AccountQuota {
     return {
       perDomain: () => this.o.config.policy.maxAccountsPerDomain,
-      total: () => undefined,
+      total: () => this.lone?.maxAccounts(),
       count: (domain) => this.store.countPuppets(domain),
       counted: (domain, accounts) => this.metrics.accounts.set({ domain }, accounts),
       refused: (limit) => this.metrics.accountRefusals.inc({ limit }),
@@ -444,6 +458,7 @@ export class Gateway {
     this.link.on('stanza', (el) => void inOrder.run(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`, () => stanzaRouter.route(el)).catch(() => undefined));
     this.link.on('online', () => void this.chores.resyncAll());
 
+    this.lone?.start();
     await this.policy.start();
     await this.admin.start();
     if (this.cluster && this.transport && this.clusterRouter && this.duties && this.redis) await this.joinCluster(this.cluster, this.transport, this.clusterRouter, this.duties, this.redis);
@@ -521,6 +536,7 @@ export class Gateway {
     await this.transport?.stop();
     await this.subscriber?.quit().catch(() => undefined);
     this.policy.stop();
+    this.lone?.stop();
     await this.throttler.stop();
     await this.lookups.stop();
     await this.teams.stop();

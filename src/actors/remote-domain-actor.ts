@@ -106,7 +106,9 @@ export class RemoteDomainActor implements Actor<DomainMessage, DomainReply> {
       return { allowed: false, error: new StanzaError('resource-constraint', `the gateway has reached its limit of ${cap} Teams accounts for users of ${this.ctx.key}`, 'cancel') };
     }
     const total = this.quota.total();
-    if (total !== undefined && (await this.quota.count()) >= total) {
+    // Other domains' accounts from the store, this domain's as counted here (its grants may not be stored yet).
+    const everywhere = async () => (await this.quota.count()) - (await this.quota.count(this.ctx.key)) + (this.accounts ?? 0) + this.granted.size;
+    if (total !== undefined && (await everywhere()) >= total) {
       this.quota.refused('total');
       this.log.warn('no Teams account for a new XMPP user: the licence limit is reached', { correlationId: env.correlationId, limit: total });
       return { allowed: false, error: new StanzaError('resource-constraint', `the gateway has reached its licensed limit of ${total} Teams accounts`, 'cancel') };

@@ -186,6 +186,11 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly evaluationMode = new Gauge({
+    name: 'xtg_evaluation_mode',
+    help: '1 while this node runs without a licence, in evaluation mode (docs/licensing.md)',
+    registers: [this.registry],
+  });
   readonly pairsPruned = new Counter({
     name: 'xtg_pairs_pruned_total',
     help: 'Pairs forgotten after store.retention.unusedPairDays without use',

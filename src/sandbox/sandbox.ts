@@ -15,6 +15,7 @@ import { writeLoopbackConfig } from './gateway-config.js';
 import { PROSODY, ensureOsPackages } from './os-deps.js';
 import { ProsodyServer } from './prosody.js';
 import { ensureTlsMaterial } from './tls.js';
+import { EVALUATION } from '../cluster/lone-node-licence.js';
 import { escapeLocalpart } from '../protocol/jid.js';
 import { upnToLocalpart } from '../protocol/teams-address.js';
 
@@ -128,6 +129,7 @@ Act as a Teams user (Graph emulator at ${emulator.url}):
   node ${rel(MAIN)} whitelist add domain ${DEMO.strangerDomain} --config ${rel(configPath)}   # let ${DEMO.strangerDomain} in, no restart
 
 Gateway node: metrics http://127.0.0.1:${adminPort}/metrics, health /healthz, readiness /readyz, logs ${rel(logPath)}, config ${rel(configPath)}
+  It runs in evaluation mode (no licence): one node, at most ${EVALUATION.remoteDomains} remote domains and ${EVALUATION.accounts} XMPP users with a Teams account (docs/licensing.md).
 `);
     await new Promise<void>((resolveStop) => {
       process.once('SIGINT', () => resolveStop());

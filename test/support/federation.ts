@@ -44,6 +44,8 @@ export interface FederationOptions {
   readonly components?: readonly { domain: string; secret: string; validateFrom?: boolean }[];
   /** In a cluster: one node holds the XMPP link, or every node connects. */
   readonly xmppLinks?: 'one' | 'every-node';
+  /** false: the node runs without a licence (alone: in evaluation mode). Default: a test licence. */
+  readonly licensed?: boolean;
 }
 
 export class Federation {
@@ -83,7 +85,7 @@ export class Federation {
     };
     const prosody = await ProsodyServer.start(prosodyOptions);
     const redis = o.redis ? await RedisServer.start(await freePort()) : undefined;
-    const licence = redis ? await writeTestLicence(dir, { maxNodes: 1 }) : undefined;
+    const licence = o.licensed === false ? undefined : await writeTestLicence(dir, { maxNodes: 1 });
     const configPath = join(dir, 'gateway.yaml');
     await writeLoopbackConfig(configPath, {
       componentPort: component,
@@ -95,9 +97,11 @@ export class Federation {
       ...(o.idleSeconds ? { idleSeconds: o.idleSeconds } : {}),
       ...(o.policy ? { policy: o.policy } : {}),
       ...(o.throttle ? { throttle: o.throttle } : {}),
-      ...(redis && licence
-        ? { redisUrl: redis.url, cluster: { listenPort: await freePort(), secret: 'test-cluster-secret', licenceFile: licence.file, publicKeys: [licence.publicKeyFile] } }
-        : {}),
+      ...(redis
+        ? { redisUrl: redis.url, cluster: { listenPort: await freePort(), secret: 'test-cluster-secret', ...(licence ? { licenceFile: licence.file, publicKeys: [licence.publicKeyFile] } : {}) } }
+        : licence
+          ? { licenceFile: licence.file }
+          : {}),
       ...(o.adminToken ? { adminToken: o.adminToken } : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
       ...(o.xmppLinks ? { xmppLinks: o.xmppLinks } : {}),
