@@ -296,7 +296,14 @@ export class Gateway {
       port: adminPort,
       metrics: this.metrics,
       log: this.log,
-      api: c.admin.token ? logLevelAdminApi(policyAdminApi(c.admin.token.reveal(), this.policy, this.store), this.log, this.store, nodeId) : undefined,
+      api: c.admin.token
+        ? logLevelAdminApi(
+            policyAdminApi(c.admin.token.reveal(), this.policy, this.store, { perDomain: c.policy.maxAccountsPerDomain, total: () => this.lone?.maxAccounts() }),
+            this.log,
+            this.store,
+            nodeId,
+          )
+        : undefined,
       checks: readinessChecks({ linkOnline: () => this.link.isOnline(), store: this.store, appTokenOk: () => clients.appTokenOk(), redis: this.redis, cluster: this.cluster }),
       details: () => ({ node: nodeId, licence: this.cluster ? this.cluster.licence() : this.lone?.view() }),
       views: this.cluster ? { '/cluster': () => this.clusterView() } : {},

@@ -64,7 +64,7 @@ export class Metrics {
   });
   readonly mediaRequests = new Counter({
     name: 'xtg_media_requests_total',
-    help: 'Media proxy requests (Teams inline images), by outcome (served, expired, bad-signature, malformed, graph_error)',
+    help: 'Media proxy requests (Teams inline images), by outcome (served, expired, bad-signature, malformed, throttled, graph_error)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

@@ -151,6 +151,11 @@ export class StanzaRouter {
       await this.toUnknownUser(stanza, inbound);
       return;
     }
+    if (!inbound.from.local && inbound.kind !== 'iq') {
+      // A server (a JID without localpart) is not a user: it gets no pair and no Teams account of its own.
+      if (inbound.kind === 'message' && (inbound.type === 'chat' || inbound.type === 'normal')) throw new StanzaError('service-unavailable', 'only XMPP users can write to a Teams user');
+      return;
+    }
     const remoteJid = bareJid(inbound.from);
     const key = { teamsUserId: user.id, remoteJid };
     let outcome: Outcome | undefined;
