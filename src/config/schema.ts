@@ -340,8 +340,15 @@ export const ConfigSchema = z
         leaseSeconds: z.number().int().min(2).max(120).default(5).describe('a node that misses heartbeats this long is dead: its actors and seat are taken over'),
         licence: z
           .object({
-            file: z.string().min(1).optional().describe('path of this node\'s licence file (see docs/licensing.md)'),
-            publicKeys: z.array(z.string().min(1)).default([]).describe('trusted licence signing keys: PEM texts or paths of PEM files'),
+            file: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("path of this node's licence file (see docs/licensing.md); a node alone without one runs in evaluation mode, a cluster node serves nothing"),
+            publicKeys: z
+              .array(z.string().min(1))
+              .default([])
+              .describe("optional: trust only these of the build's licence keys (PEM texts or paths of PEM files); a key the build does not have is an error"),
           })
           .strict()
           .default({ publicKeys: [] }),

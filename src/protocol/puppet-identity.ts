@@ -43,7 +43,7 @@ function readablePart(s: string): string {
 /**
  * The UPN of the account representing `bareJid`: a readable part (local_domain, sanitised) and a hash of the
  * exact JID, so that two JIDs never share an account even when their readable parts collide.
- * bob@xmpp.example -> bob_xmpp.example.k2x7q9abxqpmcr4w5u6tzyd3fe@<upnDomain>
+ * bob@xmpp.example -> bob_xmpp.example.4izdaom6uveb4ywo7qtf63r645@<upnDomain>
  */
 export function puppetUpn(bareJid: string, upnDomain: string): string {
   const at = bareJid.indexOf('@');
