@@ -29,6 +29,7 @@ import type { RuntimeConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { refusalLogBudget } from './observability/log-budget.js';
 import { openStore } from './store/open-store.js';
 import { timedStore } from './store/timed-store.js';
 import { Tracing } from './observability/tracing.js';
@@ -368,6 +369,8 @@ export class Gateway {
       maxThrottleDelayMs: c.throttle.maxDelaySeconds * 1000,
       longMessages: c.xmpp.longMessages,
     };
+    // One budget of log lines about refused input for the node's router and pairs.
+    const refusalLog = refusalLogBudget(this.log);
     const onEscalate = (kind: string, key: string, error: unknown) =>
       this.log.error('actor escalated to the node supervisor', { actorKind: kind, actorKey: key, error: errorMessage(error) });
     this.pairs = new ActorSupervisor<PairMessage, Outcome>({
@@ -403,6 +406,7 @@ export class Gateway {
               }
             },
             metrics: this.metrics,
+            refusalLog,
             settings,
             now: Date.now,
           },
@@ -452,6 +456,7 @@ export class Gateway {
       cards: this.cards,
       cardFields: new Set(c.cards.fields),
       throttle: this.throttler,
+      refusalLog,
       onRateExceeded: c.throttle.onExceeded,
       maxThrottleDelayMs: c.throttle.maxDelaySeconds * 1000,
       store: this.store,

@@ -9,6 +9,7 @@
  * finding 5): being the one activation of its key in the cluster, it counts the domain's accounts without races.
  */
 import { StanzaError } from '../protocol/stanza-error.js';
+import { refusalLogBudget, type LogBudget } from '../observability/log-budget.js';
 import type { Logger } from '../observability/logger.js';
 import type { Actor, ActorContext, Envelope } from './actor.js';
 
@@ -52,6 +53,7 @@ export class RemoteDomainActor implements Actor<DomainMessage, DomainReply> {
   private lastSeen: number | undefined;
   private lastBounce: string | undefined;
   private readonly log: Logger;
+  private readonly bounceLog: LogBudget;
   /** The domain's accounts in the store when first asked (undefined until then). */
   private accounts: number | undefined;
   /** Users granted an account since then (their creation may still be under way). */
@@ -65,6 +67,8 @@ export class RemoteDomainActor implements Actor<DomainMessage, DomainReply> {
     private readonly quota: AccountQuota = NO_QUOTA,
   ) {
     this.log = ctx.log;
+    // A partner can send error stanzas at will: their log lines are bounded (DESIGN.md decision 9).
+    this.bounceLog = refusalLogBudget(ctx.log);
   }
 
   async activate(): Promise<void> {}
@@ -87,7 +91,7 @@ export class RemoteDomainActor implements Actor<DomainMessage, DomainReply> {
         // refused it. Counted, so an operator sees a misbehaving peer.
         this.bounced++;
         this.lastBounce = m.condition;
-        this.log.info('remote domain returned an error stanza', { correlationId: env.correlationId, condition: m.condition });
+        this.bounceLog.info('remote domain returned an error stanza', { correlationId: env.correlationId, condition: m.condition });
         return { allowed: true };
       case 'account':
         return this.account(m.remoteJid, env);

@@ -5,6 +5,10 @@
  */
 import type { Logger } from './logger.js';
 
+/** Lines about refused input per window, then one summary line per window. */
+export const REFUSAL_LOG_LINES = 20;
+export const REFUSAL_LOG_WINDOW_MS = 10_000;
+
 export class LogBudget {
   private windowStart = 0;
   private used = 0;
@@ -17,7 +21,8 @@ export class LogBudget {
     private readonly now: () => number = Date.now,
   ) {}
 
-  info(message: string, meta: Record<string, unknown>): void {
+  /** Logs at info within the budget; `via` is the logger to write with (an actor's, with its key). */
+  info(message: string, meta: Record<string, unknown>, via: Logger = this.log): void {
     const now = this.now();
     if (now - this.windowStart >= this.windowMs) {
       if (this.suppressed > 0) this.log.warn('log lines about refused stanzas left out', { suppressed: this.suppressed, windowSeconds: this.windowMs / 1000 });
@@ -27,9 +32,14 @@ export class LogBudget {
     }
     if (this.used < this.lines) {
       this.used++;
-      this.log.info(message, meta);
+      via.info(message, meta);
     } else {
       this.suppressed++;
     }
   }
+}
+
+/** The budget for lines about refused input (stanzas, media links, bounces). */
+export function refusalLogBudget(log: Logger): LogBudget {
+  return new LogBudget(log, REFUSAL_LOG_LINES, REFUSAL_LOG_WINDOW_MS);
 }

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { HostedContentRef } from '../protocol/hosted-content.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
-import { LogBudget } from '../observability/log-budget.js';
+import { refusalLogBudget, type LogBudget } from '../observability/log-budget.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { HostedContentStream } from './graph-teams-adapter.js';
 import { encodeMediaToken, verifyMediaToken } from './media-token.js';
@@ -73,7 +73,7 @@ export class MediaProxy {
   readonly pathPrefix: string;
 
   constructor(private readonly o: MediaProxyOptions) {
-    this.refusals = new LogBudget(o.log, 20, 10_000);
+    this.refusals = refusalLogBudget(o.log);
     this.prefix = mediaUrlPrefix(o.publicUrl);
     this.pathPrefix = new URL(this.prefix).pathname;
   }

@@ -29,7 +29,7 @@ import { profileToVcard4, profileToVcardTemp, type CardField } from '../protocol
 import { TeamsError, type TeamsUser } from '../teams/teams-port.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { LogBudget } from '../observability/log-budget.js';
+import type { LogBudget } from '../observability/log-budget.js';
 import { pairAdmission, type Admission, type AdmissionResult, type Direction } from '../policy/throttle.js';
 import type { PairKey, PairRecord, PuppetRecord } from '../store/store.js';
 import { stanzaOverLimit } from './bounded-parser.js';
@@ -42,9 +42,6 @@ export interface FederationPolicy {
   verdict(user: TeamsUser, remoteDomain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
 }
 
-/** Refused-stanza log lines per window (then one summary line): a flood costs a constant number of lines. */
-const REFUSAL_LOG_LINES = 20;
-const REFUSAL_LOG_WINDOW_MS = 10_000;
 
 export interface StanzaRouterOptions {
   readonly componentDomain: string;
@@ -60,6 +57,8 @@ export interface StanzaRouterOptions {
   readonly throttle: { admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs?: number): Promise<AdmissionResult> };
   /** Over a rate limit: refuse at once, or wait in a bounded queue for at most maxThrottleDelayMs. */
   readonly onRateExceeded: 'refuse' | 'queue';
+  /** Lines about refused stanzas, within a budget: a flood costs a constant number of lines. */
+  readonly refusalLog: LogBudget;
   readonly maxThrottleDelayMs: number;
   /** Pairs and accounts, read to decide whether a presence may reach a pair and a sender needs an account. */
   readonly store: { getPair(key: PairKey): Promise<PairRecord | undefined>; getPuppet(remoteJid: string): Promise<PuppetRecord | undefined> };
@@ -77,13 +76,10 @@ function remember(set: Set<string>, value: string): void {
 
 export class StanzaRouter {
   private inFlight = 0;
-  private readonly refusals: LogBudget;
   private readonly knownPairs = new Set<string>();
   private readonly knownAccounts = new Set<string>();
 
-  constructor(private readonly o: StanzaRouterOptions) {
-    this.refusals = new LogBudget(o.log, REFUSAL_LOG_LINES, REFUSAL_LOG_WINDOW_MS);
-  }
+  constructor(private readonly o: StanzaRouterOptions) {}
 
   /** Number of stanzas still being handled (for a graceful stop). */
   pending(): number {
@@ -109,7 +105,7 @@ export class StanzaRouter {
       });
     } catch (err) {
       if (err instanceof StanzaError) {
-        this.refusals.info('stanza refused', { correlationId, stanza: stanza.name, condition: err.condition, reason: err.text, from: stanza.attrs.from });
+        this.o.refusalLog.info('stanza refused', { correlationId, stanza: stanza.name, condition: err.condition, reason: err.text, from: stanza.attrs.from });
         await this.replyError(stanza, err);
         return;
       }
@@ -147,7 +143,7 @@ export class StanzaRouter {
     if (!verdict.allowed) {
       // A Teams user who may not federate (with this domain) does not exist for the sender (issue: whitelisting).
       this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: verdict.reason });
-      this.refusals.info('stanza to a Teams user outside the whitelist answered as for no such user', { correlationId, reason: verdict.reason });
+      this.o.refusalLog.info('stanza to a Teams user outside the whitelist answered as for no such user', { correlationId, reason: verdict.reason });
       await this.toUnknownUser(stanza, inbound);
       return;
     }

@@ -9,6 +9,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Element } from '@xmpp/xml';
 import { UserPairActor, type PairDeps, type PairMessage } from '../../src/actors/user-pair-actor.js';
 import { pairKey } from '../../src/actors/actor-keys.js';
+import { refusalLogBudget } from '../../src/observability/log-budget.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Throttler } from '../../src/policy/throttle.js';
 import { parseInbound, type InboundPresence } from '../../src/protocol/stanza.js';
@@ -68,6 +69,7 @@ describe('a pair under a partner user', { timeout: 60_000 }, () => {
       avatarHash: async () => undefined,
       throttle: new Throttler({ pair: {}, user: {}, domain: {}, queueDepth: 1 }, g.metrics),
       metrics: g.metrics,
+      refusalLog: refusalLogBudget(log),
       settings: {
         componentDomain: DEMO.componentDomain,
         maxTeamsHtmlBytes: 28_000,

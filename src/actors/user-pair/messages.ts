@@ -5,6 +5,7 @@
 import type { HostedContentRef } from '../../protocol/hosted-content.js';
 import type { InboundMessage, InboundPresence } from '../../protocol/stanza.js';
 import type { TeamsPresence } from '../../protocol/presence-map.js';
+import type { LogBudget } from '../../observability/log-budget.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Admission, AdmissionResult, Direction } from '../../policy/throttle.js';
 import type { Store } from '../../store/store.js';
@@ -100,6 +101,8 @@ export interface PairDeps {
   /** Links to Teams inline images that XMPP users can open (the media proxy); without it they show as "[image]". */
   readonly media?: { link(ref: HostedContentRef, puppetUserId: string): string } | undefined;
   readonly metrics: Metrics;
+  /** Log lines about what senders cause at will (refused messages), within a node-wide budget. */
+  readonly refusalLog: LogBudget;
   readonly settings: PairSettings;
   readonly now: () => number;
 }

@@ -57,7 +57,7 @@ export class XmppToTeams {
       ? ({ ok: true, waitedMs: 0 } as const)
       : await this.c.d.throttle.admit('xmpp_to_teams', this.c.admission(body), this.c.d.settings.onRateExceeded, this.c.d.settings.maxThrottleDelayMs);
     if (!admission.ok) {
-      log.info('message over the rate limit refused', { scope: admission.scope });
+      this.c.d.refusalLog.info('message over the rate limit refused', { scope: admission.scope }, log);
       // RFC 6120 §8.3.3.18: <resource-constraint/> (wait): the sender may retry later.
       await this.c.sendError(formatJid(msg.from), msg.id, new StanzaError('resource-constraint', `rate limit exceeded (${admission.scope}); slow down and retry later`, 'wait'));
       return DONE;
