@@ -7,10 +7,10 @@
  */
 import { Component } from '@xmpp/component-core';
 import type { Element } from '@xmpp/xml';
+import { StanzaInbox } from '../../support/stanza-inbox.js';
 
 export class HostilePeer {
-  readonly received: Element[] = [];
-  private waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
+  private readonly inbox: StanzaInbox;
   /** Answers iqs the gateway sends to this domain (e.g. vCard requests); the default leaves them unanswered. */
   onIq: ((iq: Element) => void) | undefined;
 
@@ -18,17 +18,15 @@ export class HostilePeer {
     readonly domain: string,
     private readonly entity: Component,
   ) {
+    this.inbox = new StanzaInbox(domain, 50_000);
     entity.on('stanza', (el: Element) => {
-      this.received.push(el);
-      if (this.received.length > 50_000) this.received.splice(0, 10_000); // a flood's answers: keep memory flat
       if (el.name === 'iq' && (el.attrs.type === 'get' || el.attrs.type === 'set')) this.onIq?.(el);
-      for (const w of [...this.waiters]) {
-        if (w.pred(el)) {
-          this.waiters = this.waiters.filter((x) => x !== w);
-          w.resolve(el);
-        }
-      }
+      this.inbox.add(el);
     });
+  }
+
+  get received(): Element[] {
+    return this.inbox.received;
   }
 
   static async connect(o: { port: number; domain: string; secret: string }): Promise<HostilePeer> {
@@ -51,21 +49,8 @@ export class HostilePeer {
     await this.entity.send(el);
   }
 
-  /** Resolves with the first stanza (already received or future) matching `pred`. */
   waitFor(pred: (el: Element) => boolean, timeoutMs = 10_000, what = 'stanza'): Promise<Element> {
-    const hit = this.received.find(pred);
-    if (hit) return Promise.resolve(hit);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x.resolve !== done);
-        reject(new Error(`${this.domain}: timed out after ${timeoutMs} ms waiting for ${what}; last received:\n${this.received.slice(-10).map(String).join('\n')}`));
-      }, timeoutMs);
-      const done = (el: Element) => {
-        clearTimeout(timer);
-        resolve(el);
-      };
-      this.waiters.push({ pred, resolve: done });
-    });
+    return this.inbox.waitFor(pred, timeoutMs, what);
   }
 
   count(pred: (el: Element) => boolean): number {
