@@ -9,7 +9,8 @@
  *    actor, no lookup, no log line of their own.
  * 2. A stanza the parser cut short (too deep, too many elements, too large): <policy-violation/>.
  * 3. The directory lookup: paid from the sender's and the domain's lookup budget (Directory).
- * 4. Presence and subscriptions: the same rate limits as messages, then only existing pairs (admitPresence).
+ * 4. Presence and subscriptions: the same rate limits as messages, then only existing pairs (admitPresence); the
+ *    first message of a new pair: its rate limits before the pair exists (admitMessage).
  * 5. A new Teams account: only for a message or a subscription, within the domain's cap (admitAccount).
  */
 import { inSpan } from '../observability/tracing.js';
@@ -41,7 +42,6 @@ export interface FederationPolicy {
   domainAllowed(domain: string): boolean;
   verdict(user: TeamsUser, remoteDomain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
 }
-
 
 export interface StanzaRouterOptions {
   readonly componentDomain: string;
@@ -209,8 +209,7 @@ export class StanzaRouter {
   /** Admission step 3: the lookup, paid by the sender from their lookup budget when it reaches Graph. */
   private async lookup(localpart: string, sender: Inbound['from']): Promise<TeamsUser | undefined> {
     try {
-      const user = await this.o.directory.byLocalpart(localpart, { sender: bareJid(sender), domain: sender.domain });
-      return user;
+      return await this.o.directory.byLocalpart(localpart, { sender: bareJid(sender), domain: sender.domain });
     } catch (err) {
       if (err instanceof TeamsError) throw new StanzaError('remote-server-timeout', 'the Teams directory is not reachable; try again later');
       if (err instanceof LookupRefusedError) {
