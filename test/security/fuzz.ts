@@ -4,7 +4,7 @@
  * webhook and media links. It prints what was sent, what came back, whether the node crashed (it must not), its
  * peak memory and its event-loop delay, and exits 1 if the node died.
  *
- *   npm run fuzz -- [--seconds N (60)] [--seed N (random)] [--rate N stanzas/s (400)]
+ *   npm run fuzz -- [--seconds N (60)] [--seed N (random)] [--rate N stanzas/s (400)] [--webhook off]
  *   FUZZ_DEBUG=1 prints Prosody's log when it closes the peer's stream.
  *
  * Stanzas are built as elements, so they are well-formed XML and within Prosody's stanza size (what Prosody refuses
@@ -18,7 +18,7 @@ import { PROSODY, REDIS, ensureOsPackages } from '../../src/sandbox/os-deps.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { COMPONENT, Federation, XMPP_DOMAIN } from '../support/federation.js';
 import { HostilePeer } from './support/hostile-peer.js';
-import { memory, metric } from './support/measure.js';
+import { cpuSeconds, memory, metric } from './support/measure.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,6 +27,7 @@ const arg = (name: string): string | undefined => {
 const SECONDS = Number(arg('seconds') ?? 60);
 const SEED = Number(arg('seed') ?? randomInt(2 ** 31));
 const RATE = Number(arg('rate') ?? 400);
+const WEBHOOK = arg('webhook') !== 'off';
 const PARTNER = 'partner.example';
 const SECRET = 'fuzz-peer-secret';
 /** Below Prosody's component_stanza_size_limit (512 KiB): larger stanzas never reach the gateway. */
@@ -168,6 +169,7 @@ async function main(): Promise<void> {
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   let peakLagMs = 0;
   let crashed = false;
+  const cpuBefore = cpuSeconds(f);
   const deadline = Date.now() + SECONDS * 1000;
   const sampler = setInterval(() => {
     if (!f.gateway.alive) crashed = true;
@@ -216,7 +218,7 @@ async function main(): Promise<void> {
     }
   };
   try {
-    await Promise.all([stanzas(), webhookRequests(), webhookRequests()]);
+    await Promise.all([stanzas(), ...(WEBHOOK ? [webhookRequests(), webhookRequests()] : [])]);
     await new Promise((r) => setTimeout(r, 3_000)); // answers still on their way
   } finally {
     clearInterval(sampler);
@@ -229,8 +231,13 @@ async function main(): Promise<void> {
     bump(errors, c);
   }
   const m = crashed ? { rssMiB: 0, peakMiB: 0 } : memory(f);
+  const cpu = crashed ? 0 : cpuSeconds(f) - cpuBefore;
   const levels = new Map<string, number>();
-  for (const l of f.gateway.lines) bump(levels, String(l.level));
+  const messages = new Map<string, number>();
+  for (const l of f.gateway.lines) {
+    bump(levels, String(l.level));
+    if (l.level !== 'debug') bump(messages, `${String(l.level)}: ${String(l.message)}`);
+  }
   const table = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
   const total = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
   process.stdout.write(
@@ -243,8 +250,10 @@ async function main(): Promise<void> {
       `  webhook requests:    ${total(webhook)} (${table(webhook)})`,
       `  crashes:             ${crashed ? 1 : 0}`,
       `  peak RSS:            ${m.peakMiB} MiB (now ${m.rssMiB} MiB)`,
-      `  event-loop delay:    p99 at most ${peakLagMs.toFixed(1)} ms (sampled every second)`,
+      `  event-loop delay:    p99 at most ${peakLagMs.toFixed(1)} ms (sampled every second; includes waiting for a shared CPU)`,
+      `  node CPU:            ${cpu.toFixed(1)} s, ${((cpu * 1000) / Math.max(1, total(sent) + total(webhook))).toFixed(2)} ms per stanza or request`,
       `  node log lines:      ${table(levels)}`,
+      ...[...messages].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `    ${v} x ${k}`),
       '',
     ].join('\n'),
   );

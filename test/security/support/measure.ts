@@ -60,3 +60,10 @@ export async function drained(f: Federation, before: number, n: number, timeoutM
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/** CPU seconds the node's process has used so far (user + system, /proc/<pid>/stat; 100 ticks a second on Linux). */
+export function cpuSeconds(f: Federation): number {
+  const stat = readFileSync(`/proc/${f.gateway.pid ?? 0}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
