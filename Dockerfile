@@ -19,6 +19,9 @@ COPY types ./types
 COPY src ./src
 COPY test ./test
 COPY bench ./bench
+# The vendor's licence signing tool is compiled with the rest (the tests use it) but never copied to the runtime
+# stage below: the image verifies licences and cannot make them (docs/licensing.md).
+COPY tools ./tools
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 

@@ -32,7 +32,7 @@ import type { Store } from '../src/store/store.js';
 import { ActorRuntime } from '../src/supervisors/actor-runtime.js';
 import { ActorSupervisor } from '../src/supervisors/actor-supervisor.js';
 import { freePort } from '../test/support/ports.js';
-import { writeTestLicence, type TestLicence } from '../test/support/test-licence.js';
+import { trustTestKeyInThisProcess, writeTestLicence, type TestLicence } from '../test/support/test-licence.js';
 
 const LEASE_MS = 2000;
 const M = Number(process.env.BENCH_CLUSTER_MESSAGES ?? 20_000);
@@ -222,13 +222,14 @@ function gc(): boolean {
 
 const dir = mkdtempSync(join(tmpdir(), 'xtg-cluster-bench-'));
 const redisServer = await RedisServer.start(await freePort());
+trustTestKeyInThisProcess(); // the bench is a test build: its nodes accept the test licence
 const licence = await writeTestLicence(dir, { maxNodes: 8 });
 // One real SQLite store (schema defaults) shared by the bench nodes, as nodes on one host share the file.
 const store = await openStore({
   driver: 'sqlite',
   mssql: undefined,
   sqlite: { path: join(dir, 'gateway.sqlite'), synchronous: 'full', busyTimeoutMs: 5000, groupCommit: true },
-  retention: { deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60 },
+  retention: { deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60, unusedPairDays: 180 },
 });
 const nodes: BenchNode[] = [];
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { RemoteDomainActor, type DomainMessage, type DomainReply } from './actors/remote-domain-actor.js';
+import { RemoteDomainActor, type AccountQuota, type DomainMessage, type DomainReply } from './actors/remote-domain-actor.js';
 import { UserPairActor, type Outcome, type PairMessage, type PairSettings } from './actors/user-pair-actor.js';
 import { pairKey, parsePairKey } from './actors/actor-keys.js';
 import { NodeDuties } from './gateway/node-duties.js';
@@ -15,6 +15,7 @@ import { SETTINGS } from './gateway/settings.js';
 import { readinessChecks } from './gateway/readiness.js';
 import { LocalRouter, type ActorRouter } from './cluster/actor-router.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { LoneNodeLicence } from './cluster/lone-node-licence.js';
 import { ClusterRouter } from './cluster/cluster-router.js';
 import type { LeaderLease } from './cluster/leader-lease.js';
 import type { NodeRole } from './cluster/membership.js';
@@ -28,6 +29,7 @@ import type { RuntimeConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { refusalLogBudget } from './observability/log-budget.js';
 import { openStore } from './store/open-store.js';
 import { timedStore } from './store/timed-store.js';
 import { Tracing } from './observability/tracing.js';
@@ -48,12 +50,15 @@ import { ValidationTokenVerifier } from './teams/validation-token-verifier.js';
 import { DEFAULT_MEDIA_MAX_BYTES, MediaProxy } from './teams/media-proxy.js';
 import { deriveMediaKey } from './teams/media-token.js';
 import { ComponentLink } from './xmpp/component-link.js';
+import { MAX_STANZA_DEPTH, MAX_STANZA_ELEMENTS, type StanzaLimits } from './xmpp/bounded-parser.js';
+import { IqIds } from './xmpp/iq-ids.js';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { PolicyService } from './policy/policy-service.js';
 import { ProfileCache } from './teams/profile-cache.js';
 import { policyAdminApi } from './policy/admin-api.js';
 import { Throttler } from './policy/throttle.js';
+import { ThrottledLookups } from './policy/lookup-budget.js';
 import { StanzaRouter } from './xmpp/stanza-router.js';
 import { ConsoleService } from './console/console-service.js';
 import { SfbSide } from './sfb/sfb-side.js'; // issue 17
@@ -83,6 +88,8 @@ export class Gateway {
   private readonly link: ComponentLink | SharedXmppLink;
   readonly nodeId: string;
   private readonly cluster: ClusterNode | undefined;
+  /** A node alone: its licence, or evaluation mode. */
+  private readonly lone: LoneNodeLicence | undefined;
   private readonly transport: NodeTransport | undefined;
   private readonly duties: LeaderLease | undefined;
   private readonly linkLease: LeaderLease | undefined;
@@ -106,6 +113,7 @@ export class Gateway {
   readonly policy: PolicyService;
   private readonly cards: ProfileCache;
   private readonly throttler: Throttler;
+  private readonly lookups: ThrottledLookups;
   private readonly redis: Redis | undefined;
   private readonly graphRedis: Bottleneck.IORedisConnection | undefined;
   /** Issue 17: the Skype for Business side (src/sfb), when `sfb` is configured. */
@@ -181,13 +189,28 @@ export class Gateway {
     this.cards = new ProfileCache(this.teams, c.cards.cacheSeconds * 1000, c.cards.fields.includes('photo'));
     this.policy = new PolicyService({ config: c.policy, store: this.store, teams: this.teams, log: this.log });
     this.throttler = new Throttler(c.throttle, this.metrics, this.redis?.duplicate());
-    this.directory = new Directory({ teams: this.teams, book: { defaultUpnDomain: c.teams.defaultUpnDomain }, componentDomain: c.xmpp.domain });
+    this.lookups = new ThrottledLookups(c.throttle.lookups, this.metrics, this.redis?.duplicate());
+    this.directory = new Directory({
+      teams: this.teams,
+      book: { defaultUpnDomain: c.teams.defaultUpnDomain },
+      componentDomain: c.xmpp.domain,
+      puppetUpnDomain: c.teams.puppets.upnDomain,
+      allowGuests: c.teams.allowGuests,
+      budget: this.lookups,
+      negativeTtlMs: c.throttle.lookups.negativeCacheSeconds * 1000,
+      onMismatch: (asked, got) => this.log.warn('Graph answered a user lookup with another user; treated as no such user', { asked, got }),
+    });
+    const limits: StanzaLimits = { maxDepth: MAX_STANZA_DEPTH, maxElements: MAX_STANZA_ELEMENTS, maxBytes: c.xmpp.maxStanzaBytes };
+    // In a cluster every node recognises the others' iq ids (IqIds), so that only those answers cross nodes.
+    const ids = this.redis && c.cluster.secret ? IqIds.fromSecret(c.cluster.secret.reveal()) : IqIds.random();
     const createLink = () =>
       new ComponentLink({
         service: c.xmpp.service,
         domain: c.xmpp.domain,
         password: () => c.xmpp.password.reveal(),
         reconnectDelayMs: c.xmpp.reconnectDelayMs,
+        limits,
+        ids,
         log: this.log,
         metrics: this.metrics,
       });
@@ -222,6 +245,7 @@ export class Gateway {
         transport: this.transport,
         serving: () => this.cluster?.serving() ?? false,
         callTimeoutMs: SETTINGS.linkCallTimeoutMs,
+        limits,
         relayAnswer: (stanza) => {
           if (this.cluster) void this.redis?.publish(this.cluster.keys.channel('iq'), stanza).catch(() => undefined);
         },
@@ -229,6 +253,17 @@ export class Gateway {
       });
     } else {
       this.link = createLink();
+      // Alone, a node serves under its licence, or in evaluation mode without one (docs/licensing.md).
+      this.lone = new LoneNodeLicence({
+        file: c.cluster.licence.file,
+        publicKeys: c.cluster.licence.publicKeys,
+        tenantId: c.teams.tenantId,
+        log: this.log,
+        onChange: (mode) => {
+          this.metrics.evaluationMode.set(mode.mode === 'evaluation' ? 1 : 0);
+          this.policy.setDomainLimit(this.lone?.maxRemoteDomains());
+        },
+      });
     }
     // ---- issue 17: the Skype for Business side ----
     this.sfb = c.sfb
@@ -343,15 +378,33 @@ export class Gateway {
       port: adminPort,
       metrics: this.metrics,
       log: this.log,
-      api: c.admin.token ? logLevelAdminApi(policyAdminApi(c.admin.token.reveal(), this.policy, this.store), this.log, this.store, nodeId) : undefined,
+      api: c.admin.token
+        ? logLevelAdminApi(
+            policyAdminApi(c.admin.token.reveal(), this.policy, this.store, { perDomain: c.policy.maxAccountsPerDomain, total: () => this.lone?.maxAccounts() }),
+            this.log,
+            this.store,
+            nodeId,
+          )
+        : undefined,
       checks: {
         ...readinessChecks({ linkOnline: () => this.link.isOnline(), store: this.store, appTokenOk: () => clients.appTokenOk(), redis: this.redis, cluster: this.cluster }),
         ...(this.sfb ? { sfb: () => this.sfb?.listening || 'the SfB trusted application is not listening' } : {}), // issue 17
       },
-      details: () => (this.cluster ? { node: nodeId, licence: this.cluster.licence() } : { node: nodeId }),
+      details: () => ({ node: nodeId, licence: this.cluster ? this.cluster.licence() : this.lone?.view() }),
       views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
       console: this.console,
     });
+  }
+
+  /** What the domains' actors need to decide on new Teams accounts (issue 12 finding 5). */
+  private accountQuota(): AccountQuota {
+    return {
+      perDomain: () => this.o.config.policy.maxAccountsPerDomain,
+      total: () => this.lone?.maxAccounts(),
+      count: (domain) => this.store.countPuppets(domain),
+      counted: (domain, accounts) => this.metrics.accounts.set({ domain }, accounts),
+      refused: (limit) => this.metrics.accountRefusals.inc({ limit }),
+    };
   }
 
   /** Cluster-wide duties (inbox, subscription renewal, outbox sweep, retention) run on one node; alone, here. */
@@ -392,6 +445,7 @@ export class Gateway {
     const settings: PairSettings = {
       componentDomain: c.xmpp.domain,
       maxTeamsHtmlBytes: SETTINGS.maxTeamsHtmlBytes,
+      maxResources: c.xmpp.maxResourcesPerJid,
       outboxMaxAttempts: SETTINGS.outboxMaxAttempts,
       outboxBackoffInitialMs: SETTINGS.outboxBackoffInitialMs,
       outboxBackoffMaxMs: SETTINGS.outboxBackoffMaxMs,
@@ -399,6 +453,8 @@ export class Gateway {
       maxThrottleDelayMs: c.throttle.maxDelaySeconds * 1000,
       longMessages: c.xmpp.longMessages,
     };
+    // One budget of log lines about refused input for the node's router and pairs.
+    const refusalLog = refusalLogBudget(this.log);
     const onEscalate = (kind: string, key: string, error: unknown) =>
       this.log.error('actor escalated to the node supervisor', { actorKind: kind, actorKey: key, error: errorMessage(error) });
     this.pairs = new ActorSupervisor<PairMessage, Outcome>({
@@ -435,6 +491,7 @@ export class Gateway {
               }
             },
             metrics: this.metrics,
+            refusalLog,
             settings,
             now: Date.now,
           },
@@ -450,7 +507,7 @@ export class Gateway {
       log: this.log,
       onEscalate,
       onStopped: (key) => this.clusterRouter?.released('remote-domain', key),
-      factory: (ctx) => new RemoteDomainActor(ctx, Date.now, (domain) => this.policy.domainAllowed(domain)),
+      factory: (ctx) => new RemoteDomainActor(ctx, Date.now, (domain) => this.policy.domainAllowed(domain), this.accountQuota()),
     });
     const sfbPairs = this.sfb?.supervise(this.runtime, onEscalate, (key) => this.clusterRouter?.released('sfb-pair', key)); // issue 17
     if (this.cluster && this.transport) {
@@ -489,6 +546,11 @@ export class Gateway {
       cards: this.cards,
       cardFields: new Set(c.cards.fields),
       sfb: this.sfb?.stanzas, // issue 17
+      throttle: this.throttler,
+      refusalLog,
+      onRateExceeded: c.throttle.onExceeded,
+      maxThrottleDelayMs: c.throttle.maxDelaySeconds * 1000,
+      store: this.store,
       log: this.log,
       metrics: this.metrics,
     });
@@ -502,6 +564,7 @@ export class Gateway {
       void this.sfb?.resyncAll(); // issue 17
     });
 
+    this.lone?.start();
     await this.policy.start();
     await this.admin.start();
     await this.console?.start();
@@ -583,9 +646,11 @@ export class Gateway {
     await this.transport?.stop();
     await this.subscriber?.quit().catch(() => undefined);
     this.policy.stop();
+    this.lone?.stop();
     await this.throttler.stop();
     this.presenceKeeper.stop();
     await this.pacer.stop();
+    await this.lookups.stop();
     await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber
     await this.console?.stop();
     await this.admin.stop();

@@ -26,10 +26,7 @@ commands:
   whitelist      list | add KIND VALUE | remove KIND VALUE   (KIND: domain, user, group) --config FILE [--actor NAME]
                  run-time changes, audit-logged; running nodes apply them without restart
   audit          the audit log, newest first   --config FILE [--limit N]
-  licence        keygen --out DIR              write an Ed25519 signing key pair (never overwrites)
-                 sign --key PRIVATE.pem --licensee NAME --max-nodes N --expires ISO-DATE --out FILE
-                      [--id ID] [--not-before ISO-DATE] [--tenant ID]... [--max-remote-domains N]
-                 show --file FILE [--public-key PEM_FILE]...   print the terms; verify when keys are given
+  licence        show --file FILE              print a licence's terms and verify it as a node of this build would
   cluster        status [--json]               live nodes, licence seats, roles and actors per node --config FILE
   sandbox        run a complete federation on loopback (Prosody, Graph emulator, SfB emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
@@ -40,7 +37,7 @@ options: --version`;
 
 const OPTIONS = new Set([
   'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'sfb-port', 'sfb-pool-port', 'sfb-control-port', 'version', 'help',
-  'puppet', 'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key', 'json',
+  'puppet', 'file', 'public-key', 'json',
 ]);
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -54,6 +54,8 @@ declare module '@xmpp/component-core' {
     stop(): Promise<unknown>;
     send(el: Element): Promise<void>;
     authenticate(id: string, password: string): Promise<void>;
+    /** The stream parser class @xmpp/connection instantiates for each stream (`new this.Parser()`). */
+    Parser: new () => unknown;
   }
 }
 

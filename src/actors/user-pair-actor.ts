@@ -66,10 +66,12 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     const log = this.c.log.child({ correlationId: env.correlationId });
     switch (m.type) {
       case 'xmpp-chat':
-        return this.outbound.accept(m.message, log);
+        await this.c.used();
+        return this.outbound.accept(m.message, log, m.admitted === true);
       case 'drain':
         return this.outbound.drain(log);
       case 'teams-message':
+        await this.c.used();
         return this.inbound.relay(m.chatId, m.messageId, log, m.message);
       case 'teams-message-changed':
         return this.inbound.relayChange(m.chatId, m.messageId, log, m.message);
@@ -85,6 +87,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
         return this.presence.pushXmppPresenceToTeams(log, true);
       case 'resync':
         return this.presence.resync(log);
+      case 'forget':
+        return this.presence.forget(log);
     }
   }
 }

@@ -9,7 +9,8 @@ import type { Redis } from 'ioredis';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
-import { loadLicence, readTrustedKeys, type LicenceTerms, type LicenceVerdict } from './licence.js';
+import { loadLicence, type LicenceTerms, type LicenceVerdict } from './licence.js';
+import { trustedLicenceKeys } from './licence-keys.js';
 import { LicenceSeats } from './licence-seats.js';
 import { LeaderLease } from './leader-lease.js';
 import { Membership, type NodeRole } from './membership.js';
@@ -44,6 +45,8 @@ export interface ClusterNodeEvents {
 }
 
 export interface LicenceState {
+  /** A cluster node is licensed or serves nothing: evaluation mode is for a node alone (lone-node-licence.ts). */
+  readonly mode: 'licensed';
   readonly ok: boolean;
   readonly licenceId: string | undefined;
   readonly licensee: string | undefined;
@@ -133,13 +136,16 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   problem(): string | undefined {
     if (this.drainedBy !== undefined) return `drained by ${this.drainedBy}`;
     if (this.leaving) return 'leaving the cluster';
+    if (!this.verdict.ok && this.o.licenceFile === undefined) {
+      return `licence ${this.verdict.problem}: ${this.verdict.detail}; a cluster needs a licence (evaluation mode is for a node without cluster.redis)`;
+    }
     if (!this.verdict.ok) return `licence ${this.verdict.problem}: ${this.verdict.detail}`;
     return this.seatProblem;
   }
 
   licence(): LicenceState {
     const t: LicenceTerms | undefined = this.verdict.ok ? this.verdict.terms : undefined;
-    return { ok: this.serving(), licenceId: t?.id, licensee: t?.licensee, expiresAt: t?.expiresAt, maxNodes: t?.maxNodes, maxRemoteDomains: t?.limits?.maxRemoteDomains, problem: this.problem() };
+    return { mode: 'licensed', ok: this.serving(), licenceId: t?.id, licensee: t?.licensee, expiresAt: t?.expiresAt, maxNodes: t?.maxNodes, maxRemoteDomains: t?.limits?.maxRemoteDomains, problem: this.problem() };
   }
 
   async start(): Promise<void> {
@@ -154,7 +160,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   private checkLicence(): void {
     const before = this.verdict.ok;
     try {
-      this.verdict = loadLicence(this.o.licenceFile, readTrustedKeys(this.o.publicKeys), Date.now(), this.o.tenantId);
+      this.verdict = loadLicence(this.o.licenceFile, trustedLicenceKeys(this.o.publicKeys), Date.now(), this.o.tenantId);
     } catch (err) {
       this.verdict = { ok: false, problem: 'untrusted-key', detail: errorMessage(err) };
     }

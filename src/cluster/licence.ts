@@ -1,9 +1,10 @@
 /**
- * Per-node licences: JSON terms signed with Ed25519, checked offline against public keys the operator trusts.
+ * Per-node licences: JSON terms signed with Ed25519 by the vendor, checked offline against the build's public keys
+ * (licence-keys.ts).
  * Everything here is pure except readTrustedKeys and loadLicence, which read files at the edge. The signature
  * covers the canonical JSON of the terms, so reformatting the file (indentation, key order) does not break it.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export const LICENCE_FORMAT = 'xtg-licence/1';
@@ -66,30 +67,12 @@ export function keyIdOf(publicKey: string | KeyObject): string {
   return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }
 
-export function generateKeyPair(): { publicKeyPem: string; privateKeyPem: string; keyId: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519', {
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  return { publicKeyPem: publicKey, privateKeyPem: privateKey, keyId: keyIdOf(publicKey) };
-}
-
-/** Signs terms; throws TypeError if they would not pass verifyLicence's checks, LicenceKeyError for an unusable key. */
-export function signLicence(terms: LicenceTerms, privateKeyPem: string): LicenceFile {
-  const checked = checkTerms(terms);
-  if (!checked.ok) throw new TypeError(`cannot sign: ${checked.detail}`);
-  if (/-----BEGIN PUBLIC KEY-----/u.test(privateKeyPem)) throw new LicenceKeyError('the signing key is a public key; sign with the private key (licence-signing.key)');
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(privateKeyPem);
-  } catch (err) {
-    throw new LicenceKeyError(`the signing key is not a PEM private key: ${(err as Error).message}`);
-  }
-  if (key.asymmetricKeyType !== 'ed25519') throw new LicenceKeyError(`the signing key is of type ${key.asymmetricKeyType ?? 'unknown'}; licences are signed with Ed25519`);
-  // A plain-JSON copy (undefined fields dropped, so the file holds exactly what was signed), keys in reading order.
-  const plain = JSON.parse(JSON.stringify(checked.terms, [...TERMS_KEYS, ...LIMITS_KEYS])) as LicenceTerms;
-  const signature = sign(null, Buffer.from(canonicalJson(plain)), key).toString('base64');
-  return { format: LICENCE_FORMAT, terms: plain, keyId: keyIdOf(createPublicKey(key)), signature };
+/**
+ * The terms as a plain JSON object holding exactly what is signed (undefined fields dropped, keys in reading order),
+ * for the vendor's signing tool (tools/licence-signing.ts). Nodes only verify: nothing here signs.
+ */
+export function plainTerms(terms: LicenceTerms): LicenceTerms {
+  return JSON.parse(JSON.stringify(terms, [...TERMS_KEYS, ...LIMITS_KEYS])) as LicenceTerms;
 }
 
 /** The file's structure and terms, without any signature or date check: for display, and the first step of verifyLicence. */
@@ -226,7 +209,7 @@ function publicKey(pem: string, label: string): KeyObject {
  * Strict shape check of the terms. Unknown fields are refused rather than ignored: a newer signer may add a
  * restriction, and a node that skipped it would grant more than was sold.
  */
-function checkTerms(value: unknown): { ok: true; terms: LicenceTerms } | { ok: false; detail: string } {
+export function checkTerms(value: unknown): { ok: true; terms: LicenceTerms } | { ok: false; detail: string } {
   const bad = (detail: string) => ({ ok: false as const, detail });
   if (!isRecord(value)) return bad('terms are missing or not an object');
   const extra = Object.keys(value).filter((k) => !TERMS_KEYS.includes(k));

@@ -7,34 +7,13 @@
  * Stanzas received on a link are routed by the cluster router, so it does not matter which node receives them.
  */
 import { EventEmitter } from 'node:events';
-import xml, { type Element } from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
 import { errorMessage, type Logger } from '../observability/logger.js';
+import { parseStanza, type StanzaLimits } from '../xmpp/bounded-parser.js';
 import { XmppLinkDownError, XmppRequestError, type ComponentLink, type XmppPort } from '../xmpp/component-link.js';
 import type { LeaderLease } from './leader-lease.js';
 import type { Membership } from './membership.js';
 import { NodeUnreachableError, RemoteCallError, type NodeTransport } from './node-transport.js';
-
-interface XmlParser {
-  on(event: 'start' | 'element', cb: (el: Element) => void): void;
-  on(event: 'error', cb: (err: Error) => void): void;
-  write(data: string): void;
-  end(): void;
-}
-
-/** A stanza as text (how it crossed between nodes) back into an element, with @xmpp/xml's own parser. */
-function parse(text: string): Element {
-  const Parser = (xml as unknown as { Parser: new () => XmlParser }).Parser;
-  const p = new Parser();
-  let root: Element | undefined;
-  let error: Error | undefined;
-  p.on('start', (el) => (root = el));
-  p.on('element', (el) => root?.append(el));
-  p.on('error', (err) => (error = err));
-  p.write(text);
-  p.end();
-  if (error || !root) throw error ?? new Error('empty stanza');
-  return root;
-}
 
 export interface SharedXmppLinkEvents {
   stanza: [Element];
@@ -53,6 +32,8 @@ export interface SharedXmppLinkOptions {
   /** Whether this node may connect (licensed, not leaving). */
   readonly serving: () => boolean;
   readonly callTimeoutMs: number;
+  /** The bounds of the link's parser, applied again to stanzas that cross between nodes as text. */
+  readonly limits: StanzaLimits;
   /**
    * 'every-node': ejabberd may deliver the answer to an iq on another node's connection (it balances each stanza
    * on its own), so unmatched answers are passed to the other nodes (Redis pub/sub) to find their requester.
@@ -70,14 +51,15 @@ export class SharedXmppLink extends EventEmitter<SharedXmppLinkEvents> implement
   constructor(private readonly o: SharedXmppLinkOptions) {
     super();
     o.transport.handle('/xmpp/send', async (body) => {
-      await this.sendLocal(parse((body as { stanza: string }).stanza));
+      await this.sendLocal(this.parse((body as { stanza: string }).stanza));
       return null;
     });
     o.transport.handle('/xmpp/request', async (body) => {
       const b = body as { stanza: string; timeoutMs: number };
       const link = this.link;
       if (!link?.isOnline()) throw new XmppLinkDownError();
-      return (await link.request(parse(b.stanza), b.timeoutMs)).toString();
+      // The answer was bounded by the link's parser, so serializing it is bounded too.
+      return (await link.request(this.parse(b.stanza), b.timeoutMs)).toString();
     });
     if (o.mode === 'one') {
       o.lease.on('acquired', () => this.switchTo(true));
@@ -108,8 +90,10 @@ export class SharedXmppLink extends EventEmitter<SharedXmppLinkEvents> implement
         const link = this.o.createLink();
         link.on('stanza', (el) => {
           const isAnswer = el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error');
-          if (isAnswer && this.o.mode === 'every-node' && this.o.relayAnswer) this.o.relayAnswer(el.toString());
-          else this.emit('stanza', el);
+          if (!isAnswer) this.emit('stanza', el);
+          // Only answers to the cluster's own requests go to the other nodes (the id carries the cluster's MAC);
+          // any other iq result is nobody's business, whoever sent it.
+          else if (this.o.mode === 'every-node' && this.o.relayAnswer && link.issued(el.attrs.id)) this.o.relayAnswer(el.toString());
         });
         link.on('online', () => this.emit('online'));
         this.link = link;
@@ -134,10 +118,14 @@ export class SharedXmppLink extends EventEmitter<SharedXmppLinkEvents> implement
   /** An iq answer another node received (see relayAnswer): resolves this node's request if it is one. */
   foreignAnswer(text: string): void {
     try {
-      this.link?.answer(parse(text));
+      this.link?.answer(this.parse(text));
     } catch {
-      // not a stanza: ignored
+      // not a stanza within the limits: ignored
     }
+  }
+
+  private parse(text: string): Element {
+    return parseStanza(text, this.o.limits);
   }
 
   /** True when this node holds an online link, or another node holds the lease. */
@@ -163,7 +151,7 @@ export class SharedXmppLink extends EventEmitter<SharedXmppLinkEvents> implement
 
   async request(iq: Element, timeoutMs = 10_000): Promise<Element> {
     if (this.link?.isOnline()) return this.link.request(iq, timeoutMs);
-    return parse((await this.viaHolder('/xmpp/request', { stanza: iq.toString(), timeoutMs }, timeoutMs + 2000)) as string);
+    return this.parse((await this.viaHolder('/xmpp/request', { stanza: iq.toString(), timeoutMs }, timeoutMs + 2000)) as string);
   }
 
   private async viaHolder(path: string, body: unknown, timeoutMs = this.o.callTimeoutMs): Promise<unknown> {

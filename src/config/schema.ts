@@ -37,6 +37,22 @@ const Limit = z
   })
   .strict();
 
+/** Lookups of addresses not in the directory cache: a budget per sender and per remote domain (issue 12 finding 6). */
+const LookupBudget = z
+  .object({
+    perMinute: z.number().positive().describe('sustained lookups per minute'),
+    burst: z.number().int().min(1).describe('lookups allowed at once above the sustained rate'),
+  })
+  .strict();
+const DEFAULT_LOOKUPS = { sender: { perMinute: 30, burst: 10 }, domain: { perMinute: 300, burst: 50 }, negativeCacheSeconds: 600 };
+const Lookups = z
+  .object({
+    sender: LookupBudget.default(DEFAULT_LOOKUPS.sender).describe('per XMPP user (bare JID)'),
+    domain: LookupBudget.default(DEFAULT_LOOKUPS.domain).describe('per remote XMPP domain'),
+    negativeCacheSeconds: z.number().int().min(0).default(600).describe('how long "no such Teams user" is remembered, so asking again costs nothing'),
+  })
+  .strict();
+
 const HttpsUrl = z.url({ protocol: /^https$/u, error: 'expected an https:// URL' });
 
 /** One actor kind's restart policy (DESIGN.md decision 3: one-for-one, N restarts in T, exponential backoff). */
@@ -65,6 +81,22 @@ export const ConfigSchema = z
           .max(1_000_000)
           .default(16_000)
           .describe('largest message body accepted from XMPP, in UTF-8 bytes; larger ones get <policy-violation/>'),
+        maxStanzaBytes: z
+          .number()
+          .int()
+          .min(16_384)
+          .max(10_000_000)
+          .default(262_144)
+          .describe(
+            'largest stanza read off the link (names, attributes and text, in UTF-8 bytes); a larger one, or one nested deeper than 32 elements or with more than 2,000, gets <policy-violation/> and is not kept',
+          ),
+        maxResourcesPerJid: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(16)
+          .describe("resources (clients) of one XMPP user whose presence a pair keeps; presence from further resources is ignored until one goes offline"),
         reconnectDelayMs: z.number().int().min(100).default(1000).describe('delay before reconnecting a lost component link'),
         longMessages: z
           .enum(['refuse', 'split'])
@@ -77,7 +109,8 @@ export const ConfigSchema = z
             "in a cluster: 'one' node holds the component link and the others send through it (Prosody accepts one connection per component); 'every-node' connects every node (ejabberd balances several)",
           ),
       })
-      .strict(),
+      .strict()
+      .refine((x) => x.maxBodyBytes < x.maxStanzaBytes, { message: 'must be smaller than xmpp.maxStanzaBytes', path: ['maxBodyBytes'] }),
     teams: z
       .object({
         tenantId: z.string().min(1).describe('the Entra ID tenant (directory) id'),
@@ -99,6 +132,10 @@ export const ConfigSchema = z
         defaultUpnDomain: Domain.optional().describe(
           'UPN domain whose users get short JIDs (alice@contoso.com -> alice@<xmpp.domain>); others carry their domain escaped',
         ),
+        allowGuests: z
+          .boolean()
+          .default(false)
+          .describe("let XMPP users address the tenant's guest accounts (UPNs with #EXT#); the gateway's own accounts are never addressable"),
         webhook: z
           .object({
             listen: HostPort.describe('where the change-notification receiver listens, host:port'),
@@ -276,16 +313,21 @@ export const ConfigSchema = z
             relayedDays: z.number().min(0).default(30).describe('ids of relayed Teams messages (redelivery dedup) are kept this long'),
             keepBodies: z.boolean().default(false).describe('keep message bodies after delivery or dead-lettering (off: data minimisation)'),
             pruneIntervalMinutes: z.number().int().min(1).default(60).describe('how often the pruning runs'),
+            unusedPairDays: z
+              .number()
+              .min(0)
+              .default(180)
+              .describe('a pair (Teams user, XMPP user) with no message nor subscription change for this many days is forgotten (its subscription ends); 0 keeps pairs for ever'),
           })
           .strict()
-          .default({ deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60 }),
+          .default({ deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60, unusedPairDays: 180 }),
       })
       .strict()
       .refine((st) => st.driver !== 'mssql' || st.mssql !== undefined, { message: 'store.driver is mssql but store.mssql is missing', path: ['mssql'] })
       .default({
         driver: 'sqlite',
         sqlite: { path: './data/gateway.sqlite', synchronous: 'full', busyTimeoutMs: 5000, groupCommit: true },
-        retention: { deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60 },
+        retention: { deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60, unusedPairDays: 180 },
       }),
     policy: z
       .object({
@@ -306,9 +348,15 @@ export const ConfigSchema = z
           .describe('optional rules: these users (or group members) may talk only to these domains, and these domains only to them'),
         groupRefreshSeconds: z.number().int().min(1).default(300).describe('how often group memberships are read again from Graph'),
         reloadSeconds: z.number().int().min(1).default(10).describe('how often the lists changed at run time (store) are re-read'),
+        maxAccountsPerDomain: z
+          .number()
+          .int()
+          .min(0)
+          .default(500)
+          .describe('most Teams accounts (each a paid licence) the gateway creates for the users of one remote domain; further users get <resource-constraint/>'),
       })
       .strict()
-      .default({ domains: [], users: [], groups: [], pairing: [], groupRefreshSeconds: 300, reloadSeconds: 10 }),
+      .default({ domains: [], users: [], groups: [], pairing: [], groupRefreshSeconds: 300, reloadSeconds: 10, maxAccountsPerDomain: 500 }),
     throttle: z
       .object({
         onExceeded: z.enum(['refuse', 'queue']).default('refuse').describe('XMPP -> Teams over a limit: refuse with <resource-constraint/>, or queue (bounded)'),
@@ -318,9 +366,12 @@ export const ConfigSchema = z
         user: Limit.default({}).describe('per user, across all their pairs (Teams user or XMPP user)'),
         domain: Limit.default({}).describe('per remote XMPP domain'),
         graphRequestsPerSecond: z.number().positive().default(15).describe('outbound Graph message posts per second for the tenant (Graph allows 20 per app per tenant)'),
+        lookups: Lookups.default(DEFAULT_LOOKUPS).describe(
+          'directory lookups (GET /users) an address the gateway has not seen costs, per XMPP sender and per remote domain; over the limit the stanza gets <resource-constraint/>',
+        ),
       })
       .strict()
-      .default({ onExceeded: 'refuse', queueDepth: 20, maxDelaySeconds: 30, pair: {}, user: {}, domain: {}, graphRequestsPerSecond: 15 }),
+      .default({ onExceeded: 'refuse', queueDepth: 20, maxDelaySeconds: 30, pair: {}, user: {}, domain: {}, graphRequestsPerSecond: 15, lookups: DEFAULT_LOOKUPS }),
     cards: z
       .object({
         fields: z
@@ -392,8 +443,15 @@ export const ConfigSchema = z
         leaseSeconds: z.number().int().min(2).max(120).default(5).describe('a node that misses heartbeats this long is dead: its actors and seat are taken over'),
         licence: z
           .object({
-            file: z.string().min(1).optional().describe('path of this node\'s licence file (see docs/licensing.md)'),
-            publicKeys: z.array(z.string().min(1)).default([]).describe('trusted licence signing keys: PEM texts or paths of PEM files'),
+            file: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("path of this node's licence file (see docs/licensing.md); a node alone without one runs in evaluation mode, a cluster node serves nothing"),
+            publicKeys: z
+              .array(z.string().min(1))
+              .default([])
+              .describe("optional: trust only these of the build's licence keys (PEM texts or paths of PEM files); a key the build does not have is an error"),
           })
           .strict()
           .default({ publicKeys: [] }),

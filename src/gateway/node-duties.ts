@@ -108,9 +108,22 @@ export class NodeDuties {
     try {
       const r = await this.o.store.prune(pruneCutoffs(this.o.retention, Date.now()));
       if (r.outbox + r.inbox + r.relayed > 0) this.o.log.info('store pruned', { ...r });
+      await this.forgetUnusedPairs();
     } catch (err) {
       this.o.log.warn('store pruning failed', { error: errorMessage(err) });
     }
+  }
+
+  /**
+   * Pairs nobody used for store.retention.unusedPairDays are forgotten (issue 12 finding 5: what a flood of
+   * subscriptions left behind does not stay for ever). Each pair's actor ends its subscriptions and deletes it.
+   */
+  private async forgetUnusedPairs(): Promise<void> {
+    const days = this.o.retention.unusedPairDays;
+    if (days <= 0) return;
+    const unused = await this.o.store.unusedPairs(Date.now() - days * 86_400_000, SETTINGS.forgetPairsPerPass);
+    for (const pair of unused) await this.o.router()?.pair(pair, { type: 'forget' }, { correlationId: randomUUID() }).catch(() => undefined);
+    if (unused.length > 0) this.o.log.info('unused pairs forgotten', { pairs: unused.length, unusedDays: days });
   }
 
   /**

@@ -15,4 +15,6 @@ export const SETTINGS = {
   linkCallTimeoutMs: 10_000,
   /** How long a node waits for another node to run an actor message. */
   actorCallTimeoutMs: 60_000,
+  /** Unused pairs forgotten per retention pass (the next pass takes the rest). */
+  forgetPairsPerPass: 500,
 } as const;

@@ -4,6 +4,12 @@
  * check passes, 503 with the failing ones named), and, when a token is configured, the /admin API (bearer token;
  * operator changes are audit-logged by the handler).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readBody } from '../http/read-body.js';
+import type { Metrics } from './metrics.js';
+import type { Logger } from './logger.js';
+import { errorMessage } from './logger.js';
 
 export interface AdminRequest {
   readonly method: string;
@@ -32,17 +38,18 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/** Compares digests, so that neither the token's bytes nor its length leak through timing. */
 function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.replace(/^Bearer\s+/iu, '') ?? '');
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+  const digest = (v: string) => createHash('sha256').update(v, 'utf8').digest();
+  return timingSafeEqual(digest(header?.replace(/^Bearer\s+/iu, '') ?? ''), digest(token));
 }
-import { timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readBody } from '../http/read-body.js';
-import type { Metrics } from './metrics.js';
-import type { Logger } from './logger.js';
-import { errorMessage } from './logger.js';
+
+/** The audit log's "who": the header's text without control characters, at most 100 characters. */
+function actorName(header: string | string[] | undefined): string {
+  const raw = Array.isArray(header) ? header[0] : header;
+  const clean = Array.from((raw ?? '').replace(/[\p{Cc}\p{Cf}]/gu, '').trim()).slice(0, 100).join('');
+  return clean === '' ? 'admin-api' : clean;
+}
 
 /** true: fine; false or a text: not ready (the text says what is wrong). */
 export type HealthCheck = () => Promise<boolean | string> | boolean | string;
@@ -134,7 +141,7 @@ export class AdminServer {
     if (!api) return { status: 404, body: { error: 'the admin API is off (set admin.token)' } };
     if (!bearerMatches(req.headers.authorization, api.token)) return { status: 401, body: { error: 'missing or wrong bearer token' } };
     const body = req.method === 'POST' || req.method === 'DELETE' ? await readJson(req) : undefined;
-    const actor = String(req.headers['x-admin-actor'] ?? 'admin-api').slice(0, 100);
+    const actor = actorName(req.headers['x-admin-actor']);
     return api.handle({ method: req.method ?? 'GET', path, query, body, actor });
   }
 

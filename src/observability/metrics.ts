@@ -92,7 +92,7 @@ export class Metrics {
   });
   readonly mediaRequests = new Counter({
     name: 'xtg_media_requests_total',
-    help: 'Media proxy requests (Teams inline images), by outcome (served, expired, bad-signature, malformed, graph_error)',
+    help: 'Media proxy requests (Teams inline images), by outcome (served, expired, bad-signature, malformed, throttled, graph_error)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -186,6 +186,42 @@ export class Metrics {
   readonly xmppLinkUp = new Gauge({
     name: 'xtg_xmpp_link_up',
     help: '1 while the XEP-0114 component link is authenticated',
+    registers: [this.registry],
+  });
+
+  // ---- hostile input (issue 12) ----
+  readonly xmppRefused = new Counter({
+    name: 'xtg_xmpp_refused_total',
+    help: 'Stanzas refused before any work (stranger, spoofed sender, over a parser limit, iq answer from the wrong address), by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly accounts = new Gauge({
+    name: 'xtg_accounts',
+    help: "Teams accounts of a remote domain's users (known plus granted), as counted by the domain's actor on this node",
+    labelNames: ['domain'] as const,
+    registers: [this.registry],
+  });
+  readonly accountRefusals = new Counter({
+    name: 'xtg_account_refusals_total',
+    help: 'New XMPP users refused a Teams account, by limit (domain: policy.maxAccountsPerDomain; total: the licence)',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  readonly directoryLookups = new Counter({
+    name: 'xtg_directory_lookups_total',
+    help: 'User lookups by XMPP senders, by outcome (graph: asked Graph; refused: over the lookup budget)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly evaluationMode = new Gauge({
+    name: 'xtg_evaluation_mode',
+    help: '1 while this node runs without a licence, in evaluation mode (docs/licensing.md)',
+    registers: [this.registry],
+  });
+  readonly pairsPruned = new Counter({
+    name: 'xtg_pairs_pruned_total',
+    help: 'Pairs forgotten after store.retention.unusedPairDays without use',
     registers: [this.registry],
   });
 

@@ -4,6 +4,8 @@
  *   GET  /admin/whitelist                      -> { entries: [{source, kind, value}] }
  *   POST /admin/whitelist {op, kind, value}    -> { changed }      op: add | remove; kind: domain | user | group
  *   GET  /admin/audit?limit=N                  -> { entries: [...] } newest first
+ *   GET  /admin/accounts                       -> { perDomainLimit, totalLimit, domains: [{domain, accounts}] }
+ *        the Teams accounts made for XMPP users, per remote domain (each a paid licence; issue 12)
  */
 import type { AdminApi, AdminRequest } from '../observability/admin-server.js';
 import type { Store, WhitelistKind } from '../store/store.js';
@@ -11,7 +13,14 @@ import { PolicyChangeError, type PolicyService } from './policy-service.js';
 
 const KINDS: readonly WhitelistKind[] = ['domain', 'user', 'group'];
 
-export function policyAdminApi(token: string, policy: PolicyService, store: Store): AdminApi {
+/** The limits on accounts the operator sees next to the counts. */
+export interface AccountLimits {
+  readonly perDomain: number;
+  /** The licence's limit on all accounts (evaluation mode); undefined: none. */
+  readonly total: () => number | undefined;
+}
+
+export function policyAdminApi(token: string, policy: PolicyService, store: Store, accounts?: AccountLimits): AdminApi {
   return {
     token,
     async handle(r: AdminRequest) {
@@ -27,6 +36,9 @@ export function policyAdminApi(token: string, policy: PolicyService, store: Stor
           if (err instanceof PolicyChangeError) return { status: 400, body: { error: err.message } };
           throw err;
         }
+      }
+      if (r.path === '/admin/accounts' && r.method === 'GET') {
+        return { status: 200, body: { perDomainLimit: accounts?.perDomain ?? null, totalLimit: accounts?.total() ?? null, domains: await store.puppetsPerDomain() } };
       }
       if (r.path === '/admin/audit' && r.method === 'GET') {
         const limit = Math.min(1000, Math.max(1, Number(r.query.get('limit') ?? 50) || 50));

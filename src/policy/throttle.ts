@@ -11,6 +11,8 @@
  */
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
+import { pairKey } from '../actors/actor-keys.js';
+import type { PairKey } from '../store/store.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface LimitConfig {
@@ -21,7 +23,8 @@ export interface LimitConfig {
 }
 
 export type Scope = 'pair' | 'user' | 'domain';
-export type Direction = 'xmpp_to_teams' | 'teams_to_xmpp' | 'xmpp_to_sfb' | 'sfb_to_xmpp'; // the last two: issue 17 (SfB)
+/** What the tokens pay for (the metrics' `direction` label): a message either way (Teams or SfB, issue 17), or a directory lookup. */
+export type Direction = 'xmpp_to_teams' | 'teams_to_xmpp' | 'xmpp_to_sfb' | 'sfb_to_xmpp' | 'directory_lookup';
 
 export interface ThrottleConfig {
   readonly pair: LimitConfig;
@@ -33,6 +36,23 @@ export interface ThrottleConfig {
 export interface Admission {
   readonly scopes: readonly { readonly scope: Scope; readonly key: string }[];
   readonly bytes: number;
+}
+
+/**
+ * The buckets a message between a Teams user and an XMPP user draws from: the remote domain, both users, and the
+ * pair (presence and subscriptions draw from the same ones, issue 12 finding 5).
+ */
+export function pairAdmission(key: PairKey, bytes: number): Admission {
+  const domain = key.remoteJid.slice(key.remoteJid.indexOf('@') + 1);
+  return {
+    scopes: [
+      { scope: 'domain', key: domain },
+      { scope: 'user', key: `teams:${key.teamsUserId}` },
+      { scope: 'user', key: `xmpp:${key.remoteJid}` },
+      { scope: 'pair', key: pairKey(key) },
+    ],
+    bytes,
+  };
 }
 
 export type AdmissionResult = { readonly ok: true; readonly waitedMs: number } | { readonly ok: false; readonly scope: Scope; readonly reason: 'rate' | 'timeout' };

@@ -3,10 +3,24 @@
  * from the store; group membership is resolved elsewhere and passed in.
  */
 
+import { domainToASCII } from 'node:url';
+
+/**
+ * A domain as the rules compare it: lower case, and an internationalised domain (U-labels, RFC 7622 §3.2) in its
+ * IDNA A-label form, as rules are written (xn--…). A look-alike in another script ("pаrtner" with a Cyrillic а)
+ * has an A-label of its own, so it matches no rule of the real domain; text IDNA refuses becomes '' and matches
+ * nothing.
+ */
+export function domainKey(domain: string): string {
+  const d = domain.toLowerCase();
+  return /^[\x00-\x7f]*$/u.test(d) ? d : domainToASCII(d);
+}
+
 /** `example.org` matches itself only; `*.example.org` matches every subdomain of example.org (not itself). */
 export function domainMatches(rule: string, domain: string): boolean {
   const r = rule.toLowerCase();
-  const d = domain.toLowerCase();
+  const d = domainKey(domain);
+  if (d === '') return false;
   if (r.startsWith('*.')) return d.endsWith(r.slice(1)) && d.length > r.length - 1;
   return r === d;
 }
@@ -29,7 +43,8 @@ export function compileDomainRules(rules: Iterable<string>): (domain: string) =>
     else exact.add(rule);
   }
   return (domain) => {
-    const d = domain.toLowerCase();
+    const d = domainKey(domain);
+    if (d === '') return false;
     if (exact.has(d)) return true;
     for (let i = d.indexOf('.'); i !== -1; i = d.indexOf('.', i + 1)) if (suffixes.has(d.slice(i + 1))) return true;
     return false;

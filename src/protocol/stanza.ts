@@ -99,23 +99,44 @@ function pickBody(stanza: Element): string | undefined {
   return chosen?.text();
 }
 
-/** XEP-0461 with XEP-0428: ranges are in code points (XEP-0426); an invalid range leaves the body whole. */
+/**
+ * Most XEP-0428 fallback ranges read for one reply. A client marks one quote; a message with many ranges is
+ * refused, so that its cost does not grow with what the sender writes (issue 12 finding 9).
+ */
+export const MAX_FALLBACK_RANGES = 8;
+
+/**
+ * XEP-0461 with XEP-0428: ranges are in code points (XEP-0426); an invalid range leaves the body whole. The cut
+ * is one pass over the body (a difference array), whatever the ranges overlap.
+ */
 function readReply(stanza: Element, body: string | undefined): InboundMessage['reply'] {
   const r = stanza.getChild('reply', NS.reply);
   const id = r?.attrs.id;
   if (!r || !id) return undefined;
   if (body === undefined) return { id, to: r.attrs.to, body };
-  const chars = Array.from(body);
-  const cut = new Set<number>();
-  for (const fb of stanza.getChildren('fallback', NS.fallback).filter((f) => f.attrs.for === NS.reply)) {
-    for (const range of fb.getChildren('body')) {
-      const start = Number(range.attrs.start ?? 0);
-      const end = Number(range.attrs.end ?? chars.length);
-      if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > chars.length || start > end) continue;
-      for (let i = start; i < end; i++) cut.add(i);
-    }
+  const ranges = stanza
+    .getChildren('fallback', NS.fallback)
+    .filter((f) => f.attrs.for === NS.reply)
+    .flatMap((fb) => fb.getChildren('body'));
+  if (ranges.length > MAX_FALLBACK_RANGES) {
+    throw new StanzaError('bad-request', `a reply may mark at most ${MAX_FALLBACK_RANGES} fallback ranges (XEP-0428)`);
   }
-  return { id, to: r.attrs.to, body: chars.filter((_, i) => !cut.has(i)).join('') };
+  const chars = Array.from(body);
+  const depth = new Int32Array(chars.length + 1);
+  for (const range of ranges) {
+    const start = Number(range.attrs.start ?? 0);
+    const end = Number(range.attrs.end ?? chars.length);
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > chars.length || start > end) continue;
+    depth[start] = (depth[start] ?? 0) + 1;
+    depth[end] = (depth[end] ?? 0) - 1;
+  }
+  let inside = 0;
+  let kept = '';
+  for (let i = 0; i < chars.length; i++) {
+    inside += depth[i] ?? 0;
+    if (inside === 0) kept += chars[i];
+  }
+  return { id, to: r.attrs.to, body: kept };
 }
 
 function readReactions(stanza: Element): InboundMessage['reactions'] {

@@ -25,6 +25,8 @@ export interface LoopbackConfig {
     readonly licenceFile?: string;
     readonly publicKeys?: readonly string[];
   };
+  /** Without redisUrl: this lone node's licence file (without one it runs in evaluation mode). */
+  readonly licenceFile?: string;
   /** Bearer token of the admin API (off when absent). */
   readonly adminToken?: string;
   /** OTLP/HTTP endpoint for traces (off when absent). */
@@ -119,7 +121,9 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
               : {}),
           },
         }
-      : {}),
+      : o.licenceFile
+        ? { cluster: { licence: { file: o.licenceFile } } }
+        : {}),
   };
 }
 

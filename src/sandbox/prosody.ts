@@ -12,7 +12,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface ProsodyOptions {
   readonly dir: string;
   readonly vhost: string;
-  readonly components: readonly { domain: string; secret: string }[];
+  /**
+   * XEP-0114 components. validateFrom: false lets the component send from any address (Prosody's
+   * validate_from_addresses), as a peer server over S2S can for the domains it serves; tests use it to play
+   * hostile servers.
+   */
+  readonly components: readonly { domain: string; secret: string; validateFrom?: boolean }[];
   readonly c2sPort: number;
   readonly componentPort: number;
   readonly users: readonly { user: string; password: string }[];
@@ -50,7 +55,7 @@ modules_enabled = { "roster", "saslauth", "disco", "ping", "version", "uptime", 
 modules_disabled = { "s2s" }
 VirtualHost ${lua(o.vhost)}
 ${(o.extraHosts ?? []).map((h) => `VirtualHost ${lua(h.vhost)}`).join('\n')}
-${o.components.map((c) => `Component ${lua(c.domain)}\n  component_secret = ${lua(c.secret)}`).join('\n')}
+${o.components.map((c) => `Component ${lua(c.domain)}\n  component_secret = ${lua(c.secret)}${c.validateFrom === false ? '\n  validate_from_addresses = false' : ''}`).join('\n')}
 `;
 }
 

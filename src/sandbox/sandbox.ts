@@ -18,6 +18,7 @@ import { ensureTlsMaterial } from './tls.js';
 import { startSfbPool } from './sfb-pool.js';
 import { DEMO_SFB } from './demo-sfb.js';
 import { ensureNotificationCertificate } from './notification-certificates.js';
+import { EVALUATION } from '../cluster/lone-node-licence.js';
 import { escapeLocalpart } from '../protocol/jid.js';
 import { upnToLocalpart } from '../protocol/teams-address.js';
 
@@ -158,6 +159,7 @@ Act as an SfB user (control API ${sfb.emulator.controlUrl}):
 
 Gateway node: metrics http://127.0.0.1:${adminPort}/metrics, health /healthz, readiness /readyz, logs ${rel(logPath)}, config ${rel(configPath)}
 Operator console: http://127.0.0.1:${adminPort}/console/ (sign in with the admin token ${DEMO.adminToken})
+  It runs in evaluation mode (no licence): one node, at most ${EVALUATION.remoteDomains} remote domains and ${EVALUATION.accounts} XMPP users with a Teams account (docs/licensing.md).
 `);
     await new Promise<void>((resolveStop) => {
       process.once('SIGINT', () => resolveStop());

@@ -41,6 +41,7 @@ import {
   type InboxRow,
   type OutboundMessage,
   type OutboxRow,
+  type DomainAccounts,
   type PairKey,
   type PairRecord,
   type PairUpdate,
@@ -242,6 +243,8 @@ export function splitBatches(script: string): string[] {
 const OUTBOX_COLUMNS = `id, teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state, attempts,
        next_attempt_at, last_error, teams_message_id, sending_since, reply_to_teams_id`;
 const PAIR_COLUMNS = 'teams_user_id, remote_jid, chat_id, sub_from, sub_to, sub_to_pending';
+/** The domain of a bare JID column (everything after the '@'; 3071 characters is a JID's longest, RFC 7622 §3.1). */
+const JID_DOMAIN = "SUBSTRING(remote_jid, CHARINDEX(N'@', remote_jid) + 1, 3071)";
 const INBOX_COLUMNS = 'id, dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at';
 const SUBSCRIPTION_COLUMNS = 'id, purpose, resource, change_type, owner_user_id, client_state, expires_at';
 const FINISHED = `(state = N'delivered' AND done_at < @delivered) OR (state = N'dead' AND done_at < @dead)`;
@@ -429,6 +432,15 @@ COMMIT TRANSACTION;`,
   // ---- Webhook intake and presence watching (issue 13: webhook) ----
   presenceWatchers: `SELECT p.teams_user_id, u.user_id AS puppet_user_id FROM pairs p JOIN puppets u ON u.remote_jid = p.remote_jid
  WHERE p.sub_from = 1 ORDER BY p.teams_user_id, u.user_id`,
+  // ---- hostile input (issue 12): accounts per remote domain, pairs nobody uses ----
+  countPuppets: 'SELECT COUNT(*) AS n FROM puppets',
+  countPuppetsOfDomain: `SELECT COUNT(*) AS n FROM puppets WHERE ${JID_DOMAIN} = @domain`,
+  puppetsPerDomain: `SELECT ${JID_DOMAIN} AS domain, COUNT(*) AS n FROM puppets GROUP BY ${JID_DOMAIN} ORDER BY domain`,
+  touchPair: 'UPDATE pairs SET updated_at = @now WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid',
+  unusedPairs: `SELECT TOP (@limit) ${PAIR_COLUMNS} FROM pairs p WHERE updated_at < @before
+   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.teams_user_id = p.teams_user_id AND o.remote_jid = p.remote_jid AND o.state = N'pending')
+ ORDER BY updated_at`,
+  deletePair: 'DELETE FROM pairs WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid',
 } as const;
 
 export type MssqlStatementName = keyof typeof MSSQL_STATEMENTS;
@@ -970,6 +982,29 @@ export class MssqlStore implements Store {
 
   async presenceWatchers(): Promise<PresenceWatch[]> {
     return (await this.run('presenceWatchers')).recordset.map((r) => ({ teamsUserId: str(r.teams_user_id), puppetUserId: str(r.puppet_user_id) }));
+  }
+
+  // ---- hostile input (issue 12): accounts per remote domain, pairs nobody uses ----
+
+  async countPuppets(domain?: string): Promise<number> {
+    const r = domain === undefined ? await this.run('countPuppets') : await this.run('countPuppetsOfDomain', { domain: nvarchar(domain) });
+    return num(r.recordset[0]?.n ?? 0);
+  }
+
+  async puppetsPerDomain(): Promise<DomainAccounts[]> {
+    return (await this.run('puppetsPerDomain')).recordset.map((r) => ({ domain: str(r.domain), accounts: num(r.n) }));
+  }
+
+  async touchPair(key: PairKey, now: number): Promise<void> {
+    await this.run('touchPair', { ...pairParams(key), now: bigint(now) });
+  }
+
+  async unusedPairs(before: number, max: number): Promise<PairRecord[]> {
+    return (await this.run('unusedPairs', { before: bigint(before), limit: limit(max) })).recordset.map(toPair);
+  }
+
+  async deletePair(key: PairKey): Promise<void> {
+    await this.run('deletePair', pairParams(key));
   }
 }
 

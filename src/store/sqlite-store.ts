@@ -16,6 +16,7 @@ import {
   type InboxRow,
   type OutboundMessage,
   type OutboxRow,
+  type DomainAccounts,
   type PairKey,
   type PairRecord,
   type PairUpdate,
@@ -564,4 +565,45 @@ export class SqliteStore implements Store {
       .all() as Row[];
     return rows.map((r) => ({ teamsUserId: str(r.teams_user_id), puppetUserId: str(r.puppet_user_id) }));
   }
+
+  // ---- hostile input (issue 12): accounts per remote domain, pairs nobody uses ----
+
+  async countPuppets(domain?: string): Promise<number> {
+    const row = (
+      domain === undefined
+        ? this.db.prepare('SELECT COUNT(*) AS n FROM puppets').get()
+        : this.db.prepare(`SELECT COUNT(*) AS n FROM puppets WHERE ${JID_DOMAIN} = ?`).get(domain)
+    ) as Row;
+    return Number(row.n);
+  }
+
+  async puppetsPerDomain(): Promise<DomainAccounts[]> {
+    return (this.db.prepare(`SELECT ${JID_DOMAIN} AS domain, COUNT(*) AS n FROM puppets GROUP BY 1 ORDER BY 1`).all() as Row[]).map((r) => ({
+      domain: str(r.domain),
+      accounts: Number(r.n),
+    }));
+  }
+
+  async touchPair(key: PairKey, now: number): Promise<void> {
+    this.db.prepare('UPDATE pairs SET updated_at = ? WHERE teams_user_id = ? AND remote_jid = ?').run(now, key.teamsUserId, key.remoteJid);
+  }
+
+  async unusedPairs(before: number, limit: number): Promise<PairRecord[]> {
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM pairs p WHERE updated_at < ?
+             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.teams_user_id = p.teams_user_id AND o.remote_jid = p.remote_jid AND o.state = 'pending')
+           ORDER BY updated_at LIMIT ?`,
+        )
+        .all(before, limit) as Row[]
+    ).map(toPair);
+  }
+
+  async deletePair(key: PairKey): Promise<void> {
+    this.db.prepare('DELETE FROM pairs WHERE teams_user_id = ? AND remote_jid = ?').run(key.teamsUserId, key.remoteJid);
+  }
 }
+
+/** The domain of a bare JID column (everything after the '@'). */
+const JID_DOMAIN = "substr(remote_jid, instr(remote_jid, '@') + 1)";

@@ -249,6 +249,17 @@ export interface Store {
   recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]>;
   /** Who watches whose presence: each pair with subFrom, as (Teams user, the XMPP user's account). */
   presenceWatchers(): Promise<PresenceWatch[]>;
+
+  // ---- hostile input (issue 12): accounts per remote domain, pairs nobody uses ----
+  /** Accounts (puppets) of one remote domain's users, or of all when `domain` is undefined. */
+  countPuppets(domain?: string): Promise<number>;
+  /** Accounts per remote domain, for the operator (admin view), by domain. */
+  puppetsPerDomain(): Promise<DomainAccounts[]>;
+  /** Records that the pair was used at `now` (a message or a subscription change), so it is not pruned. */
+  touchPair(key: PairKey, now: number): Promise<void>;
+  /** Pairs last used before `before` that have nothing pending in the outbox, least recently used first. */
+  unusedPairs(before: number, limit: number): Promise<PairRecord[]>;
+  deletePair(key: PairKey): Promise<void>;
 }
 
 export type DeadLetterQueue = 'outbox' | 'inbox';
@@ -311,7 +322,8 @@ export interface AuditRecord extends AuditEntry {
   readonly id: number;
 }
 
-export type RefusalDirection = 'xmpp_to_teams' | 'teams_to_xmpp' | 'xmpp_to_sfb' | 'sfb_to_xmpp';
+/** Messages either way (Teams or SfB), or a directory lookup refused to an XMPP sender (issue 12). At most 16 characters. */
+export type RefusalDirection = 'xmpp_to_teams' | 'teams_to_xmpp' | 'xmpp_to_sfb' | 'sfb_to_xmpp' | 'directory_lookup';
 
 export interface RefusalCount {
   /** Start of the minute (epoch ms). */
@@ -352,6 +364,11 @@ export interface SfbPairKey {
 export interface PresenceWatch {
   readonly teamsUserId: string;
   readonly puppetUserId: string;
+}
+
+export interface DomainAccounts {
+  readonly domain: string;
+  readonly accounts: number;
 }
 
 /** What both stores accept when opened. */

@@ -52,10 +52,12 @@ export class GraphDirectory {
   }
 
   async userByUpn(upn: string): Promise<TeamsUser | undefined> {
-    // A UPN with a quote or slash cannot be used as a path key reliably; $filter takes any string.
+    // A UPN with a quote or slash cannot be used as a path key reliably; $filter takes any string. The client puts
+    // the filter in the URL as given, so it is percent-encoded here: a UPN's own "%27" must stay text, not close
+    // the string literal (https://learn.microsoft.com/en-us/graph/query-parameters#encoding-query-parameters).
     if (/[/'#?%]/u.test(upn)) {
       const r = (await this.g.call('look up a Teams user', () =>
-        this.g.clients.app().api('/users').filter(`userPrincipalName eq ${quoteODataString(upn)}`).select(USER_FIELDS).get(),
+        this.g.clients.app().api('/users').filter(encodeURIComponent(`userPrincipalName eq ${quoteODataString(upn)}`)).select(USER_FIELDS).get(),
       )) as { value: GraphUser[] };
       const u = r.value[0];
       return u ? toUser(u) : undefined;

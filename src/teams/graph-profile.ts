@@ -4,7 +4,7 @@
  */
 import { GraphError, ResponseType } from '@microsoft/microsoft-graph-client';
 import { PROFILE_SELECT, type GraphProfile, type Photo } from '../protocol/vcard.js';
-import { puppetDisplayName } from '../protocol/puppet-identity.js';
+import { puppetProfile } from '../protocol/puppet-identity.js';
 import type { GraphContext } from './graph-context.js';
 import { toTeamsError } from './graph-errors.js';
 import type { Puppet } from './teams-port.js';
@@ -32,12 +32,8 @@ export class GraphProfiles {
    * account keeps the JID in its display name, so a Teams user always sees who is behind it.
    */
   async updatePuppetProfile(puppet: Puppet, profile: GraphProfile, photo: Photo | undefined, displayNameSuffix: string): Promise<void> {
-    const name = profile.displayName?.trim();
-    const body: Record<string, unknown> = {
-      displayName: name ? `${name} (${puppet.remoteJid})` : puppetDisplayName(puppet.remoteJid, displayNameSuffix),
-    };
-    for (const k of ['givenName', 'surname', 'jobTitle', 'department'] as const) if (profile[k]) body[k] = profile[k];
-    if (profile.companyName) body.companyName = profile.companyName;
+    // The account keeps its marker and domain whatever the card says (protocol/puppet-identity.ts, issue 12).
+    const body = puppetProfile(puppet.remoteJid, profile, displayNameSuffix);
     await this.g.call('update the XMPP user account profile', () => this.g.clients.app().api(`/users/${encodeURIComponent(puppet.userId)}`).patch(body));
     if (photo && (photo.type === 'image/jpeg' || photo.type === 'image/png') && photo.bytes.length <= 4 * 1024 * 1024) {
       await this.g.call('update the XMPP user account photo', () =>

@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { HostedContentRef } from '../protocol/hosted-content.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
+import { refusalLogBudget, type LogBudget } from '../observability/log-budget.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { HostedContentStream } from './graph-teams-adapter.js';
 import { encodeMediaToken, verifyMediaToken } from './media-token.js';
@@ -40,6 +41,15 @@ export interface MediaProxyOptions {
 
 export const DEFAULT_MEDIA_MAX_BYTES = 25 * 1024 * 1024;
 
+/**
+ * Fetches of one link per node and hour. Each fetch is a Graph read, and a link holder (an XMPP user who received
+ * the image) could otherwise turn one link into unbounded Graph calls against the tenant's quota (issue 12).
+ * Over the limit: 429 with Retry-After, and no Graph call.
+ */
+export const MEDIA_FETCHES_PER_LINK_PER_HOUR = 30;
+/** Links whose fetches are counted at once (the oldest is forgotten first). */
+const MEDIA_LINKS_COUNTED = 10_000;
+
 /** The public URL prefix of media links: "<publicUrl>/media/". */
 export function mediaUrlPrefix(publicUrl: string): string {
   const u = new URL(publicUrl);
@@ -56,10 +66,14 @@ function safeContentType(t: string): string {
 
 export class MediaProxy {
   private readonly prefix: string;
+  private readonly fetches = new Map<string, { readonly since: number; count: number }>();
+  /** Refused links are logged within a budget: anyone can GET the public endpoint. */
+  private readonly refusals: LogBudget;
   /** The path of the prefix on the listener, e.g. "/graph/notifications/media/". */
   readonly pathPrefix: string;
 
   constructor(private readonly o: MediaProxyOptions) {
+    this.refusals = refusalLogBudget(o.log);
     this.prefix = mediaUrlPrefix(o.publicUrl);
     this.pathPrefix = new URL(this.prefix).pathname;
   }
@@ -74,6 +88,20 @@ export class MediaProxy {
     return `${this.prefix}${token}`;
   }
 
+  /** Counts a fetch of the link; the seconds until it may be fetched again when it is over the limit. */
+  private overLimit(token: string): number | undefined {
+    const now = this.now();
+    let w = this.fetches.get(token);
+    if (!w || now - w.since >= 3_600_000) {
+      this.fetches.delete(token);
+      if (this.fetches.size >= MEDIA_LINKS_COUNTED) this.fetches.delete(this.fetches.keys().next().value as string);
+      w = { since: now, count: 0 };
+      this.fetches.set(token, w);
+    }
+    w.count++;
+    return w.count > MEDIA_FETCHES_PER_LINK_PER_HOUR ? Math.ceil((w.since + 3_600_000 - now) / 1000) : undefined;
+  }
+
   private count(outcome: string): void {
     this.o.metrics?.mediaRequests.inc({ outcome });
   }
@@ -83,8 +111,15 @@ export class MediaProxy {
     const check = verifyMediaToken(token, this.o.key, this.now());
     if (!check.ok) {
       this.count(check.reason);
-      this.o.log.info('media link refused', { reason: check.reason });
+      this.refusals.info('media link refused', { reason: check.reason });
       res.writeHead(check.reason === 'expired' ? 410 : 403, { 'cache-control': 'no-store' }).end();
+      return;
+    }
+    const retryAfter = this.overLimit(token);
+    if (retryAfter !== undefined) {
+      this.count('throttled');
+      this.refusals.info('media link fetched too often', { chatId: check.ref.chatId, messageId: check.ref.messageId });
+      res.writeHead(429, { 'cache-control': 'no-store', 'retry-after': String(retryAfter) }).end();
       return;
     }
     const ref = check.ref;

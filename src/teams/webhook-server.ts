@@ -16,7 +16,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { notificationCount, parseNotificationBody, type ParsedCollection } from '../protocol/graph-notification.js';
-import { LogBudget } from '../observability/log-budget.js';
+import { refusalLogBudget, type LogBudget } from '../observability/log-budget.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
@@ -34,8 +34,6 @@ export const MAX_VALIDATION_TOKEN_CHARS = 1024;
 /** Default cap on the items of one POST (teams.webhook.maxNotificationsPerRequest). */
 export const DEFAULT_MAX_NOTIFICATIONS_PER_REQUEST = 1000;
 /** Log lines about refused requests: at most this many at once, then this many a minute. */
-const REFUSAL_LOG_BURST = 20;
-const REFUSAL_LOG_PER_MINUTE = 60;
 const PLAIN = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
 
 export interface WebhookOptions {
@@ -74,11 +72,12 @@ export class WebhookServer {
   private readonly lifecyclePath: string;
   private readonly intake: NotificationIntake;
   private readonly batcher: InboxBatcher;
-  private readonly budget = new LogBudget(REFUSAL_LOG_BURST, REFUSAL_LOG_PER_MINUTE);
+  private readonly budget: LogBudget;
   private readonly maxItems: number;
   private readonly now: () => number;
 
   constructor(private readonly o: WebhookOptions) {
+    this.budget = refusalLogBudget(o.log);
     this.notifyPath = new URL(o.publicUrl).pathname.replace(/\/+$/u, '') || '/';
     this.lifecyclePath = new URL(lifecycleUrl(o.publicUrl)).pathname;
     this.now = o.now ?? Date.now;
@@ -215,11 +214,9 @@ export class WebhookServer {
     for (const [outcome, n] of outcomes) if (n > 0) m.inc({ outcome }, n);
   }
 
-  /** One warn line per refused request, within the budget; the next line written says how many were left out. */
+  /** One warn line per refused request, within the node's budget for refused input (observability/log-budget.ts). */
   private refused(message: string, fields: Record<string, unknown>): void {
-    const slot = this.budget.take();
-    if (!slot) return;
-    this.o.log.warn(message, slot.skipped > 0 ? { ...fields, linesLeftOut: slot.skipped } : fields);
+    this.budget.warn(message, fields);
   }
 }
 

@@ -4,13 +4,15 @@
  * an iq middleware that answers every iq on its own; the gateway answers iqs after actor work, with its own
  * error conditions, so it uses the building blocks directly.)
  */
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Component } from '@xmpp/component-core';
 import reconnect from '@xmpp/reconnect';
 import type { Element } from '@xmpp/xml';
+import { tryParseJid, formatJid } from '../protocol/jid.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { boundedParser, type StanzaLimits } from './bounded-parser.js';
+import type { IqIds } from './iq-ids.js';
 
 export class XmppLinkDownError extends Error {
   constructor() {
@@ -42,8 +44,25 @@ export interface ComponentLinkOptions {
   readonly domain: string;
   readonly password: () => string;
   readonly reconnectDelayMs: number;
+  /** Bounds on every stanza read off the link (depth, elements, bytes). */
+  readonly limits: StanzaLimits;
+  /** Issues the ids of the gateway's own iqs (unguessable; in a cluster, recognisable by every node). */
+  readonly ids: IqIds;
   readonly log: Logger;
   readonly metrics: Metrics;
+}
+
+/** A request waiting for its answer: only an answer with its id from the address it went to completes it. */
+interface PendingRequest {
+  readonly to: string;
+  readonly complete: (answer: Element) => void;
+}
+
+/** The address an answer must come from (RFC 6120 §8.2.3): the request's `to`, compared normalised. */
+function sameAddress(a: string | undefined, b: string | undefined): boolean {
+  const x = tryParseJid(a);
+  const y = tryParseJid(b);
+  return x !== undefined && y !== undefined && formatJid(x) === formatJid(y);
 }
 
 export interface ComponentLinkEvents {
@@ -56,13 +75,13 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
   private readonly entity: Component;
   private readonly reconnector: ReturnType<typeof reconnect>;
   private online = false;
-  private readonly pending = new Map<string, (answer: Element) => void>();
-  private nextId = 0;
-  private readonly idPrefix = randomBytes(4).toString('hex');
+  private readonly pending = new Map<string, PendingRequest>();
 
   constructor(private readonly o: ComponentLinkOptions) {
     super();
     this.entity = new Component({ service: o.service, domain: o.domain });
+    // @xmpp/connection makes its parser with `new this.Parser()`: this one bounds every stanza (bounded-parser.ts).
+    this.entity.Parser = boundedParser(o.limits);
     this.reconnector = reconnect({ entity: this.entity });
     this.reconnector.delay = o.reconnectDelayMs;
     this.entity.on('open', (el: Element) => {
@@ -82,23 +101,40 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
       o.log.error('XMPP component link error', { service: o.service, error: errorMessage(err) });
     });
     this.entity.on('stanza', (el: Element) => {
-      o.metrics.xmppStanzasIn.inc({ stanza: el.name === 'message' || el.name === 'presence' || el.name === 'iq' ? el.name : 'other' });
-      const waiter = el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error') ? this.pending.get(el.attrs.id ?? '') : undefined;
-      if (waiter) {
-        this.pending.delete(el.attrs.id ?? '');
-        waiter(el);
-        return;
+      // This runs inside the socket's data handler: a listener that throws would end the process. Whatever a
+      // stanza does to a listener is logged and counted instead.
+      try {
+        o.metrics.xmppStanzasIn.inc({ stanza: el.name === 'message' || el.name === 'presence' || el.name === 'iq' ? el.name : 'other' });
+        if (el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error') && this.answer(el)) return;
+        this.emit('stanza', el);
+      } catch (err) {
+        o.metrics.stanzaErrors.inc({ condition: 'internal-server-error' });
+        o.log.error('a stanza listener failed; the stanza is dropped', { stanza: el.name, error: errorMessage(err) });
       }
-      this.emit('stanza', el);
     });
   }
 
-  /** Resolves a request of this link with an answer that arrived on another connection; false if not ours. */
+  /** Whether an iq id is one this cluster issued (the only answers worth passing to the other nodes). */
+  issued(id: string | undefined): boolean {
+    return id !== undefined && this.o.ids.verify(id);
+  }
+
+  /**
+   * Completes this link's request with its answer (received here or on another node's connection): the id must
+   * be pending and the answer must come from the address the request went to (RFC 6120 §8.2.3), so another
+   * user cannot answer in someone else's place. False when it completes nothing.
+   */
   answer(el: Element): boolean {
-    const waiter = this.pending.get(el.attrs.id ?? '');
-    if (!waiter) return false;
-    this.pending.delete(el.attrs.id ?? '');
-    waiter(el);
+    const id = el.attrs.id ?? '';
+    const request = this.pending.get(id);
+    if (!request) return false;
+    if (!sameAddress(el.attrs.from, request.to)) {
+      this.o.metrics.xmppRefused.inc({ reason: 'iq-answer-sender' });
+      this.o.log.warn('iq answer from another address than the request went to; ignored', { from: el.attrs.from, expected: request.to });
+      return true; // ours, and refused: not for the router either
+    }
+    this.pending.delete(id);
+    request.complete(el);
     return true;
   }
 
@@ -130,22 +166,27 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
   }
 
   async request(iq: Element, timeoutMs = 10_000): Promise<Element> {
-    // Unique across nodes: in 'every-node' mode another node's connection may receive the answer (see SharedXmppLink).
-    const id = `xtg-${this.idPrefix}-${Date.now().toString(36)}-${++this.nextId}`;
+    // Unguessable, so nobody answers in advance; unique across nodes, as in 'every-node' mode another node's
+    // connection may receive the answer (see SharedXmppLink).
+    const id = this.o.ids.issue();
     iq.attrs.id = id;
+    const to = iq.attrs.to ?? this.o.domain;
     const answer = new Promise<Element>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new XmppRequestError(`no answer to iq ${id} within ${timeoutMs} ms`, 'remote-server-timeout'));
       }, timeoutMs);
       timer.unref();
-      this.pending.set(id, (el) => {
-        clearTimeout(timer);
-        if (el.attrs.type === 'result') resolve(el);
-        else {
-          const condition = el.getChild('error')?.getChildElements()[0]?.name;
-          reject(new XmppRequestError(`iq ${id} answered with an error (${condition ?? 'unknown'})`, condition));
-        }
+      this.pending.set(id, {
+        to,
+        complete: (el) => {
+          clearTimeout(timer);
+          if (el.attrs.type === 'result') resolve(el);
+          else {
+            const condition = el.getChild('error')?.getChildElements()[0]?.name;
+            reject(new XmppRequestError(`iq ${id} answered with an error (${condition ?? 'unknown'})`, condition));
+          }
+        },
       });
     });
     await this.send(iq);

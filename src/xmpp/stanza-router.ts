@@ -3,28 +3,44 @@
  * malformed), admitted by the sender's RemoteDomainActor, then answered directly (disco, ping, version) or
  * routed to the UserPairActor of (Teams user, XMPP user). Nothing here blocks the link: each stanza is handled
  * on its own promise, and order per pair is kept by the actor's mailbox.
+ *
+ * Admission order (DESIGN.md decision 9, issue 12): what a sender can cost is bounded before it is spent.
+ * 1. Strangers and spoofed senders: one JID parse and a whitelist check, then a fixed answer (admitSender); no
+ *    actor, no lookup, no log line of their own.
+ * 2. A stanza the parser cut short (too deep, too many elements, too large): <policy-violation/>.
+ * 3. The directory lookup: paid from the sender's and the domain's lookup budget (Directory).
+ * 4. Presence and subscriptions: the same rate limits as messages, then only existing pairs (admitPresence); the
+ *    first message of a new pair: its rate limits before the pair exists (admitMessage).
+ * 5. A new Teams account: only for a message or a subscription, within the domain's cap (admitAccount).
  */
 import { inSpan } from '../observability/tracing.js';
 import { randomUUID } from 'node:crypto';
 import xml, { type Element } from '@xmpp/xml';
-import { bareJid } from '../protocol/jid.js';
+import { bareJid, tryParseJid } from '../protocol/jid.js';
 import { COMPONENT_INFO, CAPS_NODE, capsElement, capsVer, discoInfoQuery, userInfo } from '../protocol/disco.js';
 import { NS } from '../protocol/namespaces.js';
-import { iqResult, mayReplyWithError, parseInbound, presence, type Inbound, type InboundIq } from '../protocol/stanza.js';
+import { iqResult, mayReplyWithError, parseInbound, presence, type Inbound, type InboundIq, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
 import { StanzaError, errorReply, readStanzaError } from '../protocol/stanza-error.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
+import { pairKey } from '../actors/actor-keys.js';
 import type { Outcome } from '../actors/user-pair-actor.js';
-import type { Directory } from '../teams/directory.js';
+import { LookupRefusedError, type Directory } from '../teams/directory.js';
 import type { ProfileCache } from '../teams/profile-cache.js';
 import { profileToVcard4, profileToVcardTemp, type CardField } from '../protocol/vcard.js';
 import { TeamsError, type TeamsUser } from '../teams/teams-port.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { LogBudget } from '../observability/log-budget.js';
+import { pairAdmission, type Admission, type AdmissionResult, type Direction } from '../policy/throttle.js';
+import type { PairKey, PairRecord, PuppetRecord } from '../store/store.js';
+import { stanzaOverLimit } from './bounded-parser.js';
 import type { XmppPort } from './component-link.js';
 import type { SfbStanzaHandler } from '../sfb/stanza-handler.js'; // issue 17
 
 /** The whitelist as the router needs it. */
 export interface FederationPolicy {
+  /** The remote domain may federate at all (checked first, for every stanza). */
+  domainAllowed(domain: string): boolean;
   verdict(user: TeamsUser, remoteDomain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
 }
 
@@ -40,12 +56,31 @@ export interface StanzaRouterOptions {
   readonly cardFields: ReadonlySet<CardField>;
   /** Issue 17: users homed on Skype for Business are handed to the SfB side. */
   readonly sfb?: SfbStanzaHandler | undefined;
+  /** The rate limits presence and subscriptions pass, as messages do. */
+  readonly throttle: { admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs?: number): Promise<AdmissionResult> };
+  /** Over a rate limit: refuse at once, or wait in a bounded queue for at most maxThrottleDelayMs. */
+  readonly onRateExceeded: 'refuse' | 'queue';
+  /** Lines about refused stanzas, within a budget: a flood costs a constant number of lines. */
+  readonly refusalLog: LogBudget;
+  readonly maxThrottleDelayMs: number;
+  /** Pairs and accounts, read to decide whether a presence may reach a pair and a sender needs an account. */
+  readonly store: { getPair(key: PairKey): Promise<PairRecord | undefined>; getPuppet(remoteJid: string): Promise<PuppetRecord | undefined> };
   readonly log: Logger;
   readonly metrics: Metrics;
 }
 
+/** Pairs and accounts known to exist, remembered per node (a bounded set: the oldest is forgotten first). */
+const KNOWN_MAX = 50_000;
+
+function remember(set: Set<string>, value: string): void {
+  if (set.size >= KNOWN_MAX) set.delete(set.values().next().value as string);
+  set.add(value);
+}
+
 export class StanzaRouter {
   private inFlight = 0;
+  private readonly knownPairs = new Set<string>();
+  private readonly knownAccounts = new Set<string>();
 
   constructor(private readonly o: StanzaRouterOptions) {}
 
@@ -60,6 +95,12 @@ export class StanzaRouter {
     const log = this.o.log.child({ correlationId });
     this.inFlight++;
     try {
+      if (!this.admitSender(stanza)) return;
+      const overLimit = stanzaOverLimit(stanza);
+      if (overLimit) {
+        this.o.metrics.xmppRefused.inc({ reason: 'parser-limit' });
+        throw new StanzaError('policy-violation', `stanza ${overLimit}`);
+      }
       const inbound = parseInbound(stanza, { maxBodyBytes: this.o.maxBodyBytes });
       await inSpan(`xmpp ${stanza.name}`, { 'xmpp.stanza': stanza.name, 'xtg.correlation_id': correlationId }, () => {
         log.debug('stanza received', { stanza: stanza.name, type: stanza.attrs.type });
@@ -67,7 +108,7 @@ export class StanzaRouter {
       });
     } catch (err) {
       if (err instanceof StanzaError) {
-        log.info('stanza refused', { stanza: stanza.name, condition: err.condition, reason: err.text, from: stanza.attrs.from });
+        this.o.refusalLog.info('stanza refused', { correlationId, stanza: stanza.name, condition: err.condition, reason: err.text, from: stanza.attrs.from });
         await this.replyError(stanza, err);
         return;
       }
@@ -100,7 +141,7 @@ export class StanzaRouter {
     // Issue 17: a user homed on SfB (by domain or by name) is the SfB side's; everyone else is on Teams.
     const sfbUri = this.o.sfb?.homeOf(inbound.to.local);
     if (sfbUri && this.o.sfb) return this.o.sfb.handle(stanza, inbound, sfbUri, correlationId, log);
-    const user = await this.lookup(inbound.to.local);
+    const user = await this.lookup(inbound.to.local, inbound.from);
     if (!user) {
       await this.toUnknownUser(stanza, inbound);
       return;
@@ -110,8 +151,13 @@ export class StanzaRouter {
       // A Teams user who may not federate (with this domain) does not exist for the sender (issue: whitelisting).
       this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: verdict.reason });
       this.o.metrics.refusalsByDomain.add(inbound.from.domain, 'xmpp_to_teams', verdict.reason);
-      log.info('stanza to a Teams user outside the whitelist answered as for no such user', { reason: verdict.reason });
+      this.o.refusalLog.info('stanza to a Teams user outside the whitelist answered as for no such user', { correlationId, reason: verdict.reason });
       await this.toUnknownUser(stanza, inbound);
+      return;
+    }
+    if (!inbound.from.local && inbound.kind !== 'iq') {
+      // A server (a JID without localpart) is not a user: it gets no pair and no Teams account of its own.
+      if (inbound.kind === 'message' && (inbound.type === 'chat' || inbound.type === 'normal')) throw new StanzaError('service-unavailable', 'only XMPP users can write to a Teams user');
       return;
     }
     const remoteJid = bareJid(inbound.from);
@@ -121,10 +167,15 @@ export class StanzaRouter {
       case 'message':
         if (inbound.type === 'groupchat') throw new StanzaError('service-unavailable', 'a Teams user is not a chat room');
         if (inbound.type === 'headline') return;
-        outcome = await this.o.router.pair(key, { type: 'xmpp-chat', message: inbound }, envelope);
+        {
+          const admitted = await this.admitMessage(key, inbound, envelope);
+          if (admitted === undefined) return;
+          outcome = await this.o.router.pair(key, { type: 'xmpp-chat', message: inbound, ...(admitted ? { admitted } : {}) }, envelope);
+        }
         break;
       case 'presence':
         if (inbound.type === 'error') return;
+        if (!(await this.admitPresence(key, inbound, bareJid(inbound.to), envelope))) return;
         outcome = await this.o.router.pair(
           key,
           inbound.type === 'available' || inbound.type === 'unavailable'
@@ -140,13 +191,105 @@ export class StanzaRouter {
     if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
   }
 
-  private async lookup(localpart: string): Promise<TeamsUser | undefined> {
+  /**
+   * Admission step 1: a stanza from outside the whitelist, or claiming to come from the gateway's own domain, is
+   * answered (or dropped) here at a constant cost: no actor, no lookup, no log line of its own. True when the
+   * sender may go on. An unparsable sender goes on, for parseInbound to answer with <jid-malformed/>.
+   */
+  private admitSender(stanza: Element): boolean {
+    const from = tryParseJid(stanza.attrs.from);
+    if (!from) return true;
+    const me = this.o.componentDomain;
+    if (from.domain === me || from.domain.endsWith(`.${me}`)) {
+      // Only a spoofing peer sends "from" the gateway's own addresses; an answer would come back here.
+      this.o.metrics.xmppRefused.inc({ reason: 'spoofed-from' });
+      return false;
+    }
+    if (this.o.policy.domainAllowed(from.domain)) return true;
+    this.o.metrics.xmppRefused.inc({ reason: 'stranger' });
+    this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: 'domain' });
+    // RFC 6120 §8.3.3.19: <service-unavailable/> without text, the same for every address, so a stranger learns
+    // nothing about which Teams users exist. Never an answer to an error or an iq result (§8.3.1).
+    if (mayReplyWithError(stanza) && tryParseJid(stanza.attrs.to)?.domain === me) void this.send(errorReply(stanza, new StanzaError('service-unavailable')));
+    return false;
+  }
+
+  /** Admission step 3: the lookup, paid by the sender from their lookup budget when it reaches Graph. */
+  private async lookup(localpart: string, sender: Inbound['from']): Promise<TeamsUser | undefined> {
     try {
-      return await this.o.directory.byLocalpart(localpart);
+      return await this.o.directory.byLocalpart(localpart, { sender: bareJid(sender), domain: sender.domain });
     } catch (err) {
       if (err instanceof TeamsError) throw new StanzaError('remote-server-timeout', 'the Teams directory is not reachable; try again later');
+      if (err instanceof LookupRefusedError) {
+        // RFC 6120 §8.3.3.18: the sender may try again later.
+        throw new StanzaError('resource-constraint', 'too many lookups of unknown addresses; slow down and retry later', 'wait');
+      }
       throw err;
     }
+  }
+
+  /**
+   * Admission step 4 (issue 12 finding 5): presence and subscriptions pass the same rate limits as messages, and
+   * before any actor or account exists. A presence reaches only a pair that already exists (a message or a
+   * subscription made it), so a bare presence creates nothing; a subscribe may make a pair, and an account within
+   * the domain's cap. True when the stanza goes on to the pair; false when it was answered or dropped here.
+   */
+  private async admitPresence(key: PairKey, p: InboundPresence, teamsJid: string, envelope: { correlationId: string }): Promise<boolean> {
+    const admitted = await this.o.throttle.admit('xmpp_to_teams', pairAdmission(key, 0), 'refuse');
+    if (!admitted.ok) {
+      // RFC 6120 §8.3.3.18; a plain presence over the limit is dropped (an error for each would be noise).
+      if (p.type === 'subscribe') throw new StanzaError('resource-constraint', `rate limit exceeded (${admitted.scope}); slow down and retry later`, 'wait');
+      return false;
+    }
+    if (p.type === 'subscribe') {
+      await this.admitAccount(key.remoteJid, envelope);
+      return true;
+    }
+    if (await this.pairExists(key)) return true;
+    // RFC 6121 §4.3.2: a probe without a subscription is answered "unsubscribed"; any other presence about a pair
+    // that does not exist changes nothing (§3.1.6, §3.2.3, §3.3.3: nothing was asked for).
+    if (p.type === 'probe') await this.send(presence({ from: teamsJid, to: key.remoteJid, type: 'unsubscribed' }));
+    return false;
+  }
+
+  /**
+   * Admission steps 4 and 5 for a message. To a pair that exists, it goes on: the pair applies the rate limits
+   * itself (a retransmission of an accepted message costs no tokens). The first message of a new pair takes its
+   * tokens here, before the pair and its actor exist, and may make an account within the domain's cap; a message
+   * without a body (chat state, marker, receipt) to a pair that does not exist changes nothing. Returns whether
+   * the tokens were taken here, or undefined when the message stops here.
+   */
+  private async admitMessage(key: PairKey, m: InboundMessage, envelope: { correlationId: string }): Promise<boolean | undefined> {
+    const wanted = m.body !== undefined && m.body.trim() !== '';
+    if (await this.pairExists(key)) {
+      if (wanted) await this.admitAccount(key.remoteJid, envelope);
+      return false;
+    }
+    if (!wanted) return undefined;
+    const admitted = await this.o.throttle.admit('xmpp_to_teams', pairAdmission(key, Buffer.byteLength(m.body ?? '', 'utf8')), this.o.onRateExceeded, this.o.maxThrottleDelayMs);
+    if (!admitted.ok) throw new StanzaError('resource-constraint', `rate limit exceeded (${admitted.scope}); slow down and retry later`, 'wait');
+    await this.admitAccount(key.remoteJid, envelope);
+    return true;
+  }
+
+  /** Pairs known to exist are remembered (bounded): most stanzas are for pairs that exist, and cost no read. */
+  private async pairExists(key: PairKey): Promise<boolean> {
+    const k = pairKey(key);
+    if (this.knownPairs.has(k)) return true;
+    if (!(await this.o.store.getPair(key))) return false;
+    remember(this.knownPairs, k);
+    return true;
+  }
+
+  /** Admission step 5: an account is made only within the sender's domain cap (its RemoteDomainActor decides). */
+  private async admitAccount(remoteJid: string, envelope: { correlationId: string }): Promise<void> {
+    if (this.knownAccounts.has(remoteJid)) return;
+    if (!(await this.o.store.getPuppet(remoteJid))) {
+      const domain = remoteJid.slice(remoteJid.indexOf('@') + 1);
+      const verdict = await this.o.router.domain(domain, { type: 'account', remoteJid }, envelope);
+      if ('allowed' in verdict && !verdict.allowed) throw verdict.error;
+    }
+    remember(this.knownAccounts, remoteJid);
   }
 
   /** RFC 6121 §8.5.1: no such user. */

@@ -4,18 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  LicenceKeyError,
-  canonicalJson,
-  generateKeyPair,
-  keyIdOf,
-  loadLicence,
-  readTrustedKeys,
-  signLicence,
-  verifyLicence,
-  type LicenceProblem,
-  type LicenceTerms,
-} from '../../src/cluster/licence.js';
+import { LicenceKeyError, canonicalJson, keyIdOf, loadLicence, readTrustedKeys, verifyLicence, type LicenceProblem, type LicenceTerms } from '../../src/cluster/licence.js';
+import { VENDOR_LICENCE_KEYS, buildKind, buildLicenceKeys, trustTestLicenceKeys, trustedLicenceKeys } from '../../src/cluster/licence-keys.js';
+import { generateKeyPair, signLicence } from '../../tools/licence-signing.js';
+import { TEST_LICENCE_KEY } from '../support/licence-test-key.js';
 
 const vendor = generateKeyPair();
 const stranger = generateKeyPair();
@@ -110,7 +102,7 @@ describe('verifyLicence', () => {
   });
 });
 
-describe('signLicence and generateKeyPair', () => {
+describe("the vendor's signLicence and generateKeyPair (tools/)", () => {
   it('names the key by a fingerprint of its public half and refuses malformed terms or a non-Ed25519 key', () => {
     assert.match(vendor.keyId, /^[0-9a-f]{16}$/u);
     assert.equal(keyIdOf(vendor.publicKeyPem), vendor.keyId);
@@ -159,5 +151,43 @@ describe('readTrustedKeys and loadLicence', () => {
     const good = join(dir, 'good.json');
     writeFileSync(good, text(signed()));
     assert.equal(loadLicence(good, readTrustedKeys([pubFile]), NOW, TENANT).ok, true);
+  });
+});
+
+describe("the build's licence keys (issue 12 finding 2)", () => {
+  const homeMade = generateKeyPair();
+  const dir = mkdtempSync(join(tmpdir(), 'xtg-licence-keys-'));
+  const homeMadeFile = join(dir, 'home-made.pub');
+  writeFileSync(homeMadeFile, homeMade.publicKeyPem);
+  const licence999 = text(signLicence({ ...TERMS, id: 'L-999', maxNodes: 999, expiresAt: '2099-01-01' }, homeMade.privateKeyPem));
+
+  it('a release build trusts the vendor key only: a home-made key pair with a 999-node licence is refused, even when configured', () => {
+    assert.equal(buildKind(), 'release');
+    assert.deepEqual(buildLicenceKeys().map((k) => keyIdOf(k)), VENDOR_LICENCE_KEYS.map((k) => keyIdOf(k)));
+    const verdict = verifyLicence(licence999, trustedLicenceKeys([]), NOW);
+    assert.equal(verdict.ok === false && verdict.problem, 'untrusted-key');
+    assert.throws(
+      () => trustedLicenceKeys([homeMadeFile]),
+      (err) => err instanceof LicenceKeyError && new RegExp(`key ${homeMade.keyId}\\) is not one of this build's licence keys .* can only narrow`, 'u').test(err.message),
+    );
+  });
+
+  it('the configuration may narrow the build keys, and a release build refuses a licence signed with the test key', () => {
+    assert.deepEqual(trustedLicenceKeys([VENDOR_LICENCE_KEYS[0] as string]).map((k) => keyIdOf(k)), [keyIdOf(VENDOR_LICENCE_KEYS[0] as string)]);
+    const testSigned = text(signLicence(TERMS, TEST_LICENCE_KEY.privateKeyPem));
+    const verdict = verifyLicence(testSigned, trustedLicenceKeys([]), NOW);
+    assert.equal(verdict.ok === false && verdict.problem, 'untrusted-key');
+    assert.throws(() => trustedLicenceKeys([TEST_LICENCE_KEY.publicKeyPem]), LicenceKeyError);
+  });
+
+  it('a test build (started through the test harness) also trusts the test key, and nothing else', () => {
+    trustTestLicenceKeys([TEST_LICENCE_KEY.publicKeyPem]);
+    try {
+      assert.equal(buildKind(), 'test');
+      assert.equal(verifyLicence(text(signLicence(TERMS, TEST_LICENCE_KEY.privateKeyPem)), trustedLicenceKeys([]), NOW).ok, true);
+      assert.equal(verifyLicence(licence999, trustedLicenceKeys([]), NOW).ok, false);
+    } finally {
+      trustTestLicenceKeys([]);
+    }
   });
 });

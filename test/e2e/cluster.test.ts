@@ -128,9 +128,10 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
       // Traffic meanwhile goes to the licensed nodes only.
       for (let i = 1; i <= 4; i++) {
         const c = await f.client(`user${String(i).padStart(2, '0')}`);
-        await c.send(xml('presence', { to: ALICE, type: 'probe' }));
+        // A subscription makes a pair (a bare presence or probe does not: issue 12, docs/security.md).
+        await c.send(xml('presence', { to: ALICE, type: 'subscribe' }));
       }
-      await eventually(async () => ((await f.status()).nodes.reduce((n, x) => n + x.actors, 0) >= 5 ? true : undefined), 10_000, 'probes placed');
+      await eventually(async () => ((await f.status()).nodes.reduce((n, x) => n + x.actors, 0) >= 5 ? true : undefined), 10_000, 'pairs placed');
       assert.deepEqual(await f.ownedKeys(node.id), []);
       assert.deepEqual(me?.roles, []);
       // Graph notifications sent to it are refused, so the load balancer and Graph's retries go elsewhere.
@@ -145,14 +146,14 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
   it('a fourth node takes about a quarter of the keys by handoff, losing and reordering nothing', async () => {
     for (let i = 5; i <= EXTRA_USERS; i++) {
       const c = await f.client(`user${String(i).padStart(2, '0')}`);
-      await c.send(xml('presence', { to: ALICE, type: 'probe' }));
+      await c.send(xml('presence', { to: ALICE, type: 'subscribe' }));
     }
     const before = new Map<string, string>();
     await eventually(async () => {
       before.clear();
       for (const n of (await f.status()).nodes) for (const k of await f.ownedKeys(n.id)) before.set(k, n.id);
       return before.size >= EXTRA_USERS + 2 ? true : undefined;
-    }, 15_000, 'every probed pair placed');
+    }, 15_000, 'every subscribed pair placed');
     // Messages in one pair keep flowing while the node joins.
     const texts = Array.from({ length: 10 }, (_, i) => `ordered ${i}`);
     const sending = (async () => {

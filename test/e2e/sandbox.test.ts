@@ -44,6 +44,11 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
       assert.match(out, /juliet@xmpp\.example +password juliet-pass/u);
       assert.match(out, /alice\.smith@teams\.xmpp\.example/u);
       assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${admin}/metrics`, 'u'));
+      // Without a licence the node runs in evaluation mode, and says so (issue 12, docs/licensing.md).
+      assert.match(out, /evaluation mode \(no licence\): one node, at most 2 remote domains and 10 XMPP users/u);
+      const ready = (await (await fetch(`http://127.0.0.1:${admin}/readyz`)).json()) as { licence?: { mode?: string; limits?: Record<string, number> } };
+      assert.deepEqual(ready.licence?.mode, 'evaluation');
+      assert.deepEqual(ready.licence?.limits, { nodes: 1, remoteDomains: 2, accounts: 10 });
 
       // Log in as printed and write to Alice.
       const juliet = await TestXmppClient.connect({ port: c2s, domain: 'xmpp.example', user: 'juliet', password: 'juliet-pass' });

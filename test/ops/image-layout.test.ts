@@ -14,6 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { DockerfileParser, type Copy, type Instruction } from 'dockerfile-ast';
 import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
 import { freePorts } from '../support/ports.js';
+import { TEST_LICENCE_KEY } from '../support/licence-test-key.js';
+import { signLicence } from '../../tools/licence-signing.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -117,6 +119,23 @@ describe('the image layout and start command, outside Docker', { timeout: 120_00
     assert.ok(readdirSync(join(app, 'config')).includes('gateway.example.yaml'));
     const version = run(['--version'], {});
     assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+
+  it('verifies licences and cannot make them: no signing tool, no test key (issue 12, docs/licensing.md)', () => {
+    assert.ok(!existsSync(join(app, 'dist/tools')), 'no vendor signing tool in the image');
+    for (const sub of ['keygen', 'sign']) {
+      const r = run(['licence', sub], {});
+      assert.equal(r.status, 2, sub);
+      assert.match(r.stderr, /vendor's signing tool, which is not part of the gateway/u);
+    }
+    // A licence signed with the test key, which test builds trust, is refused by the image's release build.
+    const terms = { id: 'L-T', licensee: 'Test Org', maxNodes: 99, issuedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 86_400_000).toISOString() };
+    const file = join(work, 'test-signed.json');
+    writeFileSync(file, JSON.stringify(signLicence(terms, TEST_LICENCE_KEY.privateKeyPem)));
+    const show = run(['licence', 'show', '--file', file], {});
+    assert.equal(show.status, 1, show.stdout);
+    assert.match(show.stdout, /REJECTED \(untrusted-key\)/u);
+    assert.match(show.stdout, /trusted: c888f6a22a19e02c\)/u);
   });
 
   it('check-config accepts each deploy/ node config with /etc/xtg and /run/secrets mounted (XTG_CONFIG)', () => {

@@ -18,12 +18,19 @@ describe('the /admin API', () => {
     teams: { groupMemberIds: async () => [] }, // no group rules in this test
     log,
   });
-  const withApi = new AdminServer({ host: '127.0.0.1', port: 0, metrics: new Metrics({ defaultMetrics: false }), checks: {}, log, api: policyAdminApi('s3cret-token', policy, store) });
+  const withApi = new AdminServer({
+    host: '127.0.0.1',
+    port: 0,
+    metrics: new Metrics({ defaultMetrics: false }),
+    checks: {},
+    log,
+    api: policyAdminApi('s3cret-token', policy, store, { perDomain: 500, total: () => undefined }),
+  });
   const withoutApi = new AdminServer({ host: '127.0.0.1', port: 0, metrics: new Metrics({ defaultMetrics: false }), checks: {}, log });
-  const call = (server: AdminServer, method: string, path: string, body?: unknown, token = 's3cret-token') =>
+  const call = (server: AdminServer, method: string, path: string, body?: unknown, token = 's3cret-token', actor = 'ops-alice') =>
     fetch(`http://127.0.0.1:${server.port}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, 'x-admin-actor': 'ops-alice', 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${token}`, 'x-admin-actor': actor, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
 
@@ -60,5 +67,20 @@ describe('the /admin API', () => {
     const badDomain = await call(withApi, 'POST', '/admin/whitelist', { op: 'add', kind: 'domain', value: 'not a domain' });
     assert.equal(badDomain.status, 400);
     assert.match(((await badDomain.json()) as { error: string }).error, /not a domain rule/u);
+  });
+
+  it('refuses a token of another length as any wrong token, and writes the actor without control characters', async () => {
+    for (const wrong of ['', 's3cret-toke', 's3cret-token-and-more', 'S3CRET-TOKEN']) assert.equal((await call(withApi, 'GET', '/admin/whitelist', undefined, wrong)).status, 401);
+    const add = await call(withApi, 'POST', '/admin/whitelist', { op: 'add', kind: 'domain', value: 'ally.example' }, 's3cret-token', 'mallory\u0085\u009b (forged)');
+    assert.equal(add.status, 200);
+    const audit = (await (await call(withApi, 'GET', '/admin/audit?limit=1')).json()) as { entries: { actor: string }[] };
+    assert.equal(audit.entries[0]?.actor, 'mallory (forged)');
+  });
+
+  it('shows the Teams accounts per remote domain and their limits (issue 12)', async () => {
+    await store.putPuppet({ remoteJid: 'a@partner.example', userId: 'p1', upn: 'a.x@p.example' });
+    await store.putPuppet({ remoteJid: 'b@partner.example', userId: 'p2', upn: 'b.x@p.example' });
+    const view = await (await call(withApi, 'GET', '/admin/accounts')).json();
+    assert.deepEqual(view, { perDomainLimit: 500, totalLimit: null, domains: [{ domain: 'partner.example', accounts: 2 }] });
   });
 });

@@ -59,4 +59,24 @@ describe('compiled domain rules', () => {
       assert.equal(check(d), domainAllowed(rules, d), d);
     }
   });
+
+  it('compare internationalised domains in their A-label form, so look-alikes match nothing (issue 12)', async () => {
+    const { compileDomainRules, domainAllowed } = await import('../../src/policy/whitelist.js');
+    const rules = ['partner.example', 'xn--bcher-kva.example', '*.allied.example'];
+    const check = compileDomainRules(rules);
+    const cases: [string, boolean][] = [
+      ['bücher.example', true],
+      ['BÜCHER.example', true],
+      ['p\u0430rtner.example', false], // Cyrillic а
+      ['partner\u3002example', true], // the ideographic full stop is a label separator in IDNA
+      ['x.allied\uff0eexample', true], // so is the fullwidth full stop
+      ['evil\u3002allied.example', true],
+      ['a\u200bllied.example', false], // a zero-width space is not the same domain
+      ['\u0000.example', false],
+    ];
+    for (const [d, allowed] of cases) {
+      assert.equal(check(d), allowed, JSON.stringify(d));
+      assert.equal(domainAllowed(rules, d), allowed, JSON.stringify(d));
+    }
+  });
 });

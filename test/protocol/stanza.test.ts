@@ -44,6 +44,24 @@ describe('parsing inbound stanzas', () => {
     assert.equal(bad.kind === 'message' && bad.reply?.body, 'abc', 'an out-of-range fallback leaves the body whole');
   });
 
+  it('cuts overlapping fallback ranges once, and refuses a reply with more ranges than a client marks (issue 12)', () => {
+    const reply = (body: string, ranges: [number, number][]) =>
+      xml(
+        'message',
+        { ...base, type: 'chat', id: 'r' },
+        xml('body', {}, body),
+        xml('reply', { xmlns: 'urn:xmpp:reply:0', id: 'o' }),
+        xml('fallback', { xmlns: 'urn:xmpp:fallback:0', for: 'urn:xmpp:reply:0' }, ...ranges.map(([start, end]) => xml('body', { start: String(start), end: String(end) }))),
+      );
+    const m = parseInbound(reply('0123456789', [[0, 4], [2, 6], [8, 9]]), { maxBodyBytes: 1000 });
+    assert.equal(m.kind === 'message' && m.reply?.body, '679');
+    const many = Array.from({ length: 1_000 }, (_, i): [number, number] => [0, 2_000 - i]);
+    assert.throws(
+      () => parseInbound(reply('x'.repeat(2_000), many), { maxBodyBytes: 10_000 }),
+      (err: unknown) => err instanceof StanzaError && err.condition === 'bad-request' && /at most 8 fallback ranges/u.test(err.text ?? ''),
+    );
+  });
+
   it('reads presence show, status and priority', () => {
     const p = parseInbound(xml('presence', base, xml('show', {}, 'dnd'), xml('status', {}, 'busy'), xml('priority', {}, '5')), limits);
     assert.deepEqual(p.kind === 'presence' && [p.type, p.show, p.status, p.priority], ['available', 'dnd', 'busy', 5]);

@@ -280,5 +280,36 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
         { teamsUserId: 'tw-alice', puppetUserId: 'pw2' },
       ]);
     });
+
+    // ---- hostile input (issue 12): accounts per remote domain, pairs nobody uses ----
+
+    it('counts accounts per remote domain', async () => {
+      await s.putPuppet({ remoteJid: 'a@partner.example', userId: 'p-10', upn: 'a.x@p.example' });
+      await s.putPuppet({ remoteJid: 'b@partner.example', userId: 'p-11', upn: 'b.x@p.example' });
+      assert.equal(await s.countPuppets('partner.example'), 2);
+      assert.equal(await s.countPuppets('xmpp.example'), 2); // juliet and romeo, stored above
+      assert.equal(await s.countPuppets('example'), 0, 'a domain, not a suffix');
+      assert.equal(await s.countPuppets(), 4);
+      assert.deepEqual(await s.puppetsPerDomain(), [
+        { domain: 'partner.example', accounts: 2 },
+        { domain: 'xmpp.example', accounts: 2 },
+      ]);
+    });
+
+    it('finds pairs unused since a time, except those with messages pending, and deletes them', async () => {
+      const old = { teamsUserId: 'u-old', remoteJid: 'x@partner.example' };
+      const used = { teamsUserId: 'u-used', remoteJid: 'x@partner.example' };
+      await s.updatePair(old, { subFrom: true });
+      await s.updatePair(used, {});
+      await s.touchPair(old, 1_000);
+      await s.touchPair(used, 1_000);
+      await s.touchPair(used, 5_000);
+      await s.touchPair(key, 1_000); // has a pending outbox row (prune test above)
+      assert.deepEqual((await s.unusedPairs(2_000, 10)).map((p) => p.teamsUserId), ['u-old']);
+      await s.deletePair(old);
+      assert.equal(await s.getPair(old), undefined);
+      assert.deepEqual(await s.unusedPairs(2_000, 10), []);
+      assert.equal((await s.getPair(key))?.teamsUserId, key.teamsUserId);
+    });
   });
 }

@@ -66,6 +66,12 @@ export interface FederationOptions {
   readonly emulator?: Partial<Omit<GraphEmulatorOptions, 'tls' | 'tenantId' | 'apps' | 'users'>>;
   /** Changes the gateway configuration before it is written. */
   readonly transform?: (config: Record<string, unknown>) => void;
+  /** More XEP-0114 components on Prosody (e.g. hostile peer servers in test/security). */
+  readonly components?: readonly { domain: string; secret: string; validateFrom?: boolean }[];
+  /** In a cluster: one node holds the XMPP link, or every node connects. */
+  readonly xmppLinks?: 'one' | 'every-node';
+  /** false: the node runs without a licence (alone: in evaluation mode). Default: a test licence. */
+  readonly licensed?: boolean;
 }
 
 export class Federation {
@@ -112,7 +118,7 @@ export class Federation {
     const prosodyOptions = {
       dir: join(dir, 'prosody'),
       vhost: DEMO.xmppDomain,
-      components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }],
+      components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }, ...(o.components ?? [])],
       c2sPort: c2s,
       componentPort: component,
       users: DEMO.xmppUsers,
@@ -120,7 +126,7 @@ export class Federation {
     };
     const prosody = await ProsodyServer.start(prosodyOptions);
     const redis = o.redis ? await RedisServer.start(await freePort()) : undefined;
-    const licence = redis ? await writeTestLicence(dir, { maxNodes: 1 }) : undefined;
+    const licence = o.licensed === false ? undefined : await writeTestLicence(dir, { maxNodes: 1 });
     const configPath = join(dir, 'gateway.yaml');
     const sfb = o.sfb ? await startSfbPool(tls, o.sfb) : undefined;
     const config: LoopbackConfig = {
@@ -134,15 +140,18 @@ export class Federation {
       ...(o.idleSeconds ? { idleSeconds: o.idleSeconds } : {}),
       ...(o.policy ? { policy: o.policy } : {}),
       ...(o.throttle ? { throttle: o.throttle } : {}),
-      ...(redis && licence
-        ? { redisUrl: redis.url, cluster: { listenPort: await freePort(), secret: 'test-cluster-secret', licenceFile: licence.file, publicKeys: [licence.publicKeyFile] } }
-        : {}),
+      ...(redis
+        ? { redisUrl: redis.url, cluster: { listenPort: await freePort(), secret: 'test-cluster-secret', ...(licence ? { licenceFile: licence.file, publicKeys: [licence.publicKeyFile] } : {}) } }
+        : licence
+          ? { licenceFile: licence.file }
+          : {}),
       ...(o.adminToken ? { adminToken: o.adminToken } : {}),
       ...(o.keepBodies ? { keepBodies: true } : {}),
       ...(o.console || o.consoleOidc
         ? { console: { ...(o.consoleOidc ? { publicUrl: `http://127.0.0.1:${admin}`, oidc: { adminGroups: [DEMO.consoleAdminGroup.id] } } : {}), ...o.console } }
         : {}),
       ...(o.longMessages ? { longMessages: o.longMessages } : {}),
+      ...(o.xmppLinks ? { xmppLinks: o.xmppLinks } : {}),
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
       ...(o.transform ? { transform: o.transform } : {}),
       ...(o.lifecycleReplaySeconds ? { lifecycleReplaySeconds: o.lifecycleReplaySeconds } : {}),

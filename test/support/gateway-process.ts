@@ -1,11 +1,12 @@
 /**
- * A gateway node as a child process, started by the real CLI with a real config file, exactly as an operator
- * would start it. Its JSON log lines are kept for assertions (and printed when a test fails).
+ * A gateway node as a child process, started by the real CLI with a real config file, as an operator would
+ * start it (through test-node.ts, so that test licences are valid). Its JSON log lines are kept for assertions (and printed when a test fails).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+/** The CLI as a test build (it trusts the test licence key; see test-node.ts). */
+const MAIN = fileURLToPath(new URL('./test-node.js', import.meta.url));
 
 export type LogLine = Record<string, unknown> & { level?: string; message?: string };
 
@@ -74,6 +75,16 @@ export class GatewayProcess {
       }
     }
     throw new Error(`gateway admin endpoint not up after ${timeoutMs} ms`);
+  }
+
+  /** The node's process id (for its memory figures in /proc). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** True while the node's process has not exited. */
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** GET /readyz (or /healthz): status and JSON body. */

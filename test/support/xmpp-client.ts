@@ -4,53 +4,37 @@
  */
 import { client, xml, type XmppClient } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
+import { StanzaInbox } from './stanza-inbox.js';
 
 export class TestXmppClient {
-  readonly received: Element[] = [];
-  private waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
+  private readonly inbox: StanzaInbox;
   private constructor(
     readonly jid: string,
     private readonly c: XmppClient,
-  ) {}
+  ) {
+    this.inbox = new StanzaInbox(jid);
+  }
 
   static async connect(o: { port: number; domain: string; user: string; password: string; resource?: string }): Promise<TestXmppClient> {
     const c = client({ service: `xmpp://127.0.0.1:${o.port}`, domain: o.domain, username: o.user, password: o.password, resource: o.resource ?? 'test' });
     c.on('error', () => undefined);
     const jid = await c.start();
     const t = new TestXmppClient(jid.toString(), c);
-    c.on('stanza', (el: Element) => t.onStanza(el));
+    c.on('stanza', (el: Element) => t.inbox.add(el));
     return t;
+  }
+
+  get received(): Element[] {
+    return this.inbox.received;
   }
 
   get bare(): string {
     return this.jid.split('/')[0] as string;
   }
 
-  private onStanza(el: Element): void {
-    this.received.push(el);
-    for (const w of [...this.waiters]) {
-      if (w.pred(el)) {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        w.resolve(el);
-      }
-    }
-  }
-
   /** Resolves with the first stanza (already received or future) matching `pred`. */
   waitFor(pred: (el: Element) => boolean, timeoutMs = 10_000, what = 'stanza'): Promise<Element> {
-    const hit = this.received.find(pred);
-    if (hit) return Promise.resolve(hit);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x.resolve !== done);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received:\n${this.received.map(String).join('\n')}`));
-      }, timeoutMs);
-      const done = (el: Element) => {
-        clearTimeout(timer);
-        resolve(el);
-      };
-      this.waiters.push({ pred, resolve: done });
-    });
+    return this.inbox.waitFor(pred, timeoutMs, what);
   }
 
   async send(el: Element): Promise<void> {

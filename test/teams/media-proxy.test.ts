@@ -127,4 +127,24 @@ describe('media proxy on the webhook listener', () => {
     assert.equal(r.headers.get('content-type'), 'application/octet-stream');
     await r.arrayBuffer();
   });
+
+  it('serves one link at most 30 times an hour, then 429 without asking Graph (issue 12)', async () => {
+    answer = async () => stream(PNG, 'image/png');
+    const link = proxy.link({ ...ref, hostedContentId: 'h-often' }, PUPPET.userId);
+    for (let i = 0; i < 30; i++) assert.equal((await fetch(link).then(async (r) => (await r.arrayBuffer(), r))).status, 200);
+    const askedBefore = asked.length;
+    const over = await fetch(link);
+    assert.equal(over.status, 429);
+    assert.equal(over.headers.get('retry-after'), '3600');
+    assert.equal(asked.length, askedBefore);
+    now += 3_600_000;
+    assert.equal((await fetch(link).then(async (r) => (await r.arrayBuffer(), r))).status, 200, 'the next hour it is served again');
+  });
+
+  it('logs a flood of refused links within a budget', async () => {
+    const before = lines.filter((l) => l.includes('media link refused')).length;
+    await Promise.all(Array.from({ length: 200 }, (_, i) => fetch(`${publicUrl}/media/forged${i}.x`).then((r) => r.arrayBuffer())));
+    const logged = lines.filter((l) => l.includes('media link refused')).length - before;
+    assert.ok(logged <= 20, `${logged} lines`);
+  });
 });

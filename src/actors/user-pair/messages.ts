@@ -5,6 +5,7 @@
 import type { HostedContentRef } from '../../protocol/hosted-content.js';
 import type { InboundMessage, InboundPresence } from '../../protocol/stanza.js';
 import type { TeamsPresence, TeamsPresenceIntent } from '../../protocol/presence-map.js';
+import type { LogBudget } from '../../observability/log-budget.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Admission, AdmissionResult, Direction } from '../../policy/throttle.js';
 import type { Store } from '../../store/store.js';
@@ -15,7 +16,12 @@ import type { XmppPort } from '../../xmpp/component-link.js';
 /** Sent by the stanza router and the notification processor. */
 export type PairEvent =
   /** The XMPP user sent a chat message (or a correction, retraction, reaction, displayed marker). Reply: Outcome. */
-  | { readonly type: 'xmpp-chat'; readonly message: InboundMessage }
+  | {
+      readonly type: 'xmpp-chat';
+      readonly message: InboundMessage;
+      /** The stanza router already took the message's rate-limit tokens (the first message of a new pair). */
+      readonly admitted?: boolean;
+    }
   /** One of the XMPP user's resources became available or unavailable (RFC 6121 §4). */
   | { readonly type: 'xmpp-presence'; readonly presence: InboundPresence }
   /** subscribe / subscribed / unsubscribe / unsubscribed / probe from the XMPP user (RFC 6121 §3, §4.3). */
@@ -35,7 +41,9 @@ export type PairEvent =
   /** Graph notified the Teams user's presence. */
   | { readonly type: 'teams-presence'; readonly presence: TeamsPresence }
   /** The XMPP link came back, or the XMPP user's account was re-subscribed: send presence both ways again. */
-  | { readonly type: 'resync' };
+  | { readonly type: 'resync' }
+  /** Nobody used the pair for store.retention.unusedPairDays: end its subscriptions and delete it. */
+  | { readonly type: 'forget' };
 
 /** Sent by the actor to itself (timers) or by a node waking a handed-off actor, always through its mailbox. */
 export type PairTimer =
@@ -58,6 +66,8 @@ export interface PairSettings {
   readonly componentDomain: string;
   /** Largest Teams message body (HTML) Graph accepts. */
   readonly maxTeamsHtmlBytes: number;
+  /** Resources of the XMPP user whose presence the pair keeps (xmpp.maxResourcesPerJid). */
+  readonly maxResources: number;
   readonly outboxMaxAttempts: number;
   readonly outboxBackoffInitialMs: number;
   readonly outboxBackoffMaxMs: number;
@@ -105,6 +115,8 @@ export interface PairDeps {
   /** Links to Teams inline images that XMPP users can open (the media proxy); without it they show as "[image]". */
   readonly media?: { link(ref: HostedContentRef, puppetUserId: string): string } | undefined;
   readonly metrics: Metrics;
+  /** Log lines about what senders cause at will (refused messages), within a node-wide budget. */
+  readonly refusalLog: LogBudget;
   readonly settings: PairSettings;
   readonly now: () => number;
 }

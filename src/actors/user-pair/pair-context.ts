@@ -9,11 +9,10 @@ import { textToTeamsHtml } from '../../protocol/message-body.js';
 import { receipt } from '../../protocol/stanza.js';
 import { StanzaError, messageError } from '../../protocol/stanza-error.js';
 import type { Logger } from '../../observability/logger.js';
-import type { Admission } from '../../policy/throttle.js';
+import { pairAdmission, type Admission } from '../../policy/throttle.js';
 import type { PairKey, PairRecord } from '../../store/store.js';
 import { TeamsError, type Puppet, type TeamsUser } from '../../teams/teams-port.js';
 import { XmppLinkDownError } from '../../xmpp/component-link.js';
-import { pairKey } from '../actor-keys.js';
 import type { Outcome, PairDeps, PairMessage } from './messages.js';
 
 /** A Graph (or link) failure, classified: transient ones are retried, the rest fail the message. */
@@ -40,12 +39,15 @@ export function outcomeOf(err: unknown): Outcome {
 /** The stanza error an XMPP sender gets when Teams refused a message for good. */
 export function stanzaErrorForTeams(status: number, reason: string): StanzaError {
   if (status === 404) return new StanzaError('item-not-found', 'the Teams user or chat no longer exists');
+  if (status === 409) return new StanzaError('conflict', 'the Teams account for this address belongs to someone else; an administrator must check it');
   if (status === 413) return new StanzaError('policy-violation', 'the message is too large for Teams');
   if (status === 400) return new StanzaError('not-acceptable', `Teams rejected the message: ${reason}`);
   if (status === 401 || status === 403) return new StanzaError('service-unavailable', 'the gateway is not allowed to post to Teams; an administrator must check its permissions');
   if (status === 0 || status === 429 || status >= 500) return new StanzaError('remote-server-timeout', 'Teams did not accept the message in time');
   return new StanzaError('undefined-condition', `Teams refused the message (HTTP ${status})`);
 }
+
+const USE_WRITE_INTERVAL_MS = 3_600_000;
 
 export class PairContext {
   /** The durable pair row (chat id, subscription states), kept in step with the store. */
@@ -55,6 +57,8 @@ export class PairContext {
   teamsJid!: string;
   /** The XMPP user's Entra account, once it is known to exist. */
   puppet: Puppet | undefined;
+  /** When this activation last recorded a use of the pair (0: not yet). */
+  private lastUse = 0;
 
   constructor(
     readonly key: PairKey,
@@ -70,20 +74,35 @@ export class PairContext {
 
   /** The buckets one message draws from: its remote domain, both users, and the pair. */
   admission(body: string): Admission {
-    return {
-      scopes: [
-        { scope: 'domain', key: this.remoteDomain() },
-        { scope: 'user', key: `teams:${this.key.teamsUserId}` },
-        { scope: 'user', key: `xmpp:${this.key.remoteJid}` },
-        { scope: 'pair', key: pairKey(this.key) },
-      ],
-      bytes: Buffer.byteLength(body, 'utf8'),
-    };
+    return pairAdmission(this.key, Buffer.byteLength(body, 'utf8'));
+  }
+
+  /**
+   * A message went either way: the pair is in use and is not forgotten (store.retention.unusedPairDays). Written
+   * at most once an hour per activation, so that a busy pair costs no write per message.
+   */
+  async used(): Promise<void> {
+    const now = this.d.now();
+    if (now - this.lastUse < USE_WRITE_INTERVAL_MS) return;
+    this.lastUse = now;
+    await this.d.store.touchPair(this.key, now);
+  }
+
+  /** The XMPP user's account if it exists (made by this pair or another of theirs); never makes one. */
+  async knownPuppet(): Promise<Puppet | undefined> {
+    this.puppet ??= await this.d.store.getPuppet(this.key.remoteJid);
+    return this.puppet;
   }
 
   async ensurePuppet(): Promise<Puppet> {
     if (this.puppet) return this.puppet;
     const puppet = await this.d.teams.ensurePuppet(this.key.remoteJid);
+    // The store records which JID owns each account: an account that belongs to another JID is never taken over
+    // (issue 12 finding 12; with 130 bits of hash in the name this cannot happen by chance).
+    const owner = await this.d.store.getPuppetByUserId(puppet.userId);
+    if (owner && owner.remoteJid !== this.key.remoteJid) {
+      throw new TeamsError(`the Teams account ${puppet.upn} belongs to ${owner.remoteJid}, not to ${this.key.remoteJid}`, 409, 'AccountOwnedByAnotherJid', false);
+    }
     await this.d.store.putPuppet(puppet);
     await this.d.subscriptions.puppetReady(puppet);
     this.puppet = puppet;

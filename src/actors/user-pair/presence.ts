@@ -22,6 +22,8 @@ export class PairPresence {
   private holding = false;
   /** A failed push waits for its retry (a new account's licence, throttling): its timer and how many tries so far. */
   private retry: { timer: NodeJS.Timeout; attempts: number } | undefined;
+  /** Presence from a resource over the limit was ignored (logged once until a place frees). */
+  private resourcesFull = false;
 
   constructor(
     private readonly c: PairContext,
@@ -41,10 +43,20 @@ export class PairPresence {
   }
 
   async onXmppPresence(p: InboundPresence, log: Logger): Promise<Outcome> {
-    if (p.type !== 'unavailable') await this.cards.sync(p.avatarHash, log);
     const resource = p.from.resource;
     if (p.type === 'unavailable') this.resources.delete(resource);
-    else this.resources.set(resource, { resource, available: true, show: p.show, status: p.status, priority: p.priority });
+    else if (this.resources.has(resource) || this.resources.size < this.c.d.settings.maxResources) {
+      this.resources.set(resource, { resource, available: true, show: p.show, status: p.status, priority: p.priority });
+    } else {
+      // One JID cannot grow memory by changing resource (issue 12 finding 13): further resources wait for a free place.
+      if (!this.resourcesFull) log.warn('presence from one resource too many ignored', { resources: this.resources.size });
+      this.resourcesFull = true;
+      return DONE;
+    }
+    this.resourcesFull = false;
+    // A presence alone never makes an account (issue 12 finding 5): it shows on one a message or a subscription made.
+    if (!(await this.c.knownPuppet())) return DONE;
+    if (p.type !== 'unavailable') await this.cards.sync(p.avatarHash, log);
     return this.pushXmppPresenceToTeams(log, false);
   }
 
@@ -53,7 +65,8 @@ export class PairPresence {
     const fingerprint = JSON.stringify(intent);
     if (!refresh && fingerprint === this.lastIntentSent) return DONE;
     try {
-      const puppet = await this.c.ensurePuppet();
+      const puppet = await this.c.knownPuppet();
+      if (!puppet) return DONE;
       await this.c.d.presenceKeeper.apply(puppet, pairKey(this.c.key), intent, refresh);
     } catch (err) {
       const c = classify(err);
@@ -168,6 +181,23 @@ export class PairPresence {
     if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };
     this.lastPresenceSent = fingerprint;
     this.c.d.metrics.presenceRelayed.inc({ direction: 'teams_to_xmpp' });
+    return DONE;
+  }
+
+  /**
+   * Nobody used the pair for a long time: it is forgotten. Its subscriptions end as RFC 6121 §3.2 and §3.3 cancel
+   * them (the XMPP user's roster follows), the Teams user's presence is no longer watched for it, and the row goes.
+   */
+  async forget(log: Logger): Promise<Outcome> {
+    const { subFrom, subTo, subToPending } = this.c.pair;
+    if (subFrom) await this.c.trySend(presence({ from: this.c.teamsJid, to: this.c.key.remoteJid, type: 'unsubscribed' }));
+    if (subTo || subToPending) await this.c.trySend(presence({ from: this.c.teamsJid, to: this.c.key.remoteJid, type: 'unsubscribe' }));
+    await this.c.d.store.deletePair(this.c.key);
+    this.c.pair = { ...this.c.key, chatId: this.c.pair.chatId, subFrom: false, subTo: false, subToPending: false };
+    this.resources.clear();
+    if (subFrom && (await this.c.knownPuppet())) await this.watchPresence(log);
+    this.c.d.metrics.pairsPruned.inc();
+    log.info('unused pair forgotten', { subFrom, subTo });
     return DONE;
   }
 

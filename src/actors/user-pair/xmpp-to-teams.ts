@@ -27,7 +27,7 @@ export class XmppToTeams {
     clearTimeout(this.drainTimer);
   }
 
-  async accept(msg: InboundMessage, log: Logger): Promise<Outcome> {
+  async accept(msg: InboundMessage, log: Logger, admitted = false): Promise<Outcome> {
     if (msg.retractId || msg.reactions || (msg.replaceId && msg.body)) return this.changeFromXmpp(msg, log);
     // XEP-0461: a reply to a message Teams knows is posted as a Teams quote, without the quote XMPP added as fallback.
     const quoted = msg.reply && this.c.pair.chatId ? await this.c.d.store.findRelayedByXmppId(this.c.pair.chatId, msg.reply.id) : undefined;
@@ -52,11 +52,14 @@ export class XmppToTeams {
       return DONE;
     }
     // Bounded: the message is not yet committed while it waits, so it must not wait long.
-    const admitted = await this.c.d.throttle.admit('xmpp_to_teams', this.c.admission(body), this.c.d.settings.onRateExceeded, this.c.d.settings.maxThrottleDelayMs);
-    if (!admitted.ok) {
-      log.info('message over the rate limit refused', { scope: admitted.scope });
+    // (The first message of a new pair was admitted by the stanza router, before the pair existed.)
+    const admission = admitted
+      ? ({ ok: true, waitedMs: 0 } as const)
+      : await this.c.d.throttle.admit('xmpp_to_teams', this.c.admission(body), this.c.d.settings.onRateExceeded, this.c.d.settings.maxThrottleDelayMs);
+    if (!admission.ok) {
+      this.c.d.refusalLog.info('message over the rate limit refused', { scope: admission.scope }, log);
       // RFC 6120 §8.3.3.18: <resource-constraint/> (wait): the sender may retry later.
-      await this.c.sendError(formatJid(msg.from), msg.id, new StanzaError('resource-constraint', `rate limit exceeded (${admitted.scope}); slow down and retry later`, 'wait'));
+      await this.c.sendError(formatJid(msg.from), msg.id, new StanzaError('resource-constraint', `rate limit exceeded (${admission.scope}); slow down and retry later`, 'wait'));
       return DONE;
     }
     const tooLong = Buffer.byteLength(html, 'utf8') > this.c.d.settings.maxTeamsHtmlBytes;
