@@ -604,7 +604,7 @@ export class Gateway {
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (channel: string, text: string) => {
       if (channel === cluster.keys.channel('inbox')) this.processor.kick();
-      else if (channel === cluster.keys.channel('presence')) void this.chores.syncPresence();
+      else if (channel === cluster.keys.channel('presence')) void this.chores.presenceSyncRequested();
       else if (this.link instanceof SharedXmppLink) this.link.foreignAnswer(text);
     });
     await this.subscriber.subscribe(cluster.keys.channel('inbox'), cluster.keys.channel('iq'), cluster.keys.channel('presence'));

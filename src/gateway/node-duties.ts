@@ -74,6 +74,14 @@ export class NodeDuties {
     else this.o.kickPresence();
   }
 
+  /**
+   * Another node asked for the reconciliation (the Redis channel): only the duties holder does it. A node without
+   * the duties must not ask again, or every node would echo every request (a publish storm).
+   */
+  async presenceSyncRequested(): Promise<void> {
+    if (this.o.holdsDuties()) await this.o.subscriptions.syncPresence();
+  }
+
   /** After a restart: every puppet's subscriptions exist again (renewed or re-created). */
   private async restoreSubscriptions(): Promise<void> {
     const subs = this.o.subscriptions;

@@ -208,6 +208,8 @@ export class StanzaRouter {
     if (this.o.policy.domainAllowed(from.domain)) return true;
     this.o.metrics.xmppRefused.inc({ reason: 'stranger' });
     this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: 'domain' });
+    // The console's refusals by domain: a bounded tally (observability/domain-tally.ts), so a flood costs a counter.
+    this.o.metrics.refusalsByDomain.add(from.domain, 'xmpp_to_teams', 'domain');
     // RFC 6120 §8.3.3.19: <service-unavailable/> without text, the same for every address, so a stranger learns
     // nothing about which Teams users exist. Never an answer to an error or an iq result (§8.3.1).
     if (mayReplyWithError(stanza) && tryParseJid(stanza.attrs.to)?.domain === me) void this.send(errorReply(stanza, new StanzaError('service-unavailable')));

@@ -20,6 +20,7 @@ import { PresenceKeeper } from '../../src/teams/presence-keeper.js';
 import { XmppRequestError, type XmppPort } from '../../src/xmpp/component-link.js';
 import xml from '@xmpp/xml';
 import { startDemoGraph, type DemoGraph } from '../support/demo-graph.js';
+import { eventually } from '../support/federation.js';
 
 const REMOTE = 'mallory@partner.example';
 const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -103,6 +104,8 @@ describe('a pair under a partner user', { timeout: 60_000 }, () => {
     await store.putPuppet(await g.teams.ensurePuppet(REMOTE));
     const puppet = await store.getPuppet(REMOTE);
     assert.ok(puppet);
+    // A new account gets its Teams licence from the puppet group a moment after joining it (group-based licensing).
+    await eventually(async () => (await g.teams.setPuppetPresence(puppet, { session: { availability: 'Available', activity: 'Available' }, preferred: null, statusMessage: undefined }, 60).then(() => true, () => undefined)), 10_000, 'the account licensed');
     for (let i = 0; i < 4; i++) await tell({ type: 'xmpp-presence', presence: presenceFrom(`r${i}`, {}, xml('show', {}, 'away')) });
     assert.equal(g.emulator.presenceOf(puppet.userId).availability, 'Away');
     // A fifth resource would make the aggregate Do not disturb: it is not kept.

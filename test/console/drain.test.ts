@@ -20,7 +20,7 @@ import { DEMO } from '../../src/sandbox/demo-tenant.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { eventually } from '../support/federation.js';
 import { freePort } from '../support/ports.js';
-import { writeTestLicence } from '../support/test-licence.js';
+import { trustTestKeyInThisProcess, writeTestLicence } from '../support/test-licence.js';
 
 describe('drain and resume a node from the console', { timeout: 60_000 }, () => {
   let server: RedisServer;
@@ -30,6 +30,7 @@ describe('drain and resume a node from the console', { timeout: 60_000 }, () => 
   const commands: DrainCommands[] = [];
 
   before(async () => {
+    trustTestKeyInThisProcess(); // the nodes run in this test process, a test build: they accept the test licence
     server = await RedisServer.start(await freePort());
     dir = await mkdtemp(join(tmpdir(), 'xtg-drain-'));
     const licence = await writeTestLicence(dir, { maxNodes: 2 });

@@ -48,7 +48,8 @@ export async function startDemoGraph(): Promise<DemoGraph> {
       upnDomain: DEMO.puppetDomain,
       passwordSecret: () => DEMO.puppetPasswordSecret,
       displayNameSuffix: ' (XMPP)',
-      groupId: undefined,
+      // The licensed group (group-based licensing): its new members get Teams a moment after joining.
+      groupId: DEMO.puppetGroup.id,
       usageLocation: undefined,
       provisioningMs: 15 * 60_000,
     },
