@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EJABBERD, ensureOsPackages, PROSODY, REDIS, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
+import { EJABBERD, ensureOsPackages, PROSODY, REDIS, S2S_PACKAGES, SLIXMPP, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
 import { ensureTlsMaterial } from '../dist/src/sandbox/tls.js';
 
 function testFiles(dir) {
@@ -24,10 +24,13 @@ if (files.length === 0) {
   process.stderr.write('no test files matched\n');
   process.exit(1);
 }
-// ejabberd (with its Erlang runtime, ~45 packages) only for the files that start one: test/xmpp/ejabberd-*.
-const needsEjabberd = files.some((f) => /ejabberd/.test(f));
+// ejabberd (with its Erlang runtime, ~45 packages) only for the files that start one: test/xmpp/ejabberd-*, the
+// ejabberd cluster, and the S2S pairings (test/e2e/s2s-*); lua-unbound for S2S; slixmpp for the files that drive it.
+const needsEjabberd = files.some((f) => /ejabberd|[/]s2s-/.test(f));
+const needsS2s = files.some((f) => /[/]s2s-/.test(f));
+const needsSlixmpp = files.some((f) => /slixmpp/.test(f));
 try {
-  ensureOsPackages([PROSODY, REDIS, ...(needsEjabberd ? [EJABBERD] : [])]);
+  ensureOsPackages([PROSODY, REDIS, ...(needsEjabberd ? [EJABBERD] : []), ...(needsS2s ? S2S_PACKAGES : []), ...(needsSlixmpp ? [SLIXMPP] : [])]);
 } catch (err) {
   if (err instanceof MissingOsPackagesError) {
     process.stderr.write(`${err.message}\n`);
