@@ -52,9 +52,9 @@ function s2sGlobal(o: ProsodyOptions, s2s: S2sOptions, front: FrontServerConfig 
     `s2s_ports = { ${s2s.port} }`,
     's2s_interfaces = { "127.0.0.1" }',
     's2s_require_encryption = true',
-    // Peers prove their domain with a certificate from the CA below (RFC 6120 §13.7.2); dialback only for these.
-    's2s_secure_auth = true',
-    `s2s_insecure_domains = ${luaList(s2s.dialbackDomains ?? [])}`,
+    // Peers prove their domain with a certificate from the CA below (RFC 6120 §13.7.2); dialback only for these
+    // (on the front server, the generated lines below say so).
+    ...(front ? [] : ['s2s_secure_auth = true', `s2s_insecure_domains = ${luaList(s2s.dialbackDomains ?? [])}`]),
     `s2s_ssl = { cafile = ${lua(s2s.caFile)} }`,
     `certificates = ${lua(join(o.dir, 'no-automatic-certificates'))}`,
     // c2s stays plaintext as without S2S (mod_tls serves both): a c2s TLS context with a certificate but no key

@@ -7,6 +7,7 @@ import { after, before, describe } from 'node:test';
 import { ALICE_UPN } from '../support/scenarios/common.js';
 import { PHOTO, cardScenarios } from '../support/scenarios/cards.js';
 import { chatScenarios } from '../support/scenarios/chat.js';
+import { s2sWhitelistScenarios } from '../support/scenarios/s2s-whitelist.js';
 import { S2sFederation } from '../support/s2s-federation.js';
 import type { TestXmppClient } from '../support/xmpp-client.js';
 
@@ -32,4 +33,5 @@ describe('S2S: Prosody in front, partner on ejabberd', { timeout: 300_000 }, () 
 
   describe('chat', () => chatScenarios(() => ({ f, xmpp: benvolio })));
   describe('cards, edits and reactions', () => cardScenarios(() => ({ f, xmpp: mercutio })));
+  describe('whitelist at both layers', () => s2sWhitelistScenarios(() => f));
 });

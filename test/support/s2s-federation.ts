@@ -140,6 +140,8 @@ export class S2sFederation implements ScenarioFederation {
     await this.gateway?.stop().catch(() => undefined);
     await this.pair.stop();
     await this.emulator.close();
-    await rm(this.dir, { recursive: true, force: true });
+    // XTG_KEEP_DIRS=1 keeps both servers' configurations and logs for a look after a failure.
+    if (process.env.XTG_KEEP_DIRS) process.stderr.write(`kept ${this.dir}\n`);
+    else await rm(this.dir, { recursive: true, force: true });
   }
 }
