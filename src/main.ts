@@ -30,14 +30,15 @@ commands:
                       [--id ID] [--not-before ISO-DATE] [--tenant ID]... [--max-remote-domains N]
                  show --file FILE [--public-key PEM_FILE]...   print the terms; verify when keys are given
   cluster        status [--json]               live nodes, licence seats, roles and actors per node --config FILE
-  sandbox        run a complete federation on loopback (Prosody, Graph emulator, one node)
+  sandbox        run a complete federation on loopback (the gateway's Prosody, a partner's Prosody over S2S,
+                 Graph emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
-                 --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
+                 --partner-c2s-port N (5223)  --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
   help           this text
 options: --version`;
 
 const OPTIONS = new Set([
-  'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help',
+  'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'partner-c2s-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help',
   'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key', 'json',
 ]);
 
@@ -92,6 +93,7 @@ async function main(argv: readonly string[]): Promise<number> {
         dir: stringOption(args, 'dir') ?? './.sandbox',
         c2sPort: port('c2s-port', 5222),
         componentPort: port('component-port', 5347),
+        partnerC2sPort: port('partner-c2s-port', 5223),
         emulatorPort: port('emulator-port', 8443),
         webhookPort: port('webhook-port', 8090),
         adminPort: port('admin-port', 9464),
