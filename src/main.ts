@@ -4,7 +4,7 @@
  */
 import { ConfigError } from './config/load.js';
 import { StoreError } from './store/store.js';
-import { UsageError, parseArgs, stringOption } from './cli/args.js';
+import { UsageError, parseArgs, stringOption, stringOptions } from './cli/args.js';
 import { runCheckConfig } from './cli/check-config.js';
 import { runStart } from './cli/start.js';
 import { packageVersion } from './gateway.js';
@@ -30,6 +30,8 @@ commands:
                       [--id ID] [--not-before ISO-DATE] [--tenant ID]... [--max-remote-domains N]
                  show --file FILE [--public-key PEM_FILE]...   print the terms; verify when keys are given
   cluster        status [--json]               live nodes, licence seats, roles and actors per node --config FILE
+  front-server-config  --server prosody|ejabberd --config FILE [--dialback DOMAIN]...
+                 the S2S whitelist of the XMPP server in front of the gateway, from the gateway's whitelist
   sandbox        run a complete federation on loopback (the gateway's Prosody, a partner's Prosody over S2S,
                  Graph emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
@@ -39,7 +41,7 @@ options: --version`;
 
 const OPTIONS = new Set([
   'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'partner-c2s-port', 'emulator-port', 'webhook-port', 'admin-port', 'version', 'help',
-  'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key', 'json',
+  'server', 'dialback', 'out', 'key', 'licensee', 'max-nodes', 'expires', 'id', 'not-before', 'tenant', 'max-remote-domains', 'file', 'public-key', 'json',
 ]);
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -69,6 +71,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'migrate': {
       const { runMigrate } = await import('./cli/migrate.js');
       await runMigrate(config);
+      return 0;
+    }
+    case 'front-server-config': {
+      const { runFrontServerConfig } = await import('./cli/front-server-config.js');
+      await runFrontServerConfig(config, { server: stringOption(args, 'server'), dialback: stringOptions(args, 'dialback') });
       return 0;
     }
     case 'cluster': {
