@@ -205,6 +205,11 @@ export class EjabberdServer {
     this.removeExitHook = () => process.removeListener('exit', hook);
   }
 
+  /** The Erlang VM's process id (for CPU accounting in benchmarks). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get logPath(): string {
     return join(this.o.dir, 'logs', 'ejabberd.log');
   }

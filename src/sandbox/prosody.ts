@@ -166,6 +166,11 @@ export class ProsodyServer {
     throw new ProsodyError(`prosody did not open ports ${ports.join('/')} within 20 s:\n${await server.logTail()}`);
   }
 
+  /** The server's process id (for CPU accounting in benchmarks). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Creates (or resets the password of) an account on the virtual host. */
   register(user: string, password: string): void {
     register(this.configPath, this.o.vhost, user, password);

@@ -27,6 +27,8 @@ export interface XmppServerSpec {
 
 export interface XmppServer {
   readonly spec: XmppServerSpec;
+  /** The server's process id. */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
   logTail(lines?: number): Promise<string>;
 }
@@ -37,9 +39,9 @@ export async function startXmppServer(spec: XmppServerSpec): Promise<XmppServer>
   const common = { dir: spec.dir, vhost: main.domain, components: spec.components ?? [], c2sPort: spec.c2sPort, componentPort: spec.componentPort, ...(spec.s2s ? { s2s: spec.s2s } : {}) };
   if (spec.kind === 'prosody') {
     const server = await ProsodyServer.start({ ...common, users: main.users, extraHosts: extra.map((h) => ({ vhost: h.domain, users: h.users })) });
-    return { spec, stop: () => server.stop(), logTail: (lines) => server.logTail(lines) };
+    return { spec, pid: server.pid, stop: () => server.stop(), logTail: (lines) => server.logTail(lines) };
   }
   const asEjabberd = (users: readonly XmppAccount[]) => users.map((u) => ({ username: u.user, password: u.password }));
   const server = await EjabberdServer.start({ ...common, users: asEjabberd(main.users), extraHosts: extra.map((h) => ({ vhost: h.domain, users: asEjabberd(h.users) })) });
-  return { spec, stop: () => server.stop(), logTail: (lines) => server.logTail(lines) };
+  return { spec, pid: server.pid, stop: () => server.stop(), logTail: (lines) => server.logTail(lines) };
 }

@@ -61,6 +61,11 @@ export class GatewayProcess {
     throw new Error(`gateway not healthy after ${timeoutMs} ms:\n${this.dump()}`);
   }
 
+  /** The node's process id (for CPU accounting in benchmarks). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** The admin endpoint answers (healthy or not). */
   async waitListening(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
