@@ -8,23 +8,27 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { RemoteDomainActor, type DomainMessage, type DomainReply } from './actors/remote-domain-actor.js';
-import { UserPairActor, parsePairKey, type Outcome, type PairMessage, type PairSettings } from './actors/user-pair-actor.js';
+import { UserPairActor, type Outcome, type PairMessage, type PairSettings } from './actors/user-pair-actor.js';
+import { parsePairKey } from './actors/actor-keys.js';
+import { NodeDuties } from './gateway/node-duties.js';
+import { SETTINGS } from './gateway/settings.js';
+import { readinessChecks } from './gateway/readiness.js';
 import { LocalRouter, type ActorRouter } from './cluster/actor-router.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { ClusterRouter } from './cluster/cluster-router.js';
 import type { LeaderLease } from './cluster/leader-lease.js';
 import type { NodeRole } from './cluster/membership.js';
-import { NodeTransport, RemoteCallError } from './cluster/node-transport.js';
+import { NodeTransport } from './cluster/node-transport.js';
+import { describeError } from './cluster/remote-errors.js';
 import { SharedXmppLink } from './cluster/shared-xmpp-link.js';
 import { clusterStatus } from './cluster/cluster-status.js';
-import { StanzaError } from './protocol/stanza-error.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
 import { KeyedQueue } from './supervisors/keyed-queue.js';
 import type { RuntimeConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { openStore, pruneCutoffs } from './store/open-store.js';
+import { openStore } from './store/open-store.js';
 import { timedStore } from './store/timed-store.js';
 import { Tracing } from './observability/tracing.js';
 import { logLevelAdminApi } from './observability/log-level-api.js';
@@ -37,7 +41,6 @@ import { CredentialGraphClients } from './teams/graph-clients.js';
 import { GraphTeamsAdapter } from './teams/graph-teams-adapter.js';
 import { NotificationProcessor } from './teams/notification-processor.js';
 import { SubscriptionManager } from './teams/subscription-manager.js';
-import type { Puppet } from './teams/teams-port.js';
 import { WebhookServer, splitHostPort } from './teams/webhook-server.js';
 import { DEFAULT_MEDIA_MAX_BYTES, MediaProxy } from './teams/media-proxy.js';
 import { deriveMediaKey } from './teams/media-token.js';
@@ -58,19 +61,6 @@ export function packageVersion(): string {
     return '0.0.0';
   }
 }
-
-/** Limits that are not (yet) configuration. */
-const SETTINGS = {
-  /** Graph rejects chat messages whose body is larger than about 28 KB. */
-  maxTeamsHtmlBytes: 28_000,
-  outboxMaxAttempts: 10,
-  outboxBackoffInitialMs: 1_000,
-  outboxBackoffMaxMs: 5 * 60_000,
-  inboxMaxAttempts: 10,
-  outboxSweepMs: 5_000,
-  inboxPollMs: 2_000,
-  subscriptionCheckMs: 60_000,
-} as const;
 
 export interface GatewayOptions {
   readonly config: RuntimeConfig;
@@ -103,8 +93,7 @@ export class Gateway {
   private domains: ActorSupervisor<DomainMessage, DomainReply> | undefined;
   private router: ActorRouter | undefined;
   private stanzaRouter: StanzaRouter | undefined;
-  private sweeper: NodeJS.Timeout | undefined;
-  private pruner: NodeJS.Timeout | undefined;
+  private readonly chores: NodeDuties;
   private readonly teams: GraphTeamsAdapter;
   private readonly directory: Directory;
   readonly policy: PolicyService;
@@ -203,7 +192,7 @@ export class Gateway {
         membership: this.cluster.membership,
         transport: this.transport,
         serving: () => this.cluster?.serving() ?? false,
-        callTimeoutMs: 10_000,
+        callTimeoutMs: SETTINGS.linkCallTimeoutMs,
         relayAnswer: (stanza) => {
           if (this.cluster) void this.redis?.publish(this.cluster.keys.channel('iq'), stanza).catch(() => undefined);
         },
@@ -221,18 +210,27 @@ export class Gateway {
       log: this.log,
       active: () => this.holdsDuties(),
     });
+    this.chores = new NodeDuties({
+      store: this.store,
+      subscriptions: this.subscriptions,
+      router: () => this.router,
+      retention: c.store.retention,
+      holdsDuties: () => this.holdsDuties(),
+      kickInbox: () => this.processor.kick(),
+      log: this.log,
+    });
     this.processor = new NotificationProcessor({
       store: this.store,
       teams: this.teams,
       router: { pair: (k, m, e) => this.requireRouter().pair(k, m, e), domain: (d, m, e) => this.requireRouter().domain(d, m, e) },
       subscriptions: this.subscriptions,
-      resync: (puppetUserId) => this.resyncPuppet(puppetUserId),
+      resync: (puppetUserId) => this.chores.resyncPuppet(puppetUserId),
       profileChanged: (userId) => this.cards.invalidate(userId),
       log: this.log,
       metrics: this.metrics,
       maxAttempts: SETTINGS.inboxMaxAttempts,
-      backoffInitialMs: 1_000,
-      backoffMaxMs: 5 * 60_000,
+      backoffInitialMs: SETTINGS.inboxBackoffInitialMs,
+      backoffMaxMs: SETTINGS.inboxBackoffMaxMs,
       pollIntervalMs: SETTINGS.inboxPollMs,
       active: () => this.holdsDuties(),
     });
@@ -265,23 +263,7 @@ export class Gateway {
       metrics: this.metrics,
       log: this.log,
       api: c.admin.token ? logLevelAdminApi(policyAdminApi(c.admin.token.reveal(), this.policy, this.store), this.log, this.store, nodeId) : undefined,
-      checks: {
-        xmpp: () => this.link.isOnline() || (this.cluster ? 'no node of the cluster holds an online XMPP component link' : 'the XMPP component link is down'),
-        store: async () => {
-          await this.store.ping();
-          return true;
-        },
-        graph: async () => (await clients.appTokenOk()) || 'cannot get a Graph token for the application (check teams.clientSecret/certificate and the authority)',
-        ...(this.redis
-          ? {
-              redis: async () => {
-                await this.redis?.ping();
-                return true;
-              },
-            }
-          : {}),
-        ...(this.cluster ? { licence: () => this.cluster?.serving() || (this.cluster?.problem() ?? 'not serving') } : {}),
-      },
+      checks: readinessChecks({ linkOnline: () => this.link.isOnline(), store: this.store, appTokenOk: () => clients.appTokenOk(), redis: this.redis, cluster: this.cluster }),
       details: () => (this.cluster ? { node: nodeId, licence: this.cluster.licence() } : { node: nodeId }),
       views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
     });
@@ -354,7 +336,7 @@ export class Gateway {
             xmpp: this.link,
             subscriptions: {
               puppetReady: (p) => this.subscriptions.ensureMessages(p),
-              presenceInterestChanged: (p) => this.syncPresence(p),
+              presenceInterestChanged: (p) => this.chores.syncPresence(p),
             },
             policy: this.policy,
             throttle: this.throttler,
@@ -397,7 +379,7 @@ export class Gateway {
         serving: () => cluster.serving(),
         // A dead node's keys are free once its lease lapsed; messages for them wait that long and a bit more.
         deliveryDeadlineMs: c.cluster.leaseSeconds * 2000 + 5_000,
-        callTimeoutMs: 60_000,
+        callTimeoutMs: SETTINGS.actorCallTimeoutMs,
         wakeMessage: (kind) => (kind === 'user-pair' ? ({ type: 'drain' } satisfies PairMessage) : ({ type: 'stats' } satisfies DomainMessage)),
         metrics: this.metrics,
         log: this.log,
@@ -424,7 +406,7 @@ export class Gateway {
     // (RFC 6120 §10.1 in-order processing) even when its actor lives on another node.
     const inOrder = new KeyedQueue();
     this.link.on('stanza', (el) => void inOrder.run(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`, () => stanzaRouter.route(el)).catch(() => undefined));
-    this.link.on('online', () => void this.resyncAll());
+    this.link.on('online', () => void this.chores.resyncAll());
 
     await this.policy.start();
     await this.admin.start();
@@ -432,11 +414,8 @@ export class Gateway {
     await this.webhook.start();
     this.processor.start();
     this.subscriptions.start(SETTINGS.subscriptionCheckMs);
-    this.sweeper = setInterval(() => void this.sweepOutbox(), SETTINGS.outboxSweepMs);
-    this.sweeper.unref();
-    this.pruner = setInterval(() => void this.prune(), c.store.retention.pruneIntervalMinutes * 60_000);
-    this.pruner.unref();
-    if (!this.duties) this.takeDuties();
+    this.chores.start();
+    if (!this.duties) this.chores.taken();
     // Duties only once the webhook listens (Graph validates it when a subscription is made), and before the link,
     // whose first connection may take long.
     this.duties?.start();
@@ -444,23 +423,15 @@ export class Gateway {
     this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion(), node: this.nodeId, cluster: this.cluster !== undefined });
   }
 
-  /** What the node holding the duties does when it gets them (alone: at start). */
-  private takeDuties(): void {
-    this.processor.kick();
-    void this.sweepOutbox(); // a dead holder's pending rows go on now, not at the next sweep
-    void this.prune();
-    void this.restoreSubscriptions().catch((err: unknown) => this.log.warn('restoring Graph subscriptions failed; the renewal pass retries', { error: errorMessage(err) }));
-  }
-
   private async joinCluster(cluster: ClusterNode, transport: NodeTransport, router: ClusterRouter, duties: LeaderLease, redis: Redis): Promise<void> {
     await transport.start();
-    duties.on('acquired', () => this.takeDuties());
+    duties.on('acquired', () => this.chores.taken());
     cluster.on('membership', () => {
       void router.rebalance().then((moved) => moved && this.log.info('actors handed off after a membership change', { moved }));
       void this.linkLease?.tick();
       void duties.tick();
       // A node left or died: the rows it had accepted wait in the store for their pairs' new owners.
-      void this.sweepOutbox();
+      void this.chores.sweepOutbox();
     });
     cluster.on('lapsed', () => void router.fenceAll('this node\'s lease lapsed'));
     cluster.on('serving', (serving) => {
@@ -485,81 +456,13 @@ export class Gateway {
 
   /** A message an actor sends itself (retry timers): through the router, so it is supervised like any other. */
   private tell(key: string, message: PairMessage): void {
-    this.router
-      ?.pair(parsePairKey(key), message, { correlationId: randomUUID() })
-      .catch((err: unknown) => this.log.warn('self-message failed', { actorKey: key, type: message.type, error: errorMessage(err) }));
-  }
-
-  private async syncPresence(puppet: Puppet): Promise<void> {
-    const ids = (await this.store.pairsOfRemote(puppet.remoteJid)).filter((p) => p.subFrom).map((p) => p.teamsUserId);
-    await this.subscriptions.syncPresence(puppet, ids);
-  }
-
-  /** After a restart: every puppet's subscriptions exist again (renewed or re-created). */
-  private async restoreSubscriptions(): Promise<void> {
-    await this.subscriptions.renewDue().catch(() => undefined);
-    await this.subscriptions
-      .ensureUsers()
-      .catch((err: unknown) => this.log.warn('no Graph subscription to profile changes; cards refresh on their TTL only', { error: errorMessage(err) }));
-    for (const puppet of await this.store.puppets()) {
-      try {
-        await this.subscriptions.ensureMessages(puppet);
-        await this.syncPresence(puppet);
-      } catch (err) {
-        this.log.warn('could not restore the Graph subscriptions of an XMPP user', { remoteJid: puppet.remoteJid, error: errorMessage(err) });
-      }
-    }
-  }
-
-  /** Pending outbox rows whose actor is not active (after a restart) get their pair woken up. */
-  private async sweepOutbox(): Promise<void> {
-    if (!this.holdsDuties()) return;
-    try {
-      for (const key of await this.store.pairsWithDueOutbound(Date.now(), 100)) this.tell(`${key.teamsUserId}|${key.remoteJid}`, { type: 'drain' });
-    } catch (err) {
-      this.log.warn('outbox sweep failed', { error: errorMessage(err) });
-    }
-  }
-
-  /** Retention: finished inbox/outbox rows and old relayed ids go (DESIGN.md: data minimisation). */
-  private async prune(): Promise<void> {
-    if (!this.holdsDuties()) return;
-    try {
-      const r = await this.store.prune(pruneCutoffs(this.o.config.store.retention, Date.now()));
-      if (r.outbox + r.inbox + r.relayed > 0) this.log.info('store pruned', { ...r });
-    } catch (err) {
-      this.log.warn('store pruning failed', { error: errorMessage(err) });
-    }
-  }
-
-  private async resyncPuppet(puppetUserId: string): Promise<void> {
-    const puppet = await this.store.getPuppetByUserId(puppetUserId);
-    if (!puppet) return;
-    for (const pair of await this.store.pairsOfRemote(puppet.remoteJid)) this.tell(`${pair.teamsUserId}|${pair.remoteJid}`, { type: 'resync' });
-  }
-
-  /** The link came (back) up: presence is re-sent both ways (RFC 6121 §4.3 probes), one pair at a time. */
-  private async resyncAll(): Promise<void> {
-    try {
-      const seen = new Set<string>();
-      const pairs = [...(await this.store.pairsWithSubTo())];
-      for (const id of await this.store.watchedTeamsUsers()) pairs.push(...(await this.store.pairsOfTeamsUser(id)));
-      for (const p of pairs) {
-        const key = `${p.teamsUserId}|${p.remoteJid}`;
-        if (seen.has(key) || (!p.subFrom && !p.subTo)) continue;
-        seen.add(key);
-        await this.router?.pair(p, { type: 'resync' }, { correlationId: randomUUID() }).catch(() => undefined);
-      }
-    } catch (err) {
-      this.log.warn('presence resync failed', { error: errorMessage(err) });
-    }
+    this.chores.tell(parsePairKey(key), message);
   }
 
   async stop(): Promise<void> {
     const stoppingAt = Date.now();
     this.log.info('gateway node stopping');
-    clearInterval(this.sweeper);
-    clearInterval(this.pruner);
+    this.chores.stop();
     clearInterval(this.fencing);
     if (this.cluster && this.clusterRouter) {
       // Graceful leave: no new keys come here; the actors finish their messages and move; then the link and the
@@ -596,16 +499,4 @@ export class Gateway {
 function bare(jid: string | undefined): string {
   const parsed = tryParseJid(jid);
   return parsed ? bareJid(parsed) : (jid ?? '');
-}
-
-/** What a node sends back when an actor message failed, so the sender can rebuild typed errors. */
-function describeError(err: unknown): { name: string; message: string; detail?: Record<string, unknown> } {
-  if (err instanceof StanzaError) return { name: err.name, message: err.message, detail: { condition: err.condition, text: err.text, type: err.type } };
-  // Forwarded by this node from another: the original failure travels on, so the first sender can retry it.
-  if (err instanceof RemoteCallError) return { name: err.remoteName, message: err.message, detail: { ...err.detail } };
-  if (err instanceof Error) {
-    const condition = (err as { condition?: unknown }).condition;
-    return { name: err.name, message: err.message, ...(typeof condition === 'string' ? { detail: { condition } } : {}) };
-  }
-  return { name: 'Error', message: String(err) };
 }

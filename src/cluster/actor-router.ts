@@ -4,7 +4,8 @@
  */
 import type { Envelope } from '../actors/actor.js';
 import type { DomainMessage, DomainReply } from '../actors/remote-domain-actor.js';
-import { pairKey, type Outcome, type PairMessage } from '../actors/user-pair-actor.js';
+import { pairKey } from '../actors/actor-keys.js';
+import type { Outcome, PairMessage } from '../actors/user-pair-actor.js';
 import type { ActorSupervisor } from '../supervisors/actor-supervisor.js';
 import type { PairKey } from '../store/store.js';
 

@@ -15,9 +15,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Envelope } from '../actors/actor.js';
+import type { ActorKind, Envelope } from '../actors/actor.js';
 import type { DomainMessage, DomainReply } from '../actors/remote-domain-actor.js';
-import { pairKey, type Outcome, type PairMessage } from '../actors/user-pair-actor.js';
+import { actorAddress, pairKey, parseActorAddress } from '../actors/actor-keys.js';
+import type { Outcome, PairMessage } from '../actors/user-pair-actor.js';
 import { StanzaError, type Condition, type ErrorType } from '../protocol/stanza-error.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -30,8 +31,6 @@ import { NodeUnreachableError, RemoteCallError, type NodeTransport } from './nod
 import type { PlacementDirectory } from './placement-directory.js';
 import { rendezvousHome } from './rendezvous.js';
 import { inSpan, traceCarrier, withTraceCarrier, type TraceCarrier } from '../observability/tracing.js';
-
-type Kind = 'user-pair' | 'remote-domain';
 
 /** This node does not serve actors now (unlicensed, leaving, or its lease lapsed); the sender re-routes. */
 export class NodeNotServingError extends Error {
@@ -58,7 +57,7 @@ export class NoServingNodeError extends Error {
 }
 
 interface ActorCall {
-  readonly kind: Kind;
+  readonly kind: ActorKind;
   readonly key: string;
   readonly message: unknown;
   readonly envelope: Envelope;
@@ -88,7 +87,7 @@ export interface ClusterRouterOptions {
   readonly deliveryDeadlineMs: number;
   readonly callTimeoutMs: number;
   /** A harmless message that re-activates a handed-off actor at its new home (virtual actors keep running). */
-  readonly wakeMessage: (kind: Kind) => unknown;
+  readonly wakeMessage: (kind: ActorKind) => unknown;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -126,13 +125,13 @@ export class ClusterRouter implements ActorRouter {
   }
 
   /** Messages from this node to one actor go one at a time, so they arrive in the order they were sent. */
-  private send(kind: Kind, key: string, message: unknown, envelope: Envelope): Promise<unknown> {
-    const full = `${kind}:${key}`;
+  private send(kind: ActorKind, key: string, message: unknown, envelope: Envelope): Promise<unknown> {
+    const full = actorAddress(kind, key);
     return this.outgoing.run(full, () => this.route(kind, key, full, message, envelope));
   }
 
 
-  private async route(kind: Kind, key: string, full: string, message: unknown, envelope: Envelope): Promise<unknown> {
+  private async route(kind: ActorKind, key: string, full: string, message: unknown, envelope: Envelope): Promise<unknown> {
     const deadline = Date.now() + this.o.deliveryDeadlineMs;
     let lastError: unknown;
     for (;;) {
@@ -188,7 +187,7 @@ export class ClusterRouter implements ActorRouter {
 
   /** A message another node sent here. */
   private async onCall(call: ActorCall): Promise<unknown> {
-    const full = `${call.kind}:${call.key}`;
+    const full = actorAddress(call.kind, call.key);
     const mine = this.owned.get(full);
     if (mine !== undefined && call.epoch > mine) {
       // Someone claimed the key after this activation did: this one is stale and stops (fencing).
@@ -200,7 +199,7 @@ export class ClusterRouter implements ActorRouter {
 
   /** The sender thinks this node is (or should be) the owner. */
   private async here(call: ActorCall): Promise<unknown> {
-    const full = `${call.kind}:${call.key}`;
+    const full = actorAddress(call.kind, call.key);
     if (!this.o.serving()) throw new NodeNotServingError(this.o.nodeId);
     if (!this.owned.has(full)) {
       // Only the key's home claims it, unless the views of the cluster disagree for too long.
@@ -251,15 +250,15 @@ export class ClusterRouter implements ActorRouter {
     return owner;
   }
 
-  private local(kind: Kind, key: string, message: unknown, envelope: Envelope): Promise<unknown> {
+  private local(kind: ActorKind, key: string, message: unknown, envelope: Envelope): Promise<unknown> {
     // A handoff began after the caller checked: the message waits for it and goes to the new home.
-    if (this.handoffs.has(`${kind}:${key}`)) return Promise.reject(new NodeNotServingError(this.o.nodeId));
+    if (this.handoffs.has(actorAddress(kind, key))) return Promise.reject(new NodeNotServingError(this.o.nodeId));
     return kind === 'user-pair' ? this.o.pairs.ask(key, message as PairMessage, envelope) : this.o.domains.ask(key, message as DomainMessage, envelope);
   }
 
   /** The supervisor passivated an idle actor: its directory entry goes, so the next message places it afresh. */
-  released(kind: Kind, key: string): void {
-    const full = `${kind}:${key}`;
+  released(kind: ActorKind, key: string): void {
+    const full = actorAddress(kind, key);
     const epoch = this.owned.get(full);
     // A message may have re-activated the key between the passivation and this call: then it stays owned.
     if (epoch === undefined || this.handoffs.has(full) || this.supervisorOf(full).sup.has(key)) return;
@@ -268,7 +267,7 @@ export class ClusterRouter implements ActorRouter {
   }
 
   private supervisorOf(full: string): { sup: ActorSupervisor<never, unknown>; key: string } {
-    const { kind, key } = splitActorKey(full);
+    const { kind, key } = parseActorAddress(full);
     return { sup: (kind === 'user-pair' ? this.o.pairs : this.o.domains) as unknown as ActorSupervisor<never, unknown>, key };
   }
 
@@ -314,12 +313,11 @@ export class ClusterRouter implements ActorRouter {
     return moving.length;
   }
 
-  /** Hands `full` off and re-activates it at its new home at once, so its presence and timers resume there. */
   /** Hands `full` off, then resolves with the re-activation at its new home (undefined when there is none). */
   private async moveAway(full: string, reason: 'handoff' | 'shutdown'): Promise<Promise<void> | undefined> {
     await this.handOff(full, reason);
     if (this.o.membership.servingIds().every((id) => id === this.o.nodeId)) return undefined; // nowhere to go: its next message places it
-    const { kind, key } = splitActorKey(full);
+    const { kind, key } = parseActorAddress(full);
     return this.send(kind, key, this.o.wakeMessage(kind), { correlationId: randomUUID() }).then(
       () => undefined,
       (err: unknown) => {
@@ -360,10 +358,6 @@ export class ClusterRouter implements ActorRouter {
   }
 }
 
-function splitActorKey(full: string): { kind: Kind; key: string } {
-  const colon = full.indexOf(':');
-  return { kind: full.slice(0, colon) as Kind, key: full.slice(colon + 1) };
-}
 
 function isRemote(err: unknown, name: string): boolean {
   return err instanceof RemoteCallError && err.remoteName === name;

@@ -226,7 +226,3 @@ export class StoreError extends Error {
     this.name = 'StoreError';
   }
 }
-
-export function pairKeyString(key: PairKey): string {
-  return `${key.teamsUserId}|${key.remoteJid}`;
-}

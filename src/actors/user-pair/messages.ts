@@ -1,0 +1,96 @@
+/**
+ * What a UserPairActor is told, what it answers, and what it is given (its settings and ports). Messages from
+ * outside are named for what happened; the actor's own timer messages are kept apart (Akka's private `Retry`).
+ */
+import type { HostedContentRef } from '../../protocol/hosted-content.js';
+import type { InboundMessage, InboundPresence } from '../../protocol/stanza.js';
+import type { TeamsPresence } from '../../protocol/presence-map.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { Admission, AdmissionResult, Direction } from '../../policy/throttle.js';
+import type { Store } from '../../store/store.js';
+import type { Directory } from '../../teams/directory.js';
+import type { Puppet, TeamsPort, TeamsUser } from '../../teams/teams-port.js';
+import type { XmppPort } from '../../xmpp/component-link.js';
+
+/** Sent by the stanza router and the notification processor. */
+export type PairEvent =
+  /** The XMPP user sent a chat message (or a correction, retraction, reaction, displayed marker). Reply: Outcome. */
+  | { readonly type: 'xmpp-chat'; readonly message: InboundMessage }
+  /** One of the XMPP user's resources became available or unavailable (RFC 6121 §4). */
+  | { readonly type: 'xmpp-presence'; readonly presence: InboundPresence }
+  /** subscribe / subscribed / unsubscribe / unsubscribed / probe from the XMPP user (RFC 6121 §3, §4.3). */
+  | { readonly type: 'xmpp-subscription'; readonly presence: InboundPresence }
+  /** Graph notified a new message in the pair's chat. */
+  | { readonly type: 'teams-message'; readonly chatId: string; readonly messageId: string }
+  /** Graph notified an edit, delete or reaction on a message of the pair's chat. */
+  | { readonly type: 'teams-message-changed'; readonly chatId: string; readonly messageId: string }
+  /** Graph notified the Teams user's presence. */
+  | { readonly type: 'teams-presence'; readonly presence: TeamsPresence }
+  /** The XMPP link came back, or the XMPP user's account was re-subscribed: send presence both ways again. */
+  | { readonly type: 'resync' };
+
+/** Sent by the actor to itself (timers) or by a node waking a handed-off actor, always through its mailbox. */
+export type PairTimer =
+  /** Deliver due outbox rows (a retry is due, a sweep or a wake-up after a move). */
+  | { readonly type: 'drain' }
+  /** Renew the XMPP user's Teams presence session before it lapses. */
+  | { readonly type: 'refresh-presence' };
+
+export type PairMessage = PairEvent | PairTimer;
+
+/** What became of a message: done, worth retrying later, or failed for good. Crashes are thrown instead. */
+export type Outcome =
+  | { readonly status: 'done' }
+  | { readonly status: 'retry'; readonly reason: string; readonly retryAfterMs?: number | undefined }
+  | { readonly status: 'failed'; readonly reason: string };
+
+export const DONE: Outcome = { status: 'done' };
+
+export interface PairSettings {
+  readonly componentDomain: string;
+  /** Largest Teams message body (HTML) Graph accepts. */
+  readonly maxTeamsHtmlBytes: number;
+  readonly presenceSessionMinutes: number;
+  readonly outboxMaxAttempts: number;
+  readonly outboxBackoffInitialMs: number;
+  readonly outboxBackoffMaxMs: number;
+  /** XMPP -> Teams over a rate limit: refuse at once, or wait in a bounded queue. */
+  readonly onRateExceeded: 'refuse' | 'queue';
+  /** Teams -> XMPP: the longest a message waits for its rate limit before its sender is told. */
+  readonly maxThrottleDelayMs: number;
+  /** A message too long for one Teams message: refuse it, or post it in parts. */
+  readonly longMessages: 'refuse' | 'split';
+}
+
+/** The Graph subscriptions a pair needs (owned by the XMPP user's account; see SubscriptionManager). */
+export interface PairSubscriptions {
+  /** The account exists: its message subscription must too, so that Teams replies arrive. */
+  puppetReady(puppet: Puppet): Promise<void>;
+  /** The set of Teams users the XMPP user is subscribed to changed: watch their presence. */
+  presenceInterestChanged(puppet: Puppet): Promise<void>;
+}
+
+export interface PairPolicy {
+  verdict(user: TeamsUser, remoteDomain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+}
+
+export interface PairThrottle {
+  admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs?: number): Promise<AdmissionResult>;
+}
+
+export interface PairDeps {
+  readonly store: Store;
+  readonly teams: TeamsPort;
+  readonly directory: Directory;
+  readonly xmpp: XmppPort;
+  readonly subscriptions: PairSubscriptions;
+  readonly policy: PairPolicy;
+  /** The XEP-0153 avatar hash of a Teams user, for her presence ('' when she has no photo). */
+  readonly avatarHash: (teamsUserId: string) => Promise<string | undefined>;
+  readonly throttle: PairThrottle;
+  /** Links to Teams inline images that XMPP users can open (the media proxy); without it they show as "[image]". */
+  readonly media?: { link(ref: HostedContentRef, puppetUserId: string): string } | undefined;
+  readonly metrics: Metrics;
+  readonly settings: PairSettings;
+  readonly now: () => number;
+}

@@ -1,0 +1,134 @@
+/**
+ * Teams -> XMPP for one pair: a message the Teams user wrote in the 1:1 chat is read from Graph and sent to the
+ * XMPP user once (dedup by Teams message id), within the whitelist and the rate limits; her edits, deletes and
+ * reactions follow as XEP-0308 corrections, XEP-0424 retractions and XEP-0444 reactions.
+ */
+import { randomUUID } from 'node:crypto';
+import { teamsHtmlToText } from '../../protocol/message-body.js';
+import { mapAttachments } from '../../protocol/attachments.js';
+import { hostedImagesOf } from '../../protocol/hosted-content.js';
+import { chatMessage, correction, reactionsMessage, retraction, type ReplyRef } from '../../protocol/stanza.js';
+import { teamsReactionToEmoji } from '../../protocol/reactions.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Puppet, TeamsChatMessage } from '../../teams/teams-port.js';
+import { DONE, type Outcome } from './messages.js';
+import { outcomeOf, type PairContext } from './pair-context.js';
+
+export class TeamsToXmpp {
+  constructor(private readonly c: PairContext) {}
+
+  async relay(chatId: string, messageId: string, log: Logger): Promise<Outcome> {
+    if (await this.c.d.store.findRelayed(chatId, messageId)) return DONE; // redelivered notification, or our own post
+    let message;
+    let puppet: Puppet;
+    try {
+      puppet = await this.c.ensurePuppet();
+      message = await this.c.d.teams.getMessage(puppet, chatId, messageId);
+    } catch (err) {
+      return outcomeOf(err);
+    }
+    // Only what the Teams user wrote is relayed: the puppet's own posts and system events are not.
+    if (message.messageType !== 'message' || message.fromUserId !== this.c.key.teamsUserId) return DONE;
+    const { text, media } = this.textOf(message, puppet);
+    if (text.trim() === '' && (message.attachments ?? []).length === 0) {
+      log.info('Teams message without text not relayed', { teamsMessageId: messageId });
+      return DONE;
+    }
+    const verdict = this.c.d.policy.verdict(this.c.teamsUser, this.c.remoteDomain());
+    if (!verdict.allowed) {
+      this.c.d.metrics.policyRefusals.inc({ direction: 'teams_to_xmpp', reason: verdict.reason });
+      log.info('Teams message from a user outside the whitelist not relayed; the user is told', { teamsMessageId: messageId, reason: verdict.reason });
+      await this.c.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: undefined }, this.c.d.now());
+      await this.c.noticeToTeams(chatId, `Not delivered: your account is not enabled for chat with ${this.c.remoteDomain()} over XMPP. Ask your administrator.`, log);
+      return DONE;
+    }
+    const admitted = await this.c.d.throttle.admit('teams_to_xmpp', this.c.admission(text), 'queue', this.c.d.settings.maxThrottleDelayMs);
+    if (!admitted.ok) {
+      log.info('Teams message over the rate limit not relayed; the user is told', { teamsMessageId: messageId, scope: admitted.scope });
+      await this.c.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: undefined }, this.c.d.now());
+      await this.c.noticeToTeams(chatId, 'Not delivered: too many messages to XMPP in a short time. Please wait a moment and send it again.', log);
+      return DONE;
+    }
+    if (!this.c.pair.chatId) this.c.pair = await this.c.d.store.updatePair(this.c.key, { chatId });
+    const mapped = mapAttachments(message.attachments ?? []);
+    const reply = mapped.quoted ? await this.replyRef(chatId, mapped.quoted.messageId, mapped.quoted.preview) : undefined;
+    const note = mapped.unshown.length ? `\n[${mapped.unshown.join(', ')} not shown: open Teams to see it]` : '';
+    const sent = await this.c.trySend(chatMessage({ from: this.c.teamsJid, to: this.c.key.remoteJid, id: messageId, body: `${text}${note}`, reply, links: mapped.links, media }));
+    if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };
+    await this.c.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.c.d.now());
+    this.c.d.metrics.messagesRelayed.inc({ direction: 'teams_to_xmpp' });
+    this.c.d.metrics.messageBytes.inc({ direction: 'teams_to_xmpp' }, Buffer.byteLength(text));
+    if (message.createdAt > 0) this.c.d.metrics.relayLatency.observe({ direction: 'teams_to_xmpp' }, Math.max(0, this.c.d.now() - message.createdAt) / 1000);
+    log.info('message relayed to XMPP', { teamsMessageId: messageId });
+    log.debug('relayed body', { body: text });
+    return DONE;
+  }
+
+  /**
+   * The text of a Teams message for XMPP. Its inline images (hosted contents of this chat) become media proxy links,
+   * written where each image was and returned for XEP-0066; other images keep their alt text or "[image]".
+   */
+  private textOf(message: TeamsChatMessage, puppet: Puppet): { text: string; media: { url: string; desc: string }[] } {
+    if (message.contentType !== 'html') return { text: message.content, media: [] };
+    const media = this.c.d.media;
+    const urls = new Map(media ? hostedImagesOf(message.content, message.chatId).map((i) => [i.src, media.link(i.ref, puppet.userId)] as const) : []);
+    const text = teamsHtmlToText(message.content, { imageText: (src) => urls.get(src) });
+    return { text, media: [...urls.values()].map((url) => ({ url, desc: 'image' })) };
+  }
+
+  /** The XEP-0461 reference for a quoted Teams message: its XMPP id and author, when it was relayed. */
+  private async replyRef(chatId: string, quotedId: string, preview: string): Promise<ReplyRef | undefined> {
+    const relayed = await this.c.d.store.findRelayed(chatId, quotedId);
+    if (!relayed) return { to: this.c.teamsJid, id: quotedId, quote: preview };
+    const author = relayed.direction === 'xmpp_to_teams' ? this.c.key.remoteJid : this.c.teamsJid;
+    return { to: author, id: relayed.xmppId ?? quotedId, quote: preview };
+  }
+
+  /** What was last sent per Teams message: her reaction set (XEP-0444 sends the full set, so only changes go out) under the message id, and the edit under "<id>:edit". */
+  private readonly changesSent = new Map<string, string>();
+
+  /**
+   * A relayed message changed in Teams: her edit becomes an XEP-0308 correction, her delete an XEP-0424
+   * retraction, and her reactions (on any message of the chat) an XEP-0444 reaction set. Messages that were never
+   * relayed are not announced.
+   */
+  async relayChange(chatId: string, messageId: string, log: Logger): Promise<Outcome> {
+    const relayed = await this.c.d.store.findRelayed(chatId, messageId);
+    if (!relayed) return DONE;
+    let message;
+    let puppet: Puppet;
+    try {
+      puppet = await this.c.ensurePuppet();
+      message = await this.c.d.teams.getMessage(puppet, chatId, messageId);
+    } catch (err) {
+      return outcomeOf(err);
+    }
+    if (!this.c.d.policy.verdict(this.c.teamsUser, this.c.remoteDomain()).allowed) return DONE; // changes obey the whitelist too
+    const xmppId = relayed.xmppId ?? messageId;
+    const to = this.c.key.remoteJid;
+    const hers = message.fromUserId === this.c.key.teamsUserId;
+    const linkDown: Outcome = { status: 'retry', reason: 'the XMPP link is down' };
+    if (hers && message.deletedAt !== undefined) {
+      if (!(await this.c.trySend(retraction({ from: this.c.teamsJid, to, id: randomUUID(), retractId: xmppId })))) return linkDown;
+      log.info('Teams delete relayed as a retraction', { teamsMessageId: messageId });
+      return DONE;
+    }
+    if (hers && message.editedAt !== undefined) {
+      const { text } = this.textOf(message, puppet);
+      const fingerprint = `edit:${message.editedAt}`;
+      if (this.changesSent.get(`${messageId}:edit`) !== fingerprint && text.trim() !== '') {
+        if (!(await this.c.trySend(correction({ from: this.c.teamsJid, to, id: randomUUID(), replaceId: xmppId, body: text })))) return linkDown;
+        this.changesSent.set(`${messageId}:edit`, fingerprint);
+        log.info('Teams edit relayed as a correction', { teamsMessageId: messageId });
+      }
+    }
+    const emojis = (message.reactions ?? []).filter((r) => r.userId === this.c.key.teamsUserId).map((r) => teamsReactionToEmoji(r.reactionType));
+    const fingerprint = JSON.stringify(emojis);
+    if ((this.changesSent.get(messageId) ?? '[]') !== fingerprint) {
+      if (!(await this.c.trySend(reactionsMessage({ from: this.c.teamsJid, to, id: randomUUID(), messageId: xmppId, emojis })))) return linkDown;
+      this.changesSent.set(messageId, fingerprint);
+      log.info('Teams reactions relayed', { teamsMessageId: messageId, count: emojis.length });
+    }
+    return DONE;
+  }
+}
