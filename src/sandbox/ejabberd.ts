@@ -133,7 +133,7 @@ export function configObject(o: EjabberdOptions, paths: { certfiles: readonly st
   Object.assign(modules, front?.modules ?? {});
   return {
     hosts: [o.vhost, ...(o.extraHosts ?? []).map((h) => h.vhost)],
-    loglevel: process.env.XTG_EJABBERD_DEBUG ? 'debug' : 'info',
+    loglevel: 'info',
     log_rotate_count: 0,
     hide_sensitive_log_data: false,
     acme: { auto: false },

@@ -4,15 +4,22 @@
  */
 import { spawnSync } from 'node:child_process';
 
-export interface OsPackage {
-  /** An executable the package provides, used to detect it. */
-  readonly command: string;
-  /** Instead of `command`: a shell test that succeeds when the package is there (libraries have no executable). */
-  readonly probe?: string;
+export type OsPackage = {
   readonly debianPackage: string;
   /** The system service the package installs and starts; stopped and disabled right after installing it. */
   readonly service?: string;
-}
+} & (
+  | {
+      /** An executable the package provides, used to detect it. */
+      readonly command: string;
+      readonly probe?: never;
+    }
+  | {
+      /** A shell test that succeeds when the package is there (for libraries, which have no executable). */
+      readonly probe: string;
+      readonly command?: never;
+    }
+);
 
 export const PROSODY: OsPackage = { command: 'prosody', debianPackage: 'prosody', service: 'prosody' };
 export const REDIS: OsPackage = { command: 'redis-server', debianPackage: 'redis-server', service: 'redis-server' };
@@ -25,12 +32,12 @@ export const EJABBERD: OsPackage = { command: '/usr/sbin/ejabberdctl', debianPac
  * Prosody's server-to-server federation on loopback: libunbound for Lua, so that Prosody resolves peers through
  * the federation's own DNS responder (its built-in resolver reads only /etc/resolv.conf).
  */
-export const LUA_UNBOUND: OsPackage = { command: 'lunbound', probe: 'ls /usr/lib/*/lua/5.*/lunbound.so', debianPackage: 'lua-unbound' };
+export const LUA_UNBOUND: OsPackage = { probe: 'ls /usr/lib/*/lua/5.*/lunbound.so', debianPackage: 'lua-unbound' };
 /**
  * slixmpp (1.8 on bookworm), an XMPP library nobody here wrote, for the partner side of an end-to-end test. It
  * lives in Debian's Python: the tests run /usr/bin/python3, never a python3 found first on PATH (pyenv, venv).
  */
-export const SLIXMPP: OsPackage = { command: 'slixmpp', probe: '/usr/bin/python3 -c "import slixmpp" 2>/dev/null', debianPackage: 'python3-slixmpp' };
+export const SLIXMPP: OsPackage = { probe: '/usr/bin/python3 -c "import slixmpp" 2>/dev/null', debianPackage: 'python3-slixmpp' };
 /** Everything S2S federation on loopback needs besides the servers themselves. */
 export const S2S_PACKAGES: readonly OsPackage[] = [LUA_UNBOUND];
 
@@ -45,7 +52,7 @@ export class MissingOsPackagesError extends Error {
 }
 
 function has(p: OsPackage): boolean {
-  return spawnSync('sh', ['-c', p.probe ?? `command -v ${p.command}`], { stdio: 'ignore' }).status === 0;
+  return spawnSync('sh', ['-c', p.probe !== undefined ? p.probe : `command -v ${p.command}`], { stdio: 'ignore' }).status === 0;
 }
 
 function run(cmd: string, args: string[]): void {

@@ -88,7 +88,7 @@ pidfile = ${lua(join(o.dir, 'prosody.pid'))}
 data_path = ${lua(join(o.dir, 'data'))}
 daemonize = false
 run_as_root = true
-log = { { levels = { min = ${lua(process.env.XTG_PROSODY_DEBUG ? 'debug' : 'info')} }, to = "file", filename = ${lua(join(o.dir, 'prosody.log'))} } }
+log = { { levels = { min = "info" }, to = "file", filename = ${lua(join(o.dir, 'prosody.log'))} } }
 interfaces = { "127.0.0.1" }
 c2s_ports = { ${o.c2sPort} }
 component_ports = { ${o.componentPort} }

@@ -94,8 +94,13 @@ export class S2sPair {
         },
       };
       // Both at once: ejabberd's Erlang VM takes a few seconds to start.
-      const [front, partner] = await Promise.all([startXmppServer(frontSpec), startXmppServer(partnerSpec)].map((p) => p.then((s) => (started.push(s), s))));
-      return new S2sPair(dns, frontSpec, partnerSpec, front!, partner!);
+      const start = async (spec: XmppServerSpec) => {
+        const server = await startXmppServer(spec);
+        started.push(server);
+        return server;
+      };
+      const [front, partner] = await Promise.all([start(frontSpec), start(partnerSpec)]);
+      return new S2sPair(dns, frontSpec, partnerSpec, front, partner);
     } catch (err) {
       for (const s of started) await s.stop().catch(() => undefined);
       await dns.stop();
