@@ -27,6 +27,7 @@ import { GatewayProcess } from '../test/support/gateway-process.js';
 import { freePorts } from '../test/support/ports.js';
 import { TestXmppClient } from '../test/support/xmpp-client.js';
 
+const PING_SAMPLES = Number(process.env.BENCH_S2S_PINGS ?? 300);
 const LATENCY_SAMPLES = Number(process.env.BENCH_S2S_LATENCY ?? 40);
 const BURST = Number(process.env.BENCH_S2S_BURST ?? 200);
 const ROUNDS = Number(process.env.BENCH_S2S_ROUNDS ?? 3);
@@ -108,6 +109,13 @@ async function sendWithReceipt(c: TestXmppClient, body: string, to = ALICE): Pro
   return performance.now() - t0;
 }
 
+async function ping(c: TestXmppClient): Promise<number> {
+  const t0 = performance.now();
+  const r = await c.iq(ALICE, 'get', xml('ping', { xmlns: 'urn:xmpp:ping' }), 20_000);
+  if (r.attrs.type !== 'result') throw new Error(`ping answered ${r.toString()}`);
+  return performance.now() - t0;
+}
+
 async function teamsToXmpp(c: TestXmppClient): Promise<number> {
   const text = `from Teams ${++seq}`;
   const got = c.waitFor((el) => el.getChildText('body') === text, 60_000, text);
@@ -127,6 +135,13 @@ try {
     for (const c of p.clients) for (const to of TEAMS_JIDS) await sendWithReceipt(c, 'warm-up', to);
     for (let i = 0; i < 10; i++) await teamsToXmpp(p.clients[0]);
   }
+
+  const pings = new Map<string, number[]>(paths.map((p) => [p.name, []]));
+  for (let i = 0; i < PING_SAMPLES; i++) {
+    for (const p of i % 2 ? [...paths].reverse() : paths) pings.get(p.name)!.push(await ping(p.clients[0]));
+    if (i % 50 === 49) paths.forEach((p) => trim(p.clients[0]));
+  }
+  const pingDiffs = pings.get('over S2S')!.map((x, i) => x - pings.get('single server')![i]!);
 
   const results = new Map<string, { up: number[]; down: number[]; rates: number[]; cpu: { gateway: number; front: number; partner: number } }>();
   for (const p of paths) results.set(p.name, { up: [], down: [], rates: [], cpu: { gateway: 0, front: 0, partner: 0 } });
@@ -153,18 +168,21 @@ try {
 
   const ms = (x: number) => `${x.toFixed(1)} ms`;
   const perMsg = (s: number) => `${((s * 1000) / (BURST * ROUNDS)).toFixed(2)} ms`;
-  console.log(`S2S vs single server (Prosody ↔ Prosody, STARTTLS, SASL EXTERNAL; ${LATENCY_SAMPLES} one-at-a-time messages each way, ${ROUNDS} bursts of ${BURST} over 10 pairs):`);
+  console.log(
+    `S2S vs single server (Prosody ↔ Prosody, STARTTLS, SASL EXTERNAL; ${PING_SAMPLES} pings, ${LATENCY_SAMPLES} one-at-a-time messages each way, ${ROUNDS} bursts of ${BURST} over 10 pairs):`,
+  );
   for (const p of paths) {
     const r = results.get(p.name)!;
+    const pg = pings.get(p.name)!;
     console.log(
-      `  ${p.name.padEnd(13)} XMPP→Teams→receipt median ${ms(median(r.up))} p95 ${ms(p95(r.up))} | Teams→XMPP median ${ms(median(r.down))} p95 ${ms(p95(r.down))} | ` +
+      `  ${p.name.padEnd(13)} ping to a Teams user median ${ms(median(pg))} p95 ${ms(p95(pg))} | XMPP→Teams→receipt median ${ms(median(r.up))} p95 ${ms(p95(r.up))} | Teams→XMPP median ${ms(median(r.down))} p95 ${ms(p95(r.down))} | ` +
         `burst ${median(r.rates).toFixed(0)} msg/s (median of ${ROUNDS}) | CPU per message: gateway ${perMsg(r.cpu.gateway)}, front Prosody ${perMsg(r.cpu.front)}, partner Prosody ${perMsg(r.cpu.partner)}`,
     );
   }
   const one = results.get('single server')!;
   const s2s = results.get('over S2S')!;
   console.log(
-    `  S2S adds: ${ms(median(s2s.up) - median(one.up))} to XMPP→Teams→receipt (two S2S hops), ${ms(median(s2s.down) - median(one.down))} to Teams→XMPP (one hop); ` +
+    `  S2S adds: ${ms(median(pingDiffs))} to an XMPP round trip (median of paired samples), ${ms(median(s2s.up) - median(one.up))} to XMPP→Teams→receipt (two S2S hops), ${ms(median(s2s.down) - median(one.down))} to Teams→XMPP (one hop); ` +
       `throughput ${((median(s2s.rates) / median(one.rates)) * 100).toFixed(0)}% of the single-server path`,
   );
 } finally {

@@ -54,6 +54,8 @@ declare module '@xmpp/component-core' {
     stop(): Promise<unknown>;
     send(el: Element): Promise<void>;
     authenticate(id: string, password: string): Promise<void>;
+    /** The TCP connection to the server while there is one (@xmpp/connection-tcp). */
+    socket: import('node:net').Socket | null | undefined;
   }
 }
 
@@ -78,6 +80,8 @@ declare module '@xmpp/client' {
     jid?: { toString(): string; bare(): { toString(): string } };
     iqCaller: { request(el: Element, timeout?: number): Promise<Element> };
     reconnect: { stop(): void };
+    /** The TCP (or, after STARTTLS, TLS) connection to the server while there is one. */
+    socket: import('node:net').Socket | null | undefined;
   }
   export function client(options: {
     service: string;
