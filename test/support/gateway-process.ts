@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines } from './json-lines.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
@@ -18,20 +19,11 @@ export class GatewayProcess {
     private readonly child: ChildProcess,
     readonly adminPort: number,
   ) {
-    let buf = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.stderr.push(line);
-        }
-      }
-    });
+    onJsonLines(
+      child.stdout,
+      (v) => this.lines.push(v as LogLine),
+      (line) => this.stderr.push(line),
+    );
     child.stderr?.setEncoding('utf8').on('data', (d: string) => this.stderr.push(d));
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines } from './json-lines.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../test/support/slixmpp/partner_client.py', import.meta.url));
 export const DEBIAN_PYTHON = '/usr/bin/python3';
@@ -22,21 +23,14 @@ export class SlixmppClient {
     readonly jid: string,
     private readonly child: ChildProcess,
   ) {
-    let buf = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          this.events.push(JSON.parse(line) as SlixmppEvent);
-        } catch {
-          this.stderr += `${line}\n`;
-        }
+    onJsonLines(
+      child.stdout,
+      (v) => {
+        this.events.push(v as SlixmppEvent);
         for (const w of this.waiters.splice(0)) w();
-      }
-    });
+      },
+      (line) => (this.stderr += `${line}\n`),
+    );
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-8000)));
     child.on('exit', () => {
       this.exited = true;
