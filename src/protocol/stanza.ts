@@ -137,7 +137,7 @@ export function parseInbound(stanza: Element, limits: ParseLimits): Inbound {
     case 'message': {
       const type = (stanza.attrs.type ?? 'normal') as MessageType;
       if (!MESSAGE_TYPES.includes(type)) throw new StanzaError('bad-request', `unknown message type '${type}'`);
-      // Refused before anything reads the body: never relayed as its fallback text, never receipted.
+      // Refused before the body is used: never relayed as its fallback text, never receipted.
       const encryption = type === 'error' ? undefined : detectEncryption(stanza);
       if (encryption) throw encryptedMessageRefusal(encryption);
       const body = pickBody(stanza);
