@@ -80,8 +80,8 @@ declare module '@xmpp/client' {
     jid?: { toString(): string; bare(): { toString(): string } };
     iqCaller: { request(el: Element, timeout?: number): Promise<Element> };
     reconnect: { stop(): void };
-    /** The TCP (or, after STARTTLS, TLS) connection to the server while there is one. */
-    socket: import('node:net').Socket | null | undefined;
+    /** The TCP connection to the server while there is one; after STARTTLS, a wrapper holding the TLS socket. */
+    socket: import('node:net').Socket | { socket: import('node:tls').TLSSocket | null } | null | undefined;
   }
   export function client(options: {
     service: string;
