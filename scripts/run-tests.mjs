@@ -1,12 +1,12 @@
 // The test command (`npm test`, also what .ci/run calls), after `tsc` built dist/:
-// installs missing OS packages: prosody, redis-server, and ejabberd, chromium, kamailio and baresip when a selected test file needs them (apt-get as root, else
+// installs missing OS packages: prosody, redis-server, and ejabberd, chromium, kamailio, baresip, lua-unbound or python3-slixmpp when a selected test file needs them (apt-get as root, else
 // prints the command), makes the loopback test CA that the
 // Graph emulator's HTTPS certificate chains to, and runs every dist/test/**/*.test.js with Node's test runner
 // (NODE_EXTRA_CA_CERTS makes child processes and fetch trust the CA). Arguments filter test files by substring.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BARESIP, CHROMIUM, EJABBERD, KAMAILIO, ensureOsPackages, PROSODY, REDIS, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
+import { BARESIP, CHROMIUM, EJABBERD, KAMAILIO, ensureOsPackages, PROSODY, REDIS, S2S_PACKAGES, SLIXMPP, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
 import { ensureTlsMaterial } from '../dist/src/sandbox/tls.js';
 
 function testFiles(dir) {
@@ -24,14 +24,26 @@ if (files.length === 0) {
   process.stderr.write('no test files matched\n');
   process.exit(1);
 }
-// ejabberd (with its Erlang runtime, ~45 packages) only for the files that start one: test/xmpp/ejabberd-*.
+// ejabberd (with its Erlang runtime, ~45 packages) only for the files that start one (their names say ejabberd);
+// lua-unbound for the S2S files (test/e2e/s2s-*); slixmpp for the files that drive it.
 const needsEjabberd = files.some((f) => /ejabberd/.test(f));
 // Chromium (about 90 packages) only for the console's browser tests: test/console/*.
 const needsChromium = files.some((f) => /[\\/]console[\\/]/.test(f));
 // Kamailio and baresip only for the SIP standards smoke test (issue 17): test/sfb/sip/kamailio-baresip.
 const needsSipSmoke = files.some((f) => /kamailio/.test(f));
+// Partner servers over S2S (issue 14) resolve each other through the test's own DNS responder (lua-unbound).
+const needsS2s = files.some((f) => /[/]s2s-/.test(f));
+const needsSlixmpp = files.some((f) => /slixmpp/.test(f));
 try {
-  ensureOsPackages([PROSODY, REDIS, ...(needsEjabberd ? [EJABBERD] : []), ...(needsChromium ? [CHROMIUM] : []), ...(needsSipSmoke ? [KAMAILIO, BARESIP] : [])]);
+  ensureOsPackages([
+    PROSODY,
+    REDIS,
+    ...(needsEjabberd ? [EJABBERD] : []),
+    ...(needsChromium ? [CHROMIUM] : []),
+    ...(needsSipSmoke ? [KAMAILIO, BARESIP] : []),
+    ...(needsS2s ? S2S_PACKAGES : []),
+    ...(needsSlixmpp ? [SLIXMPP] : []),
+  ]);
 } catch (err) {
   if (err instanceof MissingOsPackagesError) {
     process.stderr.write(`${err.message}\n`);

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from './config/load.js';
 import { StoreError } from './store/store.js';
-import { UsageError, parseArgs, stringOption } from './cli/args.js';
+import { UsageError, parseArgs, stringOption, stringOptions } from './cli/args.js';
 import { runCheckConfig } from './cli/check-config.js';
 import { runStart } from './cli/start.js';
 import { packageVersion } from './gateway.js';
@@ -28,16 +28,19 @@ commands:
   audit          the audit log, newest first   --config FILE [--limit N]
   licence        show --file FILE              print a licence's terms and verify it as a node of this build would
   cluster        status [--json]               live nodes, licence seats, roles and actors per node --config FILE
-  sandbox        run a complete federation on loopback (Prosody, Graph emulator, SfB emulator, one node)
+  front-server-config  --server prosody|ejabberd --config FILE [--dialback DOMAIN]...
+                 the S2S whitelist of the XMPP server in front of the gateway, from the gateway's whitelist
+  sandbox        run a complete federation on loopback (the gateway's Prosody, a partner's Prosody over S2S,
+                 Graph emulator, SfB emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
-                 --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
+                 --partner-c2s-port N (5223)  --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
                  --sfb-port N (5061)  --sfb-pool-port N (5062)  --sfb-control-port N (8444)
   help           this text
 options: --version`;
 
 const OPTIONS = new Set([
-  'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'emulator-port', 'webhook-port', 'admin-port', 'sfb-port', 'sfb-pool-port', 'sfb-control-port', 'version', 'help',
-  'puppet', 'file', 'public-key', 'json',
+  'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'partner-c2s-port', 'emulator-port', 'webhook-port', 'admin-port', 'sfb-port', 'sfb-pool-port', 'sfb-control-port', 'version', 'help',
+  'puppet', 'server', 'dialback', 'file', 'public-key', 'json',
 ]);
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -73,6 +76,11 @@ async function main(argv: readonly string[]): Promise<number> {
       await runMigrate(config);
       return 0;
     }
+    case 'front-server-config': {
+      const { runFrontServerConfig } = await import('./cli/front-server-config.js');
+      await runFrontServerConfig(config, { server: stringOption(args, 'server'), dialback: stringOptions(args, 'dialback') });
+      return 0;
+    }
     case 'cluster': {
       const { runCluster } = await import('./cli/cluster.js');
       await runCluster(config, args.rest, args.options.has('json'));
@@ -95,6 +103,7 @@ async function main(argv: readonly string[]): Promise<number> {
         dir: stringOption(args, 'dir') ?? './.sandbox',
         c2sPort: port('c2s-port', 5222),
         componentPort: port('component-port', 5347),
+        partnerC2sPort: port('partner-c2s-port', 5223),
         emulatorPort: port('emulator-port', 8443),
         webhookPort: port('webhook-port', 8090),
         adminPort: port('admin-port', 9464),

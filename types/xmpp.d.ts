@@ -56,6 +56,8 @@ declare module '@xmpp/component-core' {
     authenticate(id: string, password: string): Promise<void>;
     /** The stream parser class @xmpp/connection instantiates for each stream (`new this.Parser()`). */
     Parser: new () => unknown;
+    /** The TCP connection to the server while there is one (@xmpp/connection-tcp). */
+    socket: import('node:net').Socket | null | undefined;
   }
 }
 
@@ -80,6 +82,8 @@ declare module '@xmpp/client' {
     jid?: { toString(): string; bare(): { toString(): string } };
     iqCaller: { request(el: Element, timeout?: number): Promise<Element> };
     reconnect: { stop(): void };
+    /** The TCP connection to the server while there is one; after STARTTLS, a wrapper holding the TLS socket. */
+    socket: import('node:net').Socket | { socket: import('node:tls').TLSSocket | null } | null | undefined;
   }
   export function client(options: {
     service: string;

@@ -13,8 +13,14 @@ end
 admins = { }
 modules_enabled = {
   "roster"; "saslauth"; "tls"; "dialback"; "disco"; "carbons"; "pep"; "private"; "blocklist";
-  "vcard4"; "vcard_legacy"; "version"; "uptime"; "time"; "ping"; "mam"; "csi_simple";
+  "vcard4"; "vcard_legacy"; "version"; "uptime"; "time"; "ping"; "mam"; "csi_simple"; "smacks";
 }
+-- Federation with partner servers (docs/operations.md "Federation with partner servers"): certificates required
+-- (dialback only for the domains listed), stanzas a broken S2S link lost are sent again (XEP-0198), and the
+-- gateway's S2S whitelist module, mounted from deploy/prosody/ by compose.yaml.
+plugin_paths = { "/etc/prosody/xtg-modules" }
+s2s_insecure_domains = { }
+smacks_s2s_resend = true
 log = { { levels = { min = "info" }, to = "console" } }
 certificates = "certs"
 c2s_require_encryption = true
@@ -31,3 +37,6 @@ VirtualHost "xmpp.example.org"         -- yours: the XMPP domain of your users
 
 Component "teams.example.org"          -- yours: xmpp.domain in gateway/gw-*.yaml
   component_secret = secret("xtg-component")
+  -- yours: `xmpp-teams-gateway front-server-config --server prosody` prints it from the gateway's whitelist
+  modules_enabled = { "gateway_s2s_whitelist" }
+  gateway_s2s_whitelist = { }          -- e.g. { "partner.example" }, as in policy.domains

@@ -5,6 +5,7 @@
 import xml, { type Element } from '@xmpp/xml';
 import { parseJid, JidError, type Jid } from './jid.js';
 import { StanzaError } from './stanza-error.js';
+import { detectEncryption, encryptedMessageRefusal } from './encryption.js';
 import { NS } from './namespaces.js';
 import type { XmppShow } from './presence-map.js';
 
@@ -157,6 +158,9 @@ export function parseInbound(stanza: Element, limits: ParseLimits): Inbound {
     case 'message': {
       const type = (stanza.attrs.type ?? 'normal') as MessageType;
       if (!MESSAGE_TYPES.includes(type)) throw new StanzaError('bad-request', `unknown message type '${type}'`);
+      // Refused before the body is used: never relayed as its fallback text, never receipted.
+      const encryption = type === 'error' ? undefined : detectEncryption(stanza);
+      if (encryption) throw encryptedMessageRefusal(encryption);
       const body = pickBody(stanza);
       if (body !== undefined && Buffer.byteLength(body, 'utf8') > limits.maxBodyBytes) {
         throw new StanzaError('policy-violation', `message body exceeds ${limits.maxBodyBytes} bytes`);

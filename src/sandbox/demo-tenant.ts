@@ -51,6 +51,12 @@ export const DEMO = {
     { user: 'juliet', password: 'juliet-pass' },
     { user: 'romeo', password: 'romeo-pass' },
   ],
+  /** A partner organisation on its own XMPP server, federated with the gateway's server over S2S. */
+  partnerDomain: 'partner.example',
+  partnerUsers: [
+    { user: 'benvolio', password: 'benvolio-pass' },
+    { user: 'mercutio', password: 'mercutio-pass' },
+  ],
   /** docs/teams-identity.md: what an administrator grants the gateway's app registration. */
   applicationPermissions: ['User.ReadWrite.All', 'GroupMember.ReadWrite.All', 'Presence.Read.All'],
   /** GroupMember.ReadWrite.All also covers reading members (group whitelisting). */

@@ -4,13 +4,22 @@
  */
 import { spawnSync } from 'node:child_process';
 
-export interface OsPackage {
-  /** An executable the package provides, used to detect it. */
-  readonly command: string;
+export type OsPackage = {
   readonly debianPackage: string;
   /** The system service the package installs and starts; stopped and disabled right after installing it. */
   readonly service?: string;
-}
+} & (
+  | {
+      /** An executable the package provides, used to detect it. */
+      readonly command: string;
+      readonly probe?: never;
+    }
+  | {
+      /** A shell test that succeeds when the package is there (for libraries, which have no executable). */
+      readonly probe: string;
+      readonly command?: never;
+    }
+);
 
 export const PROSODY: OsPackage = { command: 'prosody', debianPackage: 'prosody', service: 'prosody' };
 export const REDIS: OsPackage = { command: 'redis-server', debianPackage: 'redis-server', service: 'redis-server' };
@@ -19,6 +28,18 @@ export const REDIS: OsPackage = { command: 'redis-server', debianPackage: 'redis
  * domain over several XEP-0114 links. Detected by its absolute path: /usr/sbin is not on every user's PATH.
  */
 export const EJABBERD: OsPackage = { command: '/usr/sbin/ejabberdctl', debianPackage: 'ejabberd', service: 'ejabberd' };
+/**
+ * Prosody's server-to-server federation on loopback: libunbound for Lua, so that Prosody resolves peers through
+ * the federation's own DNS responder (its built-in resolver reads only /etc/resolv.conf).
+ */
+export const LUA_UNBOUND: OsPackage = { probe: 'ls /usr/lib/*/lua/5.*/lunbound.so', debianPackage: 'lua-unbound' };
+/**
+ * slixmpp (1.8 on bookworm), an XMPP library nobody here wrote, for the partner side of an end-to-end test. It
+ * lives in Debian's Python: the tests run /usr/bin/python3, never a python3 found first on PATH (pyenv, venv).
+ */
+export const SLIXMPP: OsPackage = { probe: '/usr/bin/python3 -c "import slixmpp" 2>/dev/null', debianPackage: 'python3-slixmpp' };
+/** Everything S2S federation on loopback needs besides the servers themselves. */
+export const S2S_PACKAGES: readonly OsPackage[] = [LUA_UNBOUND];
 
 /**
  * Debian's Chromium, the browser the console's end-to-end tests drive with playwright-core (never a browser that
@@ -44,8 +65,8 @@ export class MissingOsPackagesError extends Error {
   }
 }
 
-function has(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+function has(p: OsPackage): boolean {
+  return spawnSync('sh', ['-c', p.probe !== undefined ? p.probe : `command -v ${p.command}`], { stdio: 'ignore' }).status === 0;
 }
 
 function run(cmd: string, args: string[]): void {
@@ -55,11 +76,11 @@ function run(cmd: string, args: string[]): void {
 
 /** Installs what is missing (root), or throws {@link MissingOsPackagesError} naming the command to run. */
 export function ensureOsPackages(packages: readonly OsPackage[], log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
-  const missingPackages = packages.filter((p) => !has(p.command));
+  const missingPackages = packages.filter((p) => !has(p));
   const missing = missingPackages.map((p) => p.debianPackage);
   if (missing.length === 0) return;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!root || !has('apt-get')) throw new MissingOsPackagesError(missing);
+  if (!root || !has({ command: 'apt-get', debianPackage: 'apt' })) throw new MissingOsPackagesError(missing);
   log(`installing ${missing.join(', ')} with apt-get ...`);
   run('apt-get', ['update', '-q']);
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing]);
@@ -69,6 +90,6 @@ export function ensureOsPackages(packages: readonly OsPackage[], log: (line: str
   for (const service of missingPackages.flatMap((p) => (p.service ? [p.service] : []))) {
     spawnSync('sh', ['-c', `service ${service} stop; systemctl disable ${service} || update-rc.d ${service} disable; true`], { stdio: 'ignore' });
   }
-  const still = packages.filter((p) => !has(p.command)).map((p) => p.debianPackage);
+  const still = packages.filter((p) => !has(p)).map((p) => p.debianPackage);
   if (still.length) throw new MissingOsPackagesError(still);
 }

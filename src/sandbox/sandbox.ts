@@ -1,7 +1,9 @@
 /**
- * `sandbox`: a complete federation on loopback with embedded defaults — a real Prosody with two XMPP users, the
- * Graph emulator with a demo tenant, and one gateway node (a child process, configured exactly as a real node
- * would be, trusting the emulator's CA through NODE_EXTRA_CA_CERTS). Runs until Ctrl-C.
+ * `sandbox`: a complete federation on loopback with embedded defaults — the gateway's Prosody with two XMPP
+ * users, a partner organisation's Prosody with its own domain and users federated with it over S2S (STARTTLS,
+ * certificates from the sandbox CA), the Graph emulator with a demo tenant, and one gateway node (a child
+ * process, configured exactly as a real node would be, trusting the emulator's CA through NODE_EXTRA_CA_CERTS).
+ * Runs until Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -12,8 +14,8 @@ import { startGraphEmulator, type GraphEmulator } from '../../test/emulators/gra
 import { demoTenantEmulatorOptions } from '../../test/emulators/graph/demo-tenant.js';
 import { DEMO } from './demo-tenant.js';
 import { writeLoopbackConfig } from './gateway-config.js';
-import { PROSODY, ensureOsPackages } from './os-deps.js';
-import { ProsodyServer } from './prosody.js';
+import { PROSODY, S2S_PACKAGES, ensureOsPackages } from './os-deps.js';
+import { S2sPair } from './s2s-pair.js';
 import { ensureTlsMaterial } from './tls.js';
 import { startSfbPool } from './sfb-pool.js';
 import { DEMO_SFB } from './demo-sfb.js';
@@ -26,6 +28,8 @@ export interface SandboxOptions {
   readonly dir: string;
   readonly c2sPort: number;
   readonly componentPort: number;
+  /** Client port of the partner organisation's server (5223 unless told). */
+  readonly partnerC2sPort?: number;
   readonly emulatorPort?: number;
   readonly webhookPort?: number;
   readonly adminPort?: number;
@@ -55,13 +59,25 @@ async function waitForHealthy(adminPort: number, child: ChildProcess, timeoutMs:
 }
 
 export async function runSandbox(o: SandboxOptions): Promise<void> {
-  ensureOsPackages([PROSODY]);
+  ensureOsPackages([PROSODY, ...S2S_PACKAGES]);
   const dir = resolve(o.dir);
   await mkdir(dir, { recursive: true });
   const tls = await ensureTlsMaterial(join(dir, 'tls'));
   const emulatorPort = o.emulatorPort ?? 8443;
   const webhookPort = o.webhookPort ?? 8090;
   const adminPort = o.adminPort ?? 9464;
+  const partnerC2sPort = o.partnerC2sPort ?? 5223;
+  // Deny by default: the two XMPP domains; Teams users by name and (Bob) by group; Eve is left out on purpose.
+  // Deny by default: the two XMPP domains (ours and the partner's over S2S); Teams users by name and (Bob) by group,
+  // Eve left out on purpose; the SfB users by SIP address.
+  const policy = {
+    domains: [DEMO.xmppDomain, DEMO.partnerDomain],
+    users: [
+      ...DEMO.teamsUsers.map((u) => u.userPrincipalName).filter((u) => u !== 'eve.internal@contoso.example' && !(DEMO.liaisonGroup.members as readonly string[]).includes(u)),
+      ...DEMO_SFB.users,
+    ],
+    groups: [DEMO.liaisonGroup.id],
+  };
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -71,16 +87,23 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
     const emulator: GraphEmulator = await startGraphEmulator(demoTenantEmulatorOptions({ tls, port: emulatorPort }));
     stops.push(() => emulator.close());
 
-    const prosody = await ProsodyServer.start({
-      dir: join(dir, 'prosody'),
-      vhost: DEMO.xmppDomain,
-      components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }],
-      c2sPort: o.c2sPort,
-      componentPort: o.componentPort,
-      users: DEMO.xmppUsers,
-      extraHosts: [{ vhost: DEMO.strangerDomain, users: DEMO.strangerUsers }],
+    const servers = await S2sPair.start({
+      dir,
+      tls,
+      front: {
+        kind: 'prosody',
+        c2sPort: o.c2sPort,
+        componentPort: o.componentPort,
+        hosts: [
+          { domain: DEMO.xmppDomain, users: DEMO.xmppUsers },
+          { domain: DEMO.strangerDomain, users: DEMO.strangerUsers },
+        ],
+        component: { domain: DEMO.componentDomain, secret: DEMO.componentSecret },
+        policy: { domains: policy.domains },
+      },
+      partner: { kind: 'prosody', c2sPort: partnerC2sPort, hosts: [{ domain: DEMO.partnerDomain, users: DEMO.partnerUsers }] },
     });
-    stops.push(() => prosody.stop());
+    stops.push(() => servers.stop());
 
     // Issue 17: an SfB Front End pool, the gateway as its trusted application (SfB users homed by name).
     const sfb = await startSfbPool(tls, { sipPort: o.sfbPoolPort ?? 5062, controlPort: o.sfbControlPort ?? 8444 }, [o.sfbPort ?? 5061]);
@@ -94,15 +117,7 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
       webhookPort,
       adminPort,
       sqlitePath: join(dir, 'gateway.sqlite'),
-      // Deny by default: one XMPP domain; Teams users by name and (Bob) by group; Eve is left out on purpose.
-      policy: {
-        domains: [DEMO.xmppDomain],
-        users: [
-          ...DEMO.teamsUsers.map((u) => u.userPrincipalName).filter((u) => u !== 'eve.internal@contoso.example' && !(DEMO.liaisonGroup.members as readonly string[]).includes(u)),
-          ...DEMO_SFB.users,
-        ],
-        groups: [DEMO.liaisonGroup.id],
-      },
+      policy,
       adminToken: DEMO.adminToken,
       // Rich notifications: Graph sends each Teams message and presence change encrypted to this certificate.
       richNotifications: [await ensureNotificationCertificate(join(dir, 'tls'), 'sandbox-1')],
@@ -130,9 +145,12 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
     process.stdout.write(`
 The sandbox federation is up (everything on 127.0.0.1; Ctrl-C stops it).
 
-XMPP side — Prosody ${DEMO.xmppDomain}, client port ${o.c2sPort} (no TLS, plain password):
+XMPP side — the gateway's Prosody (${DEMO.xmppDomain}), client port ${o.c2sPort} (no TLS, plain password):
 ${DEMO.xmppUsers.map((u) => `  ${u.user}@${DEMO.xmppDomain}   password ${u.password}`).join('\n')}
   e.g. with any XMPP client (Gajim, Dino, profanity: server 127.0.0.1 port ${o.c2sPort}, allow plaintext).
+A partner organisation on its own Prosody (${DEMO.partnerDomain}), client port ${partnerC2sPort}, federated over S2S with TLS:
+${DEMO.partnerUsers.map((u) => `  ${u.user}@${DEMO.partnerDomain}   password ${u.password}`).join('\n')}
+  (server 127.0.0.1 port ${partnerC2sPort}; its users reach Teams across both servers, as partners do in production)
 
 Teams users, as XMPP contacts (add them to the roster to see their presence):
 ${teamsJids.filter((j) => !j.startsWith('eve.')).map((j) => `  ${j}`).join('\n')}

@@ -1,31 +1,17 @@
 /**
  * Contact cards and rich chat end to end (issue 6): vCard and avatar of a Teams user, the XMPP user's card on
- * its Teams account, and edits, deletes and reactions made on each side.
+ * its Teams account, and edits, deletes and reactions made on each side. The same scenarios run over S2S in
+ * test/e2e/s2s-*.test.ts.
  */
-import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import xml from '@xmpp/xml';
-import type { Element } from '@xmpp/xml';
-import { COMPONENT, Federation, XMPP_DOMAIN, eventually } from '../support/federation.js';
+import { after, before, describe } from 'node:test';
+import { Federation } from '../support/federation.js';
+import { ALICE_UPN } from '../support/scenarios/common.js';
+import { PHOTO, cardScenarios } from '../support/scenarios/cards.js';
 import type { TestXmppClient } from '../support/xmpp-client.js';
-
-const ALICE_UPN = 'alice.smith@contoso.example';
-const ALICE = `alice.smith@${COMPONENT}`;
-const NS_RECEIPTS = 'urn:xmpp:receipts';
-const NS_VCARD = 'vcard-temp';
-/** Enough of a JPEG for Graph and for clients that only hash it. */
-const PHOTO = Buffer.from('ffd8ffe000104a46494600010100000100010000ffd9', 'hex');
 
 describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, () => {
   let f: Federation;
   let juliet: TestXmppClient;
-  const messagesOfAlice = () => f.emulator.chatsOf(ALICE_UPN).flatMap((c) => c.messages);
-  const byText = (text: string) => messagesOfAlice().find((m) => m.body.content === text);
-  const sendWithReceipt = async (id: string, body: string, ...extra: Element[]) => {
-    await juliet.send(xml('message', { to: ALICE, type: 'chat', id }, xml('body', {}, body), xml('request', { xmlns: NS_RECEIPTS }), ...extra));
-    return juliet.waitFor((el) => el.attrs.id === id || el.getChild('received', NS_RECEIPTS)?.attrs.id === id, 20_000, `outcome of ${id}`);
-  };
 
   before(async () => {
     f = await Federation.start({ longMessages: 'split' });
@@ -39,158 +25,5 @@ describe('contact cards, edits, deletes and reactions', { timeout: 180_000 }, ()
     await f?.stop();
   });
 
-  it("answers a vCard request for a Teams user from her Graph profile, photo included, and advertises the avatar hash", async () => {
-    const r = await juliet.iq(ALICE, 'get', xml('vCard', { xmlns: NS_VCARD }));
-    assert.equal(r.attrs.type, 'result', r.toString());
-    const v = r.getChild('vCard', NS_VCARD);
-    assert.equal(v?.getChildText('FN'), 'Alice Smith');
-    assert.equal(v?.getChildText('TITLE'), 'Liaison officer');
-    assert.equal(v?.getChild('ORG')?.getChildText('ORGUNIT'), 'J5 Plans');
-    assert.equal(v?.getChild('EMAIL')?.getChildText('USERID'), ALICE_UPN);
-    assert.ok(v?.getChildren('TEL').some((t) => t.getChildText('NUMBER') === '+44 7700 900000'));
-    assert.equal(v?.getChild('PHOTO')?.getChildText('BINVAL'), PHOTO.toString('base64'));
-    const v4 = await juliet.iq(ALICE, 'get', xml('vcard', { xmlns: 'urn:ietf:params:xml:ns:vcard-4.0' }));
-    assert.equal(v4.getChild('vcard', 'urn:ietf:params:xml:ns:vcard-4.0')?.getChild('fn')?.getChildText('text'), 'Alice Smith');
-
-    f.emulator.setPresence(ALICE_UPN, 'Available', 'Available');
-    await juliet.send(xml('presence', { to: ALICE, type: 'subscribe' }));
-    // She asks for Juliet's presence in return; Juliet approves (her presence and card then reach Teams).
-    await juliet.waitFor((el) => el.name === 'presence' && el.attrs.from === ALICE && el.attrs.type === 'subscribe', 20_000, 'subscribe from Alice');
-    await juliet.send(xml('presence', { to: ALICE, type: 'subscribed' }));
-    const p = await juliet.waitFor((el) => el.name === 'presence' && el.attrs.from?.startsWith(ALICE) === true && el.attrs.type === undefined, 20_000, 'her presence');
-    assert.equal(p.getChild('x', 'vcard-temp:x:update')?.getChildText('photo'), createHash('sha1').update(PHOTO).digest('hex'));
-  });
-
-  it('refreshes her card and avatar hash when Graph reports a profile or photo change', async () => {
-    const newPhoto = Buffer.from('ffd8ffe000104a46494600010100000100010000aaaaffd9', 'hex');
-    f.emulator.setPhoto(ALICE_UPN, newPhoto);
-    const hash = createHash('sha1').update(newPhoto).digest('hex');
-    await juliet.waitFor(
-      (el) => el.name === 'presence' && el.attrs.from?.startsWith(ALICE) === true && el.getChild('x', 'vcard-temp:x:update')?.getChildText('photo') === hash,
-      20_000,
-      'presence with the new avatar hash',
-    );
-    f.emulator.updateUser(ALICE_UPN, { jobTitle: 'Chief liaison officer' });
-    await eventually(async () => {
-      const r = await juliet.iq(ALICE, 'get', xml('vCard', { xmlns: NS_VCARD }));
-      return r.getChild('vCard', NS_VCARD)?.getChildText('TITLE') === 'Chief liaison officer' ? true : undefined;
-    }, 20_000, 'the new title in her card');
-  });
-
-  it('relays a correction and a retraction of an XMPP message to Teams as an edit and a delete', async () => {
-    assert.ok((await sendWithReceipt('e1', 'teh first draft')).getChild('received', NS_RECEIPTS));
-    const original = await eventually(() => byText('teh first draft'), 10_000, 'the message in Teams');
-    const fixed = await sendWithReceipt('e1-fix', 'the first draft', xml('replace', { xmlns: 'urn:xmpp:message-correct:0', id: 'e1' }));
-    assert.ok(fixed.getChild('received', NS_RECEIPTS), fixed.toString());
-    const edited = messagesOfAlice().find((m) => m.id === original.id);
-    assert.equal(edited?.body.content, 'the first draft');
-    assert.ok(edited?.lastEditedDateTime);
-    await juliet.send(xml('message', { to: ALICE, type: 'chat', id: 'e1-retract' }, xml('retract', { xmlns: 'urn:xmpp:message-retract:1', id: 'e1' })));
-    await eventually(() => messagesOfAlice().find((m) => m.id === original.id && m.deletedDateTime), 10_000, 'the message deleted in Teams');
-  });
-
-  it('relays reactions both ways, mapping the classic Teams reactions to emoji', async () => {
-    await sendWithReceipt('r1', 'react to this');
-    const mine = await eventually(() => byText('react to this'), 10_000, 'the message in Teams');
-    // Alice reacts in Teams to Juliet's message: Juliet gets an XEP-0444 reaction on her own message id.
-    await f.emulator.reactAs(ALICE_UPN, '', mine.id, 'like');
-    const reaction = await juliet.waitFor((el) => el.getChild('reactions', 'urn:xmpp:reactions:0')?.attrs.id === 'r1', 20_000, 'reaction from Teams');
-    assert.deepEqual(reaction.getChild('reactions', 'urn:xmpp:reactions:0')?.getChildren('reaction').map((x) => x.text()), ['👍']);
-    // Juliet reacts to Alice's message: the gateway sets it as the Unicode emoji (setReaction takes emoji only).
-    await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'a message to react to');
-    const hers = await juliet.waitFor((el) => el.getChildText('body') === 'a message to react to', 20_000, "Alice's message");
-    await juliet.send(xml('message', { to: ALICE, type: 'chat', id: 'react-1' }, xml('reactions', { xmlns: 'urn:xmpp:reactions:0', id: hers.attrs.id }, xml('reaction', {}, '❤️'))));
-    await eventually(() => messagesOfAlice().find((m) => m.id === hers.attrs.id && (m.reactions ?? []).some((r) => r.reactionType === '❤️')), 10_000, 'heart in Teams');
-    await juliet.send(xml('message', { to: ALICE, type: 'chat', id: 'react-2' }, xml('reactions', { xmlns: 'urn:xmpp:reactions:0', id: hers.attrs.id })));
-    await eventually(() => messagesOfAlice().find((m) => m.id === hers.attrs.id && (m.reactions ?? []).length === 0), 10_000, 'reaction removed in Teams');
-  });
-
-  it("relays Alice's edit and delete in Teams as a correction and a retraction", async () => {
-    await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'meet at 1O:00');
-    const msg = await juliet.waitFor((el) => el.getChildText('body') === 'meet at 1O:00', 20_000, "Alice's message");
-    await f.emulator.editAs(ALICE_UPN, '', msg.attrs.id ?? '', 'meet at 10:00');
-    const corr = await juliet.waitFor((el) => el.getChild('replace', 'urn:xmpp:message-correct:0')?.attrs.id === msg.attrs.id, 20_000, 'correction');
-    assert.equal(corr.getChildText('body'), 'meet at 10:00');
-    await f.emulator.deleteAs(ALICE_UPN, '', msg.attrs.id ?? '');
-    const retr = await juliet.waitFor((el) => el.getChild('retract', 'urn:xmpp:message-retract:1')?.attrs.id === msg.attrs.id, 20_000, 'retraction');
-    assert.ok(retr.getChildText('body'), 'a fallback body for clients without XEP-0424');
-  });
-
-  it('answers what cannot be mapped with a documented error, not silence', async () => {
-    const unknown = await sendWithReceipt('bad-1', 'fix', xml('replace', { xmlns: 'urn:xmpp:message-correct:0', id: 'never-sent' }));
-    assert.ok(unknown.getChild('error')?.getChild('item-not-found'), unknown.toString());
-    await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'not yours to edit');
-    const hers = await juliet.waitFor((el) => el.getChildText('body') === 'not yours to edit', 20_000, "Alice's message");
-    const forbidden = await sendWithReceipt('bad-2', 'edited by Juliet', xml('replace', { xmlns: 'urn:xmpp:message-correct:0', id: hers.attrs.id ?? '' }));
-    assert.ok(forbidden.getChild('error')?.getChild('forbidden'), forbidden.toString());
-  });
-
-  it('relays a Teams reply as an XEP-0461 reply to the right message, and a shared file as an XEP-0066 link', async () => {
-    await sendWithReceipt('q1', 'shall we meet at ten?');
-    const mine = await eventually(() => byText('shall we meet at ten?'), 10_000, 'the message in Teams');
-    await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'yes, room 114', {
-      replyTo: mine.id,
-      files: [{ name: 'agenda.docx', url: 'https://contoso.sharepoint.com/sites/j5/agenda.docx' }],
-    });
-    const reply = await juliet.waitFor((el) => el.getChild('reply', 'urn:xmpp:reply:0') !== undefined, 20_000, 'the reply');
-    assert.equal(reply.getChild('reply', 'urn:xmpp:reply:0')?.attrs.id, 'q1');
-    assert.equal(reply.getChild('reply', 'urn:xmpp:reply:0')?.attrs.to, `juliet@${XMPP_DOMAIN}`);
-    assert.match(reply.getChildText('body') ?? '', /^> shall we meet at ten\?\nyes, room 114\n📎 agenda\.docx: https:\/\/contoso/u);
-    assert.equal(reply.getChild('x', 'jabber:x:oob')?.getChildText('url'), 'https://contoso.sharepoint.com/sites/j5/agenda.docx');
-  });
-
-  it('posts an XEP-0461 reply as a Teams quote of the right message, without the fallback quote', async () => {
-    await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'can you confirm?');
-    const hers = await juliet.waitFor((el) => el.getChildText('body') === 'can you confirm?', 20_000, "Alice's message");
-    const quote = '> can you confirm?\n';
-    const outcome = await sendWithReceipt(
-      'reply-1',
-      `${quote}confirmed`,
-      xml('reply', { xmlns: 'urn:xmpp:reply:0', to: ALICE, id: hers.attrs.id ?? '' }),
-      xml('fallback', { xmlns: 'urn:xmpp:fallback:0', for: 'urn:xmpp:reply:0' }, xml('body', { start: '0', end: String(Array.from(quote).length) })),
-    );
-    assert.ok(outcome.getChild('received', NS_RECEIPTS), outcome.toString());
-    const posted = await eventually(() => messagesOfAlice().find((m) => m.attachments.some((a) => a.contentType === 'messageReference' && a.id === hers.attrs.id)), 10_000, 'the quote in Teams');
-    assert.match(posted.body.content, /confirmed/u);
-    assert.doesNotMatch(posted.body.content, /can you confirm/u);
-  });
-
-  it('turns an XEP-0333 displayed marker into the Teams read state of the chat', async () => {
-    await f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, 'did you read this?');
-    const hers = await juliet.waitFor((el) => el.getChildText('body') === 'did you read this?', 20_000, "Alice's message");
-    const puppetRead = () => f.emulator.chatsOf(ALICE_UPN)[0]?.members.find((m) => m.displayName.startsWith(`juliet@${XMPP_DOMAIN}`))?.lastReadDateTime;
-    assert.equal(puppetRead() ?? null, null);
-    await juliet.send(xml('message', { to: ALICE, type: 'chat', id: 'seen-1' }, xml('displayed', { xmlns: 'urn:xmpp:chat-markers:0', id: hers.attrs.id ?? '' })));
-    await eventually(() => puppetRead() ?? undefined, 10_000, 'the chat marked read for Juliet in Teams');
-  });
-
-  it('splits a message too long for one Teams message, with one receipt after the last part', async () => {
-    const text = `${'<tag> & '.repeat(1800)}end`; // 14.4 kB of text (under xmpp.maxBodyBytes), 32 kB once HTML-escaped
-    const outcome = await sendWithReceipt('long-1', text);
-    assert.ok(outcome.getChild('received', NS_RECEIPTS), outcome.toString());
-    const parts = messagesOfAlice().filter((m) => m.body.content.includes('&lt;tag&gt;'));
-    assert.ok(parts.length >= 2, `${parts.length} parts`);
-    for (const p of parts) assert.ok(Buffer.byteLength(p.body.content, 'utf8') <= 28_000);
-    assert.equal(juliet.received.filter((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === 'long-1').length, 1);
-  });
-
-  it("shows the XMPP user's vCard on their Teams account", async () => {
-    const set = await juliet.iq(
-      juliet.bare,
-      'set',
-      xml('vCard', { xmlns: NS_VCARD }, xml('FN', {}, 'Juliet Capulet'), xml('TITLE', {}, 'Envoy'), xml('ORG', {}, xml('ORGNAME', {}, 'Verona'))),
-    );
-    assert.equal(set.attrs.type, 'result', set.toString());
-    const puppet = f.emulator.chatsOf(ALICE_UPN)[0]?.members.find((m) => m.displayName.startsWith(`juliet@${XMPP_DOMAIN}`));
-    assert.ok(puppet);
-    // A new avatar hash in her presence makes the gateway read the card again.
-    await juliet.send(xml('presence', {}, xml('x', { xmlns: 'vcard-temp:x:update' }, xml('photo', {}, 'a'.repeat(40)))));
-    const account = await eventually(() => {
-      const u = f.emulator.user(puppet.upn);
-      return u?.displayName === `Juliet Capulet (juliet@${XMPP_DOMAIN}) (XMPP)` ? u : undefined;
-    }, 20_000, 'the card on the Teams account');
-    assert.equal(account.jobTitle, 'Envoy');
-    // The company is her XMPP domain, not what her card says: Teams users always see where a contact is from.
-    assert.equal(account.companyName, XMPP_DOMAIN);
-  });
+  cardScenarios(() => ({ f, xmpp: juliet }));
 });

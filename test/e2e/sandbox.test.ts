@@ -1,6 +1,7 @@
 /**
- * The README's first command: `sandbox` brings up Prosody, the Graph emulator and a gateway node, prints how
- * to use them, works as printed, and stops cleanly on Ctrl-C.
+ * The README's first command: `sandbox` brings up the gateway's Prosody, a partner's Prosody federated with it
+ * over S2S, the Graph emulator and a gateway node, prints how to use them, works as printed, and stops cleanly
+ * on Ctrl-C.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,10 +30,14 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
 
   it('runs a complete federation on loopback that works as its printout says, and stops on SIGINT', async () => {
     dir = await mkdtemp(join(tmpdir(), 'xtg-sandbox-'));
-    const [c2s, component, emulator, webhook, admin, sfbPort, sfbPool, sfbControl] = (await freePorts(8)) as [number, number, number, number, number, number, number, number];
+    const [c2s, component, partnerC2s, emulator, webhook, admin, sfbPort, sfbPool, sfbControl] = (await freePorts(9)) as [number, number, number, number, number, number, number, number, number];
     const child = spawn(
       process.execPath,
-      [MAIN, 'sandbox', '--dir', dir, '--c2s-port', String(c2s), '--component-port', String(component), '--emulator-port', String(emulator), '--webhook-port', String(webhook), '--admin-port', String(admin), '--sfb-port', String(sfbPort), '--sfb-pool-port', String(sfbPool), '--sfb-control-port', String(sfbControl)],
+      [
+        MAIN, 'sandbox', '--dir', dir, '--c2s-port', String(c2s), '--component-port', String(component), '--partner-c2s-port', String(partnerC2s),
+        '--emulator-port', String(emulator), '--webhook-port', String(webhook), '--admin-port', String(admin),
+        '--sfb-port', String(sfbPort), '--sfb-pool-port', String(sfbPool), '--sfb-control-port', String(sfbControl),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
     );
     let out = '';
@@ -42,6 +47,7 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
     try {
       await eventually(() => (out.includes('The sandbox federation is up') ? true : undefined), 60_000, `sandbox start; output so far:\n${out}`);
       assert.match(out, /juliet@xmpp\.example +password juliet-pass/u);
+      assert.match(out, /benvolio@partner\.example +password benvolio-pass/u);
       assert.match(out, /alice\.smith@teams\.xmpp\.example/u);
       assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${admin}/metrics`, 'u'));
       // Without a licence the node runs in evaluation mode, and says so (issue 12, docs/licensing.md).
@@ -75,12 +81,21 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
       await juliet.send(xml('message', { to: 'carol@teams.xmpp.example', type: 'chat', id: 's2' }, xml('body', {}, 'Hi Carol')));
       await eventually(() => (sfbCli('inbox', 'carol').stdout.includes('Hi Carol') ? true : undefined), 20_000, 'the reply in Carol\'s inbox');
       await juliet.stop();
+
+      // The partner's user, on the other server, reaches Alice across S2S and gets her answer back the same way.
+      const benvolio = await TestXmppClient.connect({ port: partnerC2s, domain: 'partner.example', user: 'benvolio', password: 'benvolio-pass' });
+      await benvolio.sendPresence();
+      await benvolio.send(xml('message', { to: 'alice.smith@teams.xmpp.example', type: 'chat', id: 's2' }, xml('body', {}, 'hello across two servers')));
+      await eventually(() => (cli('chats', 'alice.smith@contoso.example').stdout.includes('hello across two servers') ? true : undefined), 30_000, 'the partner message in Alice\'s chats');
+      assert.equal(cli('send', 'alice.smith@contoso.example', 'benvolio@partner.example', 'Hi Benvolio').status, 0);
+      await benvolio.waitFor((el) => el.name === 'message' && el.getChildText('body') === 'Hi Benvolio', 30_000, 'reply to the partner user');
+      await benvolio.stop();
     } finally {
       child.kill('SIGINT');
       const code = await exited;
       assert.equal(code, 0, out);
     }
     // Everything it started is gone.
-    for (const port of [c2s, component, emulator, webhook, admin, sfbPort, sfbPool, sfbControl]) assert.equal(await listening(port), false, `port ${port} still open`);
+    for (const port of [c2s, component, partnerC2s, emulator, webhook, admin, sfbPort, sfbPool, sfbControl]) assert.equal(await listening(port), false, `port ${port} still open`);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines } from './json-lines.js';
 
 /** The CLI as a test build (it trusts the test licence key; see test-node.ts). */
 const MAIN = fileURLToPath(new URL('./test-node.js', import.meta.url));
@@ -19,20 +20,11 @@ export class GatewayProcess {
     private readonly child: ChildProcess,
     readonly adminPort: number,
   ) {
-    let buf = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.stderr.push(line);
-        }
-      }
-    });
+    onJsonLines(
+      child.stdout,
+      (v) => this.lines.push(v as LogLine),
+      (line) => this.stderr.push(line),
+    );
     child.stderr?.setEncoding('utf8').on('data', (d: string) => this.stderr.push(d));
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
@@ -62,6 +54,11 @@ export class GatewayProcess {
     throw new Error(`gateway not healthy after ${timeoutMs} ms:\n${this.dump()}`);
   }
 
+  /** The node's process id (for CPU accounting and memory figures in benchmarks). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** The admin endpoint answers (healthy or not). */
   async waitListening(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -75,11 +72,6 @@ export class GatewayProcess {
       }
     }
     throw new Error(`gateway admin endpoint not up after ${timeoutMs} ms`);
-  }
-
-  /** The node's process id (for its memory figures in /proc). */
-  get pid(): number | undefined {
-    return this.child.pid;
   }
 
   /** True while the node's process has not exited. */
