@@ -36,6 +36,11 @@ export class GatewayProcess {
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
+  /** The node's process id (for reading its CPU time and memory from /proc in benchmarks). */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
   static async start(configPath: string, adminPort: number, env: NodeJS.ProcessEnv = {}, o: { waitHealthy?: boolean } = {}): Promise<GatewayProcess> {
     const child = spawn(process.execPath, [MAIN, 'start', '--config', configPath], {
       env: { ...process.env, ...env },
