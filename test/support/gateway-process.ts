@@ -41,8 +41,8 @@ export class GatewayProcess {
     return this.child.pid ?? 0;
   }
 
-  static async start(configPath: string, adminPort: number, env: NodeJS.ProcessEnv = {}, o: { waitHealthy?: boolean } = {}): Promise<GatewayProcess> {
-    const child = spawn(process.execPath, [MAIN, 'start', '--config', configPath], {
+  static async start(configPath: string, adminPort: number, env: NodeJS.ProcessEnv = {}, o: { waitHealthy?: boolean; nodeArgs?: readonly string[] } = {}): Promise<GatewayProcess> {
+    const child = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, 'start', '--config', configPath], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
