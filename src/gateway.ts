@@ -23,7 +23,6 @@ import { describeError } from './cluster/remote-errors.js';
 import { SharedXmppLink } from './cluster/shared-xmpp-link.js';
 import { clusterStatus } from './cluster/cluster-status.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
-import { KeyedQueue } from './supervisors/keyed-queue.js';
 import type { RuntimeConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
@@ -52,6 +51,8 @@ import { ProfileCache } from './teams/profile-cache.js';
 import { policyAdminApi } from './policy/admin-api.js';
 import { Throttler } from './policy/throttle.js';
 import { StanzaRouter } from './xmpp/stanza-router.js';
+import { MessageAcceptor } from './xmpp/accept.js';
+import { ArrivalOrder } from './xmpp/arrival-order.js';
 
 export function packageVersion(): string {
   try {
@@ -400,12 +401,20 @@ export class Gateway {
       cardFields: new Set(c.cards.fields),
       log: this.log,
       metrics: this.metrics,
+      acceptor: new MessageAcceptor({
+        store: this.store,
+        xmpp: this.link,
+        throttle: this.throttler,
+        metrics: this.metrics,
+        settings: { maxTeamsHtmlBytes: settings.maxTeamsHtmlBytes, longMessages: settings.longMessages, onRateExceeded: settings.onRateExceeded, maxThrottleDelayMs: settings.maxThrottleDelayMs },
+        now: Date.now,
+      }),
     });
     const stanzaRouter = this.stanzaRouter;
-    // Stanzas between the same two addresses are handled one after another, so a pair sees them in order
-    // (RFC 6120 §10.1 in-order processing) even when its actor lives on another node.
-    const inOrder = new KeyedQueue();
-    this.link.on('stanza', (el) => void inOrder.run(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`, () => stanzaRouter.route(el)).catch(() => undefined));
+    // Stanzas between the same two addresses are committed and handed to their pair in arrival order (RFC 6120
+    // §10.1 in-order processing) even when its actor lives on another node; their checks run at once.
+    const arrival = new ArrivalOrder();
+    this.link.on('stanza', (el) => void stanzaRouter.route(el, arrival.ticket(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`)));
     this.link.on('online', () => void this.chores.resyncAll());
 
     await this.policy.start();

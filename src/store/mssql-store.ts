@@ -229,7 +229,7 @@ export function splitBatches(script: string): string[] {
 }
 
 const OUTBOX_COLUMNS = `id, teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state, attempts,
-       next_attempt_at, last_error, teams_message_id, sending_since, reply_to_teams_id`;
+       next_attempt_at, last_error, teams_message_id, sending_since, reply_to_teams_id, created_at`;
 const PAIR_COLUMNS = 'teams_user_id, remote_jid, chat_id, sub_from, sub_to, sub_to_pending';
 const INBOX_COLUMNS = 'id, dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at';
 const SUBSCRIPTION_COLUMNS = 'id, purpose, resource, change_type, owner_user_id, client_state, expires_at';
@@ -307,8 +307,17 @@ SELECT @teams_user_id, @remote_jid, @dedup_key, @sender, @stanza_id, @receipt_re
   pendingOutbound: `SELECT ${OUTBOX_COLUMNS} FROM outbox
  WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid AND state = N'pending' ORDER BY id`,
   pairsWithDueOutbound: `SELECT DISTINCT TOP (@limit) teams_user_id, remote_jid FROM outbox WHERE state = N'pending' AND next_attempt_at <= @now`,
-  // The first attempt's time is kept: the post is in doubt from then on.
-  markOutboundSending: 'UPDATE outbox SET sending_since = COALESCE(sending_since, @now) WHERE id = @id',
+  // Every pending row of the pair not marked yet, up to the highest one now (the key-range lock keeps a row of the
+  // pair from being inserted below it meanwhile); the first mark's time is kept: a post is in doubt from then on.
+  markOutboundSending: `SET XACT_ABORT ON;
+BEGIN TRANSACTION;
+DECLARE @max BIGINT;
+SELECT @max = MAX(id) FROM outbox WITH (UPDLOCK, HOLDLOCK)
+ WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid AND state = N'pending';
+UPDATE outbox SET sending_since = @now
+ WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid AND state = N'pending' AND sending_since IS NULL AND id <= @max;
+COMMIT TRANSACTION;
+SELECT COALESCE(@max, 0) AS id;`,
   markOutboundDelivered: `UPDATE outbox
    SET state = N'delivered', teams_message_id = @teams_message_id, body = CASE WHEN @keep_bodies = 1 THEN body END,
        attempts = attempts + 1, done_at = @now, last_error = NULL, sending_since = NULL
@@ -668,8 +677,8 @@ export class MssqlStore implements Store {
     }));
   }
 
-  async markOutboundSending(id: number, now: number): Promise<void> {
-    await this.run('markOutboundSending', { id: bigint(id), now: bigint(now) });
+  async markOutboundSending(key: PairKey, now: number): Promise<number> {
+    return num((await this.run('markOutboundSending', { ...pairParams(key), now: bigint(now) })).recordset[0]?.id ?? 0);
   }
 
   async markOutboundDelivered(id: number, teamsMessageId: string, now: number): Promise<void> {

@@ -284,8 +284,14 @@ export class SqliteStore implements Store {
     ).map((r) => ({ teamsUserId: str(r.teams_user_id), remoteJid: str(r.remote_jid) }));
   }
 
-  async markOutboundSending(id: number, now: number): Promise<void> {
-    this.db.prepare('UPDATE outbox SET sending_since = COALESCE(sending_since, ?) WHERE id = ?').run(now, id);
+  async markOutboundSending(key: PairKey, now: number): Promise<number> {
+    return this.db.transaction(() => {
+      this.db
+        .prepare("UPDATE outbox SET sending_since = ? WHERE teams_user_id = ? AND remote_jid = ? AND state = 'pending' AND sending_since IS NULL")
+        .run(now, key.teamsUserId, key.remoteJid);
+      const r = this.db.prepare("SELECT MAX(id) AS id FROM outbox WHERE teams_user_id = ? AND remote_jid = ? AND state = 'pending'").get(key.teamsUserId, key.remoteJid) as Row;
+      return Number(r.id ?? 0);
+    }).immediate();
   }
 
   /** Delivered rows keep their ids (for dedup of retransmissions) but not their body (data minimisation). */

@@ -13,7 +13,13 @@ import { NS } from '../protocol/namespaces.js';
 import { iqResult, mayReplyWithError, parseInbound, presence, type Inbound, type InboundIq } from '../protocol/stanza.js';
 import { StanzaError, errorReply, readStanzaError } from '../protocol/stanza-error.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
-import type { Outcome } from '../actors/user-pair-actor.js';
+import type { Outcome, PairMessage } from '../actors/user-pair-actor.js';
+import { pairKey } from '../actors/actor-keys.js';
+import type { Envelope } from '../actors/actor.js';
+import type { OutboxRow, PairKey } from '../store/store.js';
+import { KeyedQueue } from '../supervisors/keyed-queue.js';
+import type { MessageAcceptor } from './accept.js';
+import { ANY_ORDER, type ArrivalTicket } from './arrival-order.js';
 import type { Directory } from '../teams/directory.js';
 import type { ProfileCache } from '../teams/profile-cache.js';
 import { profileToVcard4, profileToVcardTemp, type CardField } from '../protocol/vcard.js';
@@ -39,10 +45,14 @@ export interface StanzaRouterOptions {
   readonly cardFields: ReadonlySet<CardField>;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Commits chat messages to the outbox on arrival (DESIGN.md decision 4). */
+  readonly acceptor: MessageAcceptor;
 }
 
 export class StanzaRouter {
   private inFlight = 0;
+  /** Per pair: what was handed to the actor, in arrival order (a message waits for its commit, not its delivery). */
+  private readonly handover = new KeyedQueue();
 
   constructor(private readonly o: StanzaRouterOptions) {}
 
@@ -51,8 +61,12 @@ export class StanzaRouter {
     return this.inFlight;
   }
 
-  /** Handles one stanza; never throws (failures become stanza errors and log lines). */
-  async route(stanza: Element): Promise<void> {
+  /**
+   * Handles one stanza; never throws (failures become stanza errors and log lines). `order` keeps the stanzas
+   * between the same two addresses in arrival order where it matters: the commit of a message and what the pair
+   * actor is told (RFC 6120 §10.1); the checks before run at once.
+   */
+  async route(stanza: Element, order: ArrivalTicket = ANY_ORDER): Promise<void> {
     const correlationId = randomUUID();
     const log = this.o.log.child({ correlationId });
     this.inFlight++;
@@ -60,7 +74,7 @@ export class StanzaRouter {
       const inbound = parseInbound(stanza, { maxBodyBytes: this.o.maxBodyBytes });
       await inSpan(`xmpp ${stanza.name}`, { 'xmpp.stanza': stanza.name, 'xtg.correlation_id': correlationId }, () => {
         log.debug('stanza received', { stanza: stanza.name, type: stanza.attrs.type });
-        return this.dispatch(stanza, inbound, correlationId, log);
+        return this.dispatch(stanza, inbound, correlationId, order, log);
       });
     } catch (err) {
       if (err instanceof StanzaError) {
@@ -71,11 +85,12 @@ export class StanzaRouter {
       log.error('stanza handling failed', { stanza: stanza.name, errorName: err instanceof Error ? err.name : typeof err, error: errorMessage(err), from: stanza.attrs.from });
       await this.replyError(stanza, new StanzaError('internal-server-error', 'the gateway could not process this stanza; try again', 'wait'));
     } finally {
+      order.done();
       this.inFlight--;
     }
   }
 
-  private async dispatch(stanza: Element, inbound: Inbound, correlationId: string, log: Logger): Promise<void> {
+  private async dispatch(stanza: Element, inbound: Inbound, correlationId: string, order: ArrivalTicket, log: Logger): Promise<void> {
     if (inbound.to.domain !== this.o.componentDomain) return; // the server routed something not for us
     const envelope = { correlationId };
     if (inbound.kind === 'message' && inbound.type === 'error') {
@@ -110,19 +125,27 @@ export class StanzaRouter {
     const key = { teamsUserId: user.id, remoteJid };
     let outcome: Outcome | undefined;
     switch (inbound.kind) {
-      case 'message':
+      case 'message': {
         if (inbound.type === 'groupchat') throw new StanzaError('service-unavailable', 'a Teams user is not a chat room');
         if (inbound.type === 'headline') return;
-        outcome = await this.o.router.pair(key, { type: 'xmpp-chat', message: inbound }, envelope);
+        const accepted = await this.o.acceptor.accept(inbound, key, bareJid(inbound.to), () => order.turn(), log);
+        if (accepted.kind === 'known') return;
+        if (accepted.kind === 'committing') {
+          this.handOverAccepted(stanza, key, accepted.rows, envelope, log);
+          return;
+        }
+        outcome = await this.tellPair(key, { type: 'xmpp-chat', message: inbound }, envelope, order);
         break;
+      }
       case 'presence':
         if (inbound.type === 'error') return;
-        outcome = await this.o.router.pair(
+        outcome = await this.tellPair(
           key,
           inbound.type === 'available' || inbound.type === 'unavailable'
             ? { type: 'xmpp-presence', presence: inbound }
             : { type: 'xmpp-subscription', presence: inbound },
           envelope,
+          order,
         );
         break;
       case 'iq':
@@ -130,6 +153,54 @@ export class StanzaRouter {
         return;
     }
     if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
+  }
+
+  /**
+   * Tells the pair actor `message` (once `ready` gives it), after whatever was handed over before for the pair, so
+   * that the actor sees a pair's stanzas in arrival order (RFC 6120 §10.1). The order is kept until the actor is
+   * told, not until it answers: a message committed on arrival does not wait for the post before it.
+   */
+  private async tellPair(key: PairKey, message: PairMessage | Promise<PairMessage | undefined>, envelope: Envelope, order: ArrivalTicket = ANY_ORDER): Promise<Outcome> {
+    await order.turn();
+    let outcome: Promise<Outcome> = Promise.resolve({ status: 'done' });
+    const told = this.handover.run(pairKey(key), async () => {
+      const m = await message;
+      if (m) outcome = this.o.router.pair(key, m, envelope);
+    });
+    order.done();
+    await told;
+    return outcome;
+  }
+
+  /**
+   * The stanza's rows are in the store's group commit: the link reads on meanwhile; the actor is told once they
+   * are durable. A failed commit is answered with an error (the sender may resend); the actor's own outcome only
+   * matters to the log, as the rows wait in the outbox for the next drain whatever happens to it.
+   */
+  private handOverAccepted(stanza: Element, key: PairKey, rows: Promise<readonly OutboxRow[]>, envelope: Envelope, log: Logger): void {
+    let committed = false;
+    const message = rows.then((r) => {
+      committed = true;
+      return r.length > 0 ? ({ type: 'xmpp-accepted', rows: r } as const) : undefined;
+    });
+    this.inFlight++;
+    this.tellPair(key, message, envelope)
+      .then(
+        (outcome) => {
+          if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
+        },
+        async (err: unknown) => {
+          if (committed) {
+            log.warn('the pair actor was not told of an accepted message; the outbox sweep delivers it', { error: errorMessage(err) });
+            return;
+          }
+          log.error('could not commit an incoming message', { error: errorMessage(err) });
+          await this.replyError(stanza, new StanzaError('internal-server-error', 'the gateway could not accept this message; try again', 'wait'));
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+      });
   }
 
   private async lookup(localpart: string): Promise<TeamsUser | undefined> {

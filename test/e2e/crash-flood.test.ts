@@ -61,13 +61,17 @@ describe('crash mid-flood', { timeout: 240_000 }, () => {
       const teams = Array.from({ length: TO_XMPP }, (_, i) => f.emulator.sendAs(ALICE_UPN, `juliet@${XMPP_DOMAIN}`, `from teams ${i}`));
       await Promise.all([...sends, ...teams]);
       await eventually(() => (answered.size >= KILL_AFTER ? true : undefined), 60_000, `${KILL_AFTER} receipts`);
+      const metrics = await f.gateway.metrics();
+      const acceptedAtKill = /xtg_messages_accepted_total\{direction="xmpp_to_teams"\} (\d+)/u.exec(metrics)?.[1] ?? '?';
+      const readAtKill = /xtg_xmpp_stanzas_received_total\{stanza="message"\} (\d+)/u.exec(metrics)?.[1] ?? '?';
       await f.gateway.kill();
       const atKill = answered.size;
       await f.restartGateway('stop');
       // Each pair drains its outbox in order after the restart; Graph redelivers what was not acknowledged.
       await eventually(() => (answered.size === TO_TEAMS && fromTeams.size === TO_XMPP ? true : undefined), 90_000, 'every message answered').catch(() => undefined);
       const unanswered = Array.from({ length: TO_TEAMS }, (_, i) => `flood-${i}`).filter((id) => !answered.has(id));
-      t.diagnostic(`receipts or errors at the kill: ${atKill}; after the restart: ${answered.size} of ${TO_TEAMS}; neither: ${unanswered.length}; errors: ${errors.size}; from Teams delivered: ${fromTeams.size} of ${TO_XMPP}`);
+      if (process.env.XTG_DEBUG_CRASH_FLOOD) for (const l of f.gateway.lines.filter((x) => x.level !== 'debug' || /outbox|earlier|accepted|drain/u.test(String(x.message)))) t.diagnostic(JSON.stringify(l).slice(0, 400));
+      t.diagnostic(`messages read off the link at the kill: ${readAtKill}; accepted (committed): ${acceptedAtKill}; receipts or errors at the kill: ${atKill}; after the restart: ${answered.size} of ${TO_TEAMS}; neither: ${unanswered.length}; errors: ${errors.size}; from Teams delivered: ${fromTeams.size} of ${TO_XMPP}`);
       assert.deepEqual(unanswered, [], 'messages that reached the node got neither a receipt nor an error');
       assert.deepEqual([...errors.values()], [], 'no message is refused');
       const inTeams = new Map<string, number>();

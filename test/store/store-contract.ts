@@ -71,8 +71,9 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal(a.row.body, 'Grüße 👋 <b>');
       assert.equal(a.row.sendingSince, undefined);
 
-      await s.markOutboundSending(a.row.id, 2000);
-      await s.markOutboundSending(a.row.id, 2500); // the first attempt's time is kept
+      assert.equal(a.row.createdAt, 1000);
+      assert.equal(await s.markOutboundSending(key, 2000), c.row.id);
+      await s.markOutboundSending(key, 2500); // the first mark's time is kept
       assert.equal((await s.pendingOutbound(key))[0]?.sendingSince, 2000);
       await s.markOutboundRetry(a.row.id, 'HTTP 503', 5000);
       const retried = (await s.pendingOutbound(key))[0];
@@ -85,6 +86,19 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.deepEqual([delivered.inserted, delivered.row.state, delivered.row.teamsMessageId, delivered.row.body, delivered.row.sendingSince], [false, 'delivered', 'tm-1', '', undefined]);
       await s.markOutboundDelivered(c.row.id, 'tm-2', 6002);
       assert.deepEqual(await s.pairsWithDueOutbound(Number.MAX_SAFE_INTEGER, 10), []);
+    });
+
+    it('marks every pending row of a pair as sending in one write, and only rows not marked yet', async () => {
+      const other = { teamsUserId: 'u-mark', remoteJid: 'romeo@xmpp.example' };
+      assert.equal(await s.markOutboundSending(other, 100), 0);
+      const a = await s.enqueueOutbound(msg({ ...other, stanzaId: 'a' }), 110);
+      const b = await s.enqueueOutbound(msg({ ...other, stanzaId: 'b' }), 120);
+      assert.equal(await s.markOutboundSending(other, 200), b.row.id);
+      const c = await s.enqueueOutbound(msg({ ...other, stanzaId: 'c' }), 210);
+      assert.equal(await s.markOutboundSending(other, 300), c.row.id);
+      assert.deepEqual((await s.pendingOutbound(other)).map((r) => [r.stanzaId, r.sendingSince, r.createdAt]), [['a', 200, 110], ['b', 200, 120], ['c', 300, 210]]);
+      assert.deepEqual((await s.pendingOutbound(key)).map((r) => r.sendingSince), [], 'other pairs are untouched');
+      assert.deepEqual([a.row.sendingSince, b.row.sendingSince], [undefined, undefined]);
     });
 
     it('records each notification once by dedup key and hands out due ones in order', async () => {

@@ -47,6 +47,19 @@ export function stanzaErrorForTeams(status: number, reason: string): StanzaError
   return new StanzaError('undefined-condition', `Teams refused the message (HTTP ${status})`);
 }
 
+/** The rate-limit buckets one message of the pair draws from: its remote domain, both users, and the pair. */
+export function admissionFor(key: PairKey, body: string): Admission {
+  return {
+    scopes: [
+      { scope: 'domain', key: key.remoteJid.slice(key.remoteJid.indexOf('@') + 1) },
+      { scope: 'user', key: `teams:${key.teamsUserId}` },
+      { scope: 'user', key: `xmpp:${key.remoteJid}` },
+      { scope: 'pair', key: pairKey(key) },
+    ],
+    bytes: Buffer.byteLength(body, 'utf8'),
+  };
+}
+
 export class PairContext {
   /** The durable pair row (chat id, subscription states), kept in step with the store. */
   pair!: PairRecord;
@@ -70,15 +83,7 @@ export class PairContext {
 
   /** The buckets one message draws from: its remote domain, both users, and the pair. */
   admission(body: string): Admission {
-    return {
-      scopes: [
-        { scope: 'domain', key: this.remoteDomain() },
-        { scope: 'user', key: `teams:${this.key.teamsUserId}` },
-        { scope: 'user', key: `xmpp:${this.key.remoteJid}` },
-        { scope: 'pair', key: pairKey(this.key) },
-      ],
-      bytes: Buffer.byteLength(body, 'utf8'),
-    };
+    return admissionFor(this.key, body);
   }
 
   async ensurePuppet(): Promise<Puppet> {
