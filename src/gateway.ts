@@ -25,6 +25,7 @@ import { clusterStatus } from './cluster/cluster-status.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
 import type { RuntimeConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
+import { ActivitySummary } from './observability/activity-summary.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { openStore } from './store/open-store.js';
@@ -95,6 +96,7 @@ export class Gateway {
   private router: ActorRouter | undefined;
   private stanzaRouter: StanzaRouter | undefined;
   private readonly chores: NodeDuties;
+  private readonly activity: ActivitySummary;
   private readonly teams: GraphTeamsAdapter;
   private readonly directory: Directory;
   readonly policy: PolicyService;
@@ -118,6 +120,7 @@ export class Gateway {
     this.log = createLogger({ level: c.log.level, nodeId, ...(o.logStream ? { stream: o.logStream } : {}) });
     this.tracing = Tracing.start({ endpoint: c.tracing.otlpEndpoint, headers: c.tracing.headers, nodeId, version: packageVersion() });
     this.store = timedStore(store, this.metrics);
+    this.activity = new ActivitySummary(this.metrics, this.log, SETTINGS.activitySummaryMs);
     // Cluster-wide rate limits live in Redis when it is configured (bottleneck's clustering).
     this.redis = c.cluster.redis ? new Redis(c.cluster.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : undefined;
     this.redis?.on('error', (err: Error) => this.log.warn('Redis connection error', { error: err.message }));
@@ -429,6 +432,7 @@ export class Gateway {
     // whose first connection may take long.
     this.duties?.start();
     await this.link.start();
+    this.activity.start();
     this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion(), node: this.nodeId, cluster: this.cluster !== undefined });
   }
 
@@ -473,6 +477,7 @@ export class Gateway {
     this.log.info('gateway node stopping');
     this.chores.stop();
     clearInterval(this.fencing);
+    await this.activity.stop();
     if (this.cluster && this.clusterRouter) {
       // Graceful leave: no new keys come here; the actors finish their messages and move; then the link and the
       // duties go, so another node takes them at once rather than after the lease.

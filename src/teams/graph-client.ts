@@ -1,14 +1,14 @@
 /**
  * Builds Microsoft Graph clients (@microsoft/microsoft-graph-client) on a TokenCredential (@azure/identity).
  * The endpoint comes from configuration only (teams.graphBaseUrl), so the same code talks to Graph or to the
- * emulator. The middleware chain is: authentication -> retry (429/503/504, honouring Retry-After) -> metrics ->
- * HTTP, so metrics see every attempt, 429s included.
+ * emulator. The middleware chain is: authentication (tokens reused until shortly before expiry) -> retry
+ * (429/503/504, honouring Retry-After) -> metrics -> HTTP (node:https keep-alive), so metrics see every attempt,
+ * 429s included.
  */
 import type { TokenCredential } from '@azure/identity';
 import {
   AuthenticationHandler,
   Client,
-  HTTPMessageHandler,
   RetryHandler,
   RetryHandlerOptions,
   type Context,
@@ -16,6 +16,11 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { graphEndpointTemplate, type Metrics } from '../observability/metrics.js';
+import { NodeHttpsTransport } from './graph-transport.js';
+import { CachedTokenCredential } from './token-cache.js';
+
+/** One pool of keep-alive connections to Graph for every client of the node (the app and each puppet). */
+const transport = new NodeHttpsTransport();
 
 /** Methods whose retry after a 503/504 cannot post twice; a POST is retried only on 429 (rejected unprocessed). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH']);
@@ -57,14 +62,14 @@ export function graphScope(endpoint: GraphEndpoint): string {
 
 export function createGraphClient(credential: TokenCredential, endpoint: GraphEndpoint, metrics: Metrics): Client {
   const base = new URL(endpoint.graphBaseUrl);
-  const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(credential, { scopes: [graphScope(endpoint)] }));
+  const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(new CachedTokenCredential(credential), { scopes: [graphScope(endpoint)] }));
   const retry = new RetryHandler(
     new RetryHandlerOptions(3, 3, (_delay, _attempt, _request, options, response) => {
       const method = (options?.method ?? 'GET').toUpperCase();
       return response.status === 429 || IDEMPOTENT.has(method);
     }),
   );
-  const chain: Middleware[] = [auth, retry, new MetricsMiddleware(metrics), new HTTPMessageHandler()];
+  const chain: Middleware[] = [auth, retry, new MetricsMiddleware(metrics), transport];
   return Client.initWithMiddleware({
     baseUrl: `${base.origin}/`,
     defaultVersion: 'v1.0',

@@ -269,18 +269,18 @@ export class XmppToTeams {
       if (msg.retractId) {
         if (!own) throw new StanzaError('forbidden', "only the sender's own messages can be retracted");
         await this.c.d.teams.softDeleteMessage(puppet, chatId, relayed.teamsMessageId);
-        log.info('retraction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
+        log.debug('retraction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
       } else if (msg.reactions) {
         const current = (await this.c.d.teams.getMessage(puppet, chatId, relayed.teamsMessageId)).reactions ?? [];
         const mine = current.filter((r) => r.userId === puppet.userId).map((r) => r.reactionType);
         const diff = reactionDiff(mine, msg.reactions.emojis.map(emojiToTeamsReaction));
         for (const r of diff.unset) await this.c.d.teams.unsetReaction(puppet, chatId, relayed.teamsMessageId, r);
         for (const r of diff.set) await this.c.d.teams.setReaction(puppet, chatId, relayed.teamsMessageId, r);
-        log.info('reactions relayed to Teams', { teamsMessageId: relayed.teamsMessageId, set: diff.set.length, unset: diff.unset.length });
+        log.debug('reactions relayed to Teams', { teamsMessageId: relayed.teamsMessageId, set: diff.set.length, unset: diff.unset.length });
       } else {
         if (!own) throw new StanzaError('forbidden', "only the sender's own messages can be corrected");
         await this.c.d.teams.editMessage(puppet, chatId, relayed.teamsMessageId, textToTeamsHtml(msg.body ?? ''));
-        log.info('correction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
+        log.debug('correction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
       }
     } catch (err) {
       if (err instanceof StanzaError) {
