@@ -10,14 +10,17 @@
  *
  *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--cpu-prof] [--no-latency] [--log debug]
  *
- * --cpu-prof runs every node with `node --cpu-prof` and prints where its CPU time went (by area and by function).
+ * --cpu-prof runs every node with `node --cpu-prof` and prints where its CPU time went (by area and by function);
+ * --perf samples the nodes with Linux perf during each timed run (on-CPU time only, native code and threads too).
  * Figures depend on the machine and on what else runs on it; CPU per message is the steadier one.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { graphEndpointTemplate } from '../src/observability/metrics.js';
 import { printProfiles } from './relay/cpu-profile.js';
+import { PerfSampler, perfAvailable } from './relay/perf-sampler.js';
 import { cpuMs, percentile, quiescent, rssMiB } from './relay/proc-stats.js';
 import { RelayFederation, type BenchPair } from './relay/relay-federation.js';
 
@@ -27,6 +30,7 @@ const { values: args } = parseArgs({
     messages: { type: 'string', default: '4000' },
     pairs: { type: 'string', default: '8' },
     'cpu-prof': { type: 'boolean', default: false },
+    perf: { type: 'boolean', default: false },
     'no-latency': { type: 'boolean', default: false },
     'latency-seconds': { type: 'string', default: '6' },
     log: { type: 'string', default: 'info' },
@@ -51,6 +55,7 @@ async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): P
   const tag = `x2t${++runId}`;
   const per = Math.ceil(count / f.pairs.length);
   await quiescent(pids);
+  const perf = startPerf(pids, tag);
   const cpu0 = sumCpu(pids);
   const t0 = performance.now();
   await Promise.all(
@@ -68,6 +73,7 @@ async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): P
   const seconds = (performance.now() - t0) / 1000;
   await quiescent(pids);
   const cpu = sumCpu(pids) - cpu0;
+  await printPerf(perf, 'XMPP -> Teams');
   const failed = f.pairs.reduce((n, p, pi) => n + [...p.client.errors.keys()].filter((id) => id.startsWith(`${tag}-${pi}-`)).length, 0);
   return { rate: (per * f.pairs.length) / seconds, seconds, cpuMsPerMessage: cpu / (per * f.pairs.length), failed };
 }
@@ -83,6 +89,7 @@ async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): P
   const tag = `t2x${++runId}`;
   const per = Math.ceil(count / f.pairs.length);
   await quiescent(pids);
+  const perf = startPerf(pids, tag);
   const cpu0 = sumCpu(pids);
   const t0 = performance.now();
   await Promise.all(f.pairs.map(async (p, pi) => {
@@ -94,7 +101,20 @@ async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): P
   const seconds = (performance.now() - t0) / 1000;
   await quiescent(pids);
   const cpu = sumCpu(pids) - cpu0;
+  await printPerf(perf, 'Teams -> XMPP');
   return { rate: (per * f.pairs.length) / seconds, seconds, cpuMsPerMessage: cpu / (per * f.pairs.length), failed: 0 };
+}
+
+/** Samples the nodes during a timed run (--perf; not during warm-up runs). */
+let perfOn = false;
+function startPerf(pids: readonly number[], tag: string): PerfSampler | undefined {
+  return perfOn ? PerfSampler.start(pids, join(tmpdir(), `xtg-relay-${tag}.perf.data`)) : undefined;
+}
+
+async function printPerf(perf: PerfSampler | undefined, what: string): Promise<void> {
+  if (!perf) return;
+  console.log(`  perf, ${what} (share of the nodes' on-CPU samples, by object and symbol):`);
+  for (const l of await perf.stop()) console.log(`    ${l}`);
 }
 
 function countBodies(p: BenchPair, prefix: string, per: number): number {
@@ -168,10 +188,21 @@ async function warmUp(f: RelayFederation): Promise<void> {
   await Promise.all(f.pairs.map((p, pi) => p.client.until(() => p.client.receipts.has(`warm-${pi}`), 60_000, 'warm-up receipt')));
   await Promise.all(f.pairs.map((p, pi) => f.emulator.sendAs(p.teamsUpn, p.client.bare, `warm-down ${pi}`)));
   await Promise.all(f.pairs.map((p, pi) => p.client.until(() => p.client.bodies.has(`warm-down ${pi}`), 60_000, 'warm-up message from Teams')));
-  // A short run each way, so the timed runs find compiled code and warm connections.
+  // A run each way first, so the timed runs measure a node that has compiled its code (V8's optimizing compiler
+  // otherwise takes a sixth of the first thousand messages' CPU) and opened its connections.
   const pids = f.pids();
-  await xmppToTeams(f, Math.min(400, MESSAGES), pids);
-  await teamsToXmpp(f, Math.min(400, MESSAGES), pids);
+  await xmppToTeams(f, Math.min(1000, MESSAGES), pids);
+  await teamsToXmpp(f, Math.min(1000, MESSAGES), pids);
+}
+
+/** Graph requests by method, endpoint and status, per message relayed. */
+function graphCalls(requests: readonly { method: string; path: string; status: number }[], messages: number): string {
+  const counts = new Map<string, number>();
+  for (const r of requests) {
+    const key = `${r.method} ${graphEndpointTemplate(r.path)} ${r.status}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${(n / messages).toFixed(2)}`).join(', ');
 }
 
 function line(name: string, d: Direction): string {
@@ -180,15 +211,19 @@ function line(name: string, d: Direction): string {
 
 for (const nodes of String(args.nodes).split(',').map(Number)) {
   const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'xtg-relay-prof-')) : undefined;
-  const f = await RelayFederation.start({ nodes, pairs: PAIRS, cpuProfDir: profDir, logLevel: args.log === 'debug' ? 'debug' : 'info' });
+  const f = await RelayFederation.start({ nodes, pairs: PAIRS, cpuProfDir: profDir, perfMaps: args.perf, logLevel: args.log === 'debug' ? 'debug' : 'info' });
   try {
     console.log(`relay, ${nodes} node${nodes > 1 ? 's' : ''} (${nodes > 1 ? 'Redis, one XMPP link, webhooks behind a balancer, shared SQLite file' : 'embedded: SQLite, no Redis'}), ${PAIRS} pairs, ${MESSAGES} messages each way, log level ${args.log}, SQLite defaults (synchronous FULL, group commit), limits lifted:`);
     await warmUp(f);
     const pids = f.pids();
+    if (args.perf && !perfAvailable()) console.log('  (--perf: the perf command is not installed; Debian: apt-get install linux-perf)');
+    perfOn = args.perf && perfAvailable();
+    const requestsBefore = f.emulator.requests().length;
     const x2t = await xmppToTeams(f, MESSAGES, pids);
     console.log(line('XMPP -> Teams', x2t));
     const t2x = await teamsToXmpp(f, MESSAGES, pids);
     console.log(line('Teams -> XMPP', t2x));
+    console.log(`  Graph requests per message (both timed runs, ${2 * MESSAGES} messages): ${graphCalls(f.emulator.requests().slice(requestsBefore), 2 * MESSAGES)}`);
     if (!args['no-latency']) {
       const a = await latency(f, 'x2t', x2t.rate / 2);
       const b = await latency(f, 't2x', t2x.rate / 2);

@@ -41,6 +41,8 @@ export interface RelayFederationOptions {
   readonly pairs: number;
   /** Directory for `node --cpu-prof` profiles of every node (none when undefined). */
   readonly cpuProfDir?: string | undefined;
+  /** Lets `perf` name the JIT-compiled functions (node --perf-basic-prof). */
+  readonly perfMaps?: boolean;
   readonly logLevel?: 'info' | 'debug';
 }
 
@@ -85,7 +87,7 @@ export class RelayFederation {
     const licence = cluster ? await writeTestLicence(dir, { maxNodes: o.nodes }) : undefined;
     const balancer = cluster ? await HttpBalancer.start(await freePort(), []) : undefined;
     const env: NodeJS.ProcessEnv = { NODE_EXTRA_CA_CERTS: tls.caCertPath };
-    const nodeArgs = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+    const nodeArgs = [...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.perfMaps ? ['--perf-basic-prof'] : [])];
     const nodes: BenchNode[] = [];
     const webhooks: number[] = [];
     for (let i = 0; i < o.nodes; i++) {

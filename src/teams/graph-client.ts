@@ -14,10 +14,9 @@ import {
   type Context,
   type Middleware,
 } from '@microsoft/microsoft-graph-client';
-import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { graphEndpointTemplate, type Metrics } from '../observability/metrics.js';
 import { NodeHttpsTransport } from './graph-transport.js';
-import { CachedTokenCredential } from './token-cache.js';
+import { tokenProvider } from './token-cache.js';
 
 /** One pool of keep-alive connections to Graph for every client of the node (the app and each puppet). */
 const transport = new NodeHttpsTransport();
@@ -62,7 +61,7 @@ export function graphScope(endpoint: GraphEndpoint): string {
 
 export function createGraphClient(credential: TokenCredential, endpoint: GraphEndpoint, metrics: Metrics): Client {
   const base = new URL(endpoint.graphBaseUrl);
-  const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(new CachedTokenCredential(credential), { scopes: [graphScope(endpoint)] }));
+  const auth = new AuthenticationHandler(tokenProvider(credential, [graphScope(endpoint)]));
   const retry = new RetryHandler(
     new RetryHandlerOptions(3, 3, (_delay, _attempt, _request, options, response) => {
       const method = (options?.method ?? 'GET').toUpperCase();

@@ -5,6 +5,7 @@
  * requests that find none wait for the same acquisition.
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import type { AuthenticationProvider } from '@microsoft/microsoft-graph-client';
 
 /** Refresh this long before expiry (Entra ID tokens live 60-90 minutes), or at half the lifetime of a shorter one. */
 const REFRESH_BEFORE_MS = 5 * 60_000;
@@ -46,4 +47,20 @@ export class CachedTokenCredential implements TokenCredential {
     }
     return acquiring;
   }
+}
+
+/**
+ * The Graph client's authentication provider on a credential whose tokens are reused (the client's own
+ * TokenCredentialAuthenticationProvider also builds an Error, stack trace included, on every call, in case it
+ * needs one).
+ */
+export function tokenProvider(credential: TokenCredential, scopes: readonly string[]): AuthenticationProvider {
+  const cached = new CachedTokenCredential(credential);
+  return {
+    async getAccessToken(): Promise<string> {
+      const token = await cached.getToken([...scopes]);
+      if (!token) throw new Error(`no access token for ${scopes.join(' ')}`);
+      return token.token;
+    },
+  };
 }

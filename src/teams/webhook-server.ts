@@ -154,6 +154,12 @@ export class WebhookServer {
         this.o.log.warn('notification with a wrong clientState ignored (not from Graph?)', { subscriptionId: n.subscriptionId });
         continue;
       }
+      // A new message that was already relayed (the gateway's own post, which Graph notifies too, or a redelivery)
+      // needs no processing: acknowledged without a commit (issue 15: one XMPP -> Teams message would cost two).
+      if (n.changeType === 'created' && n.target.kind === 'chatMessage' && (await this.o.store.findRelayed(n.target.chatId, n.target.messageId))) {
+        this.o.metrics.webhookNotifications.inc({ outcome: 'duplicate' });
+        continue;
+      }
       const record: InboundNotification = {
         dedupKey: dedupKeyOf(n, `${now}.${++this.arrivals}`),
         kind: n.lifecycleEvent ? 'lifecycle' : n.target.kind === 'unknown' ? 'chatMessage' : n.target.kind,
