@@ -161,5 +161,35 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       await s.recordSeatEvent({ at: 2, nodeId: 'n1', licenceId: 'L1', event: 'released' });
       assert.deepEqual((await s.seatHistory(1)).map((e) => e.event), ['released']);
     });
+
+    it('gives writes issued together (one group commit) the results they would have one after the other', async () => {
+      const k = { teamsUserId: 'u-group', remoteJid: 'romeo@xmpp.example' };
+      // 30 enqueues at once, two of them sharing a dedup key, in a known order.
+      const enqueued = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => s.enqueueOutbound(msg({ ...k, stanzaId: `g${i}`, dedupKey: i === 7 || i === 9 ? 'g-shared' : `g-${i}` }), 10_000 + i)),
+      );
+      assert.deepEqual(enqueued.map((e) => e.inserted), enqueued.map((_, i) => i !== 9));
+      assert.equal(enqueued[9]?.row.id, enqueued[7]?.row.id, 'the second item with a dedup key gets the first one\'s row');
+      const pending = await s.pendingOutbound(k);
+      assert.deepEqual(pending.map((r) => r.stanzaId), Array.from({ length: 30 }, (_, i) => `g${i}`).filter((_, i) => i !== 9), 'rows keep the order they were issued in');
+      assert.deepEqual(pending.map((r) => r.id), [...pending.map((r) => r.id)].sort((a, b) => a - b));
+      // Their outcomes together: delivered and relayed, one relayed id twice.
+      const relayed = await Promise.all([
+        ...pending.slice(0, 10).map((r) => s.markOutboundDelivered(r.id, `gt-${r.id}`, 20_000)),
+        ...pending.slice(0, 10).map((r) => s.recordRelayed({ chatId: 'g-chat', teamsMessageId: `gt-${r.id}`, direction: 'xmpp_to_teams', xmppId: r.stanzaId }, 20_000)),
+        s.recordRelayed({ chatId: 'g-chat', teamsMessageId: `gt-${pending[0]?.id}`, direction: 'xmpp_to_teams', xmppId: undefined }, 20_001),
+      ]);
+      assert.deepEqual(relayed.slice(10), [...Array.from({ length: 10 }, () => true), false]);
+      assert.equal((await s.pendingOutbound(k)).length, 19);
+      assert.equal((await s.findRelayed('g-chat', `gt-${pending[3]?.id}`))?.xmppId, 'g3');
+      // Notifications recorded together, one twice, then done together.
+      const n = (d: string) => ({ dedupKey: d, kind: 'chatMessage' as const, subscriptionId: 'g-sub', resource: `chats('g')/messages('${d}')`, changeType: 'created', detail: undefined });
+      const recorded = await Promise.all(['gn1', 'gn2', 'gn1', 'gn3'].map((d, i) => s.recordNotification(n(d), 30_000 + i)));
+      assert.deepEqual(recorded, [true, true, false, true]);
+      const due = (await s.dueNotifications(40_000, 100)).filter((r) => r.subscriptionId === 'g-sub');
+      assert.deepEqual(due.map((r) => r.dedupKey), ['gn1', 'gn2', 'gn3']);
+      await Promise.all(due.map((r) => s.markNotificationDone(r.id, 40_000)));
+      assert.deepEqual((await s.dueNotifications(50_000, 100)).filter((r) => r.subscriptionId === 'g-sub'), []);
+    });
   });
 }
