@@ -169,12 +169,21 @@ export class Gateway {
     if (this.redis && c.cluster.secret) {
       // A cluster (DESIGN.md "cluster"): membership, licence seat, placement, and the link shared or per node.
       const [host, port] = splitHostPort(c.cluster.listen);
-      this.transport = new NodeTransport({ host, port, secret: c.cluster.secret.reveal(), log: this.log, describeError });
+      const tls = c.cluster.tls;
+      this.transport = new NodeTransport({
+        host,
+        port,
+        secret: c.cluster.secret.reveal(),
+        nodeId,
+        log: this.log,
+        describeError,
+        tls: tls ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile) } : undefined,
+      });
       this.cluster = new ClusterNode({
         redis: this.redis,
         name: c.cluster.name,
         nodeId,
-        rpcUrl: c.cluster.advertiseUrl ?? `http://${c.cluster.listen}`,
+        rpcUrl: c.cluster.advertiseUrl ?? `${tls ? 'https' : 'http'}://${c.cluster.listen}`,
         version: packageVersion(),
         leaseMs: c.cluster.leaseSeconds * 1000,
         licenceFile: c.cluster.licence.file,
