@@ -54,7 +54,8 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
   };
 
   before(async () => {
-    f = await ClusterFederation.start({ nodes: 3, maxNodes: 4, leaseSeconds: 2, extraUsers: EXTRA_USERS });
+    // Nodes speak mutual TLS to each other (cluster.tls, https:// advertise URLs), as docs/security.md advises.
+    f = await ClusterFederation.start({ nodes: 3, maxNodes: 4, leaseSeconds: 2, extraUsers: EXTRA_USERS, tls: true });
     juliet = await f.client('juliet');
     await juliet.sendPresence();
   });
@@ -69,6 +70,11 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
     await juliet.waitFor((el) => el.getChildText('body') === 'reply from Teams', 20_000, 'the Teams reply');
     const owners = (await f.status()).nodes.filter((n) => n.actors > 0).map((n) => n.id);
     assert.ok(owners.length >= 1);
+    // Over mutual TLS: every node listens with TLS, and none warned about plaintext.
+    for (const n of f.nodes) {
+      assert.equal(n.process.lines.find((l) => l.message === 'cluster listener up')?.tls, true, n.id);
+      assert.equal(n.process.lines.some((l) => /not encrypted/u.test(String(l.message))), false);
+    }
   });
 
   it('`cluster status` and GET /cluster show the nodes, their roles, actors and licence seats', async () => {

@@ -22,6 +22,7 @@ import { HttpBalancer } from './http-balancer.js';
 import { OtlpReceiver } from './otlp-receiver.js';
 import { freePort, freePorts } from './ports.js';
 import { writeTestLicence, type TestLicence } from './test-licence.js';
+import { writeClusterTls, type ClusterTlsFiles } from './cluster-tls.js';
 import { TestXmppClient } from './xmpp-client.js';
 
 export interface ClusterNodeHandle {
@@ -38,6 +39,8 @@ export interface ClusterFederationOptions {
   /** Extra XMPP users user01..userNN (for many pairs). */
   readonly extraUsers?: number;
   readonly idleSeconds?: number;
+  /** Mutual TLS between the nodes (cluster.tls, https:// advertise URLs), with a CA made for the test. */
+  readonly tls?: boolean;
 }
 
 export class ClusterFederation {
@@ -55,6 +58,7 @@ export class ClusterFederation {
     readonly otlp: OtlpReceiver,
     readonly ports: { c2s: number; component: number },
     private readonly o: ClusterFederationOptions,
+    private readonly tls: ClusterTlsFiles | undefined,
   ) {
     this.redisClient = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   }
@@ -78,7 +82,8 @@ export class ClusterFederation {
     const licence = await writeTestLicence(dir, { maxNodes: o.maxNodes ?? 4 });
     const balancer = await HttpBalancer.start(lb, []);
     const otlp = await OtlpReceiver.start();
-    const f = new ClusterFederation(dir, emulator, prosody, redis, balancer, licence, otlp, { c2s, component }, o);
+    const clusterTls = o.tls ? await writeClusterTls(dir) : undefined;
+    const f = new ClusterFederation(dir, emulator, prosody, redis, balancer, licence, otlp, { c2s, component }, o, clusterTls);
     for (let i = 0; i < o.nodes; i++) await f.addNode();
     await f.waitForLink();
     return f;
@@ -108,6 +113,7 @@ export class ClusterFederation {
         leaseSeconds: this.o.leaseSeconds ?? 2,
         ...(licensed ? { licenceFile: this.licence.file } : {}),
         publicKeys: [this.licence.publicKeyFile],
+        ...(this.tls ? { tls: { certFile: this.tls.certFile, keyFile: this.tls.keyFile, caFile: this.tls.caFile } } : {}),
       },
     });
     const process = await GatewayProcess.start(configPath, admin, {}, { waitHealthy: options.waitHealthy ?? licensed });
