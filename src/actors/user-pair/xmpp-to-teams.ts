@@ -29,6 +29,15 @@ export const POSTS_IN_DOUBT = 2;
 /** Rows one actor message delivers at most before the pair yields its turn to its other messages. */
 const ROWS_PER_TURN = 32;
 
+/**
+ * Receipts and errors the XMPP link could not take (down, or moving to another node after one died) are sent
+ * again every RESEND_MS for up to KEEP_MS: a sender must hear about a message the gateway accepted. At most
+ * MAX_KEPT per pair.
+ */
+const RESEND_MS = 1_000;
+const KEEP_MS = 60_000;
+const MAX_KEPT = 200;
+
 export class XmppToTeams {
   private drainTimer: NodeJS.Timeout | undefined;
   /** Pending rows this activation delivers, in id (arrival) order; the head may be waiting for a retry. */
@@ -42,6 +51,9 @@ export class XmppToTeams {
   /** Outcomes being committed (delivered or dead), oldest first; at most POSTS_IN_DOUBT at once. */
   private commits: Promise<void>[] = [];
   private commitFailure: unknown;
+  /** Answers to senders waiting for the link (see RESEND_MS). */
+  private readonly kept: { readonly send: () => Promise<boolean>; readonly until: number }[] = [];
+  private drainAt = 0;
 
   constructor(private readonly c: PairContext) {}
 
@@ -89,6 +101,7 @@ export class XmppToTeams {
   private async pump(log: Logger): Promise<Outcome> {
     clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
+    if (this.kept.length > 0) await this.resendKept(log);
     for (let n = 0; n < ROWS_PER_TURN; n++) {
       const row = this.queue[0];
       if (!row) return DONE;
@@ -146,14 +159,14 @@ export class XmppToTeams {
       this.c.d.metrics.deadLetters.inc({ kind: 'user-pair', reason: c.transient ? 'retries_exhausted' : 'rejected_by_teams' });
       log.error('message dead-lettered; the sender is told', { outboxId: row.id, attempts, status: c.status, reason: c.reason });
       const error = stanzaErrorForTeams(c.transient ? 0 : c.status, c.reason);
-      this.committing(this.c.d.store.markOutboundDead(row.id, c.reason, this.c.d.now()), () => this.c.sendError(row.sender, row.stanzaId, error), log);
+      this.committing(this.c.d.store.markOutboundDead(row.id, c.reason, this.c.d.now()), async () => this.answer(() => this.c.sendError(row.sender, row.stanzaId, error), log), log);
       return false;
     }
     this.inDoubt.delete(row.id);
     // XEP-0184: the receipt says Teams has the message, so it goes now, and only now. It does not wait for the
     // outcome's commit: a node dying before that commit finds the post in the chat when the row is retried (it is
     // in doubt), and answers again; a duplicate receipt is harmless, a missing one is not.
-    if (row.receiptRequested && row.stanzaId) void this.c.sendReceipt(row.sender, row.stanzaId).catch((err: unknown) => log.warn('could not send a receipt', { error: errorMessage(err) }));
+    if (row.receiptRequested && row.stanzaId) this.answer(() => this.c.sendReceipt(row.sender, row.stanzaId ?? ''), log);
     const now = this.c.d.now();
     const recorded = Promise.all([
       this.c.d.store.markOutboundDelivered(row.id, teamsMessageId, now),
@@ -188,6 +201,32 @@ export class XmppToTeams {
         },
       ),
     );
+  }
+
+  /** Sends an answer to the XMPP sender now, or keeps it for when the link is back. */
+  private answer(send: () => Promise<boolean>, log: Logger): void {
+    send().then(
+      (sent) => {
+        if (sent) return;
+        if (this.kept.length >= MAX_KEPT) this.kept.shift();
+        this.kept.push({ send, until: this.c.d.now() + KEEP_MS });
+        this.scheduleDrain(RESEND_MS);
+      },
+      (err: unknown) => log.warn('could not answer the sender', { error: errorMessage(err) }),
+    );
+  }
+
+  private async resendKept(log: Logger): Promise<void> {
+    const now = this.c.d.now();
+    const waiting = this.kept.splice(0);
+    for (const k of waiting) {
+      if (k.until < now) {
+        log.warn('an answer to the sender was dropped: the XMPP link stayed down', { keptMs: KEEP_MS });
+        continue;
+      }
+      if (!(await k.send().catch(() => false))) this.kept.push(k);
+    }
+    if (this.kept.length > 0) this.scheduleDrain(RESEND_MS);
   }
 
   private async settle(): Promise<void> {
@@ -244,9 +283,16 @@ export class XmppToTeams {
     return undefined;
   }
 
+  /** A drain at most `delayMs` from now (an earlier one already scheduled stays). */
   private scheduleDrain(delayMs: number): void {
+    const at = this.c.d.now() + delayMs;
+    if (this.drainTimer && this.drainAt <= at) return;
     clearTimeout(this.drainTimer);
-    this.drainTimer = setTimeout(() => this.c.self({ type: 'drain' }), delayMs);
+    this.drainAt = at;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      this.c.self({ type: 'drain' });
+    }, delayMs);
     this.drainTimer.unref();
   }
 
