@@ -295,7 +295,13 @@ export const ConfigSchema = z
           .strict()
           .optional()
           .describe('mutual TLS between nodes (TLS 1.3): messages private and untampered on a shared network; off: plain TCP'),
-        leaseSeconds: z.number().int().min(2).max(120).default(5).describe('a node that misses heartbeats this long is dead: its actors and seat are taken over'),
+        leaseSeconds: z
+          .number()
+          .int()
+          .min(2)
+          .max(120)
+          .default(2)
+          .describe('a node that misses heartbeats this long is dead: its actors, seat and leases are taken over (failover takes this plus about 0.5 s); raise it where a node can pause longer'),
         licence: z
           .object({
             file: z.string().min(1).optional().describe('path of this node\'s licence file (see docs/licensing.md)'),
@@ -310,7 +316,7 @@ export const ConfigSchema = z
         message: 'cluster.advertiseUrl must be https:// with cluster.tls (the node listens with TLS) and http:// without it',
         path: ['advertiseUrl'],
       })
-      .default({ name: 'xtg', listen: '127.0.0.1:9470', leaseSeconds: 5, licence: { publicKeys: [] } }),
+      .default({ name: 'xtg', listen: '127.0.0.1:9470', leaseSeconds: 2, licence: { publicKeys: [] } }),
     admin: z
       .object({
         listen: HostPort.default('127.0.0.1:9464').describe('where /metrics, /healthz, /readyz, /cluster and the /admin API are served, host:port'),
