@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { graphEndpointTemplate } from '../src/observability/metrics.js';
+import { parsePrometheus, total } from '../test/support/prometheus.js';
 import { printProfiles } from './relay/cpu-profile.js';
 import { PerfSampler, perfAvailable } from './relay/perf-sampler.js';
 import { cpuMs, percentile, quiescent, rssMiB } from './relay/proc-stats.js';
@@ -45,6 +46,13 @@ interface Direction {
   readonly seconds: number;
   readonly cpuMsPerMessage: number;
   readonly failed: number;
+  /** CPU of this process (the Graph emulator and the XMPP clients), as a share of one core, while it ran. */
+  readonly harnessLoad: number;
+}
+
+function harness(cpu0: NodeJS.CpuUsage, seconds: number): number {
+  const c = process.cpuUsage(cpu0);
+  return (c.user + c.system) / 1e6 / seconds;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -57,6 +65,7 @@ async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): P
   await quiescent(pids);
   const perf = startPerf(pids, tag);
   const cpu0 = sumCpu(pids);
+  const own0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     f.pairs.map(async (p, pi) => {
@@ -71,11 +80,12 @@ async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): P
     ),
   );
   const seconds = (performance.now() - t0) / 1000;
+  const harnessLoad = harness(own0, seconds);
   await quiescent(pids);
   const cpu = sumCpu(pids) - cpu0;
   await printPerf(perf, 'XMPP -> Teams');
   const failed = f.pairs.reduce((n, p, pi) => n + [...p.client.errors.keys()].filter((id) => id.startsWith(`${tag}-${pi}-`)).length, 0);
-  return { rate: (per * f.pairs.length) / seconds, seconds, cpuMsPerMessage: cpu / (per * f.pairs.length), failed };
+  return { rate: (per * f.pairs.length) / seconds, seconds, cpuMsPerMessage: cpu / (per * f.pairs.length), failed, harnessLoad };
 }
 
 function countAnswered(p: BenchPair, prefix: string, per: number): number {
@@ -91,6 +101,7 @@ async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): P
   await quiescent(pids);
   const perf = startPerf(pids, tag);
   const cpu0 = sumCpu(pids);
+  const own0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(f.pairs.map(async (p, pi) => {
     for (let i = 0; i < per; i++) await f.emulator.sendAs(p.teamsUpn, p.client.bare, `${tag} ${pi} ${i} over the lazy dog`);
@@ -99,10 +110,11 @@ async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): P
     f.pairs.map((p, pi) => p.client.until(() => countBodies(p, `${tag} ${pi} `, per) >= per, Math.max(120_000, count * 100), `${per} messages from Teams`)),
   );
   const seconds = (performance.now() - t0) / 1000;
+  const harnessLoad = harness(own0, seconds);
   await quiescent(pids);
   const cpu = sumCpu(pids) - cpu0;
   await printPerf(perf, 'Teams -> XMPP');
-  return { rate: (per * f.pairs.length) / seconds, seconds, cpuMsPerMessage: cpu / (per * f.pairs.length), failed: 0 };
+  return { rate: (per * f.pairs.length) / seconds, seconds, cpuMsPerMessage: cpu / (per * f.pairs.length), failed: 0, harnessLoad };
 }
 
 /** Samples the nodes during a timed run (--perf; not during warm-up runs). */
@@ -205,8 +217,43 @@ function graphCalls(requests: readonly { method: string; path: string; status: n
   return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${(n / messages).toFixed(2)}`).join(', ');
 }
 
+/** Histogram sums and counts of every node, for the means of a run (the nodes' own view of where time went). */
+type Timings = Record<string, { sum: number; count: number }>;
+const TIMINGS: Record<string, [string, Record<string, string>]> = {
+  'commit of an accepted message (enqueueOutbound)': ['xtg_store_latency_seconds', { op: 'enqueueOutbound' }],
+  'commit of a notification (recordNotification)': ['xtg_store_latency_seconds', { op: 'recordNotification' }],
+  'Graph POST /chats/{id}/messages': ['xtg_graph_request_duration_seconds', { method: 'POST', endpoint: '/chats/{id}/messages' }],
+  'Graph GET /chats/{id}/messages/{id}': ['xtg_graph_request_duration_seconds', { method: 'GET', endpoint: '/chats/{id}/messages/{id}' }],
+  'XMPP accepted -> Graph accepted': ['xtg_relay_latency_seconds', { direction: 'xmpp_to_teams' }],
+  'Teams created -> stanza sent': ['xtg_relay_latency_seconds', { direction: 'teams_to_xmpp' }],
+};
+
+async function timings(f: RelayFederation): Promise<Timings> {
+  const out: Timings = {};
+  for (const n of f.nodes) {
+    const m = parsePrometheus(await n.process.metrics());
+    for (const [label, [name, where]] of Object.entries(TIMINGS)) {
+      const t = (out[label] ??= { sum: 0, count: 0 });
+      t.sum += total(m, `${name}_sum`, where);
+      t.count += total(m, `${name}_count`, where);
+    }
+  }
+  return out;
+}
+
+function meanTimings(before: Timings, after: Timings): string {
+  return Object.keys(TIMINGS)
+    .map((label) => {
+      const count = (after[label]?.count ?? 0) - (before[label]?.count ?? 0);
+      const sum = (after[label]?.sum ?? 0) - (before[label]?.sum ?? 0);
+      return count > 0 ? `${label} ${((sum / count) * 1000).toFixed(1)} ms` : '';
+    })
+    .filter((x) => x !== '')
+    .join('; ');
+}
+
 function line(name: string, d: Direction): string {
-  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
+  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
 }
 
 for (const nodes of String(args.nodes).split(',').map(Number)) {
@@ -219,17 +266,26 @@ for (const nodes of String(args.nodes).split(',').map(Number)) {
     if (args.perf && !perfAvailable()) console.log('  (--perf: the perf command is not installed; Debian: apt-get install linux-perf)');
     perfOn = args.perf && perfAvailable();
     const requestsBefore = f.emulator.requests().length;
+    const t0 = await timings(f);
     const x2t = await xmppToTeams(f, MESSAGES, pids);
     console.log(line('XMPP -> Teams', x2t));
+    const t1 = await timings(f);
+    console.log(`    the nodes' means: ${meanTimings(t0, t1)}`);
     const t2x = await teamsToXmpp(f, MESSAGES, pids);
     console.log(line('Teams -> XMPP', t2x));
+    console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
     console.log(`  Graph requests per message (both timed runs, ${2 * MESSAGES} messages): ${graphCalls(f.emulator.requests().slice(requestsBefore), 2 * MESSAGES)}`);
     if (!args['no-latency']) {
+      const l0 = await timings(f);
       const a = await latency(f, 'x2t', x2t.rate / 2);
+      const l1 = await timings(f);
       const b = await latency(f, 't2x', t2x.rate / 2);
+      const l2 = await timings(f);
       console.log(`  added latency at half the measured rate (${LATENCY_SECONDS} s each):`);
       console.log(`    XMPP -> Teams at ${(x2t.rate / 2).toFixed(0)} msg/s: p50 ${a.p50.toFixed(1)} ms, p99 ${a.p99.toFixed(1)} ms (${a.n} messages; client send -> Graph post)`);
+      console.log(`      the nodes' means: ${meanTimings(l0, l1)}`);
       console.log(`    Teams -> XMPP at ${(t2x.rate / 2).toFixed(0)} msg/s: p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms (${b.n} messages; message created in Teams -> XMPP client)`);
+      console.log(`      the nodes' means: ${meanTimings(l1, l2)}`);
     }
     for (const n of f.nodes) {
       const r = rssMiB(n.process.pid);
