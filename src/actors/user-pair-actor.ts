@@ -69,6 +69,8 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
         return this.outbound.change(m.message, log);
       case 'xmpp-accepted':
         return this.outbound.accepted(m.rows, log);
+      case 'xmpp-retransmitted':
+        return this.outbound.retransmitted(m, log);
       case 'drain':
         return this.outbound.drain(log);
       case 'teams-message':

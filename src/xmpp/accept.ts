@@ -40,13 +40,29 @@ export interface AcceptOptions {
   readonly now: () => number;
 }
 
+/**
+ * A retransmission of a message accepted earlier and not known to be delivered: its pair actor answers it (the
+ * post may have just happened, its outcome not committed yet, and the sender already had one receipt).
+ */
+export interface Retransmission {
+  readonly dedupKey: string;
+  readonly sender: string;
+  readonly stanzaId: string | undefined;
+  readonly receiptRequested: boolean;
+}
+
+/** What the commit gave: the new rows (one per part), or a retransmission of rows committed before. */
+export type Committed = { readonly rows: OutboxRow[] } | { readonly retransmission: Retransmission };
+
 export type Accepted =
   /** Not new content (a change, a marker, an empty body): the pair actor handles the stanza itself. */
   | { readonly kind: 'for-actor' }
-  /** A retransmission of a message already accepted: answered here (a receipt when it was delivered). */
+  /** A retransmission of a message already delivered: answered here (a receipt when one was asked for). */
   | { readonly kind: 'known' }
-  /** The rows (one per part) are being committed; resolves with them once durable ([] for a retransmission). */
-  | { readonly kind: 'committing'; readonly rows: Promise<OutboxRow[]> };
+  /** A retransmission of a message still on its way: the pair actor answers it, in order. */
+  | { readonly kind: 'retransmitted'; readonly retransmission: Retransmission }
+  /** The rows are being committed; resolves once durable. */
+  | { readonly kind: 'committing'; readonly committed: Promise<Committed> };
 
 /** True for a message the actor handles without the outbox: XEP-0308/0424/0444 changes, XEP-0333 markers, no text. */
 export function isOutboxMessage(msg: InboundMessage): boolean {
@@ -77,10 +93,14 @@ export class MessageAcceptor {
     // A retransmission of an accepted message is answered without costing rate-limit tokens (a split message's
     // parts have their own keys; its retransmission is caught by the enqueue below).
     const known = baseKey ? await this.o.store.findOutbound(baseKey) : undefined;
-    if (known) {
+    if (known && baseKey) {
       log.info('retransmitted message ignored (already accepted)', { outboxId: known.id, state: known.state });
-      if (known.state === 'delivered') await this.receiptFor(msg, teamsJid);
-      return { kind: 'known' };
+      if (known.state !== 'pending') {
+        if (known.state === 'delivered') await this.receiptFor(msg, teamsJid);
+        return { kind: 'known' };
+      }
+      await turn();
+      return { kind: 'retransmitted', retransmission: { dedupKey: baseKey, sender, stanzaId: msg.id, receiptRequested: msg.receiptRequested } };
     }
     // Bounded: the message is not committed while it waits, so it must not wait long.
     const admitted = await this.o.throttle.admit('xmpp_to_teams', admissionFor(key, body), this.o.settings.onRateExceeded, this.o.settings.maxThrottleDelayMs);
@@ -112,18 +132,19 @@ export class MessageAcceptor {
         now,
       ),
     );
-    const rows = Promise.all(enqueued).then(async (results) => {
+    const committed = Promise.all(enqueued).then(async (results): Promise<Committed> => {
       const fresh = results.filter((r) => r.inserted).map((r) => r.row);
       const last = results.at(-1)?.row;
       if (fresh.length === 0 && last) {
         log.info('retransmitted message ignored (already accepted)', { outboxId: last.id, state: last.state });
+        if (last.state === 'pending' && last.dedupKey) return { retransmission: { dedupKey: last.dedupKey, sender, stanzaId: msg.id, receiptRequested: msg.receiptRequested } };
         if (last.state === 'delivered') await this.receiptFor(msg, teamsJid);
       }
       if (fresh.length > 0) this.o.metrics.messagesAccepted.inc({ direction: 'xmpp_to_teams' });
       log.debug('message accepted into the outbox', { outboxIds: fresh.map((r) => r.id), body });
-      return fresh;
+      return { rows: fresh };
     });
-    return { kind: 'committing', rows };
+    return { kind: 'committing', committed };
   }
 
   private async receiptFor(msg: InboundMessage, teamsJid: string): Promise<void> {

@@ -16,9 +16,9 @@ import type { ActorRouter } from '../cluster/actor-router.js';
 import type { Outcome, PairMessage } from '../actors/user-pair-actor.js';
 import { pairKey } from '../actors/actor-keys.js';
 import type { Envelope } from '../actors/actor.js';
-import type { OutboxRow, PairKey } from '../store/store.js';
+import type { PairKey } from '../store/store.js';
 import { KeyedQueue } from '../supervisors/keyed-queue.js';
-import type { MessageAcceptor } from './accept.js';
+import type { Committed, MessageAcceptor } from './accept.js';
 import { ANY_ORDER, type ArrivalTicket } from './arrival-order.js';
 import type { Directory } from '../teams/directory.js';
 import type { ProfileCache } from '../teams/profile-cache.js';
@@ -131,8 +131,12 @@ export class StanzaRouter {
         const accepted = await this.o.acceptor.accept(inbound, key, bareJid(inbound.to), () => order.turn(), log);
         if (accepted.kind === 'known') return;
         if (accepted.kind === 'committing') {
-          this.handOverAccepted(stanza, key, accepted.rows, envelope, log);
+          this.handOverAccepted(stanza, key, accepted.committed, envelope, log);
           return;
+        }
+        if (accepted.kind === 'retransmitted') {
+          outcome = await this.tellPair(key, { type: 'xmpp-retransmitted', ...accepted.retransmission }, envelope, order);
+          break;
         }
         outcome = await this.tellPair(key, { type: 'xmpp-chat', message: inbound }, envelope, order);
         break;
@@ -177,11 +181,12 @@ export class StanzaRouter {
    * are durable. A failed commit is answered with an error (the sender may resend); the actor's own outcome only
    * matters to the log, as the rows wait in the outbox for the next drain whatever happens to it.
    */
-  private handOverAccepted(stanza: Element, key: PairKey, rows: Promise<readonly OutboxRow[]>, envelope: Envelope, log: Logger): void {
+  private handOverAccepted(stanza: Element, key: PairKey, outcome: Promise<Committed>, envelope: Envelope, log: Logger): void {
     let committed = false;
-    const message = rows.then((r) => {
+    const message = outcome.then((c): PairMessage | undefined => {
       committed = true;
-      return r.length > 0 ? ({ type: 'xmpp-accepted', rows: r } as const) : undefined;
+      if ('retransmission' in c) return { type: 'xmpp-retransmitted', ...c.retransmission };
+      return c.rows.length > 0 ? { type: 'xmpp-accepted', rows: c.rows } : undefined;
     });
     this.inFlight++;
     this.tellPair(key, message, envelope)

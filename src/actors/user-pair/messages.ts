@@ -21,6 +21,14 @@ export type PairEvent =
   | { readonly type: 'xmpp-chat'; readonly message: InboundMessage }
   /** Messages from the XMPP user were committed to the outbox on arrival (src/xmpp/accept.ts): deliver them. */
   | { readonly type: 'xmpp-accepted'; readonly rows: readonly OutboxRow[] }
+  /** The XMPP user sent again a message accepted earlier, not known to be delivered: answer it once it is. */
+  | {
+      readonly type: 'xmpp-retransmitted';
+      readonly dedupKey: string;
+      readonly sender: string;
+      readonly stanzaId: string | undefined;
+      readonly receiptRequested: boolean;
+    }
   /** One of the XMPP user's resources became available or unavailable (RFC 6121 §4). */
   | { readonly type: 'xmpp-presence'; readonly presence: InboundPresence }
   /** subscribe / subscribed / unsubscribe / unsubscribed / probe from the XMPP user (RFC 6121 §3, §4.3). */

@@ -78,6 +78,17 @@ export class XmppToTeams {
     return this.pump(log);
   }
 
+  /**
+   * The sender sent again a message accepted earlier that was still on its way: once its outcome is committed, a
+   * delivered message is confirmed again (XEP-0184); one still waiting gets its receipt when it is delivered.
+   */
+  async retransmitted(r: { dedupKey: string; sender: string; stanzaId: string | undefined; receiptRequested: boolean }, log: Logger): Promise<Outcome> {
+    await this.settle();
+    const row = await this.c.d.store.findOutbound(r.dedupKey);
+    if (row?.state === 'delivered' && r.receiptRequested && r.stanzaId) this.answer(() => this.c.sendReceipt(r.sender, r.stanzaId ?? ''), log);
+    return DONE;
+  }
+
   /** A retry is due, a sweep found pending rows, or the pair was woken after a move: reads the outbox again. */
   async drain(log: Logger): Promise<Outcome> {
     this.take(await this.c.d.store.pendingOutbound(this.c.key));
@@ -248,7 +259,9 @@ export class XmppToTeams {
    * reaction, or an XEP-0333 marker (chat states, XEP-0085, have no Graph counterpart and are not relayed).
    */
   async change(msg: InboundMessage, log: Logger): Promise<Outcome> {
-    if (msg.retractId || msg.reactions || (msg.replaceId && msg.body)) return this.changeFromXmpp(msg, log);
+    // The message it refers to may have been posted just before, its outcome (the relayed id) still being
+    // committed: the sender had its receipt already, so the change must find it.
+    if (msg.retractId || msg.reactions || (msg.replaceId && msg.body)) return this.settle().then(() => this.changeFromXmpp(msg, log));
     if (msg.displayedId) return this.markRead(log);
     return DONE;
   }
