@@ -9,8 +9,8 @@
  * the actor once it is durable. Messages that are not new content (corrections, retractions, reactions, markers,
  * empty bodies) are not outbox rows: they go to the actor as before, in the same order.
  */
-import { createHash } from 'node:crypto';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { splitForTeams, textToTeamsHtml } from '../protocol/message-body.js';
 import { formatJid } from '../protocol/jid.js';
 import { receipt, type InboundMessage } from '../protocol/stanza.js';
@@ -19,8 +19,12 @@ import { admissionFor } from '../actors/user-pair/pair-context.js';
 import type { PairThrottle } from '../actors/user-pair/messages.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { OutboxRow, PairKey, Store } from '../store/store.js';
+import type { OutboxRow, PairKey, RelayedMessage, Store } from '../store/store.js';
 import type { XmppPort } from './component-link.js';
+
+/** How often, and how far apart, a reply's quoted message is looked up before it is posted without the quote. */
+const REPLY_LOOKUPS = 4;
+const REPLY_LOOKUP_PAUSE_MS = 15;
 
 export interface AcceptSettings {
   /** Largest Teams message body (HTML) Graph accepts. */
@@ -82,8 +86,7 @@ export class MessageAcceptor {
     if (!isOutboxMessage(msg)) return { kind: 'for-actor' };
     const sender = formatJid(msg.from);
     // XEP-0461: a reply to a message Teams knows is posted as a Teams quote, without the quote XMPP added as fallback.
-    const chatId = msg.reply ? (await this.o.store.getPair(key))?.chatId : undefined;
-    const quoted = msg.reply && chatId ? await this.o.store.findRelayedByXmppId(chatId, msg.reply.id) : undefined;
+    const quoted = msg.reply ? await this.quoted(key, msg.reply.id) : undefined;
     const body = (quoted ? msg.reply?.body : msg.body) ?? '';
     if (body.trim() === '') return { kind: 'for-actor' };
     // XEP-0359 origin-id is unique per sender; a plain stanza id only per stream, so it counts as the same message
@@ -145,6 +148,20 @@ export class MessageAcceptor {
       return { rows: fresh };
     });
     return { kind: 'committing', committed };
+  }
+
+  /**
+   * The relayed message a reply refers to. The one it answers may have reached the XMPP user a moment ago, its
+   * relayed id still being committed by its pair actor (the stanza goes before the commit, so that a crash cannot
+   * lose it): a miss is looked up again, a few times, a commit's time apart.
+   */
+  private async quoted(key: PairKey, xmppId: string): Promise<RelayedMessage | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const chatId = (await this.o.store.getPair(key))?.chatId;
+      const found = chatId ? await this.o.store.findRelayedByXmppId(chatId, xmppId) : undefined;
+      if (found || attempt >= REPLY_LOOKUPS - 1) return found;
+      await sleep(REPLY_LOOKUP_PAUSE_MS);
+    }
   }
 
   private async receiptFor(msg: InboundMessage, teamsJid: string): Promise<void> {
