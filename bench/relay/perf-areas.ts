@@ -10,6 +10,8 @@ const AREAS: readonly (readonly [string, RegExp])[] = [
   ['garbage collector', /Scavenger|MarkCompact|ConcurrentMarking|Sweeper|Heap::|MinorMarkSweep|IncrementalMarking/u],
   ['store writer thread (SQLite, fsync)', /write-worker\.js|sqlite3|better_sqlite3|runBatch/u],
   ['store reads and group commit (event loop)', /dist\/src\/store\//u],
+  ['between nodes (node transport, cluster router)', /cluster\/node-transport\.js|cluster\/transport\/|cluster-router\.js|shared-xmpp-link\.js/u],
+  ['Redis (ioredis, membership, placement, leases)', /ioredis|redis-parser|cluster\/(membership|placement-directory|leader-lease|cluster-node|licence-seats)\.js/u],
   ['Graph client (@microsoft/microsoft-graph-client, transport)', /microsoft-graph-client|graph-transport\.js|graph-client\.js|tslib/u],
   ['Graph pacing (bottleneck)', /bottleneck/u],
   ['webhook and inbox (webhook-server, notification-processor)', /webhook-server\.js|notification-processor\.js|graph-notification\.js/u],
