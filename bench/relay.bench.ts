@@ -58,34 +58,44 @@ function harness(cpu0: NodeJS.CpuUsage, seconds: number): number {
 const now = () => performance.timeOrigin + performance.now();
 let runId = 0;
 
-/** Every pair sends its share at once; resolves when every receipt (or error) is in. */
-async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): Promise<Direction> {
-  const tag = `x2t${++runId}`;
-  const per = Math.ceil(count / f.pairs.length);
+/**
+ * One timed run: from quiet nodes, `send` hands every message over, `arrived` resolves when the last one is in;
+ * then the nodes' CPU is read once they are quiet again (work after the last arrival counts).
+ */
+async function timed(pids: number[], tag: string, what: string, messages: number, send: () => Promise<void>, arrived: () => Promise<void>): Promise<Omit<Direction, 'failed'>> {
   await quiescent(pids);
   const perf = startPerf(pids, tag);
   const cpu0 = sumCpu(pids);
   const own0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(
-    f.pairs.map(async (p, pi) => {
-      const sends: Promise<void>[] = [];
-      for (let i = 0; i < per; i++) sends.push(p.client.send(p.teamsJid, `${tag}-${pi}-${i}`, `${tag} ${pi} ${i} the quick brown fox jumps over the lazy dog`));
-      await Promise.all(sends);
-    }),
-  );
-  await Promise.all(
-    f.pairs.map((p, pi) =>
-      p.client.until(() => countAnswered(p, `${tag}-${pi}-`, per) >= per, Math.max(120_000, count * 100), `${per} receipts`),
-    ),
-  );
+  await send();
+  await arrived();
   const seconds = (performance.now() - t0) / 1000;
   const harnessLoad = harness(own0, seconds);
   await quiescent(pids);
   const cpu = sumCpu(pids) - cpu0;
-  await printPerf(perf, 'XMPP -> Teams');
+  await printPerf(perf, what);
+  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad };
+}
+
+/** Every pair sends its share at once; resolves when every receipt (or error) is in. */
+async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): Promise<Direction> {
+  const tag = `x2t${++runId}`;
+  const per = Math.ceil(count / f.pairs.length);
+  const run = await timed(
+    pids,
+    tag,
+    'XMPP -> Teams',
+    per * f.pairs.length,
+    async () => {
+      await Promise.all(f.pairs.flatMap((p, pi) => Array.from({ length: per }, (_, i) => p.client.send(p.teamsJid, `${tag}-${pi}-${i}`, `${tag} ${pi} ${i} the quick brown fox jumps over the lazy dog`))));
+    },
+    async () => {
+      await Promise.all(f.pairs.map((p, pi) => p.client.until(() => countAnswered(p, `${tag}-${pi}-`, per) >= per, Math.max(120_000, count * 100), `${per} receipts`)));
+    },
+  );
   const failed = f.pairs.reduce((n, p, pi) => n + [...p.client.errors.keys()].filter((id) => id.startsWith(`${tag}-${pi}-`)).length, 0);
-  return { rate: (per * f.pairs.length) / seconds, seconds, cpuMsPerMessage: cpu / (per * f.pairs.length), failed, harnessLoad };
+  return { ...run, failed };
 }
 
 function countAnswered(p: BenchPair, prefix: string, per: number): number {
@@ -98,23 +108,23 @@ function countAnswered(p: BenchPair, prefix: string, per: number): number {
 async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): Promise<Direction> {
   const tag = `t2x${++runId}`;
   const per = Math.ceil(count / f.pairs.length);
-  await quiescent(pids);
-  const perf = startPerf(pids, tag);
-  const cpu0 = sumCpu(pids);
-  const own0 = process.cpuUsage();
-  const t0 = performance.now();
-  await Promise.all(f.pairs.map(async (p, pi) => {
-    for (let i = 0; i < per; i++) await f.emulator.sendAs(p.teamsUpn, p.client.bare, `${tag} ${pi} ${i} over the lazy dog`);
-  }));
-  await Promise.all(
-    f.pairs.map((p, pi) => p.client.until(() => countBodies(p, `${tag} ${pi} `, per) >= per, Math.max(120_000, count * 100), `${per} messages from Teams`)),
+  const run = await timed(
+    pids,
+    tag,
+    'Teams -> XMPP',
+    per * f.pairs.length,
+    async () => {
+      await Promise.all(
+        f.pairs.map(async (p, pi) => {
+          for (let i = 0; i < per; i++) await f.emulator.sendAs(p.teamsUpn, p.client.bare, `${tag} ${pi} ${i} over the lazy dog`);
+        }),
+      );
+    },
+    async () => {
+      await Promise.all(f.pairs.map((p, pi) => p.client.until(() => countBodies(p, `${tag} ${pi} `, per) >= per, Math.max(120_000, count * 100), `${per} messages from Teams`)));
+    },
   );
-  const seconds = (performance.now() - t0) / 1000;
-  const harnessLoad = harness(own0, seconds);
-  await quiescent(pids);
-  const cpu = sumCpu(pids) - cpu0;
-  await printPerf(perf, 'Teams -> XMPP');
-  return { rate: (per * f.pairs.length) / seconds, seconds, cpuMsPerMessage: cpu / (per * f.pairs.length), failed: 0, harnessLoad };
+  return { ...run, failed: 0 };
 }
 
 /** Samples the nodes during a timed run (--perf; not during warm-up runs). */

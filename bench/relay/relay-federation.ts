@@ -71,56 +71,71 @@ export class RelayFederation {
       password: `Bench-pass-${i + 1}`,
     }));
     const xmppUsers = Array.from({ length: o.pairs }, (_, i) => ({ user: `bench${i + 1}`, password: `bench-pass-${i + 1}` }));
-    const base = demoTenantEmulatorOptions({ tls, notificationRetryDelaysMs: [500, 1000, 2000, 4000, 8000] });
-    const emulator = await startGraphEmulator({ ...base, users: [...base.users, ...teamsUsers] });
-    const [c2s, component] = (await freePorts(2)) as [number, number];
-    const prosody = await ProsodyServer.start({
-      dir: join(dir, 'prosody'),
-      vhost: DEMO.xmppDomain,
-      components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }],
-      c2sPort: c2s,
-      componentPort: component,
-      users: xmppUsers,
-    });
-    const cluster = o.nodes > 1;
-    const redis = cluster ? await RedisServer.start(await freePort()) : undefined;
-    const licence = cluster ? await writeTestLicence(dir, { maxNodes: o.nodes }) : undefined;
-    const balancer = cluster ? await HttpBalancer.start(await freePort(), []) : undefined;
-    const env: NodeJS.ProcessEnv = { NODE_EXTRA_CA_CERTS: tls.caCertPath };
-    const nodeArgs = [...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.perfMaps ? ['--perf-basic-prof'] : [])];
-    const nodes: BenchNode[] = [];
-    const webhooks: number[] = [];
-    for (let i = 0; i < o.nodes; i++) {
-      const id = `node${i + 1}`;
-      const [admin, webhook, clusterPort] = (await freePorts(3)) as [number, number, number];
-      const configPath = join(dir, `${id}.yaml`);
-      await writeLoopbackConfig(configPath, {
+    // Whatever started is stopped again if a later part fails (no Prosody or node left running).
+    const started: { stop(): Promise<unknown> }[] = [];
+    try {
+      const base = demoTenantEmulatorOptions({ tls, notificationRetryDelaysMs: [500, 1000, 2000, 4000, 8000] });
+      const emulator = await startGraphEmulator({ ...base, users: [...base.users, ...teamsUsers] });
+      started.push({ stop: () => emulator.close() });
+      const [c2s, component] = (await freePorts(2)) as [number, number];
+      const prosody = await ProsodyServer.start({
+        dir: join(dir, 'prosody'),
+        vhost: DEMO.xmppDomain,
+        components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }],
+        c2sPort: c2s,
         componentPort: component,
-        emulatorUrl: emulator.url,
-        webhookPort: webhook,
-        adminPort: admin,
-        sqlitePath: join(dir, 'gateway.sqlite'),
-        logLevel: o.logLevel ?? 'info',
-        throttle: LIFTED_THROTTLE,
-        ...(redis && licence && balancer
-          ? {
-              redisUrl: redis.url,
-              publicUrl: `http://127.0.0.1:${balancer.port}/graph/notifications`,
-              cluster: { nodeId: id, listenPort: clusterPort, secret: 'bench-cluster-secret', leaseSeconds: 2, licenceFile: licence.file, publicKeys: [licence.publicKeyFile] },
-            }
-          : {}),
+        users: xmppUsers,
       });
-      nodes.push({ id, process: await GatewayProcess.start(configPath, admin, env, { nodeArgs }) });
-      webhooks.push(webhook);
-      balancer?.setBackends([...webhooks]);
+      started.push(prosody);
+      const cluster = o.nodes > 1;
+      const redis = cluster ? await RedisServer.start(await freePort()) : undefined;
+      if (redis) started.push(redis);
+      const licence = cluster ? await writeTestLicence(dir, { maxNodes: o.nodes }) : undefined;
+      const balancer = cluster ? await HttpBalancer.start(await freePort(), []) : undefined;
+      if (balancer) started.push(balancer);
+      const env: NodeJS.ProcessEnv = { NODE_EXTRA_CA_CERTS: tls.caCertPath };
+      const nodeArgs = [...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.perfMaps ? ['--perf-basic-prof'] : [])];
+      const nodes: BenchNode[] = [];
+      const webhooks: number[] = [];
+      for (let i = 0; i < o.nodes; i++) {
+        const id = `node${i + 1}`;
+        const [admin, webhook, clusterPort] = (await freePorts(3)) as [number, number, number];
+        const configPath = join(dir, `${id}.yaml`);
+        await writeLoopbackConfig(configPath, {
+          componentPort: component,
+          emulatorUrl: emulator.url,
+          webhookPort: webhook,
+          adminPort: admin,
+          sqlitePath: join(dir, 'gateway.sqlite'),
+          logLevel: o.logLevel ?? 'info',
+          throttle: LIFTED_THROTTLE,
+          ...(redis && licence && balancer
+            ? {
+                redisUrl: redis.url,
+                publicUrl: `http://127.0.0.1:${balancer.port}/graph/notifications`,
+                cluster: { nodeId: id, listenPort: clusterPort, secret: 'bench-cluster-secret', leaseSeconds: 2, licenceFile: licence.file, publicKeys: [licence.publicKeyFile] },
+              }
+            : {}),
+        });
+        const gateway = await GatewayProcess.start(configPath, admin, env, { nodeArgs });
+        started.push(gateway);
+        nodes.push({ id, process: gateway });
+        webhooks.push(webhook);
+        balancer?.setBackends([...webhooks]);
+      }
+      const pairs: BenchPair[] = [];
+      for (const [i, u] of xmppUsers.entries()) {
+        const client = await BenchClient.connect({ port: c2s, domain: DEMO.xmppDomain, user: u.user, password: u.password });
+        started.push(client);
+        const upn = (teamsUsers[i] as { userPrincipalName: string }).userPrincipalName;
+        pairs.push({ client, teamsUpn: upn, teamsJid: `${upn.slice(0, upn.indexOf('@'))}@${DEMO.componentDomain}` });
+      }
+      return new RelayFederation(dir, emulator, prosody, redis, balancer, nodes, pairs);
+    } catch (err) {
+      for (const part of started.reverse()) await part.stop().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+      throw err;
     }
-    const pairs: BenchPair[] = [];
-    for (const [i, u] of xmppUsers.entries()) {
-      const client = await BenchClient.connect({ port: c2s, domain: DEMO.xmppDomain, user: u.user, password: u.password });
-      const upn = (teamsUsers[i] as { userPrincipalName: string }).userPrincipalName;
-      pairs.push({ client, teamsUpn: upn, teamsJid: `${upn.slice(0, upn.indexOf('@'))}@${DEMO.componentDomain}` });
-    }
-    return new RelayFederation(dir, emulator, prosody, redis, balancer, nodes, pairs);
   }
 
   pids(): number[] {
