@@ -131,7 +131,8 @@ export class StanzaRouter {
         const accepted = await this.o.acceptor.accept(inbound, key, bareJid(inbound.to), () => order.turn(), log);
         if (accepted.kind === 'known') return;
         if (accepted.kind === 'committing') {
-          this.handOverAccepted(stanza, key, accepted.committed, envelope, log);
+          // It is this stanza's turn (the acceptor waited for it before issuing the commit).
+          this.handOverAccepted(stanza, key, accepted.committed, envelope, order, log);
           return;
         }
         if (accepted.kind === 'retransmitted') {
@@ -160,20 +161,27 @@ export class StanzaRouter {
   }
 
   /**
-   * Tells the pair actor `message` (once `ready` gives it), after whatever was handed over before for the pair, so
-   * that the actor sees a pair's stanzas in arrival order (RFC 6120 §10.1). The order is kept until the actor is
-   * told, not until it answers: a message committed on arrival does not wait for the post before it.
+   * Tells the pair actor `message` after whatever was handed over before for the pair, so that the actor sees a
+   * pair's stanzas in arrival order (RFC 6120 §10.1). The order is kept until the actor is told, not until it
+   * answers: a message committed on arrival does not wait for the post before it.
    */
-  private async tellPair(key: PairKey, message: PairMessage | Promise<PairMessage | undefined>, envelope: Envelope, order: ArrivalTicket = ANY_ORDER): Promise<Outcome> {
+  private async tellPair(key: PairKey, message: PairMessage, envelope: Envelope, order: ArrivalTicket = ANY_ORDER): Promise<Outcome> {
     await order.turn();
+    return this.handOver(key, message, envelope, order);
+  }
+
+  /**
+   * In the stanza's turn: queues what the pair actor is to be told at once (no await before, so no later stanza
+   * can queue first), then lets the next stanza of the pair go.
+   */
+  private handOver(key: PairKey, message: PairMessage | Promise<PairMessage | undefined>, envelope: Envelope, order: ArrivalTicket): Promise<Outcome> {
     let outcome: Promise<Outcome> = Promise.resolve({ status: 'done' });
     const told = this.handover.run(pairKey(key), async () => {
       const m = await message;
       if (m) outcome = this.o.router.pair(key, m, envelope);
     });
     order.done();
-    await told;
-    return outcome;
+    return told.then(() => outcome);
   }
 
   /**
@@ -181,7 +189,7 @@ export class StanzaRouter {
    * are durable. A failed commit is answered with an error (the sender may resend); the actor's own outcome only
    * matters to the log, as the rows wait in the outbox for the next drain whatever happens to it.
    */
-  private handOverAccepted(stanza: Element, key: PairKey, outcome: Promise<Committed>, envelope: Envelope, log: Logger): void {
+  private handOverAccepted(stanza: Element, key: PairKey, outcome: Promise<Committed>, envelope: Envelope, order: ArrivalTicket, log: Logger): void {
     let committed = false;
     const message = outcome.then((c): PairMessage | undefined => {
       committed = true;
@@ -189,7 +197,7 @@ export class StanzaRouter {
       return c.rows.length > 0 ? { type: 'xmpp-accepted', rows: c.rows } : undefined;
     });
     this.inFlight++;
-    this.tellPair(key, message, envelope)
+    this.handOver(key, message, envelope, order)
       .then(
         (outcome) => {
           if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
