@@ -10,7 +10,7 @@ import type Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
 import { str, toAuditEntry, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import { openConnection, Prepared } from './sqlite/connection.js';
-import { GroupCommit, InlineBatches, WorkerBatches } from './sqlite/group-commit.js';
+import { GroupCommit, InlineBatches, WorkerBatches, type BatchRunner } from './sqlite/group-commit.js';
 import {
   StoreError,
   type EnqueueResult,
@@ -54,7 +54,7 @@ export class SqliteStore implements Store {
     private readonly db: Database.Database,
     private readonly sql: Prepared,
     private readonly writes: GroupCommit,
-    private readonly closeWriter: () => Promise<void>,
+    private readonly runner: BatchRunner,
   ) {}
 
   /**
@@ -88,7 +88,16 @@ export class SqliteStore implements Store {
     const keepBodies = options.keepBodies ?? false;
     // An in-memory database exists only in this connection: its writes run here (tests).
     const runner = path === ':memory:' ? new InlineBatches({ sql, keepBodies }) : new WorkerBatches({ path, busyTimeoutMs, synchronous, keepBodies });
-    return new SqliteStore(db, sql, new GroupCommit(runner, options.groupCommit ?? true, path), () => runner.close());
+    return new SqliteStore(db, sql, new GroupCommit(runner, options.groupCommit ?? true, path), runner);
+  }
+
+  /** Resolves once the writer thread has the database open; a StoreError naming the file otherwise. */
+  async ready(): Promise<void> {
+    try {
+      await this.runner.ready();
+    } catch (err) {
+      throw err instanceof StoreError ? err : new StoreError(err instanceof Error ? err.message : String(err), err);
+    }
   }
 
   async schemaVersion(): Promise<number> {
@@ -99,7 +108,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (!this.db.open) return;
     await this.writes.settled();
-    await this.closeWriter();
+    await this.runner.close();
     this.db.close();
   }
 

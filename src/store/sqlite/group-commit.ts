@@ -13,6 +13,8 @@ import { runBatch, type WriteArgs, type WriteContext, type WriteName, type Write
 
 export interface BatchRunner {
   run(batch: readonly WriteRequest[]): Promise<WriteOutcome[]>;
+  /** Resolves once writes can run (the writer thread has opened the database); rejects if it cannot. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,8 @@ export class InlineBatches implements BatchRunner {
   run(batch: readonly WriteRequest[]): Promise<WriteOutcome[]> {
     return Promise.resolve(runBatch(this.w, batch));
   }
+
+  async ready(): Promise<void> {}
 
   async close(): Promise<void> {}
 }
@@ -33,13 +37,21 @@ export class WorkerBatches implements BatchRunner {
   private nextId = 0;
   private broken: Error | undefined;
   private closed: Promise<void> | undefined;
+  private readonly opened: Promise<void>;
+  private settleOpened: { resolve: () => void; reject: (e: Error) => void } = { resolve: () => undefined, reject: () => undefined };
 
   constructor(data: WriterData) {
+    this.opened = new Promise<void>((resolve, reject) => {
+      this.settleOpened = { resolve, reject };
+    });
+    this.opened.catch(() => undefined); // reported by ready() and by every write
     this.worker = new Worker(new URL('./write-worker.js', import.meta.url), { workerData: data });
     // Only pending batches keep the process alive: a command that forgot to close the store still exits.
     this.worker.unref();
     this.worker.on('message', (m: FromWriter) => {
-      if (m.kind === 'done') {
+      if (m.kind === 'ready') {
+        this.settleOpened.resolve();
+      } else if (m.kind === 'done') {
         this.waiting.get(m.id)?.resolve([...m.outcomes]);
         this.waiting.delete(m.id);
         if (this.waiting.size === 0) this.worker.unref();
@@ -62,7 +74,12 @@ export class WorkerBatches implements BatchRunner {
     });
   }
 
+  ready(): Promise<void> {
+    return this.opened;
+  }
+
   private fail(err: Error): void {
+    this.settleOpened.reject(err);
     this.broken ??= err;
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
