@@ -10,7 +10,7 @@
  * rule; none is injected here). The per-pair, per-user and per-domain rate limits keep their defaults (none), as
  * a new user's configuration has them.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEMO } from '../../src/sandbox/demo-tenant.js';
@@ -60,6 +60,7 @@ export class RelayFederation {
     readonly balancer: HttpBalancer | undefined,
     readonly nodes: BenchNode[],
     readonly pairs: BenchPair[],
+    private readonly perfMaps: boolean,
   ) {}
 
   static async start(o: RelayFederationOptions): Promise<RelayFederation> {
@@ -130,7 +131,7 @@ export class RelayFederation {
         const upn = (teamsUsers[i] as { userPrincipalName: string }).userPrincipalName;
         pairs.push({ client, teamsUpn: upn, teamsJid: `${upn.slice(0, upn.indexOf('@'))}@${DEMO.componentDomain}` });
       }
-      return new RelayFederation(dir, emulator, prosody, redis, balancer, nodes, pairs);
+      return new RelayFederation(dir, emulator, prosody, redis, balancer, nodes, pairs, o.perfMaps ?? false);
     } catch (err) {
       for (const part of started.reverse()) await part.stop().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
@@ -151,5 +152,10 @@ export class RelayFederation {
     await this.emulator.close();
     await this.redis?.stop();
     await rm(this.dir, { recursive: true, force: true });
+    // node --perf-basic-prof also leaves V8 logs (isolate-<address>-<pid>-v8.log) in the working directory.
+    if (this.perfMaps) {
+      const pids = new Set(this.pids().map(String));
+      for (const f of await readdir('.')) if (pids.has(/^isolate-0x[0-9a-f]+-(\d+)-v8\.log$/u.exec(f)?.[1] ?? '')) await rm(f, { force: true });
+    }
   }
 }
