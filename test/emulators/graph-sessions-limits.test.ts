@@ -1,12 +1,13 @@
 /**
  * The Graph emulator as Graph really is (issue 13): presence sessions that 404 when cleared twice and fade when not
- * kept alive, service limits answered with 429 and Retry-After, new users that read as 404 and lack a Teams licence
- * for a while, certificate credentials, MSAL's instance discovery, and the organization's domains. Each test cites
+ * kept alive, service limits answered with 429 and Retry-After, new users that read as 404, cannot sign in or be
+ * subscribed to, and lack a Teams licence for a while, certificate credentials, MSAL's instance discovery, and the organization's domains. Each test cites
  * the Learn page it pins (docs/graph-conformance.md lists them). Through the real @azure/identity credentials and
  * Graph client, or plain HTTP where the client would hide the answer (it retries 429s by itself).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -194,6 +195,36 @@ describe('Graph emulator: sessions, limits, consistency and sign-in as Graph has
       assert.ok(((await chat()) as { id: string }).id);
       const details = (await app.api(`/users/${created.id}/licenseDetails`).get()) as { value: { servicePlans: { servicePlanName: string; provisioningStatus: string }[] }[] };
       assert.deepEqual(details.value[0]?.servicePlans.map((p) => [p.servicePlanName, p.provisioningStatus]), [['TEAMS1', 'Success']]);
+    });
+
+    it('refuses a new user ROPC sign-in (AADSTS50034) and subscriptions to it (404 ExtensionError) until it replicates', async () => {
+      // A webhook that answers Graph's validation handshake, for the subscription that succeeds.
+      const hook = createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(new URL(req.url ?? '/', 'http://x').searchParams.get('validationToken') ?? ''));
+      await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+      try {
+        const address = hook.address();
+        const notificationUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+        const created = (await app.api('/users').post({
+          accountEnabled: true,
+          displayName: 'tybalt@xmpp.example (XMPP)',
+          mailNickname: 'tybalt_xmpp.example',
+          userPrincipalName: 'tybalt_xmpp.example@xmpp.contoso.example',
+          passwordProfile: { forceChangePasswordNextSignIn: false, password: 'Xg7!tybalt-secret' },
+        })) as { id: string; userPrincipalName: string };
+        const createdAt = Date.now();
+        const signIn = () => new UsernamePasswordCredential(TENANT, APP, created.userPrincipalName, 'Xg7!tybalt-secret', opts).getToken(scope);
+        const subscribe = () =>
+          app.api('/subscriptions').post({ changeType: 'updated', notificationUrl, resource: `/users/${created.id}`, expirationDateTime: new Date(Date.now() + 30 * 60_000).toISOString() }) as Promise<{ id: string }>;
+        await assert.rejects(signIn(), /AADSTS50034: The user account \{EmailHidden\} does not exist in the .* directory/u);
+        const early = await graphError(subscribe());
+        assert.deepEqual([early.statusCode, early.code], [404, 'ExtensionError']);
+        assert.equal(early.message, `Operation: Create; Exception: [Status Code: NotFound; Reason: The requested user '${created.id}@${TENANT}' is invalid.]`);
+        await sleep(Math.max(0, createdAt + REPLICATION_MS + 50 - Date.now()));
+        assert.ok((await signIn()).token);
+        assert.ok((await subscribe()).id);
+      } finally {
+        await new Promise<void>((resolve) => hook.close(() => resolve()));
+      }
     });
 
     it('refuses presence changes for a user without a licence', async () => {
