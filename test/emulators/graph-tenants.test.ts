@@ -14,7 +14,9 @@ import { promisify } from 'node:util';
 import { ClientSecretCredential, UsernamePasswordCredential, type TokenCredential } from '@azure/identity';
 import { Client, GraphError } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
+import { DEMO, DEMO_NORTHWIND } from '../../src/sandbox/demo-tenant.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
+import { demoTenantEmulatorOptions, demoTenantsEmulatorOptions } from './graph/demo-tenant.js';
 import { startGraphEmulator, type EmulatedApp, type EmulatedTenantOptions, type GraphEmulator } from './graph/index.js';
 
 const A = '1a2b3c4d-0000-4a00-8000-00000000000a';
@@ -352,5 +354,39 @@ describe('Graph emulator: several tenants, kept apart as Entra ID and Graph keep
     await assert.rejects(startGraphEmulator({ tls, tenants: [base(A, 'a.example', 's'), base(B, 'A.example', 's')] }), /domain A\.example is verified in tenant .* and in tenant/u);
     await assert.rejects(startGraphEmulator({ tls, tenants: [base(A, 'a.example', 's'), base(B, 'b.example', 'other')] }), /app cccc0000-0000-4000-8000-00000000000c has other credentials/u);
     await assert.rejects(startGraphEmulator({ tls, tenants: [base(A, 'a.example', 's'), base(A, 'b.example', 's')] }), /duplicate tenant/u);
+  });
+});
+
+describe('Graph emulator: the two demo tenants (Contoso and Northwind) in one server', () => {
+  it("starts both from demoTenantsEmulatorOptions, each with its own app, domains, users and groups, the first one's unchanged", async () => {
+    const dir = process.env.XTG_TEST_TLS_DIR;
+    if (!dir) throw new Error('XTG_TEST_TLS_DIR is not set (npm test sets it)');
+    const em = await startGraphEmulator(demoTenantsEmulatorOptions({ tls: await ensureTlsMaterial(dir) }));
+    try {
+      assert.deepEqual(em.tenants, [DEMO.tenantId, DEMO_NORTHWIND.tenantId]);
+      const single = demoTenantEmulatorOptions({ tls: { key: '', cert: '' } });
+      assert.deepEqual([single.tenantId, single.apps[0]?.clientId, single.verifiedDomains], [DEMO.tenantId, DEMO.clientId, ['contoso.example', 'fabrikam.example', 'xmpp.contoso.example']]);
+      const opts = { authorityHost: em.url, disableInstanceDiscovery: true };
+      const scope = `${em.url}/.default`;
+      const token = (await new ClientSecretCredential(DEMO_NORTHWIND.tenantId, DEMO_NORTHWIND.clientId, DEMO_NORTHWIND.clientSecret, opts).getToken(scope)).token;
+      assert.deepEqual([claimsOf(token).tid, claimsOf(token).roles], [DEMO_NORTHWIND.tenantId, [...DEMO_NORTHWIND.applicationPermissions]]);
+      await assert.rejects(new ClientSecretCredential(DEMO_NORTHWIND.tenantId, DEMO.clientId, DEMO.clientSecret, opts).getToken(scope), /AADSTS700016/u);
+      const northwind = em.tenant(DEMO_NORTHWIND.teamsDomain);
+      assert.deepEqual(northwind.verifiedDomains, [DEMO_NORTHWIND.teamsDomain, DEMO_NORTHWIND.puppetDomain]);
+      assert.deepEqual(northwind.groupMembers(DEMO_NORTHWIND.liaisonGroup.id), [northwind.user('ken.thompson@northwind.example')?.id]);
+      assert.deepEqual(northwind.groupMembers(DEMO_NORTHWIND.puppetGroup.id), []);
+      assert.equal(em.tenant(DEMO.tenantId).groupMembers(DEMO_NORTHWIND.puppetGroup.id), undefined);
+      const grace = Client.initWithMiddleware({
+        authProvider: new TokenCredentialAuthenticationProvider(new UsernamePasswordCredential(DEMO_NORTHWIND.tenantId, DEMO_NORTHWIND.clientId, 'grace.hopper@northwind.example', 'Grace-pass-1', opts), { scopes: [scope] }),
+        baseUrl: `${em.url}/`,
+        customHosts: new Set(['127.0.0.1']),
+      });
+      const org = (await grace.api('/organization').get()) as { value: { id: string; displayName: string; verifiedDomains: { name: string }[] }[] };
+      assert.deepEqual([org.value[0]?.id, org.value[0]?.displayName, org.value[0]?.verifiedDomains.map((d) => d.name)], [DEMO_NORTHWIND.tenantId, 'Northwind Traders', ['northwind.example', 'xmpp.northwind.example']]);
+      const contosoUser = await fetch(`${em.url}/v1.0/users/alice.smith@contoso.example`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(contosoUser.status, 404, "Northwind's app does not find Contoso's users");
+    } finally {
+      await em.close();
+    }
   });
 });
