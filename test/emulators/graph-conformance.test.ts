@@ -11,13 +11,14 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ClientSecretCredential, UsernamePasswordCredential, type TokenCredential } from '@azure/identity';
-import { Client, GraphError, PageIterator, ResponseType, type PageCollection } from '@microsoft/microsoft-graph-client';
+import { Client, PageIterator, ResponseType, type PageCollection } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { parseNotificationCollection } from '../../src/protocol/graph-notification.js';
 import { parseHostedContentUrl } from '../../src/protocol/hosted-content.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { decodeImage, ImageError, testImage } from './graph/image.js';
 import { startGraphEmulator, type GraphEmulator } from './graph/index.js';
+import { graphError, rejection } from './graph-assertions.js';
 
 const TENANT = '0d5f7a3e-8b1c-4e2a-9f6d-3c4b5a697e80';
 const GATEWAY_APP = 'a1b2c3d4-0000-4000-8000-00000000000a';
@@ -104,28 +105,12 @@ class Webhook {
   }
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof Error, 'rejected with an Error');
-    return err as Error & Record<string, unknown>;
-  }
-  assert.fail('expected a rejection');
-}
-
 async function waitUntil(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!ok()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-async function graphError(p: Promise<unknown>): Promise<GraphError> {
-  const err = await rejection(p);
-  assert.ok(err instanceof GraphError, `a GraphError, got ${err.name}: ${err.message}`);
-  return err;
 }
 
 describe('Graph + Entra ID emulator conformance', () => {

@@ -13,11 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ClientCertificateCredential, ClientSecretCredential, UsernamePasswordCredential, type TokenCredential } from '@azure/identity';
 import { createDefaultHttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
-import { Client, GraphError } from '@microsoft/microsoft-graph-client';
+import { Client } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { generate } from 'selfsigned';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { startGraphEmulator, type GraphEmulator } from './graph/index.js';
+import { graphError } from './graph-assertions.js';
 
 const TENANT = '4f1c2a7e-3b9d-4c6e-8a15-0d2e7f9b6c31';
 const APP = 'c0ffee00-0000-4000-8000-000000000001';
@@ -27,16 +28,6 @@ const PUPPETS_GROUP = '6a3e0c1d-2b4f-4e5a-9c8d-7f1e2d3c4b5a';
 const PRESENCE_TIMEOUT_MS = 600;
 const REPLICATION_MS = 400;
 const LICENCE_MS = 800;
-
-async function graphError(p: Promise<unknown>): Promise<GraphError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof GraphError, `a GraphError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a Graph error');
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

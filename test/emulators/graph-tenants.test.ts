@@ -12,12 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ClientSecretCredential, UsernamePasswordCredential, type TokenCredential } from '@azure/identity';
-import { Client, GraphError } from '@microsoft/microsoft-graph-client';
+import { Client } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { DEMO, DEMO_NORTHWIND } from '../../src/sandbox/demo-tenant.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { demoTenantEmulatorOptions, demoTenantsEmulatorOptions } from './graph/demo-tenant.js';
 import { startGraphEmulator, type EmulatedApp, type EmulatedTenantOptions, type GraphEmulator } from './graph/index.js';
+import { graphError, rejection } from './graph-assertions.js';
 
 const A = '1a2b3c4d-0000-4a00-8000-00000000000a';
 const B = '1a2b3c4d-0000-4b00-8000-00000000000b';
@@ -47,26 +48,6 @@ function tenant(id: string, domain: string, ownApp: string, multiRoles: string[]
     // Posting limits stretched to a 10-minute window so that nothing refills during a test (Learn: 20 per second).
     serviceLimits: { chatMessagePost: { amount: 20, windowMs: 600_000 } },
   };
-}
-
-async function graphError(p: Promise<unknown>): Promise<GraphError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof GraphError, `a GraphError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a Graph error');
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof Error);
-    return err;
-  }
-  assert.fail('expected a rejection');
 }
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
