@@ -4,8 +4,8 @@
  * wait before another node answers for them, and the heap cost of one idle activated actor.
  *
  * All "nodes" run in this one process (one event loop, one CPU share): each has its own Redis connection,
- * ClusterNode, NodeTransport (real HTTP on loopback), comedy ActorRuntime, supervisors and ClusterRouter, against
- * one real redis-server. Cross-node messages pay the real JSON/HTTP/Redis costs, but sender and receiver share a
+ * ClusterNode, NodeTransport (real TCP or mutual TLS on loopback), comedy ActorRuntime, supervisors and ClusterRouter, against
+ * one real redis-server. Cross-node messages pay the real JSON/TLS/Redis costs, but sender and receiver share a
  * core, so the figures are a floor for throughput and a ceiling for latency compared with separate hosts.
  * Run: npm run bench (needs redis-server; node --expose-gc for the memory figure).
  */
@@ -22,7 +22,7 @@ import { RemoteDomainActor } from '../src/actors/remote-domain-actor.js';
 import type { Outcome, PairMessage } from '../src/actors/user-pair-actor.js';
 import { ClusterNode } from '../src/cluster/cluster-node.js';
 import { ClusterRouter } from '../src/cluster/cluster-router.js';
-import { NodeTransport } from '../src/cluster/node-transport.js';
+import { NodeTransport, type ClusterTls } from '../src/cluster/node-transport.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { DEMO } from '../src/sandbox/demo-tenant.js';
@@ -33,6 +33,7 @@ import { ActorRuntime } from '../src/supervisors/actor-runtime.js';
 import { ActorSupervisor } from '../src/supervisors/actor-supervisor.js';
 import { freePort } from '../test/support/ports.js';
 import { trustTestKeyInThisProcess, writeTestLicence, type TestLicence } from '../test/support/test-licence.js';
+import { writeClusterTls } from '../test/support/cluster-tls.js';
 
 const LEASE_MS = 2000;
 const M = Number(process.env.BENCH_CLUSTER_MESSAGES ?? 20_000);
@@ -40,6 +41,9 @@ const K = 1000;
 const CONCURRENCY = 64;
 const JOIN_KEYS = 3000;
 const MEMORY_ACTORS = 10_000;
+/** Steady rates for the cross-node latency: the issue's figures were taken at 3.7k-5k msg/s. */
+const PACED_RATES = [2_000, 4_000, 5_000];
+const PACED_SECONDS = 3;
 
 if (spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status !== 0) {
   console.log('cluster: redis-server not installed, cluster figures skipped');
@@ -77,13 +81,13 @@ interface BenchNode {
   stopped: boolean;
 }
 
-async function startNode(redisUrl: string, clusterName: string, id: string, licence: TestLicence, store: Store): Promise<BenchNode> {
+async function startNode(redisUrl: string, clusterName: string, id: string, licence: TestLicence, store: Store, tls?: ClusterTls): Promise<BenchNode> {
   const log = createLogger({ level: 'error', nodeId: id, stream: sink });
   const metrics = new Metrics({ defaultMetrics: false });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
   redis.on('error', () => undefined);
   const port = await freePort();
-  const transport = new NodeTransport({ host: '127.0.0.1', port, secret: 'bench-cluster-secret', log, describeError });
+  const transport = new NodeTransport({ host: '127.0.0.1', port, secret: 'bench-cluster-secret', nodeId: id, log, describeError, tls });
   const runtime = await ActorRuntime.start(log);
   const policy = { maxRestarts: 5, windowMs: 60_000, backoffInitialMs: 100, backoffMaxMs: 5_000 };
   const idleMs = 3_600_000; // nothing passivates for idleness during the bench
@@ -117,7 +121,7 @@ async function startNode(redisUrl: string, clusterName: string, id: string, lice
     redis,
     name: clusterName,
     nodeId: id,
-    rpcUrl: `http://127.0.0.1:${port}`,
+    rpcUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     version: 'bench',
     leaseMs: LEASE_MS,
     licenceFile: licence.file,
@@ -187,6 +191,38 @@ async function blast(from: BenchNode, count: number, keyOf: (i: number) => strin
   return { seconds: (performance.now() - start) / 1000, latencies, failures };
 }
 
+/**
+ * Open-loop load: `rate` admits per second for `seconds`, each sent on time whatever the others are doing (as
+ * stanzas and notifications arrive), so the latency is what a message waits at that rate, not a queue the
+ * benchmark builds itself (a closed loop of N senders measures N / throughput).
+ */
+async function paced(from: BenchNode, rate: number, seconds: number, keyOf: (i: number) => string): Promise<{ seconds: number; latencies: number[]; failures: number }> {
+  const latencies: number[] = [];
+  let failures = 0;
+  const total = Math.round(rate * seconds);
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; ) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+    for (; i < due; i++) {
+      const t = performance.now();
+      inFlight.push(
+        from.router.domain(keyOf(i), admit, { correlationId: `p${i}` }).then(
+          () => {
+            latencies.push(performance.now() - t);
+          },
+          () => {
+            failures++;
+          },
+        ),
+      );
+    }
+    await sleep(1);
+  }
+  await Promise.all(inFlight);
+  return { seconds: (performance.now() - start) / 1000, latencies, failures };
+}
+
 function pct(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -213,6 +249,16 @@ async function settle(nodes: readonly BenchNode[], expectedTotal: number, quietM
   return { lastChange, counts };
 }
 
+/** Waits until every node sees all of them serving (membership propagated), so that rebalancing has begun. */
+async function allServing(group: readonly BenchNode[], limitMs = 15_000): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (performance.now() < deadline) {
+    if (group.every((n) => n.cluster.membership.servingIds().length === group.length)) return;
+    await sleep(20);
+  }
+  throw new Error('the bench nodes do not see each other serving');
+}
+
 function gc(): boolean {
   const g = (globalThis as { gc?: () => void }).gc;
   if (!g) return false;
@@ -234,7 +280,7 @@ const store = await openStore({
 const nodes: BenchNode[] = [];
 
 try {
-  console.log(`cluster (in-process bench nodes: all nodes share this one process and event loop; real redis-server, HTTP on loopback; lease ${LEASE_MS} ms)`);
+  console.log(`cluster (in-process bench nodes: all nodes share this one process and event loop; real redis-server, node transport on loopback; lease ${LEASE_MS} ms)`);
 
   // 4. Memory per idle activated actor, first, on a single node of its own cluster (nothing else activated yet).
   {
@@ -266,13 +312,14 @@ try {
 
   nodes.push(await startNode(redisServer.url, 'bench', 'node-2', licence, store));
   nodes.push(await startNode(redisServer.url, 'bench', 'node-3', licence, store));
-  await settle(nodes, K, 500);
-  await blast(n1, K, keyOf); // warm the HTTP keep-alive connections
-  // For scale: the bare NodeTransport (fetch client -> http server -> JSON echo), node 1 to node 3, same concurrency.
+  await allServing(nodes);
+  await settle(nodes, K, 1000);
+  await blast(n1, K, keyOf); // warm the connections between the nodes
+  // For scale: the bare NodeTransport (one multiplexed connection, JSON frames, echo), node 1 to node 3.
   {
     const n3 = nodes[2] as BenchNode;
     n3.transport.handle('/bench-echo', async (body) => body);
-    const url = `http://127.0.0.1:${n3.transport.port}`;
+    const url = `http://127.0.0.1:${n3.transport.port}`; // plain: the TLS figures are further down
     const calls = 5000;
     let next = 0;
     const t0 = performance.now();
@@ -288,6 +335,15 @@ try {
   let remote = 0;
   for (let i = 0; i < M; i++) if (!localKeys.has(`remote-domain:${keyOf(i)}`)) remote++;
   console.log(`  relay, 3 nodes: ${M} admits sent from node 1, ${((remote / M) * 100).toFixed(1)}% to actors on another node   ${summary(three)}`);
+  // Only messages that cross to another node, at a steady rate (what a stanza to an actor elsewhere waits).
+  const remoteKeys = Array.from({ length: K }, (_, i) => keyOf(i)).filter((k) => !localKeys.has(`remote-domain:${k}`));
+  if (remoteKeys.length === 0) throw new Error('no key lives on another bench node');
+  const remoteKeyOf = (i: number) => remoteKeys[i % remoteKeys.length] as string;
+  for (const rate of PACED_RATES) console.log(`  cross-node only, ${rate} msg/s for ${PACED_SECONDS} s:${summary(await paced(n1, rate, PACED_SECONDS, remoteKeyOf))}`);
+  const crossCpu0 = process.cpuUsage();
+  const cross = await blast(n1, M, remoteKeyOf);
+  const crossCpu = process.cpuUsage(crossCpu0);
+  console.log(`  cross-node only, ${CONCURRENCY} concurrent (saturated): ${summary(cross)}; CPU of the whole process (sender, 2 receivers, Redis client) ${(((crossCpu.user + crossCpu.system) / M) ).toFixed(0)} µs/message`);
 
   // 2. Keys moved when a fourth node joins.
   await blast(n1, JOIN_KEYS, (i) => `d${i}.join.example`);
@@ -350,6 +406,30 @@ try {
   );
   for (const [what, count] of failoverErrors) console.log(`    ${count} failed: ${what}`);
   // The dead node's in-process remains are cleaned up below (its leave() fails quietly against the closed client).
+
+  // The same cross-node figures with mutual TLS between the nodes (cluster.tls).
+  {
+    const files = await writeClusterTls(dir);
+    const tls: ClusterTls = { ca: files.pem.ca, cert: files.pem.cert, key: files.pem.key };
+    const t: BenchNode[] = [];
+    for (const id of ['tls-1', 'tls-2', 'tls-3']) t.push(await startNode(redisServer.url, 'bench-tls', id, licence, store, tls));
+    nodes.push(...t);
+    const first = t[0] as BenchNode;
+    const tlsKeyOf = (i: number) => `d${i % K}.tls.example`;
+    await allServing(t);
+    await blast(first, K, tlsKeyOf);
+    await settle(t, K, 1000);
+    const mine = new Set(first.router.ownedKeys().keys());
+    const away = Array.from({ length: K }, (_, i) => tlsKeyOf(i)).filter((k) => !mine.has(`remote-domain:${k}`));
+    if (away.length === 0) throw new Error('no key lives on another TLS bench node');
+    const awayOf = (i: number) => away[i % away.length] as string;
+    await blast(first, K, awayOf); // warm the connections
+    for (const rate of PACED_RATES) console.log(`  cross-node only over mutual TLS, ${rate} msg/s for ${PACED_SECONDS} s:${summary(await paced(first, rate, PACED_SECONDS, awayOf))}`);
+    const c0 = process.cpuUsage();
+    const r = await blast(first, M, awayOf);
+    const c = process.cpuUsage(c0);
+    console.log(`  cross-node only over mutual TLS, ${CONCURRENCY} concurrent (saturated): ${summary(r)}; CPU ${((c.user + c.system) / M).toFixed(0)} µs/message`);
+  }
 } finally {
   for (const n of [...nodes].reverse()) await stopNode(n).catch((err: unknown) => console.log(`  (stopping ${n.id} failed: ${String(err)})`));
   await store.close();

@@ -24,9 +24,9 @@ import { describeError } from './cluster/remote-errors.js';
 import { SharedXmppLink } from './cluster/shared-xmpp-link.js';
 import { clusterStatus } from './cluster/cluster-status.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
-import { KeyedQueue } from './supervisors/keyed-queue.js';
 import type { RuntimeConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
+import { ActivitySummary } from './observability/activity-summary.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { refusalLogBudget } from './observability/log-budget.js';
@@ -63,6 +63,8 @@ import { StanzaRouter } from './xmpp/stanza-router.js';
 import { ConsoleService } from './console/console-service.js';
 import { SfbSide } from './sfb/sfb-side.js'; // issue 17
 import type { SfbPairReply } from './actors/sfb-pair/messages.js'; // issue 17
+import { MessageAcceptor } from './xmpp/accept.js';
+import { ArrivalOrder } from './xmpp/arrival-order.js';
 
 export function packageVersion(): string {
   try {
@@ -108,6 +110,7 @@ export class Gateway {
   private router: ActorRouter | undefined;
   private stanzaRouter: StanzaRouter | undefined;
   private readonly chores: NodeDuties;
+  private readonly activity: ActivitySummary;
   private readonly teams: GraphTeamsAdapter;
   private readonly directory: Directory;
   readonly policy: PolicyService;
@@ -136,6 +139,7 @@ export class Gateway {
     this.log = createLogger({ level: c.log.level, nodeId, ...(o.logStream ? { stream: o.logStream } : {}) });
     this.tracing = Tracing.start({ endpoint: c.tracing.otlpEndpoint, headers: c.tracing.headers, nodeId, version: packageVersion() });
     this.store = timedStore(store, this.metrics);
+    this.activity = new ActivitySummary(this.metrics, this.log, SETTINGS.activitySummaryMs);
     // Cluster-wide rate limits live in Redis when it is configured (bottleneck's clustering).
     this.redis = c.cluster.redis ? new Redis(c.cluster.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : undefined;
     this.redis?.on('error', (err: Error) => this.log.warn('Redis connection error', { error: err.message }));
@@ -217,12 +221,21 @@ export class Gateway {
     if (this.redis && c.cluster.secret) {
       // A cluster (DESIGN.md "cluster"): membership, licence seat, placement, and the link shared or per node.
       const [host, port] = splitHostPort(c.cluster.listen);
-      this.transport = new NodeTransport({ host, port, secret: c.cluster.secret.reveal(), log: this.log, describeError });
+      const tls = c.cluster.tls;
+      this.transport = new NodeTransport({
+        host,
+        port,
+        secret: c.cluster.secret.reveal(),
+        nodeId,
+        log: this.log,
+        describeError,
+        tls: tls ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile) } : undefined,
+      });
       this.cluster = new ClusterNode({
         redis: this.redis,
         name: c.cluster.name,
         nodeId,
-        rpcUrl: c.cluster.advertiseUrl ?? `http://${c.cluster.listen}`,
+        rpcUrl: c.cluster.advertiseUrl ?? `${tls ? 'https' : 'http'}://${c.cluster.listen}`,
         version: packageVersion(),
         leaseMs: c.cluster.leaseSeconds * 1000,
         licenceFile: c.cluster.licence.file,
@@ -553,12 +566,20 @@ export class Gateway {
       store: this.store,
       log: this.log,
       metrics: this.metrics,
+      acceptor: new MessageAcceptor({
+        store: this.store,
+        xmpp: this.link,
+        throttle: this.throttler,
+        metrics: this.metrics,
+        settings: { maxTeamsHtmlBytes: settings.maxTeamsHtmlBytes, longMessages: settings.longMessages, onRateExceeded: settings.onRateExceeded, maxThrottleDelayMs: settings.maxThrottleDelayMs },
+        now: Date.now,
+      }),
     });
     const stanzaRouter = this.stanzaRouter;
-    // Stanzas between the same two addresses are handled one after another, so a pair sees them in order
-    // (RFC 6120 §10.1 in-order processing) even when its actor lives on another node.
-    const inOrder = new KeyedQueue();
-    this.link.on('stanza', (el) => void inOrder.run(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`, () => stanzaRouter.route(el)).catch(() => undefined));
+    // Stanzas between the same two addresses are committed and handed to their pair in arrival order (RFC 6120
+    // §10.1 in-order processing) even when its actor lives on another node; their checks run at once.
+    const arrival = new ArrivalOrder();
+    this.link.on('stanza', (el) => void stanzaRouter.route(el, arrival.ticket(`${bare(el.attrs.from)}|${bare(el.attrs.to)}`)));
     this.link.on('online', () => {
       void this.chores.resyncAll();
       void this.sfb?.resyncAll(); // issue 17
@@ -579,6 +600,7 @@ export class Gateway {
     this.duties?.start();
     await this.sfb?.start(); // issue 17: SIP from the pool is taken before the XMPP link comes up
     await this.link.start();
+    this.activity.start();
     this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion(), node: this.nodeId, cluster: this.cluster !== undefined });
   }
 
@@ -624,6 +646,7 @@ export class Gateway {
     this.log.info('gateway node stopping');
     this.chores.stop();
     clearInterval(this.fencing);
+    await this.activity.stop();
     if (this.cluster && this.clusterRouter) {
       // Graceful leave: no new keys come here; the actors finish their messages and move; then the link and the
       // duties go, so another node takes them at once rather than after the lease.

@@ -47,15 +47,15 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     c.teamsJid = this.d.directory.jidOf(user);
     c.pair = (await this.d.store.getPair(c.key)) ?? (await this.d.store.updatePair(c.key, {}));
     c.puppet = await this.d.store.getPuppet(c.key.remoteJid);
-    // Messages accepted before a restart or a move wait in the outbox: deliver them in order.
-    if ((await this.d.store.pendingOutbound(c.key)).length > 0) c.self({ type: 'drain' });
+    // Messages accepted before a restart, a move, or while the pair was passive wait in the outbox: in order.
+    if ((await this.outbound.load()) > 0) c.self({ type: 'drain' });
     // Presence is not stored: after a restart (or a crash) it is learnt again by a probe (RFC 6121 §4.3).
     if (c.pair.subTo) c.self({ type: 'resync' });
   }
 
   async passivate(): Promise<void> {
     this.presence.stop();
-    this.outbound.stop();
+    await this.outbound.stop();
   }
 
   isBusy(): boolean {
@@ -67,7 +67,12 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
     switch (m.type) {
       case 'xmpp-chat':
         await this.c.used();
-        return this.outbound.accept(m.message, log, m.admitted === true);
+        return this.outbound.change(m.message, log);
+      case 'xmpp-accepted':
+        await this.c.used();
+        return this.outbound.accepted(m.rows, log);
+      case 'xmpp-retransmitted':
+        return this.outbound.retransmitted(m, log);
       case 'drain':
         return this.outbound.drain(log);
       case 'teams-message':

@@ -28,7 +28,7 @@ import { KeyedQueue } from '../supervisors/keyed-queue.js';
 import type { ActorRouter } from './actor-router.js';
 import type { Membership } from './membership.js';
 import { NodeUnreachableError, RemoteCallError, type NodeTransport } from './node-transport.js';
-import type { PlacementDirectory } from './placement-directory.js';
+import type { Placement, PlacementDirectory } from './placement-directory.js';
 import { rendezvousHome } from './rendezvous.js';
 import { inSpan, traceCarrier, withTraceCarrier, type TraceCarrier } from '../observability/tracing.js';
 
@@ -71,6 +71,11 @@ interface ActorCall {
 /** How long a leaving node waits for its handed-off actors to start elsewhere. */
 const SHUTDOWN_WAKE_WAIT_MS = 5_000;
 
+/** Owners remembered at most (a node's active remote keys); past it the memory starts afresh. */
+const MAX_PLACEMENTS = 100_000;
+/** How long a remembered owner is used before the directory is read again. */
+const PLACEMENT_TTL_MS = 5_000;
+
 /** How many times a message may be forwarded between nodes while their views of the cluster disagree. */
 const MAX_HOPS = 3;
 
@@ -99,6 +104,12 @@ export class ClusterRouter implements ActorRouter {
   private readonly handoffs = new Map<string, Promise<void>>();
   private readonly claims = new Map<string, Promise<void>>();
   private readonly outgoing = new KeyedQueue();
+  /**
+   * Owners read from the directory, reused for the next messages to the key for a few seconds, until a call to
+   * it fails or the membership changes: a Redis round trip per message otherwise. A stale entry costs a forward,
+   * not a wrong delivery: a node that no longer owns a key claims it, or forwards the message to the key's home.
+   */
+  private readonly placements = new Map<string, { readonly owner: Placement; readonly until: number }>();
 
   constructor(private readonly o: ClusterRouterOptions) {
     o.transport.handle('/actor', (body) => {
@@ -145,16 +156,14 @@ export class ClusterRouter implements ActorRouter {
       try {
         await this.handoffs.get(full);
         if (this.owned.has(full) && this.o.serving()) return await this.local(kind, key, message, envelope);
-        const started = performance.now();
-        const owner = await this.o.directory.resolve(full).catch((err: unknown) => {
-          throw new DirectoryUnavailableError(err);
-        });
-        this.o.metrics.redisLatency.observe({ op: 'resolve' }, (performance.now() - started) / 1000);
+        const cached = this.placements.get(full);
+        const owner = cached && cached.until > Date.now() ? cached.owner : await this.resolve(full);
         const target = owner?.node ?? rendezvousHome(full, this.o.membership.servingIds());
         if (target === this.o.nodeId) return await this.here({ kind, key, message, envelope, epoch: owner?.epoch ?? 0, hops: 0 });
         if (target !== undefined) return await this.remote(target, { kind, key, message, envelope, epoch: owner?.epoch ?? 0, hops: 0 });
         lastError = new Error('no licensed node is serving');
       } catch (err) {
+        this.placements.delete(full);
         // A dead or leaving node, seen here or by the node that forwarded the message: re-resolve and retry.
         // Actors are idempotent (dedup keys both ways), so a call whose outcome is unknown (the owner died while it
         // ran) is safely sent again to the next owner.
@@ -172,6 +181,19 @@ export class ClusterRouter implements ActorRouter {
       await sleep(250);
       await this.o.membership.refresh();
     }
+  }
+
+  private async resolve(full: string): Promise<Placement | undefined> {
+    const started = performance.now();
+    const owner = await this.o.directory.resolve(full).catch((err: unknown) => {
+      throw new DirectoryUnavailableError(err);
+    });
+    this.o.metrics.redisLatency.observe({ op: 'resolve' }, (performance.now() - started) / 1000);
+    if (owner && owner.node !== this.o.nodeId) {
+      if (this.placements.size >= MAX_PLACEMENTS) this.placements.clear();
+      this.placements.set(full, { owner, until: Date.now() + PLACEMENT_TTL_MS });
+    }
+    return owner;
   }
 
   private async remote(nodeId: string, call: ActorCall): Promise<unknown> {
@@ -314,6 +336,7 @@ export class ClusterRouter implements ActorRouter {
 
   /** After a membership change: hands off every key whose home is now another node. Returns how many moved. */
   async rebalance(): Promise<number> {
+    this.placements.clear();
     const serving = this.o.membership.servingIds();
     const moving = [...this.owned.keys()].filter((full) => {
       const home = rendezvousHome(full, serving);

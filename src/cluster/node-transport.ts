@@ -1,19 +1,31 @@
 /**
- * Messages between nodes: HTTP/1.1 with keep-alive on `cluster.listen`, JSON bodies, authenticated by the shared
- * `cluster.secret`. One request is one actor message and its reply (ask), or one stanza for the node that holds
- * the XMPP link.
+ * Messages between nodes (actor messages and their replies, stanzas for the node holding the XMPP link): one
+ * long-lived connection per pair of nodes, carrying many requests at once, each a length-prefixed JSON frame
+ * (transport/frames.ts) with an id its reply carries back. Both sides first prove they hold `cluster.secret`
+ * without sending it (transport/handshake.ts). With `cluster.tls` the connection is mutual TLS: each node shows a
+ * certificate of the cluster's CA and checks the other's, so messages are private, untampered and not replayable
+ * on a network shared with other workloads (DESIGN.md decision 9). A peer advertises `https://` when it speaks
+ * TLS, `http://` when it does not (loopback, a private network).
  *
- * Why not comedy's remote mode: comedy creates remote actors by shipping their definition's source to a comedy
- * process it manages, and it has no directory or fencing. Our actors close over ports (store, Graph clients) that
- * cannot travel, and they live where the placement directory says; so nodes only need to pass messages, which
- * plain HTTP does with nothing more to run.
+ * Why not HTTP per message (as before): a request cost each side an HTTP parse, headers and a socket turn; the
+ * frames of many messages share one write and one TLS record, which is what makes cross-node messages cheap
+ * (bench/cluster.bench.ts). Why not comedy's remote mode: comedy creates remote actors by shipping their
+ * definition's source to a comedy process it manages, and it has no directory or fencing. Our actors close over
+ * ports (store, Graph clients) that cannot travel, and they live where the placement directory says; so nodes
+ * only need to pass messages.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
-import { readBody } from '../http/read-body.js';
+import { createServer as createTcpServer, connect as connectTcp, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, connect as connectTls } from 'node:tls';
 import { errorMessage, type Logger } from '../observability/logger.js';
+import { encodeFrame, FrameReader } from './transport/frames.js';
+import { PROTOCOL, nonce, proof, sameProof, type Auth, type Challenge, type Hello, type Refused } from './transport/handshake.js';
 
-const MAX_BODY = 2 * 1024 * 1024;
+/** Largest message (a stanza with a large body, a batch of presence): beyond it the connection is dropped. */
+const MAX_FRAME = 2 * 1024 * 1024;
+/** Until a peer has authenticated, only the small handshake frames are read. */
+const MAX_HANDSHAKE_FRAME = 4096;
+/** A connection that has not completed its handshake by then is closed. */
+const HANDSHAKE_TIMEOUT_MS = 5_000;
 
 /** A failure reported by the other node, carried back as a typed value. */
 export class RemoteCallError extends Error {
@@ -27,7 +39,7 @@ export class RemoteCallError extends Error {
   }
 }
 
-/** The other node could not be reached (dead, or not listening yet): the caller re-resolves and retries. */
+/** The other node could not be reached (dead, not listening yet, or refused us): the caller re-resolves and retries. */
 export class NodeUnreachableError extends Error {
   constructor(
     readonly nodeId: string,
@@ -46,6 +58,13 @@ export interface ErrorShape {
   readonly detail?: Record<string, unknown>;
 }
 
+/** PEM texts of this node's certificate and key and of the cluster CA (cluster.tls). */
+export interface ClusterTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca: string | Buffer;
+}
+
 export interface NodeTransportOptions {
   readonly host: string;
   readonly port: number;
@@ -53,25 +72,165 @@ export interface NodeTransportOptions {
   readonly log: Logger;
   /** Turns a handler's error into what the caller gets back (typed errors keep their fields). */
   readonly describeError: (err: unknown) => ErrorShape;
+  /** This node's id, which it gives in the handshake (for the other node's logs). */
+  readonly nodeId?: string;
+  /** Mutual TLS; without it the transport is plain TCP (only the handshake is protected). */
+  readonly tls?: ClusterTls | undefined;
 }
 
-async function readText(req: IncomingMessage): Promise<string> {
-  const body = await readBody(req, MAX_BODY);
-  if (body === undefined) throw new Error('body too large');
-  return body.toString('utf8');
+type Request = { readonly t: 'q'; readonly id: number; readonly p: string; readonly b: unknown };
+type Reply = { readonly t: 'r'; readonly id: number; readonly r: unknown } | { readonly t: 'e'; readonly id: number; readonly e: ErrorShape };
+
+/** Frames written in the same turn go out in one write (and one TLS record). */
+function writer(socket: Socket): (frame: Buffer) => void {
+  let corked = false;
+  return (frame) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(frame);
+  };
+}
+
+/** Reads frames off a socket; the handler gets each message, and a bad frame closes the socket. */
+function readFrames(socket: Socket, reader: FrameReader, onMessage: (m: Record<string, unknown>) => void, log: Logger): void {
+  socket.on('data', (chunk: Buffer) => {
+    let messages: unknown[];
+    try {
+      messages = reader.push(chunk);
+    } catch (err) {
+      log.warn('cluster connection closed: bad frame', { remote: socket.remoteAddress, error: errorMessage(err) });
+      socket.destroy();
+      return;
+    }
+    for (const m of messages) if (typeof m === 'object' && m !== null) onMessage(m as Record<string, unknown>);
+  });
+}
+
+/** The calling side of one connection to another node. */
+class PeerConnection {
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private nextId = 0;
+  private readonly write: (frame: Buffer) => void;
+  closed = false;
+
+  private constructor(
+    private readonly nodeId: string,
+    private readonly socket: Socket,
+    reader: FrameReader,
+    log: Logger,
+    onClose: () => void,
+  ) {
+    this.write = writer(socket);
+    // The handshake's reader goes on, now for replies of any size.
+    reader.maxBytes = MAX_FRAME;
+    socket.removeAllListeners('data');
+    readFrames(socket, reader, (m) => this.onReply(m as Reply), log);
+    socket.on('close', () => {
+      this.closed = true;
+      onClose();
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new NodeUnreachableError(this.nodeId, new Error('the connection closed before the answer')));
+      }
+      this.pending.clear();
+    });
+  }
+
+  /** Connects and authenticates (both ways) within `timeoutMs`. */
+  static async open(o: { nodeId: string; url: URL; self: string; secret: string; tls: ClusterTls | undefined; timeoutMs: number; log: Logger; onClose: () => void }): Promise<PeerConnection> {
+    const host = o.url.hostname.replace(/^\[|\]$/gu, '');
+    const port = Number(o.url.port || (o.url.protocol === 'https:' ? 443 : 80));
+    if (o.url.protocol === 'https:' && !o.tls) throw new Error('the node advertises TLS (https) but this node has no cluster.tls');
+    if (o.url.protocol === 'http:' && o.tls) throw new Error('the node advertises plain TCP (http) but this node requires TLS (cluster.tls)');
+    const socket: Socket = o.tls
+      ? connectTls({ host, port, cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, minVersion: 'TLSv1.3', ...(/^[\d.:]+$/u.test(host) ? {} : { servername: host }) })
+      : connectTcp({ host, port });
+    socket.setNoDelay(true);
+    const reader = new FrameReader(MAX_HANDSHAKE_FRAME);
+    const mine = nonce();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no handshake within ${o.timeoutMs} ms`)), o.timeoutMs);
+        const fail = (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        };
+        socket.once('error', fail);
+        socket.once('close', () => fail(new Error('the connection closed during the handshake')));
+        socket.once(o.tls ? 'secureConnect' : 'connect', () => socket.write(encodeFrame({ t: 'hello', v: PROTOCOL, node: o.self, nonce: mine } satisfies Hello)));
+        readFrames(
+          socket,
+          reader,
+          (m) => {
+            if (m.t === 'challenge') {
+              const c = m as unknown as Challenge;
+              if (!sameProof(c.proof, proof(o.secret, 'server', String(c.node), mine, String(c.nonce)))) {
+                fail(new Error('the other node does not hold this cluster.secret'));
+                return;
+              }
+              socket.write(encodeFrame({ t: 'auth', proof: proof(o.secret, 'client', o.self, String(c.nonce), mine) } satisfies Auth));
+            } else if (m.t === 'ready') {
+              clearTimeout(timer);
+              socket.removeAllListeners('error');
+              socket.removeAllListeners('close');
+              resolve();
+            } else if (m.t === 'refused') {
+              fail(new Error(`refused: ${String((m as unknown as Refused).reason)} (check cluster.secret on both nodes)`));
+            }
+          },
+          o.log,
+        );
+      });
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    socket.on('error', () => undefined); // 'close' follows and fails what is pending
+    socket.setKeepAlive(true, 10_000);
+    return new PeerConnection(o.nodeId, socket, reader, o.log, o.onClose);
+  }
+
+  call(path: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(new NodeUnreachableError(this.nodeId, new Error('connection closed')));
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new NodeUnreachableError(this.nodeId, new Error(`no answer within ${timeoutMs} ms`)));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.write(encodeFrame({ t: 'q', id, p: path, b: body } satisfies Request));
+    });
+  }
+
+  private onReply(m: Reply): void {
+    const p = this.pending.get(m.id);
+    if (!p) return; // timed out already
+    this.pending.delete(m.id);
+    clearTimeout(p.timer);
+    if (m.t === 'r') p.resolve(m.r);
+    else p.reject(new RemoteCallError(m.e.name, m.e.message, m.e.detail ?? {}));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
 }
 
 export class NodeTransport {
   private server: Server | undefined;
   private readonly handlers = new Map<string, RpcHandler>();
-  private readonly auth: string;
+  private readonly peers = new Map<string, Promise<PeerConnection>>();
+  private readonly inbound = new Set<Socket>();
   private boundPort = 0;
-  /** Keep-alive connections to the other nodes (about twice the call rate of fetch, measured in bench/cluster). */
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-  constructor(private readonly o: NodeTransportOptions) {
-    this.auth = `Bearer ${o.secret}`;
-  }
+  constructor(private readonly o: NodeTransportOptions) {}
 
   handle(path: string, handler: RpcHandler): void {
     this.handlers.set(path, handler);
@@ -81,67 +240,132 @@ export class NodeTransport {
     return this.boundPort;
   }
 
+  /** Whether peers must reach this node over TLS (its advertise URL is https://). */
+  get secure(): boolean {
+    return this.o.tls !== undefined;
+  }
+
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const handler = this.handlers.get(req.url ?? '');
-      const given = Buffer.from(req.headers.authorization ?? '');
-      const want = Buffer.from(this.auth);
-      if (given.length !== want.length || !timingSafeEqual(given, want)) {
-        res.writeHead(401).end();
-        return;
-      }
-      if (req.method !== 'POST' || !handler) {
-        res.writeHead(404).end();
-        return;
-      }
-      void readText(req)
-        .then((text) => handler(JSON.parse(text) as unknown))
-        .then(
-          (reply) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ reply: reply ?? null })),
-          (err: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ error: this.o.describeError(err) })),
-        );
+    const onSocket = (socket: Socket) => this.accept(socket);
+    const tls = this.o.tls;
+    this.server = tls
+      ? createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, onSocket)
+      : createTcpServer(onSocket);
+    // A TLS handshake that fails (no client certificate, not from the cluster CA) never reaches accept().
+    this.server.on('tlsClientError', (err: Error, socket: Socket) => {
+      this.o.log.warn('cluster connection refused: TLS', { remote: socket.remoteAddress, error: err.message });
     });
-    this.server.keepAliveTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
       this.server?.listen(this.o.port, this.o.host, () => resolve());
     });
     const addr = this.server.address();
     this.boundPort = typeof addr === 'object' && addr ? addr.port : this.o.port;
-    this.o.log.info('cluster listener up', { host: this.o.host, port: this.boundPort });
+    this.o.log.info('cluster listener up', { host: this.o.host, port: this.boundPort, tls: tls !== undefined });
+    if (!tls && !isLoopback(this.o.host)) {
+      this.o.log.warn('node-to-node messages are not encrypted (no cluster.tls): use this only on a network no other workload shares', { host: this.o.host });
+    }
+  }
+
+  /** The answering side of a connection: handshake, then requests. */
+  private accept(socket: Socket): void {
+    this.inbound.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => this.inbound.delete(socket));
+    socket.on('error', () => undefined);
+    const write = writer(socket);
+    const reader = new FrameReader(MAX_HANDSHAKE_FRAME);
+    const mine = nonce();
+    let peer: { node: string; nonce: string } | undefined;
+    let authenticated = false;
+    const deadline = setTimeout(() => {
+      if (!authenticated) socket.destroy();
+    }, HANDSHAKE_TIMEOUT_MS);
+    deadline.unref();
+    const refuse = (reason: string) => {
+      this.o.log.warn('cluster connection refused', { remote: socket.remoteAddress, reason });
+      socket.end(encodeFrame({ t: 'refused', reason } satisfies Refused));
+    };
+    readFrames(
+      socket,
+      reader,
+      (m) => {
+        if (authenticated) {
+          if (m.t === 'q') this.serve(m as unknown as Request, write);
+          return;
+        }
+        if (m.t === 'hello' && !peer) {
+          const h = m as unknown as Hello;
+          if (h.v !== PROTOCOL) return refuse(`protocol ${String(h.v)} is not ${PROTOCOL}`);
+          peer = { node: String(h.node).slice(0, 128), nonce: String(h.nonce) };
+          const self = this.o.nodeId ?? 'node';
+          write(encodeFrame({ t: 'challenge', node: self, nonce: mine, proof: proof(this.o.secret, 'server', self, peer.nonce, mine) } satisfies Challenge));
+        } else if (m.t === 'auth' && peer) {
+          if (!sameProof((m as unknown as Auth).proof, proof(this.o.secret, 'client', peer.node, mine, peer.nonce))) return refuse('wrong proof of the cluster secret');
+          authenticated = true;
+          clearTimeout(deadline);
+          reader.maxBytes = MAX_FRAME;
+          write(encodeFrame({ t: 'ready' }));
+        } else {
+          refuse('unexpected message during the handshake');
+        }
+      },
+      this.o.log,
+    );
+  }
+
+  private serve(q: Request, write: (frame: Buffer) => void): void {
+    const handler = this.handlers.get(q.p);
+    const run = handler ? handler(q.b) : Promise.reject(Object.assign(new Error(`no handler for ${q.p}`), { name: 'UnknownPath' }));
+    run.then(
+      (reply) => write(encodeFrame({ t: 'r', id: q.id, r: reply ?? null } satisfies Reply)),
+      (err: unknown) => write(encodeFrame({ t: 'e', id: q.id, e: this.o.describeError(err) } satisfies Reply)),
+    );
   }
 
   /** Calls `path` on the node at `baseUrl`; rejects with RemoteCallError (its failure) or NodeUnreachableError. */
   async call(nodeId: string, baseUrl: string, path: string, body: unknown, timeoutMs: number): Promise<unknown> {
-    const payload = JSON.stringify(body);
-    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(
-        `${baseUrl}${path}`,
-        { method: 'POST', agent: this.agent, headers: { authorization: this.auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(payload);
-    }).catch((err: unknown) => {
-      throw new NodeUnreachableError(nodeId, err);
+    let connection: PeerConnection;
+    try {
+      connection = await this.connection(nodeId, baseUrl, timeoutMs);
+    } catch (err) {
+      throw err instanceof NodeUnreachableError ? err : new NodeUnreachableError(nodeId, err);
+    }
+    return connection.call(path, body, timeoutMs);
+  }
+
+  private connection(nodeId: string, baseUrl: string, timeoutMs: number): Promise<PeerConnection> {
+    const existing = this.peers.get(baseUrl);
+    if (existing) return existing;
+    const opening = PeerConnection.open({
+      nodeId,
+      url: new URL(baseUrl),
+      self: this.o.nodeId ?? 'node',
+      secret: this.o.secret,
+      tls: this.o.tls,
+      timeoutMs: Math.min(timeoutMs, HANDSHAKE_TIMEOUT_MS),
+      log: this.o.log,
+      onClose: () => {
+        if (this.peers.get(baseUrl) === opening) this.peers.delete(baseUrl);
+      },
     });
-    if (answer.status !== 200) throw new NodeUnreachableError(nodeId, new Error(`HTTP ${answer.status} (check cluster.secret on both nodes)`));
-    const out = JSON.parse(answer.text) as { reply?: unknown; error?: ErrorShape };
-    if (out.error) throw new RemoteCallError(out.error.name, out.error.message, out.error.detail ?? {});
-    return out.reply;
+    this.peers.set(baseUrl, opening);
+    opening.catch(() => {
+      if (this.peers.get(baseUrl) === opening) this.peers.delete(baseUrl);
+    });
+    return opening;
   }
 
   async stop(): Promise<void> {
+    for (const p of this.peers.values()) void p.then((c) => c.close(), () => undefined);
+    this.peers.clear();
     const server = this.server;
     if (!server) return;
-    server.closeIdleConnections();
-    this.agent.destroy();
+    for (const s of this.inbound) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost';
 }

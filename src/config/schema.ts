@@ -438,9 +438,24 @@ export const ConfigSchema = z
           .string()
           .regex(/^https?:\/\//u, 'expected an http:// or https:// URL')
           .optional()
-          .describe('how other nodes reach cluster.listen (default http://<listen>)'),
-        secret: SecretRef.optional().describe('shared secret authenticating calls between nodes; required with cluster.redis'),
-        leaseSeconds: z.number().int().min(2).max(120).default(5).describe('a node that misses heartbeats this long is dead: its actors and seat are taken over'),
+          .describe('how other nodes reach cluster.listen: https:// with cluster.tls, http:// without (default: <scheme>://<listen>)'),
+        secret: SecretRef.optional().describe('shared secret authenticating calls between nodes (never sent: each side proves it holds it); required with cluster.redis'),
+        tls: z
+          .object({
+            certFile: z.string().min(1).describe("this node's PEM certificate, issued by the cluster CA, naming its advertise host"),
+            keyFile: z.string().min(1).describe('PEM private key of that certificate'),
+            caFile: z.string().min(1).describe('PEM certificate of the cluster CA: a node accepts only peers whose certificate it issued'),
+          })
+          .strict()
+          .optional()
+          .describe('mutual TLS between nodes (TLS 1.3): messages private and untampered on a shared network; off: plain TCP'),
+        leaseSeconds: z
+          .number()
+          .int()
+          .min(2)
+          .max(120)
+          .default(2)
+          .describe('a node that misses heartbeats this long is dead: its actors, seat and leases are taken over (failover takes this plus about 0.5 s); raise it where a node can pause longer'),
         licence: z
           .object({
             file: z
@@ -458,7 +473,11 @@ export const ConfigSchema = z
       })
       .strict()
       .refine((cl) => cl.redis === undefined || cl.secret !== undefined, { message: 'cluster.redis is set but cluster.secret is missing', path: ['secret'] })
-      .default({ name: 'xtg', listen: '127.0.0.1:9470', leaseSeconds: 5, licence: { publicKeys: [] } }),
+      .refine((cl) => cl.advertiseUrl === undefined || cl.advertiseUrl.startsWith('https://') === (cl.tls !== undefined), {
+        message: 'cluster.advertiseUrl must be https:// with cluster.tls (the node listens with TLS) and http:// without it',
+        path: ['advertiseUrl'],
+      })
+      .default({ name: 'xtg', listen: '127.0.0.1:9470', leaseSeconds: 2, licence: { publicKeys: [] } }),
     admin: z
       .object({
         listen: HostPort.default('127.0.0.1:9464').describe('where /metrics, /healthz, /readyz, /cluster, the /admin API and the operator console (/console/) are served, host:port'),

@@ -13,6 +13,8 @@ export const SETTINGS = {
   subscriptionCheckMs: 60_000,
   /** How long a forwarded XMPP send or iq waits for the node holding the link. */
   linkCallTimeoutMs: 10_000,
+  /** How often a node logs, at info, the counts of what it relayed (per-message lines are debug). */
+  activitySummaryMs: 60_000,
   /** How long a node waits for another node to run an actor message. */
   actorCallTimeoutMs: 60_000,
   /** Unused pairs forgotten per retention pass (the next pass takes the rest). */

@@ -27,7 +27,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: options.level,
     defaultMeta: { nodeId: options.nodeId },
     format: winston.format.combine(traceIds(), winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json()),
@@ -37,6 +37,26 @@ export function createLogger(options: LoggerOptions): Logger {
         : new winston.transports.Console({ stderrLevels: [] }),
     ],
   });
+  skipDisabledLevels(logger);
+  return logger;
+}
+
+/**
+ * winston formats every line (trace ids, timestamp, JSON) before its transport drops a level it does not log, so a
+ * debug line cost as much as a written one. Here a line below the logger's level (read at each call: the level
+ * can change at run time, log-level-api.ts) returns at once. Child loggers inherit the level methods.
+ */
+function skipDisabledLevels(logger: winston.Logger): void {
+  const proto = Object.getPrototypeOf(logger) as Record<string, unknown>;
+  for (const [level, rank] of Object.entries(logger.levels)) {
+    const write = proto[level];
+    if (typeof write !== 'function') continue;
+    proto[level] = function (this: winston.Logger | undefined, ...args: unknown[]) {
+      const self = this ?? logger;
+      if (rank > (self.levels[self.level] ?? Number.MAX_SAFE_INTEGER)) return self;
+      return (write as (...a: unknown[]) => unknown).apply(self, args);
+    };
+  }
 }
 
 /** The message of an unknown thrown value, for a log field. */

@@ -16,6 +16,12 @@ export class Metrics {
     labelNames: ['direction'] as const,
     registers: [this.registry],
   });
+  readonly messagesAccepted = new Counter({
+    name: 'xtg_messages_accepted_total',
+    help: 'Chat messages durably accepted (committed) on arrival, before relaying, by direction',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
   readonly presenceRelayed = new Counter({
     name: 'xtg_presence_updates_relayed_total',
     help: 'Presence updates relayed, by direction',

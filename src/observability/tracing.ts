@@ -24,6 +24,9 @@ export interface TracingOptions {
 /** W3C trace context as it travels in an actor message between nodes. */
 export type TraceCarrier = Record<string, string>;
 
+/** False until a node starts exporting traces: spans are then skipped outright (no span object, no context switch). */
+let tracingOn = false;
+
 export class Tracing {
   private constructor(private readonly provider: BasicTracerProvider | undefined) {}
 
@@ -36,6 +39,7 @@ export class Tracing {
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: o.endpoint, headers: { ...(o.headers ?? {}) } }), { scheduledDelayMillis: 1000 })],
     });
     trace.setGlobalTracerProvider(provider);
+    tracingOn = true;
     return new Tracing(provider);
   }
 
@@ -50,6 +54,7 @@ export class Tracing {
 
 /** Runs `fn` in a new span (child of the active one); a throw marks the span as an error. */
 export async function inSpan<T>(name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+  if (!tracingOn) return fn();
   return trace.getTracer(TRACER).startActiveSpan(name, { attributes }, async (span) => {
     try {
       return await fn();

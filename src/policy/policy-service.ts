@@ -68,6 +68,8 @@ export class PolicyService {
   private readonly now: () => number;
   /** The licence's limit on remote domain rules (undefined: none). */
   private domainLimit: number | undefined;
+  /** The ignored rules last logged: the error is written when they change, not at every reload. */
+  private ignoredLogged = '';
   private stored: readonly { kind: WhitelistKind; value: string }[] = [];
 
   constructor(private readonly o: PolicyServiceOptions) {
@@ -82,12 +84,14 @@ export class PolicyService {
     let domains = [...c.domains, ...of('domain')];
     if (this.domainLimit !== undefined && domains.length > this.domainLimit) {
       // The licence caps federated domains: the first rules (configuration, then oldest run-time) apply.
-      this.o.log.error('more remote domain rules than the licence allows; the rest are ignored', {
-        allowed: this.domainLimit,
-        configured: domains.length,
-        ignored: domains.slice(this.domainLimit),
-      });
+      const ignored = domains.slice(this.domainLimit);
+      if (ignored.join(' ') !== this.ignoredLogged) {
+        this.o.log.error('more remote domain rules than the licence allows; the rest are ignored', { allowed: this.domainLimit, configured: domains.length, ignored });
+      }
+      this.ignoredLogged = ignored.join(' ');
       domains = domains.slice(0, this.domainLimit);
+    } else {
+      this.ignoredLogged = '';
     }
     return {
       domains,

@@ -24,6 +24,8 @@ export interface LoopbackConfig {
     readonly leaseSeconds?: number;
     readonly licenceFile?: string;
     readonly publicKeys?: readonly string[];
+    /** Mutual TLS between nodes; the node then advertises https://. */
+    readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
   };
   /** Without redisUrl: this lone node's licence file (without one it runs in evaluation mode). */
   readonly licenceFile?: string;
@@ -114,6 +116,7 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
               ? {
                   ...(o.cluster.nodeId ? { nodeId: o.cluster.nodeId } : {}),
                   listen: `127.0.0.1:${o.cluster.listenPort}`,
+                  ...(o.cluster.tls ? { tls: o.cluster.tls, advertiseUrl: `https://127.0.0.1:${o.cluster.listenPort}` } : {}),
                   secret: o.cluster.secret,
                   leaseSeconds: o.cluster.leaseSeconds ?? 5,
                   licence: { ...(o.cluster.licenceFile ? { file: o.cluster.licenceFile } : {}), publicKeys: [...(o.cluster.publicKeys ?? [])] },

@@ -2,8 +2,11 @@
  * The clustered store: SQL Server 2022+ or Azure SQL through the mssql package (tedious driver). Same interface
  * and semantics as the SQLite store; the shared contract suite (test/store/store-contract.ts) runs against both.
  *
- * Every statement is below in MSSQL_STATEMENTS (parsed by test/store/tsql-parse.test.ts) and every value is a
- * typed parameter. Each operation is one round trip (except enqueue's re-read of a duplicate and prune's batches):
+ * Every statement is in mssql/statements.ts (parsed by test/store/tsql-parse.test.ts) and every value is a typed
+ * parameter. The writes on every message's path (enqueue, delivered, relayed, notification recorded and done) are
+ * group-committed (mssql/write-batches.ts): those of one kind issued together go as one statement over a JSON
+ * array (OPENJSON), one round trip and one transaction. Other operations are one round trip each (except
+ * enqueue's re-read of a duplicate and prune's batches):
  * where SQLite needs a transaction, the batch holds BEGIN/COMMIT TRANSACTION itself with SET XACT_ABORT ON, so an
  * error or a client timeout rolls it back instead of leaving it open on a pooled connection
  * (https://learn.microsoft.com/sql/t-sql/statements/set-xact-abort-transact-sql). Prune is the deliberate exception:
@@ -19,29 +22,35 @@
  * Table names are unqualified, so they resolve in the login's default schema (dbo unless configured otherwise).
  */
 import sql from 'mssql';
-import type { config as MssqlConfig, ConnectionPool, IResult, ISqlType, Transaction } from 'mssql';
+import type { ConnectionPool, IResult, Transaction } from 'mssql';
 import { MIGRATIONS } from './migrations.js';
-import { likeContaining, num, str, toAuditEntry, toAuditRecord, toDeadLetter, toRefusalTotal, toRemoteUserActivity, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
+import { DEADLOCK_VICTIM, DUPLICATE_KEY, describeMssqlError, hasSqlError, scrub } from './mssql/errors.js';
+import { toMssqlConfig, type MssqlOptions } from './mssql/options.js';
+import {
+  MIGRATION_LOCK,
+  MSSQL_STATEMENTS,
+  PRUNE_BATCH,
+  bigint,
+  bit,
+  int,
+  limit,
+  nvarchar,
+  nvarcharMax,
+  splitBatches,
+  type MssqlStatementName,
+  type Params,
+} from './mssql/statements.js';
+import { WriteBatches } from './mssql/write-batches.js';
+import { bool, likeContaining, num, str, toAuditEntry, toAuditRecord, toDeadLetter, toInbox, toOutbox, toPair, toPuppet, toRefusalTotal, toRelayed, toRemoteUserActivity, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import {
   StoreError,
   type AuditEntry,
-  type AuditQuery,
-  type AuditRecord,
-  type DeadLetter,
-  type DeadLetterQuery,
-  type DeadLetterRef,
-  type RefusalCount,
-  type RefusalTotal,
-  type RemoteUserActivity,
-  type RetryResult,
   type EnqueueResult,
   type GraphSubscriptionRecord,
   type InboundNotification,
-  type PresenceWatch,
   type InboxRow,
   type OutboundMessage,
   type OutboxRow,
-  type DomainAccounts,
   type PairKey,
   type PairRecord,
   type PairUpdate,
@@ -50,491 +59,79 @@ import {
   type PuppetRecord,
   type RelayedMessage,
   type SeatEvent,
-  type SfbPairKey,
   type Store,
   type StoreOptions,
   type WhitelistEntry,
   type WhitelistKind,
+  type AuditQuery,
+  type AuditRecord,
+  type DeadLetter,
+  type DeadLetterQuery,
+  type DeadLetterRef,
+  type DomainAccounts,
+  type PresenceWatch,
+  type RefusalCount,
+  type RefusalTotal,
+  type RemoteUserActivity,
+  type RetryResult,
+  type SfbPairKey,
 } from './store.js';
 
-export interface MssqlOptions {
-  /** Host, or availability-group listener name. */
-  readonly server: string;
-  /** Default 1433. */
-  readonly port: number;
-  readonly database: string;
-  readonly authentication:
-    | { readonly type: 'sql'; readonly user: string; readonly password: string }
-    | { readonly type: 'azure-active-directory-default' }
-    | {
-        readonly type: 'azure-active-directory-service-principal-secret';
-        readonly clientId: string;
-        readonly clientSecret: string;
-        readonly tenantId: string;
-      };
-  /** True for Azure SQL. */
-  readonly encrypt: boolean;
-  readonly trustServerCertificate: boolean;
-  /**
-   * Try every address of an availability-group listener in parallel, for fast reconnection after a failover
-   * across subnets (https://learn.microsoft.com/sql/database-engine/availability-groups/windows/listeners-client-connectivity-application-failover).
-   */
-  readonly multiSubnetFailover: boolean;
-  /** The store writes, so only ReadWrite (the default) is accepted: ReadOnly routing would reach a secondary. */
-  readonly applicationIntent?: 'ReadWrite';
-  readonly pool: { readonly max: number; readonly min: number; readonly idleTimeoutMs: number };
-  readonly connectionTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-}
-
-const DEFAULTS = {
-  port: 1433,
-  pool: { max: 10, min: 0, idleTimeoutMs: 30_000 },
-  connectionTimeoutMs: 15_000,
-  requestTimeoutMs: 15_000,
-} as const;
-
-const BOOLEAN_PARAMS = ['encrypt', 'trustServerCertificate', 'multiSubnetFailover'] as const;
-const NUMBER_PARAMS = ['poolMax', 'poolMin', 'poolIdleTimeoutMs', 'connectionTimeoutMs', 'requestTimeoutMs'] as const;
-const URL_PARAMS = [...BOOLEAN_PARAMS, ...NUMBER_PARAMS, 'applicationIntent', 'authentication', 'tenantId'] as const;
-
-/**
- * Parses MSSQL_URL: `mssql://user:password@host:port/database?encrypt=true&trustServerCertificate=true`.
- * User and password are percent-decoded. Other parameters: multiSubnetFailover, applicationIntent=ReadWrite,
- * poolMax, poolMin, poolIdleTimeoutMs, connectionTimeoutMs, requestTimeoutMs, and authentication=sql (default) |
- * azure-active-directory-default (no user or password) | azure-active-directory-service-principal-secret (user =
- * client id, password = client secret, tenantId=...). Defaults: encrypt=true, trustServerCertificate=false.
- * Errors never repeat the password.
- */
-export function mssqlOptionsFromUrl(url: string): MssqlOptions {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new StoreError('MSSQL_URL is not a URL (expected mssql://user:password@host:port/database)');
-  }
-  const fail = (what: string): never => {
-    throw new StoreError(`MSSQL_URL ${redactUrl(u)}: ${what}`);
-  };
-  if (u.protocol !== 'mssql:' && u.protocol !== 'sqlserver:') fail(`scheme must be mssql: (or sqlserver:), not ${u.protocol}`);
-  const server = u.hostname.replace(/^\[(.*)\]$/u, '$1');
-  if (server === '') fail('no host');
-  const port = u.port === '' ? DEFAULTS.port : Number(u.port);
-  const database = decode(u.pathname.replace(/^\//u, ''), fail);
-  if (database === '' || database.includes('/')) fail('the path must be one database name');
-
-  const params = new Map<string, string>();
-  for (const [k, v] of u.searchParams) {
-    if (!(URL_PARAMS as readonly string[]).includes(k)) fail(`unknown parameter ${k} (known: ${URL_PARAMS.join(', ')})`);
-    if (params.has(k)) fail(`parameter ${k} given twice`);
-    params.set(k, v);
-  }
-  const bool = (k: (typeof BOOLEAN_PARAMS)[number], dflt: boolean): boolean => {
-    const v = params.get(k);
-    if (v === undefined) return dflt;
-    if (/^(true|yes|1)$/iu.test(v)) return true;
-    if (/^(false|no|0)$/iu.test(v)) return false;
-    return fail(`${k} must be true or false, not ${JSON.stringify(v)}`);
-  };
-  const int = (k: (typeof NUMBER_PARAMS)[number], dflt: number): number => {
-    const v = params.get(k);
-    if (v === undefined) return dflt;
-    if (!/^\d+$/u.test(v)) fail(`${k} must be a whole number, not ${JSON.stringify(v)}`);
-    return Number(v);
-  };
-  const intent = params.get('applicationIntent');
-  if (intent !== undefined && intent.toLowerCase() !== 'readwrite') fail('applicationIntent must be ReadWrite (the store writes)');
-
-  const user = decode(u.username, fail);
-  const password = decode(u.password, fail);
-  const authType = params.get('authentication') ?? 'sql';
-  let authentication: MssqlOptions['authentication'];
-  if (authType === 'sql') {
-    if (user === '') fail('no user (authentication=sql needs user:password@)');
-    authentication = { type: 'sql', user, password };
-  } else if (authType === 'azure-active-directory-default') {
-    if (user !== '' || password !== '') fail('authentication=azure-active-directory-default takes no user or password');
-    authentication = { type: 'azure-active-directory-default' };
-  } else if (authType === 'azure-active-directory-service-principal-secret') {
-    const tenantId = params.get('tenantId') ?? '';
-    if (user === '' || password === '' || tenantId === '') fail(`authentication=${authType} needs clientId:clientSecret@ and tenantId=`);
-    authentication = { type: authType, clientId: user, clientSecret: password, tenantId };
-  } else {
-    return fail(`authentication must be sql, azure-active-directory-default or azure-active-directory-service-principal-secret, not ${JSON.stringify(authType)}`);
-  }
-  if (authType !== 'azure-active-directory-service-principal-secret' && params.has('tenantId')) fail('tenantId is only for the service-principal authentication');
-
-  return {
-    server,
-    port,
-    database,
-    authentication,
-    encrypt: bool('encrypt', true),
-    trustServerCertificate: bool('trustServerCertificate', false),
-    multiSubnetFailover: bool('multiSubnetFailover', false),
-    ...(intent !== undefined ? { applicationIntent: 'ReadWrite' as const } : {}),
-    pool: { max: int('poolMax', DEFAULTS.pool.max), min: int('poolMin', DEFAULTS.pool.min), idleTimeoutMs: int('poolIdleTimeoutMs', DEFAULTS.pool.idleTimeoutMs) },
-    connectionTimeoutMs: int('connectionTimeoutMs', DEFAULTS.connectionTimeoutMs),
-    requestTimeoutMs: int('requestTimeoutMs', DEFAULTS.requestTimeoutMs),
-  };
-}
-
-function decode(s: string, fail: (what: string) => never): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return fail('bad percent-encoding');
-  }
-}
-
-function redactUrl(u: URL): string {
-  const r = new URL(u.href);
-  if (r.password !== '') r.password = '***';
-  return r.href;
-}
-
-/**
- * The mssql/tedious configuration for the options (names checked against mssql 11 / tedious 18: tedious has no
- * applicationIntent option; ApplicationIntent=ReadWrite is readOnlyIntent: false).
- */
-export function toMssqlConfig(o: MssqlOptions): MssqlConfig {
-  const a = o.authentication;
-  return {
-    server: o.server,
-    port: o.port,
-    database: o.database,
-    connectionTimeout: o.connectionTimeoutMs,
-    requestTimeout: o.requestTimeoutMs,
-    pool: { max: o.pool.max, min: o.pool.min, idleTimeoutMillis: o.pool.idleTimeoutMs },
-    authentication:
-      a.type === 'sql'
-        ? { type: 'default', options: { userName: a.user, password: a.password } }
-        : a.type === 'azure-active-directory-default'
-          ? { type: 'azure-active-directory-default', options: {} }
-          : { type: 'azure-active-directory-service-principal-secret', options: { clientId: a.clientId, clientSecret: a.clientSecret, tenantId: a.tenantId } },
-    options: {
-      encrypt: o.encrypt,
-      trustServerCertificate: o.trustServerCertificate,
-      multiSubnetFailover: o.multiSubnetFailover,
-      readOnlyIntent: false,
-      appName: 'xmpp-teams-gateway',
-      // tedious's defaults already set what filtered indexes require of every session that writes to their table
-      // (ANSI_NULLS, QUOTED_IDENTIFIER, ANSI_PADDING, ANSI_WARNINGS, ARITHABORT, CONCAT_NULL_YIELDS_NULL on,
-      // NUMERIC_ROUNDABORT off: https://learn.microsoft.com/sql/relational-databases/indexes/create-filtered-indexes);
-      // they are spelled out so that nobody turns one off.
-      enableAnsiNull: true,
-      enableQuotedIdentifier: true,
-      enableAnsiPadding: true,
-      enableAnsiWarnings: true,
-      enableArithAbort: true,
-      enableConcatNullYieldsNull: true,
-      enableNumericRoundabort: false,
-    },
-  };
-}
-
-/** Splits a script into batches at lines holding only GO, as sqlcmd does (no `GO n`; GO inside a comment counts). */
-export function splitBatches(script: string): string[] {
-  return script
-    .split(/^[ \t]*GO[ \t]*$/imu)
-    .filter((b) => b.replace(/--.*$/gmu, '').trim() !== '');
-}
-
-const OUTBOX_COLUMNS = `id, teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state, attempts,
-       next_attempt_at, last_error, teams_message_id, sending_since, reply_to_teams_id`;
-const PAIR_COLUMNS = 'teams_user_id, remote_jid, chat_id, sub_from, sub_to, sub_to_pending';
-/** The domain of a bare JID column (everything after the '@'; 3071 characters is a JID's longest, RFC 7622 §3.1). */
-const JID_DOMAIN = "SUBSTRING(remote_jid, CHARINDEX(N'@', remote_jid) + 1, 3071)";
-const INBOX_COLUMNS = 'id, dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at';
-const SUBSCRIPTION_COLUMNS = 'id, purpose, resource, change_type, owner_user_id, client_state, expires_at';
-const FINISHED = `(state = N'delivered' AND done_at < @delivered) OR (state = N'dead' AND done_at < @dead)`;
-
-/** Prune deletes in batches below the 5,000 locks at which SQL Server escalates to a table lock. */
-const PRUNE_BATCH = 1000;
-
-/** The migration lock's name: sp_getapplock resources are compared in binary, so the case matters. */
-export const MIGRATION_LOCK = 'xmpp-teams-gateway-migrations';
-
-/** Every statement the store sends, apart from the migrations' own scripts. Parameters are @snake_case. */
-export const MSSQL_STATEMENTS = {
-  ping: 'SELECT 1 AS ok',
-
-  // Taken inside the migration transaction; released at commit or rollback. Several nodes starting at once wait
-  // here in turn, and the later ones find nothing left to apply
-  // (https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql).
-  acquireMigrationLock: `DECLARE @result INT;
-EXEC @result = sp_getapplock @Resource = N'${MIGRATION_LOCK}', @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = @lock_timeout_ms;
-SELECT @result AS result;`,
-  createMigrationsTable: `IF OBJECT_ID(N'schema_migrations', N'U') IS NULL
-  CREATE TABLE schema_migrations (
-    version     INT NOT NULL CONSTRAINT schema_migrations_pk PRIMARY KEY,
-    name        NVARCHAR(256) NOT NULL,
-    applied_at  BIGINT NOT NULL
-  );`,
-  appliedMigrations: 'SELECT version FROM schema_migrations',
-  recordMigration: 'INSERT INTO schema_migrations (version, name, applied_at) VALUES (@version, @name, @applied_at)',
-  schemaVersion: 'SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations',
-
-  getPuppet: 'SELECT remote_jid, user_id, upn FROM puppets WHERE remote_jid = @remote_jid',
-  getPuppetByUserId: 'SELECT remote_jid, user_id, upn FROM puppets WHERE user_id = @user_id',
-  putPuppet: `SET XACT_ABORT ON;
-BEGIN TRANSACTION;
-UPDATE puppets WITH (UPDLOCK, SERIALIZABLE) SET user_id = @user_id, upn = @upn WHERE remote_jid = @remote_jid;
-IF @@ROWCOUNT = 0
-  INSERT INTO puppets (remote_jid, user_id, upn, created_at) VALUES (@remote_jid, @user_id, @upn, @now);
-COMMIT TRANSACTION;`,
-  puppets: 'SELECT remote_jid, user_id, upn FROM puppets ORDER BY remote_jid',
-
-  getPair: `SELECT ${PAIR_COLUMNS} FROM pairs WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid`,
-  // A NULL parameter leaves the column as it is (as COALESCE does in the SQLite store).
-  updatePair: `SET XACT_ABORT ON;
-BEGIN TRANSACTION;
-UPDATE pairs WITH (UPDLOCK, SERIALIZABLE)
-   SET chat_id = COALESCE(@chat_id, chat_id),
-       sub_from = COALESCE(@sub_from, sub_from),
-       sub_to = COALESCE(@sub_to, sub_to),
-       sub_to_pending = COALESCE(@sub_to_pending, sub_to_pending),
-       updated_at = @now
- WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid;
-IF @@ROWCOUNT = 0
-  INSERT INTO pairs (teams_user_id, remote_jid, chat_id, sub_from, sub_to, sub_to_pending, updated_at)
-  VALUES (@teams_user_id, @remote_jid, @chat_id, COALESCE(@sub_from, CAST(0 AS BIT)), COALESCE(@sub_to, CAST(0 AS BIT)),
-          COALESCE(@sub_to_pending, CAST(0 AS BIT)), @now);
-SELECT ${PAIR_COLUMNS} FROM pairs WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid;
-COMMIT TRANSACTION;`,
-  findPairByChat: `SELECT TOP (1) ${PAIR_COLUMNS} FROM pairs WHERE chat_id = @chat_id`,
-  pairsOfTeamsUser: `SELECT ${PAIR_COLUMNS} FROM pairs WHERE teams_user_id = @teams_user_id`,
-  pairsOfRemote: `SELECT ${PAIR_COLUMNS} FROM pairs WHERE remote_jid = @remote_jid`,
-  watchedTeamsUsers: 'SELECT DISTINCT teams_user_id FROM pairs WHERE sub_from = 1',
-  pairsWithSubTo: `SELECT ${PAIR_COLUMNS} FROM pairs WHERE sub_to = 1`,
-
-  // Race-free across nodes: the key-range lock taken by NOT EXISTS on the filtered unique index is held until the
-  // statement ends, so a second node with the same dedup key waits, then finds the row. OUTPUT returns the new row
-  // in the same round trip (the outbox has no triggers, which OUTPUT without INTO would forbid).
-  enqueueOutbound: `INSERT INTO outbox (teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state,
-                    attempts, next_attempt_at, created_at, reply_to_teams_id)
-OUTPUT INSERTED.*
-SELECT @teams_user_id, @remote_jid, @dedup_key, @sender, @stanza_id, @receipt_requested, @body, N'pending', 0, @now, @now, @reply_to_teams_id
- WHERE @dedup_key IS NULL
-    OR NOT EXISTS (SELECT 1 FROM outbox WITH (UPDLOCK, HOLDLOCK) WHERE dedup_key = @dedup_key)`,
-  outboxByDedupKey: `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE dedup_key = @dedup_key`,
-  pendingOutbound: `SELECT ${OUTBOX_COLUMNS} FROM outbox
- WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid AND state = N'pending' ORDER BY id`,
-  pairsWithDueOutbound: `SELECT DISTINCT TOP (@limit) teams_user_id, remote_jid FROM outbox WHERE state = N'pending' AND next_attempt_at <= @now`,
-  // The first attempt's time is kept: the post is in doubt from then on.
-  markOutboundSending: 'UPDATE outbox SET sending_since = COALESCE(sending_since, @now) WHERE id = @id',
-  markOutboundDelivered: `UPDATE outbox
-   SET state = N'delivered', teams_message_id = @teams_message_id, body = CASE WHEN @keep_bodies = 1 THEN body END,
-       attempts = attempts + 1, done_at = @now, last_error = NULL, sending_since = NULL
- WHERE id = @id`,
-  // sending_since stays: a retry after a post whose outcome is unknown must look for it first.
-  markOutboundRetry: 'UPDATE outbox SET attempts = attempts + 1, last_error = @error, next_attempt_at = @next_attempt_at WHERE id = @id',
-  markOutboundDead: `UPDATE outbox
-   SET state = N'dead', body = CASE WHEN @keep_bodies = 1 THEN body END, attempts = attempts + 1, last_error = @error,
-       done_at = @now, sending_since = NULL
- WHERE id = @id`,
-
-  recordNotification: `INSERT INTO inbox (dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at, received_at)
-SELECT @dedup_key, @kind, @subscription_id, @resource, @change_type, @detail, N'pending', 0, @now, @now
- WHERE NOT EXISTS (SELECT 1 FROM inbox WITH (UPDLOCK, HOLDLOCK) WHERE dedup_key = @dedup_key)`,
-  dueNotifications: `SELECT TOP (@limit) ${INBOX_COLUMNS} FROM inbox WHERE state = N'pending' AND next_attempt_at <= @now ORDER BY id`,
-  markNotificationDone: `UPDATE inbox SET state = N'delivered', attempts = attempts + 1, done_at = @now, last_error = NULL WHERE id = @id`,
-  markNotificationRetry: 'UPDATE inbox SET attempts = attempts + 1, last_error = @error, next_attempt_at = @next_attempt_at WHERE id = @id',
-  markNotificationDead: `UPDATE inbox SET state = N'dead', attempts = attempts + 1, last_error = @error, done_at = @now WHERE id = @id`,
-
-  recordRelayed: `INSERT INTO relayed (chat_id, teams_message_id, direction, xmpp_id, created_at)
-SELECT @chat_id, @teams_message_id, @direction, @xmpp_id, @now
- WHERE NOT EXISTS (SELECT 1 FROM relayed WITH (UPDLOCK, HOLDLOCK) WHERE chat_id = @chat_id AND teams_message_id = @teams_message_id)`,
-  findRelayed: 'SELECT chat_id, teams_message_id, direction, xmpp_id FROM relayed WHERE chat_id = @chat_id AND teams_message_id = @teams_message_id',
-  findRelayedByXmppId:
-    'SELECT TOP (1) chat_id, teams_message_id, direction, xmpp_id FROM relayed WHERE chat_id = @chat_id AND xmpp_id = @xmpp_id ORDER BY created_at DESC',
-
-  // One subscription per purpose: another id with the same purpose is replaced; the same id only gets its new
-  // expiry and client state.
-  saveSubscription: `SET XACT_ABORT ON;
-BEGIN TRANSACTION;
-DELETE FROM graph_subscriptions WHERE purpose = @purpose AND id <> @id;
-UPDATE graph_subscriptions WITH (UPDLOCK, SERIALIZABLE) SET expires_at = @expires_at, client_state = @client_state WHERE id = @id;
-IF @@ROWCOUNT = 0
-  INSERT INTO graph_subscriptions (id, purpose, resource, change_type, owner_user_id, client_state, expires_at)
-  VALUES (@id, @purpose, @resource, @change_type, @owner_user_id, @client_state, @expires_at);
-COMMIT TRANSACTION;`,
-  subscriptions: `SELECT ${SUBSCRIPTION_COLUMNS} FROM graph_subscriptions ORDER BY expires_at, id`,
-  findSubscription: `SELECT ${SUBSCRIPTION_COLUMNS} FROM graph_subscriptions WHERE id = @id`,
-  deleteSubscription: 'DELETE FROM graph_subscriptions WHERE id = @id',
-
-  pruneOutbox: `DELETE TOP (@batch) FROM outbox WHERE ${FINISHED}`,
-  pruneInbox: `DELETE TOP (@batch) FROM inbox WHERE ${FINISHED}`,
-  pruneRelayed: 'DELETE TOP (@batch) FROM relayed WHERE created_at < @relayed',
-
-  whitelist: 'SELECT kind, value, added_at, added_by FROM whitelist ORDER BY kind, value',
-  // An entry already present keeps its first added_at/added_by (ON CONFLICT DO NOTHING in SQLite).
-  putWhitelistEntry: `INSERT INTO whitelist (kind, value, added_at, added_by)
-SELECT @kind, @value, @added_at, @added_by
- WHERE NOT EXISTS (SELECT 1 FROM whitelist WITH (UPDLOCK, HOLDLOCK) WHERE kind = @kind AND value = @value)`,
-  deleteWhitelistEntry: 'DELETE FROM whitelist WHERE kind = @kind AND value = @value',
-
-  appendAudit: 'INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (@at, @actor, @action, @subject, @detail)',
-  auditLog: 'SELECT TOP (@limit) at, actor, action, subject, detail FROM audit_log ORDER BY id DESC',
-  recordSeatEvent: 'INSERT INTO licence_seats (at, node_id, licence_id, event) VALUES (@at, @node_id, @licence_id, @event)',
-  seatHistory: 'SELECT TOP (@limit) at, node_id, licence_id, event FROM licence_seats ORDER BY id DESC',
-
-  // ---- Operator console (issue 18) ----
-  deadOutbox: `SELECT TOP (@limit) id, teams_user_id, remote_jid, sender, stanza_id, body, attempts, last_error, done_at FROM outbox
- WHERE state = N'dead' AND id < @before_id ORDER BY id DESC`,
-  deadInbox: `SELECT TOP (@limit) id, kind, resource, change_type, attempts, last_error, done_at FROM inbox
- WHERE state = N'dead' AND id < @before_id ORDER BY id DESC`,
-  retryOutbox: `UPDATE outbox SET state = N'pending', attempts = 0, next_attempt_at = @now, done_at = NULL, sending_since = NULL
-OUTPUT inserted.teams_user_id, inserted.remote_jid
- WHERE id = @id AND state = N'dead' AND body IS NOT NULL`,
-  retryInbox: `UPDATE inbox SET state = N'pending', attempts = 0, next_attempt_at = @now, done_at = NULL WHERE id = @id AND state = N'dead'`,
-  // Only read when a retry changed nothing, to say why.
-  outboxRowState: 'SELECT state, CASE WHEN body IS NULL THEN 0 ELSE 1 END AS has_body FROM outbox WHERE id = @id',
-  inboxRowState: 'SELECT state, 1 AS has_body FROM inbox WHERE id = @id',
-  discardOutbox: `DELETE FROM outbox WHERE id = @id AND state = N'dead'`,
-  discardInbox: `DELETE FROM inbox WHERE id = @id AND state = N'dead'`,
-  // A NULL filter matches everything; @text is a lower-case LIKE pattern escaped with a backslash.
-  searchAudit: `SELECT TOP (@limit) id, at, actor, action, subject, detail FROM audit_log
- WHERE (@text IS NULL OR LOWER(actor) LIKE @text ESCAPE N'\\' OR LOWER(action) LIKE @text ESCAPE N'\\'
-        OR LOWER(subject) LIKE @text ESCAPE N'\\' OR LOWER(COALESCE(detail, N'')) LIKE @text ESCAPE N'\\')
-   AND (@actor IS NULL OR actor = @actor)
-   AND (@action IS NULL OR (@action_prefix = 0 AND action = @action) OR (@action_prefix = 1 AND LEFT(action, LEN(@action)) = @action))
-   AND (@from IS NULL OR at >= @from) AND (@to IS NULL OR at < @to) AND (@before_id IS NULL OR id < @before_id)
- ORDER BY id DESC`,
-  addRefusalCount: `SET XACT_ABORT ON;
-BEGIN TRANSACTION;
-UPDATE refusal_counts WITH (UPDLOCK, SERIALIZABLE) SET count = count + @count
- WHERE minute = @minute AND domain = @domain AND direction = @direction AND reason = @reason;
-IF @@ROWCOUNT = 0
-  INSERT INTO refusal_counts (minute, domain, direction, reason, count) VALUES (@minute, @domain, @direction, @reason, @count);
-COMMIT TRANSACTION;`,
-  pruneRefusalCounts: 'DELETE FROM refusal_counts WHERE minute < @keep_since',
-  refusalTotals: `SELECT TOP (@limit) domain, direction, reason, SUM(count) AS count, MAX(minute) AS last_minute FROM refusal_counts
- WHERE minute >= @since GROUP BY domain, direction, reason ORDER BY SUM(count) DESC, domain`,
-  remoteUsersOfDomain: `WITH per_user AS (
-  SELECT remote_jid, COUNT(*) AS partners, SUM(CASE WHEN sub_from = 1 OR sub_to = 1 THEN 1 ELSE 0 END) AS subscribed, MAX(updated_at) AS pair_at
-    FROM pairs WHERE RIGHT(remote_jid, LEN(@suffix)) = @suffix GROUP BY remote_jid)
-SELECT TOP (@limit) u.remote_jid, u.partners, u.subscribed,
-       CASE WHEN m.last_at > u.pair_at THEN m.last_at ELSE u.pair_at END AS last_activity_at
-  FROM per_user u OUTER APPLY (SELECT MAX(o.created_at) AS last_at FROM outbox o WHERE o.remote_jid = u.remote_jid) m
- ORDER BY last_activity_at DESC, u.remote_jid`,
-  // ---- Skype for Business pairs (issue 17) ----
-  getSfbPairState: 'SELECT state FROM sfb_pairs WHERE sfb_uri = @sfb_uri AND remote_jid = @remote_jid',
-  putSfbPairState: `SET XACT_ABORT ON;
-BEGIN TRANSACTION;
-UPDATE sfb_pairs WITH (UPDLOCK, SERIALIZABLE) SET state = @state, updated_at = @now WHERE sfb_uri = @sfb_uri AND remote_jid = @remote_jid;
-IF @@ROWCOUNT = 0
-  INSERT INTO sfb_pairs (sfb_uri, remote_jid, state, updated_at) VALUES (@sfb_uri, @remote_jid, @state, @now);
-COMMIT TRANSACTION;`,
-  sfbPairKeys: `SELECT TOP (@limit) sfb_uri, remote_jid FROM sfb_pairs
- WHERE @after_uri IS NULL OR sfb_uri > @after_uri OR (sfb_uri = @after_uri AND remote_jid > @after_jid)
- ORDER BY sfb_uri, remote_jid`,
-  // ---- Webhook intake and presence watching (issue 13: webhook) ----
-  presenceWatchers: `SELECT p.teams_user_id, u.user_id AS puppet_user_id FROM pairs p JOIN puppets u ON u.remote_jid = p.remote_jid
- WHERE p.sub_from = 1 ORDER BY p.teams_user_id, u.user_id`,
-  // ---- hostile input (issue 12): accounts per remote domain, pairs nobody uses ----
-  countPuppets: 'SELECT COUNT(*) AS n FROM puppets',
-  countPuppetsOfDomain: `SELECT COUNT(*) AS n FROM puppets WHERE ${JID_DOMAIN} = @domain`,
-  puppetsPerDomain: `SELECT ${JID_DOMAIN} AS domain, COUNT(*) AS n FROM puppets GROUP BY ${JID_DOMAIN} ORDER BY domain`,
-  touchPair: 'UPDATE pairs SET updated_at = @now WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid',
-  unusedPairs: `SELECT TOP (@limit) ${PAIR_COLUMNS} FROM pairs p WHERE updated_at < @before
-   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.teams_user_id = p.teams_user_id AND o.remote_jid = p.remote_jid AND o.state = N'pending')
- ORDER BY updated_at`,
-  deletePair: 'DELETE FROM pairs WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid',
-} as const;
-
-export type MssqlStatementName = keyof typeof MSSQL_STATEMENTS;
-
-// ---- parameters: explicit types, so that plans are reused and nothing is inferred from a JS value ----
-
-interface Param {
-  readonly type: ISqlType;
-  readonly value: string | number | boolean | null;
-}
-type Params = Readonly<Record<string, Param>>;
-
-/**
- * A key or short text. Declared NVARCHAR(4000) whatever the value's length (one cached plan per statement, not one
- * per length); a longer value becomes NVARCHAR(MAX), which then fails to insert into a bounded column, loudly.
- */
-const nvarchar = (v: string | undefined): Param => ({ type: sql.NVarChar(v !== undefined && v.length > 4000 ? sql.MAX : 4000), value: v ?? null });
-/** Bodies, errors and details: NVARCHAR(MAX) columns. */
-const nvarcharMax = (v: string | undefined): Param => ({ type: sql.NVarChar(sql.MAX), value: v ?? null });
-const bigint = (v: number | undefined): Param => ({ type: sql.BigInt(), value: v ?? null });
-const int = (v: number): Param => ({ type: sql.Int(), value: v });
-const bit = (v: boolean | undefined): Param => ({ type: sql.Bit(), value: v ?? null });
-const limit = (n: number): Param => int(Math.max(0, Math.min(2 ** 31 - 1, Math.floor(n))));
-
-// ---- rows: BIGINT arrives as a string (tedious keeps 64-bit precision), BIT as a boolean ----
-
-
-
-
-
-
-
-// ---- errors ----
-
-/** SQL Server error numbers: duplicate key in a unique index / constraint; chosen as deadlock victim. */
-const DUPLICATE_KEY = new Set([2601, 2627]);
-const DEADLOCK_VICTIM = new Set([1205]);
-
-interface DriverError {
-  readonly name?: string;
-  readonly code?: string;
-  readonly number?: number;
-  readonly message?: string;
-  readonly originalError?: unknown;
-  readonly cause?: unknown;
-  readonly errors?: unknown;
-  readonly precedingErrors?: unknown;
-}
-
-function asDriverError(err: unknown): DriverError {
-  return typeof err === 'object' && err !== null ? (err as DriverError) : { message: String(err) };
-}
-
-function sqlErrorNumber(err: unknown): number | undefined {
-  const n = asDriverError(err).number;
-  return typeof n === 'number' ? n : undefined;
-}
-
-/** The error numbers of a failed request: mssql throws the last and keeps the others in precedingErrors. */
-function hasSqlError(err: unknown, numbers: ReadonlySet<number>): boolean {
-  const preceding = asDriverError(err).precedingErrors;
-  return [err, ...(Array.isArray(preceding) ? preceding : [])].some((e) => numbers.has(sqlErrorNumber(e) ?? 0));
-}
-
-/** A one-line cause for an operator: what failed (login, network, timeout, SQL error n) and the driver's words. */
-export function describeMssqlError(err: unknown, o: Pick<MssqlOptions, 'connectionTimeoutMs' | 'requestTimeoutMs'>): string {
-  const e = asDriverError(err);
-  const inner = asDriverError(e.originalError);
-  let message = [e.message, inner.message].find((m) => typeof m === 'string' && m !== '') ?? String(err);
-  // tedious puts the socket errors of each address tried (e.g. ECONNREFUSED) in an AggregateError cause.
-  const causes = [e.cause, inner.cause].filter((c) => c !== undefined && c !== null).map(asDriverError);
-  const details = causes.flatMap((c) => (Array.isArray(c.errors) ? c.errors.map((x) => asDriverError(x).message) : [c.message]));
-  const extra = [...new Set(details.filter((d): d is string => typeof d === 'string' && d !== '' && !message.includes(d)))];
-  if (extra.length > 0) message = `${message} (${extra.join('; ')})`;
-  const code = e.code ?? inner.code;
-  const number = sqlErrorNumber(err) ?? sqlErrorNumber(e.originalError);
-  if (code === 'ELOGIN') return `login failed: ${message}`;
-  if (code === 'ESOCKET') return `cannot connect: ${message}${/certificate/iu.test(message) ? ' (check the server certificate; trustServerCertificate=true skips the check, for test servers only)' : ''}`;
-  if (code === 'ETIMEOUT' && e.name === 'ConnectionError') return `cannot connect within ${o.connectionTimeoutMs} ms: ${message}`;
-  if (code === 'ETIMEOUT') return `request timed out after ${o.requestTimeoutMs} ms: ${message}`;
-  if (code === 'EINSTLOOKUP') return `cannot find the instance: ${message}`;
-  if (number !== undefined) return `SQL Server error ${number}: ${message}`;
-  return message;
-}
-
-/** Removes secrets from a message that might quote configuration (defence in depth: drivers do not, today). */
-function scrub(message: string, o: MssqlOptions): string {
-  const a = o.authentication;
-  const secrets = a.type === 'sql' ? [a.password] : a.type === 'azure-active-directory-service-principal-secret' ? [a.clientSecret] : [];
-  return secrets.filter((s) => s.length >= 3).reduce((m, s) => m.split(s).join('***'), message);
-}
+// What the tests and the CLI import from here.
+export { MIGRATION_LOCK, MSSQL_STATEMENTS, splitBatches, type MssqlStatementName } from './mssql/statements.js';
+export { describeMssqlError } from './mssql/errors.js';
+export { mssqlOptionsFromUrl, toMssqlConfig, type MssqlOptions } from './mssql/options.js';
 
 export class MssqlStore implements Store {
   private closed = false;
+  private readonly enqueues = new WriteBatches<{ m: OutboundMessage; now: number }, EnqueueResult>({
+    many: (items) => this.enqueueMany(items),
+    one: ({ m, now }) => this.enqueueOne(m, now),
+  });
+  private readonly delivered = new WriteBatches<{ id: number; teamsMessageId: string; now: number }, void>({
+    many: async (items) => {
+      await this.run('markOutboundDeliveredBatch', { rows: json(items.map((x) => ({ id: x.id, teams_message_id: x.teamsMessageId, ts: x.now }))), keep_bodies: bit(this.keepBodies) });
+      return items.map(() => undefined);
+    },
+    one: async (x) => {
+      await this.run('markOutboundDelivered', { id: bigint(x.id), teams_message_id: nvarchar(x.teamsMessageId), keep_bodies: bit(this.keepBodies), now: bigint(x.now) });
+    },
+  });
+  private readonly relayed = new WriteBatches<{ m: RelayedMessage; now: number }, boolean>({
+    many: async (items) =>
+      this.insertedFlags(
+        'recordRelayedBatch',
+        items.map(({ m, now }) => ({ chat_id: m.chatId, teams_message_id: m.teamsMessageId, direction: m.direction, xmpp_id: m.xmppId ?? null, ts: now })),
+      ),
+    one: ({ m, now }) =>
+      this.insertIfAbsent('recordRelayed', { chat_id: nvarchar(m.chatId), teams_message_id: nvarchar(m.teamsMessageId), direction: nvarchar(m.direction), xmpp_id: nvarchar(m.xmppId), now: bigint(now) }),
+  });
+  private readonly notifications = new WriteBatches<{ n: InboundNotification; now: number }, boolean>({
+    many: async (items) =>
+      this.insertedFlags(
+        'recordNotificationBatch',
+        items.map(({ n, now }) => ({ dedup_key: n.dedupKey, kind: n.kind, subscription_id: n.subscriptionId, resource: n.resource, change_type: n.changeType, detail: n.detail ?? null, ts: now })),
+      ),
+    one: ({ n, now }) =>
+      this.insertIfAbsent('recordNotification', {
+        dedup_key: nvarchar(n.dedupKey),
+        kind: nvarchar(n.kind),
+        subscription_id: nvarchar(n.subscriptionId),
+        resource: nvarchar(n.resource),
+        change_type: nvarchar(n.changeType),
+        detail: nvarcharMax(n.detail),
+        now: bigint(now),
+      }),
+  });
+  private readonly done = new WriteBatches<{ id: number; now: number }, void>({
+    many: async (items) => {
+      await this.run('markNotificationDoneBatch', { rows: json(items.map((x) => ({ id: x.id, ts: x.now }))) });
+      return items.map(() => undefined);
+    },
+    one: async (x) => {
+      await this.run('markNotificationDone', { id: bigint(x.id), now: bigint(x.now) });
+    },
+  });
 
   private constructor(
     private readonly pool: ConnectionPool,
@@ -640,6 +237,7 @@ export class MssqlStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([this.enqueues, this.delivered, this.relayed, this.notifications, this.done].map((b) => b.settled()));
     await this.pool.close();
   }
 
@@ -706,7 +304,31 @@ export class MssqlStore implements Store {
     return (await this.run('pairsWithSubTo')).recordset.map(toPair);
   }
 
-  async enqueueOutbound(m: OutboundMessage, now: number): Promise<EnqueueResult> {
+  enqueueOutbound(m: OutboundMessage, now: number): Promise<EnqueueResult> {
+    return this.enqueues.submit({ m, now });
+  }
+
+  /** One batch of enqueues: each item's row (new or the one its dedup key names) and whether it was inserted. */
+  private async enqueueMany(items: readonly { m: OutboundMessage; now: number }[]): Promise<EnqueueResult[]> {
+    const rows = items.map(({ m, now }, i) => ({
+      i,
+      teams_user_id: m.teamsUserId,
+      remote_jid: m.remoteJid,
+      dedup_key: m.dedupKey ?? null,
+      sender: m.sender,
+      stanza_id: m.stanzaId ?? null,
+      receipt_requested: m.receiptRequested,
+      body: m.body,
+      ts: now,
+      reply_to_teams_id: m.replyToTeamsId ?? null,
+    }));
+    const out: EnqueueResult[] = [];
+    for (const r of (await this.run('enqueueOutboundBatch', { rows: json(rows) })).recordset) out[num(r.i)] = { row: toOutbox(r), inserted: bool(r.inserted) };
+    if (out.length !== items.length || out.some((x) => x === undefined)) throw new StoreError('SQL Server store: enqueueOutboundBatch did not answer every item');
+    return out;
+  }
+
+  private async enqueueOne(m: OutboundMessage, now: number): Promise<EnqueueResult> {
     const params: Params = {
       ...pairParams(m),
       dedup_key: nvarchar(m.dedupKey),
@@ -745,12 +367,12 @@ export class MssqlStore implements Store {
     }));
   }
 
-  async markOutboundSending(id: number, now: number): Promise<void> {
-    await this.run('markOutboundSending', { id: bigint(id), now: bigint(now) });
+  async markOutboundSending(key: PairKey, now: number): Promise<number> {
+    return num((await this.run('markOutboundSending', { ...pairParams(key), now: bigint(now) })).recordset[0]?.id ?? 0);
   }
 
-  async markOutboundDelivered(id: number, teamsMessageId: string, now: number): Promise<void> {
-    await this.run('markOutboundDelivered', { id: bigint(id), teams_message_id: nvarchar(teamsMessageId), keep_bodies: bit(this.keepBodies), now: bigint(now) });
+  markOutboundDelivered(id: number, teamsMessageId: string, now: number): Promise<void> {
+    return this.delivered.submit({ id, teamsMessageId, now });
   }
 
   async markOutboundRetry(id: number, error: string, nextAttemptAt: number): Promise<void> {
@@ -761,16 +383,16 @@ export class MssqlStore implements Store {
     await this.run('markOutboundDead', { id: bigint(id), error: nvarcharMax(error), keep_bodies: bit(this.keepBodies), now: bigint(now) });
   }
 
-  async recordNotification(n: InboundNotification, now: number): Promise<boolean> {
-    return this.insertIfAbsent('recordNotification', notificationParams(n, now));
+  recordNotification(n: InboundNotification, now: number): Promise<boolean> {
+    return this.notifications.submit({ n, now });
   }
 
   async dueNotifications(now: number, max: number): Promise<InboxRow[]> {
     return (await this.run('dueNotifications', { now: bigint(now), limit: limit(max) })).recordset.map(toInbox);
   }
 
-  async markNotificationDone(id: number, now: number): Promise<void> {
-    await this.run('markNotificationDone', { id: bigint(id), now: bigint(now) });
+  markNotificationDone(id: number, now: number): Promise<void> {
+    return this.done.submit({ id, now });
   }
 
   async markNotificationRetry(id: number, error: string, nextAttemptAt: number): Promise<void> {
@@ -781,14 +403,16 @@ export class MssqlStore implements Store {
     await this.run('markNotificationDead', { id: bigint(id), error: nvarcharMax(error), now: bigint(now) });
   }
 
-  async recordRelayed(m: RelayedMessage, now: number): Promise<boolean> {
-    return this.insertIfAbsent('recordRelayed', {
-      chat_id: nvarchar(m.chatId),
-      teams_message_id: nvarchar(m.teamsMessageId),
-      direction: nvarchar(m.direction),
-      xmpp_id: nvarchar(m.xmppId),
-      now: bigint(now),
-    });
+  recordRelayed(m: RelayedMessage, now: number): Promise<boolean> {
+    return this.relayed.submit({ m, now });
+  }
+
+  /** A batched insert-if-absent: per item, whether it was inserted. */
+  private async insertedFlags(name: 'recordRelayedBatch' | 'recordNotificationBatch', rows: readonly Record<string, unknown>[]): Promise<boolean[]> {
+    const flags: boolean[] = [];
+    for (const r of (await this.run(name, { rows: json(rows.map((row, i) => ({ i, ...row }))) })).recordset) flags[num(r.i)] = bool(r.inserted);
+    if (flags.length !== rows.length || flags.some((x) => x === undefined)) throw new StoreError(`SQL Server store: ${name} did not answer every item`);
+    return flags;
   }
 
   /** True when the row was inserted; false when its key was present (found under the lock, or by the index). */
@@ -962,22 +586,9 @@ export class MssqlStore implements Store {
   }
 
   // ---- Webhook intake and presence watching (issue 13: webhook) ----------------------------------------------
-  async recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]> {
-    if (batch.length === 0) return [];
-    const tx = new sql.Transaction(this.pool);
-    await tx.begin();
-    try {
-      const out: boolean[] = [];
-      for (const n of batch) {
-        const r = await this.query('recordNotification', notificationParams(n, now), tx);
-        out.push((r.rowsAffected[0] ?? 0) === 1);
-      }
-      await tx.commit();
-      return out;
-    } catch (err) {
-      await tx.rollback().catch(() => undefined);
-      throw this.wrap('recordNotifications', err);
-    }
+  /** A webhook batch: its notifications join the write batch of recorded notifications (one statement). */
+  recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]> {
+    return Promise.all(batch.map((n) => this.recordNotification(n, now)));
   }
 
   async presenceWatchers(): Promise<PresenceWatch[]> {
@@ -1008,18 +619,11 @@ export class MssqlStore implements Store {
   }
 }
 
-function notificationParams(n: InboundNotification, now: number): Params {
-  return {
-    dedup_key: nvarchar(n.dedupKey),
-    kind: nvarchar(n.kind),
-    subscription_id: nvarchar(n.subscriptionId),
-    resource: nvarchar(n.resource),
-    change_type: nvarchar(n.changeType),
-    detail: nvarcharMax(n.detail),
-    now: bigint(now),
-  };
-}
-
 function pairParams(key: PairKey): Params {
   return { teams_user_id: nvarchar(key.teamsUserId), remote_jid: nvarchar(key.remoteJid) };
+}
+
+/** A batch's items as the one JSON parameter its statement reads with OPENJSON. */
+function json(items: readonly unknown[]): Params[string] {
+  return nvarcharMax(JSON.stringify(items));
 }

@@ -33,7 +33,14 @@ export async function openStore(c: RuntimeConfig['store']): Promise<Store> {
       { keepBodies },
     );
   }
-  return SqliteStore.open(c.sqlite.path, { keepBodies, synchronous: c.sqlite.synchronous, busyTimeoutMs: c.sqlite.busyTimeoutMs, groupCommit: c.sqlite.groupCommit });
+  const store = SqliteStore.open(c.sqlite.path, { keepBodies, synchronous: c.sqlite.synchronous, busyTimeoutMs: c.sqlite.busyTimeoutMs, groupCommit: c.sqlite.groupCommit });
+  try {
+    await store.ready();
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  return store;
 }
 
 const DAY = 86_400_000;

@@ -61,6 +61,7 @@ export function toOutbox(r: Row): OutboxRow {
     lastError: optStr(r.last_error),
     teamsMessageId: optStr(r.teams_message_id),
     sendingSince: optNum(r.sending_since),
+    createdAt: num(r.created_at),
     replyToTeamsId: optStr(r.reply_to_teams_id),
   };
 }

@@ -1,27 +1,39 @@
 /**
- * The embedded store: one SQLite file in WAL mode (better-sqlite3). Statements are synchronous and short; the
- * async interface is what the SQL Server store shares.
+ * The embedded store: one SQLite file in WAL mode (better-sqlite3). Reads run on the event loop (short indexed
+ * lookups on their own connection: WAL readers never wait for the writer); every write goes through group commit
+ * to a writer thread (sqlite/group-commit.ts, sqlite/write-worker.ts), so no fsync ever blocks the event loop.
+ * Statements are prepared once per connection. The async interface is what the SQL Server store shares.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
 import { likeContaining, str, toAuditEntry, toAuditRecord, toDeadLetter, toRefusalTotal, toRemoteUserActivity, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
+import { openConnection, Prepared } from './sqlite/connection.js';
+import { GroupCommit, InlineBatches, WorkerBatches, type BatchRunner } from './sqlite/group-commit.js';
 import {
   StoreError,
   type EnqueueResult,
   type GraphSubscriptionRecord,
   type InboundNotification,
-  type PresenceWatch,
   type InboxRow,
   type OutboundMessage,
   type OutboxRow,
-  type DomainAccounts,
   type PairKey,
   type PairRecord,
   type PairUpdate,
   type PuppetRecord,
   type AuditEntry,
+  type PruneCutoffs,
+  type PruneResult,
+  type RelayedMessage,
+  type SeatEvent,
+  type Store,
+  type StoreOptions,
+  type WhitelistEntry,
+  type WhitelistKind,
+  type PresenceWatch,
+  type DomainAccounts,
   type AuditQuery,
   type AuditRecord,
   type DeadLetter,
@@ -31,15 +43,7 @@ import {
   type RefusalTotal,
   type RemoteUserActivity,
   type RetryResult,
-  type PruneCutoffs,
-  type PruneResult,
-  type RelayedMessage,
-  type SeatEvent,
   type SfbPairKey,
-  type Store,
-  type StoreOptions,
-  type WhitelistEntry,
-  type WhitelistKind,
 } from './store.js';
 
 export interface SqliteOptions extends StoreOptions {
@@ -51,390 +55,245 @@ export interface SqliteOptions extends StoreOptions {
    */
   readonly synchronous?: 'full' | 'normal';
   /**
-   * Group commit: outbox enqueues issued in the same event-loop turn share one transaction (one WAL sync), which
-   * multiplies the accept rate under load at the cost of at most one turn of latency (bench/outbox-commit).
+   * Group commit (default on): writes issued while the previous commit runs share the next transaction (one WAL
+   * sync), which multiplies the write rate under load (bench/outbox-commit). Off: one transaction per write.
    */
   readonly groupCommit?: boolean;
 }
 
-interface PendingEnqueue {
-  readonly message: OutboundMessage;
-  readonly now: number;
-  readonly resolve: (r: EnqueueResult) => void;
-  readonly reject: (err: unknown) => void;
-}
-
 export class SqliteStore implements Store {
-  private readonly db: Database.Database;
-  private pendingEnqueues: PendingEnqueue[] = [];
-
   private constructor(
-    db: Database.Database,
-    private readonly options: SqliteOptions,
-  ) {
-    this.db = db;
-  }
+    private readonly db: Database.Database,
+    private readonly sql: Prepared,
+    private readonly writes: GroupCommit,
+    private readonly runner: BatchRunner,
+  ) {}
 
   /**
-   * Opens (creating if needed) and migrates the database. A file that is not a database, or is locked beyond the
-   * busy timeout, fails here with a {@link StoreError} that names the file and the cause.
+   * Opens (creating if needed) and migrates the database, then starts its writer thread. A file that is not a
+   * database, or is locked beyond the busy timeout, fails here with a {@link StoreError} that names the file and
+   * the cause.
    */
   static open(path: string, options: SqliteOptions = {}): SqliteStore {
-    const timeout = options.busyTimeoutMs ?? 5000;
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    const synchronous = options.synchronous ?? 'full';
+    let db: Database.Database | undefined;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      const db = new Database(path, { timeout });
-      // WAL lets several node processes on one host share the file: readers never block the writer.
-      // Switching a new file to WAL needs an exclusive lock and does not always wait on the busy handler: when
-      // several nodes create the file at once, the losers retry until the winner is done.
-      for (const deadline = Date.now() + timeout; ; ) {
-        try {
-          db.pragma('journal_mode = WAL');
-          break;
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-        }
-      }
-      db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      db.pragma('foreign_keys = ON');
+      db = openConnection(path, { busyTimeoutMs, synchronous });
       // Reading the schema (below, in migrate) is what finds a damaged file at start; a full integrity check would
       // scan the whole database and delay every start of a large one.
-      const store = new SqliteStore(db, options);
-      store.migrate();
-      return store;
+      migrate(db);
     } catch (err) {
+      db?.close();
       if (err instanceof StoreError) throw err;
       const e = err as { code?: string; message: string };
       if (e.code === 'SQLITE_BUSY') {
-        throw new StoreError(`cannot open SQLite store ${path}: the database is locked by another process for more than ${timeout} ms`, err);
+        throw new StoreError(`cannot open SQLite store ${path}: the database is locked by another process for more than ${busyTimeoutMs} ms`, err);
       }
       if (e.code === 'SQLITE_NOTADB' || e.code === 'SQLITE_CORRUPT') {
         throw new StoreError(`cannot open SQLite store ${path}: ${e.message} (the file is damaged or not a gateway database)`, err);
       }
       throw new StoreError(`cannot open SQLite store ${path}: ${e.message}`, err);
     }
+    const sql = new Prepared(db);
+    const keepBodies = options.keepBodies ?? false;
+    // An in-memory database exists only in this connection: its writes run here (tests).
+    const runner = path === ':memory:' ? new InlineBatches({ sql, keepBodies }) : new WorkerBatches({ path, busyTimeoutMs, synchronous, keepBodies });
+    return new SqliteStore(db, sql, new GroupCommit(runner, options.groupCommit ?? true, path), runner);
   }
 
-  /** Applies pending migrations in one immediate transaction, so concurrent starters serialise on the lock. */
-  private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    const apply = this.db.transaction(() => {
-      const done = new Set(this.db.prepare('SELECT version FROM schema_migrations').all().map((r) => Number((r as Row).version)));
-      for (const m of MIGRATIONS) {
-        if (done.has(m.version)) continue;
-        this.db.exec(m.sqlite);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-      }
-    });
-    apply.immediate();
+  /** Resolves once the writer thread has the database open; a StoreError naming the file otherwise. */
+  async ready(): Promise<void> {
+    try {
+      await this.runner.ready();
+    } catch (err) {
+      throw err instanceof StoreError ? err : new StoreError(err instanceof Error ? err.message : String(err), err);
+    }
   }
 
   async schemaVersion(): Promise<number> {
-    const r = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as Row;
+    const r = this.sql.get('SELECT MAX(version) AS v FROM schema_migrations').get() as Row;
     return Number(r.v ?? 0);
   }
 
   async close(): Promise<void> {
-    if (this.pendingEnqueues.length > 0 && this.db.open) this.flushEnqueues();
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    await this.writes.settled();
+    await this.runner.close();
+    this.db.close();
   }
 
   async ping(): Promise<void> {
-    this.db.prepare('SELECT 1').get();
+    this.sql.get('SELECT 1').get();
   }
 
   async getPuppet(remoteJid: string): Promise<PuppetRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM puppets WHERE remote_jid = ?').get(remoteJid) as Row | undefined;
+    const r = this.sql.get('SELECT * FROM puppets WHERE remote_jid = ?').get(remoteJid) as Row | undefined;
     return r && toPuppet(r);
   }
 
   async getPuppetByUserId(userId: string): Promise<PuppetRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM puppets WHERE user_id = ?').get(userId) as Row | undefined;
+    const r = this.sql.get('SELECT * FROM puppets WHERE user_id = ?').get(userId) as Row | undefined;
     return r && toPuppet(r);
   }
 
-  async putPuppet(p: PuppetRecord): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO puppets (remote_jid, user_id, upn, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (remote_jid) DO UPDATE SET user_id = excluded.user_id, upn = excluded.upn`,
-      )
-      .run(p.remoteJid, p.userId, p.upn, Date.now());
+  putPuppet(p: PuppetRecord): Promise<void> {
+    return this.writes.submit('putPuppet', p, Date.now());
   }
 
   async puppets(): Promise<PuppetRecord[]> {
-    return (this.db.prepare('SELECT * FROM puppets ORDER BY remote_jid').all() as Row[]).map(toPuppet);
+    return (this.sql.get('SELECT * FROM puppets ORDER BY remote_jid').all() as Row[]).map(toPuppet);
   }
 
   async getPair(key: PairKey): Promise<PairRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM pairs WHERE teams_user_id = ? AND remote_jid = ?').get(key.teamsUserId, key.remoteJid) as
-      | Row
-      | undefined;
+    const r = this.sql.get('SELECT * FROM pairs WHERE teams_user_id = ? AND remote_jid = ?').get(key.teamsUserId, key.remoteJid) as Row | undefined;
     return r && toPair(r);
   }
 
-  async updatePair(key: PairKey, u: PairUpdate): Promise<PairRecord> {
-    const bit = (v: boolean | undefined) => (v === undefined ? null : v ? 1 : 0);
-    return this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO pairs (teams_user_id, remote_jid, chat_id, sub_from, sub_to, sub_to_pending, updated_at)
-           VALUES (@t, @r, @chat, COALESCE(@from, 0), COALESCE(@to, 0), COALESCE(@pending, 0), @now)
-           ON CONFLICT (teams_user_id, remote_jid) DO UPDATE SET
-             chat_id = COALESCE(@chat, chat_id),
-             sub_from = COALESCE(@from, sub_from),
-             sub_to = COALESCE(@to, sub_to),
-             sub_to_pending = COALESCE(@pending, sub_to_pending),
-             updated_at = @now`,
-        )
-        .run({
-          t: key.teamsUserId,
-          r: key.remoteJid,
-          chat: u.chatId ?? null,
-          from: bit(u.subFrom),
-          to: bit(u.subTo),
-          pending: bit(u.subToPending),
-          now: Date.now(),
-        });
-      return toPair(this.db.prepare('SELECT * FROM pairs WHERE teams_user_id = ? AND remote_jid = ?').get(key.teamsUserId, key.remoteJid) as Row);
-    }).immediate();
+  updatePair(key: PairKey, u: PairUpdate): Promise<PairRecord> {
+    return this.writes.submit('updatePair', key, u, Date.now());
   }
 
   async findPairByChat(chatId: string): Promise<PairRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM pairs WHERE chat_id = ?').get(chatId) as Row | undefined;
+    const r = this.sql.get('SELECT * FROM pairs WHERE chat_id = ?').get(chatId) as Row | undefined;
     return r && toPair(r);
   }
 
   async pairsOfTeamsUser(teamsUserId: string): Promise<PairRecord[]> {
-    return (this.db.prepare('SELECT * FROM pairs WHERE teams_user_id = ?').all(teamsUserId) as Row[]).map(toPair);
+    return (this.sql.get('SELECT * FROM pairs WHERE teams_user_id = ?').all(teamsUserId) as Row[]).map(toPair);
   }
 
   async pairsOfRemote(remoteJid: string): Promise<PairRecord[]> {
-    return (this.db.prepare('SELECT * FROM pairs WHERE remote_jid = ?').all(remoteJid) as Row[]).map(toPair);
+    return (this.sql.get('SELECT * FROM pairs WHERE remote_jid = ?').all(remoteJid) as Row[]).map(toPair);
   }
 
   async watchedTeamsUsers(): Promise<string[]> {
-    return (this.db.prepare('SELECT DISTINCT teams_user_id FROM pairs WHERE sub_from = 1').all() as Row[]).map((r) => str(r.teams_user_id));
+    return (this.sql.get('SELECT DISTINCT teams_user_id FROM pairs WHERE sub_from = 1').all() as Row[]).map((r) => str(r.teams_user_id));
   }
 
   async pairsWithSubTo(): Promise<PairRecord[]> {
-    return (this.db.prepare('SELECT * FROM pairs WHERE sub_to = 1').all() as Row[]).map(toPair);
+    return (this.sql.get('SELECT * FROM pairs WHERE sub_to = 1').all() as Row[]).map(toPair);
   }
 
-  // Write transactions begin IMMEDIATE: a deferred one that reads and then writes cannot wait for another process's
-  // write lock (SQLite answers SQLITE_BUSY at once to avoid a deadlock), which several nodes sharing a file hit.
-  async enqueueOutbound(m: OutboundMessage, now: number): Promise<EnqueueResult> {
-    if (!this.options.groupCommit) return this.db.transaction(() => this.enqueueOne(m, now)).immediate();
-    return new Promise((resolve, reject) => {
-      this.pendingEnqueues.push({ message: m, now, resolve, reject });
-      if (this.pendingEnqueues.length === 1) setImmediate(() => this.flushEnqueues());
-    });
-  }
-
-  private flushEnqueues(): void {
-    const batch = this.pendingEnqueues;
-    this.pendingEnqueues = [];
-    let results: EnqueueResult[];
-    try {
-      results = this.db.transaction(() => batch.map((b) => this.enqueueOne(b.message, b.now))).immediate();
-    } catch {
-      // One failing row must not fail the others: fall back to a transaction each.
-      for (const b of batch) {
-        try {
-          b.resolve(this.db.transaction(() => this.enqueueOne(b.message, b.now)).immediate());
-        } catch (err) {
-          b.reject(err);
-        }
-      }
-      return;
-    }
-    batch.forEach((b, i) => b.resolve(results[i] as EnqueueResult));
-  }
-
-  /** Inside a transaction: the existing row for the dedup key, or a new pending row. */
-  private enqueueOne(m: OutboundMessage, now: number): EnqueueResult {
-    if (m.dedupKey !== undefined) {
-      const existing = this.db.prepare('SELECT * FROM outbox WHERE dedup_key = ?').get(m.dedupKey) as Row | undefined;
-      if (existing) return { row: toOutbox(existing), inserted: false };
-    }
-    const info = this.db
-      .prepare(
-        `INSERT INTO outbox (teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state,
-                             attempts, next_attempt_at, created_at, reply_to_teams_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
-      )
-      .run(m.teamsUserId, m.remoteJid, m.dedupKey ?? null, m.sender, m.stanzaId ?? null, m.receiptRequested ? 1 : 0, m.body, now, now, m.replyToTeamsId ?? null);
-    return { row: toOutbox(this.db.prepare('SELECT * FROM outbox WHERE id = ?').get(info.lastInsertRowid) as Row), inserted: true };
+  enqueueOutbound(m: OutboundMessage, now: number): Promise<EnqueueResult> {
+    return this.writes.submit('enqueueOutbound', m, now);
   }
 
   async findOutbound(dedupKey: string): Promise<OutboxRow | undefined> {
-    const r = this.db.prepare('SELECT * FROM outbox WHERE dedup_key = ?').get(dedupKey) as Row | undefined;
+    const r = this.sql.get('SELECT * FROM outbox WHERE dedup_key = ?').get(dedupKey) as Row | undefined;
     return r && toOutbox(r);
   }
 
   async pendingOutbound(key: PairKey): Promise<OutboxRow[]> {
     return (
-      this.db
-        .prepare("SELECT * FROM outbox WHERE teams_user_id = ? AND remote_jid = ? AND state = 'pending' ORDER BY id")
-        .all(key.teamsUserId, key.remoteJid) as Row[]
+      this.sql.get("SELECT * FROM outbox WHERE teams_user_id = ? AND remote_jid = ? AND state = 'pending' ORDER BY id").all(key.teamsUserId, key.remoteJid) as Row[]
     ).map(toOutbox);
   }
 
   async pairsWithDueOutbound(now: number, limit: number): Promise<PairKey[]> {
     return (
-      this.db
-        .prepare(
-          "SELECT DISTINCT teams_user_id, remote_jid FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? LIMIT ?",
-        )
-        .all(now, limit) as Row[]
+      this.sql.get("SELECT DISTINCT teams_user_id, remote_jid FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? LIMIT ?").all(now, limit) as Row[]
     ).map((r) => ({ teamsUserId: str(r.teams_user_id), remoteJid: str(r.remote_jid) }));
   }
 
-  async markOutboundSending(id: number, now: number): Promise<void> {
-    this.db.prepare('UPDATE outbox SET sending_since = COALESCE(sending_since, ?) WHERE id = ?').run(now, id);
+  markOutboundSending(key: PairKey, now: number): Promise<number> {
+    return this.writes.submit('markOutboundSending', key, now);
   }
 
-  /** Delivered rows keep their ids (for dedup of retransmissions) but not their body (data minimisation). */
-  async markOutboundDelivered(id: number, teamsMessageId: string, now: number): Promise<void> {
-    this.db
-      .prepare(
-        `UPDATE outbox SET state = 'delivered', teams_message_id = ?, body = CASE WHEN ? THEN body END, attempts = attempts + 1,
-                done_at = ?, last_error = NULL, sending_since = NULL WHERE id = ?`,
-      )
-      .run(teamsMessageId, this.options.keepBodies ? 1 : 0, now, id);
+  markOutboundDelivered(id: number, teamsMessageId: string, now: number): Promise<void> {
+    return this.writes.submit('markOutboundDelivered', id, teamsMessageId, now);
   }
 
-  async markOutboundRetry(id: number, error: string, nextAttemptAt: number): Promise<void> {
-    this.db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?').run(error, nextAttemptAt, id);
+  markOutboundRetry(id: number, error: string, nextAttemptAt: number): Promise<void> {
+    return this.writes.submit('markOutboundRetry', id, error, nextAttemptAt);
   }
 
-  async markOutboundDead(id: number, error: string, now: number): Promise<void> {
-    this.db
-      .prepare(
-        `UPDATE outbox SET state = 'dead', body = CASE WHEN ? THEN body END, attempts = attempts + 1, last_error = ?, done_at = ?,
-                sending_since = NULL WHERE id = ?`,
-      )
-      .run(this.options.keepBodies ? 1 : 0, error, now, id);
+  markOutboundDead(id: number, error: string, now: number): Promise<void> {
+    return this.writes.submit('markOutboundDead', id, error, now);
   }
 
-  async recordNotification(n: InboundNotification, now: number): Promise<boolean> {
-    const info = this.db
-      .prepare(
-        `INSERT INTO inbox (dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
-         ON CONFLICT (dedup_key) DO NOTHING`,
-      )
-      .run(n.dedupKey, n.kind, n.subscriptionId, n.resource, n.changeType, n.detail ?? null, now, now);
-    return info.changes === 1;
+  recordNotification(n: InboundNotification, now: number): Promise<boolean> {
+    return this.writes.submit('recordNotification', n, now);
   }
 
   async dueNotifications(now: number, limit: number): Promise<InboxRow[]> {
-    return (
-      this.db.prepare("SELECT * FROM inbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?").all(now, limit) as Row[]
-    ).map(toInbox);
+    return (this.sql.get("SELECT * FROM inbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?").all(now, limit) as Row[]).map(toInbox);
   }
 
-  async markNotificationDone(id: number, now: number): Promise<void> {
-    this.db.prepare("UPDATE inbox SET state = 'delivered', attempts = attempts + 1, done_at = ?, last_error = NULL WHERE id = ?").run(now, id);
+  markNotificationDone(id: number, now: number): Promise<void> {
+    return this.writes.submit('markNotificationDone', id, now);
   }
 
-  async markNotificationRetry(id: number, error: string, nextAttemptAt: number): Promise<void> {
-    this.db.prepare('UPDATE inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?').run(error, nextAttemptAt, id);
+  markNotificationRetry(id: number, error: string, nextAttemptAt: number): Promise<void> {
+    return this.writes.submit('markNotificationRetry', id, error, nextAttemptAt);
   }
 
-  async markNotificationDead(id: number, error: string, now: number): Promise<void> {
-    this.db.prepare("UPDATE inbox SET state = 'dead', attempts = attempts + 1, last_error = ?, done_at = ? WHERE id = ?").run(error, now, id);
+  markNotificationDead(id: number, error: string, now: number): Promise<void> {
+    return this.writes.submit('markNotificationDead', id, error, now);
   }
 
-  async recordRelayed(m: RelayedMessage, now: number): Promise<boolean> {
-    const info = this.db
-      .prepare(
-        `INSERT INTO relayed (chat_id, teams_message_id, direction, xmpp_id, created_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (chat_id, teams_message_id) DO NOTHING`,
-      )
-      .run(m.chatId, m.teamsMessageId, m.direction, m.xmppId ?? null, now);
-    return info.changes === 1;
+  recordRelayed(m: RelayedMessage, now: number): Promise<boolean> {
+    return this.writes.submit('recordRelayed', m, now);
   }
 
   async findRelayed(chatId: string, teamsMessageId: string): Promise<RelayedMessage | undefined> {
-    const r = this.db.prepare('SELECT * FROM relayed WHERE chat_id = ? AND teams_message_id = ?').get(chatId, teamsMessageId) as Row | undefined;
+    const r = this.sql.get('SELECT * FROM relayed WHERE chat_id = ? AND teams_message_id = ?').get(chatId, teamsMessageId) as Row | undefined;
     return r && toRelayed(r);
   }
 
   async findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined> {
-    const r = this.db.prepare('SELECT * FROM relayed WHERE chat_id = ? AND xmpp_id = ? ORDER BY created_at DESC LIMIT 1').get(chatId, xmppId) as Row | undefined;
+    const r = this.sql.get('SELECT * FROM relayed WHERE chat_id = ? AND xmpp_id = ? ORDER BY created_at DESC LIMIT 1').get(chatId, xmppId) as Row | undefined;
     return r && toRelayed(r);
   }
 
-  async saveSubscription(s: GraphSubscriptionRecord): Promise<void> {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM graph_subscriptions WHERE purpose = ? AND id <> ?').run(s.purpose, s.id);
-      this.db
-        .prepare(
-          `INSERT INTO graph_subscriptions (id, purpose, resource, change_type, owner_user_id, client_state, expires_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, client_state = excluded.client_state`,
-        )
-        .run(s.id, s.purpose, s.resource, s.changeType, s.ownerUserId ?? null, s.clientState, s.expiresAt);
-    }).immediate();
+  saveSubscription(s: GraphSubscriptionRecord): Promise<void> {
+    return this.writes.submit('saveSubscription', s);
   }
 
   async subscriptions(): Promise<GraphSubscriptionRecord[]> {
-    return (this.db.prepare('SELECT * FROM graph_subscriptions ORDER BY expires_at').all() as Row[]).map(toSubscription);
+    return (this.sql.get('SELECT * FROM graph_subscriptions ORDER BY expires_at').all() as Row[]).map(toSubscription);
   }
 
   async findSubscription(id: string): Promise<GraphSubscriptionRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM graph_subscriptions WHERE id = ?').get(id) as Row | undefined;
+    const r = this.sql.get('SELECT * FROM graph_subscriptions WHERE id = ?').get(id) as Row | undefined;
     return r && toSubscription(r);
   }
 
-  async deleteSubscription(id: string): Promise<void> {
-    this.db.prepare('DELETE FROM graph_subscriptions WHERE id = ?').run(id);
+  deleteSubscription(id: string): Promise<void> {
+    return this.writes.submit('deleteSubscription', id);
   }
 
-  async prune(c: PruneCutoffs): Promise<PruneResult> {
-    return this.db.transaction((): PruneResult => {
-      const done = (table: string) =>
-        this.db
-          .prepare(`DELETE FROM ${table} WHERE (state = 'delivered' AND done_at < ?) OR (state = 'dead' AND done_at < ?)`)
-          .run(c.delivered, c.dead).changes;
-      return {
-        outbox: done('outbox'),
-        inbox: done('inbox'),
-        relayed: this.db.prepare('DELETE FROM relayed WHERE created_at < ?').run(c.relayed).changes,
-      };
-    }).immediate();
+  prune(c: PruneCutoffs): Promise<PruneResult> {
+    return this.writes.submit('prune', c);
   }
 
   async whitelist(): Promise<WhitelistEntry[]> {
-    return (this.db.prepare('SELECT * FROM whitelist ORDER BY kind, value').all() as Row[]).map(toWhitelistEntry);
+    return (this.sql.get('SELECT * FROM whitelist ORDER BY kind, value').all() as Row[]).map(toWhitelistEntry);
   }
 
-  async putWhitelistEntry(e: WhitelistEntry): Promise<void> {
-    this.db
-      .prepare('INSERT INTO whitelist (kind, value, added_at, added_by) VALUES (?, ?, ?, ?) ON CONFLICT (kind, value) DO NOTHING')
-      .run(e.kind, e.value, e.addedAt, e.addedBy);
+  putWhitelistEntry(e: WhitelistEntry): Promise<void> {
+    return this.writes.submit('putWhitelistEntry', e);
   }
 
-  async deleteWhitelistEntry(kind: WhitelistKind, value: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM whitelist WHERE kind = ? AND value = ?').run(kind, value).changes === 1;
+  deleteWhitelistEntry(kind: WhitelistKind, value: string): Promise<boolean> {
+    return this.writes.submit('deleteWhitelistEntry', kind, value);
   }
 
-  async appendAudit(e: AuditEntry): Promise<void> {
-    this.db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(e.at, e.actor, e.action, e.subject, e.detail ?? null);
+  appendAudit(e: AuditEntry): Promise<void> {
+    return this.writes.submit('appendAudit', e);
   }
 
   async auditLog(limit: number): Promise<AuditEntry[]> {
-    return (this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toAuditEntry);
+    return (this.sql.get('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toAuditEntry);
   }
 
-  async recordSeatEvent(e: SeatEvent): Promise<void> {
-    this.db.prepare('INSERT INTO licence_seats (at, node_id, licence_id, event) VALUES (?, ?, ?, ?)').run(e.at, e.nodeId, e.licenceId, e.event);
+  recordSeatEvent(e: SeatEvent): Promise<void> {
+    return this.writes.submit('recordSeatEvent', e);
   }
 
   async seatHistory(limit: number): Promise<SeatEvent[]> {
-    return (this.db.prepare('SELECT * FROM licence_seats ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toSeatEvent);
+    return (this.sql.get('SELECT * FROM licence_seats ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toSeatEvent);
   }
 
   // ---- Operator console (issue 18) ----
@@ -442,28 +301,17 @@ export class SqliteStore implements Store {
   async deadLetters(q: DeadLetterQuery): Promise<DeadLetter[]> {
     const before = q.beforeId ?? Number.MAX_SAFE_INTEGER;
     const of = (queue: 'outbox' | 'inbox') =>
-      (this.db.prepare(`SELECT * FROM ${queue} WHERE state = 'dead' AND id < ? ORDER BY id DESC LIMIT ?`).all(before, q.limit) as Row[]).map((r) => toDeadLetter(queue, r));
+      (this.sql.get(`SELECT * FROM ${queue} WHERE state = 'dead' AND id < ? ORDER BY id DESC LIMIT ?`).all(before, q.limit) as Row[]).map((r) => toDeadLetter(queue, r));
     const rows = q.queue ? of(q.queue) : [...of('outbox'), ...of('inbox')];
     return rows.sort((a, b) => b.at - a.at || b.id - a.id).slice(0, q.limit);
   }
 
-  async retryDeadLetter(ref: DeadLetterRef, now: number): Promise<RetryResult> {
-    return this.db.transaction((): RetryResult => {
-      const r = this.db.prepare(`SELECT * FROM ${ref.queue} WHERE id = ?`).get(ref.id) as Row | undefined;
-      if (!r) return { retried: false, reason: 'not-found' };
-      if (str(r.state) !== 'dead') return { retried: false, reason: 'not-dead' };
-      if (ref.queue === 'outbox') {
-        if (r.body === null || r.body === undefined) return { retried: false, reason: 'no-body' };
-        this.db.prepare("UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, done_at = NULL, sending_since = NULL WHERE id = ?").run(now, ref.id);
-        return { retried: true, pair: { teamsUserId: str(r.teams_user_id), remoteJid: str(r.remote_jid) } };
-      }
-      this.db.prepare("UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = ?, done_at = NULL WHERE id = ?").run(now, ref.id);
-      return { retried: true, pair: undefined };
-    }).immediate();
+  retryDeadLetter(ref: DeadLetterRef, now: number): Promise<RetryResult> {
+    return this.writes.submit('retryDeadLetter', ref, now);
   }
 
-  async discardDeadLetter(ref: DeadLetterRef): Promise<boolean> {
-    return this.db.prepare(`DELETE FROM ${ref.queue} WHERE id = ? AND state = 'dead'`).run(ref.id).changes === 1;
+  discardDeadLetter(ref: DeadLetterRef): Promise<boolean> {
+    return this.writes.submit('discardDeadLetter', ref);
   }
 
   async searchAudit(q: AuditQuery): Promise<AuditRecord[]> {
@@ -483,24 +331,17 @@ export class SqliteStore implements Store {
     if (q.to !== undefined) (where.push('at < ?'), args.push(q.to));
     if (q.beforeId !== undefined) (where.push('id < ?'), args.push(q.beforeId));
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, q.limit) as Row[]).map(toAuditRecord);
+    return (this.sql.get(sql).all(...args, q.limit) as Row[]).map(toAuditRecord);
   }
 
-  async addRefusalCounts(counts: readonly RefusalCount[], keepSince: number): Promise<void> {
-    const add = this.db.prepare(
-      `INSERT INTO refusal_counts (minute, domain, direction, reason, count) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (minute, domain, direction, reason) DO UPDATE SET count = count + excluded.count`,
-    );
-    this.db.transaction(() => {
-      for (const c of counts) add.run(c.minute, c.domain, c.direction, c.reason, c.count);
-      this.db.prepare('DELETE FROM refusal_counts WHERE minute < ?').run(keepSince);
-    }).immediate();
+  addRefusalCounts(counts: readonly RefusalCount[], keepSince: number): Promise<void> {
+    return this.writes.submit('addRefusalCounts', counts, keepSince);
   }
 
   async refusalTotals(since: number, limit: number): Promise<RefusalTotal[]> {
     return (
-      this.db
-        .prepare(
+      this.sql
+        .get(
           `SELECT domain, direction, reason, SUM(count) AS count, MAX(minute) AS last_minute FROM refusal_counts
            WHERE minute >= ? GROUP BY domain, direction, reason ORDER BY SUM(count) DESC, domain LIMIT ?`,
         )
@@ -510,8 +351,8 @@ export class SqliteStore implements Store {
 
   async remoteUsersOfDomain(domain: string, limit: number): Promise<RemoteUserActivity[]> {
     return (
-      this.db
-        .prepare(
+      this.sql
+        .get(
           `SELECT p.remote_jid, COUNT(*) AS partners, SUM(CASE WHEN p.sub_from = 1 OR p.sub_to = 1 THEN 1 ELSE 0 END) AS subscribed,
                   MAX(MAX(p.updated_at), COALESCE((SELECT MAX(o.created_at) FROM outbox o WHERE o.remote_jid = p.remote_jid), 0)) AS last_activity_at
              FROM pairs p WHERE substr(p.remote_jid, -?) = ?
@@ -524,41 +365,33 @@ export class SqliteStore implements Store {
   // ---- Skype for Business pairs (issue 17) ----
 
   async getSfbPairState(key: SfbPairKey): Promise<string | undefined> {
-    const r = this.db.prepare('SELECT state FROM sfb_pairs WHERE sfb_uri = ? AND remote_jid = ?').get(key.sfbUri, key.remoteJid) as Row | undefined;
+    const r = this.sql.get('SELECT state FROM sfb_pairs WHERE sfb_uri = ? AND remote_jid = ?').get(key.sfbUri, key.remoteJid) as Row | undefined;
     return r ? String(r.state) : undefined;
   }
 
-  async putSfbPairState(key: SfbPairKey, state: string, now: number): Promise<void> {
-    this.db
-      .prepare('INSERT INTO sfb_pairs (sfb_uri, remote_jid, state, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (sfb_uri, remote_jid) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at')
-      .run(key.sfbUri, key.remoteJid, state, now);
+  putSfbPairState(key: SfbPairKey, state: string, now: number): Promise<void> {
+    return this.writes.submit('putSfbPairState', key, state, now);
   }
 
   async sfbPairKeys(after: SfbPairKey | undefined, limit: number): Promise<SfbPairKey[]> {
     const rows = (
       after
-        ? this.db.prepare('SELECT sfb_uri, remote_jid FROM sfb_pairs WHERE sfb_uri > ? OR (sfb_uri = ? AND remote_jid > ?) ORDER BY sfb_uri, remote_jid LIMIT ?').all(after.sfbUri, after.sfbUri, after.remoteJid, limit)
-        : this.db.prepare('SELECT sfb_uri, remote_jid FROM sfb_pairs ORDER BY sfb_uri, remote_jid LIMIT ?').all(limit)
+        ? this.sql.get('SELECT sfb_uri, remote_jid FROM sfb_pairs WHERE sfb_uri > ? OR (sfb_uri = ? AND remote_jid > ?) ORDER BY sfb_uri, remote_jid LIMIT ?').all(after.sfbUri, after.sfbUri, after.remoteJid, limit)
+        : this.sql.get('SELECT sfb_uri, remote_jid FROM sfb_pairs ORDER BY sfb_uri, remote_jid LIMIT ?').all(limit)
     ) as Row[];
     return rows.map((r) => ({ sfbUri: String(r.sfb_uri), remoteJid: String(r.remote_jid) }));
   }
 
-  // ---- Webhook intake and presence watching (issue 13: webhook) ----------------------------------------------
-  async recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]> {
-    if (batch.length === 0) return [];
-    const insert = this.db.prepare(
-      `INSERT INTO inbox (dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
-       ON CONFLICT (dedup_key) DO NOTHING`,
-    );
-    return this.db
-      .transaction(() => batch.map((n) => insert.run(n.dedupKey, n.kind, n.subscriptionId, n.resource, n.changeType, n.detail ?? null, now, now).changes === 1))
-      .immediate();
+  // ---- Webhook intake and presence watching (issue 13: webhook) ----
+
+  /** A webhook batch: its notifications join one group commit, in order. */
+  recordNotifications(batch: readonly InboundNotification[], now: number): Promise<boolean[]> {
+    return Promise.all(batch.map((n) => this.writes.submit('recordNotification', n, now)));
   }
 
   async presenceWatchers(): Promise<PresenceWatch[]> {
-    const rows = this.db
-      .prepare(
+    const rows = this.sql
+      .get(
         `SELECT p.teams_user_id, u.user_id AS puppet_user_id FROM pairs p JOIN puppets u ON u.remote_jid = p.remote_jid
           WHERE p.sub_from = 1 ORDER BY p.teams_user_id, u.user_id`,
       )
@@ -570,28 +403,26 @@ export class SqliteStore implements Store {
 
   async countPuppets(domain?: string): Promise<number> {
     const row = (
-      domain === undefined
-        ? this.db.prepare('SELECT COUNT(*) AS n FROM puppets').get()
-        : this.db.prepare(`SELECT COUNT(*) AS n FROM puppets WHERE ${JID_DOMAIN} = ?`).get(domain)
+      domain === undefined ? this.sql.get('SELECT COUNT(*) AS n FROM puppets').get() : this.sql.get(`SELECT COUNT(*) AS n FROM puppets WHERE ${JID_DOMAIN} = ?`).get(domain)
     ) as Row;
     return Number(row.n);
   }
 
   async puppetsPerDomain(): Promise<DomainAccounts[]> {
-    return (this.db.prepare(`SELECT ${JID_DOMAIN} AS domain, COUNT(*) AS n FROM puppets GROUP BY 1 ORDER BY 1`).all() as Row[]).map((r) => ({
+    return (this.sql.get(`SELECT ${JID_DOMAIN} AS domain, COUNT(*) AS n FROM puppets GROUP BY 1 ORDER BY 1`).all() as Row[]).map((r) => ({
       domain: str(r.domain),
       accounts: Number(r.n),
     }));
   }
 
-  async touchPair(key: PairKey, now: number): Promise<void> {
-    this.db.prepare('UPDATE pairs SET updated_at = ? WHERE teams_user_id = ? AND remote_jid = ?').run(now, key.teamsUserId, key.remoteJid);
+  touchPair(key: PairKey, now: number): Promise<void> {
+    return this.writes.submit('touchPair', key, now);
   }
 
   async unusedPairs(before: number, limit: number): Promise<PairRecord[]> {
     return (
-      this.db
-        .prepare(
+      this.sql
+        .get(
           `SELECT * FROM pairs p WHERE updated_at < ?
              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.teams_user_id = p.teams_user_id AND o.remote_jid = p.remote_jid AND o.state = 'pending')
            ORDER BY updated_at LIMIT ?`,
@@ -600,10 +431,24 @@ export class SqliteStore implements Store {
     ).map(toPair);
   }
 
-  async deletePair(key: PairKey): Promise<void> {
-    this.db.prepare('DELETE FROM pairs WHERE teams_user_id = ? AND remote_jid = ?').run(key.teamsUserId, key.remoteJid);
+  deletePair(key: PairKey): Promise<void> {
+    return this.writes.submit('deletePair', key);
   }
 }
 
 /** The domain of a bare JID column (everything after the '@'). */
 const JID_DOMAIN = "substr(remote_jid, instr(remote_jid, '@') + 1)";
+
+/** Applies pending migrations in one immediate transaction, so concurrent starters serialise on the lock. */
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const apply = db.transaction(() => {
+    const done = new Set(db.prepare('SELECT version FROM schema_migrations').all().map((r) => Number((r as Row).version)));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      db.exec(m.sqlite);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    }
+  });
+  apply.immediate();
+}

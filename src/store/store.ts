@@ -56,6 +56,8 @@ export interface OutboxRow extends OutboundMessage {
    * posted twice.
    */
   readonly sendingSince: number | undefined;
+  /** When the row was accepted (committed). */
+  readonly createdAt: number;
 }
 
 export interface EnqueueResult {
@@ -171,8 +173,12 @@ export interface Store {
   pendingOutbound(key: PairKey): Promise<OutboxRow[]>;
   /** Pairs that have a pending row due at `now`. */
   pairsWithDueOutbound(now: number, limit: number): Promise<PairKey[]>;
-  /** A post to Graph is about to start (see {@link OutboxRow.sendingSince}). */
-  markOutboundSending(id: number, now: number): Promise<void>;
+  /**
+   * Posts to Graph are about to start for the pair (see {@link OutboxRow.sendingSince}): every pending row of the
+   * pair not marked yet is marked, in one write, so that a flood costs one mark, not one per message. Returns the
+   * highest pending row id of the pair (every pending row up to it is marked).
+   */
+  markOutboundSending(key: PairKey, now: number): Promise<number>;
   /** Clears the body unless the store was opened to keep bodies (data minimisation). */
   markOutboundDelivered(id: number, teamsMessageId: string, now: number): Promise<void>;
   markOutboundRetry(id: number, error: string, nextAttemptAt: number): Promise<void>;

@@ -62,6 +62,8 @@ export interface SupervisorOptions<M, R> {
 
 export class ActorSupervisor<M, R> {
   private readonly activations = new Map<string, Activation>();
+  /** Activations whose actor is running (the gauge), kept as they change: counting them was O(actors) each time. */
+  private readonly started = new Set<Activation>();
   private readonly restartHistory = new Map<string, number[]>();
   private readonly quarantine = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
@@ -148,6 +150,7 @@ export class ActorSupervisor<M, R> {
       throw err;
     });
     this.o.metrics.activations.inc({ kind: this.o.kind });
+    this.started.add(act);
     this.updateGauge();
     return act.handle;
   }
@@ -158,6 +161,7 @@ export class ActorSupervisor<M, R> {
     const handle = act.handle;
     act.handle = undefined;
     act.actor = undefined;
+    this.started.delete(act);
     this.updateGauge();
     await handle?.stop().catch(() => undefined);
     const decision = decideRestart(this.o.policy, this.restartHistory.get(act.key) ?? [], this.now());
@@ -182,6 +186,7 @@ export class ActorSupervisor<M, R> {
     for (const act of [...this.activations.values()]) {
       if (act.inFlight > 0 || now - act.lastUsed < this.o.idleMs || act.actor?.isBusy?.()) continue;
       this.activations.delete(act.key);
+      this.started.delete(act);
       stopped++;
       await act.handle?.stop().catch((err: unknown) => this.o.log.warn('passivation failed', { actorKey: act.key, error: errorMessage(err) }));
       this.o.metrics.passivations.inc({ kind: this.o.kind, reason: 'idle' });
@@ -207,6 +212,7 @@ export class ActorSupervisor<M, R> {
     const act = this.activations.get(key);
     if (!act) return;
     this.activations.delete(key);
+    this.started.delete(act);
     await act.tail;
     await act.handle?.stop().catch((err: unknown) => this.o.log.warn('passivation failed', { actorKey: key, error: errorMessage(err) }));
     this.o.metrics.passivations.inc({ kind: this.o.kind, reason });
@@ -219,6 +225,7 @@ export class ActorSupervisor<M, R> {
     clearInterval(this.sweeper);
     const all = [...this.activations.values()];
     this.activations.clear();
+    this.started.clear();
     await Promise.all(
       all.map(async (act) => {
         await act.tail;
@@ -230,8 +237,6 @@ export class ActorSupervisor<M, R> {
   }
 
   private updateGauge(): void {
-    let live = 0;
-    for (const act of this.activations.values()) if (act.handle) live++;
-    this.o.metrics.actorsLive.set({ kind: this.o.kind }, live);
+    this.o.metrics.actorsLive.set({ kind: this.o.kind }, this.started.size);
   }
 }

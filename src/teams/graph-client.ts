@@ -1,23 +1,26 @@
 /**
  * Builds Microsoft Graph clients (@microsoft/microsoft-graph-client) on a TokenCredential (@azure/identity).
  * The endpoint comes from configuration only (teams.graphBaseUrl), so the same code talks to Graph or to the
- * emulator. The middleware chain is: authentication -> retry (429/503/504, honouring Retry-After) -> pacing (every
- * attempt waits its turn under Graph's documented limits, graph-pacing.ts) -> metrics -> HTTP, so metrics see
- * every attempt, 429s included.
+ * emulator. The middleware chain is: authentication (tokens reused until shortly before expiry) -> retry
+ * (429/503/504, honouring Retry-After) -> pacing (every attempt waits its turn under Graph's documented limits,
+ * graph-pacing.ts) -> metrics -> HTTP (node:https keep-alive), so metrics see every attempt, 429s included.
  */
 import type { TokenCredential } from '@azure/identity';
 import {
   AuthenticationHandler,
   Client,
-  HTTPMessageHandler,
   RetryHandler,
   RetryHandlerOptions,
   type Context,
   type Middleware,
 } from '@microsoft/microsoft-graph-client';
-import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { graphEndpointTemplate, type Metrics } from '../observability/metrics.js';
 import { PacingMiddleware, type GraphPacer } from './graph-pacing.js';
+import { NodeHttpsTransport } from './graph-transport.js';
+import { tokenProvider } from './token-cache.js';
+
+/** One pool of keep-alive connections to Graph for every client of the node (the app and each puppet). */
+const transport = new NodeHttpsTransport();
 
 /** Methods whose retry after a 503/504 cannot post twice; a POST is retried only on 429 (rejected unprocessed). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH']);
@@ -59,14 +62,14 @@ export function graphScope(endpoint: GraphEndpoint): string {
 
 export function createGraphClient(credential: TokenCredential, endpoint: GraphEndpoint, metrics: Metrics, pacer?: GraphPacer): Client {
   const base = new URL(endpoint.graphBaseUrl);
-  const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(credential, { scopes: [graphScope(endpoint)] }));
+  const auth = new AuthenticationHandler(tokenProvider(credential, [graphScope(endpoint)]));
   const retry = new RetryHandler(
     new RetryHandlerOptions(3, 3, (_delay, _attempt, _request, options, response) => {
       const method = (options?.method ?? 'GET').toUpperCase();
       return response.status === 429 || IDEMPOTENT.has(method);
     }),
   );
-  const chain: Middleware[] = [auth, retry, ...(pacer ? [new PacingMiddleware(pacer)] : []), new MetricsMiddleware(metrics), new HTTPMessageHandler()];
+  const chain: Middleware[] = [auth, retry, ...(pacer ? [new PacingMiddleware(pacer)] : []), new MetricsMiddleware(metrics), transport];
   return Client.initWithMiddleware({
     baseUrl: `${base.origin}/`,
     defaultVersion: 'v1.0',

@@ -46,6 +46,11 @@ export interface IntakeOptions {
   readonly verifyValidationTokens?: ((tokens: readonly string[]) => Promise<TokenVerdict>) | undefined;
   /** A lifecycle notice repeated within this is a duplicate (default {@link DEFAULT_LIFECYCLE_REPLAY_MS}). */
   readonly lifecycleReplayMs?: number | undefined;
+  /**
+   * Whether a Teams message was already relayed (the gateway's own post, which Graph notifies too, or a redelivery):
+   * its "created" notification needs no commit (issue 15: one XMPP -> Teams message would otherwise cost two).
+   */
+  readonly alreadyRelayed?: ((chatId: string, messageId: string) => Promise<boolean>) | undefined;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -111,6 +116,10 @@ export class NotificationIntake {
       }
       if (n.clientState === undefined || !sameSecret(n.clientState, sub.clientState)) {
         summary.badClientState++;
+        continue;
+      }
+      if (n.changeType === 'created' && n.target.kind === 'chatMessage' && (await this.o.alreadyRelayed?.(n.target.chatId, n.target.messageId))) {
+        summary.duplicates++;
         continue;
       }
       if (n.encryptedContent) {

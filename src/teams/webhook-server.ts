@@ -87,6 +87,7 @@ export class WebhookServer {
       findSubscription: (id) => o.store.findSubscription(id),
       verifyValidationTokens: o.verifyValidationTokens,
       lifecycleReplayMs: o.lifecycleReplayMs,
+      alreadyRelayed: async (chatId, messageId) => (await o.store.findRelayed(chatId, messageId)) !== undefined,
     });
     this.batcher = new InboxBatcher(o.store, this.now);
   }
@@ -184,7 +185,9 @@ export class WebhookServer {
       return;
     }
     const { records, summary } = await this.intake.admit(collection, this.now());
-    if (records.length === 0 && summary.items > 0) {
+    // Items already relayed (counted as duplicates by the intake) authenticated: they are acknowledged, not refused.
+    const known = summary.duplicates;
+    if (records.length === 0 && known === 0 && summary.items > 0) {
       this.count(summary);
       this.refused('refused a notification batch in which no item authenticates (not from Graph?)', { ...summary });
       res.writeHead(403).end();
@@ -192,11 +195,11 @@ export class WebhookServer {
     }
     const fresh = await this.batcher.record(records);
     summary.accepted = fresh.filter(Boolean).length;
-    summary.duplicates = fresh.length - summary.accepted;
+    summary.duplicates = known + fresh.length - summary.accepted;
     this.count(summary);
     res.writeHead(202).end();
     if (summary.accepted > 0) this.o.onRecorded();
-    const rejected = summary.items - records.length;
+    const rejected = summary.items - records.length - known;
     if (rejected > 0) this.refused('notification items that do not authenticate ignored (not from Graph?)', { ...summary });
     else this.o.log.debug('notifications committed', { ...summary });
   }

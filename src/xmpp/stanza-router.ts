@@ -23,7 +23,11 @@ import { iqResult, mayReplyWithError, parseInbound, presence, type Inbound, type
 import { StanzaError, errorReply, readStanzaError } from '../protocol/stanza-error.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
 import { pairKey } from '../actors/actor-keys.js';
-import type { Outcome } from '../actors/user-pair-actor.js';
+import type { Outcome, PairMessage } from '../actors/user-pair-actor.js';
+import type { Envelope } from '../actors/actor.js';
+import { KeyedQueue } from '../supervisors/keyed-queue.js';
+import type { Committed, MessageAcceptor } from './accept.js';
+import { ANY_ORDER, type ArrivalTicket } from './arrival-order.js';
 import { LookupRefusedError, type Directory } from '../teams/directory.js';
 import type { ProfileCache } from '../teams/profile-cache.js';
 import { profileToVcard4, profileToVcardTemp, type CardField } from '../protocol/vcard.js';
@@ -56,6 +60,8 @@ export interface StanzaRouterOptions {
   readonly cardFields: ReadonlySet<CardField>;
   /** Issue 17: users homed on Skype for Business are handed to the SfB side. */
   readonly sfb?: SfbStanzaHandler | undefined;
+  /** Commits chat messages to the outbox on arrival (DESIGN.md decision 4). */
+  readonly acceptor: MessageAcceptor;
   /** The rate limits presence and subscriptions pass, as messages do. */
   readonly throttle: { admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs?: number): Promise<AdmissionResult> };
   /** Over a rate limit: refuse at once, or wait in a bounded queue for at most maxThrottleDelayMs. */
@@ -79,6 +85,8 @@ function remember(set: Set<string>, value: string): void {
 
 export class StanzaRouter {
   private inFlight = 0;
+  /** Per pair: what was handed to the actor, in arrival order (a message waits for its commit, not its delivery). */
+  private readonly handover = new KeyedQueue();
   private readonly knownPairs = new Set<string>();
   private readonly knownAccounts = new Set<string>();
 
@@ -89,8 +97,12 @@ export class StanzaRouter {
     return this.inFlight;
   }
 
-  /** Handles one stanza; never throws (failures become stanza errors and log lines). */
-  async route(stanza: Element): Promise<void> {
+  /**
+   * Handles one stanza; never throws (failures become stanza errors and log lines). `order` keeps the stanzas
+   * between the same two addresses in arrival order where it matters: the commit of a message and what the pair
+   * actor is told (RFC 6120 §10.1); the checks before run at once.
+   */
+  async route(stanza: Element, order: ArrivalTicket = ANY_ORDER): Promise<void> {
     const correlationId = randomUUID();
     const log = this.o.log.child({ correlationId });
     this.inFlight++;
@@ -104,7 +116,7 @@ export class StanzaRouter {
       const inbound = parseInbound(stanza, { maxBodyBytes: this.o.maxBodyBytes });
       await inSpan(`xmpp ${stanza.name}`, { 'xmpp.stanza': stanza.name, 'xtg.correlation_id': correlationId }, () => {
         log.debug('stanza received', { stanza: stanza.name, type: stanza.attrs.type });
-        return this.dispatch(stanza, inbound, correlationId, log);
+        return this.dispatch(stanza, inbound, correlationId, order, log);
       });
     } catch (err) {
       if (err instanceof StanzaError) {
@@ -115,11 +127,12 @@ export class StanzaRouter {
       log.error('stanza handling failed', { stanza: stanza.name, errorName: err instanceof Error ? err.name : typeof err, error: errorMessage(err), from: stanza.attrs.from });
       await this.replyError(stanza, new StanzaError('internal-server-error', 'the gateway could not process this stanza; try again', 'wait'));
     } finally {
+      order.done();
       this.inFlight--;
     }
   }
 
-  private async dispatch(stanza: Element, inbound: Inbound, correlationId: string, log: Logger): Promise<void> {
+  private async dispatch(stanza: Element, inbound: Inbound, correlationId: string, order: ArrivalTicket, log: Logger): Promise<void> {
     if (inbound.to.domain !== this.o.componentDomain) return; // the server routed something not for us
     const envelope = { correlationId };
     if (inbound.kind === 'message' && inbound.type === 'error') {
@@ -140,7 +153,11 @@ export class StanzaRouter {
     }
     // Issue 17: a user homed on SfB (by domain or by name) is the SfB side's; everyone else is on Teams.
     const sfbUri = this.o.sfb?.homeOf(inbound.to.local);
-    if (sfbUri && this.o.sfb) return this.o.sfb.handle(stanza, inbound, sfbUri, correlationId, log);
+    if (sfbUri && this.o.sfb) {
+      // The SfB side handles a pair's stanzas one after another, in arrival order (RFC 6120 §10.1).
+      await order.turn();
+      return this.o.sfb.handle(stanza, inbound, sfbUri, correlationId, log);
+    }
     const user = await this.lookup(inbound.to.local, inbound.from);
     if (!user) {
       await this.toUnknownUser(stanza, inbound);
@@ -168,20 +185,33 @@ export class StanzaRouter {
         if (inbound.type === 'groupchat') throw new StanzaError('service-unavailable', 'a Teams user is not a chat room');
         if (inbound.type === 'headline') return;
         {
-          const admitted = await this.admitMessage(key, inbound, envelope);
-          if (admitted === undefined) return;
-          outcome = await this.o.router.pair(key, { type: 'xmpp-chat', message: inbound, ...(admitted ? { admitted } : {}) }, envelope);
+          const admission = await this.admitMessage(key, inbound, envelope);
+          if (admission === 'drop') return;
+          // Accept on arrival (issue 15): new content is committed to the outbox now; the actor is told once durable.
+          const accepted = await this.o.acceptor.accept(inbound, key, bareJid(inbound.to), () => order.turn(), log, admission === 'admitted');
+          if (accepted.kind === 'known') return;
+          if (accepted.kind === 'committing') {
+            // It is this stanza's turn (the acceptor waited for it before issuing the commit).
+            this.handOverAccepted(stanza, key, accepted.committed, envelope, order, log);
+            return;
+          }
+          if (accepted.kind === 'retransmitted') {
+            outcome = await this.tellPair(key, { type: 'xmpp-retransmitted', ...accepted.retransmission }, envelope, order);
+            break;
+          }
+          outcome = await this.tellPair(key, { type: 'xmpp-chat', message: inbound }, envelope, order);
         }
         break;
       case 'presence':
         if (inbound.type === 'error') return;
         if (!(await this.admitPresence(key, inbound, bareJid(inbound.to), envelope))) return;
-        outcome = await this.o.router.pair(
+        outcome = await this.tellPair(
           key,
           inbound.type === 'available' || inbound.type === 'unavailable'
             ? { type: 'xmpp-presence', presence: inbound }
             : { type: 'xmpp-subscription', presence: inbound },
           envelope,
+          order,
         );
         break;
       case 'iq':
@@ -189,6 +219,62 @@ export class StanzaRouter {
         return;
     }
     if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
+  }
+
+  /**
+   * Tells the pair actor `message` after whatever was handed over before for the pair, so that the actor sees a
+   * pair's stanzas in arrival order (RFC 6120 §10.1). The order is kept until the actor is told, not until it
+   * answers: a message committed on arrival does not wait for the post before it.
+   */
+  private async tellPair(key: PairKey, message: PairMessage, envelope: Envelope, order: ArrivalTicket = ANY_ORDER): Promise<Outcome> {
+    await order.turn();
+    return this.handOver(key, message, envelope, order);
+  }
+
+  /**
+   * In the stanza's turn: queues what the pair actor is to be told at once (no await before, so no later stanza
+   * can queue first), then lets the next stanza of the pair go.
+   */
+  private handOver(key: PairKey, message: PairMessage | Promise<PairMessage | undefined>, envelope: Envelope, order: ArrivalTicket): Promise<Outcome> {
+    let outcome: Promise<Outcome> = Promise.resolve({ status: 'done' });
+    const told = this.handover.run(pairKey(key), async () => {
+      const m = await message;
+      if (m) outcome = this.o.router.pair(key, m, envelope);
+    });
+    order.done();
+    return told.then(() => outcome);
+  }
+
+  /**
+   * The stanza's rows are in the store's group commit: the link reads on meanwhile; the actor is told once they
+   * are durable. A failed commit is answered with an error (the sender may resend); the actor's own outcome only
+   * matters to the log, as the rows wait in the outbox for the next drain whatever happens to it.
+   */
+  private handOverAccepted(stanza: Element, key: PairKey, outcome: Promise<Committed>, envelope: Envelope, order: ArrivalTicket, log: Logger): void {
+    let committed = false;
+    const message = outcome.then((c): PairMessage | undefined => {
+      committed = true;
+      if ('retransmission' in c) return { type: 'xmpp-retransmitted', ...c.retransmission };
+      return c.rows.length > 0 ? { type: 'xmpp-accepted', rows: c.rows } : undefined;
+    });
+    this.inFlight++;
+    this.handOver(key, message, envelope, order)
+      .then(
+        (outcome) => {
+          if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
+        },
+        async (err: unknown) => {
+          if (committed) {
+            log.warn('the pair actor was not told of an accepted message; the outbox sweep delivers it', { error: errorMessage(err) });
+            return;
+          }
+          log.error('could not commit an incoming message', { error: errorMessage(err) });
+          await this.replyError(stanza, new StanzaError('internal-server-error', 'the gateway could not accept this message; try again', 'wait'));
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+      });
   }
 
   /**
@@ -255,24 +341,25 @@ export class StanzaRouter {
   }
 
   /**
-   * Admission steps 4 and 5 for a message. To a pair that exists, it goes on: the pair applies the rate limits
-   * itself (a retransmission of an accepted message costs no tokens). The first message of a new pair takes its
-   * tokens here, before the pair and its actor exist, and may make an account within the domain's cap; a message
-   * without a body (chat state, marker, receipt) to a pair that does not exist changes nothing. Returns whether
-   * the tokens were taken here, or undefined when the message stops here.
+   * Admission steps 4 and 5 for a message. To a pair that exists, it goes on: the acceptor applies the rate limits
+   * (a retransmission of an accepted message costs no tokens). The first message of a new pair takes its tokens
+   * here, before the pair and its actor exist, and may make an account within the domain's cap; a message without a
+   * body (chat state, marker, receipt) to a pair that does not exist changes nothing ('drop'). 'admitted': the
+   * tokens were taken here, so the acceptor does not take them again.
    */
-  private async admitMessage(key: PairKey, m: InboundMessage, envelope: { correlationId: string }): Promise<boolean | undefined> {
+  private async admitMessage(key: PairKey, m: InboundMessage, envelope: { correlationId: string }): Promise<'drop' | 'admitted' | 'go'> {
     const wanted = m.body !== undefined && m.body.trim() !== '';
     if (await this.pairExists(key)) {
       if (wanted) await this.admitAccount(key.remoteJid, envelope);
-      return false;
+      return 'go';
     }
-    if (!wanted) return undefined;
+    if (!wanted) return 'drop';
     const admitted = await this.o.throttle.admit('xmpp_to_teams', pairAdmission(key, Buffer.byteLength(m.body ?? '', 'utf8')), this.o.onRateExceeded, this.o.maxThrottleDelayMs);
     if (!admitted.ok) throw new StanzaError('resource-constraint', `rate limit exceeded (${admitted.scope}); slow down and retry later`, 'wait');
     await this.admitAccount(key.remoteJid, envelope);
-    return true;
+    return 'admitted';
   }
+
 
   /** Pairs known to exist are remembered (bounded): most stanzas are for pairs that exist, and cost no read. */
   private async pairExists(key: PairKey): Promise<boolean> {

@@ -71,7 +71,7 @@ describe('S2S with a slixmpp client on the partner server', { timeout: 240_000 }
     await f.emulator.sendAs(ALICE_UPN, jid, 'what say you?');
     const msg = await mercutio.waitFor((e) => e.event === 'message' && e.body === 'what say you?', 20_000, 'her message');
     mercutio.command({ op: 'react', to: ALICE, id: msg.id, emojis: ['👍'] });
-    await eventually(() => inTeams().find((m) => m.id === msg.id && (m.reactions ?? []).some((r) => r.reactionType === 'like')), 20_000, 'his reaction in Teams');
+    await eventually(() => inTeams().find((m) => m.id === msg.id && (m.reactions ?? []).some((r) => r.reactionType === '👍')), 20_000, 'his reaction in Teams');
   });
 
   it('subscribes to her presence and follows it', async () => {

@@ -204,4 +204,53 @@ describe('deploy/k8s', () => {
     assert.ok(ConfigSchema.safeParse(JSON.parse(JSON.stringify(gateway).replaceAll('__POD_NAME__', 'xtg-0'))).success);
     assert.ok(dirname(dir));
   });
+
+  type Port = { name: string; containerPort: number };
+  type Peer = { podSelector?: { matchLabels: Record<string, string> }; namespaceSelector?: { matchLabels: Record<string, string> } };
+  type Policy = { kind: string; spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from?: Peer[]; ports?: { port: string | number; protocol: string }[] }[] } };
+  const k8s = () => {
+    const dir = join(DEPLOY, 'k8s');
+    const kustomization = readYaml(join(dir, 'kustomization.yaml')) as { resources: string[] };
+    return kustomization.resources.flatMap((r) => parseAllDocuments(readFileSync(join(dir, r), 'utf8')).map((d) => d.toJS() as Record<string, unknown>));
+  };
+
+  it('the nodes speak mutual TLS to each other: https advertise URLs, cluster.tls from a mounted Secret', () => {
+    const docs = k8s();
+    const config = docs.find((d) => d.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    const c = ConfigSchema.parse(JSON.parse(JSON.stringify(parse(config.data['gateway.yaml'] ?? '')).replaceAll('__POD_NAME__', 'xtg-0')));
+    assert.equal(c.cluster.advertiseUrl, 'https://xtg-0.xtg-cluster:9470');
+    assert.ok(c.cluster.tls);
+    const sts = docs.find((d) => d.kind === 'StatefulSet') as unknown as { spec: { template: { spec: { containers: { volumeMounts: { name: string; mountPath: string }[] }[]; volumes: { name: string; secret?: { secretName: string } }[] } } } };
+    const pod = sts.spec.template.spec;
+    for (const file of [c.cluster.tls.certFile, c.cluster.tls.keyFile, c.cluster.tls.caFile]) {
+      const mount = pod.containers[0]?.volumeMounts.find((m) => file.startsWith(`${m.mountPath}/`));
+      assert.ok(mount, `${file} is mounted`);
+      assert.ok(pod.volumes.find((v) => v.name === mount.name)?.secret, `${file} comes from a Secret`);
+    }
+  });
+
+  it('a NetworkPolicy lets only the gateway pods reach the cluster port, the ingress the webhook, monitoring the admin port', () => {
+    const docs = k8s();
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy') as unknown as Policy | undefined;
+    assert.ok(policy, 'deploy/k8s has a NetworkPolicy (kustomization.yaml lists it)');
+    const sts = docs.find((d) => d.kind === 'StatefulSet') as unknown as { spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { ports: Port[] }[] } } } };
+    const labels = sts.spec.template.metadata.labels;
+    assert.deepEqual(policy.spec.podSelector.matchLabels, { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] }, 'it selects the gateway pods');
+    assert.ok(policy.spec.policyTypes.includes('Ingress'));
+    const ports = sts.spec.template.spec.containers[0]?.ports ?? [];
+    const allowed = new Map<string, Peer[]>();
+    for (const rule of policy.spec.ingress) {
+      assert.ok(rule.from && rule.from.length > 0, 'no rule is open to everyone');
+      assert.ok(rule.ports && rule.ports.length > 0, 'no rule opens every port');
+      for (const p of rule.ports) {
+        const named = typeof p.port === 'string' ? p.port : ports.find((x) => x.containerPort === p.port)?.name;
+        assert.ok(named && ports.some((x) => x.name === named), `port ${p.port} is a container port`);
+        allowed.set(named, [...(allowed.get(named) ?? []), ...rule.from]);
+      }
+    }
+    assert.deepEqual([...allowed.keys()].sort(), ports.map((p) => p.name).sort(), 'every port the pods open has a rule');
+    assert.deepEqual(allowed.get('cluster'), [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } } }], 'cluster port: gateway pods only');
+    assert.ok(allowed.get('webhook')?.every((p) => p.namespaceSelector && !p.podSelector), 'webhook: from the ingress namespace');
+    assert.ok(allowed.get('admin')?.every((p) => p.namespaceSelector && !p.podSelector), 'admin: from the monitoring namespace');
+  });
 });

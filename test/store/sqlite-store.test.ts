@@ -52,10 +52,10 @@ describe('SQLite store specifics', () => {
     assert.throws(() => SqliteStore.open(file), (err: unknown) => err instanceof StoreError && /garbage\.sqlite: file is not a database \(the file is damaged or not a gateway database\)/u.test(err.message));
   });
 
-  it('fails with a clear error on a corrupted database', () => {
+  it('fails with a clear error on a corrupted database', async () => {
     const file = join(dir, 'corrupt.sqlite');
     const s = SqliteStore.open(file);
-    void s.close();
+    await s.close(); // the writer thread lets go of the file too
     const db = new Database(file);
     db.pragma('journal_mode = DELETE');
     db.close();
@@ -85,6 +85,18 @@ describe('SQLite store specifics', () => {
     assert.deepEqual([results[0]?.inserted, results[1]?.inserted], [true, false]);
     assert.equal(results[1]?.row.id, results[0]?.row.id);
     assert.equal((await s.pendingOutbound({ teamsUserId: 'u', remoteJid: 'j@x' })).length, 51);
+    await s.close();
+  });
+
+  it('group commit: one failing write of a batch fails alone, with an error naming it', async () => {
+    const s = SqliteStore.open(join(dir, 'batch-failure.sqlite'));
+    const m = (i: number) => ({ teamsUserId: 'u', remoteJid: 'j@x', dedupKey: undefined, sender: 'j@x/r', stanzaId: `s${i}`, receiptRequested: false, body: `b${i}` });
+    const bad = { ...m(2), sender: null as unknown as string }; // outbox.sender is NOT NULL
+    const [a, b, c] = await Promise.allSettled([s.enqueueOutbound(m(1), 1), s.enqueueOutbound(bad, 1), s.enqueueOutbound(m(3), 1)]);
+    assert.equal(a.status, 'fulfilled');
+    assert.equal(c.status, 'fulfilled');
+    assert.ok(b.status === 'rejected' && b.reason instanceof StoreError && /enqueueOutbound failed: NOT NULL constraint failed: outbox\.sender/u.test(b.reason.message), String(b.status === 'rejected' ? b.reason : b.status));
+    assert.deepEqual((await s.pendingOutbound({ teamsUserId: 'u', remoteJid: 'j@x' })).map((r) => r.stanzaId), ['s1', 's3']);
     await s.close();
   });
 

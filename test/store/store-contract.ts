@@ -72,8 +72,9 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal(a.row.body, 'Grüße 👋 <b>');
       assert.equal(a.row.sendingSince, undefined);
 
-      await s.markOutboundSending(a.row.id, 2000);
-      await s.markOutboundSending(a.row.id, 2500); // the first attempt's time is kept
+      assert.equal(a.row.createdAt, 1000);
+      assert.equal(await s.markOutboundSending(key, 2000), c.row.id);
+      await s.markOutboundSending(key, 2500); // the first mark's time is kept
       assert.equal((await s.pendingOutbound(key))[0]?.sendingSince, 2000);
       await s.markOutboundRetry(a.row.id, 'HTTP 503', 5000);
       const retried = (await s.pendingOutbound(key))[0];
@@ -86,6 +87,19 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.deepEqual([delivered.inserted, delivered.row.state, delivered.row.teamsMessageId, delivered.row.body, delivered.row.sendingSince], [false, 'delivered', 'tm-1', '', undefined]);
       await s.markOutboundDelivered(c.row.id, 'tm-2', 6002);
       assert.deepEqual(await s.pairsWithDueOutbound(Number.MAX_SAFE_INTEGER, 10), []);
+    });
+
+    it('marks every pending row of a pair as sending in one write, and only rows not marked yet', async () => {
+      const other = { teamsUserId: 'u-mark', remoteJid: 'romeo@xmpp.example' };
+      assert.equal(await s.markOutboundSending(other, 100), 0);
+      const a = await s.enqueueOutbound(msg({ ...other, stanzaId: 'a' }), 110);
+      const b = await s.enqueueOutbound(msg({ ...other, stanzaId: 'b' }), 120);
+      assert.equal(await s.markOutboundSending(other, 200), b.row.id);
+      const c = await s.enqueueOutbound(msg({ ...other, stanzaId: 'c' }), 210);
+      assert.equal(await s.markOutboundSending(other, 300), c.row.id);
+      assert.deepEqual((await s.pendingOutbound(other)).map((r) => [r.stanzaId, r.sendingSince, r.createdAt]), [['a', 200, 110], ['b', 200, 120], ['c', 300, 210]]);
+      assert.deepEqual((await s.pendingOutbound(key)).map((r) => r.sendingSince), [], 'other pairs are untouched');
+      assert.deepEqual([a.row.sendingSince, b.row.sendingSince], [undefined, undefined]);
     });
 
     it('records each notification once by dedup key and hands out due ones in order', async () => {
@@ -284,16 +298,21 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
     // ---- hostile input (issue 12): accounts per remote domain, pairs nobody uses ----
 
     it('counts accounts per remote domain', async () => {
-      await s.putPuppet({ remoteJid: 'a@partner.example', userId: 'p-10', upn: 'a.x@p.example' });
-      await s.putPuppet({ remoteJid: 'b@partner.example', userId: 'p-11', upn: 'b.x@p.example' });
-      assert.equal(await s.countPuppets('partner.example'), 2);
-      assert.equal(await s.countPuppets('xmpp.example'), 2); // juliet and romeo, stored above
+      // Other cases of this suite store accounts too: the counts are taken relative to what is there.
+      const total = await s.countPuppets();
+      await s.putPuppet({ remoteJid: 'a@counted.example', userId: 'p-10', upn: 'a.x@p.example' });
+      await s.putPuppet({ remoteJid: 'b@counted.example', userId: 'p-11', upn: 'b.x@p.example' });
+      await s.putPuppet({ remoteJid: 'c@sub.counted.example', userId: 'p-12', upn: 'c.x@p.example' });
+      assert.equal(await s.countPuppets('counted.example'), 2);
+      assert.equal(await s.countPuppets('sub.counted.example'), 1);
       assert.equal(await s.countPuppets('example'), 0, 'a domain, not a suffix');
-      assert.equal(await s.countPuppets(), 4);
-      assert.deepEqual(await s.puppetsPerDomain(), [
-        { domain: 'partner.example', accounts: 2 },
-        { domain: 'xmpp.example', accounts: 2 },
+      assert.equal(await s.countPuppets(), total + 3);
+      const perDomain = await s.puppetsPerDomain();
+      assert.deepEqual(perDomain.filter((d) => d.domain.endsWith('counted.example')), [
+        { domain: 'counted.example', accounts: 2 },
+        { domain: 'sub.counted.example', accounts: 1 },
       ]);
+      assert.equal(perDomain.reduce((n, d) => n + d.accounts, 0), total + 3);
     });
 
     it('finds pairs unused since a time, except those with messages pending, and deletes them', async () => {
@@ -310,6 +329,36 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal(await s.getPair(old), undefined);
       assert.deepEqual(await s.unusedPairs(2_000, 10), []);
       assert.equal((await s.getPair(key))?.teamsUserId, key.teamsUserId);
+    });
+
+    it('gives writes issued together (one group commit) the results they would have one after the other', async () => {
+      const k = { teamsUserId: 'u-group', remoteJid: 'romeo@xmpp.example' };
+      // 30 enqueues at once, two of them sharing a dedup key, in a known order.
+      const enqueued = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => s.enqueueOutbound(msg({ ...k, stanzaId: `g${i}`, dedupKey: i === 7 || i === 9 ? 'g-shared' : `g-${i}` }), 10_000 + i)),
+      );
+      assert.deepEqual(enqueued.map((e) => e.inserted), enqueued.map((_, i) => i !== 9));
+      assert.equal(enqueued[9]?.row.id, enqueued[7]?.row.id, 'the second item with a dedup key gets the first one\'s row');
+      const pending = await s.pendingOutbound(k);
+      assert.deepEqual(pending.map((r) => r.stanzaId), Array.from({ length: 30 }, (_, i) => `g${i}`).filter((_, i) => i !== 9), 'rows keep the order they were issued in');
+      assert.deepEqual(pending.map((r) => r.id), [...pending.map((r) => r.id)].sort((a, b) => a - b));
+      // Their outcomes together: delivered and relayed, one relayed id twice.
+      const relayed = await Promise.all([
+        ...pending.slice(0, 10).map((r) => s.markOutboundDelivered(r.id, `gt-${r.id}`, 20_000)),
+        ...pending.slice(0, 10).map((r) => s.recordRelayed({ chatId: 'g-chat', teamsMessageId: `gt-${r.id}`, direction: 'xmpp_to_teams', xmppId: r.stanzaId }, 20_000)),
+        s.recordRelayed({ chatId: 'g-chat', teamsMessageId: `gt-${pending[0]?.id}`, direction: 'xmpp_to_teams', xmppId: undefined }, 20_001),
+      ]);
+      assert.deepEqual(relayed.slice(10), [...Array.from({ length: 10 }, () => true), false]);
+      assert.equal((await s.pendingOutbound(k)).length, 19);
+      assert.equal((await s.findRelayed('g-chat', `gt-${pending[3]?.id}`))?.xmppId, 'g3');
+      // Notifications recorded together, one twice, then done together.
+      const n = (d: string) => ({ dedupKey: d, kind: 'chatMessage' as const, subscriptionId: 'g-sub', resource: `chats('g')/messages('${d}')`, changeType: 'created', detail: undefined });
+      const recorded = await Promise.all(['gn1', 'gn2', 'gn1', 'gn3'].map((d, i) => s.recordNotification(n(d), 30_000 + i)));
+      assert.deepEqual(recorded, [true, true, false, true]);
+      const due = (await s.dueNotifications(40_000, 100)).filter((r) => r.subscriptionId === 'g-sub');
+      assert.deepEqual(due.map((r) => r.dedupKey), ['gn1', 'gn2', 'gn3']);
+      await Promise.all(due.map((r) => s.markNotificationDone(r.id, 40_000)));
+      assert.deepEqual((await s.dueNotifications(50_000, 100)).filter((r) => r.subscriptionId === 'g-sub'), []);
     });
   });
 }

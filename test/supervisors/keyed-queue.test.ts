@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KeyedQueue } from '../../src/supervisors/keyed-queue.js';
+import { ArrivalOrder } from '../../src/xmpp/arrival-order.js';
 
 const later = <T>(ms: number, value: T) => new Promise<T>((r) => setTimeout(() => r(value), ms));
 
@@ -17,5 +18,27 @@ describe('KeyedQueue', () => {
     await Promise.all([a1, b1]);
     assert.deepEqual(done, ['b1', 'a1', 'a3']);
     assert.equal(q.size, 0, 'finished keys are forgotten');
+  });
+});
+
+describe('ArrivalOrder', () => {
+  it('lets concurrent work of one key hand over in arrival order, and other keys alongside', async () => {
+    const order = new ArrivalOrder();
+    const handedOver: string[] = [];
+    const work = async (key: string, name: string, ms: number, fails = false) => {
+      const ticket = order.ticket(key);
+      try {
+        await later(ms, undefined); // checks that take their own time
+        if (fails) return; // refused: hands over nothing, but the next one must not wait for ever
+        await ticket.turn();
+        handedOver.push(name);
+      } finally {
+        ticket.done();
+      }
+    };
+    await Promise.all([work('a', 'a1', 30), work('a', 'a2', 1, true), work('a', 'a3', 1), work('b', 'b1', 5)]);
+    assert.deepEqual(handedOver, ['b1', 'a1', 'a3']);
+    await later(0, undefined);
+    assert.equal(order.size, 0, 'finished keys are forgotten');
   });
 });

@@ -23,6 +23,7 @@ import { HttpBalancer } from './http-balancer.js';
 import { OtlpReceiver } from './otlp-receiver.js';
 import { freePort, freePorts } from './ports.js';
 import { writeTestLicence, type TestLicence } from './test-licence.js';
+import { writeClusterTls, type ClusterTlsFiles } from './cluster-tls.js';
 import { TestXmppClient } from './xmpp-client.js';
 import { startSfbPool } from '../../src/sandbox/sfb-pool.js';
 import type { SfbEmulator } from '../emulators/sfb/index.js';
@@ -46,6 +47,8 @@ export interface ClusterFederationOptions {
   readonly adminToken?: string;
   /** Issue 17: an SfB emulator pool, every node one computer of the gateway's trusted application pool. */
   readonly sfb?: boolean;
+  /** Mutual TLS between the nodes (cluster.tls, https:// advertise URLs), with a CA made for the test. */
+  readonly tls?: boolean;
 }
 
 export class ClusterFederation {
@@ -65,6 +68,7 @@ export class ClusterFederation {
     readonly otlp: OtlpReceiver,
     readonly ports: { c2s: number; component: number },
     private readonly o: ClusterFederationOptions,
+    private readonly tls: ClusterTlsFiles | undefined,
   ) {
     this.redisClient = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   }
@@ -88,7 +92,8 @@ export class ClusterFederation {
     const licence = await writeTestLicence(dir, { maxNodes: o.maxNodes ?? 4 });
     const balancer = await HttpBalancer.start(lb, []);
     const otlp = await OtlpReceiver.start();
-    const f = new ClusterFederation(dir, emulator, prosody, redis, balancer, licence, otlp, { c2s, component }, o);
+    const clusterTls = o.tls ? await writeClusterTls(dir) : undefined;
+    const f = new ClusterFederation(dir, emulator, prosody, redis, balancer, licence, otlp, { c2s, component }, o, clusterTls);
     if (o.sfb) {
       const ports = await freePorts(o.nodes);
       const pool = await startSfbPool(tls, {}, ports);
@@ -127,6 +132,7 @@ export class ClusterFederation {
         leaseSeconds: this.o.leaseSeconds ?? 2,
         ...(licensed ? { licenceFile: this.licence.file } : {}),
         publicKeys: [this.licence.publicKeyFile],
+        ...(this.tls ? { tls: { certFile: this.tls.certFile, keyFile: this.tls.keyFile, caFile: this.tls.caFile } } : {}),
       },
     });
     const process = await GatewayProcess.start(configPath, admin, {}, { waitHealthy: options.waitHealthy ?? licensed });

@@ -29,8 +29,13 @@ export class GatewayProcess {
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  static async start(configPath: string, adminPort: number, env: NodeJS.ProcessEnv = {}, o: { waitHealthy?: boolean } = {}): Promise<GatewayProcess> {
-    const child = spawn(process.execPath, [MAIN, 'start', '--config', configPath], {
+  /** The node's process id (for reading its CPU time and memory from /proc in benchmarks). */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  static async start(configPath: string, adminPort: number, env: NodeJS.ProcessEnv = {}, o: { waitHealthy?: boolean; nodeArgs?: readonly string[] } = {}): Promise<GatewayProcess> {
+    const child = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, 'start', '--config', configPath], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -52,11 +57,6 @@ export class GatewayProcess {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`gateway not healthy after ${timeoutMs} ms:\n${this.dump()}`);
-  }
-
-  /** The node's process id (for CPU accounting and memory figures in benchmarks). */
-  get pid(): number | undefined {
-    return this.child.pid;
   }
 
   /** The admin endpoint answers (healthy or not). */

@@ -19,6 +19,7 @@ import { startGraphEmulator, type GraphEmulator } from '../emulators/graph/index
 import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { DEMO } from '../../src/sandbox/demo-tenant.js';
 import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
+import { writeTestLicence } from './test-licence.js';
 import { S2sPair, type PairHost } from '../../src/sandbox/s2s-pair.js';
 import { ensureTlsMaterial, type TlsMaterial } from '../../src/sandbox/tls.js';
 import type { ServerKind } from '../../src/sandbox/xmpp-server.js';
@@ -102,6 +103,8 @@ export class S2sFederation implements ScenarioFederation {
         logLevel: 'debug',
         policy: { domains: GATEWAY_DOMAINS, users: ['*'], reloadSeconds: 1 },
         ...(o.longMessages ? { longMessages: o.longMessages } : {}),
+        // A licensed node: evaluation mode would cap the remote domains at two.
+        licenceFile: (await writeTestLicence(dir, { maxNodes: 1 })).file,
       });
       const f = new S2sFederation(dir, tls, emulator, pair, configPath, { frontC2s, partnerC2s, component, admin });
       f.gateway = await GatewayProcess.start(configPath, admin);

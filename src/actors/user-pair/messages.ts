@@ -8,19 +8,27 @@ import type { TeamsPresence, TeamsPresenceIntent } from '../../protocol/presence
 import type { LogBudget } from '../../observability/log-budget.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Admission, AdmissionResult, Direction } from '../../policy/throttle.js';
-import type { Store } from '../../store/store.js';
+import type { OutboxRow, Store } from '../../store/store.js';
 import type { Directory } from '../../teams/directory.js';
 import type { Puppet, TeamsChatMessage, TeamsPort, TeamsUser } from '../../teams/teams-port.js';
 import type { XmppPort } from '../../xmpp/component-link.js';
 
 /** Sent by the stanza router and the notification processor. */
 export type PairEvent =
-  /** The XMPP user sent a chat message (or a correction, retraction, reaction, displayed marker). Reply: Outcome. */
+  /**
+   * The XMPP user sent something that is not new content: a correction, retraction, reaction or displayed marker
+   * (new messages are committed on arrival and arrive as 'xmpp-accepted'). Reply: Outcome.
+   */
+  | { readonly type: 'xmpp-chat'; readonly message: InboundMessage }
+  /** Messages from the XMPP user were committed to the outbox on arrival (src/xmpp/accept.ts): deliver them. */
+  | { readonly type: 'xmpp-accepted'; readonly rows: readonly OutboxRow[] }
+  /** The XMPP user sent again a message accepted earlier, not known to be delivered: answer it once it is. */
   | {
-      readonly type: 'xmpp-chat';
-      readonly message: InboundMessage;
-      /** The stanza router already took the message's rate-limit tokens (the first message of a new pair). */
-      readonly admitted?: boolean;
+      readonly type: 'xmpp-retransmitted';
+      readonly dedupKey: string;
+      readonly sender: string;
+      readonly stanzaId: string | undefined;
+      readonly receiptRequested: boolean;
     }
   /** One of the XMPP user's resources became available or unavailable (RFC 6121 §4). */
   | { readonly type: 'xmpp-presence'; readonly presence: InboundPresence }

@@ -127,13 +127,15 @@ export class PairContext {
     }
   }
 
-  async sendReceipt(to: string, forId: string): Promise<void> {
-    await this.trySend(receipt({ from: this.teamsJid, to, forId, id: randomUUID() }));
+  /** False when the link is down (see {@link trySend}). */
+  sendReceipt(to: string, forId: string): Promise<boolean> {
+    return this.trySend(receipt({ from: this.teamsJid, to, forId, id: randomUUID() }));
   }
 
-  async sendError(to: string, id: string | undefined, err: StanzaError): Promise<void> {
+  /** False when the link is down (see {@link trySend}). */
+  sendError(to: string, id: string | undefined, err: StanzaError): Promise<boolean> {
     this.d.metrics.stanzaErrors.inc({ condition: err.condition });
-    await this.trySend(messageError({ from: this.teamsJid, to, id }, err));
+    return this.trySend(messageError({ from: this.teamsJid, to, id }, err));
   }
 
   /** Receipts, errors and presence are best effort: the link being down must not fail the message. */

@@ -63,7 +63,7 @@ export class TeamsToXmpp {
     this.c.d.metrics.messagesRelayed.inc({ direction: 'teams_to_xmpp' });
     this.c.d.metrics.messageBytes.inc({ direction: 'teams_to_xmpp' }, Buffer.byteLength(text));
     if (message.createdAt > 0) this.c.d.metrics.relayLatency.observe({ direction: 'teams_to_xmpp' }, Math.max(0, this.c.d.now() - message.createdAt) / 1000);
-    log.info('message relayed to XMPP', { teamsMessageId: messageId });
+    log.debug('message relayed to XMPP', { teamsMessageId: messageId });
     log.debug('relayed body', { body: text });
     return DONE;
   }
@@ -139,7 +139,7 @@ export class TeamsToXmpp {
     const linkDown: Outcome = { status: 'retry', reason: 'the XMPP link is down' };
     if (hers && message.deletedAt !== undefined) {
       if (!(await this.c.trySend(retraction({ from: this.c.teamsJid, to, id: randomUUID(), retractId: xmppId })))) return linkDown;
-      log.info('Teams delete relayed as a retraction', { teamsMessageId: messageId });
+      log.debug('Teams delete relayed as a retraction', { teamsMessageId: messageId });
       return DONE;
     }
     if (hers && message.editedAt !== undefined) {
@@ -148,7 +148,7 @@ export class TeamsToXmpp {
       if (this.changesSent.get(`${messageId}:edit`) !== fingerprint && text.trim() !== '') {
         if (!(await this.c.trySend(correction({ from: this.c.teamsJid, to, id: randomUUID(), replaceId: xmppId, body: text })))) return linkDown;
         this.changesSent.set(`${messageId}:edit`, fingerprint);
-        log.info('Teams edit relayed as a correction', { teamsMessageId: messageId });
+        log.debug('Teams edit relayed as a correction', { teamsMessageId: messageId });
       }
     }
     const emojis = (message.reactions ?? []).filter((r) => r.userId === this.c.key.teamsUserId).map((r) => teamsReactionToEmoji(r.reactionType));
@@ -156,7 +156,7 @@ export class TeamsToXmpp {
     if ((this.changesSent.get(messageId) ?? '[]') !== fingerprint) {
       if (!(await this.c.trySend(reactionsMessage({ from: this.c.teamsJid, to, id: randomUUID(), messageId: xmppId, emojis })))) return linkDown;
       this.changesSent.set(messageId, fingerprint);
-      log.info('Teams reactions relayed', { teamsMessageId: messageId, count: emojis.length });
+      log.debug('Teams reactions relayed', { teamsMessageId: messageId, count: emojis.length });
     }
     return DONE;
   }

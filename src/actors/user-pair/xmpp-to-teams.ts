@@ -1,126 +1,131 @@
 /**
- * XMPP -> Teams for one pair: a message accepted from the XMPP user is committed to the outbox, then posted into
- * the 1:1 chat in order, retried with backoff, and answered with an XEP-0184 receipt only once Graph has it (or a
- * stanza error once it is dead-lettered). Corrections, retractions and reactions are applied to the Teams message
- * they refer to.
+ * XMPP -> Teams for one pair: messages the XMPP user sent were committed to the outbox on arrival
+ * (src/xmpp/accept.ts); this delivers them into the 1:1 chat in order, retried with backoff, and answers each
+ * with an XEP-0184 receipt only once Graph has it (or a stanza error once it is durably dead-lettered). Corrections, retractions and reactions are applied to the Teams message they refer to.
+ *
+ * Throughput: the outcome of one post is committed while the next post runs (group commit), so a pair's messages
+ * cost one Graph round trip each, not a round trip plus a commit. Before posting, every pending row of the pair
+ * is marked as "sending" in one write. So after a crash at most POSTS_IN_DOUBT rows of a pair can have reached
+ * Graph without their outcome being recorded: the first marked pending rows, which the next activation looks
+ * for in the chat before posting them again (never twice in Teams).
  */
-import { createHash } from 'node:crypto';
-import { splitForTeams, textToTeamsHtml, teamsHtmlToText } from '../../protocol/message-body.js';
+import { textToTeamsHtml, teamsHtmlToText } from '../../protocol/message-body.js';
 import type { InboundMessage } from '../../protocol/stanza.js';
 import { reactionDiff } from '../../protocol/reactions.js';
 import { StanzaError } from '../../protocol/stanza-error.js';
 import { formatJid } from '../../protocol/jid.js';
-import type { Logger } from '../../observability/logger.js';
+import { errorMessage, type Logger } from '../../observability/logger.js';
 import type { OutboxRow } from '../../store/store.js';
 import type { Puppet } from '../../teams/teams-port.js';
 import { DONE, type Outcome } from './messages.js';
 import { classify, stanzaErrorForTeams, type PairContext } from './pair-context.js';
 
+/**
+ * Posts of a pair whose outcome may not be durable yet: a post may start while the previous one's outcome is being
+ * committed. After a crash, this many marked pending rows of a pair (the first ones) are in doubt.
+ */
+export const POSTS_IN_DOUBT = 2;
+
+/** Rows one actor message delivers at most before the pair yields its turn to its other messages. */
+const ROWS_PER_TURN = 32;
+
+/**
+ * Receipts and errors the XMPP link could not take (down, or moving to another node after one died) are sent
+ * again every RESEND_MS for up to KEEP_MS: a sender must hear about a message the gateway accepted. At most
+ * MAX_KEPT per pair.
+ */
+const RESEND_MS = 1_000;
+const KEEP_MS = 60_000;
+const MAX_KEPT = 200;
+
 export class XmppToTeams {
   private drainTimer: NodeJS.Timeout | undefined;
-  /** When this activation accepted each outbox row (for the relay latency histogram; not durable). */
-  private readonly acceptedAt = new Map<number, number>();
+  /** Pending rows this activation delivers, in id (arrival) order; the head may be waiting for a retry. */
+  private readonly queue: OutboxRow[] = [];
+  /** The highest row id this activation has taken in: a later hint about a row up to it is stale. */
+  private known = 0;
+  /** Pending rows up to this id are marked as sending in the store. */
+  private markedThrough = 0;
+  /** Rows whose earlier post may have reached Graph: looked for in the chat before posting. */
+  private readonly inDoubt = new Set<number>();
+  /** Outcomes being committed (delivered or dead), oldest first; at most POSTS_IN_DOUBT at once. */
+  private commits: Promise<void>[] = [];
+  private commitFailure: unknown;
+  /** Answers to senders waiting for the link (see RESEND_MS). */
+  private readonly kept: { readonly send: () => Promise<boolean>; readonly until: number }[] = [];
+  private drainAt = 0;
 
   constructor(private readonly c: PairContext) {}
 
-  stop(): void {
+  /** At activation: the pair's pending rows (accepted before a restart, a move, or while it was passive). */
+  async load(): Promise<number> {
+    const rows = await this.c.d.store.pendingOutbound(this.c.key);
+    this.take(rows);
+    // Marked rows were handed to a Graph post by an earlier activation; only the first ones can have reached it.
+    for (const row of this.queue.slice(0, POSTS_IN_DOUBT)) if (row.sendingSince !== undefined) this.inDoubt.add(row.id);
+    return rows.length;
+  }
+
+  /** Lets the outcomes being committed land (their receipts go out), then stops the retry timer. */
+  async stop(): Promise<void> {
     clearTimeout(this.drainTimer);
+    await Promise.all(this.commits);
   }
 
-  async accept(msg: InboundMessage, log: Logger, admitted = false): Promise<Outcome> {
-    if (msg.retractId || msg.reactions || (msg.replaceId && msg.body)) return this.changeFromXmpp(msg, log);
-    // XEP-0461: a reply to a message Teams knows is posted as a Teams quote, without the quote XMPP added as fallback.
-    const quoted = msg.reply && this.c.pair.chatId ? await this.c.d.store.findRelayedByXmppId(this.c.pair.chatId, msg.reply.id) : undefined;
-    const body = (quoted ? msg.reply?.body : msg.body) ?? '';
-    if (body.trim() === '') {
-      // XEP-0333 "displayed" becomes the Teams read state of the chat (what Alice sees as "Seen"); chat states
-      // (XEP-0085) have no Graph counterpart and are not relayed.
-      if (msg.displayedId && this.c.pair.chatId) await this.markRead(this.c.pair.chatId, log);
-      return DONE;
-    }
-    const html = textToTeamsHtml(body);
-    // XEP-0359 origin-id is unique per sender; a plain stanza id only per stream, so it counts as the same message
-    // only with the same text (a retransmission), never a new message that reuses an id.
-    const stableId = msg.originId ?? (msg.id ? `${msg.id}#${createHash('sha256').update(body).digest('base64url').slice(0, 16)}` : undefined);
-    const baseKey = stableId ? `${this.c.key.teamsUserId}|${formatJid({ ...msg.from, resource: '' })}|${stableId}` : undefined;
-    // A retransmission of an accepted message is answered without costing rate-limit tokens.
-    // (A split message's parts have their own keys; its retransmission is caught by the enqueue below.)
-    const known = baseKey ? await this.c.d.store.findOutbound(baseKey) : undefined;
-    if (known) {
-      log.info('retransmitted message ignored (already accepted)', { outboxId: known.id, state: known.state });
-      if (known.state === 'delivered' && msg.receiptRequested && msg.id) await this.c.sendReceipt(formatJid(msg.from), msg.id);
-      return DONE;
-    }
-    // Bounded: the message is not yet committed while it waits, so it must not wait long.
-    // (The first message of a new pair was admitted by the stanza router, before the pair existed.)
-    const admission = admitted
-      ? ({ ok: true, waitedMs: 0 } as const)
-      : await this.c.d.throttle.admit('xmpp_to_teams', this.c.admission(body), this.c.d.settings.onRateExceeded, this.c.d.settings.maxThrottleDelayMs);
-    if (!admission.ok) {
-      this.c.d.refusalLog.info('message over the rate limit refused', { scope: admission.scope }, log);
-      // RFC 6120 §8.3.3.18: <resource-constraint/> (wait): the sender may retry later.
-      await this.c.sendError(formatJid(msg.from), msg.id, new StanzaError('resource-constraint', `rate limit exceeded (${admission.scope}); slow down and retry later`, 'wait'));
-      return DONE;
-    }
-    const tooLong = Buffer.byteLength(html, 'utf8') > this.c.d.settings.maxTeamsHtmlBytes;
-    if (tooLong && this.c.d.settings.longMessages === 'refuse') {
-      await this.c.sendError(formatJid(msg.from), msg.id, new StanzaError('policy-violation', `message too long for Teams (limit ${this.c.d.settings.maxTeamsHtmlBytes} bytes once formatted)`));
-      return DONE;
-    }
-    // One outbox row per part, committed in order (a retransmission fills in any part a crash left out); the
-    // receipt rides on the last part.
-    const parts = tooLong ? splitForTeams(body, this.c.d.settings.maxTeamsHtmlBytes) : [body];
-    let row: OutboxRow | undefined;
-    let inserted = false;
-    for (const [i, part] of parts.entries()) {
-      const r = await this.c.d.store.enqueueOutbound(
-        {
-          ...this.c.key,
-          dedupKey: baseKey && parts.length > 1 ? `${baseKey}#${i + 1}/${parts.length}` : baseKey,
-          sender: formatJid(msg.from),
-          stanzaId: msg.id,
-          receiptRequested: msg.receiptRequested && i === parts.length - 1,
-          body: part,
-          replyToTeamsId: i === 0 ? quoted?.teamsMessageId : undefined,
-        },
-        this.c.d.now(),
-      );
-      row = r.row;
-      inserted ||= r.inserted;
-      if (r.inserted) this.acceptedAt.set(r.row.id, this.c.d.now());
-    }
-    if (!row) return DONE;
-    if (!inserted) {
-      log.info('retransmitted message ignored (already accepted)', { outboxId: row.id, state: row.state });
-      if (row.state === 'delivered' && msg.receiptRequested && msg.id) await this.c.sendReceipt(formatJid(msg.from), msg.id);
-      return DONE;
-    }
-    if (parts.length > 1) log.info('long message split for Teams', { parts: parts.length });
-    log.debug('message accepted into the outbox', { outboxId: row.id, body });
-    return this.drain(log);
+  /** Rows committed on arrival: delivered in order behind those already queued. */
+  async accepted(rows: readonly OutboxRow[], log: Logger): Promise<Outcome> {
+    this.take(rows);
+    return this.pump(log);
   }
 
-  private async markRead(chatId: string, log: Logger): Promise<void> {
-    try {
-      await this.c.d.teams.markChatRead(await this.c.ensurePuppet(), chatId);
-    } catch (err) {
-      log.info('could not mark the Teams chat read', { reason: classify(err).reason });
-    }
+  /**
+   * The sender sent again a message accepted earlier that was still on its way: once its outcome is committed, a
+   * delivered message is confirmed again (XEP-0184); one still waiting gets its receipt when it is delivered.
+   */
+  async retransmitted(r: { dedupKey: string; sender: string; stanzaId: string | undefined; receiptRequested: boolean }, log: Logger): Promise<Outcome> {
+    await this.settle();
+    const row = await this.c.d.store.findOutbound(r.dedupKey);
+    if (row?.state === 'delivered' && r.receiptRequested && r.stanzaId) this.answer(() => this.c.sendReceipt(r.sender, r.stanzaId ?? ''), log);
+    return DONE;
   }
 
-  /** Delivers the pair's pending messages in order; stops at the first one that must wait. */
+  /** A retry is due, a sweep found pending rows, or the pair was woken after a move: reads the outbox again. */
   async drain(log: Logger): Promise<Outcome> {
+    this.take(await this.c.d.store.pendingOutbound(this.c.key));
+    return this.pump(log);
+  }
+
+  /**
+   * New rows join the queue; rows this activation already took in (or finished) are ignored. Rows of a pair are
+   * committed in arrival order, so their ids grow with it (on SQL Server two nodes accepting for one pair at the
+   * same instant could commit out of id order: such a row waits for the pair's next activation).
+   */
+  private take(rows: readonly OutboxRow[]): void {
+    for (const row of rows) {
+      if (row.id <= this.known || row.state !== 'pending') continue;
+      this.queue.push(row);
+      this.known = row.id;
+    }
+  }
+
+  /** Delivers queued rows in order; stops at the first that must wait, and yields its turn after ROWS_PER_TURN. */
+  private async pump(log: Logger): Promise<Outcome> {
     clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
-    for (const row of await this.c.d.store.pendingOutbound(this.c.key)) {
+    if (this.kept.length > 0) await this.resendKept(log);
+    for (let n = 0; n < ROWS_PER_TURN; n++) {
+      const row = this.queue[0];
+      if (!row) return DONE;
       const now = this.c.d.now();
       if (row.nextAttemptAt > now) {
         this.scheduleDrain(row.nextAttemptAt - now);
         return DONE;
       }
-      const waiting = await this.deliver(row, log);
-      if (waiting) return DONE;
+      if (await this.deliver(row, log)) return DONE;
+      this.queue.shift();
     }
+    // More are queued: the rest go in a later turn, so that presence and other messages are not held up.
+    if (this.queue.length > 0) this.c.self({ type: 'drain' });
     return DONE;
   }
 
@@ -131,12 +136,16 @@ export class XmppToTeams {
     try {
       const puppet = await this.c.ensurePuppet();
       chatId = await this.c.ensureChat(puppet);
-      const html = textToTeamsHtml(row.body);
-      const earlier = row.sendingSince === undefined ? undefined : await this.findEarlierPost(puppet, chatId, row, log);
+      // (The outcomes being committed land first: one of them may have claimed the post this row finds.)
+      const earlier = this.inDoubt.has(row.id) ? await this.settle().then(() => this.findEarlierPost(puppet, chatId, row, log)) : undefined;
       if (earlier) {
         teamsMessageId = earlier;
       } else {
-        await this.c.d.store.markOutboundSending(row.id, this.c.d.now());
+        if (row.id > this.markedThrough) this.markedThrough = await this.c.d.store.markOutboundSending(this.c.key, this.c.d.now());
+        // At most POSTS_IN_DOUBT posts whose outcome is not durable yet: the older outcome must land first.
+        while (this.commits.length >= POSTS_IN_DOUBT) await this.commits.shift();
+        this.throwCommitFailure();
+        const html = textToTeamsHtml(row.body);
         teamsMessageId = row.replyToTeamsId
           ? await this.c.d.teams.replyWithQuote(puppet, chatId, row.replyToTeamsId, html)
           : await this.c.d.teams.sendMessage(puppet, chatId, html);
@@ -144,34 +153,129 @@ export class XmppToTeams {
     } catch (err) {
       const c = classify(err);
       const attempts = row.attempts + 1;
+      // The post may have reached Graph (no answer, or a failure after it): look for it before posting again.
+      this.inDoubt.add(row.id);
       if (c.transient && attempts < this.c.d.settings.outboxMaxAttempts) {
         const backoff = Math.min(this.c.d.settings.outboxBackoffMaxMs, this.c.d.settings.outboxBackoffInitialMs * 2 ** (attempts - 1));
         const delay = Math.max(backoff, c.retryAfterMs ?? 0);
         if (c.retryAfterMs) this.c.d.metrics.retryAfterWaits.inc({ queue: 'outbox' }, c.retryAfterMs / 1000);
-        await this.c.d.store.markOutboundRetry(row.id, c.reason, this.c.d.now() + delay);
+        const nextAttemptAt = this.c.d.now() + delay;
+        await this.c.d.store.markOutboundRetry(row.id, c.reason, nextAttemptAt);
+        this.queue[0] = { ...row, attempts, nextAttemptAt, lastError: c.reason };
         log.warn('Teams did not accept the message yet; will retry', { outboxId: row.id, attempts, delayMs: delay, reason: c.reason });
         this.scheduleDrain(delay);
         return true;
       }
-      await this.c.d.store.markOutboundDead(row.id, c.reason, this.c.d.now());
+      this.inDoubt.delete(row.id);
       this.c.d.metrics.deadLetters.inc({ kind: 'user-pair', reason: c.transient ? 'retries_exhausted' : 'rejected_by_teams' });
       log.error('message dead-lettered; the sender is told', { outboxId: row.id, attempts, status: c.status, reason: c.reason });
-      await this.c.sendError(row.sender, row.stanzaId, stanzaErrorForTeams(c.transient ? 0 : c.status, c.reason));
+      const error = stanzaErrorForTeams(c.transient ? 0 : c.status, c.reason);
+      this.committing(this.c.d.store.markOutboundDead(row.id, c.reason, this.c.d.now()), async () => this.answer(() => this.c.sendError(row.sender, row.stanzaId, error), log), log);
       return false;
     }
-    await this.c.d.store.markOutboundDelivered(row.id, teamsMessageId, this.c.d.now());
-    await this.c.d.store.recordRelayed({ chatId, teamsMessageId, direction: 'xmpp_to_teams', xmppId: row.stanzaId }, this.c.d.now());
-    this.c.d.metrics.messagesRelayed.inc({ direction: 'xmpp_to_teams' });
-    this.c.d.metrics.messageBytes.inc({ direction: 'xmpp_to_teams' }, Buffer.byteLength(row.body));
-    const acceptedAt = this.acceptedAt.get(row.id);
-    if (acceptedAt !== undefined) {
-      this.acceptedAt.delete(row.id);
-      this.c.d.metrics.relayLatency.observe({ direction: 'xmpp_to_teams' }, (this.c.d.now() - acceptedAt) / 1000);
-    }
-    log.info('message relayed to Teams', { outboxId: row.id, teamsMessageId });
-    // XEP-0184: the receipt says Teams has the message, so it goes only now.
-    if (row.receiptRequested && row.stanzaId) await this.c.sendReceipt(row.sender, row.stanzaId);
+    this.inDoubt.delete(row.id);
+    // XEP-0184: the receipt says Teams has the message, so it goes now, and only now. It does not wait for the
+    // outcome's commit: a node dying before that commit finds the post in the chat when the row is retried (it is
+    // in doubt), and answers again; a duplicate receipt is harmless, a missing one is not.
+    if (row.receiptRequested && row.stanzaId) this.answer(() => this.c.sendReceipt(row.sender, row.stanzaId ?? ''), log);
+    const now = this.c.d.now();
+    const recorded = Promise.all([
+      this.c.d.store.markOutboundDelivered(row.id, teamsMessageId, now),
+      this.c.d.store.recordRelayed({ chatId, teamsMessageId, direction: 'xmpp_to_teams', xmppId: row.stanzaId }, now),
+    ]);
+    this.committing(recorded, async () => {
+      this.c.d.metrics.messagesRelayed.inc({ direction: 'xmpp_to_teams' });
+      this.c.d.metrics.messageBytes.inc({ direction: 'xmpp_to_teams' }, Buffer.byteLength(row.body));
+      this.c.d.metrics.relayLatency.observe({ direction: 'xmpp_to_teams' }, Math.max(0, this.c.d.now() - row.createdAt) / 1000);
+      log.debug('message relayed to Teams', { outboxId: row.id, teamsMessageId });
+    }, log);
     return false;
+  }
+
+  /**
+   * An outcome being committed: `then` (metrics, or the error stanza) follows once it is durable. A failed
+   * commit crashes the actor at its next post, so that it restarts from the store (where the row is still pending
+   * and in doubt, so it is looked for before being posted again).
+   */
+  private committing(commit: Promise<unknown>, then: () => Promise<unknown>, log: Logger): void {
+    this.commits.push(
+      commit.then(
+        () =>
+          then().then(
+            () => undefined,
+            (err: unknown) => {
+              log.warn('could not answer the sender', { error: errorMessage(err) });
+            },
+          ),
+        (err: unknown) => {
+          this.commitFailure ??= err;
+        },
+      ),
+    );
+  }
+
+  /** Sends an answer to the XMPP sender now, or keeps it for when the link is back. */
+  private answer(send: () => Promise<boolean>, log: Logger): void {
+    send().then(
+      (sent) => {
+        if (sent) return;
+        if (this.kept.length >= MAX_KEPT) this.kept.shift();
+        this.kept.push({ send, until: this.c.d.now() + KEEP_MS });
+        this.scheduleDrain(RESEND_MS);
+      },
+      (err: unknown) => log.warn('could not answer the sender', { error: errorMessage(err) }),
+    );
+  }
+
+  private async resendKept(log: Logger): Promise<void> {
+    const now = this.c.d.now();
+    const waiting = this.kept.splice(0);
+    for (const k of waiting) {
+      if (k.until < now) {
+        log.warn('an answer to the sender was dropped: the XMPP link stayed down', { keptMs: KEEP_MS });
+        continue;
+      }
+      if (!(await k.send().catch(() => false))) this.kept.push(k);
+    }
+    if (this.kept.length > 0) this.scheduleDrain(RESEND_MS);
+  }
+
+  private async settle(): Promise<void> {
+    const all = this.commits;
+    this.commits = [];
+    await Promise.all(all);
+    this.throwCommitFailure();
+  }
+
+  private throwCommitFailure(): void {
+    if (this.commitFailure === undefined) return;
+    const err = this.commitFailure;
+    this.commitFailure = undefined;
+    throw err;
+  }
+
+  /**
+   * What the XMPP user sent that is not new content: an XEP-0308 correction, XEP-0424 retraction or XEP-0444
+   * reaction, or an XEP-0333 marker (chat states, XEP-0085, have no Graph counterpart and are not relayed).
+   */
+  async change(msg: InboundMessage, log: Logger): Promise<Outcome> {
+    // The message it refers to may have been posted just before, its outcome (the relayed id) still being
+    // committed: the sender had its receipt already, so the change must find it.
+    if (msg.retractId || msg.reactions || (msg.replaceId && msg.body)) return this.settle().then(() => this.changeFromXmpp(msg, log));
+    if (msg.displayedId) return this.markRead(log);
+    return DONE;
+  }
+
+  /** XEP-0333 "displayed" becomes the Teams read state of the chat (what she sees as "Seen"). */
+  private async markRead(log: Logger): Promise<Outcome> {
+    const chatId = this.c.pair.chatId;
+    if (!chatId) return DONE;
+    try {
+      await this.c.d.teams.markChatRead(await this.c.ensurePuppet(), chatId);
+    } catch (err) {
+      log.info('could not mark the Teams chat read', { reason: classify(err).reason });
+    }
+    return DONE;
   }
 
   /**
@@ -180,7 +284,7 @@ export class XmppToTeams {
    */
   private async findEarlierPost(puppet: Puppet, chatId: string, row: OutboxRow, log: Logger): Promise<string | undefined> {
     const text = row.body.replace(/\r\n?/gu, '\n');
-    const since = (row.sendingSince ?? 0) - 60_000; // clock skew between the node and Graph
+    const since = (row.sendingSince ?? row.createdAt) - 60_000; // clock skew between the node and Graph
     for (const m of await this.c.d.teams.recentMessages(puppet, chatId)) {
       if (m.fromUserId !== puppet.userId || m.createdAt < since) continue;
       const posted = m.contentType === 'html' ? teamsHtmlToText(m.content) : m.content;
@@ -192,9 +296,16 @@ export class XmppToTeams {
     return undefined;
   }
 
+  /** A drain at most `delayMs` from now (an earlier one already scheduled stays). */
   private scheduleDrain(delayMs: number): void {
+    const at = this.c.d.now() + delayMs;
+    if (this.drainTimer && this.drainAt <= at) return;
     clearTimeout(this.drainTimer);
-    this.drainTimer = setTimeout(() => this.c.self({ type: 'drain' }), delayMs);
+    this.drainAt = at;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      this.c.self({ type: 'drain' });
+    }, delayMs);
     this.drainTimer.unref();
   }
 
@@ -217,18 +328,18 @@ export class XmppToTeams {
       if (msg.retractId) {
         if (!own) throw new StanzaError('forbidden', "only the sender's own messages can be retracted");
         await this.c.d.teams.softDeleteMessage(puppet, chatId, relayed.teamsMessageId);
-        log.info('retraction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
+        log.debug('retraction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
       } else if (msg.reactions) {
         const current = (await this.c.d.teams.getMessage(puppet, chatId, relayed.teamsMessageId)).reactions ?? [];
         const mine = current.filter((r) => r.userId === puppet.userId).map((r) => r.reactionType);
         const diff = reactionDiff(mine, msg.reactions.emojis);
         for (const r of diff.unset) await this.c.d.teams.unsetReaction(puppet, chatId, relayed.teamsMessageId, r);
         for (const r of diff.set) await this.c.d.teams.setReaction(puppet, chatId, relayed.teamsMessageId, r);
-        log.info('reactions relayed to Teams', { teamsMessageId: relayed.teamsMessageId, set: diff.set.length, unset: diff.unset.length });
+        log.debug('reactions relayed to Teams', { teamsMessageId: relayed.teamsMessageId, set: diff.set.length, unset: diff.unset.length });
       } else {
         if (!own) throw new StanzaError('forbidden', "only the sender's own messages can be corrected");
         await this.c.d.teams.editMessage(puppet, chatId, relayed.teamsMessageId, textToTeamsHtml(msg.body ?? ''));
-        log.info('correction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
+        log.debug('correction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
       }
     } catch (err) {
       if (err instanceof StanzaError) {

@@ -1,0 +1,309 @@
+/**
+ * End-to-end relay benchmark (issue 15): real Prosody, the Graph emulator with the tenant limits lifted, gateway
+ * node(s) as child processes started by the CLI, N pairs of one XMPP user (xmpp.js) and one Teams user.
+ *
+ * For each node count it prints, each way: the relay rate until every message arrived (XMPP -> Teams: until every
+ * XEP-0184 receipt, which the gateway sends only once Graph accepted the post; Teams -> XMPP: until every message
+ * reached its XMPP client), the gateway's CPU time per message (user + system of the node processes, read from
+ * /proc, until they are idle again: so the Graph change notification each post causes is counted too), the added
+ * latency p50/p99 at half the measured rate, and each node's RSS.
+ *
+ *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--cpu-prof] [--no-latency] [--log debug]
+ *
+ * --cpu-prof runs every node with `node --cpu-prof` and prints where its CPU time went (by area and by function);
+ * --perf samples the nodes with Linux perf during each timed run (on-CPU time only, native code and threads too).
+ * Figures depend on the machine and on what else runs on it; CPU per message is the steadier one.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { graphEndpointTemplate } from '../src/observability/metrics.js';
+import { parsePrometheus, total } from '../test/support/prometheus.js';
+import { printProfiles } from './relay/cpu-profile.js';
+import { PerfSampler, perfAvailable } from './relay/perf-sampler.js';
+import { cpuMs, percentile, quiescent, rssMiB } from './relay/proc-stats.js';
+import { RelayFederation, type BenchPair } from './relay/relay-federation.js';
+
+const { values: args } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '1,3' },
+    messages: { type: 'string', default: '4000' },
+    pairs: { type: 'string', default: '8' },
+    'cpu-prof': { type: 'boolean', default: false },
+    perf: { type: 'boolean', default: false },
+    'no-latency': { type: 'boolean', default: false },
+    'latency-seconds': { type: 'string', default: '6' },
+    log: { type: 'string', default: 'info' },
+  },
+});
+const MESSAGES = Number(args.messages);
+const PAIRS = Number(args.pairs);
+const LATENCY_SECONDS = Number(args['latency-seconds']);
+
+interface Direction {
+  readonly rate: number;
+  readonly seconds: number;
+  readonly cpuMsPerMessage: number;
+  readonly failed: number;
+  /** CPU of this process (the Graph emulator and the XMPP clients), as a share of one core, while it ran. */
+  readonly harnessLoad: number;
+}
+
+function harness(cpu0: NodeJS.CpuUsage, seconds: number): number {
+  const c = process.cpuUsage(cpu0);
+  return (c.user + c.system) / 1e6 / seconds;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+let runId = 0;
+
+/**
+ * One timed run: from quiet nodes, `send` hands every message over, `arrived` resolves when the last one is in;
+ * then the nodes' CPU is read once they are quiet again (work after the last arrival counts).
+ */
+async function timed(pids: number[], tag: string, what: string, messages: number, send: () => Promise<void>, arrived: () => Promise<void>): Promise<Omit<Direction, 'failed'>> {
+  await quiescent(pids);
+  const perf = startPerf(pids, tag);
+  const cpu0 = sumCpu(pids);
+  const own0 = process.cpuUsage();
+  const t0 = performance.now();
+  await send();
+  await arrived();
+  const seconds = (performance.now() - t0) / 1000;
+  const harnessLoad = harness(own0, seconds);
+  await quiescent(pids);
+  const cpu = sumCpu(pids) - cpu0;
+  await printPerf(perf, what);
+  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad };
+}
+
+/** Every pair sends its share at once; resolves when every receipt (or error) is in. */
+async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): Promise<Direction> {
+  const tag = `x2t${++runId}`;
+  const per = Math.ceil(count / f.pairs.length);
+  const run = await timed(
+    pids,
+    tag,
+    'XMPP -> Teams',
+    per * f.pairs.length,
+    async () => {
+      await Promise.all(f.pairs.flatMap((p, pi) => Array.from({ length: per }, (_, i) => p.client.send(p.teamsJid, `${tag}-${pi}-${i}`, `${tag} ${pi} ${i} the quick brown fox jumps over the lazy dog`))));
+    },
+    async () => {
+      await Promise.all(f.pairs.map((p, pi) => p.client.until(() => countAnswered(p, `${tag}-${pi}-`, per) >= per, Math.max(120_000, count * 100), `${per} receipts`)));
+    },
+  );
+  const failed = f.pairs.reduce((n, p, pi) => n + [...p.client.errors.keys()].filter((id) => id.startsWith(`${tag}-${pi}-`)).length, 0);
+  return { ...run, failed };
+}
+
+function countAnswered(p: BenchPair, prefix: string, per: number): number {
+  let n = 0;
+  for (let i = 0; i < per; i++) if (p.client.receipts.has(`${prefix}${i}`) || p.client.errors.has(`${prefix}${i}`)) n++;
+  return n;
+}
+
+/** Every Teams user writes her share at once; resolves when every message reached its XMPP client. */
+async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): Promise<Direction> {
+  const tag = `t2x${++runId}`;
+  const per = Math.ceil(count / f.pairs.length);
+  const run = await timed(
+    pids,
+    tag,
+    'Teams -> XMPP',
+    per * f.pairs.length,
+    async () => {
+      await Promise.all(
+        f.pairs.map(async (p, pi) => {
+          for (let i = 0; i < per; i++) await f.emulator.sendAs(p.teamsUpn, p.client.bare, `${tag} ${pi} ${i} over the lazy dog`);
+        }),
+      );
+    },
+    async () => {
+      await Promise.all(f.pairs.map((p, pi) => p.client.until(() => countBodies(p, `${tag} ${pi} `, per) >= per, Math.max(120_000, count * 100), `${per} messages from Teams`)));
+    },
+  );
+  return { ...run, failed: 0 };
+}
+
+/** Samples the nodes during a timed run (--perf; not during warm-up runs). */
+let perfOn = false;
+function startPerf(pids: readonly number[], tag: string): PerfSampler | undefined {
+  return perfOn ? PerfSampler.start(pids, join(tmpdir(), `xtg-relay-${tag}.perf.data`)) : undefined;
+}
+
+async function printPerf(perf: PerfSampler | undefined, what: string): Promise<void> {
+  if (!perf) return;
+  console.log(`  perf, ${what} (share of the nodes' on-CPU samples, by object and symbol):`);
+  for (const l of await perf.stop()) console.log(`    ${l}`);
+}
+
+function countBodies(p: BenchPair, prefix: string, per: number): number {
+  let n = 0;
+  for (let i = 0; i < per; i++) if (p.client.bodies.has(`${prefix}${i} over the lazy dog`)) n++;
+  return n;
+}
+
+function sumCpu(pids: readonly number[]): number {
+  return pids.reduce((n, p) => n + cpuMs(p), 0);
+}
+
+/**
+ * Paced load at `rate` msg/s for LATENCY_SECONDS. XMPP -> Teams: from the client's send to the post's
+ * createdDateTime in the emulator (XMPP in -> Graph post, plus Prosody's hop). Teams -> XMPP: from the message's
+ * creation in the emulator (Graph then notifies) to its arrival at the XMPP client.
+ */
+async function latency(f: RelayFederation, dir: 'x2t' | 't2x', rate: number): Promise<{ p50: number; p99: number; n: number }> {
+  const tag = `${dir}lat${++runId}`;
+  const total = Math.max(f.pairs.length, Math.round(rate * LATENCY_SECONDS));
+  const sent = new Map<string, number>();
+  const created = new Map<string, number>();
+  const tickMs = 10;
+  const perTick = rate / (1000 / tickMs);
+  let due = 0;
+  let i = 0;
+  const start = performance.now();
+  while (i < total) {
+    due += perTick;
+    const target = start + (i / rate) * 1000;
+    while (due >= 1 && i < total) {
+      const pi = i % f.pairs.length;
+      const p = f.pairs[pi] as BenchPair;
+      const text = `${tag} ${pi} ${i} over the lazy dog`;
+      if (dir === 'x2t') {
+        sent.set(text, now());
+        void p.client.send(p.teamsJid, `${tag}-${i}`, text);
+      } else {
+        const m = await f.emulator.sendAs(p.teamsUpn, p.client.bare, text);
+        created.set(text, Date.parse(m.createdDateTime));
+      }
+      i++;
+      due -= 1;
+    }
+    const wait = target + tickMs - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  const latencies: number[] = [];
+  if (dir === 'x2t') {
+    await Promise.all(f.pairs.map((p, pi) => p.client.until(() => [...sent.keys()].filter((t) => t.startsWith(`${tag} ${pi} `)).every((t) => p.client.receipts.has(`${tag}-${t.split(' ')[2]}`)), 60_000, 'receipts')));
+    for (const p of f.pairs) {
+      for (const chat of f.emulator.chatsOf(p.teamsUpn)) {
+        for (const m of chat.messages) {
+          const text = /(x2tlat\d+ \d+ \d+ over the lazy dog)/u.exec(m.body.content)?.[1];
+          const t = text === undefined ? undefined : sent.get(text);
+          if (t !== undefined) latencies.push(Date.parse(m.createdDateTime) - t);
+        }
+      }
+    }
+  } else {
+    await Promise.all(f.pairs.map((p, pi) => p.client.until(() => [...created.keys()].filter((t) => t.startsWith(`${tag} ${pi} `)).every((t) => p.client.bodies.has(t)), 60_000, 'messages')));
+    for (const p of f.pairs) for (const [text, at] of created) { const got = p.client.bodies.get(text); if (got !== undefined) latencies.push(performance.timeOrigin + got - at); }
+  }
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: latencies.length };
+}
+
+async function warmUp(f: RelayFederation): Promise<void> {
+  // Creates every XMPP user's Teams account, chat and message subscription, and activates every pair.
+  await Promise.all(f.pairs.map((p, pi) => p.client.send(p.teamsJid, `warm-${pi}`, `warm-up ${pi}`)));
+  await Promise.all(f.pairs.map((p, pi) => p.client.until(() => p.client.receipts.has(`warm-${pi}`), 60_000, 'warm-up receipt')));
+  await Promise.all(f.pairs.map((p, pi) => f.emulator.sendAs(p.teamsUpn, p.client.bare, `warm-down ${pi}`)));
+  await Promise.all(f.pairs.map((p, pi) => p.client.until(() => p.client.bodies.has(`warm-down ${pi}`), 60_000, 'warm-up message from Teams')));
+  // A run each way first, so the timed runs measure a node that has compiled its code (V8's optimizing compiler
+  // otherwise takes a sixth of the first thousand messages' CPU) and opened its connections.
+  const pids = f.pids();
+  await xmppToTeams(f, Math.min(1000, MESSAGES), pids);
+  await teamsToXmpp(f, Math.min(1000, MESSAGES), pids);
+}
+
+/** Graph requests by method, endpoint and status, per message relayed. */
+function graphCalls(requests: readonly { method: string; path: string; status: number }[], messages: number): string {
+  const counts = new Map<string, number>();
+  for (const r of requests) {
+    const key = `${r.method} ${graphEndpointTemplate(r.path)} ${r.status}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${(n / messages).toFixed(2)}`).join(', ');
+}
+
+/** Histogram sums and counts of every node, for the means of a run (the nodes' own view of where time went). */
+type Timings = Record<string, { sum: number; count: number }>;
+const TIMINGS: Record<string, [string, Record<string, string>]> = {
+  'commit of an accepted message (enqueueOutbound)': ['xtg_store_latency_seconds', { op: 'enqueueOutbound' }],
+  'commit of a notification (recordNotification)': ['xtg_store_latency_seconds', { op: 'recordNotification' }],
+  'Graph POST /chats/{id}/messages': ['xtg_graph_request_duration_seconds', { method: 'POST', endpoint: '/chats/{id}/messages' }],
+  'Graph GET /chats/{id}/messages/{id}': ['xtg_graph_request_duration_seconds', { method: 'GET', endpoint: '/chats/{id}/messages/{id}' }],
+  'XMPP accepted -> Graph accepted': ['xtg_relay_latency_seconds', { direction: 'xmpp_to_teams' }],
+  'Teams created -> stanza sent': ['xtg_relay_latency_seconds', { direction: 'teams_to_xmpp' }],
+};
+
+async function timings(f: RelayFederation): Promise<Timings> {
+  const out: Timings = {};
+  for (const n of f.nodes) {
+    const m = parsePrometheus(await n.process.metrics());
+    for (const [label, [name, where]] of Object.entries(TIMINGS)) {
+      const t = (out[label] ??= { sum: 0, count: 0 });
+      t.sum += total(m, `${name}_sum`, where);
+      t.count += total(m, `${name}_count`, where);
+    }
+  }
+  return out;
+}
+
+function meanTimings(before: Timings, after: Timings): string {
+  return Object.keys(TIMINGS)
+    .map((label) => {
+      const count = (after[label]?.count ?? 0) - (before[label]?.count ?? 0);
+      const sum = (after[label]?.sum ?? 0) - (before[label]?.sum ?? 0);
+      return count > 0 ? `${label} ${((sum / count) * 1000).toFixed(1)} ms` : '';
+    })
+    .filter((x) => x !== '')
+    .join('; ');
+}
+
+function line(name: string, d: Direction): string {
+  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
+}
+
+for (const nodes of String(args.nodes).split(',').map(Number)) {
+  const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'xtg-relay-prof-')) : undefined;
+  const f = await RelayFederation.start({ nodes, pairs: PAIRS, cpuProfDir: profDir, perfMaps: args.perf, logLevel: args.log === 'debug' ? 'debug' : 'info' });
+  try {
+    console.log(`relay, ${nodes} node${nodes > 1 ? 's' : ''} (${nodes > 1 ? 'Redis, one XMPP link, webhooks behind a balancer, shared SQLite file' : 'embedded: SQLite, no Redis'}), ${PAIRS} pairs, ${MESSAGES} messages each way, log level ${args.log}, SQLite defaults (synchronous FULL, group commit), limits lifted:`);
+    await warmUp(f);
+    const pids = f.pids();
+    if (args.perf && !perfAvailable()) console.log('  (--perf: the perf command is not installed; Debian: apt-get install linux-perf)');
+    perfOn = args.perf && perfAvailable();
+    const requestsBefore = f.emulator.requests().length;
+    const t0 = await timings(f);
+    const x2t = await xmppToTeams(f, MESSAGES, pids);
+    console.log(line('XMPP -> Teams', x2t));
+    const t1 = await timings(f);
+    console.log(`    the nodes' means: ${meanTimings(t0, t1)}`);
+    const t2x = await teamsToXmpp(f, MESSAGES, pids);
+    console.log(line('Teams -> XMPP', t2x));
+    console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
+    console.log(`  Graph requests per message (both timed runs, ${2 * MESSAGES} messages): ${graphCalls(f.emulator.requests().slice(requestsBefore), 2 * MESSAGES)}`);
+    if (!args['no-latency']) {
+      const l0 = await timings(f);
+      const a = await latency(f, 'x2t', x2t.rate / 2);
+      const l1 = await timings(f);
+      const b = await latency(f, 't2x', t2x.rate / 2);
+      const l2 = await timings(f);
+      console.log(`  added latency at half the measured rate (${LATENCY_SECONDS} s each):`);
+      console.log(`    XMPP -> Teams at ${(x2t.rate / 2).toFixed(0)} msg/s: p50 ${a.p50.toFixed(1)} ms, p99 ${a.p99.toFixed(1)} ms (${a.n} messages; client send -> Graph post)`);
+      console.log(`      the nodes' means: ${meanTimings(l0, l1)}`);
+      console.log(`    Teams -> XMPP at ${(t2x.rate / 2).toFixed(0)} msg/s: p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms (${b.n} messages; message created in Teams -> XMPP client)`);
+      console.log(`      the nodes' means: ${meanTimings(l1, l2)}`);
+    }
+    for (const n of f.nodes) {
+      const r = rssMiB(n.process.pid);
+      console.log(`  ${n.id} RSS ${r.now.toFixed(0)} MiB (peak ${r.peak.toFixed(0)} MiB)`);
+    }
+  } finally {
+    await f.stop();
+  }
+  if (profDir) printProfiles(profDir);
+}
+process.exit(0);

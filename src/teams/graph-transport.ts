@@ -1,0 +1,79 @@
+/**
+ * The last link of the Graph client's middleware chain: the HTTP exchange itself, over node:https with keep-alive
+ * connections, instead of the global fetch (undici) that @microsoft/microsoft-graph-client's HTTPMessageHandler
+ * calls. Same requests, same answers (a fetch Response, which the client's response handler reads), about 100 µs
+ * less CPU per call (bench/relay.bench.ts: fetch's WHATWG streams and WebIDL conversions on every request).
+ * Requests the transport cannot express (a streamed body) still go through fetch.
+ */
+import { Agent, request } from 'node:https';
+import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
+
+/** Connections kept open per Graph origin: enough for the tenant's pace (Graph allows 20 posts/s per tenant). */
+const MAX_SOCKETS = 64;
+/** A request with no answer by then fails as "Graph not reachable", and is retried like any network failure. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+type Body = string | Buffer | Uint8Array | ArrayBuffer | undefined;
+
+function headersOf(h: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!h) return out;
+  if (h instanceof Headers) {
+    h.forEach((v, k) => {
+      out[k] = v;
+    });
+  } else if (Array.isArray(h)) {
+    for (const [k, v] of h as [string, string][]) out[k] = v;
+  } else {
+    for (const [k, v] of Object.entries(h as Record<string, unknown>)) if (v !== undefined) out[k] = String(v);
+  }
+  return out;
+}
+
+function bodyOf(b: unknown): Body | null {
+  if (b === undefined || b === null) return undefined;
+  if (typeof b === 'string' || Buffer.isBuffer(b) || b instanceof Uint8Array || b instanceof ArrayBuffer) return b;
+  return null; // a stream, a Blob, FormData: fetch handles it
+}
+
+/** Statuses whose Response may not have a body (Fetch standard: "null body status"). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+export class NodeHttpsTransport implements Middleware {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+
+  async execute(context: Context): Promise<void> {
+    const req = context.request;
+    const url = typeof req === 'string' ? req : req.url;
+    const method = (context.options?.method ?? (typeof req === 'string' ? 'GET' : req.method)).toUpperCase();
+    const body = typeof req === 'string' ? bodyOf(context.options?.body) : null;
+    if (body === null || !url.startsWith('https:')) {
+      context.response = await fetch(req, context.options);
+      return;
+    }
+    const headers = headersOf(context.options?.headers);
+    const payload = body instanceof ArrayBuffer ? Buffer.from(body) : body;
+    if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
+    context.response = await new Promise<Response>((resolve, reject) => {
+      const r = request(url, { method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const h = new Headers();
+          for (let i = 0; i < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
+          resolve(new Response(NULL_BODY.has(status) ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage ?? '', headers: h }));
+        });
+      });
+      r.setTimeout(REQUEST_TIMEOUT_MS, () => r.destroy(new Error(`no answer from Graph within ${REQUEST_TIMEOUT_MS} ms`)));
+      r.on('error', reject);
+      r.end(payload);
+    });
+  }
+
+  /** Closes the kept-alive connections (node stop). */
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * XMPP -> Teams delivery in one pair actor, with the XMPP link down when Graph accepts a message (the node holding
+ * the link died and another is taking it over): the receipt is kept and sent once the link is back, so the sender
+ * hears about every message the gateway accepted. The store is real (SQLite in memory); Graph and the XMPP link
+ * are ports answering as the test says.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import type { Element } from '@xmpp/xml';
+import type { PairDeps, PairMessage } from '../../src/actors/user-pair/messages.js';
+import { PairContext } from '../../src/actors/user-pair/pair-context.js';
+import { XmppToTeams } from '../../src/actors/user-pair/xmpp-to-teams.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import type { TeamsPort } from '../../src/teams/teams-port.js';
+import { XmppLinkDownError, type XmppPort } from '../../src/xmpp/component-link.js';
+
+describe('XmppToTeams', () => {
+  const store = SqliteStore.open(':memory:');
+  after(() => store.close());
+
+  it('keeps a receipt the link could not take, and sends it once the link is back', async () => {
+    let linkUp = false;
+    const sent: Element[] = [];
+    const xmpp: XmppPort = {
+      send: async (el) => {
+        if (!linkUp) throw new XmppLinkDownError();
+        sent.push(el);
+      },
+      isOnline: () => linkUp,
+      request: () => Promise.reject(new Error('not used')),
+    };
+    let posts = 0;
+    const teams = new Proxy({} as TeamsPort, {
+      get: (_t, prop) => {
+        if (prop === 'ensurePuppet') return async (jid: string) => ({ remoteJid: jid, userId: 'puppet-1', upn: 'p@xmpp.contoso.example' });
+        if (prop === 'ensureChat') return async () => 'chat-1';
+        if (prop === 'sendMessage') return async () => `tm-${++posts}`;
+        return () => Promise.reject(new Error(`not used: ${String(prop)}`));
+      },
+    });
+    const selfMessages: PairMessage[] = [];
+    const deps = {
+      store,
+      teams,
+      xmpp,
+      subscriptions: { puppetReady: async () => undefined, presenceInterestChanged: async () => undefined },
+      metrics: new Metrics({ defaultMetrics: false }),
+      settings: { outboxMaxAttempts: 10, outboxBackoffInitialMs: 1000, outboxBackoffMaxMs: 300_000 },
+      now: Date.now,
+    } as unknown as PairDeps;
+    const key = { teamsUserId: 'alice-id', remoteJid: 'juliet@xmpp.example' };
+    const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+    const c = new PairContext(key, deps, log, (m) => selfMessages.push(m));
+    c.pair = await store.updatePair(key, { chatId: 'chat-1' });
+    c.teamsJid = 'alice.smith@teams.xmpp.example';
+    const outbound = new XmppToTeams(c);
+    const { row } = await store.enqueueOutbound({ ...key, dedupKey: 'k1', sender: 'juliet@xmpp.example/phone', stanzaId: 'm1', receiptRequested: true, body: 'hello' }, Date.now());
+    await outbound.accepted([row], log);
+    assert.equal(posts, 1, 'posted while the link was down');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(sent.length, 0, 'no link: nothing sent yet');
+    // The actor is woken (its drain timer) and sends the receipt once the link is back.
+    linkUp = true;
+    await new Promise((r) => setTimeout(r, 1_100));
+    assert.deepEqual(selfMessages.map((m) => m.type), ['drain']);
+    await outbound.drain(log);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]?.getChild('received', 'urn:xmpp:receipts')?.attrs.id, 'm1');
+    assert.equal(posts, 1, 'posted once');
+    await outbound.stop();
+  });
+});
