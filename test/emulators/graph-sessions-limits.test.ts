@@ -142,13 +142,17 @@ describe('Graph emulator: sessions, limits, consistency and sign-in as Graph has
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ body: { content: 'hi' } }),
         });
-      const answers = await Promise.all(Array.from({ length: 25 }, post));
+      const started = performance.now();
+      const answers = await Promise.all(Array.from({ length: 60 }, post));
+      const elapsedMs = performance.now() - started;
       const statuses = answers.map((r) => r.status);
-      // 20 at once, plus what the bucket refilled (20 per second) while the 25 requests were being answered.
+      // 20 at once, plus what the bucket refilled (20 per second) while the requests were being answered: on a
+      // loaded machine that takes a while, so the bound follows the time it took.
       const accepted = statuses.filter((s) => s === 201).length;
-      assert.ok(accepted >= 20 && accepted <= 22, statuses.join(','));
+      assert.ok(accepted >= 20 && accepted <= 20 + Math.ceil((elapsedMs * 20) / 1000), `${statuses.join(',')} in ${elapsedMs.toFixed(0)} ms`);
       const refused = answers.filter((r) => r.status === 429);
-      assert.equal(refused.length, 25 - accepted);
+      assert.ok(refused.length > 0, `none refused in ${elapsedMs.toFixed(0)} ms`);
+      assert.equal(refused.length, 60 - accepted);
       assert.ok(Number(refused[0]?.headers.get('retry-after')) >= 1);
       assert.equal(((await refused[0]?.json()) as { error: { code: string } }).error.code, 'TooManyRequests');
       assert.equal(em.throttledByLimits().chatMessagePost, refused.length);
