@@ -27,7 +27,7 @@ Commands:
   react <user> <messageId> <reaction>       react to a message: an emoji (👍 ❤️ 😆 😮 😢 😡 ...)
                                             or like, heart, laugh, surprised, sad, angry
   unreact <user> <messageId> <reaction>     take one's reaction back
-  photo <user> <file.jpg | none>            set (or remove) the user's profile photo
+  photo <user> <file.jpg | file.png | none>  set (or remove) the user's profile photo (JPEG or PNG)
   presence <user>                           show what Teams shows for the user
   presence <user> <availability> <activity> set the user's own Teams client presence
                                             (e.g. Available Available, Busy InACall, Away Away;
@@ -235,14 +235,14 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     case 'photo': {
       const [user, file] = rest;
-      if (!user || !file || rest.length !== 2) throw new UsageError('photo needs <user> <file.jpg | none>');
+      if (!user || !file || rest.length !== 2) throw new UsageError('photo needs <user> <file.jpg | file.png | none>');
       if (file === 'none') {
         await call(o, 'DELETE', `users/${seg(user)}/photo`);
         process.stdout.write('photo removed\n');
         return;
       }
       const bytes = readFileSync(file);
-      const type = /\.png$/iu.test(file) ? 'image/png' : /\.gif$/iu.test(file) ? 'image/gif' : 'image/jpeg';
+      const type = /\.png$/iu.test(file) ? 'image/png' : 'image/jpeg';
       await call(o, 'PUT', `users/${seg(user)}/photo`, bytes, type);
       process.stdout.write(`photo set (${bytes.length} bytes)\n`);
       return;
