@@ -217,7 +217,8 @@ export class SfbTrustedApp implements SfbPort {
   }
 }
 
-function splitListen(listen: string): [string, number] {
+/** host:port (an IPv6 host in brackets) of a listen setting. */
+export function splitListen(listen: string): [string, number] {
   const colon = listen.lastIndexOf(':');
   return [listen.slice(0, colon).replace(/^\[|\]$/gu, ''), Number(listen.slice(colon + 1))];
 }

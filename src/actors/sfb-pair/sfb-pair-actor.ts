@@ -17,6 +17,7 @@ import { sipFailureIsTransient, sipToStanzaError } from '../../sfb/protocol/erro
 import { fromWire, type WireAnswer } from '../../sfb/wire.js';
 import type { SfbPort } from '../../sfb/sfb-port.js';
 import type { SfbDirectory } from '../../sfb/sfb-directory.js';
+import type { SfbPhotos } from '../../sfb/photos/sfb-photos.js';
 import { formatJid } from '../../protocol/jid.js';
 import { NS } from '../../protocol/namespaces.js';
 import { receipt } from '../../protocol/stanza.js';
@@ -49,6 +50,8 @@ export interface SfbPairDeps {
   readonly sip: SfbPort;
   readonly xmpp: XmppPort;
   readonly directory: SfbDirectory;
+  /** Contact card photos, both ways (the node's cache and photo server). */
+  readonly photos: SfbPhotos;
   /** The whitelist: may this SfB user federate with this XMPP domain? Checked on every message, both ways. */
   readonly allowed: (sfbAor: string, remoteDomain: string) => boolean;
   readonly throttle: { admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs?: number): Promise<AdmissionResult> };

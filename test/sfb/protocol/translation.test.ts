@@ -95,7 +95,7 @@ describe('categories documents ([MS-PRES] §2.2)', () => {
 
 describe('contact cards', () => {
   it('contactCard -> vcard-temp carries name, title, email, company and office only', () => {
-    const v = sfbCardToVcard({ displayName: 'Alice Smith', title: 'Engineer', email: 'alice@contoso.example', company: 'Contoso', office: 'B1' }, 'alice@sfb.xmpp.example', false);
+    const v = sfbCardToVcard({ displayName: 'Alice Smith', title: 'Engineer', email: 'alice@contoso.example', company: 'Contoso', office: 'B1' }, 'alice@sfb.xmpp.example', false, undefined);
     assert.equal(v.getChildText('FN'), 'Alice Smith');
     assert.equal(v.getChildText('TITLE'), 'Engineer');
     assert.equal(v.getChild('ORG')?.getChildText('ORGNAME'), 'Contoso');
