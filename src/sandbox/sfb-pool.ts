@@ -29,6 +29,8 @@ export async function startSfbPool(
 ): Promise<{ emulator: SfbEmulator; gatewayConfig: NonNullable<LoopbackConfig['sfb']> }> {
   const dir = dirname(tls.caCertPath);
   const gatewayPort = nodePorts?.[0] ?? (await freePort());
+  // A lone node serves XMPP users' photos to SfB clients (a cluster's nodes would each need their own port).
+  const photosPort = nodePorts ? undefined : await freePort();
   const fe = await issueCertificate(tls, dir, [DEMO_SFB.frontEnd, DEMO_SFB.pool]);
   const gw = await issueCertificate(tls, dir, [DEMO_SFB.gateway]);
   const emulator = await startSfbEmulator({
@@ -49,6 +51,7 @@ export async function startSfbPool(
       certFile: gw.file,
       keyFile: gw.file,
       caFile: tls.caCertPath,
+      ...(photosPort ? { photosPort } : {}),
       ...(o.sessionIdleSeconds ? { sessionIdleSeconds: o.sessionIdleSeconds } : {}),
       ...(o.subscriptionSeconds ? { subscriptionSeconds: o.subscriptionSeconds } : {}),
     },

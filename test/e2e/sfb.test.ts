@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
 import xml, { type Element } from '@xmpp/xml';
+import { testImage } from '../emulators/graph/image.js';
 import { COMPONENT, Federation, eventually } from '../support/federation.js';
 import type { TestXmppClient } from '../support/xmpp-client.js';
 import type { SfbEmulator } from '../emulators/sfb/index.js';
@@ -112,6 +114,40 @@ describe('Skype for Business through the gateway', { timeout: 240_000 }, () => {
     assert.deepEqual((await control(emu, 'POST', '/users/carol/refresh')).statuses, [200]);
     assert.equal((await control(emu, 'POST', '/users/carol/unwatch', { to: 'juliet@xmpp.example' })).status, 200);
     await juliet.sendPresence();
+  });
+
+  it('photos on contact cards both ways: her web picture in her vCard and presence, his vCard photo at an address her client fetches', async () => {
+    const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
+    // SfB -> XMPP: Carol shows a picture from a web address; Juliet (subscribed to her) sees its hash, then the photo.
+    const carolPng = testImage(48, 48, 'image/png', [200, 40, 40]);
+    await control(emu, 'PUT', '/users/carol/photo', { type: 'image/png', base64: carolPng.toString('base64') });
+    const withAvatar = juliet.waitFor((el) => el.name === 'presence' && from(CAROL)(el) && el.getChild('x', 'vcard-temp:x:update')?.getChildText('photo') === sha1(carolPng), 15_000, 'her avatar hash (XEP-0153)');
+    await control(emu, 'POST', '/users/carol/presence', { availability: 3500 });
+    await withAvatar;
+    const card = (await juliet.iq(CAROL, 'get', xml('vCard', { xmlns: 'vcard-temp' }))).getChild('vCard', 'vcard-temp');
+    assert.equal(card?.getChild('PHOTO')?.getChildText('TYPE'), 'image/png');
+    assert.deepEqual(Buffer.from(card?.getChild('PHOTO')?.getChildText('BINVAL') ?? '', 'base64'), carolPng);
+    // She removes it: the next presence says "no avatar" (an empty hash).
+    const removed = juliet.waitFor((el) => el.name === 'presence' && from(CAROL)(el) && el.getChild('x', 'vcard-temp:x:update')?.getChildText('photo') === '', 15_000, 'no avatar');
+    await control(emu, 'PUT', '/users/carol/photo', {});
+    await removed;
+    // XMPP -> SfB: Juliet's vCard photo; Carol watches her and her client fetches the address in Juliet's card.
+    const julietPng = testImage(32, 32, 'image/png', [20, 90, 200]);
+    const set = await juliet.iq(juliet.bare, 'set', xml('vCard', { xmlns: 'vcard-temp' }, xml('FN', {}, 'Juliet Capulet'), xml('PHOTO', {}, xml('TYPE', {}, 'image/png'), xml('BINVAL', {}, julietPng.toString('base64')))));
+    assert.equal(set.attrs.type, 'result', set.toString());
+    assert.equal((await control(emu, 'POST', '/users/carol/watch', { to: 'juliet@xmpp.example' })).status, 200);
+    await juliet.sendPresence({}, xml('x', { xmlns: 'vcard-temp:x:update' }, xml('photo', {}, sha1(julietPng))));
+    const shown = await eventually(async () => {
+      const r = (await control(emu, 'GET', '/users/carol/contact-photo?contact=juliet@xmpp.example')) as { status: number; url?: string; type?: string; base64?: string };
+      return r.status === 200 ? r : undefined;
+    }, 15_000, "Juliet's photo as Carol's client shows it");
+    assert.match(shown.url ?? '', /^https:\/\/sfb-gw\.xmpp\.example:\d+\/sfb\/photos\/juliet%40xmpp\.example\/[0-9a-f]{40}$/u);
+    assert.equal(shown.type, 'image/png');
+    assert.deepEqual(Buffer.from(shown.base64 ?? '', 'base64'), julietPng);
+    const w = (await control(emu, 'GET', '/users/carol/watching'))['sip:juliet@xmpp.example'] as { body: string };
+    assert.match(w.body, /<displayName>Juliet Capulet<\/displayName>/u);
+    assert.equal((await control(emu, 'POST', '/users/carol/unwatch', { to: 'juliet@xmpp.example' })).status, 200);
+    assert.deepEqual(emu.frontEnd.violations, []);
   });
 
   const failures: [string, string, () => Promise<void>, string, () => Promise<void>][] = [

@@ -1,5 +1,5 @@
 /**
- * Fetches the photo an SfB contact card points at, as an SfB client does (Lync 2010 "Photo Experience": the URL in
+ * Fetches the photo an SfB contact card points at, as an SfB client does ([MS-PRES] §7.3: the uri in
  * the contact card category, fetched when the photo is shown). The address is chosen by an internal user and the
  * result goes to a federated XMPP user, so the fetch is bounded and checked: http(s) only, a few redirects, a
  * time limit, a size limit counted while reading, and the bytes must be a JPEG, PNG or GIF image (nothing else a

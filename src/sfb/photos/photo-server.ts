@@ -1,6 +1,6 @@
 /**
  * The node's photo server (sfb.photos.listen): XMPP users' photos over HTTPS, at the addresses their contactCards
- * give SfB watchers (Lync 2010 "Photo Experience": a photo from a web address is fetched by the client itself).
+ * give SfB watchers ([MS-PRES] §7.3 contactCard photo uri: the watcher's client fetches the picture; docs/sfb-setup.md checklist).
  * GET and HEAD only; each address names one image by its SHA-1, so it never changes and may be cached for long.
  */
 import { createServer, type Server } from 'node:https';

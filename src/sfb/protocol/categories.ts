@@ -17,11 +17,9 @@ export const NS_CONTACT_CARD = 'http://schemas.microsoft.com/2006/09/sip/contact
 export const CATEGORIES_TYPE = 'application/msrtc-event-categories+xml';
 export const EXTERNAL_CONTAINER = 100;
 
-export const NS_COMMON_TYPES = 'http://schemas.microsoft.com/2006/09/sip/commontypes';
-
 /**
  * The photo a contact card points at (contactCard/photo: `<photo type=".."><uri>..</uri><hash>..</hash></photo>`,
- * Lync 2013 SDK "contactCard/photo element"; [MS-PRES] §7.3 photoTypeEnum). A federated watcher can fetch only a
+ * [MS-PRES] §7.3 photoTypeEnum; Lync Server contactCard schema, https://learn.microsoft.com/en-us/previous-versions/office/gg448905(v=office.14)). A federated watcher can fetch only a
  * photo with a web address (type "default", "Show a picture from a web address"): an "enterprise" photo comes
  * from Active Directory or Exchange, which only the user's own organisation reaches (its uri is empty).
  */
@@ -107,7 +105,7 @@ function photoOf(cc: Element, known: SfbPhotoRef | undefined): SfbPhotoRef | und
   return candidates.find((p) => p.url !== undefined && p.hash !== '') ?? candidates.find((p) => p.hash !== '');
 }
 
-/** Only http(s) addresses are photos a watcher fetches (Lync 2010 "Photo Experience": a publicly readable URL). */
+/** Only an http(s) address is a picture a federated watcher can fetch (anything else is not followed). */
 function webUrl(uri: string | undefined): string | undefined {
   return uri && /^https?:\/\/[^\s]+$/iu.test(uri) ? uri : undefined;
 }
@@ -138,12 +136,10 @@ export function writeCategories(o: PublishOptions): string {
   );
   const note = xml('note', { xmlns: NS_NOTE }, xml('body', { type: 'personal', uri: '' }, o.state.note ?? ''));
   const c = o.card;
-  // The photo follows the version delimiters, as Lync publishes it in the External container (Lync 2013 SDK,
-  // "External Contacts container", contactCard instance 6); a web picture, so displayADPhoto is false.
+  // displayADPhoto then photo, in the schema's order ([MS-PRES] §7.3); a picture from a web address, so
+  // displayADPhoto is false.
   const photo = c?.photo?.url
     ? [
-        xml('delimiter', { xmlns: NS_COMMON_TYPES }),
-        xml('delimiter', { xmlns: NS_COMMON_TYPES }),
         xml('displayADPhoto', {}, 'false'),
         xml('photo', { type: c.photo.type ?? 'default', updated: o.at }, xml('uri', {}, c.photo.url), xml('hash', {}, c.photo.hash)),
       ]

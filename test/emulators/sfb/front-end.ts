@@ -91,6 +91,8 @@ export class FrontEnd {
   readonly trace: TraceEntry[] = [];
   /** Breaches of the trusted-application contract the emulator saw (tests assert this stays empty). */
   readonly violations: string[] = [];
+  /** Where users' pictures "from a web address" are served (the control server), once it listens. */
+  photoBaseUrl: string | undefined;
 
   constructor(readonly o: FrontEndOptions) {
     this.presence = new PresenceServer(this);
