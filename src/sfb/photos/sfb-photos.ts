@@ -23,10 +23,15 @@ export const PHOTO_MISS_TTL_MS = 5 * 60_000;
 export const MAX_PHOTO_MISSES = 10_000;
 /** Photo fetches (web addresses of SfB cards, vCards of XMPP users) in flight at once on a node. */
 export const MAX_PHOTO_FETCHES = 8;
+/**
+ * vCard reads the photo server may cause per minute on a node: whoever reaches its port can name any JID, and each
+ * unknown one costs an iq to that JID's server (over S2S), so the rate is capped before it is spent.
+ */
+export const MAX_PHOTO_VCARD_READS_PER_MINUTE = 120;
 
 export class PhotoServerBusyError extends Error {
   constructor() {
-    super(`${MAX_PHOTO_FETCHES} photo fetches already in flight`);
+    super('too many photo fetches now');
     this.name = 'PhotoServerBusyError';
   }
 }
@@ -43,12 +48,15 @@ export interface SfbPhotosOptions {
   readonly readVcard: (bareJid: string) => Promise<Element | undefined>;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Default MAX_PHOTO_VCARD_READS_PER_MINUTE (tests lower it). */
+  readonly maxVcardReadsPerMinute?: number;
 }
 
 export class SfbPhotos {
   private readonly cache: PhotoCache;
   private readonly misses: RecentMisses;
   private readonly inFlight = new Map<string, Promise<Photo | undefined>>();
+  private vcardReads = { windowStart: 0, count: 0 };
 
   constructor(private readonly o: SfbPhotosOptions) {
     this.cache = new PhotoCache(o.cacheBytes);
@@ -99,6 +107,7 @@ export class SfbPhotos {
     const named = parsePhotoPath(path);
     if (!named) return undefined;
     return this.once(xmppKey(named.jid, named.sha1), async () => {
+      this.spendVcardRead();
       let vcard: Element | undefined;
       try {
         vcard = await this.o.readVcard(named.jid);
@@ -113,6 +122,14 @@ export class SfbPhotos {
     });
   }
 
+  /** Counts a vCard read in the current minute; throws PhotoServerBusyError (nothing sent) past the cap. */
+  private spendVcardRead(): void {
+    const now = (this.o.now ?? Date.now)();
+    if (now - this.vcardReads.windowStart >= 60_000) this.vcardReads = { windowStart: now, count: 0 };
+    if (this.vcardReads.count >= (this.o.maxVcardReadsPerMinute ?? MAX_PHOTO_VCARD_READS_PER_MINUTE)) throw new PhotoServerBusyError();
+    this.vcardReads.count++;
+  }
+
   /** One fetch per key at a time, the answer cached (or remembered as a miss); at most MAX_PHOTO_FETCHES in flight. */
   private async once(key: string, fetch: () => Promise<Photo | undefined>): Promise<Photo | undefined> {
     const cached = this.cache.get(key);
@@ -121,6 +138,7 @@ export class SfbPhotos {
     const pending = this.inFlight.get(key);
     if (pending) return pending;
     if (this.inFlight.size >= MAX_PHOTO_FETCHES) throw new PhotoServerBusyError();
+    // A fetch that throws (too busy) records nothing: the key may be asked again later.
     const p = fetch().then((photo) => {
       if (photo) this.cache.set(key, photo);
       else this.misses.add(key);

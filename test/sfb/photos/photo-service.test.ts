@@ -137,6 +137,7 @@ describe('the photo server (XMPP users\' photos for SfB clients)', () => {
         return vcards.get(jid);
       },
       log,
+      maxVcardReadsPerMinute: 4,
     });
     server = new PhotoServer({ host: '127.0.0.1', port: 0, cert: id.cert, key: id.key, photos, log });
     await server.start();
@@ -181,5 +182,12 @@ describe('the photo server (XMPP users\' photos for SfB clients)', () => {
     assert.equal((await get(`${base}/${'0'.repeat(40)}`)).status, 404);
     assert.equal(vcardReads, 1, 'a miss is not asked of the XMPP server again');
     assert.equal((await get(`https://photos.gw.example:${server.port}/etc/passwd`)).status, 404);
+  });
+  it('caps the vCard reads unknown addresses cause (503, nothing asked of the XMPP server)', async () => {
+    const statuses: number[] = [];
+    vcardReads = 0;
+    for (let i = 0; i < 4; i++) statuses.push((await get(`https://photos.gw.example:${server.port}/sfb/photos/user${i}%40elsewhere.example/${'1'.repeat(40)}`)).status);
+    assert.deepEqual(statuses, [404, 404, 503, 503], 'two reads were left of the four this minute');
+    assert.equal(vcardReads, 2);
   });
 });
