@@ -13,6 +13,8 @@ import { header, headerValues, type SipHeader, type SipRequest, type SipResponse
 import { SipTlsTransport, peerTrusted, type TlsIdentity } from './sip/transport.js';
 import { imSdp, msTextFormatHeader } from './protocol/im.js';
 import { CATEGORIES_TYPE } from './protocol/categories.js';
+import { batchAnswer, isBatchSubscribe, readBatchResources, type ResourceAnswer } from './protocol/batch.js';
+import { SfbXmlError } from './protocol/xml.js';
 import type { DialogOutcome, SfbPort } from './sfb-port.js';
 import { SfbDirectory, jidOfSip, sipOfJid } from './sfb-directory.js';
 import { toWire, type WireAnswer, type WireRequest } from './wire.js';
@@ -111,6 +113,7 @@ export class SfbTrustedApp implements SfbPort {
       i.respond(200, { toTag: newTag(), headers: [{ name: 'Allow', value: ALLOW }, { name: 'Accept', value: `application/sdp, text/plain, text/html, multipart/alternative, application/im-iscomposing+xml, ${CATEGORIES_TYPE}` }] });
       return;
     }
+    if (req.method === 'SUBSCRIBE' && isBatchSubscribe(req)) return this.answerBatch(i, log);
     let key: SfbPairKey;
     try {
       const from = aorOf(header(req, 'From') ?? '');
@@ -140,6 +143,55 @@ export class SfbTrustedApp implements SfbPort {
       headers.push({ name: 'Contact', value: this.contact(key.remoteJid) });
     }
     i.respond(answer.status, { reason: answer.reason, toTag: answer.toTag, headers, body: answer.body ? Buffer.from(answer.body, 'base64') : undefined });
+  }
+
+  /**
+   * A batch SUBSCRIBE (protocol/batch.ts): answered at once, statelessly, with the RLMI list piggy-backed in the 200
+   * and the list subscription terminated; each XMPP user it names is then subscribed to singly (the pair's actor).
+   */
+  private answerBatch(i: IncomingRequest, log: Logger): void {
+    const req = i.request;
+    let from: string;
+    try {
+      from = aorOf(header(req, 'From') ?? '');
+    } catch (err) {
+      return this.refuse(i, 400, `bad From: ${errorMessage(err)}`, log);
+    }
+    if (!this.o.directory.isSfbUser(from)) return this.refuse(i, 403, 'the sender is not an SfB user of this deployment', log);
+    if ((header(req, 'Event') ?? '').split(';')[0]?.trim().toLowerCase() !== 'presence') {
+      i.respond(489, { toTag: newTag(), headers: [{ name: 'Allow-Events', value: 'presence' }] });
+      return;
+    }
+    let uris: string[];
+    try {
+      uris = readBatchResources(req.body.toString('utf8'));
+    } catch (err) {
+      return this.refuse(i, 400, err instanceof SfbXmlError ? err.message : `unreadable batch: ${errorMessage(err)}`, log);
+    }
+    const answers = uris.map((uri): ResourceAnswer => {
+      let jid;
+      try {
+        const aor = aorOf(`<${uri}>`);
+        jid = this.o.directory.isSfbUser(aor) ? undefined : tryParseJid(jidOfSip(aor));
+      } catch {
+        jid = undefined;
+      }
+      if (!jid || jid.resource || !jid.local) return { uri, reason: 'noresource' };
+      return { uri, reason: this.o.allowed(from, jid.domain) ? 'deactivated' : 'rejected' };
+    });
+    const { contentType, body } = batchAnswer(from, answers);
+    log.info('SfB batch subscription answered: subscribe singly', { resources: answers.length, served: answers.filter((a) => a.reason === 'deactivated').length });
+    i.respond(200, {
+      toTag: newTag(),
+      headers: [
+        { name: 'Expires', value: '0' },
+        { name: 'Event', value: 'presence' },
+        { name: 'Require', value: 'eventlist' },
+        { name: 'subscription-state', value: 'terminated;reason=deactivated' },
+        { name: 'Content-Type', value: contentType },
+      ],
+      body: Buffer.from(body),
+    });
   }
 
   private refuse(i: IncomingRequest, status: number, why: string, log: Logger): void {

@@ -11,6 +11,8 @@ import { testImage } from '../emulators/graph/image.js';
 import { COMPONENT, Federation, eventually } from '../support/federation.js';
 import type { TestXmppClient } from '../support/xmpp-client.js';
 import type { SfbEmulator } from '../emulators/sfb/index.js';
+import { newCallId, newTag } from '../../src/sfb/sip/build.js';
+import { header, type SipRequest } from '../../src/sfb/sip/message.js';
 
 const CAROL = `carol@${COMPONENT}`;
 const DAN = `dan@${COMPONENT}`;
@@ -148,6 +150,49 @@ describe('Skype for Business through the gateway', { timeout: 240_000 }, () => {
     assert.match(w.body, /<displayName>Juliet Capulet<\/displayName>/u);
     assert.equal((await control(emu, 'POST', '/users/carol/unwatch', { to: 'juliet@xmpp.example' })).status, 200);
     assert.deepEqual(emu.frontEnd.violations, []);
+  });
+
+  it('a batch SUBSCRIBE reaching the gateway is answered resource by resource; the XMPP user is then watched singly', async () => {
+    // [MS-SIP] §3.3.4.1: clients send batches to their own pool, which is not documented to pass one to a trusted
+    // application; this checks that if one arrives anyway (here sent on the Front End's own connection), it is
+    // answered as the pool answers a trusted application's batch, not taken for a single subscription.
+    const route = emu.frontEnd.routeFor('xmpp.example');
+    assert.ok(route);
+    const carol = 'sip:carol@contoso.example';
+    const req: SipRequest = {
+      kind: 'request',
+      method: 'SUBSCRIBE',
+      uri: carol,
+      headers: [
+        { name: 'Max-Forwards', value: '69' },
+        { name: 'From', value: `<${carol}>;tag=${newTag()};epid=01010101` },
+        { name: 'To', value: `<${carol}>` },
+        { name: 'Call-ID', value: newCallId() },
+        { name: 'CSeq', value: '1 SUBSCRIBE' },
+        { name: 'Contact', value: `<${carol};opaque=user:epid:batch;gruu>` },
+        { name: 'Event', value: 'presence' },
+        { name: 'Accept', value: 'application/msrtc-event-categories+xml, application/rlmi+xml, multipart/related' },
+        { name: 'Supported', value: 'ms-benotify, ms-piggyback-first-notify' },
+        { name: 'Require', value: 'adhoclist, categoryList' },
+        { name: 'Content-Type', value: 'application/msrtc-adrl-categorylist+xml' },
+      ],
+      body: Buffer.from(
+        `<batchSub xmlns="http://schemas.microsoft.com/2006/01/sip/batch-subscribe" uri="${carol}" name=""><action name="subscribe" id="1"><adhocList><resource uri="sip:juliet@xmpp.example"/><resource uri="sip:eve@not-whitelisted.example"/><resource uri="sip:dan@contoso.example"/></adhocList></action></batchSub>`,
+      ),
+    };
+    const res = await emu.frontEnd.toApp(req, { host: route.host, port: route.port });
+    assert.equal(res.status, 200);
+    assert.match(header(res, 'subscription-state') ?? '', /^terminated;reason=deactivated/u);
+    assert.match(header(res, 'Content-Type') ?? '', /^multipart\/related; type="application\/rlmi\+xml"/u);
+    const states = [...res.body.toString().matchAll(/<resource uri="([^"]+)"><instance id="\d+" state="terminated" reason="(\w+)"\/>/gu)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(states, [
+      ['sip:juliet@xmpp.example', 'deactivated'],
+      ['sip:eve@not-whitelisted.example', 'rejected'],
+      ['sip:dan@contoso.example', 'noresource'],
+    ]);
+    // Subscribe singly, as the answer says: the gateway serves Juliet's presence.
+    assert.equal((await control(emu, 'POST', '/users/carol/watch', { to: 'juliet@xmpp.example' })).status, 200);
+    assert.equal((await control(emu, 'POST', '/users/carol/unwatch', { to: 'juliet@xmpp.example' })).status, 200);
   });
 
   const failures: [string, string, () => Promise<void>, string, () => Promise<void>][] = [

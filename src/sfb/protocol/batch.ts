@@ -1,10 +1,13 @@
 /**
- * Batched presence subscriptions ([MS-PRES] §2.2.2.4.1 "Category Subscribe Request", §6.8; [MS-SIP] §3.3.4.1,
- * §4.3): a SUBSCRIBE with `Require: adhoclist` whose body lists the resources, as `application/msrtc-adrl-
- * categorylist+xml` (batchSub) or the older `application/adrl+xml` (adhoclist). The answer is an RLMI document
- * (RFC 4662 §5) in multipart/related, one <resource> per resource with its instance state. The gateway answers
- * every resource it serves with the state "resubscribe": the subscriber then sends a single SUBSCRIBE per resource
- * (the [MS-PRES] resubscribe flow, what the home pool answers for contacts it does not host). Pure functions.
+ * Batched presence subscriptions ([MS-SIP] §3.3.4.1 and §4.3; [MS-PRES] §2.2.2.4.1): a SUBSCRIBE with
+ * `Require: adhoclist` whose body lists the resources, as `application/msrtc-adrl-categorylist+xml` (batchSub) or
+ * the older `application/adrl+xml` (adhoclist). The answer is an RLMI document (RFC 4662 §5) in multipart/related,
+ * piggy-backed in the 200 ([MS-SIP] §3.3.5.1), one <resource> per resource with its instance state.
+ * A client sends its batch to its own home pool ([MS-SIP] §3.3.4.1: the Request-URI is the subscriber's own URI),
+ * so the gateway is not expected to receive one; if one reaches it, it keeps no list subscription: each XMPP
+ * resource it serves is "terminated;reason=deactivated" (RFC 6665 §4.2.2: subscribe again at once, here singly,
+ * as the SfB pool itself answers a trusted application's batch), others "rejected" (the whitelist) or
+ * "noresource". Pure functions.
  */
 import { randomBytes } from 'node:crypto';
 import { headerValues, type SipMessage } from '../sip/message.js';
@@ -30,19 +33,22 @@ export function readBatchResources(body: string): string[] {
   if (name === 'batchSub') lists = children(root, 'action').flatMap((a) => children(a, 'adhocList'));
   else if (name === 'adhoclist') lists = [child(root, 'create') ?? root];
   else throw new SfbXmlError(`not a batch subscription: <${root.name}>`);
-  const uris: string[] = [];
+  const uris = new Set<string>();
   for (const list of lists) {
     for (const r of children(list, 'resource')) {
       const uri = r.attrs.uri;
-      if (typeof uri === 'string' && uri !== '' && !uris.includes(uri)) uris.push(uri);
-      if (uris.length >= MAX_BATCH_RESOURCES) return uris;
+      if (typeof uri === 'string' && uri !== '') uris.add(uri);
+      if (uris.size >= MAX_BATCH_RESOURCES) return [...uris];
     }
   }
-  return uris;
+  return [...uris];
 }
 
-/** What a resource of the batch gets: subscribe to it singly, or nothing to subscribe to here (RFC 6665 §4.2.2). */
-export type ResourceAnswer = { readonly uri: string; readonly state: 'resubscribe' } | { readonly uri: string; readonly state: 'terminated'; readonly reason: 'rejected' | 'noresource' };
+/** What a resource of the batch gets (RFC 6665 §4.2.2 reasons): subscribe to it singly, refused, or unknown here. */
+export interface ResourceAnswer {
+  readonly uri: string;
+  readonly reason: 'deactivated' | 'rejected' | 'noresource';
+}
 
 const esc = (s: string) => s.replace(/&/gu, '&amp;').replace(/</gu, '&lt;').replace(/"/gu, '&quot;');
 
@@ -52,23 +58,10 @@ export function batchAnswer(listUri: string, answers: readonly ResourceAnswer[])
   const cid = `<${randomBytes(8).toString('hex')}@gateway>`;
   const resources = answers
     .map((a, i) => {
-      const instance = a.state === 'resubscribe' ? `state="resubscribe"` : `state="terminated" reason="${a.reason}"`;
-      return `<resource uri="${esc(a.uri)}"><instance id="${i + 1}" ${instance}/></resource>`;
+      return `<resource uri="${esc(a.uri)}"><instance id="${i + 1}" state="terminated" reason="${a.reason}"/></resource>`;
     })
     .join('');
   const list = `<?xml version="1.0" encoding="utf-8"?><list xmlns="urn:ietf:params:xml:ns:rlmi" uri="${esc(listUri)}" version="0" fullState="true">${resources}</list>`;
   const body = `--${boundary}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: ${cid}\r\nContent-Type: ${RLMI_TYPE}\r\n\r\n${list}\r\n--${boundary}--\r\n`;
   return { contentType: `multipart/related; type="${RLMI_TYPE}"; start="${cid}"; boundary="${boundary}"`, body };
-}
-
-/** The resources and states of an RLMI answer (what a subscriber reads; the tests use it). */
-export function readRlmi(multipart: string): { uri: string; state: string; reason: string | undefined }[] {
-  const start = multipart.indexOf('<list');
-  const end = multipart.indexOf('</list>');
-  if (start < 0 || end < 0) throw new SfbXmlError('no RLMI list in the answer');
-  const list = parseXml(multipart.slice(start, end + '</list>'.length));
-  return children(list, 'resource').map((r) => {
-    const inst = child(r, 'instance');
-    return { uri: String(r.attrs.uri ?? ''), state: String(inst?.attrs.state ?? ''), reason: inst?.attrs.reason as string | undefined };
-  });
 }
