@@ -203,7 +203,7 @@ export class SfbTrustedApp implements SfbPort {
   // ---- requests to SfB (SfbPort) ------------------------------------------------------------------------------
 
   private outcome(res: SipResponse, dialog: DialogState | undefined): DialogOutcome {
-    return { status: res.status, warning: header(res, 'Warning'), diagnostics: header(res, 'ms-diagnostics'), headers: res.headers, body: res.body, dialog };
+    return { status: res.status, warning: header(res, 'Warning'), diagnostics: header(res, 'ms-diagnostics'), publicDiagnostics: header(res, 'ms-diagnostics-public'), headers: res.headers, body: res.body, dialog };
   }
 
   private fresh(method: string, fromJid: string, toUri: string, extra: SipHeader[], body: Buffer): SipRequest {

@@ -243,6 +243,22 @@ describe('Skype for Business through the gateway', { timeout: 240_000 }, () => {
     await juliet.waitFor((el) => from(CAROL)(el) && el.getChildText('body') === 'new session', 10_000, 'message in a new session');
   });
 
+  it('after a Front End failover (ms-diagnostics 1004, route set no longer valid) the message goes in a new session', async () => {
+    const receipt = (id: string) => juliet.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === id, 15_000, `receipt ${id}`);
+    const first = receipt('fo1');
+    await juliet.send(xml('message', { to: CAROL, type: 'chat', id: 'fo1' }, xml('body', {}, 'before the failover'), xml('request', { xmlns: NS_RECEIPTS })));
+    await first;
+    assert.ok(((await control(emu, 'POST', '/users/carol/fail-over')).invalidated as number) >= 1);
+    const errors = juliet.received.length;
+    const second = receipt('fo2');
+    await juliet.send(xml('message', { to: CAROL, type: 'chat', id: 'fo2' }, xml('body', {}, 'after the failover'), xml('request', { xmlns: NS_RECEIPTS })));
+    await second;
+    const inbox = emu.user('carol').inbox;
+    assert.ok(inbox.some((m) => m.kind === 'session-end' && m.text === 'route set no longer valid'), 'the pool refused the old session with 1004');
+    assert.equal(inbox.filter((m) => m.text === 'after the failover').length, 1);
+    assert.equal(juliet.received.slice(errors).some((el) => el.attrs.type === 'error'), false);
+  });
+
   it('refuses an XMPP domain outside the whitelist before anything reaches SfB', async () => {
     const mallory = await f.client('mallory');
     const err = mallory.waitFor((el) => el.name === 'message' && el.attrs.type === 'error', 10_000, 'refusal');

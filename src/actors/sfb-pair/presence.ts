@@ -17,6 +17,7 @@ import { CATEGORIES_TYPE, readCategories, writeCategories, type SfbCard } from '
 import { sfbToXmpp, xmppToSfb, type SfbState } from '../../sfb/protocol/presence.js';
 import { sfbCardToVcard, vcardPhoto, vcardToSfbCard } from '../../sfb/protocol/card.js';
 import { vcardRequest } from '../../sfb/photos/sfb-photos.js';
+import { diagnosticEffect, diagnosticsLogFields } from '../../sfb/protocol/diagnostics.js';
 import { avatarHash, avatarUpdate } from '../../protocol/vcard.js';
 import { sipOfJid } from '../../sfb/sfb-directory.js';
 import type { WireAnswer } from '../../sfb/wire.js';
@@ -227,8 +228,8 @@ export class SfbPresence {
       return undefined;
     });
     if (!r || r.status >= 300 || !r.dialog) {
-      log.info('SfB presence subscription refused', { status: r?.status, diagnostics: r?.diagnostics });
-      if (r?.status === 404 || r?.status === 604) {
+      log.info('SfB presence subscription refused', { status: r?.status, ...diagnosticsLogFields(r?.diagnostics) });
+      if (r?.status === 404 || r?.status === 604 || diagnosticEffect(r?.diagnostics) === 'no-such-user') {
         // No such SfB user: the XMPP user's subscription cannot stand (RFC 6121 §3.2.1).
         await this.p.save({ subFrom: false, watch: null });
         await this.p.send(presence({ from: this.p.sfbJid, to: this.p.key.remoteJid, type: 'unsubscribed' }));

@@ -111,6 +111,8 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
             return { status: await fe.clients.unwatch(u, toUri(need('to'))) };
           case 'POST drop-sessions':
             return { dropped: fe.dropSessions(u) };
+          case 'POST fail-over':
+            return { invalidated: fe.invalidateRoutes(u) };
           case 'POST refresh':
             return { statuses: await fe.clients.refreshWatches(u) };
           case 'PUT photo': {

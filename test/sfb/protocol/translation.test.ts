@@ -161,7 +161,7 @@ describe('failure codes <-> stanza errors', () => {
   ];
   for (const [status, warning, condition, type] of table) {
     it(`${status}${warning ? ' (policy warning)' : ''} -> ${condition}/${type}`, () => {
-      const e = sipToStanzaError(status, warning);
+      const e = sipToStanzaError({ status, warning });
       assert.equal(e.condition, condition);
       assert.equal(e.type, type);
     });
