@@ -10,6 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Photo } from '../../protocol/vcard.js';
 import { imageTypeOf } from '../protocol/photo.js';
+import { readBody } from '../../http/read-body.js';
 
 export class PhotoFetchError extends Error {
   constructor(
@@ -79,25 +80,17 @@ function get(url: string, o: PhotoFetchOptions): Promise<IncomingMessage> {
   });
 }
 
-function readBounded(res: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(res.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    res.destroy();
-    return Promise.reject(new PhotoFetchError(`photo of ${declared} bytes, over ${maxBytes}`, false));
+/** The body up to maxBytes (src/http/read-body.ts: by Content-Length or as it arrives); larger is a final failure. */
+async function readBounded(res: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  let body: Buffer | undefined;
+  try {
+    body = await readBody(res, maxBytes);
+  } catch (err) {
+    throw new PhotoFetchError(err instanceof Error ? err.message : String(err), true);
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > maxBytes) {
-        res.destroy();
-        reject(new PhotoFetchError(`photo over ${maxBytes} bytes`, false));
-        return;
-      }
-      chunks.push(c);
-    });
-    res.on('end', () => resolve(Buffer.concat(chunks)));
-    res.on('error', (err) => reject(new PhotoFetchError(err.message, true)));
-  });
+  if (!body) {
+    res.destroy(); // not drained: a declared size over the limit is not read at all
+    throw new PhotoFetchError(`photo over ${maxBytes} bytes`, false);
+  }
+  return body;
 }
