@@ -415,7 +415,7 @@ export const ConfigSchema = z
         photos: z
           .object({
             listen: HostPort.optional().describe("where this node serves XMPP users' photos to SfB clients over HTTPS (with the sfb.tls certificate), host:port; without it SfB users see no XMPP photo"),
-            publicUrl: z.string().url().optional().describe('the HTTPS base URL SfB clients use for those photos (the application pool FQDN and that port, e.g. https://xmppgw.corp.example:8061); default: https://<applicationFqdn>:<listen port>'),
+            publicUrl: z.string().url().regex(/^https:\/\/[^/]+\/?$/u, 'expected https://host[:port], no path (the photo server serves /sfb/photos/...)').optional().describe('the HTTPS base URL SfB clients use for those photos (the application pool FQDN and that port, e.g. https://xmppgw.corp.example:8061); default: https://<applicationFqdn>:<listen port>'),
             maxBytes: z.number().int().min(1024).max(4_194_304).default(262_144).describe('largest photo carried either way (bytes); a larger one is left out'),
             fetchTimeoutSeconds: z.number().int().min(1).max(60).default(5).describe('time to fetch an SfB user\'s photo from the web address in her contact card'),
             cacheBytes: z.number().int().min(65_536).default(33_554_432).describe('photos kept in memory on each node, both ways (bytes; the least recently used go first)'),
