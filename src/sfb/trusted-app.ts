@@ -162,6 +162,12 @@ export class SfbTrustedApp implements SfbPort {
       i.respond(489, { toTag: newTag(), headers: [{ name: 'Allow-Events', value: 'presence' }] });
       return;
     }
+    if (!headerValues(req, 'Supported').some((v) => v.split(',').some((t) => t.trim().toLowerCase() === 'ms-piggyback-first-notify'))) {
+      // The answer can only ride in the 200 (no list subscription is kept to NOTIFY on): without piggy-back, the
+      // extension is refused (RFC 3261 §8.2.2.3) and the client subscribes singly.
+      i.respond(420, { toTag: newTag(), headers: [{ name: 'Unsupported', value: 'adhoclist' }] });
+      return;
+    }
     let uris: string[];
     try {
       uris = readBatchResources(req.body.toString('utf8'));

@@ -180,6 +180,11 @@ describe('Skype for Business through the gateway', { timeout: 240_000 }, () => {
         `<batchSub xmlns="http://schemas.microsoft.com/2006/01/sip/batch-subscribe" uri="${carol}" name=""><action name="subscribe" id="1"><adhocList><resource uri="sip:juliet@xmpp.example"/><resource uri="sip:eve@not-whitelisted.example"/><resource uri="sip:dan@contoso.example"/></adhocList></action></batchSub>`,
       ),
     };
+    // Without piggy-back the answer has nowhere to go: the extension is refused (RFC 3261 §8.2.2.3).
+    const bare = { ...req, headers: req.headers.filter((h) => h.name !== 'Supported').map((h) => (h.name === 'Call-ID' ? { name: 'Call-ID', value: newCallId() } : h)) };
+    const refused = await emu.frontEnd.toApp(bare, { host: route.host, port: route.port });
+    assert.equal(refused.status, 420);
+    assert.equal(header(refused, 'Unsupported'), 'adhoclist');
     const res = await emu.frontEnd.toApp(req, { host: route.host, port: route.port });
     assert.equal(res.status, 200);
     assert.match(header(res, 'subscription-state') ?? '', /^terminated;reason=deactivated/u);
