@@ -13,7 +13,7 @@ import { header, headerValues, type SipHeader, type SipRequest, type SipResponse
 import { SipTlsTransport, peerTrusted, type TlsIdentity } from './sip/transport.js';
 import { imSdp, msTextFormatHeader } from './protocol/im.js';
 import { CATEGORIES_TYPE } from './protocol/categories.js';
-import { batchAnswer, isBatchSubscribe, readBatchResources, type ResourceAnswer } from './protocol/batch.js';
+import { ADRL_TYPE, BATCH_TYPE, batchAnswer, isBatchSubscribe, readBatchResources, type ResourceAnswer } from './protocol/batch.js';
 import { SfbXmlError } from './protocol/xml.js';
 import type { DialogOutcome, SfbPort } from './sfb-port.js';
 import { SfbDirectory, jidOfSip, sipOfJid } from './sfb-directory.js';
@@ -166,6 +166,11 @@ export class SfbTrustedApp implements SfbPort {
       // The answer can only ride in the 200 (no list subscription is kept to NOTIFY on): without piggy-back, the
       // extension is refused (RFC 3261 §8.2.2.3) and the client subscribes singly.
       i.respond(420, { toTag: newTag(), headers: [{ name: 'Unsupported', value: 'adhoclist' }] });
+      return;
+    }
+    const type = (header(req, 'Content-Type') ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== BATCH_TYPE && type !== ADRL_TYPE) {
+      i.respond(415, { toTag: newTag(), headers: [{ name: 'Accept', value: `${BATCH_TYPE}, ${ADRL_TYPE}` }] });
       return;
     }
     let uris: string[];

@@ -185,6 +185,10 @@ describe('Skype for Business through the gateway', { timeout: 240_000 }, () => {
     const refused = await emu.frontEnd.toApp(bare, { host: route.host, port: route.port });
     assert.equal(refused.status, 420);
     assert.equal(header(refused, 'Unsupported'), 'adhoclist');
+    const wrongType = { ...req, headers: req.headers.map((h) => (h.name === 'Content-Type' ? { name: 'Content-Type', value: 'text/plain' } : h.name === 'Call-ID' ? { name: 'Call-ID', value: newCallId() } : h)) };
+    const unsupported = await emu.frontEnd.toApp(wrongType, { host: route.host, port: route.port });
+    assert.equal(unsupported.status, 415);
+    assert.match(header(unsupported, 'Accept') ?? '', /application\/msrtc-adrl-categorylist\+xml, application\/adrl\+xml/u);
     const res = await emu.frontEnd.toApp(req, { host: route.host, port: route.port });
     assert.equal(res.status, 200);
     assert.match(header(res, 'subscription-state') ?? '', /^terminated;reason=deactivated/u);

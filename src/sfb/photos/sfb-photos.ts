@@ -15,7 +15,7 @@ import { errorMessage, type Logger } from '../../observability/logger.js';
 import type { SfbPhotoRef } from '../protocol/categories.js';
 import { imageTypeOf, parsePhotoPath, photoUrl } from '../protocol/photo.js';
 import { PhotoCache, RecentMisses } from './photo-cache.js';
-import { fetchPhoto } from './photo-fetcher.js';
+import { fetchPhoto, PhotoFetchError } from './photo-fetcher.js';
 
 /** A photo that could not be had is not asked for again for this long. */
 export const PHOTO_MISS_TTL_MS = 5 * 60_000;
@@ -73,7 +73,7 @@ export class SfbPhotos {
           return await fetchPhoto(url, { maxBytes: this.o.maxBytes, timeoutMs: this.o.fetchTimeoutMs, ca: this.o.ca });
         } catch (err) {
           // The address is chosen by an SfB user: logged without it at info (it may name an intranet page).
-          log.info('SfB contact card photo not fetched', { error: errorMessage(err) });
+          log.info('SfB contact card photo not fetched', { error: errorMessage(err), transient: err instanceof PhotoFetchError ? err.transient : true });
           return undefined;
         }
       });
