@@ -55,11 +55,12 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
 
   async passivate(): Promise<void> {
     this.presence.stop();
+    this.inbound.stop();
     await this.outbound.stop();
   }
 
   isBusy(): boolean {
-    return this.presence.isBusy();
+    return this.presence.isBusy() || this.inbound.isBusy();
   }
 
   async receive(m: PairMessage, env: Envelope): Promise<Outcome> {
@@ -80,6 +81,10 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
         return this.inbound.relay(m.chatId, m.messageId, log, m.message);
       case 'teams-message-changed':
         return this.inbound.relayChange(m.chatId, m.messageId, log, m.message);
+      case 'xmpp-bounced':
+        return this.inbound.bounced(m.id, m.condition, log);
+      case 'resend-to-xmpp':
+        return this.inbound.relay(m.chatId, m.messageId, log, undefined, { resend: true });
       case 'teams-catch-up':
         return this.inbound.catchUp(m.chatId, m.since, log);
       case 'xmpp-presence':

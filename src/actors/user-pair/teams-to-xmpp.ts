@@ -17,11 +17,75 @@ import type { Puppet, TeamsChatMessage } from '../../teams/teams-port.js';
 import { DONE, type Outcome } from './messages.js';
 import { outcomeOf, type PairContext } from './pair-context.js';
 
+/**
+ * When a Teams message the XMPP side returned with a transient error is sent again: after the first bounce, then
+ * after each further one; after the last, the Teams user is told it was not delivered (about 50 min in all, a
+ * partner server's usual maintenance window). RFC 6120 §8.3.3.15-16: remote-server-not-found/-timeout.
+ */
+export const RESEND_DELAYS_MS: readonly number[] = [5_000, 15_000, 60_000, 300_000, 900_000, 1_800_000];
+/** How long after a resend a bounce still counts as that message's next one (a server's S2S connect timeout is less). */
+const BOUNCE_MEMORY_MS = 120_000;
+/** Messages of one pair waiting to be sent again: a bound on what forged bounces can make the pair hold. */
+export const MAX_RESENDS_PER_PAIR = 200;
+
 export class TeamsToXmpp {
+  /**
+   * Teams message id -> bounces so far, for messages sent again lately. An entry lapses BOUNCE_MEMORY_MS after its
+   * resend (no bounce since: it went through), so the map holds only messages still in trouble.
+   */
+  private readonly bounces = new Map<string, { readonly n: number; readonly until: number }>();
+  private readonly resendTimers = new Set<NodeJS.Timeout>();
+
   constructor(private readonly c: PairContext) {}
 
-  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage): Promise<Outcome> {
-    if (await this.c.d.store.findRelayed(chatId, messageId)) return DONE; // redelivered notification, or our own post
+  /** Messages are waiting to be sent again: the pair stays active so that their timers are not lost. */
+  isBusy(): boolean {
+    return this.resendTimers.size > 0;
+  }
+
+  stop(): void {
+    for (const t of this.resendTimers) clearTimeout(t);
+    this.resendTimers.clear();
+  }
+
+  /**
+   * A message relayed from Teams came back with a transient error (isTransientBounce): it is sent
+   * again after the next delay of RESEND_DELAYS_MS, with its Teams id as stanza id again (a client that got it
+   * after all can tell the copy). Only ids this pair relayed to this XMPP user count; anything else is ignored.
+   */
+  async bounced(id: string, condition: string, log: Logger): Promise<Outcome> {
+    const chatId = this.c.pair.chatId;
+    if (!chatId) return DONE;
+    const relayed = await this.c.d.store.findRelayedByXmppId(chatId, id);
+    if (relayed?.direction !== 'teams_to_xmpp') return DONE;
+    const now = this.c.d.now();
+    for (const [k, b] of this.bounces) if (b.until < now) this.bounces.delete(k);
+    const n = (this.bounces.get(id)?.n ?? 0) + 1;
+    const delay = RESEND_DELAYS_MS[n - 1];
+    if (delay === undefined) {
+      this.bounces.delete(id);
+      log.warn('Teams message returned by the XMPP side too often; the Teams user is told', { teamsMessageId: relayed.teamsMessageId, condition, bounces: n });
+      await this.c.noticeToTeams(chatId, `Not delivered: ${this.c.remoteDomain()} could not be reached (${condition}); the message was tried ${n} times.`, log);
+      return DONE;
+    }
+    if (n === 1 && this.bounces.size >= MAX_RESENDS_PER_PAIR) {
+      log.warn('Teams message returned by the XMPP side not sent again: too many waiting for this pair', { teamsMessageId: relayed.teamsMessageId, condition });
+      return DONE;
+    }
+    this.bounces.set(id, { n, until: now + delay + BOUNCE_MEMORY_MS });
+    log.warn('Teams message returned by the XMPP side; it will be sent again', { teamsMessageId: relayed.teamsMessageId, condition, bounces: n, delayMs: delay });
+    const timer = setTimeout(() => {
+      this.resendTimers.delete(timer);
+      this.c.self({ type: 'resend-to-xmpp', chatId, messageId: relayed.teamsMessageId });
+    }, delay);
+    this.resendTimers.add(timer);
+    return DONE;
+  }
+
+  /** `resend`: the message was relayed before and came back ({@link bounced}): it is read and sent again. */
+  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage, o: { resend?: boolean } = {}): Promise<Outcome> {
+    // A redelivered notification, or our own post.
+    if (!o.resend && (await this.c.d.store.findRelayed(chatId, messageId))) return DONE;
     let message;
     let puppet: Puppet;
     try {
