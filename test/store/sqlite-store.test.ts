@@ -46,6 +46,21 @@ describe('SQLite store specifics', () => {
     db.close();
   });
 
+  it('keeps no rich notification content once the notification is processed (data minimisation)', async () => {
+    const file = join(dir, 'minimise.sqlite');
+    const s = SqliteStore.open(file);
+    const detail = JSON.stringify({ data: 'ciphertext of a chat message', dataKey: 'k', encryptionCertificateId: 'c' });
+    await s.recordNotification({ dedupKey: 'n1', kind: 'chatMessage', subscriptionId: 'sub', resource: "chats('c')/messages('m')", changeType: 'created', detail }, 100);
+    const [row] = await s.dueNotifications(200, 10);
+    assert.ok(row);
+    assert.equal(row.detail, detail, 'kept until processed');
+    await s.markNotificationDone(row.id, 300);
+    await s.close();
+    const db = new Database(file, { readonly: true });
+    assert.deepEqual(db.prepare("SELECT dedup_key, state, detail FROM inbox").all(), [{ dedup_key: 'n1', state: 'delivered', detail: null }]);
+    db.close();
+  });
+
   it('fails with a clear error on a file that is not a database', () => {
     const file = join(dir, 'garbage.sqlite');
     writeFileSync(file, 'not a database '.repeat(1000));

@@ -121,7 +121,7 @@ SELECT COALESCE(@max, 0) AS id;`,
 SELECT @dedup_key, @kind, @subscription_id, @resource, @change_type, @detail, N'pending', 0, @now, @now
  WHERE NOT EXISTS (SELECT 1 FROM inbox WITH (UPDLOCK, HOLDLOCK) WHERE dedup_key = @dedup_key)`,
   dueNotifications: `SELECT TOP (@limit) ${INBOX_COLUMNS} FROM inbox WHERE state = N'pending' AND next_attempt_at <= @now ORDER BY id`,
-  markNotificationDone: `UPDATE inbox SET state = N'delivered', attempts = attempts + 1, done_at = @now, last_error = NULL WHERE id = @id`,
+  markNotificationDone: `UPDATE inbox SET state = N'delivered', attempts = attempts + 1, done_at = @now, last_error = NULL, detail = NULL WHERE id = @id`,
   markNotificationRetry: 'UPDATE inbox SET attempts = attempts + 1, last_error = @error, next_attempt_at = @next_attempt_at WHERE id = @id',
   markNotificationDead: `UPDATE inbox SET state = N'dead', attempts = attempts + 1, last_error = @error, done_at = @now WHERE id = @id`,
 
@@ -269,7 +269,7 @@ SELECT r.dedup_key, r.kind, r.subscription_id, r.resource, r.change_type, r.deta
 SELECT i, pick AS inserted FROM @in ORDER BY i;
 COMMIT TRANSACTION;`,
   markNotificationDoneBatch: `UPDATE n
-   SET state = N'delivered', attempts = n.attempts + 1, done_at = r.ts, last_error = NULL
+   SET state = N'delivered', attempts = n.attempts + 1, done_at = r.ts, last_error = NULL, detail = NULL
   FROM inbox AS n
   JOIN OPENJSON(@rows) WITH (id BIGINT '$.id', ts BIGINT '$.ts') AS r ON n.id = r.id`,
 

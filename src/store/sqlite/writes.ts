@@ -119,8 +119,9 @@ export const WRITES = {
     return info.changes === 1;
   },
 
+  /** A processed notification keeps its dedup key, not its detail: rich notifications carry the message, encrypted. */
   markNotificationDone(w: WriteContext, id: number, now: number): void {
-    w.sql.get("UPDATE inbox SET state = 'delivered', attempts = attempts + 1, done_at = ?, last_error = NULL WHERE id = ?").run(now, id);
+    w.sql.get("UPDATE inbox SET state = 'delivered', attempts = attempts + 1, done_at = ?, last_error = NULL, detail = NULL WHERE id = ?").run(now, id);
   },
 
   markNotificationRetry(w: WriteContext, id: number, error: string, nextAttemptAt: number): void {
