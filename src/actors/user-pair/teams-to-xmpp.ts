@@ -86,14 +86,9 @@ export class TeamsToXmpp {
   async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage, o: { resend?: boolean } = {}): Promise<Outcome> {
     // A redelivered notification, or our own post.
     if (!o.resend && (await this.c.d.store.findRelayed(chatId, messageId))) return DONE;
-    let message;
-    let puppet: Puppet;
-    try {
-      puppet = await this.c.ensurePuppet();
-      message = given ?? (await this.c.d.teams.getMessage(puppet, chatId, messageId));
-    } catch (err) {
-      return outcomeOf(err);
-    }
+    const read = await this.read(chatId, messageId, given);
+    if ('status' in read) return read;
+    const { puppet, message } = read;
     // Only what the Teams user wrote is relayed: the puppet's own posts and system events are not.
     if (message.messageType !== 'message' || message.fromUserId !== this.c.key.teamsUserId) return DONE;
     const { text, media } = this.textOf(message, puppet);
@@ -130,6 +125,16 @@ export class TeamsToXmpp {
     log.debug('message relayed to XMPP', { teamsMessageId: messageId });
     log.debug('relayed body', { body: text });
     return DONE;
+  }
+
+  /** The message as the notification carried it, or read from Graph with the pair's puppet (a failure as an Outcome). */
+  private async read(chatId: string, messageId: string, given: TeamsChatMessage | undefined): Promise<{ puppet: Puppet; message: TeamsChatMessage } | Outcome> {
+    try {
+      const puppet = await this.c.ensurePuppet();
+      return { puppet, message: given ?? (await this.c.d.teams.getMessage(puppet, chatId, messageId)) };
+    } catch (err) {
+      return outcomeOf(err);
+    }
   }
 
   /**
@@ -188,14 +193,9 @@ export class TeamsToXmpp {
   async relayChange(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage): Promise<Outcome> {
     const relayed = await this.c.d.store.findRelayed(chatId, messageId);
     if (!relayed) return DONE;
-    let message;
-    let puppet: Puppet;
-    try {
-      puppet = await this.c.ensurePuppet();
-      message = given ?? (await this.c.d.teams.getMessage(puppet, chatId, messageId));
-    } catch (err) {
-      return outcomeOf(err);
-    }
+    const read = await this.read(chatId, messageId, given);
+    if ('status' in read) return read;
+    const { puppet, message } = read;
     if (!this.c.d.policy.verdict(this.c.teamsUser, this.c.remoteDomain()).allowed) return DONE; // changes obey the whitelist too
     const xmppId = relayed.xmppId ?? messageId;
     const to = this.c.key.remoteJid;
