@@ -358,3 +358,12 @@ export const bigint = (v: number | undefined): Param => ({ type: sql.BigInt(), v
 export const int = (v: number): Param => ({ type: sql.Int(), value: v });
 export const bit = (v: boolean | undefined): Param => ({ type: sql.Bit(), value: v ?? null });
 export const limit = (n: number): Param => int(Math.max(0, Math.min(2 ** 31 - 1, Math.floor(n))));
+
+export function pairParams(key: { readonly teamsUserId: string; readonly remoteJid: string }): Params {
+  return { teams_user_id: nvarchar(key.teamsUserId), remote_jid: nvarchar(key.remoteJid) };
+}
+
+/** A batch's items as the one JSON parameter its statement reads with OPENJSON. */
+export function json(items: readonly unknown[]): Params[string] {
+  return nvarcharMax(JSON.stringify(items));
+}
