@@ -66,8 +66,12 @@ export function lifecycleUrl(publicUrl: string): string {
   return u.toString();
 }
 
+/** How long a stopping webhook waits for open connections: Graph gives up on an answer after 3 s. */
+const STOP_GRACE_MS = 5_000;
+
 export class WebhookServer {
   private server: Server | undefined;
+  private stopping = false;
   private readonly notifyPath: string;
   private readonly lifecyclePath: string;
   private readonly intake: NotificationIntake;
@@ -94,6 +98,7 @@ export class WebhookServer {
 
   async start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
+      if (this.stopping) res.setHeader('connection', 'close');
       this.handle(req, res).catch((err: unknown) => {
         this.o.log.error('webhook handler failed', { error: errorMessage(err) });
         if (!res.headersSent) res.writeHead(500).end();
@@ -111,11 +116,21 @@ export class WebhookServer {
     this.o.log.info('webhook listening', { listen: this.o.listen, publicUrl: this.o.publicUrl });
   }
 
+  /**
+   * Stops taking connections and lets the requests in progress finish. A client that keeps its connection alive
+   * (Graph, a load balancer) is answered with `Connection: close` from now on, so it reconnects, to another node;
+   * a connection still open after STOP_GRACE_MS (longer than Graph waits for an answer) is cut, so a busy client
+   * cannot hold the node's shutdown.
+   */
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const grace = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
+    await closed;
+    clearTimeout(grace);
     await this.batcher.drained();
   }
 
