@@ -24,7 +24,7 @@ import { describeError } from './cluster/remote-errors.js';
 import { SharedXmppLink } from './cluster/shared-xmpp-link.js';
 import { clusterStatus } from './cluster/cluster-status.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
-import type { RuntimeConfig } from './config/load.js';
+import type { RuntimeConfig, TenantConfig } from './config/load.js';
 import { AdminServer } from './observability/admin-server.js';
 import { ActivitySummary } from './observability/activity-summary.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
@@ -122,6 +122,7 @@ export class Gateway {
   /** Issue 17: the Skype for Business side (src/sfb), when `sfb` is configured. */
   private readonly sfb: SfbSide | undefined;
   private readonly pacer: GraphPacer;
+  private readonly tenant: TenantConfig;
   private readonly presenceKeeper: PresenceKeeper;
 
   /** Opens the store (running its migrations) and builds the node; start() connects it. */
@@ -134,6 +135,10 @@ export class Gateway {
     store: Store,
   ) {
     const c = o.config;
+    // Stage 1 of issue 16: one tenant per node until the per-tenant runtime exists.
+    if (c.tenants.length !== 1) throw new Error('this node serves one tenant');
+    const t = c.tenants[0] as TenantConfig;
+    this.tenant = t;
     const nodeId = c.cluster.nodeId ?? o.nodeId ?? `${hostname().replace(/[^A-Za-z0-9._-]/gu, '-').slice(0, 40)}-${randomUUID().slice(0, 6)}`;
     this.nodeId = nodeId;
     this.log = createLogger({ level: c.log.level, nodeId, ...(o.logStream ? { stream: o.logStream } : {}) });
@@ -147,61 +152,61 @@ export class Gateway {
     // Every Graph call of this tenant waits its turn under Graph's documented limits (DESIGN.md decision 8).
     this.pacer = new GraphPacer(
       {
-        share: c.teams.pacing.share,
-        tenantSize: c.teams.pacing.tenantSize,
-        chatMessagePostsPerSecond: c.throttle.graphRequestsPerSecond,
-        tenantId: c.teams.tenantId,
+        share: t.teams.pacing.share,
+        tenantSize: t.teams.pacing.tenantSize,
+        chatMessagePostsPerSecond: t.throttle.graphRequestsPerSecond,
+        tenantId: t.teams.tenantId,
         redis: this.graphRedis,
       },
       this.metrics,
     );
     const clients = new CredentialGraphClients(
       {
-        tenantId: c.teams.tenantId,
-        clientId: c.teams.clientId,
-        clientSecret: c.teams.clientSecret,
-        clientCertificatePath: c.teams.clientCertificatePath,
-        authorityHost: c.teams.authorityHost,
-        graphBaseUrl: c.teams.graphBaseUrl,
-        disableInstanceDiscovery: c.teams.disableInstanceDiscovery,
-        puppetPasswordSecret: c.teams.puppets.passwordSecret,
+        tenantId: t.teams.tenantId,
+        clientId: t.teams.clientId,
+        clientSecret: t.teams.clientSecret,
+        clientCertificatePath: t.teams.clientCertificatePath,
+        authorityHost: t.teams.authorityHost,
+        graphBaseUrl: t.teams.graphBaseUrl,
+        disableInstanceDiscovery: t.teams.disableInstanceDiscovery,
+        puppetPasswordSecret: t.teams.puppets.passwordSecret,
       },
       this.metrics,
       this.pacer,
     );
     this.teams = new GraphTeamsAdapter({
       clients,
-      clientId: c.teams.clientId,
-      tenantId: c.teams.tenantId,
-      graphBaseUrl: c.teams.graphBaseUrl,
+      clientId: t.teams.clientId,
+      tenantId: t.teams.tenantId,
+      graphBaseUrl: t.teams.graphBaseUrl,
       puppets: {
-        upnDomain: c.teams.puppets.upnDomain,
-        passwordSecret: () => c.teams.puppets.passwordSecret.reveal(),
-        displayNameSuffix: c.teams.puppets.displayNameSuffix,
-        groupId: c.teams.puppets.groupId,
-        usageLocation: c.teams.puppets.usageLocation,
-        provisioningMs: c.teams.puppets.provisioningMinutes * 60_000,
+        upnDomain: t.teams.puppets.upnDomain,
+        passwordSecret: () => t.teams.puppets.passwordSecret.reveal(),
+        displayNameSuffix: t.teams.puppets.displayNameSuffix,
+        groupId: t.teams.puppets.groupId,
+        usageLocation: t.teams.puppets.usageLocation,
+        provisioningMs: t.teams.puppets.provisioningMinutes * 60_000,
       },
       log: this.log,
     });
     this.presenceKeeper = new PresenceKeeper(
       this.teams,
-      { sessionMinutes: c.teams.puppets.presenceSessionMinutes, keepAliveMs: c.teams.puppets.presenceKeepAliveSeconds * 1000 },
+      { sessionMinutes: t.teams.puppets.presenceSessionMinutes, keepAliveMs: t.teams.puppets.presenceKeepAliveSeconds * 1000 },
       this.metrics,
       this.log,
     );
-    this.cards = new ProfileCache(this.teams, c.cards.cacheSeconds * 1000, c.cards.fields.includes('photo'));
-    this.policy = new PolicyService({ config: c.policy, store: this.store, teams: this.teams, log: this.log });
-    this.throttler = new Throttler(c.throttle, this.metrics, this.redis?.duplicate());
-    this.lookups = new ThrottledLookups(c.throttle.lookups, this.metrics, this.redis?.duplicate());
+    this.cards = new ProfileCache(this.teams, t.cards.cacheSeconds * 1000, t.cards.fields.includes('photo'));
+    this.policy = new PolicyService({ config: t.policy, store: this.store, teams: this.teams, log: this.log });
+    this.throttler = new Throttler(t.throttle, this.metrics, this.redis?.duplicate());
+    this.lookups = new ThrottledLookups(t.throttle.lookups, this.metrics, this.redis?.duplicate());
     this.directory = new Directory({
       teams: this.teams,
-      book: { defaultUpnDomain: c.teams.defaultUpnDomain },
-      componentDomain: c.xmpp.domain,
-      puppetUpnDomain: c.teams.puppets.upnDomain,
-      allowGuests: c.teams.allowGuests,
+      book: { defaultUpnDomain: t.teams.defaultUpnDomain },
+      componentDomain: t.components[0]!.domain,
+      puppetUpnDomain: t.teams.puppets.upnDomain,
+      allowGuests: t.teams.allowGuests,
       budget: this.lookups,
-      negativeTtlMs: c.throttle.lookups.negativeCacheSeconds * 1000,
+      negativeTtlMs: t.throttle.lookups.negativeCacheSeconds * 1000,
       onMismatch: (asked, got) => this.log.warn('Graph answered a user lookup with another user; treated as no such user', { asked, got }),
     });
     const limits: StanzaLimits = { maxDepth: MAX_STANZA_DEPTH, maxElements: MAX_STANZA_ELEMENTS, maxBytes: c.xmpp.maxStanzaBytes };
@@ -210,8 +215,8 @@ export class Gateway {
     const createLink = () =>
       new ComponentLink({
         service: c.xmpp.service,
-        domain: c.xmpp.domain,
-        password: () => c.xmpp.password.reveal(),
+        domain: t.components[0]!.domain,
+        password: () => t.components[0]!.password.reveal(),
         reconnectDelayMs: c.xmpp.reconnectDelayMs,
         limits,
         ids,
@@ -240,7 +245,7 @@ export class Gateway {
         leaseMs: c.cluster.leaseSeconds * 1000,
         licenceFile: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantId: c.teams.tenantId,
+        tenantId: t.teams.tenantId,
         store: this.store,
         metrics: this.metrics,
         log: this.log,
@@ -270,7 +275,7 @@ export class Gateway {
       this.lone = new LoneNodeLicence({
         file: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantId: c.teams.tenantId,
+        tenantId: t.teams.tenantId,
         log: this.log,
         onChange: (mode) => {
           this.metrics.evaluationMode.set(mode.mode === 'evaluation' ? 1 : 0);
@@ -279,10 +284,10 @@ export class Gateway {
       });
     }
     // ---- issue 17: the Skype for Business side ----
-    this.sfb = c.sfb
+    this.sfb = t.sfb
       ? new SfbSide({
-          config: c.sfb,
-          componentDomain: c.xmpp.domain,
+          config: t.sfb,
+          componentDomain: t.components[0]!.domain,
           store: this.store,
           xmpp: this.link,
           policy: this.policy,
@@ -290,20 +295,20 @@ export class Gateway {
           metrics: this.metrics,
           log: this.log,
           actors: c.actors,
-          throttleConfig: c.throttle,
+          throttleConfig: t.throttle,
           outbox: { maxAttempts: SETTINGS.outboxMaxAttempts, backoffInitialMs: SETTINGS.outboxBackoffInitialMs, backoffMaxMs: SETTINGS.outboxBackoffMaxMs },
           version: packageVersion(),
         })
       : undefined;
     // Rich notifications: the first configured certificate is the one subscriptions use; all of them decrypt.
-    const certificates = c.teams.webhook.richNotifications?.certificates ?? [];
+    const certificates = t.teams.webhook.richNotifications?.certificates ?? [];
     const current = certificates[0];
     this.subscriptions = new SubscriptionManager({
       api: this.teams,
       store: this.store,
-      publicUrl: c.teams.webhook.publicUrl,
-      subscriptionMinutes: c.teams.subscriptionMinutes,
-      renewBeforeMinutes: c.teams.renewBeforeMinutes,
+      publicUrl: t.teams.webhook.publicUrl,
+      subscriptionMinutes: t.teams.subscriptionMinutes,
+      renewBeforeMinutes: t.teams.renewBeforeMinutes,
       log: this.log,
       active: () => this.holdsDuties(),
       certificate: current && { certificate: current.certificateBase64, certificateId: current.id },
@@ -341,30 +346,30 @@ export class Gateway {
     });
     // Media links (Teams inline images): every node derives the same key, so any node serves any link.
     this.media = new MediaProxy({
-      publicUrl: c.teams.webhook.publicUrl,
-      key: deriveMediaKey((c.teams.webhook.mediaSecret ?? c.teams.clientSecret ?? c.teams.puppets.passwordSecret).reveal()),
-      linkHours: c.teams.webhook.mediaLinkHours,
+      publicUrl: t.teams.webhook.publicUrl,
+      key: deriveMediaKey((t.teams.webhook.mediaSecret ?? t.teams.clientSecret ?? t.teams.puppets.passwordSecret).reveal()),
+      linkHours: t.teams.webhook.mediaLinkHours,
       maxBytes: DEFAULT_MEDIA_MAX_BYTES,
       puppetByUserId: (id) => this.store.getPuppetByUserId(id),
       source: this.teams,
       log: this.log,
       metrics: this.metrics,
     });
-    const verifier = current ? new ValidationTokenVerifier({ authorityHost: c.teams.authorityHost, tenantId: c.teams.tenantId, clientId: c.teams.clientId, log: this.log }) : undefined;
+    const verifier = current ? new ValidationTokenVerifier({ authorityHost: t.teams.authorityHost, tenantId: t.teams.tenantId, clientId: t.teams.clientId, log: this.log }) : undefined;
     this.webhook = new WebhookServer({
-      listen: c.teams.webhook.listen,
-      publicUrl: c.teams.webhook.publicUrl,
-      tls: c.teams.webhook.tls,
+      listen: t.teams.webhook.listen,
+      publicUrl: t.teams.webhook.publicUrl,
+      tls: t.teams.webhook.tls,
       store: this.store,
       log: this.log,
       metrics: this.metrics,
       onRecorded: () => this.inboxChanged(),
       accepting: () => this.cluster?.mayRecordNotifications() ?? true,
       media: this.media,
-      tenantId: c.teams.tenantId,
-      maxNotificationsPerRequest: c.teams.webhook.maxNotificationsPerRequest,
+      tenantId: t.teams.tenantId,
+      maxNotificationsPerRequest: t.teams.webhook.maxNotificationsPerRequest,
       verifyValidationTokens: verifier && ((tokens) => verifier.verify(tokens)),
-      lifecycleReplayMs: c.teams.webhook.lifecycleReplaySeconds * 1000,
+      lifecycleReplayMs: t.teams.webhook.lifecycleReplaySeconds * 1000,
     });
     // The operator console (issue 18), served by the admin endpoint.
     this.console = c.console.enabled
@@ -393,7 +398,7 @@ export class Gateway {
       log: this.log,
       api: c.admin.token
         ? logLevelAdminApi(
-            policyAdminApi(c.admin.token.reveal(), this.policy, this.store, { perDomain: c.policy.maxAccountsPerDomain, total: () => this.lone?.maxAccounts() }),
+            policyAdminApi(c.admin.token.reveal(), this.policy, this.store, { perDomain: t.policy.maxAccountsPerDomain, total: () => this.lone?.maxAccounts() }),
             this.log,
             this.store,
             nodeId,
@@ -412,7 +417,7 @@ export class Gateway {
   /** What the domains' actors need to decide on new Teams accounts (issue 12 finding 5). */
   private accountQuota(): AccountQuota {
     return {
-      perDomain: () => this.o.config.policy.maxAccountsPerDomain,
+      perDomain: () => this.tenant.policy.maxAccountsPerDomain,
       total: () => this.lone?.maxAccounts(),
       count: (domain) => this.store.countPuppets(domain),
       counted: (domain, accounts) => this.metrics.accounts.set({ domain }, accounts),
@@ -454,16 +459,17 @@ export class Gateway {
 
   async start(): Promise<void> {
     const c = this.o.config;
+    const t = this.tenant;
     this.runtime = await ActorRuntime.start(this.log);
     const settings: PairSettings = {
-      componentDomain: c.xmpp.domain,
+      componentDomain: t.components[0]!.domain,
       maxTeamsHtmlBytes: SETTINGS.maxTeamsHtmlBytes,
       maxResources: c.xmpp.maxResourcesPerJid,
       outboxMaxAttempts: SETTINGS.outboxMaxAttempts,
       outboxBackoffInitialMs: SETTINGS.outboxBackoffInitialMs,
       outboxBackoffMaxMs: SETTINGS.outboxBackoffMaxMs,
-      onRateExceeded: c.throttle.onExceeded,
-      maxThrottleDelayMs: c.throttle.maxDelaySeconds * 1000,
+      onRateExceeded: t.throttle.onExceeded,
+      maxThrottleDelayMs: t.throttle.maxDelaySeconds * 1000,
       longMessages: c.xmpp.longMessages,
     };
     // One budget of log lines about refused input for the node's router and pairs.
@@ -496,7 +502,7 @@ export class Gateway {
             throttle: this.throttler,
             media: this.media,
             avatarHash: async (id) => {
-              if (!c.cards.fields.includes('photo')) return undefined;
+              if (!t.cards.fields.includes('photo')) return undefined;
               try {
                 return (await this.cards.card(id)).hash;
               } catch {
@@ -549,7 +555,7 @@ export class Gateway {
     const clusterRouter = this.clusterRouter;
     if (sfbPairs) this.sfb?.routeThrough(clusterRouter ? (k, m, e) => clusterRouter.actor('sfb-pair', k, m, e) as Promise<SfbPairReply> : (k, m, e) => sfbPairs.ask(k, m, e));
     this.stanzaRouter = new StanzaRouter({
-      componentDomain: c.xmpp.domain,
+      componentDomain: t.components[0]!.domain,
       maxBodyBytes: c.xmpp.maxBodyBytes,
       version: packageVersion(),
       xmpp: this.link,
@@ -557,12 +563,12 @@ export class Gateway {
       directory: this.directory,
       policy: this.policy,
       cards: this.cards,
-      cardFields: new Set(c.cards.fields),
+      cardFields: new Set(t.cards.fields),
       sfb: this.sfb?.stanzas, // issue 17
       throttle: this.throttler,
       refusalLog,
-      onRateExceeded: c.throttle.onExceeded,
-      maxThrottleDelayMs: c.throttle.maxDelaySeconds * 1000,
+      onRateExceeded: t.throttle.onExceeded,
+      maxThrottleDelayMs: t.throttle.maxDelaySeconds * 1000,
       store: this.store,
       log: this.log,
       metrics: this.metrics,
@@ -601,7 +607,7 @@ export class Gateway {
     await this.sfb?.start(); // issue 17: SIP from the pool is taken before the XMPP link comes up
     await this.link.start();
     this.activity.start();
-    this.log.info('gateway node started', { domain: c.xmpp.domain, version: packageVersion(), node: this.nodeId, cluster: this.cluster !== undefined });
+    this.log.info('gateway node started', { domain: t.components[0]!.domain, version: packageVersion(), node: this.nodeId, cluster: this.cluster !== undefined });
   }
 
   private async joinCluster(cluster: ClusterNode, transport: NodeTransport, router: ClusterRouter, duties: LeaderLease, redis: Redis): Promise<void> {
