@@ -92,13 +92,27 @@ export class WebhookServer {
     this.batcher = new InboxBatcher(o.store, this.now);
   }
 
+  /** The request is this webhook's: its notification or lifecycle path, or one of its media links. */
+  owns(pathname: string): boolean {
+    const path = pathname.replace(/\/+$/u, '') || '/';
+    return path === this.notifyPath || path === this.lifecyclePath || (this.o.media !== undefined && pathname.startsWith(this.o.media.pathPrefix));
+  }
+
+  /** Handles one request (its own listener, or one shared by several tenants: webhook-listeners.ts). */
+  serve(req: IncomingMessage, res: ServerResponse): void {
+    this.handle(req, res).catch((err: unknown) => {
+      this.o.log.error('webhook handler failed', { error: errorMessage(err) });
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  }
+
+  /** Resolves once every commit of a request already answered has settled. */
+  drained(): Promise<void> {
+    return this.batcher.drained();
+  }
+
   async start(): Promise<void> {
-    const handler = (req: IncomingMessage, res: ServerResponse) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.o.log.error('webhook handler failed', { error: errorMessage(err) });
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-    };
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.serve(req, res);
     const tls = this.o.tls;
     this.server = tls
       ? createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, handler)
