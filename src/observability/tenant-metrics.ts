@@ -2,9 +2,11 @@
  * A tenant's view of the node's metrics (issue 16): the same registry, every sample of a metric that has a
  * `tenant` label written with the tenant's id. The label is bounded: its values are the configured tenant ids.
  * Node-wide metrics (actors, cluster, store) carry no tenant and pass through unchanged.
+ *
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from './metrics.js';
+import { DEFAULT_TENANT } from '../config/tenants-schema.js';
 
 const WRITERS = new Set<PropertyKey>(['inc', 'dec', 'set', 'observe', 'startTimer', 'labels', 'remove']);
 
@@ -32,7 +34,12 @@ function withTenant<M extends Labelled>(metric: M, tenant: string): M {
   });
 }
 
+/**
+ * The single-tenant layout's tenant ("default") writes no label: its series, dashboards and alerts stay as they
+ * were before tenants existed.
+ */
 export function tenantMetrics(metrics: Metrics, tenant: string): Metrics {
+  if (tenant === DEFAULT_TENANT) return metrics;
   const wrapped = new Map<PropertyKey, unknown>();
   return new Proxy(metrics, {
     get(target, prop) {
