@@ -49,9 +49,19 @@ export class TenantFederationPolicy implements FederationPolicy {
 
   domainAllowed(domain: string): boolean {
     const w = this.o.walls.about(this.o.tenant, domain);
-    if (w.kind === 'peer') return w.rules.length > 0;
-    if (w.kind === 'outside' && !w.rules.some((r) => r.parties.some((p) => partyDomainMatches(p, domain)))) return false;
-    return this.o.policy.domainAllowed(domain);
+    if (w.kind === 'peer') {
+      // No rule between the two tenants: refused before any lookup, as a domain outside the whitelist is; audited
+      // once per peer tenant and period (the tenants are few, so the rows are too).
+      if (w.rules.length === 0) void this.record(`peer:${w.peer}`, `${domain} (tenant ${w.peer})`, `no walls.between rule for tenants ${this.o.tenant} and ${w.peer}`);
+      return w.rules.length > 0;
+    }
+    if (!this.o.policy.domainAllowed(domain)) return false;
+    if (w.kind === 'outside' && !w.rules.some((r) => r.parties.some((p) => partyDomainMatches(p, domain)))) {
+      // On the whitelist but outside the walls: audited once per domain and period (whitelisted domains are few).
+      void this.record(`domain:${domain}`, domain, `tenant ${this.o.tenant}'s walls.remote rules name no party of this domain`);
+      return false;
+    }
+    return true;
   }
 
   async verdict(user: TeamsIdentity, remoteDomain: string, remoteJid?: string): Promise<WallVerdict> {
@@ -77,16 +87,19 @@ export class TenantFederationPolicy implements FederationPolicy {
   }
 
   /** One audit row per sender and user within AUDIT_REPEAT_MS; a failed write is logged, never fatal. */
-  private async audit(user: TeamsIdentity, jid: string, detail: string): Promise<void> {
+  private audit(user: TeamsIdentity, jid: string, detail: string): Promise<void> {
+    return this.record(`${jid}|${user.id}`, `${jid} -> ${user.upn}`, detail);
+  }
+
+  private async record(key: string, subject: string, detail: string): Promise<void> {
     const now = this.now();
-    const key = `${jid}|${user.id}`;
     const last = this.audited.get(key);
     if (last !== undefined && now - last < AUDIT_REPEAT_MS) return;
     this.audited.delete(key);
     if (this.audited.size >= AUDIT_MEMORY) this.audited.delete(this.audited.keys().next().value as string);
     this.audited.set(key, now);
     try {
-      await this.o.store.appendAudit({ at: now, actor: 'walls', action: 'walls.refused', subject: `${jid} -> ${user.upn}`, detail });
+      await this.o.store.appendAudit({ at: now, actor: 'walls', action: 'walls.refused', subject, detail });
     } catch (err) {
       this.o.log.warn('could not audit a refusal by the walls', { error: err instanceof Error ? err.message : String(err) });
     }
