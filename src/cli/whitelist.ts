@@ -6,7 +6,7 @@
 import { userInfo } from 'node:os';
 import { loadConfigFile } from '../config/load.js';
 import { PolicyChangeError, applyWhitelistChange } from '../policy/policy-service.js';
-import { openStore } from '../store/open-store.js';
+import { openStore, openTenantStore } from '../store/open-store.js';
 import type { WhitelistKind } from '../store/store.js';
 import { UsageError } from './args.js';
 import { pickTenant } from './tenant-option.js';
@@ -19,7 +19,8 @@ export async function runWhitelist(configPath: string, args: readonly string[], 
   const tenant = pickTenant(config, tenantId);
   if (op !== 'list' && (op !== 'add' && op !== 'remove')) throw new UsageError("whitelist: expected 'list', 'add KIND VALUE' or 'remove KIND VALUE'");
   if (op !== 'list' && (!kind || !KINDS.includes(kind) || !value)) throw new UsageError('whitelist add|remove: KIND is domain, user or group, then the VALUE');
-  const store = await openStore(config.store);
+  // The tenant's own store (issue 16: each tenant's rows, and its whitelist, are in its store).
+  const store = await openTenantStore(config.store, tenant.id);
   try {
     if (op === 'list') {
       for (const d of tenant.policy.domains) out.write(`domain\t${d}\t(config)\n`);
