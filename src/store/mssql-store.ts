@@ -93,6 +93,10 @@ export class MssqlStore implements Store {
     return num((await this.run('schemaVersion')).recordset[0]?.version ?? 0);
   }
 
+  async claimTenant(tenant: string): Promise<string> {
+    return String((await this.run('claimTenant', { tenant: nvarchar(tenant) })).recordset[0]?.tenant ?? tenant);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

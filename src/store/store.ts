@@ -13,6 +13,11 @@ export interface PuppetRecord {
 }
 
 export interface PairKey {
+  /**
+   * The tenant, for the router's actor keys (issue 16); absent or "default": the single-tenant layout's. Each tenant
+   * has a store of its own, so the store's own rows need not name it.
+   */
+  readonly tenant?: string;
   readonly teamsUserId: string;
   readonly remoteJid: string;
 }
@@ -148,6 +153,11 @@ export interface Store {
   close(): Promise<void>;
   /** Throws when the database cannot be used (for /healthz). */
   ping(): Promise<void>;
+  /**
+   * Issue 16: makes an unclaimed store the tenant's and returns the store's tenant, which is another one when the
+   * store already belongs to another tenant (the caller must not use it then).
+   */
+  claimTenant(tenant: string): Promise<string>;
 
   getPuppet(remoteJid: string): Promise<PuppetRecord | undefined>;
   getPuppetByUserId(userId: string): Promise<PuppetRecord | undefined>;

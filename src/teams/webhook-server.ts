@@ -69,6 +69,20 @@ export function lifecycleUrl(publicUrl: string): string {
 /** How long a stopping webhook waits for open connections: Graph gives up on an answer after 3 s. */
 const STOP_GRACE_MS = 5_000;
 
+/**
+ * Stops taking connections and lets the requests in progress finish. A client that keeps its connection alive
+ * (Graph, a load balancer) must be answered with `Connection: close` from then on (the handler's job), so it
+ * reconnects, to another node; a connection still open after STOP_GRACE_MS (longer than Graph waits for an
+ * answer) is cut, so a busy client cannot hold the node's shutdown.
+ */
+export async function closeGracefully(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const grace = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
+  await closed;
+  clearTimeout(grace);
+}
+
 export class WebhookServer {
   private server: Server | undefined;
   private stopping = false;
@@ -96,13 +110,29 @@ export class WebhookServer {
     this.batcher = new InboxBatcher(o.store, this.now);
   }
 
+  /** The request is this webhook's: its notification or lifecycle path, or one of its media links. */
+  owns(pathname: string): boolean {
+    const path = pathname.replace(/\/+$/u, '') || '/';
+    return path === this.notifyPath || path === this.lifecyclePath || (this.o.media !== undefined && pathname.startsWith(this.o.media.pathPrefix));
+  }
+
+  /** Handles one request (its own listener, or one shared by several tenants: webhook-listeners.ts). */
+  serve(req: IncomingMessage, res: ServerResponse): void {
+    this.handle(req, res).catch((err: unknown) => {
+      this.o.log.error('webhook handler failed', { error: errorMessage(err) });
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  }
+
+  /** Resolves once every commit of a request already answered has settled. */
+  drained(): Promise<void> {
+    return this.batcher.drained();
+  }
+
   async start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       if (this.stopping) res.setHeader('connection', 'close');
-      this.handle(req, res).catch((err: unknown) => {
-        this.o.log.error('webhook handler failed', { error: errorMessage(err) });
-        if (!res.headersSent) res.writeHead(500).end();
-      });
+      this.serve(req, res);
     };
     const tls = this.o.tls;
     this.server = tls
@@ -116,21 +146,11 @@ export class WebhookServer {
     this.o.log.info('webhook listening', { listen: this.o.listen, publicUrl: this.o.publicUrl });
   }
 
-  /**
-   * Stops taking connections and lets the requests in progress finish. A client that keeps its connection alive
-   * (Graph, a load balancer) is answered with `Connection: close` from now on, so it reconnects, to another node;
-   * a connection still open after STOP_GRACE_MS (longer than Graph waits for an answer) is cut, so a busy client
-   * cannot hold the node's shutdown.
-   */
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.stopping = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const grace = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
-    await closed;
-    clearTimeout(grace);
+    await closeGracefully(server);
     await this.batcher.drained();
   }
 

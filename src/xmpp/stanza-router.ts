@@ -41,11 +41,14 @@ import { stanzaOverLimit } from './bounded-parser.js';
 import type { XmppPort } from './component-link.js';
 import type { SfbStanzaHandler } from '../sfb/stanza-handler.js'; // issue 17
 
-/** The whitelist as the router needs it. */
+type FederationVerdict = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+
+/** The whitelist (and a tenant's walls) as the router needs it. */
 export interface FederationPolicy {
   /** The remote domain may federate at all (checked first, for every stanza). */
   domainAllowed(domain: string): boolean;
-  verdict(user: TeamsUser, remoteDomain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+  /** remoteJid: the sender's bare JID (walls may name users, issue 16). */
+  verdict(user: TeamsUser, remoteDomain: string, remoteJid?: string): FederationVerdict | Promise<FederationVerdict>;
 }
 
 export interface StanzaRouterOptions {
@@ -165,7 +168,7 @@ export class StanzaRouter {
       await this.toUnknownUser(stanza, inbound);
       return;
     }
-    const verdict = this.o.policy.verdict(user, inbound.from.domain);
+    const verdict = await this.o.policy.verdict(user, inbound.from.domain, bareJid(inbound.from));
     if (!verdict.allowed) {
       // A Teams user who may not federate (with this domain) does not exist for the sender (issue: whitelisting).
       this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: verdict.reason });
@@ -231,7 +234,7 @@ export class StanzaRouter {
   private async bounced(inbound: InboundMessage, condition: string, envelope: Envelope, order: ArrivalTicket): Promise<void> {
     if (!inbound.id || !inbound.from.local || !inbound.to.local || this.o.sfb?.homeOf(inbound.to.local)) return;
     const user = await this.lookup(inbound.to.local, inbound.from).catch(() => undefined);
-    if (!user || !this.o.policy.verdict(user, inbound.from.domain).allowed) return;
+    if (!user || !(await this.o.policy.verdict(user, inbound.from.domain, bareJid(inbound.from))).allowed) return;
     const key = { teamsUserId: user.id, remoteJid: bareJid(inbound.from) };
     if (!(await this.o.throttle.admit('xmpp_to_teams', pairAdmission(key, 0), 'refuse')).ok) return;
     if (!(await this.o.store.getPair(key))) return;

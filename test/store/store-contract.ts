@@ -33,6 +33,12 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       await s.ping();
     });
 
+    it('belongs to the first tenant that claims it, and says so to any other (issue 16)', async () => {
+      assert.equal(await s.claimTenant('contoso'), 'contoso');
+      assert.equal(await s.claimTenant('contoso'), 'contoso');
+      assert.equal(await s.claimTenant('northwind'), 'contoso');
+    });
+
     it('stores puppets and finds them by JID and by user id', async () => {
       await s.putPuppet({ remoteJid: 'juliet@xmpp.example', userId: 'p-1', upn: 'juliet.x@p.example' });
       await s.putPuppet({ remoteJid: 'romeo@xmpp.example', userId: 'p-2', upn: 'romeo.x@p.example' });

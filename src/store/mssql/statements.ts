@@ -48,6 +48,9 @@ SELECT @result AS result;`,
   appliedMigrations: 'SELECT version FROM schema_migrations',
   recordMigration: 'INSERT INTO schema_migrations (version, name, applied_at) VALUES (@version, @name, @applied_at)',
   schemaVersion: 'SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations',
+  // The first claim wins; the locks make two starting nodes agree on it.
+  claimTenant: `INSERT INTO store_tenant (id, tenant) SELECT 1, @tenant WHERE NOT EXISTS (SELECT 1 FROM store_tenant WITH (UPDLOCK, HOLDLOCK) WHERE id = 1);
+    SELECT tenant FROM store_tenant WHERE id = 1`,
 
   getPuppet: 'SELECT remote_jid, user_id, upn FROM puppets WHERE remote_jid = @remote_jid',
   getPuppetByUserId: 'SELECT remote_jid, user_id, upn FROM puppets WHERE user_id = @user_id',
