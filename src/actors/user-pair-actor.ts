@@ -55,12 +55,11 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
 
   async passivate(): Promise<void> {
     this.presence.stop();
-    this.inbound.stop();
     await this.outbound.stop();
   }
 
   isBusy(): boolean {
-    return this.presence.isBusy() || this.inbound.isBusy();
+    return this.presence.isBusy();
   }
 
   async receive(m: PairMessage, env: Envelope): Promise<Outcome> {
@@ -84,7 +83,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       case 'xmpp-bounced':
         return this.inbound.bounced(m.id, m.condition, log);
       case 'resend-to-xmpp':
-        return this.inbound.relay(m.chatId, m.messageId, log, undefined, { resend: true });
+        return this.inbound.resend(m.chatId, m.messageId, m.bounces, log);
       case 'teams-catch-up':
         return this.inbound.catchUp(m.chatId, m.since, log);
       case 'xmpp-presence':

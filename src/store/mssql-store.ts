@@ -207,6 +207,19 @@ export class MssqlStore implements Store {
     return this.writes.recordNotification(n, now);
   }
 
+  scheduleNotification(n: InboundNotification, dueAt: number, now: number): Promise<boolean> {
+    return this.db.insertIfAbsent('scheduleNotification', {
+      dedup_key: nvarchar(n.dedupKey),
+      kind: nvarchar(n.kind),
+      subscription_id: nvarchar(n.subscriptionId),
+      resource: nvarchar(n.resource),
+      change_type: nvarchar(n.changeType),
+      detail: nvarcharMax(n.detail),
+      due_at: bigint(dueAt),
+      now: bigint(now),
+    });
+  }
+
   async dueNotifications(now: number, max: number): Promise<InboxRow[]> {
     return (await this.run('dueNotifications', { now: bigint(now), limit: limit(max) })).recordset.map(toInbox);
   }

@@ -223,6 +223,10 @@ export class SqliteStore implements Store {
     return this.writes.submit('recordNotification', n, now);
   }
 
+  scheduleNotification(n: InboundNotification, dueAt: number, now: number): Promise<boolean> {
+    return this.writes.submit('scheduleNotification', n, dueAt, now);
+  }
+
   async dueNotifications(now: number, limit: number): Promise<InboxRow[]> {
     return (this.sql.get("SELECT * FROM inbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?").all(now, limit) as Row[]).map(toInbox);
   }

@@ -71,7 +71,8 @@ export interface EnqueueResult {
   readonly inserted: boolean;
 }
 
-export type NotificationKind = 'chatMessage' | 'presence' | 'user' | 'lifecycle';
+/** 'resend': not from Graph, a Teams message to send to XMPP again later (actors/user-pair/resend-schedule.ts). */
+export type NotificationKind = 'chatMessage' | 'presence' | 'user' | 'lifecycle' | 'resend';
 
 export interface InboundNotification {
   readonly dedupKey: string;
@@ -196,6 +197,8 @@ export interface Store {
 
   /** Records a notification; false when its dedup key was seen before (a redelivery). */
   recordNotification(n: InboundNotification, now: number): Promise<boolean>;
+  /** {@link recordNotification}, not due before `dueAt` (work the gateway gives itself for later, e.g. a resend). */
+  scheduleNotification(n: InboundNotification, dueAt: number, now: number): Promise<boolean>;
   dueNotifications(now: number, limit: number): Promise<InboxRow[]>;
   markNotificationDone(id: number, now: number): Promise<void>;
   markNotificationRetry(id: number, error: string, nextAttemptAt: number): Promise<void>;

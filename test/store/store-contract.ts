@@ -154,6 +154,16 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal((await s.enqueueOutbound(msg({ dedupKey: 'k1' }), 2)).inserted, true, 'a pruned dedup key is forgotten');
     });
 
+    it('holds a scheduled notification until it is due, once per dedup key', async () => {
+      const n = { dedupKey: 'later-1', kind: 'chatMessage' as const, subscriptionId: '', resource: "chats('c')/messages('m')", changeType: 'resend', detail: '{"x":1}' };
+      assert.equal(await s.scheduleNotification(n, 5_000, 1_000), true);
+      assert.equal(await s.scheduleNotification(n, 9_000, 1_001), false, 'the same key again is a duplicate');
+      assert.deepEqual((await s.dueNotifications(4_999, 10)).filter((r) => r.dedupKey === 'later-1'), []);
+      const due = (await s.dueNotifications(5_000, 10)).filter((r) => r.dedupKey === 'later-1');
+      assert.deepEqual(due.map((r) => [r.changeType, r.detail, r.nextAttemptAt]), [['resend', '{"x":1}', 5_000]]);
+      await s.markNotificationDone(due[0]!.id, 5_001);
+    });
+
     it('keeps the whitelist, the audit log and the licence seat history', async () => {
       await s.putWhitelistEntry({ kind: 'domain', value: '*.partner.example', addedAt: 1, addedBy: 'admin' });
       await s.putWhitelistEntry({ kind: 'domain', value: '*.partner.example', addedAt: 2, addedBy: 'admin' });

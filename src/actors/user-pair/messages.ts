@@ -51,6 +51,8 @@ export type PairEvent =
    * with a transient error (its server unreachable over S2S): the message is sent again later.
    */
   | { readonly type: 'xmpp-bounced'; readonly id: string; readonly condition: string }
+  /** A Teams message the XMPP side returned ('xmpp-bounced') is due to be sent again (the inbox kept it meanwhile). */
+  | { readonly type: 'resend-to-xmpp'; readonly chatId: string; readonly messageId: string; readonly bounces: number }
   /** Graph notified the Teams user's presence. */
   | { readonly type: 'teams-presence'; readonly presence: TeamsPresence }
   /** The XMPP link came back, or the XMPP user's account was re-subscribed: send presence both ways again. */
@@ -65,8 +67,6 @@ export type PairTimer =
    * letters of the pair back in the outbox (console), so rows this activation already finished may be pending again.
    */
   | { readonly type: 'drain'; readonly requeued?: boolean }
-  /** Send again a Teams message the XMPP side returned with a transient error ('xmpp-bounced'). */
-  | { readonly type: 'resend-to-xmpp'; readonly chatId: string; readonly messageId: string }
   /** Show the XMPP user's presence on their Teams account again (their session may have lapsed). */
   | { readonly type: 'refresh-presence' };
 

@@ -16,6 +16,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Puppet, TeamsChatMessage } from '../../teams/teams-port.js';
 import { DONE, type Outcome } from './messages.js';
 import { outcomeOf, type PairContext } from './pair-context.js';
+import { resendNotification } from './resend-schedule.js';
 
 /**
  * When a Teams message the XMPP side returned with a transient error is sent again: after the first bounce, then
@@ -30,56 +31,53 @@ export const MAX_RESENDS_PER_PAIR = 200;
 
 export class TeamsToXmpp {
   /**
-   * Teams message id -> bounces so far, for messages sent again lately. An entry lapses BOUNCE_MEMORY_MS after its
-   * resend (no bounce since: it went through), so the map holds only messages still in trouble.
+   * Teams message id -> bounces so far, for messages waiting to be sent again or sent again lately. An entry lapses
+   * BOUNCE_MEMORY_MS after its resend (no bounce since: it went through), so the map holds only messages in trouble;
+   * after a restart the count comes back with the resend (the inbox row keeps it).
    */
-  private readonly bounces = new Map<string, { readonly n: number; readonly until: number }>();
-  private readonly resendTimers = new Set<NodeJS.Timeout>();
+  private readonly bounces = new Map<string, { readonly n: number; readonly until: number; readonly waiting: boolean }>();
 
   constructor(private readonly c: PairContext) {}
 
-  /** Messages are waiting to be sent again: the pair stays active so that their timers are not lost. */
-  isBusy(): boolean {
-    return this.resendTimers.size > 0;
-  }
-
-  stop(): void {
-    for (const t of this.resendTimers) clearTimeout(t);
-    this.resendTimers.clear();
-  }
-
   /**
-   * A message relayed from Teams came back with a transient error (isTransientBounce): it is sent
-   * again after the next delay of RESEND_DELAYS_MS, with its Teams id as stanza id again (a client that got it
-   * after all can tell the copy). Only ids this pair relayed to this XMPP user count; anything else is ignored.
+   * A message relayed from Teams came back with a transient error (isTransientBounce): it is scheduled in the
+   * inbox (resend-schedule.ts; durable, so a node dying meanwhile does not lose it) to be sent again after the next
+   * delay of RESEND_DELAYS_MS, with its Teams id as stanza id again (a client that got it after all can tell the
+   * copy). Only ids this pair relayed to this XMPP user count; anything else is ignored.
    */
   async bounced(id: string, condition: string, log: Logger): Promise<Outcome> {
     const chatId = this.c.pair.chatId;
     if (!chatId) return DONE;
     const relayed = await this.c.d.store.findRelayedByXmppId(chatId, id);
     if (relayed?.direction !== 'teams_to_xmpp') return DONE;
+    const messageId = relayed.teamsMessageId;
     const now = this.c.d.now();
     for (const [k, b] of this.bounces) if (b.until < now) this.bounces.delete(k);
-    const n = (this.bounces.get(id)?.n ?? 0) + 1;
+    const prior = this.bounces.get(messageId);
+    if (prior?.waiting) return DONE; // returned twice (two copies were on their way): one resend is enough
+    const n = (prior?.n ?? 0) + 1;
     const delay = RESEND_DELAYS_MS[n - 1];
     if (delay === undefined) {
-      this.bounces.delete(id);
-      log.warn('Teams message returned by the XMPP side too often; the Teams user is told', { teamsMessageId: relayed.teamsMessageId, condition, bounces: n });
+      this.bounces.delete(messageId);
+      log.warn('Teams message returned by the XMPP side too often; the Teams user is told', { teamsMessageId: messageId, condition, bounces: n });
       await this.c.noticeToTeams(chatId, `Not delivered: ${this.c.remoteDomain()} could not be reached (${condition}); the message was tried ${n} times.`, log);
       return DONE;
     }
-    if (n === 1 && this.bounces.size >= MAX_RESENDS_PER_PAIR) {
-      log.warn('Teams message returned by the XMPP side not sent again: too many waiting for this pair', { teamsMessageId: relayed.teamsMessageId, condition });
+    if (!prior && this.bounces.size >= MAX_RESENDS_PER_PAIR) {
+      log.warn('Teams message returned by the XMPP side not sent again: too many waiting for this pair', { teamsMessageId: messageId, condition });
       return DONE;
     }
-    this.bounces.set(id, { n, until: now + delay + BOUNCE_MEMORY_MS });
-    log.warn('Teams message returned by the XMPP side; it will be sent again', { teamsMessageId: relayed.teamsMessageId, condition, bounces: n, delayMs: delay });
-    const timer = setTimeout(() => {
-      this.resendTimers.delete(timer);
-      this.c.self({ type: 'resend-to-xmpp', chatId, messageId: relayed.teamsMessageId });
-    }, delay);
-    this.resendTimers.add(timer);
+    this.bounces.set(messageId, { n, until: now + delay + BOUNCE_MEMORY_MS, waiting: true });
+    await this.c.d.store.scheduleNotification(resendNotification({ key: this.c.key, chatId, messageId, bounces: n }, now), now + delay, now);
+    log.warn('Teams message returned by the XMPP side; it will be sent again', { teamsMessageId: messageId, condition, bounces: n, delayMs: delay });
     return DONE;
+  }
+
+  /** A message the XMPP side returned ({@link bounced}) is due: it is read and sent again. */
+  async resend(chatId: string, messageId: string, bounces: number, log: Logger): Promise<Outcome> {
+    this.bounces.set(messageId, { n: bounces, until: this.c.d.now() + BOUNCE_MEMORY_MS, waiting: false });
+    log.info('Teams message sent again to XMPP', { teamsMessageId: messageId, bounces });
+    return this.relay(chatId, messageId, log, undefined, { resend: true });
   }
 
   /** `resend`: the message was relayed before and came back ({@link bounced}): it is read and sent again. */

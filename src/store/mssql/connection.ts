@@ -118,7 +118,7 @@ export class MssqlConnection {
   }
 
   /** True when the row was inserted; false when its key was present (found under the lock, or by the index). */
-  async insertIfAbsent(name: 'recordNotification' | 'recordRelayed' | 'putWhitelistEntry', params: Params): Promise<boolean> {
+  async insertIfAbsent(name: 'recordNotification' | 'scheduleNotification' | 'recordRelayed' | 'putWhitelistEntry', params: Params): Promise<boolean> {
     try {
       return ((await this.query(name, params)).rowsAffected[0] ?? 0) === 1;
     } catch (err) {

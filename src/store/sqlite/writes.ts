@@ -109,13 +109,17 @@ export const WRITES = {
   },
 
   recordNotification(w: WriteContext, n: InboundNotification, now: number): boolean {
+    return WRITES.scheduleNotification(w, n, now, now);
+  },
+
+  scheduleNotification(w: WriteContext, n: InboundNotification, dueAt: number, now: number): boolean {
     const info = w.sql
       .get(
         `INSERT INTO inbox (dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at, received_at)
          VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
          ON CONFLICT (dedup_key) DO NOTHING`,
       )
-      .run(n.dedupKey, n.kind, n.subscriptionId, n.resource, n.changeType, n.detail ?? null, now, now);
+      .run(n.dedupKey, n.kind, n.subscriptionId, n.resource, n.changeType, n.detail ?? null, dueAt, now);
     return info.changes === 1;
   },
 
