@@ -4,12 +4,20 @@
  * (real Prosody, the Graph emulator, one gateway process) relays BENCH_MESSAGES messages each way after a
  * warm-up message (which creates the account, the chat and the subscriptions), and the emulator's request log is
  * counted per message: Graph requests (/v1.0) and token requests (the identity platform) apart.
- * Run (after `npm test` made the test CA in .test-tls, and with prosody installed):
- *   npm run build && XTG_TEST_TLS_DIR=$PWD/.test-tls NODE_EXTRA_CA_CERTS=$PWD/.test-tls/ca.pem node dist/bench/graph-calls.bench.js
+ * Run (part of `npm run bench`; prosody installed): npm run build && node dist/bench/graph-calls.bench.js
  */
+import { resolve } from 'node:path';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
-import { COMPONENT, Federation, XMPP_DOMAIN, eventually } from '../test/support/federation.js';
+import { ensureTlsMaterial } from '../src/sandbox/tls.js';
+import type { Federation } from '../test/support/federation.js';
+
+const tlsDir = resolve('.test-tls');
+const tls = await ensureTlsMaterial(tlsDir);
+// As `npm test` does: the gateway child process trusts the emulator's CA.
+process.env.XTG_TEST_TLS_DIR = tlsDir;
+process.env.NODE_EXTRA_CA_CERTS = tls.caCertPath;
+const { COMPONENT, Federation: FederationClass, XMPP_DOMAIN, eventually } = await import('../test/support/federation.js');
 
 const N = Number(process.env.BENCH_MESSAGES ?? 20);
 const ALICE_UPN = 'alice.smith@contoso.example';
@@ -44,7 +52,7 @@ function line(label: string, c: Counts): string {
 }
 
 async function run(certificates: string[]): Promise<void> {
-  const f = await Federation.start({ certificates });
+  const f = await FederationClass.start({ certificates });
   try {
     const juliet = await f.client('juliet');
     await juliet.requestRoster();

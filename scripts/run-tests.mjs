@@ -51,7 +51,11 @@ try {
   }
   throw err;
 }
-const child = spawn(process.execPath, ['--test', ...files], {
+// Two test files at a time (Node's default is one per core minus one, so 1 on the 2-core CI machine): most of an
+// e2e file's time is spent waiting on servers and timers, not on the CPU, and every file picks its own free ports
+// and temporary directories. XTG_TEST_CONCURRENCY=1 runs them one by one (to tell a load flake from a real race).
+const concurrency = Math.max(1, Number.parseInt(process.env.XTG_TEST_CONCURRENCY ?? '2', 10) || 2);
+const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], {
   stdio: 'inherit',
   env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caCertPath, XTG_TEST_TLS_DIR: resolve('.test-tls') },
 });

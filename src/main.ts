@@ -21,9 +21,9 @@ const USAGE = `usage: xmpp-teams-gateway <command> [options]
 commands:
   start          run a gateway node            --config FILE (or XTG_CONFIG; default ./config/gateway.yaml)
   check-config   validate a configuration file --config FILE
-  doctor         check the tenant before go-live --config FILE [--puppet JID]: one line per check, exit 1 on a failure
+  doctor         check each tenant before go-live --config FILE [--tenant ID] [--puppet JID]: one line per check, exit 1 on a failure
   migrate        apply store migrations now    --config FILE (start does it too; safe on several nodes at once)
-  whitelist      list | add KIND VALUE | remove KIND VALUE   (KIND: domain, user, group) --config FILE [--actor NAME]
+  whitelist      list | add KIND VALUE | remove KIND VALUE   (KIND: domain, user, group) --config FILE [--tenant ID] [--actor NAME]
                  run-time changes, audit-logged; running nodes apply them without restart
   audit          the audit log, newest first   --config FILE [--limit N]
   licence        show --file FILE              print a licence's terms and verify it as a node of this build would
@@ -40,7 +40,7 @@ options: --version`;
 
 const OPTIONS = new Set([
   'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'partner-c2s-port', 'emulator-port', 'webhook-port', 'admin-port', 'sfb-port', 'sfb-pool-port', 'sfb-control-port', 'version', 'help',
-  'puppet', 'server', 'dialback', 'file', 'public-key', 'json',
+  'puppet', 'server', 'dialback', 'file', 'public-key', 'json', 'tenant',
 ]);
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -59,11 +59,11 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case 'doctor': {
       const { runDoctor } = await import('./cli/doctor.js');
-      return runDoctor(config, stringOption(args, 'puppet'));
+      return runDoctor(config, stringOption(args, 'puppet'), stringOption(args, 'tenant'));
     }
     case 'whitelist': {
       const { runWhitelist } = await import('./cli/whitelist.js');
-      await runWhitelist(config, args.rest, stringOption(args, 'actor'));
+      await runWhitelist(config, args.rest, stringOption(args, 'actor'), stringOption(args, 'tenant'));
       return 0;
     }
     case 'audit': {

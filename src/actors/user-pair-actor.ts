@@ -80,6 +80,10 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
         return this.inbound.relay(m.chatId, m.messageId, log, m.message);
       case 'teams-message-changed':
         return this.inbound.relayChange(m.chatId, m.messageId, log, m.message);
+      case 'xmpp-bounced':
+        return this.inbound.bounced(m.id, m.condition, log);
+      case 'resend-to-xmpp':
+        return this.inbound.resend(m.chatId, m.messageId, m.bounces, log);
       case 'teams-catch-up':
         return this.inbound.catchUp(m.chatId, m.since, log);
       case 'xmpp-presence':

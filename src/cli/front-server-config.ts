@@ -20,29 +20,43 @@ export async function runFrontServerConfig(
   if (o.server !== 'prosody' && o.server !== 'ejabberd') throw new UsageError('front-server-config: --server prosody or --server ejabberd');
   const config = loadConfigFile(configPath);
   const store = await openStore(config.store);
-  let runtime: string[];
+  const parts: string[] = [];
   try {
-    runtime = (await store.whitelist()).filter((e) => e.kind === 'domain').map((e) => e.value);
+    // Each tenant's component gets its own tenant's whitelist (Prosody reads it per Component); ejabberd's S2S
+    // access is one list for the server, so it gets every tenant's.
+    const perTenant = [];
+    for (const t of config.tenants) {
+      const runtime = (await store.whitelist()).filter((e) => e.kind === 'domain').map((e) => e.value);
+      perTenant.push({ tenant: t, domains: [...new Set([...t.policy.domains, ...runtime])] });
+    }
+    if (o.server === 'ejabberd') {
+      const domains = [...new Set(perTenant.flatMap((p) => p.domains))];
+      const generated = frontServerConfig({ componentDomain: config.tenants[0]?.components[0]?.domain ?? '', domains, dialbackDomains: o.dialback }, { prosodyPluginDir: prosodyPluginDir() });
+      parts.push(frontServerConfigText('ejabberd', [], generated));
+    } else {
+      for (const [i, p] of perTenant.entries()) {
+        const generated = frontServerConfig({ componentDomain: p.tenant.components[0]?.domain ?? '', domains: p.domains, dialbackDomains: o.dialback }, { prosodyPluginDir: prosodyPluginDir() });
+        parts.push(frontServerConfigText('prosody', p.tenant.components.map((d) => d.domain), generated, i === 0));
+      }
+    }
   } finally {
     await store.close();
   }
-  const domains = [...new Set([...config.policy.domains, ...runtime])];
-  const generated = frontServerConfig({ componentDomain: config.xmpp.domain, domains, dialbackDomains: o.dialback }, { prosodyPluginDir: prosodyPluginDir() });
-  out.write(frontServerConfigText(o.server, config.xmpp.domain, generated));
+  out.write(parts.join('\n'));
 }
 
 /** The printed text: ready to paste, with what it cannot express as comments. */
-export function frontServerConfigText(server: FrontServerKind, componentDomain: string, g: ReturnType<typeof frontServerConfig>): string {
+export function frontServerConfigText(server: FrontServerKind, componentDomains: readonly string[], g: ReturnType<typeof frontServerConfig>, withGlobal = true): string {
   if (server === 'prosody') {
     return [
       ...g.notes.map((n) => `-- NOTE: ${n}`),
-      '-- Global section:',
-      ...g.prosodyGlobal,
-      '',
-      `Component ${JSON.stringify(componentDomain)}`,
-      '  component_secret = "..." -- yours, as xmpp.password',
-      ...g.prosodyComponent.map((l) => `  ${l}`),
-      '',
+      ...(withGlobal ? ['-- Global section:', ...g.prosodyGlobal, ''] : []),
+      ...componentDomains.flatMap((domain) => [
+        `Component ${JSON.stringify(domain)}`,
+        '  component_secret = "..." -- yours, as the tenant\'s xmpp.password',
+        ...g.prosodyComponent.map((l) => `  ${l}`),
+        '',
+      ]),
     ].join('\n');
   }
   const yaml = stringify({

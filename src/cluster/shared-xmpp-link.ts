@@ -22,6 +22,8 @@ export interface SharedXmppLinkEvents {
 
 export interface SharedXmppLinkOptions {
   readonly mode: 'one' | 'every-node';
+  /** Several links on one node (one per tenant, issue 16): each calls the holder on its own paths, /xmpp<path>/send. */
+  readonly path?: string;
   readonly nodeId: string;
   /** Makes a fresh link (a component link cannot be restarted once stopped). */
   readonly createLink: () => ComponentLink;
@@ -50,11 +52,11 @@ export class SharedXmppLink extends EventEmitter<SharedXmppLinkEvents> implement
 
   constructor(private readonly o: SharedXmppLinkOptions) {
     super();
-    o.transport.handle('/xmpp/send', async (body) => {
+    o.transport.handle(`/xmpp${o.path ?? ''}/send`, async (body) => {
       await this.sendLocal(this.parse((body as { stanza: string }).stanza));
       return null;
     });
-    o.transport.handle('/xmpp/request', async (body) => {
+    o.transport.handle(`/xmpp${o.path ?? ''}/request`, async (body) => {
       const b = body as { stanza: string; timeoutMs: number };
       const link = this.link;
       if (!link?.isOnline()) throw new XmppLinkDownError();
@@ -146,12 +148,12 @@ export class SharedXmppLink extends EventEmitter<SharedXmppLinkEvents> implement
 
   async send(stanza: Element): Promise<void> {
     if (this.link?.isOnline()) return this.link.send(stanza);
-    await this.viaHolder('/xmpp/send', { stanza: stanza.toString() });
+    await this.viaHolder(`/xmpp${this.o.path ?? ''}/send`, { stanza: stanza.toString() });
   }
 
   async request(iq: Element, timeoutMs = 10_000): Promise<Element> {
     if (this.link?.isOnline()) return this.link.request(iq, timeoutMs);
-    return this.parse((await this.viaHolder('/xmpp/request', { stanza: iq.toString(), timeoutMs }, timeoutMs + 2000)) as string);
+    return this.parse((await this.viaHolder(`/xmpp${this.o.path ?? ''}/request`, { stanza: iq.toString(), timeoutMs }, timeoutMs + 2000)) as string);
   }
 
   private async viaHolder(path: string, body: unknown, timeoutMs = this.o.callTimeoutMs): Promise<unknown> {

@@ -13,6 +13,7 @@ interface JsonSchema {
   properties?: Record<string, JsonSchema>;
   required?: string[];
   anyOf?: JsonSchema[];
+  items?: JsonSchema;
   enum?: unknown[];
   minimum?: number;
   maximum?: number;
@@ -37,6 +38,12 @@ function rows(s: JsonSchema, prefix: string, out: string[], optionalParent?: str
     const isRequired = s.required?.includes(name) === true && child.default === undefined;
     if (child.properties && !child.anyOf) {
       rows(child, key, out, optionalParent ?? (isRequired || child.default !== undefined ? undefined : key));
+      continue;
+    }
+    if (child.items?.properties && !child.anyOf) {
+      // A list of objects (tenants, wall rules): the list, then each key of its entries as `list[].key`.
+      out.push(`| \`${key}\` | list |  | ${child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``} | ${(child.description ?? '').replace(/\|/gu, '\\|')} |`);
+      rows(child.items, `${key}[]`, out, `${key}`);
       continue;
     }
     const required = isRequired ? (optionalParent ? `with \`${optionalParent}\`` : 'yes') : '';

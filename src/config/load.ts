@@ -1,6 +1,8 @@
 /**
- * Reads, validates and resolves the configuration file. Every problem is reported with the key it concerns;
- * relative paths in the file are taken relative to the file's own directory.
+ * Reads, validates and resolves the configuration file. Every problem is reported with the key it concerns (a
+ * tenant's keys with the tenant: `tenants[fabrikam].teams.clientSecret`); relative paths in the file are taken
+ * relative to the file's own directory. Both layouts come out the same: a list of tenants (tenant-config.ts), the
+ * single-tenant layout as a list of one, the tenant "default".
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -8,7 +10,9 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigSchema, type Config, type SecretRef } from './schema.js';
 import { Secret } from './secret.js';
-import { CertificateError, loadNotificationCertificate, type NotificationCertificate } from '../teams/rich-notifications.js';
+import { checkTenants, layoutProblems, resolveTenants, tenantKeyPrefix, type TenantConfig } from './tenant-config.js';
+
+export type { TenantConfig, ComponentConfig, TeamsConfig } from './tenant-config.js';
 
 export interface ConfigProblem {
   readonly key: string;
@@ -25,34 +29,27 @@ export class ConfigError extends Error {
   }
 }
 
-type Puppets = Config['teams']['puppets'];
 type StoreConfig = Config['store'];
 type MssqlConfig = NonNullable<StoreConfig['mssql']>;
 type ConsoleOidc = NonNullable<Config['console']['oidc']>;
-export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'store' | 'admin' | 'cluster' | 'console' | 'sfb'> & {
+
+/** What a node runs with: node-wide settings, and the tenants it serves (at least one). */
+export type RuntimeConfig = Omit<Config, 'xmpp' | 'teams' | 'policy' | 'throttle' | 'cards' | 'sfb' | 'tenants' | 'store' | 'admin' | 'cluster' | 'console'> & {
+  /** The XMPP server's component listener and the link's limits; the component domains are the tenants'. */
+  readonly xmpp: Omit<Config['xmpp'], 'domain' | 'password'>;
+  /** Every tenant the node serves, in configuration order. */
+  readonly tenants: readonly TenantConfig[];
   readonly console: Omit<Config['console'], 'sessionSecret' | 'oidc'> & {
     readonly sessionSecret: Secret | undefined;
     readonly oidc: (Omit<ConsoleOidc, 'clientSecret'> & { readonly clientSecret: Secret | undefined }) | undefined;
   };
-  /** Issue 17: the SfB side, its file paths resolved. */
-  readonly sfb: Config['sfb'];
   readonly cluster: Omit<Config['cluster'], 'secret'> & { readonly secret: Secret | undefined };
   readonly admin: Omit<Config['admin'], 'token'> & { readonly token: Secret | undefined };
   readonly store: Omit<StoreConfig, 'mssql'> & { readonly mssql: (Omit<MssqlConfig, 'password'> & { readonly password: Secret | undefined }) | undefined };
-  readonly xmpp: Omit<Config['xmpp'], 'password'> & { readonly password: Secret };
-  readonly teams: Omit<Config['teams'], 'clientSecret' | 'puppets' | 'webhook'> & {
-    readonly clientSecret: Secret | undefined;
-    readonly webhook: Omit<Config['teams']['webhook'], 'mediaSecret' | 'richNotifications'> & {
-      readonly mediaSecret?: Secret | undefined;
-      /** Loaded and checked; the first is current. */
-      readonly richNotifications: { readonly certificates: readonly NotificationCertificate[] } | undefined;
-    };
-    readonly puppets: Omit<Puppets, 'passwordSecret'> & { readonly passwordSecret: Secret };
-  };
 };
 
-function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
-  const key = issue.path.map(String).join('.');
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem[] {
+  const key = tenantKeyPrefix(issue.path, raw);
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => ({ key: key ? `${key}.${k}` : k, problem: 'unknown key (check the spelling against the README)' }));
   }
@@ -84,16 +81,23 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): Runtime
   return resolveConfig(raw, { ...options, source: path, baseDir: dirname(resolve(path)) });
 }
 
+/** Resolves a secret reference, recording a problem under `key` when it cannot be read. */
+export type SecretResolver = (key: string, ref: SecretRef) => Secret;
+
 export function resolveConfig(raw: unknown, options: LoadOptions & { source?: string; baseDir?: string } = {}): RuntimeConfig {
   const source = options.source ?? '(inline)';
   const baseDir = options.baseDir ?? process.cwd();
   const env = options.env ?? process.env;
   const parsed = ConfigSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.flatMap(describeIssue));
+  const layout = layoutProblems(raw);
+  if (!parsed.success) {
+    const found = parsed.error.issues.flatMap((i) => describeIssue(i, raw));
+    throw new ConfigError(source, [...layout.filter((l) => !found.some((f) => f.key === l.key)), ...found]);
+  }
   const c = parsed.data;
-  const problems: ConfigProblem[] = [];
+  const problems: ConfigProblem[] = [...layout];
   const path = (p: string) => resolve(baseDir, p);
-  const secret = (key: string, ref: SecretRef): Secret => {
+  const secret: SecretResolver = (key, ref) => {
     if (typeof ref === 'string') return new Secret(ref);
     if ('env' in ref) {
       const value = env[ref.env];
@@ -109,36 +113,13 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
       return new Secret('');
     }
   };
-  const { tls } = c.teams.webhook;
-  const certificate = (i: number, e: { id: string; certFile: string; keyFile: string }): NotificationCertificate[] => {
-    const key = `teams.webhook.richNotifications.certificates.${i}`;
-    try {
-      return [loadNotificationCertificate(e.id, readFileSync(path(e.certFile), 'utf8'), readFileSync(path(e.keyFile), 'utf8'))];
-    } catch (err) {
-      problems.push({ key, problem: err instanceof CertificateError ? err.message : `cannot read ${(err as Error).message}` });
-      return [];
-    }
-  };
-  const rich = c.teams.webhook.richNotifications;
-  const certificates = rich?.certificates.flatMap((e, i) => certificate(i, e));
-  if (rich && new Set(rich.certificates.map((e) => e.id)).size !== rich.certificates.length) {
-    problems.push({ key: 'teams.webhook.richNotifications.certificates', problem: 'each certificate needs its own id' });
-  }
+  const tenants = resolveTenants(c, { secret, path, problems });
+  const { domain: _domain, password: _password, ...xmpp } = c.xmpp;
+  const { teams: _teams, policy: _policy, throttle: _throttle, cards: _cards, sfb: _sfb, tenants: _tenants, ...rest } = c;
   const out: RuntimeConfig = {
-    ...c,
-    xmpp: { ...c.xmpp, password: secret('xmpp.password', c.xmpp.password) },
-    teams: {
-      ...c.teams,
-      clientSecret: c.teams.clientSecret === undefined ? undefined : secret('teams.clientSecret', c.teams.clientSecret),
-      clientCertificatePath: c.teams.clientCertificatePath && path(c.teams.clientCertificatePath),
-      webhook: {
-        ...c.teams.webhook,
-        tls: tls && { certFile: path(tls.certFile), keyFile: path(tls.keyFile) },
-        richNotifications: certificates && { certificates },
-        mediaSecret: c.teams.webhook.mediaSecret === undefined ? undefined : secret('teams.webhook.mediaSecret', c.teams.webhook.mediaSecret),
-      },
-      puppets: { ...c.teams.puppets, passwordSecret: secret('teams.puppets.passwordSecret', c.teams.puppets.passwordSecret) },
-    },
+    ...rest,
+    xmpp,
+    tenants,
     cluster: {
       ...c.cluster,
       secret: c.cluster.secret === undefined ? undefined : secret('cluster.secret', c.cluster.secret),
@@ -147,7 +128,6 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
         publicKeys: c.cluster.licence.publicKeys.map((k) => (k.startsWith('-----BEGIN') ? k : path(k))),
       },
     },
-    sfb: c.sfb && { ...c.sfb, tls: { certFile: path(c.sfb.tls.certFile), keyFile: path(c.sfb.tls.keyFile), caFile: path(c.sfb.tls.caFile) } },
     admin: { ...c.admin, token: c.admin.token === undefined ? undefined : secret('admin.token', c.admin.token) },
     console: {
       ...c.console,
@@ -166,12 +146,21 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
       },
     },
   };
-  if (c.teams.renewBeforeMinutes >= c.teams.subscriptionMinutes) {
-    problems.push({ key: 'teams.renewBeforeMinutes', problem: 'must be smaller than teams.subscriptionMinutes' });
-  }
-  if (c.console.oidc && c.console.oidc.clientSecret === undefined && c.teams.clientSecret === undefined) {
-    problems.push({ key: 'console.oidc.clientSecret', problem: 'required when teams has no clientSecret (the console redeems its sign-in code with a secret)' });
+  if (problems.length === 0) problems.push(...checkTenants(out));
+  const oidc = out.console.oidc;
+  if (oidc) {
+    const t = oidc.tenant === undefined ? out.tenants[0] : out.tenants.find((x) => x.id === oidc.tenant);
+    if (!t) problems.push({ key: 'console.oidc.tenant', problem: `no tenant "${oidc.tenant ?? ''}" (tenants: ${out.tenants.map((x) => x.id).join(', ')})` });
+    else if (oidc.clientSecret === undefined && t.teams.clientSecret === undefined) {
+      problems.push({ key: 'console.oidc.clientSecret', problem: 'required when teams has no clientSecret (the console redeems its sign-in code with a secret)' });
+    }
   }
   if (problems.length) throw new ConfigError(source, problems);
   return out;
+}
+
+/** The tenant a console OIDC sign-in uses (console.oidc.tenant, else the first). */
+export function consoleTenant(c: RuntimeConfig): TenantConfig {
+  const id = c.console.oidc?.tenant;
+  return c.tenants.find((t) => t.id === id) ?? (c.tenants[0] as TenantConfig);
 }

@@ -4,56 +4,11 @@
  * keeps them in step.
  */
 import { z } from 'zod';
-import { CARD_FIELDS } from '../protocol/vcard.js';
+import { Domain, HostPort, SecretRef } from './schema-primitives.js';
+import { CardsSchema, PolicySchema, SfbSchema, TeamsSchema, ThrottleSchema } from './tenant-schema.js';
+import { TenantsSchema, WallsSchema } from './tenants-schema.js';
 
-/** A secret: a literal string, or where to read it (an environment variable or a file), so it need not sit in the file. */
-export const SecretRef = z.union([
-  z.string().min(1),
-  z.object({ env: z.string().min(1).describe('name of the environment variable holding the secret') }).strict(),
-  z.object({ file: z.string().min(1).describe('path of a file holding the secret (trailing newline ignored)') }).strict(),
-]);
-export type SecretRef = z.infer<typeof SecretRef>;
-
-const HostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/u, 'expected host:port, e.g. 127.0.0.1:8090');
-
-const Domain = z
-  .string()
-  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/u, 'expected a lower-case DNS domain');
-
-const DomainRule = z
-  .string()
-  .regex(/^(\*\.)?(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/u, 'expected a lower-case domain or *.domain');
-
-const UserRule = z.string().min(1);
-
-const Limit = z
-  .object({
-    messagesPerSecond: z.number().positive().optional().describe('sustained messages per second'),
-    messageBurst: z.number().int().min(1).optional().describe('messages allowed at once above the sustained rate'),
-    bytesPerSecond: z.number().positive().optional().describe('sustained body bytes per second'),
-    byteBurst: z.number().int().min(1).optional().describe('body bytes allowed at once above the sustained rate'),
-  })
-  .strict();
-
-/** Lookups of addresses not in the directory cache: a budget per sender and per remote domain (issue 12 finding 6). */
-const LookupBudget = z
-  .object({
-    perMinute: z.number().positive().describe('sustained lookups per minute'),
-    burst: z.number().int().min(1).describe('lookups allowed at once above the sustained rate'),
-  })
-  .strict();
-const DEFAULT_LOOKUPS = { sender: { perMinute: 30, burst: 10 }, domain: { perMinute: 300, burst: 50 }, negativeCacheSeconds: 600 };
-const Lookups = z
-  .object({
-    sender: LookupBudget.default(DEFAULT_LOOKUPS.sender).describe('per XMPP user (bare JID)'),
-    domain: LookupBudget.default(DEFAULT_LOOKUPS.domain).describe('per remote XMPP domain'),
-    negativeCacheSeconds: z.number().int().min(0).default(600).describe('how long "no such Teams user" is remembered, so asking again costs nothing'),
-  })
-  .strict();
-
-const HttpsUrl = z.url({ protocol: /^https$/u, error: 'expected an https:// URL' });
+export { SecretRef } from './schema-primitives.js';
 
 /** One actor kind's restart policy (DESIGN.md decision 3: one-for-one, N restarts in T, exponential backoff). */
 const RestartOverride = z
@@ -72,8 +27,8 @@ export const ConfigSchema = z
         service: z
           .url({ protocol: /^xmpp$/u, error: 'expected xmpp://host:port of the XMPP server component listener' })
           .describe("the XMPP server's XEP-0114 component listener, e.g. xmpp://127.0.0.1:5347"),
-        domain: Domain.describe('the component domain the gateway serves, e.g. teams.xmpp.example'),
-        password: SecretRef.describe('the component secret shared with the XMPP server'),
+        domain: Domain.optional().describe('the component domain the gateway serves, e.g. teams.xmpp.example (required without `tenants`; with it, each tenant has its own)'),
+        password: SecretRef.optional().describe('the component secret shared with the XMPP server (required without `tenants`)'),
         maxBodyBytes: z
           .number()
           .int()
@@ -111,160 +66,7 @@ export const ConfigSchema = z
       })
       .strict()
       .refine((x) => x.maxBodyBytes < x.maxStanzaBytes, { message: 'must be smaller than xmpp.maxStanzaBytes', path: ['maxBodyBytes'] }),
-    teams: z
-      .object({
-        tenantId: z.string().min(1).describe('the Entra ID tenant (directory) id'),
-        clientId: z.string().min(1).describe("the gateway's app registration (client) id"),
-        clientSecret: SecretRef.optional().describe('the app registration client secret (or use clientCertificatePath)'),
-        clientCertificatePath: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('a PEM file with the app certificate and private key (instead of clientSecret)'),
-        authorityHost: HttpsUrl.default('https://login.microsoftonline.com').describe(
-          'the Entra ID authority host (sovereign clouds, or the Graph emulator)',
-        ),
-        graphBaseUrl: HttpsUrl.default('https://graph.microsoft.com').describe('the Microsoft Graph endpoint (without /v1.0)'),
-        disableInstanceDiscovery: z
-          .boolean()
-          .default(false)
-          .describe('skip MSAL authority instance discovery; needed for authority hosts Microsoft does not know (the emulator)'),
-        defaultUpnDomain: Domain.optional().describe(
-          'UPN domain whose users get short JIDs (alice@contoso.com -> alice@<xmpp.domain>); others carry their domain escaped',
-        ),
-        allowGuests: z
-          .boolean()
-          .default(false)
-          .describe("let XMPP users address the tenant's guest accounts (UPNs with #EXT#); the gateway's own accounts are never addressable"),
-        webhook: z
-          .object({
-            listen: HostPort.describe('where the change-notification receiver listens, host:port'),
-            publicUrl: z
-              .url({ protocol: /^https?$/u, error: 'expected an https:// URL' })
-              .refine((u) => u.startsWith('https:') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/u.test(u), {
-                message: 'must be https:// (plain http only on loopback, for the Graph emulator)',
-              })
-              .describe('the https URL Graph posts change notifications to (reaches `listen`; http only on loopback for the emulator)'),
-            tls: z
-              .object({
-                certFile: z.string().min(1).describe('PEM certificate chain for the webhook listener'),
-                keyFile: z.string().min(1).describe('PEM private key for the webhook listener'),
-              })
-              .strict()
-              .optional()
-              .describe('serve the webhook over TLS (without it, terminate TLS in front of the gateway)'),
-            mediaSecret: SecretRef.optional().describe(
-              'key for signing media links (Teams inline images, served under publicUrl + /media/); default: derived (HKDF) from teams.clientSecret, else teams.puppets.passwordSecret, so all nodes of a cluster share it',
-            ),
-            mediaLinkHours: z.number().int().min(1).max(720).default(24).describe('how long a media link to a Teams inline image works for the XMPP user'),
-            maxNotificationsPerRequest: z
-              .number()
-              .int()
-              .min(10)
-              .max(20_000)
-              .default(1000)
-              .describe('change notifications one POST to the webhook may carry; a larger batch is refused (413) before any item is looked at'),
-            lifecycleReplaySeconds: z
-              .number()
-              .int()
-              .min(1)
-              .max(3600)
-              .default(60)
-              .describe('a lifecycle notice (reauthorizationRequired, ...) repeated for the same subscription within this is recorded once, so a replayed notice costs at most one Graph call per period'),
-            richNotifications: z
-              .object({
-                certificates: z
-                  .array(
-                    z
-                      .object({
-                        id: z.string().min(1).max(128).describe('your name for the certificate (encryptionCertificateId), at most 128 characters'),
-                        certFile: z.string().min(1).describe('PEM X.509 certificate with an RSA key of 2048 to 4096 bits (self-signed is fine); Graph gets its public key'),
-                        keyFile: z.string().min(1).describe('PEM private key of the certificate; decrypts what Graph sends'),
-                      })
-                      .strict(),
-                  )
-                  .min(1)
-                  .describe(
-                    'encryption certificates as {id, certFile, keyFile}: the first is current (new subscriptions, and existing ones as they renew); the others are still decrypted while Graph may use them (key rotation)',
-                  ),
-              })
-              .strict()
-              .optional()
-              .describe(
-                'rich notifications: Graph sends each Teams message and presence change encrypted in its notification, instead of the gateway reading it (one Graph read less per message); without it, every notification costs a read',
-              ),
-          })
-          .strict(),
-        subscriptionMinutes: z
-          .number()
-          .int()
-          .min(5)
-          .max(4320)
-          .default(4320)
-          .describe(
-            'lifetime requested for Graph subscriptions, capped per resource by Graph (chat messages 4320, presence 60)',
-          ),
-        renewBeforeMinutes: z.number().int().min(1).max(30).default(10).describe('renew a subscription this long before it expires'),
-        puppets: z
-          .object({
-            upnDomain: Domain.describe('a verified tenant domain for the accounts that represent XMPP users in Teams'),
-            passwordSecret: SecretRef.describe(
-              'master secret from which each XMPP-user account password is derived (HMAC-SHA256); never stored',
-            ),
-            displayNameSuffix: z.string().default(' (XMPP)').describe("appended to an XMPP user's name in Teams"),
-            groupId: z.string().min(1).optional().describe('Entra group the accounts are added to (licensing, Conditional Access)'),
-            usageLocation: z
-              .string()
-              .regex(/^[A-Z]{2}$/u)
-              .optional()
-              .describe('two-letter country code set on new accounts (needed before a licence can be assigned)'),
-            presenceSessionMinutes: z
-              .number()
-              .int()
-              .min(5)
-              .max(240)
-              .default(60)
-              .describe('expirationDuration of the presence session set for an XMPP user; refreshed before it lapses'),
-            presenceKeepAliveSeconds: z
-              .number()
-              .min(1)
-              .max(290)
-              .default(240)
-              .describe(
-                "how often an XMPP user's Available presence session is set again: Graph fades it to AvailableInactive after 5 minutes without a call (15 calls per hour per online user at 240)",
-              ),
-            provisioningMinutes: z
-              .number()
-              .int()
-              .min(1)
-              .max(1440)
-              .default(15)
-              .describe(
-                "how long a new XMPP user's account may lack its Teams licence (group-based licensing takes a while) or be missing from the directory before their messages fail with <service-unavailable/>",
-              ),
-          })
-          .strict(),
-        pacing: z
-          .object({
-            share: z
-              .number()
-              .gt(0)
-              .max(1)
-              .default(0.8)
-              .describe("share of each documented Graph limit (throttling-limits: Teams, presence, identity) the gateway's pacing uses"),
-            tenantSize: z
-              .enum(['small', 'medium', 'large'])
-              .default('small')
-              .describe('the tenant size Graph bases its identity limits on: small under 50 users, medium 50-500, large above 500'),
-          })
-          .strict()
-          .default({ share: 0.8, tenantSize: 'small' }),
-      })
-      .strict()
-      .refine((t) => (t.clientSecret === undefined) !== (t.clientCertificatePath === undefined), {
-        message: 'set exactly one of teams.clientSecret and teams.clientCertificatePath',
-        path: ['clientSecret'],
-      }),
+    teams: TeamsSchema.optional().describe('the Microsoft 365 tenant (required without `tenants`; with it, each tenant has its own)'),
     store: z
       .object({
         driver: z.enum(['sqlite', 'mssql']).default('sqlite').describe('sqlite: an embedded file (one host); mssql: SQL Server 2022+ or Azure SQL'),
@@ -329,105 +131,16 @@ export const ConfigSchema = z
         sqlite: { path: './data/gateway.sqlite', synchronous: 'full', busyTimeoutMs: 5000, groupCommit: true },
         retention: { deliveredDays: 7, deadDays: 30, relayedDays: 30, keepBodies: false, pruneIntervalMinutes: 60, unusedPairDays: 180 },
       }),
-    policy: z
-      .object({
-        domains: z.array(DomainRule).default([]).describe('remote XMPP domains that may federate: exact, or *.suffix for subdomains; empty: none (deny by default)'),
-        users: z.array(UserRule).default([]).describe('Teams users that may federate: UPN or object id; "*" for every user; empty: none'),
-        groups: z.array(z.string().min(1)).default([]).describe('Entra group ids whose (transitive) members may federate'),
-        pairing: z
-          .array(
-            z
-              .object({
-                users: z.array(UserRule).default([]),
-                groups: z.array(z.string().min(1)).default([]),
-                domains: z.array(DomainRule).min(1),
-              })
-              .strict(),
-          )
-          .default([])
-          .describe('optional rules: these users (or group members) may talk only to these domains, and these domains only to them'),
-        groupRefreshSeconds: z.number().int().min(1).default(300).describe('how often group memberships are read again from Graph'),
-        reloadSeconds: z.number().int().min(1).default(10).describe('how often the lists changed at run time (store) are re-read'),
-        maxAccountsPerDomain: z
-          .number()
-          .int()
-          .min(0)
-          .default(500)
-          .describe('most Teams accounts (each a paid licence) the gateway creates for the users of one remote domain; further users get <resource-constraint/>'),
-      })
-      .strict()
-      .default({ domains: [], users: [], groups: [], pairing: [], groupRefreshSeconds: 300, reloadSeconds: 10, maxAccountsPerDomain: 500 }),
-    throttle: z
-      .object({
-        onExceeded: z.enum(['refuse', 'queue']).default('refuse').describe('XMPP -> Teams over a limit: refuse with <resource-constraint/>, or queue (bounded)'),
-        queueDepth: z.number().int().min(1).default(20).describe('messages waiting per limit when onExceeded is queue'),
-        maxDelaySeconds: z.number().int().min(1).default(30).describe('longest a Teams -> XMPP message waits for its limit before the sender is told'),
-        pair: Limit.default({}).describe('per user pair (Teams user and XMPP user)'),
-        user: Limit.default({}).describe('per user, across all their pairs (Teams user or XMPP user)'),
-        domain: Limit.default({}).describe('per remote XMPP domain'),
-        graphRequestsPerSecond: z.number().positive().default(15).describe('outbound Graph message posts per second for the tenant (Graph allows 20 per app per tenant)'),
-        lookups: Lookups.default(DEFAULT_LOOKUPS).describe(
-          'directory lookups (GET /users) an address the gateway has not seen costs, per XMPP sender and per remote domain; over the limit the stanza gets <resource-constraint/>',
-        ),
-      })
-      .strict()
-      .default({ onExceeded: 'refuse', queueDepth: 20, maxDelaySeconds: 30, pair: {}, user: {}, domain: {}, graphRequestsPerSecond: 15, lookups: DEFAULT_LOOKUPS }),
-    cards: z
-      .object({
-        fields: z
-          .array(z.enum(CARD_FIELDS))
-          .default([...CARD_FIELDS])
-          .describe(`Graph profile fields a Teams user's vCard shows (${CARD_FIELDS.join(', ')}); e.g. leave out phone and mobile`),
-        cacheSeconds: z.number().int().min(0).default(3600).describe('how long a Teams user card (and avatar hash) is cached'),
-      })
-      .strict()
-      .default({ fields: [...CARD_FIELDS], cacheSeconds: 3600 }),
+    policy: PolicySchema,
+    throttle: ThrottleSchema,
+    cards: CardsSchema,
     // ---- Skype for Business (issue 17): the gateway as an SfB trusted application (docs/sfb-setup.md) ----
-    sfb: z
-      .object({
-        listen: HostPort.describe('where the trusted application listens for SIP over mutual TLS from the Front End pool, host:port (port 5061 in production)'),
-        fqdn: Domain.describe("this node's FQDN as the pool knows it (Via; never an IP); its certificate must name it"),
-        applicationFqdn: Domain.optional().describe('the trusted application pool FQDN (New-CsTrustedApplicationPool), put in Contact so the pool may send in-dialog requests to any node; default: fqdn'),
-        tls: z
-          .object({
-            certFile: z.string().min(1).describe('PEM certificate chain of this node (server and client authentication)'),
-            keyFile: z.string().min(1).describe('PEM private key of that certificate'),
-            caFile: z.string().min(1).describe('PEM CA certificates that sign the Front End servers\' certificates'),
-          })
-          .strict(),
-        pool: z
-          .object({
-            fqdn: Domain.describe('the Front End pool FQDN the gateway sends to'),
-            port: z.number().int().min(1).max(65535).default(5061).describe('its SIP/TLS port'),
-          })
-          .strict(),
-        trustedPeers: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+$/u, 'expected a lower-case FQDN or *.domain')).min(1).describe('certificate names the gateway accepts from SfB servers: the pool and its Front End servers (exact, or *.domain)'),
-        hosts: z.record(z.string(), z.string()).default({}).describe('static FQDN -> IP entries for SfB servers DNS does not resolve (labs); others go through DNS'),
-        domains: z.array(Domain).default([]).describe('SIP domains whose users are all homed on SfB: they are reached through SfB, not Teams'),
-        users: z.array(z.string().regex(/^[^@\s]+@[a-z0-9.-]+$/u, 'expected user@domain')).default([]).describe('SIP addresses homed on SfB although their domain is not in sfb.domains (users not yet moved to Teams)'),
-        defaultDomain: Domain.optional().describe('SIP domain whose users get short JIDs (carol@contoso.com -> carol@<xmpp.domain>); usually teams.defaultUpnDomain, so each internal user has one address; default: the first of sfb.domains, else the domain of the first of sfb.users'),
-        keepAliveSeconds: z.number().int().min(5).max(3600).default(30).describe('CRLF keep-alive ping on an idle SIP connection (RFC 5626 §3.5.1)'),
-        idleConnectionSeconds: z.number().int().min(10).default(300).describe('a SIP connection that received nothing (keep-alives included) this long is closed'),
-        maxMessageBytes: z.number().int().min(4096).max(1_048_576).default(65_536).describe('largest SIP message body accepted; larger ones get 513 and the connection closes'),
-        maxConnections: z.number().int().min(1).default(256).describe('SIP connections accepted at once'),
-        subscriptionSeconds: z.number().int().min(60).max(86_400).default(3600).describe('presence subscription lifetime the gateway asks for and grants'),
-        sessionIdleSeconds: z.number().int().min(30).default(600).describe('the gateway ends an IM session idle this long with BYE, as SfB clients do'),
-        photos: z
-          .object({
-            listen: HostPort.optional().describe("where this node serves XMPP users' photos to SfB clients over HTTPS (with the sfb.tls certificate), host:port; without it SfB users see no XMPP photo"),
-            publicUrl: z.string().url().regex(/^https:\/\/[^/]+\/?$/u, 'expected https://host[:port], no path (the photo server serves /sfb/photos/...)').optional().describe('the HTTPS base URL SfB clients use for those photos (the application pool FQDN and that port, e.g. https://xmppgw.corp.example:8061); default: https://<applicationFqdn>:<listen port>'),
-            maxBytes: z.number().int().min(1024).max(4_194_304).default(262_144).describe('largest photo carried either way (bytes); a larger one is left out'),
-            fetchTimeoutSeconds: z.number().int().min(1).max(60).default(5).describe('time to fetch an SfB user\'s photo from the web address in her contact card'),
-            cacheBytes: z.number().int().min(65_536).default(33_554_432).describe('photos kept in memory on each node, both ways (bytes; the least recently used go first)'),
-          })
-          .strict()
-          .default({ maxBytes: 262_144, fetchTimeoutSeconds: 5, cacheBytes: 33_554_432 })
-          .describe('photos on contact cards, both ways (docs/sfb.md)'),
-      })
-      .strict()
-      .refine((x) => x.domains.length > 0 || x.users.length > 0, { message: 'list the SfB-homed users in sfb.domains or sfb.users', path: ['domains'] })
-      .optional()
-      .describe('Skype for Business Server: without it the gateway serves Teams only'),
+    sfb: SfbSchema.optional().describe('Skype for Business Server: without it the gateway serves Teams only'),
+    // ---- Several tenants in one cluster (issue 16): tenants-schema.ts ----
+    tenants: TenantsSchema.optional().describe(
+      'several tenants served by one cluster, each with its own Microsoft 365 tenant, component domains, whitelist, limits and admin token; without it, the top-level xmpp.domain, teams, policy, throttle, cards and sfb are the one tenant "default"',
+    ),
+    walls: WallsSchema.default({ remote: [], between: [] }).describe('what may cross between a tenant and remote domains, and between tenants'),
     cluster: z
       .object({
         redis: z
@@ -492,7 +205,7 @@ export const ConfigSchema = z
     admin: z
       .object({
         listen: HostPort.default('127.0.0.1:9464').describe('where /metrics, /healthz, /readyz, /cluster, the /admin API and the operator console (/console/) are served, host:port'),
-        token: SecretRef.optional().describe("bearer token for the /admin API (whitelist changes) and the console's token sign-in; without it both are off"),
+        token: SecretRef.optional().describe("the operator's bearer token for the /admin API (whitelist changes) and the console's token sign-in, over every tenant (each tenant may have its own, tenants[].admin.token); without any token both are off"),
       })
       .strict()
       .default({ listen: '127.0.0.1:9464' }),
@@ -518,6 +231,7 @@ export const ConfigSchema = z
           .describe('failed token sign-ins allowed per client address and minute; more are refused without checking'),
         oidc: z
           .object({
+            tenant: z.string().min(1).optional().describe('with `tenants`: the tenant whose Entra ID directory signs operators in (default: the first)'),
             clientId: z.string().min(1).optional().describe("the console's app registration (client) id; default teams.clientId"),
             clientSecret: SecretRef.optional().describe('its client secret (a web app redeems the code with it); default teams.clientSecret'),
             adminGroups: z

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorMessage } from '../observability/logger.js';
+import { consoleTenant } from '../config/load.js';
 import { ApiRoutes } from './api-routes.js';
 import { loadAssets, PAGES, shellHtml, type Asset, type PageName } from './assets.js';
 import { AuthRoutes } from './auth-routes.js';
@@ -37,16 +38,18 @@ export class ConsoleService {
 
   constructor(private readonly deps: ConsoleDeps) {
     const cfg = deps.config;
-    const secret = cfg.console.sessionSecret ?? cfg.cluster.secret ?? cfg.teams.clientSecret ?? cfg.teams.puppets.passwordSecret;
+    // The tenant whose directory signs operators in (console.oidc.tenant, else the first); its secrets seed the key.
+    const home = consoleTenant(cfg);
+    const secret = cfg.console.sessionSecret ?? cfg.cluster.secret ?? home.teams.clientSecret ?? home.teams.puppets.passwordSecret;
     const prefix = deps.cluster ? `${deps.cluster.keys.prefix}:console:` : 'xtg:console:';
     this.c = new ConsoleContext(deps, new SessionCodec(deriveSessionKey(secret.reveal())), new Revocations(deps.cluster ? deps.redis : undefined, `${prefix}revoked:`));
     const oidcCfg = cfg.console.oidc;
     const oidc = oidcCfg
       ? new OidcClient({
-          authorityHost: cfg.teams.authorityHost,
-          tenantId: cfg.teams.tenantId,
-          clientId: oidcCfg.clientId ?? cfg.teams.clientId,
-          clientSecret: (oidcCfg.clientSecret ?? cfg.teams.clientSecret)?.reveal() ?? '',
+          authorityHost: home.teams.authorityHost,
+          tenantId: home.teams.tenantId,
+          clientId: oidcCfg.clientId ?? home.teams.clientId,
+          clientSecret: (oidcCfg.clientSecret ?? home.teams.clientSecret)?.reveal() ?? '',
           adminGroups: oidcCfg.adminGroups,
           groupMemberIds: deps.groupMemberIds,
         })

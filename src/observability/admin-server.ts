@@ -18,10 +18,15 @@ export interface AdminRequest {
   readonly body: unknown;
   /** Who acts, from the X-Admin-Actor header (for the audit log). */
   readonly actor: string;
+  /** Whose token it was: the operator's ('*', every tenant) or one tenant's id (issue 16). */
+  readonly scope?: string;
 }
 
 export interface AdminApi {
-  readonly token: string;
+  /** The operator's token (every tenant); absent when only tenants' tokens are configured. */
+  readonly token: string | undefined;
+  /** Tenants' own tokens, each opening its tenant only (issue 16). */
+  readonly tenantTokens?: readonly { readonly token: string; readonly tenant: string }[];
   handle(req: AdminRequest): Promise<{ status: number; body: unknown }>;
 }
 
@@ -139,10 +144,13 @@ export class AdminServer {
   private async admin(req: IncomingMessage, path: string, query: URLSearchParams): Promise<{ status: number; body: unknown }> {
     const api = this.o.api;
     if (!api) return { status: 404, body: { error: 'the admin API is off (set admin.token)' } };
-    if (!bearerMatches(req.headers.authorization, api.token)) return { status: 401, body: { error: 'missing or wrong bearer token' } };
+    // Every token is compared (no early exit), so timing does not tell which scope a token was close to.
+    const matches = [...(api.token === undefined ? [] : [{ token: api.token, tenant: '*' }]), ...(api.tenantTokens ?? [])].map((t) => (bearerMatches(req.headers.authorization, t.token) ? t.tenant : undefined));
+    const scope = matches.find((m) => m !== undefined);
+    if (scope === undefined) return { status: 401, body: { error: 'missing or wrong bearer token' } };
     const body = req.method === 'POST' || req.method === 'DELETE' ? await readJson(req) : undefined;
     const actor = actorName(req.headers['x-admin-actor']);
-    return api.handle({ method: req.method ?? 'GET', path, query, body, actor });
+    return api.handle({ method: req.method ?? 'GET', path, query, body, actor, scope });
   }
 
   /** Runs every check (each bounded to 3 s): the body of /readyz. */

@@ -13,57 +13,57 @@ export class Metrics {
   readonly messagesRelayed = new Counter({
     name: 'xtg_messages_relayed_total',
     help: 'Chat messages relayed, by direction',
-    labelNames: ['direction'] as const,
+    labelNames: ['direction', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly messagesAccepted = new Counter({
     name: 'xtg_messages_accepted_total',
     help: 'Chat messages durably accepted (committed) on arrival, before relaying, by direction',
-    labelNames: ['direction'] as const,
+    labelNames: ['direction', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly presenceRelayed = new Counter({
     name: 'xtg_presence_updates_relayed_total',
     help: 'Presence updates relayed, by direction',
-    labelNames: ['direction'] as const,
+    labelNames: ['direction', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly stanzaErrors = new Counter({
     name: 'xtg_stanza_errors_total',
     help: 'Stanza errors the gateway sent, by RFC 6120 condition',
-    labelNames: ['condition'] as const,
+    labelNames: ['condition', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly graphRequests = new Counter({
     name: 'xtg_graph_requests_total',
     help: 'Microsoft Graph requests, by method, endpoint template and HTTP status',
-    labelNames: ['method', 'endpoint', 'status'] as const,
+    labelNames: ['method', 'endpoint', 'status', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly graphLatency = new Histogram({
     name: 'xtg_graph_request_duration_seconds',
     help: 'Microsoft Graph request latency',
-    labelNames: ['method', 'endpoint'] as const,
+    labelNames: ['method', 'endpoint', 'tenant'] as const,
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
   readonly graphPacingWait = new Histogram({
     name: 'xtg_graph_pacing_wait_seconds',
     help: "Time Graph requests waited for the gateway's own pacing under Graph's documented limits, by limit bucket",
-    labelNames: ['bucket'] as const,
+    labelNames: ['bucket', 'tenant'] as const,
     buckets: [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
   readonly graphPacingLimit = new Gauge({
     name: 'xtg_graph_pacing_limit_per_second',
     help: 'The sustained rate the gateway allows itself per Graph limit bucket (requests, or identity resource units, per second)',
-    labelNames: ['bucket'] as const,
+    labelNames: ['bucket', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly presenceKeepAlive = new Counter({
     name: 'xtg_presence_keepalive_total',
     help: "setPresence calls that keep an XMPP user's Teams presence session from timing out, by outcome (ok, failed)",
-    labelNames: ['outcome'] as const,
+    labelNames: ['outcome', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly actorsLive = new Gauge({
@@ -87,50 +87,50 @@ export class Metrics {
   readonly webhookNotifications = new Counter({
     name: 'xtg_webhook_notifications_total',
     help: 'Graph change notifications received, by outcome',
-    labelNames: ['outcome'] as const,
+    labelNames: ['outcome', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly richNotifications = new Counter({
     name: 'xtg_rich_notifications_total',
     help: 'Graph notifications with resource data, by outcome when processed (decrypted, old_certificate: decrypted with a certificate being rotated out, undecryptable: read from Graph instead)',
-    labelNames: ['outcome'] as const,
+    labelNames: ['outcome', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly mediaRequests = new Counter({
     name: 'xtg_media_requests_total',
     help: 'Media proxy requests (Teams inline images), by outcome (served, expired, bad-signature, malformed, throttled, graph_error)',
-    labelNames: ['outcome'] as const,
+    labelNames: ['outcome', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly throttled = new Counter({
     name: 'xtg_throttled_total',
     help: 'Messages held back by a rate limit, by direction, limit scope and outcome (refused, queue_full, timed_out, delayed)',
-    labelNames: ['direction', 'scope', 'outcome'] as const,
+    labelNames: ['direction', 'scope', 'outcome', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly policyRefusals = new Counter({
     name: 'xtg_policy_refusals_total',
     help: 'Stanzas and Teams messages refused by the whitelist, by reason (domain, user, pairing)',
-    labelNames: ['direction', 'reason'] as const,
+    labelNames: ['direction', 'reason', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly messageBytes = new Counter({
     name: 'xtg_message_bytes_total',
     help: 'UTF-8 bytes of relayed message bodies, by direction',
-    labelNames: ['direction'] as const,
+    labelNames: ['direction', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly relayLatency = new Histogram({
     name: 'xtg_relay_latency_seconds',
     help: 'End-to-end relay time: XMPP message accepted to Graph accepted it; Teams message created to stanza sent',
-    labelNames: ['direction'] as const,
+    labelNames: ['direction', 'tenant'] as const,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
   readonly retryAfterWaits = new Counter({
     name: 'xtg_graph_retry_after_seconds_total',
     help: 'Seconds of waiting that Graph asked for with Retry-After (429/503), by what waited',
-    labelNames: ['queue'] as const,
+    labelNames: ['queue', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly storeLatency = new Histogram({
@@ -150,7 +150,7 @@ export class Metrics {
   readonly xmppStanzasIn = new Counter({
     name: 'xtg_xmpp_stanzas_received_total',
     help: "Stanzas received on this node's component link, by stanza name",
-    labelNames: ['stanza'] as const,
+    labelNames: ['stanza', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly activations = new Counter({
@@ -192,6 +192,7 @@ export class Metrics {
   readonly xmppLinkUp = new Gauge({
     name: 'xtg_xmpp_link_up',
     help: '1 while the XEP-0114 component link is authenticated',
+    labelNames: ['tenant'] as const,
     registers: [this.registry],
   });
 
@@ -199,25 +200,25 @@ export class Metrics {
   readonly xmppRefused = new Counter({
     name: 'xtg_xmpp_refused_total',
     help: 'Stanzas refused before any work (stranger, spoofed sender, over a parser limit, iq answer from the wrong address), by reason',
-    labelNames: ['reason'] as const,
+    labelNames: ['reason', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly accounts = new Gauge({
     name: 'xtg_accounts',
     help: "Teams accounts of a remote domain's users (known plus granted), as counted by the domain's actor on this node",
-    labelNames: ['domain'] as const,
+    labelNames: ['domain', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly accountRefusals = new Counter({
     name: 'xtg_account_refusals_total',
     help: 'New XMPP users refused a Teams account, by limit (domain: policy.maxAccountsPerDomain; total: the licence)',
-    labelNames: ['limit'] as const,
+    labelNames: ['limit', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly directoryLookups = new Counter({
     name: 'xtg_directory_lookups_total',
     help: 'User lookups by XMPP senders, by outcome (graph: asked Graph; refused: over the lookup budget)',
-    labelNames: ['outcome'] as const,
+    labelNames: ['outcome', 'tenant'] as const,
     registers: [this.registry],
   });
   readonly evaluationMode = new Gauge({
@@ -228,6 +229,7 @@ export class Metrics {
   readonly pairsPruned = new Counter({
     name: 'xtg_pairs_pruned_total',
     help: 'Pairs forgotten after store.retention.unusedPairDays without use',
+    labelNames: ['tenant'] as const,
     registers: [this.registry],
   });
 

@@ -21,9 +21,11 @@ export class ThrottledLookups implements LookupBudget {
     limits: LookupLimits,
     private readonly metrics: Metrics,
     redis?: Redis,
+    /** Key prefix in Redis (a tenant's own, issue 16). */
+    prefix = 'xtg',
   ) {
     const limit = (l: { perMinute: number; burst: number }) => ({ messagesPerSecond: l.perMinute / 60, messageBurst: l.burst });
-    this.throttler = new Throttler({ pair: {}, user: limit(limits.sender), domain: limit(limits.domain), queueDepth: 1 }, metrics, redis, 'xtg:lookups');
+    this.throttler = new Throttler({ pair: {}, user: limit(limits.sender), domain: limit(limits.domain), queueDepth: 1 }, metrics, redis, `${prefix}:lookups`);
   }
 
   async admit(payer: LookupPayer): Promise<boolean> {

@@ -6,7 +6,7 @@
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Store, WhitelistKind } from '../store/store.js';
 import type { TeamsPort } from '../teams/teams-port.js';
-import { compileDomainRules, mayFederate, normaliseUserRule, type PairingRule, type Policy, type TeamsIdentity, type Verdict } from './whitelist.js';
+import { compileDomainRules, mayFederate, normaliseUserRule, userMatches, type PairingRule, type Policy, type TeamsIdentity, type Verdict } from './whitelist.js';
 
 export interface PolicyConfig {
   readonly domains: readonly string[];
@@ -23,6 +23,8 @@ export interface PolicyServiceOptions {
   readonly teams: Pick<TeamsPort, 'groupMemberIds'>;
   readonly log: Logger;
   readonly now?: () => number;
+  /** More groups whose members are read (the tenant's groups named by walls, issue 16). */
+  readonly extraGroups?: readonly string[];
 }
 
 export class PolicyChangeError extends Error {
@@ -116,7 +118,7 @@ export class PolicyService {
 
   /** Re-reads the members of every group the policy names (whitelist and pairing rules). */
   async refreshGroups(): Promise<void> {
-    const groups = new Set([...this.policy.users.groups, ...this.policy.pairing.flatMap((r) => [...r.groups])]);
+    const groups = new Set([...this.policy.users.groups, ...this.policy.pairing.flatMap((r) => [...r.groups]), ...(this.o.extraGroups ?? [])]);
     const next = new Map<string, ReadonlySet<string>>();
     for (const g of groups) {
       try {
@@ -140,6 +142,16 @@ export class PolicyService {
   /** Cheap, before any lookup: stanzas from other domains are refused without touching Graph. */
   domainAllowed(domain: string): boolean {
     return this.policy.domainCheck ? this.policy.domainCheck(domain) : false;
+  }
+
+  /** The groups (of those read) the user is a member of. */
+  groupsOfUser(userId: string): ReadonlySet<string> {
+    return this.groupsOf(userId);
+  }
+
+  /** The user half of {@link verdict}: the user is on the whitelist (by UPN, id or group). */
+  userAllowed(user: TeamsIdentity): boolean {
+    return userMatches(this.policy.users, user, this.groupsOf(user.id));
   }
 
   verdict(user: TeamsIdentity, remoteDomain: string): Verdict {

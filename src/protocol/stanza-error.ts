@@ -83,6 +83,14 @@ export function readStanzaError(stanza: Element): { type: string | undefined; co
   };
 }
 
+/**
+ * An error returned for a message the gateway sent that is worth sending again: the peer's server could not be
+ * reached (RFC 6120 §8.3.3.15-16), or the error type says to wait and retry (§8.3.2).
+ */
+export function isTransientBounce(e: { type: string | undefined; condition: string | undefined }): boolean {
+  return e.condition === 'remote-server-not-found' || e.condition === 'remote-server-timeout' || e.type === 'wait';
+}
+
 /** An error message about a message the gateway accepted earlier (e.g. dead-lettered after retries). */
 export function messageError(m: { from: string; to: string; id: string | undefined }, err: StanzaError): Element {
   return xml('message', { type: 'error', id: m.id, from: m.from, to: m.to }, errorElement(err));

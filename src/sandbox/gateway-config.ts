@@ -1,7 +1,7 @@
 /** The gateway configuration for a loopback federation (sandbox and end-to-end tests), as a YAML file. */
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
-import { DEMO } from './demo-tenant.js';
+import { DEMO, DEMO_NORTHWIND } from './demo-tenant.js';
 import { DEMO_SFB } from './demo-sfb.js';
 
 export interface LoopbackConfig {
@@ -62,6 +62,8 @@ export interface LoopbackConfig {
   readonly transform?: (config: Record<string, unknown>) => void;
   /** teams.webhook.lifecycleReplaySeconds (tests whose Graph asks for reauthorization every few seconds). */
   readonly lifecycleReplaySeconds?: number;
+  /** Issue 16: a second tenant (DEMO_NORTHWIND) in the tenants layout, with walls. */
+  readonly secondTenant?: SecondTenant;
   /** Rich notifications: encryption certificates, the current one first (none: basic notifications). */
   readonly richNotifications?: readonly { readonly id: string; readonly certFile: string; readonly keyFile: string }[];
 }
@@ -135,6 +137,60 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
 
 export async function writeLoopbackConfig(path: string, o: LoopbackConfig): Promise<void> {
   const config = loopbackConfig(o);
+  if (o.secondTenant) twoTenantLayout(config, o.secondTenant);
   o.transform?.(config);
   await writeFile(path, `# generated for a loopback federation; see README "Configuration"\n${stringify(config)}`);
+}
+
+/** The second demo tenant's settings for a two-tenant loopback federation (issue 16). */
+export interface SecondTenant {
+  /** Its whitelist (default: the sandbox's XMPP domain and every Teams user). */
+  readonly policy?: Record<string, unknown>;
+  /** The tenants' admin tokens (tenants[].admin.token). */
+  readonly adminTokens?: { readonly first: string; readonly second: string };
+  /** The walls (walls.remote, walls.between). */
+  readonly walls?: Record<string, unknown>;
+}
+
+/**
+ * Turns a single-tenant loopback configuration into the tenants layout: the demo tenant "contoso" (as configured)
+ * and "northwind" (DEMO_NORTHWIND, its own component domain, app registration, puppets and webhook path on the
+ * same listener).
+ */
+export function twoTenantLayout(config: Record<string, unknown>, o: SecondTenant): void {
+  const xmpp = config.xmpp as Record<string, unknown>;
+  const teams = config.teams as Record<string, unknown> & { webhook: Record<string, unknown> & { publicUrl: string } };
+  const northwindUrl = new URL(teams.webhook.publicUrl);
+  northwindUrl.pathname = '/graph/northwind/notifications';
+  const tenant = (id: string, domain: unknown, password: unknown, t: Record<string, unknown>, policy: unknown, token: string | undefined) => ({
+    id,
+    xmpp: { domain, password },
+    teams: t,
+    policy,
+    ...(config.throttle ? { throttle: config.throttle } : {}),
+    ...(token ? { admin: { token } } : {}),
+  });
+  config.tenants = [
+    tenant('contoso', xmpp.domain, xmpp.password, teams, config.policy, o.adminTokens?.first),
+    tenant(
+      'northwind',
+      DEMO_NORTHWIND.componentDomain,
+      DEMO_NORTHWIND.componentSecret,
+      {
+        ...teams,
+        tenantId: DEMO_NORTHWIND.tenantId,
+        clientId: DEMO_NORTHWIND.clientId,
+        clientSecret: DEMO_NORTHWIND.clientSecret,
+        defaultUpnDomain: DEMO_NORTHWIND.teamsDomain,
+        webhook: { ...teams.webhook, publicUrl: northwindUrl.toString() },
+        puppets: { upnDomain: DEMO_NORTHWIND.puppetDomain, passwordSecret: DEMO_NORTHWIND.puppetPasswordSecret, groupId: DEMO_NORTHWIND.puppetGroup.id },
+      },
+      o.policy ?? config.policy,
+      o.adminTokens?.second,
+    ),
+  ];
+  if (o.walls) config.walls = o.walls;
+  delete xmpp.domain;
+  delete xmpp.password;
+  for (const k of ['teams', 'policy', 'throttle', 'cards', 'sfb']) delete config[k];
 }

@@ -10,7 +10,7 @@ import type { Envelope } from '../actors/actor.js';
 import type { SfbPairMessage, SfbPairReply } from '../actors/sfb-pair/messages.js';
 import { SfbPairActor, type SfbPairSettings } from '../actors/sfb-pair/sfb-pair-actor.js';
 import { outboxUserId, parseSfbPairKey, sfbPairKey } from '../actors/sfb-pair/state.js';
-import type { RuntimeConfig } from '../config/load.js';
+import type { RuntimeConfig, TenantConfig } from '../config/load.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Admission, AdmissionResult, Direction } from '../policy/throttle.js';
@@ -27,7 +27,7 @@ import { SfbTrustedApp, splitListen } from './trusted-app.js';
 import { NS } from '../protocol/namespaces.js';
 import type { WireAnswer } from './wire.js';
 
-export type SfbConfig = NonNullable<RuntimeConfig['sfb']>;
+export type SfbConfig = NonNullable<TenantConfig['sfb']>;
 
 export interface SfbSideOptions {
   readonly config: SfbConfig;
@@ -41,7 +41,7 @@ export interface SfbSideOptions {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly actors: RuntimeConfig['actors'];
-  readonly throttleConfig: RuntimeConfig['throttle'];
+  readonly throttleConfig: TenantConfig['throttle'];
   readonly outbox: { readonly maxAttempts: number; readonly backoffInitialMs: number; readonly backoffMaxMs: number };
   readonly version: string;
 }

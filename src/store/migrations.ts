@@ -344,4 +344,26 @@ GO
       );
 `,
   },
+  {
+    version: 7,
+    name: 'the tenant a store belongs to (issue 16)',
+    // Each tenant of a cluster has a store of its own; this row says whose, so that a store is never opened for
+    // another tenant. A store written before tenants existed (it has rows) is the single-tenant layout's "default".
+    sqlite: `
+      CREATE TABLE store_tenant (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        tenant  TEXT NOT NULL
+      );
+      INSERT INTO store_tenant (id, tenant)
+        SELECT 1, 'default' WHERE EXISTS (SELECT 1 FROM puppets) OR EXISTS (SELECT 1 FROM pairs) OR EXISTS (SELECT 1 FROM outbox);
+`,
+    mssql: `
+      CREATE TABLE store_tenant (
+        id      INT NOT NULL CONSTRAINT store_tenant_pk PRIMARY KEY CONSTRAINT store_tenant_one CHECK (id = 1),
+        tenant  NVARCHAR(64) NOT NULL
+      );
+      INSERT INTO store_tenant (id, tenant)
+        SELECT 1, N'default' WHERE EXISTS (SELECT 1 FROM puppets) OR EXISTS (SELECT 1 FROM pairs) OR EXISTS (SELECT 1 FROM outbox);
+`,
+  },
 ];

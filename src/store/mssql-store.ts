@@ -3,11 +3,10 @@
  * and semantics as the SQLite store; the shared contract suite (test/store/store-contract.ts) runs against both.
  *
  * Every statement is in mssql/statements.ts (parsed by test/store/tsql-parse.test.ts) and every value is a typed
- * parameter. The writes on every message's path (enqueue, delivered, relayed, notification recorded and done) are
- * group-committed (mssql/write-batches.ts): those of one kind issued together go as one statement over a JSON
- * array (OPENJSON), one round trip and one transaction. Other operations are one round trip each (except
- * enqueue's re-read of a duplicate and prune's batches):
- * where SQLite needs a transaction, the batch holds BEGIN/COMMIT TRANSACTION itself with SET XACT_ABORT ON, so an
+ * parameter; mssql/connection.ts runs them and applies the migrations. The writes on every message's path (enqueue,
+ * delivered, relayed, notification recorded and done) are group-committed (mssql/message-writes.ts): those of one
+ * kind issued together go as one statement over a JSON array (OPENJSON), one round trip and one transaction.
+ * Other operations are one round trip each (except enqueue's re-read of a duplicate and prune's batches): where SQLite needs a transaction, the batch holds BEGIN/COMMIT TRANSACTION itself with SET XACT_ABORT ON, so an
  * error or a client timeout rolls it back instead of leaving it open on a pooled connection
  * (https://learn.microsoft.com/sql/t-sql/statements/set-xact-abort-transact-sql). Prune is the deliberate exception:
  * it deletes in small batches, not in one transaction, so it never holds a table lock.
@@ -21,27 +20,12 @@
  *
  * Table names are unqualified, so they resolve in the login's default schema (dbo unless configured otherwise).
  */
-import sql from 'mssql';
-import type { ConnectionPool, IResult, Transaction } from 'mssql';
-import { MIGRATIONS } from './migrations.js';
-import { DEADLOCK_VICTIM, DUPLICATE_KEY, describeMssqlError, hasSqlError, scrub } from './mssql/errors.js';
-import { toMssqlConfig, type MssqlOptions } from './mssql/options.js';
-import {
-  MIGRATION_LOCK,
-  MSSQL_STATEMENTS,
-  PRUNE_BATCH,
-  bigint,
-  bit,
-  int,
-  limit,
-  nvarchar,
-  nvarcharMax,
-  splitBatches,
-  type MssqlStatementName,
-  type Params,
-} from './mssql/statements.js';
-import { WriteBatches } from './mssql/write-batches.js';
-import { bool, likeContaining, num, str, toAuditEntry, toAuditRecord, toDeadLetter, toInbox, toOutbox, toPair, toPuppet, toRefusalTotal, toRelayed, toRemoteUserActivity, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
+import type { IResult } from 'mssql';
+import { MssqlConnection } from './mssql/connection.js';
+import { MssqlMessageWrites } from './mssql/message-writes.js';
+import type { MssqlOptions } from './mssql/options.js';
+import { PRUNE_BATCH, bigint, bit, int, limit, nvarchar, nvarcharMax, pairParams, type MssqlStatementName, type Params } from './mssql/statements.js';
+import { likeContaining, num, str, toAuditEntry, toAuditRecord, toDeadLetter, toInbox, toOutbox, toPair, toPuppet, toRefusalTotal, toRelayed, toRemoteUserActivity, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import {
   StoreError,
   type AuditEntry,
@@ -84,161 +68,40 @@ export { mssqlOptionsFromUrl, toMssqlConfig, type MssqlOptions } from './mssql/o
 
 export class MssqlStore implements Store {
   private closed = false;
-  private readonly enqueues = new WriteBatches<{ m: OutboundMessage; now: number }, EnqueueResult>({
-    many: (items) => this.enqueueMany(items),
-    one: ({ m, now }) => this.enqueueOne(m, now),
-  });
-  private readonly delivered = new WriteBatches<{ id: number; teamsMessageId: string; now: number }, void>({
-    many: async (items) => {
-      await this.run('markOutboundDeliveredBatch', { rows: json(items.map((x) => ({ id: x.id, teams_message_id: x.teamsMessageId, ts: x.now }))), keep_bodies: bit(this.keepBodies) });
-      return items.map(() => undefined);
-    },
-    one: async (x) => {
-      await this.run('markOutboundDelivered', { id: bigint(x.id), teams_message_id: nvarchar(x.teamsMessageId), keep_bodies: bit(this.keepBodies), now: bigint(x.now) });
-    },
-  });
-  private readonly relayed = new WriteBatches<{ m: RelayedMessage; now: number }, boolean>({
-    many: async (items) =>
-      this.insertedFlags(
-        'recordRelayedBatch',
-        items.map(({ m, now }) => ({ chat_id: m.chatId, teams_message_id: m.teamsMessageId, direction: m.direction, xmpp_id: m.xmppId ?? null, ts: now })),
-      ),
-    one: ({ m, now }) =>
-      this.insertIfAbsent('recordRelayed', { chat_id: nvarchar(m.chatId), teams_message_id: nvarchar(m.teamsMessageId), direction: nvarchar(m.direction), xmpp_id: nvarchar(m.xmppId), now: bigint(now) }),
-  });
-  private readonly notifications = new WriteBatches<{ n: InboundNotification; now: number }, boolean>({
-    many: async (items) =>
-      this.insertedFlags(
-        'recordNotificationBatch',
-        items.map(({ n, now }) => ({ dedup_key: n.dedupKey, kind: n.kind, subscription_id: n.subscriptionId, resource: n.resource, change_type: n.changeType, detail: n.detail ?? null, ts: now })),
-      ),
-    one: ({ n, now }) =>
-      this.insertIfAbsent('recordNotification', {
-        dedup_key: nvarchar(n.dedupKey),
-        kind: nvarchar(n.kind),
-        subscription_id: nvarchar(n.subscriptionId),
-        resource: nvarchar(n.resource),
-        change_type: nvarchar(n.changeType),
-        detail: nvarcharMax(n.detail),
-        now: bigint(now),
-      }),
-  });
-  private readonly done = new WriteBatches<{ id: number; now: number }, void>({
-    many: async (items) => {
-      await this.run('markNotificationDoneBatch', { rows: json(items.map((x) => ({ id: x.id, ts: x.now }))) });
-      return items.map(() => undefined);
-    },
-    one: async (x) => {
-      await this.run('markNotificationDone', { id: bigint(x.id), now: bigint(x.now) });
-    },
-  });
+  private readonly writes: MssqlMessageWrites;
 
   private constructor(
-    private readonly pool: ConnectionPool,
-    private readonly options: MssqlOptions,
+    private readonly db: MssqlConnection,
     private readonly keepBodies: boolean,
-  ) {}
+  ) {
+    this.writes = new MssqlMessageWrites(db, keepBodies);
+  }
 
   /**
    * Connects and applies pending migrations. Any failure (login, network, TLS, timeout, a migration) is a
    * {@link StoreError} naming the server and database and the cause, never the password.
    */
   static async open(options: MssqlOptions, storeOptions: StoreOptions = {}): Promise<MssqlStore> {
-    const where = `${options.server}:${options.port}/${options.database}`;
-    const pool = new sql.ConnectionPool(toMssqlConfig(options));
-    // The pool re-emits driver errors of idle connections; without a listener Node would crash. The next request
-    // on a broken connection fails and reports it.
-    pool.on('error', () => undefined);
-    const store = new MssqlStore(pool, options, storeOptions.keepBodies ?? false);
-    try {
-      await pool.connect();
-      await store.migrate();
-      return store;
-    } catch (err) {
-      await pool.close().catch(() => undefined);
-      const cause = err instanceof StoreError ? err.message : describeMssqlError(err, options);
-      throw new StoreError(scrub(`cannot open SQL Server store ${where}: ${cause}`, options), err);
-    }
+    return new MssqlStore(await MssqlConnection.open(options), storeOptions.keepBodies ?? false);
   }
 
-  /**
-   * One transaction: the exclusive application lock, then every pending migration's batches and its version row.
-   * DDL is transactional in SQL Server, so a failed migration leaves nothing behind.
-   */
-  private async migrate(): Promise<void> {
-    const tx = new sql.Transaction(this.pool);
-    await tx.begin();
-    try {
-      const timeout = this.options.requestTimeoutMs > 0 ? Math.max(0, this.options.requestTimeoutMs - 500) : -1;
-      const lock = await this.query('acquireMigrationLock', { lock_timeout_ms: int(timeout) }, tx);
-      const result = num(lock.recordset[0]?.result);
-      if (!(result >= 0)) {
-        const why = result === -1 ? `another node held it for more than ${timeout} ms` : result === -3 ? 'chosen as deadlock victim' : `sp_getapplock returned ${result}`;
-        throw new StoreError(`cannot take the migration lock ${MIGRATION_LOCK}: ${why}`);
-      }
-      await new sql.Request(tx).batch(MSSQL_STATEMENTS.createMigrationsTable);
-      const applied = new Set((await this.query('appliedMigrations', {}, tx)).recordset.map((r) => num(r.version)));
-      for (const m of MIGRATIONS) {
-        if (applied.has(m.version)) continue;
-        const batches = splitBatches(m.mssql);
-        if (batches.length === 0) throw new StoreError(`migration ${m.version} (${m.name}) has no T-SQL`);
-        for (const [i, batch] of batches.entries()) {
-          try {
-            await new sql.Request(tx).batch(batch);
-          } catch (err) {
-            throw new StoreError(`migration ${m.version} (${m.name}), batch ${i + 1} of ${batches.length} failed: ${describeMssqlError(err, this.options)}`, err);
-          }
-        }
-        await this.query('recordMigration', { version: int(m.version), name: nvarchar(m.name), applied_at: bigint(Date.now()) }, tx);
-      }
-      await tx.commit();
-    } catch (err) {
-      // With XACT_ABORT the server may have rolled back already; the original error is the one to report.
-      await tx.rollback().catch(() => undefined);
-      throw err;
-    }
-  }
-
-  /**
-   * Runs one statement (one batch). A deadlock victim's batch was rolled back whole, so it is run again, twice at
-   * most. Other failures become a StoreError naming the statement.
-   */
-  private async query(name: MssqlStatementName, params: Params, tx?: Transaction): Promise<IResult<Row>> {
-    for (let attempt = 1; ; attempt++) {
-      const request = tx ? new sql.Request(tx) : this.pool.request();
-      for (const [k, p] of Object.entries(params)) request.input(k, p.type, p.value);
-      try {
-        return await request.query<Row>(MSSQL_STATEMENTS[name]);
-      } catch (err) {
-        if (!tx && attempt < 3 && hasSqlError(err, DEADLOCK_VICTIM)) continue;
-        throw err;
-      }
-    }
-  }
-
-  /** {@link query} for the Store methods: failures become a StoreError naming the operation. */
-  private async run(name: MssqlStatementName, params: Params = {}): Promise<IResult<Row>> {
-    try {
-      return await this.query(name, params);
-    } catch (err) {
-      throw this.wrap(name, err);
-    }
-  }
-
-  private wrap(name: string, err: unknown): StoreError {
-    if (err instanceof StoreError) return err;
-    return new StoreError(scrub(`SQL Server store ${this.options.server}/${this.options.database}: ${name} failed: ${describeMssqlError(err, this.options)}`, this.options), err);
+  private run(name: MssqlStatementName, params: Params = {}): Promise<IResult<Row>> {
+    return this.db.run(name, params);
   }
 
   async schemaVersion(): Promise<number> {
     return num((await this.run('schemaVersion')).recordset[0]?.version ?? 0);
   }
 
+  async claimTenant(tenant: string): Promise<string> {
+    return String((await this.run('claimTenant', { tenant: nvarchar(tenant) })).recordset[0]?.tenant ?? tenant);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.enqueues, this.delivered, this.relayed, this.notifications, this.done].map((b) => b.settled()));
-    await this.pool.close();
+    await this.writes.settled();
+    await this.db.close();
   }
 
   async ping(): Promise<void> {
@@ -305,50 +168,7 @@ export class MssqlStore implements Store {
   }
 
   enqueueOutbound(m: OutboundMessage, now: number): Promise<EnqueueResult> {
-    return this.enqueues.submit({ m, now });
-  }
-
-  /** One batch of enqueues: each item's row (new or the one its dedup key names) and whether it was inserted. */
-  private async enqueueMany(items: readonly { m: OutboundMessage; now: number }[]): Promise<EnqueueResult[]> {
-    const rows = items.map(({ m, now }, i) => ({
-      i,
-      teams_user_id: m.teamsUserId,
-      remote_jid: m.remoteJid,
-      dedup_key: m.dedupKey ?? null,
-      sender: m.sender,
-      stanza_id: m.stanzaId ?? null,
-      receipt_requested: m.receiptRequested,
-      body: m.body,
-      ts: now,
-      reply_to_teams_id: m.replyToTeamsId ?? null,
-    }));
-    const out: EnqueueResult[] = [];
-    for (const r of (await this.run('enqueueOutboundBatch', { rows: json(rows) })).recordset) out[num(r.i)] = { row: toOutbox(r), inserted: bool(r.inserted) };
-    if (out.length !== items.length || out.some((x) => x === undefined)) throw new StoreError('SQL Server store: enqueueOutboundBatch did not answer every item');
-    return out;
-  }
-
-  private async enqueueOne(m: OutboundMessage, now: number): Promise<EnqueueResult> {
-    const params: Params = {
-      ...pairParams(m),
-      dedup_key: nvarchar(m.dedupKey),
-      sender: nvarchar(m.sender),
-      stanza_id: nvarchar(m.stanzaId),
-      receipt_requested: bit(m.receiptRequested),
-      body: nvarcharMax(m.body),
-      now: bigint(now),
-      reply_to_teams_id: nvarchar(m.replyToTeamsId),
-    };
-    try {
-      const inserted = (await this.query('enqueueOutbound', params)).recordset[0];
-      if (inserted) return { row: toOutbox(inserted), inserted: true };
-    } catch (err) {
-      if (!hasSqlError(err, DUPLICATE_KEY)) throw this.wrap('enqueueOutbound', err);
-    }
-    // Nothing inserted: only a dedup key already present does that.
-    const existing = (await this.run('outboxByDedupKey', { dedup_key: nvarchar(m.dedupKey) })).recordset[0];
-    if (!existing) throw new StoreError(`SQL Server store: enqueueOutbound inserted nothing, yet no row has dedup key ${m.dedupKey ?? '(none)'}`);
-    return { row: toOutbox(existing), inserted: false };
+    return this.writes.enqueue(m, now);
   }
 
   async findOutbound(dedupKey: string): Promise<OutboxRow | undefined> {
@@ -372,7 +192,7 @@ export class MssqlStore implements Store {
   }
 
   markOutboundDelivered(id: number, teamsMessageId: string, now: number): Promise<void> {
-    return this.delivered.submit({ id, teamsMessageId, now });
+    return this.writes.markDelivered(id, teamsMessageId, now);
   }
 
   async markOutboundRetry(id: number, error: string, nextAttemptAt: number): Promise<void> {
@@ -384,7 +204,20 @@ export class MssqlStore implements Store {
   }
 
   recordNotification(n: InboundNotification, now: number): Promise<boolean> {
-    return this.notifications.submit({ n, now });
+    return this.writes.recordNotification(n, now);
+  }
+
+  scheduleNotification(n: InboundNotification, dueAt: number, now: number): Promise<boolean> {
+    return this.db.insertIfAbsent('scheduleNotification', {
+      dedup_key: nvarchar(n.dedupKey),
+      kind: nvarchar(n.kind),
+      subscription_id: nvarchar(n.subscriptionId),
+      resource: nvarchar(n.resource),
+      change_type: nvarchar(n.changeType),
+      detail: nvarcharMax(n.detail),
+      due_at: bigint(dueAt),
+      now: bigint(now),
+    });
   }
 
   async dueNotifications(now: number, max: number): Promise<InboxRow[]> {
@@ -392,7 +225,7 @@ export class MssqlStore implements Store {
   }
 
   markNotificationDone(id: number, now: number): Promise<void> {
-    return this.done.submit({ id, now });
+    return this.writes.markNotificationDone(id, now);
   }
 
   async markNotificationRetry(id: number, error: string, nextAttemptAt: number): Promise<void> {
@@ -404,25 +237,7 @@ export class MssqlStore implements Store {
   }
 
   recordRelayed(m: RelayedMessage, now: number): Promise<boolean> {
-    return this.relayed.submit({ m, now });
-  }
-
-  /** A batched insert-if-absent: per item, whether it was inserted. */
-  private async insertedFlags(name: 'recordRelayedBatch' | 'recordNotificationBatch', rows: readonly Record<string, unknown>[]): Promise<boolean[]> {
-    const flags: boolean[] = [];
-    for (const r of (await this.run(name, { rows: json(rows.map((row, i) => ({ i, ...row }))) })).recordset) flags[num(r.i)] = bool(r.inserted);
-    if (flags.length !== rows.length || flags.some((x) => x === undefined)) throw new StoreError(`SQL Server store: ${name} did not answer every item`);
-    return flags;
-  }
-
-  /** True when the row was inserted; false when its key was present (found under the lock, or by the index). */
-  private async insertIfAbsent(name: 'recordNotification' | 'recordRelayed' | 'putWhitelistEntry', params: Params): Promise<boolean> {
-    try {
-      return ((await this.query(name, params)).rowsAffected[0] ?? 0) === 1;
-    } catch (err) {
-      if (hasSqlError(err, DUPLICATE_KEY)) return false;
-      throw this.wrap(name, err);
-    }
+    return this.writes.recordRelayed(m, now);
   }
 
   async findRelayed(chatId: string, teamsMessageId: string): Promise<RelayedMessage | undefined> {
@@ -483,7 +298,7 @@ export class MssqlStore implements Store {
   }
 
   async putWhitelistEntry(e: WhitelistEntry): Promise<void> {
-    await this.insertIfAbsent('putWhitelistEntry', { kind: nvarchar(e.kind), value: nvarchar(e.value), added_at: bigint(e.addedAt), added_by: nvarchar(e.addedBy) });
+    await this.db.insertIfAbsent('putWhitelistEntry', { kind: nvarchar(e.kind), value: nvarchar(e.value), added_at: bigint(e.addedAt), added_by: nvarchar(e.addedBy) });
   }
 
   async deleteWhitelistEntry(kind: WhitelistKind, value: string): Promise<boolean> {
@@ -617,13 +432,4 @@ export class MssqlStore implements Store {
   async deletePair(key: PairKey): Promise<void> {
     await this.run('deletePair', pairParams(key));
   }
-}
-
-function pairParams(key: PairKey): Params {
-  return { teams_user_id: nvarchar(key.teamsUserId), remote_jid: nvarchar(key.remoteJid) };
-}
-
-/** A batch's items as the one JSON parameter its statement reads with OPENJSON. */
-function json(items: readonly unknown[]): Params[string] {
-  return nvarcharMax(JSON.stringify(items));
 }

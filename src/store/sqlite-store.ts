@@ -117,6 +117,12 @@ export class SqliteStore implements Store {
     return Number(r.v ?? 0);
   }
 
+  async claimTenant(tenant: string): Promise<string> {
+    // One row; the first claim wins (INSERT OR IGNORE under SQLite's write lock).
+    this.db.prepare('INSERT OR IGNORE INTO store_tenant (id, tenant) VALUES (1, ?)').run(tenant);
+    return String((this.db.prepare('SELECT tenant FROM store_tenant WHERE id = 1').get() as Row).tenant);
+  }
+
   async close(): Promise<void> {
     if (!this.db.open) return;
     await this.writes.settled();
@@ -215,6 +221,10 @@ export class SqliteStore implements Store {
 
   recordNotification(n: InboundNotification, now: number): Promise<boolean> {
     return this.writes.submit('recordNotification', n, now);
+  }
+
+  scheduleNotification(n: InboundNotification, dueAt: number, now: number): Promise<boolean> {
+    return this.writes.submit('scheduleNotification', n, dueAt, now);
   }
 
   async dueNotifications(now: number, limit: number): Promise<InboxRow[]> {

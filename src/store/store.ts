@@ -13,6 +13,11 @@ export interface PuppetRecord {
 }
 
 export interface PairKey {
+  /**
+   * The tenant, for the router's actor keys (issue 16); absent or "default": the single-tenant layout's. Each tenant
+   * has a store of its own, so the store's own rows need not name it.
+   */
+  readonly tenant?: string;
   readonly teamsUserId: string;
   readonly remoteJid: string;
 }
@@ -66,7 +71,8 @@ export interface EnqueueResult {
   readonly inserted: boolean;
 }
 
-export type NotificationKind = 'chatMessage' | 'presence' | 'user' | 'lifecycle';
+/** 'resend': not from Graph, a Teams message to send to XMPP again later (actors/user-pair/resend-schedule.ts). */
+export type NotificationKind = 'chatMessage' | 'presence' | 'user' | 'lifecycle' | 'resend';
 
 export interface InboundNotification {
   readonly dedupKey: string;
@@ -148,6 +154,11 @@ export interface Store {
   close(): Promise<void>;
   /** Throws when the database cannot be used (for /healthz). */
   ping(): Promise<void>;
+  /**
+   * Issue 16: makes an unclaimed store the tenant's and returns the store's tenant, which is another one when the
+   * store already belongs to another tenant (the caller must not use it then).
+   */
+  claimTenant(tenant: string): Promise<string>;
 
   getPuppet(remoteJid: string): Promise<PuppetRecord | undefined>;
   getPuppetByUserId(userId: string): Promise<PuppetRecord | undefined>;
@@ -186,6 +197,8 @@ export interface Store {
 
   /** Records a notification; false when its dedup key was seen before (a redelivery). */
   recordNotification(n: InboundNotification, now: number): Promise<boolean>;
+  /** {@link recordNotification}, not due before `dueAt` (work the gateway gives itself for later, e.g. a resend). */
+  scheduleNotification(n: InboundNotification, dueAt: number, now: number): Promise<boolean>;
   dueNotifications(now: number, limit: number): Promise<InboxRow[]>;
   markNotificationDone(id: number, now: number): Promise<void>;
   markNotificationRetry(id: number, error: string, nextAttemptAt: number): Promise<void>;

@@ -5,7 +5,7 @@
  */
 import { ClientCertificateCredential, ClientSecretCredential, UsernamePasswordCredential, type TokenCredential } from '@azure/identity';
 import { puppetPassword, puppetUpn } from '../protocol/puppet-identity.js';
-import type { RuntimeConfig } from '../config/load.js';
+import type { TenantConfig } from '../config/load.js';
 import { graphScope } from './graph-client.js';
 
 /** docs/teams-identity.md, section 3: what an administrator grants the app. */
@@ -25,7 +25,8 @@ export interface CheckResult {
 }
 
 export interface DoctorOptions {
-  readonly config: RuntimeConfig;
+  /** The tenant checked (doctor checks each tenant on its own, with its own credentials). */
+  readonly tenant: TenantConfig;
   /** An XMPP user (bare JID) whose account signs in; default: the first account in the puppet group. */
   readonly puppetJid?: string | undefined;
   /** Answers Graph's validation request while the check runs (the gateway's webhook when it is not running). */
@@ -56,7 +57,7 @@ function signInFailure(err: unknown): { code: number | undefined; text: string }
 }
 
 export async function runDoctorChecks(o: DoctorOptions): Promise<CheckResult[]> {
-  const c = o.config;
+  const c = o.tenant;
   const now = o.now ?? Date.now;
   const t = c.teams;
   const scope = graphScope(t);

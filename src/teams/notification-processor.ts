@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { parseResource, type EncryptedContent } from '../protocol/graph-notification.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
 import type { Outcome } from '../actors/user-pair-actor.js';
+import { readResend } from '../actors/user-pair/resend-schedule.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { InboxRow, PairKey, Store } from '../store/store.js';
@@ -170,6 +171,14 @@ export class NotificationProcessor {
         if (outcome.presenceOf.length > 0) await this.refreshPresence(outcome.presenceOf, correlationId);
       }
       return DONE;
+    }
+    if (row.kind === 'resend') {
+      const r = readResend(row);
+      if (!r) {
+        log.warn('damaged resend row ignored', { resource: row.resource });
+        return DONE;
+      }
+      return this.o.router.pair(r.key, { type: 'resend-to-xmpp', chatId: r.chatId, messageId: r.messageId, bounces: r.bounces }, envelope);
     }
     const target = parseResource(row.resource);
     const resource = this.decrypted(row, log);

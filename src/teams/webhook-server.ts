@@ -66,8 +66,26 @@ export function lifecycleUrl(publicUrl: string): string {
   return u.toString();
 }
 
+/** How long a stopping webhook waits for open connections: Graph gives up on an answer after 3 s. */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * Stops taking connections and lets the requests in progress finish. A client that keeps its connection alive
+ * (Graph, a load balancer) must be answered with `Connection: close` from then on (the handler's job), so it
+ * reconnects, to another node; a connection still open after STOP_GRACE_MS (longer than Graph waits for an
+ * answer) is cut, so a busy client cannot hold the node's shutdown.
+ */
+export async function closeGracefully(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const grace = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
+  await closed;
+  clearTimeout(grace);
+}
+
 export class WebhookServer {
   private server: Server | undefined;
+  private stopping = false;
   private readonly notifyPath: string;
   private readonly lifecyclePath: string;
   private readonly intake: NotificationIntake;
@@ -92,12 +110,29 @@ export class WebhookServer {
     this.batcher = new InboxBatcher(o.store, this.now);
   }
 
+  /** The request is this webhook's: its notification or lifecycle path, or one of its media links. */
+  owns(pathname: string): boolean {
+    const path = pathname.replace(/\/+$/u, '') || '/';
+    return path === this.notifyPath || path === this.lifecyclePath || (this.o.media !== undefined && pathname.startsWith(this.o.media.pathPrefix));
+  }
+
+  /** Handles one request (its own listener, or one shared by several tenants: webhook-listeners.ts). */
+  serve(req: IncomingMessage, res: ServerResponse): void {
+    this.handle(req, res).catch((err: unknown) => {
+      this.o.log.error('webhook handler failed', { error: errorMessage(err) });
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  }
+
+  /** Resolves once every commit of a request already answered has settled. */
+  drained(): Promise<void> {
+    return this.batcher.drained();
+  }
+
   async start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.o.log.error('webhook handler failed', { error: errorMessage(err) });
-        if (!res.headersSent) res.writeHead(500).end();
-      });
+      if (this.stopping) res.setHeader('connection', 'close');
+      this.serve(req, res);
     };
     const tls = this.o.tls;
     this.server = tls
@@ -114,8 +149,8 @@ export class WebhookServer {
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
+    this.stopping = true;
+    await closeGracefully(server);
     await this.batcher.drained();
   }
 

@@ -39,6 +39,20 @@ export interface XmppPort {
   request(iq: Element, timeoutMs?: number): Promise<Element>;
 }
 
+/**
+ * Sends `stanza`, or answers false when the link is down (the caller keeps what must be sent again); other
+ * failures are thrown.
+ */
+export async function sendUnlessLinkDown(xmpp: XmppPort, stanza: Element): Promise<boolean> {
+  try {
+    await xmpp.send(stanza);
+    return true;
+  } catch (err) {
+    if (err instanceof XmppLinkDownError) return false;
+    throw err;
+  }
+}
+
 export interface ComponentLinkOptions {
   readonly service: string;
   readonly domain: string;

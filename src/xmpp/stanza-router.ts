@@ -20,7 +20,7 @@ import { bareJid, tryParseJid } from '../protocol/jid.js';
 import { COMPONENT_INFO, CAPS_NODE, capsElement, capsVer, discoInfoQuery, userInfo } from '../protocol/disco.js';
 import { NS } from '../protocol/namespaces.js';
 import { iqResult, mayReplyWithError, parseInbound, presence, type Inbound, type InboundIq, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
-import { StanzaError, errorReply, readStanzaError } from '../protocol/stanza-error.js';
+import { StanzaError, errorReply, isTransientBounce, readStanzaError } from '../protocol/stanza-error.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
 import { pairKey } from '../actors/actor-keys.js';
 import type { Outcome, PairMessage } from '../actors/user-pair-actor.js';
@@ -41,11 +41,14 @@ import { stanzaOverLimit } from './bounded-parser.js';
 import type { XmppPort } from './component-link.js';
 import type { SfbStanzaHandler } from '../sfb/stanza-handler.js'; // issue 17
 
-/** The whitelist as the router needs it. */
+type FederationVerdict = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+
+/** The whitelist (and a tenant's walls) as the router needs it. */
 export interface FederationPolicy {
   /** The remote domain may federate at all (checked first, for every stanza). */
   domainAllowed(domain: string): boolean;
-  verdict(user: TeamsUser, remoteDomain: string): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+  /** remoteJid: the sender's bare JID (walls may name users, issue 16). */
+  verdict(user: TeamsUser, remoteDomain: string, remoteJid?: string): FederationVerdict | Promise<FederationVerdict>;
 }
 
 export interface StanzaRouterOptions {
@@ -136,7 +139,9 @@ export class StanzaRouter {
     if (inbound.to.domain !== this.o.componentDomain) return; // the server routed something not for us
     const envelope = { correlationId };
     if (inbound.kind === 'message' && inbound.type === 'error') {
-      await this.o.router.domain(inbound.from.domain, { type: 'bounced', condition: readStanzaError(stanza).condition }, envelope);
+      const error = readStanzaError(stanza);
+      await this.o.router.domain(inbound.from.domain, { type: 'bounced', condition: error.condition }, envelope);
+      if (isTransientBounce(error)) await this.bounced(inbound, error.condition ?? 'undefined-condition', envelope, order);
       return;
     }
     if (inbound.kind === 'iq' && (inbound.type === 'result' || inbound.type === 'error')) return; // answers to our own iqs
@@ -163,7 +168,7 @@ export class StanzaRouter {
       await this.toUnknownUser(stanza, inbound);
       return;
     }
-    const verdict = this.o.policy.verdict(user, inbound.from.domain);
+    const verdict = await this.o.policy.verdict(user, inbound.from.domain, bareJid(inbound.from));
     if (!verdict.allowed) {
       // A Teams user who may not federate (with this domain) does not exist for the sender (issue: whitelisting).
       this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: verdict.reason });
@@ -219,6 +224,21 @@ export class StanzaRouter {
         return;
     }
     if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
+  }
+
+  /**
+   * A message the gateway relayed from Teams came back with a transient error: its pair sends it again later.
+   * Only for a pair that exists, a Teams user the domain may reach, and within the pair's rate limit: a forged
+   * bounce costs no more than a message (issue 12), and creates nothing.
+   */
+  private async bounced(inbound: InboundMessage, condition: string, envelope: Envelope, order: ArrivalTicket): Promise<void> {
+    if (!inbound.id || !inbound.from.local || !inbound.to.local || this.o.sfb?.homeOf(inbound.to.local)) return;
+    const user = await this.lookup(inbound.to.local, inbound.from).catch(() => undefined);
+    if (!user || !(await this.o.policy.verdict(user, inbound.from.domain, bareJid(inbound.from))).allowed) return;
+    const key = { teamsUserId: user.id, remoteJid: bareJid(inbound.from) };
+    if (!(await this.o.throttle.admit('xmpp_to_teams', pairAdmission(key, 0), 'refuse')).ok) return;
+    if (!(await this.o.store.getPair(key))) return;
+    await this.tellPair(key, { type: 'xmpp-bounced', id: inbound.id, condition }, envelope, order);
   }
 
   /**

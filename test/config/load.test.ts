@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfigFile, resolveConfig } from '../../src/config/load.js';
+import { ConfigError, loadConfigFile, resolveConfig, type RuntimeConfig, type TenantConfig } from '../../src/config/load.js';
 import { restartPolicyFor } from '../../src/supervisors/restart-policy.js';
 
 const valid = () => ({
@@ -16,6 +16,12 @@ const valid = () => ({
     puppets: { upnDomain: 'xmpp.contoso.com', passwordSecret: 'm' },
   },
 });
+
+function tenant(c: RuntimeConfig, i = 0): TenantConfig {
+  const t = c.tenants[i];
+  assert.ok(t, `tenant #${i}`);
+  return t;
+}
 
 function problems(raw: unknown, env: NodeJS.ProcessEnv = { XTG_TEST_SECRET: 's' }): string[] {
   try {
@@ -30,11 +36,12 @@ function problems(raw: unknown, env: NodeJS.ProcessEnv = { XTG_TEST_SECRET: 's' 
 describe('configuration', () => {
   it('accepts a minimal valid file and fills defaults; secrets never print', () => {
     const c = resolveConfig(valid(), { env: { XTG_TEST_SECRET: 'from-env' } });
-    assert.equal(c.teams.graphBaseUrl, 'https://graph.microsoft.com');
-    assert.equal(c.teams.clientSecret?.reveal(), 'from-env');
+    const t = tenant(c);
+    assert.equal(t.teams.graphBaseUrl, 'https://graph.microsoft.com');
+    assert.equal(t.teams.clientSecret?.reveal(), 'from-env');
     assert.equal(c.xmpp.maxBodyBytes, 16_000);
     assert.ok(!JSON.stringify(c).includes('from-env'));
-    assert.ok(!String(c.teams.clientSecret).includes('from-env'));
+    assert.ok(!String(t.teams.clientSecret).includes('from-env'));
   });
   const cases: [string, (c: ReturnType<typeof valid>) => unknown, RegExp][] = [
     ['missing key', (c) => ({ ...c, xmpp: { ...c.xmpp, domain: undefined } }), /^xmpp\.domain: required key is missing$/u],
@@ -81,9 +88,72 @@ store: {sqlite: {path: data/gw.sqlite}}
 `,
     );
     const c = loadConfigFile(file);
-    assert.equal(c.xmpp.password.reveal(), 'file-secret');
+    assert.equal(tenant(c).components[0]?.password.reveal(), 'file-secret');
     assert.equal(c.store.sqlite.path, join(dir, 'data/gw.sqlite'));
     writeFileSync(file, 'xmpp: [unclosed');
     assert.throws(() => loadConfigFile(file), /not valid YAML/u);
   });
+});
+
+/** Two tenants, as an operator of a shared cluster writes them (issue 16). */
+const twoTenants = () => {
+  const v = valid();
+  const entry = (id: string, domain: string, tenantId: string, path: string) => ({
+    id,
+    xmpp: { domain, password: `${id}-secret` },
+    teams: { ...v.teams, tenantId, clientSecret: `${id}-app-secret`, webhook: { listen: '127.0.0.1:8090', publicUrl: `https://gw.example.org/graph/${path}` }, puppets: { upnDomain: `xmpp.${id}.example`, passwordSecret: 'm' } },
+    policy: { domains: ['partner.example'], users: ['*'] },
+    admin: { token: `${id}-token` },
+  });
+  return {
+    xmpp: { service: v.xmpp.service },
+    tenants: [entry('contoso', 'teams.contoso.example', 'tenant-c', 'contoso'), entry('fabrikam', 'teams.fabrikam.example', 'tenant-f', 'fabrikam')],
+    walls: { between: [{ tenant: 'contoso', peer: 'fabrikam', users: ['alice@contoso.example'] }] },
+  };
+};
+
+describe('configuration: tenants (issue 16)', () => {
+  it('makes the single-tenant layout a list of one tenant, "default", with its component domain and admin token from the top level', () => {
+    const c = resolveConfig({ ...valid(), admin: { token: 'operator' } }, { env: { XTG_TEST_SECRET: 's' } });
+    assert.equal(c.tenants.length, 1);
+    const t = tenant(c);
+    assert.equal(t.id, 'default');
+    assert.deepEqual(t.components.map((d) => d.domain), ['teams.xmpp.example']);
+    assert.equal(t.components[0]?.password.reveal(), 'secret');
+    assert.equal(t.admin.token, undefined, 'the top-level token is the operator\'s, over every tenant');
+    assert.equal(c.admin.token?.reveal(), 'operator');
+    assert.deepEqual(c.walls, { remote: [], between: [] });
+  });
+  it('reads a list of tenants, each with its own credentials, component domains, whitelist and token', () => {
+    const raw = twoTenants();
+    raw.tenants[1] = { ...raw.tenants[1], xmpp: { ...raw.tenants[1]!.xmpp, extraDomains: [{ domain: 'teams.fabrikam-alt.example', password: 'x', upnDomain: 'fabrikam-alt.example' }] } } as (typeof raw.tenants)[number];
+    const c = resolveConfig(raw, { env: {} });
+    assert.deepEqual(c.tenants.map((t) => t.id), ['contoso', 'fabrikam']);
+    assert.equal(tenant(c, 1).teams.clientSecret?.reveal(), 'fabrikam-app-secret');
+    assert.equal(tenant(c, 0).admin.token?.reveal(), 'contoso-token');
+    assert.deepEqual(tenant(c, 1).components.map((d) => [d.domain, d.upnDomain]), [['teams.fabrikam.example', undefined], ['teams.fabrikam-alt.example', 'fabrikam-alt.example']]);
+    assert.equal(c.walls.between[0]?.peer, 'fabrikam');
+  });
+  const cases: [string, (c: ReturnType<typeof twoTenants>) => unknown, RegExp][] = [
+    ['a tenant\'s missing key names the tenant', (c) => ({ ...c, tenants: [c.tenants[0], { ...c.tenants[1], teams: { ...c.tenants[1]?.teams, clientId: undefined } }] }), /^tenants\[fabrikam\]\.teams\.clientId: required key is missing$/u],
+    ['a tenant\'s bad secret names the tenant', (c) => ({ ...c, tenants: [c.tenants[0], { ...c.tenants[1], teams: { ...c.tenants[1]?.teams, clientSecret: { env: 'XTG_NOPE' } } }] }), /^tenants\[fabrikam\]\.teams\.clientSecret: environment variable XTG_NOPE is not set$/u],
+    ['a bad tenant id', (c) => ({ ...c, tenants: [{ ...c.tenants[0], id: 'Contoso Ltd' }, c.tenants[1]] }), /^tenants\[Contoso Ltd\]\.id: expected 1 to 31 lower-case/u],
+    ['the same id twice', (c) => ({ ...c, tenants: [c.tenants[0], { ...c.tenants[1], id: 'contoso' }] }), /^tenants\[contoso\]\.id: the id contoso/u],
+    ['one component domain for two tenants', (c) => ({ ...c, tenants: [c.tenants[0], { ...c.tenants[1], xmpp: { domain: 'teams.contoso.example', password: 'x' } }] }), /^tenants\[fabrikam\]\.xmpp\.domain: the component domain teams\.contoso\.example is also tenant contoso's/u],
+    ['one Microsoft 365 tenant for two tenants', (c) => ({ ...c, tenants: [c.tenants[0], { ...c.tenants[1], teams: { ...c.tenants[1]?.teams, tenantId: 'TENANT-C' } }] }), /^tenants\[fabrikam\]\.teams\.tenantId: the Microsoft 365 tenant tenant-c is also tenant contoso's/u],
+    ['overlapping webhook paths on one listener', (c) => ({ ...c, tenants: [c.tenants[0], { ...c.tenants[1], teams: { ...c.tenants[1]?.teams, webhook: { listen: '127.0.0.1:8090', publicUrl: 'https://gw.example.org/graph/contoso/x' } } }] }), /^tenants\[fabrikam\]\.teams\.webhook\.publicUrl: its path \/graph\/contoso\/x overlaps tenant contoso's/u],
+    ['one admin token for two tenants', (c) => ({ ...c, tenants: [c.tenants[0], { ...c.tenants[1], admin: { token: 'contoso-token' } }] }), /^tenants\[fabrikam\]\.admin\.token: the same token as tenants\[contoso\]\.admin\.token/u],
+    ['a tenant\'s token equal to the operator\'s', (c) => ({ ...c, admin: { token: 'contoso-token' } }), /^tenants\[contoso\]\.admin\.token: the same token as admin\.token/u],
+    ['a top-level tenant key beside tenants', (c) => ({ ...c, policy: { domains: ['x.example'] } }), /^policy: with tenants, each tenant has its own/u],
+    ['a component domain at the top level beside tenants', (c) => ({ ...c, xmpp: { ...c.xmpp, domain: 'teams.x.example' } }), /^xmpp\.domain: with tenants, each tenant has its own/u],
+    ['a wall naming no tenant', (c) => ({ ...c, walls: { between: [{ tenant: 'contoso', peer: 'northwind' }] } }), /^walls\.between\.0\.peer: no tenant "northwind"/u],
+    ['a wall between a tenant and itself', (c) => ({ ...c, walls: { between: [{ tenant: 'contoso', peer: 'contoso' }] } }), /^walls\.between\.0\.peer: a rule between a tenant and itself/u],
+    ['a remote wall party that is not a domain or JID', (c) => ({ ...c, walls: { remote: [{ tenant: 'contoso', parties: ['http://x'] }] } }), /^walls\.remote\.0\.parties\.0: expected a lower-case domain/u],
+  ];
+  for (const [name, mutate, expected] of cases) {
+    it(`names the tenant, the key and the problem: ${name}`, () => {
+      const found = problems(mutate(twoTenants()), {});
+      assert.ok(found.some((p) => expected.test(p)), found.join('\n'));
+    });
+  }
 });

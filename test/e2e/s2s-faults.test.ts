@@ -90,7 +90,7 @@ describe('S2S faults: Prosody in front, partner on Prosody', { timeout: 300_000 
     assert.equal(got().size, N);
   });
 
-  it('resumes presence both ways when the partner server goes away and comes back', async () => {
+  it('resumes presence both ways when the partner server goes away and comes back, and sends again what Alice wrote meanwhile', async () => {
     await benvolio.send(xml('message', { to: ALICE, type: 'chat', id: 'p-1' }, xml('body', {}, 'before the outage'), xml('request', { xmlns: NS.receipts })));
     await benvolio.waitFor((el) => el.getChild('received', NS.receipts)?.attrs.id === 'p-1', 20_000, 'receipt');
     f.emulator.setPresence(ALICE_UPN, 'Available', 'Available');
@@ -108,6 +108,9 @@ describe('S2S faults: Prosody in front, partner on Prosody', { timeout: 300_000 
     // A server that stops ends its users' sessions, and their contacts are told (RFC 6121 §4.5.2).
     await eventually(() => (f.emulator.presenceOf(puppet.upn).availability === 'Offline' ? true : undefined), 20_000, 'Teams showing him offline');
     f.emulator.setPresence(ALICE_UPN, 'Busy', 'InACall'); // she changes while his server is away
+    // She writes meanwhile: the front server cannot reach his server and returns the message (remote-server-not-found,
+    // RFC 6120 §8.3.3.15); the gateway sends it again later instead of dropping it.
+    await f.emulator.sendAs(ALICE_UPN, benvolio.bare, 'written while his server was away');
     await sleep(2000);
 
     await f.pair.startPartner();
@@ -117,6 +120,7 @@ describe('S2S faults: Prosody in front, partner on Prosody', { timeout: 300_000 
     // His server probes his contacts (RFC 6121 §4.3): the gateway answers with her presence as it is now.
     const hers = await benvolio.waitFor((el) => el.name === 'presence' && el.attrs.from?.startsWith(ALICE) === true && el.getChildText('show') === 'dnd', 30_000, 'her current presence');
     assert.match(hers.getChildText('status') ?? '', /call/iu);
+    await benvolio.waitFor((el) => el.getChildText('body') === 'written while his server was away', 30_000, 'what she wrote while his server was away');
     await eventually(() => (f.emulator.presenceOf(puppet.upn).availability === 'Available' ? true : undefined), 30_000, 'Teams showing him available again');
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import xml from '@xmpp/xml';
 import { chatMessage, iqResult, mayReplyWithError, parseInbound, presence, receipt } from '../../src/protocol/stanza.js';
-import { StanzaError, errorReply, readStanzaError } from '../../src/protocol/stanza-error.js';
+import { StanzaError, errorReply, isTransientBounce, readStanzaError, type Condition, type ErrorType } from '../../src/protocol/stanza-error.js';
 
 const limits = { maxBodyBytes: 100 };
 const base = { from: 'juliet@xmpp.example/balcony', to: 'alice@teams.xmpp.example' };
@@ -103,6 +103,20 @@ describe('building stanzas', () => {
     assert.equal(read.condition, 'item-not-found');
     assert.equal(read.type, 'cancel');
     assert.equal(read.text, 'no such user');
+  });
+  it('tells a bounce worth sending again (the peer server unreachable, or "wait") from a final one', () => {
+    const table: [Condition, ErrorType, boolean][] = [
+      ['remote-server-not-found', 'cancel', true], // RFC 6120 §8.3.3.15: S2S to the peer's server failed
+      ['remote-server-timeout', 'wait', true], // §8.3.3.16
+      ['resource-constraint', 'wait', true], // §8.3.2: type wait, retry after waiting
+      ['service-unavailable', 'cancel', false], // no such user, or not accepting messages
+      ['item-not-found', 'cancel', false],
+      ['not-acceptable', 'modify', false],
+    ];
+    for (const [cond, type, transient] of table) {
+      const bounce = errorReply(xml('message', { ...base, id: 'b1', type: 'chat' }, xml('body', {}, 'x')), new StanzaError(cond, 'x', type));
+      assert.equal(isTransientBounce(readStanzaError(bounce)), transient, cond);
+    }
   });
   it('never answers an error with an error', () => {
     assert.equal(mayReplyWithError(xml('message', { type: 'error' })), false);

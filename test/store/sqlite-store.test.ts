@@ -46,6 +46,37 @@ describe('SQLite store specifics', () => {
     db.close();
   });
 
+  it('keeps no rich notification content once the notification is processed (data minimisation)', async () => {
+    const file = join(dir, 'minimise.sqlite');
+    const s = SqliteStore.open(file);
+    const detail = JSON.stringify({ data: 'ciphertext of a chat message', dataKey: 'k', encryptionCertificateId: 'c' });
+    await s.recordNotification({ dedupKey: 'n1', kind: 'chatMessage', subscriptionId: 'sub', resource: "chats('c')/messages('m')", changeType: 'created', detail }, 100);
+    const [row] = await s.dueNotifications(200, 10);
+    assert.ok(row);
+    assert.equal(row.detail, detail, 'kept until processed');
+    await s.markNotificationDone(row.id, 300);
+    await s.close();
+    const db = new Database(file, { readonly: true });
+    assert.deepEqual(db.prepare("SELECT dedup_key, state, detail FROM inbox").all(), [{ dedup_key: 'n1', state: 'delivered', detail: null }]);
+    db.close();
+  });
+
+  it('a store written before tenants (schema 6, with rows) migrates to the tenant "default" with its rows unchanged (issue 16)', async () => {
+    const file = join(dir, 'single-tenant-v6.sqlite');
+    const old = new Database(file);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const m of MIGRATIONS.filter((x) => x.version <= 6)) {
+      old.exec(m.sqlite);
+      old.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, 1);
+    }
+    old.prepare('INSERT INTO puppets (remote_jid, user_id, upn, created_at) VALUES (?, ?, ?, 1)').run('juliet@xmpp.example', 'p-1', 'juliet@p.example');
+    old.close();
+    const s = SqliteStore.open(file);
+    assert.deepEqual(await s.getPuppet('juliet@xmpp.example'), { remoteJid: 'juliet@xmpp.example', userId: 'p-1', upn: 'juliet@p.example' });
+    assert.equal(await s.claimTenant('contoso'), 'default', 'the old rows stay the single-tenant layout\'s');
+    await s.close();
+  });
+
   it('fails with a clear error on a file that is not a database', () => {
     const file = join(dir, 'garbage.sqlite');
     writeFileSync(file, 'not a database '.repeat(1000));

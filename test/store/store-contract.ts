@@ -33,6 +33,12 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       await s.ping();
     });
 
+    it('belongs to the first tenant that claims it, and says so to any other (issue 16)', async () => {
+      assert.equal(await s.claimTenant('contoso'), 'contoso');
+      assert.equal(await s.claimTenant('contoso'), 'contoso');
+      assert.equal(await s.claimTenant('northwind'), 'contoso');
+    });
+
     it('stores puppets and finds them by JID and by user id', async () => {
       await s.putPuppet({ remoteJid: 'juliet@xmpp.example', userId: 'p-1', upn: 'juliet.x@p.example' });
       await s.putPuppet({ remoteJid: 'romeo@xmpp.example', userId: 'p-2', upn: 'romeo.x@p.example' });
@@ -146,6 +152,16 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal(r.relayed, 2);
       assert.deepEqual((await s.pendingOutbound(key)).map((x) => x.id), [pending.row.id]);
       assert.equal((await s.enqueueOutbound(msg({ dedupKey: 'k1' }), 2)).inserted, true, 'a pruned dedup key is forgotten');
+    });
+
+    it('holds a scheduled notification until it is due, once per dedup key', async () => {
+      const n = { dedupKey: 'later-1', kind: 'chatMessage' as const, subscriptionId: '', resource: "chats('c')/messages('m')", changeType: 'resend', detail: '{"x":1}' };
+      assert.equal(await s.scheduleNotification(n, 5_000, 1_000), true);
+      assert.equal(await s.scheduleNotification(n, 9_000, 1_001), false, 'the same key again is a duplicate');
+      assert.deepEqual((await s.dueNotifications(4_999, 10)).filter((r) => r.dedupKey === 'later-1'), []);
+      const due = (await s.dueNotifications(5_000, 10)).filter((r) => r.dedupKey === 'later-1');
+      assert.deepEqual(due.map((r) => [r.changeType, r.detail, r.nextAttemptAt]), [['resend', '{"x":1}', 5_000]]);
+      await s.markNotificationDone(due[0]!.id, 5_001);
     });
 
     it('keeps the whitelist, the audit log and the licence seat history', async () => {

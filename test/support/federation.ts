@@ -7,9 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions, type LifecycleTimings } from '../emulators/graph/index.js';
-import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
-import { DEMO } from '../../src/sandbox/demo-tenant.js';
-import { writeLoopbackConfig, type LoopbackConfig } from '../../src/sandbox/gateway-config.js';
+import { demoTenantEmulatorOptions, demoTenantsEmulatorOptions } from '../emulators/graph/demo-tenant.js';
+import { DEMO, DEMO_NORTHWIND } from '../../src/sandbox/demo-tenant.js';
+import { writeLoopbackConfig, type LoopbackConfig, type SecondTenant } from '../../src/sandbox/gateway-config.js';
 import { ProsodyServer } from '../../src/sandbox/prosody.js';
 import { RedisServer } from '../../src/sandbox/redis.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
@@ -70,6 +70,13 @@ export interface FederationOptions {
   readonly components?: readonly { domain: string; secret: string; validateFrom?: boolean }[];
   /** In a cluster: one node holds the XMPP link, or every node connects. */
   readonly xmppLinks?: 'one' | 'every-node';
+  /**
+   * Issue 16: two tenants (the emulator's two demo tenants, the gateway's tenants "contoso" and "northwind", each
+   * with its component domain on Prosody), with these walls and the second tenant's whitelist.
+   */
+  readonly secondTenant?: SecondTenant;
+  /** More XMPP domains (virtual hosts) on Prosody, each with its users (partner domains). */
+  readonly extraHosts?: readonly { vhost: string; users: readonly { user: string; password: string }[] }[];
   /** false: the node runs without a licence (alone: in evaluation mode). Default: a test licence. */
   readonly licensed?: boolean;
 }
@@ -101,8 +108,9 @@ export class Federation {
     const tls = await ensureTlsMaterial(testTlsDir());
     const dir = await mkdtemp(join(tmpdir(), 'xtg-e2e-'));
     const [c2s, component, webhook, admin] = (await freePorts(4)) as [number, number, number, number];
+    const emulatorOptions = o.secondTenant ? demoTenantsEmulatorOptions : demoTenantEmulatorOptions;
     const emulator = await startGraphEmulator({
-      ...demoTenantEmulatorOptions({
+      ...emulatorOptions({
         tls,
         ...(o.applicationPermissions ? { applicationPermissions: o.applicationPermissions } : {}),
         ...(o.delegatedPermissions ? { delegatedPermissions: o.delegatedPermissions } : {}),
@@ -118,11 +126,15 @@ export class Federation {
     const prosodyOptions = {
       dir: join(dir, 'prosody'),
       vhost: DEMO.xmppDomain,
-      components: [{ domain: DEMO.componentDomain, secret: DEMO.componentSecret }, ...(o.components ?? [])],
+      components: [
+        { domain: DEMO.componentDomain, secret: DEMO.componentSecret },
+        ...(o.secondTenant ? [{ domain: DEMO_NORTHWIND.componentDomain, secret: DEMO_NORTHWIND.componentSecret }] : []),
+        ...(o.components ?? []),
+      ],
       c2sPort: c2s,
       componentPort: component,
       users: DEMO.xmppUsers,
-      extraHosts: [{ vhost: DEMO.strangerDomain, users: DEMO.strangerUsers }],
+      extraHosts: [{ vhost: DEMO.strangerDomain, users: DEMO.strangerUsers }, ...(o.extraHosts ?? [])],
     };
     const prosody = await ProsodyServer.start(prosodyOptions);
     const redis = o.redis ? await RedisServer.start(await freePort()) : undefined;
@@ -155,6 +167,7 @@ export class Federation {
       ...(o.webhookTls ? { webhookTls: { certFile: join(testTlsDir(), 'server.pem'), keyFile: join(testTlsDir(), 'server-key.pem') } } : {}),
       ...(o.transform ? { transform: o.transform } : {}),
       ...(o.lifecycleReplaySeconds ? { lifecycleReplaySeconds: o.lifecycleReplaySeconds } : {}),
+      ...(o.secondTenant ? { secondTenant: o.secondTenant } : {}),
       richNotifications: await Promise.all((o.certificates ?? ['test-1']).map((id) => ensureNotificationCertificate(join(dir, 'certs'), id))),
     };
     await writeLoopbackConfig(configPath, config);

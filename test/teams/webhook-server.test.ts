@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request, Agent, type IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/observability/logger.js';
@@ -60,5 +61,56 @@ describe('change-notification webhook', () => {
     assert.equal((await post({ value: [{ clientState: 'x' }] })).status, 400);
     assert.equal((await post('x'.repeat(1_100_000))).status, 413);
     assert.equal((await post({ value: [] }, url.replace('/graph/notifications', '/other'))).status, 404);
+  });
+});
+
+describe('a stopping webhook', () => {
+  it('tells a client that keeps its connection busy to reconnect, and stops in time', async () => {
+    const store = SqliteStore.open(':memory:');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/graph/notifications`;
+    const server = new WebhookServer({ listen: `127.0.0.1:${port}`, publicUrl: url, tls: undefined, store, log, metrics: new Metrics({ defaultMetrics: false }), onRecorded: () => undefined });
+    await server.start();
+    // One keep-alive connection, a request every 20 ms (as a balancer or Graph reusing its connection does), and
+    // one of them still being sent when the node starts to stop: its connection is busy, not idle.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const answer = (res: IncomingMessage) =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      });
+    const ask = () =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const req = request(`${url}?validationToken=ping`, { method: 'POST', agent }, (res) => void answer(res).then(resolve));
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal((await ask()).connection, 'keep-alive');
+    const inFlight = request(`${url}?validationToken=ping`, { method: 'POST', agent, headers: { 'content-type': 'text/plain' } });
+    const first = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      inFlight.on('response', (res) => void answer(res).then(resolve));
+      inFlight.on('error', reject);
+    });
+    inFlight.write('x');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    let stopped = false;
+    const started = Date.now();
+    const stopping = server.stop().then(() => (stopped = true));
+    inFlight.end();
+    const answers = [await first];
+    while (!stopped && Date.now() - started < 15_000) {
+      try {
+        answers.push(await ask());
+      } catch {
+        break; // the listener is gone: a new connection is refused
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await stopping;
+    agent.destroy();
+    await store.close();
+    assert.ok(Date.now() - started < 6_000, `stopped after ${Date.now() - started} ms`);
+    assert.ok(answers.every((a) => a.status === 200), 'requests in flight were answered');
+    assert.equal(answers.at(-1)?.connection, 'close', 'told to reconnect');
   });
 });

@@ -28,7 +28,7 @@ import { errorMessage, type Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Admission, AdmissionResult, Direction } from '../../policy/throttle.js';
 import type { OutboxRow, SfbPairKey, Store } from '../../store/store.js';
-import { XmppLinkDownError, type XmppPort } from '../../xmpp/component-link.js';
+import { sendUnlessLinkDown, type XmppPort } from '../../xmpp/component-link.js';
 import type { Actor, ActorContext, Envelope } from '../actor.js';
 import { DONE, type SfbPairMessage, type SfbPairReply } from './messages.js';
 import { SfbPresence } from './presence.js';
@@ -128,14 +128,8 @@ export class SfbPairActor implements Actor<SfbPairMessage, SfbPairReply>, PairCo
     return { teamsUserId: outboxUserId(this.key.sfbUri), remoteJid: this.key.remoteJid };
   }
 
-  async send(stanza: Element): Promise<boolean> {
-    try {
-      await this.d.xmpp.send(stanza);
-      return true;
-    } catch (err) {
-      if (err instanceof XmppLinkDownError) return false;
-      throw err;
-    }
+  send(stanza: Element): Promise<boolean> {
+    return sendUnlessLinkDown(this.d.xmpp, stanza);
   }
 
   async receive(m: SfbPairMessage, env: Envelope): Promise<SfbPairReply> {

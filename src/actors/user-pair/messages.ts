@@ -46,6 +46,13 @@ export type PairEvent =
    * her messages created since then that were not relayed are relayed now.
    */
   | { readonly type: 'teams-catch-up'; readonly chatId: string; readonly since: number }
+  /**
+   * The XMPP user's server (or the front server on its behalf) returned a message the gateway relayed from Teams
+   * with a transient error (its server unreachable over S2S): the message is sent again later.
+   */
+  | { readonly type: 'xmpp-bounced'; readonly id: string; readonly condition: string }
+  /** A Teams message the XMPP side returned ('xmpp-bounced') is due to be sent again (the inbox kept it meanwhile). */
+  | { readonly type: 'resend-to-xmpp'; readonly chatId: string; readonly messageId: string; readonly bounces: number }
   /** Graph notified the Teams user's presence. */
   | { readonly type: 'teams-presence'; readonly presence: TeamsPresence }
   /** The XMPP link came back, or the XMPP user's account was re-subscribed: send presence both ways again. */

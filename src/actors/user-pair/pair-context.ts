@@ -12,7 +12,7 @@ import type { Logger } from '../../observability/logger.js';
 import { pairAdmission, type Admission } from '../../policy/throttle.js';
 import type { PairKey, PairRecord } from '../../store/store.js';
 import { TeamsError, type Puppet, type TeamsUser } from '../../teams/teams-port.js';
-import { XmppLinkDownError } from '../../xmpp/component-link.js';
+import { XmppLinkDownError, sendUnlessLinkDown } from '../../xmpp/component-link.js';
 import type { Outcome, PairDeps, PairMessage } from './messages.js';
 
 /** A Graph (or link) failure, classified: transient ones are retried, the rest fail the message. */
@@ -139,13 +139,7 @@ export class PairContext {
   }
 
   /** Receipts, errors and presence are best effort: the link being down must not fail the message. */
-  async trySend(stanza: Element): Promise<boolean> {
-    try {
-      await this.d.xmpp.send(stanza);
-      return true;
-    } catch (err) {
-      if (err instanceof XmppLinkDownError) return false;
-      throw err;
-    }
+  trySend(stanza: Element): Promise<boolean> {
+    return sendUnlessLinkDown(this.d.xmpp, stanza);
   }
 }

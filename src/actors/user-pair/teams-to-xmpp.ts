@@ -16,20 +16,77 @@ import type { Logger } from '../../observability/logger.js';
 import type { Puppet, TeamsChatMessage } from '../../teams/teams-port.js';
 import { DONE, type Outcome } from './messages.js';
 import { outcomeOf, type PairContext } from './pair-context.js';
+import { resendNotification } from './resend-schedule.js';
+
+/**
+ * When a Teams message the XMPP side returned with a transient error is sent again: after the first bounce, then
+ * after each further one; after the last, the Teams user is told it was not delivered (about 50 min in all, a
+ * partner server's usual maintenance window). RFC 6120 §8.3.3.15-16: remote-server-not-found/-timeout.
+ */
+export const RESEND_DELAYS_MS: readonly number[] = [5_000, 15_000, 60_000, 300_000, 900_000, 1_800_000];
+/** How long after a resend a bounce still counts as that message's next one (a server's S2S connect timeout is less). */
+const BOUNCE_MEMORY_MS = 120_000;
+/** Messages of one pair waiting to be sent again: a bound on what forged bounces can make the pair hold. */
+export const MAX_RESENDS_PER_PAIR = 200;
 
 export class TeamsToXmpp {
+  /**
+   * Teams message id -> bounces so far, for messages waiting to be sent again or sent again lately. An entry lapses
+   * BOUNCE_MEMORY_MS after its resend (no bounce since: it went through), so the map holds only messages in trouble;
+   * after a restart the count comes back with the resend (the inbox row keeps it).
+   */
+  private readonly bounces = new Map<string, { readonly n: number; readonly until: number; readonly waiting: boolean }>();
+
   constructor(private readonly c: PairContext) {}
 
-  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage): Promise<Outcome> {
-    if (await this.c.d.store.findRelayed(chatId, messageId)) return DONE; // redelivered notification, or our own post
-    let message;
-    let puppet: Puppet;
-    try {
-      puppet = await this.c.ensurePuppet();
-      message = given ?? (await this.c.d.teams.getMessage(puppet, chatId, messageId));
-    } catch (err) {
-      return outcomeOf(err);
+  /**
+   * A message relayed from Teams came back with a transient error (isTransientBounce): it is scheduled in the
+   * inbox (resend-schedule.ts; durable, so a node dying meanwhile does not lose it) to be sent again after the next
+   * delay of RESEND_DELAYS_MS, with its Teams id as stanza id again (a client that got it after all can tell the
+   * copy). Only ids this pair relayed to this XMPP user count; anything else is ignored.
+   */
+  async bounced(id: string, condition: string, log: Logger): Promise<Outcome> {
+    const chatId = this.c.pair.chatId;
+    if (!chatId) return DONE;
+    const relayed = await this.c.d.store.findRelayedByXmppId(chatId, id);
+    if (relayed?.direction !== 'teams_to_xmpp') return DONE;
+    const messageId = relayed.teamsMessageId;
+    const now = this.c.d.now();
+    for (const [k, b] of this.bounces) if (b.until < now) this.bounces.delete(k);
+    const prior = this.bounces.get(messageId);
+    if (prior?.waiting) return DONE; // returned twice (two copies were on their way): one resend is enough
+    const n = (prior?.n ?? 0) + 1;
+    const delay = RESEND_DELAYS_MS[n - 1];
+    if (delay === undefined) {
+      this.bounces.delete(messageId);
+      log.warn('Teams message returned by the XMPP side too often; the Teams user is told', { teamsMessageId: messageId, condition, bounces: n });
+      await this.c.noticeToTeams(chatId, `Not delivered: ${this.c.remoteDomain()} could not be reached (${condition}); the message was tried ${n} times.`, log);
+      return DONE;
     }
+    if (!prior && this.bounces.size >= MAX_RESENDS_PER_PAIR) {
+      log.warn('Teams message returned by the XMPP side not sent again: too many waiting for this pair', { teamsMessageId: messageId, condition });
+      return DONE;
+    }
+    this.bounces.set(messageId, { n, until: now + delay + BOUNCE_MEMORY_MS, waiting: true });
+    await this.c.d.store.scheduleNotification(resendNotification({ key: this.c.key, chatId, messageId, bounces: n }, now), now + delay, now);
+    log.warn('Teams message returned by the XMPP side; it will be sent again', { teamsMessageId: messageId, condition, bounces: n, delayMs: delay });
+    return DONE;
+  }
+
+  /** A message the XMPP side returned ({@link bounced}) is due: it is read and sent again. */
+  async resend(chatId: string, messageId: string, bounces: number, log: Logger): Promise<Outcome> {
+    this.bounces.set(messageId, { n: bounces, until: this.c.d.now() + BOUNCE_MEMORY_MS, waiting: false });
+    log.info('Teams message sent again to XMPP', { teamsMessageId: messageId, bounces });
+    return this.relay(chatId, messageId, log, undefined, { resend: true });
+  }
+
+  /** `resend`: the message was relayed before and came back ({@link bounced}): it is read and sent again. */
+  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage, o: { resend?: boolean } = {}): Promise<Outcome> {
+    // A redelivered notification, or our own post.
+    if (!o.resend && (await this.c.d.store.findRelayed(chatId, messageId))) return DONE;
+    const read = await this.read(chatId, messageId, given);
+    if ('status' in read) return read;
+    const { puppet, message } = read;
     // Only what the Teams user wrote is relayed: the puppet's own posts and system events are not.
     if (message.messageType !== 'message' || message.fromUserId !== this.c.key.teamsUserId) return DONE;
     const { text, media } = this.textOf(message, puppet);
@@ -66,6 +123,16 @@ export class TeamsToXmpp {
     log.debug('message relayed to XMPP', { teamsMessageId: messageId });
     log.debug('relayed body', { body: text });
     return DONE;
+  }
+
+  /** The message as the notification carried it, or read from Graph with the pair's puppet (a failure as an Outcome). */
+  private async read(chatId: string, messageId: string, given: TeamsChatMessage | undefined): Promise<{ puppet: Puppet; message: TeamsChatMessage } | Outcome> {
+    try {
+      const puppet = await this.c.ensurePuppet();
+      return { puppet, message: given ?? (await this.c.d.teams.getMessage(puppet, chatId, messageId)) };
+    } catch (err) {
+      return outcomeOf(err);
+    }
   }
 
   /**
@@ -124,14 +191,9 @@ export class TeamsToXmpp {
   async relayChange(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage): Promise<Outcome> {
     const relayed = await this.c.d.store.findRelayed(chatId, messageId);
     if (!relayed) return DONE;
-    let message;
-    let puppet: Puppet;
-    try {
-      puppet = await this.c.ensurePuppet();
-      message = given ?? (await this.c.d.teams.getMessage(puppet, chatId, messageId));
-    } catch (err) {
-      return outcomeOf(err);
-    }
+    const read = await this.read(chatId, messageId, given);
+    if ('status' in read) return read;
+    const { puppet, message } = read;
     if (!this.c.d.policy.verdict(this.c.teamsUser, this.c.remoteDomain()).allowed) return DONE; // changes obey the whitelist too
     const xmppId = relayed.xmppId ?? messageId;
     const to = this.c.key.remoteJid;

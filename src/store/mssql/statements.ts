@@ -48,6 +48,9 @@ SELECT @result AS result;`,
   appliedMigrations: 'SELECT version FROM schema_migrations',
   recordMigration: 'INSERT INTO schema_migrations (version, name, applied_at) VALUES (@version, @name, @applied_at)',
   schemaVersion: 'SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations',
+  // The first claim wins; the locks make two starting nodes agree on it.
+  claimTenant: `INSERT INTO store_tenant (id, tenant) SELECT 1, @tenant WHERE NOT EXISTS (SELECT 1 FROM store_tenant WITH (UPDLOCK, HOLDLOCK) WHERE id = 1);
+    SELECT tenant FROM store_tenant WHERE id = 1`,
 
   getPuppet: 'SELECT remote_jid, user_id, upn FROM puppets WHERE remote_jid = @remote_jid',
   getPuppetByUserId: 'SELECT remote_jid, user_id, upn FROM puppets WHERE user_id = @user_id',
@@ -120,8 +123,11 @@ SELECT COALESCE(@max, 0) AS id;`,
   recordNotification: `INSERT INTO inbox (dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at, received_at)
 SELECT @dedup_key, @kind, @subscription_id, @resource, @change_type, @detail, N'pending', 0, @now, @now
  WHERE NOT EXISTS (SELECT 1 FROM inbox WITH (UPDLOCK, HOLDLOCK) WHERE dedup_key = @dedup_key)`,
+  scheduleNotification: `INSERT INTO inbox (dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at, received_at)
+SELECT @dedup_key, @kind, @subscription_id, @resource, @change_type, @detail, N'pending', 0, @due_at, @now
+ WHERE NOT EXISTS (SELECT 1 FROM inbox WITH (UPDLOCK, HOLDLOCK) WHERE dedup_key = @dedup_key)`,
   dueNotifications: `SELECT TOP (@limit) ${INBOX_COLUMNS} FROM inbox WHERE state = N'pending' AND next_attempt_at <= @now ORDER BY id`,
-  markNotificationDone: `UPDATE inbox SET state = N'delivered', attempts = attempts + 1, done_at = @now, last_error = NULL WHERE id = @id`,
+  markNotificationDone: `UPDATE inbox SET state = N'delivered', attempts = attempts + 1, done_at = @now, last_error = NULL, detail = NULL WHERE id = @id`,
   markNotificationRetry: 'UPDATE inbox SET attempts = attempts + 1, last_error = @error, next_attempt_at = @next_attempt_at WHERE id = @id',
   markNotificationDead: `UPDATE inbox SET state = N'dead', attempts = attempts + 1, last_error = @error, done_at = @now WHERE id = @id`,
 
@@ -269,7 +275,7 @@ SELECT r.dedup_key, r.kind, r.subscription_id, r.resource, r.change_type, r.deta
 SELECT i, pick AS inserted FROM @in ORDER BY i;
 COMMIT TRANSACTION;`,
   markNotificationDoneBatch: `UPDATE n
-   SET state = N'delivered', attempts = n.attempts + 1, done_at = r.ts, last_error = NULL
+   SET state = N'delivered', attempts = n.attempts + 1, done_at = r.ts, last_error = NULL, detail = NULL
   FROM inbox AS n
   JOIN OPENJSON(@rows) WITH (id BIGINT '$.id', ts BIGINT '$.ts') AS r ON n.id = r.id`,
 
@@ -358,3 +364,12 @@ export const bigint = (v: number | undefined): Param => ({ type: sql.BigInt(), v
 export const int = (v: number): Param => ({ type: sql.Int(), value: v });
 export const bit = (v: boolean | undefined): Param => ({ type: sql.Bit(), value: v ?? null });
 export const limit = (n: number): Param => int(Math.max(0, Math.min(2 ** 31 - 1, Math.floor(n))));
+
+export function pairParams(key: { readonly teamsUserId: string; readonly remoteJid: string }): Params {
+  return { teams_user_id: nvarchar(key.teamsUserId), remote_jid: nvarchar(key.remoteJid) };
+}
+
+/** A batch's items as the one JSON parameter its statement reads with OPENJSON. */
+export function json(items: readonly unknown[]): Params[string] {
+  return nvarcharMax(JSON.stringify(items));
+}

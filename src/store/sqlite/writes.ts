@@ -109,18 +109,23 @@ export const WRITES = {
   },
 
   recordNotification(w: WriteContext, n: InboundNotification, now: number): boolean {
+    return WRITES.scheduleNotification(w, n, now, now);
+  },
+
+  scheduleNotification(w: WriteContext, n: InboundNotification, dueAt: number, now: number): boolean {
     const info = w.sql
       .get(
         `INSERT INTO inbox (dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at, received_at)
          VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
          ON CONFLICT (dedup_key) DO NOTHING`,
       )
-      .run(n.dedupKey, n.kind, n.subscriptionId, n.resource, n.changeType, n.detail ?? null, now, now);
+      .run(n.dedupKey, n.kind, n.subscriptionId, n.resource, n.changeType, n.detail ?? null, dueAt, now);
     return info.changes === 1;
   },
 
+  /** A processed notification keeps its dedup key, not its detail: rich notifications carry the message, encrypted. */
   markNotificationDone(w: WriteContext, id: number, now: number): void {
-    w.sql.get("UPDATE inbox SET state = 'delivered', attempts = attempts + 1, done_at = ?, last_error = NULL WHERE id = ?").run(now, id);
+    w.sql.get("UPDATE inbox SET state = 'delivered', attempts = attempts + 1, done_at = ?, last_error = NULL, detail = NULL WHERE id = ?").run(now, id);
   },
 
   markNotificationRetry(w: WriteContext, id: number, error: string, nextAttemptAt: number): void {

@@ -1,0 +1,446 @@
+/**
+ * Everything of one tenant on a node (issue 16, DESIGN.md decision 10): its store, its Graph credential, clients and
+ * pacing (its own limiters and queues: a bulkhead, so one tenant's Graph outage or 429 storm waits in its own
+ * queues only), its whitelist within the walls, throttles, directory, cards, subscriptions and inbox, its webhook
+ * path and media links, its XMPP component link(s) and stanza router, its SfB side. Its logs carry `tenant`, its
+ * metrics the `tenant` label, its actor keys and Redis keys its id. The node (gateway.ts) shares only the actor
+ * runtime and supervisors, the cluster membership, the admin endpoint and the webhook listeners.
+ */
+import type Bottleneck from 'bottleneck';
+import type { Redis } from 'ioredis';
+import type { ActorContext } from '../actors/actor.js';
+import { tenantActorKey } from '../actors/actor-keys.js';
+import { RemoteDomainActor, type AccountQuota } from '../actors/remote-domain-actor.js';
+import { UserPairActor, type PairMessage, type PairSettings } from '../actors/user-pair-actor.js';
+import type { ActorRouter } from '../cluster/actor-router.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { LeaderLease } from '../cluster/leader-lease.js';
+import type { NodeTransport } from '../cluster/node-transport.js';
+import { SharedXmppLink } from '../cluster/shared-xmpp-link.js';
+import type { RuntimeConfig, TenantConfig } from '../config/load.js';
+import { DEFAULT_TENANT } from '../config/tenants-schema.js';
+import type { LogBudget } from '../observability/log-budget.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { tenantMetrics } from '../observability/tenant-metrics.js';
+import { policyAdminApi } from '../policy/admin-api.js';
+import { ThrottledLookups } from '../policy/lookup-budget.js';
+import { PolicyService } from '../policy/policy-service.js';
+import { TenantFederationPolicy, type PeerUser } from '../policy/tenant-federation-policy.js';
+import { Throttler } from '../policy/throttle.js';
+import type { Walls } from '../policy/walls.js';
+import { SfbSide } from '../sfb/sfb-side.js';
+import type { Store } from '../store/store.js';
+import { Directory } from '../teams/directory.js';
+import { CredentialGraphClients } from '../teams/graph-clients.js';
+import { GraphPacer } from '../teams/graph-pacing.js';
+import { GraphTeamsAdapter } from '../teams/graph-teams-adapter.js';
+import { DEFAULT_MEDIA_MAX_BYTES, MediaProxy } from '../teams/media-proxy.js';
+import { deriveMediaKey } from '../teams/media-token.js';
+import { NotificationProcessor } from '../teams/notification-processor.js';
+import { PresenceKeeper } from '../teams/presence-keeper.js';
+import { ProfileCache } from '../teams/profile-cache.js';
+import { SubscriptionManager } from '../teams/subscription-manager.js';
+import { ValidationTokenVerifier } from '../teams/validation-token-verifier.js';
+import { WebhookServer } from '../teams/webhook-server.js';
+import { MessageAcceptor } from '../xmpp/accept.js';
+import type { ArrivalOrder } from '../xmpp/arrival-order.js';
+import { MAX_STANZA_DEPTH, MAX_STANZA_ELEMENTS, type StanzaLimits } from '../xmpp/bounded-parser.js';
+import { ComponentLink } from '../xmpp/component-link.js';
+import type { IqIds } from '../xmpp/iq-ids.js';
+import { StanzaRouter } from '../xmpp/stanza-router.js';
+import { NodeDuties } from './node-duties.js';
+import { SETTINGS } from './settings.js';
+
+/** What the node gives each of its tenants. */
+export interface NodeShared {
+  readonly config: RuntimeConfig;
+  readonly nodeId: string;
+  readonly version: string;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly redis: Redis | undefined;
+  readonly graphRedis: Bottleneck.IORedisConnection | undefined;
+  readonly ids: IqIds;
+  readonly cluster: { readonly node: ClusterNode; readonly transport: NodeTransport } | undefined;
+  readonly walls: Walls;
+  /** The node's router (actor keys carry the tenant). */
+  readonly router: () => ActorRouter | undefined;
+  readonly holdsDuties: () => boolean;
+  /** The licence's limit on accounts (alone, in evaluation mode). */
+  readonly maxAccounts: () => number | undefined;
+  /** A user of another tenant of this node, by a JID of its component domain (walls between tenants). */
+  readonly peerUser: (peer: string, bareJid: string) => Promise<PeerUser | undefined>;
+  readonly refusalLog: LogBudget;
+}
+
+/** A name of the tenant's own in node-wide namespaces (Redis keys, leases, channels): the default tenant's are unchanged. */
+export function tenantName(tenant: string, name: string): string {
+  return tenant === DEFAULT_TENANT ? name : `${name}:${tenant}`;
+}
+
+export class TenantRuntime {
+  readonly id: string;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly clients: CredentialGraphClients;
+  readonly teams: GraphTeamsAdapter;
+  readonly policy: PolicyService;
+  readonly federation: TenantFederationPolicy;
+  readonly directory: Directory;
+  readonly link: ComponentLink | SharedXmppLink;
+  readonly linkLease: LeaderLease | undefined;
+  readonly sfb: SfbSide | undefined;
+  readonly subscriptions: SubscriptionManager;
+  readonly chores: NodeDuties;
+  readonly processor: NotificationProcessor;
+  readonly media: MediaProxy;
+  readonly webhook: WebhookServer;
+  /** The node's router with this tenant's actor keys. */
+  readonly router: ActorRouter;
+  private readonly pacer: GraphPacer;
+  private readonly presenceKeeper: PresenceKeeper;
+  private readonly cards: ProfileCache;
+  private readonly throttler: Throttler;
+  private readonly lookups: ThrottledLookups;
+  private stanzaRouter: StanzaRouter | undefined;
+  private readonly settings: PairSettings;
+
+  constructor(
+    readonly t: TenantConfig,
+    readonly store: Store,
+    private readonly n: NodeShared,
+  ) {
+    const c = n.config;
+    this.id = t.id;
+    this.log = n.log.child({ tenant: t.id });
+    this.metrics = tenantMetrics(n.metrics, t.id);
+    const redisPrefix = t.id === DEFAULT_TENANT ? 'xtg' : `xtg:t:${t.id}`;
+    this.router = {
+      pair: (k, m, e) => this.nodeRouter().pair({ ...k, tenant: t.id }, m, e),
+      domain: (d, m, e) => this.nodeRouter().domain(tenantActorKey(t.id, d), m, e),
+    };
+    // Every Graph call of this tenant waits its turn under Graph's documented limits (DESIGN.md decision 8), in
+    // limiters of its own (keyed by its Entra tenant id): another tenant's backlog is not in its queues.
+    this.pacer = new GraphPacer(
+      { share: t.teams.pacing.share, tenantSize: t.teams.pacing.tenantSize, chatMessagePostsPerSecond: t.throttle.graphRequestsPerSecond, tenantId: t.teams.tenantId, redis: n.graphRedis },
+      this.metrics,
+    );
+    // The tenant's own app registration: its token is never presented for another tenant's calls.
+    this.clients = new CredentialGraphClients(
+      {
+        tenantId: t.teams.tenantId,
+        clientId: t.teams.clientId,
+        clientSecret: t.teams.clientSecret,
+        clientCertificatePath: t.teams.clientCertificatePath,
+        authorityHost: t.teams.authorityHost,
+        graphBaseUrl: t.teams.graphBaseUrl,
+        disableInstanceDiscovery: t.teams.disableInstanceDiscovery,
+        puppetPasswordSecret: t.teams.puppets.passwordSecret,
+      },
+      this.metrics,
+      this.pacer,
+    );
+    this.teams = new GraphTeamsAdapter({
+      clients: this.clients,
+      clientId: t.teams.clientId,
+      tenantId: t.teams.tenantId,
+      graphBaseUrl: t.teams.graphBaseUrl,
+      puppets: {
+        upnDomain: t.teams.puppets.upnDomain,
+        passwordSecret: () => t.teams.puppets.passwordSecret.reveal(),
+        displayNameSuffix: t.teams.puppets.displayNameSuffix,
+        groupId: t.teams.puppets.groupId,
+        usageLocation: t.teams.puppets.usageLocation,
+        provisioningMs: t.teams.puppets.provisioningMinutes * 60_000,
+      },
+      log: this.log,
+    });
+    this.presenceKeeper = new PresenceKeeper(
+      this.teams,
+      { sessionMinutes: t.teams.puppets.presenceSessionMinutes, keepAliveMs: t.teams.puppets.presenceKeepAliveSeconds * 1000 },
+      this.metrics,
+      this.log,
+    );
+    this.cards = new ProfileCache(this.teams, t.cards.cacheSeconds * 1000, t.cards.fields.includes('photo'));
+    this.policy = new PolicyService({ config: t.policy, store, teams: this.teams, log: this.log, extraGroups: n.walls.groupsOf(t.id) });
+    this.federation = new TenantFederationPolicy({ tenant: t.id, walls: n.walls, policy: this.policy, store, peerUser: n.peerUser, log: this.log });
+    this.throttler = new Throttler(t.throttle, this.metrics, n.redis?.duplicate(), redisPrefix);
+    this.lookups = new ThrottledLookups(t.throttle.lookups, this.metrics, n.redis?.duplicate(), redisPrefix);
+    const primary = t.components[0]!;
+    this.directory = new Directory({
+      teams: this.teams,
+      book: { defaultUpnDomain: t.teams.defaultUpnDomain },
+      componentDomain: primary.domain,
+      puppetUpnDomain: t.teams.puppets.upnDomain,
+      allowGuests: t.teams.allowGuests,
+      budget: this.lookups,
+      negativeTtlMs: t.throttle.lookups.negativeCacheSeconds * 1000,
+      onMismatch: (asked, got) => this.log.warn('Graph answered a user lookup with another user; treated as no such user', { asked, got }),
+    });
+    const limits: StanzaLimits = { maxDepth: MAX_STANZA_DEPTH, maxElements: MAX_STANZA_ELEMENTS, maxBytes: c.xmpp.maxStanzaBytes };
+    const createLink = () =>
+      new ComponentLink({
+        service: c.xmpp.service,
+        domain: primary.domain,
+        password: () => primary.password.reveal(),
+        reconnectDelayMs: c.xmpp.reconnectDelayMs,
+        limits,
+        ids: n.ids,
+        log: this.log,
+        metrics: this.metrics,
+      });
+    if (n.cluster) {
+      const { node, transport } = n.cluster;
+      this.linkLease = node.lease(tenantName(t.id, 'xmpp-link'));
+      this.link = new SharedXmppLink({
+        mode: c.xmpp.links,
+        ...(t.id === DEFAULT_TENANT ? {} : { path: `/${t.id}` }),
+        nodeId: n.nodeId,
+        createLink,
+        lease: this.linkLease,
+        membership: node.membership,
+        transport,
+        serving: () => node.serving(),
+        callTimeoutMs: SETTINGS.linkCallTimeoutMs,
+        limits,
+        relayAnswer: (stanza) => void n.redis?.publish(node.keys.channel(tenantName(t.id, 'iq')), stanza).catch(() => undefined),
+        log: this.log,
+      });
+    } else {
+      this.linkLease = undefined;
+      this.link = createLink();
+    }
+    this.sfb = t.sfb
+      ? new SfbSide({
+          config: t.sfb,
+          componentDomain: primary.domain,
+          store,
+          xmpp: this.link,
+          policy: this.policy,
+          throttle: this.throttler,
+          metrics: this.metrics,
+          log: this.log,
+          actors: c.actors,
+          throttleConfig: t.throttle,
+          outbox: { maxAttempts: SETTINGS.outboxMaxAttempts, backoffInitialMs: SETTINGS.outboxBackoffInitialMs, backoffMaxMs: SETTINGS.outboxBackoffMaxMs },
+          version: n.version,
+        })
+      : undefined;
+    // Rich notifications: the first configured certificate is the one subscriptions use; all of them decrypt.
+    const certificates = t.teams.webhook.richNotifications?.certificates ?? [];
+    const current = certificates[0];
+    this.subscriptions = new SubscriptionManager({
+      api: this.teams,
+      store,
+      publicUrl: t.teams.webhook.publicUrl,
+      subscriptionMinutes: t.teams.subscriptionMinutes,
+      renewBeforeMinutes: t.teams.renewBeforeMinutes,
+      log: this.log,
+      active: () => n.holdsDuties(),
+      certificate: current && { certificate: current.certificateBase64, certificateId: current.id },
+      presenceGap: (ids) => void this.processor.refreshPresence(ids),
+    });
+    this.chores = new NodeDuties({
+      store,
+      subscriptions: this.subscriptions,
+      router: () => (n.router() ? this.router : undefined),
+      retention: c.store.retention,
+      holdsDuties: () => n.holdsDuties(),
+      kickInbox: () => this.processor.kick(),
+      claimedElsewhere: (key) => this.sfb?.claimsOutbox(key) ?? false, // issue 17: an SfB pair's row
+      kickPresence: () => {
+        if (n.cluster) void n.redis?.publish(n.cluster.node.keys.channel(tenantName(t.id, 'presence')), '1').catch(() => undefined);
+      },
+      log: this.log,
+    });
+    this.processor = new NotificationProcessor({
+      store,
+      teams: this.teams,
+      router: this.router,
+      subscriptions: this.subscriptions,
+      catchUp: (puppetUserId, since) => this.chores.catchUpPuppet(puppetUserId, since),
+      certificates: new Map(certificates.map((cert) => [cert.id, cert])),
+      currentCertificateId: current?.id,
+      profileChanged: (userId) => this.cards.invalidate(userId),
+      log: this.log,
+      metrics: this.metrics,
+      maxAttempts: SETTINGS.inboxMaxAttempts,
+      backoffInitialMs: SETTINGS.inboxBackoffInitialMs,
+      backoffMaxMs: SETTINGS.inboxBackoffMaxMs,
+      pollIntervalMs: SETTINGS.inboxPollMs,
+      active: () => n.holdsDuties(),
+    });
+    // Media links (Teams inline images): every node derives the same key, so any node serves any link.
+    this.media = new MediaProxy({
+      publicUrl: t.teams.webhook.publicUrl,
+      key: deriveMediaKey((t.teams.webhook.mediaSecret ?? t.teams.clientSecret ?? t.teams.puppets.passwordSecret).reveal()),
+      linkHours: t.teams.webhook.mediaLinkHours,
+      maxBytes: DEFAULT_MEDIA_MAX_BYTES,
+      puppetByUserId: (id) => store.getPuppetByUserId(id),
+      source: this.teams,
+      log: this.log,
+      metrics: this.metrics,
+    });
+    const verifier = current ? new ValidationTokenVerifier({ authorityHost: t.teams.authorityHost, tenantId: t.teams.tenantId, clientId: t.teams.clientId, log: this.log }) : undefined;
+    // Its path on a listener maybe shared with other tenants (webhook-listeners.ts); only its own subscriptions
+    // (in its own store) authenticate here, so another tenant's notification is refused as unknown.
+    this.webhook = new WebhookServer({
+      listen: t.teams.webhook.listen,
+      publicUrl: t.teams.webhook.publicUrl,
+      tls: t.teams.webhook.tls,
+      store,
+      log: this.log,
+      metrics: this.metrics,
+      onRecorded: () => this.inboxChanged(),
+      accepting: () => n.cluster?.node.mayRecordNotifications() ?? true,
+      media: this.media,
+      tenantId: t.teams.tenantId,
+      maxNotificationsPerRequest: t.teams.webhook.maxNotificationsPerRequest,
+      verifyValidationTokens: verifier && ((tokens) => verifier.verify(tokens)),
+      lifecycleReplayMs: t.teams.webhook.lifecycleReplaySeconds * 1000,
+    });
+    this.settings = {
+      componentDomain: primary.domain,
+      maxTeamsHtmlBytes: SETTINGS.maxTeamsHtmlBytes,
+      maxResources: c.xmpp.maxResourcesPerJid,
+      outboxMaxAttempts: SETTINGS.outboxMaxAttempts,
+      outboxBackoffInitialMs: SETTINGS.outboxBackoffInitialMs,
+      outboxBackoffMaxMs: SETTINGS.outboxBackoffMaxMs,
+      onRateExceeded: t.throttle.onExceeded,
+      maxThrottleDelayMs: t.throttle.maxDelaySeconds * 1000,
+      longMessages: c.xmpp.longMessages,
+    };
+  }
+
+  private nodeRouter(): ActorRouter {
+    const r = this.n.router();
+    if (!r) throw new Error('the gateway is not started');
+    return r;
+  }
+
+  /** The tenant's Redis channels (inbox, iq, presence): the default tenant's names are unchanged. */
+  channel(name: 'inbox' | 'iq' | 'presence'): string | undefined {
+    return this.n.cluster?.node.keys.channel(tenantName(this.id, name));
+  }
+
+  /** A notification was committed: the node with the duties processes it (told through Redis when elsewhere). */
+  inboxChanged(): void {
+    if (this.n.holdsDuties()) this.processor.kick();
+    else {
+      const channel = this.channel('inbox');
+      if (channel) void this.n.redis?.publish(channel, '1').catch(() => undefined);
+    }
+  }
+
+  /** The domains' actors' decisions on new Teams accounts (issue 12 finding 5), within this tenant. */
+  private accountQuota(): AccountQuota {
+    return {
+      perDomain: () => this.t.policy.maxAccountsPerDomain,
+      total: () => this.n.maxAccounts(),
+      count: (domain) => this.store.countPuppets(domain),
+      counted: (domain, accounts) => this.metrics.accounts.set({ domain }, accounts),
+      refused: (limit) => this.metrics.accountRefusals.inc({ limit }),
+    };
+  }
+
+  /** A pair actor of this tenant; `ctx.key` is the key within the tenant. */
+  pairActor(ctx: ActorContext): UserPairActor {
+    return new UserPairActor(
+      ctx,
+      {
+        store: this.store,
+        teams: this.teams,
+        presenceKeeper: this.presenceKeeper,
+        directory: this.directory,
+        xmpp: this.link,
+        subscriptions: {
+          puppetReady: (p) => this.subscriptions.ensureMessages(p),
+          presenceInterestChanged: () => this.chores.syncPresence(),
+        },
+        policy: this.policy,
+        throttle: this.throttler,
+        media: this.media,
+        avatarHash: async (id) => {
+          if (!this.t.cards.fields.includes('photo')) return undefined;
+          try {
+            return (await this.cards.card(id)).hash;
+          } catch {
+            return undefined; // XEP-0153 §4.3: no <photo/> child means "not ready to advertise"
+          }
+        },
+        metrics: this.metrics,
+        refusalLog: this.n.refusalLog,
+        settings: this.settings,
+        now: Date.now,
+      },
+      (message: PairMessage) => this.chores.tell(parsePair(ctx.key), message),
+    );
+  }
+
+  /** A remote domain's actor within this tenant: the verdict is the tenant's whitelist within its walls. */
+  domainActor(ctx: ActorContext): RemoteDomainActor {
+    return new RemoteDomainActor(ctx, Date.now, (domain) => this.federation.domainAllowed(domain), this.accountQuota());
+  }
+
+  /** The tenant's /admin resources (whitelist, audit, accounts), mounted by the node's admin API. */
+  adminApi(): ReturnType<typeof policyAdminApi> {
+    return policyAdminApi('', this.policy, this.store, { perDomain: this.t.policy.maxAccountsPerDomain, total: () => this.n.maxAccounts() });
+  }
+
+  /** Builds the stanza router once the node's router exists, and routes the link's stanzas to it. */
+  route(arrival: ArrivalOrder, bare: (jid: string | undefined) => string): void {
+    const c = this.n.config;
+    this.stanzaRouter = new StanzaRouter({
+      componentDomain: this.settings.componentDomain,
+      maxBodyBytes: c.xmpp.maxBodyBytes,
+      version: this.n.version,
+      xmpp: this.link,
+      router: this.router,
+      directory: this.directory,
+      policy: this.federation,
+      cards: this.cards,
+      cardFields: new Set(this.t.cards.fields),
+      sfb: this.sfb?.stanzas, // issue 17
+      throttle: this.throttler,
+      refusalLog: this.n.refusalLog,
+      onRateExceeded: this.t.throttle.onExceeded,
+      maxThrottleDelayMs: this.t.throttle.maxDelaySeconds * 1000,
+      store: this.store,
+      log: this.log,
+      metrics: this.metrics,
+      acceptor: new MessageAcceptor({
+        store: this.store,
+        xmpp: this.link,
+        throttle: this.throttler,
+        metrics: this.metrics,
+        settings: { maxTeamsHtmlBytes: this.settings.maxTeamsHtmlBytes, longMessages: this.settings.longMessages, onRateExceeded: this.settings.onRateExceeded, maxThrottleDelayMs: this.settings.maxThrottleDelayMs },
+        now: Date.now,
+      }),
+    });
+    const stanzaRouter = this.stanzaRouter;
+    this.link.on('stanza', (el) => void stanzaRouter.route(el, arrival.ticket(`${this.id}|${bare(el.attrs.from)}|${bare(el.attrs.to)}`)));
+    this.link.on('online', () => {
+      void this.chores.resyncAll();
+      void this.sfb?.resyncAll(); // issue 17
+    });
+  }
+
+  /** Stops what the tenant owns, the store last. */
+  async stop(): Promise<void> {
+    this.chores.stop();
+    await this.processor.stop();
+    await this.subscriptions.stop();
+    this.policy.stop();
+    await this.throttler.stop();
+    this.presenceKeeper.stop();
+    await this.pacer.stop();
+    await this.lookups.stop();
+  }
+}
+
+/** The tenant-less pair key an actor of this tenant was given. */
+function parsePair(key: string): { teamsUserId: string; remoteJid: string } {
+  const bar = key.indexOf('|');
+  return { teamsUserId: key.slice(0, bar), remoteJid: key.slice(bar + 1) };
+}
