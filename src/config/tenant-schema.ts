@@ -248,6 +248,17 @@ export const SfbSchema = z
     maxConnections: z.number().int().min(1).default(256).describe('SIP connections accepted at once'),
     subscriptionSeconds: z.number().int().min(60).max(86_400).default(3600).describe('presence subscription lifetime the gateway asks for and grants'),
     sessionIdleSeconds: z.number().int().min(30).default(600).describe('the gateway ends an IM session idle this long with BYE, as SfB clients do'),
+    photos: z
+      .object({
+        listen: HostPort.optional().describe("where this node serves XMPP users' photos to SfB clients over HTTPS (with the sfb.tls certificate), host:port; without it SfB users see no XMPP photo"),
+        publicUrl: z.string().url().regex(/^https:\/\/[^/]+\/?$/u, 'expected https://host[:port], no path (the photo server serves /sfb/photos/...)').optional().describe('the HTTPS base URL SfB clients use for those photos (the application pool FQDN and that port, e.g. https://xmppgw.corp.example:8061); default: https://<applicationFqdn>:<listen port>'),
+        maxBytes: z.number().int().min(1024).max(4_194_304).default(262_144).describe('largest photo carried either way (bytes); a larger one is left out'),
+        fetchTimeoutSeconds: z.number().int().min(1).max(60).default(5).describe("time to fetch an SfB user's photo from the web address in her contact card"),
+        cacheBytes: z.number().int().min(65_536).default(33_554_432).describe('photos kept in memory on each node, both ways (bytes; the least recently used go first)'),
+      })
+      .strict()
+      .default({ maxBytes: 262_144, fetchTimeoutSeconds: 5, cacheBytes: 33_554_432 })
+      .describe('photos on contact cards, both ways (docs/sfb.md)'),
   })
   .strict()
   .refine((x) => x.domains.length > 0 || x.users.length > 0, { message: 'list the SfB-homed users in sfb.domains or sfb.users', path: ['domains'] });

@@ -53,6 +53,8 @@ export interface LoopbackConfig {
     readonly certFile: string;
     readonly keyFile: string;
     readonly caFile: string;
+    /** Where the node serves XMPP users' photos to SfB clients (sfb.photos.listen on loopback). */
+    readonly photosPort?: number;
     readonly sessionIdleSeconds?: number;
     readonly subscriptionSeconds?: number;
   };
@@ -104,6 +106,7 @@ export function loopbackConfig(o: LoopbackConfig): Record<string, unknown> {
             hosts: { [DEMO_SFB.frontEnd]: '127.0.0.1', [DEMO_SFB.pool]: '127.0.0.1' },
             users: [...DEMO_SFB.users],
             defaultDomain: DEMO_SFB.sipDomain,
+            ...(o.sfb.photosPort ? { photos: { listen: `127.0.0.1:${o.sfb.photosPort}` } } : {}),
             ...(o.sfb.sessionIdleSeconds ? { sessionIdleSeconds: o.sfb.sessionIdleSeconds } : {}),
             ...(o.sfb.subscriptionSeconds ? { subscriptionSeconds: o.sfb.subscriptionSeconds } : {}),
           },

@@ -29,6 +29,9 @@ export async function startSfbPool(
 ): Promise<{ emulator: SfbEmulator; gatewayConfig: NonNullable<LoopbackConfig['sfb']> }> {
   const dir = dirname(tls.caCertPath);
   const gatewayPort = nodePorts?.[0] ?? (await freePort());
+  // Where the pool picks the gateway's port (the test federation), the node also serves XMPP users' photos to SfB
+  // clients on a free port; callers that fix the nodes' ports (the sandbox, a cluster) have no photo port yet.
+  const photosPort = nodePorts ? undefined : await freePort();
   const fe = await issueCertificate(tls, dir, [DEMO_SFB.frontEnd, DEMO_SFB.pool]);
   const gw = await issueCertificate(tls, dir, [DEMO_SFB.gateway]);
   const emulator = await startSfbEmulator({
@@ -49,6 +52,7 @@ export async function startSfbPool(
       certFile: gw.file,
       keyFile: gw.file,
       caFile: tls.caCertPath,
+      ...(photosPort ? { photosPort } : {}),
       ...(o.sessionIdleSeconds ? { sessionIdleSeconds: o.sessionIdleSeconds } : {}),
       ...(o.subscriptionSeconds ? { subscriptionSeconds: o.subscriptionSeconds } : {}),
     },

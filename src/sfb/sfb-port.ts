@@ -9,8 +9,10 @@ export interface SipOutcome {
   readonly status: number;
   /** Warning header ([RFC 3261 §20.43]; SfB names policy refusals there). */
   readonly warning?: string | undefined;
-  /** SfB's ms-diagnostics (logged, never shown to XMPP users). */
+  /** SfB's ms-diagnostics ([MS-OCER] §2.2.1.1: logged, never shown to XMPP users). */
   readonly diagnostics?: string | undefined;
+  /** ms-diagnostics-public ([MS-OCER] §2.2.1.2: written for users outside the enterprise). */
+  readonly publicDiagnostics?: string | undefined;
   readonly headers: readonly SipHeader[];
   readonly body: Buffer;
 }

@@ -20,8 +20,11 @@ import { ActorSupervisor } from '../supervisors/actor-supervisor.js';
 import { restartPolicyFor } from '../supervisors/restart-policy.js';
 import type { XmppPort } from '../xmpp/component-link.js';
 import { SfbDirectory } from './sfb-directory.js';
+import { PhotoServer } from './photos/photo-server.js';
+import { SfbPhotos, vcardRequest } from './photos/sfb-photos.js';
 import { SfbStanzaHandler } from './stanza-handler.js';
-import { SfbTrustedApp } from './trusted-app.js';
+import { SfbTrustedApp, splitListen } from './trusted-app.js';
+import { NS } from '../protocol/namespaces.js';
 import type { WireAnswer } from './wire.js';
 
 export type SfbConfig = NonNullable<TenantConfig['sfb']>;
@@ -50,22 +53,38 @@ export class SfbSide {
   readonly directory: SfbDirectory;
   readonly app: SfbTrustedApp;
   readonly stanzas: SfbStanzaHandler;
+  readonly photos: SfbPhotos;
+  /** Serves XMPP users' photos to SfB clients (sfb.photos.listen), when configured. */
+  readonly photoServer: PhotoServer | undefined;
   supervisor: ActorSupervisor<SfbPairMessage, SfbPairReply> | undefined;
   private route: SfbRoute | undefined;
 
   constructor(private readonly o: SfbSideOptions) {
     const c = o.config;
     this.directory = new SfbDirectory({ domains: c.domains, users: c.users, defaultDomain: c.defaultDomain ?? c.domains[0] ?? (c.users[0] ?? '').split('@')[1] ?? '', componentDomain: o.componentDomain });
+    const identity = { cert: readFileSync(c.tls.certFile, 'utf8'), key: readFileSync(c.tls.keyFile, 'utf8'), ca: readFileSync(c.tls.caFile, 'utf8') };
+    const log = o.log.child({ side: 'sfb' });
+    this.photos = new SfbPhotos({
+      maxBytes: c.photos.maxBytes,
+      fetchTimeoutMs: c.photos.fetchTimeoutSeconds * 1000,
+      cacheBytes: c.photos.cacheBytes,
+      ca: identity.ca,
+      publicUrl: () => this.photoBaseUrl(),
+      readVcard: async (jid) => (await o.xmpp.request(vcardRequest(o.componentDomain, jid), 5_000)).getChild('vCard', NS.vcardTemp),
+      log,
+    });
+    const [photoHost, photoPort] = c.photos.listen ? splitListen(c.photos.listen) : [undefined, 0];
+    this.photoServer = photoHost !== undefined ? new PhotoServer({ host: photoHost, port: photoPort, cert: identity.cert, key: identity.key, photos: this.photos, log }) : undefined;
     this.app = new SfbTrustedApp({
       config: c,
-      identity: { cert: readFileSync(c.tls.certFile, 'utf8'), key: readFileSync(c.tls.keyFile, 'utf8'), ca: readFileSync(c.tls.caFile, 'utf8') },
+      identity,
       directory: this.directory,
       allowed: (aor, domain) => this.verdict(aor, domain).allowed,
       deliver: async (key, request, correlationId) => {
         const reply = await this.tell(key, { type: 'sip', request }, correlationId);
         return reply.status === 'sip' ? reply.answer : ({ status: 500 } satisfies WireAnswer);
       },
-      log: o.log.child({ side: 'sfb' }),
+      log,
       userAgent: `xmpp-teams-gateway/${o.version}`,
     });
     this.stanzas = new SfbStanzaHandler({
@@ -113,6 +132,7 @@ export class SfbSide {
             sip: this.app,
             xmpp: this.o.xmpp,
             directory: this.directory,
+            photos: this.photos,
             allowed: (aor, domain) => this.verdict(aor, domain).allowed,
             throttle: this.o.throttle,
             metrics: this.o.metrics,
@@ -136,13 +156,22 @@ export class SfbSide {
   }
 
   async start(): Promise<void> {
+    await this.photoServer?.start();
     await this.app.start();
   }
 
   /** No new SIP requests first, then the actors stop (their timers with them). */
   async stop(): Promise<void> {
     await this.app.stop();
+    await this.photoServer?.stop();
     await this.supervisor?.stop();
+  }
+
+  /** sfb.photos.publicUrl, else https://<application pool FQDN>:<photo server port>; undefined without a server. */
+  private photoBaseUrl(): string | undefined {
+    const c = this.o.config;
+    if (!this.photoServer?.port) return undefined;
+    return c.photos.publicUrl ?? `https://${c.applicationFqdn ?? c.fqdn}:${this.photoServer.port}`;
   }
 
   /** An outbox row's internal user id names an SfB pair: its actor drains it (the node's outbox sweep). */

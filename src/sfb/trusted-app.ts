@@ -13,6 +13,8 @@ import { header, headerValues, type SipHeader, type SipRequest, type SipResponse
 import { SipTlsTransport, peerTrusted, type TlsIdentity } from './sip/transport.js';
 import { imSdp, msTextFormatHeader } from './protocol/im.js';
 import { CATEGORIES_TYPE } from './protocol/categories.js';
+import { ADRL_TYPE, BATCH_TYPE, batchAnswer, isBatchSubscribe, readBatchResources, type ResourceAnswer } from './protocol/batch.js';
+import { SfbXmlError } from './protocol/xml.js';
 import type { DialogOutcome, SfbPort } from './sfb-port.js';
 import { SfbDirectory, jidOfSip, sipOfJid } from './sfb-directory.js';
 import { toWire, type WireAnswer, type WireRequest } from './wire.js';
@@ -111,6 +113,7 @@ export class SfbTrustedApp implements SfbPort {
       i.respond(200, { toTag: newTag(), headers: [{ name: 'Allow', value: ALLOW }, { name: 'Accept', value: `application/sdp, text/plain, text/html, multipart/alternative, application/im-iscomposing+xml, ${CATEGORIES_TYPE}` }] });
       return;
     }
+    if (req.method === 'SUBSCRIBE' && isBatchSubscribe(req)) return this.answerBatch(i, log);
     let key: SfbPairKey;
     try {
       const from = aorOf(header(req, 'From') ?? '');
@@ -142,6 +145,66 @@ export class SfbTrustedApp implements SfbPort {
     i.respond(answer.status, { reason: answer.reason, toTag: answer.toTag, headers, body: answer.body ? Buffer.from(answer.body, 'base64') : undefined });
   }
 
+  /**
+   * A batch SUBSCRIBE (protocol/batch.ts): answered at once, statelessly, with the RLMI list piggy-backed in the 200
+   * and the list subscription terminated; each XMPP user it names is then subscribed to singly (the pair's actor).
+   */
+  private answerBatch(i: IncomingRequest, log: Logger): void {
+    const req = i.request;
+    let from: string;
+    try {
+      from = aorOf(header(req, 'From') ?? '');
+    } catch (err) {
+      return this.refuse(i, 400, `bad From: ${errorMessage(err)}`, log);
+    }
+    if (!this.o.directory.isSfbUser(from)) return this.refuse(i, 403, 'the sender is not an SfB user of this deployment', log);
+    if ((header(req, 'Event') ?? '').split(';')[0]?.trim().toLowerCase() !== 'presence') {
+      i.respond(489, { toTag: newTag(), headers: [{ name: 'Allow-Events', value: 'presence' }] });
+      return;
+    }
+    if (!headerValues(req, 'Supported').some((v) => v.split(',').some((t) => t.trim().toLowerCase() === 'ms-piggyback-first-notify'))) {
+      // The answer can only ride in the 200 (no list subscription is kept to NOTIFY on): without piggy-back, the
+      // extension is refused (RFC 3261 §8.2.2.3) and the client subscribes singly.
+      i.respond(420, { toTag: newTag(), headers: [{ name: 'Unsupported', value: 'adhoclist' }] });
+      return;
+    }
+    const type = (header(req, 'Content-Type') ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== BATCH_TYPE && type !== ADRL_TYPE) {
+      i.respond(415, { toTag: newTag(), headers: [{ name: 'Accept', value: `${BATCH_TYPE}, ${ADRL_TYPE}` }] });
+      return;
+    }
+    let uris: string[];
+    try {
+      uris = readBatchResources(req.body.toString('utf8'));
+    } catch (err) {
+      return this.refuse(i, 400, err instanceof SfbXmlError ? err.message : `unreadable batch: ${errorMessage(err)}`, log);
+    }
+    const answers = uris.map((uri): ResourceAnswer => {
+      let jid;
+      try {
+        const aor = aorOf(`<${uri}>`);
+        jid = this.o.directory.isSfbUser(aor) ? undefined : tryParseJid(jidOfSip(aor));
+      } catch {
+        jid = undefined;
+      }
+      if (!jid || jid.resource || !jid.local) return { uri, reason: 'noresource' };
+      return { uri, reason: this.o.allowed(from, jid.domain) ? 'deactivated' : 'rejected' };
+    });
+    const { contentType, body } = batchAnswer(from, answers);
+    log.info('SfB batch subscription answered: subscribe singly', { resources: answers.length, served: answers.filter((a) => a.reason === 'deactivated').length });
+    i.respond(200, {
+      toTag: newTag(),
+      headers: [
+        { name: 'Expires', value: '0' },
+        { name: 'Event', value: 'presence' },
+        { name: 'Require', value: 'eventlist' },
+        { name: 'subscription-state', value: 'terminated;reason=deactivated' },
+        { name: 'Content-Type', value: contentType },
+      ],
+      body: Buffer.from(body),
+    });
+  }
+
   private refuse(i: IncomingRequest, status: number, why: string, log: Logger): void {
     log.info('SfB request refused', { method: i.request.method, status, reason: why });
     if (i.request.method === 'BENOTIFY') return;
@@ -151,7 +214,7 @@ export class SfbTrustedApp implements SfbPort {
   // ---- requests to SfB (SfbPort) ------------------------------------------------------------------------------
 
   private outcome(res: SipResponse, dialog: DialogState | undefined): DialogOutcome {
-    return { status: res.status, warning: header(res, 'Warning'), diagnostics: header(res, 'ms-diagnostics'), headers: res.headers, body: res.body, dialog };
+    return { status: res.status, warning: header(res, 'Warning'), diagnostics: header(res, 'ms-diagnostics'), publicDiagnostics: header(res, 'ms-diagnostics-public'), headers: res.headers, body: res.body, dialog };
   }
 
   private fresh(method: string, fromJid: string, toUri: string, extra: SipHeader[], body: Buffer): SipRequest {
@@ -217,7 +280,8 @@ export class SfbTrustedApp implements SfbPort {
   }
 }
 
-function splitListen(listen: string): [string, number] {
+/** host:port (an IPv6 host in brackets) of a listen setting. */
+export function splitListen(listen: string): [string, number] {
   const colon = listen.lastIndexOf(':');
   return [listen.slice(0, colon).replace(/^\[|\]$/gu, ''), Number(listen.slice(colon + 1))];
 }

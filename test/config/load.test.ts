@@ -49,6 +49,7 @@ describe('configuration', () => {
     ['unknown key', (c) => ({ ...c, xmpp: { ...c.xmpp, pasword: 'x' } }), /^xmpp\.pasword: unknown key/u],
     ['http webhook off loopback', (c) => ({ ...c, teams: { ...c.teams, webhook: { ...c.teams.webhook, publicUrl: 'http://gw.example.org/x' } } }), /^teams\.webhook\.publicUrl: must be https/u],
     ['bad listen', (c) => ({ ...c, teams: { ...c.teams, webhook: { ...c.teams.webhook, listen: '8090' } } }), /^teams\.webhook\.listen: expected host:port/u],
+    ['SfB photo URL not https (issue 17)', (c) => ({ ...c, sfb: { listen: '0.0.0.0:5061', fqdn: 'gw.corp.example', tls: { certFile: 'c', keyFile: 'k', caFile: 'a' }, pool: { fqdn: 'pool.corp.example' }, trustedPeers: ['pool.corp.example'], users: ['carol@corp.example'], photos: { listen: '0.0.0.0:8061', publicUrl: 'http://gw.corp.example:8061' } } }), /^sfb\.photos\.publicUrl: expected https:\/\/host/u],
     ['two credentials', (c) => ({ ...c, teams: { ...c.teams, clientCertificatePath: '/x.pem' } }), /^teams\.clientSecret: set exactly one/u],
     ['cluster without a shared secret', (c) => ({ ...c, cluster: { redis: { url: 'redis://127.0.0.1:6379' } } }), /^cluster\.secret: cluster\.redis is set but cluster\.secret is missing$/u],
     ['bad secret reference', (c) => ({ ...c, xmpp: { ...c.xmpp, password: { vault: 'x' } } }), /^xmpp\.password: expected a string, \{env: NAME\} or \{file: PATH\}$/u],

@@ -5,10 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
 import xml, { type Element } from '@xmpp/xml';
+import { testImage } from '../emulators/graph/image.js';
 import { COMPONENT, Federation, eventually } from '../support/federation.js';
 import type { TestXmppClient } from '../support/xmpp-client.js';
 import type { SfbEmulator } from '../emulators/sfb/index.js';
+import { newCallId, newTag } from '../../src/sfb/sip/build.js';
+import { header, type SipRequest } from '../../src/sfb/sip/message.js';
 
 const CAROL = `carol@${COMPONENT}`;
 const DAN = `dan@${COMPONENT}`;
@@ -114,6 +118,92 @@ describe('Skype for Business through the gateway', { timeout: 240_000 }, () => {
     await juliet.sendPresence();
   });
 
+  it('photos on contact cards both ways: her web picture in her vCard and presence, his vCard photo at an address her client fetches', async () => {
+    const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
+    // SfB -> XMPP: Carol shows a picture from a web address; Juliet (subscribed to her) sees its hash, then the photo.
+    const carolPng = testImage(48, 48, 'image/png', [200, 40, 40]);
+    await control(emu, 'PUT', '/users/carol/photo', { type: 'image/png', base64: carolPng.toString('base64') });
+    const withAvatar = juliet.waitFor((el) => el.name === 'presence' && from(CAROL)(el) && el.getChild('x', 'vcard-temp:x:update')?.getChildText('photo') === sha1(carolPng), 15_000, 'her avatar hash (XEP-0153)');
+    await control(emu, 'POST', '/users/carol/presence', { availability: 3500 });
+    await withAvatar;
+    const card = (await juliet.iq(CAROL, 'get', xml('vCard', { xmlns: 'vcard-temp' }))).getChild('vCard', 'vcard-temp');
+    assert.equal(card?.getChild('PHOTO')?.getChildText('TYPE'), 'image/png');
+    assert.deepEqual(Buffer.from(card?.getChild('PHOTO')?.getChildText('BINVAL') ?? '', 'base64'), carolPng);
+    // She removes it: the next presence says "no avatar" (an empty hash).
+    const removed = juliet.waitFor((el) => el.name === 'presence' && from(CAROL)(el) && el.getChild('x', 'vcard-temp:x:update')?.getChildText('photo') === '', 15_000, 'no avatar');
+    await control(emu, 'PUT', '/users/carol/photo', {});
+    await removed;
+    // XMPP -> SfB: Juliet's vCard photo; Carol watches her and her client fetches the address in Juliet's card.
+    const julietPng = testImage(32, 32, 'image/png', [20, 90, 200]);
+    const set = await juliet.iq(juliet.bare, 'set', xml('vCard', { xmlns: 'vcard-temp' }, xml('FN', {}, 'Juliet Capulet'), xml('PHOTO', {}, xml('TYPE', {}, 'image/png'), xml('BINVAL', {}, julietPng.toString('base64')))));
+    assert.equal(set.attrs.type, 'result', set.toString());
+    assert.equal((await control(emu, 'POST', '/users/carol/watch', { to: 'juliet@xmpp.example' })).status, 200);
+    await juliet.sendPresence({}, xml('x', { xmlns: 'vcard-temp:x:update' }, xml('photo', {}, sha1(julietPng))));
+    const shown = await eventually(async () => {
+      const r = (await control(emu, 'GET', '/users/carol/contact-photo?contact=juliet@xmpp.example')) as { status: number; url?: string; type?: string; base64?: string };
+      return r.status === 200 ? r : undefined;
+    }, 15_000, "Juliet's photo as Carol's client shows it");
+    assert.match(shown.url ?? '', /^https:\/\/sfb-gw\.xmpp\.example:\d+\/sfb\/photos\/juliet%40xmpp\.example\/[0-9a-f]{40}$/u);
+    assert.equal(shown.type, 'image/png');
+    assert.deepEqual(Buffer.from(shown.base64 ?? '', 'base64'), julietPng);
+    const w = (await control(emu, 'GET', '/users/carol/watching'))['sip:juliet@xmpp.example'] as { body: string };
+    assert.match(w.body, /<displayName>Juliet Capulet<\/displayName>/u);
+    assert.equal((await control(emu, 'POST', '/users/carol/unwatch', { to: 'juliet@xmpp.example' })).status, 200);
+    assert.deepEqual(emu.frontEnd.violations, []);
+  });
+
+  it('a batch SUBSCRIBE reaching the gateway is answered resource by resource; the XMPP user is then watched singly', async () => {
+    // [MS-SIP] §3.3.4.1: clients send batches to their own pool, which is not documented to pass one to a trusted
+    // application; this checks that if one arrives anyway (here sent on the Front End's own connection), it is
+    // answered as the pool answers a trusted application's batch, not taken for a single subscription.
+    const route = emu.frontEnd.routeFor('xmpp.example');
+    assert.ok(route);
+    const carol = 'sip:carol@contoso.example';
+    const req: SipRequest = {
+      kind: 'request',
+      method: 'SUBSCRIBE',
+      uri: carol,
+      headers: [
+        { name: 'Max-Forwards', value: '69' },
+        { name: 'From', value: `<${carol}>;tag=${newTag()};epid=01010101` },
+        { name: 'To', value: `<${carol}>` },
+        { name: 'Call-ID', value: newCallId() },
+        { name: 'CSeq', value: '1 SUBSCRIBE' },
+        { name: 'Contact', value: `<${carol};opaque=user:epid:batch;gruu>` },
+        { name: 'Event', value: 'presence' },
+        { name: 'Accept', value: 'application/msrtc-event-categories+xml, application/rlmi+xml, multipart/related' },
+        { name: 'Supported', value: 'ms-benotify, ms-piggyback-first-notify' },
+        { name: 'Require', value: 'adhoclist, categoryList' },
+        { name: 'Content-Type', value: 'application/msrtc-adrl-categorylist+xml' },
+      ],
+      body: Buffer.from(
+        `<batchSub xmlns="http://schemas.microsoft.com/2006/01/sip/batch-subscribe" uri="${carol}" name=""><action name="subscribe" id="1"><adhocList><resource uri="sip:juliet@xmpp.example"/><resource uri="sip:eve@not-whitelisted.example"/><resource uri="sip:dan@contoso.example"/></adhocList></action></batchSub>`,
+      ),
+    };
+    // Without piggy-back the answer has nowhere to go: the extension is refused (RFC 3261 §8.2.2.3).
+    const bare = { ...req, headers: req.headers.filter((h) => h.name !== 'Supported').map((h) => (h.name === 'Call-ID' ? { name: 'Call-ID', value: newCallId() } : h)) };
+    const refused = await emu.frontEnd.toApp(bare, { host: route.host, port: route.port });
+    assert.equal(refused.status, 420);
+    assert.equal(header(refused, 'Unsupported'), 'adhoclist');
+    const wrongType = { ...req, headers: req.headers.map((h) => (h.name === 'Content-Type' ? { name: 'Content-Type', value: 'text/plain' } : h.name === 'Call-ID' ? { name: 'Call-ID', value: newCallId() } : h)) };
+    const unsupported = await emu.frontEnd.toApp(wrongType, { host: route.host, port: route.port });
+    assert.equal(unsupported.status, 415);
+    assert.match(header(unsupported, 'Accept') ?? '', /application\/msrtc-adrl-categorylist\+xml, application\/adrl\+xml/u);
+    const res = await emu.frontEnd.toApp(req, { host: route.host, port: route.port });
+    assert.equal(res.status, 200);
+    assert.match(header(res, 'subscription-state') ?? '', /^terminated;reason=deactivated/u);
+    assert.match(header(res, 'Content-Type') ?? '', /^multipart\/related; type="application\/rlmi\+xml"/u);
+    const states = [...res.body.toString().matchAll(/<resource uri="([^"]+)"><instance id="\d+" state="terminated" reason="(\w+)"\/>/gu)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(states, [
+      ['sip:juliet@xmpp.example', 'deactivated'],
+      ['sip:eve@not-whitelisted.example', 'rejected'],
+      ['sip:dan@contoso.example', 'noresource'],
+    ]);
+    // Subscribe singly, as the answer says: the gateway serves Juliet's presence.
+    assert.equal((await control(emu, 'POST', '/users/carol/watch', { to: 'juliet@xmpp.example' })).status, 200);
+    assert.equal((await control(emu, 'POST', '/users/carol/unwatch', { to: 'juliet@xmpp.example' })).status, 200);
+  });
+
   const failures: [string, string, () => Promise<void>, string, () => Promise<void>][] = [
     ['a signed-out SfB user', ERIN, async () => undefined, 'recipient-unavailable', async () => undefined],
     ['an SfB user the pool does not know', NOBODY, async () => undefined, 'item-not-found', async () => undefined],
@@ -160,6 +250,22 @@ describe('Skype for Business through the gateway', { timeout: 240_000 }, () => {
     // SfB starts a new session for the next message.
     assert.equal((await control(emu, 'POST', '/users/carol/messages', { to: 'juliet@xmpp.example', text: 'new session' })).status, 200);
     await juliet.waitFor((el) => from(CAROL)(el) && el.getChildText('body') === 'new session', 10_000, 'message in a new session');
+  });
+
+  it('after a Front End failover (ms-diagnostics 1004, route set no longer valid) the message goes in a new session', async () => {
+    const receipt = (id: string) => juliet.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === id, 15_000, `receipt ${id}`);
+    const first = receipt('fo1');
+    await juliet.send(xml('message', { to: CAROL, type: 'chat', id: 'fo1' }, xml('body', {}, 'before the failover'), xml('request', { xmlns: NS_RECEIPTS })));
+    await first;
+    assert.ok(((await control(emu, 'POST', '/users/carol/fail-over')).invalidated as number) >= 1);
+    const errors = juliet.received.length;
+    const second = receipt('fo2');
+    await juliet.send(xml('message', { to: CAROL, type: 'chat', id: 'fo2' }, xml('body', {}, 'after the failover'), xml('request', { xmlns: NS_RECEIPTS })));
+    await second;
+    const inbox = emu.user('carol').inbox;
+    assert.ok(inbox.some((m) => m.kind === 'session-end' && m.text === 'route set no longer valid'), 'the pool refused the old session with 1004');
+    assert.equal(inbox.filter((m) => m.text === 'after the failover').length, 1);
+    assert.equal(juliet.received.slice(errors).some((el) => el.attrs.type === 'error'), false);
   });
 
   it('refuses an XMPP domain outside the whitelist before anything reaches SfB', async () => {

@@ -5,7 +5,9 @@
  *   BENOTIFY (or NOTIFY), honours refresh and Expires: 0 (RFC 6665 §4.2.1);
  * - for the XMPP user, it subscribes to the SfB user's presence and maps her availability to <show/>/<status/>;
  * - RFC 6121 subscriptions on the XMPP side decide what flows, as on the Teams side;
- * - the SfB user's contactCard answers vCard requests; the XMPP user's vCard becomes the contactCard SfB sees.
+ * - the SfB user's contactCard answers vCard requests; the XMPP user's vCard becomes the contactCard SfB sees;
+ * - photos both ways: hers (a web address in her card) in the vCard PHOTO and as the XEP-0153 hash in presence,
+ *   his (vCard PHOTO) at an address of the node's photo server in the contactCard (src/sfb/photos).
  */
 import xml, { type Element } from '@xmpp/xml';
 import { newTag } from '../../sfb/sip/build.js';
@@ -13,7 +15,10 @@ import { dialogId, dialogIdOfRequest, uasDialog, acceptRemoteSeq } from '../../s
 import { header, headerValues, type SipRequest } from '../../sfb/sip/message.js';
 import { CATEGORIES_TYPE, readCategories, writeCategories, type SfbCard } from '../../sfb/protocol/categories.js';
 import { sfbToXmpp, xmppToSfb, type SfbState } from '../../sfb/protocol/presence.js';
-import { sfbCardToVcard, vcardToSfbCard } from '../../sfb/protocol/card.js';
+import { sfbCardToVcard, vcardPhoto, vcardToSfbCard } from '../../sfb/protocol/card.js';
+import { vcardRequest } from '../../sfb/photos/sfb-photos.js';
+import { diagnosticEffect, diagnosticsLogFields } from '../../sfb/protocol/diagnostics.js';
+import { avatarHash, avatarUpdate } from '../../protocol/vcard.js';
 import { sipOfJid } from '../../sfb/sfb-directory.js';
 import type { WireAnswer } from '../../sfb/wire.js';
 import { aggregateResources, type ResourcePresence } from '../../protocol/presence-map.js';
@@ -34,6 +39,8 @@ export class SfbPresence {
   /** What the XMPP user last saw of her (dedup), and her card (from the contactCard category). */
   private lastSent: string | undefined;
   private card: SfbCard | undefined;
+  /** XEP-0153 §4.1 hash of her photo: '' none, undefined not known (not fetched yet, or it failed). */
+  private photoHash: string | undefined;
   private lastState: SfbState | undefined;
   /** The XMPP user's card as SfB watchers see it; undefined until read (once per activation, again on a new avatar). */
   private xmppCard: SfbCard | undefined;
@@ -63,8 +70,9 @@ export class SfbPresence {
     if (this.xmppCardHash !== undefined && (advertised === undefined || advertised === this.xmppCardHash)) return;
     this.xmppCardHash = advertised ?? '';
     try {
-      const answer = await this.d.xmpp.request(xml('iq', { type: 'get', from: this.d.settings.componentDomain, to: this.p.key.remoteJid }, xml('vCard', { xmlns: NS.vcardTemp })), 5_000);
-      this.xmppCard = vcardToSfbCard(answer.getChild('vCard', NS.vcardTemp));
+      const answer = await this.d.xmpp.request(vcardRequest(this.d.settings.componentDomain, this.p.key.remoteJid), 5_000);
+      const vcard = answer.getChild('vCard', NS.vcardTemp);
+      this.xmppCard = { ...vcardToSfbCard(vcard), photo: this.d.photos.publishXmpp(this.p.key.remoteJid, vcardPhoto(vcard)) };
     } catch (err) {
       log.info('XMPP user card not read', { reason: errorMessage(err) });
     }
@@ -220,8 +228,8 @@ export class SfbPresence {
       return undefined;
     });
     if (!r || r.status >= 300 || !r.dialog) {
-      log.info('SfB presence subscription refused', { status: r?.status, diagnostics: r?.diagnostics });
-      if (r?.status === 404 || r?.status === 604) {
+      log.info('SfB presence subscription refused', { status: r?.status, ...diagnosticsLogFields(r?.diagnostics) });
+      if (r?.status === 404 || r?.status === 604 || diagnosticEffect(r?.diagnostics) === 'no-such-user') {
         // No such SfB user: the XMPP user's subscription cannot stand (RFC 6121 §3.2.1).
         await this.p.save({ subFrom: false, watch: null });
         await this.p.send(presence({ from: this.p.sfbJid, to: this.p.key.remoteJid, type: 'unsubscribed' }));
@@ -306,7 +314,13 @@ export class SfbPresence {
       log.info('unreadable categories document from SfB', { error: errorMessage(err) });
       return;
     }
-    if (doc.card) this.card = { ...this.card, ...doc.card };
+    if (doc.card) {
+      // The photo is what this document says: none is a removed photo, not an unchanged one.
+      this.card = { ...this.card, ...doc.card, photo: doc.card.photo };
+      const photo = await this.d.photos.ofSfbCard(this.card.photo, log);
+      this.photoHash = photo ? avatarHash(photo) : this.card.photo?.url ? undefined : '';
+      if (!doc.state && this.lastState) await this.toXmpp(this.lastState); // a new photo is a presence change (XEP-0153 §4.2)
+    }
     if (doc.state) {
       this.lastState = doc.state;
       await this.toXmpp(doc.state);
@@ -316,9 +330,11 @@ export class SfbPresence {
   private async toXmpp(s: SfbState): Promise<void> {
     if (!this.p.state.subFrom || !this.d.allowed(this.p.key.sfbUri, this.p.remoteDomain())) return;
     const x = sfbToXmpp(s);
-    const fingerprint = JSON.stringify(x);
+    const fingerprint = JSON.stringify([x, this.photoHash]);
     if (fingerprint === this.lastSent) return;
-    const sent = await this.p.send(presence({ from: this.p.sfbJid, to: this.p.key.remoteJid, type: x.available ? undefined : 'unavailable', show: x.show, status: x.status }));
+    // XEP-0153 §4.1: the photo's hash on available presence, when known (undefined: say nothing, "not ready").
+    const extra = x.available && this.photoHash !== undefined ? [avatarUpdate(this.photoHash)] : [];
+    const sent = await this.p.send(presence({ from: this.p.sfbJid, to: this.p.key.remoteJid, type: x.available ? undefined : 'unavailable', show: x.show, status: x.status, extra }));
     if (sent) {
       this.lastSent = fingerprint;
       this.d.metrics.presenceRelayed.inc({ direction: 'sfb_to_xmpp' });
@@ -351,7 +367,7 @@ export class SfbPresence {
         return DONE;
       }
     }
-    const card: Element = sfbCardToVcard(this.card, iq.to, vcard4);
+    const card: Element = sfbCardToVcard(this.card, iq.to, vcard4, await this.d.photos.ofSfbCard(this.card.photo, log));
     await this.p.send(xml('iq', { type: 'result', id: iq.id, from: iq.to, to: iq.from }, card));
     return DONE;
   }

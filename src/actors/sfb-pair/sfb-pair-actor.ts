@@ -13,10 +13,12 @@ import { newTag } from '../../sfb/sip/build.js';
 import { acceptRemoteSeq, dialogId, dialogIdOfRequest, uasDialog } from '../../sfb/sip/dialog.js';
 import { header, type SipRequest } from '../../sfb/sip/message.js';
 import { firstMessageOf, imBodyToText, imSdp, isComposingBody, readTyping, sdpOffersIm, textToIm, typingToChatState, chatStateToTyping, ISCOMPOSING_TYPE, UnsupportedBodyError } from '../../sfb/protocol/im.js';
-import { sipFailureIsTransient, sipToStanzaError } from '../../sfb/protocol/errors.js';
+import { sipFailureIsTransient, sipToStanzaError, type SipFailure } from '../../sfb/protocol/errors.js';
+import { diagnosticEffect, diagnosticsLogFields } from '../../sfb/protocol/diagnostics.js';
 import { fromWire, type WireAnswer } from '../../sfb/wire.js';
 import type { SfbPort } from '../../sfb/sfb-port.js';
 import type { SfbDirectory } from '../../sfb/sfb-directory.js';
+import type { SfbPhotos } from '../../sfb/photos/sfb-photos.js';
 import { formatJid } from '../../protocol/jid.js';
 import { NS } from '../../protocol/namespaces.js';
 import { receipt } from '../../protocol/stanza.js';
@@ -49,6 +51,8 @@ export interface SfbPairDeps {
   readonly sip: SfbPort;
   readonly xmpp: XmppPort;
   readonly directory: SfbDirectory;
+  /** Contact card photos, both ways (the node's cache and photo server). */
+  readonly photos: SfbPhotos;
   /** The whitelist: may this SfB user federate with this XMPP domain? Checked on every message, both ways. */
   readonly allowed: (sfbAor: string, remoteDomain: string) => boolean;
   readonly throttle: { admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs?: number): Promise<AdmissionResult> };
@@ -225,10 +229,11 @@ export class SfbPairActor implements Actor<SfbPairMessage, SfbPairReply>, PairCo
   /** Delivers one row; false when the rest must wait (a retry is scheduled). */
   private async deliver(row: OutboxRow, log: Logger): Promise<boolean> {
     let outcome = await this.post(row.body, log);
-    if (outcome.status === 481 || outcome.status === 408 || outcome.status === 480) {
+    if (outcome.status === 481 || outcome.status === 408 || outcome.status === 480 || diagnosticEffect(outcome.diagnostics) === 'session-lost') {
       if (this.state.im && outcome.via === 'message') {
-        // The session died on the SfB side (RFC 3261 §12.2.1.2: 481/408 end the dialog): a new one carries the message.
-        log.info('SfB IM session gone; starting a new one', { status: outcome.status });
+        // The session died on the SfB side (RFC 3261 §12.2.1.2: 481/408 end the dialog; [MS-OCER] 1004: its route
+        // set no longer holds): a new one carries the message.
+        log.info('SfB IM session gone; starting a new one', { status: outcome.status, ...diagnosticsLogFields(outcome.diagnostics) });
         if (outcome.status !== 481) void this.d.sip.inDialog(this.state.im, 'BYE', []).catch(() => undefined);
         await this.save({ im: null });
         outcome = await this.post(row.body, log);
@@ -245,36 +250,36 @@ export class SfbPairActor implements Actor<SfbPairMessage, SfbPairReply>, PairCo
       log.info('message relayed to SfB', { outboxId: row.id });
       return true;
     }
-    if (sipFailureIsTransient(outcome.status) && row.attempts + 1 < this.d.settings.outboxMaxAttempts) {
+    if (sipFailureIsTransient(outcome) && row.attempts + 1 < this.d.settings.outboxMaxAttempts) {
       const delay = Math.min(this.d.settings.outboxBackoffMaxMs, this.d.settings.outboxBackoffInitialMs * 2 ** row.attempts);
       await this.d.store.markOutboundRetry(row.id, `SIP ${outcome.status}`, this.d.now() + delay);
-      log.info('SfB did not take the message; retrying', { outboxId: row.id, status: outcome.status, delayMs: delay, diagnostics: outcome.diagnostics });
+      log.info('SfB did not take the message; retrying', { outboxId: row.id, status: outcome.status, delayMs: delay, ...diagnosticsLogFields(outcome.diagnostics) });
       this.scheduleDrain(delay);
       return false;
     }
     await this.d.store.markOutboundDead(row.id, `SIP ${outcome.status}`, this.d.now());
-    const err = sipToStanzaError(outcome.status, outcome.warning);
-    log.info('SfB refused the message; the sender is told', { outboxId: row.id, status: outcome.status, condition: err.condition, diagnostics: outcome.diagnostics });
+    const err = sipToStanzaError(outcome);
+    log.info('SfB refused the message; the sender is told', { outboxId: row.id, status: outcome.status, condition: err.condition, ...diagnosticsLogFields(outcome.diagnostics) });
     this.d.metrics.stanzaErrors.inc({ condition: err.condition });
     await this.send(messageError({ from: this.sfbJid, to: row.sender, id: row.stanzaId }, err));
     return true;
   }
 
   /** One message to SfB: MESSAGE in the open session, or a new session whose INVITE carries it (ms-text-format). */
-  private async post(body: string, log: Logger): Promise<{ status: number; warning?: string | undefined; diagnostics?: string | undefined; via: 'invite' | 'message' }> {
+  private async post(body: string, log: Logger): Promise<SipFailure & { via: 'invite' | 'message' }> {
     try {
       if (this.state.im) {
         const im = textToIm(body);
         const r = await this.d.sip.inDialog(this.state.im, 'MESSAGE', [{ name: 'Content-Type', value: im.contentType }], im.body);
         if (r.dialog) await this.save({ im: r.dialog, imLastActivity: this.d.now() });
-        return { status: r.status, warning: r.warning, diagnostics: r.diagnostics, via: 'message' };
+        return { status: r.status, warning: r.warning, diagnostics: r.diagnostics, publicDiagnostics: r.publicDiagnostics, via: 'message' };
       }
       const r = await this.d.sip.invite(this.key.remoteJid, this.key.sfbUri, body);
       if (r.dialog && r.status < 300) {
         await this.save({ im: r.dialog, imLastActivity: this.d.now() });
         this.armIdle();
       }
-      return { status: r.status, warning: r.warning, diagnostics: r.diagnostics, via: 'invite' };
+      return { status: r.status, warning: r.warning, diagnostics: r.diagnostics, publicDiagnostics: r.publicDiagnostics, via: 'invite' };
     } catch (err) {
       log.warn('SIP request failed', { error: errorMessage(err) });
       return { status: 503, via: this.state.im ? 'message' : 'invite' };

@@ -17,6 +17,19 @@ export const NS_CONTACT_CARD = 'http://schemas.microsoft.com/2006/09/sip/contact
 export const CATEGORIES_TYPE = 'application/msrtc-event-categories+xml';
 export const EXTERNAL_CONTAINER = 100;
 
+/**
+ * The photo a contact card points at (contactCard/photo: `<photo type=".."><uri>..</uri><hash>..</hash></photo>`,
+ * [MS-PRES] §7.3 photoTypeEnum; Lync Server contactCard schema, https://learn.microsoft.com/en-us/previous-versions/office/gg448905(v=office.14)). A federated watcher can fetch only a
+ * photo with a web address (type "default", "Show a picture from a web address"): an "enterprise" photo comes
+ * from Active Directory or Exchange, which only the user's own organisation reaches (its uri is empty).
+ */
+export interface SfbPhotoRef {
+  readonly url: string | undefined;
+  /** The publisher's hash of the image (a cache key: its algorithm is the publisher's, e.g. 32 hex digits). */
+  readonly hash: string;
+  readonly type: string | undefined;
+}
+
 /** What an SfB contact card may show a federated watcher: no phones (the issue's External container rule). */
 export interface SfbCard {
   readonly displayName?: string | undefined;
@@ -24,6 +37,7 @@ export interface SfbCard {
   readonly email?: string | undefined;
   readonly company?: string | undefined;
   readonly office?: string | undefined;
+  readonly photo?: SfbPhotoRef | undefined;
 }
 
 export interface PresenceDocument {
@@ -69,6 +83,7 @@ export function readCategories(text: string): PresenceDocument {
           company: textOf(child(cc, 'company')),
           title: textOf(child(cc, 'title')),
           office: textOf(child(cc, 'office')),
+          photo: photoOf(cc, card?.photo),
         }),
       };
     }
@@ -78,6 +93,21 @@ export function readCategories(text: string): PresenceDocument {
     state: availability === undefined ? (note !== undefined ? { availability: 0, note } : undefined) : { availability, activity, note },
     card,
   };
+}
+
+/**
+ * The photo of a contactCard instance, the one with a web address first (several instances may carry one, e.g. an
+ * "enterprise" photo with an empty uri beside a web picture). `known` is what an earlier instance gave.
+ */
+function photoOf(cc: Element, known: SfbPhotoRef | undefined): SfbPhotoRef | undefined {
+  const photos = children(cc, 'photo').map((p) => ({ url: webUrl(textOf(child(p, 'uri'))), hash: textOf(child(p, 'hash')) ?? '', type: p.attrs.type as string | undefined }));
+  const candidates = known ? [known, ...photos] : photos;
+  return candidates.find((p) => p.url !== undefined && p.hash !== '') ?? candidates.find((p) => p.hash !== '');
+}
+
+/** Only an http(s) address is a picture a federated watcher can fetch (anything else is not followed). */
+function webUrl(uri: string | undefined): string | undefined {
+  return uri && /^https?:\/\/[^\s]+$/iu.test(uri) ? uri : undefined;
 }
 
 function defined<T extends object>(o: T): Partial<T> {
@@ -106,6 +136,14 @@ export function writeCategories(o: PublishOptions): string {
   );
   const note = xml('note', { xmlns: NS_NOTE }, xml('body', { type: 'personal', uri: '' }, o.state.note ?? ''));
   const c = o.card;
+  // displayADPhoto then photo, in the schema's order ([MS-PRES] §7.3); a picture from a web address, so
+  // displayADPhoto is false.
+  const photo = c?.photo?.url
+    ? [
+        xml('displayADPhoto', {}, 'false'),
+        xml('photo', { type: c.photo.type ?? 'default', updated: o.at }, xml('uri', {}, c.photo.url), xml('hash', {}, c.photo.hash)),
+      ]
+    : [];
   const card = c
     ? xml(
         'contactCard',
@@ -114,6 +152,7 @@ export function writeCategories(o: PublishOptions): string {
         c.company ? xml('company', {}, c.company) : null,
         c.title ? xml('title', {}, c.title) : null,
         c.office ? xml('office', {}, c.office) : null,
+        ...photo,
       )
     : null;
   const root = xml('categories', { xmlns: NS_CATEGORIES, uri: o.uri }, category('state', state), category('note', note), card ? category('contactCard', card) : null);

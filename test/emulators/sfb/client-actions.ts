@@ -6,6 +6,7 @@
  * own Via under it.
  */
 import { randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { parseUri } from '../../../src/sfb/sip/address.js';
 import { newCallId, newTag } from '../../../src/sfb/sip/build.js';
 import { inDialogRequest, uacDialog, type DialogState } from '../../../src/sfb/sip/dialog.js';
@@ -203,6 +204,32 @@ export class SfbClients {
       out.push((await this.fe.toApp(request, this.fe.hopOf(w.dialog.remoteTarget))).status);
     }
     return out;
+  }
+
+  /**
+   * What her client shows as a watched XMPP contact's photo: the https address in the contact's contactCard photo,
+   * fetched with the organisation's trust (the test CA) as SfB clients fetch a picture from a web address.
+   */
+  async contactPhoto(user: SfbUser, remote: string): Promise<{ status: number; url?: string; type?: string; base64?: string }> {
+    const doc = user.watching.get(remote)?.body ?? '';
+    const url = /<photo\b[^>]*>\s*<uri>([^<]+)<\/uri>/u.exec(doc)?.[1]?.replace(/&amp;/gu, '&');
+    if (!url) return { status: 0 };
+    const u = new URL(url);
+    if (u.protocol !== 'https:') {
+      this.fe.violations.push(`a contactCard photo address that is not https: ${url}`);
+      return { status: 0, url };
+    }
+    const address = this.fe.o.hosts.get(u.hostname);
+    if (!address) return { status: 0, url };
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: address, port: Number(u.port || 443), path: u.pathname, servername: u.hostname, ca: this.fe.o.identity.ca, headers: { Host: u.host } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, url, type: res.headers['content-type'], base64: Buffer.concat(chunks).toString('base64') }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   presenceFromGateway(w: { user: SfbUser; target: string }, m: SipRequest | SipResponse): void {

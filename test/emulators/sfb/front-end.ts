@@ -64,6 +64,8 @@ export interface Session {
   readonly remote: string;
   /** The Record-Route the Front End put in this dialog. */
   readonly recordRoute: string;
+  /** After a Front End failover the dialog's route set no longer holds: the next request gets 1004. */
+  routeSetInvalid?: boolean;
   lastActivity: number;
   idleTimer: NodeJS.Timeout | undefined;
 }
@@ -91,6 +93,8 @@ export class FrontEnd {
   readonly trace: TraceEntry[] = [];
   /** Breaches of the trusted-application contract the emulator saw (tests assert this stays empty). */
   readonly violations: string[] = [];
+  /** Where users' pictures "from a web address" are served (the control server), once it listens. */
+  photoBaseUrl: string | undefined;
 
   constructor(readonly o: FrontEndOptions) {
     this.presence = new PresenceServer(this);
@@ -153,17 +157,17 @@ export class FrontEnd {
     try {
       fromDomain = parseUri(parseNameAddr(from).uri).host;
     } catch {
-      this.fail(i, 400, 1001, 'Malformed From header');
+      this.fail(i, 400, 1901, 'Malformed From header');
       return;
     }
     // A trusted application speaks only for the domains routed to it.
     if (!this.routeFor(fromDomain) && req.method !== 'BENOTIFY') {
-      this.fail(i, 403, 1002, 'From domain is not routed to this trusted application');
+      this.fail(i, 403, 1902, 'From domain is not routed to this trusted application');
       return;
     }
     const contact = headerValues(req, 'Contact')[0];
     if (contact && isIP(parseUri(parseNameAddr(contact).uri).host)) {
-      this.fail(i, 400, 1003, 'Contact must carry an FQDN, not an IP address');
+      this.fail(i, 400, 1903, 'Contact must carry an FQDN, not an IP address');
       return;
     }
     if (tagOf(header(req, 'To'))) {
@@ -180,7 +184,7 @@ export class FrontEnd {
         return;
       case 'MESSAGE':
         // SfB carries IM in sessions: a MESSAGE outside an INVITE dialog is refused.
-        this.fail(i, 403, 1004, 'Page-mode MESSAGE is not allowed; start an IM session with INVITE');
+        this.fail(i, 403, 1904, 'Page-mode MESSAGE is not allowed; start an IM session with INVITE');
         return;
       default:
         this.fail(i, 405, 1005, 'Method not allowed outside a dialog');
@@ -209,7 +213,7 @@ export class FrontEnd {
     }
     const sdp = req.body.toString('utf8');
     if (!/^m=message \d+ sip /mu.test(sdp)) {
-      this.fail(i, 488, 1007, 'Only IM sessions are routed to this pool from this application');
+      this.fail(i, 488, 1907, 'Only IM sessions are routed to this pool from this application');
       return;
     }
     if (user.devices.length === 0) {
@@ -302,6 +306,13 @@ export class FrontEnd {
       this.fail(i, 481, 2001, 'Dialog does not exist (ended or never started)');
       return;
     }
+    if (session?.routeSetInvalid) {
+      // [MS-OCER] §7.2 ErrorId 1004 "Route set is no longer valid"; the dialog is gone (the status is the emulator's
+      // choice: [MS-OCER] does not tie the id to one).
+      this.closeSession(session, 'route set no longer valid');
+      this.fail(i, 403, 1004, 'Route set is no longer valid');
+      return;
+    }
     const rr = session?.recordRoute ?? sub?.recordRoute ?? '';
     if (!this.routeOk(req, rr)) {
       this.violations.push(`${req.method} without the Front End's signed Route`);
@@ -375,6 +386,17 @@ export class FrontEnd {
       this.log('out', req.method, 503, `computer on port ${port} unreachable; next in the pool`);
     }
     return res as SipResponse;
+  }
+
+  /** A Front End failover: the route sets of the user's IM sessions no longer hold (their next request gets 1004). */
+  invalidateRoutes(user: SfbUser): number {
+    let n = 0;
+    for (const s of this.sessions.values()) {
+      if (s.user !== user) continue;
+      s.routeSetInvalid = true;
+      n++;
+    }
+    return n;
   }
 
   /** The pool forgets a user's IM sessions without BYE (a Front End restart or failover): later requests get 481. */

@@ -71,8 +71,14 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
     req.on('end', () => {
       void (async () => {
         const url = new URL(req.url ?? '/', 'http://x');
-        const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
         const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+        if (parts[0] === 'photos' && parts[1]) {
+          // The web server of users' pictures "from a web address" (what their contactCard photo uri names).
+          const owner = users.get(parts[1]);
+          if (!owner?.photo) throw new HttpError(404, 'no such picture');
+          return new RawBody(owner.photo.type, owner.photo.bytes);
+        }
+        const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
         if (parts[0] !== '_emulator') throw new HttpError(404, 'not found');
         const [, what, name, action] = parts;
         const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
@@ -105,8 +111,20 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
             return { status: await fe.clients.unwatch(u, toUri(need('to'))) };
           case 'POST drop-sessions':
             return { dropped: fe.dropSessions(u) };
+          case 'POST fail-over':
+            return { invalidated: fe.invalidateRoutes(u) };
           case 'POST refresh':
             return { statuses: await fe.clients.refreshWatches(u) };
+          case 'PUT photo': {
+            // The user picks a picture from a web address ({type, base64}), or none ({}); watchers are told.
+            const b64 = str('base64');
+            u.photo = b64 ? { type: str('type') ?? 'image/png', bytes: Buffer.from(b64, 'base64') } : undefined;
+            await fe.presence.presenceChanged(u);
+            return { photo: u.photo !== undefined };
+          }
+          case 'GET contact-photo':
+            // Her client shows a watched contact's photo: it fetches the address in the contact's contactCard.
+            return fe.clients.contactPhoto(u, toUri(url.searchParams.get('contact') ?? thrower('contact is required')));
           case 'POST presence': {
             const apply = async (p: Record<string, unknown>) => {
               if (typeof p.availability === 'number') u.presence.availability = p.availability;
@@ -149,6 +167,11 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
         }
       })().then(
         (result) => {
+          if (result instanceof RawBody) {
+            res.writeHead(200, { 'Content-Type': result.type, 'Content-Length': result.bytes.length });
+            res.end(result.bytes);
+            return;
+          }
           res.writeHead(200, { 'Content-Type': 'application/json' });
           res.end(JSON.stringify(result ?? null));
         },
@@ -163,6 +186,7 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
   await new Promise<void>((resolve) => server.listen(o.controlPort ?? 0, '127.0.0.1', resolve));
   const a = server.address();
   const port = typeof a === 'object' && a ? a.port : 0;
+  fe.photoBaseUrl = `http://127.0.0.1:${port}`;
   return {
     frontEnd: fe,
     users,
@@ -180,6 +204,14 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
       await fe.stop();
     },
   };
+}
+
+/** A non-JSON answer of the control server (a picture). */
+class RawBody {
+  constructor(
+    readonly type: string,
+    readonly bytes: Buffer,
+  ) {}
 }
 
 class HttpError extends Error {

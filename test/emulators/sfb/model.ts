@@ -47,9 +47,16 @@ export interface SfbCardData {
   readonly phones?: readonly string[];
 }
 
+/** A picture the user chose "from a web address" (the emulator's control server plays that web server). */
+export interface SfbPhoto {
+  readonly type: string;
+  readonly bytes: Buffer;
+}
+
 export interface SfbUser {
   readonly uri: string;
   readonly card: SfbCardData;
+  photo: SfbPhoto | undefined;
   devices: Device[];
   presence: SfbPresence;
   /** What this user's devices received, newest last (bounded). */
@@ -66,6 +73,7 @@ export interface UserSpec {
   /** Number of signed-in devices (0: offline). Default 1. */
   readonly devices?: number;
   readonly availability?: number;
+  readonly photo?: SfbPhoto;
 }
 
 const INBOX_LIMIT = 500;
@@ -81,6 +89,7 @@ export function makeUser(spec: UserSpec): SfbUser {
   return {
     uri: spec.uri,
     card: spec.card,
+    photo: spec.photo,
     devices,
     presence: { availability: devices.length ? (spec.availability ?? 3500) : 18500, activity: undefined, note: undefined, noteContainers: [100, 200, 300, 400] },
     inbox: [],

@@ -3,7 +3,7 @@
  * with the External container's categories (piggy-backed when offered), changes as BENOTIFY or NOTIFY, refresh and
  * Expires: 0, a batch SUBSCRIBE answered with "deactivated" for every resource (subscribe singly).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { aorOf } from '../../../src/sfb/sip/address.js';
 import { newTag } from '../../../src/sfb/sip/build.js';
 import { acceptRemoteSeq, inDialogRequest, uasDialog, type DialogState } from '../../../src/sfb/sip/dialog.js';
@@ -180,7 +180,12 @@ export class PresenceServer {
     const note = p.note !== undefined && p.noteContainers.includes(EXTERNAL) ? p.note : '';
     const c = user.card;
     const esc = (s: string) => s.replace(/&/gu, '&amp;').replace(/</gu, '&lt;').replace(/"/gu, '&quot;');
-    const card = `<contactCard xmlns="http://schemas.microsoft.com/2006/09/sip/contactcard"><identity><name><displayName>${esc(c.displayName)}</displayName></name>${c.email ? `<email>${esc(c.email)}</email>` : ''}</identity>${c.company ? `<company>${esc(c.company)}</company>` : ''}${c.title ? `<title>${esc(c.title)}</title>` : ''}${c.office ? `<office>${esc(c.office)}</office>` : ''}</contactCard>`;
+    // A picture from a web address: its uri and a hash of the image ([MS-PRES] §7.3 photo; SfB clients publish an
+    // MD5-like hex digest, so the hash is an opaque cache key, not the XEP-0153 SHA-1).
+    const photo = user.photo && this.fe.photoBaseUrl
+      ? `<displayADPhoto>false</displayADPhoto><photo type="default" updated="${at}"><uri>${esc(`${this.fe.photoBaseUrl}/photos/${encodeURIComponent(user.uri)}`)}</uri><hash>${createHash('md5').update(user.photo.bytes).digest('hex').toUpperCase()}</hash></photo>`
+      : '';
+    const card = `<contactCard xmlns="http://schemas.microsoft.com/2006/09/sip/contactcard"><identity><name><displayName>${esc(c.displayName)}</displayName></name>${c.email ? `<email>${esc(c.email)}</email>` : ''}</identity>${c.company ? `<company>${esc(c.company)}</company>` : ''}${c.title ? `<title>${esc(c.title)}</title>` : ''}${c.office ? `<office>${esc(c.office)}</office>` : ''}${photo}</contactCard>`;
     return `<?xml version="1.0" encoding="utf-8"?><categories xmlns="http://schemas.microsoft.com/2006/09/sip/categories" uri="${user.uri}">${cat(
       'state',
       `<state xmlns="http://schemas.microsoft.com/2006/09/sip/state" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" manual="false" xsi:type="aggregateState"><availability>${p.availability}</availability>${p.activity ? `<activity token="${esc(p.activity)}"/>` : ''}</state>`,

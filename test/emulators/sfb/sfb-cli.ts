@@ -4,6 +4,8 @@
  *   node sfb-cli.js [--emulator URL] <command> ...
  * The URL comes from --emulator or XTG_SFB_EMULATOR_URL (the sandbox prints it).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+
 const USAGE = `Usage: node sfb-cli.js [--emulator URL] <command>
 
 Commands:
@@ -20,6 +22,8 @@ Commands:
                                           15500 away, 18500 offline; activity e.g. in-a-meeting)
   watch <user> <to>                       subscribe the user to an XMPP user's presence
   watching <user>                         what the user sees of the XMPP users she watches
+  photo <user> [file.png|file.jpg]        show a picture from a web address (no file: none)
+  contact-photo <user> <to> <out-file>    save the photo the user's client shows for a watched XMPP user
   devices <user> <count> [answer] [delayMs]
                                           signed-in devices, how they answer (auto, busy, decline,
                                           ignore) and after what delay
@@ -88,6 +92,21 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(availability)) throw new UsageError('availability must be a number, e.g. 3500');
       await call('POST', `/users/${u}/presence`, { availability, activity: rest[1], note: rest.slice(2).join(' ') || undefined });
       process.stdout.write('published\n');
+      return;
+    }
+    case 'photo': {
+      const file = rest[0];
+      const body = file ? { type: /\.jpe?g$/iu.test(file) ? 'image/jpeg' : 'image/png', base64: readFileSync(file).toString('base64') } : {};
+      await call('PUT', `/users/${u}/photo`, body);
+      process.stdout.write(file ? 'picture shown\n' : 'no picture\n');
+      return;
+    }
+    case 'contact-photo': {
+      const out = need(rest[1], 'out-file');
+      const r = (await call('GET', `/users/${u}/contact-photo?contact=${encodeURIComponent(need(rest[0], 'to'))}`)) as { status: number; url?: string; type?: string; base64?: string };
+      if (r.status !== 200 || !r.base64) throw new Error(`no photo (${r.url ? `${r.url}: HTTP ${r.status}` : 'the contact card names none'})`);
+      writeFileSync(out, Buffer.from(r.base64, 'base64'));
+      process.stdout.write(`${r.type ?? ''} from ${r.url ?? ''} saved to ${out}\n`);
       return;
     }
     case 'devices': {

@@ -95,7 +95,7 @@ describe('categories documents ([MS-PRES] §2.2)', () => {
 
 describe('contact cards', () => {
   it('contactCard -> vcard-temp carries name, title, email, company and office only', () => {
-    const v = sfbCardToVcard({ displayName: 'Alice Smith', title: 'Engineer', email: 'alice@contoso.example', company: 'Contoso', office: 'B1' }, 'alice@sfb.xmpp.example', false);
+    const v = sfbCardToVcard({ displayName: 'Alice Smith', title: 'Engineer', email: 'alice@contoso.example', company: 'Contoso', office: 'B1' }, 'alice@sfb.xmpp.example', false, undefined);
     assert.equal(v.getChildText('FN'), 'Alice Smith');
     assert.equal(v.getChildText('TITLE'), 'Engineer');
     assert.equal(v.getChild('ORG')?.getChildText('ORGNAME'), 'Contoso');
@@ -161,7 +161,7 @@ describe('failure codes <-> stanza errors', () => {
   ];
   for (const [status, warning, condition, type] of table) {
     it(`${status}${warning ? ' (policy warning)' : ''} -> ${condition}/${type}`, () => {
-      const e = sipToStanzaError(status, warning);
+      const e = sipToStanzaError({ status, warning });
       assert.equal(e.condition, condition);
       assert.equal(e.type, type);
     });
