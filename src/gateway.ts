@@ -149,6 +149,7 @@ export class Gateway {
       {
         share: c.teams.pacing.share,
         tenantSize: c.teams.pacing.tenantSize,
+        limitScale: c.teams.pacing.limitScale,
         chatMessagePostsPerSecond: c.throttle.graphRequestsPerSecond,
         tenantId: c.teams.tenantId,
         redis: this.graphRedis,

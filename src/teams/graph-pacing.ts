@@ -14,6 +14,8 @@ export interface PacingSettings {
   /** Share of each documented limit the gateway uses (0 < share <= 1): the rest is headroom for other apps' clocks and retries. */
   readonly share: number;
   readonly tenantSize: TenantSize;
+  /** Multiplies every documented limit (teams.pacing.limitScale): 1 against Microsoft Graph; above only for benchmarks. */
+  readonly limitScale?: number | undefined;
   /** Chat message posts per second (throttle.graphRequestsPerSecond); capped by the documented 20. */
   readonly chatMessagePostsPerSecond: number;
   readonly tenantId: string;
@@ -34,11 +36,12 @@ export class GraphPacer {
   ) {
     const rates = new Map<GraphLimitBucket, number>();
     for (const [bucket, limit] of Object.entries(documentedLimits(s.tenantSize)) as [Exclude<GraphLimitBucket, 'other'>, { amount: number; windowMs: number }][]) {
-      let perSecond = (limit.amount * 1000 * s.share) / limit.windowMs;
+      const scale = s.limitScale ?? 1;
+      let perSecond = (limit.amount * scale * 1000 * s.share) / limit.windowMs;
       if (bucket === 'chatMessagePost') perSecond = Math.min(perSecond, s.chatMessagePostsPerSecond);
       rates.set(bucket, perSecond);
       // Burst: one second's worth (or one step's worth for long windows), never more than Graph's bucket holds.
-      const burst = Math.max(1, Math.floor(Math.min(perSecond, limit.amount * s.share)));
+      const burst = Math.max(1, Math.floor(Math.min(perSecond, limit.amount * scale * s.share)));
       this.limiters.set(
         bucket,
         new Bottleneck({
