@@ -381,7 +381,7 @@ export class Gateway {
           cluster: this.cluster,
           readiness: () => this.admin.readiness(),
           roles: () => this.roles(),
-          wakePair: (pair) => this.tell(pairKey(pair), { type: 'drain' }),
+          wakePair: (pair) => this.tell(pairKey(pair), { type: 'drain', requeued: true }),
           inboxChanged: () => this.inboxChanged(),
           groupMemberIds: (groupId) => this.teams.groupMemberIds(groupId),
         })

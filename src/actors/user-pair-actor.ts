@@ -74,7 +74,7 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       case 'xmpp-retransmitted':
         return this.outbound.retransmitted(m, log);
       case 'drain':
-        return this.outbound.drain(log);
+        return m.requeued ? this.outbound.requeued(log) : this.outbound.drain(log);
       case 'teams-message':
         await this.c.used();
         return this.inbound.relay(m.chatId, m.messageId, log, m.message);

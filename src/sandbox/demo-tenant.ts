@@ -62,3 +62,57 @@ export const DEMO = {
   /** GroupMember.ReadWrite.All also covers reading members (group whitelisting). */
   delegatedPermissions: ['User.Read', 'Chat.Create', 'ChatMessage.Send', 'Chat.ReadWrite', 'Presence.Read.All', 'Presence.ReadWrite'],
 } as const;
+
+/**
+ * A second organisation with a tenant of its own (issue 16: several tenants in one cluster, kept apart): its own
+ * tenant id, app registration (one app per tenant, the default), UPN domain, users, liaison group, puppet group and
+ * puppet UPN domain, and its own component domain for the XMPP side. Nothing is shared with DEMO: no domain, no id,
+ * no secret. The sandbox and the gateway's multi-tenant tests start the emulator with both
+ * (test/emulators/graph/demo-tenant.ts, demoTenantsEmulatorOptions).
+ */
+export const DEMO_NORTHWIND = {
+  tenantId: '5f3a9c1e-2b7d-4e6a-8c04-9d1b3e7f2a58',
+  displayName: 'Northwind Traders',
+  clientId: '7c2e5a91-4f3b-4d8e-a6c1-0b9d8e2f4a37',
+  clientSecret: 'sandbox-northwind-client-secret',
+  teamsDomain: 'northwind.example',
+  puppetDomain: 'xmpp.northwind.example',
+  componentDomain: 'teams.northwind.example',
+  componentSecret: 'sandbox-northwind-component-secret',
+  puppetPasswordSecret: 'sandbox-northwind-puppet-master-secret',
+  teamsUsers: [
+    {
+      userPrincipalName: 'grace.hopper@northwind.example',
+      displayName: 'Grace Hopper',
+      givenName: 'Grace',
+      surname: 'Hopper',
+      jobTitle: 'Liaison officer',
+      department: 'Logistics',
+      mail: 'grace.hopper@northwind.example',
+      businessPhones: ['+1 202 555 0140'] as string[],
+      password: 'Grace-pass-1',
+    },
+    { userPrincipalName: 'ken.thompson@northwind.example', displayName: 'Ken Thompson', givenName: 'Ken', surname: 'Thompson', jobTitle: 'Engineer', password: 'Ken-pass-1' },
+    { userPrincipalName: 'nina.internal@northwind.example', displayName: 'Nina Internal', givenName: 'Nina', surname: 'Internal', jobTitle: 'Auditor', password: 'Nina-pass-1' },
+  ],
+  /** Members may federate (whitelisting by group); Nina is not in it. */
+  liaisonGroup: { id: '9a4d2c7e-1f5b-4e3a-b8d6-4c0e7a2f9b13', displayName: 'XMPP liaison (Northwind)', members: ['ken.thompson@northwind.example'] },
+  /** The licensed group the XMPP users' accounts of this tenant join (group-based licensing). */
+  puppetGroup: { id: '3e8b1d5a-7c2f-4a9e-9d40-6b2e8f1c7a35', displayName: 'XMPP users (Northwind)', licensed: true },
+  applicationPermissions: DEMO.applicationPermissions,
+  delegatedPermissions: DEMO.delegatedPermissions,
+} as const;
+
+/** What the emulator's demo options need of a demo tenant (DEMO, DEMO_NORTHWIND). */
+export interface DemoTenant {
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly teamsDomain: string;
+  readonly puppetDomain: string;
+  readonly teamsUsers: readonly { readonly userPrincipalName: string; readonly displayName: string }[];
+  readonly liaisonGroup: { readonly id: string; readonly displayName: string; readonly members: readonly string[] };
+  readonly puppetGroup: { readonly id: string; readonly displayName: string; readonly licensed: boolean };
+  readonly applicationPermissions: readonly string[];
+  readonly delegatedPermissions: readonly string[];
+}

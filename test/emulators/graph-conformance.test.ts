@@ -11,12 +11,14 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ClientSecretCredential, UsernamePasswordCredential, type TokenCredential } from '@azure/identity';
-import { Client, GraphError, PageIterator, ResponseType, type PageCollection } from '@microsoft/microsoft-graph-client';
+import { Client, PageIterator, ResponseType, type PageCollection } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { parseNotificationCollection } from '../../src/protocol/graph-notification.js';
 import { parseHostedContentUrl } from '../../src/protocol/hosted-content.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
+import { decodeImage, ImageError, testImage } from './graph/image.js';
 import { startGraphEmulator, type GraphEmulator } from './graph/index.js';
+import { graphError, rejection } from './graph-assertions.js';
 
 const TENANT = '0d5f7a3e-8b1c-4e2a-9f6d-3c4b5a697e80';
 const GATEWAY_APP = 'a1b2c3d4-0000-4000-8000-00000000000a';
@@ -34,9 +36,9 @@ const PILOTS_GROUP_ID = '77777777-7777-4777-8777-777777777777';
 const NO_GROUP_APP = 'a1b2c3d4-0000-4000-8000-00000000000d';
 /** A public client whose delegated tokens may edit, delete and react (Chat.ReadWrite) and update one's profile. */
 const EDITOR_APP = 'a1b2c3d4-0000-4000-8000-00000000000e';
-/** Stand-ins for JPEG files: the emulator stores and serves the bytes without decoding them. */
-const DAN_JPEG = Buffer.from('ffd8ffe000104a4649460001010000010001000000ffdb0043000101ffd9', 'hex');
-const NEW_JPEG = Buffer.from('ffd8ffe000104a4649460001010000010001000000ffdb0043000202ffd9', 'hex');
+/** Real photos (the emulator decodes and scales them): Dan's at the largest HD size, red on the left, blue on the right. */
+const DAN_JPEG = testImage(648, 648, 'image/jpeg', [220, 30, 30], [30, 30, 220]);
+const NEW_JPEG = testImage(100, 100, 'image/jpeg', [20, 160, 20]);
 const CLI = fileURLToPath(new URL('./graph/teams-cli.js', import.meta.url));
 
 /** A plain-http webhook on loopback, as the gateway's is in tests: echoes validation tokens, records the rest. */
@@ -103,28 +105,12 @@ class Webhook {
   }
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof Error, 'rejected with an Error');
-    return err as Error & Record<string, unknown>;
-  }
-  assert.fail('expected a rejection');
-}
-
 async function waitUntil(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!ok()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-async function graphError(p: Promise<unknown>): Promise<GraphError> {
-  const err = await rejection(p);
-  assert.ok(err instanceof GraphError, `a GraphError, got ${err.name}: ${err.message}`);
-  return err;
 }
 
 describe('Graph + Entra ID emulator conformance', () => {
@@ -321,7 +307,7 @@ describe('Graph + Entra ID emulator conformance', () => {
       assert.equal(new Set(upns).size, upns.length);
     });
 
-    it('creates a user (POST /users) who can then sign in with ROPC, and adds it to a group once replicated', async () => {
+    it('creates a user (POST /users) who can sign in with ROPC and be added to a group once replicated', async () => {
       const createdAt = Date.now();
       const created = (await app.api('/users').post({
         accountEnabled: true,
@@ -333,15 +319,17 @@ describe('Graph + Entra ID emulator conformance', () => {
         passwordProfile: { forceChangePasswordNextSignIn: false, password: 'Xg7!generated-secret' },
       })) as { id: string; userPrincipalName: string };
       assert.equal(created.userPrincipalName, 'juliet_xmpp.example@xmpp.contoso.example');
-      const t = await new UsernamePasswordCredential(TENANT, GATEWAY_APP, created.userPrincipalName, 'Xg7!generated-secret', opts).getToken(scope);
-      assert.ok(t.token);
-      // Eventual consistency: the new user reads as 404, and cannot be referenced, until it has replicated
-      // (https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/).
+      // Eventual consistency: the new user reads as 404, and cannot be referenced or sign in, until it has
+      // replicated (https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/);
+      // the sign-in fails as for an account that does not exist (AADSTS50034).
+      const signIn = () => new UsernamePasswordCredential(TENANT, GATEWAY_APP, created.userPrincipalName, 'Xg7!generated-secret', opts).getToken(scope);
+      assert.match((await rejection(signIn())).message, /AADSTS50034/u);
       assert.equal((await graphError(app.api(`/users/${created.id}`).get())).statusCode, 404);
       const early = await graphError(app.api(`/groups/${GROUP_ID}/members/$ref`).post({ '@odata.id': `${em.url}/v1.0/directoryObjects/${created.id}` }));
       assert.equal(early.statusCode, 404);
       await waitUntil('the new user has replicated', () => em.user(created.id) !== undefined && Date.now() - createdAt >= 1200, 3000);
       assert.equal(((await app.api(`/users/${created.id}`).select(['id']).get()) as { id: string }).id, created.id);
+      assert.ok((await signIn()).token);
       // References name the Graph host of the cloud in use: another host's URL is refused.
       const otherCloud = await graphError(app.api(`/groups/${GROUP_ID}/members/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${created.id}` }));
       assert.equal(otherCloud.statusCode, 400);
@@ -720,7 +708,7 @@ describe('Graph + Entra ID emulator conformance', () => {
   });
 
   describe('contact cards: profiles and photos', () => {
-    it('serves photo metadata and bytes for every documented size, and 404 ImageNotFound without a photo', async () => {
+    it('serves each documented size at that size in the photo\'s own format, and 404 ImageNotFound without a photo', async () => {
       const danId = userId('dan@contoso.example');
       const meta = (await app.api('/users/dan@contoso.example/photo').get()) as Record<string, unknown>;
       assert.equal(meta['@odata.mediaContentType'], 'image/jpeg');
@@ -730,9 +718,12 @@ describe('Graph + Entra ID emulator conformance', () => {
       assert.deepEqual([sized.id, sized.width, sized.height, sized['@odata.mediaEtag']], ['96x96', 96, 96, meta['@odata.mediaEtag']]);
       const all = (await app.api(`/users/${danId}/photos`).get()) as { value: { id: string }[] };
       assert.deepEqual(all.value.map((p) => p.id), ['48x48', '64x64', '96x96', '120x120', '240x240', '360x360', '432x432', '504x504', '648x648']);
-      // As the gateway reads it (ResponseType.ARRAYBUFFER): the same bytes for every size.
-      const small = (await app.api(`/users/${danId}/photos/96x96/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer;
-      assert.deepEqual(Buffer.from(small), DAN_JPEG);
+      // As the gateway reads it (ResponseType.ARRAYBUFFER): a 96x96 JPEG of the photo, red left, blue right.
+      const small = decodeImage(Buffer.from((await app.api(`/users/${danId}/photos/96x96/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer));
+      assert.deepEqual([small.type, small.width, small.height], ['image/jpeg', 96, 96]);
+      assert.ok((small.data[0] as number) > 150 && (small.data[2] as number) < 100, 'left edge red');
+      assert.ok((small.data[95 * 4 + 2] as number) > 150 && (small.data[95 * 4] as number) < 100, 'right edge blue');
+      // At its own size (the largest, 648x648), the photo as uploaded.
       const token = (await appCredential.getToken(scope))?.token ?? '';
       const raw = await fetch(`${em.url}/v1.0/users/dan@contoso.example/photo/$value`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(raw.status, 200);
@@ -752,6 +743,42 @@ describe('Graph + Entra ID emulator conformance', () => {
       const denied = await graphError(userClient(READER_APP, 'alice@contoso.example', 'Alice-pass-1').api(`/users/${danId}/photo`).get());
       assert.equal(denied.statusCode, 403);
       assert.equal(denied.code, 'Authorization_RequestDenied');
+    });
+
+    it('offers only the sizes up to the photo\'s own (Learn: a 504x504 photo, all but 648x648), and keeps a PNG a PNG', async () => {
+      const sean = "sean.o'brien@contoso.example";
+      const seanId = userId(sean);
+      const bytesAt = async (path: string) => Buffer.from((await app.api(`/users/${seanId}/${path}`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer);
+      try {
+        const p504 = testImage(504, 504, 'image/jpeg', [90, 90, 200]);
+        em.setPhoto(sean, p504);
+        const sizes = ((await app.api(`/users/${seanId}/photos`).get()) as { value: { id: string }[] }).value.map((p) => p.id);
+        assert.deepEqual(sizes, ['48x48', '64x64', '96x96', '120x120', '240x240', '360x360', '432x432', '504x504']);
+        assert.deepEqual(await bytesAt('photos/504x504/$value'), p504);
+        const large = await graphError(app.api(`/users/${seanId}/photos/648x648/$value`).get());
+        assert.deepEqual([large.statusCode, large.code], [404, 'ImageNotFound']);
+        assert.equal((await graphError(app.api(`/users/${seanId}/photos/648x648`).get())).statusCode, 404);
+        assert.equal(((await app.api(`/users/${seanId}/photo`).get()) as { id: string }).id, '504x504');
+
+        // Not square: measured by its shorter side (150), so 120x120 is the largest; a PNG is served as a PNG.
+        em.setPhoto(sean, testImage(200, 150, 'image/png', [250, 250, 0], [0, 250, 250]));
+        const meta = (await app.api(`/users/${seanId}/photo`).get()) as Record<string, unknown>;
+        assert.deepEqual([meta.id, meta.width, meta.height, meta['@odata.mediaContentType']], ['120x120', 120, 120, 'image/png']);
+        const whole = decodeImage(await bytesAt('photo/$value'));
+        assert.deepEqual([whole.type, whole.width, whole.height], ['image/png', 120, 120]);
+        const tiny = decodeImage(await bytesAt('photos/48x48/$value'));
+        assert.deepEqual([tiny.type, tiny.width, tiny.height], ['image/png', 48, 48]);
+        assert.equal((await graphError(app.api(`/users/${seanId}/photos/240x240/$value`).get())).statusCode, 404);
+
+        // What the emulator cannot decode is refused, through Graph (400) and through its own API.
+        const notAPhoto = await graphError(app.api(`/users/${seanId}/photo/$value`).header('Content-Type', 'image/jpeg').put(Buffer.from('ffd8ffe000104a46494600ffd9', 'hex')));
+        assert.equal(notAPhoto.statusCode, 400);
+        assert.match(notAPhoto.message, /cannot be decoded/u);
+        assert.throws(() => em.setPhoto(sean, Buffer.from('GIF89a')), ImageError);
+        assert.equal(((await app.api(`/users/${seanId}/photo`).get()) as { id: string }).id, '120x120', 'the photo before stays');
+      } finally {
+        em.setPhoto(sean, undefined);
+      }
     });
 
     it('returns the contact card properties with $select and updates them with PATCH /users/{id}', async () => {
@@ -791,7 +818,9 @@ describe('Graph + Entra ID emulator conformance', () => {
       const erinClient = userClient(EDITOR_APP, 'erin@contoso.example', 'Erin-pass-1');
       await erinClient.api('/me/photo/$value').header('Content-Type', 'image/jpeg').put(NEW_JPEG);
       const bytes = (await app.api('/users/erin@contoso.example/photos/48x48/$value').responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer;
-      assert.deepEqual(Buffer.from(bytes), NEW_JPEG);
+      const scaled = decodeImage(Buffer.from(bytes));
+      assert.deepEqual([scaled.type, scaled.width, scaled.height], ['image/jpeg', 48, 48]);
+      assert.ok((scaled.data[1] as number) > 120, 'the same green');
       assert.deepEqual(em.user('erin@contoso.example')?.photo, NEW_JPEG);
       const notOwn = await graphError(erinClient.api('/users/dan@contoso.example/photo/$value').header('Content-Type', 'image/jpeg').put(NEW_JPEG));
       assert.equal(notOwn.statusCode, 403);

@@ -16,12 +16,13 @@ import { constants, createDecipheriv, createHmac, createPrivateKey, createPublic
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ClientSecretCredential, UsernamePasswordCredential, type TokenCredential } from '@azure/identity';
-import { Client, GraphError } from '@microsoft/microsoft-graph-client';
+import { Client } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { generate } from 'selfsigned';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { startGraphEmulator, type DeliveryTimings, type GraphEmulator, type GraphEmulatorOptions } from './graph/index.js';
 import { DEFAULT_DELIVERY } from './graph/notifier.js';
+import { graphError } from './graph-assertions.js';
 
 const TENANT = '0d5f7a3e-8b1c-4e2a-9f6d-3c4b5a697e80';
 const APP = 'a1b2c3d4-0000-4000-8000-00000000000a';
@@ -92,16 +93,6 @@ async function waitUntil(what: string, ok: () => boolean, timeoutMs = 10_000): P
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-async function graphError(p: Promise<unknown>): Promise<GraphError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof GraphError, `a GraphError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a Graph error');
 }
 
 const items = (h: Hook) => h.bodies.flatMap((b) => b.value as Record<string, unknown>[]);

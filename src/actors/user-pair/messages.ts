@@ -55,8 +55,11 @@ export type PairEvent =
 
 /** Sent by the actor to itself (timers) or by a node waking a handed-off actor, always through its mailbox. */
 export type PairTimer =
-  /** Deliver due outbox rows (a retry is due, a sweep or a wake-up after a move). */
-  | { readonly type: 'drain' }
+  /**
+   * Deliver due outbox rows (a retry is due, a sweep or a wake-up after a move). `requeued`: an operator put dead
+   * letters of the pair back in the outbox (console), so rows this activation already finished may be pending again.
+   */
+  | { readonly type: 'drain'; readonly requeued?: boolean }
   /** Show the XMPP user's presence on their Teams account again (their session may have lapsed). */
   | { readonly type: 'refresh-presence' };
 

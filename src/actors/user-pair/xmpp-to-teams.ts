@@ -96,6 +96,26 @@ export class XmppToTeams {
   }
 
   /**
+   * Dead letters of this pair were put back in the outbox: once the outcomes in flight are durable, every pending
+   * row not queued is one of them (its id may be below `known`). It goes back in id order, and is marked as sending
+   * again before its post, so that a crash during that post is looked for in the chat like any other.
+   */
+  async requeued(log: Logger): Promise<Outcome> {
+    await this.settle();
+    const queued = new Set(this.queue.map((r) => r.id));
+    const back = (await this.c.d.store.pendingOutbound(this.c.key)).filter((r) => r.state === 'pending' && r.id <= this.known && !queued.has(r.id));
+    const first = back[0];
+    if (first) {
+      this.queue.push(...back);
+      this.queue.sort((a, b) => a.id - b.id);
+      this.markedThrough = Math.min(this.markedThrough, first.id - 1);
+      for (const r of back) this.inDoubt.delete(r.id);
+      log.info('dead letters back in the outbox', { rows: back.length });
+    }
+    return this.drain(log);
+  }
+
+  /**
    * New rows join the queue; rows this activation already took in (or finished) are ignored. Rows of a pair are
    * committed in arrival order, so their ids grow with it (on SQL Server two nodes accepting for one pair at the
    * same instant could commit out of id order: such a row waits for the pair's next activation).

@@ -16,39 +16,15 @@
  * PATCH /_emulator/users/{user}/messages/{id} {"text", "html"?} edits (sender only), DELETE
  * /_emulator/users/{user}/messages/{id} soft-deletes (sender only), POST /_emulator/users/{user}/messages/{id}/reactions
  * {"reactionType"} reacts, DELETE /_emulator/users/{user}/messages/{id}/reactions/{reactionType} takes it back.
- * Photos: PUT /_emulator/users/{user}/photo with the image as the body (Content-Type image/...), DELETE removes it.
+ * Photos: PUT /_emulator/users/{user}/photo with the image as the body (Content-Type image/jpeg or image/png; bytes
+ * that are neither answer 400), DELETE removes it.
+ *
+ * Tenants: every endpoint acts on the tenant named by ?tenant= (its id or one of its verified domains), by default
+ * the emulator's first; GET /_emulator/tenants lists them (front.ts).
  */
 import { jsonReply, type Call, type Reply } from './http.js';
-import type { DeliveryRecord, EmulatedChat, EmulatedMessage, EmulatedSubscription, LifecycleEvent, PresenceView, RequestRecord, SendOptions, ThrottleRule } from './types.js';
-
-export interface ControlUser {
-  id: string;
-  userPrincipalName: string;
-  displayName: string;
-  accountEnabled: boolean;
-  presence: PresenceView;
-}
-
-export interface ControlTarget {
-  listUsers(): ControlUser[];
-  sendAs(user: string, to: string, text: string, opts?: SendOptions): Promise<EmulatedMessage>;
-  editAs(user: string, chat: string | undefined, messageId: string, text: string, opts?: { html?: boolean }): Promise<EmulatedMessage>;
-  deleteAs(user: string, chat: string | undefined, messageId: string): Promise<EmulatedMessage>;
-  reactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
-  unreactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
-  setPhoto(user: string, jpeg: Buffer | undefined): void;
-  chatsOf(user: string): EmulatedChat[];
-  setPresence(user: string, availability: string, activity: string): void;
-  presenceOf(user: string): PresenceView;
-  throttle(rule: ThrottleRule): void;
-  groupMembers(groupId: string): string[] | undefined;
-  addGroupMember(groupId: string, member: string): void;
-  removeGroupMember(groupId: string, member: string): void;
-  subscriptions(): readonly EmulatedSubscription[];
-  deliveries(): readonly DeliveryRecord[];
-  requests(): readonly RequestRecord[];
-  fireLifecycle(subscriptionId: string, event: LifecycleEvent): Promise<void>;
-}
+import { ImageError } from './image.js';
+import type { EmulatedTenant, LifecycleEvent } from './types.js';
 
 const LIFECYCLE_EVENTS: readonly LifecycleEvent[] = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'];
 
@@ -93,7 +69,7 @@ function imagesOf(b: Record<string, unknown>): { contentType: string; bytes: Buf
   });
 }
 
-export async function handleControl(call: Call, t: ControlTarget): Promise<Reply> {
+export async function handleControl(call: Call, t: EmulatedTenant): Promise<Reply> {
   try {
     const segs = call.url.pathname.split('/').slice(2).filter(Boolean).map((s) => decodeURIComponent(s));
     const wildcard = (i: number) =>
@@ -133,7 +109,12 @@ export async function handleControl(call: Call, t: ControlTarget): Promise<Reply
         const type = (call.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
         if (!type.startsWith('image/')) throw new ControlError(400, 'send the photo as the body with Content-Type image/jpeg');
         if (call.body.length === 0) throw new ControlError(400, 'the body is empty');
-        t.setPhoto(key as string, call.body);
+        try {
+          t.setPhoto(key as string, call.body);
+        } catch (err) {
+          if (err instanceof ImageError) throw new ControlError(400, err.message);
+          throw err;
+        }
         return { status: 204, headers: {}, body: '' };
       }
       case 'DELETE users/*/photo':

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { faults, GraphFault, graphErrorBody } from './errors.js';
 import { header, type Call, type Reply } from './http.js';
-import type { ServiceLimits } from './service-limits.js';
+import type { LimitChain } from './service-limits.js';
 import type { Throttle } from './throttle.js';
 import type { AuthContext, TokenService } from './tokens.js';
 
@@ -58,7 +58,7 @@ export class GraphRouter {
     routes: readonly Route[],
     private readonly tokens: TokenService,
     private readonly throttle: Throttle,
-    private readonly limits?: ServiceLimits,
+    private readonly limits?: Pick<LimitChain, 'check'>,
   ) {
     this.routes = routes.map((route) => ({ route, pattern: route.path.split('/') }));
   }

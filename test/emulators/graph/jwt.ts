@@ -25,6 +25,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * The claims of a JWT, not verified: only to pick the tenant whose rules then verify it (Graph reads a token's tid
+ * to know which tenant a request is for).
+ */
+export function unverifiedClaims(token: string): JwtClaims | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  const claims = parseJson(parts[1] as string);
+  return isObject(claims) ? claims : undefined;
+}
+
 export class JwtSigner {
   private readonly privateKey: KeyObject;
   private readonly publicKey: KeyObject;

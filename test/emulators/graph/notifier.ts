@@ -15,6 +15,8 @@
  *   `maxConcurrentPosts` POSTs in flight (neither number is documented). A notification with resource data adds
  *   the collection's validationTokens, one per app and tenant
  *   (https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data#validation-tokens-in-the-change-notification).
+ * One notifier serves every tenant of the emulator: an endpoint is its URL whoever's subscriptions post there, and
+ * one POST may carry notifications of several tenants (hence "one per app and tenant" above).
  * Graph does not promise an order; the emulator keeps each subscription's notifications in order (one POST in
  * flight per subscription), as the gateway's tests of edits after posts rely on.
  * Every timing is an option, so tests can shorten them; the defaults are the documented ones. Every POST is
@@ -40,6 +42,8 @@ export const DEFAULT_DELIVERY: DeliveryTimings = {
 };
 
 export interface NotificationItem {
+  /** The tenant of the subscription (the emulator always names it; a test of the notifier alone may not). */
+  readonly tenantId?: string;
   readonly subscriptionId: string;
   readonly kind: DeliveryRecord['kind'];
   readonly url: string;
@@ -55,8 +59,8 @@ export interface NotifierOptions {
   readonly log: (line: string) => void;
   /** False once the subscription is gone: its pending change notifications are dropped. */
   readonly subscriptionExists: (id: string) => boolean;
-  /** A validation token for notifications with resource data sent to this app. */
-  readonly validationToken: (appId: string) => string;
+  /** A validation token for notifications with resource data sent to this app of this tenant. */
+  readonly validationToken: (tenantId: string, appId: string) => string;
   readonly now?: () => number;
 }
 
@@ -224,8 +228,11 @@ export class Notifier {
       p.inFlight = true;
       p.attempts++;
     }
-    const apps = [...new Set(batch.filter((p) => p.item.withResourceData).map((p) => p.item.appId))];
-    const body = { value: batch.map((p) => p.item.body), ...(apps.length > 0 ? { validationTokens: apps.map((a) => this.o.validationToken(a)) } : {}) };
+    const apps = new Map(batch.filter((p) => p.item.withResourceData).map((p) => [`${p.item.tenantId ?? ''}|${p.item.appId}`, p.item] as const));
+    const body = {
+      value: batch.map((p) => p.item.body),
+      ...(apps.size > 0 ? { validationTokens: [...apps.values()].map((i) => this.o.validationToken(i.tenantId ?? '', i.appId)) } : {}),
+    };
     const at = this.now();
     const started = performance.now();
     const outcome = await post(e.url, JSON.stringify(body), 'application/json; charset=utf-8', this.t.timeoutMs, this.abort.signal);
@@ -238,6 +245,7 @@ export class Notifier {
     for (const s of subs) {
       const mine = batch.filter((p) => p.item.subscriptionId === s);
       const record: DeliveryRecord = {
+        ...((mine[0] as Pending).item.tenantId !== undefined ? { tenantId: (mine[0] as Pending).item.tenantId } : {}),
         subscriptionId: s,
         url: e.url,
         kind: (mine[0] as Pending).item.kind,
@@ -278,12 +286,12 @@ export class Notifier {
   }
 
   private dropped(item: NotificationItem, attempts: number, why: string): void {
-    this.discard(item.subscriptionId, item.url, why, item.kind, attempts);
+    this.discard(item.tenantId, item.subscriptionId, item.url, why, item.kind, attempts);
   }
 
   /** Records a change notification that is not sent at all (e.g. while its subscription's delivery is paused). */
-  discard(subscriptionId: string, url: string, why: string, kind: DeliveryRecord['kind'] = 'change', attempts = 0): void {
-    this.records.push({ subscriptionId, url, kind, attempt: attempts, at: this.now(), items: 1, dropped: why });
+  discard(tenantId: string | undefined, subscriptionId: string, url: string, why: string, kind: DeliveryRecord['kind'] = 'change', attempts = 0): void {
+    this.records.push({ ...(tenantId !== undefined ? { tenantId } : {}), subscriptionId, url, kind, attempt: attempts, at: this.now(), items: 1, dropped: why });
     this.o.log(`notification for subscription ${subscriptionId} dropped after ${attempts} attempt(s): ${why}`);
   }
 

@@ -15,7 +15,8 @@
  *   before it trusts an authority (its production default; disableInstanceDiscovery skips it): the answer names the
  *   tenant's discovery document and the host's aliases. MSAL sends it to login.microsoftonline.com; a test routes
  *   it here.
- * Only the configured tenant id is a valid tenant (no domain names; "common" only for instance discovery).
+ * One IdentityEndpoints serves one tenant; front.ts sends each request to the tenant its path names. Only tenant ids
+ * are valid tenants (no domain names; "common" only for instance discovery): another is AADSTS90002.
  * Error codes and texts: https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
  */
 import { randomUUID } from 'node:crypto';
@@ -227,8 +228,12 @@ export class IdentityEndpoints {
         const password = form.get('password');
         if (!username) return err(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'username'.");
         if (password === null) return err(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'password'.");
+        // A user just created through Graph is not there yet for sign-in either: Entra replicates writes
+        // asynchronously (directory.ts), and the sign-in fails as for an account that does not exist (AADSTS50034
+        // UserAccountNotFound, https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes) until
+        // it is there. Learn gives no figure; the emulator's is userReplicationMs.
         const user = this.o.directory.byUpn(username);
-        if (!user) {
+        if (!user || !this.o.directory.isVisible(user)) {
           return err(
             400,
             'invalid_grant',

@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ChatStore, MessageChange, StoredChat, StoredMessage } from './chats.js';
-import type { Directory } from './directory.js';
+import type { Directory, DirectoryUser } from './directory.js';
 import { faults, GraphFault } from './errors.js';
 import { isGuid } from './ids.js';
 import type { Notifier } from './notifier.js';
@@ -251,8 +251,24 @@ export class SubscriptionService {
     return at;
   }
 
+  /**
+   * A user the subscription's resource names, as Graph's subscription service sees it: one of the tenant's users, and
+   * already replicated (a user just created is not there yet, directory.ts). Otherwise 404 ExtensionError
+   * "Operation: Create; Exception: [Status Code: NotFound; Reason: The requested user '{id}@{tenant}' is invalid.]":
+   * Learn documents no answer; the shape is Graph's as reported for a create whose resource is not found
+   * (https://github.com/microsoftgraph/nodejs-webhooks-sample/issues/21) and the reason as reported for a user no
+   * longer in the directory (https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/3201).
+   * (https://github.com/microsoftgraph/msgraph-beta-sdk-dotnet/issues/352 reports a 500 for a presence subscription
+   * naming a deleted user; the emulator fails it with the same 404.) Another tenant's user is not found either.
+   */
+  private subscribedUser(operation: 'Create' | 'Update', key: string): DirectoryUser {
+    const user = this.o.directory.find(key);
+    if (user && this.o.directory.isVisible(user)) return user;
+    throw new GraphFault(404, 'ExtensionError', `Operation: ${operation}; Exception: [Status Code: NotFound; Reason: The requested user '${key}@${this.o.tenantId}' is invalid.]`);
+  }
+
   /** The permission and membership checks of a resource, for the token creating or renewing a subscription. */
-  private authorizeTarget(auth: AuthContext, target: SubscriptionTarget): void {
+  private authorizeTarget(auth: AuthContext, target: SubscriptionTarget, operation: 'Create' | 'Update'): void {
     const op: Operation =
       target.kind === 'userChats'
         ? 'subscription.userChatMessages'
@@ -263,10 +279,9 @@ export class SubscriptionService {
             : 'subscription.presence';
     authorize(op, auth);
     if (target.kind === 'users') {
-      if (target.userId !== undefined && !this.o.directory.find(target.userId)) throw faults.directoryNotFound(target.userId);
+      if (target.userId !== undefined) this.subscribedUser(operation, target.userId);
     } else if (target.kind === 'userChats') {
-      const user = this.o.directory.find(target.userId);
-      if (!user) throw faults.directoryNotFound(target.userId);
+      const user = this.subscribedUser(operation, target.userId);
       if (auth.kind === 'delegated' && user.id.toLowerCase() !== auth.userId?.toLowerCase()) {
         throw faults.forbidden("A delegated token can subscribe only to the signed-in user's own chats (/users/{signed-in user id}/chats/getAllMessages).");
       }
@@ -279,6 +294,7 @@ export class SubscriptionService {
       if (target.userIds.length > MAX_PRESENCE_IDS) throw faults.badRequest(`A presence subscription supports at most ${MAX_PRESENCE_IDS} user ids.`);
       const bad = target.userIds.find((id) => !isGuid(id));
       if (bad !== undefined) throw faults.badRequest(`Invalid user id '${bad}': presence subscriptions take user object ids (GUIDs).`);
+      for (const id of target.userIds) this.subscribedUser(operation, id);
     }
   }
 
@@ -289,7 +305,7 @@ export class SubscriptionService {
     if (typeof b.changeType !== 'string' || b.changeType === '') throw faults.badRequest("The 'changeType' property is required.");
     const target = parseResource(b.resource);
     if (!target) throw faults.badRequest(`Resource '${b.resource}' is not supported by the Graph emulator (it supports chat messages, presence and users).`);
-    this.authorizeTarget(auth, target);
+    this.authorizeTarget(auth, target, 'Create');
     const changeTypes = new Set(b.changeType.split(',').map((s) => s.trim().toLowerCase()));
     // chatMessage: "subscribe to changes (create, update, and delete) to messages in a channel or chat"
     // (https://learn.microsoft.com/en-us/graph/teams-changenotifications-chatmessage), in any combination
@@ -390,7 +406,7 @@ export class SubscriptionService {
     const s = this.find(auth, id);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw faults.malformedJson();
     const b = body as Record<string, unknown>;
-    this.authorizeTarget(auth, s.target);
+    this.authorizeTarget(auth, s.target, 'Update');
     const expiresAt = b.expirationDateTime === undefined ? s.expiresAt : this.expiration(b.expirationDateTime, s.target, s.lifecycleNotificationUrl);
     let notificationUrl = s.notificationUrl;
     if (b.notificationUrl !== undefined) {
@@ -426,7 +442,7 @@ export class SubscriptionService {
    */
   reauthorize(auth: AuthContext, id: string): void {
     const s = this.find(auth, id);
-    this.authorizeTarget(auth, s.target);
+    this.authorizeTarget(auth, s.target, 'Update');
     this.authorized(s, auth);
   }
 
@@ -434,11 +450,11 @@ export class SubscriptionService {
   private notify(s: StoredSubscription, item: Record<string, unknown>, resource: () => Record<string, unknown>): void {
     const body: Record<string, unknown> = { subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), ...item, clientState: s.clientState, tenantId: this.o.tenantId };
     if (LifecycleClock.paused(s)) {
-      this.o.notifier.discard(s.id, s.notificationUrl, 'delivery paused until the subscription is reauthorized');
+      this.o.notifier.discard(this.o.tenantId, s.id, s.notificationUrl, 'delivery paused until the subscription is reauthorized');
       return;
     }
     if (s.encryption) body.encryptedContent = encryptResource(resource(), s.encryption);
-    void this.o.notifier.send({ subscriptionId: s.id, kind: 'change', url: s.notificationUrl, body, appId: s.applicationId, withResourceData: s.encryption !== null });
+    void this.o.notifier.send({ tenantId: this.o.tenantId, subscriptionId: s.id, kind: 'change', url: s.notificationUrl, body, appId: s.applicationId, withResourceData: s.encryption !== null });
   }
 
   /**
@@ -516,6 +532,6 @@ export class SubscriptionService {
     if (!s.lifecycleNotificationUrl) throw new Error(`subscription ${id} has no lifecycleNotificationUrl`);
     if (event === 'subscriptionRemoved') this.subs.delete(id);
     const body = { subscriptionId: s.id, subscriptionExpirationDateTime: graphTime(s.expiresAt), tenantId: this.o.tenantId, clientState: s.clientState, lifecycleEvent: event };
-    await this.o.notifier.send({ subscriptionId: s.id, kind: 'lifecycle', url: s.lifecycleNotificationUrl, body, appId: s.applicationId, withResourceData: false });
+    await this.o.notifier.send({ tenantId: this.o.tenantId, subscriptionId: s.id, kind: 'lifecycle', url: s.lifecycleNotificationUrl, body, appId: s.applicationId, withResourceData: false });
   }
 }

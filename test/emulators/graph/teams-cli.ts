@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 /**
  * Acts as Teams users against a running Graph emulator, through its control API (/_emulator/):
- *   node teams-cli.js [--emulator URL] [--ca FILE] users | send | chats | edit | delete | react | unreact | photo | presence ...
+ *   node teams-cli.js [--emulator URL] [--ca FILE] [--tenant T] tenants | users | send | chats | edit | delete | react | unreact | photo | presence ...
  * The emulator URL comes from --emulator or XTG_EMULATOR_URL; its certificate is trusted through
- * NODE_EXTRA_CA_CERTS or --ca FILE.
+ * NODE_EXTRA_CA_CERTS or --ca FILE. The tenant (id or verified domain) comes from --tenant or XTG_EMULATOR_TENANT,
+ * by default the emulator's first.
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { htmlToText } from './html-text.js';
 
-const USAGE = `Usage: node teams-cli.js [--emulator URL] [--ca FILE] <command>
+const USAGE = `Usage: node teams-cli.js [--emulator URL] [--ca FILE] [--tenant T] <command>
 
 Commands:
+  tenants                                   list the emulator's tenants (id, name, domains)
   users                                     list the tenant's users and their presence
   send [--html] <as-user> <to> <text...>    post as <as-user> in the one-to-one chat with <to>
                                             (created if needed); users are a UPN, an object id or
@@ -25,7 +27,7 @@ Commands:
   react <user> <messageId> <reaction>       react to a message: an emoji (👍 ❤️ 😆 😮 😢 😡 ...)
                                             or like, heart, laugh, surprised, sad, angry
   unreact <user> <messageId> <reaction>     take one's reaction back
-  photo <user> <file.jpg | none>            set (or remove) the user's profile photo
+  photo <user> <file.jpg | file.png | none>  set (or remove) the user's profile photo (JPEG or PNG)
   presence <user>                           show what Teams shows for the user
   presence <user> <availability> <activity> set the user's own Teams client presence
                                             (e.g. Available Available, Busy InACall, Away Away;
@@ -34,6 +36,8 @@ Commands:
 Options:
   --emulator URL   the emulator, e.g. https://127.0.0.1:8443 (default: $XTG_EMULATOR_URL)
   --ca FILE        CA certificate to trust (default: NODE_EXTRA_CA_CERTS)
+  --tenant T       the tenant to act in: its id or one of its domains, e.g. northwind.example
+                   (default: $XTG_EMULATOR_TENANT, else the emulator's first tenant)
   --chat CHAT      for edit, delete, react, unreact: the chat (its id, or the other member);
                    by default the message is looked up in all of the user's chats
 `;
@@ -43,6 +47,7 @@ class HelpRequested extends Error {}
 
 interface Options {
   emulator: string;
+  tenant: string | undefined;
   ca: Buffer | undefined;
   html: boolean;
   chat: string | undefined;
@@ -51,6 +56,7 @@ interface Options {
 
 function parseArgs(argv: readonly string[]): Options {
   let emulator = process.env.XTG_EMULATOR_URL ?? '';
+  let tenant = process.env.XTG_EMULATOR_TENANT || undefined;
   let ca: Buffer | undefined;
   let html = false;
   let chat: string | undefined;
@@ -58,11 +64,12 @@ function parseArgs(argv: readonly string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--help' || a === '-h') throw new HelpRequested();
-    if (a === '--emulator' || a === '--ca' || a === '--chat') {
+    if (a === '--emulator' || a === '--ca' || a === '--chat' || a === '--tenant') {
       const v = argv[++i];
       if (v === undefined) throw new UsageError(`${a} needs a value`);
       if (a === '--emulator') emulator = v;
       else if (a === '--chat') chat = v;
+      else if (a === '--tenant') tenant = v;
       else ca = readFileSync(v);
     } else if (a === '--html') {
       html = true;
@@ -71,14 +78,16 @@ function parseArgs(argv: readonly string[]): Options {
     }
   }
   if (!emulator) throw new UsageError('no emulator URL: pass --emulator URL or set XTG_EMULATOR_URL');
-  return { emulator: emulator.replace(/\/+$/u, ''), ca, html, chat, args };
+  return { emulator: emulator.replace(/\/+$/u, ''), tenant, ca, html, chat, args };
 }
 
 function call(o: Options, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> {
   const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
+    const target = new URL(`/_emulator/${path}`, o.emulator);
+    if (o.tenant !== undefined) target.searchParams.set('tenant', o.tenant);
     const req = request(
-      new URL(`/_emulator/${path}`, o.emulator),
+      target,
       {
         method,
         headers: { accept: 'application/json', ...(payload ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } : {}) },
@@ -163,6 +172,12 @@ async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = o.args;
   const seg = (s: string) => encodeURIComponent(s);
   switch (command) {
+    case 'tenants': {
+      if (rest.length !== 0) throw new UsageError('tenants takes no arguments');
+      const r = (await call(o, 'GET', 'tenants')) as { value: { tenantId: string; displayName: string; verifiedDomains: string[] }[] };
+      for (const t of r.value) process.stdout.write(`${t.tenantId}\t${t.displayName}\t${t.verifiedDomains.join(', ')}\n`);
+      return;
+    }
     case 'users': {
       if (rest.length !== 0) throw new UsageError('users takes no arguments');
       const r = (await call(o, 'GET', 'users')) as { value: { userPrincipalName: string; displayName: string; id: string; presence: Presence }[] };
@@ -220,14 +235,14 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     case 'photo': {
       const [user, file] = rest;
-      if (!user || !file || rest.length !== 2) throw new UsageError('photo needs <user> <file.jpg | none>');
+      if (!user || !file || rest.length !== 2) throw new UsageError('photo needs <user> <file.jpg | file.png | none>');
       if (file === 'none') {
         await call(o, 'DELETE', `users/${seg(user)}/photo`);
         process.stdout.write('photo removed\n');
         return;
       }
       const bytes = readFileSync(file);
-      const type = /\.png$/iu.test(file) ? 'image/png' : /\.gif$/iu.test(file) ? 'image/gif' : 'image/jpeg';
+      const type = /\.png$/iu.test(file) ? 'image/png' : 'image/jpeg';
       await call(o, 'PUT', `users/${seg(user)}/photo`, bytes, type);
       process.stdout.write(`photo set (${bytes.length} bytes)\n`);
       return;

@@ -46,8 +46,8 @@ export interface EmulatedUser {
   /** Holds an active Teams licence; default true (users created through POST /users hold none, see directory.ts). */
   licensed?: boolean;
   /**
-   * The profile photo (served by GET /users/{id}/photo/$value and every /photos/{size}/$value). Bytes as stored;
-   * the emulator neither decodes nor resizes them.
+   * The profile photo, a JPEG or PNG (photos.ts: served by GET /users/{id}/photo/$value and at each HD size up to
+   * its own by /photos/{size}/$value, scaled, in its own format).
    */
   photo?: Buffer;
 }
@@ -71,14 +71,18 @@ export interface EmulatedGroup {
   licensed?: boolean;
 }
 
-export interface GraphEmulatorOptions {
-  tls: { key: string; cert: string };
-  /** Default 127.0.0.1. */
-  host?: string;
-  /** Default 0 (ephemeral). */
-  port?: number;
+/**
+ * One tenant (an organisation's Microsoft 365 directory): its id, domains, users, groups and app registrations, and
+ * the timings and limits Graph applies in it. An app registered in several tenants (the same clientId) is one
+ * multi-tenant app consented in each: its credentials (secret, certificates, public client flows) are the app's and
+ * must be the same everywhere; its granted permissions are each tenant's
+ * (https://learn.microsoft.com/en-us/entra/identity-platform/app-objects-and-service-principals).
+ */
+export interface EmulatedTenantOptions {
   tenantId: string;
-  /** The UPN domains POST /users accepts. */
+  /** The organisation's name (GET /organization); default 'Emulated tenant'. */
+  displayName?: string;
+  /** The UPN domains POST /users accepts. A domain is verified in one tenant only. */
   verifiedDomains: string[];
   apps: EmulatedApp[];
   users: EmulatedUser[];
@@ -88,13 +92,42 @@ export interface GraphEmulatorOptions {
   groups?: EmulatedGroup[];
   /** Profile photos by user principal name (or object id), in addition to EmulatedUser.photo. */
   photos?: Record<string, Buffer>;
+  /** When lifecycle notifications happen by themselves (subscriptions.ts); shortened by tests. */
+  lifecycle?: Partial<LifecycleTimings>;
+  /**
+   * Graph's service limits per app per tenant (service-limits.ts): on by default with the documented figures. A test
+   * that needs more lifts one (null: unlimited, or another rule) and says why.
+   */
+  serviceLimits?: Partial<Record<import('./service-limits.js').LimitName, import('./service-limits.js').LimitRule | null>>;
+  /** The limits per tenant for all apps (identity writes, 18,000 per 5 minutes), likewise. */
+  serviceLimitsForAllApps?: Partial<Record<import('./service-limits.js').LimitName, import('./service-limits.js').LimitRule | null>>;
+  /** The app presence session timeout (Learn: 5 minutes); a test of hours of presence scales it down. */
+  presenceTimeoutMs?: number;
+  /**
+   * How long a user created by POST /users is not there yet (eventual consistency: it reads as 404, cannot be
+   * referenced, signed in with ROPC or subscribed to); default 500.
+   */
+  userReplicationMs?: number;
+  /** How long after joining a licensed group a new user's Teams licence becomes active; default 1000. */
+  licenceAssignmentMs?: number;
+  /** UPN domains that are verified but federated (ROPC does not work for them); the others are managed. */
+  federatedDomains?: string[];
+  /** Access token lifetime (expires_in); default 3599 as Entra ID issues. */
+  tokenLifetimeSeconds?: number;
+}
+
+/** What the one server (the Graph host and the login host of every tenant) is configured with. */
+export interface GraphServerOptions {
+  tls: { key: string; cert: string };
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (ephemeral). */
+  port?: number;
   /**
    * How notifications are delivered (notifier.ts): Learn's timings by default (3 s timeout, slow over 2.9 s,
    * throttled at 10% slow, dropped at 15%, 10-minute delays and windows, retries for 4 hours). Tests shorten them.
    */
   delivery?: Partial<DeliveryTimings>;
-  /** When lifecycle notifications happen by themselves (subscriptions.ts); shortened by tests. */
-  lifecycle?: Partial<LifecycleTimings>;
   /** Shorthand for delivery.retryDelaysMs. */
   notificationRetryDelaysMs?: number[];
   /** Shorthand for delivery.timeoutMs. */
@@ -106,24 +139,19 @@ export interface GraphEmulatorOptions {
    * in the sandbox, so http://127.0.0.1 and http://localhost are accepted unless this is false. Default true.
    */
   allowHttpNotificationUrlOnLoopback?: boolean;
-  /**
-   * Graph's service limits (service-limits.ts): on by default with the documented figures. A test that needs more
-   * lifts one (null: unlimited, or another rule) and says why.
-   */
-  serviceLimits?: Partial<Record<import('./service-limits.js').LimitName, import('./service-limits.js').LimitRule | null>>;
-  /** The app presence session timeout (Learn: 5 minutes); a test of hours of presence scales it down. */
-  presenceTimeoutMs?: number;
-  /** How long a user created by POST /users reads as 404 (eventual consistency); default 500. */
-  userReplicationMs?: number;
-  /** How long after joining a licensed group a new user's Teams licence becomes active; default 1000. */
-  licenceAssignmentMs?: number;
-  /** UPN domains that are verified but federated (ROPC does not work for them); the others are managed. */
-  federatedDomains?: string[];
+  /** The limits per app across all tenants (service-limits.ts: Teams' second column, identity, global); lifted likewise. */
+  serviceLimitsAcrossTenants?: Partial<Record<import('./service-limits.js').LimitName, import('./service-limits.js').LimitRule | null>>;
   /** Added to the emulator's clock in its Date headers (a clock-skew test); default 0. */
   clockOffsetMs?: number;
-  /** Access token lifetime (expires_in); default 3599 as Entra ID issues. */
-  tokenLifetimeSeconds?: number;
   log?: (line: string) => void;
+}
+
+/** One tenant: the server's options and the tenant's side by side (a list of one). */
+export interface GraphEmulatorOptions extends GraphServerOptions, EmulatedTenantOptions {}
+
+/** Several tenants in one server; the first is the default of the emulator's own API. */
+export interface MultiTenantEmulatorOptions extends GraphServerOptions {
+  tenants: EmulatedTenantOptions[];
 }
 
 export interface EmulatedReaction {
@@ -263,6 +291,8 @@ export interface LifecycleTimings {
 }
 
 export interface DeliveryRecord {
+  /** The tenant of the subscription. */
+  tenantId?: string;
   subscriptionId: string;
   url: string;
   kind: 'change' | 'lifecycle';
@@ -289,6 +319,16 @@ export interface RequestRecord {
   tokenKind: 'app' | 'delegated' | 'none';
   /** Epoch milliseconds when the request arrived. */
   at: number;
+  /**
+   * The tenant that answered: the one named in the path of an identity endpoint, or the tenant (tid) of a Graph
+   * request's token; undefined when no tenant was (a malformed request, another tenant than the emulator's).
+   */
+  tenantId?: string;
+  /**
+   * Another emulated tenant whose object (user id or UPN, group, chat, subscription) the request named: Graph
+   * answers it as not found (the request is served in `tenantId`), and a test of isolation expects none.
+   */
+  foreignTenantId?: string;
 }
 
 export interface PresenceView {
@@ -306,10 +346,22 @@ export interface SendOptions {
   images?: { contentType: string; bytes: Buffer }[];
 }
 
-export interface GraphEmulator {
-  /** https://127.0.0.1:<port> — both the authority host and the Graph base URL. */
-  readonly url: string;
+/** A user as the emulator's own API lists it. */
+export interface EmulatedUserSummary {
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+  accountEnabled: boolean;
+  presence: PresenceView;
+}
+
+/** The emulator's own API on one tenant: acting as its Teams users, inspecting and steering it. Not part of Graph. */
+export interface EmulatedTenant {
   readonly tenantId: string;
+  readonly displayName: string;
+  readonly verifiedDomains: readonly string[];
+  /** The tenant's users (those not yet replicated included) and their presence. */
+  listUsers(): EmulatedUserSummary[];
   /** Posts as a Teams user into the 1:1 chat with `to` (upn, id, or display-name prefix), creating it if needed. */
   /**
    * `replyTo`: quote that message of the chat, as replyWithQuote does (a messageReference attachment and its
@@ -332,8 +384,11 @@ export interface GraphEmulator {
   deleteAs(user: string, chat: string | undefined, messageId: string): Promise<EmulatedMessage>;
   reactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
   unreactAs(user: string, chat: string | undefined, messageId: string, reactionType: string): Promise<EmulatedMessage>;
-  /** Sets (or with undefined removes) a user's profile photo; notifies user subscriptions ('updated'). */
-  setPhoto(user: string, jpeg: Buffer | undefined): void;
+  /**
+   * Sets (or with undefined removes) a user's profile photo, a JPEG or PNG (throws ImageError for bytes it cannot
+   * decode); notifies user subscriptions ('updated').
+   */
+  setPhoto(user: string, photo: Buffer | undefined): void;
   user(userOrUpn: string): (EmulatedUser & { id: string }) | undefined;
   /**
    * Changes a user's profile as an administrator would (PATCH /users/{id}: the same validation, null clears a field
@@ -361,6 +416,22 @@ export interface GraphEmulator {
   /** How an endpoint (a notification URL) has been answering in the current window, and whether it is throttled. */
   endpointHealth(url: string): { url: string; received: number; slow: number; state: 'normal' | 'throttled' | 'dropping' };
   fireLifecycle(subscriptionId: string, event: LifecycleEvent): Promise<void>;
+  /** The requests this tenant answered (RequestRecord.tenantId). */
+  requests(): readonly RequestRecord[];
+}
+
+/**
+ * The emulator: one HTTPS origin that is the login host and the Graph host of every tenant, as Microsoft's are. Its
+ * own API (EmulatedTenant) acts on the first tenant; tenant() names another.
+ */
+export interface GraphEmulator extends EmulatedTenant {
+  /** https://127.0.0.1:<port> — both the authority host and the Graph base URL. */
+  readonly url: string;
+  /** Every tenant's id, the first (the default) first. */
+  readonly tenants: readonly string[];
+  /** A tenant by id or by one of its verified domains; throws for one the emulator does not have. */
+  tenant(idOrDomain: string): EmulatedTenant;
+  /** Every request the emulator answered, whatever the tenant. */
   requests(): readonly RequestRecord[];
   close(): Promise<void>;
 }

@@ -28,6 +28,7 @@ const TEAMS_PLAN = { servicePlanId: '57ff2da0-773e-42df-b2af-ffb7a2317929', serv
 
 export interface Organization {
   readonly tenantId: string;
+  readonly displayName: string;
   readonly verifiedDomains: readonly string[];
   readonly federatedDomains: readonly string[];
 }
@@ -128,7 +129,7 @@ export function userRoutes(directory: Directory, url: string, org?: Organization
       path: 'organization',
       handle: (req) => {
         authorize('organization.read', req.auth);
-        const o = org ?? { tenantId: '', verifiedDomains: [], federatedDomains: [] };
+        const o = org ?? { tenantId: '', displayName: 'Emulated tenant', verifiedDomains: [], federatedDomains: [] };
         const federated = new Set(o.federatedDomains.map((d) => d.toLowerCase()));
         const verifiedDomains = o.verifiedDomains.map((name, i) => ({
           capabilities: 'None',
@@ -137,7 +138,7 @@ export function userRoutes(directory: Directory, url: string, org?: Organization
           name,
           type: federated.has(name.toLowerCase()) ? 'Federated' : 'Managed',
         }));
-        return { status: 200, body: { '@odata.context': odataContext(url, 'organization'), value: [{ id: o.tenantId, displayName: 'Emulated tenant', verifiedDomains }] } };
+        return { status: 200, body: { '@odata.context': odataContext(url, 'organization'), value: [{ id: o.tenantId, displayName: o.displayName, verifiedDomains }] } };
       },
     },
     {

@@ -9,11 +9,15 @@ import { createHash } from 'node:crypto';
 import { it } from 'node:test';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
+import { testImage } from '../../emulators/graph/image.js';
 import { eventually } from '../federation.js';
 import { ALICE, ALICE_UPN, NS, chatsWith, isPuppetOf, type Scenario } from './common.js';
 
-/** Enough of a JPEG for Graph and for clients that only hash it. */
-export const PHOTO = Buffer.from('ffd8ffe000104a46494600010100000100010000ffd9', 'hex');
+/**
+ * A real JPEG (the emulator decodes and scales photos), 96x96: the size the gateway asks Graph for, which Graph serves
+ * as uploaded, so the avatar hash XMPP clients see is this file's.
+ */
+export const PHOTO = testImage(96, 96, 'image/jpeg', [200, 60, 60]);
 
 export function cardScenarios(get: () => Scenario): void {
   const s = () => get();
@@ -51,7 +55,7 @@ export function cardScenarios(get: () => Scenario): void {
 
   it('refreshes her card and avatar hash when Graph reports a profile or photo change', async () => {
     const { f, xmpp } = s();
-    const newPhoto = Buffer.from('ffd8ffe000104a46494600010100000100010000aaaaffd9', 'hex');
+    const newPhoto = testImage(96, 96, 'image/jpeg', [60, 60, 200]);
     f.emulator.setPhoto(ALICE_UPN, newPhoto);
     const hash = createHash('sha1').update(newPhoto).digest('hex');
     await xmpp.waitFor(
