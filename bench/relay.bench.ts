@@ -252,6 +252,42 @@ async function timings(f: RelayFederation): Promise<Timings> {
   return out;
 }
 
+/**
+ * Counters of every node per message of a run, by labels: what each message cost in notifications (taken in,
+ * duplicates, decrypted) and store writes (commits by operation).
+ */
+const COUNTED: readonly [string, string, string][] = [
+  ['webhook', 'xtg_webhook_notifications_total', 'outcome'],
+  ['decrypted', 'xtg_rich_notifications_total', 'outcome'],
+  ['store', 'xtg_store_latency_seconds_count', 'op'],
+];
+type Counts = Map<string, number>;
+
+async function counts(f: RelayFederation): Promise<Counts> {
+  const out: Counts = new Map();
+  for (const n of f.nodes) {
+    const m = parsePrometheus(await n.process.metrics());
+    for (const [label, sample, by] of COUNTED) {
+      const base = sample.replace(/_count$/u, '');
+      for (const s of m.get(base)?.samples ?? []) {
+        if (s.name !== sample) continue;
+        const key = `${label} ${s.labels[by] ?? ''}`;
+        out.set(key, (out.get(key) ?? 0) + s.value);
+      }
+    }
+  }
+  return out;
+}
+
+function perMessage(before: Counts, after: Counts, messages: number): string {
+  return [...after.entries()]
+    .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / messages] as const)
+    .filter(([, v]) => v >= 0.005)
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+}
+
 function meanTimings(before: Timings, after: Timings): string {
   return Object.keys(TIMINGS)
     .map((label) => {
@@ -284,13 +320,17 @@ for (const nodes of String(args.nodes).split(',').map(Number)) {
     perfOn = args.perf && perfAvailable();
     const requestsBefore = f.emulator.requests().length;
     const t0 = await timings(f);
+    const c0 = await counts(f);
     const x2t = await xmppToTeams(f, MESSAGES, pids);
     console.log(line('XMPP -> Teams', x2t));
     const t1 = await timings(f);
+    const c1 = await counts(f);
     console.log(`    the nodes' means: ${meanTimings(t0, t1)}`);
+    console.log(`    per message: ${perMessage(c0, c1, MESSAGES)}`);
     const t2x = await teamsToXmpp(f, MESSAGES, pids);
     console.log(line('Teams -> XMPP', t2x));
     console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
+    console.log(`    per message: ${perMessage(c1, await counts(f), MESSAGES)}`);
     console.log(`  Graph requests per message (both timed runs, ${2 * MESSAGES} messages): ${graphCalls(f.emulator.requests().slice(requestsBefore), 2 * MESSAGES)}`);
     if (!args['no-latency']) {
       const l0 = await timings(f);
