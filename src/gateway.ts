@@ -339,6 +339,7 @@ export class Gateway {
       backoffMaxMs: SETTINGS.inboxBackoffMaxMs,
       pollIntervalMs: SETTINGS.inboxPollMs,
       active: () => this.holdsDuties(),
+      postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
     });
     // Media links (Teams inline images): every node derives the same key, so any node serves any link.
     this.media = new MediaProxy({
@@ -366,6 +367,7 @@ export class Gateway {
       maxNotificationsPerRequest: c.teams.webhook.maxNotificationsPerRequest,
       verifyValidationTokens: verifier && ((tokens) => verifier.verify(tokens)),
       lifecycleReplayMs: c.teams.webhook.lifecycleReplaySeconds * 1000,
+      postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
     });
     // The operator console (issue 18), served by the admin endpoint.
     this.console = c.console.enabled

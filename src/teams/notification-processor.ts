@@ -44,6 +44,11 @@ export interface NotificationProcessorOptions {
   readonly now?: () => number;
   /** In a cluster only the node holding the duties lease processes the inbox (one processor, in order). */
   readonly active?: () => boolean;
+  /**
+   * Whether this node posted that Teams message itself (own-posts.ts): its "created" notification (which reached
+   * the webhook before the post's answer) is finished without decrypting it.
+   */
+  readonly postedHere?: ((chatId: string, messageId: string) => boolean) | undefined;
 }
 
 const DONE: Outcome = { status: 'done' };
@@ -172,6 +177,7 @@ export class NotificationProcessor {
       return DONE;
     }
     const target = parseResource(row.resource);
+    if (target.kind === 'chatMessage' && row.changeType === 'created' && this.o.postedHere?.(target.chatId, target.messageId)) return DONE;
     const resource = this.decrypted(row, log);
     if (target.kind === 'presence') {
       const pairs = (await this.o.store.pairsOfTeamsUser(target.userId)).filter((p) => p.subFrom);
