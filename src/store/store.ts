@@ -186,7 +186,8 @@ export interface Store {
 
   /** Records a notification; false when its dedup key was seen before (a redelivery). */
   recordNotification(n: InboundNotification, now: number): Promise<boolean>;
-  dueNotifications(now: number, limit: number): Promise<InboxRow[]>;
+  /** Pending notifications due by `now`, in inbox (id) order, those after `afterId` only when given (paging). */
+  dueNotifications(now: number, limit: number, afterId?: number): Promise<InboxRow[]>;
   markNotificationDone(id: number, now: number): Promise<void>;
   markNotificationRetry(id: number, error: string, nextAttemptAt: number): Promise<void>;
   markNotificationDead(id: number, error: string, now: number): Promise<void>;
