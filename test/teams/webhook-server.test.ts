@@ -5,10 +5,20 @@ import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { OwnPosts } from '../../src/teams/own-posts.js';
-import { WebhookServer } from '../../src/teams/webhook-server.js';
+import { WebhookServer, type WebhookOptions } from '../../src/teams/webhook-server.js';
 import { freePort } from '../support/ports.js';
 
 const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+/** A webhook on a free port in front of `store`, with sub-1 (clientState right-secret) as its subscription. */
+async function startWebhook(store: SqliteStore, onRecorded: () => void, extra: Partial<WebhookOptions> = {}): Promise<{ server: WebhookServer; url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/graph/notifications`;
+  const server = new WebhookServer({ listen: `127.0.0.1:${port}`, publicUrl: url, tls: undefined, store, log, metrics: new Metrics({ defaultMetrics: false }), onRecorded, ...extra });
+  await server.start();
+  await store.saveSubscription({ id: 'sub-1', purpose: 'messages:p1', resource: '/users/p1/chats/getAllMessages', changeType: 'created', ownerUserId: 'p1', clientState: 'right-secret', expiresAt: Date.now() + 3_600_000 });
+  return { server, url };
+}
 
 describe('change-notification webhook', () => {
   const store = SqliteStore.open(':memory:');
@@ -16,11 +26,7 @@ describe('change-notification webhook', () => {
   let url: string;
   let kicks = 0;
   before(async () => {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}/graph/notifications`;
-    server = new WebhookServer({ listen: `127.0.0.1:${port}`, publicUrl: url, tls: undefined, store, log, metrics: new Metrics({ defaultMetrics: false }), onRecorded: () => kicks++ });
-    await server.start();
-    await store.saveSubscription({ id: 'sub-1', purpose: 'messages:p1', resource: '/users/p1/chats/getAllMessages', changeType: 'created', ownerUserId: 'p1', clientState: 'right-secret', expiresAt: Date.now() + 3_600_000 });
+    ({ server, url } = await startWebhook(store, () => kicks++));
   });
   after(async () => {
     await server.stop();
@@ -71,20 +77,7 @@ describe('change-notification webhook: the Teams messages this node posted itsel
   let url: string;
   let kicks = 0;
   before(async () => {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}/graph/notifications`;
-    server = new WebhookServer({
-      listen: `127.0.0.1:${port}`,
-      publicUrl: url,
-      tls: undefined,
-      store,
-      log,
-      metrics: new Metrics({ defaultMetrics: false }),
-      onRecorded: () => kicks++,
-      postedHere: (chatId, messageId) => posted.has(chatId, messageId),
-    });
-    await server.start();
-    await store.saveSubscription({ id: 'sub-1', purpose: 'messages:p1', resource: '/users/p1/chats/getAllMessages', changeType: 'created', ownerUserId: 'p1', clientState: 'right-secret', expiresAt: Date.now() + 3_600_000 });
+    ({ server, url } = await startWebhook(store, () => kicks++, { postedHere: (chatId, messageId) => posted.has(chatId, messageId) }));
   });
   after(async () => {
     await server.stop();
