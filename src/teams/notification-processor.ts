@@ -139,8 +139,9 @@ export class NotificationProcessor {
 
   /**
    * The due rows of one round, by chat, each chat's rows the first of its due ones in inbox order; undefined when
-   * this node is to stop processing. Graph delivers a chat's notifications together, so the inbox holds runs of one
-   * chat: the round reads page after page until it has the rows of many chats, which then run at once and share
+   * this node is to stop processing. A subscription's notifications come in collections of their own (one XMPP
+   * user's chats), so the inbox holds long runs of one chat under load: the round reads page after page until it
+   * has the rows of many chats (at most ROUND_ROWS, many more than one page), which then run at once and share
    * their commits (one transaction, one WAL sync for many messages), instead of one chat's rows going one commit at
    * a time (bench/relay.bench.ts). A chat takes at most ROUND_ROWS_PER_CHAT rows, so that its backlog does not hold
    * up the next round, where another chat's new message is.
