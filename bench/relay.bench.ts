@@ -8,7 +8,7 @@
  * /proc, until they are idle again: so the Graph change notification each post causes is counted too), the added
  * latency p50/p99 at half the measured rate, and each node's RSS.
  *
- *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--cpu-prof] [--no-latency] [--log debug]
+ *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--cpu-prof] [--perf] [--no-latency] [--log debug] [--basic-notifications]
  *
  * --cpu-prof runs every node with `node --cpu-prof` and prints where its CPU time went (by area and by function);
  * --perf samples the nodes with Linux perf during each timed run (on-CPU time only, native code and threads too).
@@ -23,7 +23,7 @@ import { parsePrometheus, total } from '../test/support/prometheus.js';
 import { printProfiles } from './relay/cpu-profile.js';
 import { PerfSampler, perfAvailable } from './relay/perf-sampler.js';
 import { cpuMs, percentile, quiescent, rssMiB } from './relay/proc-stats.js';
-import { RelayFederation, type BenchPair } from './relay/relay-federation.js';
+import { LIFTED_PACING_SCALE, LIFTED_THROTTLE, RelayFederation, type BenchPair } from './relay/relay-federation.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     'no-latency': { type: 'boolean', default: false },
     'latency-seconds': { type: 'string', default: '6' },
     log: { type: 'string', default: 'info' },
+    'basic-notifications': { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(args.messages);
@@ -251,6 +252,42 @@ async function timings(f: RelayFederation): Promise<Timings> {
   return out;
 }
 
+/**
+ * Counters of every node per message of a run, by labels: what each message cost in notifications (taken in,
+ * duplicates, decrypted) and store writes (commits by operation).
+ */
+const COUNTED: readonly [string, string, string][] = [
+  ['webhook', 'xtg_webhook_notifications_total', 'outcome'],
+  ['decrypted', 'xtg_rich_notifications_total', 'outcome'],
+  ['store', 'xtg_store_latency_seconds_count', 'op'],
+];
+type Counts = Map<string, number>;
+
+async function counts(f: RelayFederation): Promise<Counts> {
+  const out: Counts = new Map();
+  for (const n of f.nodes) {
+    const m = parsePrometheus(await n.process.metrics());
+    for (const [label, sample, by] of COUNTED) {
+      const base = sample.replace(/_count$/u, '');
+      for (const s of m.get(base)?.samples ?? []) {
+        if (s.name !== sample) continue;
+        const key = `${label} ${s.labels[by] ?? ''}`;
+        out.set(key, (out.get(key) ?? 0) + s.value);
+      }
+    }
+  }
+  return out;
+}
+
+function perMessage(before: Counts, after: Counts, messages: number): string {
+  return [...after.entries()]
+    .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / messages] as const)
+    .filter(([, v]) => v >= 0.005)
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+}
+
 function meanTimings(before: Timings, after: Timings): string {
   return Object.keys(TIMINGS)
     .map((label) => {
@@ -268,22 +305,32 @@ function line(name: string, d: Direction): string {
 
 for (const nodes of String(args.nodes).split(',').map(Number)) {
   const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'xtg-relay-prof-')) : undefined;
-  const f = await RelayFederation.start({ nodes, pairs: PAIRS, cpuProfDir: profDir, perfMaps: args.perf, logLevel: args.log === 'debug' ? 'debug' : 'info' });
+  const basic = args['basic-notifications'];
+  const f = await RelayFederation.start({ nodes, pairs: PAIRS, cpuProfDir: profDir, perfMaps: args.perf, logLevel: args.log === 'debug' ? 'debug' : 'info', basicNotifications: basic });
   try {
-    console.log(`relay, ${nodes} node${nodes > 1 ? 's' : ''} (${nodes > 1 ? 'Redis, one XMPP link, webhooks behind a balancer, shared SQLite file' : 'embedded: SQLite, no Redis'}), ${PAIRS} pairs, ${MESSAGES} messages each way, log level ${args.log}, SQLite defaults (synchronous FULL, group commit), limits lifted:`);
+    console.log(
+      `relay, ${nodes} node${nodes > 1 ? 's' : ''} (${nodes > 1 ? 'Redis, one XMPP link, webhooks behind a balancer, shared SQLite file' : 'embedded: SQLite, no Redis'}), ${PAIRS} pairs, ${MESSAGES} messages each way, log level ${args.log}, SQLite defaults (synchronous FULL, group commit), ${basic ? 'basic notifications (a GET per Teams message)' : 'rich notifications'};`,
+    );
+    console.log(
+      `  Graph's limits LIFTED: the emulator's service limits off (documented: 20 chat posts/s per app and tenant), the gateway's pacing on with every limit x${LIFTED_PACING_SCALE} (teams.pacing.limitScale) and throttle.graphRequestsPerSecond ${LIFTED_THROTTLE.graphRequestsPerSecond}:`,
+    );
     await warmUp(f);
     const pids = f.pids();
     if (args.perf && !perfAvailable()) console.log('  (--perf: the perf command is not installed; Debian: apt-get install linux-perf)');
     perfOn = args.perf && perfAvailable();
     const requestsBefore = f.emulator.requests().length;
     const t0 = await timings(f);
+    const c0 = await counts(f);
     const x2t = await xmppToTeams(f, MESSAGES, pids);
     console.log(line('XMPP -> Teams', x2t));
     const t1 = await timings(f);
+    const c1 = await counts(f);
     console.log(`    the nodes' means: ${meanTimings(t0, t1)}`);
+    console.log(`    per message: ${perMessage(c0, c1, MESSAGES)}`);
     const t2x = await teamsToXmpp(f, MESSAGES, pids);
     console.log(line('Teams -> XMPP', t2x));
     console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
+    console.log(`    per message: ${perMessage(c1, await counts(f), MESSAGES)}`);
     console.log(`  Graph requests per message (both timed runs, ${2 * MESSAGES} messages): ${graphCalls(f.emulator.requests().slice(requestsBefore), 2 * MESSAGES)}`);
     if (!args['no-latency']) {
       const l0 = await timings(f);

@@ -153,9 +153,17 @@ export const TeamsSchema = z
           .enum(['small', 'medium', 'large'])
           .default('small')
           .describe('the tenant size Graph bases its identity limits on: small under 50 users, medium 50-500, large above 500'),
+        limitScale: z
+          .number()
+          .min(1)
+          .max(1_000_000)
+          .default(1)
+          .describe(
+            "multiplies every documented Graph limit the pacing assumes (throttle.graphRequestsPerSecond still applies); keep 1 against Microsoft Graph: above 1 only to measure a node's own capacity against the Graph emulator with its limits lifted (bench/relay.bench.ts)",
+          ),
       })
       .strict()
-      .default({ share: 0.8, tenantSize: 'small' }),
+      .default({ share: 0.8, tenantSize: 'small', limitScale: 1 }),
   })
   .strict()
   .refine((t) => (t.clientSecret === undefined) !== (t.clientCertificatePath === undefined), {

@@ -123,7 +123,7 @@ export class TenantRuntime {
     // Every Graph call of this tenant waits its turn under Graph's documented limits (DESIGN.md decision 8), in
     // limiters of its own (keyed by its Entra tenant id): another tenant's backlog is not in its queues.
     this.pacer = new GraphPacer(
-      { share: t.teams.pacing.share, tenantSize: t.teams.pacing.tenantSize, chatMessagePostsPerSecond: t.throttle.graphRequestsPerSecond, tenantId: t.teams.tenantId, redis: n.graphRedis },
+      { share: t.teams.pacing.share, tenantSize: t.teams.pacing.tenantSize, limitScale: t.teams.pacing.limitScale, chatMessagePostsPerSecond: t.throttle.graphRequestsPerSecond, tenantId: t.teams.tenantId, redis: n.graphRedis },
       this.metrics,
     );
     // The tenant's own app registration: its token is never presented for another tenant's calls.
@@ -269,6 +269,7 @@ export class TenantRuntime {
       backoffInitialMs: SETTINGS.inboxBackoffInitialMs,
       backoffMaxMs: SETTINGS.inboxBackoffMaxMs,
       pollIntervalMs: SETTINGS.inboxPollMs,
+      postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
       active: () => n.holdsDuties(),
     });
     // Media links (Teams inline images): every node derives the same key, so any node serves any link.
@@ -299,6 +300,7 @@ export class TenantRuntime {
       maxNotificationsPerRequest: t.teams.webhook.maxNotificationsPerRequest,
       verifyValidationTokens: verifier && ((tokens) => verifier.verify(tokens)),
       lifecycleReplayMs: t.teams.webhook.lifecycleReplaySeconds * 1000,
+      postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
     });
     this.settings = {
       componentDomain: primary.domain,

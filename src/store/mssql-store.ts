@@ -220,8 +220,8 @@ export class MssqlStore implements Store {
     });
   }
 
-  async dueNotifications(now: number, max: number): Promise<InboxRow[]> {
-    return (await this.run('dueNotifications', { now: bigint(now), limit: limit(max) })).recordset.map(toInbox);
+  async dueNotifications(now: number, max: number, afterId = 0): Promise<InboxRow[]> {
+    return (await this.run('dueNotifications', { now: bigint(now), limit: limit(max), after_id: bigint(afterId) })).recordset.map(toInbox);
   }
 
   markNotificationDone(id: number, now: number): Promise<void> {

@@ -227,8 +227,8 @@ export class SqliteStore implements Store {
     return this.writes.submit('scheduleNotification', n, dueAt, now);
   }
 
-  async dueNotifications(now: number, limit: number): Promise<InboxRow[]> {
-    return (this.sql.get("SELECT * FROM inbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?").all(now, limit) as Row[]).map(toInbox);
+  async dueNotifications(now: number, limit: number, afterId = 0): Promise<InboxRow[]> {
+    return (this.sql.get("SELECT * FROM inbox WHERE state = 'pending' AND next_attempt_at <= ? AND id > ? ORDER BY id LIMIT ?").all(now, afterId, limit) as Row[]).map(toInbox);
   }
 
   markNotificationDone(id: number, now: number): Promise<void> {

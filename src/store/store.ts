@@ -199,7 +199,8 @@ export interface Store {
   recordNotification(n: InboundNotification, now: number): Promise<boolean>;
   /** {@link recordNotification}, not due before `dueAt` (work the gateway gives itself for later, e.g. a resend). */
   scheduleNotification(n: InboundNotification, dueAt: number, now: number): Promise<boolean>;
-  dueNotifications(now: number, limit: number): Promise<InboxRow[]>;
+  /** Pending notifications due by `now`, in inbox (id) order, those after `afterId` only when given (paging). */
+  dueNotifications(now: number, limit: number, afterId?: number): Promise<InboxRow[]>;
   markNotificationDone(id: number, now: number): Promise<void>;
   markNotificationRetry(id: number, error: string, nextAttemptAt: number): Promise<void>;
   markNotificationDead(id: number, error: string, now: number): Promise<void>;

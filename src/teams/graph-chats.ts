@@ -5,6 +5,7 @@
 import { ResponseType } from '@microsoft/microsoft-graph-client';
 import type { GraphContext } from './graph-context.js';
 import { retryAfterMs } from './graph-errors.js';
+import { OwnPosts } from './own-posts.js';
 import { TeamsError, type Puppet, type TeamsChatMessage } from './teams-port.js';
 
 /** A hosted content's bytes on their way from Graph. */
@@ -55,6 +56,9 @@ function messagePath(chatId: string, messageId: string): string {
 }
 
 export class GraphChats {
+  /** What this node posted: their change notifications need no processing (own-posts.ts). */
+  readonly ownPosts = new OwnPosts();
+
   constructor(
     private readonly g: GraphContext,
     private readonly tenantId: string,
@@ -80,6 +84,7 @@ export class GraphChats {
     const m = (await this.g.forPuppet(puppet, 'post the message to Teams', () =>
       this.g.as(puppet).api(`/chats/${encodeURIComponent(chatId)}/messages`).post({ body: { contentType: 'html', content: html } }),
     )) as { id: string };
+    this.ownPosts.add(chatId, m.id);
     return m.id;
   }
 
@@ -91,6 +96,7 @@ export class GraphChats {
         .api(`/chats/${encodeURIComponent(chatId)}/messages/replyWithQuote`)
         .post({ messageIds: [quotedId], replyMessage: { body: { contentType: 'html', content: html } } }),
     )) as { id: string };
+    this.ownPosts.add(chatId, m.id);
     return m.id;
   }
 

@@ -76,6 +76,11 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
   ensureChat(puppet: Puppet, teamsUserId: string): Promise<string> {
     return this.chats.ensureChat(puppet, teamsUserId);
   }
+  /** Whether this node posted that message itself (own-posts.ts): its notification needs no processing. */
+  postedHere(chatId: string, messageId: string): boolean {
+    return this.chats.ownPosts.has(chatId, messageId);
+  }
+
   sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string> {
     return this.chats.sendMessage(puppet, chatId, html);
   }

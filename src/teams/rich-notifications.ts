@@ -125,6 +125,15 @@ export function tokenKeyId(token: string): string | undefined {
   return typeof h?.kid === 'string' ? h.kid : undefined;
 }
 
+/**
+ * Until when (epoch ms) a token that passed {@link verifyValidationToken} stays valid: its exp plus the tolerated
+ * skew, the same bound that check applies. Undefined for a token without a numeric exp (never valid).
+ */
+export function tokenValidUntilMs(token: string): number | undefined {
+  const claims = part(token.split('.')[1] ?? '');
+  return typeof claims?.exp === 'number' ? (claims.exp + TOKEN_CLOCK_SKEW_SECONDS) * 1000 : undefined;
+}
+
 /** Checks one validation token against the signing keys and what this gateway expects. */
 export function verifyValidationToken(token: string, keys: JwkSet, e: TokenExpectations): TokenVerdict {
   if (token.length > MAX_TOKEN_CHARS) return { ok: false, reason: 'token too long' };

@@ -7,10 +7,13 @@
  * What a forged token can cost is bounded: tokens are verified only for items whose clientState matched, each
  * distinct token once (verdicts are cached until the token expires), and an unknown key id refreshes the keys at
  * most once per {@link MIN_REFRESH_MS}.
+ * Graph sends the same token with every notification for hours, so a token that passed is not verified again (an
+ * RSA signature check and a key import on every webhook request) until it expires, or until the keys are loaded
+ * again (a key no longer published no longer vouches for it).
  */
 import type { Logger } from '../observability/logger.js';
 import type { TokenVerdict } from './notification-intake.js';
-import { MAX_VALIDATION_TOKENS, tokenKeyId, verifyValidationToken, type JwkSet } from './rich-notifications.js';
+import { MAX_VALIDATION_TOKENS, tokenKeyId, tokenValidUntilMs, verifyValidationToken, type JwkSet } from './rich-notifications.js';
 
 /** Keys are fetched again after this long. */
 export const KEYS_MAX_AGE_MS = 60 * 60_000;
@@ -33,7 +36,8 @@ export class ValidationTokenVerifier {
   private keys: JwkSet | undefined;
   private fetchedAt = 0;
   private loading: Promise<JwkSet> | undefined;
-  private readonly verdicts = new Map<string, TokenVerdict>();
+  /** Verdicts by token; a success holds until the token expires (exp plus the tolerated skew). */
+  private readonly verdicts = new Map<string, { readonly verdict: TokenVerdict; readonly untilMs: number }>();
   private readonly now: () => number;
 
   constructor(private readonly o: VerifierOptions) {
@@ -57,8 +61,10 @@ export class ValidationTokenVerifier {
 
   private async verifyOne(token: string): Promise<TokenVerdict> {
     const cached = this.verdicts.get(token);
-    // A cached success still expires with the token: verifying again checks exp.
-    if (cached && !cached.ok) return cached;
+    // A cached success expires with the token (past that, verifying again refuses it) and with the keys that
+    // vouched for it (loading them again drops it).
+    const now = this.now();
+    if (cached && (!cached.verdict.ok || (now < cached.untilMs && now - this.fetchedAt <= KEYS_MAX_AGE_MS))) return cached.verdict;
     let keys: JwkSet;
     try {
       keys = await this.keysFor(tokenKeyId(token));
@@ -68,7 +74,7 @@ export class ValidationTokenVerifier {
     }
     const verdict = verifyValidationToken(token, keys, { tenantId: this.o.tenantId, clientId: this.o.clientId, nowSeconds: Math.floor(this.now() / 1000) });
     if (this.verdicts.size >= VERDICT_CACHE_SIZE) this.verdicts.clear();
-    this.verdicts.set(token, verdict);
+    this.verdicts.set(token, { verdict, untilMs: verdict.ok ? (tokenValidUntilMs(token) ?? 0) : Number.POSITIVE_INFINITY });
     return verdict;
   }
 
@@ -97,6 +103,8 @@ export class ValidationTokenVerifier {
     if (!Array.isArray(set.keys)) throw new Error(`${meta.jwks_uri}: no keys`);
     this.keys = { keys: set.keys as JwkSet['keys'] };
     this.fetchedAt = this.now();
+    // Successes were vouched for by the old keys: tokens are verified again against the new ones.
+    for (const [token, v] of this.verdicts) if (v.verdict.ok) this.verdicts.delete(token);
     this.o.log.info('identity platform signing keys loaded', { keys: this.keys.keys.length, from: meta.jwks_uri });
     return this.keys;
   }

@@ -58,6 +58,8 @@ export interface WebhookOptions {
   readonly verifyValidationTokens?: ((tokens: readonly string[]) => Promise<TokenVerdict>) | undefined;
   /** A lifecycle notice repeated within this is recorded once. */
   readonly lifecycleReplayMs?: number | undefined;
+  /** Whether this node posted that Teams message itself (own-posts.ts): its "created" notification is a duplicate. */
+  readonly postedHere?: ((chatId: string, messageId: string) => boolean) | undefined;
 }
 
 export function lifecycleUrl(publicUrl: string): string {
@@ -105,7 +107,7 @@ export class WebhookServer {
       findSubscription: (id) => o.store.findSubscription(id),
       verifyValidationTokens: o.verifyValidationTokens,
       lifecycleReplayMs: o.lifecycleReplayMs,
-      alreadyRelayed: async (chatId, messageId) => (await o.store.findRelayed(chatId, messageId)) !== undefined,
+      alreadyRelayed: async (chatId, messageId) => o.postedHere?.(chatId, messageId) === true || (await o.store.findRelayed(chatId, messageId)) !== undefined,
     });
     this.batcher = new InboxBatcher(o.store, this.now);
   }

@@ -115,6 +115,7 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal(await s.recordNotification(n('m2'), 102), true);
       const due = await s.dueNotifications(200, 10);
       assert.deepEqual(due.map((r) => r.dedupKey), ['m1', 'm2']);
+      assert.deepEqual((await s.dueNotifications(200, 10, due[0]!.id)).map((r) => r.dedupKey), ['m2'], 'the page after m1');
       await s.markNotificationRetry(due[0]!.id, 'link down', 500);
       assert.deepEqual((await s.dueNotifications(200, 10)).map((r) => r.dedupKey), ['m2']);
       await s.markNotificationDone(due[1]!.id, 300);

@@ -5,10 +5,21 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { WebhookServer } from '../../src/teams/webhook-server.js';
+import { OwnPosts } from '../../src/teams/own-posts.js';
+import { WebhookServer, type WebhookOptions } from '../../src/teams/webhook-server.js';
 import { freePort } from '../support/ports.js';
 
 const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+/** A webhook on a free port in front of `store`, with sub-1 (clientState right-secret) as its subscription. */
+async function startWebhook(store: SqliteStore, onRecorded: () => void, extra: Partial<WebhookOptions> = {}): Promise<{ server: WebhookServer; url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/graph/notifications`;
+  const server = new WebhookServer({ listen: `127.0.0.1:${port}`, publicUrl: url, tls: undefined, store, log, metrics: new Metrics({ defaultMetrics: false }), onRecorded, ...extra });
+  await server.start();
+  await store.saveSubscription({ id: 'sub-1', purpose: 'messages:p1', resource: '/users/p1/chats/getAllMessages', changeType: 'created', ownerUserId: 'p1', clientState: 'right-secret', expiresAt: Date.now() + 3_600_000 });
+  return { server, url };
+}
 
 describe('change-notification webhook', () => {
   const store = SqliteStore.open(':memory:');
@@ -16,11 +27,7 @@ describe('change-notification webhook', () => {
   let url: string;
   let kicks = 0;
   before(async () => {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}/graph/notifications`;
-    server = new WebhookServer({ listen: `127.0.0.1:${port}`, publicUrl: url, tls: undefined, store, log, metrics: new Metrics({ defaultMetrics: false }), onRecorded: () => kicks++ });
-    await server.start();
-    await store.saveSubscription({ id: 'sub-1', purpose: 'messages:p1', resource: '/users/p1/chats/getAllMessages', changeType: 'created', ownerUserId: 'p1', clientState: 'right-secret', expiresAt: Date.now() + 3_600_000 });
+    ({ server, url } = await startWebhook(store, () => kicks++));
   });
   after(async () => {
     await server.stop();
@@ -112,5 +119,41 @@ describe('a stopping webhook', () => {
     assert.ok(Date.now() - started < 6_000, `stopped after ${Date.now() - started} ms`);
     assert.ok(answers.every((a) => a.status === 200), 'requests in flight were answered');
     assert.equal(answers.at(-1)?.connection, 'close', 'told to reconnect');
+  });
+});
+
+describe('change-notification webhook: the Teams messages this node posted itself', () => {
+  const store = SqliteStore.open(':memory:');
+  const posted = new OwnPosts();
+  let server: WebhookServer;
+  let url: string;
+  let kicks = 0;
+  before(async () => {
+    ({ server, url } = await startWebhook(store, () => kicks++, { postedHere: (chatId, messageId) => posted.has(chatId, messageId) }));
+  });
+  after(async () => {
+    await server.stop();
+    await store.close();
+  });
+
+  const created = (messageId: string) => ({
+    value: [{ subscriptionId: 'sub-1', clientState: 'right-secret', changeType: 'created', resource: `chats('19:a_b@unq.gbl.spaces')/messages('${messageId}')`, tenantId: 't' }],
+  });
+  const post = (body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('acknowledges the notification of its own post without an inbox row, before the relayed id is committed', async () => {
+    posted.add('19:a_b@unq.gbl.spaces', 'own-1');
+    assert.equal((await post(created('own-1'))).status, 202);
+    assert.equal((await post(created('hers-1'))).status, 202);
+    assert.deepEqual((await store.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:19:a_b@unq.gbl.spaces/hers-1']);
+    assert.equal(kicks, 1);
+  });
+
+  it('remembers a bounded number of posts, the oldest forgotten first', () => {
+    const few = new OwnPosts(2);
+    few.add('c', '1');
+    few.add('c', '2');
+    few.add('c', '3');
+    assert.deepEqual([few.has('c', '1'), few.has('c', '2'), few.has('c', '3')], [false, true, true]);
   });
 });
