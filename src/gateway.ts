@@ -47,6 +47,7 @@ import { WebhookListeners } from './teams/webhook-listeners.js';
 import { IqIds } from './xmpp/iq-ids.js';
 import type { PolicyService } from './policy/policy-service.js';
 import { tenantsAdminApi } from './policy/tenant-admin-api.js';
+import { RemoteDomainBudget } from './policy/remote-domain-budget.js';
 import type { PeerUser } from './policy/tenant-federation-policy.js';
 import { Walls } from './policy/walls.js';
 import { ConsoleService } from './console/console-service.js';
@@ -167,7 +168,7 @@ export class Gateway {
         leaseMs: c.cluster.leaseSeconds * 1000,
         licenceFile: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantId: firstConfig.teams.tenantId,
+        tenantIds: c.tenants.map((t) => t.teams.tenantId),
         store: this.store,
         metrics: this.metrics,
         log: this.log,
@@ -180,7 +181,7 @@ export class Gateway {
       this.lone = new LoneNodeLicence({
         file: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantId: firstConfig.teams.tenantId,
+        tenantIds: c.tenants.map((t) => t.teams.tenantId),
         log: this.log,
         onChange: (mode) => {
           this.metrics.evaluationMode.set(mode.mode === 'evaluation' ? 1 : 0);
@@ -203,6 +204,8 @@ export class Gateway {
       router: () => this.router,
       holdsDuties: () => this.holdsDuties(),
       maxAccounts: () => this.lone?.maxAccounts(),
+      countAllAccounts: async () => (await Promise.all([...this.tenants.values()].map((t) => t.store.countPuppets()))).reduce((a, b) => a + b, 0),
+      domainBudget: new RemoteDomainBudget(),
       peerUser: (peer, jid) => this.peerUser(peer, jid),
       refusalLog: this.refusalLog,
     };

@@ -26,6 +26,7 @@ import { tenantMetrics } from '../observability/tenant-metrics.js';
 import { policyAdminApi } from '../policy/admin-api.js';
 import { ThrottledLookups } from '../policy/lookup-budget.js';
 import { PolicyService } from '../policy/policy-service.js';
+import type { RemoteDomainBudget } from '../policy/remote-domain-budget.js';
 import { TenantFederationPolicy, type PeerUser } from '../policy/tenant-federation-policy.js';
 import { Throttler } from '../policy/throttle.js';
 import type { Walls } from '../policy/walls.js';
@@ -67,8 +68,12 @@ export interface NodeShared {
   /** The node's router (actor keys carry the tenant). */
   readonly router: () => ActorRouter | undefined;
   readonly holdsDuties: () => boolean;
-  /** The licence's limit on accounts (alone, in evaluation mode). */
+  /** The licence's limit on accounts (alone, in evaluation mode), counted across the node's tenants. */
   readonly maxAccounts: () => number | undefined;
+  /** Accounts for XMPP users in every tenant's store (what maxAccounts caps). */
+  readonly countAllAccounts: () => Promise<number>;
+  /** The licence's cap on remote domain rules, counted across the node's tenants. */
+  readonly domainBudget: RemoteDomainBudget;
   /** A user of another tenant of this node, by a JID of its component domain (walls between tenants). */
   readonly peerUser: (peer: string, bareJid: string) => Promise<PeerUser | undefined>;
   readonly refusalLog: LogBudget;
@@ -163,7 +168,7 @@ export class TenantRuntime {
       this.log,
     );
     this.cards = new ProfileCache(this.teams, t.cards.cacheSeconds * 1000, t.cards.fields.includes('photo'));
-    this.policy = new PolicyService({ config: t.policy, store, teams: this.teams, log: this.log, extraGroups: n.walls.groupsOf(t.id) });
+    this.policy = new PolicyService({ config: t.policy, store, teams: this.teams, log: this.log, extraGroups: n.walls.groupsOf(t.id), domainBudget: n.domainBudget, tenant: t.id });
     this.federation = new TenantFederationPolicy({ tenant: t.id, walls: n.walls, policy: this.policy, store, peerUser: n.peerUser, log: this.log });
     this.throttler = new Throttler(t.throttle, this.metrics, n.redis?.duplicate(), redisPrefix);
     this.lookups = new ThrottledLookups(t.throttle.lookups, this.metrics, n.redis?.duplicate(), redisPrefix);
@@ -338,7 +343,8 @@ export class TenantRuntime {
     return {
       perDomain: () => this.t.policy.maxAccountsPerDomain,
       total: () => this.n.maxAccounts(),
-      count: (domain) => this.store.countPuppets(domain),
+      // One domain's accounts are this tenant's; the total the licence caps is every tenant's.
+      count: (domain) => (domain === undefined ? this.n.countAllAccounts() : this.store.countPuppets(domain)),
       counted: (domain, accounts) => this.metrics.accounts.set({ domain }, accounts),
       refused: (limit) => this.metrics.accountRefusals.inc({ limit }),
     };
