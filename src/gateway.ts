@@ -38,7 +38,7 @@ import { Tracing } from './observability/tracing.js';
 import { logLevelAdminApi } from './observability/log-level-api.js';
 import { openStore, openTenantStore } from './store/open-store.js';
 import { timedStore } from './store/timed-store.js';
-import { StoreError, type Store } from './store/store.js';
+import { StoreError, type PairKey, type Store } from './store/store.js';
 import { ActorRuntime } from './supervisors/actor-runtime.js';
 import { ActorSupervisor } from './supervisors/actor-supervisor.js';
 import { restartPolicyFor } from './supervisors/restart-policy.js';
@@ -218,7 +218,8 @@ export class Gateway {
       [...tenants.values()].map((t) => ({ listen: t.t.teams.webhook.listen, tls: t.t.teams.webhook.tls, webhook: t.webhook })),
       this.log,
     );
-    // The operator console (issue 18), served by the admin endpoint: the first tenant's rows and whitelist.
+    // The operator console (issue 18), served by the admin endpoint: each tenant's rows and whitelist (issue 16),
+    // the first tenant's store for the node's refusal tallies.
     const first = this.first;
     this.console = c.console.enabled
       ? new ConsoleService({
@@ -226,15 +227,20 @@ export class Gateway {
           nodeId,
           version: packageVersion(),
           store: first.store,
-          policy: first.policy,
+          tenants: [...tenants.values()].map((t) => ({
+            id: t.id,
+            token: t.t.admin.token?.reveal(),
+            store: t.store,
+            policy: t.policy,
+            wakePair: (pair: PairKey) => t.chores.tell(pair, { type: 'drain', requeued: true }),
+            inboxChanged: () => t.inboxChanged(),
+          })),
           metrics: this.metrics,
           log: this.log,
           redis: this.redis,
           cluster: this.cluster,
           readiness: () => this.admin.readiness(),
           roles: () => this.roles(),
-          wakePair: (pair) => first.chores.tell(pair, { type: 'drain', requeued: true }),
-          inboxChanged: () => first.inboxChanged(),
           groupMemberIds: (groupId) => first.teams.groupMemberIds(groupId),
         })
       : undefined;

@@ -136,6 +136,52 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     assert.match(refused.detail ?? '', /tenant northwind cannot touch tenant contoso/u);
   });
 
+  it('the console signs a tenant\'s admin token in to that tenant only, and shows the operator each tenant apart', async () => {
+    const base = `http://127.0.0.1:${f.ports.admin}`;
+    const signIn = async (token: string) => {
+      const res = await fetch(`${base}/console/auth/token`, { method: 'POST', redirect: 'manual', headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ name: 'e2e', token }).toString() });
+      assert.equal(res.headers.get('location'), '/console/overview', 'signed in');
+      const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const session = (await (await fetch(`${base}/console/api/session`, { headers: { cookie } })).json()) as { csrfToken: string; tenant: string | null; tenants: string[] };
+      const get = async (path: string) => {
+        const r = await fetch(`${base}${path}`, { headers: { cookie } });
+        return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+      };
+      const post = async (path: string, body: Record<string, unknown>) => {
+        const r = await fetch(`${base}${path}`, { method: 'POST', headers: { cookie, origin: base, 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: JSON.stringify(body) });
+        return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+      };
+      return { session, get, post };
+    };
+    const values = (body: Record<string, unknown>) => (body.entries as { kind: string; value: string }[]).filter((e) => e.kind === 'domain').map((e) => e.value);
+
+    const northwind = await signIn(TOKENS.northwind);
+    assert.deepEqual([northwind.session.tenant, northwind.session.tenants], ['northwind', ['northwind']]);
+    const own = await northwind.get('/console/api/federation');
+    assert.equal(own.body.tenant, 'northwind', 'its own tenant by default');
+    assert.equal((await northwind.get('/console/api/audit')).body.tenant, 'northwind');
+    assert.equal((await northwind.get('/console/api/dead-letters')).body.tenant, 'northwind');
+    for (const path of ['/console/api/federation?tenant=contoso', '/console/api/audit?tenant=contoso', '/console/api/dead-letters?tenant=contoso', '/console/api/audit.csv?tenant=contoso']) {
+      assert.equal((await northwind.get(path)).status, 403, path);
+    }
+    assert.equal((await northwind.post('/console/api/federation', { tenant: 'contoso', op: 'add', kind: 'domain', value: 'evil.example', reason: 'e2e' })).status, 403);
+    assert.equal((await northwind.get('/console/api/refusals')).status, 403, 'node-wide tallies are the operator\'s');
+    // A change in its own tenant lands in its own whitelist and audit log, not Contoso's.
+    assert.equal((await northwind.post('/console/api/federation', { op: 'add', kind: 'user', value: 'ken.thompson@northwind.example', reason: 'e2e' })).status, 200);
+    const refused = await eventually(async () => (await audit('contoso')).find((e) => e.action === 'console.refused'), 10_000, 'the attempt in Contoso\'s audit log');
+    assert.match(refused.detail ?? '', /a session of tenant northwind cannot touch tenant contoso/u);
+    assert.ok((await audit('northwind')).some((e) => e.action === 'whitelist.add' && e.subject === 'user:ken.thompson@northwind.example'));
+    assert.ok(!(await audit('contoso')).some((e) => e.action === 'whitelist.add' && e.subject === 'user:ken.thompson@northwind.example'));
+
+    const operator = await signIn(TOKENS.operator);
+    assert.deepEqual([operator.session.tenant, operator.session.tenants], [null, ['contoso', 'northwind']]);
+    assert.equal((await operator.get('/console/api/federation')).body.tenant, 'contoso', 'the first tenant by default');
+    const nw = await operator.get('/console/api/federation?tenant=northwind');
+    assert.equal(nw.body.tenant, 'northwind');
+    assert.deepEqual(values(nw.body), values(own.body));
+    assert.equal((await operator.get('/console/api/audit?tenant=nowhere')).status, 404);
+  });
+
   it('bulkhead: Northwind\'s relay goes on while Contoso\'s Graph refuses every post with 429', async () => {
     const burst = async (label: string, count: number) => {
       // Graph's pacing bucket of the tenant (20 posts/s, DESIGN.md decision 8) refills first, so both bursts start alike.
