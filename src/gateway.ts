@@ -329,6 +329,7 @@ export class Gateway {
       log: this.log,
       onEscalate,
       onStopped: (key) => this.clusterRouter?.released('user-pair', key),
+      tenantOf: (key) => splitTenantKey(key).tenant,
       factory: (ctx) => {
         const { rt, key } = this.tenantOf(ctx.key);
         return rt.pairActor({ ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });
@@ -343,6 +344,7 @@ export class Gateway {
       log: this.log,
       onEscalate,
       onStopped: (key) => this.clusterRouter?.released('remote-domain', key),
+      tenantOf: (key) => splitTenantKey(key).tenant,
       factory: (ctx) => {
         const { rt, key } = this.tenantOf(ctx.key);
         return rt.domainActor({ ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });

@@ -151,6 +151,7 @@ export class TenantRuntime {
       clientId: t.teams.clientId,
       tenantId: t.teams.tenantId,
       graphBaseUrl: t.teams.graphBaseUrl,
+      tenant: t.id,
       puppets: {
         upnDomain: t.teams.puppets.upnDomain,
         passwordSecret: () => t.teams.puppets.passwordSecret.reveal(),
@@ -260,6 +261,7 @@ export class TenantRuntime {
       log: this.log,
     });
     this.processor = new NotificationProcessor({
+      tenant: t.id,
       store,
       teams: this.teams,
       router: this.router,
@@ -398,6 +400,7 @@ export class TenantRuntime {
   route(arrival: ArrivalOrder, bare: (jid: string | undefined) => string): void {
     const c = this.n.config;
     this.stanzaRouter = new StanzaRouter({
+      tenant: this.id,
       componentDomain: this.settings.componentDomain,
       maxBodyBytes: c.xmpp.maxBodyBytes,
       version: this.n.version,

@@ -16,6 +16,7 @@ import { COMPONENT, Federation, XMPP_DOMAIN, eventually } from '../support/feder
 import { TestXmppClient } from '../support/xmpp-client.js';
 import { HostilePeer } from '../security/support/hostile-peer.js';
 import { errorCondition, isPuppetOf } from '../support/scenarios/common.js';
+import { OtlpReceiver } from '../support/otlp-receiver.js';
 
 const PARTNER = DEMO.partnerDomain;
 const NORTHWIND = DEMO_NORTHWIND.componentDomain;
@@ -33,6 +34,7 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
   let romeo: TestXmppClient;
   let benvolio: TestXmppClient;
   let probe: HostilePeer;
+  let otlp: OtlpReceiver;
   let n = 0;
   const send = (c: TestXmppClient, to: string, body: string) => {
     const id = `t${++n}`;
@@ -50,7 +52,10 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
   const audit = async (tenant: string) => ((await admin(`/admin/tenants/${tenant}/audit?limit=100`, TOKENS.operator)).body.entries ?? []) as { action: string; subject: string; detail?: string }[];
 
   before(async () => {
+    otlp = await OtlpReceiver.start();
     f = await Federation.start({
+      // Traces exported over OTLP: each span names its tenant (issue 16 item 3).
+      transform: (config) => (config.tracing = { otlpEndpoint: otlp.url }),
       adminToken: TOKENS.operator,
       policy: { domains: [XMPP_DOMAIN, PARTNER], users: ['*'], reloadSeconds: 1 },
       extraHosts: [{ vhost: PARTNER, users: DEMO.partnerUsers }],
@@ -77,6 +82,7 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     await probe?.stop();
     await benvolio?.stop();
     await f?.stop();
+    await otlp?.stop();
   });
 
   it('relays each tenant\'s pairs through its own Graph tenant and credentials, never naming another tenant\'s objects', async () => {
@@ -90,6 +96,15 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     assert.throws(() => f.emulator.tenant(DEMO.tenantId).chatsOf(GRACE_UPN), /no Teams user/u, 'Contoso knows no Grace');
     const foreign = f.emulator.requests().filter((r) => r.foreignTenantId !== undefined);
     assert.deepEqual(foreign, [], 'no request named another tenant\'s object');
+    // The spans of each tenant's work carry its id: the stanza's, the actor's and the Graph calls'.
+    const spansOf = (tenant: string) => otlp.spans.filter((s) => s.attributes['xtg.tenant'] === tenant).map((s) => s.name);
+    for (const tenant of ['contoso', 'northwind']) {
+      await eventually(() => {
+        const names = spansOf(tenant);
+        return names.includes('xmpp message') && names.includes('actor') && names.includes('graph') ? true : undefined;
+      }, 10_000, `${tenant}'s xmpp, actor and Graph spans`);
+    }
+    assert.ok(otlp.spans.filter((s) => s.name === 'xmpp message').every((s) => s.attributes['xtg.tenant'] !== undefined), 'no stanza span without its tenant');
   });
 
   it('a pair the walls refuse gets the same answer as a nonexistent user, and is audited in its tenant', async () => {
