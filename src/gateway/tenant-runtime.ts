@@ -16,6 +16,7 @@ import type { ActorRouter } from '../cluster/actor-router.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { LeaderLease } from '../cluster/leader-lease.js';
 import type { NodeTransport } from '../cluster/node-transport.js';
+import { tenantName } from '../cluster/redis-keys.js';
 import { SharedXmppLink } from '../cluster/shared-xmpp-link.js';
 import type { RuntimeConfig, TenantConfig } from '../config/load.js';
 import { DEFAULT_TENANT } from '../config/tenants-schema.js';
@@ -79,10 +80,6 @@ export interface NodeShared {
   readonly refusalLog: LogBudget;
 }
 
-/** A name of the tenant's own in node-wide namespaces (Redis keys, leases, channels): the default tenant's are unchanged. */
-export function tenantName(tenant: string, name: string): string {
-  return tenant === DEFAULT_TENANT ? name : `${name}:${tenant}`;
-}
 
 export class TenantRuntime {
   readonly id: string;

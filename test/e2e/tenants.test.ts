@@ -94,6 +94,7 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     await delivered(DEMO_NORTHWIND.tenantId, GRACE_UPN, `benvolio@${PARTNER}`, 'partner to northwind');
     // Juliet has an account in each tenant, each made by that tenant's app in that tenant.
     assert.throws(() => f.emulator.tenant(DEMO.tenantId).chatsOf(GRACE_UPN), /no Teams user/u, 'Contoso knows no Grace');
+    assert.equal(((await f.gateway.health('/readyz')).body.licence as { mode?: string }).mode, 'licensed', 'the test licence covers both tenants');
     const foreign = f.emulator.requests().filter((r) => r.foreignTenantId !== undefined);
     assert.deepEqual(foreign, [], 'no request named another tenant\'s object');
     // The spans of each tenant's work carry its id: the stanza's, the actor's and the Graph calls'.
