@@ -16,6 +16,7 @@ import type { SfbPairReply } from './actors/sfb-pair/messages.js'; // issue 17
 import { SETTINGS } from './gateway/settings.js';
 import { readinessChecks } from './gateway/readiness.js';
 import { TenantRuntime, type NodeShared } from './gateway/tenant-runtime.js';
+import { applyTenantChanges, type ReloadHost, type ReloadSummary } from './gateway/tenant-reload.js';
 import { LocalRouter, type ActorRouter } from './cluster/actor-router.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { LoneNodeLicence } from './cluster/lone-node-licence.js';
@@ -64,6 +65,8 @@ export function packageVersion(): string {
 
 export interface GatewayOptions {
   readonly config: RuntimeConfig;
+  /** Reads the configuration file again (SIGHUP, POST /admin/tenants/reload: tenants change without a restart). */
+  readonly reloadConfig?: () => RuntimeConfig;
   readonly nodeId?: string;
   /** Where log lines go (stdout by default). */
   readonly logStream?: NodeJS.WritableStream;
@@ -93,7 +96,14 @@ export class Gateway {
   private router: ActorRouter | undefined;
   private readonly activity: ActivitySummary;
   /** Issue 16: each tenant's runtime, in configuration order; the first is the one the unscoped paths mean. */
-  private readonly tenants: ReadonlyMap<string, TenantRuntime>;
+  private readonly tenants: Map<string, TenantRuntime>;
+  private readonly walls: Walls;
+  private readonly shared: NodeShared;
+  /** Stanzas between the same two addresses are handed on in arrival order, whichever tenant (see start()). */
+  private readonly arrival = new ArrivalOrder();
+  /** The cluster's pub/sub channels this node listens to (each tenant's inbox, presence and iq channels). */
+  private readonly channelHandlers = new Map<string, (text: string) => void>();
+  private reloading: Promise<unknown> = Promise.resolve();
   private readonly first: TenantRuntime;
   private readonly redis: Redis | undefined;
   private readonly graphRedis: Bottleneck.IORedisConnection | undefined;
@@ -168,7 +178,7 @@ export class Gateway {
         leaseMs: c.cluster.leaseSeconds * 1000,
         licenceFile: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantIds: c.tenants.map((t) => t.teams.tenantId),
+        tenantIds: () => [...this.tenants.values()].map((t) => t.t.teams.tenantId),
         store: this.store,
         metrics: this.metrics,
         log: this.log,
@@ -181,7 +191,7 @@ export class Gateway {
       this.lone = new LoneNodeLicence({
         file: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantIds: c.tenants.map((t) => t.teams.tenantId),
+        tenantIds: () => [...this.tenants.values()].map((t) => t.t.teams.tenantId),
         log: this.log,
         onChange: (mode) => {
           this.metrics.evaluationMode.set(mode.mode === 'evaluation' ? 1 : 0);
@@ -190,6 +200,7 @@ export class Gateway {
       });
     }
     const walls = new Walls(c.walls, c.tenants.map((t) => ({ id: t.id, domains: t.components.map((d) => d.domain) })));
+    this.walls = walls;
     const shared: NodeShared = {
       config: c,
       nodeId,
@@ -209,6 +220,7 @@ export class Gateway {
       peerUser: (peer, jid) => this.peerUser(peer, jid),
       refusalLog: this.refusalLog,
     };
+    this.shared = shared;
     const tenants = new Map<string, TenantRuntime>();
     for (const t of c.tenants) tenants.set(t.id, new TenantRuntime(t, timed(stores.get(t.id) ?? store), shared));
     this.tenants = tenants;
@@ -227,7 +239,7 @@ export class Gateway {
           nodeId,
           version: packageVersion(),
           store: first.store,
-          tenants: [...tenants.values()].map((t) => ({
+          tenants: () => [...tenants.values()].map((t) => ({
             id: t.id,
             token: t.t.admin.token?.reveal(),
             store: t.store,
@@ -254,8 +266,9 @@ export class Gateway {
       log: this.log,
       api: tenantsAdminApi(
         c.admin.token?.reveal(),
-        [...tenants.values()].map((t) => ({ id: t.id, token: t.t.admin.token?.reveal(), api: t.adminApi(), store: t.store })),
+        () => [...tenants.values()].map((t) => ({ id: t.id, token: t.t.admin.token?.reveal(), api: t.adminApi(), store: t.store })),
         nodeApi,
+        o.reloadConfig && (async () => ({ ...(await this.reloadTenants((o.reloadConfig as () => RuntimeConfig)())) })),
       ),
       checks: {
         ...readinessChecks({
@@ -379,8 +392,7 @@ export class Gateway {
     if (sfbPairs) sfbTenant?.sfb?.routeThrough(clusterRouter ? (k, m, e) => clusterRouter.actor('sfb-pair', k, m, e) as Promise<SfbPairReply> : (k, m, e) => sfbPairs.ask(k, m, e));
     // Stanzas between the same two addresses are committed and handed to their pair in arrival order (RFC 6120
     // §10.1 in-order processing) even when its actor lives on another node; their checks run at once.
-    const arrival = new ArrivalOrder();
-    for (const t of this.tenants.values()) t.route(arrival, bare);
+    for (const t of this.tenants.values()) t.route(this.arrival, bare);
 
     this.lone?.start();
     for (const t of this.tenants.values()) await t.policy.start();
@@ -411,40 +423,89 @@ export class Gateway {
 
   private async joinCluster(cluster: ClusterNode, transport: NodeTransport, router: ClusterRouter, duties: LeaderLease, redis: Redis): Promise<void> {
     await transport.start();
-    const tenants = [...this.tenants.values()];
-    duties.on('acquired', () => tenants.forEach((t) => t.chores.taken()));
+    // The tenants of the moment: a reload adds and removes them while the node runs.
+    const tenants = () => [...this.tenants.values()];
+    duties.on('acquired', () => tenants().forEach((t) => t.chores.taken()));
     cluster.on('membership', () => {
       void router.rebalance().then((moved) => moved && this.log.info('actors handed off after a membership change', { moved }));
-      for (const t of tenants) void t.linkLease?.tick();
+      for (const t of tenants()) void t.linkLease?.tick();
       void duties.tick();
       // A node left or died: the rows it had accepted wait in the store for their pairs' new owners.
-      for (const t of tenants) void t.chores.sweepOutbox();
+      for (const t of tenants()) void t.chores.sweepOutbox();
     });
     cluster.on('lapsed', () => void router.fenceAll('this node\'s lease lapsed'));
     cluster.on('serving', (serving) => {
-      for (const t of tenants) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
+      for (const t of tenants()) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
       // Not serving (licence, seat, lease): every actor goes, its directory entry released for the others.
       if (!serving) void router.handOffAll();
-      for (const t of tenants) if (t.link instanceof SharedXmppLink) void t.link.servingChanged();
+      for (const t of tenants()) if (t.link instanceof SharedXmppLink) void t.link.servingChanged();
       void duties.tick();
     });
-    // Each tenant's channels: its inbox, its presence reconciliation, its link's iq answers.
-    const handlers = new Map<string, (text: string) => void>();
-    for (const t of tenants) {
-      handlers.set(t.channel('inbox') ?? '', () => t.processor.kick());
-      handlers.set(t.channel('presence') ?? '', () => void t.chores.presenceSyncRequested());
-      handlers.set(t.channel('iq') ?? '', (text) => {
-        if (t.link instanceof SharedXmppLink) t.link.foreignAnswer(text);
-      });
-    }
     this.subscriber = redis.duplicate();
     this.subscriber.on('error', () => undefined);
-    this.subscriber.on('message', (channel: string, text: string) => handlers.get(channel)?.(text));
-    await this.subscriber.subscribe(...handlers.keys());
+    this.subscriber.on('message', (channel: string, text: string) => this.channelHandlers.get(channel)?.(text));
+    for (const t of tenants()) await this.listenToChannels(t);
     await cluster.start();
-    for (const t of tenants) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
+    for (const t of tenants()) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
     this.fencing = setInterval(() => void router.verifyOwnership().catch(() => undefined), this.o.config.cluster.leaseSeconds * 1000);
     this.fencing.unref();
+  }
+
+  /** A tenant's channels: its inbox, its presence reconciliation, its link's iq answers (in a cluster). */
+  private async listenToChannels(t: TenantRuntime, listen = true): Promise<void> {
+    const handlers: [string | undefined, (text: string) => void][] = [
+      [t.channel('inbox'), () => t.processor.kick()],
+      [t.channel('presence'), () => void t.chores.presenceSyncRequested()],
+      [t.channel('iq'), (text) => t.link instanceof SharedXmppLink && t.link.foreignAnswer(text)],
+    ];
+    const names = handlers.flatMap(([name]) => (name === undefined ? [] : [name]));
+    for (const [name, handle] of handlers) if (name !== undefined) (listen ? this.channelHandlers.set(name, handle) : this.channelHandlers.delete(name));
+    if (!this.subscriber || names.length === 0) return;
+    await (listen ? this.subscriber.subscribe(...names) : this.subscriber.unsubscribe(...names));
+  }
+
+  /**
+   * Issue 16: applies the configuration's tenants and walls again without a restart (SIGHUP, POST
+   * /admin/tenants/reload); one reload at a time. Throws TenantReloadError, having applied nothing, for a change
+   * that takes a restart.
+   */
+  reloadTenants(next: RuntimeConfig): Promise<ReloadSummary> {
+    const run = this.reloading.then(() => applyTenantChanges(this.reloadHost(), this.o.config, next));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private reloadHost(): ReloadHost {
+    return {
+      tenants: this.tenants,
+      walls: this.walls,
+      log: this.log,
+      create: async (t) => new TenantRuntime(t, timedStore(await openTenantStore(this.o.config.store, t.id), this.metrics), this.shared),
+      attach: async (rt) => {
+        await this.webhooks.add({ listen: rt.t.teams.webhook.listen, tls: rt.t.teams.webhook.tls, webhook: rt.webhook });
+        rt.route(this.arrival, bare);
+        await this.listenToChannels(rt);
+        await rt.startAdded(this.holdsDuties());
+      },
+      detach: async (rt) => {
+        await rt.quiesce();
+        await this.webhooks.remove(rt.webhook);
+        await this.listenToChannels(rt, false);
+        // Its actors go (their directory entries released for the cluster); a message still on its way to one of
+        // them finds no tenant and is refused.
+        for (const [kind, supervisor] of [['user-pair', this.pairs], ['remote-domain', this.domains]] as const) {
+          for (const key of supervisor?.keys() ?? []) {
+            if (splitTenantKey(key).tenant !== rt.id) continue;
+            await supervisor?.passivate(key, 'shutdown');
+            this.clusterRouter?.released(kind, key);
+          }
+        }
+        const deleted = await rt.stopRemoved(this.holdsDuties());
+        await rt.store.close();
+        return deleted;
+      },
+      licenceChanged: () => this.lone?.check(),
+    };
   }
 
   async stop(): Promise<void> {

@@ -49,7 +49,7 @@ export class AuthRoutes {
     let match: { tenant: ConsoleTenant | undefined } | undefined;
     const operator = this.token;
     if (operator !== undefined && tokensEqual(given, operator)) match = { tenant: undefined };
-    for (const t of this.c.deps.tenants) if (t.token !== undefined && tokensEqual(given, t.token) && !match) match = { tenant: t };
+    for (const t of this.c.deps.tenants()) if (t.token !== undefined && tokensEqual(given, t.token) && !match) match = { tenant: t };
     return match;
   }
 
@@ -75,7 +75,7 @@ export class AuthRoutes {
   private signInPage(res: ServerResponse, notice: string | null): void {
     const html = signInHtml({
       nodeId: this.c.deps.nodeId,
-      token: this.token !== undefined || this.c.deps.tenants.some((t) => t.token !== undefined),
+      token: this.token !== undefined || this.c.deps.tenants().some((t) => t.token !== undefined),
       oidc: this.oidc !== undefined,
       notice: notice && NOTICES.has(notice as SignInNotice) ? (notice as SignInNotice) : undefined,
     });

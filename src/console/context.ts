@@ -43,8 +43,8 @@ export interface ConsoleDeps {
   readonly version: string;
   /** The node's rows the console keeps (refusal tallies): the first tenant's store. */
   readonly store: Store;
-  /** The node's tenants, in configuration order (the first is the default of the pages). */
-  readonly tenants: readonly ConsoleTenant[];
+  /** The node's tenants now (they change at run time), in configuration order (the first is the pages' default). */
+  readonly tenants: () => readonly ConsoleTenant[];
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly readiness: () => Promise<Readiness>;
@@ -116,7 +116,8 @@ export class ConsoleContext {
 
   /** The tenants a session may see: its own, or every one for the operator. */
   visibleTenants(s: Session): readonly ConsoleTenant[] {
-    return s.tenant === undefined ? this.deps.tenants : this.deps.tenants.filter((t) => t.id === s.tenant);
+    const all = this.deps.tenants();
+    return s.tenant === undefined ? all : all.filter((t) => t.id === s.tenant);
   }
 
   /**
@@ -124,8 +125,9 @@ export class ConsoleContext {
    * scoped to one tenant naming another is refused, and the attempt is written to that tenant's audit log.
    */
   async tenantFor(s: Session, requested: string | undefined): Promise<ConsoleTenant> {
-    const id = requested || s.tenant || this.deps.tenants[0]?.id;
-    const t = this.deps.tenants.find((x) => x.id === id);
+    const all = this.deps.tenants();
+    const id = requested || s.tenant || all[0]?.id;
+    const t = all.find((x) => x.id === id);
     if (!t) throw new TenantScopeError(404, `no tenant '${String(id).slice(0, 40)}' on this node`);
     if (s.tenant !== undefined && s.tenant !== t.id) {
       this.log.warn('console request for another tenant refused', { actor: s.actor, tenant: s.tenant, asked: t.id });

@@ -106,6 +106,7 @@ export class TenantRuntime {
   private readonly throttler: Throttler;
   private readonly lookups: ThrottledLookups;
   private stanzaRouter: StanzaRouter | undefined;
+  private admin: ReturnType<typeof policyAdminApi> | undefined;
   private readonly settings: PairSettings;
 
   constructor(
@@ -166,7 +167,7 @@ export class TenantRuntime {
       this.log,
     );
     this.cards = new ProfileCache(this.teams, t.cards.cacheSeconds * 1000, t.cards.fields.includes('photo'));
-    this.policy = new PolicyService({ config: t.policy, store, teams: this.teams, log: this.log, extraGroups: n.walls.groupsOf(t.id), domainBudget: n.domainBudget, tenant: t.id });
+    this.policy = new PolicyService({ config: t.policy, store, teams: this.teams, log: this.log, extraGroups: () => n.walls.groupsOf(t.id), domainBudget: n.domainBudget, tenant: t.id });
     this.federation = new TenantFederationPolicy({ tenant: t.id, walls: n.walls, policy: this.policy, store, peerUser: n.peerUser, log: this.log });
     this.throttler = new Throttler(t.throttle, this.metrics, n.redis?.duplicate(), redisPrefix);
     this.lookups = new ThrottledLookups(t.throttle.lookups, this.metrics, n.redis?.duplicate(), redisPrefix);
@@ -390,7 +391,8 @@ export class TenantRuntime {
 
   /** The tenant's /admin resources (whitelist, audit, accounts), mounted by the node's admin API. */
   adminApi(): ReturnType<typeof policyAdminApi> {
-    return policyAdminApi('', this.policy, this.store, { perDomain: this.t.policy.maxAccountsPerDomain, total: () => this.n.maxAccounts() });
+    this.admin ??= policyAdminApi('', this.policy, this.store, { perDomain: this.t.policy.maxAccountsPerDomain, total: () => this.n.maxAccounts() });
+    return this.admin;
   }
 
   /** Builds the stanza router once the node's router exists, and routes the link's stanzas to it. */
@@ -430,6 +432,38 @@ export class TenantRuntime {
       void this.chores.resyncAll();
       void this.sfb?.resyncAll(); // issue 17
     });
+  }
+
+  /**
+   * Starts a tenant added while the node runs (issue 16), in the order the node starts its first ones: whitelist,
+   * inbox, subscriptions and chores (its duties at once when this node holds the cluster's), then its XMPP link.
+   */
+  async startAdded(holdsDuties: boolean): Promise<void> {
+    await this.policy.start();
+    this.processor.start();
+    this.subscriptions.start(SETTINGS.subscriptionCheckMs);
+    this.chores.start();
+    if (holdsDuties) this.chores.taken();
+    await this.link.start();
+  }
+
+  /** A tenant being removed takes nothing new: its XMPP link closes, its inbox and chores stop. */
+  async quiesce(): Promise<void> {
+    this.chores.stop();
+    await this.link.stop();
+    await this.processor.stop();
+  }
+
+  /**
+   * Stops a tenant removed while the node runs, once quiesced and its actors passivated (by the node): its Graph
+   * subscriptions deleted when `deleteSubscriptions` (the node holding the duties does it once for the cluster),
+   * then everything it owns. Its store stays as it is: adding the tenant again finds its rows.
+   */
+  async stopRemoved(deleteSubscriptions: boolean): Promise<number> {
+    const removed = deleteSubscriptions ? await this.subscriptions.removeAll() : 0;
+    await this.stop();
+    this.policy.leave();
+    return removed;
   }
 
   /** Stops what the tenant owns, the store last. */

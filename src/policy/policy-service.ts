@@ -24,8 +24,8 @@ export interface PolicyServiceOptions {
   readonly teams: Pick<TeamsPort, 'groupMemberIds'>;
   readonly log: Logger;
   readonly now?: () => number;
-  /** More groups whose members are read (the tenant's groups named by walls, issue 16). */
-  readonly extraGroups?: readonly string[];
+  /** More groups whose members are read (the tenant's groups named by walls, issue 16; asked at each refresh). */
+  readonly extraGroups?: () => readonly string[];
   /** The licence's cap on remote domain rules, shared by the node's tenants (default: this whitelist's own). */
   readonly domainBudget?: RemoteDomainBudget;
   /** The tenant this whitelist is (its place in the shared budget). */
@@ -124,7 +124,7 @@ export class PolicyService {
 
   /** Re-reads the members of every group the policy names (whitelist and pairing rules). */
   async refreshGroups(): Promise<void> {
-    const groups = new Set([...this.policy.users.groups, ...this.policy.pairing.flatMap((r) => [...r.groups]), ...(this.o.extraGroups ?? [])]);
+    const groups = new Set([...this.policy.users.groups, ...this.policy.pairing.flatMap((r) => [...r.groups]), ...(this.o.extraGroups?.() ?? [])]);
     const next = new Map<string, ReadonlySet<string>>();
     for (const g of groups) {
       try {
@@ -202,5 +202,11 @@ export class PolicyService {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+  }
+
+  /** The tenant leaves the node (removed at run time): its rules stop counting against the licence's cap. */
+  leave(): void {
+    this.stop();
+    this.budget.unregister(this.tenant);
   }
 }

@@ -211,7 +211,7 @@ describe('a lone node serving several tenants (issue 16)', () => {
   const log = createLogger({ level: 'info', nodeId: 't', stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
   const lone = (file: string) => {
     const modes: LicenceMode[] = [];
-    const l = new LoneNodeLicence({ file, publicKeys: [], tenantIds: [TENANT, NORTHWIND_ENTRA], log, onChange: (m) => modes.push(m), now: () => NOW });
+    const l = new LoneNodeLicence({ file, publicKeys: [], tenantIds: () => [TENANT, NORTHWIND_ENTRA], log, onChange: (m) => modes.push(m), now: () => NOW });
     l.check();
     return l;
   };

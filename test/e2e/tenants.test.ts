@@ -8,6 +8,8 @@
  * bulkhead: Contoso's Graph answers 429 to every post while Northwind's relay goes on.
  */
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { parse, stringify } from 'yaml';
 import { after, before, describe, it } from 'node:test';
 import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
@@ -216,5 +218,49 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     console.log(`# bulkhead: Northwind relay ${healthy.toFixed(1)} msg/s with Contoso healthy, ${failing.toFixed(1)} msg/s with Contoso's posts all 429 (${COUNT} messages each)`);
     const stuck = chat(DEMO.tenantId, ALICE_UPN, `juliet@${XMPP_DOMAIN}`)?.messages.filter((m) => m.body.content.includes('stuck')) ?? [];
     assert.equal(stuck.length, 0, 'Contoso\'s posts were refused meanwhile');
+  });
+
+  it('removes a tenant at run time and adds it back (POST /admin/tenants/reload, SIGHUP), without a restart', async () => {
+    const original = await readFile(f.configPath, 'utf8');
+    const config = parse(original) as { tenants: { id: string }[]; walls: { remote: { tenant: string }[] } };
+    const passivations = async () => [...(await f.gateway.metrics()).matchAll(/^xtg_actor_passivations_total\{[^}]*reason="shutdown"[^}]*\} (\d+)/gmu)].reduce((n, m) => n + Number(m[1]), 0);
+    const before = await passivations();
+    assert.ok(f.emulator.tenant(DEMO_NORTHWIND.tenantId).subscriptions().length > 0, 'Northwind has subscriptions');
+
+    // Its walls rules go with it (a rule naming no tenant of the file is a configuration error).
+    await writeFile(f.configPath, stringify({ ...config, tenants: config.tenants.filter((t) => t.id !== 'northwind'), walls: { remote: config.walls.remote.filter((w) => w.tenant !== 'northwind') } }));
+    const reload = async (token: string) => {
+      const res = await fetch(`http://127.0.0.1:${f.ports.admin}/admin/tenants/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-admin-actor': 'e2e', 'content-type': 'application/json' }, body: '{}' });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    assert.equal((await reload(TOKENS.contoso)).status, 403, 'the operator\'s');
+    const removed = await reload(TOKENS.operator);
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    assert.deepEqual([removed.body.removed, removed.body.added, removed.body.changed], [['northwind'], [], []]);
+    assert.ok(Number(removed.body.subscriptionsDeleted) >= 1);
+    // Gone from the node: its subscriptions from Graph, its admin scope and token, its component, its actors.
+    assert.deepEqual(f.emulator.tenant(DEMO_NORTHWIND.tenantId).subscriptions(), []);
+    assert.deepEqual((await admin('/admin/tenants', TOKENS.operator)).body, { tenants: ['contoso'] });
+    assert.equal((await admin('/admin/tenants', TOKENS.northwind)).status, 401);
+    assert.ok((await passivations()) > before, 'its actors were passivated');
+    const gone = send(juliet, GRACE, 'after removal');
+    await juliet.waitFor((el: Element) => el.attrs.id === gone && el.attrs.type === 'error', 10_000, 'an error: nobody serves Northwind\'s domain');
+    assert.equal((await f.gateway.health('/readyz')).status, 200, 'Contoso serves on');
+
+    // A change the node cannot apply without a restart is refused whole (the first tenant must stay first).
+    await writeFile(f.configPath, stringify({ ...config, tenants: [...config.tenants].reverse() }));
+    const refusedReload = await reload(TOKENS.operator);
+    assert.equal(refusedReload.status, 409);
+    assert.match(String(refusedReload.body.error), /nothing was applied: tenant contoso must stay first/u);
+
+    // Back with SIGHUP: its link, webhook path and relay return, its subscriptions are made again as it works.
+    await writeFile(f.configPath, original);
+    process.kill(f.gateway.pid, 'SIGHUP');
+    await eventually(async () => ((await admin('/admin/tenants', TOKENS.operator)).body.tenants as string[]).includes('northwind') || undefined, 20_000, 'Northwind back');
+    await eventually(async () => ((await f.gateway.health('/readyz')).status === 200 ? true : undefined), 20_000, 'both links online');
+    send(juliet, GRACE, 'back again');
+    await delivered(DEMO_NORTHWIND.tenantId, GRACE_UPN, `juliet@${XMPP_DOMAIN}`, 'back again');
+    await eventually(() => (f.emulator.tenant(DEMO_NORTHWIND.tenantId).subscriptions().length > 0 ? true : undefined), 20_000, 'Northwind\'s subscriptions made again');
+    assert.ok(f.gateway.lines.some((l) => l.message === 'tenants reloaded' && JSON.stringify(l.added) === '["northwind"]'));
   });
 });
