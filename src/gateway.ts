@@ -14,9 +14,10 @@ import type { Outcome, PairMessage } from './actors/user-pair-actor.js';
 import { splitTenantKey } from './actors/actor-keys.js';
 import type { SfbPairReply } from './actors/sfb-pair/messages.js'; // issue 17
 import { SETTINGS } from './gateway/settings.js';
-import { readinessChecks } from './gateway/readiness.js';
+import { adminEdge } from './gateway/admin-edge.js';
 import { TenantRuntime, type NodeShared } from './gateway/tenant-runtime.js';
 import { applyTenantChanges, type ReloadHost, type ReloadSummary } from './gateway/tenant-reload.js';
+import { TenantChannels } from './gateway/tenant-channels.js';
 import { LocalRouter, type ActorRouter } from './cluster/actor-router.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { LoneNodeLicence } from './cluster/lone-node-licence.js';
@@ -30,16 +31,15 @@ import { clusterStatus } from './cluster/cluster-status.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
 import type { RuntimeConfig, TenantConfig } from './config/load.js';
 import { DEFAULT_TENANT } from './config/tenants-schema.js';
-import { AdminServer } from './observability/admin-server.js';
+import type { AdminServer } from './observability/admin-server.js';
 import { ActivitySummary } from './observability/activity-summary.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { refusalLogBudget, type LogBudget } from './observability/log-budget.js';
 import { Tracing } from './observability/tracing.js';
-import { logLevelAdminApi } from './observability/log-level-api.js';
 import { openStore, openTenantStore } from './store/open-store.js';
 import { timedStore } from './store/timed-store.js';
-import { StoreError, type PairKey, type Store } from './store/store.js';
+import { StoreError, type Store } from './store/store.js';
 import { ActorRuntime } from './supervisors/actor-runtime.js';
 import { ActorSupervisor } from './supervisors/actor-supervisor.js';
 import { restartPolicyFor } from './supervisors/restart-policy.js';
@@ -47,11 +47,10 @@ import { splitHostPort } from './teams/webhook-server.js';
 import { WebhookListeners } from './teams/webhook-listeners.js';
 import { IqIds } from './xmpp/iq-ids.js';
 import type { PolicyService } from './policy/policy-service.js';
-import { tenantsAdminApi } from './policy/tenant-admin-api.js';
 import { RemoteDomainBudget } from './policy/remote-domain-budget.js';
 import type { PeerUser } from './policy/tenant-federation-policy.js';
 import { Walls } from './policy/walls.js';
-import { ConsoleService } from './console/console-service.js';
+import type { ConsoleService } from './console/console-service.js';
 import { ArrivalOrder } from './xmpp/arrival-order.js';
 
 export function packageVersion(): string {
@@ -86,7 +85,6 @@ export class Gateway {
   private readonly duties: LeaderLease | undefined;
   private clusterRouter: ClusterRouter | undefined;
   private fencing: NodeJS.Timeout | undefined;
-  private subscriber: Redis | undefined;
   private readonly webhooks: WebhookListeners;
   private readonly admin: AdminServer;
   private readonly console: ConsoleService | undefined;
@@ -102,7 +100,7 @@ export class Gateway {
   /** Stanzas between the same two addresses are handed on in arrival order, whichever tenant (see start()). */
   private readonly arrival = new ArrivalOrder();
   /** The cluster's pub/sub channels this node listens to (each tenant's inbox, presence and iq channels). */
-  private readonly channelHandlers = new Map<string, (text: string) => void>();
+  private readonly channels = new TenantChannels();
   private reloading: Promise<unknown> = Promise.resolve();
   private readonly first: TenantRuntime;
   private readonly redis: Redis | undefined;
@@ -230,60 +228,23 @@ export class Gateway {
       [...tenants.values()].map((t) => ({ listen: t.t.teams.webhook.listen, tls: t.t.teams.webhook.tls, webhook: t.webhook })),
       this.log,
     );
-    // The operator console (issue 18), served by the admin endpoint: each tenant's rows and whitelist (issue 16),
-    // the first tenant's store for the node's refusal tallies.
-    const first = this.first;
-    this.console = c.console.enabled
-      ? new ConsoleService({
-          config: c,
-          nodeId,
-          version: packageVersion(),
-          store: first.store,
-          tenants: () => [...tenants.values()].map((t) => ({
-            id: t.id,
-            token: t.t.admin.token?.reveal(),
-            store: t.store,
-            policy: t.policy,
-            wakePair: (pair: PairKey) => t.chores.tell(pair, { type: 'drain', requeued: true }),
-            inboxChanged: () => t.inboxChanged(),
-          })),
-          metrics: this.metrics,
-          log: this.log,
-          redis: this.redis,
-          cluster: this.cluster,
-          readiness: () => this.admin.readiness(),
-          roles: () => this.roles(),
-          groupMemberIds: (groupId) => first.teams.groupMemberIds(groupId),
-        })
-      : undefined;
-    const [adminHost, adminPort] = splitHostPort(c.admin.listen);
-    const nodeApi = logLevelAdminApi({ token: undefined, handle: async () => ({ status: 404, body: {} }) }, this.log, this.store, nodeId);
-    const sfbTenant = [...tenants.values()].find((t) => t.sfb);
-    this.admin = new AdminServer({
-      host: adminHost,
-      port: adminPort,
+    const edge = adminEdge({
+      config: c,
+      nodeId,
+      version: packageVersion(),
       metrics: this.metrics,
       log: this.log,
-      api: tenantsAdminApi(
-        c.admin.token?.reveal(),
-        () => [...tenants.values()].map((t) => ({ id: t.id, token: t.t.admin.token?.reveal(), api: t.adminApi(), store: t.store })),
-        nodeApi,
-        o.reloadConfig && (async () => ({ ...(await this.reloadTenants((o.reloadConfig as () => RuntimeConfig)())) })),
-      ),
-      checks: {
-        ...readinessChecks({
-          linkOnline: () => [...tenants.values()].every((t) => t.link.isOnline()),
-          store: this.store,
-          appTokenOk: async () => (await Promise.all([...tenants.values()].map((t) => t.clients.appTokenOk()))).every(Boolean),
-          redis: this.redis,
-          cluster: this.cluster,
-        }),
-        ...(sfbTenant ? { sfb: () => sfbTenant.sfb?.listening || 'the SfB trusted application is not listening' } : {}), // issue 17
-      },
-      details: () => ({ node: nodeId, tenants: [...tenants.keys()], licence: this.cluster ? this.cluster.licence() : this.lone?.view() }),
-      views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
-      console: this.console,
+      store: this.store,
+      redis: this.redis,
+      cluster: this.cluster,
+      tenants: () => [...tenants.values()],
+      roles: () => this.roles(),
+      licence: () => (this.cluster ? this.cluster.licence() : this.lone?.view()),
+      clusterView: this.cluster ? () => this.clusterView() : undefined,
+      reload: o.reloadConfig && (async () => ({ ...(await this.reloadTenants((o.reloadConfig as () => RuntimeConfig)())) })),
     });
+    this.admin = edge.admin;
+    this.console = edge.console;
   }
 
   /** A user of another tenant of this node, as that tenant's directory and whitelist know them (walls). */
@@ -441,27 +402,11 @@ export class Gateway {
       for (const t of tenants()) if (t.link instanceof SharedXmppLink) void t.link.servingChanged();
       void duties.tick();
     });
-    this.subscriber = redis.duplicate();
-    this.subscriber.on('error', () => undefined);
-    this.subscriber.on('message', (channel: string, text: string) => this.channelHandlers.get(channel)?.(text));
-    for (const t of tenants()) await this.listenToChannels(t);
+    await this.channels.open(redis, tenants());
     await cluster.start();
     for (const t of tenants()) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
     this.fencing = setInterval(() => void router.verifyOwnership().catch(() => undefined), this.o.config.cluster.leaseSeconds * 1000);
     this.fencing.unref();
-  }
-
-  /** A tenant's channels: its inbox, its presence reconciliation, its link's iq answers (in a cluster). */
-  private async listenToChannels(t: TenantRuntime, listen = true): Promise<void> {
-    const handlers: [string | undefined, (text: string) => void][] = [
-      [t.channel('inbox'), () => t.processor.kick()],
-      [t.channel('presence'), () => void t.chores.presenceSyncRequested()],
-      [t.channel('iq'), (text) => t.link instanceof SharedXmppLink && t.link.foreignAnswer(text)],
-    ];
-    const names = handlers.flatMap(([name]) => (name === undefined ? [] : [name]));
-    for (const [name, handle] of handlers) if (name !== undefined) (listen ? this.channelHandlers.set(name, handle) : this.channelHandlers.delete(name));
-    if (!this.subscriber || names.length === 0) return;
-    await (listen ? this.subscriber.subscribe(...names) : this.subscriber.unsubscribe(...names));
   }
 
   /**
@@ -484,13 +429,13 @@ export class Gateway {
       attach: async (rt) => {
         await this.webhooks.add({ listen: rt.t.teams.webhook.listen, tls: rt.t.teams.webhook.tls, webhook: rt.webhook });
         rt.route(this.arrival, bare);
-        await this.listenToChannels(rt);
+        await this.channels.listen(rt);
         await rt.startAdded(this.holdsDuties());
       },
       detach: async (rt) => {
         await rt.quiesce();
         await this.webhooks.remove(rt.webhook);
-        await this.listenToChannels(rt, false);
+        await this.channels.listen(rt, false);
         // Its actors go (their directory entries released for the cluster); a message still on its way to one of
         // them finds no tenant and is refused.
         for (const [kind, supervisor] of [['user-pair', this.pairs], ['remote-domain', this.domains]] as const) {
@@ -537,7 +482,7 @@ export class Gateway {
     await this.runtime?.stop();
     await this.cluster?.leave();
     await this.transport?.stop();
-    await this.subscriber?.quit().catch(() => undefined);
+    await this.channels.close();
     this.lone?.stop();
     for (const t of tenants) await t.stop();
     await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber
