@@ -34,7 +34,11 @@ export interface TenantChanges {
 
 /** A tenant's settings as one string: equal when nothing of it changed (secrets compared by their hash). */
 export function tenantFingerprint(t: TenantConfig): string {
-  return JSON.stringify(t, (_key, value: unknown) => (value instanceof Secret ? `secret:${createHash('sha256').update(value.reveal()).digest('hex')}` : value));
+  // The replacer sees a Secret after its toJSON ("[secret]"): the holder's own property is the Secret itself.
+  return JSON.stringify(t, function (this: Record<string, unknown>, key: string, value: unknown) {
+    const raw = this[key];
+    return raw instanceof Secret ? `secret:${createHash('sha256').update(raw.reveal()).digest('hex')}` : value;
+  });
 }
 
 /** Which tenants a new list adds, removes or changes (by id). Pure. */
