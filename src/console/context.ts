@@ -59,10 +59,15 @@ export interface ConsoleDeps {
 }
 
 export const SESSION_COOKIE = 'xtg_console';
+/** A session's refused attempts on one tenant are audited once per this period (bounds the rows a session can cost). */
+const REFUSAL_AUDIT_MS = 10 * 60_000;
+/** Refusals remembered at most (the oldest forgotten first). */
+const REFUSAL_MEMORY = 1_000;
 export const OIDC_COOKIE = 'xtg_console_oidc';
 
 export class ConsoleContext {
   readonly now: () => number;
+  private readonly refusalsAudited = new Map<string, number>();
 
   constructor(
     readonly deps: ConsoleDeps,
@@ -122,7 +127,8 @@ export class ConsoleContext {
 
   /**
    * The tenant a request acts on: the one it names (`tenant`), else the session's own, else the first. A session
-   * scoped to one tenant naming another is refused, and the attempt is written to that tenant's audit log.
+   * scoped to one tenant naming another is refused, and the attempt is written to that tenant's audit log (once per
+   * session, tenant and REFUSAL_AUDIT_MS, so that a loop costs a bounded number of rows and log lines).
    */
   async tenantFor(s: Session, requested: string | undefined): Promise<ConsoleTenant> {
     const all = this.deps.tenants();
@@ -130,8 +136,15 @@ export class ConsoleContext {
     const t = all.find((x) => x.id === id);
     if (!t) throw new TenantScopeError(404, `no tenant '${String(id).slice(0, 40)}' on this node`);
     if (s.tenant !== undefined && s.tenant !== t.id) {
-      this.log.warn('console request for another tenant refused', { actor: s.actor, tenant: s.tenant, asked: t.id });
-      await this.audit(s.actor, 'console.refused', `tenant:${t.id}`, `a session of tenant ${s.tenant} cannot touch tenant ${t.id}`, t).catch(() => undefined);
+      const key = `${s.sid}|${t.id}`;
+      const last = this.refusalsAudited.get(key);
+      if (last === undefined || this.now() - last >= REFUSAL_AUDIT_MS) {
+        this.refusalsAudited.delete(key);
+        if (this.refusalsAudited.size >= REFUSAL_MEMORY) this.refusalsAudited.delete(this.refusalsAudited.keys().next().value as string);
+        this.refusalsAudited.set(key, this.now());
+        this.log.warn('console request for another tenant refused', { actor: s.actor, tenant: s.tenant, asked: t.id });
+        await this.audit(s.actor, 'console.refused', `tenant:${t.id}`, `a session of tenant ${s.tenant} cannot touch tenant ${t.id}`, t).catch(() => undefined);
+      }
       throw new TenantScopeError(403, `this session is tenant ${s.tenant}'s: it cannot touch tenant ${t.id}`);
     }
     return t;

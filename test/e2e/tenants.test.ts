@@ -188,6 +188,7 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     assert.equal((await northwind.post('/console/api/federation', { op: 'add', kind: 'user', value: 'ken.thompson@northwind.example', reason: 'e2e' })).status, 200);
     const refused = await eventually(async () => (await audit('contoso')).find((e) => e.action === 'console.refused'), 10_000, 'the attempt in Contoso\'s audit log');
     assert.match(refused.detail ?? '', /a session of tenant northwind cannot touch tenant contoso/u);
+    assert.equal((await audit('contoso')).filter((e) => e.action === 'console.refused').length, 1, 'six attempts, one row (per session and period)');
     assert.ok((await audit('northwind')).some((e) => e.action === 'whitelist.add' && e.subject === 'user:ken.thompson@northwind.example'));
     assert.ok(!(await audit('contoso')).some((e) => e.action === 'whitelist.add' && e.subject === 'user:ken.thompson@northwind.example'));
 
