@@ -19,6 +19,7 @@ import { TestXmppClient } from '../support/xmpp-client.js';
 import { HostilePeer } from '../security/support/hostile-peer.js';
 import { errorCondition, isPuppetOf } from '../support/scenarios/common.js';
 import { OtlpReceiver } from '../support/otlp-receiver.js';
+import { launchBrowser, seriousA11yViolations } from '../support/browser.js';
 
 const PARTNER = DEMO.partnerDomain;
 const NORTHWIND = DEMO_NORTHWIND.componentDomain;
@@ -199,6 +200,30 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     assert.equal(nw.body.tenant, 'northwind');
     assert.deepEqual(values(nw.body), values(own.body));
     assert.equal((await operator.get('/console/api/audit?tenant=nowhere')).status, 404);
+  });
+
+  it('the console in a browser: the operator chooses a tenant and sees that tenant\'s whitelist', async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.page();
+      const base = `http://127.0.0.1:${f.ports.admin}`;
+      await page.goto(`${base}/console/sign-in`);
+      await page.getByLabel('Your name (for the audit log)').fill('Ops');
+      await page.getByLabel('Admin token').fill(TOKENS.operator);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/\/console\/overview/u);
+      await page.goto(`${base}/console/federation`);
+      await page.getByRole('heading', { name: 'Teams users' }).waitFor();
+      assert.equal(await page.getByLabel('Tenant').inputValue(), 'contoso', 'the first tenant by default');
+      assert.equal(await page.getByText('ken.thompson@northwind.example').count(), 0, 'Contoso\'s lists do not hold Northwind\'s entry');
+      await page.getByLabel('Tenant').selectOption('northwind');
+      await page.getByText('ken.thompson@northwind.example').first().waitFor();
+      assert.equal(await page.getByLabel('Tenant').inputValue(), 'northwind', 'the choice holds across the reload');
+      const v = await seriousA11yViolations(page);
+      assert.deepEqual(v.map((x) => `${x.id}: ${x.help}`), []);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('bulkhead: Northwind\'s relay goes on while Contoso\'s Graph refuses every post with 429', async () => {
