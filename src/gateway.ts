@@ -16,7 +16,7 @@ import type { SfbPairReply } from './actors/sfb-pair/messages.js'; // issue 17
 import { SETTINGS } from './gateway/settings.js';
 import { adminEdge } from './gateway/admin-edge.js';
 import { TenantRuntime, type NodeShared } from './gateway/tenant-runtime.js';
-import { applyTenantChanges, type ReloadHost, type ReloadSummary } from './gateway/tenant-reload.js';
+import { applyTenantChanges, TenantReloadError, type ReloadHost, type ReloadSummary } from './gateway/tenant-reload.js';
 import { TenantChannels } from './gateway/tenant-channels.js';
 import { LocalRouter, type ActorRouter } from './cluster/actor-router.js';
 import { ClusterNode } from './cluster/cluster-node.js';
@@ -415,6 +415,7 @@ export class Gateway {
    * that takes a restart.
    */
   reloadTenants(next: RuntimeConfig): Promise<ReloadSummary> {
+    if (!this.router) return Promise.reject(new TenantReloadError('the node is still starting: reload once it serves'));
     const run = this.reloading.then(() => applyTenantChanges(this.reloadHost(), this.o.config, next));
     this.reloading = run.catch(() => undefined);
     return run;

@@ -19,7 +19,7 @@ const EXPECTED_FAILURES = [StoreError, MissingOsPackagesError, ProsodyError, Lic
 const USAGE = `usage: xmpp-teams-gateway <command> [options]
 
 commands:
-  start          run a gateway node            --config FILE (or XTG_CONFIG; default ./config/gateway.yaml)
+  start          run a gateway node            --config FILE (or XTG_CONFIG; default ./config/gateway.yaml); SIGHUP reloads its tenants
   check-config   validate a configuration file --config FILE
   doctor         check each tenant before go-live --config FILE [--tenant ID] [--puppet JID]: one line per check, exit 1 on a failure
   migrate        apply store migrations now    --config FILE (start does it too; safe on several nodes at once)
