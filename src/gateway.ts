@@ -433,7 +433,7 @@ export class Gateway {
         await this.channels.listen(rt);
         await rt.startAdded(this.holdsDuties());
       },
-      detach: async (rt) => {
+      detach: async (rt, deleteSubscriptions) => {
         await rt.quiesce();
         await this.webhooks.remove(rt.webhook);
         await this.channels.listen(rt, false);
@@ -446,7 +446,7 @@ export class Gateway {
             this.clusterRouter?.released(kind, key);
           }
         }
-        const deleted = await rt.stopRemoved(this.holdsDuties());
+        const deleted = await rt.stopRemoved(deleteSubscriptions && this.holdsDuties());
         await rt.store.close();
         return deleted;
       },

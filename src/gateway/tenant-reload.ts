@@ -3,7 +3,8 @@
  * configuration file again and applies its `tenants` and `walls`. An added tenant gets its store, runtime, webhook
  * path, XMPP link and subscriptions (made as its pairs become active); a removed one is stopped: its link closes,
  * its actors are passivated, its Graph subscriptions deleted (by the node holding the duties), its store kept for
- * a later return. A changed tenant is removed and added again. Each node of a cluster reloads on its own signal.
+ * a later return. A changed tenant is stopped and started again with its new settings, keeping its subscriptions
+ * (unless its webhook URL changed). Each node of a cluster reloads on its own signal.
  *
  * What a reload cannot change is refused before anything is applied (the node keeps running as it was): the first
  * tenant (the unscoped admin paths and the node's own rows are its), a tenant with an SfB side, and the single-
@@ -14,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { RuntimeConfig, TenantConfig } from '../config/load.js';
 import { Secret } from '../config/secret.js';
 import { DEFAULT_TENANT } from '../config/tenants-schema.js';
-import type { Logger } from '../observability/logger.js';
+import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Walls } from '../policy/walls.js';
 import type { TenantRuntime } from './tenant-runtime.js';
 
@@ -87,8 +88,11 @@ export interface ReloadHost {
   create(t: TenantConfig): Promise<TenantRuntime>;
   /** Starts a built runtime: webhook path, stanza routing, cluster channels, link. */
   attach(rt: TenantRuntime): Promise<void>;
-  /** Stops a runtime: link, webhook path, actors, subscriptions (deleted when this node holds the duties), store. */
-  detach(rt: TenantRuntime): Promise<number>;
+  /**
+   * Stops a runtime: link, webhook path, actors, store; its Graph subscriptions deleted when `deleteSubscriptions`
+   * and this node holds the duties. Answers how many were deleted.
+   */
+  detach(rt: TenantRuntime, deleteSubscriptions: boolean): Promise<number>;
   /** The tenants changed: the licence is checked again (it must cover every tenant). */
   licenceChanged(): void;
 }
@@ -99,6 +103,8 @@ export interface ReloadSummary {
   readonly changed: readonly string[];
   /** Graph subscriptions deleted with the removed tenants (on the node holding the duties). */
   readonly subscriptionsDeleted: number;
+  /** Tenants that could not be started (their store refused, their listener address taken, ...): not served. */
+  readonly failed: readonly { readonly tenant: string; readonly error: string }[];
   /** Node-level settings the file changes that only a restart applies. */
   readonly restartNeededFor: readonly string[];
 }
@@ -112,16 +118,31 @@ export async function applyTenantChanges(host: ReloadHost, current: RuntimeConfi
   // Walls first: a tenant leaving is walled off from the others before it goes, an arriving one only once known.
   host.walls.update(next.walls, next.tenants.map((t) => ({ id: t.id, domains: t.components.map((d) => d.domain) })));
   let subscriptionsDeleted = 0;
-  for (const id of [...changes.removed, ...changes.changed.map((t) => t.id)]) {
+  // A removed tenant's subscriptions go; a changed one keeps its own (same store, so notifications go on arriving),
+  // unless its webhook URL changed: Graph would go on posting to the old one.
+  const newUrl = new Map(changes.changed.map((t) => [t.id, t.teams.webhook.publicUrl]));
+  for (const id of [...changes.removed, ...newUrl.keys()]) {
     const rt = host.tenants.get(id);
     if (!rt) continue;
     host.tenants.delete(id);
-    subscriptionsDeleted += await host.detach(rt);
+    subscriptionsDeleted += await host.detach(rt, !newUrl.has(id) || newUrl.get(id) !== rt.t.teams.webhook.publicUrl);
   }
+  // One tenant that cannot start does not keep the others out: it is reported, and a later reload retries it.
+  const failed: { tenant: string; error: string }[] = [];
   for (const t of [...changes.changed, ...changes.added]) {
-    const rt = await host.create(t);
-    host.tenants.set(t.id, rt);
-    await host.attach(rt);
+    let rt: TenantRuntime | undefined;
+    try {
+      rt = await host.create(t);
+      host.tenants.set(t.id, rt);
+      await host.attach(rt);
+    } catch (err) {
+      failed.push({ tenant: t.id, error: errorMessage(err) });
+      host.log.error('a tenant could not be started; the others were applied', { tenant: t.id, error: errorMessage(err) });
+      if (rt) {
+        host.tenants.delete(t.id);
+        await host.detach(rt, false).catch(() => undefined);
+      }
+    }
   }
   host.licenceChanged();
   const summary: ReloadSummary = {
@@ -130,6 +151,7 @@ export async function applyTenantChanges(host: ReloadHost, current: RuntimeConfi
     changed: changes.changed.map((t) => t.id),
     subscriptionsDeleted,
     restartNeededFor,
+    failed,
   };
   host.log.info('tenants reloaded', { ...summary });
   if (restartNeededFor.length) host.log.warn('the configuration changes node settings that only a restart applies', { keys: restartNeededFor });

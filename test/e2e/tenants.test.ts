@@ -288,5 +288,18 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     await delivered(DEMO_NORTHWIND.tenantId, GRACE_UPN, `juliet@${XMPP_DOMAIN}`, 'back again');
     await eventually(() => (f.emulator.tenant(DEMO_NORTHWIND.tenantId).subscriptions().length > 0 ? true : undefined), 20_000, 'Northwind\'s subscriptions made again');
     assert.ok(f.gateway.lines.some((l) => l.message === 'tenants reloaded' && JSON.stringify(l.added) === '["northwind"]'));
+
+    // A change to Northwind (its whitelist): restarted with it, keeping its subscriptions and its relay.
+    const subscriptions = () => f.emulator.tenant(DEMO_NORTHWIND.tenantId).subscriptions().map((x) => x.id).sort();
+    const kept = subscriptions();
+    const changed = parse(original) as { tenants: { id: string; policy: { domains: string[] } }[] };
+    changed.tenants[1]!.policy.domains.push('allies.example');
+    await writeFile(f.configPath, stringify(changed));
+    const answer = await reload(TOKENS.operator);
+    assert.deepEqual([answer.body.changed, answer.body.subscriptionsDeleted, answer.body.failed], [['northwind'], 0, []]);
+    assert.deepEqual(subscriptions(), kept);
+    send(juliet, GRACE, 'after the change');
+    await delivered(DEMO_NORTHWIND.tenantId, GRACE_UPN, `juliet@${XMPP_DOMAIN}`, 'after the change');
+    await writeFile(f.configPath, original);
   });
 });
