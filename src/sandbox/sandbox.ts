@@ -191,7 +191,7 @@ Act as a Teams user (Graph emulator at ${emulator.url}):
   ${cli} presence alice.smith@contoso.example        # what Teams shows for her (or for an XMPP user's account)
   ${cli} users
   ${nwCli} send ${DEMO_NORTHWIND.teamsUsers[0].userPrincipalName} juliet@${DEMO.xmppDomain} "Hello from Northwind"   # --tenant: act in Northwind
-  node ${rel(MAIN)} whitelist add domain ${DEMO.strangerDomain} --tenant contoso --config ${rel(configPath)}   # let ${DEMO.strangerDomain} into Contoso, no restart
+  node ${rel(MAIN)} whitelist add domain ${DEMO.strangerDomain} --tenant contoso --config ${rel(configPath)}   # let ${DEMO.strangerDomain} into Contoso, no restart (evaluation mode counts 2 remote domains in all: remove ${DEMO.partnerDomain} first)
 
 Skype for Business users (the SfB emulator's pool ${DEMO_SFB.frontEnd}; the gateway is its trusted application):
 ${DEMO_SFB.users.filter((u) => !u.startsWith('nobody')).map((u) => `  ${u.split('@')[0]}@${DEMO.componentDomain}`).join('\n')}
