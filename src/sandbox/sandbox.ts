@@ -83,7 +83,7 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
   // Northwind, the second tenant: the same two domains; Grace by name, Ken by group, Nina left out.
   const northwindPolicy = { domains: policy.domains, users: [DEMO_NORTHWIND.teamsUsers[0].userPrincipalName], groups: [DEMO_NORTHWIND.liaisonGroup.id] };
   // The walls (docs/tenants.md), what each tenant may federate with at most (its whitelist works within them): Contoso
-  // with xmpp.example and stranger.example (not whitelisted until an administrator adds it), and the partner with
+  // with xmpp.example and stranger.example (not whitelisted: evaluation mode allows two remote domains), and the partner with
   // Alice only; Northwind with the partner and juliet of xmpp.example (not romeo); no rule between the two tenants,
   // so nothing crosses between them.
   const walls = {
@@ -191,7 +191,7 @@ Act as a Teams user (Graph emulator at ${emulator.url}):
   ${cli} presence alice.smith@contoso.example        # what Teams shows for her (or for an XMPP user's account)
   ${cli} users
   ${nwCli} send ${DEMO_NORTHWIND.teamsUsers[0].userPrincipalName} juliet@${DEMO.xmppDomain} "Hello from Northwind"   # --tenant: act in Northwind
-  node ${rel(MAIN)} whitelist add domain ${DEMO.strangerDomain} --tenant contoso --config ${rel(configPath)}   # let ${DEMO.strangerDomain} into Contoso, no restart (evaluation mode counts 2 remote domains in all: remove ${DEMO.partnerDomain} first)
+  node ${rel(MAIN)} whitelist add user eve.internal@${DEMO.teamsDomain} --tenant contoso --config ${rel(configPath)}   # let Eve federate, no restart
 
 Skype for Business users (the SfB emulator's pool ${DEMO_SFB.frontEnd}; the gateway is its trusted application):
 ${DEMO_SFB.users.filter((u) => !u.startsWith('nobody')).map((u) => `  ${u.split('@')[0]}@${DEMO.componentDomain}`).join('\n')}
