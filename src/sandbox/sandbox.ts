@@ -82,10 +82,10 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
   };
   // Northwind, the second tenant: the same two domains; Grace by name, Ken by group, Nina left out.
   const northwindPolicy = { domains: policy.domains, users: [DEMO_NORTHWIND.teamsUsers[0].userPrincipalName], groups: [DEMO_NORTHWIND.liaisonGroup.id] };
-  // The walls (docs/tenants.md), what each tenant may federate with at most (its whitelist works within them): Contoso
-  // with xmpp.example and stranger.example (not whitelisted: evaluation mode allows two remote domains), and the partner with
-  // Alice only; Northwind with the partner and juliet of xmpp.example (not romeo); no rule between the two tenants,
-  // so nothing crosses between them.
+  // The walls (docs/tenants.md), what each tenant may federate with at most (its whitelist works within them):
+  // Contoso with xmpp.example and stranger.example (not whitelisted: evaluation mode allows two remote domains), and
+  // the partner with Alice only; Northwind with the partner and juliet of xmpp.example (not romeo); no rule between
+  // the two tenants, so nothing crosses between them.
   const walls = {
     remote: [
       { tenant: 'contoso', parties: [DEMO.xmppDomain, DEMO.strangerDomain] },
