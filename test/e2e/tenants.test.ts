@@ -269,6 +269,8 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     assert.deepEqual((await admin('/admin/tenants', TOKENS.operator)).body, { tenants: ['contoso'] });
     assert.equal((await admin('/admin/tenants', TOKENS.northwind)).status, 401);
     assert.ok((await passivations()) > before, 'its actors were passivated');
+    const path = await fetch(`http://127.0.0.1:${f.ports.webhook}/graph/northwind/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"value":[]}' });
+    assert.equal(path.status, 404, 'its webhook path is served no more');
     const gone = send(juliet, GRACE, 'after removal');
     await juliet.waitFor((el: Element) => el.attrs.id === gone && el.attrs.type === 'error', 10_000, 'an error: nobody serves Northwind\'s domain');
     assert.equal((await f.gateway.health('/readyz')).status, 200, 'Contoso serves on');
