@@ -426,7 +426,15 @@ export class Gateway {
       tenants: this.tenants,
       walls: this.walls,
       log: this.log,
-      create: async (t) => new TenantRuntime(t, timedStore(await openTenantStore(this.o.config.store, t.id), this.metrics), this.shared),
+      create: async (t) => {
+        const store = await openTenantStore(this.o.config.store, t.id);
+        try {
+          return new TenantRuntime(t, timedStore(store, this.metrics), this.shared);
+        } catch (err) {
+          await store.close().catch(() => undefined);
+          throw err;
+        }
+      },
       attach: async (rt) => {
         await this.webhooks.add({ listen: rt.t.teams.webhook.listen, tls: rt.t.teams.webhook.tls, webhook: rt.webhook });
         rt.route(this.arrival, bare);
