@@ -126,7 +126,7 @@ async function startNode(redisUrl: string, clusterName: string, id: string, lice
     leaseMs: LEASE_MS,
     licenceFile: licence.file,
     publicKeys: [licence.publicKeyFile],
-    tenantId: DEMO.tenantId,
+    tenantIds: () => [DEMO.tenantId],
     store,
     metrics,
     log,

@@ -27,8 +27,9 @@ if (files.length === 0) {
 // ejabberd (with its Erlang runtime, ~45 packages) only for the files that start one (their names say ejabberd);
 // lua-unbound for the S2S files (test/e2e/s2s-*); slixmpp for the files that drive it.
 const needsEjabberd = files.some((f) => /ejabberd/.test(f));
-// Chromium (about 90 packages) only for the console's browser tests: test/console/*.
-const needsChromium = files.some((f) => /[\\/]console[\\/]/.test(f));
+// Chromium (about 90 packages) only for the console's browser tests: test/console/*, and the tenant selector's in
+// test/e2e/tenants.test.ts.
+const needsChromium = files.some((f) => /[\\/]console[\\/]|[\\/]e2e[\\/]tenants\./.test(f));
 // Kamailio and baresip only for the SIP standards smoke test (issue 17): test/sfb/sip/kamailio-baresip.
 const needsSipSmoke = files.some((f) => /kamailio/.test(f));
 // Partner servers over S2S (issue 14) resolve each other through the test's own DNS responder (lua-unbound).

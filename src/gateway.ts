@@ -14,8 +14,10 @@ import type { Outcome, PairMessage } from './actors/user-pair-actor.js';
 import { splitTenantKey } from './actors/actor-keys.js';
 import type { SfbPairReply } from './actors/sfb-pair/messages.js'; // issue 17
 import { SETTINGS } from './gateway/settings.js';
-import { readinessChecks } from './gateway/readiness.js';
+import { adminEdge } from './gateway/admin-edge.js';
 import { TenantRuntime, type NodeShared } from './gateway/tenant-runtime.js';
+import { applyTenantChanges, TenantReloadError, type ReloadHost, type ReloadSummary } from './gateway/tenant-reload.js';
+import { TenantChannels } from './gateway/tenant-channels.js';
 import { LocalRouter, type ActorRouter } from './cluster/actor-router.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { LoneNodeLicence } from './cluster/lone-node-licence.js';
@@ -29,13 +31,12 @@ import { clusterStatus } from './cluster/cluster-status.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
 import type { RuntimeConfig, TenantConfig } from './config/load.js';
 import { DEFAULT_TENANT } from './config/tenants-schema.js';
-import { AdminServer } from './observability/admin-server.js';
+import type { AdminServer } from './observability/admin-server.js';
 import { ActivitySummary } from './observability/activity-summary.js';
 import { createLogger, errorMessage, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { refusalLogBudget, type LogBudget } from './observability/log-budget.js';
 import { Tracing } from './observability/tracing.js';
-import { logLevelAdminApi } from './observability/log-level-api.js';
 import { openStore, openTenantStore } from './store/open-store.js';
 import { timedStore } from './store/timed-store.js';
 import { StoreError, type Store } from './store/store.js';
@@ -46,10 +47,10 @@ import { splitHostPort } from './teams/webhook-server.js';
 import { WebhookListeners } from './teams/webhook-listeners.js';
 import { IqIds } from './xmpp/iq-ids.js';
 import type { PolicyService } from './policy/policy-service.js';
-import { tenantsAdminApi } from './policy/tenant-admin-api.js';
+import { RemoteDomainBudget } from './policy/remote-domain-budget.js';
 import type { PeerUser } from './policy/tenant-federation-policy.js';
 import { Walls } from './policy/walls.js';
-import { ConsoleService } from './console/console-service.js';
+import type { ConsoleService } from './console/console-service.js';
 import { ArrivalOrder } from './xmpp/arrival-order.js';
 
 export function packageVersion(): string {
@@ -63,6 +64,8 @@ export function packageVersion(): string {
 
 export interface GatewayOptions {
   readonly config: RuntimeConfig;
+  /** Reads the configuration file again (SIGHUP, POST /admin/tenants/reload: tenants change without a restart). */
+  readonly reloadConfig?: () => RuntimeConfig;
   readonly nodeId?: string;
   /** Where log lines go (stdout by default). */
   readonly logStream?: NodeJS.WritableStream;
@@ -82,7 +85,6 @@ export class Gateway {
   private readonly duties: LeaderLease | undefined;
   private clusterRouter: ClusterRouter | undefined;
   private fencing: NodeJS.Timeout | undefined;
-  private subscriber: Redis | undefined;
   private readonly webhooks: WebhookListeners;
   private readonly admin: AdminServer;
   private readonly console: ConsoleService | undefined;
@@ -92,7 +94,14 @@ export class Gateway {
   private router: ActorRouter | undefined;
   private readonly activity: ActivitySummary;
   /** Issue 16: each tenant's runtime, in configuration order; the first is the one the unscoped paths mean. */
-  private readonly tenants: ReadonlyMap<string, TenantRuntime>;
+  private readonly tenants: Map<string, TenantRuntime>;
+  private readonly walls: Walls;
+  private readonly shared: NodeShared;
+  /** Stanzas between the same two addresses are handed on in arrival order, whichever tenant (see start()). */
+  private readonly arrival = new ArrivalOrder();
+  /** The cluster's pub/sub channels this node listens to (each tenant's inbox, presence and iq channels). */
+  private readonly channels = new TenantChannels();
+  private reloading: Promise<unknown> = Promise.resolve();
   private readonly first: TenantRuntime;
   private readonly redis: Redis | undefined;
   private readonly graphRedis: Bottleneck.IORedisConnection | undefined;
@@ -167,7 +176,7 @@ export class Gateway {
         leaseMs: c.cluster.leaseSeconds * 1000,
         licenceFile: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantId: firstConfig.teams.tenantId,
+        tenantIds: () => [...this.tenants.values()].map((t) => t.t.teams.tenantId),
         store: this.store,
         metrics: this.metrics,
         log: this.log,
@@ -180,7 +189,7 @@ export class Gateway {
       this.lone = new LoneNodeLicence({
         file: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantId: firstConfig.teams.tenantId,
+        tenantIds: () => [...this.tenants.values()].map((t) => t.t.teams.tenantId),
         log: this.log,
         onChange: (mode) => {
           this.metrics.evaluationMode.set(mode.mode === 'evaluation' ? 1 : 0);
@@ -189,6 +198,7 @@ export class Gateway {
       });
     }
     const walls = new Walls(c.walls, c.tenants.map((t) => ({ id: t.id, domains: t.components.map((d) => d.domain) })));
+    this.walls = walls;
     const shared: NodeShared = {
       config: c,
       nodeId,
@@ -203,9 +213,12 @@ export class Gateway {
       router: () => this.router,
       holdsDuties: () => this.holdsDuties(),
       maxAccounts: () => this.lone?.maxAccounts(),
+      countAllAccounts: async () => (await Promise.all([...this.tenants.values()].map((t) => t.store.countPuppets()))).reduce((a, b) => a + b, 0),
+      domainBudget: new RemoteDomainBudget(),
       peerUser: (peer, jid) => this.peerUser(peer, jid),
       refusalLog: this.refusalLog,
     };
+    this.shared = shared;
     const tenants = new Map<string, TenantRuntime>();
     for (const t of c.tenants) tenants.set(t.id, new TenantRuntime(t, timed(stores.get(t.id) ?? store), shared));
     this.tenants = tenants;
@@ -215,53 +228,23 @@ export class Gateway {
       [...tenants.values()].map((t) => ({ listen: t.t.teams.webhook.listen, tls: t.t.teams.webhook.tls, webhook: t.webhook })),
       this.log,
     );
-    // The operator console (issue 18), served by the admin endpoint: the first tenant's rows and whitelist.
-    const first = this.first;
-    this.console = c.console.enabled
-      ? new ConsoleService({
-          config: c,
-          nodeId,
-          version: packageVersion(),
-          store: first.store,
-          policy: first.policy,
-          metrics: this.metrics,
-          log: this.log,
-          redis: this.redis,
-          cluster: this.cluster,
-          readiness: () => this.admin.readiness(),
-          roles: () => this.roles(),
-          wakePair: (pair) => first.chores.tell(pair, { type: 'drain', requeued: true }),
-          inboxChanged: () => first.inboxChanged(),
-          groupMemberIds: (groupId) => first.teams.groupMemberIds(groupId),
-        })
-      : undefined;
-    const [adminHost, adminPort] = splitHostPort(c.admin.listen);
-    const nodeApi = logLevelAdminApi({ token: undefined, handle: async () => ({ status: 404, body: {} }) }, this.log, this.store, nodeId);
-    const sfbTenant = [...tenants.values()].find((t) => t.sfb);
-    this.admin = new AdminServer({
-      host: adminHost,
-      port: adminPort,
+    const edge = adminEdge({
+      config: c,
+      nodeId,
+      version: packageVersion(),
       metrics: this.metrics,
       log: this.log,
-      api: tenantsAdminApi(
-        c.admin.token?.reveal(),
-        [...tenants.values()].map((t) => ({ id: t.id, token: t.t.admin.token?.reveal(), api: t.adminApi(), store: t.store })),
-        nodeApi,
-      ),
-      checks: {
-        ...readinessChecks({
-          linkOnline: () => [...tenants.values()].every((t) => t.link.isOnline()),
-          store: this.store,
-          appTokenOk: async () => (await Promise.all([...tenants.values()].map((t) => t.clients.appTokenOk()))).every(Boolean),
-          redis: this.redis,
-          cluster: this.cluster,
-        }),
-        ...(sfbTenant ? { sfb: () => sfbTenant.sfb?.listening || 'the SfB trusted application is not listening' } : {}), // issue 17
-      },
-      details: () => ({ node: nodeId, tenants: [...tenants.keys()], licence: this.cluster ? this.cluster.licence() : this.lone?.view() }),
-      views: this.cluster ? { '/cluster': () => this.clusterView() } : {},
-      console: this.console,
+      store: this.store,
+      redis: this.redis,
+      cluster: this.cluster,
+      tenants: () => [...tenants.values()],
+      roles: () => this.roles(),
+      licence: () => (this.cluster ? this.cluster.licence() : this.lone?.view()),
+      clusterView: this.cluster ? () => this.clusterView() : undefined,
+      reload: o.reloadConfig && (async () => ({ ...(await this.reloadTenants((o.reloadConfig as () => RuntimeConfig)())) })),
     });
+    this.admin = edge.admin;
+    this.console = edge.console;
   }
 
   /** A user of another tenant of this node, as that tenant's directory and whitelist know them (walls). */
@@ -320,6 +303,7 @@ export class Gateway {
       log: this.log,
       onEscalate,
       onStopped: (key) => this.clusterRouter?.released('user-pair', key),
+      tenantOf: (key) => splitTenantKey(key).tenant,
       factory: (ctx) => {
         const { rt, key } = this.tenantOf(ctx.key);
         return rt.pairActor({ ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });
@@ -334,6 +318,7 @@ export class Gateway {
       log: this.log,
       onEscalate,
       onStopped: (key) => this.clusterRouter?.released('remote-domain', key),
+      tenantOf: (key) => splitTenantKey(key).tenant,
       factory: (ctx) => {
         const { rt, key } = this.tenantOf(ctx.key);
         return rt.domainActor({ ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });
@@ -368,8 +353,7 @@ export class Gateway {
     if (sfbPairs) sfbTenant?.sfb?.routeThrough(clusterRouter ? (k, m, e) => clusterRouter.actor('sfb-pair', k, m, e) as Promise<SfbPairReply> : (k, m, e) => sfbPairs.ask(k, m, e));
     // Stanzas between the same two addresses are committed and handed to their pair in arrival order (RFC 6120
     // §10.1 in-order processing) even when its actor lives on another node; their checks run at once.
-    const arrival = new ArrivalOrder();
-    for (const t of this.tenants.values()) t.route(arrival, bare);
+    for (const t of this.tenants.values()) t.route(this.arrival, bare);
 
     this.lone?.start();
     for (const t of this.tenants.values()) await t.policy.start();
@@ -400,40 +384,82 @@ export class Gateway {
 
   private async joinCluster(cluster: ClusterNode, transport: NodeTransport, router: ClusterRouter, duties: LeaderLease, redis: Redis): Promise<void> {
     await transport.start();
-    const tenants = [...this.tenants.values()];
-    duties.on('acquired', () => tenants.forEach((t) => t.chores.taken()));
+    // The tenants of the moment: a reload adds and removes them while the node runs.
+    const tenants = () => [...this.tenants.values()];
+    duties.on('acquired', () => tenants().forEach((t) => t.chores.taken()));
     cluster.on('membership', () => {
       void router.rebalance().then((moved) => moved && this.log.info('actors handed off after a membership change', { moved }));
-      for (const t of tenants) void t.linkLease?.tick();
+      for (const t of tenants()) void t.linkLease?.tick();
       void duties.tick();
       // A node left or died: the rows it had accepted wait in the store for their pairs' new owners.
-      for (const t of tenants) void t.chores.sweepOutbox();
+      for (const t of tenants()) void t.chores.sweepOutbox();
     });
     cluster.on('lapsed', () => void router.fenceAll('this node\'s lease lapsed'));
     cluster.on('serving', (serving) => {
-      for (const t of tenants) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
+      for (const t of tenants()) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
       // Not serving (licence, seat, lease): every actor goes, its directory entry released for the others.
       if (!serving) void router.handOffAll();
-      for (const t of tenants) if (t.link instanceof SharedXmppLink) void t.link.servingChanged();
+      for (const t of tenants()) if (t.link instanceof SharedXmppLink) void t.link.servingChanged();
       void duties.tick();
     });
-    // Each tenant's channels: its inbox, its presence reconciliation, its link's iq answers.
-    const handlers = new Map<string, (text: string) => void>();
-    for (const t of tenants) {
-      handlers.set(t.channel('inbox') ?? '', () => t.processor.kick());
-      handlers.set(t.channel('presence') ?? '', () => void t.chores.presenceSyncRequested());
-      handlers.set(t.channel('iq') ?? '', (text) => {
-        if (t.link instanceof SharedXmppLink) t.link.foreignAnswer(text);
-      });
-    }
-    this.subscriber = redis.duplicate();
-    this.subscriber.on('error', () => undefined);
-    this.subscriber.on('message', (channel: string, text: string) => handlers.get(channel)?.(text));
-    await this.subscriber.subscribe(...handlers.keys());
+    await this.channels.open(redis, tenants());
     await cluster.start();
-    for (const t of tenants) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
+    for (const t of tenants()) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
     this.fencing = setInterval(() => void router.verifyOwnership().catch(() => undefined), this.o.config.cluster.leaseSeconds * 1000);
     this.fencing.unref();
+  }
+
+  /**
+   * Issue 16: applies the configuration's tenants and walls again without a restart (SIGHUP, POST
+   * /admin/tenants/reload); one reload at a time. Throws TenantReloadError, having applied nothing, for a change
+   * that takes a restart.
+   */
+  reloadTenants(next: RuntimeConfig): Promise<ReloadSummary> {
+    if (!this.router) return Promise.reject(new TenantReloadError('the node is still starting: reload once it serves'));
+    const run = this.reloading.then(() => applyTenantChanges(this.reloadHost(), this.o.config, next));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private reloadHost(): ReloadHost {
+    return {
+      tenants: this.tenants,
+      walls: this.walls,
+      log: this.log,
+      create: async (t) => {
+        const store = await openTenantStore(this.o.config.store, t.id);
+        try {
+          return new TenantRuntime(t, timedStore(store, this.metrics), this.shared);
+        } catch (err) {
+          await store.close().catch(() => undefined);
+          throw err;
+        }
+      },
+      attach: async (rt) => {
+        await this.webhooks.add({ listen: rt.t.teams.webhook.listen, tls: rt.t.teams.webhook.tls, webhook: rt.webhook });
+        rt.route(this.arrival, bare);
+        await this.channels.listen(rt);
+        await rt.startAdded(this.holdsDuties());
+      },
+      detach: async (rt, deleteSubscriptions) => {
+        await rt.quiesce();
+        await this.webhooks.remove(rt.webhook);
+        await this.channels.listen(rt, false);
+        // Its actors go (their directory entries released for the cluster); a message still on its way to one of
+        // them finds no tenant and is refused.
+        for (const [kind, supervisor] of [['user-pair', this.pairs], ['remote-domain', this.domains]] as const) {
+          for (const key of supervisor?.keys() ?? []) {
+            if (splitTenantKey(key).tenant !== rt.id) continue;
+            await supervisor?.passivate(key, 'shutdown');
+            this.clusterRouter?.released(kind, key);
+          }
+        }
+        const deleted = await rt.stopRemoved(deleteSubscriptions && this.holdsDuties());
+        await rt.store.close();
+        return deleted;
+      },
+      licenceChanged: () => this.lone?.check(),
+    };
   }
 
   async stop(): Promise<void> {
@@ -465,7 +491,7 @@ export class Gateway {
     await this.runtime?.stop();
     await this.cluster?.leave();
     await this.transport?.stop();
-    await this.subscriber?.quit().catch(() => undefined);
+    await this.channels.close();
     this.lone?.stop();
     for (const t of tenants) await t.stop();
     await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber

@@ -19,7 +19,7 @@ const EXPECTED_FAILURES = [StoreError, MissingOsPackagesError, ProsodyError, Lic
 const USAGE = `usage: xmpp-teams-gateway <command> [options]
 
 commands:
-  start          run a gateway node            --config FILE (or XTG_CONFIG; default ./config/gateway.yaml)
+  start          run a gateway node            --config FILE (or XTG_CONFIG; default ./config/gateway.yaml); SIGHUP reloads its tenants
   check-config   validate a configuration file --config FILE
   doctor         check each tenant before go-live --config FILE [--tenant ID] [--puppet JID]: one line per check, exit 1 on a failure
   migrate        apply store migrations now    --config FILE (start does it too; safe on several nodes at once)
@@ -27,7 +27,7 @@ commands:
                  run-time changes, audit-logged; running nodes apply them without restart
   audit          the audit log, newest first   --config FILE [--limit N]
   licence        show --file FILE              print a licence's terms and verify it as a node of this build would
-  cluster        status [--json]               live nodes, licence seats, roles and actors per node --config FILE
+  cluster        status [--json] [--tenant ID]  live nodes, licence seats, roles and actors per node, each tenant's link holder and actors --config FILE
   front-server-config  --server prosody|ejabberd --config FILE [--dialback DOMAIN]...
                  the S2S whitelist of the XMPP server in front of the gateway, from the gateway's whitelist
   sandbox        run a complete federation on loopback (the gateway's Prosody, a partner's Prosody over S2S,
@@ -83,7 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'cluster': {
       const { runCluster } = await import('./cli/cluster.js');
-      await runCluster(config, args.rest, args.options.has('json'));
+      await runCluster(config, args.rest, args.options.has('json'), stringOption(args, 'tenant'));
       return 0;
     }
     case 'licence': {

@@ -9,8 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { loadConfigFile, type TenantConfig } from '../config/load.js';
-import { formatResults, runDoctorChecks } from '../teams/doctor-checks.js';
+import { loadConfigFile, type RuntimeConfig, type TenantConfig } from '../config/load.js';
+import { loadLicence, uncoveredTenants } from '../cluster/licence.js';
+import { trustedLicenceKeys } from '../cluster/licence-keys.js';
+import { errorMessage } from '../observability/logger.js';
+import { formatResults, runDoctorChecks, type CheckResult } from '../teams/doctor-checks.js';
 import { pickTenant } from './tenant-option.js';
 
 function splitHostPort(listen: string): [string, number] {
@@ -40,6 +43,27 @@ async function withValidationListener<T>(c: TenantConfig, run: () => Promise<T>)
   }
 }
 
+/**
+ * Whether the licence covers the tenant (issue 16: each tenant of the node must be covered, docs/licensing.md).
+ * No line for a node alone without a licence file: it runs in evaluation mode, which covers any tenant.
+ */
+function licenceCheck(config: RuntimeConfig, tenant: TenantConfig, now: number): CheckResult | undefined {
+  const { file, publicKeys } = config.cluster.licence;
+  if (file === undefined && !config.cluster.redis) return undefined;
+  let verdict;
+  try {
+    verdict = loadLicence(file, trustedLicenceKeys(publicKeys), now);
+  } catch (err) {
+    return { name: 'licence', ok: false, detail: `the licence keys cannot be used: ${errorMessage(err)}`, fix: 'fix cluster.licence.publicKeys (docs/licensing.md)' };
+  }
+  if (!verdict.ok) return { name: 'licence', ok: false, detail: `licence ${verdict.problem}: ${verdict.detail}`, fix: 'install a valid licence (cluster.licence.file, docs/licensing.md)' };
+  const entra = tenant.teams.tenantId;
+  if (uncoveredTenants(verdict.terms, [entra]).length > 0) {
+    return { name: 'licence', ok: false, detail: `licence ${verdict.terms.id} does not cover Entra tenant ${entra} (it covers ${(verdict.terms.limits?.tenants ?? []).join(', ')}): the node will not serve under it`, fix: `ask the vendor for a licence that lists ${entra} too` };
+  }
+  return { name: 'licence', ok: true, detail: `licence ${verdict.terms.id} covers Entra tenant ${entra} (until ${verdict.terms.expiresAt})` };
+}
+
 /** Checks one tenant (--tenant), or each tenant in turn with its own credentials; exit code 1 when any check failed. */
 export async function runDoctor(configPath: string, puppetJid: string | undefined, tenantId: string | undefined, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const config = loadConfigFile(configPath);
@@ -47,7 +71,8 @@ export async function runDoctor(configPath: string, puppetJid: string | undefine
   let failedAll = 0;
   for (const tenant of tenants) {
     if (config.tenants.length > 1) out.write(`tenant ${tenant.id} (Microsoft 365 tenant ${tenant.teams.tenantId}):\n`);
-    const results = await runDoctorChecks({ tenant, puppetJid, withWebhook: (run) => withValidationListener(tenant, run) });
+    const licence = licenceCheck(config, tenant, Date.now());
+    const results = [...(licence ? [licence] : []), ...(await runDoctorChecks({ tenant, puppetJid, withWebhook: (run) => withValidationListener(tenant, run) }))];
     out.write(`${formatResults(results)}\n`);
     const failed = results.filter((r) => !r.ok).length;
     out.write(failed === 0 ? `all ${results.length} checks passed\n` : `${failed} of ${results.length} checks failed\n`);

@@ -26,7 +26,8 @@ export interface ClusterNodeOptions {
   readonly leaseMs: number;
   readonly licenceFile: string | undefined;
   readonly publicKeys: readonly string[];
-  readonly tenantId: string;
+  /** The Entra tenant of each tenant the node serves now (tenants change at run time): the licence must cover them all. */
+  readonly tenantIds: () => readonly string[];
   readonly store: Store;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -160,7 +161,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   private checkLicence(): void {
     const before = this.verdict.ok;
     try {
-      this.verdict = loadLicence(this.o.licenceFile, trustedLicenceKeys(this.o.publicKeys), Date.now(), this.o.tenantId);
+      this.verdict = loadLicence(this.o.licenceFile, trustedLicenceKeys(this.o.publicKeys), Date.now(), this.o.tenantIds());
     } catch (err) {
       this.verdict = { ok: false, problem: 'untrusted-key', detail: errorMessage(err) };
     }

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ActorKind, Envelope } from '../actors/actor.js';
 import type { DomainMessage, DomainReply } from '../actors/remote-domain-actor.js';
-import { actorAddress, pairKey, parseActorAddress } from '../actors/actor-keys.js';
+import { actorAddress, pairKey, parseActorAddress, splitTenantKey } from '../actors/actor-keys.js';
 import type { Outcome, PairMessage } from '../actors/user-pair-actor.js';
 import { StanzaError, type Condition, type ErrorType } from '../protocol/stanza-error.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
@@ -30,7 +30,7 @@ import type { Membership } from './membership.js';
 import { NodeUnreachableError, RemoteCallError, type NodeTransport } from './node-transport.js';
 import type { Placement, PlacementDirectory } from './placement-directory.js';
 import { rendezvousHome } from './rendezvous.js';
-import { inSpan, traceCarrier, withTraceCarrier, type TraceCarrier } from '../observability/tracing.js';
+import { inSpan, TENANT_ATTRIBUTE, traceCarrier, withTraceCarrier, type TraceCarrier } from '../observability/tracing.js';
 
 /** This node does not serve actors now (unlicensed, leaving, or its lease lapsed); the sender re-routes. */
 export class NodeNotServingError extends Error {
@@ -114,7 +114,9 @@ export class ClusterRouter implements ActorRouter {
   constructor(private readonly o: ClusterRouterOptions) {
     o.transport.handle('/actor', (body) => {
       const call = body as ActorCall;
-      return withTraceCarrier(call.trace, () => inSpan('actor call', { 'actor.kind': call.kind, 'xtg.hops': call.hops }, () => this.onCall(call)));
+      // Tenant-keyed kinds carry their tenant in the key (issue 16); SfB pairs are keyed without it.
+      const tenant = call.kind === 'sfb-pair' || typeof call.key !== 'string' ? {} : { [TENANT_ATTRIBUTE]: splitTenantKey(call.key).tenant };
+      return withTraceCarrier(call.trace, () => inSpan('actor call', { 'actor.kind': call.kind, 'xtg.hops': call.hops, ...tenant }, () => this.onCall(call)));
     });
   }
 

@@ -101,10 +101,11 @@ export function parseLicenceFile(fileText: string): { ok: true; file: LicenceFil
 
 /**
  * The verdict on a licence file's text. Checks run in a fixed order (shape, key, signature, dates, tenant) so that
- * the reported problem is the most fundamental one. tenantId is the tenant this node serves; without it the tenant
- * limit is not checked. Throws LicenceKeyError if a trusted key is unusable (readTrustedKeys catches that earlier).
+ * the reported problem is the most fundamental one. tenantIds are the Entra tenants this node serves (issue 16: each
+ * tenant of the configuration; the licence must cover every one); without them the tenant limit is not checked.
+ * Throws LicenceKeyError if a trusted key is unusable (readTrustedKeys catches that earlier).
  */
-export function verifyLicence(fileText: string, trustedPublicKeys: readonly string[], now: number, tenantId?: string): LicenceVerdict {
+export function verifyLicence(fileText: string, trustedPublicKeys: readonly string[], now: number, tenantIds?: string | readonly string[]): LicenceVerdict {
   const parsed = parseLicenceFile(fileText);
   if (!parsed.ok) return parsed;
   const { terms, keyId, signature } = parsed.file;
@@ -124,11 +125,19 @@ export function verifyLicence(fileText: string, trustedPublicKeys: readonly stri
     return fail('not-yet-valid', `licence ${terms.id} is not valid before ${iso(terms.notBefore)} (now ${new Date(now).toISOString()})`);
   }
   if (now >= Date.parse(terms.expiresAt)) return fail('expired', `licence ${terms.id} expired on ${iso(terms.expiresAt)}`);
-  const tenants = terms.limits?.tenants;
-  if (tenantId !== undefined && tenants !== undefined && !tenants.some((t) => t.toLowerCase() === tenantId.toLowerCase())) {
-    return fail('tenant-not-licensed', `licence ${terms.id} does not cover Entra tenant ${tenantId} (it covers ${tenants.join(', ')})`);
+  const uncovered = uncoveredTenants(terms, tenantIds === undefined ? [] : typeof tenantIds === 'string' ? [tenantIds] : tenantIds);
+  if (uncovered.length > 0) {
+    const which = uncovered.length === 1 ? `Entra tenant ${uncovered[0]}` : `Entra tenants ${uncovered.join(', ')}`;
+    return fail('tenant-not-licensed', `licence ${terms.id} does not cover ${which} (it covers ${(terms.limits?.tenants ?? []).join(', ')})`);
   }
   return { ok: true, terms };
+}
+
+/** The Entra tenants of `tenantIds` a licence's terms.limits.tenants leaves out (none when it names no tenant). */
+export function uncoveredTenants(terms: LicenceTerms, tenantIds: readonly string[]): string[] {
+  const covered = terms.limits?.tenants;
+  if (covered === undefined) return [];
+  return tenantIds.filter((id) => !covered.some((t) => t.toLowerCase() === id.toLowerCase()));
 }
 
 /**
@@ -155,7 +164,7 @@ export function readTrustedKeys(entries: readonly string[]): string[] {
  * Reads and verifies the licence at path. 'missing' covers no path configured, no such file and an unreadable file:
  * in each case there is no licence to judge. Malformed details get the path, since they cannot name a licence id.
  */
-export function loadLicence(path: string | undefined, trusted: readonly string[], now: number, tenantId?: string): LicenceVerdict {
+export function loadLicence(path: string | undefined, trusted: readonly string[], now: number, tenantIds?: string | readonly string[]): LicenceVerdict {
   if (path === undefined) return { ok: false, problem: 'missing', detail: 'no licence file is configured (cluster.licence.file)' };
   let text: string;
   try {
@@ -164,7 +173,7 @@ export function loadLicence(path: string | undefined, trusted: readonly string[]
     const code = (err as NodeJS.ErrnoException).code;
     return { ok: false, problem: 'missing', detail: code === 'ENOENT' ? `licence file ${path} does not exist` : `cannot read licence file ${path}: ${(err as Error).message}` };
   }
-  const verdict = verifyLicence(text, trusted, now, tenantId);
+  const verdict = verifyLicence(text, trusted, now, tenantIds);
   return !verdict.ok && verdict.problem === 'malformed' ? { ...verdict, detail: `${path}: ${verdict.detail}` } : verdict;
 }
 

@@ -19,7 +19,8 @@ export type LicenceMode =
 export interface LoneNodeLicenceOptions {
   readonly file: string | undefined;
   readonly publicKeys: readonly string[];
-  readonly tenantId: string;
+  /** The Entra tenant of each tenant the node serves now (tenants change at run time): the licence must cover them all. */
+  readonly tenantIds: () => readonly string[];
   readonly log: Logger;
   /** The mode or the terms changed (limits must follow). */
   readonly onChange: (mode: LicenceMode) => void;
@@ -71,7 +72,7 @@ export class LoneNodeLicence {
     const before = this.current;
     let next: LicenceMode;
     try {
-      const verdict = loadLicence(this.o.file, trustedLicenceKeys(this.o.publicKeys), (this.o.now ?? Date.now)(), this.o.tenantId);
+      const verdict = loadLicence(this.o.file, trustedLicenceKeys(this.o.publicKeys), (this.o.now ?? Date.now)(), this.o.tenantIds());
       next = verdict.ok ? { mode: 'licensed', terms: verdict.terms } : { mode: 'evaluation', reason: `licence ${verdict.problem}: ${verdict.detail}` };
     } catch (err) {
       next = { mode: 'evaluation', reason: `licence keys: ${errorMessage(err)}` };

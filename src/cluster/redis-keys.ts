@@ -3,6 +3,16 @@
  * and an operator can find them. Hash tags are not used: the cluster needs a standalone Redis (or a primary with
  * replicas and Sentinel), because the placement scripts read keys they compute at run time.
  */
+import { DEFAULT_TENANT } from '../config/tenants-schema.js';
+
+/**
+ * A name of a tenant's own in node-wide namespaces (leases, channels: `xmpp-link:northwind`), issue 16; the default
+ * tenant's names are unchanged, so a single-tenant cluster keeps its keys.
+ */
+export function tenantName(tenant: string, name: string): string {
+  return tenant === DEFAULT_TENANT ? name : `${name}:${tenant}`;
+}
+
 export class ClusterKeys {
   constructor(readonly prefix: string) {}
 

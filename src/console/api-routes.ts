@@ -9,7 +9,7 @@ import { errorMessage } from '../observability/logger.js';
 import { PolicyChangeError } from '../policy/policy-service.js';
 import type { AuditQuery, DeadLetterQueue, WhitelistKind } from '../store/store.js';
 import type { ClusterViews } from './cluster-view.js';
-import type { ConsoleContext } from './context.js';
+import { TenantScopeError, type ConsoleContext, type ConsoleTenant } from './context.js';
 import { csvRow } from './csv.js';
 import type { DrainCommands } from './drain-commands.js';
 import { SECURITY_HEADERS, sendJson } from './http-security.js';
@@ -76,7 +76,7 @@ export class ApiRoutes {
       const session = await this.c.session(req);
       if (!session) throw new ApiError(401, 'not signed in (or the session ended)');
       if (req.method === 'GET') {
-        if (path === '/console/api/audit.csv') return await this.auditCsv(res, query, session);
+        if (path === '/console/api/audit.csv') return await this.auditCsv(res, query, session, await this.c.tenantFor(session, query.get('tenant') ?? undefined));
         return sendJson(res, 200, await this.get(path, query, session));
       }
       if (req.method !== 'POST') throw new ApiError(405, 'use GET or POST');
@@ -101,14 +101,21 @@ export class ApiRoutes {
       if (typeof body !== 'object' || body === null) throw new ApiError(400, 'the body must be a JSON object');
       sendJson(res, 200, await this.post(path, body, session));
     } catch (err) {
-      if (err instanceof ApiError) return sendJson(res, err.status, { error: err.message });
+      if (err instanceof ApiError || err instanceof TenantScopeError) return sendJson(res, err.status, { error: err.message });
       this.c.log.error('console request failed', { path, error: errorMessage(err) });
       sendJson(res, 503, { error: `could not be done now: ${errorMessage(err)}` });
     }
   }
 
+  /** Node-wide resources (every tenant's traffic, the nodes themselves) are the operator's. */
+  private operatorOnly(s: Session, what: string): void {
+    if (s.tenant !== undefined) throw new ApiError(403, `${what} concerns every tenant of the node: the operator's admin token or Entra sign-in sees it`);
+  }
+
   private async get(path: string, q: URLSearchParams, s: Session): Promise<unknown> {
     const d = this.c.deps;
+    // The tenant the page shows (issue 16): ?tenant=, else the session's own, else the first.
+    const tenant = () => this.c.tenantFor(s, q.get('tenant') ?? undefined);
     switch (path) {
       case '/console/api/session':
         return {
@@ -120,31 +127,39 @@ export class ApiRoutes {
           node: d.nodeId,
           clustered: d.cluster !== undefined,
           keepBodies: d.config.store.retention.keepBodies,
+          tenant: s.tenant ?? null,
+          tenants: this.c.visibleTenants(s).map((t) => t.id),
         };
       case '/console/api/overview':
         return this.views.overview();
       case '/console/api/cluster':
         return this.views.cluster();
       case '/console/api/federation':
-        return this.federation();
+        return this.federation(await tenant());
       case '/console/api/federation/users': {
+        const t = await tenant();
         const domain = text(q.get('domain') ?? undefined, 'domain', 253).toLowerCase();
         if (!DOMAIN.test(domain)) throw new ApiError(400, 'domain must be a DNS domain (a *.suffix rule has no one list of users)');
-        return { domain, users: await d.store.remoteUsersOfDomain(domain, PAGE_SIZE) };
+        return { domain, users: await t.store.remoteUsersOfDomain(domain, PAGE_SIZE) };
       }
       case '/console/api/dead-letters': {
+        const t = await tenant();
         const queue = q.get('queue');
         return {
+          tenant: t.id,
           keepBodies: d.config.store.retention.keepBodies,
-          deadLetters: await d.store.deadLetters({ queue: queue ? queueOf(queue) : undefined, beforeId: optionalNumber(q, 'before'), limit: PAGE_SIZE }),
+          deadLetters: await t.store.deadLetters({ queue: queue ? queueOf(queue) : undefined, beforeId: optionalNumber(q, 'before'), limit: PAGE_SIZE }),
         };
       }
       case '/console/api/refusals': {
+        this.operatorOnly(s, 'the refusal tally');
         const hours = Math.min(24 * 7, Math.max(1, optionalNumber(q, 'hours') ?? 24));
         return { hours, totals: await d.store.refusalTotals(this.c.now() - hours * 3_600_000, REFUSAL_ROWS) };
       }
-      case '/console/api/audit':
-        return { entries: await d.store.searchAudit({ ...this.auditQuery(q), limit: PAGE_SIZE }) };
+      case '/console/api/audit': {
+        const t = await tenant();
+        return { tenant: t.id, entries: await t.store.searchAudit({ ...this.auditQuery(q), limit: PAGE_SIZE }) };
+      }
       default:
         throw new ApiError(404, `no such console resource: GET ${path}`);
     }
@@ -161,11 +176,12 @@ export class ApiRoutes {
     };
   }
 
-  private async federation(): Promise<unknown> {
+  private async federation(t: ConsoleTenant): Promise<unknown> {
     const d = this.c.deps;
-    const stored = new Map((await d.store.whitelist()).map((e) => [`${e.kind}:${e.value}`, e]));
+    const stored = new Map((await t.store.whitelist()).map((e) => [`${e.kind}:${e.value}`, e]));
     return {
-      entries: (await d.policy.entries()).map((e) => {
+      tenant: t.id,
+      entries: (await t.policy.entries()).map((e) => {
         const s = e.source === 'store' ? stored.get(`${e.kind}:${e.value}`) : undefined;
         return { ...e, addedAt: s?.addedAt, addedBy: s?.addedBy };
       }),
@@ -174,15 +190,16 @@ export class ApiRoutes {
   }
 
   private async post(path: string, b: Record<string, unknown>, s: Session): Promise<unknown> {
-    const d = this.c.deps;
+    const tenant = () => this.c.tenantFor(s, typeof b.tenant === 'string' ? b.tenant : undefined);
     switch (path) {
       case '/console/api/federation': {
+        const t = await tenant();
         if (b.op !== 'add' && b.op !== 'remove') throw new ApiError(400, "op must be 'add' or 'remove'");
         if (!KINDS.includes(b.kind as WhitelistKind)) throw new ApiError(400, "kind must be 'domain', 'user' or 'group'");
         const value = text(b.value, 'value', 400);
         const reason = text(b.reason, 'reason', 500);
         try {
-          const changed = await d.policy.change(b.op, b.kind as WhitelistKind, value, s.actor, reason);
+          const changed = await t.policy.change(b.op, b.kind as WhitelistKind, value, s.actor, reason);
           return { changed };
         } catch (err) {
           if (err instanceof PolicyChangeError) throw new ApiError(400, err.message);
@@ -190,6 +207,7 @@ export class ApiRoutes {
         }
       }
       case '/console/api/cluster/drain': {
+        this.operatorOnly(s, 'draining a node');
         if (b.op !== 'drain' && b.op !== 'resume') throw new ApiError(400, "op must be 'drain' or 'resume'");
         const node = text(b.node, 'node', 63);
         const reason = text(b.reason, 'reason', 500);
@@ -201,21 +219,23 @@ export class ApiRoutes {
         return { sent: true };
       }
       case '/console/api/dead-letters/retry': {
+        const t = await tenant();
         const ref = { queue: queueOf(b.queue), id: idOf(b.id) };
-        const r = await d.store.retryDeadLetter(ref, this.c.now());
+        const r = await t.store.retryDeadLetter(ref, this.c.now());
         if (!r.retried) {
           const why = { 'not-found': 'no such dead letter', 'not-dead': 'it is not dead-lettered (already retried?)', 'no-body': 'its text was erased when it was dead-lettered (store.retention.keepBodies is off): it cannot be sent again' }[r.reason];
           throw new ApiError(r.reason === 'not-found' ? 404 : 409, why);
         }
-        await this.c.audit(s.actor, 'dead-letter.retry', `${ref.queue}:${ref.id}`, text(b.reason, 'reason', 500, false) || undefined);
-        if (r.pair) d.wakePair(r.pair);
-        else d.inboxChanged();
+        await this.c.audit(s.actor, 'dead-letter.retry', `${ref.queue}:${ref.id}`, text(b.reason, 'reason', 500, false) || undefined, t);
+        if (r.pair) t.wakePair(r.pair);
+        else t.inboxChanged();
         return { retried: true };
       }
       case '/console/api/dead-letters/discard': {
+        const t = await tenant();
         const ref = { queue: queueOf(b.queue), id: idOf(b.id) };
-        if (!(await d.store.discardDeadLetter(ref))) throw new ApiError(404, 'no such dead letter');
-        await this.c.audit(s.actor, 'dead-letter.discard', `${ref.queue}:${ref.id}`, text(b.reason, 'reason', 500, false) || undefined);
+        if (!(await t.store.discardDeadLetter(ref))) throw new ApiError(404, 'no such dead letter');
+        await this.c.audit(s.actor, 'dead-letter.discard', `${ref.queue}:${ref.id}`, text(b.reason, 'reason', 500, false) || undefined, t);
         return { discarded: true };
       }
       default:
@@ -224,7 +244,7 @@ export class ApiRoutes {
   }
 
   /** The audit log as CSV, newest first, every row matching the filters up to AUDIT_EXPORT_MAX. */
-  private async auditCsv(res: ServerResponse, q: URLSearchParams, s: Session): Promise<void> {
+  private async auditCsv(res: ServerResponse, q: URLSearchParams, s: Session, t: ConsoleTenant): Promise<void> {
     const filters = this.auditQuery(q);
     res.writeHead(200, {
       ...SECURITY_HEADERS,
@@ -236,7 +256,7 @@ export class ApiRoutes {
     let before = filters.beforeId;
     let written = 0;
     while (written < AUDIT_EXPORT_MAX) {
-      const page = await this.c.deps.store.searchAudit({ ...filters, beforeId: before, limit: Math.min(PAGE_SIZE * 10, AUDIT_EXPORT_MAX - written) });
+      const page = await t.store.searchAudit({ ...filters, beforeId: before, limit: Math.min(PAGE_SIZE * 10, AUDIT_EXPORT_MAX - written) });
       for (const e of page) res.write(csvRow([e.id, new Date(e.at).toISOString(), e.actor, e.action, e.subject, e.detail]));
       written += page.length;
       if (page.length < PAGE_SIZE * 10) break;
@@ -244,6 +264,6 @@ export class ApiRoutes {
     }
     res.end();
     // Recorded after the export, so that it is not part of what it exports.
-    await this.c.audit(s.actor, 'audit.export', 'audit-log', `${written} rows; filters ${JSON.stringify(filters)}`);
+    await this.c.audit(s.actor, 'audit.export', 'audit-log', `${written} rows; filters ${JSON.stringify(filters)}`, t);
   }
 }

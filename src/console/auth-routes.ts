@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../http/read-body.js';
 import { errorMessage } from '../observability/logger.js';
 import { signInHtml, type SignInNotice } from './assets.js';
-import { clientAddress, OIDC_COOKIE, type ConsoleContext } from './context.js';
+import { clientAddress, OIDC_COOKIE, type ConsoleContext, type ConsoleTenant } from './context.js';
 import { clearCookie, cookieName, parseCookies, SECURITY_HEADERS, sendJson, setCookie, SignInThrottle } from './http-security.js';
 import { OidcError, type OidcClient, type OidcTransaction } from './oidc-client.js';
 
@@ -41,6 +41,18 @@ export class AuthRoutes {
     return this.c.deps.config.admin.token?.reveal();
   }
 
+  /**
+   * Whose token this is: the operator's (every tenant) or one tenant's own administrators' (issue 16). Every
+   * configured token is compared, in constant time each, so the answer's timing does not tell which one matched.
+   */
+  private tokenScope(given: string): { tenant: ConsoleTenant | undefined } | undefined {
+    let match: { tenant: ConsoleTenant | undefined } | undefined;
+    const operator = this.token;
+    if (operator !== undefined && tokensEqual(given, operator)) match = { tenant: undefined };
+    for (const t of this.c.deps.tenants()) if (t.token !== undefined && tokensEqual(given, t.token) && !match) match = { tenant: t };
+    return match;
+  }
+
   private redirectUri(): string {
     return `${new URL(this.c.deps.config.console.publicUrl ?? 'http://localhost').origin}/console/auth/callback`;
   }
@@ -63,14 +75,14 @@ export class AuthRoutes {
   private signInPage(res: ServerResponse, notice: string | null): void {
     const html = signInHtml({
       nodeId: this.c.deps.nodeId,
-      token: this.token !== undefined,
+      token: this.token !== undefined || this.c.deps.tenants().some((t) => t.token !== undefined),
       oidc: this.oidc !== undefined,
       notice: notice && NOTICES.has(notice as SignInNotice) ? (notice as SignInNotice) : undefined,
     });
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
   }
 
-  private startSession(req: IncomingMessage, res: ServerResponse, who: { actor: string; name: string; via: 'token' | 'oidc' }, extraCookies: string[] = []): void {
+  private startSession(req: IncomingMessage, res: ServerResponse, who: { actor: string; name: string; via: 'token' | 'oidc'; tenant?: string }, extraCookies: string[] = []): void {
     const lifetimeMs = this.c.deps.config.console.sessionMinutes * 60_000;
     const { cookie } = this.c.codec.issue(who, this.c.now(), lifetimeMs);
     const secure = this.c.secure(req);
@@ -98,17 +110,18 @@ export class AuthRoutes {
     const body = await readBody(req, MAX_FORM_BYTES);
     const form = new URLSearchParams(body?.toString('utf8') ?? '');
     const name = (form.get('name') ?? '').replace(/\p{C}/gu, '').trim().slice(0, 80) || 'operator';
-    const want = this.token;
-    if (want === undefined || !tokensEqual(form.get('token') ?? '', want)) {
+    const scope = this.tokenScope(form.get('token') ?? '');
+    if (!scope) {
       this.throttle.failed(address, now);
       this.c.log.warn('console sign-in with a wrong admin token', { address });
       redirect(res, '/console/sign-in?notice=wrong-token');
       return;
     }
     const actor = `token:${name}`;
-    await this.c.audit(actor, 'console.sign-in', 'console', `admin token, from ${address}`);
-    this.c.log.info('console sign-in', { actor, via: 'token' });
-    this.startSession(req, res, { actor, name, via: 'token' });
+    const tenant = scope.tenant;
+    await this.c.audit(actor, 'console.sign-in', 'console', `${tenant ? `tenant ${tenant.id}'s admin token` : 'admin token'}, from ${address}`, tenant);
+    this.c.log.info('console sign-in', { actor, via: 'token', ...(tenant ? { tenant: tenant.id } : {}) });
+    this.startSession(req, res, { actor, name, via: 'token', ...(tenant ? { tenant: tenant.id } : {}) });
   }
 
   private oidcCookie(req: IncomingMessage): string {

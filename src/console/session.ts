@@ -19,6 +19,8 @@ export interface Session {
   /** What the page shows. */
   readonly name: string;
   readonly via: 'token' | 'oidc';
+  /** Issue 16: the one tenant a tenant's own admin token signs in to; absent, every tenant (the operator). */
+  readonly tenant?: string;
   /** Issued and expiry, epoch ms. */
   readonly iat: number;
   readonly exp: number;

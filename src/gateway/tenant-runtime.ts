@@ -16,6 +16,7 @@ import type { ActorRouter } from '../cluster/actor-router.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { LeaderLease } from '../cluster/leader-lease.js';
 import type { NodeTransport } from '../cluster/node-transport.js';
+import { tenantName } from '../cluster/redis-keys.js';
 import { SharedXmppLink } from '../cluster/shared-xmpp-link.js';
 import type { RuntimeConfig, TenantConfig } from '../config/load.js';
 import { DEFAULT_TENANT } from '../config/tenants-schema.js';
@@ -26,6 +27,7 @@ import { tenantMetrics } from '../observability/tenant-metrics.js';
 import { policyAdminApi } from '../policy/admin-api.js';
 import { ThrottledLookups } from '../policy/lookup-budget.js';
 import { PolicyService } from '../policy/policy-service.js';
+import type { RemoteDomainBudget } from '../policy/remote-domain-budget.js';
 import { TenantFederationPolicy, type PeerUser } from '../policy/tenant-federation-policy.js';
 import { Throttler } from '../policy/throttle.js';
 import type { Walls } from '../policy/walls.js';
@@ -67,17 +69,17 @@ export interface NodeShared {
   /** The node's router (actor keys carry the tenant). */
   readonly router: () => ActorRouter | undefined;
   readonly holdsDuties: () => boolean;
-  /** The licence's limit on accounts (alone, in evaluation mode). */
+  /** The licence's limit on accounts (alone, in evaluation mode), counted across the node's tenants. */
   readonly maxAccounts: () => number | undefined;
+  /** Accounts for XMPP users in every tenant's store (what maxAccounts caps). */
+  readonly countAllAccounts: () => Promise<number>;
+  /** The licence's cap on remote domain rules, counted across the node's tenants. */
+  readonly domainBudget: RemoteDomainBudget;
   /** A user of another tenant of this node, by a JID of its component domain (walls between tenants). */
   readonly peerUser: (peer: string, bareJid: string) => Promise<PeerUser | undefined>;
   readonly refusalLog: LogBudget;
 }
 
-/** A name of the tenant's own in node-wide namespaces (Redis keys, leases, channels): the default tenant's are unchanged. */
-export function tenantName(tenant: string, name: string): string {
-  return tenant === DEFAULT_TENANT ? name : `${name}:${tenant}`;
-}
 
 export class TenantRuntime {
   readonly id: string;
@@ -104,6 +106,7 @@ export class TenantRuntime {
   private readonly throttler: Throttler;
   private readonly lookups: ThrottledLookups;
   private stanzaRouter: StanzaRouter | undefined;
+  private admin: ReturnType<typeof policyAdminApi> | undefined;
   private readonly settings: PairSettings;
 
   constructor(
@@ -146,6 +149,7 @@ export class TenantRuntime {
       clientId: t.teams.clientId,
       tenantId: t.teams.tenantId,
       graphBaseUrl: t.teams.graphBaseUrl,
+      tenant: t.id,
       puppets: {
         upnDomain: t.teams.puppets.upnDomain,
         passwordSecret: () => t.teams.puppets.passwordSecret.reveal(),
@@ -163,7 +167,7 @@ export class TenantRuntime {
       this.log,
     );
     this.cards = new ProfileCache(this.teams, t.cards.cacheSeconds * 1000, t.cards.fields.includes('photo'));
-    this.policy = new PolicyService({ config: t.policy, store, teams: this.teams, log: this.log, extraGroups: n.walls.groupsOf(t.id) });
+    this.policy = new PolicyService({ config: t.policy, store, teams: this.teams, log: this.log, extraGroups: () => n.walls.groupsOf(t.id), domainBudget: n.domainBudget, tenant: t.id });
     this.federation = new TenantFederationPolicy({ tenant: t.id, walls: n.walls, policy: this.policy, store, peerUser: n.peerUser, log: this.log });
     this.throttler = new Throttler(t.throttle, this.metrics, n.redis?.duplicate(), redisPrefix);
     this.lookups = new ThrottledLookups(t.throttle.lookups, this.metrics, n.redis?.duplicate(), redisPrefix);
@@ -255,6 +259,7 @@ export class TenantRuntime {
       log: this.log,
     });
     this.processor = new NotificationProcessor({
+      tenant: t.id,
       store,
       teams: this.teams,
       router: this.router,
@@ -340,7 +345,8 @@ export class TenantRuntime {
     return {
       perDomain: () => this.t.policy.maxAccountsPerDomain,
       total: () => this.n.maxAccounts(),
-      count: (domain) => this.store.countPuppets(domain),
+      // One domain's accounts are this tenant's; the total the licence caps is every tenant's.
+      count: (domain) => (domain === undefined ? this.n.countAllAccounts() : this.store.countPuppets(domain)),
       counted: (domain, accounts) => this.metrics.accounts.set({ domain }, accounts),
       refused: (limit) => this.metrics.accountRefusals.inc({ limit }),
     };
@@ -387,13 +393,15 @@ export class TenantRuntime {
 
   /** The tenant's /admin resources (whitelist, audit, accounts), mounted by the node's admin API. */
   adminApi(): ReturnType<typeof policyAdminApi> {
-    return policyAdminApi('', this.policy, this.store, { perDomain: this.t.policy.maxAccountsPerDomain, total: () => this.n.maxAccounts() });
+    this.admin ??= policyAdminApi('', this.policy, this.store, { perDomain: this.t.policy.maxAccountsPerDomain, total: () => this.n.maxAccounts() });
+    return this.admin;
   }
 
   /** Builds the stanza router once the node's router exists, and routes the link's stanzas to it. */
   route(arrival: ArrivalOrder, bare: (jid: string | undefined) => string): void {
     const c = this.n.config;
     this.stanzaRouter = new StanzaRouter({
+      tenant: this.id,
       componentDomain: this.settings.componentDomain,
       maxBodyBytes: c.xmpp.maxBodyBytes,
       version: this.n.version,
@@ -426,6 +434,38 @@ export class TenantRuntime {
       void this.chores.resyncAll();
       void this.sfb?.resyncAll(); // issue 17
     });
+  }
+
+  /**
+   * Starts a tenant added while the node runs (issue 16), in the order the node starts its first ones: whitelist,
+   * inbox, subscriptions and chores (its duties at once when this node holds the cluster's), then its XMPP link.
+   */
+  async startAdded(holdsDuties: boolean): Promise<void> {
+    await this.policy.start();
+    this.processor.start();
+    this.subscriptions.start(SETTINGS.subscriptionCheckMs);
+    this.chores.start();
+    if (holdsDuties) this.chores.taken();
+    await this.link.start();
+  }
+
+  /** A tenant being removed takes nothing new: its XMPP link closes, its inbox and chores stop. */
+  async quiesce(): Promise<void> {
+    this.chores.stop();
+    await this.link.stop();
+    await this.processor.stop();
+  }
+
+  /**
+   * Stops a tenant removed while the node runs, once quiesced and its actors passivated (by the node): its Graph
+   * subscriptions deleted when `deleteSubscriptions` (the node holding the duties does it once for the cluster),
+   * then everything it owns. Its store stays as it is: adding the tenant again finds its rows.
+   */
+  async stopRemoved(deleteSubscriptions: boolean): Promise<number> {
+    const removed = deleteSubscriptions ? await this.subscriptions.removeAll() : 0;
+    await this.stop();
+    this.policy.leave();
+    return removed;
   }
 
   /** Stops what the tenant owns, the store last. */

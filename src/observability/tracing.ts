@@ -21,6 +21,9 @@ export interface TracingOptions {
   readonly version: string;
 }
 
+/** The span attribute naming the tenant a span works for (issue 16): the configured tenant id ("default" alone). */
+export const TENANT_ATTRIBUTE = 'xtg.tenant';
+
 /** W3C trace context as it travels in an actor message between nodes. */
 export type TraceCarrier = Record<string, string>;
 

@@ -6,6 +6,7 @@
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Store, WhitelistKind } from '../store/store.js';
 import type { TeamsPort } from '../teams/teams-port.js';
+import { RemoteDomainBudget } from './remote-domain-budget.js';
 import { compileDomainRules, mayFederate, normaliseUserRule, userMatches, type PairingRule, type Policy, type TeamsIdentity, type Verdict } from './whitelist.js';
 
 export interface PolicyConfig {
@@ -23,8 +24,12 @@ export interface PolicyServiceOptions {
   readonly teams: Pick<TeamsPort, 'groupMemberIds'>;
   readonly log: Logger;
   readonly now?: () => number;
-  /** More groups whose members are read (the tenant's groups named by walls, issue 16). */
-  readonly extraGroups?: readonly string[];
+  /** More groups whose members are read (the tenant's groups named by walls, issue 16; asked at each refresh). */
+  readonly extraGroups?: () => readonly string[];
+  /** The licence's cap on remote domain rules, shared by the node's tenants (default: this whitelist's own). */
+  readonly domainBudget?: RemoteDomainBudget;
+  /** The tenant this whitelist is (its place in the shared budget). */
+  readonly tenant?: string;
 }
 
 export class PolicyChangeError extends Error {
@@ -68,14 +73,19 @@ export class PolicyService {
   private members = new Map<string, ReadonlySet<string>>();
   private timers: NodeJS.Timeout[] = [];
   private readonly now: () => number;
-  /** The licence's limit on remote domain rules (undefined: none). */
-  private domainLimit: number | undefined;
+  /** The licence's limit on remote domain rules, counted across the node's tenants. */
+  private readonly budget: RemoteDomainBudget;
+  private readonly tenant: string;
   /** The ignored rules last logged: the error is written when they change, not at every reload. */
   private ignoredLogged = '';
   private stored: readonly { kind: WhitelistKind; value: string }[] = [];
 
   constructor(private readonly o: PolicyServiceOptions) {
     this.now = o.now ?? Date.now;
+    this.budget = o.domainBudget ?? new RemoteDomainBudget();
+    this.tenant = o.tenant ?? 'default';
+    // Another tenant's rules changed what this one may use (the cap counts them all).
+    this.budget.register(this.tenant, () => (this.policy = this.compose(this.stored)));
     this.policy = this.compose([]);
   }
 
@@ -83,18 +93,16 @@ export class PolicyService {
     const c = this.o.config;
     const of = (kind: WhitelistKind) => stored.filter((e) => e.kind === kind).map((e) => e.value);
     const pairing: PairingRule[] = c.pairing.map((r) => ({ domains: r.domains, users: new Set(r.users.map(normaliseUserRule)), groups: new Set(r.groups) }));
-    let domains = [...c.domains, ...of('domain')];
-    if (this.domainLimit !== undefined && domains.length > this.domainLimit) {
-      // The licence caps federated domains: the first rules (configuration, then oldest run-time) apply.
-      const ignored = domains.slice(this.domainLimit);
-      if (ignored.join(' ') !== this.ignoredLogged) {
-        this.o.log.error('more remote domain rules than the licence allows; the rest are ignored', { allowed: this.domainLimit, configured: domains.length, ignored });
-      }
-      this.ignoredLogged = ignored.join(' ');
-      domains = domains.slice(0, this.domainLimit);
-    } else {
-      this.ignoredLogged = '';
+    const listed = [...c.domains, ...of('domain')];
+    // The licence caps federated domains across the node's tenants: the first rules (tenants in configuration
+    // order; configuration, then oldest run-time entries) apply.
+    this.budget.update(this.tenant, listed);
+    const domains = this.budget.kept(listed);
+    const ignored = listed.filter((d) => !domains.includes(d));
+    if (ignored.length > 0 && ignored.join(' ') !== this.ignoredLogged) {
+      this.o.log.error('more remote domain rules than the licence allows (counted across tenants); the rest are ignored', { allowed: this.budget.cap, configured: listed.length, ignored });
     }
+    this.ignoredLogged = ignored.join(' ');
     return {
       domains,
       domainCheck: compileDomainRules(domains),
@@ -111,14 +119,12 @@ export class PolicyService {
 
   /** Applies the licence's `maxRemoteDomains` (from the cluster licence; undefined lifts the limit). */
   setDomainLimit(limit: number | undefined): void {
-    if (limit === this.domainLimit) return;
-    this.domainLimit = limit;
-    this.policy = this.compose(this.stored);
+    this.budget.setLimit(limit);
   }
 
   /** Re-reads the members of every group the policy names (whitelist and pairing rules). */
   async refreshGroups(): Promise<void> {
-    const groups = new Set([...this.policy.users.groups, ...this.policy.pairing.flatMap((r) => [...r.groups]), ...(this.o.extraGroups ?? [])]);
+    const groups = new Set([...this.policy.users.groups, ...this.policy.pairing.flatMap((r) => [...r.groups]), ...(this.o.extraGroups?.() ?? [])]);
     const next = new Map<string, ReadonlySet<string>>();
     for (const g of groups) {
       try {
@@ -160,11 +166,9 @@ export class PolicyService {
 
   /** Adds or removes a run-time entry, with an audit record, and applies it on this node at once. */
   async change(op: 'add' | 'remove', kind: WhitelistKind, rawValue: string, actor: string, reason?: string): Promise<boolean> {
-    if (op === 'add' && kind === 'domain' && this.domainLimit !== undefined) {
-      const all = [...this.o.config.domains, ...this.stored.filter((e) => e.kind === 'domain').map((e) => e.value)];
-      if (!all.includes(rawValue.trim().toLowerCase()) && all.length >= this.domainLimit) {
-        throw new PolicyChangeError(`the licence allows ${this.domainLimit} remote domain rules and ${all.length} are in use`);
-      }
+    if (op === 'add' && kind === 'domain') {
+      const inUse = this.budget.wouldExceed(rawValue.trim().toLowerCase());
+      if (inUse !== undefined) throw new PolicyChangeError(`the licence allows ${this.budget.cap ?? inUse} remote domain rules and ${inUse} are in use (counted across tenants)`);
     }
     const { changed, value } = await applyWhitelistChange(this.o.store, op, kind, rawValue, actor, this.now(), reason);
     await this.reload();
@@ -198,5 +202,11 @@ export class PolicyService {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+  }
+
+  /** The tenant leaves the node (removed at run time): its rules stop counting against the licence's cap. */
+  leave(): void {
+    this.stop();
+    this.budget.unregister(this.tenant);
   }
 }

@@ -6,6 +6,9 @@
  * (/admin/whitelist, ...) are the token's own tenant's, and the first tenant's for the operator (the single-tenant
  * layout's paths, unchanged). /admin/log-level is the node's: the operator's token only.
  *   GET /admin/tenants -> { tenants: [id, ...] } the tenants the token opens
+ *   POST /admin/tenants/reload -> { added, removed, changed } the configuration file's tenants and walls applied
+ *     without a restart (the operator's token; as SIGHUP does)
+ * The tenants are read at each request: a reload adds or removes them (and their tokens) at once.
  */
 import type { AdminApi, AdminRequest } from '../observability/admin-server.js';
 import type { Store } from '../store/store.js';
@@ -20,17 +23,32 @@ export interface TenantAdmin {
 const OPERATOR = '*';
 const TENANT_PATH = /^\/admin\/tenants\/([^/]+)(\/.*)$/u;
 
-export function tenantsAdminApi(operatorToken: string | undefined, tenants: readonly TenantAdmin[], node: Pick<AdminApi, 'handle'>): AdminApi | undefined {
-  const tenantTokens = tenants.flatMap((t) => (t.token === undefined ? [] : [{ token: t.token, tenant: t.id }]));
-  if (operatorToken === undefined && tenantTokens.length === 0) return undefined;
-  const byId = new Map(tenants.map((t) => [t.id, t]));
-  const first = tenants[0];
+/** Applies the configuration file's tenants again; a refusal (bad file, a change that needs a restart) throws. */
+export type TenantsReload = () => Promise<Record<string, unknown>>;
+
+export function tenantsAdminApi(operatorToken: string | undefined, list: () => readonly TenantAdmin[], node: Pick<AdminApi, 'handle'>, reload?: TenantsReload): AdminApi | undefined {
+  const tokensOf = () => list().flatMap((t) => (t.token === undefined ? [] : [{ token: t.token, tenant: t.id }]));
+  if (operatorToken === undefined && tokensOf().length === 0) return undefined;
   return {
     token: operatorToken,
-    tenantTokens,
+    get tenantTokens() {
+      return tokensOf();
+    },
     async handle(r: AdminRequest) {
       const scope = r.scope ?? OPERATOR;
+      const tenants = list();
+      const byId = new Map(tenants.map((t) => [t.id, t]));
+      const first = tenants[0];
       if (r.path === '/admin/tenants' && r.method === 'GET') return { status: 200, body: { tenants: scope === OPERATOR ? tenants.map((t) => t.id) : [scope] } };
+      if (r.path === '/admin/tenants/reload' && r.method === 'POST') {
+        if (scope !== OPERATOR) return { status: 403, body: { error: 'reloading the tenants is the operator\'s: it needs admin.token' } };
+        if (!reload) return { status: 404, body: { error: 'this node was not started from a configuration file' } };
+        try {
+          return { status: 200, body: await reload() };
+        } catch (err) {
+          return { status: 409, body: { error: err instanceof Error ? err.message : String(err) } };
+        }
+      }
       const m = TENANT_PATH.exec(r.path);
       if (m) {
         const id = decodeURIComponent(m[1] ?? '');

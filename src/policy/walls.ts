@@ -40,13 +40,21 @@ export type WallAnswer =
   | { readonly kind: 'peer'; readonly peer: string; readonly rules: readonly PeerRule[] };
 
 export class Walls {
-  private readonly byDomain = new Map<string, string>();
+  private byDomain = new Map<string, string>();
 
   constructor(
-    private readonly walls: WallsRaw,
+    private walls: WallsRaw,
     tenants: readonly WallTenant[],
   ) {
-    for (const t of tenants) for (const d of t.domains) this.byDomain.set(d.toLowerCase(), t.id);
+    this.update(walls, tenants);
+  }
+
+  /** New rules and tenants (a configuration reloaded at run time, issue 16): every later decision follows them. */
+  update(walls: WallsRaw, tenants: readonly WallTenant[]): void {
+    const byDomain = new Map<string, string>();
+    for (const t of tenants) for (const d of t.domains) byDomain.set(d.toLowerCase(), t.id);
+    this.walls = walls;
+    this.byDomain = byDomain;
   }
 
   /** The tenant of the cluster whose component domain (or a subdomain of it) this is. */

@@ -16,6 +16,8 @@ export const DEMO = {
   puppetPasswordSecret: 'sandbox-puppet-master-secret',
   /** admin.token of the sandbox's node: the /admin API and the operator console. */
   adminToken: 'sandbox-admin-token',
+  /** tenants[contoso].admin.token in the sandbox: Contoso's administrators, who cannot touch Northwind. */
+  tenantAdminToken: 'sandbox-contoso-admin-token',
   teamsUsers: [
     {
       userPrincipalName: 'alice.smith@contoso.example',
@@ -80,6 +82,8 @@ export const DEMO_NORTHWIND = {
   componentDomain: 'teams.northwind.example',
   componentSecret: 'sandbox-northwind-component-secret',
   puppetPasswordSecret: 'sandbox-northwind-puppet-master-secret',
+  /** tenants[northwind].admin.token in the sandbox: Northwind's administrators, who cannot touch Contoso. */
+  tenantAdminToken: 'sandbox-northwind-admin-token',
   teamsUsers: [
     {
       userPrincipalName: 'grace.hopper@northwind.example',

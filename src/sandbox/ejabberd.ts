@@ -107,6 +107,7 @@ const modulesBase = {
 /** The configuration as ejabberd.yml's structure (written with the yaml package). */
 export function configObject(o: EjabberdOptions, paths: { certfiles: readonly string[]; c2sTls: boolean }): Record<string, unknown> {
   const s2s = o.s2s;
+  if (s2s?.moreFronts?.length) throw new Error('ejabberd cannot front a second gateway component with a whitelist of its own (s2s_access is server-wide): use Prosody');
   const front = s2s?.front ? frontServerConfig(s2s.front, { prosodyPluginDir: prosodyPluginDir() }).ejabberd : undefined;
   const balancing = Object.entries(o.domainBalancing ?? {});
   const dialback = s2s?.dialbackDomains ?? [];

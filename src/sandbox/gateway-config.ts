@@ -153,9 +153,9 @@ export interface SecondTenant {
 }
 
 /**
- * Turns a single-tenant loopback configuration into the tenants layout: the demo tenant "contoso" (as configured)
- * and "northwind" (DEMO_NORTHWIND, its own component domain, app registration, puppets and webhook path on the
- * same listener).
+ * Turns a single-tenant loopback configuration into the tenants layout: the demo tenant "contoso" (as configured,
+ * with the SfB side and cards settings if any) and "northwind" (DEMO_NORTHWIND, its own component domain, app
+ * registration, puppets and webhook path on the same listener).
  */
 export function twoTenantLayout(config: Record<string, unknown>, o: SecondTenant): void {
   const xmpp = config.xmpp as Record<string, unknown>;
@@ -170,8 +170,10 @@ export function twoTenantLayout(config: Record<string, unknown>, o: SecondTenant
     ...(config.throttle ? { throttle: config.throttle } : {}),
     ...(token ? { admin: { token } } : {}),
   });
+  // The SfB pool and the cards settings, when configured, are Contoso's (the first tenant's).
+  const contosoOwn = { ...(config.cards ? { cards: config.cards } : {}), ...(config.sfb ? { sfb: config.sfb } : {}) };
   config.tenants = [
-    tenant('contoso', xmpp.domain, xmpp.password, teams, config.policy, o.adminTokens?.first),
+    { ...tenant('contoso', xmpp.domain, xmpp.password, teams, config.policy, o.adminTokens?.first), ...contosoOwn },
     tenant(
       'northwind',
       DEMO_NORTHWIND.componentDomain,

@@ -81,6 +81,12 @@ function s2sGlobal(o: ProsodyOptions, s2s: S2sOptions, front: FrontServerConfig 
   ];
 }
 
+/** The generated whitelist lines of the gateway's component with this domain (none for other components). */
+function componentFront(s2s: S2sOptions | undefined, domain: string): readonly string[] {
+  const policy = [s2s?.front, ...(s2s?.moreFronts ?? [])].find((f) => f?.componentDomain === domain);
+  return policy ? frontServerConfig(policy, { prosodyPluginDir: prosodyPluginDir() }).prosodyComponent : [];
+}
+
 function hostS2s(o: ProsodyOptions, domain: string): string[] {
   if (!o.s2s?.certificates[domain]) return [];
   const p = certPaths(o.dir, domain);
@@ -118,7 +124,7 @@ ${o.components
       `  component_secret = ${lua(c.secret)}`,
       ...(c.validateFrom === false ? ['  validate_from_addresses = false'] : []),
       ...hostS2s(o, c.domain),
-      ...(front && s2s?.front?.componentDomain === c.domain ? front.prosodyComponent.map((l) => `  ${l}`) : []),
+      ...componentFront(s2s, c.domain).map((l) => `  ${l}`),
     ].join('\n'),
   )
   .join('\n')}

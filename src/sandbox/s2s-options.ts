@@ -17,6 +17,11 @@ export interface S2sOptions {
   readonly certificates: Readonly<Record<string, IssuedCertificate>>;
   /** This server fronts the gateway's component: the S2S whitelist and certificate rules of {@link frontServerConfig}. */
   readonly front?: FrontServerS2sPolicy;
+  /**
+   * Further components of the gateway on this server (another tenant's component domain, issue 16), each with the
+   * whitelist of its own tenant. Prosody only: ejabberd's s2s_access is one rule for the whole server.
+   */
+  readonly moreFronts?: readonly FrontServerS2sPolicy[];
   /** Remote domains this server lets authenticate by dialback (XEP-0220) when they present no valid certificate. */
   readonly dialbackDomains?: readonly string[];
 }

@@ -33,6 +33,8 @@ export interface S2sPairOptions {
     readonly component: { readonly domain: string; readonly secret: string };
     /** The gateway's policy the front's S2S rules are generated from (and the domains allowed dialback). */
     readonly policy: Omit<FrontServerS2sPolicy, 'componentDomain'>;
+    /** Further gateway components (another tenant's domain, issue 16), each with its tenant's whitelist (Prosody). */
+    readonly moreComponents?: readonly { readonly domain: string; readonly secret: string; readonly policy: Omit<FrontServerS2sPolicy, 'componentDomain'> }[];
   };
   readonly partner: PairServer & {
     /** Remote domains the partner lets authenticate by dialback. */
@@ -62,21 +64,23 @@ export class S2sPair {
     try {
       const [frontS2s, partnerS2s, partnerComponent] = (await freePorts(3)) as [number, number, number];
       for (const h of o.front.hosts) dns.setXmppServer(h.domain, frontS2s);
-      dns.setXmppServer(o.front.component.domain, frontS2s);
+      const more = o.front.moreComponents ?? [];
+      for (const c of [o.front.component, ...more]) dns.setXmppServer(c.domain, frontS2s);
       for (const h of o.partner.hosts) dns.setXmppServer(h.domain, partnerS2s);
       const frontSpec: XmppServerSpec = {
         kind: o.front.kind,
         dir: join(o.dir, 'front'),
         hosts: o.front.hosts,
-        components: [o.front.component],
+        components: [o.front.component, ...more.map((c) => ({ domain: c.domain, secret: c.secret }))],
         c2sPort: o.front.c2sPort,
         componentPort: o.front.componentPort,
         s2s: {
           port: frontS2s,
           dnsPort: dns.port,
           caFile: o.tls.caCertPath,
-          certificates: await certificates(o.tls, o.front.hosts, [o.front.component.domain]),
+          certificates: await certificates(o.tls, o.front.hosts, [o.front.component.domain, ...more.map((c) => c.domain)]),
           front: { componentDomain: o.front.component.domain, ...o.front.policy },
+          ...(more.length ? { moreFronts: more.map((c) => ({ componentDomain: c.domain, ...c.policy })) } : {}),
         },
       };
       const partnerSpec: XmppServerSpec = {

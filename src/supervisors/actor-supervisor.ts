@@ -9,7 +9,7 @@ import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ActivationHandle, ActorRuntime } from './actor-runtime.js';
 import { decideRestart, type RestartPolicy } from './restart-policy.js';
-import { inSpan } from '../observability/tracing.js';
+import { inSpan, TENANT_ATTRIBUTE } from '../observability/tracing.js';
 
 /** The message could not be processed even after a restart; it is logged and counted as a dead letter. */
 export class DeadLetterError extends Error {
@@ -57,6 +57,8 @@ export interface SupervisorOptions<M, R> {
   readonly onEscalate: (kind: ActorKind, key: string, error: unknown) => void;
   /** An activation was dropped (idle, handed off, shut down): the cluster releases its directory entry. */
   readonly onStopped?: (key: string) => void;
+  /** The tenant an actor key belongs to, for its spans (issue 16); absent: no tenant attribute. */
+  readonly tenantOf?: (key: string) => string;
   readonly now?: () => number;
 }
 
@@ -101,7 +103,11 @@ export class ActorSupervisor<M, R> {
     const current = act;
     current.inFlight++;
     const result = current.tail.then(() =>
-      inSpan('actor', { 'actor.kind': this.o.kind, 'actor.message': (message as { type?: string }).type ?? 'message' }, () => this.process(current, message, envelope)),
+      inSpan(
+        'actor',
+        { 'actor.kind': this.o.kind, 'actor.message': (message as { type?: string }).type ?? 'message', ...(this.o.tenantOf ? { [TENANT_ATTRIBUTE]: this.o.tenantOf(key) } : {}) },
+        () => this.process(current, message, envelope),
+      ),
     );
     current.tail = result.catch(() => undefined);
     try {

@@ -4,7 +4,7 @@
  * made for an XMPP user's account that is still being provisioned.
  */
 import type { Client } from '@microsoft/microsoft-graph-client';
-import { inSpan } from '../observability/tracing.js';
+import { inSpan, TENANT_ATTRIBUTE } from '../observability/tracing.js';
 import type { Logger } from '../observability/logger.js';
 import type { GraphClients } from './graph-clients.js';
 import { isLicenceNotActive, PROVISIONING, toTeamsError } from './graph-errors.js';
@@ -37,6 +37,8 @@ export class GraphContext {
     readonly puppets: PuppetSettings,
     readonly log: Logger,
     readonly now: () => number = Date.now,
+    /** The tenant whose credentials make the calls, on their spans (issue 16). */
+    readonly tenant?: string,
   ) {}
 
   /** `${graph}/v1.0/...`: @odata.id and @odata.bind values name the Graph host of the cloud in use. */
@@ -49,7 +51,7 @@ export class GraphContext {
   }
 
   async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return inSpan('graph', { 'graph.operation': what }, async () => {
+    return inSpan('graph', { 'graph.operation': what, ...(this.tenant ? { [TENANT_ATTRIBUTE]: this.tenant } : {}) }, async () => {
       try {
         return await fn();
       } catch (err) {

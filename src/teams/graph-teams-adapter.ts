@@ -42,6 +42,8 @@ export interface GraphTeamsAdapterOptions {
   readonly graphBaseUrl: string;
   readonly puppets: PuppetSettings;
   readonly log: Logger;
+  /** The configured tenant id, on the Graph spans (issue 16). */
+  readonly tenant?: string;
 }
 
 export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
@@ -52,7 +54,7 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
   private readonly subscriptions: GraphSubscriptions;
 
   constructor(private readonly o: GraphTeamsAdapterOptions) {
-    const g = new GraphContext(o.clients, o.graphBaseUrl, o.puppets, o.log);
+    const g = new GraphContext(o.clients, o.graphBaseUrl, o.puppets, o.log, Date.now, o.tenant);
     this.directory = new GraphDirectory(g);
     this.chats = new GraphChats(g, o.tenantId);
     this.presence = new GraphPresenceApi(g, o.clientId);

@@ -8,7 +8,7 @@
  * decrypted (a certificate no longer configured, a bad signature) is read from Graph instead, as are notifications
  * without resource data.
  */
-import { inSpan } from '../observability/tracing.js';
+import { inSpan, TENANT_ATTRIBUTE } from '../observability/tracing.js';
 import { randomUUID } from 'node:crypto';
 import { parseResource, type EncryptedContent } from '../protocol/graph-notification.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
@@ -24,6 +24,8 @@ import { TeamsError, type TeamsChatMessage, type TeamsPort } from './teams-port.
 import type { TeamsPresence } from '../protocol/presence-map.js';
 
 export interface NotificationProcessorOptions {
+  /** The tenant whose notifications these are, on their spans (issue 16). */
+  readonly tenant?: string;
   readonly store: Store;
   readonly teams: TeamsPort;
   readonly router: ActorRouter;
@@ -179,7 +181,7 @@ export class NotificationProcessor {
     const log = this.o.log.child({ correlationId, inboxId: row.id, subscriptionId: row.subscriptionId });
     let outcome: Outcome;
     try {
-      outcome = await inSpan(`graph notification ${row.kind}`, { 'graph.change_type': row.changeType, 'xtg.correlation_id': correlationId }, () => this.process(row, correlationId, log));
+      outcome = await inSpan(`graph notification ${row.kind}`, { 'graph.change_type': row.changeType, 'xtg.correlation_id': correlationId, ...(this.o.tenant ? { [TENANT_ATTRIBUTE]: this.o.tenant } : {}) }, () => this.process(row, correlationId, log));
     } catch (err) {
       const transient = !(err instanceof TeamsError) || err.transient;
       outcome = transient ? { status: 'retry', reason: errorMessage(err) } : { status: 'failed', reason: errorMessage(err) };

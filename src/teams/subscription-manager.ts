@@ -435,6 +435,22 @@ export class SubscriptionManager {
     this.timer.unref();
   }
 
+  /**
+   * Deletes every subscription of the tenant from Graph and the store (the tenant is removed from the node, issue
+   * 16): Graph stops posting its notifications. One that Graph no longer has is forgotten all the same.
+   */
+  async removeAll(): Promise<number> {
+    let removed = 0;
+    for (const s of await this.o.store.subscriptions()) {
+      await this.exclusive(s.purpose, async () => {
+        await this.o.api.deleteSubscription(await this.owner(s), s.id).catch((err: unknown) => this.o.log.warn('could not delete a Graph subscription of a removed tenant', { subscriptionId: s.id, error: errorMessage(err) }));
+        await this.o.store.deleteSubscription(s.id);
+        removed++;
+      });
+    }
+    return removed;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.presenceRun?.catch(() => undefined);

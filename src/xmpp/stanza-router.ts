@@ -13,7 +13,7 @@
  *    first message of a new pair: its rate limits before the pair exists (admitMessage).
  * 5. A new Teams account: only for a message or a subscription, within the domain's cap (admitAccount).
  */
-import { inSpan } from '../observability/tracing.js';
+import { inSpan, TENANT_ATTRIBUTE } from '../observability/tracing.js';
 import { randomUUID } from 'node:crypto';
 import xml, { type Element } from '@xmpp/xml';
 import { bareJid, tryParseJid } from '../protocol/jid.js';
@@ -52,6 +52,8 @@ export interface FederationPolicy {
 }
 
 export interface StanzaRouterOptions {
+  /** The tenant this router serves, on its spans (issue 16). */
+  readonly tenant?: string;
   readonly componentDomain: string;
   readonly maxBodyBytes: number;
   readonly version: string;
@@ -117,7 +119,7 @@ export class StanzaRouter {
         throw new StanzaError('policy-violation', `stanza ${overLimit}`);
       }
       const inbound = parseInbound(stanza, { maxBodyBytes: this.o.maxBodyBytes });
-      await inSpan(`xmpp ${stanza.name}`, { 'xmpp.stanza': stanza.name, 'xtg.correlation_id': correlationId }, () => {
+      await inSpan(`xmpp ${stanza.name}`, { 'xmpp.stanza': stanza.name, 'xtg.correlation_id': correlationId, ...(this.o.tenant ? { [TENANT_ATTRIBUTE]: this.o.tenant } : {}) }, () => {
         log.debug('stanza received', { stanza: stanza.name, type: stanza.attrs.type });
         return this.dispatch(stanza, inbound, correlationId, order, log);
       });

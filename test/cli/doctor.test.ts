@@ -10,21 +10,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { DEMO } from '../../src/sandbox/demo-tenant.js';
+import { DEMO, DEMO_NORTHWIND } from '../../src/sandbox/demo-tenant.js';
 import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { puppetPassword, puppetUpn } from '../../src/protocol/puppet-identity.js';
-import { demoTenantEmulatorOptions } from '../emulators/graph/demo-tenant.js';
+import { demoTenantEmulatorOptions, demoTenantsEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { startGraphEmulator, type GraphEmulatorOptions } from '../emulators/graph/index.js';
+import type { EmulatedTenantOptions, MultiTenantEmulatorOptions } from '../emulators/graph/types.js';
+import { writeTestLicence } from '../support/test-licence.js';
 import { freePorts } from '../support/ports.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+/** The same command as a test build, trusting the test licence key (test-node.ts). */
+const TEST_NODE = fileURLToPath(new URL('../support/test-node.js', import.meta.url));
 const JULIET = `juliet@${DEMO.xmppDomain}`;
 const JULIET_UPN = puppetUpn(JULIET, DEMO.puppetDomain);
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(args: string[], entry = MAIN): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -55,23 +59,33 @@ describe('doctor', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  /** A ready tenant: the demo tenant with Juliet's account already in the licensed puppet group. */
-  function readyTenant(): GraphEmulatorOptions {
-    const o = demoTenantEmulatorOptions({ tls });
-    o.users.push({ userPrincipalName: JULIET_UPN, displayName: `${JULIET} (XMPP)`, password: puppetPassword(DEMO.puppetPasswordSecret, JULIET_UPN), licensed: false });
-    o.groups = (o.groups ?? []).map((g) => (g.id === DEMO.puppetGroup.id ? { ...g, members: [JULIET_UPN] } : g));
+  /** Makes a demo tenant ready: Juliet's account already in its licensed puppet group. */
+  function ready<T extends EmulatedTenantOptions>(o: T, demo: { puppetDomain: string; puppetPasswordSecret: string; puppetGroup: { id: string } }): T {
+    const upn = puppetUpn(JULIET, demo.puppetDomain);
+    o.users.push({ userPrincipalName: upn, displayName: `${JULIET} (XMPP)`, password: puppetPassword(demo.puppetPasswordSecret, upn), licensed: false });
+    o.groups = (o.groups ?? []).map((g) => (g.id === demo.puppetGroup.id ? { ...g, members: [upn] } : g));
     o.licenceAssignmentMs = 0;
     return o;
   }
 
+  /** A ready tenant: the demo tenant with Juliet's account already in the licensed puppet group. */
+  function readyTenant(): GraphEmulatorOptions {
+    return ready(demoTenantEmulatorOptions({ tls }), DEMO);
+  }
+
   /** Runs the doctor against an emulator started from `options`; `configure` changes the gateway config. */
-  async function doctor(options: GraphEmulatorOptions, configure: (c: Record<string, unknown>) => void = () => undefined, extraArgs: string[] = []) {
+  async function doctor(
+    options: GraphEmulatorOptions | MultiTenantEmulatorOptions,
+    configure: (c: Record<string, unknown>) => void = () => undefined,
+    extraArgs: string[] = [],
+    o: { twoTenants?: boolean; entry?: string } = {},
+  ) {
     const em = await startGraphEmulator(options);
     try {
       const [component, webhook, admin] = (await freePorts(3)) as [number, number, number];
       const file = join(dir, `gw-${webhook}.yaml`);
-      await writeLoopbackConfig(file, { componentPort: component, emulatorUrl: em.url, webhookPort: webhook, adminPort: admin, sqlitePath: join(dir, 'gw.sqlite'), transform: configure });
-      return await runCli(['doctor', '--config', file, ...extraArgs]);
+      await writeLoopbackConfig(file, { componentPort: component, emulatorUrl: em.url, webhookPort: webhook, adminPort: admin, sqlitePath: join(dir, 'gw.sqlite'), transform: configure, ...(o.twoTenants ? { secondTenant: {} } : {}) });
+      return await runCli(['doctor', '--config', file, ...extraArgs], o.entry);
     } finally {
       await em.close();
     }
@@ -118,5 +132,32 @@ describe('doctor', () => {
     const none = await doctor(readyTenant(), () => undefined, ['--puppet', `romeo@${DEMO.xmppDomain}`]);
     assert.equal(none.code, 1);
     assert.match(line(none.stdout, 'puppet-account'), /^FAIL.*write through the gateway once/u);
+  });
+
+  it('checks each tenant with its own credentials and the licence for each (issue 16); --tenant checks one', async () => {
+    const both = () => {
+      const o = demoTenantsEmulatorOptions({ tls });
+      ready(o.tenants[0]!, DEMO);
+      ready(o.tenants[1]!, DEMO_NORTHWIND);
+      return o;
+    };
+    // A licence covering Contoso only, and Northwind's app secret rotated in its directory.
+    const licence = await writeTestLicence(dir, { maxNodes: 1, id: 'L-contoso-only' });
+    const withLicence = (c: Record<string, unknown>) => (c.cluster = { licence: { file: licence.file } });
+    const broken = both();
+    (broken.tenants[1]!.apps[0] as { clientSecret?: string }).clientSecret = 'rotated';
+    const r = await doctor(broken, withLicence, [], { twoTenants: true, entry: TEST_NODE });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const [contoso, northwind] = r.stdout.split(/^tenant northwind /mu) as [string, string];
+    assert.match(contoso, new RegExp(`^tenant contoso \\(Microsoft 365 tenant ${DEMO.tenantId}\\)`, 'mu'));
+    assert.match(line(contoso, 'licence'), new RegExp(`^PASS.*covers Entra tenant ${DEMO.tenantId}`, 'u'));
+    assert.match(line(contoso, 'app-token'), /^PASS/u);
+    assert.match(contoso, /all 11 checks passed/u);
+    assert.match(line(northwind, 'licence'), new RegExp(`^FAIL.*does not cover Entra tenant ${DEMO_NORTHWIND.tenantId}.*fix: ask the vendor`, 'u'));
+    assert.match(line(northwind, 'app-token'), new RegExp(`^FAIL.*${DEMO_NORTHWIND.clientId}|^FAIL.*client secret`, 'u'));
+    // One tenant alone: Contoso's checks pass, whatever Northwind's state.
+    const one = await doctor(broken, withLicence, ['--tenant', 'contoso'], { twoTenants: true, entry: TEST_NODE });
+    assert.equal(one.code, 0, one.stdout + one.stderr);
+    assert.doesNotMatch(one.stdout, /northwind/u);
   });
 });

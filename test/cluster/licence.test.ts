@@ -8,6 +8,9 @@ import { LicenceKeyError, canonicalJson, keyIdOf, loadLicence, readTrustedKeys, 
 import { VENDOR_LICENCE_KEYS, buildKind, buildLicenceKeys, trustTestLicenceKeys, trustedLicenceKeys } from '../../src/cluster/licence-keys.js';
 import { generateKeyPair, signLicence } from '../../tools/licence-signing.js';
 import { TEST_LICENCE_KEY } from '../support/licence-test-key.js';
+import { Writable } from 'node:stream';
+import { LoneNodeLicence, type LicenceMode } from '../../src/cluster/lone-node-licence.js';
+import { createLogger } from '../../src/observability/logger.js';
 
 const vendor = generateKeyPair();
 const stranger = generateKeyPair();
@@ -21,6 +24,7 @@ const TERMS: LicenceTerms = {
   limits: { tenants: ['11111111-2222-3333-4444-555555555555'], maxRemoteDomains: 20 },
 };
 const TENANT = '11111111-2222-3333-4444-555555555555';
+const NORTHWIND_ENTRA = '66666666-7777-8888-9999-000000000000';
 
 const text = (value: unknown) => JSON.stringify(value, null, 2);
 const signed = (terms: LicenceTerms = TERMS, key = vendor.privateKeyPem) => JSON.parse(text(signLicence(terms, key))) as Record<string, unknown> & { terms: Record<string, unknown> };
@@ -87,6 +91,15 @@ describe('verifyLicence', () => {
         assert.deepEqual(verdict, { ok: true, terms: file.terms });
       }
     }
+  });
+
+  it('with several tenants (issue 16), covers the node only when it covers each, and names every one it does not', () => {
+    const both = text(signed({ ...TERMS, limits: { tenants: [TENANT, NORTHWIND_ENTRA] } }));
+    assert.equal(verifyLicence(both, trusted, NOW, [TENANT, NORTHWIND_ENTRA.toUpperCase()]).ok, true);
+    const verdict = verifyLicence(text(signed()), trusted, NOW, [TENANT, NORTHWIND_ENTRA, 'third-tenant']);
+    assert.equal(verdict.ok === false && verdict.problem, 'tenant-not-licensed');
+    assert.equal(verdict.ok === false && verdict.detail, `licence L-42 does not cover Entra tenants ${NORTHWIND_ENTRA}, third-tenant (it covers ${TENANT})`);
+    assert.equal(verifyLicence(text(signed({ ...TERMS, limits: undefined })), trusted, NOW, [TENANT, NORTHWIND_ENTRA]).ok, true, 'a licence naming no tenant covers any');
   });
 
   it('accepts any tenant when the licence names none, and is valid from notBefore until just before expiry', () => {
@@ -186,6 +199,35 @@ describe("the build's licence keys (issue 12 finding 2)", () => {
       assert.equal(buildKind(), 'test');
       assert.equal(verifyLicence(text(signLicence(TERMS, TEST_LICENCE_KEY.privateKeyPem)), trustedLicenceKeys([]), NOW).ok, true);
       assert.equal(verifyLicence(licence999, trustedLicenceKeys([]), NOW).ok, false);
+    } finally {
+      trustTestLicenceKeys([]);
+    }
+  });
+});
+
+describe('a lone node serving several tenants (issue 16)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xtg-licence-tenants-'));
+  const lines: string[] = [];
+  const log = createLogger({ level: 'info', nodeId: 't', stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+  const lone = (file: string) => {
+    const modes: LicenceMode[] = [];
+    const l = new LoneNodeLicence({ file, publicKeys: [], tenantIds: () => [TENANT, NORTHWIND_ENTRA], log, onChange: (m) => modes.push(m), now: () => NOW });
+    l.check();
+    return l;
+  };
+
+  it('runs in evaluation mode, saying which tenant its licence leaves out, unless the licence covers every tenant', () => {
+    trustTestLicenceKeys([TEST_LICENCE_KEY.publicKeyPem]);
+    try {
+      const first = join(dir, 'first-only.json');
+      writeFileSync(first, text(signLicence(TERMS, TEST_LICENCE_KEY.privateKeyPem)));
+      const onlyFirst = lone(first).mode();
+      assert.equal(onlyFirst.mode, 'evaluation');
+      assert.match(onlyFirst.mode === 'evaluation' ? onlyFirst.reason : '', new RegExp(`licence tenant-not-licensed: licence L-42 does not cover Entra tenant ${NORTHWIND_ENTRA} `, 'u'));
+      assert.ok(lines.some((l) => l.includes('EVALUATION MODE') && l.includes(NORTHWIND_ENTRA)), 'the log says why');
+      const both = join(dir, 'both.json');
+      writeFileSync(both, text(signLicence({ ...TERMS, limits: { tenants: [TENANT, NORTHWIND_ENTRA] } }, TEST_LICENCE_KEY.privateKeyPem)));
+      assert.equal(lone(both).mode().mode, 'licensed');
     } finally {
       trustTestLicenceKeys([]);
     }

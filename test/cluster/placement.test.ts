@@ -10,7 +10,9 @@ import { Redis } from 'ioredis';
 import { LeaderLease } from '../../src/cluster/leader-lease.js';
 import { LicenceSeats } from '../../src/cluster/licence-seats.js';
 import { PlacementDirectory } from '../../src/cluster/placement-directory.js';
-import { ClusterKeys } from '../../src/cluster/redis-keys.js';
+import { ClusterKeys, tenantName } from '../../src/cluster/redis-keys.js';
+import { clusterStatus, formatClusterStatus } from '../../src/cluster/cluster-status.js';
+import { actorAddress, tenantActorKey } from '../../src/actors/actor-keys.js';
 import { rendezvousHome } from '../../src/cluster/rendezvous.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { RedisServer } from '../../src/sandbox/redis.js';
@@ -178,5 +180,49 @@ describe('rendezvous hashing', () => {
   it('gives the same answer whatever the order of the nodes, and none for no nodes', () => {
     assert.equal(rendezvousHome('k', ['b', 'a', 'c']), rendezvousHome('k', ['c', 'b', 'a']));
     assert.equal(rendezvousHome('k', []), undefined);
+  });
+});
+
+describe('cluster status per tenant (issue 16) on redis-server', { timeout: 30_000 }, () => {
+  let server: RedisServer;
+  let r: Redis;
+  const k = new ClusterKeys('ts');
+  before(async () => {
+    server = await RedisServer.start(await freePort());
+    r = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  });
+  after(async () => {
+    r?.disconnect();
+    await server?.stop();
+  });
+
+  it('shows each tenant\'s XMPP link holder and its actors per node, and one tenant with --tenant', async () => {
+    const until = Date.now() + 60_000;
+    for (const id of ['A', 'B']) {
+      const info = { id, rpcUrl: `http://${id}`, version: 't', startedAt: 0, licensed: true, licenceId: 'L-1', problem: undefined, roles: [], actors: 0, leaving: false };
+      await r.zadd(k.nodes, until, id);
+      await r.set(k.node(id), JSON.stringify(info), 'PX', 60_000);
+      await r.set(k.serving(id), '1', 'PX', 60_000);
+    }
+    const dir = new PlacementDirectory(r, k);
+    const claim = (tenant: string, key: string, node: string) => dir.claim(actorAddress('user-pair', tenantActorKey(tenant, key)), node);
+    await claim('default', 'u1|a@x.example', 'A');
+    await claim('northwind', 'u1|a@x.example', 'A');
+    await claim('northwind', 'u2|a@x.example', 'B');
+    await claim('northwind', 'u3|a@x.example', 'B');
+    await dir.claim(actorAddress('remote-domain', tenantActorKey('northwind', 'x.example')), 'B');
+    await r.set(k.lease(tenantName('northwind', 'xmpp-link')), 'B', 'PX', 60_000);
+    await r.set(k.lease(tenantName('default', 'xmpp-link')), 'A', 'PX', 60_000);
+
+    const status = await clusterStatus(r, k, ['default', 'northwind', 'idle']);
+    assert.deepEqual(status.tenants, [
+      { id: 'default', linkHolder: 'A', actors: { A: 1 } },
+      { id: 'northwind', linkHolder: 'B', actors: { A: 1, B: 3 } },
+      { id: 'idle', linkHolder: undefined, actors: {} },
+    ]);
+    const text = formatClusterStatus(status);
+    assert.match(text, /^tenant northwind: XMPP link on B, 4 actor\(s\) \(A 1, B 3\)$/mu);
+    assert.match(text, /^tenant idle: XMPP link on -, 0 actor\(s\)$/mu);
+    assert.equal((await clusterStatus(r, k)).tenants, undefined, 'GET /cluster (no tenants asked) does not scan the directory');
   });
 });

@@ -47,7 +47,7 @@ describe('drain and resume a node from the console', { timeout: 60_000 }, () => 
         leaseMs: 2_000,
         licenceFile: licence.file,
         publicKeys: [licence.publicKeyFile],
-        tenantId: DEMO.tenantId,
+        tenantIds: () => [DEMO.tenantId],
         store: SqliteStore.open(':memory:'),
         metrics: new Metrics({ defaultMetrics: false }),
         log,

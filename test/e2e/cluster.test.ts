@@ -86,6 +86,7 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
     for (const id of ['node1', 'node2', 'node3']) assert.ok(rows.some((r) => new RegExp(`^${id}\\s+yes\\s+\\d+`, 'u').test(r)), `${id} is listed as serving`);
     assert.ok(rows.some((r) => /xmpp-link/u.test(r)), 'the link holder is shown');
     assert.match(cli.stdout, /licence L-test: 3 seat\(s\) held/u);
+    assert.match(cli.stdout, /^tenant default: XMPP link on node[123], \d+ actor\(s\)/mu, 'the (one) tenant\'s link holder and actors');
     const view = (await (await fetch(`http://127.0.0.1:${node1.ports.admin}/cluster`)).json()) as { nodes: { id: string; serving: boolean; actors: number }[] };
     assert.deepEqual(view.nodes.map((n) => n.id), ['node1', 'node2', 'node3']);
     assert.ok(view.nodes.reduce((sum, n) => sum + n.actors, 0) >= 2, 'the pair and the remote domain are placed');

@@ -1,7 +1,7 @@
 /**
  * The README's first command: `sandbox` brings up the gateway's Prosody, a partner's Prosody federated with it
- * over S2S, the Graph emulator and a gateway node, prints how to use them, works as printed, and stops cleanly
- * on Ctrl-C.
+ * over S2S, the Graph emulator with two tenants and a gateway node serving both (issue 16), prints how to use them,
+ * works as printed (in each tenant), and stops cleanly on Ctrl-C.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -49,6 +49,8 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
       assert.match(out, /juliet@xmpp\.example +password juliet-pass/u);
       assert.match(out, /benvolio@partner\.example +password benvolio-pass/u);
       assert.match(out, /alice\.smith@teams\.xmpp\.example/u);
+      assert.match(out, /grace\.hopper@teams\.northwind\.example/u);
+      assert.match(out, /--tenant northwind\.example send grace\.hopper@northwind\.example juliet@xmpp\.example/u);
       assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${admin}/metrics`, 'u'));
       // Without a licence the node runs in evaluation mode, and says so (issue 12, docs/licensing.md).
       assert.match(out, /evaluation mode \(no licence\): one node, at most 2 remote domains and 10 XMPP users/u);
@@ -72,6 +74,13 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
       const sent = cli('send', 'alice.smith@contoso.example', 'juliet@xmpp.example', 'Hi Juliet, from the CLI');
       assert.equal(sent.status, 0, sent.stderr);
       await juliet.waitFor((el) => el.name === 'message' && el.getChildText('body') === 'Hi Juliet, from the CLI', 20_000, 'reply sent with the CLI');
+      // The second tenant (Northwind, its own component domain), and the CLI acting in it with --tenant as printed.
+      await juliet.send(xml('message', { to: 'grace.hopper@teams.northwind.example', type: 'chat', id: 'n1' }, xml('body', {}, 'hello Northwind')));
+      await eventually(() => (cli('--tenant', 'northwind.example', 'chats', 'grace.hopper@northwind.example').stdout.includes('hello Northwind') ? true : undefined), 20_000, 'the message in Grace\'s chats');
+      assert.doesNotMatch(cli('chats', 'alice.smith@contoso.example').stdout, /hello Northwind/u, 'nothing of it in Contoso');
+      const fromNorthwind = cli('--tenant', 'northwind.example', 'send', 'grace.hopper@northwind.example', 'juliet@xmpp.example', 'Hi Juliet, from Northwind');
+      assert.equal(fromNorthwind.status, 0, fromNorthwind.stderr);
+      await juliet.waitFor((el) => el.name === 'message' && el.attrs.from?.startsWith('grace.hopper@teams.northwind.example') === true && el.getChildText('body') === 'Hi Juliet, from Northwind', 20_000, 'Grace\'s reply');
       // Issue 17: an SfB user, acted as with the sfb-cli as printed.
       assert.match(out, /carol@teams\.xmpp\.example/u);
       const sfbCli = (...args: string[]) => spawnSync(process.execPath, [SFB_CLI, '--emulator', `http://127.0.0.1:${sfbControl}`, ...args], { encoding: 'utf8' });

@@ -90,7 +90,7 @@ describe('the admin API scoped by tenant', () => {
   const seen: string[] = [];
   const audits: AuditEntry[] = [];
   const tenant = (id: string, token: string | undefined) => ({ id, token, api: { handle: async (r: { path: string }) => (seen.push(`${id}${r.path}`), { status: 200, body: {} }) }, store: { appendAudit: async (e: AuditEntry) => void audits.push(e) } });
-  const api = tenantsAdminApi('op', [tenant('contoso', 'c'), tenant('northwind', 'n')], { handle: async () => ({ status: 200, body: { node: true } }) });
+  const api = tenantsAdminApi('op', () => [tenant('contoso', 'c'), tenant('northwind', 'n')], { handle: async () => ({ status: 200, body: { node: true } }) });
   const req = (path: string, scope: string) => ({ method: 'GET', path, query: new URLSearchParams(), body: undefined, actor: 'x', scope });
 
   it('routes a tenant\'s token to its own tenant only, the operator\'s to any', async () => {
@@ -103,6 +103,6 @@ describe('the admin API scoped by tenant', () => {
     assert.equal((await api!.handle(req('/admin/tenants/nobody/audit', 'northwind'))).status, 403, 'an unknown tenant answers the same');
     assert.equal((await api!.handle(req('/admin/log-level', 'northwind'))).status, 403);
     assert.equal(audits.length, 1);
-    assert.equal(tenantsAdminApi(undefined, [tenant('a', undefined)], { handle: async () => ({ status: 200, body: {} }) }), undefined);
+    assert.equal(tenantsAdminApi(undefined, () => [tenant('a', undefined)], { handle: async () => ({ status: 200, body: {} }) }), undefined);
   });
 });

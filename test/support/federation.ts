@@ -138,7 +138,8 @@ export class Federation {
     };
     const prosody = await ProsodyServer.start(prosodyOptions);
     const redis = o.redis ? await RedisServer.start(await freePort()) : undefined;
-    const licence = o.licensed === false ? undefined : await writeTestLicence(dir, { maxNodes: 1 });
+    // With two tenants the licence covers both (a licence must cover every tenant the node serves).
+    const licence = o.licensed === false ? undefined : await writeTestLicence(dir, { maxNodes: 1, ...(o.secondTenant ? { tenants: [DEMO.tenantId, DEMO_NORTHWIND.tenantId] } : {}) });
     const configPath = join(dir, 'gateway.yaml');
     const sfb = o.sfb ? await startSfbPool(tls, o.sfb) : undefined;
     const config: LoopbackConfig = {

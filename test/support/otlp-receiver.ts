@@ -11,12 +11,14 @@ export interface ReceivedSpan {
   readonly name: string;
   /** service.instance.id of the exporting node. */
   readonly node: string | undefined;
+  /** The span's string attributes (e.g. xtg.tenant). */
+  readonly attributes: Readonly<Record<string, string>>;
 }
 
 interface ExportBody {
   resourceSpans?: {
     resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
-    scopeSpans?: { spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] }[];
+    scopeSpans?: { spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string; attributes?: { key: string; value: { stringValue?: string } }[] }[] }[];
   }[];
 }
 
@@ -38,7 +40,10 @@ export class OtlpReceiver {
           for (const rs of body.resourceSpans ?? []) {
             const node = rs.resource?.attributes?.find((a) => a.key === 'service.instance.id')?.value.stringValue;
             for (const ss of rs.scopeSpans ?? []) {
-              for (const s of ss.spans ?? []) self?.spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined, name: s.name, node });
+              for (const s of ss.spans ?? []) {
+                const attributes = Object.fromEntries((s.attributes ?? []).filter((a) => a.value.stringValue !== undefined).map((a) => [a.key, a.value.stringValue as string]));
+                self?.spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined, name: s.name, node, attributes });
+              }
             }
           }
           res.writeHead(200, { 'content-type': 'application/json' }).end('{}');

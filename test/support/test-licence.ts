@@ -19,7 +19,8 @@ export function trustTestKeyInThisProcess(): void {
   trustTestLicenceKeys([TEST_LICENCE_KEY.publicKeyPem]);
 }
 
-export async function writeTestLicence(dir: string, o: { maxNodes: number; expiresInMs?: number; id?: string; maxRemoteDomains?: number }): Promise<TestLicence> {
+/** `tenants`: the Entra tenants it covers (default: the demo tenant's). */
+export async function writeTestLicence(dir: string, o: { maxNodes: number; expiresInMs?: number; id?: string; maxRemoteDomains?: number; tenants?: readonly string[] }): Promise<TestLicence> {
   const now = Date.now();
   const terms: LicenceTerms = {
     id: o.id ?? 'L-test',
@@ -27,7 +28,7 @@ export async function writeTestLicence(dir: string, o: { maxNodes: number; expir
     maxNodes: o.maxNodes,
     issuedAt: new Date(now - 60_000).toISOString(),
     expiresAt: new Date(now + (o.expiresInMs ?? 86_400_000)).toISOString(),
-    limits: { tenants: [DEMO.tenantId], ...(o.maxRemoteDomains !== undefined ? { maxRemoteDomains: o.maxRemoteDomains } : {}) },
+    limits: { tenants: [...(o.tenants ?? [DEMO.tenantId])], ...(o.maxRemoteDomains !== undefined ? { maxRemoteDomains: o.maxRemoteDomains } : {}) },
   };
   const file = join(dir, `${terms.id}.licence.json`);
   const publicKeyFile = join(dir, `${terms.id}.pub`);

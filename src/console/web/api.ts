@@ -3,6 +3,8 @@
  * means the session ended, and the page goes to the sign-in page.
  */
 let csrfToken = '';
+/** The tenant the pages act on (issue 16); empty: the session's own, or the first. */
+let tenant = '';
 
 export class ApiError extends Error {
   constructor(
@@ -34,10 +36,16 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
   return body as T;
 }
 
+export function setTenant(id: string): void {
+  tenant = id;
+}
+
+/** Every API call names the tenant chosen (the server ignores it for node-wide resources). */
 export function getJson<T>(path: string): Promise<T> {
-  return call<T>(path);
+  return call<T>(tenant && path.startsWith('/console/api/') ? `${path}${path.includes('?') ? '&' : '?'}tenant=${encodeURIComponent(tenant)}` : path);
 }
 
 export function postJson<T>(path: string, body: unknown): Promise<T> {
-  return call<T>(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken }, body: JSON.stringify(body) });
+  const scoped = tenant && path.startsWith('/console/api/') && typeof body === 'object' && body !== null ? { ...body, tenant } : body;
+  return call<T>(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken }, body: JSON.stringify(scoped) });
 }

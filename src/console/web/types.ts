@@ -8,6 +8,10 @@ export interface SessionInfo {
   readonly node: string;
   readonly clustered: boolean;
   readonly keepBodies: boolean;
+  /** Issue 16: the tenant a tenant's own admin token is limited to (null: the operator, every tenant). */
+  readonly tenant: string | null;
+  /** The tenants this session may choose between. */
+  readonly tenants: readonly string[];
 }
 
 export interface Readiness {
