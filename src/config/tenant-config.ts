@@ -178,6 +178,9 @@ export function checkTenants(c: Checked): { key: string; problem: string }[] {
   for (const t of c.tenants) {
     const upn = t.components.map((d) => d.upnDomain).filter((d): d is string => d !== undefined);
     if (new Set(upn).size !== upn.length) problems.push({ key: at(t, 'xmpp.extraDomains'), problem: 'each component domain serves its own UPN domain' });
+    // Refused rather than ignored: a node would open no link for these domains (one link per domain, domain-aware
+    // lookups and routing are not built yet; docs/tenants.md).
+    if (t.components.length > 1) problems.push({ key: at(t, 'xmpp.extraDomains'), problem: 'several component domains for one tenant are not supported yet: list only xmpp.domain' });
   }
   // One listener per address serves every tenant configured on it, each on its own path (and its media links under it).
   const byListen = new Map<string, TenantConfig[]>();

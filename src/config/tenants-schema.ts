@@ -37,7 +37,7 @@ const TenantSchema = z
               .strict(),
           )
           .default([])
-          .describe('further component domains, each serving the users of one UPN domain (one address per user)'),
+          .describe('further component domains, each serving the users of one UPN domain: not supported yet (refused when set; docs/tenants.md)'),
       })
       .strict(),
     teams: TeamsSchema,

@@ -124,15 +124,18 @@ describe('configuration: tenants (issue 16)', () => {
     assert.equal(c.admin.token?.reveal(), 'operator');
     assert.deepEqual(c.walls, { remote: [], between: [] });
   });
-  it('reads a list of tenants, each with its own credentials, component domains, whitelist and token', () => {
-    const raw = twoTenants();
-    raw.tenants[1] = { ...raw.tenants[1], xmpp: { ...raw.tenants[1]!.xmpp, extraDomains: [{ domain: 'teams.fabrikam-alt.example', password: 'x', upnDomain: 'fabrikam-alt.example' }] } } as (typeof raw.tenants)[number];
-    const c = resolveConfig(raw, { env: {} });
+  it('reads a list of tenants, each with its own credentials, component domain, whitelist and token', () => {
+    const c = resolveConfig(twoTenants(), { env: {} });
     assert.deepEqual(c.tenants.map((t) => t.id), ['contoso', 'fabrikam']);
     assert.equal(tenant(c, 1).teams.clientSecret?.reveal(), 'fabrikam-app-secret');
     assert.equal(tenant(c, 0).admin.token?.reveal(), 'contoso-token');
-    assert.deepEqual(tenant(c, 1).components.map((d) => [d.domain, d.upnDomain]), [['teams.fabrikam.example', undefined], ['teams.fabrikam-alt.example', 'fabrikam-alt.example']]);
+    assert.deepEqual(tenant(c, 1).components.map((d) => d.domain), ['teams.fabrikam.example']);
     assert.equal(c.walls.between[0]?.peer, 'fabrikam');
+  });
+  it('refuses further component domains for a tenant (not built yet) instead of ignoring them', () => {
+    const raw = twoTenants();
+    raw.tenants[1] = { ...raw.tenants[1], xmpp: { ...raw.tenants[1]!.xmpp, extraDomains: [{ domain: 'teams.fabrikam-alt.example', password: 'x', upnDomain: 'fabrikam-alt.example' }] } } as (typeof raw.tenants)[number];
+    assert.throws(() => resolveConfig(raw, { env: {} }), /tenants\[fabrikam\]\.xmpp\.extraDomains: several component domains for one tenant are not supported yet/u);
   });
   const cases: [string, (c: ReturnType<typeof twoTenants>) => unknown, RegExp][] = [
     ['a tenant\'s missing key names the tenant', (c) => ({ ...c, tenants: [c.tenants[0], { ...c.tenants[1], teams: { ...c.tenants[1]?.teams, clientId: undefined } }] }), /^tenants\[fabrikam\]\.teams\.clientId: required key is missing$/u],
