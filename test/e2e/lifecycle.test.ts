@@ -65,9 +65,15 @@ describe('Graph lifecycle notifications end to end', { timeout: 240_000 }, () =>
       'a message lost to the pause',
     );
     const lost = f.emulator.chatsOf(ALICE_UPN)[0]?.messages.filter((m) => m.body.content.startsWith('written during the pause')) ?? [];
+    // She also edits a message relayed before the pause: its notification is lost to the pause too.
+    const earlier = f.emulator.chatsOf(ALICE_UPN)[0]?.messages.find((m) => m.body.content === 'steady 0') ?? assert.fail('steady 0 in Teams');
+    await f.emulator.editAs(ALICE_UPN, '', earlier.id, 'steady 0, edited during the pause');
     await f.restartGateway();
-    // Reauthorized on the next challenge, then caught up: every message written during the pause arrives.
+    // Reauthorized on the next challenge, then caught up: every message written during the pause arrives, and the
+    // edit as an XEP-0308 correction of the message relayed before.
     for (const m of lost) await juliet.waitFor(isChatFrom(ALICE, m.body.content), 30_000, m.body.content);
+    const fix = await juliet.waitFor((el) => el.getChild('replace', 'urn:xmpp:message-correct:0') !== undefined && el.getChildText('body') === 'steady 0, edited during the pause', 30_000, 'the edit made during the pause');
+    assert.equal(fix.getChild('replace', 'urn:xmpp:message-correct:0')?.attrs.id, earlier.id);
     await f.emulator.sendAs(ALICE_UPN, JULIET, 'after the pause');
     await juliet.waitFor(isChatFrom(ALICE, 'after the pause'), 20_000, 'after the pause');
     const copies = juliet.received.filter((el) => el.getChildText('body')?.startsWith('written during the pause') === true).length;

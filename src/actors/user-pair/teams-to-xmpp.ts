@@ -138,8 +138,9 @@ export class TeamsToXmpp {
   /**
    * Catches up after notifications may have been lost (a Graph subscription paused or removed,
    * https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events): the chat's newest messages
-   * (one Graph read) are relayed, oldest first, when she wrote them since `since` and they were not relayed yet.
-   * Edits and reactions made during the gap are not.
+   * (one Graph read) are relayed, oldest first, when she wrote them since `since` and they were not relayed yet;
+   * those relayed before that she edited or deleted since then go as a correction or retraction. Reactions made
+   * during the gap are not (a Teams reaction as read here carries no time to tell it was new).
    */
   async catchUp(chatId: string, since: number, log: Logger): Promise<Outcome> {
     let recent: TeamsChatMessage[];
@@ -148,15 +149,23 @@ export class TeamsToXmpp {
     } catch (err) {
       return outcomeOf(err);
     }
-    const missed = recent.filter((m) => m.createdAt >= since && m.fromUserId === this.c.key.teamsUserId).sort((a, b) => a.createdAt - b.createdAt);
+    const hers = recent.filter((m) => m.fromUserId === this.c.key.teamsUserId).sort((a, b) => a.createdAt - b.createdAt);
     let relayed = 0;
-    for (const m of missed) {
-      if (await this.c.d.store.findRelayed(chatId, m.id)) continue;
-      const outcome = await this.relay(chatId, m.id, log, m);
-      if (outcome.status !== 'done') return outcome;
-      relayed++;
+    let changed = 0;
+    for (const m of hers) {
+      const known = await this.c.d.store.findRelayed(chatId, m.id);
+      if (!known && m.createdAt >= since) {
+        const outcome = await this.relay(chatId, m.id, log, m);
+        if (outcome.status !== 'done') return outcome;
+        relayed++;
+      } else if (known && Math.max(m.editedAt ?? 0, m.deletedAt ?? 0) >= since) {
+        // Edited or deleted during the gap: the correction or retraction (relayChange sends each change once).
+        const outcome = await this.relayChange(chatId, m.id, log, m);
+        if (outcome.status !== 'done') return outcome;
+        changed++;
+      }
     }
-    if (relayed > 0) log.info('Teams messages caught up after a gap in notifications', { relayed, since: new Date(since).toISOString() });
+    if (relayed + changed > 0) log.info('Teams messages caught up after a gap in notifications', { relayed, changed, since: new Date(since).toISOString() });
     return DONE;
   }
 
