@@ -32,14 +32,22 @@ export interface ClientEvents {
 abstract class Transaction<S extends string> {
   protected timers = new Map<string, TimerHandle>();
   state: S;
+  /** The current retransmission interval: T1 at first, doubled up to T2 by each kind's timer (§17.1.1.2, §17.2.1). */
+  protected interval: number;
 
   constructor(
     protected readonly clock: Timers,
     protected readonly t: TimerValues,
     protected readonly wire: Wire,
-    initial: S,
+    readonly request: SipRequest,
+    initial: (invite: boolean) => S,
   ) {
-    this.state = initial;
+    this.state = initial(this.isInvite);
+    this.interval = t.T1;
+  }
+
+  get isInvite(): boolean {
+    return this.request.method === 'INVITE';
   }
 
   protected start(name: string, ms: number, fn: () => void): void {
@@ -70,7 +78,6 @@ abstract class Transaction<S extends string> {
 
 /** §17.1.1 (INVITE) and §17.1.2 (non-INVITE) client transactions. */
 export class ClientTransaction extends Transaction<ClientState> {
-  private interval: number;
   /** Called once when the transaction terminates (the core drops what it tied to it). */
   onDone: (() => void) | undefined;
 
@@ -78,15 +85,10 @@ export class ClientTransaction extends Transaction<ClientState> {
     clock: Timers,
     t: TimerValues,
     wire: Wire,
-    readonly request: SipRequest,
+    request: SipRequest,
     private readonly events: ClientEvents,
   ) {
-    super(clock, t, wire, request.method === 'INVITE' ? 'calling' : 'trying');
-    this.interval = t.T1;
-  }
-
-  get isInvite(): boolean {
-    return this.request.method === 'INVITE';
+    super(clock, t, wire, request, (invite) => (invite ? 'calling' : 'trying'));
   }
 
   begin(): void {
@@ -199,21 +201,15 @@ export interface ServerEvents {
 /** §17.2.1 (INVITE) and §17.2.2 (non-INVITE) server transactions. */
 export class ServerTransaction extends Transaction<ServerState> {
   private last: SipResponse | undefined;
-  private interval: number;
 
   constructor(
     clock: Timers,
     t: TimerValues,
     wire: Wire,
-    readonly request: SipRequest,
+    request: SipRequest,
     private readonly events: ServerEvents,
   ) {
-    super(clock, t, wire, request.method === 'INVITE' ? 'proceeding' : 'trying');
-    this.interval = t.T1;
-  }
-
-  get isInvite(): boolean {
-    return this.request.method === 'INVITE';
+    super(clock, t, wire, request, (invite) => (invite ? 'proceeding' : 'trying'));
   }
 
   get lastResponse(): SipResponse | undefined {
