@@ -29,8 +29,12 @@ export class HttpBalancer {
   }
 
   private async forward(method: string, url: string, headers: NodeJS.Dict<string | string[]>, body: Buffer, res: import('node:http').ServerResponse): Promise<void> {
-    for (let tries = 0; tries < this.backends.length; tries++) {
-      const port = this.backends[this.next++ % this.backends.length];
+    // Each backend once per request, from the round-robin position (as nginx tries each upstream once): with
+    // requests in flight together, a shared counter alone could send one request's retry to the backend that failed.
+    const start = this.next++;
+    const ports = [...this.backends];
+    for (let tries = 0; tries < ports.length; tries++) {
+      const port = ports[(start + tries) % ports.length];
       if (port === undefined) break;
       const answer = await new Promise<{ status: number; headers: NodeJS.Dict<string | string[]>; body: Buffer } | undefined>((resolve) => {
         const r = request({ host: '127.0.0.1', port, method, path: url, headers: { ...headers, host: `127.0.0.1:${port}` } }, (up) => {
