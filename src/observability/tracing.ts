@@ -73,6 +73,7 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: () => 
 /** The active trace context, to send along with an actor message. */
 export function traceCarrier(): TraceCarrier {
   const carrier: TraceCarrier = {};
+  if (!tracingOn) return carrier;
   propagation.inject(context.active(), carrier);
   return carrier;
 }
@@ -81,6 +82,16 @@ export function traceCarrier(): TraceCarrier {
 export function withTraceCarrier<T>(carrier: TraceCarrier | undefined, fn: () => T): T {
   if (!carrier) return fn();
   return context.with(propagation.extract(context.active(), carrier), fn);
+}
+
+/**
+ * Runs `fn` in the trace a W3C `traceparent` names (W3C Trace Context §3.2), unless that trace is already the active
+ * one: work done later for a stanza (a retried or drained message) joins the trace the stanza started.
+ */
+export function inTraceOf<T>(traceparent: string | undefined, fn: () => T): T {
+  if (!tracingOn || !traceparent) return fn();
+  if (activeTraceIds()?.traceId === traceparent.slice(3, 35)) return fn();
+  return withTraceCarrier({ traceparent }, fn);
 }
 
 /** Trace and span id of the active span, for log lines (undefined when tracing is off). */

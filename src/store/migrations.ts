@@ -366,4 +366,15 @@ GO
         SELECT 1, N'default' WHERE EXISTS (SELECT 1 FROM puppets) OR EXISTS (SELECT 1 FROM pairs) OR EXISTS (SELECT 1 FROM outbox);
 `,
   },
+  {
+    version: 8,
+    name: 'the correlation id and trace a message was accepted under',
+    // "<correlation id> <traceparent>" (W3C Trace Context §3.2: 55 characters), or the correlation id alone.
+    sqlite: `
+      ALTER TABLE outbox ADD COLUMN origin TEXT;
+`,
+    mssql: `
+      ALTER TABLE outbox ADD origin NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NULL;
+`,
+  },
 ];

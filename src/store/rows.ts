@@ -13,6 +13,7 @@ import type {
   RemoteUserActivity,
   GraphSubscriptionRecord,
   InboxRow,
+  MessageOrigin,
   OutboxRow,
   PairRecord,
   PuppetRecord,
@@ -63,6 +64,7 @@ export function toOutbox(r: Row): OutboxRow {
     sendingSince: optNum(r.sending_since),
     createdAt: num(r.created_at),
     replyToTeamsId: optStr(r.reply_to_teams_id),
+    origin: parseOrigin(optStr(r.origin)),
   };
 }
 
@@ -147,4 +149,16 @@ export function toRemoteUserActivity(r: Row): RemoteUserActivity {
 /** A LIKE pattern that matches `text` literally anywhere (escape character: backslash). */
 export function likeContaining(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_[]/gu, (c) => `\\${c}`)}%`;
+}
+
+/** The outbox's `origin` column: "<correlation id>[ <traceparent>]". */
+export function formatOrigin(o: MessageOrigin | undefined): string | null {
+  if (!o) return null;
+  return o.traceparent ? `${o.correlationId} ${o.traceparent}` : o.correlationId;
+}
+
+function parseOrigin(v: string | undefined): MessageOrigin | undefined {
+  if (!v) return undefined;
+  const [correlationId = '', traceparent] = v.split(' ', 2);
+  return { correlationId, traceparent };
 }

@@ -44,6 +44,17 @@ export interface OutboundMessage extends PairKey {
   readonly body: string;
   /** XEP-0461: the Teams id of the message this one replies to (posted as a Teams quote). */
   readonly replyToTeamsId?: string | undefined;
+  /**
+   * Where the message entered the gateway: its correlation id and W3C traceparent, so that its delivery (by whichever
+   * node and actor, however late) logs and traces under the stanza that brought it.
+   */
+  readonly origin?: MessageOrigin | undefined;
+}
+
+/** The correlation id and (when tracing is on) the W3C traceparent a message was accepted under. */
+export interface MessageOrigin {
+  readonly correlationId: string;
+  readonly traceparent?: string | undefined;
 }
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';

@@ -19,7 +19,7 @@ import { pairAdmission } from '../policy/throttle.js';
 import type { PairThrottle } from '../actors/user-pair/messages.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { OutboxRow, PairKey, RelayedMessage, Store } from '../store/store.js';
+import type { MessageOrigin, OutboxRow, PairKey, RelayedMessage, Store } from '../store/store.js';
 import type { XmppPort } from './component-link.js';
 
 /** How often, and how far apart, a reply's quoted message is looked up before it is posted without the quote. */
@@ -82,8 +82,10 @@ export class MessageAcceptor {
    * sender addressed, `teamsJid`); the commit is issued once `turn` resolves (the earlier stanzas of the pair were
    * issued). Throws a StanzaError for a message refused before the commit (rate limit, too long for Teams).
    * `admitted`: the stanza router already took the message's rate-limit tokens (the first message of a new pair).
+   * `origin`: the stanza's correlation id and trace, kept with the rows for whoever delivers them.
    */
-  async accept(msg: InboundMessage, key: PairKey, teamsJid: string, turn: () => Promise<void>, log: Logger, admitted = false): Promise<Accepted> {
+  async accept(msg: InboundMessage, key: PairKey, teamsJid: string, turn: () => Promise<void>, how: { log: Logger; admitted: boolean; origin?: MessageOrigin }): Promise<Accepted> {
+    const { log, admitted, origin } = how;
     if (!isOutboxMessage(msg)) return { kind: 'for-actor' };
     const sender = formatJid(msg.from);
     // XEP-0461: a reply to a message Teams knows is posted as a Teams quote, without the quote XMPP added as fallback.
@@ -134,6 +136,7 @@ export class MessageAcceptor {
           receiptRequested: msg.receiptRequested && i === parts.length - 1,
           body: part,
           replyToTeamsId: i === 0 ? quoted?.teamsMessageId : undefined,
+          origin,
         },
         now,
       ),

@@ -13,7 +13,7 @@
  *    first message of a new pair: its rate limits before the pair exists (admitMessage).
  * 5. A new Teams account: only for a message or a subscription, within the domain's cap (admitAccount).
  */
-import { inSpan, TENANT_ATTRIBUTE } from '../observability/tracing.js';
+import { inSpan, TENANT_ATTRIBUTE, traceCarrier } from '../observability/tracing.js';
 import { randomUUID } from 'node:crypto';
 import xml, { type Element } from '@xmpp/xml';
 import { bareJid, tryParseJid } from '../protocol/jid.js';
@@ -195,7 +195,11 @@ export class StanzaRouter {
           const admission = await this.admitMessage(key, inbound, envelope);
           if (admission === 'drop') return;
           // Accept on arrival (issue 15): new content is committed to the outbox now; the actor is told once durable.
-          const accepted = await this.o.acceptor.accept(inbound, key, bareJid(inbound.to), () => order.turn(), log, admission === 'admitted');
+          const accepted = await this.o.acceptor.accept(inbound, key, bareJid(inbound.to), () => order.turn(), {
+            log,
+            admitted: admission === 'admitted',
+            origin: { correlationId, traceparent: traceCarrier().traceparent },
+          });
           if (accepted.kind === 'known') return;
           if (accepted.kind === 'committing') {
             // It is this stanza's turn (the acceptor waited for it before issuing the commit).

@@ -73,4 +73,46 @@ describe('XmppToTeams', () => {
     assert.equal(posts, 1, 'posted once');
     await outbound.stop();
   });
+
+  it('logs each message it delivers under the correlation id of the stanza that brought it, whoever woke it', async () => {
+    const xmpp: XmppPort = { send: async () => undefined, isOnline: () => true, request: () => Promise.reject(new Error('not used')) };
+    let posts = 0;
+    const teams = new Proxy({} as TeamsPort, {
+      get: (_t, prop) => {
+        if (prop === 'ensurePuppet') return async (jid: string) => ({ remoteJid: jid, userId: 'puppet-2', upn: 'q@xmpp.contoso.example' });
+        if (prop === 'ensureChat') return async () => 'chat-2';
+        if (prop === 'sendMessage') return async () => `tm2-${++posts}`;
+        return () => Promise.reject(new Error(`not used: ${String(prop)}`));
+      },
+    });
+    const deps = {
+      store,
+      teams,
+      xmpp,
+      subscriptions: { puppetReady: async () => undefined, presenceInterestChanged: async () => undefined },
+      metrics: new Metrics({ defaultMetrics: false }),
+      settings: { outboxMaxAttempts: 10, outboxBackoffInitialMs: 1000, outboxBackoffMaxMs: 300_000 },
+      now: Date.now,
+    } as unknown as PairDeps;
+    const key = { teamsUserId: 'bob-id', remoteJid: 'romeo@xmpp.example' };
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({ write: (c: Buffer, _e, cb) => { lines.push(JSON.parse(c.toString()) as Record<string, unknown>); cb(); } });
+    // The actor was woken by something else (its activation, another stanza): that is the log it is handed.
+    const log = createLogger({ level: 'debug', nodeId: 't', stream }).child({ correlationId: 'activation' });
+    const c = new PairContext(key, deps, log, () => undefined);
+    c.pair = await store.updatePair(key, { chatId: 'chat-2' });
+    c.teamsJid = 'bob.jones@teams.xmpp.example';
+    const outbound = new XmppToTeams(c);
+    const rows = [];
+    for (const [i, corr] of [['1', 'stanza-1'], ['2', 'stanza-2']] as const) {
+      const m = { ...key, dedupKey: `o${i}`, sender: 'romeo@xmpp.example/pc', stanzaId: `o${i}`, receiptRequested: false, body: `hi ${i}`, origin: { correlationId: corr } };
+      rows.push((await store.enqueueOutbound(m, Date.now())).row);
+    }
+    const { row: plain } = await store.enqueueOutbound({ ...key, dedupKey: 'o3', sender: 'romeo@xmpp.example/pc', stanzaId: 'o3', receiptRequested: false, body: 'hi 3' }, Date.now());
+    await outbound.accepted([...rows, plain], log);
+    await new Promise((r) => setTimeout(r, 50));
+    const relayed = lines.filter((l) => l.message === 'message relayed to Teams');
+    assert.deepEqual(relayed.map((l) => l.correlationId), ['stanza-1', 'stanza-2', 'activation'], 'a row without an origin (written before it existed) keeps the caller\'s');
+    await outbound.stop();
+  });
 });

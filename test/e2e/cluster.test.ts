@@ -198,17 +198,19 @@ describe('a cluster of licensed nodes', { timeout: 240_000 }, () => {
     assert.ok(alice);
     const { sender, owner, holder } = await senderAwayFromLink(alice.id);
     const client = await f.client(sender, 'trace');
+    // Only what the nodes log from now on (the sender's pair may have relayed earlier messages).
+    const [ownerFrom, holderFrom] = [f.node(owner).process.lines.length, f.node(holder).process.lines.length];
     await client.send(xml('message', { to: ALICE, type: 'chat', id: 't1' }, xml('body', {}, 'traced'), xml('request', { xmlns: NS_RECEIPTS })));
     await client.waitFor((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id === 't1', 30_000, 'receipt t1');
     // The link holder commits the message on arrival; the owner's actor posts it (its debug line).
     // (The receipt goes as soon as Graph accepted the post; the line follows once the outcome is committed.)
     const accepted = await eventually(
-      () => f.node(owner).process.lines.find((l) => l.message === 'message relayed to Teams' && String(l.actorKey).endsWith(`|${sender}@${XMPP_DOMAIN}`)),
+      () => f.node(owner).process.lines.slice(ownerFrom).find((l) => l.message === 'message relayed to Teams' && String(l.actorKey).endsWith(`|${sender}@${XMPP_DOMAIN}`)),
       10_000,
       "the owner's line for the message",
     );
     assert.ok(accepted.traceId, 'the owner logged the message with a trace id');
-    const received = f.node(holder).process.lines.find((l) => l.message === 'stanza received' && l.correlationId === accepted.correlationId);
+    const received = f.node(holder).process.lines.slice(holderFrom).find((l) => l.message === 'stanza received' && l.correlationId === accepted.correlationId);
     assert.equal(received?.traceId, accepted.traceId, 'the link holder started the trace the owner continued');
     // Both nodes exported spans of that trace over OTLP, the owner's under the holder's.
     // Spans are exported in batches as they end (the holder's root span last), so wait for the ones asserted.

@@ -74,6 +74,7 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       const c = await s.enqueueOutbound(msg({ stanzaId: 'c', replyToTeamsId: 'tm-0' }), 1003);
       assert.equal(c.row.replyToTeamsId, 'tm-0');
       assert.equal(b.row.replyToTeamsId, undefined);
+      assert.equal(a.row.origin, undefined);
       assert.deepEqual((await s.pendingOutbound(key)).map((r) => r.stanzaId), ['a', 'b', 'c']);
       assert.equal(a.row.body, 'Grüße 👋 <b>');
       assert.equal(a.row.sendingSince, undefined);
@@ -348,17 +349,21 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal((await s.getPair(key))?.teamsUserId, key.teamsUserId);
     });
 
+    const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     it('gives writes issued together (one group commit) the results they would have one after the other', async () => {
       const k = { teamsUserId: 'u-group', remoteJid: 'romeo@xmpp.example' };
       // 30 enqueues at once, two of them sharing a dedup key, in a known order.
       const enqueued = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => s.enqueueOutbound(msg({ ...k, stanzaId: `g${i}`, dedupKey: i === 7 || i === 9 ? 'g-shared' : `g-${i}` }), 10_000 + i)),
+        Array.from({ length: 30 }, (_, i) => s.enqueueOutbound(msg({ ...k, stanzaId: `g${i}`, dedupKey: i === 7 || i === 9 ? 'g-shared' : `g-${i}`, origin: { correlationId: `gc-${i}`, traceparent: i % 2 ? TRACEPARENT : undefined } }), 10_000 + i)),
       );
       assert.deepEqual(enqueued.map((e) => e.inserted), enqueued.map((_, i) => i !== 9));
       assert.equal(enqueued[9]?.row.id, enqueued[7]?.row.id, 'the second item with a dedup key gets the first one\'s row');
       const pending = await s.pendingOutbound(k);
       assert.deepEqual(pending.map((r) => r.stanzaId), Array.from({ length: 30 }, (_, i) => `g${i}`).filter((_, i) => i !== 9), 'rows keep the order they were issued in');
       assert.deepEqual(pending.map((r) => r.id), [...pending.map((r) => r.id)].sort((a, b) => a - b));
+      // The correlation id and trace each message came with, for whoever delivers it later.
+      const n0 = (r: (typeof pending)[number]) => Number(r.stanzaId?.slice(1));
+      assert.deepEqual(pending.map((r) => r.origin), pending.map((r) => ({ correlationId: `gc-${n0(r)}`, traceparent: n0(r) % 2 ? TRACEPARENT : undefined })), 'each row keeps its own origin');
       // Their outcomes together: delivered and relayed, one relayed id twice.
       const relayed = await Promise.all([
         ...pending.slice(0, 10).map((r) => s.markOutboundDelivered(r.id, `gt-${r.id}`, 20_000)),

@@ -15,6 +15,7 @@ import { reactionDiff } from '../../protocol/reactions.js';
 import { StanzaError } from '../../protocol/stanza-error.js';
 import { formatJid } from '../../protocol/jid.js';
 import { errorMessage, type Logger } from '../../observability/logger.js';
+import { inTraceOf } from '../../observability/tracing.js';
 import type { OutboxRow } from '../../store/store.js';
 import type { Puppet } from '../../teams/teams-port.js';
 import { DONE, type Outcome } from './messages.js';
@@ -141,7 +142,9 @@ export class XmppToTeams {
         this.scheduleDrain(row.nextAttemptAt - now);
         return DONE;
       }
-      if (await this.deliver(row, log)) return DONE;
+      // Logged and traced under the stanza that brought it, whoever drains it (an activation, a retry, another node).
+      const rowLog = row.origin ? log.child({ correlationId: row.origin.correlationId }) : log;
+      if (await inTraceOf(row.origin?.traceparent, () => this.deliver(row, rowLog))) return DONE;
       this.queue.shift();
     }
     // More are queued: the rest go in a later turn, so that presence and other messages are not held up.

@@ -7,7 +7,7 @@ import { bigint, bit, json, nvarchar, nvarcharMax, pairParams, type Params } fro
 import { WriteBatches } from './write-batches.js';
 import type { MssqlConnection } from './connection.js';
 import { DUPLICATE_KEY, hasSqlError } from './errors.js';
-import { bool, num, toOutbox } from '../rows.js';
+import { bool, formatOrigin, num, toOutbox } from '../rows.js';
 import { StoreError, type EnqueueResult, type InboundNotification, type OutboundMessage, type RelayedMessage } from '../store.js';
 
 export class MssqlMessageWrites {
@@ -103,6 +103,7 @@ export class MssqlMessageWrites {
       body: m.body,
       ts: now,
       reply_to_teams_id: m.replyToTeamsId ?? null,
+      origin: formatOrigin(m.origin),
     }));
     const out: EnqueueResult[] = [];
     for (const r of (await this.db.run('enqueueOutboundBatch', { rows: json(rows) })).recordset) out[num(r.i)] = { row: toOutbox(r), inserted: bool(r.inserted) };
@@ -120,6 +121,7 @@ export class MssqlMessageWrites {
       body: nvarcharMax(m.body),
       now: bigint(now),
       reply_to_teams_id: nvarchar(m.replyToTeamsId),
+      origin: nvarchar(formatOrigin(m.origin) ?? undefined),
     };
     try {
       const inserted = (await this.db.query('enqueueOutbound', params)).recordset[0];

@@ -13,7 +13,7 @@ export function splitBatches(script: string): string[] {
 }
 
 export const OUTBOX_COLUMNS = `id, teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state, attempts,
-       next_attempt_at, last_error, teams_message_id, sending_since, reply_to_teams_id, created_at`;
+       next_attempt_at, last_error, teams_message_id, sending_since, reply_to_teams_id, origin, created_at`;
 /** The same columns of the table aliased `o`. */
 const OUTBOX_COLUMNS_OF_O = OUTBOX_COLUMNS.split(',').map((c) => `o.${c.trim()}`).join(', ');
 const PAIR_COLUMNS = 'teams_user_id, remote_jid, chat_id, sub_from, sub_to, sub_to_pending';
@@ -89,9 +89,9 @@ COMMIT TRANSACTION;`,
   // statement ends, so a second node with the same dedup key waits, then finds the row. OUTPUT returns the new row
   // in the same round trip (the outbox has no triggers, which OUTPUT without INTO would forbid).
   enqueueOutbound: `INSERT INTO outbox (teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state,
-                    attempts, next_attempt_at, created_at, reply_to_teams_id)
+                    attempts, next_attempt_at, created_at, reply_to_teams_id, origin)
 OUTPUT INSERTED.*
-SELECT @teams_user_id, @remote_jid, @dedup_key, @sender, @stanza_id, @receipt_requested, @body, N'pending', 0, @now, @now, @reply_to_teams_id
+SELECT @teams_user_id, @remote_jid, @dedup_key, @sender, @stanza_id, @receipt_requested, @body, N'pending', 0, @now, @now, @reply_to_teams_id, @origin
  WHERE @dedup_key IS NULL
     OR NOT EXISTS (SELECT 1 FROM outbox WITH (UPDLOCK, HOLDLOCK) WHERE dedup_key = @dedup_key)`,
   outboxByDedupKey: `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE dedup_key = @dedup_key`,
@@ -191,24 +191,25 @@ DECLARE @in TABLE (
   body              NVARCHAR(MAX) NOT NULL,
   ts                BIGINT NOT NULL,
   reply_to_teams_id NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NULL,
+  origin            NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NULL,
   pick              BIT NOT NULL
 );
-INSERT INTO @in (i, teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, ts, reply_to_teams_id, pick)
-SELECT r.i, r.teams_user_id, r.remote_jid, r.dedup_key, r.sender, r.stanza_id, r.receipt_requested, r.body, r.ts, r.reply_to_teams_id, 0
+INSERT INTO @in (i, teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, ts, reply_to_teams_id, origin, pick)
+SELECT r.i, r.teams_user_id, r.remote_jid, r.dedup_key, r.sender, r.stanza_id, r.receipt_requested, r.body, r.ts, r.reply_to_teams_id, r.origin, 0
   FROM OPENJSON(@rows) WITH (
     i INT '$.i', teams_user_id NVARCHAR(128) '$.teams_user_id', remote_jid NVARCHAR(450) '$.remote_jid',
     dedup_key NVARCHAR(850) '$.dedup_key', sender NVARCHAR(3071) '$.sender', stanza_id NVARCHAR(MAX) '$.stanza_id',
     receipt_requested BIT '$.receipt_requested', body NVARCHAR(MAX) '$.body', ts BIGINT '$.ts',
-    reply_to_teams_id NVARCHAR(128) '$.reply_to_teams_id') AS r;
+    reply_to_teams_id NVARCHAR(128) '$.reply_to_teams_id', origin NVARCHAR(128) '$.origin') AS r;
 UPDATE r SET pick = 1 FROM @in AS r
  WHERE r.dedup_key IS NULL
     OR (NOT EXISTS (SELECT 1 FROM outbox WITH (UPDLOCK, HOLDLOCK) WHERE outbox.dedup_key = r.dedup_key)
         AND NOT EXISTS (SELECT 1 FROM @in AS e WHERE e.dedup_key = r.dedup_key AND e.i < r.i));
 DECLARE @ins TABLE (id BIGINT NOT NULL PRIMARY KEY);
 INSERT INTO outbox (teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state,
-                    attempts, next_attempt_at, created_at, reply_to_teams_id)
+                    attempts, next_attempt_at, created_at, reply_to_teams_id, origin)
 OUTPUT INSERTED.id INTO @ins
-SELECT r.teams_user_id, r.remote_jid, r.dedup_key, r.sender, r.stanza_id, r.receipt_requested, r.body, N'pending', 0, r.ts, r.ts, r.reply_to_teams_id
+SELECT r.teams_user_id, r.remote_jid, r.dedup_key, r.sender, r.stanza_id, r.receipt_requested, r.body, N'pending', 0, r.ts, r.ts, r.reply_to_teams_id, r.origin
   FROM @in AS r WHERE r.pick = 1 ORDER BY r.i;
 SELECT p.i, CAST(1 AS BIT) AS inserted, ${OUTBOX_COLUMNS_OF_O}
   FROM (SELECT i, ROW_NUMBER() OVER (ORDER BY i) AS k FROM @in WHERE pick = 1) AS p

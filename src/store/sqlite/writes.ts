@@ -3,7 +3,7 @@
  * (group commit: one transaction, one WAL sync, for every write issued in the same instant). Arguments and
  * results are plain data, so they cross the thread boundary by structured clone. Statements are prepared once.
  */
-import { str, toOutbox, toPair, type Row } from '../rows.js';
+import { formatOrigin, str, toOutbox, toPair, type Row } from '../rows.js';
 import type {
   AuditEntry,
   EnqueueResult,
@@ -70,10 +70,10 @@ export const WRITES = {
     const info = w.sql
       .get(
         `INSERT INTO outbox (teams_user_id, remote_jid, dedup_key, sender, stanza_id, receipt_requested, body, state,
-                             attempts, next_attempt_at, created_at, reply_to_teams_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+                             attempts, next_attempt_at, created_at, reply_to_teams_id, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`,
       )
-      .run(m.teamsUserId, m.remoteJid, m.dedupKey ?? null, m.sender, m.stanzaId ?? null, m.receiptRequested ? 1 : 0, m.body, now, now, m.replyToTeamsId ?? null);
+      .run(m.teamsUserId, m.remoteJid, m.dedupKey ?? null, m.sender, m.stanzaId ?? null, m.receiptRequested ? 1 : 0, m.body, now, now, m.replyToTeamsId ?? null, formatOrigin(m.origin));
     return { row: toOutbox(w.sql.get('SELECT * FROM outbox WHERE id = ?').get(info.lastInsertRowid) as Row), inserted: true };
   },
 
