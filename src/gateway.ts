@@ -30,6 +30,7 @@ import { SharedXmppLink } from './cluster/shared-xmpp-link.js';
 import { clusterStatus } from './cluster/cluster-status.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
 import type { RuntimeConfig, TenantConfig } from './config/load.js';
+import { licenceIdentity } from './config/tenant-config.js';
 import { DEFAULT_TENANT } from './config/tenants-schema.js';
 import type { AdminServer } from './observability/admin-server.js';
 import { ActivitySummary } from './observability/activity-summary.js';
@@ -176,7 +177,7 @@ export class Gateway {
         leaseMs: c.cluster.leaseSeconds * 1000,
         licenceFile: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantIds: () => [...this.tenants.values()].map((t) => t.t.teams.tenantId),
+        tenantIds: () => [...this.tenants.values()].map((t) => licenceIdentity(t.t)),
         store: this.store,
         metrics: this.metrics,
         log: this.log,
@@ -189,7 +190,7 @@ export class Gateway {
       this.lone = new LoneNodeLicence({
         file: c.cluster.licence.file,
         publicKeys: c.cluster.licence.publicKeys,
-        tenantIds: () => [...this.tenants.values()].map((t) => t.t.teams.tenantId),
+        tenantIds: () => [...this.tenants.values()].map((t) => licenceIdentity(t.t)),
         log: this.log,
         onChange: (mode) => {
           this.metrics.evaluationMode.set(mode.mode === 'evaluation' ? 1 : 0);
@@ -225,7 +226,7 @@ export class Gateway {
     this.first = tenants.get(firstConfig.id) as TenantRuntime;
     if ([...tenants.values()].filter((t) => t.sfb).length > 1) throw new Error('only one tenant of a node may have an SfB side (sfb) for now');
     this.webhooks = new WebhookListeners(
-      [...tenants.values()].map((t) => ({ listen: t.t.teams.webhook.listen, tls: t.t.teams.webhook.tls, webhook: t.webhook })),
+      [...tenants.values()].flatMap((t) => t.webhookListener() ?? []),
       this.log,
     );
     const edge = adminEdge({
@@ -252,7 +253,7 @@ export class Gateway {
     const rt = this.tenants.get(peer);
     const local = jid.slice(0, jid.lastIndexOf('@'));
     if (!rt || local === '') return undefined;
-    const user = await rt.directory.byLocalpart(local).catch(() => undefined);
+    const user = await rt.teamsSide?.directory.byLocalpart(local).catch(() => undefined);
     if (!user) return undefined;
     return { user, groups: rt.policy.groupsOfUser(user.id), allowed: rt.policy.userAllowed(user) };
   }
@@ -362,8 +363,7 @@ export class Gateway {
     if (this.cluster && this.transport && this.clusterRouter && this.duties && this.redis) await this.joinCluster(this.cluster, this.transport, this.clusterRouter, this.duties, this.redis);
     await this.webhooks.start();
     for (const t of this.tenants.values()) {
-      t.processor.start();
-      t.subscriptions.start(SETTINGS.subscriptionCheckMs);
+      t.teamsSide?.start();
       t.chores.start();
       if (!this.duties) t.chores.taken();
     }
@@ -436,14 +436,16 @@ export class Gateway {
         }
       },
       attach: async (rt) => {
-        await this.webhooks.add({ listen: rt.t.teams.webhook.listen, tls: rt.t.teams.webhook.tls, webhook: rt.webhook });
+        const listener = rt.webhookListener();
+        if (listener) await this.webhooks.add(listener);
         rt.route(this.arrival, bare);
         await this.channels.listen(rt);
         await rt.startAdded(this.holdsDuties());
       },
       detach: async (rt, deleteSubscriptions) => {
         await rt.quiesce();
-        await this.webhooks.remove(rt.webhook);
+        const listener = rt.webhookListener();
+        if (listener) await this.webhooks.remove(listener.webhook);
         await this.channels.listen(rt, false);
         // Its actors go (their directory entries released for the cluster); a message still on its way to one of
         // them finds no tenant and is refused.
@@ -476,14 +478,14 @@ export class Gateway {
       await this.clusterRouter.handOffAll();
       this.log.info('actors handed off; leaving the cluster');
       // The inboxes stop before the duties lease goes, so the next holder never drains alongside this node.
-      for (const t of tenants) await t.processor.stop();
+      for (const t of tenants) await t.teamsSide?.processor.stop();
       await this.duties?.stop();
     }
     for (const t of tenants) await t.link.stop();
     await this.webhooks.stop();
     for (const t of tenants) {
-      await t.processor.stop();
-      await t.subscriptions.stop();
+      await t.teamsSide?.processor.stop();
+      await t.teamsSide?.subscriptions.stop();
     }
     await this.pairs?.stop();
     for (const t of tenants) await t.sfb?.stop(); // issue 17

@@ -6,12 +6,12 @@ export function runCheckConfig(configPath: string, out: NodeJS.WritableStream = 
   out.write(`${configPath}: valid\n`);
   out.write(`  XMPP server ${c.xmpp.service}\n`);
   for (const t of c.tenants) {
-    out.write(`  tenant ${t.id}: Microsoft 365 tenant ${t.teams.tenantId}, app ${t.teams.clientId}, Graph ${t.teams.graphBaseUrl}\n`);
+    out.write(t.teams ? `  tenant ${t.id}: Microsoft 365 tenant ${t.teams.tenantId}, app ${t.teams.clientId}, Graph ${t.teams.graphBaseUrl}\n` : `  tenant ${t.id}: no Microsoft 365 tenant (Skype for Business Server only)\n`);
     out.write(`    XMPP component${t.components.length > 1 ? 's' : ''} ${t.components.map((d) => d.domain).join(', ')}\n`);
     if (t.policy.domains.length === 0 || (t.policy.users.length === 0 && t.policy.groups.length === 0)) {
       out.write('    note: policy.domains or policy.users/groups is empty; nothing federates until the whitelist lists someone (deny by default)\n');
     }
-    out.write(`    webhook ${t.teams.webhook.listen} (public ${t.teams.webhook.publicUrl})\n`);
+    if (t.teams) out.write(`    webhook ${t.teams.webhook.listen} (public ${t.teams.webhook.publicUrl})\n`);
     if (t.sfb) out.write(`    Skype for Business pool ${t.sfb.pool.fqdn}, trusted application on ${t.sfb.listen}\n`);
   }
   const walls = c.walls.remote.length + c.walls.between.length;

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { loadConfigFile, type RuntimeConfig, type TenantConfig } from '../config/load.js';
+import { licenceIdentity } from '../config/tenant-config.js';
 import { loadLicence, uncoveredTenants } from '../cluster/licence.js';
 import { trustedLicenceKeys } from '../cluster/licence-keys.js';
 import { errorMessage } from '../observability/logger.js';
@@ -29,9 +30,11 @@ async function withValidationListener<T>(c: TenantConfig, run: () => Promise<T>)
     if (req.method === 'POST' && token !== null) res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(token);
     else res.writeHead(202).end();
   };
-  const tls = c.teams.webhook.tls;
+  const teams = c.teams;
+  if (!teams) return run(); // no Microsoft 365: no webhook to validate
+  const tls = teams.webhook.tls;
   const server: Server = tls ? createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, answer) : createHttpServer(answer);
-  const [host, port] = splitHostPort(c.teams.webhook.listen);
+  const [host, port] = splitHostPort(teams.webhook.listen);
   const listening = await new Promise<boolean>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(false) : reject(err)));
     server.listen(port, host, () => resolve(true));
@@ -57,11 +60,12 @@ function licenceCheck(config: RuntimeConfig, tenant: TenantConfig, now: number):
     return { name: 'licence', ok: false, detail: `the licence keys cannot be used: ${errorMessage(err)}`, fix: 'fix cluster.licence.publicKeys (docs/licensing.md)' };
   }
   if (!verdict.ok) return { name: 'licence', ok: false, detail: `licence ${verdict.problem}: ${verdict.detail}`, fix: 'install a valid licence (cluster.licence.file, docs/licensing.md)' };
-  const entra = tenant.teams.tenantId;
-  if (uncoveredTenants(verdict.terms, [entra]).length > 0) {
-    return { name: 'licence', ok: false, detail: `licence ${verdict.terms.id} does not cover Entra tenant ${entra} (it covers ${(verdict.terms.limits?.tenants ?? []).join(', ')}): the node will not serve under it`, fix: `ask the vendor for a licence that lists ${entra} too` };
+  const id = licenceIdentity(tenant);
+  const what = tenant.teams ? `Entra tenant ${id}` : `SfB SIP domain ${id}`;
+  if (uncoveredTenants(verdict.terms, [id]).length > 0) {
+    return { name: 'licence', ok: false, detail: `licence ${verdict.terms.id} does not cover ${what} (it covers ${(verdict.terms.limits?.tenants ?? []).join(', ')}): the node will not serve under it`, fix: `ask the vendor for a licence that lists ${id} too` };
   }
-  return { name: 'licence', ok: true, detail: `licence ${verdict.terms.id} covers Entra tenant ${entra} (until ${verdict.terms.expiresAt})` };
+  return { name: 'licence', ok: true, detail: `licence ${verdict.terms.id} covers ${what} (until ${verdict.terms.expiresAt})` };
 }
 
 /** Checks one tenant (--tenant), or each tenant in turn with its own credentials; exit code 1 when any check failed. */
@@ -70,7 +74,7 @@ export async function runDoctor(configPath: string, puppetJid: string | undefine
   const tenants = tenantId === undefined ? config.tenants : [pickTenant(config, tenantId)];
   let failedAll = 0;
   for (const tenant of tenants) {
-    if (config.tenants.length > 1) out.write(`tenant ${tenant.id} (Microsoft 365 tenant ${tenant.teams.tenantId}):\n`);
+    if (config.tenants.length > 1) out.write(`tenant ${tenant.id} (${tenant.teams ? `Microsoft 365 tenant ${tenant.teams.tenantId}` : 'Skype for Business Server only'}):\n`);
     const licence = licenceCheck(config, tenant, Date.now());
     const results = [...(licence ? [licence] : []), ...(await runDoctorChecks({ tenant, puppetJid, withWebhook: (run) => withValidationListener(tenant, run) }))];
     out.write(`${formatResults(results)}\n`);

@@ -127,7 +127,10 @@ export function verifyLicence(fileText: string, trustedPublicKeys: readonly stri
   if (now >= Date.parse(terms.expiresAt)) return fail('expired', `licence ${terms.id} expired on ${iso(terms.expiresAt)}`);
   const uncovered = uncoveredTenants(terms, tenantIds === undefined ? [] : typeof tenantIds === 'string' ? [tenantIds] : tenantIds);
   if (uncovered.length > 0) {
-    const which = uncovered.length === 1 ? `Entra tenant ${uncovered[0]}` : `Entra tenants ${uncovered.join(', ')}`;
+    // An Entra tenant id is a GUID; a tenant without Microsoft 365 is named by its SfB SIP domain (has dots).
+    const sip = uncovered.every((id) => id.includes('.'));
+    const noun = sip ? 'SfB SIP domain' : 'Entra tenant';
+    const which = uncovered.length === 1 ? `${noun} ${uncovered[0]}` : `${noun}s ${uncovered.join(', ')}`;
     return fail('tenant-not-licensed', `licence ${terms.id} does not cover ${which} (it covers ${(terms.limits?.tenants ?? []).join(', ')})`);
   }
   return { ok: true, terms };

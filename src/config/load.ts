@@ -151,6 +151,7 @@ export function resolveConfig(raw: unknown, options: LoadOptions & { source?: st
   if (oidc) {
     const t = oidc.tenant === undefined ? out.tenants[0] : out.tenants.find((x) => x.id === oidc.tenant);
     if (!t) problems.push({ key: 'console.oidc.tenant', problem: `no tenant "${oidc.tenant ?? ''}" (tenants: ${out.tenants.map((x) => x.id).join(', ')})` });
+    else if (!t.teams) problems.push({ key: 'console.oidc', problem: `tenant ${t.id} has no Microsoft 365 tenant (teams) to sign operators in with: use the console token, or name a tenant with teams in console.oidc.tenant` });
     else if (oidc.clientSecret === undefined && t.teams.clientSecret === undefined) {
       problems.push({ key: 'console.oidc.clientSecret', problem: 'required when teams has no clientSecret (the console redeems its sign-in code with a secret)' });
     }

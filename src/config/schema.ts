@@ -66,7 +66,7 @@ export const ConfigSchema = z
       })
       .strict()
       .refine((x) => x.maxBodyBytes < x.maxStanzaBytes, { message: 'must be smaller than xmpp.maxStanzaBytes', path: ['maxBodyBytes'] }),
-    teams: TeamsSchema.optional().describe('the Microsoft 365 tenant (required without `tenants`; with it, each tenant has its own)'),
+    teams: TeamsSchema.optional().describe('the Microsoft 365 tenant (without `tenants`: required unless sfb is set, for a deployment with Skype for Business Server only; with `tenants`, each tenant has its own)'),
     store: z
       .object({
         driver: z.enum(['sqlite', 'mssql']).default('sqlite').describe('sqlite: an embedded file (one host); mssql: SQL Server 2022+ or Azure SQL'),

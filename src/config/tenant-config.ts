@@ -35,7 +35,8 @@ export interface TenantConfig {
   readonly id: string;
   /** Its component domains, the first the primary one (SfB users and the tenant's own iqs use it). */
   readonly components: readonly ComponentConfig[];
-  readonly teams: TeamsConfig;
+  /** Its Microsoft 365 tenant; undefined for a deployment with SfB Server only (issue 17). */
+  readonly teams: TeamsConfig | undefined;
   readonly policy: Config['policy'];
   readonly throttle: Config['throttle'];
   readonly cards: Config['cards'];
@@ -75,13 +76,14 @@ export function layoutProblems(raw: unknown): { key: string; problem: string }[]
     return problems;
   }
   for (const k of ['domain', 'password']) if (xmpp[k] === undefined) problems.push({ key: `xmpp.${k}`, problem: 'required key is missing' });
-  if (r.teams === undefined) problems.push({ key: 'teams', problem: 'required key is missing (or list the tenants in tenants)' });
+  // A deployment has Teams, SfB Server, or both (issue 17).
+  if (r.teams === undefined && r.sfb === undefined) problems.push({ key: 'teams', problem: 'required key is missing: set teams (Microsoft 365), sfb (Skype for Business Server) or both (or list the tenants in tenants)' });
   return problems;
 }
 
 export function resolveTenants(c: Config, ctx: ResolveContext): TenantConfig[] {
   if (c.tenants) return c.tenants.map((t) => resolveTenant(t, `tenants[${t.id}].`, ctx));
-  if (c.xmpp.domain === undefined || c.xmpp.password === undefined || c.teams === undefined) return [];
+  if (c.xmpp.domain === undefined || c.xmpp.password === undefined || (c.teams === undefined && c.sfb === undefined)) return [];
   const single: TenantRaw = {
     id: DEFAULT_TENANT,
     xmpp: { domain: c.xmpp.domain, password: c.xmpp.password, extraDomains: [] },
@@ -97,44 +99,19 @@ export function resolveTenants(c: Config, ctx: ResolveContext): TenantConfig[] {
 }
 
 function resolveTenant(t: TenantRaw, prefix: string, ctx: ResolveContext): TenantConfig {
-  const { secret, path, problems } = ctx;
+  const { secret, path } = ctx;
   const key = (k: string) => `${prefix}${k}`;
-  const { tls } = t.teams.webhook;
-  const certificate = (i: number, e: { id: string; certFile: string; keyFile: string }): NotificationCertificate[] => {
-    try {
-      return [loadNotificationCertificate(e.id, readFileSync(path(e.certFile), 'utf8'), readFileSync(path(e.keyFile), 'utf8'))];
-    } catch (err) {
-      problems.push({ key: key(`teams.webhook.richNotifications.certificates.${i}`), problem: err instanceof CertificateError ? err.message : `cannot read ${(err as Error).message}` });
-      return [];
-    }
-  };
-  const rich = t.teams.webhook.richNotifications;
-  const certificates = rich?.certificates.flatMap((e, i) => certificate(i, e));
-  if (rich && new Set(rich.certificates.map((e) => e.id)).size !== rich.certificates.length) {
-    problems.push({ key: key('teams.webhook.richNotifications.certificates'), problem: 'each certificate needs its own id' });
-  }
-  if (t.teams.renewBeforeMinutes >= t.teams.subscriptionMinutes) {
-    problems.push({ key: key('teams.renewBeforeMinutes'), problem: 'must be smaller than teams.subscriptionMinutes' });
-  }
   const primaryPassword = prefix === '' ? 'xmpp.password' : key('xmpp.password');
+  // Without Microsoft 365 the short JIDs are those of the SfB users' default domain (sfb.defaultDomain).
+  const primaryUpnDomain = t.teams?.defaultUpnDomain ?? (t.sfb && (t.sfb.defaultDomain ?? t.sfb.domains[0]));
+  if (!t.teams) groupRulesWithoutTeams(t, key, ctx.problems);
   return {
     id: t.id,
     components: [
-      { domain: t.xmpp.domain, password: secret(primaryPassword, t.xmpp.password), upnDomain: t.teams.defaultUpnDomain },
+      { domain: t.xmpp.domain, password: secret(primaryPassword, t.xmpp.password), upnDomain: primaryUpnDomain },
       ...t.xmpp.extraDomains.map((d, i) => ({ domain: d.domain, password: secret(key(`xmpp.extraDomains.${i}.password`), d.password), upnDomain: d.upnDomain })),
     ],
-    teams: {
-      ...t.teams,
-      clientSecret: t.teams.clientSecret === undefined ? undefined : secret(key('teams.clientSecret'), t.teams.clientSecret),
-      clientCertificatePath: t.teams.clientCertificatePath && path(t.teams.clientCertificatePath),
-      webhook: {
-        ...t.teams.webhook,
-        tls: tls && { certFile: path(tls.certFile), keyFile: path(tls.keyFile) },
-        richNotifications: certificates && { certificates },
-        mediaSecret: t.teams.webhook.mediaSecret === undefined ? undefined : secret(key('teams.webhook.mediaSecret'), t.teams.webhook.mediaSecret),
-      },
-      puppets: { ...t.teams.puppets, passwordSecret: secret(key('teams.puppets.passwordSecret'), t.teams.puppets.passwordSecret) },
-    },
+    teams: t.teams && resolveTeams(t.teams, key, ctx),
     policy: t.policy,
     throttle: t.throttle,
     cards: t.cards,
@@ -143,9 +120,59 @@ function resolveTenant(t: TenantRaw, prefix: string, ctx: ResolveContext): Tenan
   };
 }
 
+/** Entra groups are read from Graph: a tenant without Microsoft 365 cannot name one (it would match nobody). */
+function groupRulesWithoutTeams(t: TenantRaw, key: (k: string) => string, problems: ResolveContext['problems']): void {
+  const why = 'Entra groups need Microsoft 365 (teams); without it list SfB users by address in policy.users';
+  if (t.policy.groups.length > 0) problems.push({ key: key('policy.groups'), problem: why });
+  t.policy.pairing.forEach((r, i) => {
+    if (r.groups.length > 0) problems.push({ key: key(`policy.pairing.${i}.groups`), problem: why });
+  });
+}
+
+function resolveTeams(teams: TeamsRaw, key: (k: string) => string, ctx: ResolveContext): TeamsConfig {
+  const { secret, path, problems } = ctx;
+  const { tls } = teams.webhook;
+  const certificate = (i: number, e: { id: string; certFile: string; keyFile: string }): NotificationCertificate[] => {
+    try {
+      return [loadNotificationCertificate(e.id, readFileSync(path(e.certFile), 'utf8'), readFileSync(path(e.keyFile), 'utf8'))];
+    } catch (err) {
+      problems.push({ key: key(`teams.webhook.richNotifications.certificates.${i}`), problem: err instanceof CertificateError ? err.message : `cannot read ${(err as Error).message}` });
+      return [];
+    }
+  };
+  const rich = teams.webhook.richNotifications;
+  const certificates = rich?.certificates.flatMap((e, i) => certificate(i, e));
+  if (rich && new Set(rich.certificates.map((e) => e.id)).size !== rich.certificates.length) {
+    problems.push({ key: key('teams.webhook.richNotifications.certificates'), problem: 'each certificate needs its own id' });
+  }
+  if (teams.renewBeforeMinutes >= teams.subscriptionMinutes) {
+    problems.push({ key: key('teams.renewBeforeMinutes'), problem: 'must be smaller than teams.subscriptionMinutes' });
+  }
+  return {
+    ...teams,
+    clientSecret: teams.clientSecret === undefined ? undefined : secret(key('teams.clientSecret'), teams.clientSecret),
+    clientCertificatePath: teams.clientCertificatePath && path(teams.clientCertificatePath),
+    webhook: {
+      ...teams.webhook,
+      tls: tls && { certFile: path(tls.certFile), keyFile: path(tls.keyFile) },
+      richNotifications: certificates && { certificates },
+      mediaSecret: teams.webhook.mediaSecret === undefined ? undefined : secret(key('teams.webhook.mediaSecret'), teams.webhook.mediaSecret),
+    },
+    puppets: { ...teams.puppets, passwordSecret: secret(key('teams.puppets.passwordSecret'), teams.puppets.passwordSecret) },
+  };
+}
+
+/**
+ * What a licence's terms.limits.tenants names a tenant by (docs/licensing.md): its Entra tenant id, or, for a
+ * deployment with SfB Server only, its SIP domain (the one its users' short JIDs stand for).
+ */
+export function licenceIdentity(t: TenantConfig): string {
+  return t.teams?.tenantId ?? t.components[0]?.upnDomain ?? t.id;
+}
+
 /** The path a tenant's webhook answers on (its publicUrl's path, without a trailing slash). */
-export function webhookPath(t: TenantConfig): string {
-  return new URL(t.teams.webhook.publicUrl).pathname.replace(/\/+$/u, '') || '/';
+export function webhookPath(t: { readonly webhook: { readonly publicUrl: string } }): string {
+  return new URL(t.webhook.publicUrl).pathname.replace(/\/+$/u, '') || '/';
 }
 
 interface Checked {
@@ -171,9 +198,9 @@ export function checkTenants(c: Checked): { key: string; problem: string }[] {
     }
   };
   unique('the id', 'id', (t) => [t.id]);
-  unique('the Microsoft 365 tenant', 'teams.tenantId', (t) => [t.teams.tenantId.toLowerCase()]);
+  unique('the Microsoft 365 tenant', 'teams.tenantId', (t) => (t.teams ? [t.teams.tenantId.toLowerCase()] : []));
   unique('the component domain', 'xmpp.domain', (t) => t.components.map((d) => d.domain));
-  unique('the puppet UPN domain', 'teams.puppets.upnDomain', (t) => [t.teams.puppets.upnDomain.toLowerCase()]);
+  unique('the puppet UPN domain', 'teams.puppets.upnDomain', (t) => (t.teams ? [t.teams.puppets.upnDomain.toLowerCase()] : []));
   unique('the SfB listener', 'sfb.listen', (t) => (t.sfb ? [t.sfb.listen] : []));
   for (const t of c.tenants) {
     const upn = t.components.map((d) => d.upnDomain).filter((d): d is string => d !== undefined);
@@ -183,18 +210,19 @@ export function checkTenants(c: Checked): { key: string; problem: string }[] {
     if (t.components.length > 1) problems.push({ key: at(t, 'xmpp.extraDomains'), problem: 'several component domains for one tenant are not supported yet: list only xmpp.domain' });
   }
   // One listener per address serves every tenant configured on it, each on its own path (and its media links under it).
-  const byListen = new Map<string, TenantConfig[]>();
-  for (const t of c.tenants) byListen.set(t.teams.webhook.listen, [...(byListen.get(t.teams.webhook.listen) ?? []), t]);
+  const byListen = new Map<string, { id: string; teams: TeamsConfig }[]>();
+  for (const { id, teams } of c.tenants) if (teams) byListen.set(teams.webhook.listen, [...(byListen.get(teams.webhook.listen) ?? []), { id, teams }]);
   for (const group of byListen.values()) {
     for (const [i, t] of group.entries()) {
       for (const o of group.slice(0, i)) {
-        const a = webhookPath(t);
-        const b = webhookPath(o);
+        const a = webhookPath(t.teams);
+        const b = webhookPath(o.teams);
+        const tenant = c.tenants.find((x) => x.id === t.id) as TenantConfig;
         if (a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`) || a === '/' || b === '/') {
-          problems.push({ key: at(t, 'teams.webhook.publicUrl'), problem: `its path ${a} overlaps tenant ${o.id}'s ${b} on the same listener ${t.teams.webhook.listen}: give each tenant a path of its own` });
+          problems.push({ key: at(tenant, 'teams.webhook.publicUrl'), problem: `its path ${a} overlaps tenant ${o.id}'s ${b} on the same listener ${t.teams.webhook.listen}: give each tenant a path of its own` });
         }
         if (JSON.stringify(t.teams.webhook.tls ?? null) !== JSON.stringify(o.teams.webhook.tls ?? null)) {
-          problems.push({ key: at(t, 'teams.webhook.tls'), problem: `tenants on one listener (${t.teams.webhook.listen}) share its TLS settings; tenant ${o.id}'s differ` });
+          problems.push({ key: at(tenant, 'teams.webhook.tls'), problem: `tenants on one listener (${t.teams.webhook.listen}) share its TLS settings; tenant ${o.id}'s differ` });
         }
       }
     }

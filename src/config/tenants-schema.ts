@@ -40,7 +40,7 @@ const TenantSchema = z
           .describe('further component domains, each serving the users of one UPN domain: not supported yet (refused when set; docs/tenants.md)'),
       })
       .strict(),
-    teams: TeamsSchema,
+    teams: TeamsSchema.optional().describe('the tenant\'s Microsoft 365 tenant; leave it out for a deployment with Skype for Business Server only (then sfb is required)'),
     policy: PolicySchema,
     throttle: ThrottleSchema,
     cards: CardsSchema,
@@ -52,7 +52,9 @@ const TenantSchema = z
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  // A deployment has Teams, SfB Server, or both (issue 17).
+  .refine((t) => t.teams !== undefined || t.sfb !== undefined, { message: 'set teams (Microsoft 365), sfb (Skype for Business Server) or both', path: ['teams'] });
 
 const Members = {
   users: z.array(UserRule).default([]).describe('UPNs or object ids of the tenant\'s users who take part; with groups empty too: every user the tenant\'s whitelist allows'),

@@ -5,6 +5,8 @@
  * to the store, and, in a cluster, listens for drain commands.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { Secret } from '../config/secret.js';
 import { errorMessage } from '../observability/logger.js';
 import { consoleTenant } from '../config/load.js';
 import { ApiRoutes } from './api-routes.js';
@@ -40,16 +42,18 @@ export class ConsoleService {
     const cfg = deps.config;
     // The tenant whose directory signs operators in (console.oidc.tenant, else the first); its secrets seed the key.
     const home = consoleTenant(cfg);
-    const secret = cfg.console.sessionSecret ?? cfg.cluster.secret ?? home.teams.clientSecret ?? home.teams.puppets.passwordSecret;
+    // Without Microsoft 365 (SfB Server only) and no secret configured: a key of this process (sessions end with it).
+    const secret = cfg.console.sessionSecret ?? cfg.cluster.secret ?? home.teams?.clientSecret ?? home.teams?.puppets.passwordSecret ?? new Secret(randomBytes(32).toString('base64url'));
     const prefix = deps.cluster ? `${deps.cluster.keys.prefix}:console:` : 'xtg:console:';
     this.c = new ConsoleContext(deps, new SessionCodec(deriveSessionKey(secret.reveal())), new Revocations(deps.cluster ? deps.redis : undefined, `${prefix}revoked:`));
     const oidcCfg = cfg.console.oidc;
-    const oidc = oidcCfg
+    const teams = home.teams;
+    const oidc = oidcCfg && teams // (configuration refuses oidc for a tenant without teams)
       ? new OidcClient({
-          authorityHost: home.teams.authorityHost,
-          tenantId: home.teams.tenantId,
-          clientId: oidcCfg.clientId ?? home.teams.clientId,
-          clientSecret: (oidcCfg.clientSecret ?? home.teams.clientSecret)?.reveal() ?? '',
+          authorityHost: teams.authorityHost,
+          tenantId: teams.tenantId,
+          clientId: oidcCfg.clientId ?? teams.clientId,
+          clientSecret: (oidcCfg.clientSecret ?? teams.clientSecret)?.reveal() ?? '',
           adminGroups: oidcCfg.adminGroups,
           groupMemberIds: deps.groupMemberIds,
         })

@@ -64,7 +64,7 @@ export function adminEdge(o: AdminEdgeOptions): { admin: AdminServer; console: C
         cluster: o.cluster,
         readiness: () => (admin as AdminServer).readiness(),
         roles: o.roles,
-        groupMemberIds: (groupId) => first.teams.groupMemberIds(groupId),
+        groupMemberIds: async (groupId) => (await first.teamsSide?.teams.groupMemberIds(groupId)) ?? [],
       })
     : undefined;
   const [host, port] = splitHostPort(c.admin.listen);
@@ -80,7 +80,7 @@ export function adminEdge(o: AdminEdgeOptions): { admin: AdminServer; console: C
       ...readinessChecks({
         linkOnline: () => tenants().every((t) => t.link.isOnline()),
         store: o.store,
-        appTokenOk: async () => (await Promise.all(tenants().map((t) => t.clients.appTokenOk()))).every(Boolean),
+        appTokenOk: async () => (await Promise.all(tenants().map((t) => t.teamsSide?.clients.appTokenOk() ?? true))).every(Boolean),
         redis: o.redis,
         cluster: o.cluster,
       }),

@@ -17,7 +17,8 @@ import { SETTINGS } from './settings.js';
 
 export interface NodeDutiesOptions {
   readonly store: Store;
-  readonly subscriptions: SubscriptionManager;
+  /** The tenant's Graph subscriptions; undefined without Microsoft 365 (SfB Server only). */
+  readonly subscriptions: SubscriptionManager | undefined;
   readonly router: () => ActorRouter | undefined;
   readonly retention: RuntimeConfig['store']['retention'];
   /** True while this node holds the cluster's duties (alone: always). */
@@ -70,7 +71,7 @@ export class NodeDuties {
    * the one node holding the duties; another node asks it to.
    */
   async syncPresence(): Promise<void> {
-    if (this.o.holdsDuties()) await this.o.subscriptions.syncPresence();
+    if (this.o.holdsDuties()) await this.o.subscriptions?.syncPresence();
     else this.o.kickPresence();
   }
 
@@ -79,12 +80,13 @@ export class NodeDuties {
    * the duties must not ask again, or every node would echo every request (a publish storm).
    */
   async presenceSyncRequested(): Promise<void> {
-    if (this.o.holdsDuties()) await this.o.subscriptions.syncPresence();
+    if (this.o.holdsDuties()) await this.o.subscriptions?.syncPresence();
   }
 
   /** After a restart: every puppet's subscriptions exist again (renewed or re-created). */
   private async restoreSubscriptions(): Promise<void> {
     const subs = this.o.subscriptions;
+    if (!subs) return;
     await subs.renewDue().catch(() => undefined);
     await subs.ensureUsers().catch((err: unknown) => this.o.log.warn('no Graph subscription to profile changes; cards refresh on their TTL only', { error: errorMessage(err) }));
     for (const puppet of await this.o.store.puppets()) {

@@ -22,7 +22,7 @@ export class TenantChannels {
   /** Listens to a tenant's channels (or, `on` false, stops). Before open(): remembered, subscribed at open. */
   async listen(t: TenantRuntime, on = true): Promise<void> {
     const handlers: [string | undefined, (text: string) => void][] = [
-      [t.channel('inbox'), () => t.processor.kick()],
+      [t.channel('inbox'), () => t.teamsSide?.processor.kick()],
       [t.channel('presence'), () => void t.chores.presenceSyncRequested()],
       [t.channel('iq'), (text) => t.link instanceof SharedXmppLink && t.link.foreignAnswer(text)],
     ];

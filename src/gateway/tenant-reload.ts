@@ -120,12 +120,12 @@ export async function applyTenantChanges(host: ReloadHost, current: RuntimeConfi
   let subscriptionsDeleted = 0;
   // A removed tenant's subscriptions go; a changed one keeps its own (same store, so notifications go on arriving),
   // unless its webhook URL changed: Graph would go on posting to the old one.
-  const newUrl = new Map(changes.changed.map((t) => [t.id, t.teams.webhook.publicUrl]));
+  const newUrl = new Map(changes.changed.map((t) => [t.id, t.teams?.webhook.publicUrl]));
   for (const id of [...changes.removed, ...newUrl.keys()]) {
     const rt = host.tenants.get(id);
     if (!rt) continue;
     host.tenants.delete(id);
-    subscriptionsDeleted += await host.detach(rt, !newUrl.has(id) || newUrl.get(id) !== rt.t.teams.webhook.publicUrl);
+    subscriptionsDeleted += await host.detach(rt, !newUrl.has(id) || newUrl.get(id) !== rt.t.teams?.webhook.publicUrl);
   }
   // One tenant that cannot start does not keep the others out: it is reported, and a later reload retries it.
   const failed: { tenant: string; error: string }[] = [];

@@ -33,18 +33,6 @@ import { Throttler } from '../policy/throttle.js';
 import type { Walls } from '../policy/walls.js';
 import { SfbSide } from '../sfb/sfb-side.js';
 import type { Store } from '../store/store.js';
-import { Directory } from '../teams/directory.js';
-import { CredentialGraphClients } from '../teams/graph-clients.js';
-import { GraphPacer } from '../teams/graph-pacing.js';
-import { GraphTeamsAdapter } from '../teams/graph-teams-adapter.js';
-import { DEFAULT_MEDIA_MAX_BYTES, MediaProxy } from '../teams/media-proxy.js';
-import { deriveMediaKey } from '../teams/media-token.js';
-import { NotificationProcessor } from '../teams/notification-processor.js';
-import { PresenceKeeper } from '../teams/presence-keeper.js';
-import { ProfileCache } from '../teams/profile-cache.js';
-import { SubscriptionManager } from '../teams/subscription-manager.js';
-import { ValidationTokenVerifier } from '../teams/validation-token-verifier.js';
-import { WebhookServer } from '../teams/webhook-server.js';
 import { MessageAcceptor } from '../xmpp/accept.js';
 import type { ArrivalOrder } from '../xmpp/arrival-order.js';
 import { MAX_STANZA_DEPTH, MAX_STANZA_ELEMENTS, type StanzaLimits } from '../xmpp/bounded-parser.js';
@@ -53,6 +41,8 @@ import type { IqIds } from '../xmpp/iq-ids.js';
 import { StanzaRouter } from '../xmpp/stanza-router.js';
 import { NodeDuties } from './node-duties.js';
 import { SETTINGS } from './settings.js';
+import { TeamsSide } from './teams-side.js';
+import type { WebhookServer } from '../teams/webhook-server.js';
 
 /** What the node gives each of its tenants. */
 export interface NodeShared {
@@ -85,24 +75,16 @@ export class TenantRuntime {
   readonly id: string;
   readonly log: Logger;
   readonly metrics: Metrics;
-  readonly clients: CredentialGraphClients;
-  readonly teams: GraphTeamsAdapter;
+  /** Its Microsoft 365 side; undefined for a deployment with SfB Server only (issue 17). */
+  readonly teamsSide: TeamsSide | undefined;
   readonly policy: PolicyService;
   readonly federation: TenantFederationPolicy;
-  readonly directory: Directory;
   readonly link: ComponentLink | SharedXmppLink;
   readonly linkLease: LeaderLease | undefined;
   readonly sfb: SfbSide | undefined;
-  readonly subscriptions: SubscriptionManager;
   readonly chores: NodeDuties;
-  readonly processor: NotificationProcessor;
-  readonly media: MediaProxy;
-  readonly webhook: WebhookServer;
   /** The node's router with this tenant's actor keys. */
   readonly router: ActorRouter;
-  private readonly pacer: GraphPacer;
-  private readonly presenceKeeper: PresenceKeeper;
-  private readonly cards: ProfileCache;
   private readonly throttler: Throttler;
   private readonly lookups: ThrottledLookups;
   private stanzaRouter: StanzaRouter | undefined;
@@ -123,65 +105,34 @@ export class TenantRuntime {
       pair: (k, m, e) => this.nodeRouter().pair({ ...k, tenant: t.id }, m, e),
       domain: (d, m, e) => this.nodeRouter().domain(tenantActorKey(t.id, d), m, e),
     };
-    // Every Graph call of this tenant waits its turn under Graph's documented limits (DESIGN.md decision 8), in
-    // limiters of its own (keyed by its Entra tenant id): another tenant's backlog is not in its queues.
-    this.pacer = new GraphPacer(
-      { share: t.teams.pacing.share, tenantSize: t.teams.pacing.tenantSize, limitScale: t.teams.pacing.limitScale, chatMessagePostsPerSecond: t.throttle.graphRequestsPerSecond, tenantId: t.teams.tenantId, redis: n.graphRedis },
-      this.metrics,
-    );
-    // The tenant's own app registration: its token is never presented for another tenant's calls.
-    this.clients = new CredentialGraphClients(
-      {
-        tenantId: t.teams.tenantId,
-        clientId: t.teams.clientId,
-        clientSecret: t.teams.clientSecret,
-        clientCertificatePath: t.teams.clientCertificatePath,
-        authorityHost: t.teams.authorityHost,
-        graphBaseUrl: t.teams.graphBaseUrl,
-        disableInstanceDiscovery: t.teams.disableInstanceDiscovery,
-        puppetPasswordSecret: t.teams.puppets.passwordSecret,
-      },
-      this.metrics,
-      this.pacer,
-    );
-    this.teams = new GraphTeamsAdapter({
-      clients: this.clients,
-      clientId: t.teams.clientId,
-      tenantId: t.teams.tenantId,
-      graphBaseUrl: t.teams.graphBaseUrl,
-      tenant: t.id,
-      puppets: {
-        upnDomain: t.teams.puppets.upnDomain,
-        passwordSecret: () => t.teams.puppets.passwordSecret.reveal(),
-        displayNameSuffix: t.teams.puppets.displayNameSuffix,
-        groupId: t.teams.puppets.groupId,
-        usageLocation: t.teams.puppets.usageLocation,
-        provisioningMs: t.teams.puppets.provisioningMinutes * 60_000,
-      },
-      log: this.log,
-    });
-    this.presenceKeeper = new PresenceKeeper(
-      this.teams,
-      { sessionMinutes: t.teams.puppets.presenceSessionMinutes, keepAliveMs: t.teams.puppets.presenceKeepAliveSeconds * 1000 },
-      this.metrics,
-      this.log,
-    );
-    this.cards = new ProfileCache(this.teams, t.cards.cacheSeconds * 1000, t.cards.fields.includes('photo'));
-    this.policy = new PolicyService({ config: t.policy, store, teams: this.teams, log: this.log, extraGroups: () => n.walls.groupsOf(t.id), domainBudget: n.domainBudget, tenant: t.id });
-    this.federation = new TenantFederationPolicy({ tenant: t.id, walls: n.walls, policy: this.policy, store, peerUser: n.peerUser, log: this.log });
     this.throttler = new Throttler(t.throttle, this.metrics, n.redis?.duplicate(), redisPrefix);
     this.lookups = new ThrottledLookups(t.throttle.lookups, this.metrics, n.redis?.duplicate(), redisPrefix);
     const primary = t.components[0]!;
-    this.directory = new Directory({
-      teams: this.teams,
-      book: { defaultUpnDomain: t.teams.defaultUpnDomain },
-      componentDomain: primary.domain,
-      puppetUpnDomain: t.teams.puppets.upnDomain,
-      allowGuests: t.teams.allowGuests,
-      budget: this.lookups,
-      negativeTtlMs: t.throttle.lookups.negativeCacheSeconds * 1000,
-      onMismatch: (asked, got) => this.log.warn('Graph answered a user lookup with another user; treated as no such user', { asked, got }),
-    });
+    const teams = t.teams;
+    this.teamsSide = teams
+      ? new TeamsSide({
+          tenant: t.id,
+          teams,
+          store,
+          chatMessagePostsPerSecond: t.throttle.graphRequestsPerSecond,
+          showPhotos: t.cards.fields.includes('photo'),
+          cardCacheMs: t.cards.cacheSeconds * 1000,
+          componentDomain: primary.domain,
+          lookups: this.lookups,
+          negativeLookupTtlMs: t.throttle.lookups.negativeCacheSeconds * 1000,
+          graphRedis: n.graphRedis,
+          router: this.router,
+          holdsDuties: () => n.holdsDuties(),
+          accepting: () => n.cluster?.node.mayRecordNotifications() ?? true,
+          onRecorded: () => this.inboxChanged(),
+          catchUp: (puppetUserId, since) => this.chores.catchUpPuppet(puppetUserId, since),
+          metrics: this.metrics,
+          log: this.log,
+        })
+      : undefined;
+    const groups = this.teamsSide?.teams ?? NO_GROUPS;
+    this.policy = new PolicyService({ config: t.policy, store, teams: groups, log: this.log, extraGroups: () => n.walls.groupsOf(t.id), domainBudget: n.domainBudget, tenant: t.id });
+    this.federation = new TenantFederationPolicy({ tenant: t.id, walls: n.walls, policy: this.policy, store, peerUser: n.peerUser, log: this.log });
     const limits: StanzaLimits = { maxDepth: MAX_STANZA_DEPTH, maxElements: MAX_STANZA_ELEMENTS, maxBytes: c.xmpp.maxStanzaBytes };
     const createLink = () =>
       new ComponentLink({
@@ -231,81 +182,18 @@ export class TenantRuntime {
           version: n.version,
         })
       : undefined;
-    // Rich notifications: the first configured certificate is the one subscriptions use; all of them decrypt.
-    const certificates = t.teams.webhook.richNotifications?.certificates ?? [];
-    const current = certificates[0];
-    this.subscriptions = new SubscriptionManager({
-      api: this.teams,
-      store,
-      publicUrl: t.teams.webhook.publicUrl,
-      subscriptionMinutes: t.teams.subscriptionMinutes,
-      renewBeforeMinutes: t.teams.renewBeforeMinutes,
-      log: this.log,
-      active: () => n.holdsDuties(),
-      certificate: current && { certificate: current.certificateBase64, certificateId: current.id },
-      presenceGap: (ids) => void this.processor.refreshPresence(ids),
-    });
     this.chores = new NodeDuties({
       store,
-      subscriptions: this.subscriptions,
+      subscriptions: this.teamsSide?.subscriptions,
       router: () => (n.router() ? this.router : undefined),
       retention: c.store.retention,
       holdsDuties: () => n.holdsDuties(),
-      kickInbox: () => this.processor.kick(),
+      kickInbox: () => this.teamsSide?.processor.kick(),
       claimedElsewhere: (key) => this.sfb?.claimsOutbox(key) ?? false, // issue 17: an SfB pair's row
       kickPresence: () => {
         if (n.cluster) void n.redis?.publish(n.cluster.node.keys.channel(tenantName(t.id, 'presence')), '1').catch(() => undefined);
       },
       log: this.log,
-    });
-    this.processor = new NotificationProcessor({
-      tenant: t.id,
-      store,
-      teams: this.teams,
-      router: this.router,
-      subscriptions: this.subscriptions,
-      catchUp: (puppetUserId, since) => this.chores.catchUpPuppet(puppetUserId, since),
-      certificates: new Map(certificates.map((cert) => [cert.id, cert])),
-      currentCertificateId: current?.id,
-      profileChanged: (userId) => this.cards.invalidate(userId),
-      log: this.log,
-      metrics: this.metrics,
-      maxAttempts: SETTINGS.inboxMaxAttempts,
-      backoffInitialMs: SETTINGS.inboxBackoffInitialMs,
-      backoffMaxMs: SETTINGS.inboxBackoffMaxMs,
-      pollIntervalMs: SETTINGS.inboxPollMs,
-      postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
-      active: () => n.holdsDuties(),
-    });
-    // Media links (Teams inline images): every node derives the same key, so any node serves any link.
-    this.media = new MediaProxy({
-      publicUrl: t.teams.webhook.publicUrl,
-      key: deriveMediaKey((t.teams.webhook.mediaSecret ?? t.teams.clientSecret ?? t.teams.puppets.passwordSecret).reveal()),
-      linkHours: t.teams.webhook.mediaLinkHours,
-      maxBytes: DEFAULT_MEDIA_MAX_BYTES,
-      puppetByUserId: (id) => store.getPuppetByUserId(id),
-      source: this.teams,
-      log: this.log,
-      metrics: this.metrics,
-    });
-    const verifier = current ? new ValidationTokenVerifier({ authorityHost: t.teams.authorityHost, tenantId: t.teams.tenantId, clientId: t.teams.clientId, log: this.log }) : undefined;
-    // Its path on a listener maybe shared with other tenants (webhook-listeners.ts); only its own subscriptions
-    // (in its own store) authenticate here, so another tenant's notification is refused as unknown.
-    this.webhook = new WebhookServer({
-      listen: t.teams.webhook.listen,
-      publicUrl: t.teams.webhook.publicUrl,
-      tls: t.teams.webhook.tls,
-      store,
-      log: this.log,
-      metrics: this.metrics,
-      onRecorded: () => this.inboxChanged(),
-      accepting: () => n.cluster?.node.mayRecordNotifications() ?? true,
-      media: this.media,
-      tenantId: t.teams.tenantId,
-      maxNotificationsPerRequest: t.teams.webhook.maxNotificationsPerRequest,
-      verifyValidationTokens: verifier && ((tokens) => verifier.verify(tokens)),
-      lifecycleReplayMs: t.teams.webhook.lifecycleReplaySeconds * 1000,
-      postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
     });
     this.settings = {
       componentDomain: primary.domain,
@@ -318,6 +206,12 @@ export class TenantRuntime {
       maxThrottleDelayMs: t.throttle.maxDelaySeconds * 1000,
       longMessages: c.xmpp.longMessages,
     };
+  }
+
+  /** Where its webhook listens (one listener may serve several tenants); none without Microsoft 365. */
+  webhookListener(): { listen: string; tls: { certFile: string; keyFile: string } | undefined; webhook: WebhookServer } | undefined {
+    const teams = this.t.teams;
+    return teams && this.teamsSide && { listen: teams.webhook.listen, tls: teams.webhook.tls, webhook: this.teamsSide.webhook };
   }
 
   private nodeRouter(): ActorRouter {
@@ -333,7 +227,7 @@ export class TenantRuntime {
 
   /** A notification was committed: the node with the duties processes it (told through Redis when elsewhere). */
   inboxChanged(): void {
-    if (this.n.holdsDuties()) this.processor.kick();
+    if (this.n.holdsDuties()) this.teamsSide?.processor.kick();
     else {
       const channel = this.channel('inbox');
       if (channel) void this.n.redis?.publish(channel, '1').catch(() => undefined);
@@ -354,25 +248,28 @@ export class TenantRuntime {
 
   /** A pair actor of this tenant; `ctx.key` is the key within the tenant. */
   pairActor(ctx: ActorContext): UserPairActor {
+    const side = this.teamsSide;
+    // Never routed to: without Teams the stanza router finds no Teams user, and no Graph notification arrives.
+    if (!side) throw new NoTeamsError(this.id);
     return new UserPairActor(
       ctx,
       {
         store: this.store,
-        teams: this.teams,
-        presenceKeeper: this.presenceKeeper,
-        directory: this.directory,
+        teams: side.teams,
+        presenceKeeper: side.presenceKeeper,
+        directory: side.directory,
         xmpp: this.link,
         subscriptions: {
-          puppetReady: (p) => this.subscriptions.ensureMessages(p),
+          puppetReady: (p) => side.subscriptions.ensureMessages(p),
           presenceInterestChanged: () => this.chores.syncPresence(),
         },
         policy: this.policy,
         throttle: this.throttler,
-        media: this.media,
+        media: side.media,
         avatarHash: async (id) => {
           if (!this.t.cards.fields.includes('photo')) return undefined;
           try {
-            return (await this.cards.card(id)).hash;
+            return (await side.cards.card(id)).hash;
           } catch {
             return undefined; // XEP-0153 §4.3: no <photo/> child means "not ready to advertise"
           }
@@ -407,9 +304,8 @@ export class TenantRuntime {
       version: this.n.version,
       xmpp: this.link,
       router: this.router,
-      directory: this.directory,
+      teams: this.teamsSide && { directory: this.teamsSide.directory, cards: this.teamsSide.cards },
       policy: this.federation,
-      cards: this.cards,
       cardFields: new Set(this.t.cards.fields),
       sfb: this.sfb?.stanzas, // issue 17
       throttle: this.throttler,
@@ -442,8 +338,7 @@ export class TenantRuntime {
    */
   async startAdded(holdsDuties: boolean): Promise<void> {
     await this.policy.start();
-    this.processor.start();
-    this.subscriptions.start(SETTINGS.subscriptionCheckMs);
+    this.teamsSide?.start();
     this.chores.start();
     if (holdsDuties) this.chores.taken();
     await this.link.start();
@@ -453,7 +348,7 @@ export class TenantRuntime {
   async quiesce(): Promise<void> {
     this.chores.stop();
     await this.link.stop();
-    await this.processor.stop();
+    await this.teamsSide?.processor.stop();
   }
 
   /**
@@ -462,7 +357,7 @@ export class TenantRuntime {
    * then everything it owns. Its store stays as it is: adding the tenant again finds its rows.
    */
   async stopRemoved(deleteSubscriptions: boolean): Promise<number> {
-    const removed = deleteSubscriptions ? await this.subscriptions.removeAll() : 0;
+    const removed = deleteSubscriptions && this.teamsSide ? await this.teamsSide.subscriptions.removeAll() : 0;
     await this.stop();
     this.policy.leave();
     return removed;
@@ -471,15 +366,23 @@ export class TenantRuntime {
   /** Stops what the tenant owns, the store last. */
   async stop(): Promise<void> {
     this.chores.stop();
-    await this.processor.stop();
-    await this.subscriptions.stop();
+    await this.teamsSide?.stop();
     this.policy.stop();
     await this.throttler.stop();
-    this.presenceKeeper.stop();
-    await this.pacer.stop();
     await this.lookups.stop();
   }
 }
+
+/** A Teams pair asked of a tenant that has no Microsoft 365 side (SfB Server only). */
+export class NoTeamsError extends Error {
+  override readonly name = 'NoTeamsError';
+  constructor(readonly tenant: string) {
+    super(`tenant ${tenant} has no Microsoft 365 side (no teams configuration): it has no Teams pairs`);
+  }
+}
+
+/** No Entra groups without Microsoft 365: the configuration refuses group rules there (tenant-config.ts). */
+const NO_GROUPS = { groupMemberIds: async (): Promise<string[]> => [] };
 
 /** The tenant-less pair key an actor of this tenant was given. */
 function parsePair(key: string): { teamsUserId: string; remoteJid: string } {

@@ -60,6 +60,8 @@ export async function runDoctorChecks(o: DoctorOptions): Promise<CheckResult[]> 
   const c = o.tenant;
   const now = o.now ?? Date.now;
   const t = c.teams;
+  // A deployment with SfB Server only (issue 17) makes no Graph call: there is nothing of Microsoft 365 to check.
+  if (!t) return [{ name: 'microsoft 365', ok: true, detail: 'no teams configuration (Skype for Business Server only): no Graph check' }];
   const scope = graphScope(t);
   const graph = `${t.graphBaseUrl.replace(/\/+$/u, '')}/v1.0`;
   const results: CheckResult[] = [];

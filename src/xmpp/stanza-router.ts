@@ -59,9 +59,9 @@ export interface StanzaRouterOptions {
   readonly version: string;
   readonly xmpp: XmppPort;
   readonly router: ActorRouter;
-  readonly directory: Directory;
+  /** The tenant's Teams users and their cards; undefined when it has SfB Server only (issue 17): no Teams user exists. */
+  readonly teams: { readonly directory: Directory; readonly cards: ProfileCache } | undefined;
   readonly policy: FederationPolicy;
-  readonly cards: ProfileCache;
   readonly cardFields: ReadonlySet<CardField>;
   /** Issue 17: users homed on Skype for Business are handed to the SfB side. */
   readonly sfb?: SfbStanzaHandler | undefined;
@@ -330,8 +330,10 @@ export class StanzaRouter {
 
   /** Admission step 3: the lookup, paid by the sender from their lookup budget when it reaches Graph. */
   private async lookup(localpart: string, sender: Inbound['from']): Promise<TeamsUser | undefined> {
+    const directory = this.o.teams?.directory;
+    if (!directory) return undefined;
     try {
-      return await this.o.directory.byLocalpart(localpart, { sender: bareJid(sender), domain: sender.domain });
+      return await directory.byLocalpart(localpart, { sender: bareJid(sender), domain: sender.domain });
     } catch (err) {
       if (err instanceof TeamsError) throw new StanzaError('remote-server-timeout', 'the Teams directory is not reachable; try again later');
       if (err instanceof LookupRefusedError) {
@@ -469,7 +471,8 @@ export class StanzaRouter {
       // XEP-0054 §3.2 / XEP-0292: her card from her Graph profile, only the fields the configuration exposes.
       let card;
       try {
-        card = await this.o.cards.card(user.id);
+        // (A Teams user was found, so the tenant has Teams: its cards exist.)
+        card = await (this.o.teams?.cards.card(user.id) ?? Promise.reject(new StanzaError('item-not-found')));
       } catch (err) {
         if (err instanceof TeamsError) throw new StanzaError('remote-server-timeout', 'the Teams profile is not reachable; try again later');
         throw err;

@@ -37,11 +37,11 @@ describe('configuration', () => {
   it('accepts a minimal valid file and fills defaults; secrets never print', () => {
     const c = resolveConfig(valid(), { env: { XTG_TEST_SECRET: 'from-env' } });
     const t = tenant(c);
-    assert.equal(t.teams.graphBaseUrl, 'https://graph.microsoft.com');
-    assert.equal(t.teams.clientSecret?.reveal(), 'from-env');
+    assert.equal(t.teams?.graphBaseUrl, 'https://graph.microsoft.com');
+    assert.equal(t.teams?.clientSecret?.reveal(), 'from-env');
     assert.equal(c.xmpp.maxBodyBytes, 16_000);
     assert.ok(!JSON.stringify(c).includes('from-env'));
-    assert.ok(!String(t.teams.clientSecret).includes('from-env'));
+    assert.ok(!String(t.teams?.clientSecret).includes('from-env'));
   });
   const cases: [string, (c: ReturnType<typeof valid>) => unknown, RegExp][] = [
     ['missing key', (c) => ({ ...c, xmpp: { ...c.xmpp, domain: undefined } }), /^xmpp\.domain: required key is missing$/u],
@@ -127,7 +127,7 @@ describe('configuration: tenants (issue 16)', () => {
   it('reads a list of tenants, each with its own credentials, component domain, whitelist and token', () => {
     const c = resolveConfig(twoTenants(), { env: {} });
     assert.deepEqual(c.tenants.map((t) => t.id), ['contoso', 'fabrikam']);
-    assert.equal(tenant(c, 1).teams.clientSecret?.reveal(), 'fabrikam-app-secret');
+    assert.equal(tenant(c, 1).teams?.clientSecret?.reveal(), 'fabrikam-app-secret');
     assert.equal(tenant(c, 0).admin.token?.reveal(), 'contoso-token');
     assert.deepEqual(tenant(c, 1).components.map((d) => d.domain), ['teams.fabrikam.example']);
     assert.equal(c.walls.between[0]?.peer, 'fabrikam');
@@ -159,4 +159,34 @@ describe('configuration: tenants (issue 16)', () => {
       assert.ok(found.some((p) => expected.test(p)), found.join('\n'));
     });
   }
+});
+
+describe('configuration: a deployment with Skype for Business Server only (issue 17)', () => {
+  const sfb = { listen: '0.0.0.0:5061', fqdn: 'gw.corp.example', tls: { certFile: 'c', keyFile: 'k', caFile: 'a' }, pool: { fqdn: 'pool.corp.example' }, trustedPeers: ['pool.corp.example'], domains: ['corp.example'] };
+  const sfbOnly = () => ({ xmpp: { service: 'xmpp://127.0.0.1:5347', domain: 'im.corp.example', password: 'secret' }, sfb, policy: { domains: ['partner.example'], users: ['*'] } });
+
+  it('needs no Microsoft 365 tenant: the tenant has no teams, and short JIDs stand for the SfB domain', () => {
+    const t = tenant(resolveConfig(sfbOnly(), { env: {} }));
+    assert.equal(t.teams, undefined);
+    assert.equal(t.sfb?.pool.fqdn, 'pool.corp.example');
+    assert.equal(t.components[0]?.upnDomain, 'corp.example');
+  });
+  it('also in the tenants list, beside a tenant with Teams', () => {
+    const two = twoTenants();
+    const [contoso] = two.tenants;
+    const c = resolveConfig({ ...two, tenants: [contoso, { id: 'navy', xmpp: { domain: 'im.navy.example', password: 'n' }, sfb, policy: { domains: ['partner.example'], users: ['*'] } }], walls: {} }, { env: {} });
+    assert.deepEqual(c.tenants.map((t) => [t.id, t.teams === undefined]), [['contoso', false], ['navy', true]]);
+  });
+  it('refuses a tenant with neither Teams nor SfB, and Entra groups without Microsoft 365, each saying why', () => {
+    const { sfb: _none, ...neither } = sfbOnly();
+    assert.match(problems(neither).join('\n'), /^teams: required key is missing: set teams \(Microsoft 365\), sfb \(Skype for Business Server\) or both/mu);
+    const groups = problems({ ...sfbOnly(), policy: { domains: ['partner.example'], groups: ['g-1'], pairing: [{ groups: ['g-2'], domains: ['partner.example'] }] } });
+    assert.deepEqual(groups.sort(), ['policy.groups: Entra groups need Microsoft 365 (teams); without it list SfB users by address in policy.users', 'policy.pairing.0.groups: Entra groups need Microsoft 365 (teams); without it list SfB users by address in policy.users']);
+    const two = twoTenants();
+    const list = problems({ ...two, tenants: [two.tenants[0], { id: 'navy', xmpp: { domain: 'im.navy.example', password: 'n' } }], walls: {} });
+    assert.ok(list.some((p) => /^tenants\[navy\]\.teams: set teams \(Microsoft 365\), sfb \(Skype for Business Server\) or both/u.test(p)), list.join('\n'));
+  });
+  it('refuses console sign-in with Entra ID for a tenant without Microsoft 365', () => {
+    assert.ok(problems({ ...sfbOnly(), console: { publicUrl: 'https://gw.corp.example/', oidc: { adminGroups: ['g'] } } }).some((p) => p.startsWith('console.oidc: tenant default has no Microsoft 365 tenant')));
+  });
 });

@@ -79,6 +79,8 @@ export interface FederationOptions {
   readonly extraHosts?: readonly { vhost: string; users: readonly { user: string; password: string }[] }[];
   /** false: the node runs without a licence (alone: in evaluation mode). Default: a test licence. */
   readonly licensed?: boolean;
+  /** The tenants the licence names (terms.limits.tenants); default: the demo Entra tenant(s). */
+  readonly licenceTenants?: readonly string[];
 }
 
 export class Federation {
@@ -139,7 +141,7 @@ export class Federation {
     const prosody = await ProsodyServer.start(prosodyOptions);
     const redis = o.redis ? await RedisServer.start(await freePort()) : undefined;
     // With two tenants the licence covers both (a licence must cover every tenant the node serves).
-    const licence = o.licensed === false ? undefined : await writeTestLicence(dir, { maxNodes: 1, ...(o.secondTenant ? { tenants: [DEMO.tenantId, DEMO_NORTHWIND.tenantId] } : {}) });
+    const licence = o.licensed === false ? undefined : await writeTestLicence(dir, { maxNodes: 1, ...(o.licenceTenants ? { tenants: [...o.licenceTenants] } : o.secondTenant ? { tenants: [DEMO.tenantId, DEMO_NORTHWIND.tenantId] } : {}) });
     const configPath = join(dir, 'gateway.yaml');
     const sfb = o.sfb ? await startSfbPool(tls, o.sfb) : undefined;
     const config: LoopbackConfig = {
