@@ -249,7 +249,18 @@ export const SfbSchema = z
     hosts: z.record(z.string(), z.string()).default({}).describe('static FQDN -> IP entries for SfB servers DNS does not resolve (labs); others go through DNS'),
     domains: z.array(Domain).default([]).describe('SIP domains whose users are all homed on SfB: they are reached through SfB, not Teams'),
     users: z.array(z.string().regex(/^[^@\s]+@[a-z0-9.-]+$/u, 'expected user@domain')).default([]).describe('SIP addresses homed on SfB although their domain is not in sfb.domains (users not yet moved to Teams)'),
-    defaultDomain: Domain.optional().describe('SIP domain whose users get short JIDs (carol@contoso.com -> carol@<xmpp.domain>); usually teams.defaultUpnDomain, so each internal user has one address; default: the first of sfb.domains, else the domain of the first of sfb.users'),
+    lookup: z
+      .object({
+        domains: z.array(Domain).default([]).describe('SIP domains shared by SfB Server and Teams users (hybrid, a migration in progress): where each user is homed is asked of the Front End pool (a one-time presence fetch), paid from the sender\'s throttle.lookups budget'),
+        positiveCacheSeconds: z.number().int().min(0).max(86_400).default(900).describe('how long "homed on SfB" is remembered (a user moved to Teams is reached on SfB until it expires)'),
+        negativeCacheSeconds: z.number().int().min(0).max(86_400).default(600).describe('how long "not on SfB" (Teams, or nobody) is remembered'),
+        timeoutSeconds: z.number().int().min(1).max(30).default(5).describe('a lookup the pool does not answer within this gets <remote-server-timeout/> and is not remembered'),
+        maxEntries: z.number().int().min(100).max(1_000_000).default(50_000).describe('addresses remembered per node (the oldest go first)'),
+      })
+      .strict()
+      .default({ domains: [], positiveCacheSeconds: 900, negativeCacheSeconds: 600, timeoutSeconds: 5, maxEntries: 50_000 })
+      .describe('homing by lookup (docs/sfb.md "Routing")'),
+    defaultDomain: Domain.optional().describe('SIP domain whose users get short JIDs (carol@contoso.com -> carol@<xmpp.domain>); usually teams.defaultUpnDomain, so each internal user has one address; default: the first of sfb.domains, else the first of sfb.lookup.domains, else the domain of the first of sfb.users'),
     keepAliveSeconds: z.number().int().min(5).max(3600).default(30).describe('CRLF keep-alive ping on an idle SIP connection (RFC 5626 §3.5.1)'),
     idleConnectionSeconds: z.number().int().min(10).default(300).describe('a SIP connection that received nothing (keep-alives included) this long is closed'),
     maxMessageBytes: z.number().int().min(4096).max(1_048_576).default(65_536).describe('largest SIP message body accepted; larger ones get 513 and the connection closes'),
@@ -269,4 +280,8 @@ export const SfbSchema = z
       .describe('photos on contact cards, both ways (docs/sfb.md)'),
   })
   .strict()
-  .refine((x) => x.domains.length > 0 || x.users.length > 0, { message: 'list the SfB-homed users in sfb.domains or sfb.users', path: ['domains'] });
+  .refine((x) => x.domains.length > 0 || x.users.length > 0 || x.lookup.domains.length > 0, { message: 'list the SfB-homed users in sfb.domains, sfb.users or sfb.lookup.domains', path: ['domains'] })
+  .refine((x) => !x.lookup.domains.some((d) => x.domains.includes(d)), {
+    message: 'a domain is either all on SfB (sfb.domains) or looked up user by user (sfb.lookup.domains), not both',
+    path: ['lookup', 'domains'],
+  });

@@ -180,6 +180,7 @@ export class TenantRuntime {
           throttleConfig: t.throttle,
           outbox: { maxAttempts: SETTINGS.outboxMaxAttempts, backoffInitialMs: SETTINGS.outboxBackoffInitialMs, backoffMaxMs: SETTINGS.outboxBackoffMaxMs },
           version: n.version,
+          lookups: this.lookups, // issue 17: homing lookups are paid from the same budget
         })
       : undefined;
     this.chores = new NodeDuties({

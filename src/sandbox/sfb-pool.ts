@@ -40,6 +40,8 @@ export async function startSfbPool(
     trustedApplications: [DEMO_SFB.gateway],
     routes: [{ domain: DEMO.xmppDomain, host: DEMO_SFB.gateway, port: gatewayPort, alternates: nodePorts?.slice(1) ?? [] }],
     hosts: new Map([[DEMO_SFB.gateway, '127.0.0.1']]),
+    // Hybrid: the Teams users of the shared SIP domain were moved online; the pool routes their requests on.
+    homedOnline: DEMO.teamsUsers.map((u) => `sip:${u.userPrincipalName}`),
     ...(o.idleByeMs ? { idleByeMs: o.idleByeMs } : {}),
     ...(o.sipPort ? { sipPort: o.sipPort } : {}),
     ...(o.controlPort ? { controlPort: o.controlPort } : {}),

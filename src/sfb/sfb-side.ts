@@ -26,6 +26,10 @@ import { SfbStanzaHandler } from './stanza-handler.js';
 import { SfbTrustedApp, splitListen } from './trusted-app.js';
 import { NS } from '../protocol/namespaces.js';
 import type { WireAnswer } from './wire.js';
+import { HomingLookups } from './homing-lookups.js';
+import { homingOf } from './protocol/homing.js';
+import { header } from './sip/message.js';
+import type { LookupBudget } from '../teams/directory.js';
 
 export type SfbConfig = NonNullable<TenantConfig['sfb']>;
 
@@ -44,6 +48,8 @@ export interface SfbSideOptions {
   readonly throttleConfig: TenantConfig['throttle'];
   readonly outbox: { readonly maxAttempts: number; readonly backoffInitialMs: number; readonly backoffMaxMs: number };
   readonly version: string;
+  /** The tenant's directory lookup budget (policy/lookup-budget.ts): homing lookups are paid from it. */
+  readonly lookups?: LookupBudget | undefined;
 }
 
 /** Delivers a message to an SfB pair actor wherever it lives (the cluster router, or the local supervisor). */
@@ -61,9 +67,13 @@ export class SfbSide {
 
   constructor(private readonly o: SfbSideOptions) {
     const c = o.config;
-    this.directory = new SfbDirectory({ domains: c.domains, users: c.users, defaultDomain: c.defaultDomain ?? c.domains[0] ?? (c.users[0] ?? '').split('@')[1] ?? '', componentDomain: o.componentDomain });
-    const identity = { cert: readFileSync(c.tls.certFile, 'utf8'), key: readFileSync(c.tls.keyFile, 'utf8'), ca: readFileSync(c.tls.caFile, 'utf8') };
     const log = o.log.child({ side: 'sfb' });
+    const homing = c.lookup.domains.length > 0 ? this.homingLookups(log) : undefined;
+    this.directory = new SfbDirectory(
+      { domains: c.domains, users: c.users, lookupDomains: c.lookup.domains, defaultDomain: c.defaultDomain ?? c.domains[0] ?? c.lookup.domains[0] ?? (c.users[0] ?? '').split('@')[1] ?? '', componentDomain: o.componentDomain },
+      homing,
+    );
+    const identity = { cert: readFileSync(c.tls.certFile, 'utf8'), key: readFileSync(c.tls.keyFile, 'utf8'), ca: readFileSync(c.tls.caFile, 'utf8') };
     this.photos = new SfbPhotos({
       maxBytes: c.photos.maxBytes,
       fetchTimeoutMs: c.photos.fetchTimeoutSeconds * 1000,
@@ -93,6 +103,29 @@ export class SfbSide {
       pair: (key, message, correlationId) => this.tell(key, message, correlationId),
       xmpp: o.xmpp,
       metrics: o.metrics,
+    });
+  }
+
+  /**
+   * Homing by lookup (sfb.lookup): a one-time presence fetch (SUBSCRIBE, Expires: 0) on behalf of the XMPP user who
+   * asks, its answer read by protocol/homing.ts against the pool's names (sfb.trustedPeers).
+   */
+  private homingLookups(log: Logger): HomingLookups {
+    const c = this.o.config;
+    return new HomingLookups({
+      probe: async (aor, sender) => {
+        const r = await this.app.subscribe(sender, aor, 0);
+        return homingOf({ status: r.status, contact: header(r, 'Contact'), diagnostics: r.diagnostics }, c.trustedPeers);
+      },
+      budget: this.o.lookups,
+      positiveTtlMs: c.lookup.positiveCacheSeconds * 1000,
+      negativeTtlMs: c.lookup.negativeCacheSeconds * 1000,
+      timeoutMs: c.lookup.timeoutSeconds * 1000,
+      maxEntries: c.lookup.maxEntries,
+      onLookup: (aor, outcome, why) => {
+        const level = outcome === 'unknown' || outcome === 'timeout' ? 'warn' : 'debug';
+        log.log(level, 'SfB homing lookup', { sfbUri: aor, outcome, ...(why ? { why } : {}) });
+      },
     });
   }
 

@@ -16,6 +16,8 @@ import type { XmppPort } from '../xmpp/component-link.js';
 import type { SfbPairMessage, SfbPairReply } from '../actors/sfb-pair/messages.js';
 import type { SfbPairKey } from '../store/store.js';
 import { SfbDirectory } from './sfb-directory.js';
+import { SfbLookupFailedError } from './homing-lookups.js';
+import { LookupRefusedError } from '../teams/directory.js';
 
 export interface SfbStanzaHandlerOptions {
   readonly directory: SfbDirectory;
@@ -28,9 +30,20 @@ export interface SfbStanzaHandlerOptions {
 export class SfbStanzaHandler {
   constructor(private readonly o: SfbStanzaHandlerOptions) {}
 
-  /** The SfB address a localpart names when that user is homed on SfB; undefined sends the stanza to Teams. */
-  homeOf(localpart: string): string | undefined {
-    return this.o.directory.homeOf(localpart);
+  /**
+   * The SfB address a localpart names when that user is homed on SfB; undefined sends the stanza to Teams. In a
+   * lookup domain (sfb.lookup.domains) the pool is asked, paid from `sender`'s lookup budget; without a sender only
+   * what is already known counts. A spent budget is <resource-constraint/>, a pool that could not say is
+   * <remote-server-timeout/>, both `wait` (RFC 6120 §8.3.3.18, §8.3.3.14): never item-not-found, never Teams.
+   */
+  async homeOf(localpart: string, sender?: Inbound['from']): Promise<string | undefined> {
+    try {
+      return await this.o.directory.homeOf(localpart, sender && { sender: bareJid(sender), domain: sender.domain });
+    } catch (err) {
+      if (err instanceof LookupRefusedError) throw new StanzaError('resource-constraint', 'too many lookups of unknown addresses; slow down and retry later', 'wait');
+      if (err instanceof SfbLookupFailedError) throw new StanzaError('remote-server-timeout', 'the Skype for Business pool could not say where this user is homed; try again later', 'wait');
+      throw err;
+    }
   }
 
   async handle(stanza: Element, inbound: Inbound, sfbUri: string, correlationId: string, log: Logger): Promise<void> {

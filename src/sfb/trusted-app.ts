@@ -119,7 +119,7 @@ export class SfbTrustedApp implements SfbPort {
       const from = aorOf(header(req, 'From') ?? '');
       const to = aorOf(header(req, 'To') ?? '');
       const jid = tryParseJid(jidOfSip(to));
-      if (!this.o.directory.isSfbUser(from)) return this.refuse(i, 403, 'the sender is not an SfB user of this deployment', log);
+      if (!this.o.directory.acceptsFrom(from)) return this.refuse(i, 403, 'the sender is not an SfB user of this deployment', log);
       if (!jid || jid.resource || !jid.local) return this.refuse(i, 404, 'not an XMPP address', log);
       if (!this.o.allowed(from, jid.domain)) return this.refuse(i, 403, 'federation with this XMPP domain is not enabled for this user', log);
       key = { sfbUri: from, remoteJid: `${jid.local}@${jid.domain}` };
@@ -157,7 +157,7 @@ export class SfbTrustedApp implements SfbPort {
     } catch (err) {
       return this.refuse(i, 400, `bad From: ${errorMessage(err)}`, log);
     }
-    if (!this.o.directory.isSfbUser(from)) return this.refuse(i, 403, 'the sender is not an SfB user of this deployment', log);
+    if (!this.o.directory.acceptsFrom(from)) return this.refuse(i, 403, 'the sender is not an SfB user of this deployment', log);
     if ((header(req, 'Event') ?? '').split(';')[0]?.trim().toLowerCase() !== 'presence') {
       i.respond(489, { toTag: newTag(), headers: [{ name: 'Allow-Events', value: 'presence' }] });
       return;
@@ -183,7 +183,7 @@ export class SfbTrustedApp implements SfbPort {
       let jid;
       try {
         const aor = aorOf(`<${uri}>`);
-        jid = this.o.directory.isSfbUser(aor) ? undefined : tryParseJid(jidOfSip(aor));
+        jid = this.o.directory.isSfbAddress(aor) ? undefined : tryParseJid(jidOfSip(aor));
       } catch {
         jid = undefined;
       }

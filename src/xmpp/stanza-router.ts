@@ -159,7 +159,7 @@ export class StanzaRouter {
       return;
     }
     // Issue 17: a user homed on SfB (by domain or by name) is the SfB side's; everyone else is on Teams.
-    const sfbUri = this.o.sfb?.homeOf(inbound.to.local);
+    const sfbUri = await this.o.sfb?.homeOf(inbound.to.local, inbound.from);
     if (sfbUri && this.o.sfb) {
       // The SfB side handles a pair's stanzas one after another, in arrival order (RFC 6120 §10.1).
       await order.turn();
@@ -238,7 +238,7 @@ export class StanzaRouter {
    * bounce costs no more than a message (issue 12), and creates nothing.
    */
   private async bounced(inbound: InboundMessage, condition: string, envelope: Envelope, order: ArrivalTicket): Promise<void> {
-    if (!inbound.id || !inbound.from.local || !inbound.to.local || this.o.sfb?.homeOf(inbound.to.local)) return;
+    if (!inbound.id || !inbound.from.local || !inbound.to.local || (await this.o.sfb?.homeOf(inbound.to.local))) return;
     const user = await this.lookup(inbound.to.local, inbound.from).catch(() => undefined);
     if (!user || !(await this.o.policy.verdict(user, inbound.from.domain, bareJid(inbound.from))).allowed) return;
     const key = { teamsUserId: user.id, remoteJid: bareJid(inbound.from) };

@@ -84,7 +84,7 @@ describe('SfB emulator conformance', () => {
         });
       });
     });
-    emu = await startSfbEmulator({ fqdn: FE, identity: await testIdentity(FE, 'pool01.contoso.example'), trustedApplications: [APP], routes: [{ domain: 'xmpp.example', host: APP, port: appPort }], hosts, idleByeMs: 60_000 });
+    emu = await startSfbEmulator({ fqdn: FE, identity: await testIdentity(FE, 'pool01.contoso.example'), trustedApplications: [APP], routes: [{ domain: 'xmpp.example', host: APP, port: appPort }], hosts, idleByeMs: 60_000, homedOnline: ['sip:alice.smith@contoso.example'] });
     app = await TrustedApp.start(APP, emu.sipPort, appPort);
   });
   after(async () => {
@@ -100,6 +100,33 @@ describe('SfB emulator conformance', () => {
     } finally {
       await rogue.stop();
     }
+  });
+
+  it('a presence fetch (Expires: 0): the home pool answers with its Contact and the state piggy-backed; a user moved online is routed on (200 from the hosting provider); an unknown one gets 404 4005', async () => {
+    const fetchOf = (to: string) =>
+      app.send(app.request('SUBSCRIBE', to, [{ name: 'Event', value: 'presence' }, { name: 'Accept', value: 'application/msrtc-event-categories+xml' }, { name: 'Supported', value: 'ms-piggyback-first-notify' }, { name: 'Expires', value: '0' }]));
+    const home = await fetchOf('sip:carol@contoso.example');
+    assert.equal(home.status, 200);
+    assert.match(header(home, 'Contact') ?? '', /^<sip:fe01\.contoso\.example:\d+;transport=tls>$/u);
+    assert.match(home.body.toString(), /<availability>\d+<\/availability>/u);
+    const online = await fetchOf('sip:alice.smith@contoso.example');
+    assert.equal(online.status, 200, 'not a 404: the pool routes her requests to Microsoft 365');
+    assert.match(header(online, 'Contact') ?? '', /^<sip:sipfed\.online\.lync\.com[:;>]/u);
+    const unknown = await fetchOf('sip:nobody@contoso.example');
+    assert.equal(unknown.status, 404);
+    assert.match(header(unknown, 'ms-diagnostics') ?? '', /^4005;/u);
+    assert.equal(emu.frontEnd.presence.activeSubscriptions().length, 0, 'a fetch keeps no subscription');
+  });
+
+  it('faults armed by the control API: the next SUBSCRIBE gets 503, or no answer at all', async () => {
+    const arm = (subscribe: unknown) => fetch(`${emu.controlUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ subscribe, count: 1 }) });
+    const sub = () => app.request('SUBSCRIBE', 'sip:carol@contoso.example', [{ name: 'Event', value: 'presence' }, { name: 'Accept', value: 'application/msrtc-event-categories+xml' }, { name: 'Expires', value: '0' }]);
+    await arm(503);
+    assert.equal((await app.send(sub())).status, 503);
+    assert.equal((await app.send(sub())).status, 200, 'one fault only');
+    await arm('silent');
+    const silent = await Promise.race([app.send(sub()).then((r) => r.status), new Promise((r) => setTimeout(() => r('no answer'), 500))]);
+    assert.equal(silent, 'no answer');
   });
 
   it('delivers by static route: Record-Route with ms-route-sig, epid, GRUU, ms-received-*, first message in ms-text-format', async () => {

@@ -53,6 +53,13 @@ export interface FrontEndOptions {
   readonly idleByeMs: number;
   /** Longest subscription the pool grants, in seconds. */
   readonly maxSubscriptionSeconds: number;
+  /**
+   * Hybrid (shared SIP address space): users of the pool's SIP domains who were moved online. They stay in the
+   * on-premises directory, homed on the hosting provider, and the pool routes requests for them on (presence-server.ts).
+   */
+  readonly homedOnline: ReadonlySet<string>;
+  /** The hosting provider's FQDN those requests go to (Get-CsHostingProvider ProxyFqdn, sipfed.online.lync.com). */
+  readonly hostingProvider: string;
   readonly port?: number;
 }
 

@@ -17,6 +17,8 @@ export interface SfbEmulatorOptions {
   /** Name -> address for hosts DNS does not know (the trusted application on loopback). */
   readonly hosts: ReadonlyMap<string, string>;
   readonly users?: readonly UserSpec[];
+  /** Hybrid: SIP addresses ("sip:alice@contoso.example") of the pool's domains homed online (moved to Teams). */
+  readonly homedOnline?: readonly string[];
   readonly idleByeMs?: number;
   readonly maxSubscriptionSeconds?: number;
   readonly sipPort?: number;
@@ -52,6 +54,8 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
     users,
     idleByeMs: o.idleByeMs ?? 600_000,
     maxSubscriptionSeconds: o.maxSubscriptionSeconds ?? 3600,
+    homedOnline: new Set((o.homedOnline ?? []).map((u) => u.toLowerCase())),
+    hostingProvider: 'sipfed.online.lync.com',
     ...(o.sipPort ? { port: o.sipPort } : {}),
   });
   await fe.start();
@@ -86,6 +90,12 @@ export async function startSfbEmulator(o: SfbEmulatorOptions): Promise<SfbEmulat
         if (what === 'trace') return fe.trace;
         if (what === 'violations') return fe.violations;
         if (what === 'subscriptions') return fe.presence.activeSubscriptions();
+        if (what === 'faults' && req.method === 'POST') {
+          // The next `count` out-of-dialog SUBSCRIBEs get no answer ("silent") or 503: a pool in trouble.
+          const mode = body.subscribe === 'silent' ? 'silent' : body.subscribe === 503 ? 503 : thrower('subscribe: "silent" or 503');
+          fe.presence.fault = { mode, left: typeof body.count === 'number' ? body.count : 1 };
+          return { armed: fe.presence.fault };
+        }
         if (what !== 'users') throw new HttpError(404, 'not found');
         if (!name) return [...users.values()].map((u) => ({ uri: u.uri, displayName: u.card.displayName, devices: u.devices.length, presence: u.presence, sessions: fe.openSessions(u) }));
         const u = user(name);

@@ -25,8 +25,15 @@ export interface Subscription {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** A fault the control API arms for the next out-of-dialog SUBSCRIBEs: no answer at all, or 503 (an overloaded pool). */
+export interface SubscribeFault {
+  readonly mode: 'silent' | 503;
+  left: number;
+}
+
 export class PresenceServer {
   private readonly subscriptions = new Map<string, Subscription>();
+  fault: SubscribeFault | undefined;
 
   constructor(private readonly fe: FrontEnd) {}
 
@@ -66,8 +73,20 @@ export class PresenceServer {
       this.fe.log('out', 'SUBSCRIBE', 200, 'batch answered with resubscribe (deactivated)');
       return;
     }
+    if (this.fault && this.fault.left > 0) {
+      this.fault.left--;
+      if (this.fault.mode === 'silent') {
+        this.fe.log('in', 'SUBSCRIBE', undefined, 'fault: left unanswered');
+        return;
+      }
+      // Stand-in diagnostic: the pool's own overload answer is not documented for this request.
+      this.fe.fail(i, 503, 1908, 'Service temporarily unavailable (emulator fault)', [{ name: 'Retry-After', value: '5' }]);
+      return;
+    }
     const target = this.fe.userOf(i);
     if (!target) {
+      const online = this.onlineUser(i);
+      if (online) return this.routeToHostingProvider(i, online);
       this.fe.fail(i, 404, 4005, 'Destination URI either not enabled for SIP or does not exist');
       return;
     }
@@ -84,7 +103,19 @@ export class PresenceServer {
     const sub: Subscription = { target, watcher: aorOf(header(req, 'From') ?? ''), dialog: { ...d, routeSet: [] }, recordRoute: rr, benotify: supported.includes('ms-benotify'), expiresAt: Date.now() + expires * 1000, timer: undefined };
     const piggyback = supported.includes('ms-piggyback-first-notify');
     if (expires === 0) {
-      i.respond(200, { toTag: tag, headers: [{ name: 'Expires', value: '0' }] });
+      // A fetch (RFC 6665 §4.4.3, RFC 3265 §3.3.6): answered by the user's home pool, with its Contact; the current
+      // state rides in the 200 when the subscriber offers piggy-back ([MS-SIP] §3.3.5.1), and no subscription stays.
+      const contact = { name: 'Contact', value: `<sip:${this.fe.o.fqdn}:${this.fe.port};transport=tls>` };
+      if (piggyback) {
+        i.respond(200, {
+          toTag: tag,
+          headers: [contact, { name: 'Expires', value: '0' }, { name: 'Event', value: 'presence' }, { name: 'subscription-state', value: 'terminated;reason=timeout' }, { name: 'Content-Type', value: CATEGORIES }],
+          body: Buffer.from(this.categories(target)),
+        });
+      } else {
+        i.respond(200, { toTag: tag, headers: [contact, { name: 'Expires', value: '0' }] });
+      }
+      this.fe.log('out', 'SUBSCRIBE', 200, 'fetch');
       return;
     }
     this.subscriptions.set(`${d.callId}|${tag}|${d.remoteTag}`, sub);
@@ -107,6 +138,36 @@ export class PresenceServer {
       await this.notify(sub, false);
     }
     this.fe.log('out', 'SUBSCRIBE', 200, piggyback ? 'piggybacked NOTIFY' : 'NOTIFY follows');
+  }
+
+  private onlineUser(i: IncomingRequest): string | undefined {
+    try {
+      const aor = aorOf(`<${i.request.uri}>`);
+      return this.fe.o.homedOnline.has(aor) ? aor : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A user moved online (hybrid, shared SIP address space): the pool does not serve her; it routes the request on to
+   * the hosting provider through the Edge, and "users from both environments can communicate with each other"
+   * (learn.microsoft.com, Plan hybrid connectivity, Shared SIP Address Space). What comes back is Microsoft 365's
+   * answer, not the pool's: the emulator plays it as the least convenient reading for a trusted application, a 200
+   * whose Contact names the hosting provider (never a 404 that would say "no such user"). docs/sfb-conformance.md
+   * pins this; the lab checklist (docs/sfb-setup.md) confirms the real answer.
+   */
+  private routeToHostingProvider(i: IncomingRequest, aor: string): void {
+    const hp = this.fe.o.hostingProvider;
+    i.respond(200, {
+      toTag: newTag(),
+      headers: [
+        { name: 'Record-Route', value: this.fe.signer.recordRoute() },
+        { name: 'Contact', value: `<sip:${hp}:5061;transport=tls>` },
+        { name: 'Expires', value: header(i.request, 'Expires') ?? '0' },
+      ],
+    });
+    this.fe.log('out', 'SUBSCRIBE', 200, `routed to the hosting provider ${hp} for ${aor}`);
   }
 
   async refresh(i: IncomingRequest, sub: Subscription): Promise<void> {

@@ -13,13 +13,14 @@ describe('where an internal user is homed, and SfB users as JIDs', () => {
     ['x\\22y', undefined], // a quote cannot be in a SIP address
     [`${'a'.repeat(130)}`, undefined], // too long for the store's keys
   ];
-  for (const [local, home] of table) it(`${local} -> ${home ?? 'Teams'}`, () => assert.equal(d.homeOf(local), home));
-  it('one address per user, both ways', () => {
+  for (const [local, home] of table) it(`${local} -> ${home ?? 'Teams'}`, async () => assert.equal(await d.homeOf(local), home));
+  it('one address per user, both ways', async () => {
     assert.equal(d.jidOf('sip:carol@contoso.example'), 'carol@gw.xmpp.example');
     assert.equal(d.jidOf('sip:dan@legacy.example'), 'dan\\40legacy.example@gw.xmpp.example');
-    for (const aor of ['sip:carol@contoso.example', 'sip:dan@legacy.example']) assert.equal(d.homeOf(d.jidOf(aor).split('@')[0] as string), aor);
-    assert.equal(d.isSfbUser('sip:Dan@Legacy.example'), true);
-    assert.equal(d.isSfbUser('sip:alice.smith@contoso.example'), false);
+    for (const aor of ['sip:carol@contoso.example', 'sip:dan@legacy.example']) assert.equal(await d.homeOf(d.jidOf(aor).split('@')[0] as string), aor);
+    assert.equal(d.acceptsFrom('sip:Dan@Legacy.example'), true);
+    assert.equal(d.acceptsFrom('sip:alice.smith@contoso.example'), false);
+    assert.equal(d.isSfbAddress('sip:alice.smith@contoso.example'), false);
     assert.equal(jidOfSip(sipOfJid('juliet@xmpp.example')), 'juliet@xmpp.example');
   });
 });
