@@ -217,7 +217,7 @@ export class Metrics {
   });
   readonly directoryLookups = new Counter({
     name: 'xtg_directory_lookups_total',
-    help: 'User lookups by XMPP senders, by outcome (graph: asked Graph; refused: over the lookup budget)',
+    help: 'User lookups by XMPP senders, by outcome (graph: asked Graph; sfb-pool: asked the SfB pool where she is homed; refused: over the lookup budget)',
     labelNames: ['outcome', 'tenant'] as const,
     registers: [this.registry],
   });

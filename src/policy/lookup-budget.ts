@@ -28,13 +28,14 @@ export class ThrottledLookups implements LookupBudget {
     this.throttler = new Throttler({ pair: {}, user: limit(limits.sender), domain: limit(limits.domain), queueDepth: 1 }, metrics, redis, `${prefix}:lookups`);
   }
 
-  async admit(payer: LookupPayer): Promise<boolean> {
+  /** `asks`: whom an admitted lookup asks (the metric's outcome): Graph's directory, or the SfB pool (issue 17). */
+  async admit(payer: LookupPayer, asks: 'graph' | 'sfb-pool' = 'graph'): Promise<boolean> {
     const r = await this.throttler.admit(
       'directory_lookup',
       { scopes: [{ scope: 'domain', key: payer.domain }, { scope: 'user', key: payer.sender }], bytes: 0 },
       'refuse',
     );
-    this.metrics.directoryLookups.inc({ outcome: r.ok ? 'graph' : 'refused' });
+    this.metrics.directoryLookups.inc({ outcome: r.ok ? asks : 'refused' });
     return r.ok;
   }
 

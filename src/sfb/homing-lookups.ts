@@ -76,7 +76,7 @@ export class HomingLookups {
     }
     // In flight from here on (admission included), so that stanzas arriving together share one request.
     const lookup = (async () => {
-      if (this.o.budget && !(await this.o.budget.admit(payer))) throw new LookupRefusedError(payer);
+      if (this.o.budget && !(await this.o.budget.admit(payer, 'sfb-pool'))) throw new LookupRefusedError(payer);
       return this.ask(aor, payer.sender);
     })();
     this.pending.set(aor, lookup);

@@ -26,10 +26,10 @@ export interface LookupPayer {
   readonly domain: string;
 }
 
-/** Lookups that reach Graph, per sender and per remote domain. */
+/** Lookups that reach Graph (or the SfB pool, issue 17), per sender and per remote domain. */
 export interface LookupBudget {
   /** Takes one lookup from the sender's and the domain's budget; false when either is spent. */
-  admit(payer: LookupPayer): Promise<boolean>;
+  admit(payer: LookupPayer, asks?: 'graph' | 'sfb-pool'): Promise<boolean>;
 }
 
 /** The sender's (or their domain's) lookup budget is spent for now: the stanza gets <resource-constraint/>. */
