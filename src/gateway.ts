@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import type { DomainMessage, DomainReply } from './actors/remote-domain-actor.js';
 import type { Outcome, PairMessage } from './actors/user-pair-actor.js';
 import { splitTenantKey } from './actors/actor-keys.js';
-import type { SfbPairReply } from './actors/sfb-pair/messages.js'; // issue 17
+import type { SfbPairMessage, SfbPairReply } from './actors/sfb-pair/messages.js'; // issue 17
 import { SETTINGS } from './gateway/settings.js';
 import { adminEdge } from './gateway/admin-edge.js';
 import { TenantRuntime, type NodeShared } from './gateway/tenant-runtime.js';
@@ -92,6 +92,8 @@ export class Gateway {
   private runtime: ActorRuntime | undefined;
   private pairs: ActorSupervisor<PairMessage, Outcome> | undefined;
   private domains: ActorSupervisor<DomainMessage, DomainReply> | undefined;
+  /** Issue 17: SfB pair actors of every tenant with an SfB side (none: no tenant has one). */
+  private sfbPairs: ActorSupervisor<SfbPairMessage, SfbPairReply> | undefined;
   private router: ActorRouter | undefined;
   private readonly activity: ActivitySummary;
   /** Issue 16: each tenant's runtime, in configuration order; the first is the one the unscoped paths mean. */
@@ -181,7 +183,7 @@ export class Gateway {
         store: this.store,
         metrics: this.metrics,
         log: this.log,
-        actorCount: () => (this.pairs?.keys().length ?? 0) + (this.domains?.keys().length ?? 0) + [...this.tenants.values()].reduce((n, t) => n + (t.sfb?.supervisor?.keys().length ?? 0), 0),
+        actorCount: () => (this.pairs?.keys().length ?? 0) + (this.domains?.keys().length ?? 0) + (this.sfbPairs?.keys().length ?? 0),
         roles: () => this.roles(),
       });
       this.duties = this.cluster.lease('duties');
@@ -224,7 +226,6 @@ export class Gateway {
     for (const t of c.tenants) tenants.set(t.id, new TenantRuntime(t, timed(stores.get(t.id) ?? store), shared));
     this.tenants = tenants;
     this.first = tenants.get(firstConfig.id) as TenantRuntime;
-    if ([...tenants.values()].filter((t) => t.sfb).length > 1) throw new Error('only one tenant of a node may have an SfB side (sfb) for now');
     this.webhooks = new WebhookListeners(
       [...tenants.values()].flatMap((t) => t.webhookListener() ?? []),
       this.log,
@@ -325,8 +326,26 @@ export class Gateway {
         return rt.domainActor({ ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });
       },
     });
-    const sfbTenant = [...this.tenants.values()].find((t) => t.sfb);
-    const sfbPairs = sfbTenant?.sfb?.supervise(this.runtime, onEscalate, (key) => this.clusterRouter?.released('sfb-pair', key)); // issue 17
+    // Issue 17: SfB pairs likewise, when any tenant has an SfB side.
+    const sfbPairs = [...this.tenants.values()].some((t) => t.sfb)
+      ? new ActorSupervisor<SfbPairMessage, SfbPairReply>({
+          kind: 'sfb-pair',
+          runtime: this.runtime,
+          policy: restartPolicyFor(c.actors, 'sfbPair'),
+          idleMs: c.actors.idleSeconds * 1000,
+          metrics: this.metrics,
+          log: this.log,
+          onEscalate,
+          onStopped: (key) => this.clusterRouter?.released('sfb-pair', key),
+          tenantOf: (key) => splitTenantKey(key).tenant,
+          factory: (ctx) => {
+            const { rt, key } = this.tenantOf(ctx.key);
+            if (!rt.sfb) throw new Error(`tenant ${rt.id} has no SfB side`);
+            return rt.sfb.pairActor({ ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });
+          },
+        })
+      : undefined;
+    this.sfbPairs = sfbPairs;
     if (this.cluster && this.transport) {
       const cluster = this.cluster;
       this.clusterRouter = new ClusterRouter({
@@ -351,7 +370,9 @@ export class Gateway {
     }
     // issue 17: SfB pair actors, placed by the cluster router like the others (or the local supervisor alone).
     const clusterRouter = this.clusterRouter;
-    if (sfbPairs) sfbTenant?.sfb?.routeThrough(clusterRouter ? (k, m, e) => clusterRouter.actor('sfb-pair', k, m, e) as Promise<SfbPairReply> : (k, m, e) => sfbPairs.ask(k, m, e));
+    if (sfbPairs) {
+      for (const t of this.tenants.values()) t.sfb?.routeThrough(clusterRouter ? (k, m, e) => clusterRouter.actor('sfb-pair', k, m, e) as Promise<SfbPairReply> : (k, m, e) => sfbPairs.ask(k, m, e));
+    }
     // Stanzas between the same two addresses are committed and handed to their pair in arrival order (RFC 6120
     // §10.1 in-order processing) even when its actor lives on another node; their checks run at once.
     for (const t of this.tenants.values()) t.route(this.arrival, bare);
@@ -489,6 +510,7 @@ export class Gateway {
     }
     await this.pairs?.stop();
     for (const t of tenants) await t.sfb?.stop(); // issue 17
+    await this.sfbPairs?.stop();
     await this.domains?.stop();
     await this.runtime?.stop();
     await this.cluster?.leave();

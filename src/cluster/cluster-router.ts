@@ -114,8 +114,8 @@ export class ClusterRouter implements ActorRouter {
   constructor(private readonly o: ClusterRouterOptions) {
     o.transport.handle('/actor', (body) => {
       const call = body as ActorCall;
-      // Tenant-keyed kinds carry their tenant in the key (issue 16); SfB pairs are keyed without it.
-      const tenant = call.kind === 'sfb-pair' || typeof call.key !== 'string' ? {} : { [TENANT_ATTRIBUTE]: splitTenantKey(call.key).tenant };
+      // Every kind carries its tenant in the key (issue 16).
+      const tenant = typeof call.key !== 'string' ? {} : { [TENANT_ATTRIBUTE]: splitTenantKey(call.key).tenant };
       return withTraceCarrier(call.trace, () => inSpan('actor call', { 'actor.kind': call.kind, 'xtg.hops': call.hops, ...tenant }, () => this.onCall(call)));
     });
   }

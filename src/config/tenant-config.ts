@@ -202,6 +202,7 @@ export function checkTenants(c: Checked): { key: string; problem: string }[] {
   unique('the component domain', 'xmpp.domain', (t) => t.components.map((d) => d.domain));
   unique('the puppet UPN domain', 'teams.puppets.upnDomain', (t) => (t.teams ? [t.teams.puppets.upnDomain.toLowerCase()] : []));
   unique('the SfB listener', 'sfb.listen', (t) => (t.sfb ? [t.sfb.listen] : []));
+  unique('the SfB photo server', 'sfb.photos.listen', (t) => (t.sfb?.photos.listen ? [t.sfb.photos.listen] : []));
   for (const t of c.tenants) {
     const upn = t.components.map((d) => d.upnDomain).filter((d): d is string => d !== undefined);
     if (new Set(upn).size !== upn.length) problems.push({ key: at(t, 'xmpp.extraDomains'), problem: 'each component domain serves its own UPN domain' });

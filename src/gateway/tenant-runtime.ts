@@ -168,6 +168,7 @@ export class TenantRuntime {
     }
     this.sfb = t.sfb
       ? new SfbSide({
+          tenant: t.id,
           config: t.sfb,
           componentDomain: primary.domain,
           store,

@@ -21,9 +21,24 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The host names of an SfB deployment on loopback: its Front End, its pool and the gateway's trusted application. */
+export interface SfbPoolNames {
+  readonly frontEnd: string;
+  readonly pool: string;
+  readonly gateway: string;
+}
+
 export async function startSfbPool(
   tls: TlsMaterial,
-  o: { readonly idleByeMs?: number; readonly sessionIdleSeconds?: number; readonly subscriptionSeconds?: number; readonly sipPort?: number; readonly controlPort?: number },
+  o: {
+    readonly idleByeMs?: number;
+    readonly sessionIdleSeconds?: number;
+    readonly subscriptionSeconds?: number;
+    readonly sipPort?: number;
+    readonly controlPort?: number;
+    /** Another deployment's names (a second tenant's own pool); default DEMO_SFB's. */
+    readonly names?: SfbPoolNames;
+  },
   /** The SIP ports of the gateway's nodes (a cluster): the pool FQDN leads to all of them. */
   nodePorts?: readonly number[],
 ): Promise<{ emulator: SfbEmulator; gatewayConfig: NonNullable<LoopbackConfig['sfb']> }> {
@@ -32,14 +47,15 @@ export async function startSfbPool(
   // Where the pool picks the gateway's port (the test federation), the node also serves XMPP users' photos to SfB
   // clients on a free port; callers that fix the nodes' ports (the sandbox, a cluster) have no photo port yet.
   const photosPort = nodePorts ? undefined : await freePort();
-  const fe = await issueCertificate(tls, dir, [DEMO_SFB.frontEnd, DEMO_SFB.pool]);
-  const gw = await issueCertificate(tls, dir, [DEMO_SFB.gateway]);
+  const names = o.names ?? DEMO_SFB;
+  const fe = await issueCertificate(tls, dir, [names.frontEnd, names.pool]);
+  const gw = await issueCertificate(tls, dir, [names.gateway]);
   const emulator = await startSfbEmulator({
-    fqdn: DEMO_SFB.frontEnd,
+    fqdn: names.frontEnd,
     identity: { key: fe.key, cert: fe.cert, ca: tls.caCert },
-    trustedApplications: [DEMO_SFB.gateway],
-    routes: [{ domain: DEMO.xmppDomain, host: DEMO_SFB.gateway, port: gatewayPort, alternates: nodePorts?.slice(1) ?? [] }],
-    hosts: new Map([[DEMO_SFB.gateway, '127.0.0.1']]),
+    trustedApplications: [names.gateway],
+    routes: [{ domain: DEMO.xmppDomain, host: names.gateway, port: gatewayPort, alternates: nodePorts?.slice(1) ?? [] }],
+    hosts: new Map([[names.gateway, '127.0.0.1']]),
     // Hybrid: the Teams users of the shared SIP domain were moved online; the pool routes their requests on.
     homedOnline: DEMO.teamsUsers.map((u) => `sip:${u.userPrincipalName}`),
     ...(o.idleByeMs ? { idleByeMs: o.idleByeMs } : {}),

@@ -47,7 +47,7 @@ export class SfbDirectory {
     const at = address.lastIndexOf('@');
     const user = address.slice(0, at);
     const domain = address.slice(at + 1);
-    if (!user || /[\s<>";]/u.test(address) || address.length + 4 > MAX_SFB_URI) return undefined;
+    if (!user || !usableAddress(address)) return undefined;
     if (this.domains.has(domain) || this.users.has(address)) return { aor: `sip:${address}`, homing: 'sfb' };
     return this.lookupDomains.has(domain) && this.lookups ? { aor: `sip:${address}`, homing: 'lookup' } : undefined;
   }
@@ -79,8 +79,9 @@ export class SfbDirectory {
   acceptsFrom(aor: string): boolean {
     const address = aor.replace(/^sip:/iu, '').toLowerCase();
     const domain = address.slice(address.lastIndexOf('@') + 1);
+    if (!usableAddress(address)) return false;
     if (this.domains.has(domain) || this.users.has(address)) return true;
-    if (!this.lookupDomains.has(domain) || !this.lookups || address.length + 4 > MAX_SFB_URI) return false;
+    if (!this.lookupDomains.has(domain) || !this.lookups) return false;
     this.lookups.provenOnSfb(`sip:${address}`);
     return true;
   }
@@ -97,6 +98,15 @@ export class SfbDirectory {
   static upnOf(aor: string): string {
     return aor.replace(/^sip:/iu, '').toLowerCase();
   }
+}
+
+/**
+ * Whether an address (user@domain) can name an SfB user here: bounded, and without the characters that separate
+ * the parts of an actor key ('|' between the pair, '/' after a tenant) or break a header. RFC 3261 §25.1 allows
+ * '/' in a user part; no SfB deployment issues such addresses.
+ */
+function usableAddress(address: string): boolean {
+  return address.length + 4 <= MAX_SFB_URI && !/[\s<>";/|]/u.test(address);
 }
 
 /** The SIP address an XMPP user has towards SfB (the static route for its domain leads to the gateway). */

@@ -15,9 +15,8 @@ import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Admission, AdmissionResult, Direction } from '../policy/throttle.js';
 import type { SfbPairKey, Store } from '../store/store.js';
-import type { ActorRuntime } from '../supervisors/actor-runtime.js';
-import { ActorSupervisor } from '../supervisors/actor-supervisor.js';
-import { restartPolicyFor } from '../supervisors/restart-policy.js';
+import { tenantActorKey } from '../actors/actor-keys.js';
+import type { ActorContext } from '../actors/actor.js';
 import type { XmppPort } from '../xmpp/component-link.js';
 import { SfbDirectory } from './sfb-directory.js';
 import { PhotoServer } from './photos/photo-server.js';
@@ -34,6 +33,8 @@ import type { LookupBudget } from '../teams/directory.js';
 export type SfbConfig = NonNullable<TenantConfig['sfb']>;
 
 export interface SfbSideOptions {
+  /** The tenant whose SfB deployment this is (its actor keys carry it). */
+  readonly tenant: string;
   readonly config: SfbConfig;
   readonly componentDomain: string;
   readonly store: Store;
@@ -62,7 +63,6 @@ export class SfbSide {
   readonly photos: SfbPhotos;
   /** Serves XMPP users' photos to SfB clients (sfb.photos.listen), when configured. */
   readonly photoServer: PhotoServer | undefined;
-  supervisor: ActorSupervisor<SfbPairMessage, SfbPairReply> | undefined;
   private route: SfbRoute | undefined;
 
   constructor(private readonly o: SfbSideOptions) {
@@ -134,8 +134,11 @@ export class SfbSide {
     return this.o.policy.verdict({ id: aor, upn: SfbDirectory.upnOf(aor) }, domain);
   }
 
-  /** Builds the SfB pair supervisor on the node's actor runtime. */
-  supervise(runtime: ActorRuntime, onEscalate: (kind: string, key: string, error: unknown) => void, onStopped: (key: string) => void): ActorSupervisor<SfbPairMessage, SfbPairReply> {
+  /**
+   * An SfB pair actor of this tenant (`ctx.key` is the key within the tenant). The node has one supervisor for the
+   * kind, as for Teams pairs: each actor is its tenant's (its key says which), built with its tenant's ports only.
+   */
+  pairActor(ctx: ActorContext): SfbPairActor {
     const c = this.o.config;
     const settings: SfbPairSettings = {
       componentDomain: this.o.componentDomain,
@@ -148,34 +151,22 @@ export class SfbSide {
       onRateExceeded: this.o.throttleConfig.onExceeded,
       maxThrottleDelayMs: this.o.throttleConfig.maxDelaySeconds * 1000,
     };
-    this.supervisor = new ActorSupervisor<SfbPairMessage, SfbPairReply>({
-      kind: 'sfb-pair',
-      runtime,
-      policy: restartPolicyFor(this.o.actors, 'sfbPair'),
-      idleMs: this.o.actors.idleSeconds * 1000,
-      metrics: this.o.metrics,
-      log: this.o.log,
-      onEscalate,
-      onStopped,
-      factory: (ctx) =>
-        new SfbPairActor(
-          ctx,
-          {
-            store: this.o.store,
-            sip: this.app,
-            xmpp: this.o.xmpp,
-            directory: this.directory,
-            photos: this.photos,
-            allowed: (aor, domain) => this.verdict(aor, domain).allowed,
-            throttle: this.o.throttle,
-            metrics: this.o.metrics,
-            settings,
-            now: Date.now,
-          },
-          (message) => void this.tell(parseSfbPairKey(ctx.key), message, randomUUID()).catch((err: unknown) => this.o.log.warn('SfB self-message failed', { actorKey: ctx.key, type: message.type, error: errorMessage(err) })),
-        ),
-    });
-    return this.supervisor;
+    return new SfbPairActor(
+      ctx,
+      {
+        store: this.o.store,
+        sip: this.app,
+        xmpp: this.o.xmpp,
+        directory: this.directory,
+        photos: this.photos,
+        allowed: (aor, domain) => this.verdict(aor, domain).allowed,
+        throttle: this.o.throttle,
+        metrics: this.o.metrics,
+        settings,
+        now: Date.now,
+      },
+      (message) => void this.tell(parseSfbPairKey(ctx.key), message, randomUUID()).catch((err: unknown) => this.o.log.warn('SfB self-message failed', { actorKey: ctx.key, type: message.type, error: errorMessage(err) })),
+    );
   }
 
   /** Where messages to SfB pair actors go (set once the node's router exists). */
@@ -185,7 +176,8 @@ export class SfbSide {
 
   tell(key: SfbPairKey, message: SfbPairMessage, correlationId: string): Promise<SfbPairReply> {
     if (!this.route) return Promise.reject(new Error('the SfB side is not started'));
-    return this.route(sfbPairKey(key), message, { correlationId });
+    // The actor key carries the tenant (issue 16): several tenants of a node may each have an SfB deployment.
+    return this.route(tenantActorKey(this.o.tenant, sfbPairKey(key)), message, { correlationId });
   }
 
   async start(): Promise<void> {
@@ -193,11 +185,10 @@ export class SfbSide {
     await this.app.start();
   }
 
-  /** No new SIP requests first, then the actors stop (their timers with them). */
+  /** No new SIP requests (the node stops the actors after, their timers with them). */
   async stop(): Promise<void> {
     await this.app.stop();
     await this.photoServer?.stop();
-    await this.supervisor?.stop();
   }
 
   /** sfb.photos.publicUrl, else https://<application pool FQDN>:<photo server port>; undefined without a server. */

@@ -12,6 +12,8 @@ describe('where an internal user is homed, and SfB users as JIDs', () => {
     ['Carol', 'sip:carol@contoso.example'],
     ['x\\22y', undefined], // a quote cannot be in a SIP address
     [`${'a'.repeat(130)}`, undefined], // too long for the store's keys
+    ['x\\2fy\\40legacy.example', undefined], // '/' separates a tenant from an actor key (RFC 3261 allows it; SfB does not issue it)
+    ['x|y\\40legacy.example', undefined], // '|' separates the two addresses of a pair key
   ];
   for (const [local, home] of table) it(`${local} -> ${home ?? 'Teams'}`, async () => assert.equal(await d.homeOf(local), home));
   it('one address per user, both ways', async () => {
@@ -20,6 +22,7 @@ describe('where an internal user is homed, and SfB users as JIDs', () => {
     for (const aor of ['sip:carol@contoso.example', 'sip:dan@legacy.example']) assert.equal(await d.homeOf(d.jidOf(aor).split('@')[0] as string), aor);
     assert.equal(d.acceptsFrom('sip:Dan@Legacy.example'), true);
     assert.equal(d.acceptsFrom('sip:alice.smith@contoso.example'), false);
+    assert.equal(d.acceptsFrom('sip:x/y@legacy.example'), false, 'no actor key can be forged from a SIP From');
     assert.equal(d.isSfbAddress('sip:alice.smith@contoso.example'), false);
     assert.equal(jidOfSip(sipOfJid('juliet@xmpp.example')), 'juliet@xmpp.example');
   });
