@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
-import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import type { DomainMessage, DomainReply } from './actors/remote-domain-actor.js';
 import type { Outcome, PairMessage } from './actors/user-pair-actor.js';
@@ -107,7 +106,6 @@ export class Gateway {
   private reloading: Promise<unknown> = Promise.resolve();
   private readonly first: TenantRuntime;
   private readonly redis: Redis | undefined;
-  private readonly graphRedis: Bottleneck.IORedisConnection | undefined;
   private readonly refusalLog: LogBudget;
 
   /** The first tenant's whitelist (the single-tenant layout's). */
@@ -150,10 +148,9 @@ export class Gateway {
     this.activity = new ActivitySummary(this.metrics, this.log, SETTINGS.activitySummaryMs);
     // One budget of log lines about refused input for the node's routers and pairs.
     this.refusalLog = refusalLogBudget(this.log);
-    // Cluster-wide rate limits live in Redis when it is configured (bottleneck's clustering).
+    // Cluster-wide rate limits and Graph pacing live in Redis when it is configured (policy/rate-buckets.ts).
     this.redis = c.cluster.redis ? new Redis(c.cluster.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : undefined;
     this.redis?.on('error', (err: Error) => this.log.warn('Redis connection error', { error: err.message }));
-    this.graphRedis = this.redis ? new Bottleneck.IORedisConnection({ client: this.redis }) : undefined;
     const firstConfig = c.tenants[0] as TenantConfig;
     // In a cluster every node recognises the others' iq ids (IqIds), so that only those answers cross nodes.
     const ids = this.redis && c.cluster.secret ? IqIds.fromSecret(c.cluster.secret.reveal()) : IqIds.random();
@@ -209,7 +206,6 @@ export class Gateway {
       log: this.log,
       metrics: this.metrics,
       redis: this.redis,
-      graphRedis: this.graphRedis,
       ids,
       cluster: this.cluster && this.transport ? { node: this.cluster, transport: this.transport } : undefined,
       walls,
@@ -518,7 +514,7 @@ export class Gateway {
     await this.channels.close();
     this.lone?.stop();
     for (const t of tenants) await t.stop();
-    await this.graphRedis?.disconnect(false).catch(() => undefined); // closes the client and bottleneck's subscriber
+    await this.redis?.quit().catch(() => undefined);
     await this.console?.stop();
     await this.admin.stop();
     for (const t of tenants) if (t.store !== this.store) await t.store.close();

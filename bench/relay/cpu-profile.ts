@@ -29,7 +29,7 @@ const AREAS: readonly (readonly [string, RegExp])[] = [
   ['logging (winston, logform)', /node_modules\/(winston|logform|winston-transport|triple-beam)\//u],
   ['metrics (prom-client)', /node_modules\/prom-client\//u],
   ['tracing (@opentelemetry)', /node_modules\/@opentelemetry\//u],
-  ['rate limits (bottleneck)', /node_modules\/bottleneck\//u],
+  ['rate limits and Graph pacing (token buckets)', /rate-buckets\.js|token-bucket\.js|graph-pacing\.js|policy\/throttle\.js/u],
   ['actors (comedy)', /node_modules\/comedy\//u],
   ['webhook (src/teams/webhook-server, notification-processor)', /\/dist\/src\/teams\/(webhook-server|notification-processor)/u],
   ['TLS (node:tls, _tls_wrap)', /node:(tls|_tls_wrap|internal\/tls)/u],

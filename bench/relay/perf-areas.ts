@@ -13,7 +13,7 @@ const AREAS: readonly (readonly [string, RegExp])[] = [
   ['between nodes (node transport, cluster router)', /cluster\/node-transport\.js|cluster\/transport\/|cluster-router\.js|shared-xmpp-link\.js/u],
   ['Redis (ioredis, membership, placement, leases)', /ioredis|redis-parser|cluster\/(membership|placement-directory|leader-lease|cluster-node|licence-seats)\.js/u],
   ['Graph client (@microsoft/microsoft-graph-client, transport)', /microsoft-graph-client|graph-transport\.js|graph-client\.js|tslib/u],
-  ['Graph pacing (bottleneck)', /bottleneck/u],
+  ['rate limits and Graph pacing (token buckets)', /rate-buckets\.js|token-bucket\.js|graph-pacing\.js|policy\/throttle\.js/u],
   ['webhook and inbox (webhook-server, notification-processor)', /webhook-server\.js|notification-processor\.js|graph-notification\.js/u],
   ['XMPP link (xmpp.js, ltx)', /@xmpp|ltx|component-link\.js|shared-xmpp-link\.js/u],
   ['stanza router and accept', /stanza-router\.js|accept\.js|arrival-order\.js|protocol\/stanza\.js/u],

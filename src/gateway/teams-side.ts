@@ -4,7 +4,7 @@
  * queues only), its directory and cards, presence sessions, Graph subscriptions and inbox, its webhook path and
  * media links. A tenant without `teams` (SfB Server only) has none of these and makes no Graph call.
  */
-import type Bottleneck from 'bottleneck';
+import type { Redis } from 'ioredis';
 import type { TeamsConfig } from '../config/tenant-config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -36,7 +36,8 @@ export interface TeamsSideOptions {
   readonly componentDomain: string;
   readonly lookups: ThrottledLookups;
   readonly negativeLookupTtlMs: number;
-  readonly graphRedis: Bottleneck.IORedisConnection | undefined;
+  /** The node's Redis (a cluster): the Graph limits' buckets are shared there. */
+  readonly redis: Redis | undefined;
   readonly router: ActorRouter;
   readonly holdsDuties: () => boolean;
   /** The node may record notifications (a leaving node refuses them, so Graph retries on another). */
@@ -65,7 +66,7 @@ export class TeamsSide {
     // Every Graph call of this tenant waits its turn under Graph's documented limits (DESIGN.md decision 8), in
     // limiters of its own (keyed by its Entra tenant id): another tenant's backlog is not in its queues.
     this.pacer = new GraphPacer(
-      { share: t.pacing.share, tenantSize: t.pacing.tenantSize, limitScale: t.pacing.limitScale, chatMessagePostsPerSecond: o.chatMessagePostsPerSecond, tenantId: t.tenantId, redis: o.graphRedis },
+      { share: t.pacing.share, tenantSize: t.pacing.tenantSize, limitScale: t.pacing.limitScale, chatMessagePostsPerSecond: o.chatMessagePostsPerSecond, tenantId: t.tenantId, redis: o.redis },
       o.metrics,
     );
     // The tenant's own app registration: its token is never presented for another tenant's calls.

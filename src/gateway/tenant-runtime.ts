@@ -6,7 +6,6 @@
  * metrics the `tenant` label, its actor keys and Redis keys its id. The node (gateway.ts) shares only the actor
  * runtime and supervisors, the cluster membership, the admin endpoint and the webhook listeners.
  */
-import type Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import type { ActorContext } from '../actors/actor.js';
 import { tenantActorKey } from '../actors/actor-keys.js';
@@ -52,7 +51,6 @@ export interface NodeShared {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly redis: Redis | undefined;
-  readonly graphRedis: Bottleneck.IORedisConnection | undefined;
   readonly ids: IqIds;
   readonly cluster: { readonly node: ClusterNode; readonly transport: NodeTransport } | undefined;
   readonly walls: Walls;
@@ -120,7 +118,7 @@ export class TenantRuntime {
           componentDomain: primary.domain,
           lookups: this.lookups,
           negativeLookupTtlMs: t.throttle.lookups.negativeCacheSeconds * 1000,
-          graphRedis: n.graphRedis,
+          redis: n.redis,
           router: this.router,
           holdsDuties: () => n.holdsDuties(),
           accepting: () => n.cluster?.node.mayRecordNotifications() ?? true,

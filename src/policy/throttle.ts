@@ -1,19 +1,14 @@
 /**
- * Rate limits (DESIGN.md decision 5): token buckets from bottleneck per user pair, per user (across all their
- * pairs) and per remote domain, in messages/s and body bytes/s, each with a burst. Without Redis the buckets
- * live in the process; with `cluster.redis.url` bottleneck keeps them in Redis, so every node draws from the same
- * bucket (https://github.com/SGrondin/bottleneck#clustering).
- *
- * A bucket is a bottleneck reservoir: it starts full (the burst) and bottleneck tops it up by a whole number of
- * tokens per period, up to the burst. A message takes its tokens with one atomic `incrementReservoir(-weight)`
- * (a Lua script with Redis); a result below zero means there were not enough, and the tokens are given back.
- * Scheduling jobs through bottleneck instead would queue concurrent submissions rather than refuse them.
+ * Rate limits (DESIGN.md decision 5): token buckets per user pair, per user (across all their pairs) and per
+ * remote domain, in messages/s and body bytes/s, each with a burst. Without Redis the buckets live in the process;
+ * with `cluster.redis.url` they live in Redis, so every node draws from the same bucket (rate-buckets.ts). A
+ * message takes its tokens from every bucket it draws on at once, or from none.
  */
-import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import { pairKey } from '../actors/actor-keys.js';
 import type { PairKey } from '../store/store.js';
 import type { Metrics } from '../observability/metrics.js';
+import { LocalRateBuckets, RedisRateBuckets, type BucketDraw, type RateBuckets } from './rate-buckets.js';
 
 export interface LimitConfig {
   readonly messagesPerSecond?: number | undefined;
@@ -57,14 +52,6 @@ export function pairAdmission(key: PairKey, bytes: number): Admission {
 
 export type AdmissionResult = { readonly ok: true; readonly waitedMs: number } | { readonly ok: false; readonly scope: Scope; readonly reason: 'rate' | 'timeout' };
 
-/** Target refill period; the real one is adjusted so that each refill is a whole number of tokens (Redis HINCRBY). */
-const TICK_MS = 500;
-/** The in-process store checks for a due refill this often. */
-const HEARTBEAT_MS = 20;
-/** How often a queued message looks for tokens again. */
-const QUEUE_POLL_MS = 50;
-const IDLE_EXPIRY_MS = 10 * 60_000;
-
 interface Bucket {
   readonly rate: number;
   readonly burst: number;
@@ -77,119 +64,88 @@ function buckets(c: LimitConfig): { messages?: Bucket; bytes?: Bucket } {
   return out;
 }
 
-/**
- * Whole tokens per refill, and the period that gives the configured rate with them. A refill never exceeds the
- * burst (the bucket's capacity), or the excess would be lost and the sustained rate fall short.
- */
-export function refill(rate: number, burst: number): { amount: number; intervalMs: number } {
-  const amount = Math.max(1, Math.min(burst, Math.round((rate * TICK_MS) / 1000)));
-  return { amount, intervalMs: Math.max(1, Math.round((amount * 1000) / rate)) };
-}
+/** A queued message waits at least this long before it looks for tokens again. */
+const MIN_RETRY_MS = 5;
+const ORDER: readonly Scope[] = ['domain', 'user', 'pair'];
+
+type Verdict = { readonly ok: true } | { readonly ok: false; readonly index: number; readonly outcome: 'refused' | 'queue_full' | 'timed_out' };
 
 export class Throttler {
-  private readonly groups = new Map<string, Bottleneck.Group>();
-  private readonly connection: Bottleneck.IORedisConnection | undefined;
+  private readonly store: RateBuckets;
+  private readonly waiting = new Map<string, number>();
 
   constructor(
     private readonly config: ThrottleConfig,
     private readonly metrics: Metrics,
+    /** A connection of its own (closed by stop()); without it, the buckets are this process's. */
     redis?: Redis,
     /** Key prefix in Redis, so several deployments (or tests) can share one Redis. */
-    private readonly prefix = 'xtg',
+    prefix = 'xtg',
   ) {
-    this.connection = redis ? new Bottleneck.IORedisConnection({ client: redis }) : undefined;
+    this.store = redis ? new RedisRateBuckets(redis, `${prefix}:rate`) : new LocalRateBuckets();
   }
 
   /** True when any limit is configured (otherwise admission costs nothing). */
   get enabled(): boolean {
-    return (['pair', 'user', 'domain'] as const).some((s) => Object.keys(buckets(this.config[s])).length > 0);
+    return ORDER.some((s) => Object.keys(buckets(this.config[s])).length > 0);
   }
 
-  private readonly waiting = new Map<string, number>();
-
-  private group(scope: Scope, dimension: 'messages' | 'bytes', b: Bucket): Bottleneck.Group {
-    const id = `${this.prefix}:${scope}:${dimension}`;
-    let g = this.groups.get(id);
-    if (!g) {
-      const r = refill(b.rate, b.burst);
-      g = new Bottleneck.Group({
-        id,
-        reservoir: b.burst,
-        reservoirIncreaseAmount: r.amount,
-        reservoirIncreaseInterval: r.intervalMs,
-        reservoirIncreaseMaximum: b.burst,
-        heartbeatInterval: HEARTBEAT_MS,
-        timeout: IDLE_EXPIRY_MS,
-        ...(this.connection ? { datastore: 'ioredis', connection: this.connection, clearDatastore: false } : {}),
-      });
-      this.groups.set(id, g);
-    }
-    return g;
-  }
-
-  /** Takes `weight` tokens at once, or none. */
-  private async take(limiter: Bottleneck, weight: number): Promise<boolean> {
-    const left = await limiter.incrementReservoir(-weight);
-    if (typeof left === 'number' && left < 0) {
-      await limiter.incrementReservoir(weight);
-      return false;
-    }
-    return true;
-  }
-
-  /**
-   * Takes the tokens of one message from every bucket it draws on (domain, users, pair: broadest first, so a
-   * flood is stopped before it drains narrower buckets). "refuse" answers at once; "queue" waits for tokens
-   * while fewer than queueDepth messages wait on that bucket (on this node) and maxWaitMs has not passed.
-   */
-  async admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs = Number.POSITIVE_INFINITY): Promise<AdmissionResult> {
-    const start = Date.now();
-    const order: Scope[] = ['domain', 'user', 'pair'];
-    const scopes = [...a.scopes].sort((x, y) => order.indexOf(x.scope) - order.indexOf(y.scope));
-    // Tokens already taken from broader buckets go back when a narrower one refuses: one user's flood must not
-    // drain the bucket of their whole domain.
-    const taken: { limiter: Bottleneck; weight: number }[] = [];
-    const giveBack = async () => {
-      for (const t of taken) await t.limiter.incrementReservoir(t.weight).catch(() => undefined);
-    };
-    for (const { scope, key } of scopes) {
+  /** The buckets one message draws on: domain, users, pair (broadest first), messages then bytes. */
+  private draws(a: Admission): { draws: BucketDraw[]; scopes: Scope[] } {
+    const draws: BucketDraw[] = [];
+    const scopes: Scope[] = [];
+    const sorted = [...a.scopes].sort((x, y) => ORDER.indexOf(x.scope) - ORDER.indexOf(y.scope));
+    for (const { scope, key } of sorted) {
       const b = buckets(this.config[scope]);
       for (const dimension of ['messages', 'bytes'] as const) {
         const bucket = b[dimension];
         if (!bucket) continue;
         // A message larger than the burst could never pass; it takes the whole bucket instead.
-        const weight = dimension === 'messages' ? 1 : Math.max(1, Math.min(a.bytes, bucket.burst));
-        const limiter = this.group(scope, dimension, bucket).key(key);
-        if (await this.take(limiter, weight)) {
-          taken.push({ limiter, weight });
-          continue;
-        }
-        const refusal = mode === 'refuse' ? 'refused' : await this.wait(limiter, weight, `${scope}:${dimension}:${key}`, start, maxWaitMs);
-        if (!refusal) taken.push({ limiter, weight });
-        if (refusal) {
-          await giveBack();
-          this.metrics.throttled.inc({ direction, scope, outcome: refusal });
-          const domain = a.scopes.find((s) => s.scope === 'domain')?.key;
-          if (domain) this.metrics.refusalsByDomain.add(domain, direction, `throttle:${scope}:${refusal}`);
-          return { ok: false, scope, reason: refusal === 'timed_out' ? 'timeout' : 'rate' };
-        }
+        const units = dimension === 'messages' ? 1 : Math.max(1, Math.min(a.bytes, bucket.burst));
+        draws.push({ key: `${scope}:${dimension}:${key}`, rate: bucket.rate, burst: bucket.burst, units });
+        scopes.push(scope);
       }
     }
-    const waitedMs = Date.now() - start;
-    if (waitedMs >= QUEUE_POLL_MS) this.metrics.throttled.inc({ direction, scope: 'any', outcome: 'delayed' });
-    return { ok: true, waitedMs };
+    return { draws, scopes };
   }
 
-  /** Waits in the bounded queue of one bucket; undefined when the tokens were taken, else why not. */
-  private async wait(limiter: Bottleneck, weight: number, queue: string, start: number, maxWaitMs: number): Promise<'queue_full' | 'timed_out' | undefined> {
+  /**
+   * Takes the tokens of one message from every bucket it draws on, or none (one user's flood never drains the
+   * bucket of their whole domain). "refuse" answers at once; "queue" waits for tokens while fewer than queueDepth
+   * messages wait on that bucket (on this node) and maxWaitMs has not passed.
+   */
+  async admit(direction: Direction, a: Admission, mode: 'refuse' | 'queue', maxWaitMs = Number.POSITIVE_INFINITY): Promise<AdmissionResult> {
+    const start = Date.now();
+    const { draws, scopes } = this.draws(a);
+    if (draws.length === 0) return { ok: true, waitedMs: 0 };
+    const taken = await this.store.take(draws);
+    const r: Verdict = taken.ok ? taken : mode === 'queue' ? await this.wait(draws, taken, start, maxWaitMs) : { ok: false, index: taken.index, outcome: 'refused' };
+    if (!r.ok) {
+      const scope = scopes[r.index] ?? 'pair';
+      this.metrics.throttled.inc({ direction, scope, outcome: r.outcome });
+      const domain = a.scopes.find((s) => s.scope === 'domain')?.key;
+      if (domain) this.metrics.refusalsByDomain.add(domain, direction, `throttle:${scope}:${r.outcome}`);
+      return { ok: false, scope, reason: r.outcome === 'timed_out' ? 'timeout' : 'rate' };
+    }
+    if (!taken.ok) this.metrics.throttled.inc({ direction, scope: 'any', outcome: 'delayed' }); // it waited in the queue
+    return { ok: true, waitedMs: Date.now() - start };
+  }
+
+  /** Waits in the bounded queue of the bucket that lacked tokens, then takes again (all buckets, or none). */
+  private async wait(draws: readonly BucketDraw[], first: { index: number; retryMs: number }, start: number, maxWaitMs: number): Promise<Verdict> {
+    const queue = draws[first.index]?.key ?? '';
     const depth = this.waiting.get(queue) ?? 0;
-    if (depth >= this.config.queueDepth) return 'queue_full';
+    if (depth >= this.config.queueDepth) return { ok: false, index: first.index, outcome: 'queue_full' };
     this.waiting.set(queue, depth + 1);
     try {
+      let r = first;
       for (;;) {
-        if (Date.now() - start >= maxWaitMs) return 'timed_out';
-        await new Promise((r) => setTimeout(r, QUEUE_POLL_MS));
-        if (await this.take(limiter, weight)) return undefined;
+        const left = maxWaitMs - (Date.now() - start);
+        if (left <= 0) return { ok: false, index: r.index, outcome: 'timed_out' };
+        await new Promise((resolve) => setTimeout(resolve, Math.min(left, Math.max(MIN_RETRY_MS, r.retryMs))));
+        const again = await this.store.take(draws);
+        if (again.ok) return again;
+        r = again;
       }
     } finally {
       const left = (this.waiting.get(queue) ?? 1) - 1;
@@ -198,22 +154,8 @@ export class Throttler {
     }
   }
 
-  /** Stops the limiters; with Redis this also closes the connection (and the subscriber bottleneck opened). */
+  /** Forgets the buckets; with Redis this also closes the connection. */
   async stop(): Promise<void> {
-    for (const g of this.groups.values()) {
-      for (const { limiter } of g.limiters()) {
-        try {
-          await limiter.disconnect(false);
-        } catch {
-          // already disconnected
-        }
-      }
-    }
-    this.groups.clear();
-    try {
-      await this.connection?.disconnect(false);
-    } catch {
-      // already closed
-    }
+    await this.store.stop();
   }
 }

@@ -2,12 +2,14 @@
  * Paces every Graph request of the tenant under Graph's documented limits (graph-limits.ts), so that the gateway
  * waits its turn instead of drawing 429s (DESIGN.md decision 8). One token bucket per limit; a request takes its
  * units from each bucket it counts against before it is sent. A node alone has its own buckets (token-bucket.ts);
- * with a Redis connection they are bottleneck reservoirs shared by the whole cluster (bottleneck's clustering).
+ * with a Redis connection they are shared by the whole cluster (policy/rate-buckets.ts), each node's requests
+ * waiting in arrival order behind one another.
  * The pacing is reported in metrics:
  * xtg_graph_pacing_wait_seconds{bucket} and xtg_graph_pacing_limit_per_second{bucket}.
  */
-import Bottleneck from 'bottleneck';
+import type { Redis } from 'ioredis';
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
+import { RedisRateBuckets, type BucketDraw, type RateBuckets } from '../policy/rate-buckets.js';
 import type { Metrics } from '../observability/metrics.js';
 import { costOf, documentedLimits, type GraphLimitBucket, type RequestCost, type TenantSize } from './graph-limits.js';
 import { TokenBucket } from './token-bucket.js';
@@ -21,14 +23,12 @@ export interface PacingSettings {
   /** Chat message posts per second (throttle.graphRequestsPerSecond); capped by the documented 20. */
   readonly chatMessagePostsPerSecond: number;
   readonly tenantId: string;
-  readonly redis?: Bottleneck.IORedisConnection | undefined;
+  /** The node's Redis connection (shared, not closed by stop()): the buckets of a cluster. */
+  readonly redis?: Redis | undefined;
 }
 
-/** The refill step: small, so that a burst never exceeds what Graph's own bucket would allow. */
-const STEP_MS = 250;
-
 export class GraphPacer {
-  private readonly buckets = new Map<GraphLimitBucket, Bottleneck | TokenBucket>();
+  private readonly buckets = new Map<GraphLimitBucket, SharedBucket | TokenBucket>();
   /** Sustained rate per bucket, requests (or units) per second, as configured. */
   readonly ratePerSecond: ReadonlyMap<GraphLimitBucket, number>;
 
@@ -37,6 +37,7 @@ export class GraphPacer {
     private readonly metrics: Metrics,
   ) {
     const rates = new Map<GraphLimitBucket, number>();
+    const shared = s.redis ? new RedisRateBuckets(s.redis, `xtg:graph:${s.tenantId}`, false) : undefined;
     for (const [bucket, limit] of Object.entries(documentedLimits(s.tenantSize)) as [Exclude<GraphLimitBucket, 'other'>, { amount: number; windowMs: number }][]) {
       const scale = s.limitScale ?? 1;
       let perSecond = (limit.amount * scale * 1000 * s.share) / limit.windowMs;
@@ -44,22 +45,8 @@ export class GraphPacer {
       rates.set(bucket, perSecond);
       // Burst: one second's worth (or one step's worth for long windows), never more than Graph's bucket holds.
       const burst = Math.max(1, Math.floor(Math.min(perSecond, limit.amount * scale * s.share)));
-      // Alone, a bucket of this node (token-bucket.ts); in a cluster, bottleneck's reservoir in Redis, shared.
-      this.buckets.set(
-        bucket,
-        s.redis
-          ? new Bottleneck({
-              id: `xtg:graph:${s.tenantId}:${bucket}`,
-              reservoir: burst,
-              reservoirIncreaseAmount: Math.max(perSecond * (STEP_MS / 1000), 1e-3),
-              reservoirIncreaseInterval: STEP_MS,
-              reservoirIncreaseMaximum: burst,
-              datastore: 'ioredis',
-              connection: s.redis,
-              clearDatastore: false,
-            })
-          : new TokenBucket(perSecond, burst),
-      );
+      // Alone, a bucket of this node (token-bucket.ts); in a cluster, one in Redis, shared.
+      this.buckets.set(bucket, shared ? new SharedBucket(shared, { key: bucket, rate: perSecond, burst }) : new TokenBucket(perSecond, burst));
       metrics.graphPacingLimit.set({ bucket }, perSecond);
     }
     this.ratePerSecond = rates;
@@ -76,20 +63,39 @@ export class GraphPacer {
       // A weight above the reservoir's maximum would never run: clamp (identity costs are at most a few units).
       const max = Math.max(1, Math.floor(this.ratePerSecond.get(draw.bucket) ?? 1));
       const units = Math.min(draw.units, max);
-      if (limiter instanceof TokenBucket) await limiter.take(units);
-      else await limiter.schedule({ weight: units }, () => Promise.resolve());
+      await limiter.take(units);
     }
     this.metrics.graphPacingWait.observe({ bucket: paced }, (Date.now() - started) / 1000);
   }
 
   async stop(): Promise<void> {
-    for (const l of this.buckets.values()) {
-      if (l instanceof TokenBucket) continue;
-      try {
-        await l.disconnect(false);
-      } catch {
-        // already disconnected
-      }
+    this.buckets.clear();
+  }
+}
+
+/**
+ * A bucket the cluster shares: this node's requests take their units in arrival order, one after another (the head
+ * waits until Redis says the units are there; the others wait behind it), so none overtakes another.
+ */
+class SharedBucket {
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: RateBuckets,
+    private readonly bucket: Omit<BucketDraw, 'units'>,
+  ) {}
+
+  take(units: number): Promise<void> {
+    const turn = this.tail.then(() => this.acquire(units));
+    this.tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async acquire(units: number): Promise<void> {
+    for (;;) {
+      const r = await this.store.take([{ ...this.bucket, units: Math.min(units, this.bucket.burst) }]);
+      if (r.ok) return;
+      await new Promise((resolve) => setTimeout(resolve, r.retryMs));
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A token bucket on this node: `perSecond` units flow in continuously, at most `burst` are held, and a request
  * waiting for units is served in arrival order (none overtakes another that waits). The Graph pacer uses it for
- * a node alone (graph-pacing.ts); bottleneck paces a cluster, whose buckets live in Redis.
+ * a node alone (graph-pacing.ts); a cluster's buckets live in Redis (policy/rate-buckets.ts).
  *
  * Why not bottleneck here too: its scheduler (events, async generators, a promise chain and a timer check per job)
  * cost about 0.18 ms of CPU per Graph request, 8% of the node's CPU per XMPP -> Teams message

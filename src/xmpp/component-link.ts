@@ -89,6 +89,8 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
   private readonly entity: Component;
   private readonly reconnector: ReturnType<typeof reconnect>;
   private online = false;
+  /** The socket corked for this turn of the event loop (coalesceWrites). */
+  private corked: { cork(): void; uncork(): void } | undefined;
   private readonly pending = new Map<string, PendingRequest>();
 
   constructor(private readonly o: ComponentLinkOptions) {
@@ -180,7 +182,25 @@ export class ComponentLink extends EventEmitter<ComponentLinkEvents> implements 
 
   async send(stanza: Element): Promise<void> {
     if (!this.online) throw new XmppLinkDownError();
+    this.coalesceWrites();
     await this.entity.send(stanza);
+  }
+
+  /**
+   * The stanzas sent while handling one turn of the event loop leave in one write (one system call) rather than one
+   * each: the socket is corked until the loop's check phase (setImmediate). Under load a turn handles many
+   * notifications and answers; each write of its own cost ~0.1 ms of CPU (bench/relay.bench.ts --cpu-prof).
+   * Nagle stays off (setNoDelay): the coalesced write leaves at once.
+   */
+  private coalesceWrites(): void {
+    const socket = this.entity.socket;
+    if (!socket || this.corked === socket) return;
+    socket.cork();
+    this.corked = socket;
+    setImmediate(() => {
+      if (this.corked === socket) this.corked = undefined;
+      socket.uncork();
+    });
   }
 
   async request(iq: Element, timeoutMs = 10_000): Promise<Element> {

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { Metrics } from '../../src/observability/metrics.js';
 import { RedisServer } from '../../src/sandbox/redis.js';
 import { Throttler, type ThrottleConfig } from '../../src/policy/throttle.js';
+import { LocalRateBuckets, RedisRateBuckets } from '../../src/policy/rate-buckets.js';
 import { freePort } from '../support/ports.js';
 
 const config = (pair: ThrottleConfig['pair'], user: ThrottleConfig['user'] = {}): ThrottleConfig => ({ pair, user, domain: {}, queueDepth: 5 });
@@ -78,5 +79,54 @@ describe('rate limits shared through Redis (two nodes)', () => {
     assert.equal(results.filter((r) => r.ok).length, 6);
     await node1.stop();
     await node2.stop();
+  });
+});
+
+describe('token buckets (rate-buckets.ts)', () => {
+  it('forget a bucket once it would be full again: a flood of distinct senders leaves nothing behind', async () => {
+    let now = 0;
+    const b = new LocalRateBuckets(() => now);
+    for (let i = 0; i < 1000; i++) assert.deepEqual(await b.take([{ key: `sender-${i}`, rate: 10, burst: 2, units: 1 }]), { ok: true });
+    assert.equal(b.size, 1000);
+    now = 2_000; // refilled (100 ms) plus the second of grace
+    await b.take([{ key: 'another', rate: 10, burst: 2, units: 1 }]);
+    assert.equal(b.size, 1);
+  });
+
+  it('take from every bucket or from none, and say when the one that lacked tokens has them', async () => {
+    let now = 0;
+    const b = new LocalRateBuckets(() => now);
+    const draws = (units: number) => [{ key: 'domain', rate: 1, burst: 5, units: 1 }, { key: 'pair', rate: 2, burst: 1, units }];
+    assert.deepEqual(await b.take(draws(1)), { ok: true });
+    assert.deepEqual(await b.take(draws(1)), { ok: false, index: 1, retryMs: 500 });
+    now = 500;
+    assert.deepEqual(await b.take(draws(1)), { ok: true }, 'the refused take left the domain its token');
+    now = 1000;
+    assert.deepEqual(await b.take([{ key: 'domain', rate: 1, burst: 5, units: 4 }]), { ok: true }, '5 - 2 taken + 1 refilled = 4');
+  });
+});
+
+describe('token buckets in Redis', () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await RedisServer.start(await freePort());
+  });
+  after(async () => server?.stop());
+
+  it('cost one round trip per take and nothing while idle; keys expire once full again', async () => {
+    const c = new Redis(server.url);
+    const probe = new Redis(server.url);
+    const b = new RedisRateBuckets(c, `idle${Date.now()}`);
+    for (let i = 0; i < 50; i++) assert.deepEqual(await b.take([{ key: `s${i}`, rate: 100, burst: 2, units: 1 }, { key: 'domain', rate: 100, burst: 100, units: 1 }]), { ok: true });
+    // Every command Redis ran so far (INFO commandstats), so that any call while idle shows.
+    const calls = async () => [...(await probe.info('commandstats')).matchAll(/^cmdstat_(?!info)\w+:calls=(\d+)/gmu)].reduce((n, m) => n + Number(m[1]), 0);
+    const before = await calls();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await calls(), before, 'no call to Redis while nobody takes');
+    assert.ok((await probe.dbsize()) >= 51);
+    await new Promise((r) => setTimeout(r, 1_500)); // the domain refilled in 0.5 s, plus the second of grace
+    assert.equal(await probe.dbsize(), 0, 'every bucket forgotten');
+    await b.stop();
+    probe.disconnect();
   });
 });
