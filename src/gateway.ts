@@ -30,6 +30,7 @@ import { clusterStatus } from './cluster/cluster-status.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
 import type { RuntimeConfig, TenantConfig } from './config/load.js';
 import { licenceIdentity } from './config/tenant-config.js';
+import { forgetTenantSeries } from './observability/tenant-metrics.js';
 import { DEFAULT_TENANT } from './config/tenants-schema.js';
 import type { AdminServer } from './observability/admin-server.js';
 import { ActivitySummary } from './observability/activity-summary.js';
@@ -475,6 +476,8 @@ export class Gateway {
         }
         const deleted = await rt.stopRemoved(deleteSubscriptions && this.holdsDuties());
         await rt.store.close();
+        // Its series go (a tenant changed and started again begins new ones: Prometheus reads that as a reset).
+        await forgetTenantSeries(this.metrics, rt.id);
         return deleted;
       },
       licenceChanged: () => this.lone?.check(),

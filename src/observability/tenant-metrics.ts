@@ -51,3 +51,26 @@ export function tenantMetrics(metrics: Metrics, tenant: string): Metrics {
     },
   });
 }
+
+/**
+ * A tenant removed at run time (issue 16): every series labelled with it goes, so that dashboards stop showing its
+ * last values (a gauge of link state, actors, accounts) as if it were still served. Returns how many went.
+ */
+export async function forgetTenantSeries(metrics: Metrics, tenant: string): Promise<number> {
+  let removed = 0;
+  for (const m of metrics.registry.getMetricsAsArray()) {
+    if (!(m instanceof Counter || m instanceof Gauge || m instanceof Histogram) || !hasTenantLabel(m)) continue;
+    // A histogram's samples carry `le` (and come as _bucket/_sum/_count): one label set per series once it is dropped.
+    const series = new Map<string, Record<string, string | number>>();
+    for (const v of (await m.get()).values) {
+      if (v.labels.tenant !== tenant) continue;
+      const { le: _le, ...labels } = v.labels as Record<string, string | number>;
+      series.set(JSON.stringify(labels), labels);
+    }
+    for (const labels of series.values()) {
+      m.remove(labels);
+      removed++;
+    }
+  }
+  return removed;
+}

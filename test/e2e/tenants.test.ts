@@ -252,6 +252,7 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     const passivations = async () => [...(await f.gateway.metrics()).matchAll(/^xtg_actor_passivations_total\{[^}]*reason="shutdown"[^}]*\} (\d+)/gmu)].reduce((n, m) => n + Number(m[1]), 0);
     const before = await passivations();
     assert.ok(f.emulator.tenant(DEMO_NORTHWIND.tenantId).subscriptions().length > 0, 'Northwind has subscriptions');
+    assert.match(await f.gateway.metrics(), /tenant="northwind"/u, 'Northwind has metric series');
 
     // Its walls rules go with it (a rule naming no tenant of the file is a configuration error).
     await writeFile(f.configPath, stringify({ ...config, tenants: config.tenants.filter((t) => t.id !== 'northwind'), walls: { remote: config.walls.remote.filter((w) => w.tenant !== 'northwind') } }));
@@ -269,6 +270,7 @@ describe('two tenants behind walls', { timeout: 300_000 }, () => {
     assert.deepEqual((await admin('/admin/tenants', TOKENS.operator)).body, { tenants: ['contoso'] });
     assert.equal((await admin('/admin/tenants', TOKENS.northwind)).status, 401);
     assert.ok((await passivations()) > before, 'its actors were passivated');
+    assert.doesNotMatch(await f.gateway.metrics(), /tenant="northwind"/u, 'its metric series are gone');
     const path = await fetch(`http://127.0.0.1:${f.ports.webhook}/graph/northwind/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"value":[]}' });
     assert.equal(path.status, 404, 'its webhook path is served no more');
     const gone = send(juliet, GRACE, 'after removal');
