@@ -103,8 +103,10 @@ export class TenantRuntime {
       pair: (k, m, e) => this.nodeRouter().pair({ ...k, tenant: t.id }, m, e),
       domain: (d, m, e) => this.nodeRouter().domain(tenantActorKey(t.id, d), m, e),
     };
-    this.throttler = new Throttler(t.throttle, this.metrics, n.redis?.duplicate(), redisPrefix);
-    this.lookups = new ThrottledLookups(t.throttle.lookups, this.metrics, n.redis?.duplicate(), redisPrefix);
+    // The admissions of one turn of the event loop leave in one write to Redis (ioredis auto-pipelining): under
+    // load a turn admits many stanzas, one script call each.
+    this.throttler = new Throttler(t.throttle, this.metrics, n.redis?.duplicate({ enableAutoPipelining: true }), redisPrefix);
+    this.lookups = new ThrottledLookups(t.throttle.lookups, this.metrics, n.redis?.duplicate({ enableAutoPipelining: true }), redisPrefix);
     const primary = t.components[0]!;
     const teams = t.teams;
     this.teamsSide = teams
