@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import type { Actor, ActorContext, ActorKind } from './actors/actor.js';
 import type { DomainMessage, DomainReply } from './actors/remote-domain-actor.js';
 import type { Outcome, PairMessage } from './actors/user-pair-actor.js';
 import { splitTenantKey } from './actors/actor-keys.js';
@@ -288,58 +289,35 @@ export class Gateway {
 
   async start(): Promise<void> {
     const c = this.o.config;
-    this.runtime = await ActorRuntime.start(this.log);
+    const runtime = await ActorRuntime.start(this.log);
+    this.runtime = runtime;
     const onEscalate = (kind: string, key: string, error: unknown) =>
       this.log.error('actor escalated to the node supervisor', { actorKind: kind, actorKey: key, error: errorMessage(error) });
     // One supervisor per kind for the node; each actor is its tenant's (its key says which), built with its
     // tenant's ports only.
-    this.pairs = new ActorSupervisor<PairMessage, Outcome>({
-      kind: 'user-pair',
-      runtime: this.runtime,
-      policy: restartPolicyFor(c.actors, 'userPair'),
-      idleMs: c.actors.idleSeconds * 1000,
-      metrics: this.metrics,
-      log: this.log,
-      onEscalate,
-      onStopped: (key) => this.clusterRouter?.released('user-pair', key),
-      tenantOf: (key) => splitTenantKey(key).tenant,
-      factory: (ctx) => {
-        const { rt, key } = this.tenantOf(ctx.key);
-        return rt.pairActor({ ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });
-      },
-    });
-    this.domains = new ActorSupervisor<DomainMessage, DomainReply>({
-      kind: 'remote-domain',
-      runtime: this.runtime,
-      policy: restartPolicyFor(c.actors, 'remoteDomain'),
-      idleMs: c.actors.idleSeconds * 1000,
-      metrics: this.metrics,
-      log: this.log,
-      onEscalate,
-      onStopped: (key) => this.clusterRouter?.released('remote-domain', key),
-      tenantOf: (key) => splitTenantKey(key).tenant,
-      factory: (ctx) => {
-        const { rt, key } = this.tenantOf(ctx.key);
-        return rt.domainActor({ ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });
-      },
-    });
+    const supervise = <M, R>(kind: ActorKind, policy: 'userPair' | 'remoteDomain' | 'sfbPair', build: (rt: TenantRuntime, ctx: ActorContext) => Actor<M, R>) =>
+      new ActorSupervisor<M, R>({
+        kind,
+        runtime,
+        policy: restartPolicyFor(c.actors, policy),
+        idleMs: c.actors.idleSeconds * 1000,
+        metrics: this.metrics,
+        log: this.log,
+        onEscalate,
+        onStopped: (key) => this.clusterRouter?.released(kind, key),
+        tenantOf: (key) => splitTenantKey(key).tenant,
+        factory: (ctx) => {
+          const { rt, key } = this.tenantOf(ctx.key);
+          return build(rt, { ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });
+        },
+      });
+    this.pairs = supervise<PairMessage, Outcome>('user-pair', 'userPair', (rt, ctx) => rt.pairActor(ctx));
+    this.domains = supervise<DomainMessage, DomainReply>('remote-domain', 'remoteDomain', (rt, ctx) => rt.domainActor(ctx));
     // Issue 17: SfB pairs likewise, when any tenant has an SfB side.
     const sfbPairs = [...this.tenants.values()].some((t) => t.sfb)
-      ? new ActorSupervisor<SfbPairMessage, SfbPairReply>({
-          kind: 'sfb-pair',
-          runtime: this.runtime,
-          policy: restartPolicyFor(c.actors, 'sfbPair'),
-          idleMs: c.actors.idleSeconds * 1000,
-          metrics: this.metrics,
-          log: this.log,
-          onEscalate,
-          onStopped: (key) => this.clusterRouter?.released('sfb-pair', key),
-          tenantOf: (key) => splitTenantKey(key).tenant,
-          factory: (ctx) => {
-            const { rt, key } = this.tenantOf(ctx.key);
-            if (!rt.sfb) throw new Error(`tenant ${rt.id} has no SfB side`);
-            return rt.sfb.pairActor({ ...ctx, key, log: ctx.log.child({ tenant: rt.id }) });
-          },
+      ? supervise<SfbPairMessage, SfbPairReply>('sfb-pair', 'sfbPair', (rt, ctx) => {
+          if (!rt.sfb) throw new Error(`tenant ${rt.id} has no SfB side`);
+          return rt.sfb.pairActor(ctx);
         })
       : undefined;
     this.sfbPairs = sfbPairs;

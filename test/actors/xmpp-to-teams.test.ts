@@ -17,6 +17,33 @@ import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { TeamsPort } from '../../src/teams/teams-port.js';
 import { XmppLinkDownError, type XmppPort } from '../../src/xmpp/component-link.js';
 
+/** A Graph that answers the calls of a post (puppet, chat, message) and counts the posts. */
+function postingTeams(chatId: string): { teams: TeamsPort; posts: () => number } {
+  let posts = 0;
+  const teams = new Proxy({} as TeamsPort, {
+    get: (_t, prop) => {
+      if (prop === 'ensurePuppet') return async (jid: string) => ({ remoteJid: jid, userId: `puppet-${chatId}`, upn: `p-${chatId}@xmpp.contoso.example` });
+      if (prop === 'ensureChat') return async () => chatId;
+      if (prop === 'sendMessage') return async () => `tm-${chatId}-${++posts}`;
+      return () => Promise.reject(new Error(`not used: ${String(prop)}`));
+    },
+  });
+  return { teams, posts: () => posts };
+}
+
+/** The ports of one pair actor: the store is real, Graph and the XMPP link as the test says. */
+function pairDeps(store: SqliteStore, teams: TeamsPort, xmpp: XmppPort): PairDeps {
+  return {
+    store,
+    teams,
+    xmpp,
+    subscriptions: { puppetReady: async () => undefined, presenceInterestChanged: async () => undefined },
+    metrics: new Metrics({ defaultMetrics: false }),
+    settings: { outboxMaxAttempts: 10, outboxBackoffInitialMs: 1000, outboxBackoffMaxMs: 300_000 },
+    now: Date.now,
+  } as unknown as PairDeps;
+}
+
 describe('XmppToTeams', () => {
   const store = SqliteStore.open(':memory:');
   after(() => store.close());
@@ -32,25 +59,9 @@ describe('XmppToTeams', () => {
       isOnline: () => linkUp,
       request: () => Promise.reject(new Error('not used')),
     };
-    let posts = 0;
-    const teams = new Proxy({} as TeamsPort, {
-      get: (_t, prop) => {
-        if (prop === 'ensurePuppet') return async (jid: string) => ({ remoteJid: jid, userId: 'puppet-1', upn: 'p@xmpp.contoso.example' });
-        if (prop === 'ensureChat') return async () => 'chat-1';
-        if (prop === 'sendMessage') return async () => `tm-${++posts}`;
-        return () => Promise.reject(new Error(`not used: ${String(prop)}`));
-      },
-    });
+    const graph = postingTeams('chat-1');
     const selfMessages: PairMessage[] = [];
-    const deps = {
-      store,
-      teams,
-      xmpp,
-      subscriptions: { puppetReady: async () => undefined, presenceInterestChanged: async () => undefined },
-      metrics: new Metrics({ defaultMetrics: false }),
-      settings: { outboxMaxAttempts: 10, outboxBackoffInitialMs: 1000, outboxBackoffMaxMs: 300_000 },
-      now: Date.now,
-    } as unknown as PairDeps;
+    const deps = pairDeps(store, graph.teams, xmpp);
     const key = { teamsUserId: 'alice-id', remoteJid: 'juliet@xmpp.example' };
     const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
     const c = new PairContext(key, deps, log, (m) => selfMessages.push(m));
@@ -59,7 +70,7 @@ describe('XmppToTeams', () => {
     const outbound = new XmppToTeams(c);
     const { row } = await store.enqueueOutbound({ ...key, dedupKey: 'k1', sender: 'juliet@xmpp.example/phone', stanzaId: 'm1', receiptRequested: true, body: 'hello' }, Date.now());
     await outbound.accepted([row], log);
-    assert.equal(posts, 1, 'posted while the link was down');
+    assert.equal(graph.posts(), 1, 'posted while the link was down');
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(sent.length, 0, 'no link: nothing sent yet');
     // The actor is woken (its drain timer) and sends the receipt once the link is back.
@@ -70,30 +81,13 @@ describe('XmppToTeams', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(sent.length, 1);
     assert.equal(sent[0]?.getChild('received', 'urn:xmpp:receipts')?.attrs.id, 'm1');
-    assert.equal(posts, 1, 'posted once');
+    assert.equal(graph.posts(), 1, 'posted once');
     await outbound.stop();
   });
 
   it('logs each message it delivers under the correlation id of the stanza that brought it, whoever woke it', async () => {
     const xmpp: XmppPort = { send: async () => undefined, isOnline: () => true, request: () => Promise.reject(new Error('not used')) };
-    let posts = 0;
-    const teams = new Proxy({} as TeamsPort, {
-      get: (_t, prop) => {
-        if (prop === 'ensurePuppet') return async (jid: string) => ({ remoteJid: jid, userId: 'puppet-2', upn: 'q@xmpp.contoso.example' });
-        if (prop === 'ensureChat') return async () => 'chat-2';
-        if (prop === 'sendMessage') return async () => `tm2-${++posts}`;
-        return () => Promise.reject(new Error(`not used: ${String(prop)}`));
-      },
-    });
-    const deps = {
-      store,
-      teams,
-      xmpp,
-      subscriptions: { puppetReady: async () => undefined, presenceInterestChanged: async () => undefined },
-      metrics: new Metrics({ defaultMetrics: false }),
-      settings: { outboxMaxAttempts: 10, outboxBackoffInitialMs: 1000, outboxBackoffMaxMs: 300_000 },
-      now: Date.now,
-    } as unknown as PairDeps;
+    const deps = pairDeps(store, postingTeams('chat-2').teams, xmpp);
     const key = { teamsUserId: 'bob-id', remoteJid: 'romeo@xmpp.example' };
     const lines: Record<string, unknown>[] = [];
     const stream = new Writable({ write: (c: Buffer, _e, cb) => { lines.push(JSON.parse(c.toString()) as Record<string, unknown>); cb(); } });
