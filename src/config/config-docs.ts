@@ -37,7 +37,7 @@ function rows(s: JsonSchema, prefix: string, out: string[], optionalParent?: str
     const key = prefix ? `${prefix}.${name}` : name;
     const isRequired = s.required?.includes(name) === true && child.default === undefined;
     if (child.properties && !child.anyOf) {
-      rows(child, key, out, optionalParent ?? (isRequired || child.default !== undefined ? undefined : key));
+      rows(child, key, out, isRequired || child.default !== undefined ? optionalParent : key);
       continue;
     }
     if (child.items?.properties && !child.anyOf) {
