@@ -14,6 +14,7 @@ import { licenceIdentity } from '../config/tenant-config.js';
 import { loadLicence, uncoveredTenants } from '../cluster/licence.js';
 import { trustedLicenceKeys } from '../cluster/licence-keys.js';
 import { errorMessage } from '../observability/logger.js';
+import { sfbDoctorCheck } from '../sfb/doctor-check.js';
 import { formatResults, runDoctorChecks, type CheckResult } from '../teams/doctor-checks.js';
 import { pickTenant } from './tenant-option.js';
 
@@ -76,7 +77,9 @@ export async function runDoctor(configPath: string, puppetJid: string | undefine
   for (const tenant of tenants) {
     if (config.tenants.length > 1) out.write(`tenant ${tenant.id} (${tenant.teams ? `Microsoft 365 tenant ${tenant.teams.tenantId}` : 'Skype for Business Server only'}):\n`);
     const licence = licenceCheck(config, tenant, Date.now());
-    const results = [...(licence ? [licence] : []), ...(await runDoctorChecks({ tenant, puppetJid, withWebhook: (run) => withValidationListener(tenant, run) }))];
+    const xmppDomain = tenant.policy.domains.find((d) => !d.startsWith('*'));
+    const sfb = tenant.sfb ? [await sfbDoctorCheck(tenant.sfb, xmppDomain, 'xmpp-teams-gateway doctor')] : []; // issue 17
+    const results = [...(licence ? [licence] : []), ...(await runDoctorChecks({ tenant, puppetJid, withWebhook: (run) => withValidationListener(tenant, run) })), ...sfb];
     out.write(`${formatResults(results)}\n`);
     const failed = results.filter((r) => !r.ok).length;
     out.write(failed === 0 ? `all ${results.length} checks passed\n` : `${failed} of ${results.length} checks failed\n`);

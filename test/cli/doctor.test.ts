@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { DEMO, DEMO_NORTHWIND } from '../../src/sandbox/demo-tenant.js';
 import { writeLoopbackConfig } from '../../src/sandbox/gateway-config.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
+import { startSfbPool } from '../../src/sandbox/sfb-pool.js';
 import { puppetPassword, puppetUpn } from '../../src/protocol/puppet-identity.js';
 import { demoTenantEmulatorOptions, demoTenantsEmulatorOptions } from '../emulators/graph/demo-tenant.js';
 import { startGraphEmulator, type GraphEmulatorOptions } from '../emulators/graph/index.js';
@@ -159,5 +160,44 @@ describe('doctor', () => {
     const one = await doctor(broken, withLicence, ['--tenant', 'contoso'], { twoTenants: true, entry: TEST_NODE });
     assert.equal(one.code, 0, one.stdout + one.stderr);
     assert.doesNotMatch(one.stdout, /northwind/u);
+  });
+});
+
+describe('doctor for a deployment with Skype for Business Server only (issue 17)', () => {
+  it('reaches the pool over mutual TLS and asks it OPTIONS; an untrusted pool certificate fails with its fix', async () => {
+    const tlsDir = process.env.XTG_TEST_TLS_DIR;
+    if (!tlsDir) throw new Error('XTG_TEST_TLS_DIR is not set');
+    const material = await ensureTlsMaterial(tlsDir);
+    const pool = await startSfbPool(material, {});
+    const dir = await mkdtemp(join(tmpdir(), 'xtg-doctor-sfb-'));
+    try {
+      const [component, admin, webhook] = (await freePorts(3)) as [number, number, number];
+      const write = async (path: string, trustedPeers?: string[]) =>
+        writeLoopbackConfig(path, {
+          componentPort: component,
+          emulatorUrl: 'https://127.0.0.1:1',
+          webhookPort: webhook,
+          adminPort: admin,
+          sqlitePath: join(dir, 'gateway.sqlite'),
+          sfb: pool.gatewayConfig,
+          transform: (c) => {
+            delete c.teams;
+            if (trustedPeers) (c.sfb as Record<string, unknown>).trustedPeers = trustedPeers;
+          },
+        });
+      await write(join(dir, 'ok.yaml'));
+      const ok = await runCli(['doctor', '--config', join(dir, 'ok.yaml')]);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(line(ok.stdout, 'skype for business pool'), /^PASS .*answered OPTIONS for xmpp.example 200 over mutual TLS/u);
+      assert.match(line(ok.stdout, 'microsoft 365'), /^PASS .*no Graph check/u);
+      await write(join(dir, 'untrusted.yaml'), ['someone-else.example']);
+      const bad = await runCli(['doctor', '--config', join(dir, 'untrusted.yaml')]);
+      assert.equal(bad.code, 1);
+      assert.match(line(bad.stdout, 'skype for business pool'), /^FAIL .*certificate naming no trusted host/u);
+      assert.match(bad.stdout, /sfb\.trustedPeers/u, 'the fix names the setting');
+    } finally {
+      await pool.emulator.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
