@@ -34,12 +34,12 @@ commands:
                  Graph emulator, SfB emulator, one node)
                  --dir DIR (default ./.sandbox)  --c2s-port N (5222)  --component-port N (5347)
                  --partner-c2s-port N (5223)  --emulator-port N (8443)  --webhook-port N (8090)  --admin-port N (9464)
-                 --sfb-port N (5061)  --sfb-pool-port N (5062)  --sfb-control-port N (8444)
+                 --sfb-port N (5061)  --sfb-pool-port N (5062)  --sfb-control-port N (8444)  --sfb-photos-port N (8061)
   help           this text
 options: --version`;
 
 const OPTIONS = new Set([
-  'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'partner-c2s-port', 'emulator-port', 'webhook-port', 'admin-port', 'sfb-port', 'sfb-pool-port', 'sfb-control-port', 'version', 'help',
+  'actor', 'limit', 'config', 'dir', 'c2s-port', 'component-port', 'partner-c2s-port', 'emulator-port', 'webhook-port', 'admin-port', 'sfb-port', 'sfb-pool-port', 'sfb-control-port', 'sfb-photos-port', 'version', 'help',
   'puppet', 'server', 'dialback', 'file', 'public-key', 'json', 'tenant',
 ]);
 
@@ -110,6 +110,7 @@ async function main(argv: readonly string[]): Promise<number> {
         sfbPort: port('sfb-port', 5061),
         sfbPoolPort: port('sfb-pool-port', 5062),
         sfbControlPort: port('sfb-control-port', 8444),
+        sfbPhotosPort: port('sfb-photos-port', 8061),
       });
       return 0;
     }

@@ -40,6 +40,8 @@ export interface SandboxOptions {
   readonly sfbPort?: number;
   readonly sfbPoolPort?: number;
   readonly sfbControlPort?: number;
+  /** Where the node serves XMPP users' photos to SfB clients (sfb.photos.listen). */
+  readonly sfbPhotosPort?: number;
 }
 
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
@@ -122,7 +124,7 @@ export async function runSandbox(o: SandboxOptions): Promise<void> {
     stops.push(() => servers.stop());
 
     // Issue 17: an SfB Front End pool, the gateway as its trusted application (SfB users homed by name).
-    const sfb = await startSfbPool(tls, { sipPort: o.sfbPoolPort ?? 5062, controlPort: o.sfbControlPort ?? 8444 }, [o.sfbPort ?? 5061]);
+    const sfb = await startSfbPool(tls, { sipPort: o.sfbPoolPort ?? 5062, controlPort: o.sfbControlPort ?? 8444, photosPort: o.sfbPhotosPort ?? 8061 }, [o.sfbPort ?? 5061]);
     stops.push(() => sfb.emulator.close());
 
     const configPath = join(dir, 'gateway.yaml');

@@ -36,6 +36,8 @@ export async function startSfbPool(
     readonly subscriptionSeconds?: number;
     readonly sipPort?: number;
     readonly controlPort?: number;
+    /** Where the node serves photos to SfB clients; default: a free port, except for fixed node ports (a cluster). */
+    readonly photosPort?: number;
     /** Another deployment's names (a second tenant's own pool); default DEMO_SFB's. */
     readonly names?: SfbPoolNames;
   },
@@ -46,7 +48,7 @@ export async function startSfbPool(
   const gatewayPort = nodePorts?.[0] ?? (await freePort());
   // Where the pool picks the gateway's port (the test federation), the node also serves XMPP users' photos to SfB
   // clients on a free port; callers that fix the nodes' ports (the sandbox, a cluster) have no photo port yet.
-  const photosPort = nodePorts ? undefined : await freePort();
+  const photosPort = o.photosPort ?? (nodePorts ? undefined : await freePort());
   const names = o.names ?? DEMO_SFB;
   const fe = await issueCertificate(tls, dir, [names.frontEnd, names.pool]);
   const gw = await issueCertificate(tls, dir, [names.gateway]);

@@ -30,13 +30,13 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
 
   it('runs a complete federation on loopback that works as its printout says, and stops on SIGINT', async () => {
     dir = await mkdtemp(join(tmpdir(), 'xtg-sandbox-'));
-    const [c2s, component, partnerC2s, emulator, webhook, admin, sfbPort, sfbPool, sfbControl] = (await freePorts(9)) as [number, number, number, number, number, number, number, number, number];
+    const [c2s, component, partnerC2s, emulator, webhook, admin, sfbPort, sfbPool, sfbControl, sfbPhotos] = (await freePorts(10)) as [number, number, number, number, number, number, number, number, number, number];
     const child = spawn(
       process.execPath,
       [
         MAIN, 'sandbox', '--dir', dir, '--c2s-port', String(c2s), '--component-port', String(component), '--partner-c2s-port', String(partnerC2s),
         '--emulator-port', String(emulator), '--webhook-port', String(webhook), '--admin-port', String(admin),
-        '--sfb-port', String(sfbPort), '--sfb-pool-port', String(sfbPool), '--sfb-control-port', String(sfbControl),
+        '--sfb-port', String(sfbPort), '--sfb-pool-port', String(sfbPool), '--sfb-control-port', String(sfbControl), '--sfb-photos-port', String(sfbPhotos),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
     );
@@ -89,6 +89,7 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
       await juliet.waitFor((el) => el.name === 'message' && el.attrs.from?.startsWith('carol@teams.xmpp.example') === true && el.getChildText('body') === 'Hi Juliet, from SfB', 20_000, 'SfB message');
       await juliet.send(xml('message', { to: 'carol@teams.xmpp.example', type: 'chat', id: 's2' }, xml('body', {}, 'Hi Carol')));
       await eventually(() => (sfbCli('inbox', 'carol').stdout.includes('Hi Carol') ? true : undefined), 20_000, 'the reply in Carol\'s inbox');
+      assert.equal(await listening(sfbPhotos), true, "the node serves XMPP users' photos to SfB clients (sfb.photos.listen)");
       await juliet.stop();
 
       // The partner's user, on the other server, reaches Alice across S2S and gets her answer back the same way.
@@ -105,6 +106,6 @@ describe('npm run sandbox', { timeout: 120_000 }, () => {
       assert.equal(code, 0, out);
     }
     // Everything it started is gone.
-    for (const port of [c2s, component, partnerC2s, emulator, webhook, admin, sfbPort, sfbPool, sfbControl]) assert.equal(await listening(port), false, `port ${port} still open`);
+    for (const port of [c2s, component, partnerC2s, emulator, webhook, admin, sfbPort, sfbPool, sfbControl, sfbPhotos]) assert.equal(await listening(port), false, `port ${port} still open`);
   });
 });
