@@ -24,7 +24,7 @@ import type { IResult } from 'mssql';
 import { MssqlConnection } from './mssql/connection.js';
 import { MssqlMessageWrites } from './mssql/message-writes.js';
 import type { MssqlOptions } from './mssql/options.js';
-import { PRUNE_BATCH, bigint, bit, int, limit, nvarchar, nvarcharMax, pairParams, type MssqlStatementName, type Params } from './mssql/statements.js';
+import { PRUNE_BATCH, bigint, bit, int, limit, notificationParams, nvarchar, nvarcharMax, pairParams, type MssqlStatementName, type Params } from './mssql/statements.js';
 import { likeContaining, num, str, toAuditEntry, toAuditRecord, toDeadLetter, toInbox, toOutbox, toPair, toPuppet, toRefusalTotal, toRelayed, toRemoteUserActivity, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import {
   StoreError,
@@ -209,12 +209,7 @@ export class MssqlStore implements Store {
 
   scheduleNotification(n: InboundNotification, dueAt: number, now: number): Promise<boolean> {
     return this.db.insertIfAbsent('scheduleNotification', {
-      dedup_key: nvarchar(n.dedupKey),
-      kind: nvarchar(n.kind),
-      subscription_id: nvarchar(n.subscriptionId),
-      resource: nvarchar(n.resource),
-      change_type: nvarchar(n.changeType),
-      detail: nvarcharMax(n.detail),
+      ...notificationParams(n),
       due_at: bigint(dueAt),
       now: bigint(now),
     });

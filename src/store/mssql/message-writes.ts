@@ -3,7 +3,7 @@
  * (write-batches.ts): those of one kind issued together go as one statement over a JSON array (OPENJSON), one round
  * trip and one transaction; a lone one as its single-row statement.
  */
-import { bigint, bit, json, nvarchar, nvarcharMax, pairParams, type Params } from './statements.js';
+import { bigint, bit, json, notificationParams, nvarchar, nvarcharMax, pairParams, type Params } from './statements.js';
 import { WriteBatches } from './write-batches.js';
 import type { MssqlConnection } from './connection.js';
 import { DUPLICATE_KEY, hasSqlError } from './errors.js';
@@ -40,15 +40,7 @@ export class MssqlMessageWrites {
         items.map(({ n, now }) => ({ dedup_key: n.dedupKey, kind: n.kind, subscription_id: n.subscriptionId, resource: n.resource, change_type: n.changeType, detail: n.detail ?? null, ts: now })),
       ),
     one: ({ n, now }) =>
-      this.db.insertIfAbsent('recordNotification', {
-        dedup_key: nvarchar(n.dedupKey),
-        kind: nvarchar(n.kind),
-        subscription_id: nvarchar(n.subscriptionId),
-        resource: nvarchar(n.resource),
-        change_type: nvarchar(n.changeType),
-        detail: nvarcharMax(n.detail),
-        now: bigint(now),
-      }),
+      this.db.insertIfAbsent('recordNotification', { ...notificationParams(n), now: bigint(now) }),
   });
   private readonly done = new WriteBatches<{ id: number; now: number }, void>({
     many: async (items) => {

@@ -370,6 +370,18 @@ export function pairParams(key: { readonly teamsUserId: string; readonly remoteJ
   return { teams_user_id: nvarchar(key.teamsUserId), remote_jid: nvarchar(key.remoteJid) };
 }
 
+/** An inbox row's columns (recorded now, or scheduled for later). */
+export function notificationParams(n: { readonly dedupKey: string; readonly kind: string; readonly subscriptionId: string; readonly resource: string; readonly changeType: string; readonly detail?: string | undefined }): Params {
+  return {
+    dedup_key: nvarchar(n.dedupKey),
+    kind: nvarchar(n.kind),
+    subscription_id: nvarchar(n.subscriptionId),
+    resource: nvarchar(n.resource),
+    change_type: nvarchar(n.changeType),
+    detail: nvarcharMax(n.detail),
+  };
+}
+
 /** A batch's items as the one JSON parameter its statement reads with OPENJSON. */
 export function json(items: readonly unknown[]): Params[string] {
   return nvarcharMax(JSON.stringify(items));
