@@ -9,8 +9,10 @@
  * latency p50/p99 at half the measured rate, and each node's RSS.
  *
  *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--cpu-prof] [--perf] [--no-latency] [--log debug] [--basic-notifications]
+ *                                  [--only x2t|t2x]
  *
  * --cpu-prof runs every node with `node --cpu-prof` and prints where its CPU time went (by area and by function);
+ * --only measures one direction (a profile of one path).
  * --perf samples the nodes with Linux perf during each timed run (on-CPU time only, native code and threads too).
  * Figures depend on the machine and on what else runs on it; CPU per message is the steadier one.
  */
@@ -36,11 +38,15 @@ const { values: args } = parseArgs({
     'latency-seconds': { type: 'string', default: '6' },
     log: { type: 'string', default: 'info' },
     'basic-notifications': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const MESSAGES = Number(args.messages);
 const PAIRS = Number(args.pairs);
 const LATENCY_SECONDS = Number(args['latency-seconds']);
+if (args.only !== undefined && args.only !== 'x2t' && args.only !== 't2x') throw new Error(`--only ${args.only}: expected x2t or t2x`);
+const RUN_X2T = args.only !== 't2x';
+const RUN_T2X = args.only !== 'x2t';
 
 interface Direction {
   readonly rate: number;
@@ -321,28 +327,39 @@ for (const nodes of String(args.nodes).split(',').map(Number)) {
     const requestsBefore = f.emulator.requests().length;
     const t0 = await timings(f);
     const c0 = await counts(f);
-    const x2t = await xmppToTeams(f, MESSAGES, pids);
-    console.log(line('XMPP -> Teams', x2t));
-    const t1 = await timings(f);
-    const c1 = await counts(f);
-    console.log(`    the nodes' means: ${meanTimings(t0, t1)}`);
-    console.log(`    per message: ${perMessage(c0, c1, MESSAGES)}`);
-    const t2x = await teamsToXmpp(f, MESSAGES, pids);
-    console.log(line('Teams -> XMPP', t2x));
-    console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
-    console.log(`    per message: ${perMessage(c1, await counts(f), MESSAGES)}`);
-    console.log(`  Graph requests per message (both timed runs, ${2 * MESSAGES} messages): ${graphCalls(f.emulator.requests().slice(requestsBefore), 2 * MESSAGES)}`);
+    let x2t: Direction | undefined;
+    if (RUN_X2T) {
+      x2t = await xmppToTeams(f, MESSAGES, pids);
+      console.log(line('XMPP -> Teams', x2t));
+      const t1 = await timings(f);
+      console.log(`    the nodes' means: ${meanTimings(t0, t1)}`);
+      console.log(`    per message: ${perMessage(c0, await counts(f), MESSAGES)}`);
+    }
+    let t2x: Direction | undefined;
+    if (RUN_T2X) {
+      const t1 = await timings(f);
+      const c1 = await counts(f);
+      t2x = await teamsToXmpp(f, MESSAGES, pids);
+      console.log(line('Teams -> XMPP', t2x));
+      console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
+      console.log(`    per message: ${perMessage(c1, await counts(f), MESSAGES)}`);
+    }
+    const timedMessages = (x2t ? MESSAGES : 0) + (t2x ? MESSAGES : 0);
+    console.log(`  Graph requests per message (the timed runs, ${timedMessages} messages): ${graphCalls(f.emulator.requests().slice(requestsBefore), timedMessages)}`);
     if (!args['no-latency']) {
-      const l0 = await timings(f);
-      const a = await latency(f, 'x2t', x2t.rate / 2);
-      const l1 = await timings(f);
-      const b = await latency(f, 't2x', t2x.rate / 2);
-      const l2 = await timings(f);
       console.log(`  added latency at half the measured rate (${LATENCY_SECONDS} s each):`);
-      console.log(`    XMPP -> Teams at ${(x2t.rate / 2).toFixed(0)} msg/s: p50 ${a.p50.toFixed(1)} ms, p99 ${a.p99.toFixed(1)} ms (${a.n} messages; client send -> Graph post)`);
-      console.log(`      the nodes' means: ${meanTimings(l0, l1)}`);
-      console.log(`    Teams -> XMPP at ${(t2x.rate / 2).toFixed(0)} msg/s: p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms (${b.n} messages; message created in Teams -> XMPP client)`);
-      console.log(`      the nodes' means: ${meanTimings(l1, l2)}`);
+      if (x2t) {
+        const l0 = await timings(f);
+        const a = await latency(f, 'x2t', x2t.rate / 2);
+        console.log(`    XMPP -> Teams at ${(x2t.rate / 2).toFixed(0)} msg/s: p50 ${a.p50.toFixed(1)} ms, p99 ${a.p99.toFixed(1)} ms (${a.n} messages; client send -> Graph post)`);
+        console.log(`      the nodes' means: ${meanTimings(l0, await timings(f))}`);
+      }
+      if (t2x) {
+        const l1 = await timings(f);
+        const b = await latency(f, 't2x', t2x.rate / 2);
+        console.log(`    Teams -> XMPP at ${(t2x.rate / 2).toFixed(0)} msg/s: p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms (${b.n} messages; message created in Teams -> XMPP client)`);
+        console.log(`      the nodes' means: ${meanTimings(l1, await timings(f))}`);
+      }
     }
     for (const n of f.nodes) {
       const r = rssMiB(n.process.pid);
