@@ -16,6 +16,11 @@ import { GraphResponse, GraphResponseHeaders } from './graph-response.js';
 const MAX_SOCKETS = 64;
 /** A request with no answer by then fails as "Graph not reachable", and is retried like any network failure. */
 const REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * An answer is read in full before the client sees it; one larger than this (far above a page of JSON or a hosted
+ * image) fails as a network failure instead of growing the node's memory without bound.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 type Body = string | Buffer | Uint8Array | ArrayBuffer | undefined;
 
@@ -62,7 +67,16 @@ export class NodeHttpsTransport implements Middleware {
     return new Promise<GraphResponse>((resolve, reject) => {
       const r = request(url, { method, headers, agent: this.agent }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= MAX_ANSWER_BYTES) {
+            chunks.push(c);
+            return;
+          }
+          reject(new Error(`Graph's answer to ${method} ${new URL(url).pathname} is larger than ${MAX_ANSWER_BYTES} bytes`));
+          r.destroy();
+        });
         res.on('error', reject);
         res.on('end', () => resolve(new GraphResponse(url, res.statusCode ?? 0, res.statusMessage ?? '', new GraphResponseHeaders(res.rawHeaders), Buffer.concat(chunks))));
       });

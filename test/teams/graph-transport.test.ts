@@ -10,6 +10,7 @@ import { GraphError, ResponseType, type Client } from '@microsoft/microsoft-grap
 import { Metrics } from '../../src/observability/metrics.js';
 import { ensureTlsMaterial } from '../../src/sandbox/tls.js';
 import { createGraphClient } from '../../src/teams/graph-client.js';
+import { MAX_ANSWER_BYTES } from '../../src/teams/graph-transport.js';
 import { toTeamsError } from '../../src/teams/graph-errors.js';
 import { testTlsDir } from '../support/federation.js';
 
@@ -54,6 +55,16 @@ function graphLike(): { seen: Seen[]; handle: (req: Req, res: Res) => void } {
       } else if (path === '/v1.0/users/u1/photo/$value') {
         res.writeHead(200, { 'content-type': 'image/jpeg' });
         res.end(Buffer.from([0xff, 0xd8, 0xff, 0x00, 0x01, 0xd9]));
+      } else if (path === '/v1.0/users/u1/photo/huge') {
+        // An answer that never ends: the client must stop reading it, not grow without bound.
+        res.writeHead(200, { 'content-type': 'image/jpeg' });
+        const chunk = Buffer.alloc(1024 * 1024);
+        const more = () => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once('drain', more);
+        };
+        res.on('close', () => res.removeAllListeners('drain'));
+        more();
       } else if (path === '/v1.0/users/reset') {
         res.socket?.destroy();
       } else json(404, { error: { code: 'Request_ResourceNotFound', message: `Resource '${path}' does not exist` } }, { 'retry-after': '7' });
@@ -94,6 +105,13 @@ async function behavesAsGraph(client: Client, seen: Seen[], version: string): Pr
   assert.equal(photo.status, 200);
   assert.equal(photo.headers.get('Content-Type'), 'image/jpeg');
   assert.deepEqual([...new Uint8Array(await photo.arrayBuffer())], [0xff, 0xd8, 0xff, 0x00, 0x01, 0xd9]);
+
+  // An answer above the transport's bound fails the request (a network failure), instead of filling memory.
+  const huge = await client.api('/users/u1/photo/huge').responseType(ResponseType.RAW).get().then(
+    () => assert.fail('a failure expected'),
+    (e: unknown) => e,
+  );
+  assert.ok(huge instanceof GraphError && huge.statusCode === -1 && huge.message.includes(`larger than ${MAX_ANSWER_BYTES} bytes`), String(huge));
 
   // A connection that dies mid-request is a network failure for that request only; the next one reconnects.
   const reset = await client.api('/users/reset').get().then(
