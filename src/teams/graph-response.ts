@@ -47,8 +47,6 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 export class GraphResponse {
   readonly ok: boolean;
-  readonly redirected = false;
-  readonly type = 'basic';
   private readonly bytes: Buffer | null;
   private used = false;
 
@@ -61,10 +59,6 @@ export class GraphResponse {
   ) {
     this.ok = status >= 200 && status < 300;
     this.bytes = NULL_BODY.has(status) ? null : body;
-  }
-
-  get bodyUsed(): boolean {
-    return this.used;
   }
 
   /** A stream of the bytes, for ResponseType.STREAM (nothing here asks for one). */
