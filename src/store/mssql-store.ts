@@ -176,7 +176,8 @@ export class MssqlStore implements Store {
     return r ? toOutbox(r) : undefined;
   }
 
-  async pendingOutbound(key: PairKey): Promise<OutboxRow[]> {
+  async pendingOutbound(key: PairKey, after?: { readonly afterId: number; readonly limit: number }): Promise<OutboxRow[]> {
+    if (after) return (await this.run('pendingOutboundAfter', { ...pairParams(key), after_id: bigint(after.afterId), limit: limit(after.limit) })).recordset.map(toOutbox);
     return (await this.run('pendingOutbound', pairParams(key))).recordset.map(toOutbox);
   }
 

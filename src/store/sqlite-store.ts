@@ -191,10 +191,11 @@ export class SqliteStore implements Store {
     return r && toOutbox(r);
   }
 
-  async pendingOutbound(key: PairKey): Promise<OutboxRow[]> {
-    return (
-      this.sql.get("SELECT * FROM outbox WHERE teams_user_id = ? AND remote_jid = ? AND state = 'pending' ORDER BY id").all(key.teamsUserId, key.remoteJid) as Row[]
-    ).map(toOutbox);
+  async pendingOutbound(key: PairKey, after?: { readonly afterId: number; readonly limit: number }): Promise<OutboxRow[]> {
+    const rows = after
+      ? this.sql.get("SELECT * FROM outbox WHERE teams_user_id = ? AND remote_jid = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?").all(key.teamsUserId, key.remoteJid, after.afterId, after.limit)
+      : this.sql.get("SELECT * FROM outbox WHERE teams_user_id = ? AND remote_jid = ? AND state = 'pending' ORDER BY id").all(key.teamsUserId, key.remoteJid);
+    return (rows as Row[]).map(toOutbox);
   }
 
   async pairsWithDueOutbound(now: number, limit: number): Promise<PairKey[]> {

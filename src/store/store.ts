@@ -191,8 +191,11 @@ export interface Store {
   enqueueOutbound(message: OutboundMessage, now: number): Promise<EnqueueResult>;
   /** The row a dedup key names (a retransmission is recognised before it costs rate-limit tokens). */
   findOutbound(dedupKey: string): Promise<OutboxRow | undefined>;
-  /** Pending rows of one pair, oldest first. */
-  pendingOutbound(key: PairKey): Promise<OutboxRow[]>;
+  /**
+   * Pending rows of one pair, oldest first; with `after`, only those above `afterId`, at most `limit` (what a pair
+   * actor has not taken in yet).
+   */
+  pendingOutbound(key: PairKey, after?: { readonly afterId: number; readonly limit: number }): Promise<OutboxRow[]>;
   /** Pairs that have a pending row due at `now`. */
   pairsWithDueOutbound(now: number, limit: number): Promise<PairKey[]>;
   /**

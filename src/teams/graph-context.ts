@@ -69,19 +69,24 @@ export class GraphContext {
     try {
       return await this.call(what, fn);
     } catch (err) {
-      if (!(err instanceof TeamsError) || !isLicenceNotActive(err)) throw err;
-      const age = this.now() - (await this.createdAtOf(puppet.userId));
-      if (age < this.puppets.provisioningMs) {
-        this.log.info('the XMPP user account has no active Teams licence yet; waiting', { userId: puppet.userId, ageSeconds: Math.round(age / 1000) });
-        throw new TeamsError(`${what}: the XMPP user's Teams account is not licensed for Teams yet`, 403, PROVISIONING, true, PROVISIONING_RETRY_MS);
-      }
-      throw new TeamsError(
-        `${what}: the XMPP user's Teams account has no active Teams licence ${Math.round(age / 60_000)} minutes after its creation; an administrator must license its group`,
-        403,
-        'LicenseNotActive',
-        false,
-      );
+      throw err instanceof TeamsError ? await this.asPuppetRefusal(puppet, what, err) : err;
     }
+  }
+
+  /** The refusal of a call made as the puppet, with a licence refusal classified as forPuppet says. */
+  async asPuppetRefusal(puppet: Puppet, what: string, err: TeamsError): Promise<TeamsError> {
+    if (!isLicenceNotActive(err)) return err;
+    const age = this.now() - (await this.createdAtOf(puppet.userId));
+    if (age < this.puppets.provisioningMs) {
+      this.log.info('the XMPP user account has no active Teams licence yet; waiting', { userId: puppet.userId, ageSeconds: Math.round(age / 1000) });
+      return new TeamsError(`${what}: the XMPP user's Teams account is not licensed for Teams yet`, 403, PROVISIONING, true, PROVISIONING_RETRY_MS);
+    }
+    return new TeamsError(
+      `${what}: the XMPP user's Teams account has no active Teams licence ${Math.round(age / 60_000)} minutes after its creation; an administrator must license its group`,
+      403,
+      'LicenseNotActive',
+      false,
+    );
   }
 
   /** GET /users/{id}?$select=createdDateTime (https://learn.microsoft.com/en-us/graph/api/user-get). */

@@ -95,3 +95,29 @@ export function costOf(method: string, path: string, query = ''): RequestCost {
   }
   return one('other');
 }
+
+/**
+ * What a JSON batch costs: "Requests in a batch are evaluated individually against the applicable throttling
+ * limits" (https://learn.microsoft.com/en-us/graph/json-batching), so the sum of its requests' costs. `body` is the
+ * batch's JSON; one that cannot be read costs what a request of its own would ('other').
+ */
+export function costOfBatch(body: unknown): RequestCost {
+  let parsed: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body) as unknown;
+    } catch {
+      return { draws: [{ bucket: 'other', units: 1 }] };
+    }
+  }
+  const requests = (parsed as { requests?: unknown } | null)?.requests;
+  if (!Array.isArray(requests)) return { draws: [{ bucket: 'other', units: 1 }] };
+  const units = new Map<GraphLimitBucket, number>();
+  for (const r of requests as { method?: unknown; url?: unknown }[]) {
+    const url = typeof r?.url === 'string' ? r.url : '';
+    const q = url.indexOf('?');
+    const cost = costOf(typeof r?.method === 'string' ? r.method : 'GET', q < 0 ? url : url.slice(0, q), q < 0 ? '' : url.slice(q));
+    for (const d of cost.draws) units.set(d.bucket, (units.get(d.bucket) ?? 0) + d.units);
+  }
+  return { draws: [...units].map(([bucket, n]) => ({ bucket, units: n })) };
+}

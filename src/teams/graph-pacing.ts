@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { RedisRateBuckets, type BucketDraw, type RateBuckets } from '../policy/rate-buckets.js';
 import type { Metrics } from '../observability/metrics.js';
-import { costOf, documentedLimits, type GraphLimitBucket, type RequestCost, type TenantSize } from './graph-limits.js';
+import { costOf, costOfBatch, documentedLimits, type GraphLimitBucket, type RequestCost, type TenantSize } from './graph-limits.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface PacingSettings {
@@ -60,10 +60,9 @@ export class GraphPacer {
       const limiter = this.buckets.get(draw.bucket);
       if (!limiter) continue;
       paced = draw.bucket;
-      // A weight above the reservoir's maximum would never run: clamp (identity costs are at most a few units).
+      // A weight above the bucket's size would never fit at once (a batch of posts can be one): taken in parts.
       const max = Math.max(1, Math.floor(this.ratePerSecond.get(draw.bucket) ?? 1));
-      const units = Math.min(draw.units, max);
-      await limiter.take(units);
+      for (let left = draw.units; left > 0; left -= max) await limiter.take(Math.min(left, max));
     }
     this.metrics.graphPacingWait.observe({ bucket: paced }, (Date.now() - started) / 1000);
   }
@@ -108,7 +107,9 @@ export class PacingMiddleware implements Middleware {
   async execute(context: Context): Promise<void> {
     const url = new URL(typeof context.request === 'string' ? context.request : context.request.url);
     const method = (context.options?.method ?? (typeof context.request === 'string' ? 'GET' : context.request.method) ?? 'GET').toUpperCase();
-    await this.pacer.acquire(costOf(method, url.pathname, url.search));
+    // A batch waits for the units of every request it carries (graph-limits.ts costOfBatch).
+    const batch = method === 'POST' && /\/\$batch\/?$/iu.test(url.pathname);
+    await this.pacer.acquire(batch ? costOfBatch(context.options?.body) : costOf(method, url.pathname, url.search));
     await this.next?.execute(context);
   }
 

@@ -12,6 +12,7 @@
 import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
 import type { GraphProfile, Photo } from '../protocol/vcard.js';
 import type { Logger } from '../observability/logger.js';
+import type { ChatPost, PostOutcome } from './graph-batch.js';
 import { GraphChats, type HostedContentStream } from './graph-chats.js';
 export { toChatMessage, type GraphChatMessage } from './graph-chats.js';
 import type { GraphClients } from './graph-clients.js';
@@ -85,6 +86,9 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
 
   sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string> {
     return this.chats.sendMessage(puppet, chatId, html);
+  }
+  postMessages(puppet: Puppet, chatId: string, posts: readonly ChatPost[]): Promise<PostOutcome[]> {
+    return this.chats.postMessages(puppet, chatId, posts);
   }
   replyWithQuote(puppet: Puppet, chatId: string, quotedId: string, html: string): Promise<string> {
     return this.chats.replyWithQuote(puppet, chatId, quotedId, html);

@@ -3,6 +3,7 @@
  */
 import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
 import type { GraphProfile, Photo } from '../protocol/vcard.js';
+import type { ChatPost, PostOutcome } from './graph-batch.js';
 
 export interface TeamsUser {
   readonly id: string;
@@ -61,6 +62,12 @@ export interface TeamsPort {
   ensureChat(puppet: Puppet, teamsUserId: string): Promise<string>;
   /** Posts as the puppet; resolves with the Teams message id once Graph accepted it. */
   sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string>;
+  /**
+   * Posts several messages as the puppet, in order, in one request where Graph allows it (JSON batching): one
+   * outcome per post; a post after a failed one is not attempted (status 424). Throws when the request as a whole
+   * failed: then any of them may have reached Graph.
+   */
+  postMessages(puppet: Puppet, chatId: string, posts: readonly ChatPost[]): Promise<PostOutcome[]>;
   /** Posts as a reply quoting `quotedId` (https://learn.microsoft.com/en-us/graph/api/chatmessage-replywithquote). */
   replyWithQuote(puppet: Puppet, chatId: string, quotedId: string, html: string): Promise<string>;
   getMessage(puppet: Puppet, chatId: string, messageId: string): Promise<TeamsChatMessage>;

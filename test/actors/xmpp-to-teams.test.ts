@@ -14,32 +14,52 @@ import { XmppToTeams } from '../../src/actors/user-pair/xmpp-to-teams.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import type { TeamsPort } from '../../src/teams/teams-port.js';
+import type { ChatPost, PostOutcome } from '../../src/teams/graph-batch.js';
+import { TeamsError, type TeamsPort } from '../../src/teams/teams-port.js';
 import { XmppLinkDownError, type XmppPort } from '../../src/xmpp/component-link.js';
 
-/** A Graph that answers the calls of a post (puppet, chat, message) and counts the posts. */
-function postingTeams(chatId: string): { teams: TeamsPort; posts: () => number } {
+/**
+ * A Graph that answers the calls of a post (puppet, chat, message, batch of messages) and keeps what it posted.
+ * `batchScript` answers the batches in turn, post by post: 'ok', or a status (429 with `retryMs`, 424, ...).
+ */
+function postingTeams(chatId: string, batchScript: (number | 'ok')[][] = [], retryMs = 0): { teams: TeamsPort; posts: () => number; posted: string[]; batches: () => number } {
   let posts = 0;
+  let batches = 0;
+  const posted: string[] = [];
+  const post = (html: string) => {
+    posted.push(html);
+    return `tm-${chatId}-${++posts}`;
+  };
   const teams = new Proxy({} as TeamsPort, {
     get: (_t, prop) => {
       if (prop === 'ensurePuppet') return async (jid: string) => ({ remoteJid: jid, userId: `puppet-${chatId}`, upn: `p-${chatId}@xmpp.contoso.example` });
       if (prop === 'ensureChat') return async () => chatId;
-      if (prop === 'sendMessage') return async () => `tm-${chatId}-${++posts}`;
+      if (prop === 'sendMessage') return async (_p: unknown, _c: string, html: string) => post(html);
+      if (prop === 'postMessages') {
+        return async (_p: unknown, _c: string, list: readonly ChatPost[]): Promise<PostOutcome[]> => {
+          const script = batchScript[batches++] ?? list.map(() => 'ok' as const);
+          return list.map((p, i) => {
+            const s = script[i] ?? 'ok';
+            if (s === 'ok') return { id: post(p.html) };
+            return { error: new TeamsError(`post: status ${s}`, s, s === 429 ? 'TooManyRequests' : 'FailedDependency', true, s === 429 ? retryMs : undefined) };
+          });
+        };
+      }
       return () => Promise.reject(new Error(`not used: ${String(prop)}`));
     },
   });
-  return { teams, posts: () => posts };
+  return { teams, posts: () => posts, posted, batches: () => batches };
 }
 
 /** The ports of one pair actor: the store is real, Graph and the XMPP link as the test says. */
-function pairDeps(store: SqliteStore, teams: TeamsPort, xmpp: XmppPort): PairDeps {
+function pairDeps(store: SqliteStore, teams: TeamsPort, xmpp: XmppPort, backoffMs = 1000): PairDeps {
   return {
     store,
     teams,
     xmpp,
     subscriptions: { puppetReady: async () => undefined, presenceInterestChanged: async () => undefined },
     metrics: new Metrics({ defaultMetrics: false }),
-    settings: { outboxMaxAttempts: 10, outboxBackoffInitialMs: 1000, outboxBackoffMaxMs: 300_000 },
+    settings: { outboxMaxAttempts: 10, outboxBackoffInitialMs: backoffMs, outboxBackoffMaxMs: 300_000 },
     now: Date.now,
   } as unknown as PairDeps;
 }
@@ -108,5 +128,41 @@ describe('XmppToTeams', () => {
     const relayed = lines.filter((l) => l.message === 'message relayed to Teams');
     assert.deepEqual(relayed.map((l) => l.correlationId), ['stanza-1', 'stanza-2', 'activation'], 'a row without an origin (written before it existed) keeps the caller\'s');
     await outbound.stop();
+  });
+  it('posts a backlog as batches in order; a post throttled inside one waits for its Retry-After and the rest keep their order behind it', async () => {
+    const sent: Element[] = [];
+    const xmpp: XmppPort = { send: async (el) => void sent.push(el), isOnline: () => true, request: () => Promise.reject(new Error('not used')) };
+    // The first batch: two posts go in, the third is throttled (429, retry in 80 ms), the rest are not run (424).
+    const graph = postingTeams('chat-3', [['ok', 'ok', 429, 424, 424, 424, 424, 424, 424, 424]], 80);
+    const deps = pairDeps(store, graph.teams, xmpp, 10);
+    const key = { teamsUserId: 'carol-id', remoteJid: 'mercutio@xmpp.example' };
+    const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+    const selfMessages: PairMessage[] = [];
+    const c = new PairContext(key, deps, log, (m) => selfMessages.push(m));
+    c.pair = await store.updatePair(key, { chatId: 'chat-3' });
+    c.teamsJid = 'carol@teams.xmpp.example';
+    const outbound = new XmppToTeams(c);
+    const rows = [];
+    for (let i = 1; i <= 25; i++) {
+      rows.push((await store.enqueueOutbound({ ...key, dedupKey: `c${i}`, sender: 'mercutio@xmpp.example/pc', stanzaId: `c${i}`, receiptRequested: true, body: `line ${i}` }, Date.now())).row);
+    }
+    // Only the first row is handed over: the others were committed too, their hand-over still on its way.
+    const throttledAt = Date.now();
+    await outbound.accepted(rows.slice(0, 1), log);
+    assert.equal(graph.posted.length, 2, 'two posted before the throttled one');
+    // Its retry is due after the Retry-After: the actor is woken by its drain timer.
+    while (selfMessages.length === 0) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(Date.now() - throttledAt >= 75, 'waited for the Retry-After');
+    await outbound.drain(log);
+    await outbound.accepted(rows.slice(1), log); // the late hand-overs: already taken in, nothing posted twice
+    await outbound.stop();
+    assert.deepEqual(graph.posted, Array.from({ length: 25 }, (_, i) => `line ${i + 1}`), 'each posted once, in order');
+    assert.ok(graph.batches() >= 3 && graph.batches() <= 5, `${graph.batches()} batches for 25 posts`);
+    assert.deepEqual(
+      sent.map((el) => el.getChild('received', 'urn:xmpp:receipts')?.attrs.id),
+      Array.from({ length: 25 }, (_, i) => `c${i + 1}`),
+      'one receipt per message, in order',
+    );
+    assert.deepEqual(await store.pendingOutbound(key), []);
   });
 });

@@ -55,6 +55,25 @@ describe('Graph throttling and outages', { timeout: 120_000 }, () => {
     assert.equal(copies.length, 1);
   });
 
+  it('posts a burst as JSON batches, in order and each once; a post throttled inside a batch waits for its Retry-After', async () => {
+    f.emulator.throttle({ method: 'POST', path: '/messages', count: 1, retryAfterSeconds: 1 });
+    const start = Date.now();
+    const texts = Array.from({ length: 30 }, (_, i) => `burst ${i + 1}`);
+    for (const [i, text] of texts.entries()) await sendWithReceipt(juliet, `b-${i + 1}`, text);
+    for (let i = 1; i <= texts.length; i++) await juliet.waitFor(receiptFor(`b-${i}`), 30_000, `receipt ${i}`);
+    const inChat = f.emulator
+      .chatsOf(ALICE_UPN)
+      .flatMap((c) => c.messages)
+      .filter((m) => m.body.content.includes('burst '))
+      .map((m) => m.body.content.replace(/<[^>]+>/gu, ''));
+    assert.deepEqual(inChat, texts, 'each once, in the order sent');
+    const requests = f.emulator.requests().filter((r) => r.method === 'POST' && r.at >= start && (r.path.endsWith('/messages') || r.path.endsWith('/$batch')));
+    assert.ok(requests.some((r) => r.path.endsWith('/$batch')), 'a backlog goes as batches');
+    assert.ok(requests.length < texts.length, `${requests.length} Graph requests for ${texts.length} messages`);
+    const receipts = juliet.received.filter((el) => el.name === 'message' && /^b-\d+$/u.test(el.getChild('received', NS_RECEIPTS)?.attrs.id ?? ''));
+    assert.deepEqual([...new Set(receipts.map((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id))], texts.map((_, i) => `b-${i + 1}`), 'receipts in order');
+  });
+
   it("keeps a chat's order when an earlier Teams message must be retried (Graph 503 while reading it)", async () => {
     // Four 503s outlast the Graph client's own three retries, so the first message goes back to the inbox.
     f.emulator.throttle({ method: 'GET', path: /\/chats\/[^/]+\/messages\/\d+$/u, count: 4, retryAfterSeconds: 0, status: 503 });

@@ -161,6 +161,96 @@ describe('Graph emulator: sessions, limits, consistency and sign-in as Graph has
     });
   });
 
+  describe('JSON batching (https://learn.microsoft.com/en-us/graph/json-batching)', () => {
+    let token: string;
+    let chatId: string;
+    before(async () => {
+      const bob = new UsernamePasswordCredential(TENANT, APP, 'bob@contoso.example', 'Bob-pass-1', opts);
+      const member = (id: string) => ({ '@odata.type': '#microsoft.graph.aadUserConversationMember', roles: ['owner'], 'user@odata.bind': `${em.url}/v1.0/users('${id}')` });
+      chatId = ((await client(bob).api('/chats').post({ chatType: 'oneOnOne', members: [member(userId('bob@contoso.example')), member(userId('alice@contoso.example'))] })) as { id: string }).id;
+      token = (await bob.getToken(scope)).token;
+    });
+    type Answer = { status: number; body: { responses?: { id: string; status: number; headers: Record<string, string>; body?: { id?: string; error?: { code: string } } }[]; error?: { code: string; message: string } } };
+    const batch = async (requests: unknown[]): Promise<Answer> => {
+      const r = await fetch(`${em.url}/v1.0/$batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ requests }),
+      });
+      return { status: r.status, body: (await r.json()) as Answer['body'] };
+    };
+    const post = (id: string, text: string, after?: string) => ({
+      id,
+      method: 'POST',
+      url: `/chats/${encodeURIComponent(chatId)}/messages`,
+      headers: { 'Content-Type': 'application/json' },
+      body: { body: { contentType: 'text', content: text } },
+      ...(after ? { dependsOn: [after] } : {}),
+    });
+    const chain = (n: number, tag: string) => Array.from({ length: n }, (_, i) => post(String(i + 1), `${tag} ${i + 1}`, i > 0 ? String(i) : undefined));
+
+    it('runs a chain of 20 posts in order, answering each by id (not necessarily in request order)', async () => {
+      await sleep(1100); // the 20 rps bucket full again after the test before
+      const a = await batch(chain(20, 'chained'));
+      assert.equal(a.status, 200);
+      const responses = a.body.responses ?? [];
+      assert.equal(responses.length, 20);
+      assert.notDeepEqual(responses.map((r) => r.id), chain(20, '').map((r) => r.id), 'responses come in another order than the requests');
+      const byId = new Map(responses.map((r) => [r.id, r]));
+      assert.ok([...byId.values()].every((r) => r.status === 201), JSON.stringify(responses.map((r) => r.status)));
+      const page = (await (await fetch(`${em.url}/v1.0/chats/${encodeURIComponent(chatId)}/messages?$top=20`, { headers: { authorization: `Bearer ${token}` } })).json()) as { value: { id: string; body: { content: string } }[] };
+      // Newest first: the chain's last post is the newest.
+      assert.deepEqual(page.value.map((m) => m.body.content).reverse(), Array.from({ length: 20 }, (_, i) => `chained ${i + 1}`));
+      assert.deepEqual(page.value.map((m) => m.id).reverse(), Array.from({ length: 20 }, (_, i) => byId.get(String(i + 1))?.body?.id));
+    });
+
+    it('throttles each request of a batch on its own (429 with Retry-After); in a chain the ones after it fail with 424', async () => {
+      const started = performance.now();
+      const a = await batch(chain(20, 'over the limit'));
+      const elapsedMs = performance.now() - started;
+      assert.equal(a.status, 200);
+      const statuses = Array.from({ length: 20 }, (_, i) => a.body.responses?.find((r) => r.id === String(i + 1)));
+      const accepted = statuses.findIndex((r) => r?.status !== 201);
+      // The bucket was drawn by the batch before: only what refilled meanwhile (20 per second) goes through.
+      assert.ok(accepted >= 0 && accepted <= Math.ceil(((elapsedMs + 200) * 20) / 1000), statuses.map((r) => r?.status).join(','));
+      const throttled = statuses[accepted];
+      assert.equal(throttled?.status, 429);
+      assert.equal(throttled?.body?.error?.code, 'TooManyRequests');
+      assert.ok(Number(Object.entries(throttled?.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1]) >= 1);
+      assert.deepEqual(
+        statuses.slice(accepted + 1).map((r) => r?.status),
+        Array.from({ length: 19 - accepted }, () => 424),
+      );
+    });
+
+    it('runs a parallel batch request by request: one failing does not fail the others', async () => {
+      const a = await batch([
+        { id: 'me', method: 'GET', url: '/me' },
+        { id: 'chat', method: 'GET', url: `/chats/${encodeURIComponent(chatId)}` },
+        { id: 'nowhere', method: 'GET', url: '/chats/19:nowhere@unq.gbl.spaces/messages' },
+      ]);
+      assert.equal(a.status, 200);
+      assert.equal(a.body.responses?.find((r) => r.id === 'me')?.status, 200);
+      assert.equal(a.body.responses?.find((r) => r.id === 'chat')?.status, 200);
+      const nowhere = a.body.responses?.find((r) => r.id === 'nowhere');
+      assert.ok(nowhere && nowhere.status >= 400 && nowhere.status < 500 && nowhere.body?.error?.code, JSON.stringify(nowhere));
+    });
+
+    it('refuses a malformed batch as a whole with 400: over 20 requests, repeated ids, mixed sequencing, a body without Content-Type', async () => {
+      const refused = async (requests: unknown[], why: string) => {
+        const a = await batch(requests);
+        assert.equal(a.status, 400, why);
+        assert.equal(a.body.error?.code, 'BadRequest', why);
+      };
+      const get = (id: string) => ({ id, method: 'GET', url: '/organization' });
+      await refused(Array.from({ length: 21 }, (_, i) => get(String(i + 1))), '21 requests');
+      await refused([get('a'), get('A')], 'ids differ only in case');
+      await refused([get('1'), get('2'), { ...get('3'), dependsOn: ['1'] }], 'neither fully sequential nor fully parallel');
+      await refused([{ id: '1', method: 'POST', url: `/chats/${encodeURIComponent(chatId)}/messages`, body: { body: { content: 'x' } } }], 'a body without Content-Type');
+      await refused([], 'no requests');
+    });
+  });
+
   describe('eventual consistency and licences', () => {
     it('reads a new user as 404 until it replicates, and refuses its Teams calls until its group licence is active', async () => {
       const created = (await app.api('/users').post({

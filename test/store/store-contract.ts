@@ -76,6 +76,10 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal(b.row.replyToTeamsId, undefined);
       assert.equal(a.row.origin, undefined);
       assert.deepEqual((await s.pendingOutbound(key)).map((r) => r.stanzaId), ['a', 'b', 'c']);
+      // What a pair actor has not taken in yet: above an id, oldest first, at most a limit.
+      assert.deepEqual((await s.pendingOutbound(key, { afterId: a.row.id, limit: 1 })).map((r) => r.stanzaId), ['b']);
+      assert.deepEqual((await s.pendingOutbound(key, { afterId: a.row.id, limit: 10 })).map((r) => r.stanzaId), ['b', 'c']);
+      assert.deepEqual(await s.pendingOutbound(key, { afterId: c.row.id, limit: 10 }), []);
       assert.equal(a.row.body, 'Grüße 👋 <b>');
       assert.equal(a.row.sendingSince, undefined);
 

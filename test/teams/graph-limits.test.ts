@@ -1,7 +1,7 @@
 /** The gateway's own reading of Graph's limits (src/teams/graph-limits.ts): which bucket paces each request. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { costOf, documentedLimits } from '../../src/teams/graph-limits.js';
+import { costOf, costOfBatch, documentedLimits } from '../../src/teams/graph-limits.js';
 
 describe('Graph limit buckets (gateway pacing)', () => {
   const table: [string, string, string, string][] = [
@@ -38,4 +38,25 @@ describe('Graph limit buckets (gateway pacing)', () => {
     assert.equal(l.identity.amount, 3500);
     assert.equal(documentedLimits('large').identity.amount, 8000);
   });
+});
+
+describe('the cost of a JSON batch: the sum of its requests (json-batching, "evaluated individually")', () => {
+  const batch = (...requests: { method: string; url: string }[]) => JSON.stringify({ requests: requests.map((r, i) => ({ id: String(i + 1), ...r })) });
+  const table: [string, string, string][] = [
+    ['ten posts', batch(...Array.from({ length: 10 }, () => ({ method: 'POST', url: '/chats/19:x/messages' }))), 'chatMessagePost:10'],
+    ['posts and a quote', batch({ method: 'POST', url: '/chats/19:x/messages' }, { method: 'POST', url: '/chats/19:x/messages/replyWithQuote' }), 'chatMessagePost:2'],
+    ['mixed buckets', batch({ method: 'POST', url: '/chats/19:x/messages' }, { method: 'GET', url: 'users?$select=id' }, { method: 'GET', url: '/users/u/presence' }), 'chatMessagePost:1,identity:1,presence:1'],
+    ['not JSON', '{', 'other:1'],
+    ['no requests', '{}', 'other:1'],
+  ];
+  for (const [what, body, expected] of table) {
+    it(`${what} -> ${expected}`, () => {
+      assert.equal(
+        costOfBatch(body)
+          .draws.map((d) => `${d.bucket}:${d.units}`)
+          .join(','),
+        expected,
+      );
+    });
+  }
 });

@@ -3,11 +3,12 @@
  * (src/xmpp/accept.ts); this delivers them into the 1:1 chat in order, retried with backoff, and answers each
  * with an XEP-0184 receipt only once Graph has it (or a stanza error once it is durably dead-lettered). Corrections, retractions and reactions are applied to the Teams message they refer to.
  *
- * Throughput: the outcome of one post is committed while the next post runs (group commit), so a pair's messages
- * cost one Graph round trip each, not a round trip plus a commit. Before posting, every pending row of the pair
- * is marked as "sending" in one write. So after a crash at most POSTS_IN_DOUBT rows of a pair can have reached
- * Graph without their outcome being recorded: the first marked pending rows, which the next activation looks
- * for in the chat before posting them again (never twice in Teams).
+ * Throughput: a backlog (after an outage, or a sender faster than Graph's round trip) goes as JSON batches of up to
+ * BATCH_ROWS posts, chained so that Graph keeps their order (graph-batch.ts): one round trip per batch, not per
+ * message. The outcome of one post or batch is committed while the next one runs (group commit). Before posting,
+ * every pending row of the pair is marked as "sending" in one write. So after a crash at most ROWS_IN_DOUBT rows of
+ * a pair can have reached Graph without their outcome being recorded: the first marked pending rows, which the
+ * next activation looks for in the chat before posting them again (never twice in Teams).
  */
 import { textToTeamsHtml, teamsHtmlToText } from '../../protocol/message-body.js';
 import type { InboundMessage } from '../../protocol/stanza.js';
@@ -17,15 +18,19 @@ import { formatJid } from '../../protocol/jid.js';
 import { errorMessage, type Logger } from '../../observability/logger.js';
 import { inTraceOf } from '../../observability/tracing.js';
 import type { OutboxRow } from '../../store/store.js';
-import type { Puppet } from '../../teams/teams-port.js';
+import type { PostOutcome } from '../../teams/graph-batch.js';
+import { TeamsError, type Puppet } from '../../teams/teams-port.js';
 import { DONE, type Outcome } from './messages.js';
 import { classify, stanzaErrorForTeams, type PairContext } from './pair-context.js';
 
+/** Posts of a pair sent as one JSON batch at most (Graph takes 20 per batch). */
+export const BATCH_ROWS = 10;
+
 /**
- * Posts of a pair whose outcome may not be durable yet: a post may start while the previous one's outcome is being
- * committed. After a crash, this many marked pending rows of a pair (the first ones) are in doubt.
+ * Rows of a pair whose outcome may not be durable yet: a post (or batch) may start while the previous one's outcome
+ * is being committed. After a crash, this many marked pending rows of a pair (the first ones) are in doubt.
  */
-export const POSTS_IN_DOUBT = 2;
+export const ROWS_IN_DOUBT = 2 * BATCH_ROWS;
 
 /** Rows one actor message delivers at most before the pair yields its turn to its other messages. */
 const ROWS_PER_TURN = 32;
@@ -39,6 +44,11 @@ const RESEND_MS = 1_000;
 const KEEP_MS = 60_000;
 const MAX_KEPT = 200;
 
+/** A row is logged under the stanza that brought it, whoever drains it (an activation, a retry, another node). */
+function logOf(row: OutboxRow, log: Logger): Logger {
+  return row.origin ? log.child({ correlationId: row.origin.correlationId }) : log;
+}
+
 export class XmppToTeams {
   private drainTimer: NodeJS.Timeout | undefined;
   /** Pending rows this activation delivers, in id (arrival) order; the head may be waiting for a retry. */
@@ -49,12 +59,14 @@ export class XmppToTeams {
   private markedThrough = 0;
   /** Rows whose earlier post may have reached Graph: looked for in the chat before posting. */
   private readonly inDoubt = new Set<number>();
-  /** Outcomes being committed (delivered or dead), oldest first; at most POSTS_IN_DOUBT at once. */
-  private commits: Promise<void>[] = [];
+  /** Outcomes being committed (delivered or dead), oldest first, with how many rows each settles. */
+  private commits: { readonly done: Promise<void>; readonly rows: number }[] = [];
   private commitFailure: unknown;
   /** Answers to senders waiting for the link (see RESEND_MS). */
   private readonly kept: { readonly send: () => Promise<boolean>; readonly until: number }[] = [];
   private drainAt = 0;
+  /** False once Graph refused a batch of this pair: this activation posts one by one. */
+  private batches = true;
 
   constructor(private readonly c: PairContext) {}
 
@@ -63,14 +75,14 @@ export class XmppToTeams {
     const rows = await this.c.d.store.pendingOutbound(this.c.key);
     this.take(rows);
     // Marked rows were handed to a Graph post by an earlier activation; only the first ones can have reached it.
-    for (const row of this.queue.slice(0, POSTS_IN_DOUBT)) if (row.sendingSince !== undefined) this.inDoubt.add(row.id);
+    for (const row of this.queue.slice(0, ROWS_IN_DOUBT)) if (row.sendingSince !== undefined) this.inDoubt.add(row.id);
     return rows.length;
   }
 
   /** Lets the outcomes being committed land (their receipts go out), then stops the retry timer. */
   async stop(): Promise<void> {
     clearTimeout(this.drainTimer);
-    await Promise.all(this.commits);
+    await Promise.all(this.commits.map((c) => c.done));
   }
 
   /** Rows committed on arrival: delivered in order behind those already queued. */
@@ -134,7 +146,7 @@ export class XmppToTeams {
     clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
     if (this.kept.length > 0) await this.resendKept(log);
-    for (let n = 0; n < ROWS_PER_TURN; n++) {
+    for (let n = 0; n < ROWS_PER_TURN; ) {
       const row = this.queue[0];
       if (!row) return DONE;
       const now = this.c.d.now();
@@ -142,14 +154,37 @@ export class XmppToTeams {
         this.scheduleDrain(row.nextAttemptAt - now);
         return DONE;
       }
-      // Logged and traced under the stanza that brought it, whoever drains it (an activation, a retry, another node).
-      const rowLog = row.origin ? log.child({ correlationId: row.origin.correlationId }) : log;
-      if (await inTraceOf(row.origin?.traceparent, () => this.deliver(row, rowLog))) return DONE;
+      // Rows committed on arrival whose hand-over still waits in the actor's mailbox join this batch: a backlog
+      // goes as full batches, not one post per message.
+      if (this.batches && this.queue.length < BATCH_ROWS && !this.inDoubt.has(row.id)) {
+        this.take(await this.c.d.store.pendingOutbound(this.c.key, { afterId: this.known, limit: BATCH_ROWS - this.queue.length }));
+      }
+      const batch = this.batchable(now);
+      n += Math.max(1, batch.length);
+      if (batch.length > 1) {
+        if (await inTraceOf(row.origin?.traceparent, () => this.deliverBatch(batch, log))) return DONE;
+        continue;
+      }
+      if (await inTraceOf(row.origin?.traceparent, () => this.deliver(row, logOf(row, log)))) return DONE;
       this.queue.shift();
     }
     // More are queued: the rest go in a later turn, so that presence and other messages are not held up.
     if (this.queue.length > 0) this.c.self({ type: 'drain' });
     return DONE;
+  }
+
+  /**
+   * The rows at the head of the queue that can go together as one batch: due, not in doubt (those are looked for in
+   * the chat first, one by one), at most BATCH_ROWS.
+   */
+  private batchable(now: number): OutboxRow[] {
+    const rows: OutboxRow[] = [];
+    if (!this.batches) return rows;
+    for (const row of this.queue) {
+      if (rows.length >= BATCH_ROWS || row.nextAttemptAt > now || this.inDoubt.has(row.id)) break;
+      rows.push(row);
+    }
+    return rows;
   }
 
   /** Returns true when the row must wait (retry scheduled), so later rows keep their order behind it. */
@@ -164,38 +199,114 @@ export class XmppToTeams {
       if (earlier) {
         teamsMessageId = earlier;
       } else {
-        if (row.id > this.markedThrough) this.markedThrough = await this.c.d.store.markOutboundSending(this.c.key, this.c.d.now());
-        // At most POSTS_IN_DOUBT posts whose outcome is not durable yet: the older outcome must land first.
-        while (this.commits.length >= POSTS_IN_DOUBT) await this.commits.shift();
-        this.throwCommitFailure();
+        await this.readyToPost(row, 1);
         const html = textToTeamsHtml(row.body);
         teamsMessageId = row.replyToTeamsId
           ? await this.c.d.teams.replyWithQuote(puppet, chatId, row.replyToTeamsId, html)
           : await this.c.d.teams.sendMessage(puppet, chatId, html);
       }
     } catch (err) {
-      const c = classify(err);
-      const attempts = row.attempts + 1;
       // The post may have reached Graph (no answer, or a failure after it): look for it before posting again.
-      this.inDoubt.add(row.id);
-      if (c.transient && attempts < this.c.d.settings.outboxMaxAttempts) {
-        const backoff = Math.min(this.c.d.settings.outboxBackoffMaxMs, this.c.d.settings.outboxBackoffInitialMs * 2 ** (attempts - 1));
-        const delay = Math.max(backoff, c.retryAfterMs ?? 0);
-        if (c.retryAfterMs) this.c.d.metrics.retryAfterWaits.inc({ queue: 'outbox' }, c.retryAfterMs / 1000);
-        const nextAttemptAt = this.c.d.now() + delay;
-        await this.c.d.store.markOutboundRetry(row.id, c.reason, nextAttemptAt);
-        this.queue[0] = { ...row, attempts, nextAttemptAt, lastError: c.reason };
-        log.warn('Teams did not accept the message yet; will retry', { outboxId: row.id, attempts, delayMs: delay, reason: c.reason });
-        this.scheduleDrain(delay);
-        return true;
-      }
-      this.inDoubt.delete(row.id);
-      this.c.d.metrics.deadLetters.inc({ kind: 'user-pair', reason: c.transient ? 'retries_exhausted' : 'rejected_by_teams' });
-      log.error('message dead-lettered; the sender is told', { outboxId: row.id, attempts, status: c.status, reason: c.reason });
-      const error = stanzaErrorForTeams(c.transient ? 0 : c.status, c.reason);
-      this.committing(this.c.d.store.markOutboundDead(row.id, c.reason, this.c.d.now()), async () => this.answer(() => this.c.sendError(row.sender, row.stanzaId, error), log), log);
-      return false;
+      return this.failed(row, err, true, log);
     }
+    this.delivered(row, chatId, teamsMessageId, log);
+    return false;
+  }
+
+  /**
+   * Posts the rows (the head of the queue, in order) as one batch and takes each finished one (delivered or dead)
+   * off the queue. Returns true when the first unfinished row must wait for a retry.
+   */
+  private async deliverBatch(rows: readonly OutboxRow[], log: Logger): Promise<boolean> {
+    const head = rows[0] as OutboxRow;
+    let chatId: string;
+    let outcomes: PostOutcome[];
+    let posting = false;
+    try {
+      const puppet = await this.c.ensurePuppet();
+      chatId = await this.c.ensureChat(puppet);
+      await this.readyToPost(rows[rows.length - 1] as OutboxRow, rows.length);
+      posting = true;
+      outcomes = await this.c.d.teams.postMessages(
+        puppet,
+        chatId,
+        rows.map((r) => ({ html: textToTeamsHtml(r.body), replyToId: r.replyToTeamsId })),
+      );
+    } catch (err) {
+      const c = classify(err);
+      if (posting && !c.transient) {
+        // Graph refused the batch itself (4xx), so it ran none of the posts: they go one by one from now on, where
+        // a refusal is the post's own.
+        this.batches = false;
+        log.warn('Graph refused a batch of posts; posting one by one', { status: c.status, reason: c.reason });
+        return false;
+      }
+      // No answer for the batch: any of its posts may have reached Graph; each is looked for before it goes again.
+      if (posting) for (const r of rows) this.inDoubt.add(r.id);
+      return this.failed(head, err, posting, logOf(head, log));
+    }
+    for (const [i, row] of rows.entries()) {
+      const o = outcomes[i];
+      if (o && 'id' in o) {
+        this.delivered(row, chatId, o.id, logOf(row, log));
+        this.queue.shift();
+        continue;
+      }
+      const error = o?.error ?? new TeamsError('post the messages to Teams: no outcome', 0, undefined, true);
+      // 424: not attempted, because an earlier post failed; it keeps its place (and its attempts) in the queue.
+      if (error.status === 424) return false;
+      // Only a post with no answer, or a server error, may have been created all the same.
+      if (await this.failed(row, error, error.status === 0 || error.status >= 500, logOf(row, log))) return true;
+      this.queue.shift();
+    }
+    return false;
+  }
+
+  /**
+   * Before a post of `count` rows up to `last`: the pair's pending rows are marked as sending, and the outcomes
+   * being committed leave room for these rows under ROWS_IN_DOUBT (the older outcomes land first).
+   */
+  private async readyToPost(last: OutboxRow, count: number): Promise<void> {
+    if (last.id > this.markedThrough) this.markedThrough = await this.c.d.store.markOutboundSending(this.c.key, this.c.d.now());
+    let pending = this.commits.reduce((n, c) => n + c.rows, 0);
+    while (pending + count > ROWS_IN_DOUBT) {
+      const oldest = this.commits.shift();
+      if (!oldest) break;
+      await oldest.done;
+      pending -= oldest.rows;
+    }
+    this.throwCommitFailure();
+  }
+
+  /**
+   * A post failed: a transient failure schedules a retry of the row (returns true: it must wait, and later rows
+   * with it); a permanent one, or the last attempt, dead-letters it and tells the sender (returns false).
+   */
+  private async failed(row: OutboxRow, err: unknown, mayHavePosted: boolean, log: Logger): Promise<boolean> {
+    const c = classify(err);
+    const attempts = row.attempts + 1;
+    if (mayHavePosted) this.inDoubt.add(row.id);
+    if (c.transient && attempts < this.c.d.settings.outboxMaxAttempts) {
+      const backoff = Math.min(this.c.d.settings.outboxBackoffMaxMs, this.c.d.settings.outboxBackoffInitialMs * 2 ** (attempts - 1));
+      const delay = Math.max(backoff, c.retryAfterMs ?? 0);
+      if (c.retryAfterMs) this.c.d.metrics.retryAfterWaits.inc({ queue: 'outbox' }, c.retryAfterMs / 1000);
+      const nextAttemptAt = this.c.d.now() + delay;
+      await this.c.d.store.markOutboundRetry(row.id, c.reason, nextAttemptAt);
+      this.queue[0] = { ...row, attempts, nextAttemptAt, lastError: c.reason };
+      log.warn('Teams did not accept the message yet; will retry', { outboxId: row.id, attempts, delayMs: delay, reason: c.reason });
+      this.scheduleDrain(delay);
+      return true;
+    }
+    this.inDoubt.delete(row.id);
+    this.c.d.metrics.deadLetters.inc({ kind: 'user-pair', reason: c.transient ? 'retries_exhausted' : 'rejected_by_teams' });
+    log.error('message dead-lettered; the sender is told', { outboxId: row.id, attempts, status: c.status, reason: c.reason });
+    const error = stanzaErrorForTeams(c.transient ? 0 : c.status, c.reason);
+    this.committing(this.c.d.store.markOutboundDead(row.id, c.reason, this.c.d.now()), 1, async () => this.answer(() => this.c.sendError(row.sender, row.stanzaId, error), log), log);
+    return false;
+  }
+
+  /** Graph has the row's message: the receipt goes, and the outcome is committed. */
+  private delivered(row: OutboxRow, chatId: string, teamsMessageId: string, log: Logger): void {
     this.inDoubt.delete(row.id);
     // XEP-0184: the receipt says Teams has the message, so it goes now, and only now. It does not wait for the
     // outcome's commit: a node dying before that commit finds the post in the chat when the row is retried (it is
@@ -206,13 +317,12 @@ export class XmppToTeams {
       this.c.d.store.markOutboundDelivered(row.id, teamsMessageId, now),
       this.c.d.store.recordRelayed({ chatId, teamsMessageId, direction: 'xmpp_to_teams', xmppId: row.stanzaId }, now),
     ]);
-    this.committing(recorded, async () => {
+    this.committing(recorded, 1, async () => {
       this.c.d.metrics.messagesRelayed.inc({ direction: 'xmpp_to_teams' });
       this.c.d.metrics.messageBytes.inc({ direction: 'xmpp_to_teams' }, Buffer.byteLength(row.body));
       this.c.d.metrics.relayLatency.observe({ direction: 'xmpp_to_teams' }, Math.max(0, this.c.d.now() - row.createdAt) / 1000);
       log.debug('message relayed to Teams', { outboxId: row.id, teamsMessageId });
     }, log);
-    return false;
   }
 
   /**
@@ -220,9 +330,10 @@ export class XmppToTeams {
    * commit crashes the actor at its next post, so that it restarts from the store (where the row is still pending
    * and in doubt, so it is looked for before being posted again).
    */
-  private committing(commit: Promise<unknown>, then: () => Promise<unknown>, log: Logger): void {
-    this.commits.push(
-      commit.then(
+  private committing(commit: Promise<unknown>, rows: number, then: () => Promise<unknown>, log: Logger): void {
+    this.commits.push({
+      rows,
+      done: commit.then(
         () =>
           then().then(
             () => undefined,
@@ -234,7 +345,7 @@ export class XmppToTeams {
           this.commitFailure ??= err;
         },
       ),
-    );
+    });
   }
 
   /** Sends an answer to the XMPP sender now, or keeps it for when the link is back. */
@@ -266,7 +377,7 @@ export class XmppToTeams {
   private async settle(): Promise<void> {
     const all = this.commits;
     this.commits = [];
-    await Promise.all(all);
+    await Promise.all(all.map((c) => c.done));
     this.throwCommitFailure();
   }
 

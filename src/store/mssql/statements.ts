@@ -97,6 +97,8 @@ SELECT @teams_user_id, @remote_jid, @dedup_key, @sender, @stanza_id, @receipt_re
   outboxByDedupKey: `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE dedup_key = @dedup_key`,
   pendingOutbound: `SELECT ${OUTBOX_COLUMNS} FROM outbox
  WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid AND state = N'pending' ORDER BY id`,
+  pendingOutboundAfter: `SELECT TOP (@limit) ${OUTBOX_COLUMNS} FROM outbox
+ WHERE teams_user_id = @teams_user_id AND remote_jid = @remote_jid AND state = N'pending' AND id > @after_id ORDER BY id`,
   pairsWithDueOutbound: `SELECT DISTINCT TOP (@limit) teams_user_id, remote_jid FROM outbox WHERE state = N'pending' AND next_attempt_at <= @now`,
   // Every pending row of the pair not marked yet, up to the highest one now (the key-range lock keeps a row of the
   // pair from being inserted below it meanwhile); the first mark's time is kept: a post is in doubt from then on.

@@ -5,6 +5,7 @@
  * Path segments are matched case-insensitively, as Graph does; keys are URL-decoded.
  */
 import { randomUUID } from 'node:crypto';
+import { parseBatch, runBatch } from './batch.js';
 import { faults, GraphFault, graphErrorBody } from './errors.js';
 import { header, type Call, type Reply } from './http.js';
 import type { LimitChain } from './service-limits.js';
@@ -78,6 +79,11 @@ export class GraphRouter {
       const auth = this.tokens.authenticate(header(call.headers, 'authorization'));
       tokenKind = auth.kind;
       this.throttle.check(call.method, `${call.url.pathname}${call.url.search}`);
+      if (call.method === 'POST' && /^\/v1\.0\/\$batch\/?$/iu.test(call.url.pathname)) {
+        // Its requests count against the limits one by one (batch.ts), not the envelope.
+        const responses = await runBatch(call, parseBatch(call.body), (inner) => this.handle(inner));
+        return { status: 200, headers: { ...base, 'Content-Type': JSON_TYPE }, body: JSON.stringify({ responses }), tokenKind };
+      }
       this.limits?.check(auth.appId, call.method, call.url.pathname, call.url.searchParams);
       const reply = await this.dispatch(call, auth);
       const delay = this.throttle.replyDelay(call.method, `${call.url.pathname}${call.url.search}`);
