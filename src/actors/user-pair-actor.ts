@@ -78,6 +78,9 @@ export class UserPairActor implements Actor<PairMessage, Outcome> {
       case 'teams-message':
         await this.c.used();
         return this.inbound.relay(m.chatId, m.messageId, log, m.message);
+      case 'teams-messages':
+        await this.c.used();
+        return this.inbound.relayAll(m.chatId, m.messages, log);
       case 'teams-message-changed':
         return this.inbound.relayChange(m.chatId, m.messageId, log, m.message);
       case 'xmpp-bounced':

@@ -56,6 +56,9 @@ export interface NotificationProcessorOptions {
 
 const DONE: Outcome = { status: 'done' };
 
+/** New messages of one chat that go to its pair in one actor message at most. */
+const MAX_RUN = 64;
+
 /** Due inbox rows read at a time. */
 const DUE_PAGE = 200;
 /** Rows one round of processing takes at most, all chats together, and of one chat (see dueRound). */
@@ -128,16 +131,83 @@ export class NotificationProcessor {
       // Different chats run concurrently; the rows of one chat one after another, in inbox order.
       await Promise.all(
         [...groups.entries()].map(async ([key, group]) => {
-          for (const row of group) {
-            const retryAt = await this.processRow(row);
-            if (retryAt !== undefined) {
-              this.holdUntil.set(key, retryAt);
+          for (let i = 0; i < group.length; ) {
+            // New messages of the chat that came together go to its pair as one actor message.
+            const run = this.newMessagesFrom(group, i);
+            const r = run.length > 1 ? await this.processRun(run) : { retryAt: await this.processRow(group[i] as InboxRow), finished: 1 };
+            if (r.retryAt !== undefined) {
+              this.holdUntil.set(key, r.retryAt);
               return;
             }
+            i += r.finished;
           }
         }),
       );
     }
+  }
+
+  /**
+   * The rows from `start` that are new messages of the chat (the group's), from the same subscription, each with its
+   * resource data, none posted by this node (at most MAX_RUN): those can go to the pair together.
+   */
+  private newMessagesFrom(group: readonly InboxRow[], start: number): InboxRow[] {
+    const first = group[start];
+    const run: InboxRow[] = [];
+    if (!first) return run;
+    for (let i = start; i < group.length && run.length < MAX_RUN; i++) {
+      const row = group[i] as InboxRow;
+      if (row.kind !== 'chatMessage' || row.changeType !== 'created' || row.subscriptionId !== first.subscriptionId || !row.detail?.startsWith('{')) break;
+      const t = parseResource(row.resource);
+      // The gateway's own post is finished alone, without its pair (process).
+      if (t.kind !== 'chatMessage' || this.o.postedHere?.(t.chatId, t.messageId)) break;
+      run.push(row);
+    }
+    return run;
+  }
+
+  /**
+   * New messages of one chat (newMessagesFrom) relayed by their pair in one go ('teams-messages'); each row is
+   * finished as processRow would, in order. Returns when the first unfinished row is tried again (the chat waits),
+   * and how many rows are finished.
+   */
+  private async processRun(rows: readonly InboxRow[]): Promise<{ retryAt: number | undefined; finished: number }> {
+    const correlationId = randomUUID();
+    const first = rows[0] as InboxRow;
+    const log = this.o.log.child({ correlationId, inboxIds: `${first.id}-${(rows.at(-1) as InboxRow).id}`, subscriptionId: first.subscriptionId });
+    let outcome: Outcome;
+    try {
+      outcome = await inSpan('graph notification change', { 'graph.change_type': 'created', 'xtg.correlation_id': correlationId, 'xtg.notifications': rows.length, ...(this.o.tenant ? { [TENANT_ATTRIBUTE]: this.o.tenant } : {}) }, () =>
+        this.relayRun(rows, correlationId, log),
+      );
+    } catch (err) {
+      const transient = !(err instanceof TeamsError) || err.transient;
+      outcome = transient ? { status: 'retry', reason: errorMessage(err) } : { status: 'failed', reason: errorMessage(err) };
+    }
+    const finished = Math.min(rows.length, outcome.status === 'done' ? rows.length : (outcome.finished ?? 0));
+    const now = this.now();
+    await Promise.all(rows.slice(0, finished).map((r) => this.o.store.markNotificationDone(r.id, now)));
+    const next = rows[finished];
+    if (!next) return { retryAt: undefined, finished };
+    // The row the outcome is about: retried (the chat waits) or dead-lettered (the chat goes on after it).
+    return { retryAt: await this.settle(next, outcome, log.child({ inboxId: next.id })), finished: finished + 1 };
+  }
+
+  /** The pair of the chat gets the messages the rows carry, decrypted. */
+  private async relayRun(rows: readonly InboxRow[], correlationId: string, log: Logger): Promise<Outcome> {
+    const first = rows[0] as InboxRow;
+    const target = parseResource(first.resource);
+    if (target.kind !== 'chatMessage') return DONE;
+    const messages: { messageId: string; message: TeamsChatMessage | undefined }[] = [];
+    for (const row of rows) {
+      const t = parseResource(row.resource);
+      if (t.kind !== 'chatMessage') return { status: 'failed', reason: 'not a chat message', finished: messages.length };
+      const given = this.decrypted(row, log) as GraphChatMessage | undefined;
+      // The decrypted message must be the one the notification names; otherwise it is read from Graph.
+      messages.push({ messageId: t.messageId, message: given && given.id === t.messageId ? toChatMessage(t.chatId, given) : undefined });
+    }
+    const key = await this.pairOfChat(first.subscriptionId, target.chatId, log);
+    if (!key) return DONE;
+    return this.o.router.pair(key, { type: 'teams-messages', chatId: target.chatId, messages }, { correlationId });
   }
 
   /**
@@ -186,6 +256,11 @@ export class NotificationProcessor {
       const transient = !(err instanceof TeamsError) || err.transient;
       outcome = transient ? { status: 'retry', reason: errorMessage(err) } : { status: 'failed', reason: errorMessage(err) };
     }
+    return this.settle(row, outcome, log);
+  }
+
+  /** Finishes the row as its outcome says; returns when it will be tried again, or undefined when it is finished. */
+  private async settle(row: InboxRow, outcome: Outcome, log: Logger): Promise<number | undefined> {
     const attempts = row.attempts + 1;
     if (outcome.status === 'done') {
       await this.o.store.markNotificationDone(row.id, this.now());

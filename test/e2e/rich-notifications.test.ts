@@ -57,6 +57,17 @@ describe('rich notifications end to end', { timeout: 240_000 }, () => {
     assert.equal(messageReads(f, t0), 0, 'no GET of a chat message');
   });
 
+  it('relays a burst of Alice\'s messages in order, each once, still without reading them from Graph', async () => {
+    const t0 = Date.now();
+    const texts = Array.from({ length: 30 }, (_, i) => `burst ${i + 1}`);
+    for (const text of texts) await f.emulator.sendAs(ALICE_UPN, JULIET, text);
+    await juliet.waitFor(isChatFrom(ALICE, 'burst 30'), 30_000, 'the last of the burst');
+    await new Promise((r) => setTimeout(r, 300)); // a copy sent twice would be there by now
+    const got = juliet.received.filter((el) => el.name === 'message' && el.attrs.type === 'chat' && /^burst \d+$/u.test(el.getChildText('body') ?? '')).map((el) => el.getChildText('body'));
+    assert.deepEqual(got, texts);
+    assert.equal(messageReads(f, t0), 0, 'no GET of a chat message');
+  });
+
   it('rotates its certificate without losing a message: old and new decrypt meanwhile, and the subscription moves', async () => {
     await f.useCertificates(['rot-2', 'rot-1']);
     await f.restartGateway();

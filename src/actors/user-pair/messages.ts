@@ -39,6 +39,11 @@ export type PairEvent =
    * carried it (rich notification), otherwise the actor reads it from Graph.
    */
   | { readonly type: 'teams-message'; readonly chatId: string; readonly messageId: string; readonly message?: TeamsChatMessage | undefined }
+  /**
+   * Several new messages of the pair's chat, in order (the notifications of one chat that came together): relayed
+   * one after another, their relayed ids committed together. The outcome's `finished` says how many were.
+   */
+  | { readonly type: 'teams-messages'; readonly chatId: string; readonly messages: readonly { readonly messageId: string; readonly message?: TeamsChatMessage | undefined }[] }
   /** Graph notified an edit, delete or reaction on a message of the pair's chat (`message` as above). */
   | { readonly type: 'teams-message-changed'; readonly chatId: string; readonly messageId: string; readonly message?: TeamsChatMessage | undefined }
   /**
@@ -72,11 +77,14 @@ export type PairTimer =
 
 export type PairMessage = PairEvent | PairTimer;
 
-/** What became of a message: done, worth retrying later, or failed for good. Crashes are thrown instead. */
+/**
+ * What became of a message: done, worth retrying later, or failed for good. Crashes are thrown instead. For
+ * 'teams-messages', `finished` counts its messages relayed (or skipped) before the one the status is about.
+ */
 export type Outcome =
-  | { readonly status: 'done' }
-  | { readonly status: 'retry'; readonly reason: string; readonly retryAfterMs?: number | undefined }
-  | { readonly status: 'failed'; readonly reason: string };
+  | { readonly status: 'done'; readonly finished?: number }
+  | { readonly status: 'retry'; readonly reason: string; readonly retryAfterMs?: number | undefined; readonly finished?: number }
+  | { readonly status: 'failed'; readonly reason: string; readonly finished?: number };
 
 export const DONE: Outcome = { status: 'done' };
 

@@ -37,7 +37,29 @@ export class TeamsToXmpp {
    */
   private readonly bounces = new Map<string, { readonly n: number; readonly until: number; readonly waiting: boolean }>();
 
+  /** Ids of messages sent to XMPP whose relayed id is being committed (relayAll): a copy of one is not sent again. */
+  private readonly relaying = new Set<string>();
+
   constructor(private readonly c: PairContext) {}
+
+  /**
+   * New messages of the chat, in order: each is relayed as {@link relay} does, but their relayed ids are committed
+   * together (one commit for the lot, not one per message) before the outcome is answered, so that the
+   * notifications are marked done only once those are durable. Stops at the first that is not done.
+   */
+  async relayAll(chatId: string, messages: readonly { readonly messageId: string; readonly message?: TeamsChatMessage | undefined }[], log: Logger): Promise<Outcome> {
+    const commits: Promise<unknown>[] = [];
+    try {
+      for (const [finished, m] of messages.entries()) {
+        const outcome = await this.relay(chatId, m.messageId, log, m.message, { commits });
+        if (outcome.status !== 'done') return { ...outcome, finished };
+      }
+      return { status: 'done', finished: messages.length };
+    } finally {
+      // A failed commit crashes the actor (the batch runs again from the inbox; what was sent is sent again).
+      await Promise.all(commits);
+    }
+  }
 
   /**
    * A message relayed from Teams came back with a transient error (isTransientBounce): it is scheduled in the
@@ -80,10 +102,13 @@ export class TeamsToXmpp {
     return this.relay(chatId, messageId, log, undefined, { resend: true });
   }
 
-  /** `resend`: the message was relayed before and came back ({@link bounced}): it is read and sent again. */
-  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage, o: { resend?: boolean } = {}): Promise<Outcome> {
+  /**
+   * `resend`: the message was relayed before and came back ({@link bounced}): it is read and sent again.
+   * `commits`: the relayed id's commit joins these instead of being awaited (relayAll).
+   */
+  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage, o: { resend?: boolean; commits?: Promise<unknown>[] } = {}): Promise<Outcome> {
     // A redelivered notification, or our own post.
-    if (!o.resend && (await this.c.d.store.findRelayed(chatId, messageId))) return DONE;
+    if (!o.resend && (this.relaying.has(messageId) || (await this.c.d.store.findRelayed(chatId, messageId)))) return DONE;
     const read = await this.read(chatId, messageId, given);
     if ('status' in read) return read;
     const { puppet, message } = read;
@@ -116,7 +141,13 @@ export class TeamsToXmpp {
     const note = mapped.unshown.length ? `\n[${mapped.unshown.join(', ')} not shown: open Teams to see it]` : '';
     const sent = await this.c.trySend(chatMessage({ from: this.c.teamsJid, to: this.c.key.remoteJid, id: messageId, body: `${text}${note}`, reply, links: mapped.links, media }));
     if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };
-    await this.c.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.c.d.now());
+    const recorded = this.c.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.c.d.now());
+    if (o.commits) {
+      this.relaying.add(messageId);
+      o.commits.push(recorded.finally(() => this.relaying.delete(messageId)));
+    } else {
+      await recorded;
+    }
     this.c.d.metrics.messagesRelayed.inc({ direction: 'teams_to_xmpp' });
     this.c.d.metrics.messageBytes.inc({ direction: 'teams_to_xmpp' }, Buffer.byteLength(text));
     if (message.createdAt > 0) this.c.d.metrics.relayLatency.observe({ direction: 'teams_to_xmpp' }, Math.max(0, this.c.d.now() - message.createdAt) / 1000);

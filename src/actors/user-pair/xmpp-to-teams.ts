@@ -104,8 +104,16 @@ export class XmppToTeams {
 
   /** A retry is due, a sweep found pending rows, or the pair was woken after a move: reads the outbox again. */
   async drain(log: Logger): Promise<Outcome> {
-    this.take(await this.c.d.store.pendingOutbound(this.c.key));
+    await this.readAhead(ROWS_PER_TURN);
     return this.pump(log);
+  }
+
+  /**
+   * Takes in up to `limit` pending rows above the highest one taken: only rows not seen yet are read (a backlog of
+   * thousands is not read again at every turn); the rest come with the next turns.
+   */
+  private async readAhead(limit: number): Promise<void> {
+    this.take(await this.c.d.store.pendingOutbound(this.c.key, { afterId: this.known, limit }));
   }
 
   /**
@@ -147,17 +155,15 @@ export class XmppToTeams {
     this.drainTimer = undefined;
     if (this.kept.length > 0) await this.resendKept(log);
     for (let n = 0; n < ROWS_PER_TURN; ) {
+      // Rows committed on arrival whose hand-over still waits in the actor's mailbox are read ahead: a backlog goes
+      // as full batches, not one post per message (their hand-overs then find them taken).
+      if (this.queue.length < BATCH_ROWS) await this.readAhead(BATCH_ROWS - this.queue.length);
       const row = this.queue[0];
       if (!row) return DONE;
       const now = this.c.d.now();
       if (row.nextAttemptAt > now) {
         this.scheduleDrain(row.nextAttemptAt - now);
         return DONE;
-      }
-      // Rows committed on arrival whose hand-over still waits in the actor's mailbox join this batch: a backlog
-      // goes as full batches, not one post per message.
-      if (this.batches && this.queue.length < BATCH_ROWS && !this.inDoubt.has(row.id)) {
-        this.take(await this.c.d.store.pendingOutbound(this.c.key, { afterId: this.known, limit: BATCH_ROWS - this.queue.length }));
       }
       const batch = this.batchable(now);
       n += Math.max(1, batch.length);

@@ -1,0 +1,136 @@
+/**
+ * The inbox processor hands the new messages of one chat that came together to its pair as one actor message
+ * ('teams-messages'), and finishes each notification as the pair's outcome says: those relayed are done, the one
+ * that must wait is retried (the chat's later ones wait behind it, untouched), and the next round starts from it.
+ * The store is real (SQLite in memory) and the notifications carry resource data encrypted as Graph does; the
+ * router is the pair, answering as the test says.
+ */
+import assert from 'node:assert/strict';
+import { constants, createCipheriv, createHmac, publicEncrypt, randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { generate } from 'selfsigned';
+import type { Outcome, PairMessage } from '../../src/actors/user-pair/messages.js';
+import type { ActorRouter } from '../../src/cluster/actor-router.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import type { EncryptedContent } from '../../src/protocol/graph-notification.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import type { PairKey } from '../../src/store/store.js';
+import { NotificationProcessor } from '../../src/teams/notification-processor.js';
+import { loadNotificationCertificate, type NotificationCertificate } from '../../src/teams/rich-notifications.js';
+import type { SubscriptionManager } from '../../src/teams/subscription-manager.js';
+import type { TeamsPort } from '../../src/teams/teams-port.js';
+
+const CHAT = '19:alice_puppet@unq.gbl.spaces';
+const PUPPET = { remoteJid: 'juliet@xmpp.example', userId: 'puppet-juliet', upn: 'juliet_xmpp.example@xmpp.contoso.example' };
+const KEY: PairKey = { teamsUserId: 'alice-id', remoteJid: PUPPET.remoteJid };
+
+/** Graph's encryption of resource data (https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data). */
+function encrypt(resource: unknown, cert: NotificationCertificate): EncryptedContent {
+  const key = randomBytes(32);
+  const cipher = createCipheriv('aes-256-cbc', key, key.subarray(0, 16));
+  const data = Buffer.concat([cipher.update(Buffer.from(JSON.stringify(resource))), cipher.final()]);
+  return {
+    data: data.toString('base64'),
+    dataSignature: createHmac('sha256', key).update(data).digest('base64'),
+    dataKey: publicEncrypt({ key: publicPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, key).toString('base64'),
+    encryptionCertificateId: cert.id,
+    encryptionCertificateThumbprint: cert.thumbprint,
+  };
+}
+
+/** The certificate's public key, as Graph has it from the subscription. */
+let publicPem = '';
+
+describe('NotificationProcessor: new messages of a chat go to their pair together', () => {
+  const store = SqliteStore.open(':memory:');
+  let cert: NotificationCertificate;
+  let now = Date.now();
+  const calls: PairMessage[] = [];
+  let answers: Outcome[] = [];
+  const router = {
+    pair: async (key: PairKey, message: PairMessage): Promise<Outcome> => {
+      assert.deepEqual([key.teamsUserId, key.remoteJid], [KEY.teamsUserId, KEY.remoteJid]);
+      calls.push(message);
+      return answers.shift() ?? { status: 'done' };
+    },
+  } as unknown as ActorRouter;
+  let processor: NotificationProcessor;
+
+  before(async () => {
+    const pems = await generate([{ name: 'commonName', value: 'xtg notifications' }], { keySize: 2048, algorithm: 'sha256' });
+    publicPem = pems.public;
+    cert = loadNotificationCertificate('n-1', pems.cert, pems.private);
+    await store.putPuppet(PUPPET);
+    await store.saveSubscription({ id: 'sub-1', purpose: `messages:${PUPPET.userId}`, resource: `/users/${PUPPET.userId}/chats/getAllMessages`, changeType: 'created', ownerUserId: PUPPET.userId, clientState: 's', expiresAt: now + 3_600_000 });
+    await store.updatePair(KEY, { chatId: CHAT });
+    processor = new NotificationProcessor({
+      store,
+      teams: {} as TeamsPort,
+      router,
+      subscriptions: { rotateCertificate: async () => undefined } as unknown as SubscriptionManager,
+      catchUp: async () => undefined,
+      certificates: new Map([[cert.id, cert]]),
+      currentCertificateId: cert.id,
+      profileChanged: () => undefined,
+      log: createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) }),
+      metrics: new Metrics({ defaultMetrics: false }),
+      maxAttempts: 5,
+      backoffInitialMs: 1000,
+      backoffMaxMs: 60_000,
+      pollIntervalMs: 60_000,
+      now: () => now,
+    });
+  });
+  after(async () => {
+    await processor.stop();
+    store.close();
+  });
+
+  const settled = async () => {
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      if ((processor as unknown as { running?: Promise<void> }).running === undefined) return;
+    }
+    throw new Error('the processor did not settle');
+  };
+  const states = async () => {
+    const due = await store.dueNotifications(now + 10 * 60_000, 100);
+    return due.map((r) => `${r.resource.split('/').pop()}:${r.attempts}`);
+  };
+
+  it('relays five notifications of one chat in one actor message; a retry at the third holds it and the two after it', async () => {
+    const ids = ['m1', 'm2', 'm3', 'm4', 'm5'];
+    await store.recordNotifications(
+      ids.map((id) => ({
+        dedupKey: `sub-1|${id}`,
+        kind: 'chatMessage',
+        subscriptionId: 'sub-1',
+        resource: `chats('${CHAT}')/messages('${id}')`,
+        changeType: 'created',
+        detail: JSON.stringify(encrypt({ id, messageType: 'message', from: { user: { id: KEY.teamsUserId } }, body: { contentType: 'text', content: `text ${id}` } }, cert)),
+      })),
+      now,
+    );
+    // The pair relays two, then the XMPP link is down.
+    answers = [{ status: 'retry', reason: 'the XMPP link is down', finished: 2 }];
+    processor.kick();
+    await settled();
+    assert.equal(calls.length, 1, 'one actor message for the five');
+    const first = calls[0];
+    assert.equal(first?.type, 'teams-messages');
+    assert.deepEqual(first?.type === 'teams-messages' ? first.messages.map((m) => [m.messageId, m.message?.content]) : [], ids.map((id) => [id, `text ${id}`]));
+    // m1 and m2 are done; m3 waits for its retry (one attempt); m4 and m5 wait behind it, untouched.
+    assert.deepEqual(await states(), [`messages('m3'):1`, `messages('m4'):0`, `messages('m5'):0`]);
+
+    // Its retry is due: the rest go together again, from m3.
+    now += 2_000;
+    processor.kick();
+    await settled();
+    assert.equal(calls.length, 2);
+    const second = calls[1];
+    assert.deepEqual(second?.type === 'teams-messages' ? second.messages.map((m) => m.messageId) : [], ['m3', 'm4', 'm5']);
+    assert.deepEqual(await states(), []);
+  });
+});
