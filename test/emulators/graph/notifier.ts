@@ -83,6 +83,8 @@ export interface EndpointHealth {
 
 class Endpoint {
   readonly queue: Pending[] = [];
+  /** Pending notifications per subscription (the queue's), so that a pass over the queue can stop early. */
+  readonly pendingBySub = new Map<string, number>();
   inFlight = 0;
   readonly busy = new Set<string>();
   timer: NodeJS.Timeout | undefined;
@@ -136,6 +138,7 @@ export class Notifier {
         return;
       }
       e.queue.push({ item, firstAt: now, dueAt: state === 'throttled' ? now + this.t.throttleDelayMs : now, attempts: 0, inFlight: false, done: resolve });
+      e.pendingBySub.set(item.subscriptionId, (e.pendingBySub.get(item.subscriptionId) ?? 0) + 1);
       this.pump(e);
     });
   }
@@ -168,6 +171,13 @@ export class Notifier {
   /** Sends what is due, oldest first, keeping each subscription's notifications in order. */
   private pump(e: Endpoint): void {
     if (this.abort.signal.aborted) return;
+    // Whether each subscription still exists, asked once per pass (the queue can hold thousands of its items).
+    const known = new Map<string, boolean>();
+    const exists = (sub: string) => {
+      let x = known.get(sub);
+      if (x === undefined) known.set(sub, (x = this.o.subscriptionExists(sub)));
+      return x;
+    };
     while (e.inFlight < this.t.maxConcurrentPosts) {
       const now = this.now();
       const blocked = new Set(e.busy);
@@ -178,9 +188,11 @@ export class Notifier {
         const sub = p.item.subscriptionId;
         if (p.inFlight || blocked.has(sub)) {
           blocked.add(sub);
+          // Every subscription with something pending waits: the rest of the queue has nothing to send now.
+          if (batch.length === 0 && blocked.size >= e.pendingBySub.size) break;
           continue;
         }
-        if (p.item.kind === 'change' && !this.o.subscriptionExists(sub)) continue; // dropped below
+        if (p.item.kind === 'change' && !exists(sub)) continue; // dropped below
         if (p.dueAt > now) {
           nextDue = Math.min(nextDue, p.dueAt);
           blocked.add(sub);
@@ -188,7 +200,7 @@ export class Notifier {
         }
         batch.push(p);
       }
-      this.dropGone(e);
+      this.dropGone(e, exists);
       if (batch.length === 0) {
         this.wakeAt(e, nextDue);
         return;
@@ -198,14 +210,24 @@ export class Notifier {
   }
 
   /** Change notifications of a deleted or expired subscription are not delivered (lifecycle ones still are). */
-  private dropGone(e: Endpoint): void {
+  private dropGone(e: Endpoint, exists: (sub: string) => boolean): void {
+    if ([...e.pendingBySub.keys()].every(exists)) return;
     for (let i = e.queue.length - 1; i >= 0; i--) {
       const p = e.queue[i] as Pending;
-      if (!p.inFlight && p.item.kind === 'change' && !this.o.subscriptionExists(p.item.subscriptionId)) {
+      if (!p.inFlight && p.item.kind === 'change' && !exists(p.item.subscriptionId)) {
         e.queue.splice(i, 1);
+        this.forget(e, p);
         p.done();
       }
     }
+  }
+
+  /** Keeps the count of the subscription's pending items as one leaves the queue. */
+  private forget(e: Endpoint, p: Pending): void {
+    const sub = p.item.subscriptionId;
+    const n = (e.pendingBySub.get(sub) ?? 1) - 1;
+    if (n > 0) e.pendingBySub.set(sub, n);
+    else e.pendingBySub.delete(sub);
   }
 
   private wakeAt(e: Endpoint, at: number): void {
@@ -281,7 +303,10 @@ export class Notifier {
 
   private remove(e: Endpoint, p: Pending): void {
     const i = e.queue.indexOf(p);
-    if (i !== -1) e.queue.splice(i, 1);
+    if (i !== -1) {
+      e.queue.splice(i, 1);
+      this.forget(e, p);
+    }
     p.done();
   }
 
@@ -300,6 +325,7 @@ export class Notifier {
     for (const e of this.endpoints.values()) {
       clearTimeout(e.timer);
       for (const p of e.queue.splice(0)) p.done();
+      e.pendingBySub.clear();
     }
     this.endpoints.clear();
   }
