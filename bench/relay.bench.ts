@@ -85,6 +85,9 @@ async function timed(pids: number[], tag: string, what: string, messages: number
   return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad };
 }
 
+/** Per run and pair (prefix): how many of its messages are counted in already, in order (countAnswered, countBodies). */
+const counted = new Map<string, number>();
+
 /** Every pair sends its share at once; resolves when every receipt (or error) is in. */
 async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): Promise<Direction> {
   const tag = `x2t${++runId}`;
@@ -105,9 +108,11 @@ async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): P
   return { ...run, failed };
 }
 
+/** How many of the `per` messages of `prefix` were answered (receipt or error), counted from where the last count stopped. */
 function countAnswered(p: BenchPair, prefix: string, per: number): number {
-  let n = 0;
-  for (let i = 0; i < per; i++) if (p.client.receipts.has(`${prefix}${i}`) || p.client.errors.has(`${prefix}${i}`)) n++;
+  let n = counted.get(prefix) ?? 0;
+  while (n < per && (p.client.receipts.has(`${prefix}${n}`) || p.client.errors.has(`${prefix}${n}`))) n++;
+  counted.set(prefix, n);
   return n;
 }
 
@@ -147,7 +152,6 @@ async function printPerf(perf: PerfSampler | undefined, what: string): Promise<v
 }
 
 /** How many of the `per` messages of `prefix` arrived, counted from where the last count stopped (not from 0 each time). */
-const counted = new Map<string, number>();
 function countBodies(p: BenchPair, prefix: string, per: number): number {
   let n = counted.get(prefix) ?? 0;
   while (n < per && p.client.bodies.has(`${prefix}${n} over the lazy dog`)) n++;
