@@ -8,18 +8,9 @@
  *   (https://learn.microsoft.com/en-us/graph/throttling#throttling-and-batching). The batch itself answers 200,
  *   or 424 when one was throttled (the same page): both carry the responses.
  */
-import { TeamsError } from './teams-port.js';
+import { TeamsError, type ChatPost, type PostOutcome } from './teams-port.js';
 
 export const MAX_BATCH_REQUESTS = 20;
-
-/** One message to post: a plain post, or a reply quoting `replyToId` (chatmessage-replywithquote). */
-export interface ChatPost {
-  readonly html: string;
-  readonly replyToId?: string | undefined;
-}
-
-/** What Graph did with one post of a batch: its message id, or why not. */
-export type PostOutcome = { readonly id: string } | { readonly error: TeamsError };
 
 export interface BatchRequestBody {
   readonly requests: readonly {

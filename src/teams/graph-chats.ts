@@ -4,10 +4,10 @@
  */
 import { ResponseType } from '@microsoft/microsoft-graph-client';
 import type { GraphContext } from './graph-context.js';
-import { hasResponses, postOutcomes, postsBatch, type ChatPost, type PostOutcome } from './graph-batch.js';
+import { hasResponses, postOutcomes, postsBatch } from './graph-batch.js';
 import { retryAfterMs } from './graph-errors.js';
 import { OwnPosts } from './own-posts.js';
-import { TeamsError, type Puppet, type TeamsChatMessage } from './teams-port.js';
+import { TeamsError, type ChatPost, type PostOutcome, type Puppet, type TeamsChatMessage } from './teams-port.js';
 
 /** A hosted content's bytes on their way from Graph. */
 export interface HostedContentStream {
@@ -90,20 +90,11 @@ export class GraphChats {
   }
 
   /**
-   * Posts in order as the puppet: one alone as itself, several as one JSON batch whose requests depend on one
-   * another (graph-batch.ts), so that a backlog costs one round trip per batch instead of one per message.
-   * Resolves with one outcome per post; throws when the batch as a whole failed (every post may have reached Graph).
+   * Posts in order as the puppet, as one JSON batch whose requests depend on one another (graph-batch.ts), so that
+   * a backlog costs one round trip per batch instead of one per message. Resolves with one outcome per post; throws
+   * when the batch as a whole failed (every post may have reached Graph).
    */
   async postMessages(puppet: Puppet, chatId: string, posts: readonly ChatPost[]): Promise<PostOutcome[]> {
-    const [first] = posts;
-    if (posts.length === 1 && first) {
-      try {
-        return [{ id: first.replyToId === undefined ? await this.sendMessage(puppet, chatId, first.html) : await this.replyWithQuote(puppet, chatId, first.replyToId, first.html) }];
-      } catch (err) {
-        if (err instanceof TeamsError && err.status > 0) return [{ error: err }];
-        throw err;
-      }
-    }
     const what = 'post the messages to Teams';
     const response = (await this.g.forPuppet(puppet, what, () => this.g.as(puppet).api('/$batch').responseType(ResponseType.RAW).post(postsBatch(chatId, posts)))) as Response;
     const body: unknown = await response.json().catch(() => undefined);

@@ -12,7 +12,6 @@
 import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
 import type { GraphProfile, Photo } from '../protocol/vcard.js';
 import type { Logger } from '../observability/logger.js';
-import type { ChatPost, PostOutcome } from './graph-batch.js';
 import { GraphChats, type HostedContentStream } from './graph-chats.js';
 export { toChatMessage, type GraphChatMessage } from './graph-chats.js';
 import type { GraphClients } from './graph-clients.js';
@@ -29,7 +28,7 @@ import {
   type SubscriptionCertificate,
   type SubscriptionRequest,
 } from './graph-subscriptions.js';
-import type { Puppet, TeamsChatMessage, TeamsPort, TeamsUser } from './teams-port.js';
+import type { ChatPost, PostOutcome, Puppet, TeamsChatMessage, TeamsPort, TeamsUser } from './teams-port.js';
 
 export { toTeamsError } from './graph-errors.js';
 export type { CreatedSubscription, HostedContentStream, ListedSubscription, PuppetSettings, SubscriptionApi, SubscriptionCertificate, SubscriptionRequest };

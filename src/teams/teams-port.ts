@@ -3,7 +3,6 @@
  */
 import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
 import type { GraphProfile, Photo } from '../protocol/vcard.js';
-import type { ChatPost, PostOutcome } from './graph-batch.js';
 
 export interface TeamsUser {
   readonly id: string;
@@ -53,6 +52,15 @@ export class TeamsError extends Error {
   }
 }
 
+/** One message to post: a plain post, or a reply quoting `replyToId` (chatmessage-replywithquote). */
+export interface ChatPost {
+  readonly html: string;
+  readonly replyToId?: string | undefined;
+}
+
+/** What became of one post of several: its Teams message id, or why not. */
+export type PostOutcome = { readonly id: string } | { readonly error: TeamsError };
+
 export interface TeamsPort {
   userByUpn(upn: string): Promise<TeamsUser | undefined>;
   userById(id: string): Promise<TeamsUser | undefined>;
@@ -63,7 +71,7 @@ export interface TeamsPort {
   /** Posts as the puppet; resolves with the Teams message id once Graph accepted it. */
   sendMessage(puppet: Puppet, chatId: string, html: string): Promise<string>;
   /**
-   * Posts several messages as the puppet, in order, in one request where Graph allows it (JSON batching): one
+   * Posts several messages as the puppet, in order, in one request (Graph's JSON batching): one
    * outcome per post; a post after a failed one is not attempted (status 424). Throws when the request as a whole
    * failed: then any of them may have reached Graph.
    */

@@ -14,8 +14,7 @@ import { XmppToTeams } from '../../src/actors/user-pair/xmpp-to-teams.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import type { ChatPost, PostOutcome } from '../../src/teams/graph-batch.js';
-import { TeamsError, type TeamsPort } from '../../src/teams/teams-port.js';
+import { TeamsError, type ChatPost, type PostOutcome, type TeamsPort } from '../../src/teams/teams-port.js';
 import { XmppLinkDownError, type XmppPort } from '../../src/xmpp/component-link.js';
 
 /**

@@ -137,6 +137,8 @@ export class TeamsToXmpp {
     }
     if (!this.c.pair.chatId) this.c.pair = await this.c.d.store.updatePair(this.c.key, { chatId });
     const mapped = mapAttachments(message.attachments ?? []);
+    // A quote of a message relayed just before in the same batch finds it once its relayed id is committed.
+    if (mapped.quoted && o.commits) await Promise.all(o.commits);
     const reply = mapped.quoted ? await this.replyRef(chatId, mapped.quoted.messageId, mapped.quoted.preview) : undefined;
     const note = mapped.unshown.length ? `\n[${mapped.unshown.join(', ')} not shown: open Teams to see it]` : '';
     const sent = await this.c.trySend(chatMessage({ from: this.c.teamsJid, to: this.c.key.remoteJid, id: messageId, body: `${text}${note}`, reply, links: mapped.links, media }));

@@ -18,8 +18,7 @@ import { formatJid } from '../../protocol/jid.js';
 import { errorMessage, type Logger } from '../../observability/logger.js';
 import { inTraceOf } from '../../observability/tracing.js';
 import type { OutboxRow } from '../../store/store.js';
-import type { PostOutcome } from '../../teams/graph-batch.js';
-import { TeamsError, type Puppet } from '../../teams/teams-port.js';
+import { TeamsError, type PostOutcome, type Puppet } from '../../teams/teams-port.js';
 import { DONE, type Outcome } from './messages.js';
 import { classify, stanzaErrorForTeams, type PairContext } from './pair-context.js';
 
