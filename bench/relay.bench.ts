@@ -241,8 +241,11 @@ function graphCalls(requests: readonly { method: string; path: string; status: n
   return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${(n / messages).toFixed(2)}`).join(', ');
 }
 
-/** Histogram sums and counts of every node, for the means of a run (the nodes' own view of where time went). */
-type Timings = Record<string, { sum: number; count: number }>;
+/**
+ * Histogram sums, counts and buckets (upper bound in seconds -> cumulative count) of every node, for the means and
+ * the p99 of a run (the nodes' own view of where time went).
+ */
+type Timings = Record<string, { sum: number; count: number; buckets: Map<number, number> }>;
 const TIMINGS: Record<string, [string, Record<string, string>]> = {
   'commit of an accepted message (enqueueOutbound)': ['xtg_store_latency_seconds', { op: 'enqueueOutbound' }],
   'commit of a notification (recordNotification)': ['xtg_store_latency_seconds', { op: 'recordNotification' }],
@@ -257,9 +260,14 @@ async function timings(f: RelayFederation): Promise<Timings> {
   for (const n of f.nodes) {
     const m = parsePrometheus(await n.process.metrics());
     for (const [label, [name, where]] of Object.entries(TIMINGS)) {
-      const t = (out[label] ??= { sum: 0, count: 0 });
+      const t = (out[label] ??= { sum: 0, count: 0, buckets: new Map() });
       t.sum += total(m, `${name}_sum`, where);
       t.count += total(m, `${name}_count`, where);
+      for (const b of m.get(name)?.samples ?? []) {
+        if (b.name !== `${name}_bucket` || !Object.entries(where).every(([k, v]) => b.labels[k] === v)) continue;
+        const le = b.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(b.labels.le);
+        t.buckets.set(le, (t.buckets.get(le) ?? 0) + b.value);
+      }
     }
   }
   return out;
@@ -306,7 +314,12 @@ function meanTimings(before: Timings, after: Timings): string {
     .map((label) => {
       const count = (after[label]?.count ?? 0) - (before[label]?.count ?? 0);
       const sum = (after[label]?.sum ?? 0) - (before[label]?.sum ?? 0);
-      return count > 0 ? `${label} ${((sum / count) * 1000).toFixed(1)} ms` : '';
+      if (count <= 0) return '';
+      // p99 as the upper bound of the first histogram bucket that holds 99 % of the run's observations.
+      const les = [...(after[label]?.buckets.keys() ?? [])].sort((a, b) => a - b);
+      const le99 = les.find((le) => (after[label]?.buckets.get(le) ?? 0) - (before[label]?.buckets.get(le) ?? 0) >= 0.99 * count);
+      const p99 = le99 === undefined ? '' : Number.isFinite(le99) ? ` (p99 <= ${(le99 * 1000).toFixed(0)} ms)` : ' (p99 beyond the last bucket)';
+      return `${label} ${((sum / count) * 1000).toFixed(1)} ms${p99}`;
     })
     .filter((x) => x !== '')
     .join('; ');
