@@ -19,9 +19,10 @@ import { XmppLinkDownError, type XmppPort } from '../../src/xmpp/component-link.
 
 /**
  * A Graph that answers the calls of a post (puppet, chat, message, batch of messages) and keeps what it posted.
- * `batchScript` answers the batches in turn, post by post: 'ok', or a status (429 with `retryMs`, 424, ...).
+ * `batchScript` answers the batches in turn, post by post: 'ok', or a status (429 with `retryMs`, 424, ...); or
+ * 'refused': Graph refuses the batch itself (400).
  */
-function postingTeams(chatId: string, batchScript: (number | 'ok')[][] = [], retryMs = 0): { teams: TeamsPort; posts: () => number; posted: string[]; batches: () => number } {
+function postingTeams(chatId: string, batchScript: ((number | 'ok')[] | 'refused')[] = [], retryMs = 0): { teams: TeamsPort; posts: () => number; posted: string[]; batches: () => number } {
   let posts = 0;
   let batches = 0;
   const posted: string[] = [];
@@ -37,6 +38,7 @@ function postingTeams(chatId: string, batchScript: (number | 'ok')[][] = [], ret
       if (prop === 'postMessages') {
         return async (_p: unknown, _c: string, list: readonly ChatPost[]): Promise<PostOutcome[]> => {
           const script = batchScript[batches++] ?? list.map(() => 'ok' as const);
+          if (script === 'refused') throw new TeamsError('post the messages to Teams: BadRequest Invalid batch payload format.', 400, 'BadRequest', false);
           return list.map((p, i) => {
             const s = script[i] ?? 'ok';
             if (s === 'ok') return { id: post(p.html) };
@@ -161,6 +163,32 @@ describe('XmppToTeams', () => {
       sent.map((el) => el.getChild('received', 'urn:xmpp:receipts')?.attrs.id),
       Array.from({ length: 25 }, (_, i) => `c${i + 1}`),
       'one receipt per message, in order',
+    );
+    assert.deepEqual(await store.pendingOutbound(key), []);
+  });
+  it('posts one by one, each once and in order, when Graph refuses a batch itself', async () => {
+    const sent: Element[] = [];
+    const xmpp: XmppPort = { send: async (el) => void sent.push(el), isOnline: () => true, request: () => Promise.reject(new Error('not used')) };
+    const graph = postingTeams('chat-4', ['refused']);
+    const deps = pairDeps(store, graph.teams, xmpp, 10);
+    const key = { teamsUserId: 'dave-id', remoteJid: 'tybalt@xmpp.example' };
+    const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+    const c = new PairContext(key, deps, log, () => undefined);
+    c.pair = await store.updatePair(key, { chatId: 'chat-4' });
+    c.teamsJid = 'dave@teams.xmpp.example';
+    const outbound = new XmppToTeams(c);
+    const rows = [];
+    for (let i = 1; i <= 12; i++) {
+      rows.push((await store.enqueueOutbound({ ...key, dedupKey: `d${i}`, sender: 'tybalt@xmpp.example/pc', stanzaId: `d${i}`, receiptRequested: true, body: `word ${i}` }, Date.now())).row);
+    }
+    await outbound.accepted(rows, log);
+    await outbound.drain(log);
+    await outbound.stop();
+    assert.equal(graph.batches(), 1, 'no batch after the refused one');
+    assert.deepEqual(graph.posted, Array.from({ length: 12 }, (_, i) => `word ${i + 1}`), 'each posted once, in order');
+    assert.deepEqual(
+      sent.map((el) => el.getChild('received', 'urn:xmpp:receipts')?.attrs.id),
+      Array.from({ length: 12 }, (_, i) => `d${i + 1}`),
     );
     assert.deepEqual(await store.pendingOutbound(key), []);
   });
