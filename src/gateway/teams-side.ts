@@ -90,6 +90,7 @@ export class TeamsSide {
       tenantId: t.tenantId,
       graphBaseUrl: t.graphBaseUrl,
       tenant: o.tenant,
+      metrics: o.metrics,
       puppets: {
         upnDomain: t.puppets.upnDomain,
         passwordSecret: () => t.puppets.passwordSecret.reveal(),

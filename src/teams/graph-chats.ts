@@ -3,6 +3,7 @@
  * create the chat, post and quote, read, edit, delete, react, mark read, and stream an inline image.
  */
 import { ResponseType } from '@microsoft/microsoft-graph-client';
+import { graphEndpointTemplate, type Metrics } from '../observability/metrics.js';
 import type { GraphContext } from './graph-context.js';
 import { hasResponses, postOutcomes, postsBatch } from './graph-batch.js';
 import { retryAfterMs } from './graph-errors.js';
@@ -63,6 +64,7 @@ export class GraphChats {
   constructor(
     private readonly g: GraphContext,
     private readonly tenantId: string,
+    private readonly metrics?: Metrics,
   ) {}
 
   /**
@@ -96,12 +98,18 @@ export class GraphChats {
    */
   async postMessages(puppet: Puppet, chatId: string, posts: readonly ChatPost[]): Promise<PostOutcome[]> {
     const what = 'post the messages to Teams';
-    const response = (await this.g.forPuppet(puppet, what, () => this.g.as(puppet).api('/$batch').responseType(ResponseType.RAW).post(postsBatch(chatId, posts)))) as Response;
+    const batch = postsBatch(chatId, posts);
+    const response = (await this.g.forPuppet(puppet, what, () => this.g.as(puppet).api('/$batch').responseType(ResponseType.RAW).post(batch))) as Response;
     const body: unknown = await response.json().catch(() => undefined);
     if (!hasResponses(body)) {
       const e = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
       const status = response.status;
       throw new TeamsError(`${what}: ${e?.code ?? 'error'} ${e?.message ?? response.statusText}`.trim(), status, e?.code, status === 429 || status >= 500, retryAfterMs(response.headers));
+    }
+    // Each request of the batch is counted under its own endpoint and status, as if sent alone (a 429 inside shows).
+    for (const r of body.responses as { id?: unknown; status?: unknown }[]) {
+      const url = batch.requests.find((q) => q.id === r?.id)?.url;
+      if (url !== undefined) this.metrics?.graphRequests.inc({ method: 'POST', endpoint: graphEndpointTemplate(url), status: String(typeof r.status === 'number' ? r.status : 0) });
     }
     const outcomes = postOutcomes(body, posts.length, what);
     return Promise.all(

@@ -12,6 +12,7 @@
 import type { TeamsPresence, TeamsPresenceIntent } from '../protocol/presence-map.js';
 import type { GraphProfile, Photo } from '../protocol/vcard.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { GraphChats, type HostedContentStream } from './graph-chats.js';
 export { toChatMessage, type GraphChatMessage } from './graph-chats.js';
 import type { GraphClients } from './graph-clients.js';
@@ -44,6 +45,8 @@ export interface GraphTeamsAdapterOptions {
   readonly log: Logger;
   /** The configured tenant id, on the Graph spans (issue 16). */
   readonly tenant?: string;
+  /** Counts the requests inside JSON batches, which the Graph client's middleware sees only as one `/$batch`. */
+  readonly metrics?: Metrics;
 }
 
 export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
@@ -56,7 +59,7 @@ export class GraphTeamsAdapter implements TeamsPort, SubscriptionApi {
   constructor(private readonly o: GraphTeamsAdapterOptions) {
     const g = new GraphContext(o.clients, o.graphBaseUrl, o.puppets, o.log, Date.now, o.tenant);
     this.directory = new GraphDirectory(g);
-    this.chats = new GraphChats(g, o.tenantId);
+    this.chats = new GraphChats(g, o.tenantId, o.metrics);
     this.presence = new GraphPresenceApi(g, o.clientId);
     this.profiles = new GraphProfiles(g);
     this.subscriptions = new GraphSubscriptions(g);

@@ -8,6 +8,7 @@ import xml from '@xmpp/xml';
 import type { Element } from '@xmpp/xml';
 import { DEMO } from '../../src/sandbox/demo-tenant.js';
 import { COMPONENT, Federation } from '../support/federation.js';
+import { parsePrometheus, total } from '../support/prometheus.js';
 import type { TestXmppClient } from '../support/xmpp-client.js';
 
 const ALICE_UPN = 'alice.smith@contoso.example';
@@ -57,6 +58,9 @@ describe('Graph throttling and outages', { timeout: 120_000 }, () => {
 
   it('posts a burst as JSON batches, in order and each once; a post throttled inside a batch waits for its Retry-After', async () => {
     f.emulator.throttle({ method: 'POST', path: '/messages', count: 1, retryAfterSeconds: 1 });
+    const posts = async (status: string) =>
+      total(parsePrometheus(await f.gateway.metrics()), 'xtg_graph_requests_total', { method: 'POST', endpoint: '/chats/{id}/messages', status });
+    const [created0, throttled0] = [await posts('201'), await posts('429')];
     const start = Date.now();
     const texts = Array.from({ length: 30 }, (_, i) => `burst ${i + 1}`);
     for (const [i, text] of texts.entries()) await sendWithReceipt(juliet, `b-${i + 1}`, text);
@@ -70,6 +74,9 @@ describe('Graph throttling and outages', { timeout: 120_000 }, () => {
     const requests = f.emulator.requests().filter((r) => r.method === 'POST' && r.at >= start && (r.path.endsWith('/messages') || r.path.endsWith('/$batch')));
     assert.ok(requests.some((r) => r.path.endsWith('/$batch')), 'a backlog goes as batches');
     assert.ok(requests.length < texts.length, `${requests.length} Graph requests for ${texts.length} messages`);
+    // The metrics count each post, inside a batch or not, under its own endpoint and status.
+    assert.equal((await posts('201')) - created0, texts.length);
+    assert.equal((await posts('429')) - throttled0, 1);
     const receipts = juliet.received.filter((el) => el.name === 'message' && /^b-\d+$/u.test(el.getChild('received', NS_RECEIPTS)?.attrs.id ?? ''));
     assert.deepEqual([...new Set(receipts.map((el) => el.getChild('received', NS_RECEIPTS)?.attrs.id))], texts.map((_, i) => `b-${i + 1}`), 'receipts in order');
   });
