@@ -65,6 +65,27 @@ function pairDeps(store: SqliteStore, teams: TeamsPort, xmpp: XmppPort, backoffM
   } as unknown as PairDeps;
 }
 
+/**
+ * A pair (whose XMPP link is up and keeps what it is sent) with `count` messages committed to its outbox, each
+ * asking for a receipt: `${tag}${i}` with the body `${word} ${i}`.
+ */
+async function pairWithBacklog(store: SqliteStore, graph: { teams: TeamsPort }, o: { user: string; jid: string; chatId: string; tag: string; word: string; count: number }) {
+  const sent: Element[] = [];
+  const xmpp: XmppPort = { send: async (el) => void sent.push(el), isOnline: () => true, request: () => Promise.reject(new Error('not used')) };
+  const key = { teamsUserId: `${o.user}-id`, remoteJid: o.jid };
+  const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+  const selfMessages: PairMessage[] = [];
+  const c = new PairContext(key, pairDeps(store, graph.teams, xmpp, 10), log, (m) => selfMessages.push(m));
+  c.pair = await store.updatePair(key, { chatId: o.chatId });
+  c.teamsJid = `${o.user}@teams.xmpp.example`;
+  const rows = [];
+  for (let i = 1; i <= o.count; i++) {
+    rows.push((await store.enqueueOutbound({ ...key, dedupKey: `${o.tag}${i}`, sender: `${o.jid}/pc`, stanzaId: `${o.tag}${i}`, receiptRequested: true, body: `${o.word} ${i}` }, Date.now())).row);
+  }
+  const receipts = () => sent.map((el) => el.getChild('received', 'urn:xmpp:receipts')?.attrs.id);
+  return { outbound: new XmppToTeams(c), key, log, rows, selfMessages, receipts };
+}
+
 describe('XmppToTeams', () => {
   const store = SqliteStore.open(':memory:');
   after(() => store.close());
@@ -131,22 +152,9 @@ describe('XmppToTeams', () => {
     await outbound.stop();
   });
   it('posts a backlog as batches in order; a post throttled inside one waits for its Retry-After and the rest keep their order behind it', async () => {
-    const sent: Element[] = [];
-    const xmpp: XmppPort = { send: async (el) => void sent.push(el), isOnline: () => true, request: () => Promise.reject(new Error('not used')) };
     // The first batch: two posts go in, the third is throttled (429, retry in 80 ms), the rest are not run (424).
     const graph = postingTeams('chat-3', [['ok', 'ok', 429, 424, 424, 424, 424, 424, 424, 424]], 80);
-    const deps = pairDeps(store, graph.teams, xmpp, 10);
-    const key = { teamsUserId: 'carol-id', remoteJid: 'mercutio@xmpp.example' };
-    const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
-    const selfMessages: PairMessage[] = [];
-    const c = new PairContext(key, deps, log, (m) => selfMessages.push(m));
-    c.pair = await store.updatePair(key, { chatId: 'chat-3' });
-    c.teamsJid = 'carol@teams.xmpp.example';
-    const outbound = new XmppToTeams(c);
-    const rows = [];
-    for (let i = 1; i <= 25; i++) {
-      rows.push((await store.enqueueOutbound({ ...key, dedupKey: `c${i}`, sender: 'mercutio@xmpp.example/pc', stanzaId: `c${i}`, receiptRequested: true, body: `line ${i}` }, Date.now())).row);
-    }
+    const { outbound, key, log, rows, selfMessages, receipts } = await pairWithBacklog(store, graph, { user: 'carol', jid: 'mercutio@xmpp.example', chatId: 'chat-3', tag: 'c', word: 'line', count: 25 });
     // Only the first row is handed over: the others were committed too, their hand-over still on its way.
     const throttledAt = Date.now();
     await outbound.accepted(rows.slice(0, 1), log);
@@ -159,37 +167,18 @@ describe('XmppToTeams', () => {
     await outbound.stop();
     assert.deepEqual(graph.posted, Array.from({ length: 25 }, (_, i) => `line ${i + 1}`), 'each posted once, in order');
     assert.ok(graph.batches() >= 3 && graph.batches() <= 5, `${graph.batches()} batches for 25 posts`);
-    assert.deepEqual(
-      sent.map((el) => el.getChild('received', 'urn:xmpp:receipts')?.attrs.id),
-      Array.from({ length: 25 }, (_, i) => `c${i + 1}`),
-      'one receipt per message, in order',
-    );
+    assert.deepEqual(receipts(), Array.from({ length: 25 }, (_, i) => `c${i + 1}`), 'one receipt per message, in order');
     assert.deepEqual(await store.pendingOutbound(key), []);
   });
   it('posts one by one, each once and in order, when Graph refuses a batch itself', async () => {
-    const sent: Element[] = [];
-    const xmpp: XmppPort = { send: async (el) => void sent.push(el), isOnline: () => true, request: () => Promise.reject(new Error('not used')) };
     const graph = postingTeams('chat-4', ['refused']);
-    const deps = pairDeps(store, graph.teams, xmpp, 10);
-    const key = { teamsUserId: 'dave-id', remoteJid: 'tybalt@xmpp.example' };
-    const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
-    const c = new PairContext(key, deps, log, () => undefined);
-    c.pair = await store.updatePair(key, { chatId: 'chat-4' });
-    c.teamsJid = 'dave@teams.xmpp.example';
-    const outbound = new XmppToTeams(c);
-    const rows = [];
-    for (let i = 1; i <= 12; i++) {
-      rows.push((await store.enqueueOutbound({ ...key, dedupKey: `d${i}`, sender: 'tybalt@xmpp.example/pc', stanzaId: `d${i}`, receiptRequested: true, body: `word ${i}` }, Date.now())).row);
-    }
+    const { outbound, key, log, rows, receipts } = await pairWithBacklog(store, graph, { user: 'dave', jid: 'tybalt@xmpp.example', chatId: 'chat-4', tag: 'd', word: 'word', count: 12 });
     await outbound.accepted(rows, log);
     await outbound.drain(log);
     await outbound.stop();
     assert.equal(graph.batches(), 1, 'no batch after the refused one');
     assert.deepEqual(graph.posted, Array.from({ length: 12 }, (_, i) => `word ${i + 1}`), 'each posted once, in order');
-    assert.deepEqual(
-      sent.map((el) => el.getChild('received', 'urn:xmpp:receipts')?.attrs.id),
-      Array.from({ length: 12 }, (_, i) => `d${i + 1}`),
-    );
+    assert.deepEqual(receipts(), Array.from({ length: 12 }, (_, i) => `d${i + 1}`), 'every receipt, in order');
     assert.deepEqual(await store.pendingOutbound(key), []);
   });
 });
