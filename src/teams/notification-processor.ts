@@ -59,6 +59,13 @@ const DONE: Outcome = { status: 'done' };
 /** New messages of one chat that go to its pair in one actor message at most. */
 const MAX_RUN = 64;
 
+/** A new-message notification of a run (newMessagesFrom), with the chat and message it names. */
+interface RunItem {
+  readonly row: InboxRow;
+  readonly chatId: string;
+  readonly messageId: string;
+}
+
 /** Due inbox rows read at a time. */
 const DUE_PAGE = 200;
 /** Rows one round of processing takes at most, all chats together, and of one chat (see dueRound). */
@@ -150,9 +157,9 @@ export class NotificationProcessor {
    * The rows from `start` that are new messages of the chat (the group's), from the same subscription, each with its
    * resource data, none posted by this node (at most MAX_RUN): those can go to the pair together.
    */
-  private newMessagesFrom(group: readonly InboxRow[], start: number): InboxRow[] {
+  private newMessagesFrom(group: readonly InboxRow[], start: number): RunItem[] {
     const first = group[start];
-    const run: InboxRow[] = [];
+    const run: RunItem[] = [];
     if (!first) return run;
     for (let i = start; i < group.length && run.length < MAX_RUN; i++) {
       const row = group[i] as InboxRow;
@@ -160,7 +167,7 @@ export class NotificationProcessor {
       const t = parseResource(row.resource);
       // The gateway's own post is finished alone, without its pair (process).
       if (t.kind !== 'chatMessage' || this.o.postedHere?.(t.chatId, t.messageId)) break;
-      run.push(row);
+      run.push({ row, chatId: t.chatId, messageId: t.messageId });
     }
     return run;
   }
@@ -170,14 +177,15 @@ export class NotificationProcessor {
    * finished as processRow would, in order. Returns when the first unfinished row is tried again (the chat waits),
    * and how many rows are finished.
    */
-  private async processRun(rows: readonly InboxRow[]): Promise<{ retryAt: number | undefined; finished: number }> {
+  private async processRun(run: readonly RunItem[]): Promise<{ retryAt: number | undefined; finished: number }> {
     const correlationId = randomUUID();
+    const rows = run.map((r) => r.row);
     const first = rows[0] as InboxRow;
     const log = this.o.log.child({ correlationId, inboxIds: `${first.id}-${(rows.at(-1) as InboxRow).id}`, subscriptionId: first.subscriptionId });
     let outcome: Outcome;
     try {
       outcome = await inSpan('graph notification change', { 'graph.change_type': 'created', 'xtg.correlation_id': correlationId, 'xtg.notifications': rows.length, ...(this.o.tenant ? { [TENANT_ATTRIBUTE]: this.o.tenant } : {}) }, () =>
-        this.relayRun(rows, correlationId, log),
+        this.relayRun(run, correlationId, log),
       );
     } catch (err) {
       const transient = !(err instanceof TeamsError) || err.transient;
@@ -193,21 +201,16 @@ export class NotificationProcessor {
   }
 
   /** The pair of the chat gets the messages the rows carry, decrypted. */
-  private async relayRun(rows: readonly InboxRow[], correlationId: string, log: Logger): Promise<Outcome> {
-    const first = rows[0] as InboxRow;
-    const target = parseResource(first.resource);
-    if (target.kind !== 'chatMessage') return DONE;
-    const messages: { messageId: string; message: TeamsChatMessage | undefined }[] = [];
-    for (const row of rows) {
-      const t = parseResource(row.resource);
-      if (t.kind !== 'chatMessage') return { status: 'failed', reason: 'not a chat message', finished: messages.length };
+  private async relayRun(run: readonly RunItem[], correlationId: string, log: Logger): Promise<Outcome> {
+    const { row: first, chatId } = run[0] as RunItem;
+    const messages = run.map(({ row, messageId }) => {
       const given = this.decrypted(row, log) as GraphChatMessage | undefined;
       // The decrypted message must be the one the notification names; otherwise it is read from Graph.
-      messages.push({ messageId: t.messageId, message: given && given.id === t.messageId ? toChatMessage(t.chatId, given) : undefined });
-    }
-    const key = await this.pairOfChat(first.subscriptionId, target.chatId, log);
+      return { messageId, message: given && given.id === messageId ? toChatMessage(chatId, given) : undefined };
+    });
+    const key = await this.pairOfChat(first.subscriptionId, chatId, log);
     if (!key) return DONE;
-    return this.o.router.pair(key, { type: 'teams-messages', chatId: target.chatId, messages }, { correlationId });
+    return this.o.router.pair(key, { type: 'teams-messages', chatId, messages }, { correlationId });
   }
 
   /**
