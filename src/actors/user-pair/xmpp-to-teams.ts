@@ -84,9 +84,13 @@ export class XmppToTeams {
     await Promise.all(this.commits.map((c) => c.done));
   }
 
-  /** Rows committed on arrival: delivered in order behind those already queued. */
+  /**
+   * Rows committed on arrival: delivered in order behind those already queued. Under load most hand-overs bring rows
+   * an earlier turn already read ahead: nothing changed since that turn ended (its retry timer or next turn is set),
+   * so the pair does not read the outbox again for them.
+   */
   async accepted(rows: readonly OutboxRow[], log: Logger): Promise<Outcome> {
-    this.take(rows);
+    if (this.take(rows) === 0) return DONE;
     return this.pump(log);
   }
 
@@ -136,16 +140,19 @@ export class XmppToTeams {
   }
 
   /**
-   * New rows join the queue; rows this activation already took in (or finished) are ignored. Rows of a pair are
+   * New rows join the queue (returns how many); rows this activation already took in (or finished) are ignored. Rows of a pair are
    * committed in arrival order, so their ids grow with it (on SQL Server two nodes accepting for one pair at the
    * same instant could commit out of id order: such a row waits for the pair's next activation).
    */
-  private take(rows: readonly OutboxRow[]): void {
+  private take(rows: readonly OutboxRow[]): number {
+    let taken = 0;
     for (const row of rows) {
       if (row.id <= this.known || row.state !== 'pending') continue;
       this.queue.push(row);
       this.known = row.id;
+      taken++;
     }
+    return taken;
   }
 
   /** Delivers queued rows in order; stops at the first that must wait, and yields its turn after ROWS_PER_TURN. */
