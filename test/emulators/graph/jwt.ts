@@ -36,8 +36,13 @@ export function unverifiedClaims(token: string): JwtClaims | undefined {
   return isObject(claims) ? claims : undefined;
 }
 
+/** Tokens whose signature was checked, remembered (oldest forgotten first) so that a client's every request does not cost an RSA verification. */
+const VERIFIED_TOKENS = 4096;
+
 export class JwtSigner {
   private readonly privateKey: KeyObject;
+  /** Token -> its claims, for tokens this key signed; the key never changes, so neither does the verdict. */
+  private readonly verified = new Map<string, JwtClaims>();
   private readonly publicKey: KeyObject;
   readonly kid: string;
 
@@ -57,7 +62,10 @@ export class JwtSigner {
     return `${input}.${b64url(signature)}`;
   }
 
+  /** The signature check only: lifetime, audience and issuer are the caller's, at every use (tokens.ts). */
   verify(token: string): VerifyResult {
+    const known = this.verified.get(token);
+    if (known) return { ok: true, claims: known };
     const parts = token.split('.');
     if (parts.length !== 3) return { ok: false, reason: 'malformed' };
     const [h, p, s] = parts as [string, string, string];
@@ -66,7 +74,10 @@ export class JwtSigner {
     if (!isObject(header) || !isObject(claims)) return { ok: false, reason: 'malformed' };
     if (header.alg !== 'RS256' || header.kid !== this.kid) return { ok: false, reason: 'signature' };
     const valid = createVerify('RSA-SHA256').update(`${h}.${p}`).verify(this.publicKey, Buffer.from(s, 'base64url'));
-    return valid ? { ok: true, claims } : { ok: false, reason: 'signature' };
+    if (!valid) return { ok: false, reason: 'signature' };
+    if (this.verified.size >= VERIFIED_TOKENS) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(token, claims);
+    return { ok: true, claims };
   }
 
   /** The JWKS document (keys[] with kty, use, kid, x5t, n, e). */
