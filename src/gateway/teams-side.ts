@@ -9,7 +9,7 @@ import type { TeamsConfig } from '../config/tenant-config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ThrottledLookups } from '../policy/lookup-budget.js';
-import type { Store } from '../store/store.js';
+import type { InboundNotification, Store } from '../store/store.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
 import { Directory } from '../teams/directory.js';
 import { CredentialGraphClients } from '../teams/graph-clients.js';
@@ -42,7 +42,7 @@ export interface TeamsSideOptions {
   readonly holdsDuties: () => boolean;
   /** The node may record notifications (a leaving node refuses them, so Graph retries on another). */
   readonly accepting: () => boolean;
-  readonly onRecorded: () => void;
+  readonly onRecorded: (recorded: readonly InboundNotification[]) => void;
   /** Notifications may have been lost since `since` (lifecycle events): the account's pairs catch up. */
   readonly catchUp: (puppetUserId: string, since: number) => Promise<void>;
   readonly metrics: Metrics;

@@ -31,7 +31,7 @@ import { TenantFederationPolicy, type PeerUser } from '../policy/tenant-federati
 import { Throttler } from '../policy/throttle.js';
 import type { Walls } from '../policy/walls.js';
 import { SfbSide } from '../sfb/sfb-side.js';
-import type { Store } from '../store/store.js';
+import type { InboundNotification, Store } from '../store/store.js';
 import { MessageAcceptor } from '../xmpp/accept.js';
 import type { ArrivalOrder } from '../xmpp/arrival-order.js';
 import { MAX_STANZA_DEPTH, MAX_STANZA_ELEMENTS, type StanzaLimits } from '../xmpp/bounded-parser.js';
@@ -124,7 +124,7 @@ export class TenantRuntime {
           router: this.router,
           holdsDuties: () => n.holdsDuties(),
           accepting: () => n.cluster?.node.mayRecordNotifications() ?? true,
-          onRecorded: () => this.inboxChanged(),
+          onRecorded: (recorded) => this.inboxChanged(recorded),
           catchUp: (puppetUserId, since) => this.chores.catchUpPuppet(puppetUserId, since),
           metrics: this.metrics,
           log: this.log,
@@ -228,9 +228,12 @@ export class TenantRuntime {
   }
 
   /** A notification was committed: the node with the duties processes it (told through Redis when elsewhere). */
-  inboxChanged(): void {
-    if (this.n.holdsDuties()) this.teamsSide?.processor.kick();
-    else {
+  inboxChanged(recorded: readonly InboundNotification[] = []): void {
+    if (this.n.holdsDuties()) {
+      // This node processes them: their resource data starts decrypting now, while earlier ones are relayed.
+      this.teamsSide?.processor.prefetch(recorded);
+      this.teamsSide?.processor.kick();
+    } else {
       const channel = this.channel('inbox');
       if (channel) void this.n.redis?.publish(channel, '1').catch(() => undefined);
     }

@@ -16,9 +16,10 @@ import type { Outcome } from '../actors/user-pair-actor.js';
 import { readResend } from '../actors/user-pair/resend-schedule.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { InboxRow, PairKey, Store } from '../store/store.js';
+import type { InboundNotification, InboxRow, PairKey, Store } from '../store/store.js';
 import { toChatMessage, toTeamsPresence, type GraphChatMessage, type GraphPresence } from './graph-teams-adapter.js';
-import { decryptResourceData, type NotificationCertificate } from './rich-notifications.js';
+import type { DecryptResult, NotificationCertificate } from './rich-notifications.js';
+import { sharedResourceDecrypter, type ResourceDecrypter } from './resource-decrypter.js';
 import type { SubscriptionManager } from './subscription-manager.js';
 import { TeamsError, type TeamsChatMessage, type TeamsPort } from './teams-port.js';
 import type { TeamsPresence } from '../protocol/presence-map.js';
@@ -36,6 +37,8 @@ export interface NotificationProcessorOptions {
   readonly certificates?: ReadonlyMap<string, NotificationCertificate> | undefined;
   /** The id of the current one: a notification encrypted to another makes its subscription move. */
   readonly currentCertificateId?: string | undefined;
+  /** Where resource data is decrypted (default: the process's decrypting thread, resource-decrypter.ts). */
+  readonly decrypter?: ResourceDecrypter;
   /** A Teams user's profile or photo changed: drop her cached card. */
   readonly profileChanged: (userId: string) => void;
   readonly log: Logger;
@@ -55,6 +58,7 @@ export interface NotificationProcessorOptions {
 }
 
 const DONE: Outcome = { status: 'done' };
+const NO_CERTIFICATES: ReadonlyMap<string, NotificationCertificate> = new Map();
 
 /** New messages of one chat that go to its pair in one actor message at most. */
 const MAX_RUN = 64;
@@ -66,6 +70,14 @@ interface RunItem {
   readonly messageId: string;
 }
 
+/**
+ * Notifications whose decryption started ahead (prefetch) and that processing has not taken yet, at most: a node
+ * that records more than it processes (a backlog) decrypts the rest when it gets to them. One not taken within
+ * PREFETCH_STALE_MS (dead-lettered, or processed by another node since) makes room for a new one.
+ */
+const PREFETCHED = 2048;
+const PREFETCH_STALE_MS = 60_000;
+
 /** Due inbox rows read at a time. */
 const DUE_PAGE = 200;
 /** Rows one round of processing takes at most, all chats together, and of one chat (see dueRound). */
@@ -73,6 +85,15 @@ const ROUND_ROWS = 512;
 const ROUND_ROWS_PER_CHAT = 64;
 /** Due rows one round reads at most to find its rows (those of a full or held chat are read and left). */
 const ROUND_SCAN = 2048;
+
+/** The encrypted content a row's detail holds (undefined when it is not JSON). */
+function encryptedContentOf(detail: string): EncryptedContent | undefined {
+  try {
+    return JSON.parse(detail) as EncryptedContent;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Rows about the same chat (or the same user) keep their order. */
 function groupKey(row: InboxRow): string {
@@ -123,6 +144,33 @@ export class NotificationProcessor {
     this.stopped = true;
     clearInterval(this.timer);
     await this.running;
+  }
+
+  /** Decryptions started on arrival, by the row's detail (its encrypted content, unique to the notification). */
+  private readonly prefetched = new Map<string, { readonly at: number; readonly result: Promise<DecryptResult> }>();
+
+  /**
+   * Starts decrypting the resource data of notifications just recorded, so that the decrypting thread works on them
+   * while the event loop relays earlier ones; processing then takes the result (decrypted) instead of waiting for
+   * the thread. Only for a node that processes the inbox, and never more than PREFETCHED waiting.
+   */
+  prefetch(recorded: readonly InboundNotification[]): void {
+    const certificates = this.o.certificates;
+    if (!certificates || certificates.size === 0) return;
+    const now = this.now();
+    for (const r of recorded) {
+      if ((r.kind !== 'chatMessage' && r.kind !== 'presence') || !r.detail?.startsWith('{') || this.prefetched.has(r.detail)) continue;
+      if (this.prefetched.size >= PREFETCHED) {
+        const [oldest, p] = this.prefetched.entries().next().value as [string, { at: number }];
+        if (now - p.at < PREFETCH_STALE_MS) return;
+        this.prefetched.delete(oldest);
+      }
+      this.prefetched.set(r.detail, { at: now, result: this.decrypter.decrypt(r.detail, certificates) });
+    }
+  }
+
+  private get decrypter(): ResourceDecrypter {
+    return this.o.decrypter ?? sharedResourceDecrypter(this.o.log);
   }
 
   /** Chats whose earliest row waits to retry, until when: their later rows wait too, keeping the chat's order. */
@@ -203,11 +251,14 @@ export class NotificationProcessor {
   /** The pair of the chat gets the messages the rows carry, decrypted. */
   private async relayRun(run: readonly RunItem[], correlationId: string, log: Logger): Promise<Outcome> {
     const { row: first, chatId } = run[0] as RunItem;
-    const messages = run.map(({ row, messageId }) => {
-      const given = this.decrypted(row, log) as GraphChatMessage | undefined;
-      // The decrypted message must be the one the notification names; otherwise it is read from Graph.
-      return { messageId, message: given && given.id === messageId ? toChatMessage(chatId, given) : undefined };
-    });
+    // The run's notifications are decrypted together, off the event loop.
+    const messages = await Promise.all(
+      run.map(async ({ row, messageId }) => {
+        const given = (await this.decrypted(row, log)) as GraphChatMessage | undefined;
+        // The decrypted message must be the one the notification names; otherwise it is read from Graph.
+        return { messageId, message: given && given.id === messageId ? toChatMessage(chatId, given) : undefined };
+      }),
+    );
     const key = await this.pairOfChat(first.subscriptionId, chatId, log);
     if (!key) return DONE;
     return this.o.router.pair(key, { type: 'teams-messages', chatId, messages }, { correlationId });
@@ -227,6 +278,8 @@ export class NotificationProcessor {
     let taken = 0;
     let scanned = 0;
     let after = 0;
+    // Rows read and left for a later round (their chat is full): they start decrypting now (prefetch).
+    const later: InboxRow[] = [];
     while (taken < ROUND_ROWS && scanned < ROUND_SCAN) {
       const page = await this.o.store.dueNotifications(now, DUE_PAGE, after);
       if (this.stopped || !(this.o.active?.() ?? true)) return undefined;
@@ -236,7 +289,10 @@ export class NotificationProcessor {
         let group = groups.get(key);
         if (!group) groups.set(key, (group = []));
         // A full chat takes none of its later rows either: what runs of a chat is always its first due rows.
-        if (group.length >= ROUND_ROWS_PER_CHAT) continue;
+        if (group.length >= ROUND_ROWS_PER_CHAT) {
+          later.push(row);
+          continue;
+        }
         group.push(row);
         if (++taken >= ROUND_ROWS) break;
       }
@@ -245,6 +301,7 @@ export class NotificationProcessor {
       if (!last || page.length < DUE_PAGE) break;
       after = last.id;
     }
+    this.prefetch(later);
     return groups;
   }
 
@@ -304,7 +361,7 @@ export class NotificationProcessor {
     }
     const target = parseResource(row.resource);
     if (target.kind === 'chatMessage' && row.changeType === 'created' && this.o.postedHere?.(target.chatId, target.messageId)) return DONE;
-    const resource = this.decrypted(row, log);
+    const resource = await this.decrypted(row, log);
     if (target.kind === 'presence') {
       const pairs = (await this.o.store.pairsOfTeamsUser(target.userId)).filter((p) => p.subFrom);
       if (pairs.length === 0) return DONE;
@@ -338,29 +395,25 @@ export class NotificationProcessor {
    * The resource a rich notification carried, decrypted; undefined for a notification without resource data, or
    * one that cannot be decrypted (then the resource is read from Graph, which is trusted).
    */
-  private decrypted(row: InboxRow, log: Logger): unknown {
+  private async decrypted(row: InboxRow, log: Logger): Promise<unknown> {
     if (!row.detail?.startsWith('{')) return undefined;
-    let content: EncryptedContent;
-    try {
-      content = JSON.parse(row.detail) as EncryptedContent;
-    } catch {
-      return undefined;
-    }
-    const result = decryptResourceData(content, this.o.certificates ?? new Map());
-    if (!result.ok) {
+    const early = this.prefetched.get(row.detail);
+    if (early) this.prefetched.delete(row.detail);
+    const outcome = await (early?.result ?? this.decrypter.decrypt(row.detail, this.o.certificates ?? NO_CERTIFICATES));
+    if (!outcome.ok) {
       this.o.metrics.richNotifications.inc({ outcome: 'undecryptable' });
-      log.warn('notification resource data not decrypted; reading it from Graph', { reason: result.reason, certificateId: content.encryptionCertificateId });
+      log.warn('notification resource data not decrypted; reading it from Graph', { reason: outcome.reason, certificateId: encryptedContentOf(row.detail)?.encryptionCertificateId });
       // Encrypted to a certificate no longer configured: the subscription moves to the current one.
-      if (result.reason === 'unknown-certificate') void this.o.subscriptions.rotateCertificate(row.subscriptionId);
+      if (outcome.reason === 'unknown-certificate') void this.o.subscriptions.rotateCertificate(row.subscriptionId);
       return undefined;
     }
-    if (this.o.currentCertificateId !== undefined && result.certificateId !== this.o.currentCertificateId) {
+    if (this.o.currentCertificateId !== undefined && outcome.certificateId !== this.o.currentCertificateId) {
       this.o.metrics.richNotifications.inc({ outcome: 'old_certificate' });
       void this.o.subscriptions.rotateCertificate(row.subscriptionId);
     } else {
       this.o.metrics.richNotifications.inc({ outcome: 'decrypted' });
     }
-    return result.resource;
+    return outcome.resource;
   }
 
   /** Reads these Teams users' presence again and sends it to every pair watching them (after a gap). */

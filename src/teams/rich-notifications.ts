@@ -72,9 +72,25 @@ export function loadNotificationCertificate(id: string, certPem: string, keyPem:
 
 export type DecryptFailure = 'unknown-certificate' | 'bad-data-key' | 'bad-signature' | 'bad-data';
 export type DecryptResult = { readonly ok: true; readonly resource: unknown; readonly certificateId: string } | { readonly ok: false; readonly reason: DecryptFailure };
+export type DecryptedText = { readonly ok: true; readonly text: string; readonly certificateId: string } | { readonly ok: false; readonly reason: DecryptFailure };
 
 /** Decrypts one notification's resource data with the certificate it names. */
 export function decryptResourceData(content: EncryptedContent, certificates: ReadonlyMap<string, NotificationCertificate>): DecryptResult {
+  return parseDecrypted(decryptResourceText(content, certificates));
+}
+
+/** The resource of decrypted text (JSON); bad-data when it is not JSON. */
+export function parseDecrypted(d: DecryptedText): DecryptResult {
+  if (!d.ok) return d;
+  try {
+    return { ok: true, resource: JSON.parse(d.text) as unknown, certificateId: d.certificateId };
+  } catch {
+    return { ok: false, reason: 'bad-data' };
+  }
+}
+
+/** {@link decryptResourceData} up to the JSON text (what the decrypting thread hands back: a string is cheap to pass). */
+export function decryptResourceText(content: EncryptedContent, certificates: ReadonlyMap<string, NotificationCertificate>): DecryptedText {
   const cert = certificates.get(content.encryptionCertificateId);
   if (!cert) return { ok: false, reason: 'unknown-certificate' };
   let key: Buffer;
@@ -90,8 +106,7 @@ export function decryptResourceData(content: EncryptedContent, certificates: Rea
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad-signature' };
   try {
     const decipher = createDecipheriv('aes-256-cbc', key, key.subarray(0, 16));
-    const json = Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8');
-    return { ok: true, resource: JSON.parse(json) as unknown, certificateId: cert.id };
+    return { ok: true, text: Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8'), certificateId: cert.id };
   } catch {
     return { ok: false, reason: 'bad-data' };
   }

@@ -19,7 +19,7 @@ import { notificationCount, parseNotificationBody, type ParsedCollection } from 
 import { refusalLogBudget, type LogBudget } from '../observability/log-budget.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Store } from '../store/store.js';
+import type { InboundNotification, Store } from '../store/store.js';
 import { InboxBatcher } from './inbox-batcher.js';
 import type { MediaProxy } from './media-proxy.js';
 import { NotificationIntake, type IntakeSummary, type TokenVerdict } from './notification-intake.js';
@@ -43,8 +43,8 @@ export interface WebhookOptions {
   readonly store: Store;
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** Called after new notifications were committed, so processing starts at once. */
-  readonly onRecorded: () => void;
+  /** Called with the notifications just committed (not those already known), so processing starts at once. */
+  readonly onRecorded: (recorded: readonly InboundNotification[]) => void;
   /** False while the node may not record notifications (cluster: unlicensed, no seat): they get 503. */
   readonly accepting?: () => boolean;
   readonly now?: () => number;
@@ -235,7 +235,7 @@ export class WebhookServer {
     summary.duplicates = known + fresh.length - summary.accepted;
     this.count(summary);
     res.writeHead(202).end();
-    if (summary.accepted > 0) this.o.onRecorded();
+    if (summary.accepted > 0) this.o.onRecorded(records.filter((_, i) => fresh[i] === true));
     const rejected = summary.items - records.length - known;
     if (rejected > 0) this.refused('notification items that do not authenticate ignored (not from Graph?)', { ...summary });
     else this.o.log.debug('notifications committed', { ...summary });

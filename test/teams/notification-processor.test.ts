@@ -18,6 +18,7 @@ import type { EncryptedContent } from '../../src/protocol/graph-notification.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { PairKey } from '../../src/store/store.js';
 import { NotificationProcessor } from '../../src/teams/notification-processor.js';
+import { ResourceDecrypter } from '../../src/teams/resource-decrypter.js';
 import { loadNotificationCertificate, type NotificationCertificate } from '../../src/teams/rich-notifications.js';
 import type { SubscriptionManager } from '../../src/teams/subscription-manager.js';
 import type { TeamsPort } from '../../src/teams/teams-port.js';
@@ -40,6 +41,15 @@ function encrypt(resource: unknown, cert: NotificationCertificate): EncryptedCon
   };
 }
 
+/** The decrypting thread, counting what it is asked to decrypt. */
+class CountingDecrypter extends ResourceDecrypter {
+  asked = 0;
+  override decrypt(...args: Parameters<ResourceDecrypter['decrypt']>): ReturnType<ResourceDecrypter['decrypt']> {
+    this.asked++;
+    return super.decrypt(...args);
+  }
+}
+
 /** The certificate's public key, as Graph has it from the subscription. */
 let publicPem = '';
 
@@ -57,6 +67,7 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
     },
   } as unknown as ActorRouter;
   let processor: NotificationProcessor;
+  const decrypter = new CountingDecrypter();
 
   before(async () => {
     const pems = await generate([{ name: 'commonName', value: 'xtg notifications' }], { keySize: 2048, algorithm: 'sha256' });
@@ -73,6 +84,7 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
       catchUp: async () => undefined,
       certificates: new Map([[cert.id, cert]]),
       currentCertificateId: cert.id,
+      decrypter,
       profileChanged: () => undefined,
       log: createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) }),
       metrics: new Metrics({ defaultMetrics: false }),
@@ -85,6 +97,7 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
   });
   after(async () => {
     await processor.stop();
+    await decrypter.close();
     store.close();
   });
 
@@ -95,6 +108,15 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
     }
     throw new Error('the processor did not settle');
   };
+  const notifications = (ids: readonly string[]) =>
+    ids.map((id) => ({
+      dedupKey: `sub-1|${id}`,
+      kind: 'chatMessage' as const,
+      subscriptionId: 'sub-1',
+      resource: `chats('${CHAT}')/messages('${id}')`,
+      changeType: 'created',
+      detail: JSON.stringify(encrypt({ id, messageType: 'message', from: { user: { id: KEY.teamsUserId } }, body: { contentType: 'text', content: `text ${id}` } }, cert)),
+    }));
   const states = async () => {
     const due = await store.dueNotifications(now + 10 * 60_000, 100);
     return due.map((r) => `${r.resource.split('/').pop()}:${r.attempts}`);
@@ -102,17 +124,7 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
 
   it('relays five notifications of one chat in one actor message; a retry at the third holds it and the two after it', async () => {
     const ids = ['m1', 'm2', 'm3', 'm4', 'm5'];
-    await store.recordNotifications(
-      ids.map((id) => ({
-        dedupKey: `sub-1|${id}`,
-        kind: 'chatMessage',
-        subscriptionId: 'sub-1',
-        resource: `chats('${CHAT}')/messages('${id}')`,
-        changeType: 'created',
-        detail: JSON.stringify(encrypt({ id, messageType: 'message', from: { user: { id: KEY.teamsUserId } }, body: { contentType: 'text', content: `text ${id}` } }, cert)),
-      })),
-      now,
-    );
+    await store.recordNotifications(notifications(ids), now);
     // The pair relays two, then the XMPP link is down.
     answers = [{ status: 'retry', reason: 'the XMPP link is down', finished: 2 }];
     processor.kick();
@@ -131,6 +143,21 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
     assert.equal(calls.length, 2);
     const second = calls[1];
     assert.deepEqual(second?.type === 'teams-messages' ? second.messages.map((m) => m.messageId) : [], ['m3', 'm4', 'm5']);
+    assert.deepEqual(await states(), []);
+  });
+
+  it('decrypts each notification once: those whose decryption started on arrival (prefetch) are not decrypted again', async () => {
+    const ids = ['p1', 'p2', 'p3', 'p4'];
+    const recorded = notifications(ids);
+    await store.recordNotifications(recorded, now);
+    const asked = decrypter.asked;
+    processor.prefetch(recorded);
+    assert.equal(decrypter.asked - asked, ids.length, 'the four start decrypting on arrival');
+    processor.kick();
+    await settled();
+    assert.equal(decrypter.asked - asked, ids.length, 'processing takes their results instead of decrypting them again');
+    const last = calls.at(-1);
+    assert.deepEqual(last?.type === 'teams-messages' ? last.messages.map((m) => [m.messageId, m.message?.content]) : [], ids.map((id) => [id, `text ${id}`]));
     assert.deepEqual(await states(), []);
   });
 });

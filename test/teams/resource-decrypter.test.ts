@@ -1,0 +1,78 @@
+/**
+ * The decrypting thread (src/teams/resource-decrypter.ts, decrypt-worker.ts): the resource data of many
+ * notifications, of two tenants' certificates, is decrypted off the event loop with the same results, in the same
+ * order, as the pure function gives; a damaged item fails alone; and once the thread is gone decryption goes on
+ * inline, nothing lost.
+ */
+import assert from 'node:assert/strict';
+import { constants, createCipheriv, createHmac, publicEncrypt, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { generate } from 'selfsigned';
+import type { EncryptedContent } from '../../src/protocol/graph-notification.js';
+import { ResourceDecrypter } from '../../src/teams/resource-decrypter.js';
+import { decryptResourceData, loadNotificationCertificate, type NotificationCertificate } from '../../src/teams/rich-notifications.js';
+
+interface Tenant {
+  readonly cert: NotificationCertificate;
+  readonly publicPem: string;
+  readonly certificates: ReadonlyMap<string, NotificationCertificate>;
+}
+
+async function tenant(id: string): Promise<Tenant> {
+  const pems = await generate([{ name: 'commonName', value: id }], { keySize: 2048, algorithm: 'sha256' });
+  const cert = loadNotificationCertificate(id, pems.cert, pems.private);
+  return { cert, publicPem: pems.public, certificates: new Map([[cert.id, cert]]) };
+}
+
+/** Graph's encryption (https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data). */
+function encrypt(resource: unknown, t: Tenant): EncryptedContent {
+  const key = randomBytes(32);
+  const cipher = createCipheriv('aes-256-cbc', key, key.subarray(0, 16));
+  const data = Buffer.concat([cipher.update(Buffer.from(JSON.stringify(resource))), cipher.final()]);
+  return {
+    data: data.toString('base64'),
+    dataSignature: createHmac('sha256', key).update(data).digest('base64'),
+    dataKey: publicEncrypt({ key: t.publicPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, key).toString('base64'),
+    encryptionCertificateId: t.cert.id,
+    encryptionCertificateThumbprint: t.cert.thumbprint,
+  };
+}
+
+describe('ResourceDecrypter: rich notifications decrypted on their own thread', () => {
+  let a: Tenant;
+  let b: Tenant;
+  const decrypter = new ResourceDecrypter();
+  before(async () => {
+    [a, b] = await Promise.all([tenant('contoso-1'), tenant('northwind-1')]);
+  });
+  after(() => decrypter.close());
+
+  it('decrypts 50 notifications of two tenants as the pure function does, in order; a tampered one fails alone', async () => {
+    const contents = Array.from({ length: 50 }, (_, i) => {
+      const c = encrypt({ id: `m${i}`, body: { content: `text ${i}` } }, i % 2 === 0 ? a : b);
+      // The 7th was tampered with on the way: its signature no longer matches.
+      return i === 7 ? { ...c, dataSignature: createHmac('sha256', randomBytes(32)).update('x').digest('base64') } : c;
+    });
+    const certsOf = (i: number) => (i % 2 === 0 ? a : b).certificates;
+    const results = await Promise.all(contents.map((c, i) => decrypter.decrypt(JSON.stringify(c), certsOf(i))));
+    assert.deepEqual(results, contents.map((c, i) => decryptResourceData(c, certsOf(i))));
+    assert.deepEqual(results[7], { ok: false, reason: 'bad-signature' });
+    assert.deepEqual(results[8], { ok: true, resource: { id: 'm8', body: { content: 'text 8' } }, certificateId: 'contoso-1' });
+    // One tenant's certificate does not open another tenant's notification.
+    assert.deepEqual(await decrypter.decrypt(JSON.stringify(contents[0]), b.certificates), { ok: false, reason: 'unknown-certificate' });
+  });
+
+  it('says what is wrong with content that is not JSON, and with none of the certificates configured', async () => {
+    assert.deepEqual(await decrypter.decrypt('{not json', a.certificates), { ok: false, reason: 'bad-data' });
+    assert.deepEqual(await decrypter.decrypt(JSON.stringify(encrypt({ id: 'x' }, a)), new Map()), { ok: false, reason: 'unknown-certificate' });
+  });
+
+  it('goes on decrypting, inline, once its thread is closed', async () => {
+    const other = new ResourceDecrypter();
+    const c = encrypt({ id: 'late' }, a);
+    const pending = other.decrypt(JSON.stringify(c), a.certificates);
+    await other.close();
+    assert.deepEqual(await pending, { ok: true, resource: { id: 'late' }, certificateId: 'contoso-1' });
+    assert.deepEqual(await other.decrypt(JSON.stringify(c), a.certificates), { ok: true, resource: { id: 'late' }, certificateId: 'contoso-1' });
+  });
+});
