@@ -6,7 +6,6 @@
  * router is the pair, answering as the test says.
  */
 import assert from 'node:assert/strict';
-import { constants, createCipheriv, createHmac, publicEncrypt, randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { generate } from 'selfsigned';
@@ -15,6 +14,7 @@ import type { ActorRouter } from '../../src/cluster/actor-router.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import type { EncryptedContent } from '../../src/protocol/graph-notification.js';
+import { encryptLikeGraph } from '../support/graph-encryption.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { PairKey } from '../../src/store/store.js';
 import { NotificationProcessor } from '../../src/teams/notification-processor.js';
@@ -27,18 +27,9 @@ const CHAT = '19:alice_puppet@unq.gbl.spaces';
 const PUPPET = { remoteJid: 'juliet@xmpp.example', userId: 'puppet-juliet', upn: 'juliet_xmpp.example@xmpp.contoso.example' };
 const KEY: PairKey = { teamsUserId: 'alice-id', remoteJid: PUPPET.remoteJid };
 
-/** Graph's encryption of resource data (https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data). */
+/** Graph's encryption of resource data, to this test's certificate. */
 function encrypt(resource: unknown, cert: NotificationCertificate): EncryptedContent {
-  const key = randomBytes(32);
-  const cipher = createCipheriv('aes-256-cbc', key, key.subarray(0, 16));
-  const data = Buffer.concat([cipher.update(Buffer.from(JSON.stringify(resource))), cipher.final()]);
-  return {
-    data: data.toString('base64'),
-    dataSignature: createHmac('sha256', key).update(data).digest('base64'),
-    dataKey: publicEncrypt({ key: publicPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, key).toString('base64'),
-    encryptionCertificateId: cert.id,
-    encryptionCertificateThumbprint: cert.thumbprint,
-  };
+  return encryptLikeGraph(resource, publicPem, cert);
 }
 
 /** The decrypting thread, counting what it is asked to decrypt. */

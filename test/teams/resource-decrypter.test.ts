@@ -5,10 +5,11 @@
  * inline, nothing lost.
  */
 import assert from 'node:assert/strict';
-import { constants, createCipheriv, createHmac, publicEncrypt, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { generate } from 'selfsigned';
 import type { EncryptedContent } from '../../src/protocol/graph-notification.js';
+import { encryptLikeGraph } from '../support/graph-encryption.js';
 import { ResourceDecrypter } from '../../src/teams/resource-decrypter.js';
 import { decryptResourceData, loadNotificationCertificate, type NotificationCertificate } from '../../src/teams/rich-notifications.js';
 
@@ -24,18 +25,8 @@ async function tenant(id: string): Promise<Tenant> {
   return { cert, publicPem: pems.public, certificates: new Map([[cert.id, cert]]) };
 }
 
-/** Graph's encryption (https://learn.microsoft.com/en-us/graph/change-notifications-with-resource-data). */
 function encrypt(resource: unknown, t: Tenant): EncryptedContent {
-  const key = randomBytes(32);
-  const cipher = createCipheriv('aes-256-cbc', key, key.subarray(0, 16));
-  const data = Buffer.concat([cipher.update(Buffer.from(JSON.stringify(resource))), cipher.final()]);
-  return {
-    data: data.toString('base64'),
-    dataSignature: createHmac('sha256', key).update(data).digest('base64'),
-    dataKey: publicEncrypt({ key: t.publicPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, key).toString('base64'),
-    encryptionCertificateId: t.cert.id,
-    encryptionCertificateThumbprint: t.cert.thumbprint,
-  };
+  return encryptLikeGraph(resource, t.publicPem, t.cert);
 }
 
 describe('ResourceDecrypter: rich notifications decrypted on their own thread', () => {
