@@ -7,8 +7,7 @@
  * test/teams/rich-notifications.test.ts.
  */
 import { parentPort } from 'node:worker_threads';
-import type { EncryptedContent } from '../protocol/graph-notification.js';
-import { decryptResourceText, type DecryptedText, type NotificationCertificate } from './rich-notifications.js';
+import { decryptRecorded, type DecryptedText, type NotificationCertificate } from './rich-notifications.js';
 
 /**
  * Event loop -> decrypter: a set of certificates (sent once: a key cloned into this thread again would be imported
@@ -22,17 +21,6 @@ export type ToDecrypter =
 export interface DecryptedBatch {
   readonly id: number;
   readonly results: readonly DecryptedText[];
-}
-
-/** Decrypts one recorded content; content that is not JSON cannot be decrypted (bad-data). */
-export function decryptRecorded(content: string, certificates: ReadonlyMap<string, NotificationCertificate>): DecryptedText {
-  let parsed: EncryptedContent;
-  try {
-    parsed = JSON.parse(content) as EncryptedContent;
-  } catch {
-    return { ok: false, reason: 'bad-data' };
-  }
-  return decryptResourceText(parsed, certificates);
 }
 
 const port = parentPort;

@@ -6,8 +6,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../observability/logger.js';
-import { decryptRecorded, type DecryptedBatch, type ToDecrypter } from './decrypt-worker.js';
-import { parseDecrypted, type DecryptedText, type DecryptResult, type NotificationCertificate } from './rich-notifications.js';
+import type { DecryptedBatch, ToDecrypter } from './decrypt-worker.js';
+import { decryptRecorded, parseDecrypted, type DecryptedText, type DecryptResult, type NotificationCertificate } from './rich-notifications.js';
 
 /** Notifications sent to the thread in one message at most. */
 const SLICE = 16;

@@ -89,6 +89,17 @@ export function parseDecrypted(d: DecryptedText): DecryptResult {
   }
 }
 
+/** Decrypts one notification's content as the inbox recorded it (JSON); content that is not JSON cannot be (bad-data). */
+export function decryptRecorded(content: string, certificates: ReadonlyMap<string, NotificationCertificate>): DecryptedText {
+  let parsed: EncryptedContent;
+  try {
+    parsed = JSON.parse(content) as EncryptedContent;
+  } catch {
+    return { ok: false, reason: 'bad-data' };
+  }
+  return decryptResourceText(parsed, certificates);
+}
+
 /** {@link decryptResourceData} up to the JSON text (what the decrypting thread hands back: a string is cheap to pass). */
 export function decryptResourceText(content: EncryptedContent, certificates: ReadonlyMap<string, NotificationCertificate>): DecryptedText {
   const cert = certificates.get(content.encryptionCertificateId);

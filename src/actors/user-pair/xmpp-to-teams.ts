@@ -140,9 +140,9 @@ export class XmppToTeams {
   }
 
   /**
-   * New rows join the queue (returns how many); rows this activation already took in (or finished) are ignored. Rows of a pair are
-   * committed in arrival order, so their ids grow with it (on SQL Server two nodes accepting for one pair at the
-   * same instant could commit out of id order: such a row waits for the pair's next activation).
+   * New rows join the queue (returns how many); rows this activation already took in (or finished) are ignored.
+   * Rows of a pair are committed in arrival order, so their ids grow with it (on SQL Server two nodes accepting for
+   * one pair at the same instant could commit out of id order: such a row waits for the pair's next activation).
    */
   private take(rows: readonly OutboxRow[]): number {
     let taken = 0;

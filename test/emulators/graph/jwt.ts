@@ -36,7 +36,10 @@ export function unverifiedClaims(token: string): JwtClaims | undefined {
   return isObject(claims) ? claims : undefined;
 }
 
-/** Tokens whose signature was checked, remembered (oldest forgotten first) so that a client's every request does not cost an RSA verification. */
+/**
+ * Tokens whose signature was checked, remembered (the oldest forgotten first), so that a client's every request does
+ * not cost an RSA verification.
+ */
 const VERIFIED_TOKENS = 4096;
 
 export class JwtSigner {
