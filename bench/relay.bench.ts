@@ -9,7 +9,7 @@
  * latency p50/p99 at half the measured rate, and each node's RSS.
  *
  *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--cpu-prof] [--perf] [--no-latency] [--log debug] [--basic-notifications]
- *                                  [--only x2t|t2x]
+ *                                  [--only x2t|t2x] [--help]
  *
  * --cpu-prof runs every node with `node --cpu-prof` and prints where its CPU time went (by area and by function);
  * --only measures one direction (a profile of one path).
@@ -27,24 +27,65 @@ import { PerfSampler, perfAvailable } from './relay/perf-sampler.js';
 import { cpuMs, percentile, quiescent, rssMiB } from './relay/proc-stats.js';
 import { LIFTED_PACING_SCALE, LIFTED_THROTTLE, RelayFederation, type BenchPair } from './relay/relay-federation.js';
 
-const { values: args } = parseArgs({
-  options: {
-    nodes: { type: 'string', default: '1,3' },
-    messages: { type: 'string', default: '4000' },
-    pairs: { type: 'string', default: '8' },
-    'cpu-prof': { type: 'boolean', default: false },
-    perf: { type: 'boolean', default: false },
-    'no-latency': { type: 'boolean', default: false },
-    'latency-seconds': { type: 'string', default: '6' },
-    log: { type: 'string', default: 'info' },
-    'basic-notifications': { type: 'boolean', default: false },
-    only: { type: 'string' },
-  },
-});
-const MESSAGES = Number(args.messages);
-const PAIRS = Number(args.pairs);
-const LATENCY_SECONDS = Number(args['latency-seconds']);
-if (args.only !== undefined && args.only !== 'x2t' && args.only !== 't2x') throw new Error(`--only ${args.only}: expected x2t or t2x`);
+const USAGE = `usage: node dist/bench/relay.bench.js [options]
+  --nodes 1,3              node counts to run, one after another (default 1,3)
+  --messages 4000          messages each way in each timed run
+  --pairs 8                XMPP user / Teams user pairs
+  --only x2t|t2x           one direction only
+  --no-latency             skip the added-latency runs at half the rate
+  --latency-seconds 6      length of each latency run
+  --cpu-prof               profile every node (node --cpu-prof) and print where its CPU went
+  --perf                   sample the nodes with Linux perf during each timed run
+  --log info               the nodes' log level
+  --basic-notifications    notifications without resource data (each message read from Graph)
+  --help                   this text`;
+
+/** A bad option: say which, and how to call the benchmark, without a stack trace. */
+function usageError(message: string): never {
+  console.error(`${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parsedArgs(): ReturnType<typeof parse> {
+  try {
+    return parse();
+  } catch (err) {
+    return usageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      nodes: { type: 'string', default: '1,3' },
+      messages: { type: 'string', default: '4000' },
+      pairs: { type: 'string', default: '8' },
+      'cpu-prof': { type: 'boolean', default: false },
+      perf: { type: 'boolean', default: false },
+      'no-latency': { type: 'boolean', default: false },
+      'latency-seconds': { type: 'string', default: '6' },
+      log: { type: 'string', default: 'info' },
+      'basic-notifications': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+const { values: args } = parsedArgs();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+function positive(name: string, value: string): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : usageError(`--${name} ${value}: expected a whole number above 0`);
+}
+const MESSAGES = positive('messages', args.messages);
+const PAIRS = positive('pairs', args.pairs);
+const LATENCY_SECONDS = positive('latency-seconds', args['latency-seconds']);
+const NODE_COUNTS = args.nodes.split(',').map((n) => positive('nodes', n.trim()));
+if (args.only !== undefined && args.only !== 'x2t' && args.only !== 't2x') usageError(`--only ${args.only}: expected x2t or t2x`);
 const RUN_X2T = args.only !== 't2x';
 const RUN_T2X = args.only !== 'x2t';
 
@@ -329,7 +370,7 @@ function line(name: string, d: Direction): string {
   return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
 }
 
-for (const nodes of String(args.nodes).split(',').map(Number)) {
+for (const nodes of NODE_COUNTS) {
   const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'xtg-relay-prof-')) : undefined;
   const basic = args['basic-notifications'];
   const f = await RelayFederation.start({ nodes, pairs: PAIRS, cpuProfDir: profDir, perfMaps: args.perf, logLevel: args.log === 'debug' ? 'debug' : 'info', basicNotifications: basic });
