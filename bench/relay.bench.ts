@@ -46,6 +46,11 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
+function positive(name: string, value: string): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : usageError(`--${name} ${value}: expected a whole number above 0`);
+}
+
 function parsedArgs(): ReturnType<typeof parse> {
   try {
     return parse();
@@ -77,10 +82,7 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
-function positive(name: string, value: string): number {
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : usageError(`--${name} ${value}: expected a whole number above 0`);
-}
+
 const MESSAGES = positive('messages', args.messages);
 const PAIRS = positive('pairs', args.pairs);
 const LATENCY_SECONDS = positive('latency-seconds', args['latency-seconds']);

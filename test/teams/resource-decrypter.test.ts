@@ -1,14 +1,17 @@
 /**
  * The decrypting thread (src/teams/resource-decrypter.ts, decrypt-worker.ts): the resource data of many
  * notifications, of two tenants' certificates, is decrypted off the event loop with the same results, in the same
- * order, as the pure function gives; a damaged item fails alone; and once the thread is gone decryption goes on
- * inline, nothing lost.
+ * order, as the pure function gives; a damaged item fails alone; and once the thread is gone (closed, or dead in the
+ * middle of a batch) decryption goes on inline, nothing lost, and the log says so.
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
 import { generate } from 'selfsigned';
 import type { EncryptedContent } from '../../src/protocol/graph-notification.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { encryptLikeGraph } from '../support/graph-encryption.js';
 import { ResourceDecrypter } from '../../src/teams/resource-decrypter.js';
 import { decryptResourceData, loadNotificationCertificate, type NotificationCertificate } from '../../src/teams/rich-notifications.js';
@@ -65,5 +68,23 @@ describe('ResourceDecrypter: rich notifications decrypted on their own thread', 
     await other.close();
     assert.deepEqual(await pending, { ok: true, resource: { id: 'late' }, certificateId: 'contoso-1' });
     assert.deepEqual(await other.decrypt(JSON.stringify(c), a.certificates), { ok: true, resource: { id: 'late' }, certificateId: 'contoso-1' });
+  });
+
+  it('decrypts inline what its thread had when the thread died, and says so in the log', async () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'warn', nodeId: 't', stream: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(String(c)), cb()) }) });
+    const dying = new ResourceDecrypter(log);
+    const contents = Array.from({ length: 40 }, (_, i) => encrypt({ id: `d${i}` }, a));
+    const pending = contents.map((c) => dying.decrypt(JSON.stringify(c), a.certificates));
+    // The batch is handed to the thread at the end of this turn; the thread is killed right after.
+    await new Promise((r) => setImmediate(r));
+    await (dying as unknown as { worker: Worker }).worker.terminate();
+    assert.deepEqual(
+      (await Promise.all(pending)).map((r) => (r.ok ? (r.resource as { id: string }).id : r.reason)),
+      contents.map((_, i) => `d${i}`),
+    );
+    assert.ok(lines.some((l) => l.includes('rich notifications are decrypted on the event loop')), lines.join(''));
+    assert.deepEqual(await dying.decrypt(JSON.stringify(contents[0]), a.certificates), { ok: true, resource: { id: 'd0' }, certificateId: 'contoso-1' });
+    await dying.close();
   });
 });
