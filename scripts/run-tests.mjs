@@ -4,7 +4,7 @@
 // Graph emulator's HTTPS certificate chains to, and runs every dist/test/**/*.test.js with Node's test runner
 // (NODE_EXTRA_CA_CERTS makes child processes and fetch trust the CA). Arguments filter test files by substring.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BARESIP, CHROMIUM, EJABBERD, KAMAILIO, ensureOsPackages, PROSODY, REDIS, S2S_PACKAGES, SLIXMPP, MissingOsPackagesError } from '../dist/src/sandbox/os-deps.js';
 import { ensureTlsMaterial } from '../dist/src/sandbox/tls.js';
@@ -60,4 +60,52 @@ const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurren
   stdio: 'inherit',
   env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caCertPath, XTG_TEST_TLS_DIR: resolve('.test-tls') },
 });
+// A watchdog: a test file that never ends (a server or socket left open holds its process) would otherwise run into
+// CI's own time limit with nothing said. XTG_TEST_DEADLINE_MINUTES (default 30: the whole suite takes under 10 on
+// CI's 2 cores) names the files still running, stops them and fails the run.
+const deadlineMinutes = Number.parseFloat(process.env.XTG_TEST_DEADLINE_MINUTES ?? '30') || 30;
+const watchdog = setTimeout(() => {
+  const tree = descendants(child.pid);
+  const running = [...new Set(tree.flatMap((p) => p.argv.filter((a) => a.endsWith('.test.js'))))];
+  process.stderr.write(
+    `\nthe test run passed ${deadlineMinutes} minutes (XTG_TEST_DEADLINE_MINUTES); still running:\n${running.map((f) => `  ${f}\n`).join('') || '  (no test file: the runner itself)\n'}` +
+      'stopping them and their servers; a hang like this is a test that leaves a server, client or timer open.\n',
+  );
+  for (const p of [{ pid: child.pid }, ...tree]) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  process.exit(1);
+}, deadlineMinutes * 60_000);
+watchdog.unref();
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+
+/** Every process below `root` (Linux /proc), with its argv; empty where /proc is not there. */
+function descendants(root) {
+  let all;
+  try {
+    all = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .flatMap((d) => {
+        try {
+          const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+          const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          return [{ pid: Number(d), ppid, argv: readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0') }];
+        } catch {
+          return [];
+        }
+      });
+  } catch {
+    return [];
+  }
+  const out = [];
+  const queue = [root];
+  while (queue.length) {
+    const parent = queue.shift();
+    for (const p of all) if (p.ppid === parent) (out.push(p), queue.push(p.pid));
+  }
+  return out;
+}

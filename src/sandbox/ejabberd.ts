@@ -11,6 +11,7 @@
  * `ejabberd_ctl` module ejabberdctl uses, from a short-lived hidden Erlang node that shares the cookie.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { tieToProcess } from './child-lifetime.js';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -199,11 +200,7 @@ export class EjabberdServer {
       this.exitInfo = signal ? `signal ${signal}` : `exit code ${code}`;
     });
     // A process that exits without stop() does not wait for the graceful stop on stdin's end.
-    const hook = () => {
-      if (!this.exited) child.kill('SIGKILL');
-    };
-    process.once('exit', hook);
-    this.removeExitHook = () => process.removeListener('exit', hook);
+    this.removeExitHook = tieToProcess(child);
   }
 
   /** The Erlang VM's process id (for CPU accounting in benchmarks). */

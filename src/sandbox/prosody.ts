@@ -7,6 +7,7 @@
  * end-to-end tests, so both drive the same real server.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { tieToProcess } from './child-lifetime.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { portOpen } from './port-open.js';
 import { join } from 'node:path';
@@ -149,6 +150,7 @@ function register(configPath: string, vhost: string, user: string, password: str
 
 export class ProsodyServer {
   private exited = false;
+  private readonly stopping: () => void;
 
   private constructor(
     readonly o: ProsodyOptions,
@@ -158,6 +160,7 @@ export class ProsodyServer {
     child.on('exit', () => {
       this.exited = true;
     });
+    this.stopping = tieToProcess(child);
   }
 
   static async start(o: ProsodyOptions): Promise<ProsodyServer> {
@@ -201,6 +204,7 @@ export class ProsodyServer {
   }
 
   async stop(): Promise<void> {
+    this.stopping();
     if (this.exited) return;
     const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.kill('SIGTERM');

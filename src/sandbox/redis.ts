@@ -1,11 +1,13 @@
 /** A private redis-server (Debian's package) on loopback, without persistence: for the sandbox and the tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { tieToProcess } from './child-lifetime.js';
 import { portOpen } from './port-open.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export class RedisServer {
   private exited = false;
   private output = '';
+  private readonly stopping: () => void;
 
   private constructor(
     readonly port: number,
@@ -13,6 +15,7 @@ export class RedisServer {
   ) {
     child.stdout?.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
     child.on('exit', () => (this.exited = true));
+    this.stopping = tieToProcess(child);
   }
 
   get url(): string {
@@ -35,6 +38,7 @@ export class RedisServer {
   }
 
   async stop(): Promise<void> {
+    this.stopping();
     if (this.exited) return;
     const done = new Promise((r) => this.child.once('exit', r));
     this.child.kill('SIGTERM');

@@ -97,14 +97,13 @@ export class S2sPair {
           ...(o.partner.dialbackDomains ? { dialbackDomains: o.partner.dialbackDomains } : {}),
         },
       };
-      // Both at once: ejabberd's Erlang VM takes a few seconds to start.
-      const start = async (spec: XmppServerSpec) => {
-        const server = await startXmppServer(spec);
-        started.push(server);
-        return server;
-      };
-      const [front, partner] = await Promise.all([start(frontSpec), start(partnerSpec)]);
-      return new S2sPair(dns, frontSpec, partnerSpec, front, partner);
+      // Both at once: ejabberd's Erlang VM takes a few seconds to start. Settled, not raced: when one fails, the
+      // other still finishes starting and must be stopped too (a server left running keeps its test file alive).
+      const [front, partner] = await Promise.allSettled([startXmppServer(frontSpec), startXmppServer(partnerSpec)]);
+      for (const r of [front, partner]) if (r.status === 'fulfilled') started.push(r.value);
+      if (front.status === 'rejected') throw front.reason;
+      if (partner.status === 'rejected') throw partner.reason;
+      return new S2sPair(dns, frontSpec, partnerSpec, front.value, partner.value);
     } catch (err) {
       for (const s of started) await s.stop().catch(() => undefined);
       await dns.stop();

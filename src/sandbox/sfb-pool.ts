@@ -2,24 +2,13 @@
  * Issue 17: the SfB emulator's Front End pool for a loopback federation (sandbox and tests), with certificates from
  * the loopback CA, and the gateway's matching `sfb` configuration.
  */
-import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { DEMO } from './demo-tenant.js';
 import { DEMO_SFB } from './demo-sfb.js';
+import { freePort } from './port-open.js';
 import { issueCertificate, type TlsMaterial } from './tls.js';
 import type { LoopbackConfig } from './gateway-config.js';
 import { startSfbEmulator, type SfbEmulator } from '../../test/emulators/sfb/index.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** The host names of an SfB deployment on loopback: its Front End, its pool and the gateway's trusted application. */
 export interface SfbPoolNames {

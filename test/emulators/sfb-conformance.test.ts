@@ -13,6 +13,7 @@ import { newCallId, newTag } from '../../src/sfb/sip/build.js';
 import { inDialogRequest, uacDialog, uasDialog, type DialogState } from '../../src/sfb/sip/dialog.js';
 import { parseNameAddr, parseVia } from '../../src/sfb/sip/address.js';
 import { loopbackHosts, testIdentity, waitFor } from '../sfb/support.js';
+import { freePort } from '../support/ports.js';
 
 const FE = 'fe01.contoso.example';
 const APP = 'gw.xmpp.example';
@@ -76,14 +77,7 @@ describe('SfB emulator conformance', () => {
   let emu: SfbEmulator;
   let app: TrustedApp;
   before(async () => {
-    const appPort = await new Promise<number>((r) => {
-      import('node:net').then(({ createServer }) => {
-        const s = createServer().listen(0, '127.0.0.1', () => {
-          const p = (s.address() as { port: number }).port;
-          s.close(() => r(p));
-        });
-      });
-    });
+    const appPort = await freePort();
     emu = await startSfbEmulator({ fqdn: FE, identity: await testIdentity(FE, 'pool01.contoso.example'), trustedApplications: [APP], routes: [{ domain: 'xmpp.example', host: APP, port: appPort }], hosts, idleByeMs: 60_000, homedOnline: ['sip:alice.smith@contoso.example'] });
     app = await TrustedApp.start(APP, emu.sipPort, appPort);
   });
