@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import type { Element } from '@xmpp/xml';
 import type { PairDeps, PairMessage } from '../../src/actors/user-pair/messages.js';
 import { PairContext } from '../../src/actors/user-pair/pair-context.js';
-import { XmppToTeams } from '../../src/actors/user-pair/xmpp-to-teams.js';
+import { BATCH_ROWS, XmppToTeams } from '../../src/actors/user-pair/xmpp-to-teams.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
@@ -153,7 +153,7 @@ describe('XmppToTeams', () => {
   });
   it('posts a backlog as batches in order; a post throttled inside one waits for its Retry-After and the rest keep their order behind it', async () => {
     // The first batch: two posts go in, the third is throttled (429, retry in 80 ms), the rest are not run (424).
-    const graph = postingTeams('chat-3', [['ok', 'ok', 429, 424, 424, 424, 424, 424, 424, 424]], 80);
+    const graph = postingTeams('chat-3', [['ok', 'ok', 429, ...Array.from({ length: BATCH_ROWS - 3 }, () => 424)]], 80);
     const { outbound, key, log, rows, selfMessages, receipts } = await pairWithBacklog(store, graph, { user: 'carol', jid: 'mercutio@xmpp.example', chatId: 'chat-3', tag: 'c', word: 'line', count: 25 });
     // Only the first row is handed over: the others were committed too, their hand-over still on its way.
     const throttledAt = Date.now();
