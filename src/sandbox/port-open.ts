@@ -9,7 +9,8 @@
  * the port, holding the claimant's pid: a claim of a process that is gone is taken over), and (3) bindable now.
  * A process never gets the same port twice and releases its claims when it exits.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,7 @@ const mine = new Map<number, string>();
 let releaseHooked = false;
 
 function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -64,36 +66,57 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Claims `port` for this process, taking over a claim whose process is gone. */
+/**
+ * Claims `port` for this process, taking over a claim whose process is gone. Each step is one atomic file operation:
+ * a claim appears with its pid already in it (a hard link of a file written beforehand, which fails if a claim
+ * exists), and a takeover first moves the claim aside (a rename), so that two processes never both take it over.
+ */
 function claim(dir: string, port: number): boolean {
   if (mine.has(port)) return false;
   const file = join(dir, String(port));
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      mine.set(port, dir);
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  const own = join(dir, `.${process.pid}.${port}.${randomBytes(4).toString('hex')}`);
+  writeFileSync(own, String(process.pid));
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(own, file);
+        mine.set(port, dir);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      if (pidAlive(ownerOf(file))) return false;
+      const grave = `${own}.gone`;
+      try {
+        renameSync(file, grave);
+      } catch {
+        continue; // released or taken over meanwhile: try again
+      }
+      // What was moved aside may be a claim made after the check: a live one goes back unless a new one is there.
+      if (pidAlive(ownerOf(grave))) {
+        try {
+          linkSync(grave, file);
+        } catch {
+          // a newer claim is in place
+        }
+        rmSync(grave, { force: true });
+        return false;
+      }
+      rmSync(grave, { force: true });
     }
-    let owner = Number.NaN;
-    try {
-      owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
-    } catch {
-      // released meanwhile: try again
-      continue;
-    }
-    // An empty file is a claim being written this instant: taken.
-    if (!Number.isInteger(owner) || pidAlive(owner)) return false;
-    try {
-      unlinkSync(file);
-    } catch {
-      // another process took it over first: try once more, then give up on this port
-    }
+    return false;
+  } finally {
+    rmSync(own, { force: true });
   }
-  return false;
+}
+
+/** The pid in a claim file; NaN when it cannot be read (gone meanwhile). */
+function ownerOf(file: string): number {
+  try {
+    return Number.parseInt(readFileSync(file, 'utf8'), 10);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function releaseAll(): void {
