@@ -98,6 +98,8 @@ interface Direction {
   readonly failed: number;
   /** CPU of this process (the Graph emulator and the XMPP clients), as a share of one core, while it ran. */
   readonly harnessLoad: number;
+  /** CPU of the XMPP server (Prosody), as a share of one core, while it ran. */
+  readonly xmppServerLoad: number;
 }
 
 function harness(cpu0: NodeJS.CpuUsage, seconds: number): number {
@@ -112,20 +114,22 @@ let runId = 0;
  * One timed run: from quiet nodes, `send` hands every message over, `arrived` resolves when the last one is in;
  * then the nodes' CPU is read once they are quiet again (work after the last arrival counts).
  */
-async function timed(pids: number[], tag: string, what: string, messages: number, send: () => Promise<void>, arrived: () => Promise<void>): Promise<Omit<Direction, 'failed'>> {
+async function timed(pids: number[], xmppServerPid: number | undefined, tag: string, what: string, messages: number, send: () => Promise<void>, arrived: () => Promise<void>): Promise<Omit<Direction, 'failed'>> {
   await quiescent(pids);
   const perf = startPerf(pids, tag);
   const cpu0 = sumCpu(pids);
   const own0 = process.cpuUsage();
+  const xmpp0 = xmppServerPid ? cpuMs(xmppServerPid) : 0;
   const t0 = performance.now();
   await send();
   await arrived();
   const seconds = (performance.now() - t0) / 1000;
   const harnessLoad = harness(own0, seconds);
+  const xmppServerLoad = xmppServerPid ? (cpuMs(xmppServerPid) - xmpp0) / 1000 / seconds : 0;
   await quiescent(pids);
   const cpu = sumCpu(pids) - cpu0;
   await printPerf(perf, what);
-  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad };
+  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad, xmppServerLoad };
 }
 
 /** Per run and pair (prefix): how many of its messages are counted in already, in order (countAnswered, countBodies). */
@@ -137,6 +141,7 @@ async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): P
   const per = Math.ceil(count / f.pairs.length);
   const run = await timed(
     pids,
+    f.prosody.pid,
     tag,
     'XMPP -> Teams',
     per * f.pairs.length,
@@ -165,6 +170,7 @@ async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): P
   const per = Math.ceil(count / f.pairs.length);
   const run = await timed(
     pids,
+    f.prosody.pid,
     tag,
     'Teams -> XMPP',
     per * f.pairs.length,
@@ -369,7 +375,7 @@ function meanTimings(before: Timings, after: Timings): string {
 }
 
 function line(name: string, d: Direction): string {
-  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
+  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core, Prosody: ${(d.xmppServerLoad * 100).toFixed(0)}%)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
 }
 
 for (const nodes of NODE_COUNTS) {
