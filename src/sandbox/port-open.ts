@@ -119,10 +119,13 @@ function ownerOf(file: string): number {
   }
 }
 
+/** Removes this process's claims (only those still holding its pid). */
 function releaseAll(): void {
   for (const [port, dir] of mine) {
+    const file = join(dir, String(port));
+    if (ownerOf(file) !== process.pid) continue;
     try {
-      unlinkSync(join(dir, String(port)));
+      unlinkSync(file);
     } catch {
       // already gone
     }
