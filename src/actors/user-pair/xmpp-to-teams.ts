@@ -1,7 +1,8 @@
 /**
  * XMPP -> Teams for one pair: messages the XMPP user sent were committed to the outbox on arrival
  * (src/xmpp/accept.ts); this delivers them into the 1:1 chat in order, retried with backoff, and answers each
- * with an XEP-0184 receipt only once Graph has it (or a stanza error once it is durably dead-lettered). Corrections, retractions and reactions are applied to the Teams message they refer to.
+ * with an XEP-0184 receipt only once Graph has it (or a stanza error once it is durably dead-lettered).
+ * Corrections, retractions, reactions and markers go to xmpp-changes.ts.
  *
  * Throughput: a backlog (after an outage, or a sender faster than Graph's round trip) goes as JSON batches of up to
  * BATCH_ROWS posts, chained so that Graph keeps their order (graph-batch.ts): one round trip per batch, not per
@@ -12,15 +13,13 @@
  */
 import { textToTeamsHtml, teamsHtmlToText } from '../../protocol/message-body.js';
 import type { InboundMessage } from '../../protocol/stanza.js';
-import { reactionDiff } from '../../protocol/reactions.js';
-import { StanzaError } from '../../protocol/stanza-error.js';
-import { formatJid } from '../../protocol/jid.js';
 import { errorMessage, type Logger } from '../../observability/logger.js';
 import { inTraceOf } from '../../observability/tracing.js';
 import type { OutboxRow } from '../../store/store.js';
 import { TeamsError, type PostOutcome, type Puppet } from '../../teams/teams-port.js';
 import { DONE, type Outcome } from './messages.js';
 import { classify, stanzaErrorForTeams, type PairContext } from './pair-context.js';
+import { XmppChanges } from './xmpp-changes.js';
 
 /**
  * Posts of a pair sent as one JSON batch at most: Graph's own limit ("Batch size limitations",
@@ -75,7 +74,11 @@ export class XmppToTeams {
   /** False once Graph refused a batch of this pair: this activation posts one by one. */
   private batches = true;
 
-  constructor(private readonly c: PairContext) {}
+  private readonly changes: XmppChanges;
+
+  constructor(private readonly c: PairContext) {
+    this.changes = new XmppChanges(c, () => this.settle());
+  }
 
   /** At activation: the pair's pending rows (accepted before a restart, a move, or while it was passive). */
   async load(): Promise<number> {
@@ -84,6 +87,14 @@ export class XmppToTeams {
     // Marked rows were handed to a Graph post by an earlier activation; only the first ones can have reached it.
     for (const row of this.queue.slice(0, ROWS_IN_DOUBT)) if (row.sendingSince !== undefined) this.inDoubt.add(row.id);
     return rows.length;
+  }
+
+  /**
+   * What the XMPP user sent that is not new content (a correction, retraction, reaction or marker): applied by
+   * xmpp-changes.ts once the outcomes being committed have landed where it needs them.
+   */
+  change(msg: InboundMessage, log: Logger): Promise<Outcome> {
+    return this.changes.apply(msg, log);
   }
 
   /** Lets the outcomes being committed land (their receipts go out), then stops the retry timer. */
@@ -409,30 +420,6 @@ export class XmppToTeams {
   }
 
   /**
-   * What the XMPP user sent that is not new content: an XEP-0308 correction, XEP-0424 retraction or XEP-0444
-   * reaction, or an XEP-0333 marker (chat states, XEP-0085, have no Graph counterpart and are not relayed).
-   */
-  async change(msg: InboundMessage, log: Logger): Promise<Outcome> {
-    // The message it refers to may have been posted just before, its outcome (the relayed id) still being
-    // committed: the sender had its receipt already, so the change must find it.
-    if (msg.retractId || msg.reactions || (msg.replaceId && msg.body)) return this.settle().then(() => this.changeFromXmpp(msg, log));
-    if (msg.displayedId) return this.markRead(log);
-    return DONE;
-  }
-
-  /** XEP-0333 "displayed" becomes the Teams read state of the chat (what she sees as "Seen"). */
-  private async markRead(log: Logger): Promise<Outcome> {
-    const chatId = this.c.pair.chatId;
-    if (!chatId) return DONE;
-    try {
-      await this.c.d.teams.markChatRead(await this.c.ensurePuppet(), chatId);
-    } catch (err) {
-      log.info('could not mark the Teams chat read', { reason: classify(err).reason });
-    }
-    return DONE;
-  }
-
-  /**
    * An earlier attempt's outcome is unknown (crash or lost answer): Graph may already have the message. It is the
    * newest post of the puppet with the same text, made since that attempt and not yet claimed by another row.
    */
@@ -461,50 +448,5 @@ export class XmppToTeams {
       this.c.self({ type: 'drain' });
     }, delayMs);
     this.drainTimer.unref();
-  }
-
-  /**
-   * XEP-0308 corrections, XEP-0424 retractions and XEP-0444 reactions, applied to the Teams message they refer to
-   * (found by the XMPP id it was relayed with). Graph lets the sender edit and delete only its own messages.
-   */
-  private async changeFromXmpp(msg: InboundMessage, log: Logger): Promise<Outcome> {
-    const sender = formatJid(msg.from);
-    const refId = msg.retractId ?? msg.reactions?.id ?? msg.replaceId ?? '';
-    const relayed = this.c.pair.chatId ? await this.c.d.store.findRelayedByXmppId(this.c.pair.chatId, refId) : undefined;
-    if (!relayed || !this.c.pair.chatId) {
-      await this.c.sendError(sender, msg.id, new StanzaError('item-not-found', 'the message this refers to is not known in Teams'));
-      return DONE;
-    }
-    const chatId = this.c.pair.chatId;
-    const own = relayed.direction === 'xmpp_to_teams';
-    try {
-      const puppet = await this.c.ensurePuppet();
-      if (msg.retractId) {
-        if (!own) throw new StanzaError('forbidden', "only the sender's own messages can be retracted");
-        await this.c.d.teams.softDeleteMessage(puppet, chatId, relayed.teamsMessageId);
-        log.debug('retraction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
-      } else if (msg.reactions) {
-        const current = (await this.c.d.teams.getMessage(puppet, chatId, relayed.teamsMessageId)).reactions ?? [];
-        const mine = current.filter((r) => r.userId === puppet.userId).map((r) => r.reactionType);
-        const diff = reactionDiff(mine, msg.reactions.emojis);
-        for (const r of diff.unset) await this.c.d.teams.unsetReaction(puppet, chatId, relayed.teamsMessageId, r);
-        for (const r of diff.set) await this.c.d.teams.setReaction(puppet, chatId, relayed.teamsMessageId, r);
-        log.debug('reactions relayed to Teams', { teamsMessageId: relayed.teamsMessageId, set: diff.set.length, unset: diff.unset.length });
-      } else {
-        if (!own) throw new StanzaError('forbidden', "only the sender's own messages can be corrected");
-        await this.c.d.teams.editMessage(puppet, chatId, relayed.teamsMessageId, textToTeamsHtml(msg.body ?? ''));
-        log.debug('correction relayed to Teams', { teamsMessageId: relayed.teamsMessageId });
-      }
-    } catch (err) {
-      if (err instanceof StanzaError) {
-        await this.c.sendError(sender, msg.id, err);
-        return DONE;
-      }
-      const c = classify(err);
-      await this.c.sendError(sender, msg.id, stanzaErrorForTeams(c.transient ? 0 : c.status, c.reason));
-      return DONE;
-    }
-    if (msg.receiptRequested && msg.id) await this.c.sendReceipt(sender, msg.id);
-    return DONE;
   }
 }
