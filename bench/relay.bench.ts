@@ -36,7 +36,7 @@ const USAGE = `usage: node dist/bench/relay.bench.js [options]
   --latency-seconds 6      length of each latency run
   --cpu-prof               profile every node (node --cpu-prof) and print where its CPU went
   --perf                   sample the nodes with Linux perf during each timed run
-  --log info               the nodes' log level
+  --log info|debug         the nodes' log level
   --basic-notifications    notifications without resource data (each message read from Graph)
   --help                   this text`;
 
@@ -88,6 +88,8 @@ const PAIRS = positive('pairs', args.pairs);
 const LATENCY_SECONDS = positive('latency-seconds', args['latency-seconds']);
 const NODE_COUNTS = args.nodes.split(',').map((n) => positive('nodes', n.trim()));
 if (args.only !== undefined && args.only !== 'x2t' && args.only !== 't2x') usageError(`--only ${args.only}: expected x2t or t2x`);
+if (args.log !== 'info' && args.log !== 'debug') usageError(`--log ${args.log}: expected info or debug`);
+const LOG_LEVEL: 'info' | 'debug' = args.log;
 const RUN_X2T = args.only !== 't2x';
 const RUN_T2X = args.only !== 'x2t';
 
@@ -381,10 +383,10 @@ function line(name: string, d: Direction): string {
 for (const nodes of NODE_COUNTS) {
   const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'xtg-relay-prof-')) : undefined;
   const basic = args['basic-notifications'];
-  const f = await RelayFederation.start({ nodes, pairs: PAIRS, cpuProfDir: profDir, perfMaps: args.perf, logLevel: args.log === 'debug' ? 'debug' : 'info', basicNotifications: basic });
+  const f = await RelayFederation.start({ nodes, pairs: PAIRS, cpuProfDir: profDir, perfMaps: args.perf, logLevel: LOG_LEVEL, basicNotifications: basic });
   try {
     console.log(
-      `relay, ${nodes} node${nodes > 1 ? 's' : ''} (${nodes > 1 ? 'Redis, one XMPP link, webhooks behind a balancer, shared SQLite file' : 'embedded: SQLite, no Redis'}), ${PAIRS} pairs, ${MESSAGES} messages each way, log level ${args.log}, SQLite defaults (synchronous FULL, group commit), ${basic ? 'basic notifications (a GET per Teams message)' : 'rich notifications'};`,
+      `relay, ${nodes} node${nodes > 1 ? 's' : ''} (${nodes > 1 ? 'Redis, one XMPP link, webhooks behind a balancer, shared SQLite file' : 'embedded: SQLite, no Redis'}), ${PAIRS} pairs, ${MESSAGES} messages each way, log level ${LOG_LEVEL}, SQLite defaults (synchronous FULL, group commit), ${basic ? 'basic notifications (a GET per Teams message)' : 'rich notifications'};`,
     );
     console.log(
       `  Graph's limits LIFTED: the emulator's service limits off (documented: 20 chat posts/s per app and tenant), the gateway's pacing on with every limit x${LIFTED_PACING_SCALE} (teams.pacing.limitScale) and throttle.graphRequestsPerSecond ${LIFTED_THROTTLE.graphRequestsPerSecond}:`,
