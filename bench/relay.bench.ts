@@ -166,6 +166,9 @@ function countAnswered(p: BenchPair, prefix: string, per: number): number {
   return n;
 }
 
+/** Messages a Teams user writes in one turn of the bench's event loop (see teamsToXmpp). */
+const YIELD_EVERY = 8;
+
 /** Every Teams user writes her share at once; resolves when every message reached its XMPP client. */
 async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): Promise<Direction> {
   const tag = `t2x${++runId}`;
@@ -179,7 +182,13 @@ async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): P
     async () => {
       await Promise.all(
         f.pairs.map(async (p, pi) => {
-          for (let i = 0; i < per; i++) await f.emulator.sendAs(p.teamsUpn, p.client.bare, `${tag} ${pi} ${i} over the lazy dog`);
+          for (let i = 0; i < per; i++) {
+            await f.emulator.sendAs(p.teamsUpn, p.client.bare, `${tag} ${pi} ${i} over the lazy dog`);
+            // sendAs does its work at once: without a turn of the event loop now and then, the emulator (in this
+            // process) would deliver nothing until every message of the run exists, and the gateway would sit idle
+            // through a burst no Teams tenant makes.
+            if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
+          }
         }),
       );
     },
@@ -293,13 +302,34 @@ function graphCalls(requests: readonly { method: string; path: string; status: n
 }
 
 /**
+ * Graph's POSTs to the webhook during a run: how many notifications each carried and how long the gateway took to
+ * answer (it answers once they are committed). One POST is in flight per subscription, so this bounds the rate.
+ * The emulator records a POST per subscription it carried, each with the POST's start: those make one POST here.
+ */
+function webhookPosts(d: readonly { at: number; url: string; items?: number; durationMs?: number }[]): string {
+  const posts = new Map<string, { items: number; ms: number }>();
+  for (const r of d) {
+    const k = `${r.at}|${r.url}`;
+    const p = posts.get(k) ?? { items: 0, ms: r.durationMs ?? 0 };
+    p.items += r.items ?? 0;
+    posts.set(k, p);
+  }
+  const all = [...posts.values()];
+  if (all.length === 0) return 'webhook POSTs: none';
+  const ms = all.map((p) => p.ms).sort((a, b) => a - b);
+  const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0;
+  const items = all.reduce((n, p) => n + p.items, 0);
+  return `webhook POSTs: ${all.length}, ${(items / all.length).toFixed(1)} notifications each, answered in p50 ${at(0.5).toFixed(0)} ms, p99 ${at(0.99).toFixed(0)} ms`;
+}
+
+/**
  * Histogram sums, counts and buckets (upper bound in seconds -> cumulative count) of every node, for the means and
  * the p99 of a run (the nodes' own view of where time went).
  */
 type Timings = Record<string, { sum: number; count: number; buckets: Map<number, number> }>;
 const TIMINGS: Record<string, [string, Record<string, string>]> = {
   'commit of an accepted message (enqueueOutbound)': ['xtg_store_latency_seconds', { op: 'enqueueOutbound' }],
-  'commit of a notification (recordNotification)': ['xtg_store_latency_seconds', { op: 'recordNotification' }],
+  'commit of the notifications of a webhook POST (recordNotifications)': ['xtg_store_latency_seconds', { op: 'recordNotifications' }],
   'Graph POST /chats/{id}/messages': ['xtg_graph_request_duration_seconds', { method: 'POST', endpoint: '/chats/{id}/messages' }],
   'Graph GET /chats/{id}/messages/{id}': ['xtg_graph_request_duration_seconds', { method: 'GET', endpoint: '/chats/{id}/messages/{id}' }],
   'XMPP accepted -> Graph accepted': ['xtg_relay_latency_seconds', { direction: 'xmpp_to_teams' }],
@@ -410,8 +440,10 @@ for (const nodes of NODE_COUNTS) {
     if (RUN_T2X) {
       const t1 = await timings(f);
       const c1 = await counts(f);
+      const since = Date.now();
       t2x = await teamsToXmpp(f, MESSAGES, pids);
       console.log(line('Teams -> XMPP', t2x));
+      console.log(`    ${webhookPosts(f.emulator.deliveries().filter((d) => d.at >= since && d.kind === 'change'))}`);
       console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
       console.log(`    per message: ${perMessage(c1, await counts(f), MESSAGES)}`);
     }

@@ -18,14 +18,11 @@ import { adminEdge } from './gateway/admin-edge.js';
 import { TenantRuntime, type NodeShared } from './gateway/tenant-runtime.js';
 import { applyTenantChanges, TenantReloadError, type ReloadHost, type ReloadSummary } from './gateway/tenant-reload.js';
 import { TenantChannels } from './gateway/tenant-channels.js';
+import { NodeCluster } from './gateway/node-cluster.js';
 import { LocalRouter, type ActorRouter } from './cluster/actor-router.js';
-import { ClusterNode } from './cluster/cluster-node.js';
 import { LoneNodeLicence } from './cluster/lone-node-licence.js';
-import { ClusterRouter } from './cluster/cluster-router.js';
-import type { LeaderLease } from './cluster/leader-lease.js';
+import type { ClusterRouter } from './cluster/cluster-router.js';
 import type { NodeRole } from './cluster/membership.js';
-import { NodeTransport } from './cluster/node-transport.js';
-import { describeError } from './cluster/remote-errors.js';
 import { SharedXmppLink } from './cluster/shared-xmpp-link.js';
 import { clusterStatus } from './cluster/cluster-status.js';
 import { bareJid, tryParseJid } from './protocol/jid.js';
@@ -45,7 +42,6 @@ import { StoreError, type Store } from './store/store.js';
 import { ActorRuntime } from './supervisors/actor-runtime.js';
 import { ActorSupervisor } from './supervisors/actor-supervisor.js';
 import { restartPolicyFor } from './supervisors/restart-policy.js';
-import { splitHostPort } from './teams/webhook-server.js';
 import { WebhookListeners } from './teams/webhook-listeners.js';
 import { IqIds } from './xmpp/iq-ids.js';
 import type { PolicyService } from './policy/policy-service.js';
@@ -80,13 +76,11 @@ export class Gateway {
   /** The node's own rows (licence seats, the console's node-wide views): the configured store. */
   private readonly store: Store;
   readonly nodeId: string;
-  private readonly cluster: ClusterNode | undefined;
+  /** In a cluster: transport, membership, duties lease (gateway/node-cluster.ts). */
+  private readonly cluster: NodeCluster | undefined;
   /** A node alone: its licence, or evaluation mode. */
   private readonly lone: LoneNodeLicence | undefined;
-  private readonly transport: NodeTransport | undefined;
-  private readonly duties: LeaderLease | undefined;
   private clusterRouter: ClusterRouter | undefined;
-  private fencing: NodeJS.Timeout | undefined;
   private readonly webhooks: WebhookListeners;
   private readonly admin: AdminServer;
   private readonly console: ConsoleService | undefined;
@@ -158,34 +152,19 @@ export class Gateway {
     const ids = this.redis && c.cluster.secret ? IqIds.fromSecret(c.cluster.secret.reveal()) : IqIds.random();
     if (this.redis && c.cluster.secret) {
       // A cluster (DESIGN.md "cluster"): membership, licence seat, placement, and each tenant's link shared or per node.
-      const [host, port] = splitHostPort(c.cluster.listen);
-      const tls = c.cluster.tls;
-      this.transport = new NodeTransport({
-        host,
-        port,
+      this.cluster = new NodeCluster({
+        config: c,
+        redis: this.redis,
         secret: c.cluster.secret.reveal(),
         nodeId,
-        log: this.log,
-        describeError,
-        tls: tls ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile) } : undefined,
-      });
-      this.cluster = new ClusterNode({
-        redis: this.redis,
-        name: c.cluster.name,
-        nodeId,
-        rpcUrl: c.cluster.advertiseUrl ?? `${tls ? 'https' : 'http'}://${c.cluster.listen}`,
         version: packageVersion(),
-        leaseMs: c.cluster.leaseSeconds * 1000,
-        licenceFile: c.cluster.licence.file,
-        publicKeys: c.cluster.licence.publicKeys,
-        tenantIds: () => [...this.tenants.values()].map((t) => licenceIdentity(t.t)),
         store: this.store,
         metrics: this.metrics,
         log: this.log,
+        tenantIds: () => [...this.tenants.values()].map((t) => licenceIdentity(t.t)),
         actorCount: () => (this.pairs?.keys().length ?? 0) + (this.domains?.keys().length ?? 0) + (this.sfbPairs?.keys().length ?? 0),
         roles: () => this.roles(),
       });
-      this.duties = this.cluster.lease('duties');
     } else {
       // Alone, a node serves under its licence, or in evaluation mode without one (docs/licensing.md).
       this.lone = new LoneNodeLicence({
@@ -209,7 +188,7 @@ export class Gateway {
       metrics: this.metrics,
       redis: this.redis,
       ids,
-      cluster: this.cluster && this.transport ? { node: this.cluster, transport: this.transport } : undefined,
+      cluster: this.cluster && { node: this.cluster.node, transport: this.cluster.transport },
       walls,
       router: () => this.router,
       holdsDuties: () => this.holdsDuties(),
@@ -236,10 +215,10 @@ export class Gateway {
       log: this.log,
       store: this.store,
       redis: this.redis,
-      cluster: this.cluster,
+      cluster: this.cluster?.node,
       tenants: () => [...tenants.values()],
       roles: () => this.roles(),
-      licence: () => (this.cluster ? this.cluster.licence() : this.lone?.view()),
+      licence: () => (this.cluster ? this.cluster.node.licence() : this.lone?.view()),
       clusterView: this.cluster ? () => this.clusterView() : undefined,
       reload: o.reloadConfig && (async () => ({ ...(await this.reloadTenants((o.reloadConfig as () => RuntimeConfig)())) })),
     });
@@ -259,20 +238,20 @@ export class Gateway {
 
   /** Cluster-wide duties (inbox, subscription renewal, outbox sweep, retention) run on one node; alone, here. */
   private holdsDuties(): boolean {
-    return this.duties ? this.duties.isHeld : true;
+    return this.cluster ? this.cluster.duties.isHeld : true;
   }
 
   private roles(): NodeRole[] {
     const roles: NodeRole[] = [];
     const link = this.first.link;
     if (link instanceof SharedXmppLink ? link.holdsLink() : link.isOnline()) roles.push('xmpp-link');
-    if (this.duties?.isHeld) roles.push('duties');
+    if (this.cluster?.duties.isHeld) roles.push('duties');
     return roles;
   }
 
   private async clusterView(): Promise<unknown> {
     if (!this.redis || !this.cluster) return {};
-    return clusterStatus(this.redis, this.cluster.keys);
+    return clusterStatus(this.redis, this.cluster.node.keys);
   }
 
   get adminPort(): number {
@@ -321,24 +300,8 @@ export class Gateway {
         })
       : undefined;
     this.sfbPairs = sfbPairs;
-    if (this.cluster && this.transport) {
-      const cluster = this.cluster;
-      this.clusterRouter = new ClusterRouter({
-        nodeId: this.nodeId,
-        pairs: this.pairs,
-        domains: this.domains,
-        sfbPairs: sfbPairs as never, // issue 17
-        membership: cluster.membership,
-        directory: cluster.directory,
-        transport: this.transport,
-        serving: () => cluster.serving(),
-        // A dead node's keys are free once its lease lapsed; messages for them wait that long and a bit more.
-        deliveryDeadlineMs: c.cluster.leaseSeconds * 2000 + 5_000,
-        callTimeoutMs: SETTINGS.actorCallTimeoutMs,
-        wakeMessage: (kind) => (kind === 'remote-domain' ? ({ type: 'stats' } satisfies DomainMessage) : ({ type: 'drain' } satisfies PairMessage)),
-        metrics: this.metrics,
-        log: this.log,
-      });
+    if (this.cluster) {
+      this.clusterRouter = this.cluster.router({ pairs: this.pairs, domains: this.domains, sfbPairs });
       this.router = this.clusterRouter;
     } else {
       this.router = new LocalRouter(this.pairs, this.domains);
@@ -356,16 +319,17 @@ export class Gateway {
     for (const t of this.tenants.values()) await t.policy.start();
     await this.admin.start();
     await this.console?.start();
-    if (this.cluster && this.transport && this.clusterRouter && this.duties && this.redis) await this.joinCluster(this.cluster, this.transport, this.clusterRouter, this.duties, this.redis);
+    // The tenants of the moment: a reload adds and removes them while the node runs.
+    if (this.cluster && this.clusterRouter) await this.cluster.join(this.clusterRouter, () => [...this.tenants.values()], this.channels);
     await this.webhooks.start();
     for (const t of this.tenants.values()) {
       t.teamsSide?.start();
       t.chores.start();
-      if (!this.duties) t.chores.taken();
+      if (!this.cluster) t.chores.taken();
     }
     // Duties only once the webhook listens (Graph validates it when a subscription is made), and before the links,
     // whose first connection may take long.
-    this.duties?.start();
+    this.cluster?.duties.start();
     for (const t of this.tenants.values()) await t.sfb?.start(); // issue 17: SIP from the pool is taken before the XMPP link comes up
     for (const t of this.tenants.values()) await t.link.start();
     this.activity.start();
@@ -376,33 +340,6 @@ export class Gateway {
       node: this.nodeId,
       cluster: this.cluster !== undefined,
     });
-  }
-
-  private async joinCluster(cluster: ClusterNode, transport: NodeTransport, router: ClusterRouter, duties: LeaderLease, redis: Redis): Promise<void> {
-    await transport.start();
-    // The tenants of the moment: a reload adds and removes them while the node runs.
-    const tenants = () => [...this.tenants.values()];
-    duties.on('acquired', () => tenants().forEach((t) => t.chores.taken()));
-    cluster.on('membership', () => {
-      void router.rebalance().then((moved) => moved && this.log.info('actors handed off after a membership change', { moved }));
-      for (const t of tenants()) void t.linkLease?.tick();
-      void duties.tick();
-      // A node left or died: the rows it had accepted wait in the store for their pairs' new owners.
-      for (const t of tenants()) void t.chores.sweepOutbox();
-    });
-    cluster.on('lapsed', () => void router.fenceAll('this node\'s lease lapsed'));
-    cluster.on('serving', (serving) => {
-      for (const t of tenants()) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
-      // Not serving (licence, seat, lease): every actor goes, its directory entry released for the others.
-      if (!serving) void router.handOffAll();
-      for (const t of tenants()) if (t.link instanceof SharedXmppLink) void t.link.servingChanged();
-      void duties.tick();
-    });
-    await this.channels.open(redis, tenants());
-    await cluster.start();
-    for (const t of tenants()) t.policy.setDomainLimit(cluster.licence().maxRemoteDomains);
-    this.fencing = setInterval(() => void router.verifyOwnership().catch(() => undefined), this.o.config.cluster.leaseSeconds * 1000);
-    this.fencing.unref();
   }
 
   /**
@@ -467,17 +404,17 @@ export class Gateway {
     this.log.info('gateway node stopping');
     const tenants = [...this.tenants.values()];
     for (const t of tenants) t.chores.stop();
-    clearInterval(this.fencing);
+    this.cluster?.stopFencing();
     await this.activity.stop();
     if (this.cluster && this.clusterRouter) {
       // Graceful leave: no new keys come here; the actors finish their messages and move; then the links and the
       // duties go, so another node takes them at once rather than after the lease.
-      await this.cluster.beginLeaving();
+      await this.cluster.node.beginLeaving();
       await this.clusterRouter.handOffAll();
       this.log.info('actors handed off; leaving the cluster');
       // The inboxes stop before the duties lease goes, so the next holder never drains alongside this node.
       for (const t of tenants) await t.teamsSide?.processor.stop();
-      await this.duties?.stop();
+      await this.cluster.duties.stop();
     }
     for (const t of tenants) await t.link.stop();
     await this.webhooks.stop();
@@ -490,8 +427,8 @@ export class Gateway {
     await this.sfbPairs?.stop();
     await this.domains?.stop();
     await this.runtime?.stop();
-    await this.cluster?.leave();
-    await this.transport?.stop();
+    await this.cluster?.node.leave();
+    await this.cluster?.transport.stop();
     await this.channels.close();
     this.lone?.stop();
     for (const t of tenants) await t.stop();

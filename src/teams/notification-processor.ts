@@ -150,7 +150,7 @@ export class NotificationProcessor {
   private readonly prefetched = new Map<string, { readonly at: number; readonly result: Promise<DecryptResult> }>();
 
   /**
-   * Starts decrypting the resource data of notifications just recorded, so that the decrypting thread works on them
+   * Starts decrypting the resource data of notifications just recorded, so that the decrypting threads work on them
    * while the event loop relays earlier ones; processing then takes the result (decrypted) instead of waiting for
    * the thread. Only for a node that processes the inbox, and never more than PREFETCHED waiting.
    */

@@ -100,7 +100,7 @@ export function decryptRecorded(content: string, certificates: ReadonlyMap<strin
   return decryptResourceText(parsed, certificates);
 }
 
-/** {@link decryptResourceData} up to the JSON text (what the decrypting thread hands back: a string is cheap to pass). */
+/** {@link decryptResourceData} up to the JSON text (what a decrypting thread hands back: a string is cheap to pass). */
 export function decryptResourceText(content: EncryptedContent, certificates: ReadonlyMap<string, NotificationCertificate>): DecryptedText {
   const cert = certificates.get(content.encryptionCertificateId);
   if (!cert) return { ok: false, reason: 'unknown-certificate' };

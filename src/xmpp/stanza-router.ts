@@ -1,8 +1,8 @@
 /**
  * Everything that arrives on the component link goes through here: parsed (with a stanza error for anything
- * malformed), admitted by the sender's RemoteDomainActor, then answered directly (disco, ping, version) or
- * routed to the UserPairActor of (Teams user, XMPP user). Nothing here blocks the link: each stanza is handled
- * on its own promise, and order per pair is kept by the actor's mailbox.
+ * malformed), admitted by the sender's RemoteDomainActor, then answered directly (direct-answers.ts: disco, ping,
+ * version, vCard) or routed to the UserPairActor of (Teams user, XMPP user). Nothing here blocks the link: each
+ * stanza is handled on its own promise, and order per pair is kept by the actor's mailbox.
  *
  * Admission order (DESIGN.md decision 9, issue 12): what a sender can cost is bounded before it is spent.
  * 1. Strangers and spoofed senders: one JID parse and a whitelist check, then a fixed answer (admitSender); no
@@ -15,11 +15,9 @@
  */
 import { inSpan, TENANT_ATTRIBUTE, traceCarrier } from '../observability/tracing.js';
 import { randomUUID } from 'node:crypto';
-import xml, { type Element } from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
 import { bareJid, tryParseJid } from '../protocol/jid.js';
-import { COMPONENT_INFO, CAPS_NODE, capsElement, capsVer, discoInfoQuery, userInfo } from '../protocol/disco.js';
-import { NS } from '../protocol/namespaces.js';
-import { iqResult, mayReplyWithError, parseInbound, presence, type Inbound, type InboundIq, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
+import { mayReplyWithError, parseInbound, presence, type Inbound, type InboundMessage, type InboundPresence } from '../protocol/stanza.js';
 import { StanzaError, errorReply, isTransientBounce, readStanzaError } from '../protocol/stanza-error.js';
 import type { ActorRouter } from '../cluster/actor-router.js';
 import { pairKey } from '../actors/actor-keys.js';
@@ -30,7 +28,7 @@ import type { Committed, MessageAcceptor } from './accept.js';
 import { ANY_ORDER, type ArrivalTicket } from './arrival-order.js';
 import { LookupRefusedError, type Directory } from '../teams/directory.js';
 import type { ProfileCache } from '../teams/profile-cache.js';
-import { profileToVcard4, profileToVcardTemp, type CardField } from '../protocol/vcard.js';
+import type { CardField } from '../protocol/vcard.js';
 import { TeamsError, type TeamsUser } from '../teams/teams-port.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -40,6 +38,7 @@ import type { PairKey, PairRecord, PuppetRecord } from '../store/store.js';
 import { stanzaOverLimit } from './bounded-parser.js';
 import type { XmppPort } from './component-link.js';
 import type { SfbStanzaHandler } from '../sfb/stanza-handler.js'; // issue 17
+import { DirectAnswers } from './direct-answers.js';
 
 type FederationVerdict = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
 
@@ -95,7 +94,17 @@ export class StanzaRouter {
   private readonly knownPairs = new Set<string>();
   private readonly knownAccounts = new Set<string>();
 
-  constructor(private readonly o: StanzaRouterOptions) {}
+  private readonly answers: DirectAnswers;
+
+  constructor(private readonly o: StanzaRouterOptions) {
+    this.answers = new DirectAnswers({
+      componentDomain: o.componentDomain,
+      version: o.version,
+      cards: o.teams?.cards,
+      cardFields: o.cardFields,
+      send: (stanza) => this.send(stanza),
+    });
+  }
 
   /** Number of stanzas still being handled (for a graceful stop). */
   pending(): number {
@@ -155,7 +164,7 @@ export class StanzaRouter {
     }
 
     if (!inbound.to.local) {
-      await this.toComponent(stanza, inbound);
+      await this.answers.toComponent(stanza, inbound);
       return;
     }
     // Issue 17: a user homed on SfB (by domain or by name) is the SfB side's; everyone else is on Teams.
@@ -167,7 +176,7 @@ export class StanzaRouter {
     }
     const user = await this.lookup(inbound.to.local, inbound.from);
     if (!user) {
-      await this.toUnknownUser(stanza, inbound);
+      await this.answers.toUnknownUser(stanza, inbound);
       return;
     }
     const verdict = await this.o.policy.verdict(user, inbound.from.domain, bareJid(inbound.from));
@@ -176,7 +185,7 @@ export class StanzaRouter {
       this.o.metrics.policyRefusals.inc({ direction: 'xmpp_to_teams', reason: verdict.reason });
       this.o.metrics.refusalsByDomain.add(inbound.from.domain, 'xmpp_to_teams', verdict.reason);
       this.o.refusalLog.info('stanza to a Teams user outside the whitelist answered as for no such user', { correlationId, reason: verdict.reason });
-      await this.toUnknownUser(stanza, inbound);
+      await this.answers.toUnknownUser(stanza, inbound);
       return;
     }
     if (!inbound.from.local && inbound.kind !== 'iq') {
@@ -226,7 +235,7 @@ export class StanzaRouter {
         );
         break;
       case 'iq':
-        await this.userIq(stanza, inbound, user);
+        await this.answers.userIq(stanza, inbound, user);
         return;
     }
     if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
@@ -407,83 +416,6 @@ export class StanzaRouter {
       if ('allowed' in verdict && !verdict.allowed) throw verdict.error;
     }
     remember(this.knownAccounts, remoteJid);
-  }
-
-  /** RFC 6121 §8.5.1: no such user. */
-  private async toUnknownUser(stanza: Element, inbound: Inbound): Promise<void> {
-    if (inbound.kind === 'message') {
-      if (inbound.type === 'chat' || inbound.type === 'normal') throw new StanzaError('item-not-found', 'no such Teams user');
-      return;
-    }
-    if (inbound.kind === 'iq') throw new StanzaError('service-unavailable');
-    if (inbound.type === 'subscribe') throw new StanzaError('item-not-found', 'no such Teams user');
-    if (inbound.type === 'probe') await this.send(presence({ from: stanza.attrs.to ?? '', to: bareJid(inbound.from), type: 'unsubscribed' }));
-  }
-
-  private async toComponent(stanza: Element, inbound: Inbound): Promise<void> {
-    const me = this.o.componentDomain;
-    if (inbound.kind === 'iq') {
-      const payload = inbound.payload;
-      if (inbound.type === 'get' && payload?.is('query', NS.discoInfo)) {
-        await this.send(iqResult(stanza, discoInfoQuery(COMPONENT_INFO, payload.attrs.node)));
-      } else if (inbound.type === 'get' && payload?.is('query', NS.discoItems)) {
-        await this.send(iqResult(stanza, xml('query', { xmlns: NS.discoItems })));
-      } else if (inbound.type === 'get' && payload?.is('ping', NS.ping)) {
-        await this.send(iqResult(stanza));
-      } else if (inbound.type === 'get' && payload?.is('query', NS.version)) {
-        await this.send(
-          iqResult(stanza, xml('query', { xmlns: NS.version }, xml('name', {}, 'xmpp-teams-gateway'), xml('version', {}, this.o.version))),
-        );
-      } else {
-        throw new StanzaError('service-unavailable');
-      }
-      return;
-    }
-    if (inbound.kind === 'message') {
-      if (inbound.type === 'chat' || inbound.type === 'normal') {
-        throw new StanzaError('service-unavailable', `this is the Microsoft Teams gateway; write to a Teams user as user@${me}`);
-      }
-      return;
-    }
-    const to = bareJid(inbound.from);
-    if (inbound.type === 'subscribe') await this.send(presence({ from: me, to, type: 'subscribed' }));
-    if (inbound.type === 'subscribe' || inbound.type === 'probe') {
-      await this.send(presence({ from: me, to, extra: [capsElement(COMPONENT_INFO)] }));
-    }
-  }
-
-  private async userIq(stanza: Element, iq: InboundIq, user: TeamsUser): Promise<void> {
-    const payload = iq.payload;
-    if (iq.type === 'get' && payload?.is('query', NS.discoInfo)) {
-      const info = userInfo(user.displayName);
-      const node = payload.attrs.node;
-      // XEP-0115 §6.2: a query for the caps node#ver answers with the same info.
-      if (node !== undefined && node !== `${CAPS_NODE}#${capsVer(info)}`) throw new StanzaError('item-not-found');
-      await this.send(iqResult(stanza, discoInfoQuery(info, node)));
-      return;
-    }
-    if (iq.type === 'get' && payload?.is('ping', NS.ping)) {
-      await this.send(iqResult(stanza));
-      return;
-    }
-    const vcard4 = payload?.is('vcard', NS.vcard4) === true;
-    if (iq.type === 'get' && (payload?.is('vCard', NS.vcardTemp) || vcard4)) {
-      // XEP-0054 §3.2 / XEP-0292: her card from her Graph profile, only the fields the configuration exposes.
-      let card;
-      try {
-        // (A Teams user was found, so the tenant has Teams: its cards exist.)
-        card = await (this.o.teams?.cards.card(user.id) ?? Promise.reject(new StanzaError('item-not-found')));
-      } catch (err) {
-        if (err instanceof TeamsError) throw new StanzaError('remote-server-timeout', 'the Teams profile is not reachable; try again later');
-        throw err;
-      }
-      const jid = stanza.attrs.to ?? '';
-      const build = vcard4 ? profileToVcard4 : profileToVcardTemp;
-      await this.send(iqResult(stanza, build(card.profile, jid, this.o.cardFields, card.photo)));
-      return;
-    }
-    if (iq.type === 'set' && payload?.is('vCard', NS.vcardTemp)) throw new StanzaError('forbidden', 'a Teams user card is edited in Microsoft 365');
-    throw new StanzaError('service-unavailable');
   }
 
   private async replyError(stanza: Element, err: StanzaError): Promise<void> {
