@@ -17,14 +17,14 @@
  * Figures depend on the machine and on what else runs on it; CPU per message is the steadier one.
  */
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { graphEndpointTemplate } from '../src/observability/metrics.js';
 import { parsePrometheus, total } from '../test/support/prometheus.js';
 import { printProfiles } from './relay/cpu-profile.js';
 import { PerfSampler, perfAvailable } from './relay/perf-sampler.js';
-import { cpuMs, percentile, quiescent, rssMiB } from './relay/proc-stats.js';
+import { cpuMs, machineTicks, percentile, quiescent, rssMiB } from './relay/proc-stats.js';
 import { LIFTED_PACING_SCALE, LIFTED_THROTTLE, RelayFederation, type BenchPair } from './relay/relay-federation.js';
 
 const USAGE = `usage: node dist/bench/relay.bench.js [options]
@@ -102,6 +102,8 @@ interface Direction {
   readonly harnessLoad: number;
   /** CPU of the XMPP server (Prosody), as a share of one core, while it ran. */
   readonly xmppServerLoad: number;
+  /** The whole machine's busy cores while it ran (every process, the kernel's work included). */
+  readonly machineBusyCores: number;
 }
 
 function harness(cpu0: NodeJS.CpuUsage, seconds: number): number {
@@ -122,16 +124,19 @@ async function timed(pids: number[], xmppServerPid: number | undefined, tag: str
   const cpu0 = sumCpu(pids);
   const own0 = process.cpuUsage();
   const xmpp0 = xmppServerPid ? cpuMs(xmppServerPid) : 0;
+  const machine0 = machineTicks();
   const t0 = performance.now();
   await send();
   await arrived();
   const seconds = (performance.now() - t0) / 1000;
+  const machine1 = machineTicks();
+  const machineBusyCores = ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * availableParallelism();
   const harnessLoad = harness(own0, seconds);
   const xmppServerLoad = xmppServerPid ? (cpuMs(xmppServerPid) - xmpp0) / 1000 / seconds : 0;
   await quiescent(pids);
   const cpu = sumCpu(pids) - cpu0;
   await printPerf(perf, what);
-  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad, xmppServerLoad };
+  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad, xmppServerLoad, machineBusyCores };
 }
 
 /** Per run and pair (prefix): how many of its messages are counted in already, in order (countAnswered, countBodies). */
@@ -407,7 +412,7 @@ function meanTimings(before: Timings, after: Timings): string {
 }
 
 function line(name: string, d: Direction): string {
-  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core, Prosody: ${(d.xmppServerLoad * 100).toFixed(0)}%)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
+  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core, Prosody: ${(d.xmppServerLoad * 100).toFixed(0)}%; the machine: ${d.machineBusyCores.toFixed(2)} of ${availableParallelism()} cores busy)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
 }
 
 for (const nodes of NODE_COUNTS) {

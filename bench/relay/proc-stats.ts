@@ -17,6 +17,14 @@ export function cpuMs(pid: number): number {
   return ((utime + stime) * 1000) / USER_HZ;
 }
 
+/** The machine's CPU time so far, every core (/proc/stat): busy (all but idle and iowait) and in all, in ticks. */
+export function machineTicks(): { busy: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/u).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
 /** Resident set size now and at its peak (VmRSS, VmHWM), in MiB. */
 export function rssMiB(pid: number): { now: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
