@@ -37,9 +37,14 @@ export interface LiveNode extends NodeInfo {
 
 // Renews the caller's lease and forgets dead nodes (their owned-key sets go with them; their directory entries
 // stay and are taken over on the next message, because the claim script sees the owner's lease is gone).
-// KEYS: nodes zset, this node's key, this node's serving marker. ARGV: node id, lease ms, info JSON, node key
-// prefix, owned-set prefix, '1' when the node serves. The serving marker is what the placement scripts trust: a
-// node that is alive but unlicensed or leaving owns nothing (its keys can be claimed by the others).
+// KEYS: nodes zset, this node's key, this node's serving marker, its hand-off marker. ARGV: node id, lease ms,
+// info JSON, node key prefix, owned-set prefix, '1' when the node serves, '1' when it has just stopped serving,
+// hand-off grace ms. The serving marker is what the placement scripts trust: a node that is alive but unlicensed or
+// leaving is given no new key. The keys it still owns it hands off (passivates each actor, letting the messages it
+// was given finish, then releases the key); for the grace after it stopped serving the others wait for each
+// release rather than claim the key, or two activations would run at once: a message the old one was posting
+// would be posted again by the new one (seen under load: a SIGTERM's hand-off, test/e2e/cluster.test.ts). Once
+// the grace is over (a hand-off that never ends) or the node is gone, its keys are claimed as a dead node's.
 const HEARTBEAT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -49,7 +54,13 @@ for _, id in ipairs(dead) do
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
-if ARGV[6] == '1' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) else redis.call('DEL', KEYS[3]) end
+if ARGV[6] == '1' then
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
+  redis.call('DEL', KEYS[4])
+else
+  redis.call('DEL', KEYS[3])
+  if ARGV[7] == '1' then redis.call('SET', KEYS[4], '1', 'PX', ARGV[8]) end
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return now
 `;
@@ -63,6 +74,11 @@ export interface MembershipOptions {
   readonly log: Logger;
   /** Round-trip time of each heartbeat, for the Redis latency metric. */
   readonly observe?: (op: string, seconds: number) => void;
+  /**
+   * How long the others wait for this node to hand its keys off after it stopped serving (HEARTBEAT above); by
+   * default as long as a message waits for a serving owner (cluster-router.ts: two leases and 5 s).
+   */
+  readonly handOffGraceMs?: number;
 }
 
 export interface MembershipEvents {
@@ -78,9 +94,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private lastRenewed = 0;
   private redisOffset = 0;
   private joined = false;
+  /** Whether the last heartbeat that reached Redis said this node serves. */
+  private servedLast = false;
+  private readonly handOffGraceMs: number;
 
   constructor(private readonly o: MembershipOptions) {
     super();
+    this.handOffGraceMs = o.handOffGraceMs ?? o.leaseMs * 2 + 5_000;
   }
 
   get id(): string {
@@ -128,9 +148,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
         this.emit('lapsed');
       }
       const serving = self.licensed && !self.leaving ? '1' : '0';
+      // Only the heartbeat that stops serving starts the grace: a node that stays unlicensed does not renew it.
+      const stopped = this.servedLast && serving === '0' ? '1' : '0';
       const now = Number(
-        await this.o.redis.eval(HEARTBEAT, 3, k.nodes, k.node(this.id), k.serving(this.id), this.id, this.o.leaseMs, JSON.stringify(self), k.node(''), k.owned(''), serving),
+        await this.o.redis.eval(HEARTBEAT, 4, k.nodes, k.node(this.id), k.serving(this.id), k.handingOff(this.id), this.id, this.o.leaseMs, JSON.stringify(self), k.node(''), k.owned(''), serving, stopped, this.handOffGraceMs),
       );
+      this.servedLast = serving === '1';
       this.lastRenewed = sentAt;
       this.redisOffset = now - sentAt;
       this.o.observe?.('heartbeat', (Date.now() - sentAt) / 1000);
@@ -193,6 +216,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       .zrem(k.nodes, this.id)
       .del(k.node(this.id))
       .del(k.serving(this.id))
+      .del(k.handingOff(this.id))
       .publish(k.events, JSON.stringify({ node: this.id, event: 'leave' }))
       .exec()
       .catch((err: unknown) => this.o.log.warn('could not leave the cluster cleanly; the lease will lapse', { error: errorMessage(err) }));

@@ -28,6 +28,13 @@ export class ClusterKeys {
   serving(id: string): string {
     return `${this.prefix}:serving:${id}`;
   }
+  /**
+   * Exists for a grace period after the node stopped serving (leaving, or its licence seat lost) while it is alive:
+   * it is handing its keys off, and the others wait for each key's release instead of claiming it (membership.ts).
+   */
+  handingOff(id: string): string {
+    return `${this.prefix}:handoff:${id}`;
+  }
   /** node id -> seat expiry (epoch ms), for one licence. */
   seats(licenceId: string): string {
     return `${this.prefix}:seats:${licenceId}`;

@@ -83,7 +83,8 @@ async function pairWithBacklog(store: SqliteStore, graph: { teams: TeamsPort }, 
     rows.push((await store.enqueueOutbound({ ...key, dedupKey: `${o.tag}${i}`, sender: `${o.jid}/pc`, stanzaId: `${o.tag}${i}`, receiptRequested: true, body: `${o.word} ${i}` }, Date.now())).row);
   }
   const receipts = () => sent.map((el) => el.getChild('received', 'urn:xmpp:receipts')?.attrs.id);
-  return { outbound: new XmppToTeams(c), key, log, rows, selfMessages, receipts };
+  // `another`: the pair's next activation (after a move or a restart), over the same store and ports.
+  return { outbound: new XmppToTeams(c), another: () => new XmppToTeams(c), key, log, rows, selfMessages, receipts };
 }
 
 describe('XmppToTeams', () => {
@@ -151,6 +152,32 @@ describe('XmppToTeams', () => {
     assert.deepEqual(relayed.map((l) => l.correlationId), ['stanza-1', 'stanza-2', 'activation'], 'a row without an origin (written before it existed) keeps the caller\'s');
     await outbound.stop();
   });
+  it('does not post again rows an earlier activation delivered, when their hand-over reaches the next one (a move, a restart)', async () => {
+    const graph = postingTeams('chat-moved');
+    const p = await pairWithBacklog(store, graph, { user: 'mover', jid: 'mover@xmpp.example', chatId: 'chat-moved', tag: 'mv', word: 'moved', count: 3 });
+    // The first activation delivers the three rows (loaded, then drained, as an activation does; their hand-over
+    // then finds them taken).
+    assert.equal(await p.outbound.load(), 3);
+    await p.outbound.drain(p.log);
+    await p.outbound.accepted(p.rows, p.log);
+    await p.outbound.stop();
+    assert.equal(graph.posts(), 3);
+    // The pair moved: the next activation loads (nothing pending), then a hand-over sent to the first one arrives,
+    // its copies of the rows still saying pending.
+    const next = p.another();
+    assert.equal(await next.load(), 0);
+    await next.accepted(p.rows, p.log);
+    await next.stop();
+    assert.equal(graph.posts(), 3, 'nothing posted twice');
+    // A message accepted after the move is this activation's to deliver, once.
+    const { row } = await store.enqueueOutbound({ ...p.key, dedupKey: 'mv4', sender: 'mover@xmpp.example/pc', stanzaId: 'mv4', receiptRequested: true, body: 'moved 4' }, Date.now());
+    await next.accepted([row], p.log);
+    await next.accepted([row], p.log);
+    await next.stop();
+    assert.equal(graph.posts(), 4);
+    assert.deepEqual(graph.posted.map((h) => h.replace(/<[^>]*>/gu, '')), ['moved 1', 'moved 2', 'moved 3', 'moved 4']);
+  });
+
   it('posts a backlog as batches in order; a post throttled inside one waits for its Retry-After and the rest keep their order behind it', async () => {
     // The first batch: two posts go in, the third is throttled (429, retry in 80 ms), the rest are not run (424).
     const graph = postingTeams('chat-3', [['ok', 'ok', 429, ...Array.from({ length: BATCH_ROWS - 3 }, () => 424)]], 80);

@@ -1,7 +1,8 @@
 /**
  * The placement directory, licence seats and leases against a real redis-server: two nodes racing to claim a key
- * never both own it (many keys, many rounds), a dead owner's key is taken over by exactly one node, epochs only
- * grow, seats are limited and reclaimed after a lease lapses. Rendezvous hashing moves about 1/N keys on a join.
+ * never both own it (many keys, many rounds), a dead owner's key is taken over by exactly one node, a node handing
+ * its keys off keeps each until it releases it (or its grace is over), epochs only grow, seats are limited and
+ * reclaimed after a lease lapses. Rendezvous hashing moves about 1/N keys on a join.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -9,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { LeaderLease } from '../../src/cluster/leader-lease.js';
 import { LicenceSeats } from '../../src/cluster/licence-seats.js';
+import { Membership } from '../../src/cluster/membership.js';
 import { PlacementDirectory } from '../../src/cluster/placement-directory.js';
 import { ClusterKeys, tenantName } from '../../src/cluster/redis-keys.js';
 import { clusterStatus, formatClusterStatus } from '../../src/cluster/cluster-status.js';
@@ -95,15 +97,74 @@ describe('placement directory on redis-server', { timeout: 60_000 }, () => {
     assert.deepEqual(r, { claimed: false, owner: undefined });
   });
 
-  it('an owner that is alive but no longer serves (unlicensed, leaving) owns nothing: its keys can be claimed', async () => {
+  it('an owner that is alive but no longer serves (unlicensed, leaving) is given nothing; its keys can be claimed once its hand-off grace is over', async () => {
     const admin = connect();
     const d = new PlacementDirectory(connect(), keys);
     await alive(admin, 'S');
     await alive(admin, 'T');
     assert.ok((await d.claim('user-pair:stuck', 'S')).claimed);
-    await admin.del(keys.serving('S')); // S heartbeats on, but stopped serving
+    await admin.del(keys.serving('S')); // S heartbeats on, but stopped serving (and its hand-off grace is over)
     assert.equal(await d.resolve('user-pair:stuck'), undefined);
     assert.ok((await d.claim('user-pair:stuck', 'T')).claimed);
+  });
+
+  it('a key of an owner handing off (stopped serving, within its grace) is claimed only once released, or once the grace is over', async () => {
+    const admin = connect();
+    const d = new PlacementDirectory(connect(), keys);
+    await alive(admin, 'H');
+    await alive(admin, 'N');
+    const released = await d.claim('user-pair:handed', 'H');
+    const abandoned = await d.claim('user-pair:abandoned', 'H');
+    assert.ok(released.claimed && abandoned.claimed);
+    // What H's heartbeat does when it stops serving (membership.ts): its serving marker goes, its hand-off marker comes.
+    await admin.del(keys.serving('H'));
+    await admin.set(keys.handingOff('H'), '1', 'PX', 400);
+    assert.equal(await d.resolve('user-pair:handed'), undefined, 'no new message is sent to H');
+    // H still runs the actor (a post may be on its way): N waits, told who owns it.
+    assert.deepEqual(await d.claim('user-pair:handed', 'N'), { claimed: false, owner: { node: 'H', epoch: released.epoch } });
+    assert.ok(await d.release('user-pair:handed', 'H', released.epoch));
+    assert.ok((await d.claim('user-pair:handed', 'N')).claimed, 'released: N takes it at once');
+    // A hand-off that never ends does not hold the key for ever.
+    assert.deepEqual(await d.claim('user-pair:abandoned', 'N'), { claimed: false, owner: { node: 'H', epoch: abandoned.epoch } });
+    await new Promise((r) => setTimeout(r, 450));
+    assert.ok((await d.claim('user-pair:abandoned', 'N')).claimed, 'the grace is over');
+  });
+
+  it('a node\'s heartbeat starts its hand-off grace when it stops serving, not again while it stays so, and ends it when it serves or leaves', async () => {
+    const admin = connect();
+    let state = { licensed: true, leaving: false };
+    const m = new Membership({
+      redis: connect(),
+      keys,
+      leaseMs: 60_000,
+      handOffGraceMs: 5_000,
+      log: quiet,
+      self: () => ({ id: 'G', rpcUrl: 'http://127.0.0.1:1', version: 't', startedAt: 0, licenceId: undefined, problem: undefined, roles: [], actors: 0, ...state }),
+    });
+    await m.join();
+    const ttl = () => admin.pttl(keys.handingOff('G'));
+    try {
+      assert.equal(await admin.exists(keys.serving('G')), 1);
+      assert.equal(await ttl(), -2, 'serving: no hand-off');
+      state = { licensed: true, leaving: true };
+      await m.announce('leaving');
+      assert.equal(await admin.exists(keys.serving('G')), 0);
+      const first = await ttl();
+      assert.ok(first > 4_000 && first <= 5_000, `the grace starts (${first} ms left)`);
+      await new Promise((r) => setTimeout(r, 300));
+      await m.announce('still leaving');
+      assert.ok((await ttl()) < first, 'a later heartbeat does not start it again');
+      state = { licensed: true, leaving: false };
+      await m.announce('serving again');
+      assert.equal(await ttl(), -2, 'serving again: the grace ends');
+      state = { licensed: false, leaving: false };
+      await m.announce('licence lost');
+      assert.ok((await ttl()) > 0, 'a lost licence seat starts it too');
+      await m.leave();
+      assert.equal(await ttl(), -2, 'gone: nothing is handed off any more');
+    } finally {
+      await m.leave();
+    }
   });
 
   it('licence seats: at most maxNodes holders; a lapsed seat is reclaimed', async () => {

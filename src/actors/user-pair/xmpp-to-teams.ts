@@ -38,6 +38,9 @@ export const BATCH_ROWS = 20;
  */
 export const ROWS_IN_DOUBT = BATCH_ROWS;
 
+/** How far apart two nodes' clocks may be when a row's acceptance is compared with an activation's load. */
+const CLOCK_SKEW_MS = 5_000;
+
 /** Rows one actor message delivers at most before the pair yields its turn to its other messages. */
 const ROWS_PER_TURN = 32;
 
@@ -67,6 +70,8 @@ export class XmppToTeams {
   private readonly inDoubt = new Set<number>();
   /** Outcomes being committed (delivered or dead), oldest first, with how many rows each settles. */
   private commits: { readonly done: Promise<void>; readonly rows: number }[] = [];
+  /** When load() ran (0: never, an activation that did not load). */
+  private loadedAt = 0;
   private commitFailure: unknown;
   /** Answers to senders waiting for the link (see RESEND_MS). */
   private readonly kept: { readonly send: () => Promise<boolean>; readonly until: number }[] = [];
@@ -82,6 +87,7 @@ export class XmppToTeams {
 
   /** At activation: the pair's pending rows (accepted before a restart, a move, or while it was passive). */
   async load(): Promise<number> {
+    this.loadedAt = this.c.d.now();
     const rows = await this.c.d.store.pendingOutbound(this.c.key);
     this.take(rows);
     // Marked rows were handed to a Graph post by an earlier activation; only the first ones can have reached it.
@@ -109,8 +115,28 @@ export class XmppToTeams {
    * so the pair does not read the outbox again for them.
    */
   async accepted(rows: readonly OutboxRow[], log: Logger): Promise<Outcome> {
-    if (this.take(rows) === 0) return DONE;
+    if ((this.fromBefore(rows) ? await this.takeFromStore(rows) : this.take(rows)) === 0) return DONE;
     return this.pump(log);
+  }
+
+  /**
+   * Whether a hand-over carries rows accepted before this activation loaded: one sent to the pair's previous
+   * activation (on a node it moved from, or one that crashed) and routed here, whose rows that activation may have
+   * delivered since, while their copies in the message still say pending. Those are checked against the outbox, or
+   * such a row would be posted twice (seen in a SIGTERM's hand-off under load, test/e2e/cluster.test.ts). A row
+   * accepted after the load can only be this activation's to deliver. The accepting node's clock may be another's:
+   * CLOCK_SKEW_MS of margin.
+   */
+  private fromBefore(rows: readonly OutboxRow[]): boolean {
+    return this.loadedAt > 0 && rows.some((r) => r.createdAt < this.loadedAt + CLOCK_SKEW_MS);
+  }
+
+  /** The hand-over's rows as the outbox has them now: only those still pending are taken (with any before them). */
+  private async takeFromStore(rows: readonly OutboxRow[]): Promise<number> {
+    if (!rows.some((r) => r.id > this.known)) return 0;
+    const before = this.queue.length;
+    await this.readAhead(Math.max(BATCH_ROWS, rows.length));
+    return this.queue.length - before;
   }
 
   /**
