@@ -23,12 +23,13 @@ return false
 `;
 
 // KEYS: actor hash, epoch counter. ARGV: claimant, serving-marker prefix, owned-set prefix, actor key, hand-off
-// marker prefix. Returns {owner, epoch, code}: code 1 claimed, 0 someone else owns it (serving, or handing its keys
-// off: membership.ts), -1 the claimant does not serve.
+// marker prefix, node-key prefix. Returns {owner, epoch, code}: code 1 claimed, 0 someone else owns it (serving, or
+// alive and handing its keys off: membership.ts), -1 the claimant does not serve.
 const CLAIM = `
 if redis.call('EXISTS', ARGV[2] .. ARGV[1]) == 0 then return {'', 0, -1} end
 local v = redis.call('HMGET', KEYS[1], 'node', 'epoch')
-if v[1] and v[1] ~= ARGV[1] and (redis.call('EXISTS', ARGV[2] .. v[1]) == 1 or redis.call('EXISTS', ARGV[5] .. v[1]) == 1) then
+local function handing_off(n) return redis.call('EXISTS', ARGV[5] .. n) == 1 and redis.call('EXISTS', ARGV[6] .. n) == 1 end
+if v[1] and v[1] ~= ARGV[1] and (redis.call('EXISTS', ARGV[2] .. v[1]) == 1 or handing_off(v[1])) then
   return {v[1], tonumber(v[2]), 0}
 end
 if v[1] then redis.call('SREM', ARGV[3] .. v[1], ARGV[4]) end
@@ -69,7 +70,7 @@ export class PlacementDirectory {
   /** Makes `nodeId` the owner unless another live node owns the key (or is handing it off). */
   async claim(actorKey: string, nodeId: string): Promise<ClaimResult> {
     const k = this.keys;
-    const [owner, epoch, code] = (await this.redis.eval(CLAIM, 2, k.actor(actorKey), k.epoch, nodeId, k.serving(''), k.owned(''), actorKey, k.handingOff(''))) as [string, number, number];
+    const [owner, epoch, code] = (await this.redis.eval(CLAIM, 2, k.actor(actorKey), k.epoch, nodeId, k.serving(''), k.owned(''), actorKey, k.handingOff(''), k.node(''))) as [string, number, number];
     if (code === 1) return { claimed: true, epoch: Number(epoch) };
     if (code === 0) return { claimed: false, owner: { node: owner, epoch: Number(epoch) } };
     return { claimed: false, owner: undefined };

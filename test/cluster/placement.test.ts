@@ -128,6 +128,16 @@ describe('placement directory on redis-server', { timeout: 60_000 }, () => {
     assert.deepEqual(await d.claim('user-pair:abandoned', 'N'), { claimed: false, owner: { node: 'H', epoch: abandoned.epoch } });
     await new Promise((r) => setTimeout(r, 450));
     assert.ok((await d.claim('user-pair:abandoned', 'N')).claimed, 'the grace is over');
+    // Nor does one of a node that died meanwhile: its lease lapses first.
+    const died = await d.claim('user-pair:died', 'N');
+    assert.ok(died.claimed);
+    await admin.del(keys.serving('N'));
+    await admin.set(keys.handingOff('N'), '1', 'PX', 60_000);
+    assert.equal((await d.claim('user-pair:died', 'H')).claimed, false, 'H does not serve either');
+    await alive(admin, 'O');
+    assert.deepEqual(await d.claim('user-pair:died', 'O'), { claimed: false, owner: { node: 'N', epoch: died.epoch } });
+    await admin.del(keys.node('N')); // N's lease lapsed
+    assert.ok((await d.claim('user-pair:died', 'O')).claimed, 'a dead node hands nothing off');
   });
 
   it('a node\'s heartbeat starts its hand-off grace when it stops serving, not again while it stays so, and ends it when it serves or leaves', async () => {
