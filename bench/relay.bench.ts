@@ -17,7 +17,7 @@
  * Figures depend on the machine and on what else runs on it; CPU per message is the steadier one.
  */
 import { mkdtempSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { graphEndpointTemplate } from '../src/observability/metrics.js';
@@ -102,8 +102,9 @@ interface Direction {
   readonly harnessLoad: number;
   /** CPU of the XMPP server (Prosody), as a share of one core, while it ran. */
   readonly xmppServerLoad: number;
-  /** The whole machine's busy cores while it ran (every process, the kernel's work included). */
+  /** The whole machine's busy cores while it ran (every process, the kernel's work included), and its cores. */
   readonly machineBusyCores: number;
+  readonly machineCores: number;
 }
 
 function harness(cpu0: NodeJS.CpuUsage, seconds: number): number {
@@ -130,13 +131,13 @@ async function timed(pids: number[], xmppServerPid: number | undefined, tag: str
   await arrived();
   const seconds = (performance.now() - t0) / 1000;
   const machine1 = machineTicks();
-  const machineBusyCores = ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * availableParallelism();
+  const machineBusyCores = ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * machine1.cores;
   const harnessLoad = harness(own0, seconds);
   const xmppServerLoad = xmppServerPid ? (cpuMs(xmppServerPid) - xmpp0) / 1000 / seconds : 0;
   await quiescent(pids);
   const cpu = sumCpu(pids) - cpu0;
   await printPerf(perf, what);
-  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad, xmppServerLoad, machineBusyCores };
+  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad, xmppServerLoad, machineBusyCores, machineCores: machine1.cores };
 }
 
 /** Per run and pair (prefix): how many of its messages are counted in already, in order (countAnswered, countBodies). */
@@ -412,7 +413,7 @@ function meanTimings(before: Timings, after: Timings): string {
 }
 
 function line(name: string, d: Direction): string {
-  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core, Prosody: ${(d.xmppServerLoad * 100).toFixed(0)}%; the machine: ${d.machineBusyCores.toFixed(2)} of ${availableParallelism()} cores busy)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
+  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core, Prosody: ${(d.xmppServerLoad * 100).toFixed(0)}%; the machine: ${d.machineBusyCores.toFixed(2)} of ${d.machineCores} cores busy)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
 }
 
 for (const nodes of NODE_COUNTS) {

@@ -17,12 +17,16 @@ export function cpuMs(pid: number): number {
   return ((utime + stime) * 1000) / USER_HZ;
 }
 
-/** The machine's CPU time so far, every core (/proc/stat): busy (all but idle and iowait) and in all, in ticks. */
-export function machineTicks(): { busy: number; total: number } {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/u).slice(1).map(Number);
+/**
+ * The machine's CPU time so far, every core (/proc/stat): busy (all but idle and iowait) and in all, in ticks, and
+ * how many cores those totals cover (its cpuN lines: the machine's, whatever this process may run on).
+ */
+export function machineTicks(): { busy: number; total: number; cores: number } {
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  const fields = (lines[0] ?? '').trim().split(/\s+/u).slice(1).map(Number);
   const total = fields.reduce((a, b) => a + b, 0);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  return { busy: total - idle, total };
+  return { busy: total - idle, total, cores: lines.filter((l) => /^cpu\d/u.test(l)).length };
 }
 
 /** Resident set size now and at its peak (VmRSS, VmHWM), in MiB. */
