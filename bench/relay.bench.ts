@@ -8,7 +8,7 @@
  * /proc, until they are idle again: so the Graph change notification each post causes is counted too), the added
  * latency p50/p99 at half the measured rate, and each node's RSS.
  *
- *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--cpu-prof] [--perf] [--no-latency] [--log debug] [--basic-notifications]
+ *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--cpu-prof] [--perf] [--no-latency] [--latency-rate N] [--log debug] [--basic-notifications]
  *                                  [--only x2t|t2x] [--help]
  *
  * --cpu-prof runs every node with `node --cpu-prof` and prints where its CPU time went (by area and by function);
@@ -34,6 +34,7 @@ const USAGE = `usage: node dist/bench/relay.bench.js [options]
   --only x2t|t2x           one direction only
   --no-latency             skip the added-latency runs at half the rate
   --latency-seconds 6      length of each latency run
+  --latency-rate N         msg/s of the latency runs (default: half the measured rate of that direction)
   --cpu-prof               profile every node (node --cpu-prof) and print where its CPU went
   --perf                   sample the nodes with Linux perf during each timed run
   --log info|debug         the nodes' log level
@@ -69,6 +70,7 @@ function parse() {
       perf: { type: 'boolean', default: false },
       'no-latency': { type: 'boolean', default: false },
       'latency-seconds': { type: 'string', default: '6' },
+      'latency-rate': { type: 'string' },
       log: { type: 'string', default: 'info' },
       'basic-notifications': { type: 'boolean', default: false },
       only: { type: 'string' },
@@ -86,6 +88,7 @@ if (args.help) {
 const MESSAGES = positive('messages', args.messages);
 const PAIRS = positive('pairs', args.pairs);
 const LATENCY_SECONDS = positive('latency-seconds', args['latency-seconds']);
+const LATENCY_RATE = args['latency-rate'] === undefined ? undefined : positive('latency-rate', args['latency-rate']);
 const NODE_COUNTS = args.nodes.split(',').map((n) => positive('nodes', n.trim()));
 if (args.only !== undefined && args.only !== 'x2t' && args.only !== 't2x') usageError(`--only ${args.only}: expected x2t or t2x`);
 if (args.log !== 'info' && args.log !== 'debug') usageError(`--log ${args.log}: expected info or debug`);
@@ -456,17 +459,19 @@ for (const nodes of NODE_COUNTS) {
     const timedMessages = (x2t ? MESSAGES : 0) + (t2x ? MESSAGES : 0);
     console.log(`  Graph requests per message (the timed runs, ${timedMessages} messages): ${graphCalls(f.emulator.requests().slice(requestsBefore), timedMessages)}`);
     if (!args['no-latency']) {
-      console.log(`  added latency at half the measured rate (${LATENCY_SECONDS} s each):`);
+      console.log(`  added latency at ${LATENCY_RATE === undefined ? 'half the measured rate' : `${LATENCY_RATE} msg/s`} (${LATENCY_SECONDS} s each):`);
       if (x2t) {
         const l0 = await timings(f);
-        const a = await latency(f, 'x2t', x2t.rate / 2);
-        console.log(`    XMPP -> Teams at ${(x2t.rate / 2).toFixed(0)} msg/s: p50 ${a.p50.toFixed(1)} ms, p99 ${a.p99.toFixed(1)} ms (${a.n} messages; client send -> Graph post)`);
+        const rate = LATENCY_RATE ?? x2t.rate / 2;
+        const a = await latency(f, 'x2t', rate);
+        console.log(`    XMPP -> Teams at ${rate.toFixed(0)} msg/s: p50 ${a.p50.toFixed(1)} ms, p99 ${a.p99.toFixed(1)} ms (${a.n} messages; client send -> Graph post)`);
         console.log(`      the nodes' means: ${meanTimings(l0, await timings(f))}`);
       }
       if (t2x) {
         const l1 = await timings(f);
-        const b = await latency(f, 't2x', t2x.rate / 2);
-        console.log(`    Teams -> XMPP at ${(t2x.rate / 2).toFixed(0)} msg/s: p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms (${b.n} messages; message created in Teams -> XMPP client)`);
+        const rate = LATENCY_RATE ?? t2x.rate / 2;
+        const b = await latency(f, 't2x', rate);
+        console.log(`    Teams -> XMPP at ${rate.toFixed(0)} msg/s: p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms (${b.n} messages; message created in Teams -> XMPP client)`);
         console.log(`      the nodes' means: ${meanTimings(l1, await timings(f))}`);
       }
     }

@@ -993,6 +993,19 @@ describe('Graph + Entra ID emulator conformance', () => {
       assert.equal(em.chatsOf('erin@contoso.example').find((c) => c.id === chatId)?.messages.at(-1)?.attachments[0]?.contentType, 'messageReference');
     });
 
+    it('stamps a burst of messages with the time each was created; their ids stay distinct and increasing', async () => {
+      // Ids are creation milliseconds, bumped to stay unique: 300 messages in a few milliseconds run the ids ahead
+      // of the clock, never createdDateTime (what a relay's latency is measured from).
+      const before = Date.now();
+      const burst = await Promise.all(Array.from({ length: 300 }, (_, i) => em.sendAs('dan@contoso.example', 'erin@contoso.example', `burst ${i}`)));
+      const after = Date.now();
+      const ids = burst.map((m) => Number(m.id));
+      assert.ok(ids.every((id, i) => i === 0 || id > (ids[i - 1] as number)), 'ids increase');
+      const created = burst.map((m) => Date.parse(m.createdDateTime));
+      assert.ok(created.every((t) => t >= before && t <= after), `createdDateTime within ${before}..${after}: ${created[0]}..${created.at(-1)}`);
+      assert.ok((ids.at(-1) as number) > after || after - before >= 300, 'the burst ran the ids ahead of the clock (or took 300 ms)');
+    });
+
     it('acts as Teams users through the emulator API, the control API and the CLI', async () => {
       const m = await em.sendAs('dan@contoso.example', 'erin@contoso.example', 'from the API');
       const edited = await em.editAs('dan@contoso.example', undefined, m.id, 'from the API, edited');

@@ -188,10 +188,13 @@ export class ChatStore {
     attachments: readonly EmulatedAttachment[] = [],
     hostedContents: readonly StoredHostedContent[] = [],
   ): StoredMessage {
-    // Millisecond ids, strictly increasing so that two messages in the same millisecond stay distinct and ordered.
-    const ms = Math.max(Date.now(), this.lastMessageId + 1);
-    this.lastMessageId = ms;
-    const id = String(ms);
+    // Graph's ids are the creation time in epoch milliseconds; here strictly increasing too, so that two messages in
+    // the same millisecond stay distinct and ordered. Under a burst (more than one message a millisecond) the id runs
+    // ahead of the clock; createdDateTime stays the time the message was created, as Graph's does (it is what
+    // latency is measured from: docs/graph-conformance.md).
+    const ms = Date.now();
+    this.lastMessageId = Math.max(ms, this.lastMessageId + 1);
+    const id = String(this.lastMessageId);
     const message: StoredMessage = {
       id,
       chatId: chat.id,
