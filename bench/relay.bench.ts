@@ -341,7 +341,7 @@ const TIMINGS: Record<string, [string, Record<string, string>]> = {
   'commit of the notifications of a webhook POST (recordNotifications)': ['xtg_store_latency_seconds', { op: 'recordNotifications' }],
   'Graph POST /chats/{id}/messages': ['xtg_graph_request_duration_seconds', { method: 'POST', endpoint: '/chats/{id}/messages' }],
   'Graph GET /chats/{id}/messages/{id}': ['xtg_graph_request_duration_seconds', { method: 'GET', endpoint: '/chats/{id}/messages/{id}' }],
-  'XMPP accepted -> Graph accepted': ['xtg_relay_latency_seconds', { direction: 'xmpp_to_teams' }],
+  'XMPP received -> Graph accepted': ['xtg_relay_latency_seconds', { direction: 'xmpp_to_teams' }],
   'Teams created -> stanza sent': ['xtg_relay_latency_seconds', { direction: 'teams_to_xmpp' }],
 };
 

@@ -122,7 +122,7 @@ export class Metrics {
   });
   readonly relayLatency = new Histogram({
     name: 'xtg_relay_latency_seconds',
-    help: 'End-to-end relay time: XMPP message accepted to Graph accepted it; Teams message created to stanza sent',
+    help: 'End-to-end relay time: XMPP message read off the link to Graph accepted it; Teams message created to stanza sent',
     labelNames: ['direction', 'tenant'] as const,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers: [this.registry],

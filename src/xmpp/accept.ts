@@ -83,8 +83,10 @@ export class MessageAcceptor {
    * issued). Throws a StanzaError for a message refused before the commit (rate limit, too long for Teams).
    * `admitted`: the stanza router already took the message's rate-limit tokens (the first message of a new pair).
    * `origin`: the stanza's correlation id and trace, kept with the rows for whoever delivers them.
+   * `receivedAt`: when the stanza was read off the link (default: now), the rows' creation time, from which their
+   * relay latency is measured (a wait for the rate limit or the pair's turn is part of it).
    */
-  async accept(msg: InboundMessage, key: PairKey, teamsJid: string, turn: () => Promise<void>, how: { log: Logger; admitted: boolean; origin?: MessageOrigin }): Promise<Accepted> {
+  async accept(msg: InboundMessage, key: PairKey, teamsJid: string, turn: () => Promise<void>, how: { log: Logger; admitted: boolean; origin?: MessageOrigin; receivedAt?: number }): Promise<Accepted> {
     const { log, admitted, origin } = how;
     if (!isOutboxMessage(msg)) return { kind: 'for-actor' };
     const sender = formatJid(msg.from);
@@ -125,7 +127,7 @@ export class MessageAcceptor {
     const parts = tooLong ? splitForTeams(body, max) : [body];
     if (parts.length > 1) log.info('long message split for Teams', { parts: parts.length });
     await turn();
-    const now = this.o.now();
+    const now = how.receivedAt ?? this.o.now();
     const enqueued = parts.map((part, i) =>
       this.o.store.enqueueOutbound(
         {

@@ -117,6 +117,8 @@ export class StanzaRouter {
    * actor is told (RFC 6120 §10.1); the checks before run at once.
    */
   async route(stanza: Element, order: ArrivalTicket = ANY_ORDER): Promise<void> {
+    // When the stanza was read off the link: a message's relay latency counts from here, its throttle wait included.
+    const receivedAt = Date.now();
     const correlationId = randomUUID();
     const log = this.o.log.child({ correlationId });
     this.inFlight++;
@@ -130,7 +132,7 @@ export class StanzaRouter {
       const inbound = parseInbound(stanza, { maxBodyBytes: this.o.maxBodyBytes });
       await inSpan(`xmpp ${stanza.name}`, { 'xmpp.stanza': stanza.name, 'xtg.correlation_id': correlationId, ...(this.o.tenant ? { [TENANT_ATTRIBUTE]: this.o.tenant } : {}) }, () => {
         log.debug('stanza received', { stanza: stanza.name, type: stanza.attrs.type });
-        return this.dispatch(stanza, inbound, correlationId, order, log);
+        return this.dispatch(stanza, inbound, { correlationId, receivedAt }, order, log);
       });
     } catch (err) {
       if (err instanceof StanzaError) {
@@ -146,7 +148,8 @@ export class StanzaRouter {
     }
   }
 
-  private async dispatch(stanza: Element, inbound: Inbound, correlationId: string, order: ArrivalTicket, log: Logger): Promise<void> {
+  private async dispatch(stanza: Element, inbound: Inbound, arrival: { readonly correlationId: string; readonly receivedAt: number }, order: ArrivalTicket, log: Logger): Promise<void> {
+    const { correlationId, receivedAt } = arrival;
     if (inbound.to.domain !== this.o.componentDomain) return; // the server routed something not for us
     const envelope = { correlationId };
     if (inbound.kind === 'message' && inbound.type === 'error') {
@@ -207,6 +210,7 @@ export class StanzaRouter {
           const accepted = await this.o.acceptor.accept(inbound, key, bareJid(inbound.to), () => order.turn(), {
             log,
             admitted: admission === 'admitted',
+            receivedAt,
             origin: { correlationId, traceparent: traceCarrier().traceparent },
           });
           if (accepted.kind === 'known') return;
