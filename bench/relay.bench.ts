@@ -8,7 +8,7 @@
  * /proc, until they are idle again: so the Graph change notification each post causes is counted too), the added
  * latency p50/p99 at half the measured rate, and each node's RSS.
  *
- *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--cpu-prof] [--perf] [--no-latency] [--latency-rate N] [--log debug] [--basic-notifications]
+ *   node dist/bench/relay.bench.js [--nodes 1,3] [--messages 4000] [--pairs 8] [--runs 1] [--cpu-prof] [--perf] [--no-latency] [--latency-rate N] [--log debug] [--basic-notifications]
  *                                  [--only x2t|t2x] [--help]
  *
  * --cpu-prof runs every node with `node --cpu-prof` and prints where its CPU time went (by area and by function);
@@ -35,6 +35,7 @@ const USAGE = `usage: node dist/bench/relay.bench.js [options]
   --no-latency             skip the added-latency runs at half the rate
   --latency-seconds 6      length of each latency run
   --latency-rate N         msg/s of the latency runs (default: half the measured rate of that direction)
+  --runs 1                 timed runs each way, the directions alternated, then the median and range of each
   --cpu-prof               profile every node (node --cpu-prof) and print where its CPU went
   --perf                   sample the nodes with Linux perf during each timed run
   --log info|debug         the nodes' log level
@@ -71,6 +72,7 @@ function parse() {
       'no-latency': { type: 'boolean', default: false },
       'latency-seconds': { type: 'string', default: '6' },
       'latency-rate': { type: 'string' },
+      runs: { type: 'string', default: '1' },
       log: { type: 'string', default: 'info' },
       'basic-notifications': { type: 'boolean', default: false },
       only: { type: 'string' },
@@ -89,6 +91,7 @@ const MESSAGES = positive('messages', args.messages);
 const PAIRS = positive('pairs', args.pairs);
 const LATENCY_SECONDS = positive('latency-seconds', args['latency-seconds']);
 const LATENCY_RATE = args['latency-rate'] === undefined ? undefined : positive('latency-rate', args['latency-rate']);
+const RUNS = positive('runs', args.runs);
 const NODE_COUNTS = args.nodes.split(',').map((n) => positive('nodes', n.trim()));
 if (args.only !== undefined && args.only !== 'x2t' && args.only !== 't2x') usageError(`--only ${args.only}: expected x2t or t2x`);
 if (args.log !== 'info' && args.log !== 'debug') usageError(`--log ${args.log}: expected info or debug`);
@@ -415,6 +418,24 @@ function meanTimings(before: Timings, after: Timings): string {
     .join('; ');
 }
 
+/** The run of median rate (the latency runs go at half of it); undefined without runs. */
+function medianRun(runs: readonly Direction[]): Direction | undefined {
+  return [...runs].sort((a, b) => a.rate - b.rate)[Math.floor((runs.length - 1) / 2)];
+}
+
+function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
+}
+
+/** Median and range of several runs of one direction: the figures to compare, on a machine whose load moves. */
+function summary(name: string, runs: readonly Direction[]): string {
+  const rates = runs.map((r) => r.rate);
+  const cpu = runs.map((r) => r.cpuMsPerMessage);
+  return `  ${name.padEnd(16)} median of ${runs.length} runs: ${median(rates).toFixed(0)} msg/s (${Math.min(...rates).toFixed(0)}–${Math.max(...rates).toFixed(0)}), gateway CPU ${median(cpu).toFixed(2)} ms/message (${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)})`;
+}
+
 function line(name: string, d: Direction): string {
   return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core, Prosody: ${(d.xmppServerLoad * 100).toFixed(0)}%; the machine: ${d.machineBusyCores.toFixed(2)} of ${d.machineCores} cores busy)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
 }
@@ -425,7 +446,7 @@ for (const nodes of NODE_COUNTS) {
   const f = await RelayFederation.start({ nodes, pairs: PAIRS, cpuProfDir: profDir, perfMaps: args.perf, logLevel: LOG_LEVEL, basicNotifications: basic });
   try {
     console.log(
-      `relay, ${nodes} node${nodes > 1 ? 's' : ''} (${nodes > 1 ? 'Redis, one XMPP link, webhooks behind a balancer, shared SQLite file' : 'embedded: SQLite, no Redis'}), ${PAIRS} pairs, ${MESSAGES} messages each way, log level ${LOG_LEVEL}, SQLite defaults (synchronous FULL, group commit), ${basic ? 'basic notifications (a GET per Teams message)' : 'rich notifications'};`,
+      `relay, ${nodes} node${nodes > 1 ? 's' : ''} (${nodes > 1 ? 'Redis, one XMPP link, webhooks behind a balancer, shared SQLite file' : 'embedded: SQLite, no Redis'}), ${PAIRS} pairs, ${MESSAGES} messages each way${RUNS > 1 ? ` in each of ${RUNS} timed runs` : ''}, log level ${LOG_LEVEL}, SQLite defaults (synchronous FULL, group commit), ${basic ? 'basic notifications (a GET per Teams message)' : 'rich notifications'};`,
     );
     console.log(
       `  Graph's limits LIFTED: the emulator's service limits off (documented: 20 chat posts/s per app and tenant), the gateway's pacing on with every limit x${LIFTED_PACING_SCALE} (teams.pacing.limitScale) and throttle.graphRequestsPerSecond ${LIFTED_THROTTLE.graphRequestsPerSecond}:`,
@@ -435,28 +456,38 @@ for (const nodes of NODE_COUNTS) {
     if (args.perf && !perfAvailable()) console.log('  (--perf: the perf command is not installed; Debian: apt-get install linux-perf)');
     perfOn = args.perf && perfAvailable();
     const requestsBefore = f.emulator.requests().length;
-    const t0 = await timings(f);
-    const c0 = await counts(f);
-    let x2t: Direction | undefined;
-    if (RUN_X2T) {
-      x2t = await xmppToTeams(f, MESSAGES, pids);
-      console.log(line('XMPP -> Teams', x2t));
-      const t1 = await timings(f);
-      console.log(`    the nodes' means: ${meanTimings(t0, t1)}`);
-      console.log(`    per message: ${perMessage(c0, await counts(f), MESSAGES)}`);
+    // Runs of the two directions alternate, so that a change in the machine's load reaches both alike.
+    const x2tRuns: Direction[] = [];
+    const t2xRuns: Direction[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      if (RUN_X2T) {
+        const t0 = await timings(f);
+        const c0 = await counts(f);
+        const d = await xmppToTeams(f, MESSAGES, pids);
+        x2tRuns.push(d);
+        console.log(line('XMPP -> Teams', d));
+        console.log(`    the nodes' means: ${meanTimings(t0, await timings(f))}`);
+        console.log(`    per message: ${perMessage(c0, await counts(f), MESSAGES)}`);
+      }
+      if (RUN_T2X) {
+        const t1 = await timings(f);
+        const c1 = await counts(f);
+        const since = Date.now();
+        const d = await teamsToXmpp(f, MESSAGES, pids);
+        t2xRuns.push(d);
+        console.log(line('Teams -> XMPP', d));
+        console.log(`    ${webhookPosts(f.emulator.deliveries().filter((e) => e.at >= since && e.kind === 'change'))}`);
+        console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
+        console.log(`    per message: ${perMessage(c1, await counts(f), MESSAGES)}`);
+      }
     }
-    let t2x: Direction | undefined;
-    if (RUN_T2X) {
-      const t1 = await timings(f);
-      const c1 = await counts(f);
-      const since = Date.now();
-      t2x = await teamsToXmpp(f, MESSAGES, pids);
-      console.log(line('Teams -> XMPP', t2x));
-      console.log(`    ${webhookPosts(f.emulator.deliveries().filter((d) => d.at >= since && d.kind === 'change'))}`);
-      console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
-      console.log(`    per message: ${perMessage(c1, await counts(f), MESSAGES)}`);
+    if (RUNS > 1) {
+      if (RUN_X2T) console.log(summary('XMPP -> Teams', x2tRuns));
+      if (RUN_T2X) console.log(summary('Teams -> XMPP', t2xRuns));
     }
-    const timedMessages = (x2t ? MESSAGES : 0) + (t2x ? MESSAGES : 0);
+    const x2t = medianRun(x2tRuns);
+    const t2x = medianRun(t2xRuns);
+    const timedMessages = (x2tRuns.length + t2xRuns.length) * MESSAGES;
     console.log(`  Graph requests per message (the timed runs, ${timedMessages} messages): ${graphCalls(f.emulator.requests().slice(requestsBefore), timedMessages)}`);
     if (!args['no-latency']) {
       console.log(`  added latency at ${LATENCY_RATE === undefined ? 'half the measured rate' : `${LATENCY_RATE} msg/s`} (${LATENCY_SECONDS} s each):`);
