@@ -4,6 +4,7 @@
  */
 import { graphEndpointTemplate } from '../../src/observability/metrics.js';
 import { parsePrometheus, total } from '../../test/support/prometheus.js';
+import { percentile } from './proc-stats.js';
 import type { RelayFederation } from './relay-federation.js';
 
 /** One timed run of one direction. */
@@ -47,9 +48,8 @@ export function webhookPosts(d: readonly { at: number; url: string; items?: numb
   const all = [...posts.values()];
   if (all.length === 0) return 'webhook POSTs: none';
   const ms = all.map((p) => p.ms).sort((a, b) => a - b);
-  const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0;
   const items = all.reduce((n, p) => n + p.items, 0);
-  return `webhook POSTs: ${all.length}, ${(items / all.length).toFixed(1)} notifications each, answered in p50 ${at(0.5).toFixed(0)} ms, p99 ${at(0.99).toFixed(0)} ms`;
+  return `webhook POSTs: ${all.length}, ${(items / all.length).toFixed(1)} notifications each, answered in p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms`;
 }
 
 /**
