@@ -36,7 +36,7 @@ const USAGE = `usage: node dist/bench/relay.bench.js [options]
   --latency-rate N         msg/s of the latency runs (default: half the measured rate of that direction)
   --runs 1                 timed runs each way, the directions alternated, then the median and range of each
   --cpu-prof               profile every node (node --cpu-prof) and print where its CPU went
-  --perf                   sample the nodes with Linux perf during each timed run
+  --perf                   sample the nodes with Linux perf during each timed run (by thread, by area)
   --log info|debug         the nodes' log level
   --basic-notifications    notifications without resource data (each message read from Graph)
   --help                   this text`;
@@ -205,7 +205,7 @@ function startPerf(pids: readonly number[], tag: string): PerfSampler | undefine
 
 async function printPerf(perf: PerfSampler | undefined, what: string): Promise<void> {
   if (!perf) return;
-  console.log(`  perf, ${what} (share of the nodes' on-CPU samples, by object and symbol):`);
+  console.log(`  perf, ${what} (share of the nodes' on-CPU samples: by thread, by area, then the top symbols):`);
   for (const l of await perf.stop()) console.log(`    ${l}`);
 }
 

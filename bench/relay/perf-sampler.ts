@@ -22,14 +22,17 @@ export class PerfSampler {
     return new PerfSampler(child, file);
   }
 
-  /** Stops sampling; returns the share of on-CPU samples by area, then the top symbols (self time). */
+  /** Stops sampling; returns the share of on-CPU samples by thread, by area, then the top symbols (self time). */
   async stop(top = 15): Promise<string[]> {
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.kill('SIGINT');
     await exited;
-    const areas = perfAreas(this.file).map((a) => `${(a.share * 100).toFixed(1).padStart(5)}%  ${a.area}${a.kernel > 0.005 ? ` (in the kernel: ${(a.kernel * 100).toFixed(1)}%)` : ''}`);
+    const summary = perfAreas(this.file);
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    const threads = `by thread: ${summary.threads.map((t) => `${t.role} ${pct(t.share)}`).join(', ')}`;
+    const areas = summary.areas.map((a) => `${pct(a.share).padStart(6)}  ${a.area}${a.kernel > 0.005 ? ` (in the kernel: ${pct(a.kernel)})` : ''}`);
     const r = spawnSync('perf', ['report', '-i', this.file, '--stdio', '--no-children', '--sort', 'dso,sym', '--percent-limit', '0.5', '-g', 'none'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     const symbols = r.stdout.split('\n').filter((l) => /^\s+\d/u.test(l)).slice(0, top).map((l) => `  self ${l.trim().replace(/\s+/gu, ' ')}`);
-    return [...areas, ...symbols];
+    return [threads, ...areas, ...symbols];
   }
 }
