@@ -146,7 +146,10 @@ export class NotificationProcessor {
     await this.running;
   }
 
-  /** Decryptions started on arrival, by the row's detail (its encrypted content, unique to the notification). */
+  /**
+   * Decryptions started on arrival, by the notification's dedup key (unique in the inbox, and short: keyed by the
+   * encrypted content itself, about 1.5 KB, every lookup hashed a fresh copy of it read from the store).
+   */
   private readonly prefetched = new Map<string, { readonly at: number; readonly result: Promise<DecryptResult> }>();
 
   /**
@@ -159,13 +162,13 @@ export class NotificationProcessor {
     if (!certificates || certificates.size === 0) return;
     const now = this.now();
     for (const r of recorded) {
-      if ((r.kind !== 'chatMessage' && r.kind !== 'presence') || !r.detail?.startsWith('{') || this.prefetched.has(r.detail)) continue;
+      if ((r.kind !== 'chatMessage' && r.kind !== 'presence') || !r.detail?.startsWith('{') || this.prefetched.has(r.dedupKey)) continue;
       if (this.prefetched.size >= PREFETCHED) {
         const [oldest, p] = this.prefetched.entries().next().value as [string, { at: number }];
         if (now - p.at < PREFETCH_STALE_MS) return;
         this.prefetched.delete(oldest);
       }
-      this.prefetched.set(r.detail, { at: now, result: this.decrypter.decrypt(r.detail, certificates) });
+      this.prefetched.set(r.dedupKey, { at: now, result: this.decrypter.decrypt(r.detail, certificates) });
     }
   }
 
@@ -397,8 +400,8 @@ export class NotificationProcessor {
    */
   private async decrypted(row: InboxRow, log: Logger): Promise<unknown> {
     if (!row.detail?.startsWith('{')) return undefined;
-    const early = this.prefetched.get(row.detail);
-    if (early) this.prefetched.delete(row.detail);
+    const early = this.prefetched.get(row.dedupKey);
+    if (early) this.prefetched.delete(row.dedupKey);
     const outcome = await (early?.result ?? this.decrypter.decrypt(row.detail, this.o.certificates ?? NO_CERTIFICATES));
     if (!outcome.ok) {
       this.o.metrics.richNotifications.inc({ outcome: 'undecryptable' });
