@@ -147,8 +147,8 @@ export class NotificationProcessor {
   }
 
   /**
-   * Decryptions started on arrival, by the notification's dedup key (unique in the inbox, and short: keyed by the
-   * encrypted content itself, about 1.5 KB, every lookup hashed a fresh copy of it read from the store).
+   * Decryptions started on arrival, by the notification's dedup key (unique in the inbox). Not by its encrypted
+   * content, unique too but about 1.5 KB: each lookup would hash a fresh copy of it read from the store.
    */
   private readonly prefetched = new Map<string, { readonly at: number; readonly result: Promise<DecryptResult> }>();
 
