@@ -23,7 +23,8 @@ import { parseArgs } from 'node:util';
 import { printProfiles } from './relay/cpu-profile.js';
 import { PerfSampler, perfAvailable } from './relay/perf-sampler.js';
 import { cpuMs, machineTicks, percentile, quiescent, rssMiB } from './relay/proc-stats.js';
-import { counts, graphCalls, line, meanTimings, medianRun, perMessage, summary, timings, webhookPosts, type Direction } from './relay/report.js';
+import { counts, graphCalls, line, meanTimings, medianRun, perMessage, summary, timings, unwrapsPerMessage, webhookPosts, type Direction } from './relay/report.js';
+import { rsaUnwrapMs } from './relay/rsa-reference.js';
 import { LIFTED_PACING_SCALE, LIFTED_THROTTLE, RelayFederation, type BenchPair } from './relay/relay-federation.js';
 
 const USAGE = `usage: node dist/bench/relay.bench.js [options]
@@ -111,8 +112,9 @@ let runId = 0;
  * One timed run: from quiet nodes, `send` hands every message over, `arrived` resolves when the last one is in;
  * then the nodes' CPU is read once they are quiet again (work after the last arrival counts).
  */
-async function timed(pids: number[], xmppServerPid: number | undefined, tag: string, what: string, messages: number, send: () => Promise<void>, arrived: () => Promise<void>): Promise<Omit<Direction, 'failed'>> {
+async function timed(pids: number[], xmppServerPid: number | undefined, tag: string, what: string, messages: number, send: () => Promise<void>, arrived: () => Promise<void>): Promise<Omit<Direction, 'failed' | 'unwrapsPerMessage'>> {
   await quiescent(pids);
+  const rsa = rsaUnwrapMs();
   const perf = startPerf(pids, tag);
   const cpu0 = sumCpu(pids);
   const own0 = process.cpuUsage();
@@ -129,14 +131,14 @@ async function timed(pids: number[], xmppServerPid: number | undefined, tag: str
   await quiescent(pids);
   const cpu = sumCpu(pids) - cpu0;
   await printPerf(perf, what);
-  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad, xmppServerLoad, machineBusyCores, machineCores: machine1.cores };
+  return { rate: messages / seconds, seconds, cpuMsPerMessage: cpu / messages, harnessLoad, xmppServerLoad, machineBusyCores, machineCores: machine1.cores, rsaUnwrapMs: rsa };
 }
 
 /** Per run and pair (prefix): how many of its messages are counted in already, in order (countAnswered, countBodies). */
 const counted = new Map<string, number>();
 
 /** Every pair sends its share at once; resolves when every receipt (or error) is in. */
-async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): Promise<Direction> {
+async function xmppToTeams(f: RelayFederation, count: number, pids: number[]): Promise<Omit<Direction, 'unwrapsPerMessage'>> {
   const tag = `x2t${++runId}`;
   const per = Math.ceil(count / f.pairs.length);
   const run = await timed(
@@ -168,7 +170,7 @@ function countAnswered(p: BenchPair, prefix: string, per: number): number {
 const YIELD_EVERY = 8;
 
 /** Every Teams user writes her share at once; resolves when every message reached its XMPP client. */
-async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): Promise<Direction> {
+async function teamsToXmpp(f: RelayFederation, count: number, pids: number[]): Promise<Omit<Direction, 'unwrapsPerMessage'>> {
   const tag = `t2x${++runId}`;
   const per = Math.ceil(count / f.pairs.length);
   const run = await timed(
@@ -313,22 +315,26 @@ for (const nodes of NODE_COUNTS) {
       if (RUN_X2T) {
         const t0 = await timings(f);
         const c0 = await counts(f);
-        const d = await xmppToTeams(f, MESSAGES, pids);
+        const run = await xmppToTeams(f, MESSAGES, pids);
+        const c = await counts(f);
+        const d = { ...run, unwrapsPerMessage: unwrapsPerMessage(c0, c, MESSAGES) };
         x2tRuns.push(d);
         console.log(line('XMPP -> Teams', d));
         console.log(`    the nodes' means: ${meanTimings(t0, await timings(f))}`);
-        console.log(`    per message: ${perMessage(c0, await counts(f), MESSAGES)}`);
+        console.log(`    per message: ${perMessage(c0, c, MESSAGES)}`);
       }
       if (RUN_T2X) {
         const t1 = await timings(f);
         const c1 = await counts(f);
         const since = Date.now();
-        const d = await teamsToXmpp(f, MESSAGES, pids);
+        const run = await teamsToXmpp(f, MESSAGES, pids);
+        const c = await counts(f);
+        const d = { ...run, unwrapsPerMessage: unwrapsPerMessage(c1, c, MESSAGES) };
         t2xRuns.push(d);
         console.log(line('Teams -> XMPP', d));
         console.log(`    ${webhookPosts(f.emulator.deliveries().filter((e) => e.at >= since && e.kind === 'change'))}`);
         console.log(`    the nodes' means: ${meanTimings(t1, await timings(f))}`);
-        console.log(`    per message: ${perMessage(c1, await counts(f), MESSAGES)}`);
+        console.log(`    per message: ${perMessage(c1, c, MESSAGES)}`);
       }
     }
     if (RUNS > 1) {

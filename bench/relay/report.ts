@@ -20,6 +20,10 @@ export interface Direction {
   /** The whole machine's busy cores while it ran (every process, the kernel's work included), and its cores. */
   readonly machineBusyCores: number;
   readonly machineCores: number;
+  /** CPU ms of one RSA-OAEP unwrap on this machine just before the run (rsa-reference.ts). */
+  readonly rsaUnwrapMs: number;
+  /** Rich notifications the nodes decrypted per message (an RSA unwrap each), from their metrics. */
+  readonly unwrapsPerMessage: number;
 }
 
 /** Graph requests by method, endpoint and status, per message relayed. */
@@ -111,6 +115,13 @@ export async function counts(f: RelayFederation): Promise<Counts> {
   return out;
 }
 
+/** Rich notifications decrypted (or tried: each costs its RSA unwrap) per message of a run. */
+export function unwrapsPerMessage(before: Counts, after: Counts, messages: number): number {
+  let n = 0;
+  for (const [k, v] of after) if (k.startsWith('decrypted ')) n += v - (before.get(k) ?? 0);
+  return n / messages;
+}
+
 export function perMessage(before: Counts, after: Counts, messages: number): string {
   return [...after.entries()]
     .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / messages] as const)
@@ -147,13 +158,24 @@ function median(values: readonly number[]): number {
   return v.length % 2 === 1 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
 }
 
-/** Median and range of several runs of one direction: the figures to compare, on a machine whose load moves. */
+const range = (v: readonly number[]) => `${median(v).toFixed(2)} (${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)})`;
+
+/** A run's CPU per message beyond its RSA unwraps, each counted at what one cost on this machine before the run. */
+const beyondUnwraps = (d: Direction) => d.cpuMsPerMessage - d.unwrapsPerMessage * d.rsaUnwrapMs;
+const unwrapping = (runs: readonly Direction[]) => runs.some((r) => r.unwrapsPerMessage >= 0.005);
+
+/**
+ * Median and range of several runs of one direction: the figures to compare, on a machine whose load moves. When
+ * the runs decrypted rich notifications, also the CPU a message cost beyond those RSA unwraps (Graph's fresh key
+ * per notification makes them a floor no gateway goes under) and what one unwrap cost here.
+ */
 export function summary(name: string, runs: readonly Direction[]): string {
   const rates = runs.map((r) => r.rate);
   const cpu = runs.map((r) => r.cpuMsPerMessage);
-  return `  ${name.padEnd(16)} median of ${runs.length} runs: ${median(rates).toFixed(0)} msg/s (${Math.min(...rates).toFixed(0)}–${Math.max(...rates).toFixed(0)}), gateway CPU ${median(cpu).toFixed(2)} ms/message (${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)})`;
+  const beyond = unwrapping(runs) ? `, ${range(runs.map(beyondUnwraps))} beyond its RSA unwraps (one cost ${range(runs.map((r) => r.rsaUnwrapMs))} ms here)` : '';
+  return `  ${name.padEnd(16)} median of ${runs.length} runs: ${median(rates).toFixed(0)} msg/s (${Math.min(...rates).toFixed(0)}–${Math.max(...rates).toFixed(0)}), gateway CPU ${range(cpu)} ms/message${beyond}`;
 }
 
 export function line(name: string, d: Direction): string {
-  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core, Prosody: ${(d.xmppServerLoad * 100).toFixed(0)}%; the machine: ${d.machineBusyCores.toFixed(2)} of ${d.machineCores} cores busy)${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
+  return `  ${name.padEnd(16)} ${d.rate.toFixed(0).padStart(6)} msg/s (${d.seconds.toFixed(1)} s)   gateway CPU ${d.cpuMsPerMessage.toFixed(2)} ms/message   (emulator and clients: ${(d.harnessLoad * 100).toFixed(0)}% of a core, Prosody: ${(d.xmppServerLoad * 100).toFixed(0)}%; the machine: ${d.machineBusyCores.toFixed(2)} of ${d.machineCores} cores busy)${unwrapping([d]) ? `\n    of the gateway's CPU, ${d.unwrapsPerMessage.toFixed(2)} RSA unwraps a message at ${d.rsaUnwrapMs.toFixed(2)} ms each on this machine just before the run: ${beyondUnwraps(d).toFixed(2)} ms/message beyond them` : ''}${d.failed ? `   (${d.failed} answered with an error)` : ''}`;
 }
