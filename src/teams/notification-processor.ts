@@ -55,6 +55,14 @@ export interface NotificationProcessorOptions {
    * the webhook before the post's answer) is finished without decrypting it.
    */
   readonly postedHere?: ((chatId: string, messageId: string) => boolean) | undefined;
+  /**
+   * In a cluster: whether a Teams message was relayed already. Graph notifies a post before the posting node has
+   * its answer, and the notification may reach another node's webhook, which records it before the post's relayed
+   * id commits (bench/relay.bench.ts, 3 nodes: about one XMPP -> Teams message in eight). By the time the inbox gets
+   * to it the id is usually there: the row is finished without decrypting it (an RSA operation) or asking its pair.
+   * Unset on a lone node, where postedHere knows its every post.
+   */
+  readonly alreadyRelayed?: ((chatId: string, messageId: string) => Promise<boolean>) | undefined;
 }
 
 const DONE: Outcome = { status: 'done' };
@@ -189,9 +197,16 @@ export class NotificationProcessor {
       // Different chats run concurrently; the rows of one chat one after another, in inbox order.
       await Promise.all(
         [...groups.entries()].map(async ([key, group]) => {
+          const relayed = await this.relayedAmong(group);
           for (let i = 0; i < group.length; ) {
+            const row = group[i] as InboxRow;
+            if (relayed.has(row.id)) {
+              await this.finishRelayed(row);
+              i++;
+              continue;
+            }
             // New messages of the chat that came together go to its pair as one actor message.
-            const run = this.newMessagesFrom(group, i);
+            const run = this.newMessagesFrom(group, i, relayed);
             const r = run.length > 1 ? await this.processRun(run) : { retryAt: await this.processRow(group[i] as InboxRow), finished: 1 };
             if (r.retryAt !== undefined) {
               this.holdUntil.set(key, r.retryAt);
@@ -204,17 +219,38 @@ export class NotificationProcessor {
     }
   }
 
+  /** The group's rows about a new message that was relayed already (alreadyRelayed; none on a lone node). */
+  private async relayedAmong(group: readonly InboxRow[]): Promise<Set<number>> {
+    const relayed = new Set<number>();
+    const check = this.o.alreadyRelayed;
+    if (!check) return relayed;
+    await Promise.all(
+      group.map(async (row) => {
+        if (row.kind !== 'chatMessage' || row.changeType !== 'created') return;
+        const t = parseResource(row.resource);
+        if (t.kind === 'chatMessage' && (await check(t.chatId, t.messageId))) relayed.add(row.id);
+      }),
+    );
+    return relayed;
+  }
+
+  /** A new message relayed already (another node's post): done, and its decryption, if started, forgotten. */
+  private async finishRelayed(row: InboxRow): Promise<void> {
+    this.prefetched.delete(row.dedupKey);
+    await this.o.store.markNotificationDone(row.id, this.now());
+  }
+
   /**
    * The rows from `start` that are new messages of the chat (the group's), from the same subscription, each with its
-   * resource data, none posted by this node (at most MAX_RUN): those can go to the pair together.
+   * resource data, none posted by this node nor relayed already (at most MAX_RUN): those can go to the pair together.
    */
-  private newMessagesFrom(group: readonly InboxRow[], start: number): RunItem[] {
+  private newMessagesFrom(group: readonly InboxRow[], start: number, relayed: ReadonlySet<number>): RunItem[] {
     const first = group[start];
     const run: RunItem[] = [];
     if (!first) return run;
     for (let i = start; i < group.length && run.length < MAX_RUN; i++) {
       const row = group[i] as InboxRow;
-      if (row.kind !== 'chatMessage' || row.changeType !== 'created' || row.subscriptionId !== first.subscriptionId || !row.detail?.startsWith('{')) break;
+      if (row.kind !== 'chatMessage' || row.changeType !== 'created' || row.subscriptionId !== first.subscriptionId || !row.detail?.startsWith('{') || relayed.has(row.id)) break;
       const t = parseResource(row.resource);
       // The gateway's own post is finished alone, without its pair (process).
       if (t.kind !== 'chatMessage' || this.o.postedHere?.(t.chatId, t.messageId)) break;

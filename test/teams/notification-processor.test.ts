@@ -59,6 +59,8 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
   } as unknown as ActorRouter;
   let processor: NotificationProcessor;
   const decrypter = new CountingDecrypter();
+  /** Messages relayed already (in a cluster: another node's posts whose relayed ids committed). */
+  const relayedIds = new Set<string>();
 
   before(async () => {
     const pems = await generate([{ name: 'commonName', value: 'xtg notifications' }], { keySize: 2048, algorithm: 'sha256' });
@@ -84,6 +86,7 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
       backoffMaxMs: 60_000,
       pollIntervalMs: 60_000,
       now: () => now,
+      alreadyRelayed: async (chatId, messageId) => chatId === CHAT && relayedIds.has(messageId),
     });
   });
   after(async () => {
@@ -150,5 +153,22 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
     const last = calls.at(-1);
     assert.deepEqual(last?.type === 'teams-messages' ? last.messages.map((m) => [m.messageId, m.message?.content]) : [], ids.map((id) => [id, `text ${id}`]));
     assert.deepEqual(await states(), []);
+  });
+  it('in a cluster, finishes a new message relayed already (another node\'s post) without decrypting it or asking its pair', async () => {
+    const ids = ['r1', 'r2', 'r3', 'r4', 'r5'];
+    for (const id of ['r2', 'r4']) relayedIds.add(id);
+    const recorded = notifications(ids);
+    await store.recordNotifications(recorded, now);
+    // r2's decryption started on arrival, before its post's relayed id committed.
+    processor.prefetch(recorded.slice(1, 2));
+    const asked = decrypter.asked;
+    const before = calls.length;
+    processor.kick();
+    await settled();
+    const relayedToPair = calls.slice(before).flatMap((m) => (m.type === 'teams-messages' ? m.messages.map((x) => x.messageId) : m.type === 'teams-message' ? [m.messageId] : []));
+    assert.deepEqual(relayedToPair, ['r1', 'r3', 'r5'], 'the pair gets the others, in order');
+    assert.equal(decrypter.asked - asked, 3, 'only the others are decrypted');
+    assert.deepEqual(await states(), [], 'every notification is done');
+    relayedIds.clear();
   });
 });
