@@ -150,7 +150,7 @@ export class TeamsSide {
       pollIntervalMs: SETTINGS.inboxPollMs,
       postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
       // In a cluster other nodes post too (notification-processor.ts).
-      alreadyRelayed: o.redis ? async (chatId, messageId) => (await o.store.findRelayed(chatId, messageId)) !== undefined : undefined,
+      relayedAmong: o.redis ? (chatId, messageIds) => o.store.relayedAmong(chatId, messageIds) : undefined,
       active: o.holdsDuties,
     });
     // Media links (Teams inline images): every node derives the same key, so any node serves any link.

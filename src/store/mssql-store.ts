@@ -241,6 +241,12 @@ export class MssqlStore implements Store {
     return r && toRelayed(r);
   }
 
+  async relayedAmong(chatId: string, teamsMessageIds: readonly string[]): Promise<Set<string>> {
+    if (teamsMessageIds.length === 0) return new Set();
+    const rows = (await this.run('relayedAmong', { chat_id: nvarchar(chatId), ids: nvarcharMax(JSON.stringify(teamsMessageIds)) })).recordset;
+    return new Set(rows.map((r) => str(r.teams_message_id)));
+  }
+
   async findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined> {
     const r = (await this.run('findRelayedByXmppId', { chat_id: nvarchar(chatId), xmpp_id: nvarchar(xmppId) })).recordset[0];
     return r && toRelayed(r);

@@ -253,6 +253,12 @@ export class SqliteStore implements Store {
     return r && toRelayed(r);
   }
 
+  async relayedAmong(chatId: string, teamsMessageIds: readonly string[]): Promise<Set<string>> {
+    if (teamsMessageIds.length === 0) return new Set();
+    const rows = this.sql.get('SELECT teams_message_id FROM relayed WHERE chat_id = ? AND teams_message_id IN (SELECT value FROM json_each(?))').all(chatId, JSON.stringify(teamsMessageIds)) as Row[];
+    return new Set(rows.map((r) => str(r.teams_message_id)));
+  }
+
   async findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined> {
     const r = this.sql.get('SELECT * FROM relayed WHERE chat_id = ? AND xmpp_id = ? ORDER BY created_at DESC LIMIT 1').get(chatId, xmppId) as Row | undefined;
     return r && toRelayed(r);

@@ -221,6 +221,8 @@ export interface Store {
 
   recordRelayed(m: RelayedMessage, now: number): Promise<boolean>;
   findRelayed(chatId: string, teamsMessageId: string): Promise<RelayedMessage | undefined>;
+  /** Which of these Teams messages of one chat were relayed, in one query (the inbox's check in a cluster). */
+  relayedAmong(chatId: string, teamsMessageIds: readonly string[]): Promise<Set<string>>;
   /** The relayed message an XMPP id names in a chat (what a correction, retraction or reaction refers to). */
   findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined>;
 

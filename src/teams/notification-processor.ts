@@ -56,13 +56,13 @@ export interface NotificationProcessorOptions {
    */
   readonly postedHere?: ((chatId: string, messageId: string) => boolean) | undefined;
   /**
-   * In a cluster: whether a Teams message was relayed already. Graph notifies a post before the posting node has
+   * In a cluster: which of a chat's Teams messages were relayed already. Graph notifies a post before the posting node has
    * its answer, and the notification may reach another node's webhook, which records it before the post's relayed
    * id commits (bench/relay.bench.ts, 3 nodes: about one XMPP -> Teams message in eight). By the time the inbox gets
    * to it the id is usually there: the row is finished without decrypting it (an RSA operation) or asking its pair.
    * Unset on a lone node, where postedHere knows its every post.
    */
-  readonly alreadyRelayed?: ((chatId: string, messageId: string) => Promise<boolean>) | undefined;
+  readonly relayedAmong?: ((chatId: string, messageIds: readonly string[]) => Promise<ReadonlySet<string>>) | undefined;
 }
 
 const DONE: Outcome = { status: 'done' };
@@ -219,16 +219,24 @@ export class NotificationProcessor {
     }
   }
 
-  /** The group's rows about a new message that was relayed already (alreadyRelayed; none on a lone node). */
+  /** The group's rows about a new message that was relayed already (one query a chat; none on a lone node). */
   private async relayedAmong(group: readonly InboxRow[]): Promise<Set<number>> {
     const relayed = new Set<number>();
-    const check = this.o.alreadyRelayed;
+    const check = this.o.relayedAmong;
     if (!check) return relayed;
+    const byChat = new Map<string, { id: number; messageId: string }[]>();
+    for (const row of group) {
+      if (row.kind !== 'chatMessage' || row.changeType !== 'created') continue;
+      const t = parseResource(row.resource);
+      if (t.kind !== 'chatMessage') continue;
+      let rows = byChat.get(t.chatId);
+      if (!rows) byChat.set(t.chatId, (rows = []));
+      rows.push({ id: row.id, messageId: t.messageId });
+    }
     await Promise.all(
-      group.map(async (row) => {
-        if (row.kind !== 'chatMessage' || row.changeType !== 'created') return;
-        const t = parseResource(row.resource);
-        if (t.kind === 'chatMessage' && (await check(t.chatId, t.messageId))) relayed.add(row.id);
+      [...byChat].map(async ([chatId, rows]) => {
+        const known = await check(chatId, rows.map((r) => r.messageId));
+        for (const r of rows) if (known.has(r.messageId)) relayed.add(r.id);
       }),
     );
     return relayed;

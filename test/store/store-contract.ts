@@ -160,6 +160,16 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal((await s.enqueueOutbound(msg({ dedupKey: 'k1' }), 2)).inserted, true, 'a pruned dedup key is forgotten');
     });
 
+    it('tells which messages of a chat were relayed, many in one query', async () => {
+      await s.recordRelayed({ chatId: 'among', teamsMessageId: '1700000000001', direction: 'xmpp_to_teams', xmppId: 'a' }, 100);
+      await s.recordRelayed({ chatId: 'among', teamsMessageId: '1700000000003', direction: 'teams_to_xmpp', xmppId: 'c' }, 100);
+      await s.recordRelayed({ chatId: 'elsewhere', teamsMessageId: '1700000000002', direction: 'xmpp_to_teams', xmppId: 'b' }, 100);
+      const ids = ['1700000000001', '1700000000002', '1700000000003', '1700000000004'];
+      assert.deepEqual([...(await s.relayedAmong('among', ids))].sort(), ['1700000000001', '1700000000003']);
+      assert.deepEqual([...(await s.relayedAmong('elsewhere', ids))], ['1700000000002']);
+      assert.equal((await s.relayedAmong('among', [])).size, 0);
+    });
+
     it('holds a scheduled notification until it is due, once per dedup key', async () => {
       const n = { dedupKey: 'later-1', kind: 'chatMessage' as const, subscriptionId: '', resource: "chats('c')/messages('m')", changeType: 'resend', detail: '{"x":1}' };
       assert.equal(await s.scheduleNotification(n, 5_000, 1_000), true);

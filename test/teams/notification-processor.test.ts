@@ -59,8 +59,6 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
   } as unknown as ActorRouter;
   let processor: NotificationProcessor;
   const decrypter = new CountingDecrypter();
-  /** Messages relayed already (in a cluster: another node's posts whose relayed ids committed). */
-  const relayedIds = new Set<string>();
 
   before(async () => {
     const pems = await generate([{ name: 'commonName', value: 'xtg notifications' }], { keySize: 2048, algorithm: 'sha256' });
@@ -86,7 +84,8 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
       backoffMaxMs: 60_000,
       pollIntervalMs: 60_000,
       now: () => now,
-      alreadyRelayed: async (chatId, messageId) => chatId === CHAT && relayedIds.has(messageId),
+      // As in a cluster (teams-side.ts): the store says which messages were relayed already.
+      relayedAmong: (chatId, messageIds) => store.relayedAmong(chatId, messageIds),
     });
   });
   after(async () => {
@@ -156,7 +155,8 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
   });
   it('in a cluster, finishes a new message relayed already (another node\'s post) without decrypting it or asking its pair', async () => {
     const ids = ['r1', 'r2', 'r3', 'r4', 'r5'];
-    for (const id of ['r2', 'r4']) relayedIds.add(id);
+    // Another node posted r2 and r4; their relayed ids committed after the webhook recorded the notifications.
+    for (const id of ['r2', 'r4']) await store.recordRelayed({ chatId: CHAT, teamsMessageId: id, direction: 'xmpp_to_teams', xmppId: `x-${id}` }, now);
     const recorded = notifications(ids);
     await store.recordNotifications(recorded, now);
     // r2's decryption started on arrival, before its post's relayed id committed.
@@ -169,6 +169,5 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
     assert.deepEqual(relayedToPair, ['r1', 'r3', 'r5'], 'the pair gets the others, in order');
     assert.equal(decrypter.asked - asked, 3, 'only the others are decrypted');
     assert.deepEqual(await states(), [], 'every notification is done');
-    relayedIds.clear();
   });
 });

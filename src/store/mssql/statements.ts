@@ -137,6 +137,10 @@ SELECT @dedup_key, @kind, @subscription_id, @resource, @change_type, @detail, N'
 SELECT @chat_id, @teams_message_id, @direction, @xmpp_id, @now
  WHERE NOT EXISTS (SELECT 1 FROM relayed WITH (UPDLOCK, HOLDLOCK) WHERE chat_id = @chat_id AND teams_message_id = @teams_message_id)`,
   findRelayed: 'SELECT chat_id, teams_message_id, direction, xmpp_id FROM relayed WHERE chat_id = @chat_id AND teams_message_id = @teams_message_id',
+  // @ids is a JSON array of message ids (OPENJSON, https://learn.microsoft.com/sql/t-sql/functions/openjson-transact-sql).
+  relayedAmong: `SELECT r.teams_message_id FROM relayed AS r
+  JOIN OPENJSON(@ids) WITH (id NVARCHAR(400) '$') AS j ON r.teams_message_id = j.id COLLATE Latin1_General_100_BIN2
+ WHERE r.chat_id = @chat_id`,
   findRelayedByXmppId:
     'SELECT TOP (1) chat_id, teams_message_id, direction, xmpp_id FROM relayed WHERE chat_id = @chat_id AND xmpp_id = @xmpp_id ORDER BY created_at DESC',
 
