@@ -18,7 +18,8 @@ import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { InboundNotification, InboxRow, PairKey, Store } from '../store/store.js';
 import { toChatMessage, toTeamsPresence, type GraphChatMessage, type GraphPresence } from './graph-teams-adapter.js';
-import type { DecryptResult, NotificationCertificate } from './rich-notifications.js';
+import type { NotificationCertificate } from './rich-notifications.js';
+import { DecryptAhead } from './decrypt-ahead.js';
 import { sharedResourceDecrypter, type ResourceDecrypter } from './resource-decrypter.js';
 import type { SubscriptionManager } from './subscription-manager.js';
 import { TeamsError, type TeamsChatMessage, type TeamsPort } from './teams-port.js';
@@ -56,11 +57,11 @@ export interface NotificationProcessorOptions {
    */
   readonly postedHere?: ((chatId: string, messageId: string) => boolean) | undefined;
   /**
-   * In a cluster: which of a chat's Teams messages were relayed already. Graph notifies a post before the posting node has
-   * its answer, and the notification may reach another node's webhook, which records it before the post's relayed
-   * id commits (bench/relay.bench.ts, 3 nodes: about one XMPP -> Teams message in eight). By the time the inbox gets
-   * to it the id is usually there: the row is finished without decrypting it (an RSA operation) or asking its pair.
-   * Unset on a lone node, where postedHere knows its every post.
+   * In a cluster: which of a chat's Teams messages were relayed already. Graph notifies a post before the posting
+   * node has its answer, and the notification may reach another node's webhook, which records it before the post's
+   * relayed id commits (bench/relay.bench.ts, 3 nodes: about one XMPP -> Teams message in eight). By the time the
+   * inbox gets to it the id is usually there: the row is finished without decrypting it (an RSA operation) or asking
+   * its pair. Unset on a lone node, where postedHere knows its every post.
    */
   readonly relayedAmong?: ((chatId: string, messageIds: readonly string[]) => Promise<ReadonlySet<string>>) | undefined;
 }
@@ -77,14 +78,6 @@ interface RunItem {
   readonly chatId: string;
   readonly messageId: string;
 }
-
-/**
- * Notifications whose decryption started ahead (prefetch) and that processing has not taken yet, at most: a node
- * that records more than it processes (a backlog) decrypts the rest when it gets to them. One not taken within
- * PREFETCH_STALE_MS (dead-lettered, or processed by another node since) makes room for a new one.
- */
-const PREFETCHED = 2048;
-const PREFETCH_STALE_MS = 60_000;
 
 /** Due inbox rows read at a time. */
 const DUE_PAGE = 200;
@@ -118,8 +111,11 @@ export class NotificationProcessor {
   private stopped = false;
   private readonly now: () => number;
 
+  private readonly ahead: DecryptAhead;
+
   constructor(private readonly o: NotificationProcessorOptions) {
     this.now = o.now ?? Date.now;
+    this.ahead = new DecryptAhead({ decrypter: () => this.decrypter, certificates: o.certificates, now: this.now });
   }
 
   start(): void {
@@ -155,29 +151,11 @@ export class NotificationProcessor {
   }
 
   /**
-   * Decryptions started on arrival, by the notification's dedup key (unique in the inbox). Not by its encrypted
-   * content, unique too but about 1.5 KB: each lookup would hash a fresh copy of it read from the store.
-   */
-  private readonly prefetched = new Map<string, { readonly at: number; readonly result: Promise<DecryptResult> }>();
-
-  /**
    * Starts decrypting the resource data of notifications just recorded, so that the decrypting threads work on them
-   * while the event loop relays earlier ones; processing then takes the result (decrypted) instead of waiting for
-   * the thread. Only for a node that processes the inbox, and never more than PREFETCHED waiting.
+   * while the event loop relays earlier ones (decrypt-ahead.ts). Only for a node that processes the inbox.
    */
   prefetch(recorded: readonly InboundNotification[]): void {
-    const certificates = this.o.certificates;
-    if (!certificates || certificates.size === 0) return;
-    const now = this.now();
-    for (const r of recorded) {
-      if ((r.kind !== 'chatMessage' && r.kind !== 'presence') || !r.detail?.startsWith('{') || this.prefetched.has(r.dedupKey)) continue;
-      if (this.prefetched.size >= PREFETCHED) {
-        const [oldest, p] = this.prefetched.entries().next().value as [string, { at: number }];
-        if (now - p.at < PREFETCH_STALE_MS) return;
-        this.prefetched.delete(oldest);
-      }
-      this.prefetched.set(r.dedupKey, { at: now, result: this.decrypter.decrypt(r.detail, certificates) });
-    }
+    this.ahead.start(recorded);
   }
 
   private get decrypter(): ResourceDecrypter {
@@ -235,7 +213,8 @@ export class NotificationProcessor {
     }
     await Promise.all(
       [...byChat].map(async ([chatId, rows]) => {
-        const known = await check(chatId, rows.map((r) => r.messageId));
+        // A failed check costs only the work it would have saved: the pair checks each message again.
+        const known = await check(chatId, rows.map((r) => r.messageId)).catch(() => new Set<string>());
         for (const r of rows) if (known.has(r.messageId)) relayed.add(r.id);
       }),
     );
@@ -244,7 +223,7 @@ export class NotificationProcessor {
 
   /** A new message relayed already (another node's post): done, and its decryption, if started, forgotten. */
   private async finishRelayed(row: InboxRow): Promise<void> {
-    this.prefetched.delete(row.dedupKey);
+    void this.ahead.take(row);
     await this.o.store.markNotificationDone(row.id, this.now());
   }
 
@@ -444,9 +423,7 @@ export class NotificationProcessor {
    */
   private async decrypted(row: InboxRow, log: Logger): Promise<unknown> {
     if (!row.detail?.startsWith('{')) return undefined;
-    const early = this.prefetched.get(row.dedupKey);
-    if (early) this.prefetched.delete(row.dedupKey);
-    const outcome = await (early?.result ?? this.decrypter.decrypt(row.detail, this.o.certificates ?? NO_CERTIFICATES));
+    const outcome = await (this.ahead.take(row) ?? this.decrypter.decrypt(row.detail, this.o.certificates ?? NO_CERTIFICATES));
     if (!outcome.ok) {
       this.o.metrics.richNotifications.inc({ outcome: 'undecryptable' });
       log.warn('notification resource data not decrypted; reading it from Graph', { reason: outcome.reason, certificateId: encryptedContentOf(row.detail)?.encryptionCertificateId });
