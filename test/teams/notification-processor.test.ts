@@ -59,6 +59,8 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
   } as unknown as ActorRouter;
   let processor: NotificationProcessor;
   const decrypter = new CountingDecrypter();
+  // As in a cluster (teams-side.ts): the store says which messages were relayed already.
+  let relayedAmong = (chatId: string, ids: readonly string[]): Promise<ReadonlySet<string>> => store.relayedAmong(chatId, ids);
 
   before(async () => {
     const pems = await generate([{ name: 'commonName', value: 'xtg notifications' }], { keySize: 2048, algorithm: 'sha256' });
@@ -84,8 +86,7 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
       backoffMaxMs: 60_000,
       pollIntervalMs: 60_000,
       now: () => now,
-      // As in a cluster (teams-side.ts): the store says which messages were relayed already.
-      relayedAmong: (chatId, messageIds) => store.relayedAmong(chatId, messageIds),
+      relayedAmong: (chatId, messageIds) => relayedAmong(chatId, messageIds),
     });
   });
   after(async () => {
@@ -169,5 +170,20 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
     assert.deepEqual(relayedToPair, ['r1', 'r3', 'r5'], 'the pair gets the others, in order');
     assert.equal(decrypter.asked - asked, 3, 'only the others are decrypted');
     assert.deepEqual(await states(), [], 'every notification is done');
+  });
+  it('relays as before when the store cannot say which messages were relayed already', async () => {
+    const ids = ['f1', 'f2', 'f3'];
+    await store.recordRelayed({ chatId: CHAT, teamsMessageId: 'f2', direction: 'xmpp_to_teams', xmppId: 'x-f2' }, now);
+    await store.recordNotifications(notifications(ids), now);
+    relayedAmong = async () => {
+      throw new Error('the store is unreachable');
+    };
+    const before = calls.length;
+    processor.kick();
+    await settled();
+    relayedAmong = (chatId, messageIds) => store.relayedAmong(chatId, messageIds);
+    const last = calls.slice(before).at(-1);
+    assert.deepEqual(last?.type === 'teams-messages' ? last.messages.map((m) => m.messageId) : [], ids, 'the pair gets all three (and checks each itself)');
+    assert.deepEqual(await states(), []);
   });
 });
