@@ -175,11 +175,12 @@ export class NotificationProcessor {
       // Different chats run concurrently; the rows of one chat one after another, in inbox order.
       await Promise.all(
         [...groups.entries()].map(async ([key, group]) => {
+          // Messages relayed already are finished together (one commit): nothing of theirs reaches XMPP, so they
+          // need not wait for the chat's order.
           const relayed = await this.relayedAmong(group);
+          await Promise.all(group.filter((row) => relayed.has(row.id)).map((row) => this.finishRelayed(row)));
           for (let i = 0; i < group.length; ) {
-            const row = group[i] as InboxRow;
-            if (relayed.has(row.id)) {
-              await this.finishRelayed(row);
+            if (relayed.has((group[i] as InboxRow).id)) {
               i++;
               continue;
             }
