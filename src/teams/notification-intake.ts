@@ -47,10 +47,11 @@ export interface IntakeOptions {
   /** A lifecycle notice repeated within this is a duplicate (default {@link DEFAULT_LIFECYCLE_REPLAY_MS}). */
   readonly lifecycleReplayMs?: number | undefined;
   /**
-   * Whether a Teams message was already relayed (the gateway's own post, which Graph notifies too, or a redelivery):
-   * its "created" notification needs no commit (issue 15: one XMPP -> Teams message would otherwise cost two).
+   * Which of a chat's Teams messages were already relayed (the gateway's own posts, which Graph notifies too, or
+   * redeliveries): their "created" notifications need no commit (issue 15: one XMPP -> Teams message would
+   * otherwise cost two). Asked once per chat and request, for the items that authenticated.
    */
-  readonly alreadyRelayed?: ((chatId: string, messageId: string) => Promise<boolean>) | undefined;
+  readonly alreadyRelayed?: ((chatId: string, messageIds: readonly string[]) => Promise<ReadonlySet<string>>) | undefined;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -102,7 +103,8 @@ export class NotificationIntake {
         : Promise.resolve({ ok: false, reason: collection.validationTokens.length === 0 ? 'no validation tokens' : 'rich notifications are not configured' });
       return tokens;
     };
-    const records: InboundNotification[] = [];
+    // First the items that authenticate, then (one store read a chat) which of their new messages were relayed.
+    const genuine: ParsedNotification[] = [];
     for (const n of collection.items) {
       const tenant = this.o.tenantId;
       if (tenant !== undefined && n.tenantId?.toLowerCase() !== tenant.toLowerCase()) {
@@ -118,7 +120,12 @@ export class NotificationIntake {
         summary.badClientState++;
         continue;
       }
-      if (n.changeType === 'created' && n.target.kind === 'chatMessage' && (await this.o.alreadyRelayed?.(n.target.chatId, n.target.messageId))) {
+      genuine.push(n);
+    }
+    const relayed = await this.relayedAmong(genuine);
+    const records: InboundNotification[] = [];
+    for (const n of genuine) {
+      if (n.changeType === 'created' && n.target.kind === 'chatMessage' && relayed.get(n.target.chatId)?.has(n.target.messageId)) {
         summary.duplicates++;
         continue;
       }
@@ -141,5 +148,19 @@ export class NotificationIntake {
       });
     }
     return { records, summary };
+  }
+
+  /** Chat id -> its messages among the items' new ones that were relayed already. */
+  private async relayedAmong(items: readonly ParsedNotification[]): Promise<Map<string, ReadonlySet<string>>> {
+    const check = this.o.alreadyRelayed;
+    const byChat = new Map<string, string[]>();
+    if (!check) return new Map();
+    for (const n of items) {
+      if (n.changeType !== 'created' || n.target.kind !== 'chatMessage') continue;
+      const ids = byChat.get(n.target.chatId);
+      if (ids) ids.push(n.target.messageId);
+      else byChat.set(n.target.chatId, [n.target.messageId]);
+    }
+    return new Map(await Promise.all([...byChat].map(async ([chatId, ids]) => [chatId, await check(chatId, ids)] as const)));
   }
 }

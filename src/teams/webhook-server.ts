@@ -107,7 +107,15 @@ export class WebhookServer {
       findSubscription: (id) => o.store.findSubscription(id),
       verifyValidationTokens: o.verifyValidationTokens,
       lifecycleReplayMs: o.lifecycleReplayMs,
-      alreadyRelayed: async (chatId, messageId) => o.postedHere?.(chatId, messageId) === true || (await o.store.findRelayed(chatId, messageId)) !== undefined,
+      alreadyRelayed: async (chatId, messageIds) => {
+        // The node's own posts are known in memory; only the others cost the store read.
+        const posted = new Set(messageIds.filter((id) => o.postedHere?.(chatId, id) === true));
+        const rest = messageIds.filter((id) => !posted.has(id));
+        if (rest.length === 0) return posted;
+        const relayed = await o.store.relayedAmong(chatId, rest);
+        for (const id of posted) relayed.add(id);
+        return relayed;
+      },
     });
     this.batcher = new InboxBatcher(o.store, this.now);
   }

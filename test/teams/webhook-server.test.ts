@@ -149,6 +149,19 @@ describe('change-notification webhook: the Teams messages this node posted itsel
     assert.equal(kicks, 1);
   });
 
+  it('commits, of a collection over two chats, only the messages neither posted here nor relayed already, in order', async () => {
+    const chatB = '19:c_d@unq.gbl.spaces';
+    posted.add('19:a_b@unq.gbl.spaces', 'own-2');
+    await store.recordRelayed({ chatId: '19:a_b@unq.gbl.spaces', teamsMessageId: 'done-1', direction: 'teams_to_xmpp', xmppId: 'done-1' }, Date.now());
+    await store.recordRelayed({ chatId: chatB, teamsMessageId: 'done-2', direction: 'xmpp_to_teams', xmppId: 'x-2' }, Date.now());
+    const item = (chatId: string, messageId: string) => ({ subscriptionId: 'sub-1', clientState: 'right-secret', changeType: 'created', resource: `chats('${chatId}')/messages('${messageId}')`, tenantId: 't' });
+    const value = [item(chatB, 'new-1'), item('19:a_b@unq.gbl.spaces', 'own-2'), item('19:a_b@unq.gbl.spaces', 'done-1'), item(chatB, 'done-2'), item('19:a_b@unq.gbl.spaces', 'new-2'), item(chatB, 'new-3')];
+    const before = new Set((await store.dueNotifications(Date.now(), 100)).map((n) => n.dedupKey));
+    assert.equal((await post({ value })).status, 202);
+    const added = (await store.dueNotifications(Date.now(), 100)).map((n) => n.dedupKey).filter((k) => !before.has(k));
+    assert.deepEqual(added, [`created:${chatB}/new-1`, 'created:19:a_b@unq.gbl.spaces/new-2', `created:${chatB}/new-3`]);
+  });
+
   it('remembers a bounded number of posts, the oldest forgotten first', () => {
     const few = new OwnPosts(2);
     few.add('c', '1');

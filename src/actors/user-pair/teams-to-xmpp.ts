@@ -49,9 +49,12 @@ export class TeamsToXmpp {
    */
   async relayAll(chatId: string, messages: readonly { readonly messageId: string; readonly message?: TeamsChatMessage | undefined }[], log: Logger): Promise<Outcome> {
     const commits: Promise<unknown>[] = [];
+    // Which were relayed before (redelivered notifications): one store read for the lot, not one a message.
+    const relayed = await this.c.d.store.relayedAmong(chatId, messages.map((m) => m.messageId));
     try {
       for (const [finished, m] of messages.entries()) {
-        const outcome = await this.relay(chatId, m.messageId, log, m.message, { commits });
+        if (relayed.has(m.messageId)) continue;
+        const outcome = await this.relay(chatId, m.messageId, log, m.message, { commits, checked: true });
         if (outcome.status !== 'done') return { ...outcome, finished };
       }
       return { status: 'done', finished: messages.length };
@@ -105,10 +108,11 @@ export class TeamsToXmpp {
   /**
    * `resend`: the message was relayed before and came back ({@link bounced}): it is read and sent again.
    * `commits`: the relayed id's commit joins these instead of being awaited (relayAll).
+   * `checked`: the caller found the message not relayed in the store just before (relayAll).
    */
-  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage, o: { resend?: boolean; commits?: Promise<unknown>[] } = {}): Promise<Outcome> {
+  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage, o: { resend?: boolean; commits?: Promise<unknown>[]; checked?: boolean } = {}): Promise<Outcome> {
     // A redelivered notification, or our own post.
-    if (!o.resend && (this.relaying.has(messageId) || (await this.c.d.store.findRelayed(chatId, messageId)))) return DONE;
+    if (!o.resend && (this.relaying.has(messageId) || (!o.checked && (await this.c.d.store.findRelayed(chatId, messageId))))) return DONE;
     const read = await this.read(chatId, messageId, given);
     if ('status' in read) return read;
     const { puppet, message } = read;

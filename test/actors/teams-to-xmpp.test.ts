@@ -1,0 +1,85 @@
+/**
+ * Teams -> XMPP in one pair actor: a chat's new messages that come together (one 'teams-messages' actor message)
+ * reach the XMPP user once each, in order, whether or not some of them were relayed before (a notification
+ * redelivered after the node died between sending and finishing it). The store is real (SQLite in memory); the XMPP
+ * link keeps what it is sent.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import type { Element } from '@xmpp/xml';
+import type { PairDeps } from '../../src/actors/user-pair/messages.js';
+import { PairContext } from '../../src/actors/user-pair/pair-context.js';
+import { TeamsToXmpp } from '../../src/actors/user-pair/teams-to-xmpp.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import type { TeamsChatMessage } from '../../src/teams/teams-port.js';
+import type { XmppPort } from '../../src/xmpp/component-link.js';
+import type { Store } from '../../src/store/store.js';
+
+const CHAT = '19:alice_juliet@unq.gbl.spaces';
+const key = { teamsUserId: 'alice-id', remoteJid: 'juliet@xmpp.example' };
+const log = createLogger({ level: 'error', nodeId: 't', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+/** A text message Alice wrote in the chat (as a rich notification carries it). */
+function hers(id: string, text: string): { messageId: string; message: TeamsChatMessage } {
+  return { messageId: id, message: { id, chatId: CHAT, fromUserId: key.teamsUserId, messageType: 'message', contentType: 'text', content: text, createdAt: Date.now() } };
+}
+
+/** The store, with its reads of relayed ids counted. */
+function countingRelayedReads(store: Store, reads: { n: number }): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (prop === 'findRelayed' || prop === 'relayedAmong') reads.n++;
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+describe('TeamsToXmpp', () => {
+  const store = SqliteStore.open(':memory:');
+  after(() => store.close());
+
+  it("relays a chat's new messages once each, in order, skipping those relayed before, with one store read for the lot", async () => {
+    const sent: Element[] = [];
+    const xmpp: XmppPort = { send: async (el) => void sent.push(el), isOnline: () => true, request: () => Promise.reject(new Error('not used')) };
+    const reads = { n: 0 };
+    const deps = {
+      store: countingRelayedReads(store, reads),
+      xmpp,
+      teams: { ensurePuppet: async (jid: string) => ({ remoteJid: jid, userId: 'puppet-juliet', upn: 'juliet@xmpp.contoso.example' }) },
+      subscriptions: { puppetReady: async () => undefined },
+      policy: { verdict: () => ({ allowed: true }) },
+      throttle: { admit: async () => ({ ok: true }) },
+      metrics: new Metrics({ defaultMetrics: false }),
+      settings: { maxThrottleDelayMs: 0 },
+      now: Date.now,
+    } as unknown as PairDeps;
+    const c = new PairContext(key, deps, log, () => undefined);
+    c.pair = await store.updatePair(key, { chatId: CHAT });
+    c.teamsUser = { id: key.teamsUserId, upn: 'alice@contoso.example', displayName: 'Alice' };
+    c.teamsJid = 'alice@teams.xmpp.example';
+    const inbound = new TeamsToXmpp(c);
+    const bodies = () => sent.map((el) => [el.attrs.id, el.getChildText('body')]);
+
+    assert.deepEqual(await inbound.relayAll(CHAT, [hers('m1', 'one'), hers('m2', 'two')], log), { status: 'done', finished: 2 });
+    assert.deepEqual(bodies(), [['m1', 'one'], ['m2', 'two']]);
+
+    // The node died after sending m1 and m2 but before their notifications were finished: they come again, with m3.
+    sent.length = 0;
+    const before = reads.n;
+    assert.deepEqual(await inbound.relayAll(CHAT, [hers('m1', 'one'), hers('m2', 'two'), hers('m3', 'three')], log), { status: 'done', finished: 3 });
+    assert.deepEqual(bodies(), [['m3', 'three']], 'only the new one reaches XMPP');
+    assert.equal(reads.n - before, 1, 'one read of relayed ids for the three');
+
+    // A new activation (another node took the pair over) knows only what the store says.
+    sent.length = 0;
+    assert.deepEqual(await new TeamsToXmpp(c).relayAll(CHAT, [hers('m2', 'two'), hers('m3', 'three'), hers('m4', 'four')], log), { status: 'done', finished: 3 });
+    assert.deepEqual(bodies(), [['m4', 'four']]);
+  });
+});
