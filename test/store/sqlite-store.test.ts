@@ -27,6 +27,35 @@ describe('SQLite store specifics', () => {
     await b.close();
   });
 
+  it('makes a new file with 8 KiB pages, and opens a file made with other pages as it is, its rows intact', async () => {
+    const fresh = join(dir, 'pages-new.sqlite');
+    const a = SqliteStore.open(fresh);
+    await a.putPuppet({ remoteJid: 'x@y', userId: 'u', upn: 'x@p' });
+    await a.close();
+    const pageSize = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.pragma('page_size', { simple: true });
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(pageSize(fresh), 8192);
+    // A file from an earlier version (4 KiB pages, WAL) keeps its pages: SQLite cannot change them in WAL mode.
+    const old = join(dir, 'pages-old.sqlite');
+    const made = new Database(old);
+    made.pragma('page_size = 4096');
+    made.pragma('journal_mode = WAL');
+    made.close();
+    const b = SqliteStore.open(old);
+    await b.putPuppet({ remoteJid: 'x@y', userId: 'u', upn: 'x@p' });
+    await b.close();
+    const c = SqliteStore.open(old);
+    assert.equal((await c.getPuppet('x@y'))?.userId, 'u');
+    await c.close();
+    assert.equal(pageSize(old), 4096);
+  });
+
   it('migrates once when several processes open a new file at the same time', async () => {
     const file = join(dir, 'race.sqlite');
     const module = fileURLToPath(new URL('../../src/store/sqlite-store.js', import.meta.url));
