@@ -152,15 +152,18 @@ export class NotificationIntake {
 
   /** Chat id -> its messages among the items' new ones that were relayed already. */
   private async relayedAmong(items: readonly ParsedNotification[]): Promise<Map<string, ReadonlySet<string>>> {
+    const relayed = new Map<string, ReadonlySet<string>>();
     const check = this.o.alreadyRelayed;
+    if (!check) return relayed;
     const byChat = new Map<string, string[]>();
-    if (!check) return new Map();
     for (const n of items) {
       if (n.changeType !== 'created' || n.target.kind !== 'chatMessage') continue;
       const ids = byChat.get(n.target.chatId);
       if (ids) ids.push(n.target.messageId);
       else byChat.set(n.target.chatId, [n.target.messageId]);
     }
-    return new Map(await Promise.all([...byChat].map(async ([chatId, ids]) => [chatId, await check(chatId, ids)] as const)));
+    // One chat at a time, as the items were before: a collection over many chats does not flood the store's pool.
+    for (const [chatId, ids] of byChat) relayed.set(chatId, await check(chatId, ids));
+    return relayed;
   }
 }
