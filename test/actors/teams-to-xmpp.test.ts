@@ -16,7 +16,7 @@ import { Metrics } from '../../src/observability/metrics.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { TeamsChatMessage } from '../../src/teams/teams-port.js';
 import type { XmppPort } from '../../src/xmpp/component-link.js';
-import type { Store } from '../../src/store/store.js';
+import { countingStore } from '../support/counting-store.js';
 
 const CHAT = '19:alice_juliet@unq.gbl.spaces';
 const key = { teamsUserId: 'alice-id', remoteJid: 'juliet@xmpp.example' };
@@ -27,20 +27,6 @@ function hers(id: string, text: string): { messageId: string; message: TeamsChat
   return { messageId: id, message: { id, chatId: CHAT, fromUserId: key.teamsUserId, messageType: 'message', contentType: 'text', content: text, createdAt: Date.now() } };
 }
 
-/** The store, with its reads of relayed ids counted. */
-function countingRelayedReads(store: Store, reads: { n: number }): Store {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const v: unknown = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
-        if (prop === 'findRelayed' || prop === 'relayedAmong') reads.n++;
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
-
 describe('TeamsToXmpp', () => {
   const store = SqliteStore.open(':memory:');
   after(() => store.close());
@@ -48,9 +34,9 @@ describe('TeamsToXmpp', () => {
   it("relays a chat's new messages once each, in order, skipping those relayed before, with one store read for the lot", async () => {
     const sent: Element[] = [];
     const xmpp: XmppPort = { send: async (el) => void sent.push(el), isOnline: () => true, request: () => Promise.reject(new Error('not used')) };
-    const reads = { n: 0 };
+    const reads = { lookups: 0 };
     const deps = {
-      store: countingRelayedReads(store, reads),
+      store: countingStore(store, reads, ['findRelayed', 'relayedAmong']),
       xmpp,
       teams: { ensurePuppet: async (jid: string) => ({ remoteJid: jid, userId: 'puppet-juliet', upn: 'juliet@xmpp.contoso.example' }) },
       subscriptions: { puppetReady: async () => undefined },
@@ -72,10 +58,10 @@ describe('TeamsToXmpp', () => {
 
     // The node died after sending m1 and m2 but before their notifications were finished: they come again, with m3.
     sent.length = 0;
-    const before = reads.n;
+    const before = reads.lookups;
     assert.deepEqual(await inbound.relayAll(CHAT, [hers('m1', 'one'), hers('m2', 'two'), hers('m3', 'three')], log), { status: 'done', finished: 3 });
     assert.deepEqual(bodies(), [['m3', 'three']], 'only the new one reaches XMPP');
-    assert.equal(reads.n - before, 1, 'one read of relayed ids for the three');
+    assert.equal(reads.lookups - before, 1, 'one read of relayed ids for the three');
 
     // A new activation (another node took the pair over) knows only what the store says.
     sent.length = 0;
