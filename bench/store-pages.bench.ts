@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { NEW_FILE_PAGE_SIZE } from '../src/store/sqlite/connection.js';
+import { median } from './relay/proc-stats.js';
 
 const PAGE_SIZES = [4096, 8192, 16384];
 /** Notifications per webhook POST, messages per outbox batch. */
@@ -57,6 +58,11 @@ function encryptedContent(): string {
 const chats = Array.from({ length: CHATS }, () => `19:${randomBytes(16).toString('hex')}_${randomBytes(16).toString('hex')}@unq.gbl.spaces`);
 let nextMessageId = 1_700_000_000_000;
 
+/** A notification processed: done, and its message's relayed id recorded. */
+function finish(store: SqliteStore, p: { id: number; chatId: string; messageId: string }, now: number): Promise<unknown> {
+  return Promise.all([store.markNotificationDone(p.id, now), store.recordRelayed({ chatId: p.chatId, teamsMessageId: p.messageId, direction: 'teams_to_xmpp', xmppId: p.messageId }, now)]);
+}
+
 /** Teams -> XMPP: record a POST's notifications while the previous POST's are finished (as the inbox does). */
 async function teamsToXmpp(store: SqliteStore, messages: number): Promise<void> {
   let previous: { id: number; chatId: string; messageId: string }[] = [];
@@ -71,13 +77,19 @@ async function teamsToXmpp(store: SqliteStore, messages: number): Promise<void> 
       batch.map((b, i) => ({ dedupKey: `created:${b.chatId}/${b.messageId}`, kind: 'chatMessage' as const, subscriptionId: `sub-${i % CHATS}`, resource: b.resource, changeType: 'created', detail: encryptedContent() })),
       now,
     );
-    const finishing = previous.map((p) =>
-      Promise.all([store.markNotificationDone(p.id, now), store.recordRelayed({ chatId: p.chatId, teamsMessageId: p.messageId, direction: 'teams_to_xmpp', xmppId: p.messageId }, now)]),
-    );
+    const finishing = previous.map((p) => finish(store, p, now));
     await Promise.all([recording, ...finishing]);
     const due = await store.dueNotifications(Date.now(), BATCH, previous.at(-1)?.id ?? 0);
     previous = due.map((row, i) => ({ id: row.id, chatId: (batch[i] as { chatId: string }).chatId, messageId: (batch[i] as { messageId: string }).messageId }));
   }
+  // The last POST's notifications are finished too, and the last batch delivered below: a run leaves none pending.
+  await Promise.all(previous.map((p) => finish(store, p, Date.now())));
+}
+
+/** An accepted message posted to Teams: delivered, and its relayed id recorded. */
+function deliver(store: SqliteStore, p: { id: number; chatId: string; stanzaId: string }, now: number): Promise<unknown> {
+  const teamsMessageId = String(++nextMessageId);
+  return Promise.all([store.markOutboundDelivered(p.id, teamsMessageId, now), store.recordRelayed({ chatId: p.chatId, teamsMessageId, direction: 'xmpp_to_teams', xmppId: p.stanzaId }, now)]);
 }
 
 /** XMPP -> Teams: accept a batch into the outbox while the previous batch is delivered. */
@@ -90,12 +102,11 @@ async function xmppToTeams(store: SqliteStore, messages: number): Promise<void> 
       const key = { teamsUserId: `user-${i % CHATS}`, remoteJid: `juliet${i % CHATS}@xmpp.example` };
       return store.enqueueOutbound({ ...key, dedupKey: `${key.teamsUserId}|${key.remoteJid}|${stanzaId}`, sender: `${key.remoteJid}/phone`, stanzaId, receiptRequested: true, body: `message ${done + i}: a line of text as people write them` }, now);
     });
-    const delivering = previous.map((p) =>
-      Promise.all([store.markOutboundDelivered(p.id, String(++nextMessageId), now), store.recordRelayed({ chatId: p.chatId, teamsMessageId: String(nextMessageId), direction: 'xmpp_to_teams', xmppId: p.stanzaId }, now)]),
-    );
+    const delivering = previous.map((p) => deliver(store, p, now));
     const [accepted] = await Promise.all([Promise.all(accepting), ...delivering]);
     previous = accepted.map((a, i) => ({ id: a.row.id, chatId: chats[i % CHATS] as string, stanzaId: a.row.stanzaId ?? '' }));
   }
+  await Promise.all(previous.map((p) => deliver(store, p, Date.now())));
 }
 
 interface Figures {
@@ -113,11 +124,6 @@ async function measure(dir: string, pageSize: number, run: (s: SqliteStore, n: n
   const bytes = writtenBytes();
   await store.close();
   return { cpuMs: (cpu.user + cpu.system) / 1000 / messages, kib: bytes !== undefined && bytes0 !== undefined ? (bytes - bytes0) / 1024 / messages : undefined };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 async function main(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { graphEndpointTemplate } from '../../src/observability/metrics.js';
 import { parsePrometheus, total } from '../../test/support/prometheus.js';
-import { percentile } from './proc-stats.js';
+import { median, percentile } from './proc-stats.js';
 import type { RelayFederation } from './relay-federation.js';
 
 /** One timed run of one direction. */
@@ -150,12 +150,6 @@ export function meanTimings(before: Timings, after: Timings): string {
 /** The run of median rate (the latency runs go at half of it); undefined without runs. */
 export function medianRun(runs: readonly Direction[]): Direction | undefined {
   return [...runs].sort((a, b) => a.rate - b.rate)[Math.floor((runs.length - 1) / 2)];
-}
-
-function median(values: readonly number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 === 1 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
 }
 
 const range = (v: readonly number[]) => `${median(v).toFixed(2)} (${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)})`;
