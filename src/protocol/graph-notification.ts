@@ -48,35 +48,64 @@ export class NotificationFormatError extends Error {
   }
 }
 
-/** Key segments appear as chats('id') or chats/id; ids may be quoted and URL-encoded. */
+/** A key segment's name, as in chats('id'): letters and dots. */
+const KEY_NAME = /^[A-Za-z.]+$/u;
+
+/**
+ * Key segments appear as chats('id') or chats/id; ids may be quoted and URL-encoded. Written without a regular
+ * expression per segment: every Teams message's resource is parsed several times on its way (webhook, inbox, pair).
+ */
 function segmentsOf(resource: string): string[] {
+  let from = 0;
+  while (resource.charCodeAt(from) === 0x2f) from++; // leading '/'
   const out: string[] = [];
-  for (const raw of resource.replace(/^\/+/u, '').split('/')) {
-    const m = /^([A-Za-z.]+)\('(.*)'\)$/u.exec(raw);
-    if (m) out.push(m[1] as string, m[2] as string);
-    else out.push(raw);
-  }
-  return out.map((s) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
+  for (const raw of (from === 0 ? resource : resource.slice(from)).split('/')) {
+    const open = raw.indexOf("('");
+    if (open > 0 && raw.endsWith("')") && raw.length >= open + 4 && KEY_NAME.test(raw.slice(0, open))) {
+      out.push(raw.slice(0, open), decoded(raw.slice(open + 2, -2)));
+    } else {
+      out.push(decoded(raw));
     }
-  });
+  }
+  return out;
+}
+
+function decoded(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** Whether segment i is `name`, case-insensitively (Graph writes Users/{id} and users/{id}). */
+function named(s: readonly string[], i: number, name: string): boolean {
+  const x = s[i];
+  return x !== undefined && x.length === name.length && x.toLowerCase() === name;
+}
+
+function lastNamed(s: readonly string[], name: string): number {
+  for (let i = s.length - 1; i >= 0; i--) if (named(s, i, name)) return i;
+  return -1;
+}
+
+function firstNamed(s: readonly string[], name: string): number {
+  for (let i = 0; i < s.length; i++) if (named(s, i, name)) return i;
+  return -1;
 }
 
 export function parseResource(resource: string): NotificationTarget {
   const s = segmentsOf(resource);
-  const lower = s.map((x) => x.toLowerCase());
   // chats/{chatId}/messages/{messageId}, also under users/{id}/chats/...
-  const chatIdx = lower.lastIndexOf('chats');
-  if (chatIdx !== -1 && lower[chatIdx + 2] === 'messages' && s[chatIdx + 1] && s[chatIdx + 3]) {
+  const chatIdx = lastNamed(s, 'chats');
+  if (chatIdx !== -1 && named(s, chatIdx + 2, 'messages') && s[chatIdx + 1] && s[chatIdx + 3]) {
     return { kind: 'chatMessage', chatId: s[chatIdx + 1] as string, messageId: s[chatIdx + 3] as string };
   }
-  const presIdx = lower.indexOf('presences');
+  const presIdx = firstNamed(s, 'presences');
   if (presIdx !== -1 && s[presIdx + 1]) return { kind: 'presence', userId: s[presIdx + 1] as string };
-  const userIdx = lower.indexOf('users');
-  if (userIdx !== -1 && lower[userIdx + 2] === 'presence' && s[userIdx + 1]) return { kind: 'presence', userId: s[userIdx + 1] as string };
+  const userIdx = firstNamed(s, 'users');
+  if (userIdx !== -1 && named(s, userIdx + 2, 'presence') && s[userIdx + 1]) return { kind: 'presence', userId: s[userIdx + 1] as string };
   // A directory change: Users/{id} (https://learn.microsoft.com/en-us/graph/change-notifications-overview).
   if (userIdx === 0 && s.length === 2 && s[1]) return { kind: 'user', userId: s[1] };
   return { kind: 'unknown', resource };
