@@ -62,7 +62,9 @@ function segmentsOf(resource: string): string[] {
   for (const raw of (from === 0 ? resource : resource.slice(from)).split('/')) {
     const open = raw.indexOf("('");
     if (open > 0 && raw.endsWith("')") && raw.length >= open + 4 && KEY_NAME.test(raw.slice(0, open))) {
-      out.push(raw.slice(0, open), decoded(raw.slice(open + 2, -2)));
+      // A quote inside an OData string literal is written twice (OData ABNF: SQUOTE-in-string = SQUOTE SQUOTE).
+      const id = decoded(raw.slice(open + 2, -2));
+      out.push(raw.slice(0, open), id.includes("''") ? id.replaceAll("''", "'") : id);
     } else {
       out.push(decoded(raw));
     }

@@ -11,11 +11,12 @@ describe('Graph change notification resources', () => {
     ['/users/5a1b/presence', { kind: 'presence', userId: '5a1b' }],
     ['Users/8a2b-11', { kind: 'user', userId: '8a2b-11' }],
     ['/teams/x/channels/y', { kind: 'unknown', resource: '/teams/x/channels/y' }],
-    // URL-encoded ids are decoded; a bad escape is kept as sent; names match in any case; leading slashes are skipped.
+    // URL-encoded ids are decoded (a bad escape is kept as sent), a doubled quote is one; names match in any case;
+    // leading slashes are skipped.
     ["chats('19%3Aa_b%40unq.gbl.spaces')/messages('17')", { kind: 'chatMessage', chatId: '19:a_b@unq.gbl.spaces', messageId: '17' }],
     ["chats('c%ZZ')/messages('m1')", { kind: 'chatMessage', chatId: 'c%ZZ', messageId: 'm1' }],
     ["//Chats('c1')/MESSAGES('m1')", { kind: 'chatMessage', chatId: 'c1', messageId: 'm1' }],
-    ["chats('c1')/messages('it''s')", { kind: 'chatMessage', chatId: 'c1', messageId: "it''s" }],
+    ["chats('c1')/messages('it''s')", { kind: 'chatMessage', chatId: 'c1', messageId: "it's" }],
     // Not key segments: a name with other characters, a quote missing, an empty id.
     ["chats1('c1')/messages('m1')", { kind: 'unknown', resource: "chats1('c1')/messages('m1')" }],
     ["chats(c1')/messages('m1')", { kind: 'unknown', resource: "chats(c1')/messages('m1')" }],
