@@ -45,19 +45,42 @@ export class TeamsToXmpp {
   /**
    * New messages of the chat, in order: each is relayed as {@link relay} does, but their relayed ids are committed
    * together (one commit for the lot, not one per message) before the outcome is answered, so that the
-   * notifications are marked done only once those are durable. Stops at the first that is not done.
+   * notifications are marked done only once those are durable. Their stanzas go to the link one after the other
+   * without waiting for each write (the link sends the run in one write, not one per event-loop turn); each relayed
+   * id is committed once its stanza is written. Stops at the first that is not done: a stanza the link refused
+   * (down) leaves it and the rest of the run for the retry, with the ids of those before it committed.
    */
   async relayAll(chatId: string, messages: readonly { readonly messageId: string; readonly message?: TeamsChatMessage | undefined }[], log: Logger): Promise<Outcome> {
     const commits: Promise<unknown>[] = [];
+    const sends: { readonly index: number; readonly sent: Promise<boolean> }[] = [];
     // Which were relayed before (redelivered notifications): one store read for the lot, not one a message.
     const relayed = await this.c.d.store.relayedAmong(chatId, messages.map((m) => m.messageId));
+    // Set as soon as the link refuses a stanza: none after it goes (they would overtake it).
+    let refused = false;
+    const handedOver = (index: number, sent: Promise<boolean>) => {
+      sends.push({ index, sent });
+      sent.then(
+        (ok) => void (refused ||= !ok),
+        () => void (refused = true),
+      );
+    };
     try {
-      for (const [finished, m] of messages.entries()) {
+      let stopped: Outcome | undefined;
+      for (const [index, m] of messages.entries()) {
+        if (refused) break;
         if (relayed.has(m.messageId)) continue;
-        const outcome = await this.relay(chatId, m.messageId, log, m.message, { commits, checked: true });
-        if (outcome.status !== 'done') return { ...outcome, finished };
+        const outcome = await this.relay(chatId, m.messageId, log, m.message, { commits, checked: true, sent: (sent) => handedOver(index, sent) });
+        if (outcome.status !== 'done') {
+          stopped = { ...outcome, finished: index };
+          break;
+        }
       }
-      return { status: 'done', finished: messages.length };
+      for (const { index, sent } of sends) {
+        if (await sent) continue;
+        if (stopped?.finished === undefined || index < stopped.finished) stopped = { status: 'retry', reason: 'the XMPP link is down', finished: index };
+        break;
+      }
+      return stopped ?? { status: 'done', finished: messages.length };
     } finally {
       // A failed commit crashes the actor (the batch runs again from the inbox; what was sent is sent again).
       await Promise.all(commits);
@@ -109,8 +132,16 @@ export class TeamsToXmpp {
    * `resend`: the message was relayed before and came back ({@link bounced}): it is read and sent again.
    * `commits`: the relayed id's commit joins these instead of being awaited (relayAll).
    * `checked`: the caller found the message not relayed in the store just before (relayAll).
+   * `sent`: with `commits`, the stanza's write is not awaited but handed over (whether the link took it); the
+   * relayed id is committed once it is written.
    */
-  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage, o: { resend?: boolean; commits?: Promise<unknown>[]; checked?: boolean } = {}): Promise<Outcome> {
+  async relay(
+    chatId: string,
+    messageId: string,
+    log: Logger,
+    given?: TeamsChatMessage,
+    o: { resend?: boolean; commits?: Promise<unknown>[]; checked?: boolean; sent?: (sent: Promise<boolean>) => void } = {},
+  ): Promise<Outcome> {
     // A redelivered notification, or our own post.
     if (!o.resend && (this.relaying.has(messageId) || (!o.checked && (await this.c.d.store.findRelayed(chatId, messageId))))) return DONE;
     const read = await this.read(chatId, messageId, given);
@@ -145,20 +176,30 @@ export class TeamsToXmpp {
     if (mapped.quoted && o.commits) await Promise.all(o.commits);
     const reply = mapped.quoted ? await this.replyRef(chatId, mapped.quoted.messageId, mapped.quoted.preview) : undefined;
     const note = mapped.unshown.length ? `\n[${mapped.unshown.join(', ')} not shown: open Teams to see it]` : '';
-    const sent = await this.c.trySend(chatMessage({ from: this.c.teamsJid, to: this.c.key.remoteJid, id: messageId, body: `${text}${note}`, reply, links: mapped.links, media }));
-    if (!sent) return { status: 'retry', reason: 'the XMPP link is down' };
-    const recorded = this.c.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.c.d.now());
+    const sending = this.c.trySend(chatMessage({ from: this.c.teamsJid, to: this.c.key.remoteJid, id: messageId, body: `${text}${note}`, reply, links: mapped.links, media }));
+    // Once the stanza is written: its relayed id is committed and it counts as relayed.
+    const written = (): Promise<unknown> => {
+      this.c.d.metrics.messagesRelayed.inc({ direction: 'teams_to_xmpp' });
+      this.c.d.metrics.messageBytes.inc({ direction: 'teams_to_xmpp' }, Buffer.byteLength(text));
+      if (message.createdAt > 0) this.c.d.metrics.relayLatency.observe({ direction: 'teams_to_xmpp' }, Math.max(0, this.c.d.now() - message.createdAt) / 1000);
+      log.debug('message relayed to XMPP', { teamsMessageId: messageId });
+      log.debug('relayed body', { body: text });
+      return this.c.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.c.d.now());
+    };
+    if (o.commits && o.sent) {
+      o.sent(sending);
+      this.relaying.add(messageId);
+      o.commits.push(sending.then((sent) => (sent ? written() : undefined)).finally(() => this.relaying.delete(messageId)));
+      return DONE;
+    }
+    if (!(await sending)) return { status: 'retry', reason: 'the XMPP link is down' };
+    const recorded = written();
     if (o.commits) {
       this.relaying.add(messageId);
       o.commits.push(recorded.finally(() => this.relaying.delete(messageId)));
     } else {
       await recorded;
     }
-    this.c.d.metrics.messagesRelayed.inc({ direction: 'teams_to_xmpp' });
-    this.c.d.metrics.messageBytes.inc({ direction: 'teams_to_xmpp' }, Buffer.byteLength(text));
-    if (message.createdAt > 0) this.c.d.metrics.relayLatency.observe({ direction: 'teams_to_xmpp' }, Math.max(0, this.c.d.now() - message.createdAt) / 1000);
-    log.debug('message relayed to XMPP', { teamsMessageId: messageId });
-    log.debug('relayed body', { body: text });
     return DONE;
   }
 
