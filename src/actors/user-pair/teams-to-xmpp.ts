@@ -29,6 +29,12 @@ const BOUNCE_MEMORY_MS = 120_000;
 /** Messages of one pair waiting to be sent again: a bound on what forged bounces can make the pair hold. */
 export const MAX_RESENDS_PER_PAIR = 200;
 
+/** What relayAll gives each message of its run (see {@link TeamsToXmpp.relay}). */
+interface RunHandOver {
+  readonly commits: Promise<unknown>[];
+  handedOver(sent: Promise<boolean>): void;
+}
+
 export class TeamsToXmpp {
   /**
    * Teams message id -> bounces so far, for messages waiting to be sent again or sent again lately. An entry lapses
@@ -69,7 +75,7 @@ export class TeamsToXmpp {
       for (const [index, m] of messages.entries()) {
         if (refused) break;
         if (relayed.has(m.messageId)) continue;
-        const outcome = await this.relay(chatId, m.messageId, log, m.message, { commits, checked: true, sent: (sent) => handedOver(index, sent) });
+        const outcome = await this.relay(chatId, m.messageId, log, m.message, { run: { commits, handedOver: (sent) => handedOver(index, sent) } });
         if (outcome.status !== 'done') {
           stopped = { ...outcome, finished: index };
           break;
@@ -130,20 +136,13 @@ export class TeamsToXmpp {
 
   /**
    * `resend`: the message was relayed before and came back ({@link bounced}): it is read and sent again.
-   * `commits`: the relayed id's commit joins these instead of being awaited (relayAll).
-   * `checked`: the caller found the message not relayed in the store just before (relayAll).
-   * `sent`: with `commits`, the stanza's write is not awaited but handed over (whether the link took it); the
-   * relayed id is committed once it is written.
+   * `run`: one of relayAll's messages, which found it not relayed in the store just before: its stanza's write is
+   * not awaited but handed over (whether the link took it), and the commit of its relayed id, once it is written,
+   * joins the run's commits.
    */
-  async relay(
-    chatId: string,
-    messageId: string,
-    log: Logger,
-    given?: TeamsChatMessage,
-    o: { resend?: boolean; commits?: Promise<unknown>[]; checked?: boolean; sent?: (sent: Promise<boolean>) => void } = {},
-  ): Promise<Outcome> {
+  async relay(chatId: string, messageId: string, log: Logger, given?: TeamsChatMessage, o: { resend?: boolean; run?: RunHandOver } = {}): Promise<Outcome> {
     // A redelivered notification, or our own post.
-    if (!o.resend && (this.relaying.has(messageId) || (!o.checked && (await this.c.d.store.findRelayed(chatId, messageId))))) return DONE;
+    if (!o.resend && (this.relaying.has(messageId) || (!o.run && (await this.c.d.store.findRelayed(chatId, messageId))))) return DONE;
     const read = await this.read(chatId, messageId, given);
     if ('status' in read) return read;
     const { puppet, message } = read;
@@ -173,7 +172,7 @@ export class TeamsToXmpp {
     if (!this.c.pair.chatId) this.c.pair = await this.c.d.store.updatePair(this.c.key, { chatId });
     const mapped = mapAttachments(message.attachments ?? []);
     // A quote of a message relayed just before in the same batch finds it once its relayed id is committed.
-    if (mapped.quoted && o.commits) await Promise.all(o.commits);
+    if (mapped.quoted && o.run) await Promise.all(o.run.commits);
     const reply = mapped.quoted ? await this.replyRef(chatId, mapped.quoted.messageId, mapped.quoted.preview) : undefined;
     const note = mapped.unshown.length ? `\n[${mapped.unshown.join(', ')} not shown: open Teams to see it]` : '';
     const sending = this.c.trySend(chatMessage({ from: this.c.teamsJid, to: this.c.key.remoteJid, id: messageId, body: `${text}${note}`, reply, links: mapped.links, media }));
@@ -186,20 +185,14 @@ export class TeamsToXmpp {
       log.debug('relayed body', { body: text });
       return this.c.d.store.recordRelayed({ chatId, teamsMessageId: messageId, direction: 'teams_to_xmpp', xmppId: messageId }, this.c.d.now());
     };
-    if (o.commits && o.sent) {
-      o.sent(sending);
+    if (o.run) {
+      o.run.handedOver(sending);
       this.relaying.add(messageId);
-      o.commits.push(sending.then((sent) => (sent ? written() : undefined)).finally(() => this.relaying.delete(messageId)));
+      o.run.commits.push(sending.then((sent) => (sent ? written() : undefined)).finally(() => this.relaying.delete(messageId)));
       return DONE;
     }
     if (!(await sending)) return { status: 'retry', reason: 'the XMPP link is down' };
-    const recorded = written();
-    if (o.commits) {
-      this.relaying.add(messageId);
-      o.commits.push(recorded.finally(() => this.relaying.delete(messageId)));
-    } else {
-      await recorded;
-    }
+    await written();
     return DONE;
   }
 
