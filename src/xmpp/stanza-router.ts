@@ -24,6 +24,7 @@ import { pairKey } from '../actors/actor-keys.js';
 import type { Outcome, PairMessage } from '../actors/user-pair-actor.js';
 import type { Envelope } from '../actors/actor.js';
 import { KeyedQueue } from '../supervisors/keyed-queue.js';
+import { AcceptedHandOver } from './accepted-handover.js';
 import type { Committed, MessageAcceptor } from './accept.js';
 import { ANY_ORDER, type ArrivalTicket } from './arrival-order.js';
 import { LookupRefusedError, type Directory } from '../teams/directory.js';
@@ -95,8 +96,11 @@ export class StanzaRouter {
   private readonly knownAccounts = new Set<string>();
 
   private readonly answers: DirectAnswers;
+  /** Rows committed on arrival, to their pair's actor (several stanzas' in one message while it is busy). */
+  private readonly accepted: AcceptedHandOver;
 
   constructor(private readonly o: StanzaRouterOptions) {
+    this.accepted = new AcceptedHandOver((key, message, envelope) => this.o.router.pair(key, message, envelope), o.log);
     this.answers = new DirectAnswers({
       componentDomain: o.componentDomain,
       version: o.version,
@@ -108,7 +112,7 @@ export class StanzaRouter {
 
   /** Number of stanzas still being handled (for a graceful stop). */
   pending(): number {
-    return this.inFlight;
+    return this.inFlight + this.accepted.pending();
   }
 
   /**
@@ -274,46 +278,52 @@ export class StanzaRouter {
    * In the stanza's turn: queues what the pair actor is to be told at once (no await before, so no later stanza
    * can queue first), then lets the next stanza of the pair go.
    */
-  private handOver(key: PairKey, message: PairMessage | Promise<PairMessage | undefined>, envelope: Envelope, order: ArrivalTicket): Promise<Outcome> {
+  private handOver(key: PairKey, message: PairMessage, envelope: Envelope, order: ArrivalTicket): Promise<Outcome> {
     let outcome: Promise<Outcome> = Promise.resolve({ status: 'done' });
     const told = this.handover.run(pairKey(key), async () => {
-      const m = await message;
-      if (m) outcome = this.o.router.pair(key, m, envelope);
+      // Accepted rows waiting for the pair go before this message (accepted-handover.ts).
+      this.accepted.flush(key);
+      outcome = this.o.router.pair(key, message, envelope);
     });
     order.done();
     return told.then(() => outcome);
   }
 
   /**
-   * The stanza's rows are in the store's group commit: the link reads on meanwhile; the actor is told once they
-   * are durable. A failed commit is answered with an error (the sender may resend); the actor's own outcome only
-   * matters to the log, as the rows wait in the outbox for the next drain whatever happens to it.
+   * The stanza's rows are in the store's group commit: the link reads on meanwhile. In the stanza's turn, once they
+   * are durable, they go to the pair's actor, with those of the stanzas after it while the actor is busy
+   * (accepted-handover.ts); nothing of the stanza is held after that. A failed commit is answered with an error (the
+   * sender may resend); a retransmission the commit found goes to the actor as a message of its own, in its turn.
    */
-  private handOverAccepted(stanza: Element, key: PairKey, outcome: Promise<Committed>, envelope: Envelope, order: ArrivalTicket, log: Logger): void {
-    let committed = false;
-    const message = outcome.then((c): PairMessage | undefined => {
-      committed = true;
-      if ('retransmission' in c) return { type: 'xmpp-retransmitted', ...c.retransmission };
-      return c.rows.length > 0 ? { type: 'xmpp-accepted', rows: c.rows } : undefined;
-    });
+  private handOverAccepted(stanza: Element, key: PairKey, committed: Promise<Committed>, envelope: Envelope, order: ArrivalTicket, log: Logger): void {
     this.inFlight++;
-    this.handOver(key, message, envelope, order)
-      .then(
-        (outcome) => {
-          if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
-        },
-        async (err: unknown) => {
-          if (committed) {
-            log.warn('the pair actor was not told of an accepted message; the outbox sweep delivers it', { error: errorMessage(err) });
-            return;
-          }
+    this.handover
+      .run(pairKey(key), async () => {
+        let c: Committed;
+        try {
+          c = await committed;
+        } catch (err) {
           log.error('could not commit an incoming message', { error: errorMessage(err) });
-          await this.replyError(stanza, new StanzaError('internal-server-error', 'the gateway could not accept this message; try again', 'wait'));
-        },
-      )
+          void this.replyError(stanza, new StanzaError('internal-server-error', 'the gateway could not accept this message; try again', 'wait'));
+          return;
+        }
+        if (!('retransmission' in c)) {
+          this.accepted.add(key, c.rows, envelope);
+          return;
+        }
+        this.accepted.flush(key);
+        this.o.router.pair(key, { type: 'xmpp-retransmitted', ...c.retransmission }, envelope).then(
+          (outcome) => {
+            if (outcome.status !== 'done') log.warn('pair did not complete the stanza', { outcome: outcome.status, reason: outcome.reason });
+          },
+          (err: unknown) => log.warn('the pair actor was not told of a retransmitted message', { error: errorMessage(err) }),
+        );
+      })
+      .catch((err: unknown) => log.error('could not hand an accepted message over', { error: errorMessage(err) }))
       .finally(() => {
         this.inFlight--;
       });
+    order.done();
   }
 
   /**
