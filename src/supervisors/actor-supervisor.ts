@@ -119,12 +119,14 @@ export class ActorSupervisor<M, R> {
   }
 
   private async process(act: Activation, message: M, envelope: Envelope): Promise<unknown> {
-    const log = this.o.log.child({ actorKind: this.o.kind, actorKey: act.key, correlationId: envelope.correlationId });
     for (let attempt = 1; ; attempt++) {
       try {
         const handle = await this.ensureStarted(act);
         return await handle.deliver(message, envelope);
       } catch (err) {
+        // Made here, not for every message: only a crash logs (a winston child per message was 2% of what a node
+        // allocates relaying XMPP -> Teams, bench/relay.bench.ts).
+        const log = this.o.log.child({ actorKind: this.o.kind, actorKey: act.key, correlationId: envelope.correlationId });
         const restarted = await this.crash(act, err, log);
         if (!restarted || attempt >= 2) {
           this.o.metrics.deadLetters.inc({ kind: this.o.kind, reason: restarted ? 'crashed_twice' : 'escalated' });
