@@ -20,6 +20,7 @@ import type { InboundNotification, InboxRow, PairKey, Store } from '../store/sto
 import { toChatMessage, toTeamsPresence, type GraphChatMessage, type GraphPresence } from './graph-teams-adapter.js';
 import type { NotificationCertificate } from './rich-notifications.js';
 import { DecryptAhead } from './decrypt-ahead.js';
+import { SubscriptionCache } from './subscription-cache.js';
 import { sharedResourceDecrypter, type ResourceDecrypter } from './resource-decrypter.js';
 import type { SubscriptionManager } from './subscription-manager.js';
 import { TeamsError, type TeamsChatMessage, type TeamsPort } from './teams-port.js';
@@ -112,9 +113,12 @@ export class NotificationProcessor {
   private readonly now: () => number;
 
   private readonly ahead: DecryptAhead;
+  /** The owner of a chat's subscription, asked for each run of new messages (subscription-cache.ts). */
+  private readonly subscriptionRecords: SubscriptionCache;
 
   constructor(private readonly o: NotificationProcessorOptions) {
     this.now = o.now ?? Date.now;
+    this.subscriptionRecords = new SubscriptionCache((id) => o.store.findSubscription(id), this.now);
     this.ahead = new DecryptAhead({ decrypter: () => this.decrypter, certificates: o.certificates, now: this.now });
   }
 
@@ -457,7 +461,7 @@ export class NotificationProcessor {
 
   /** The pair a chat belongs to: known from the store, or (a chat a Teams user started) from its members. */
   private async pairOfChat(subscriptionId: string, chatId: string, log: Logger): Promise<PairKey | undefined> {
-    const sub = await this.o.store.findSubscription(subscriptionId);
+    const sub = await this.subscriptionRecords.get(subscriptionId);
     const puppet = sub?.ownerUserId ? await this.o.store.getPuppetByUserId(sub.ownerUserId) : undefined;
     if (!puppet) {
       log.warn('message notification from a subscription without a known XMPP user', {});

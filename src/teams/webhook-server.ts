@@ -22,6 +22,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { InboundNotification, Store } from '../store/store.js';
 import { InboxBatcher } from './inbox-batcher.js';
 import type { MediaProxy } from './media-proxy.js';
+import { SubscriptionCache } from './subscription-cache.js';
 import { NotificationIntake, type IntakeSummary, type TokenVerdict } from './notification-intake.js';
 
 const MAX_BODY_BYTES = 1_000_000;
@@ -102,9 +103,11 @@ export class WebhookServer {
     this.lifecyclePath = new URL(lifecycleUrl(o.publicUrl)).pathname;
     this.now = o.now ?? Date.now;
     this.maxItems = o.maxNotificationsPerRequest ?? DEFAULT_MAX_NOTIFICATIONS_PER_REQUEST;
+    // Each POST names its subscription: read once per SUBSCRIPTION_TTL_MS, not per request (subscription-cache.ts).
+    const subscriptions = new SubscriptionCache((id) => o.store.findSubscription(id), this.now);
     this.intake = new NotificationIntake({
       tenantId: o.tenantId,
-      findSubscription: (id) => o.store.findSubscription(id),
+      findSubscription: (id) => subscriptions.get(id),
       verifyValidationTokens: o.verifyValidationTokens,
       lifecycleReplayMs: o.lifecycleReplayMs,
       alreadyRelayed: async (chatId, messageIds) => {
