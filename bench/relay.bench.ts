@@ -278,6 +278,9 @@ async function latency(f: RelayFederation, dir: 'x2t' | 't2x', rate: number): Pr
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: latencies.length };
 }
 
+/** Messages each way of the untimed run before the timed ones. */
+const WARM_UP_MESSAGES = 4000;
+
 async function warmUp(f: RelayFederation): Promise<void> {
   // Creates every XMPP user's Teams account, chat and message subscription, and activates every pair.
   await Promise.all(f.pairs.map((p, pi) => p.client.send(p.teamsJid, `warm-${pi}`, `warm-up ${pi}`)));
@@ -285,10 +288,12 @@ async function warmUp(f: RelayFederation): Promise<void> {
   await Promise.all(f.pairs.map((p, pi) => f.emulator.sendAs(p.teamsUpn, p.client.bare, `warm-down ${pi}`)));
   await Promise.all(f.pairs.map((p, pi) => p.client.until(() => p.client.bodies.has(`warm-down ${pi}`), 60_000, 'warm-up message from Teams')));
   // A run each way first, so the timed runs measure a node that has compiled its code (V8's optimizing compiler
-  // otherwise takes a sixth of the first thousand messages' CPU) and opened its connections.
+  // otherwise takes a sixth of the first thousand messages' CPU) and opened its connections. After runs of 1,000
+  // it still took 8% of a node's samples in the first timed run of XMPP -> Teams, 3–4% in the runs after it
+  // (--perf --runs 3, 2026-12-02): a node that has run for an hour compiles nothing more.
   const pids = f.pids();
-  await xmppToTeams(f, Math.min(1000, MESSAGES), pids);
-  await teamsToXmpp(f, Math.min(1000, MESSAGES), pids);
+  await xmppToTeams(f, Math.min(WARM_UP_MESSAGES, MESSAGES), pids);
+  await teamsToXmpp(f, Math.min(WARM_UP_MESSAGES, MESSAGES), pids);
 }
 
 
