@@ -16,19 +16,30 @@ import type { Outcome, PairMessage } from '../actors/user-pair-actor.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { OutboxRow, PairKey } from '../store/store.js';
 
-/** Rows of the stanzas that wait for the pair's hand-over in progress. */
+/**
+ * Rows one actor message carries at most, and characters of their bodies (a stanza's own rows always go together).
+ * Between nodes an actor message is one frame of at most 2 MiB (cluster/node-transport.ts): 300,000 characters are
+ * at most 900 KB of UTF-8, and a row's other fields a few hundred bytes.
+ */
+export const MAX_BATCH_ROWS = 200;
+export const MAX_BATCH_CHARS = 300_000;
+
+/** Rows of stanzas that wait for the pair's hand-over in progress: one actor message. */
 interface Waiting {
   readonly rows: OutboxRow[];
   /** The first stanza's: the actor message's correlation id (each row keeps its own, for the post). */
   readonly envelope: Envelope;
   stanzas: number;
+  chars: number;
 }
+
+const charsOf = (rows: readonly OutboxRow[]): number => rows.reduce((n, r) => n + r.body.length, 0);
 
 export type TellPair = (key: PairKey, message: PairMessage, envelope: Envelope) => Promise<Outcome>;
 
 export class AcceptedHandOver {
-  /** Pairs with a hand-over in progress, and what waits for it to end. */
-  private readonly busy = new Map<string, { waiting: Waiting | undefined }>();
+  /** Pairs with a hand-over in progress, and the actor messages that wait for it to end, in order. */
+  private readonly busy = new Map<string, { waiting: Waiting[] }>();
   /** Stanzas whose rows wait or are being handed over. */
   private stanzas = 0;
 
@@ -42,26 +53,29 @@ export class AcceptedHandOver {
     if (rows.length === 0) return;
     this.stanzas++;
     const k = pairKey(key);
+    const chars = charsOf(rows);
     const state = this.busy.get(k);
     if (!state) {
-      this.start(k, key, { rows: [...rows], envelope, stanzas: 1 });
+      this.start(k, key, { rows: [...rows], envelope, stanzas: 1, chars });
       return;
     }
-    if (state.waiting) {
-      state.waiting.rows.push(...rows);
-      state.waiting.stanzas++;
+    const last = state.waiting.at(-1);
+    if (last && last.rows.length + rows.length <= MAX_BATCH_ROWS && last.chars + chars <= MAX_BATCH_CHARS) {
+      last.rows.push(...rows);
+      last.stanzas++;
+      last.chars += chars;
     } else {
-      state.waiting = { rows: [...rows], envelope, stanzas: 1 };
+      state.waiting.push({ rows: [...rows], envelope, stanzas: 1, chars });
     }
   }
 
   /** Before another message goes to the pair's actor: the rows that wait go first, so that it comes after them. */
   flush(key: PairKey): void {
     const state = this.busy.get(pairKey(key));
-    const waiting = state?.waiting;
-    if (!state || !waiting) return;
-    state.waiting = undefined;
-    void this.send(key, waiting);
+    if (!state) return;
+    const waiting = state.waiting;
+    state.waiting = [];
+    for (const w of waiting) void this.send(key, w);
   }
 
   /** Stanzas whose rows the actor has not finished taking (a graceful stop waits for them). */
@@ -71,17 +85,13 @@ export class AcceptedHandOver {
 
   /** A hand-over for a pair with none in progress; what accumulates meanwhile goes when it ends. */
   private start(k: string, key: PairKey, first: Waiting): void {
-    const state: { waiting: Waiting | undefined } = { waiting: undefined };
+    const state: { waiting: Waiting[] } = { waiting: [] };
     this.busy.set(k, state);
     const next = (w: Waiting): void => {
       void this.send(key, w).then(() => {
-        const more = state.waiting;
-        if (more) {
-          state.waiting = undefined;
-          next(more);
-        } else if (this.busy.get(k) === state) {
-          this.busy.delete(k);
-        }
+        const more = state.waiting.shift();
+        if (more) next(more);
+        else if (this.busy.get(k) === state) this.busy.delete(k);
       });
     };
     next(first);

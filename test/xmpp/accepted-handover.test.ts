@@ -5,19 +5,19 @@ import type { Envelope } from '../../src/actors/actor.js';
 import type { Outcome, PairMessage } from '../../src/actors/user-pair-actor.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { OutboxRow, PairKey } from '../../src/store/store.js';
-import { AcceptedHandOver } from '../../src/xmpp/accepted-handover.js';
+import { AcceptedHandOver, MAX_BATCH_CHARS, MAX_BATCH_ROWS } from '../../src/xmpp/accepted-handover.js';
 
 const alice: PairKey = { teamsUserId: 'teams-1', remoteJid: 'alice@xmpp.example' };
 const bob: PairKey = { teamsUserId: 'teams-1', remoteJid: 'bob@xmpp.example' };
 
-const row = (key: PairKey, id: number): OutboxRow => ({
+const row = (key: PairKey, id: number, body = `message ${id}`): OutboxRow => ({
   ...key,
   id,
   dedupKey: `k${id}`,
   sender: `${key.remoteJid}/phone`,
   stanzaId: `s${id}`,
   receiptRequested: true,
-  body: `message ${id}`,
+  body,
   state: 'pending',
   attempts: 0,
   nextAttemptAt: 0,
@@ -85,6 +85,31 @@ describe('AcceptedHandOver', () => {
     a.told[0]?.finish();
     await turn();
     assert.deepEqual(a.told.at(-1)?.ids, [3]);
+  });
+
+  it('puts at most MAX_BATCH_ROWS rows, and MAX_BATCH_CHARS characters of bodies, in one actor message (between nodes it is one frame)', async () => {
+    const a = actors();
+    const h = new AcceptedHandOver(a.tell, log);
+    h.add(alice, [row(alice, 1)], envelope(1));
+    for (let id = 2; id <= MAX_BATCH_ROWS + 51; id++) h.add(alice, [row(alice, id)], envelope(id));
+    const big = 'x'.repeat(MAX_BATCH_CHARS / 2 + 1);
+    h.add(alice, [row(alice, 1000, big)], envelope(1000));
+    h.add(alice, [row(alice, 1001, big)], envelope(1001));
+    for (let i = 0; i < 4; i++) {
+      await turn();
+      a.told.at(-1)?.finish();
+    }
+    await turn();
+    assert.deepEqual(
+      a.told.map((t) => [t.ids.length, t.ids[0], t.ids.at(-1)]),
+      [
+        [1, 1, 1],
+        [MAX_BATCH_ROWS, 2, MAX_BATCH_ROWS + 1],
+        [51, MAX_BATCH_ROWS + 2, 1000],
+        [1, 1001, 1001],
+      ],
+    );
+    assert.equal(h.pending(), 0);
   });
 
   it('logs a hand-over the actor could not take, and hands over the rows after it all the same', async () => {
