@@ -46,7 +46,30 @@ describe('JID parsing (RFC 7622)', () => {
   it('normalises localpart and domain, keeps the resource', () => {
     assert.deepEqual(parseJid('Juliet@Example.COM/Balcony'), { local: 'juliet', domain: 'example.com', resource: 'Balcony' });
   });
-  const bad = ['@example.com', 'a@', 'juliet@example.com/', "o'brien@example.com", 'a b@example.com', 'x@exa mple.com', `${'a'.repeat(1024)}@x`];
+  const good: [string, { local: string; domain: string; resource: string }][] = [
+    ['Example.COM', { local: '', domain: 'example.com', resource: '' }],
+    ['juliet@example.com.', { local: 'juliet', domain: 'example.com', resource: '' }],
+    // NFC (RFC 7622 §3.3.2): a decomposed ë is composed; non-ASCII capitals are lower-cased.
+    ['Zoe\u0308@Example.com/Phone', { local: 'zo\u00eb', domain: 'example.com', resource: 'Phone' }],
+    ['\u00c9LISE@b\u00dcCHER.example', { local: '\u00e9lise', domain: 'b\u00fccher.example', resource: '' }],
+    [`${'a'.repeat(1023)}@x`, { local: 'a'.repeat(1023), domain: 'x', resource: '' }],
+    [`${'\u00eb'.repeat(511)}@x/${'r'.repeat(1023)}`, { local: '\u00eb'.repeat(511), domain: 'x', resource: 'r'.repeat(1023) }],
+  ];
+  for (const [input, jid] of good) it(`parses ${JSON.stringify(input.slice(0, 30))}`, () => assert.deepEqual(parseJid(input), jid));
+  const bad = [
+    '@example.com',
+    'a@',
+    'juliet@example.com/',
+    "o'brien@example.com",
+    'a b@example.com',
+    'x@exa mple.com',
+    'juliet@.',
+    `${'a'.repeat(1024)}@x`,
+    // 512 two-byte characters: 1,024 bytes of UTF-8 (RFC 7622 §3.1 counts bytes).
+    `${'\u00eb'.repeat(512)}@x`,
+    `x@${'d'.repeat(1024)}`,
+    `x@y/${'\u00eb'.repeat(512)}`,
+  ];
   for (const input of bad) it(`rejects ${JSON.stringify(input.slice(0, 30))}`, () => assert.throws(() => parseJid(input), JidError));
 });
 
