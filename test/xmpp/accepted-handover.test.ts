@@ -45,10 +45,15 @@ function actors(answer: 'done' | 'fail' = 'done') {
 const lines: Record<string, unknown>[] = [];
 const log = createLogger({ level: 'info', nodeId: 'test', stream: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) }) });
 
+/** A hand-over to actors that answer as `answer` says. */
+function handOver(answer: 'done' | 'fail' = 'done') {
+  const a = actors(answer);
+  return { a, h: new AcceptedHandOver(a.tell, log) };
+}
+
 describe('AcceptedHandOver', () => {
   it("gives the rows of the stanzas accepted while the pair's actor is busy to it together, in arrival order, once it is done", async () => {
-    const a = actors();
-    const h = new AcceptedHandOver(a.tell, log);
+    const { a, h } = handOver();
     h.add(alice, [row(alice, 1)], envelope(1));
     h.add(alice, [row(alice, 2), row(alice, 3)], envelope(2)); // a long message split in two parts
     h.add(alice, [row(alice, 4)], envelope(4));
@@ -68,8 +73,7 @@ describe('AcceptedHandOver', () => {
   });
 
   it('sends the rows that wait before another message of the pair (flush), and the pairs do not wait for each other', async () => {
-    const a = actors();
-    const h = new AcceptedHandOver(a.tell, log);
+    const { a, h } = handOver();
     h.add(alice, [row(alice, 1)], envelope(1));
     h.add(alice, [row(alice, 2)], envelope(2));
     h.add(bob, [row(bob, 10)], envelope(10));
@@ -88,8 +92,7 @@ describe('AcceptedHandOver', () => {
   });
 
   it('puts at most MAX_BATCH_ROWS rows, and MAX_BATCH_CHARS characters of bodies, in one actor message (between nodes it is one frame)', async () => {
-    const a = actors();
-    const h = new AcceptedHandOver(a.tell, log);
+    const { a, h } = handOver();
     h.add(alice, [row(alice, 1)], envelope(1));
     for (let id = 2; id <= MAX_BATCH_ROWS + 51; id++) h.add(alice, [row(alice, id)], envelope(id));
     const big = 'x'.repeat(MAX_BATCH_CHARS / 2 + 1);
@@ -113,9 +116,8 @@ describe('AcceptedHandOver', () => {
   });
 
   it('logs a hand-over the actor could not take, and hands over the rows after it all the same', async () => {
-    const a = actors('fail');
+    const { a, h } = handOver('fail');
     lines.length = 0;
-    const h = new AcceptedHandOver(a.tell, log);
     h.add(alice, [row(alice, 1)], envelope(1));
     h.add(alice, [row(alice, 2)], envelope(2));
     await turn();
