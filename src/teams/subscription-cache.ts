@@ -6,8 +6,8 @@
  *
  * What is kept cannot go stale in a way that matters: a record's id, clientState and owner never change (a new
  * clientState comes with a new subscription, under a new id: subscription-manager.ts; a renewal moves only the
- * expiry, which no reader of this cache uses). A record is kept for TTL_MS, so a subscription deleted meanwhile is
- * still found for at most that long: only Graph knows its clientState, and Graph stops notifying a deleted
+ * expiry, which no reader of this cache uses). A record is kept for SUBSCRIPTION_TTL_MS, so a subscription deleted
+ * meanwhile is still found for at most that long: only Graph knows its clientState, and Graph stops notifying a deleted
  * subscription. An id the store does not know is never kept: such ids are what a stranger posting to the public
  * webhook chooses (DESIGN.md decision 9), so they cannot fill the cache, and each costs one read, as before.
  */
