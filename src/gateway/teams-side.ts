@@ -182,6 +182,7 @@ export class TeamsSide {
       verifyValidationTokens: verifier && ((tokens) => verifier.verify(tokens)),
       lifecycleReplayMs: t.webhook.lifecycleReplaySeconds * 1000,
       postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
+      relayedAmong: o.redis ? (chatId, messageIds) => o.store.relayedAmong(chatId, messageIds) : undefined,
     });
   }
 

@@ -61,6 +61,14 @@ export interface WebhookOptions {
   readonly lifecycleReplayMs?: number | undefined;
   /** Whether this node posted that Teams message itself (own-posts.ts): its "created" notification is a duplicate. */
   readonly postedHere?: ((chatId: string, messageId: string) => boolean) | undefined;
+  /**
+   * In a cluster: which of a chat's Teams messages were relayed already (another node's posts, which postedHere
+   * cannot know), asked of the store for the messages not posted here. Unset on a lone node: postedHere knows its
+   * every post, and the notification of one it made before a restart, if Graph sends it after, is committed and
+   * then finished by its pair, which checks the relayed ids itself (teams-to-xmpp.ts). The read cost 6% of the
+   * event loop's samples in Teams -> XMPP (bench/relay.bench.ts --perf), for posts that on a lone node never come.
+   */
+  readonly relayedAmong?: ((chatId: string, messageIds: readonly string[]) => Promise<ReadonlySet<string>>) | undefined;
 }
 
 export function lifecycleUrl(publicUrl: string): string {
@@ -111,11 +119,11 @@ export class WebhookServer {
       verifyValidationTokens: o.verifyValidationTokens,
       lifecycleReplayMs: o.lifecycleReplayMs,
       alreadyRelayed: async (chatId, messageIds) => {
-        // The node's own posts are known in memory; only the others cost the store read.
+        // The node's own posts are known in memory; only the others cost the store read, and only in a cluster.
         const posted = new Set(messageIds.filter((id) => o.postedHere?.(chatId, id) === true));
         const rest = messageIds.filter((id) => !posted.has(id));
-        if (rest.length === 0) return posted;
-        const relayed = await o.store.relayedAmong(chatId, rest);
+        if (rest.length === 0 || !o.relayedAmong) return posted;
+        const relayed = new Set(await o.relayedAmong(chatId, rest));
         for (const id of posted) relayed.add(id);
         return relayed;
       },

@@ -129,7 +129,11 @@ describe('change-notification webhook: the Teams messages this node posted itsel
   let url: string;
   let kicks = 0;
   before(async () => {
-    ({ server, url } = await startWebhook(store, () => kicks++, { postedHere: (chatId, messageId) => posted.has(chatId, messageId) }));
+    // As in a cluster: the store is asked about the messages not posted here.
+    ({ server, url } = await startWebhook(store, () => kicks++, {
+      postedHere: (chatId, messageId) => posted.has(chatId, messageId),
+      relayedAmong: (chatId, messageIds) => store.relayedAmong(chatId, messageIds),
+    }));
   });
   after(async () => {
     await server.stop();
@@ -160,6 +164,30 @@ describe('change-notification webhook: the Teams messages this node posted itsel
     assert.equal((await post({ value })).status, 202);
     const added = (await store.dueNotifications(Date.now(), 100)).map((n) => n.dedupKey).filter((k) => !before.has(k));
     assert.deepEqual(added, [`created:${chatB}/new-1`, 'created:19:a_b@unq.gbl.spaces/new-2', `created:${chatB}/new-3`]);
+  });
+
+  it('on a lone node, asks the store nothing: only its own posts, known in memory, are left out', async () => {
+    const alone = SqliteStore.open(':memory:');
+    let asked = 0;
+    const relayedAmong = alone.relayedAmong.bind(alone);
+    alone.relayedAmong = (chatId, ids) => {
+      asked++;
+      return relayedAmong(chatId, ids);
+    };
+    const started = await startWebhook(alone, () => undefined, { postedHere: (chatId, messageId) => posted.has(chatId, messageId) });
+    try {
+      posted.add('19:a_b@unq.gbl.spaces', 'own-3');
+      // Relayed already, by a node before a restart: recorded here, and finished by its pair, which checks the relayed ids.
+      await alone.recordRelayed({ chatId: '19:a_b@unq.gbl.spaces', teamsMessageId: 'earlier-1', direction: 'xmpp_to_teams', xmppId: 'x-9' }, Date.now());
+      const value = ['own-3', 'earlier-1', 'new-4'].map((m) => created(m).value[0]);
+      const r = await fetch(started.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+      assert.equal(r.status, 202);
+      assert.deepEqual((await alone.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:19:a_b@unq.gbl.spaces/earlier-1', 'created:19:a_b@unq.gbl.spaces/new-4']);
+      assert.equal(asked, 0);
+    } finally {
+      await started.server.stop();
+      await alone.close();
+    }
   });
 
   it('remembers a bounded number of posts, the oldest forgotten first', () => {
