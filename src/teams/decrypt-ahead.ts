@@ -11,9 +11,13 @@ import type { DecryptResult, NotificationCertificate } from './rich-notification
 /**
  * Decryptions started and not taken yet, at most: a node that records more than it processes (a backlog) decrypts
  * the rest when it gets to them. One not taken within STALE_MS (dead-lettered, or processed by another node since)
- * makes room for a new one.
+ * makes room for a new one. 256 is about 85 ms of a decrypting thread's work (bench/decrypt.bench.ts: about 3,000 a
+ * second), enough to keep it busy while the event loop relays a round of the inbox; each result waits here as a
+ * parsed message until its row is processed, and with 2,048 a flood kept thousands of them alive across the young
+ * generation's collections (bench/relay.bench.ts, Teams -> XMPP, alternated: the scavenges of a node's life
+ * 1,529–1,851 ms with 2,048, 1,264–1,415 ms with 256).
  */
-const STARTED_AT_MOST = 2048;
+const STARTED_AT_MOST = 256;
 const STALE_MS = 60_000;
 
 export interface DecryptAheadOptions {
