@@ -1,8 +1,8 @@
 /**
  * The store with every call timed into `xtg_store_latency_seconds{op}` (issue: operations). The label is the
  * Store method name, a fixed set, so its cardinality is bounded. Each method's timed wrapper is made once, as an
- * own property of the object returned (its prototype is the store): a store call is on every message's path, and a
- * Proxy's trap ran on each of them (2.5% of the event loop's samples in Teams -> XMPP, bench/relay.bench.ts --perf).
+ * own property of the object returned (its prototype is the store): a store call is on every message's path, where a
+ * Proxy's trap ran on every property read of the store.
  */
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from './store.js';
@@ -22,6 +22,7 @@ function methodNames(store: Store): Set<string> {
 export function timedStore(store: Store, metrics: Metrics): Store {
   const timed = Object.create(store) as Record<string, unknown>;
   for (const name of methodNames(store)) {
+    // A name methodNames found: a function of the store's.
     const fn = (store as unknown as Record<string, (...args: unknown[]) => unknown>)[name] as (...args: unknown[]) => unknown;
     const histogram = metrics.storeLatency.labels({ op: name });
     timed[name] = (...args: unknown[]) => {

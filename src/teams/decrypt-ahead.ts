@@ -14,8 +14,8 @@ import type { DecryptResult, NotificationCertificate } from './rich-notification
  * makes room for a new one. 256 is about 85 ms of a decrypting thread's work (bench/decrypt.bench.ts: about 3,000 a
  * second), enough to keep it busy while the event loop relays a round of the inbox; each result waits here as a
  * parsed message until its row is processed, and with 2,048 a flood kept thousands of them alive across the young
- * generation's collections (bench/relay.bench.ts, Teams -> XMPP, alternated: the scavenges of a node's life
- * 1,529–1,851 ms with 2,048, 1,264–1,415 ms with 256).
+ * generation's collections (bench/relay.bench.ts, Teams -> XMPP, 5 runs of each alternated: the scavenges of a
+ * node's life a median 1,529 ms with 2,048, 1,281 ms with 256).
  */
 const STARTED_AT_MOST = 256;
 const STALE_MS = 60_000;
