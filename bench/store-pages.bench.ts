@@ -74,7 +74,7 @@ async function teamsToXmpp(store: SqliteStore, messages: number): Promise<void> 
       return { chatId, messageId, resource: `chats('${chatId}')/messages('${messageId}')` };
     });
     const recording = store.recordNotifications(
-      batch.map((b, i) => ({ dedupKey: `created:${b.chatId}/${b.messageId}`, kind: 'chatMessage' as const, subscriptionId: `sub-${i % CHATS}`, resource: b.resource, changeType: 'created', detail: encryptedContent() })),
+      batch.map((b, i) => ({ dedupKey: `created:${b.messageId}/${b.chatId}`, kind: 'chatMessage' as const, subscriptionId: `sub-${i % CHATS}`, resource: b.resource, changeType: 'created', detail: encryptedContent() })),
       now,
     );
     const finishing = previous.map((p) => finish(store, p, now));

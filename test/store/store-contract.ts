@@ -170,6 +170,19 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal((await s.relayedAmong('among', [])).size, 0);
     });
 
+    it('finds a relayed message by its XMPP id whether or not that is its Teams id, the latest first', async () => {
+      await s.recordRelayed({ chatId: 'cx', teamsMessageId: '1700000000001', direction: 'teams_to_xmpp', xmppId: '1700000000001' }, 100);
+      await s.recordRelayed({ chatId: 'cx', teamsMessageId: '1700000000002', direction: 'xmpp_to_teams', xmppId: 'client-7' }, 101);
+      await s.recordRelayed({ chatId: 'cx', teamsMessageId: '1700000000003', direction: 'teams_to_xmpp', xmppId: undefined }, 102);
+      assert.equal((await s.findRelayedByXmppId('cx', '1700000000001'))?.direction, 'teams_to_xmpp');
+      assert.equal((await s.findRelayedByXmppId('cx', 'client-7'))?.teamsMessageId, '1700000000002');
+      assert.equal(await s.findRelayedByXmppId('cx', '1700000000003'), undefined, 'relayed without an XMPP id');
+      assert.equal(await s.findRelayedByXmppId('other', '1700000000001'), undefined);
+      // An XMPP client may use any id, even one that is a Teams id of the chat: the latest relayed with it wins.
+      await s.recordRelayed({ chatId: 'cx', teamsMessageId: '1700000000004', direction: 'xmpp_to_teams', xmppId: '1700000000001' }, 103);
+      assert.equal((await s.findRelayedByXmppId('cx', '1700000000001'))?.teamsMessageId, '1700000000004');
+    });
+
     it('holds a scheduled notification until it is due, once per dedup key', async () => {
       const n = { dedupKey: 'later-1', kind: 'chatMessage' as const, subscriptionId: '', resource: "chats('c')/messages('m')", changeType: 'resend', detail: '{"x":1}' };
       assert.equal(await s.scheduleNotification(n, 5_000, 1_000), true);

@@ -116,7 +116,7 @@ describe('webhook under hostile input', () => {
     const r = await post(body);
     await settle();
     assert.equal(r.status, 202);
-    assert.deepEqual(await pending(), ['created:c/good-1', 'created:c/good-2']);
+    assert.deepEqual(await pending(), ['created:good-1/c', 'created:good-2/c']);
     assert.equal(recorded, before + 1, 'processing is kicked once per request');
     assert.equal(lines.length, 1);
     assert.deepEqual(

@@ -53,14 +53,14 @@ describe('change-notification webhook', () => {
     const again = await post(note('right-secret', 'm1'));
     assert.equal(again.status, 202);
     const due = await store.dueNotifications(Date.now(), 10);
-    assert.deepEqual(due.map((n) => n.dedupKey), ['created:19:a_b@unq.gbl.spaces/m1']);
+    assert.deepEqual(due.map((n) => n.dedupKey), ['created:m1/19:a_b@unq.gbl.spaces']);
     assert.equal(kicks, 1);
   });
 
   it('refuses a notification with a wrong clientState or for an unknown subscription', async () => {
     assert.equal((await post(note('wrong-secret', 'm2'))).status, 403);
     assert.equal((await post({ value: [{ ...note('right-secret', 'm3').value[0], subscriptionId: 'nope' }] })).status, 403);
-    assert.deepEqual((await store.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:19:a_b@unq.gbl.spaces/m1']);
+    assert.deepEqual((await store.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:m1/19:a_b@unq.gbl.spaces']);
   });
 
   it('rejects malformed and oversized bodies, and other paths', async () => {
@@ -149,7 +149,7 @@ describe('change-notification webhook: the Teams messages this node posted itsel
     posted.add('19:a_b@unq.gbl.spaces', 'own-1');
     assert.equal((await post(created('own-1'))).status, 202);
     assert.equal((await post(created('hers-1'))).status, 202);
-    assert.deepEqual((await store.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:19:a_b@unq.gbl.spaces/hers-1']);
+    assert.deepEqual((await store.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:hers-1/19:a_b@unq.gbl.spaces']);
     assert.equal(kicks, 1);
   });
 
@@ -163,7 +163,7 @@ describe('change-notification webhook: the Teams messages this node posted itsel
     const before = new Set((await store.dueNotifications(Date.now(), 100)).map((n) => n.dedupKey));
     assert.equal((await post({ value })).status, 202);
     const added = (await store.dueNotifications(Date.now(), 100)).map((n) => n.dedupKey).filter((k) => !before.has(k));
-    assert.deepEqual(added, [`created:${chatB}/new-1`, 'created:19:a_b@unq.gbl.spaces/new-2', `created:${chatB}/new-3`]);
+    assert.deepEqual(added, [`created:new-1/${chatB}`, 'created:new-2/19:a_b@unq.gbl.spaces', `created:new-3/${chatB}`]);
   });
 
   it('on a lone node, asks the store nothing: only its own posts, known in memory, are left out', async () => {
@@ -182,7 +182,7 @@ describe('change-notification webhook: the Teams messages this node posted itsel
       const value = ['own-3', 'earlier-1', 'new-4'].map((m) => created(m).value[0]);
       const r = await fetch(started.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
       assert.equal(r.status, 202);
-      assert.deepEqual((await alone.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:19:a_b@unq.gbl.spaces/earlier-1', 'created:19:a_b@unq.gbl.spaces/new-4']);
+      assert.deepEqual((await alone.dueNotifications(Date.now(), 10)).map((n) => n.dedupKey), ['created:earlier-1/19:a_b@unq.gbl.spaces', 'created:new-4/19:a_b@unq.gbl.spaces']);
       assert.equal(asked, 0);
     } finally {
       await started.server.stop();
