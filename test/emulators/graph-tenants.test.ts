@@ -265,6 +265,8 @@ describe('Graph emulator: several tenants, kept apart as Entra ID and Graph keep
         ['b', B, `Users/${BEN}`],
       ],
     );
+    // The emulator records a delivery once it has read the webhook's answer, a moment after the items arrived.
+    while (!em.deliveries().some((d) => d.subscriptionId === subA.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(em.tenant(B).deliveries().every((d) => d.tenantId === B));
     assert.ok(em.deliveries().some((d) => d.subscriptionId === subA.id) && em.deliveries().every((d) => d.tenantId === A));
   });
