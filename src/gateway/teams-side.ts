@@ -132,6 +132,9 @@ export class TeamsSide {
       certificate: current && { certificate: current.certificateBase64, certificateId: current.id },
       presenceGap: (ids) => void this.processor.refreshPresence(ids),
     });
+    // In a cluster other nodes post too: the inbox and the webhook ask the store which messages were relayed
+    // (notification-processor.ts, webhook-server.ts); a lone node knows its own posts.
+    const relayedAmong = o.redis ? (chatId: string, messageIds: readonly string[]) => o.store.relayedAmong(chatId, messageIds) : undefined;
     this.processor = new NotificationProcessor({
       tenant: o.tenant,
       store: o.store,
@@ -149,8 +152,7 @@ export class TeamsSide {
       backoffMaxMs: SETTINGS.inboxBackoffMaxMs,
       pollIntervalMs: SETTINGS.inboxPollMs,
       postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
-      // In a cluster other nodes post too (notification-processor.ts).
-      relayedAmong: o.redis ? (chatId, messageIds) => o.store.relayedAmong(chatId, messageIds) : undefined,
+      relayedAmong,
       active: o.holdsDuties,
     });
     // Media links (Teams inline images): every node derives the same key, so any node serves any link.
@@ -182,7 +184,7 @@ export class TeamsSide {
       verifyValidationTokens: verifier && ((tokens) => verifier.verify(tokens)),
       lifecycleReplayMs: t.webhook.lifecycleReplaySeconds * 1000,
       postedHere: (chatId, messageId) => this.teams.postedHere(chatId, messageId),
-      relayedAmong: o.redis ? (chatId, messageIds) => o.store.relayedAmong(chatId, messageIds) : undefined,
+      relayedAmong,
     });
   }
 
