@@ -393,4 +393,32 @@ GO
       SELECT 1 AS unchanged;
 `,
   },
+  {
+    version: 10,
+    name: 'the queues indexed by state with partial indexes, one entry per row in the state it is about',
+    // (state, x) indexes held every row, so a row going from pending to delivered moved in each of them (a delete and
+    // an insert, a page of each written in every commit). Each index now holds only the rows its queries ask for, by
+    // the literal state they name (https://sqlite.org/partialindex.html §2: the query's WHERE must imply the
+    // index's): a message costs one entry when it is accepted and two b-tree changes when it is done.
+    sqlite: `
+      DROP INDEX inbox_due;
+      DROP INDEX inbox_done;
+      DROP INDEX inbox_dead;
+      CREATE INDEX inbox_pending ON inbox (id) WHERE state = 'pending';
+      CREATE INDEX inbox_delivered ON inbox (done_at) WHERE state = 'delivered';
+      CREATE INDEX inbox_dead ON inbox (id) WHERE state = 'dead';
+      DROP INDEX outbox_due;
+      DROP INDEX outbox_done;
+      DROP INDEX outbox_dead;
+      DROP INDEX outbox_by_pair;
+      CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
+      CREATE INDEX outbox_by_pair ON outbox (teams_user_id, remote_jid, id) WHERE state = 'pending';
+      CREATE INDEX outbox_delivered ON outbox (done_at) WHERE state = 'delivered';
+      CREATE INDEX outbox_dead ON outbox (id) WHERE state = 'dead';
+`,
+    // SQL Server's filtered indexes could do the same; left as they are until they can be measured there.
+    mssql: `
+      SELECT 1 AS unchanged;
+`,
+  },
 ];
