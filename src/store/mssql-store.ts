@@ -25,7 +25,7 @@ import { MssqlConnection } from './mssql/connection.js';
 import { MssqlMessageWrites } from './mssql/message-writes.js';
 import type { MssqlOptions } from './mssql/options.js';
 import { PRUNE_BATCH, bigint, bit, int, limit, notificationParams, nvarchar, nvarcharMax, pairParams, type MssqlStatementName, type Params } from './mssql/statements.js';
-import { likeContaining, num, str, toAuditEntry, toAuditRecord, toDeadLetter, toInbox, toOutbox, toPair, toPuppet, toRefusalTotal, toRelayed, toRemoteUserActivity, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
+import { likeContaining, num, str, toAuditEntry, toAuditRecord, toDeadLetter, toDueInbox, toInbox, toOutbox, toPair, toPuppet, toRefusalTotal, toRelayed, toRemoteUserActivity, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import {
   StoreError,
   type AuditEntry,
@@ -33,6 +33,7 @@ import {
   type GraphSubscriptionRecord,
   type InboundNotification,
   type InboxRow,
+  type DueInboxRow,
   type OutboundMessage,
   type OutboxRow,
   type PairKey,
@@ -218,6 +219,16 @@ export class MssqlStore implements Store {
 
   async dueNotifications(now: number, max: number, afterId = 0): Promise<InboxRow[]> {
     return (await this.run('dueNotifications', { now: bigint(now), limit: limit(max), after_id: bigint(afterId) })).recordset.map(toInbox);
+  }
+
+  async dueInboxRows(now: number, max: number, afterId = 0): Promise<DueInboxRow[]> {
+    return (await this.run('dueInboxRows', { now: bigint(now), limit: limit(max), after_id: bigint(afterId) })).recordset.map(toDueInbox);
+  }
+
+  async notificationDetails(ids: readonly number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = (await this.run('notificationDetails', { ids: nvarcharMax(JSON.stringify(ids)) })).recordset;
+    return new Map(rows.map((r) => [num(r.id), str(r.detail)]));
   }
 
   markNotificationDone(id: number, now: number): Promise<void> {

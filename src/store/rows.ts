@@ -8,6 +8,7 @@ import type {
   AuditRecord,
   DeadLetter,
   DeadLetterQueue,
+  DueInboxRow,
   InboxDeadLetter,
   RefusalTotal,
   RemoteUserActivity,
@@ -77,6 +78,22 @@ export function toInbox(r: Row): InboxRow {
     resource: str(r.resource),
     changeType: str(r.change_type),
     detail: optStr(r.detail),
+    state: str(r.state) as InboxRow['state'],
+    attempts: num(r.attempts),
+    nextAttemptAt: num(r.next_attempt_at),
+  };
+}
+
+export function toDueInbox(r: Row): DueInboxRow {
+  return {
+    id: num(r.id),
+    dedupKey: str(r.dedup_key),
+    kind: str(r.kind) as InboxRow['kind'],
+    subscriptionId: str(r.subscription_id),
+    resource: str(r.resource),
+    changeType: str(r.change_type),
+    detail: optStr(r.detail),
+    encrypted: num(r.encrypted) === 1,
     state: str(r.state) as InboxRow['state'],
     attempts: num(r.attempts),
     nextAttemptAt: num(r.next_attempt_at),

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
-import { likeContaining, str, toAuditEntry, toAuditRecord, toDeadLetter, toRefusalTotal, toRemoteUserActivity, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
+import { likeContaining, num, str, toAuditEntry, toAuditRecord, toDeadLetter, toRefusalTotal, toRemoteUserActivity, toDueInbox, toInbox, toOutbox, toPair, toPuppet, toRelayed, toSeatEvent, toSubscription, toWhitelistEntry, type Row } from './rows.js';
 import { openConnection, Prepared } from './sqlite/connection.js';
 import { GroupCommit, InlineBatches, WorkerBatches, type BatchRunner } from './sqlite/group-commit.js';
 import {
@@ -17,6 +17,7 @@ import {
   type GraphSubscriptionRecord,
   type InboundNotification,
   type InboxRow,
+  type DueInboxRow,
   type OutboundMessage,
   type OutboxRow,
   type PairKey,
@@ -231,6 +232,24 @@ export class SqliteStore implements Store {
   async dueNotifications(now: number, limit: number, afterId = 0): Promise<InboxRow[]> {
     // The columns of an InboxRow only: each row read becomes a JS object, on every message's path.
     return (this.sql.get("SELECT id, dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at FROM inbox WHERE state = 'pending' AND next_attempt_at <= ? AND id > ? ORDER BY id LIMIT ?").all(now, afterId, limit) as Row[]).map(toInbox);
+  }
+
+  async dueInboxRows(now: number, limit: number, afterId = 0): Promise<DueInboxRow[]> {
+    return (
+      this.sql
+        .get(
+          `SELECT id, dedup_key, kind, subscription_id, resource, change_type, state, attempts, next_attempt_at,
+                  ${ENCRYPTED} AS encrypted, CASE WHEN ${ENCRYPTED} THEN NULL ELSE detail END AS detail
+             FROM inbox WHERE state = 'pending' AND next_attempt_at <= ? AND id > ? ORDER BY id LIMIT ?`,
+        )
+        .all(now, afterId, limit) as Row[]
+    ).map(toDueInbox);
+  }
+
+  async notificationDetails(ids: readonly number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = this.sql.get('SELECT id, detail FROM inbox WHERE id IN (SELECT value FROM json_each(?)) AND detail IS NOT NULL').all(JSON.stringify(ids)) as Row[];
+    return new Map(rows.map((r) => [num(r.id), str(r.detail)]));
   }
 
   markNotificationDone(id: number, now: number): Promise<void> {
@@ -461,6 +480,12 @@ export class SqliteStore implements Store {
     return this.writes.submit('deletePair', key);
   }
 }
+
+/**
+ * An inbox row whose detail is encrypted resource data: a notification about a resource whose detail is a JSON object
+ * (notification-intake.ts commits the encrypted content so). A lifecycle event or a resend's schedule is not.
+ */
+const ENCRYPTED = "(kind IN ('chatMessage', 'presence', 'user') AND substr(detail, 1, 1) = '{')";
 
 /** The domain of a bare JID column (everything after the '@'). */
 const JID_DOMAIN = "substr(remote_jid, instr(remote_jid, '@') + 1)";

@@ -102,6 +102,19 @@ export interface InboxRow extends InboundNotification {
   readonly nextAttemptAt: number;
 }
 
+/**
+ * A due inbox row as the inbox processor reads it (notification-processor.ts): without the encrypted resource data
+ * it may hold, about 1.5 KB a notification. A round reads many more rows than it processes (those of chats it leaves
+ * for a later round) and most of the rest started decrypting when they were recorded (decrypt-ahead.ts); it reads
+ * the encrypted content of the few that need it with notificationDetails.
+ */
+export interface DueInboxRow extends Omit<InboxRow, 'detail'> {
+  /** The row's detail (a lifecycle event, a resend's schedule); undefined when it is encrypted resource data. */
+  readonly detail: string | undefined;
+  /** Whether the row holds encrypted resource data (a notification about a resource whose detail is JSON), not read. */
+  readonly encrypted: boolean;
+}
+
 export interface GraphSubscriptionRecord {
   readonly id: string;
   /** What the subscription is for, unique: e.g. "messages:<puppet user id>", "presence:<user id>". */
@@ -215,6 +228,10 @@ export interface Store {
   scheduleNotification(n: InboundNotification, dueAt: number, now: number): Promise<boolean>;
   /** Pending notifications due by `now`, in inbox (id) order, those after `afterId` only when given (paging). */
   dueNotifications(now: number, limit: number, afterId?: number): Promise<InboxRow[]>;
+  /** {@link dueNotifications} without their encrypted resource data ({@link DueInboxRow}). */
+  dueInboxRows(now: number, limit: number, afterId?: number): Promise<DueInboxRow[]>;
+  /** The details of these inbox rows (for a notification with resource data, its encrypted content), by id; rows without one, or gone, are missing. */
+  notificationDetails(ids: readonly number[]): Promise<Map<number, string>>;
   markNotificationDone(id: number, now: number): Promise<void>;
   markNotificationRetry(id: number, error: string, nextAttemptAt: number): Promise<void>;
   markNotificationDead(id: number, error: string, now: number): Promise<void>;

@@ -52,8 +52,18 @@ export class DecryptAhead {
     }
   }
 
+  /** Whether a decryption was started for this notification (and not taken yet). */
+  has(n: Pick<InboundNotification, 'dedupKey'>): boolean {
+    return this.started.has(n.dedupKey);
+  }
+
+  /** How many more could start now (not counting those that went stale). */
+  room(): number {
+    return Math.max(0, STARTED_AT_MOST - this.started.size);
+  }
+
   /** The decryption started for this notification, taken (undefined when none was). */
-  take(n: InboundNotification): Promise<DecryptResult> | undefined {
+  take(n: Pick<InboundNotification, 'dedupKey'>): Promise<DecryptResult> | undefined {
     const s = this.started.get(n.dedupKey);
     if (s) this.started.delete(n.dedupKey);
     return s?.result;

@@ -16,9 +16,9 @@ import type { Outcome } from '../actors/user-pair-actor.js';
 import { readResend } from '../actors/user-pair/resend-schedule.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { InboundNotification, InboxRow, PairKey, Store } from '../store/store.js';
+import type { DueInboxRow, InboundNotification, PairKey, Store } from '../store/store.js';
 import { toChatMessage, toTeamsPresence, type GraphChatMessage, type GraphPresence } from './graph-teams-adapter.js';
-import type { NotificationCertificate } from './rich-notifications.js';
+import type { DecryptResult, NotificationCertificate } from './rich-notifications.js';
 import { DecryptAhead } from './decrypt-ahead.js';
 import { SubscriptionCache } from './subscription-cache.js';
 import { sharedResourceDecrypter, type ResourceDecrypter } from './resource-decrypter.js';
@@ -75,9 +75,19 @@ const MAX_RUN = 64;
 
 /** A new-message notification of a run (newMessagesFrom), with the chat and message it names. */
 interface RunItem {
-  readonly row: InboxRow;
+  readonly row: DueInboxRow;
   readonly chatId: string;
   readonly messageId: string;
+}
+
+/** A round of the inbox (dueRound). */
+interface Round {
+  /** Its rows by chat (or user), each chat's in inbox order. */
+  readonly groups: ReadonlyMap<string, readonly DueInboxRow[]>;
+  /** All of them, in inbox order. */
+  readonly rows: readonly DueInboxRow[];
+  /** Rows read and left for a later round (their chat had its share): they may start decrypting ahead. */
+  readonly later: readonly DueInboxRow[];
 }
 
 /** Due inbox rows read at a time. */
@@ -98,7 +108,7 @@ function encryptedContentOf(detail: string): EncryptedContent | undefined {
 }
 
 /** Rows about the same chat (or the same user) keep their order. */
-function groupKey(row: InboxRow): string {
+function groupKey(row: DueInboxRow): string {
   const t = parseResource(row.resource);
   if (t.kind === 'chatMessage') return `chat:${t.chatId}`;
   if (t.kind === 'presence' || t.kind === 'user') return `${t.kind}:${t.userId}`;
@@ -113,6 +123,8 @@ export class NotificationProcessor {
   private readonly now: () => number;
 
   private readonly ahead: DecryptAhead;
+  /** Decryptions the current round started for its rows (startDecrypting), by inbox id, until processing takes them. */
+  private readonly decrypting = new Map<number, Promise<DecryptResult>>();
   /** The owner of a chat's subscription, asked for each run of new messages (subscription-cache.ts). */
   private readonly subscriptionRecords: SubscriptionCache;
 
@@ -173,24 +185,25 @@ export class NotificationProcessor {
     for (;;) {
       const now = this.now();
       for (const [key, until] of this.holdUntil) if (until <= now) this.holdUntil.delete(key);
-      const groups = await this.dueRound(now);
+      const round = await this.dueRound(now);
       // Stopped, or the duties moved to another node: that node processes from here (one processor, in order).
-      if (!groups || groups.size === 0) return;
+      if (!round || round.rows.length === 0) return;
+      // Messages relayed already are finished together (one commit): nothing of theirs reaches XMPP, so they need
+      // not wait for their chat's order, nor be decrypted.
+      const relayed = await this.relayedAmong(round.rows);
+      await Promise.all(round.rows.filter((row) => relayed.has(row.id)).map((row) => this.finishRelayed(row)));
+      if (!(await this.startDecrypting(round.rows.filter((row) => !relayed.has(row.id)), round.later))) return;
       // Different chats run concurrently; the rows of one chat one after another, in inbox order.
       await Promise.all(
-        [...groups.entries()].map(async ([key, group]) => {
-          // Messages relayed already are finished together (one commit): nothing of theirs reaches XMPP, so they
-          // need not wait for the chat's order.
-          const relayed = await this.relayedAmong(group);
-          await Promise.all(group.filter((row) => relayed.has(row.id)).map((row) => this.finishRelayed(row)));
+        [...round.groups.entries()].map(async ([key, group]) => {
           for (let i = 0; i < group.length; ) {
-            if (relayed.has((group[i] as InboxRow).id)) {
+            if (relayed.has((group[i] as DueInboxRow).id)) {
               i++;
               continue;
             }
             // New messages of the chat that came together go to its pair as one actor message.
             const run = this.newMessagesFrom(group, i, relayed);
-            const r = run.length > 1 ? await this.processRun(run) : { retryAt: await this.processRow(group[i] as InboxRow), finished: 1 };
+            const r = run.length > 1 ? await this.processRun(run) : { retryAt: await this.processRow(group[i] as DueInboxRow), finished: 1 };
             if (r.retryAt !== undefined) {
               this.holdUntil.set(key, r.retryAt);
               return;
@@ -202,8 +215,8 @@ export class NotificationProcessor {
     }
   }
 
-  /** The group's rows about a new message that was relayed already (one query a chat; none on a lone node). */
-  private async relayedAmong(group: readonly InboxRow[]): Promise<Set<number>> {
+  /** The rows about a new message that was relayed already (one query a chat; none on a lone node). */
+  private async relayedAmong(group: readonly DueInboxRow[]): Promise<Set<number>> {
     const relayed = new Set<number>();
     const check = this.o.relayedAmong;
     if (!check) return relayed;
@@ -227,7 +240,7 @@ export class NotificationProcessor {
   }
 
   /** A new message relayed already (another node's post): done, and its decryption, if started, forgotten. */
-  private async finishRelayed(row: InboxRow): Promise<void> {
+  private async finishRelayed(row: DueInboxRow): Promise<void> {
     void this.ahead.take(row);
     await this.o.store.markNotificationDone(row.id, this.now());
   }
@@ -236,13 +249,13 @@ export class NotificationProcessor {
    * The rows from `start` that are new messages of the chat (the group's), from the same subscription, each with its
    * resource data, none posted by this node nor relayed already (at most MAX_RUN): those can go to the pair together.
    */
-  private newMessagesFrom(group: readonly InboxRow[], start: number, relayed: ReadonlySet<number>): RunItem[] {
+  private newMessagesFrom(group: readonly DueInboxRow[], start: number, relayed: ReadonlySet<number>): RunItem[] {
     const first = group[start];
     const run: RunItem[] = [];
     if (!first) return run;
     for (let i = start; i < group.length && run.length < MAX_RUN; i++) {
-      const row = group[i] as InboxRow;
-      if (row.kind !== 'chatMessage' || row.changeType !== 'created' || row.subscriptionId !== first.subscriptionId || !row.detail?.startsWith('{') || relayed.has(row.id)) break;
+      const row = group[i] as DueInboxRow;
+      if (row.kind !== 'chatMessage' || row.changeType !== 'created' || row.subscriptionId !== first.subscriptionId || !row.encrypted || relayed.has(row.id)) break;
       const t = parseResource(row.resource);
       // The gateway's own post is finished alone, without its pair (process).
       if (t.kind !== 'chatMessage' || this.o.postedHere?.(t.chatId, t.messageId)) break;
@@ -259,8 +272,8 @@ export class NotificationProcessor {
   private async processRun(run: readonly RunItem[]): Promise<{ retryAt: number | undefined; finished: number }> {
     const correlationId = randomUUID();
     const rows = run.map((r) => r.row);
-    const first = rows[0] as InboxRow;
-    const log = this.o.log.child({ correlationId, inboxIds: `${first.id}-${(rows.at(-1) as InboxRow).id}`, subscriptionId: first.subscriptionId });
+    const first = rows[0] as DueInboxRow;
+    const log = this.o.log.child({ correlationId, inboxIds: `${first.id}-${(rows.at(-1) as DueInboxRow).id}`, subscriptionId: first.subscriptionId });
     let outcome: Outcome;
     try {
       outcome = await inSpan('graph notification change', { 'graph.change_type': 'created', 'xtg.correlation_id': correlationId, 'xtg.notifications': rows.length, ...(this.o.tenant ? { [TENANT_ATTRIBUTE]: this.o.tenant } : {}) }, () =>
@@ -304,15 +317,16 @@ export class NotificationProcessor {
    * a time (bench/relay.bench.ts). A chat takes at most ROUND_ROWS_PER_CHAT rows, so that its backlog does not hold
    * up the next round, where another chat's new message is.
    */
-  private async dueRound(now: number): Promise<Map<string, InboxRow[]> | undefined> {
-    const groups = new Map<string, InboxRow[]>();
+  private async dueRound(now: number): Promise<Round | undefined> {
+    const groups = new Map<string, DueInboxRow[]>();
     let taken = 0;
     let scanned = 0;
     let after = 0;
-    // Rows read and left for a later round (their chat is full): they start decrypting now (prefetch).
-    const later: InboxRow[] = [];
+    // Rows read and left for a later round (their chat is full): some may start decrypting ahead (startDecrypting).
+    const later: DueInboxRow[] = [];
+    const rows: DueInboxRow[] = [];
     while (taken < ROUND_ROWS && scanned < ROUND_SCAN) {
-      const page = await this.o.store.dueNotifications(now, DUE_PAGE, after);
+      const page = await this.o.store.dueInboxRows(now, DUE_PAGE, after);
       if (this.stopped || !(this.o.active?.() ?? true)) return undefined;
       for (const row of page) {
         const key = groupKey(row);
@@ -325,6 +339,7 @@ export class NotificationProcessor {
           continue;
         }
         group.push(row);
+        rows.push(row);
         if (++taken >= ROUND_ROWS) break;
       }
       scanned += page.length;
@@ -332,12 +347,38 @@ export class NotificationProcessor {
       if (!last || page.length < DUE_PAGE) break;
       after = last.id;
     }
-    this.prefetch(later);
-    return groups;
+    return { groups, rows, later };
+  }
+
+  /**
+   * Reads the encrypted content of the round's rows whose decryption did not start when they were recorded (the
+   * decrypting threads were busy with DecryptAhead's maximum), and of as many rows left for a later round as can
+   * start ahead, in one store read, and starts decrypting them. The content of the other rows is never read: under
+   * load a round reads about four rows for each it takes (ROUND_SCAN), and their content was most of what the event
+   * loop allocated and kept through its collections (bench/relay.bench.ts with the V8 sampling heap profiler).
+   * False when this node is to stop processing.
+   */
+  private async startDecrypting(rows: readonly DueInboxRow[], later: readonly DueInboxRow[]): Promise<boolean> {
+    this.decrypting.clear();
+    const now = rows.filter((r) => r.encrypted && !this.ahead.has(r));
+    const ahead = later.filter((r) => r.encrypted && !this.ahead.has(r)).slice(0, this.ahead.room());
+    if (now.length + ahead.length === 0) return true;
+    const content = await this.o.store.notificationDetails([...now, ...ahead].map((r) => r.id));
+    if (this.stopped || !(this.o.active?.() ?? true)) return false;
+    for (const r of now) {
+      const c = content.get(r.id);
+      if (c !== undefined) this.decrypting.set(r.id, this.decrypt(c));
+    }
+    this.ahead.start(ahead.map((r) => ({ ...r, detail: content.get(r.id) })));
+    return true;
+  }
+
+  private decrypt(content: string): Promise<DecryptResult> {
+    return this.decrypter.decrypt(content, this.o.certificates ?? NO_CERTIFICATES);
   }
 
   /** Returns when the row will be tried again (it must wait), or undefined when it is finished. */
-  private async processRow(row: InboxRow): Promise<number | undefined> {
+  private async processRow(row: DueInboxRow): Promise<number | undefined> {
     const correlationId = randomUUID();
     const log = this.o.log.child({ correlationId, inboxId: row.id, subscriptionId: row.subscriptionId });
     let outcome: Outcome;
@@ -351,7 +392,7 @@ export class NotificationProcessor {
   }
 
   /** Finishes the row as its outcome says; returns when it will be tried again, or undefined when it is finished. */
-  private async settle(row: InboxRow, outcome: Outcome, log: Logger): Promise<number | undefined> {
+  private async settle(row: DueInboxRow, outcome: Outcome, log: Logger): Promise<number | undefined> {
     const attempts = row.attempts + 1;
     if (outcome.status === 'done') {
       await this.o.store.markNotificationDone(row.id, this.now());
@@ -371,7 +412,7 @@ export class NotificationProcessor {
     }
   }
 
-  private async process(row: InboxRow, correlationId: string, log: Logger): Promise<Outcome> {
+  private async process(row: DueInboxRow, correlationId: string, log: Logger): Promise<Outcome> {
     const envelope = { correlationId };
     if (row.kind === 'lifecycle') {
       const outcome = await this.o.subscriptions.onLifecycle(row.subscriptionId, row.detail ?? '');
@@ -426,12 +467,15 @@ export class NotificationProcessor {
    * The resource a rich notification carried, decrypted; undefined for a notification without resource data, or
    * one that cannot be decrypted (then the resource is read from Graph, which is trusted).
    */
-  private async decrypted(row: InboxRow, log: Logger): Promise<unknown> {
-    if (!row.detail?.startsWith('{')) return undefined;
-    const outcome = await (this.ahead.take(row) ?? this.decrypter.decrypt(row.detail, this.o.certificates ?? NO_CERTIFICATES));
+  private async decrypted(row: DueInboxRow, log: Logger): Promise<unknown> {
+    if (!row.encrypted) return undefined;
+    const started = this.ahead.take(row) ?? this.decrypting.get(row.id);
+    this.decrypting.delete(row.id);
+    const outcome = await (started ?? this.decryptFromStore(row));
     if (!outcome.ok) {
       this.o.metrics.richNotifications.inc({ outcome: 'undecryptable' });
-      log.warn('notification resource data not decrypted; reading it from Graph', { reason: outcome.reason, certificateId: encryptedContentOf(row.detail)?.encryptionCertificateId });
+      const content = (await this.o.store.notificationDetails([row.id]).catch(() => undefined))?.get(row.id);
+      log.warn('notification resource data not decrypted; reading it from Graph', { reason: outcome.reason, certificateId: content && encryptedContentOf(content)?.encryptionCertificateId });
       // Encrypted to a certificate no longer configured: the subscription moves to the current one.
       if (outcome.reason === 'unknown-certificate') void this.o.subscriptions.rotateCertificate(row.subscriptionId);
       return undefined;
@@ -443,6 +487,12 @@ export class NotificationProcessor {
       this.o.metrics.richNotifications.inc({ outcome: 'decrypted' });
     }
     return outcome.resource;
+  }
+
+  /** Decrypts a row's content read from the store now (a row whose decryption was not started with its round's). */
+  private async decryptFromStore(row: DueInboxRow): Promise<DecryptResult> {
+    const content = (await this.o.store.notificationDetails([row.id])).get(row.id);
+    return content === undefined ? { ok: false, reason: 'bad-data' } : this.decrypt(content);
   }
 
   /** Reads these Teams users' presence again and sends it to every pair watching them (after a gap). */

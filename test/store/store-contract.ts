@@ -160,6 +160,40 @@ export function defineStoreContract(name: string, open: () => Promise<Store>): v
       assert.equal((await s.enqueueOutbound(msg({ dedupKey: 'k1' }), 2)).inserted, true, 'a pruned dedup key is forgotten');
     });
 
+    it('hands out due rows without their encrypted resource data, read by id when needed', async () => {
+      const encrypted = JSON.stringify({ data: 'AAAA', dataKey: 'BBBB', dataSignature: 'CCCC', encryptionCertificateId: 'cert-1' });
+      const rows = [
+        { dedupKey: 'enc-rich', kind: 'chatMessage' as const, resource: "chats('c')/messages('1')", detail: encrypted },
+        { dedupKey: 'enc-presence', kind: 'presence' as const, resource: "communications/presences('u')", detail: encrypted },
+        { dedupKey: 'enc-plain', kind: 'chatMessage' as const, resource: "chats('c')/messages('2')", detail: undefined },
+        { dedupKey: 'enc-life', kind: 'lifecycle' as const, resource: 'chats', detail: 'missed' },
+        // A resend's schedule is JSON too, and is not resource data: it comes with the row.
+        { dedupKey: 'enc-again', kind: 'resend' as const, resource: "chats('c')/messages('3')", detail: '{"bounces":1}' },
+      ];
+      for (const r of rows) assert.equal(await s.recordNotification({ ...r, subscriptionId: 'sub', changeType: 'created' }, 100), true);
+      const due = await s.dueInboxRows(200, 10);
+      assert.deepEqual(
+        due.map((r) => [r.dedupKey, r.encrypted, r.detail]),
+        [
+          ['enc-rich', true, undefined],
+          ['enc-presence', true, undefined],
+          ['enc-plain', false, undefined],
+          ['enc-life', false, 'missed'],
+          ['enc-again', false, '{"bounces":1}'],
+        ],
+      );
+      assert.deepEqual((await s.dueNotifications(200, 10)).map((r) => r.id), due.map((r) => r.id), 'the same rows as dueNotifications, in order');
+      assert.deepEqual((await s.dueInboxRows(200, 10, due[1]!.id)).map((r) => r.dedupKey), ['enc-plain', 'enc-life', 'enc-again'], 'the page after the second');
+      const [rich, presence, basic] = due;
+      const details = await s.notificationDetails([rich!.id, basic!.id, presence!.id, 999_999]);
+      assert.deepEqual([...details.entries()].sort(([a], [b]) => a - b), [[rich!.id, encrypted], [presence!.id, encrypted]], 'a row without a detail, or gone, is missing');
+      assert.deepEqual(await s.notificationDetails([]), new Map());
+      await s.markNotificationDone(rich!.id, 300);
+      assert.equal((await s.notificationDetails([rich!.id])).size, 0, 'a processed row keeps no content');
+      assert.deepEqual((await s.dueInboxRows(200, 10)).map((r) => r.dedupKey), ['enc-presence', 'enc-plain', 'enc-life', 'enc-again']);
+      for (const r of due.slice(1)) await s.markNotificationDone(r.id, 300);
+    });
+
     it('tells which messages of a chat were relayed, many in one query', async () => {
       await s.recordRelayed({ chatId: 'among', teamsMessageId: '1700000000001', direction: 'xmpp_to_teams', xmppId: 'a' }, 100);
       await s.recordRelayed({ chatId: 'among', teamsMessageId: '1700000000003', direction: 'teams_to_xmpp', xmppId: 'c' }, 100);

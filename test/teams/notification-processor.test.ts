@@ -16,7 +16,7 @@ import { Metrics } from '../../src/observability/metrics.js';
 import type { EncryptedContent } from '../../src/protocol/graph-notification.js';
 import { encryptLikeGraph } from '../support/graph-encryption.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import type { PairKey } from '../../src/store/store.js';
+import type { PairKey, Store } from '../../src/store/store.js';
 import { NotificationProcessor } from '../../src/teams/notification-processor.js';
 import { ResourceDecrypter } from '../../src/teams/resource-decrypter.js';
 import { loadNotificationCertificate, type NotificationCertificate } from '../../src/teams/rich-notifications.js';
@@ -61,6 +61,14 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
   const decrypter = new CountingDecrypter();
   // As in a cluster (teams-side.ts): the store says which messages were relayed already.
   let relayedAmong = (chatId: string, ids: readonly string[]): Promise<ReadonlySet<string>> => store.relayedAmong(chatId, ids);
+  // The inbox rows whose encrypted content the processor read (it reads due rows without it).
+  let contentRead: number[] = [];
+  const spiedStore: Store = Object.assign(Object.create(store) as Store, {
+    notificationDetails: (ids: readonly number[]) => {
+      contentRead.push(...ids);
+      return store.notificationDetails(ids);
+    },
+  });
 
   before(async () => {
     const pems = await generate([{ name: 'commonName', value: 'xtg notifications' }], { keySize: 2048, algorithm: 'sha256' });
@@ -70,7 +78,7 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
     await store.saveSubscription({ id: 'sub-1', purpose: `messages:${PUPPET.userId}`, resource: `/users/${PUPPET.userId}/chats/getAllMessages`, changeType: 'created', ownerUserId: PUPPET.userId, clientState: 's', expiresAt: now + 3_600_000 });
     await store.updatePair(KEY, { chatId: CHAT });
     processor = new NotificationProcessor({
-      store,
+      store: spiedStore,
       teams: {} as TeamsPort,
       router,
       subscriptions: { rotateCertificate: async () => undefined } as unknown as SubscriptionManager,
@@ -147,9 +155,11 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
     const asked = decrypter.asked;
     processor.prefetch(recorded);
     assert.equal(decrypter.asked - asked, ids.length, 'the four start decrypting on arrival');
+    contentRead = [];
     processor.kick();
     await settled();
     assert.equal(decrypter.asked - asked, ids.length, 'processing takes their results instead of decrypting them again');
+    assert.deepEqual(contentRead, [], 'nor reads their encrypted content again');
     const last = calls.at(-1);
     assert.deepEqual(last?.type === 'teams-messages' ? last.messages.map((m) => [m.messageId, m.message?.content]) : [], ids.map((id) => [id, `text ${id}`]));
     assert.deepEqual(await states(), []);
@@ -164,8 +174,10 @@ describe('NotificationProcessor: new messages of a chat go to their pair togethe
     processor.prefetch(recorded.slice(1, 2));
     const asked = decrypter.asked;
     const before = calls.length;
+    contentRead = [];
     processor.kick();
     await settled();
+    assert.equal(contentRead.length, 3, 'the encrypted content of the others is read, in one read');
     const relayedToPair = calls.slice(before).flatMap((m) => (m.type === 'teams-messages' ? m.messages.map((x) => x.messageId) : m.type === 'teams-message' ? [m.messageId] : []));
     assert.deepEqual(relayedToPair, ['r1', 'r3', 'r5'], 'the pair gets the others, in order');
     assert.equal(decrypter.asked - asked, 3, 'only the others are decrypted');

@@ -21,6 +21,8 @@ const PAIR_COLUMNS = 'teams_user_id, remote_jid, chat_id, sub_from, sub_to, sub_
 const JID_DOMAIN = "SUBSTRING(remote_jid, CHARINDEX(N'@', remote_jid) + 1, 3071)";
 const INBOX_COLUMNS = 'id, dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at';
 const SUBSCRIPTION_COLUMNS = 'id, purpose, resource, change_type, owner_user_id, client_state, expires_at';
+/** An inbox row whose detail is encrypted resource data (as the SQLite store's ENCRYPTED). */
+const ENCRYPTED = "(kind IN (N'chatMessage', N'presence', N'user') AND LEFT(detail, 1) = N'{')";
 const FINISHED = `(state = N'delivered' AND done_at < @delivered) OR (state = N'dead' AND done_at < @dead)`;
 
 /** Prune deletes in batches below the 5,000 locks at which SQL Server escalates to a table lock. */
@@ -129,6 +131,11 @@ SELECT @dedup_key, @kind, @subscription_id, @resource, @change_type, @detail, N'
 SELECT @dedup_key, @kind, @subscription_id, @resource, @change_type, @detail, N'pending', 0, @due_at, @now
  WHERE NOT EXISTS (SELECT 1 FROM inbox WITH (UPDLOCK, HOLDLOCK) WHERE dedup_key = @dedup_key)`,
   dueNotifications: `SELECT TOP (@limit) ${INBOX_COLUMNS} FROM inbox WHERE state = N'pending' AND next_attempt_at <= @now AND id > @after_id ORDER BY id`,
+  dueInboxRows: `SELECT TOP (@limit) id, dedup_key, kind, subscription_id, resource, change_type, state, attempts, next_attempt_at,
+       CASE WHEN ${ENCRYPTED} THEN 1 ELSE 0 END AS encrypted, CASE WHEN ${ENCRYPTED} THEN NULL ELSE detail END AS detail
+  FROM inbox WHERE state = N'pending' AND next_attempt_at <= @now AND id > @after_id ORDER BY id`,
+  // @ids is a JSON array of inbox ids (OPENJSON, as relayedAmong).
+  notificationDetails: `SELECT i.id, i.detail FROM inbox AS i JOIN OPENJSON(@ids) WITH (id BIGINT '$') AS j ON i.id = j.id WHERE i.detail IS NOT NULL`,
   markNotificationDone: `UPDATE inbox SET state = N'delivered', attempts = attempts + 1, done_at = @now, last_error = NULL, detail = NULL WHERE id = @id`,
   markNotificationRetry: 'UPDATE inbox SET attempts = attempts + 1, last_error = @error, next_attempt_at = @next_attempt_at WHERE id = @id',
   markNotificationDead: `UPDATE inbox SET state = N'dead', attempts = attempts + 1, last_error = @error, done_at = @now WHERE id = @id`,
