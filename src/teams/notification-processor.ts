@@ -361,7 +361,13 @@ export class NotificationProcessor {
   private async startDecrypting(rows: readonly DueInboxRow[], later: readonly DueInboxRow[]): Promise<boolean> {
     this.decrypting.clear();
     const now = rows.filter((r) => r.encrypted && !this.ahead.has(r));
-    const ahead = later.filter((r) => r.encrypted && !this.ahead.has(r)).slice(0, this.ahead.room());
+    // Under load there is seldom room ahead: then the rows left for later are not even looked at.
+    const ahead: DueInboxRow[] = [];
+    const room = this.ahead.room();
+    for (let i = 0; i < later.length && ahead.length < room; i++) {
+      const r = later[i] as DueInboxRow;
+      if (r.encrypted && !this.ahead.has(r)) ahead.push(r);
+    }
     if (now.length + ahead.length === 0) return true;
     const content = await this.o.store.notificationDetails([...now, ...ahead].map((r) => r.id));
     if (this.stopped || !(this.o.active?.() ?? true)) return false;
