@@ -69,21 +69,7 @@ export function toOutbox(r: Row): OutboxRow {
   };
 }
 
-export function toInbox(r: Row): InboxRow {
-  return {
-    id: num(r.id),
-    dedupKey: str(r.dedup_key),
-    kind: str(r.kind) as InboxRow['kind'],
-    subscriptionId: str(r.subscription_id),
-    resource: str(r.resource),
-    changeType: str(r.change_type),
-    detail: optStr(r.detail),
-    state: str(r.state) as InboxRow['state'],
-    attempts: num(r.attempts),
-    nextAttemptAt: num(r.next_attempt_at),
-  };
-}
-
+/** A due row as dueInboxRows reads it: `encrypted` is 1 for a row whose detail (not read) is encrypted resource data. */
 export function toDueInbox(r: Row): DueInboxRow {
   return {
     id: num(r.id),
@@ -98,6 +84,12 @@ export function toDueInbox(r: Row): DueInboxRow {
     attempts: num(r.attempts),
     nextAttemptAt: num(r.next_attempt_at),
   };
+}
+
+/** An inbox row read with its detail (dueNotifications). */
+export function toInbox(r: Row): InboxRow {
+  const { encrypted: _, ...row } = toDueInbox(r);
+  return row;
 }
 
 export function toSubscription(r: Row): GraphSubscriptionRecord {

@@ -230,7 +230,7 @@ export class SqliteStore implements Store {
   }
 
   async dueNotifications(now: number, limit: number, afterId = 0): Promise<InboxRow[]> {
-    // The columns of an InboxRow only: each row read becomes a JS object, on every message's path.
+    // The columns of an InboxRow only. The inbox processor reads dueInboxRows instead (without encrypted content).
     return (this.sql.get("SELECT id, dedup_key, kind, subscription_id, resource, change_type, detail, state, attempts, next_attempt_at FROM inbox WHERE state = 'pending' AND next_attempt_at <= ? AND id > ? ORDER BY id LIMIT ?").all(now, afterId, limit) as Row[]).map(toInbox);
   }
 

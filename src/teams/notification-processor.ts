@@ -216,12 +216,12 @@ export class NotificationProcessor {
   }
 
   /** The rows about a new message that was relayed already (one query a chat; none on a lone node). */
-  private async relayedAmong(group: readonly DueInboxRow[]): Promise<Set<number>> {
+  private async relayedAmong(rows: readonly DueInboxRow[]): Promise<Set<number>> {
     const relayed = new Set<number>();
     const check = this.o.relayedAmong;
     if (!check) return relayed;
     const byChat = new Map<string, { id: number; messageId: string }[]>();
-    for (const row of group) {
+    for (const row of rows) {
       if (row.kind !== 'chatMessage' || row.changeType !== 'created') continue;
       const t = parseResource(row.resource);
       if (t.kind !== 'chatMessage') continue;
@@ -360,7 +360,7 @@ export class NotificationProcessor {
    */
   private async startDecrypting(rows: readonly DueInboxRow[], later: readonly DueInboxRow[]): Promise<boolean> {
     this.decrypting.clear();
-    const now = rows.filter((r) => r.encrypted && !this.ahead.has(r));
+    const needed = rows.filter((r) => r.encrypted && !this.ahead.has(r));
     // Under load there is seldom room ahead: then the rows left for later are not even looked at.
     const ahead: DueInboxRow[] = [];
     const room = this.ahead.room();
@@ -368,10 +368,10 @@ export class NotificationProcessor {
       const r = later[i] as DueInboxRow;
       if (r.encrypted && !this.ahead.has(r)) ahead.push(r);
     }
-    if (now.length + ahead.length === 0) return true;
-    const content = await this.o.store.notificationDetails([...now, ...ahead].map((r) => r.id));
+    if (needed.length + ahead.length === 0) return true;
+    const content = await this.o.store.notificationDetails([...needed, ...ahead].map((r) => r.id));
     if (this.stopped || !(this.o.active?.() ?? true)) return false;
-    for (const r of now) {
+    for (const r of needed) {
       const c = content.get(r.id);
       if (c !== undefined) this.decrypting.set(r.id, this.decrypt(c));
     }
